@@ -1,0 +1,445 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.37;
+
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {SafeERC20, IERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {ITicketBroker} from "./interfaces/ITicketBroker.sol";
+import {IStaking} from "./interfaces/IStaking.sol";
+
+/// @title TicketBroker
+/// @notice Deposits, reserves and winning-ticket redemption for probabilistic micropayments.
+contract TicketBroker is ITicketBroker, EIP712 {
+    using SafeERC20 for IERC20;
+    using SafeCast for uint256;
+
+    /* TYPES */
+
+    struct Sender {
+        uint128 deposit;
+        uint64 withdrawRound; // 0: not unlocking
+        uint64 reserveSnapshotRound; // round + 1 of the last reserve snapshot; 0: never
+    }
+
+    struct Reserve {
+        uint128 funds;
+        uint128 fundsAtRoundStart;
+    }
+
+    struct SignerAuth {
+        bool authorized;
+        uint64 revokedFrom; // tickets created in this round or later are rejected; 0: not revoked
+    }
+
+    /// @dev A ticket's unpacked fields, kept in memory through one redemption.
+    struct Draft {
+        address sender;
+        address signer;
+        uint256 faceValue;
+        uint256 nonce;
+        uint256 creationRound;
+        uint8 v;
+    }
+
+    /* CONSTANTS */
+
+    bytes32 public constant TICKET_TYPEHASH = keccak256(
+        "Ticket(address recipient,address sender,address signer,uint256 faceValue,uint256 winProb,uint256 senderNonce,bytes32 recipientRandHash,uint256 creationRound)"
+    );
+
+    /* IMMUTABLES */
+
+    IERC20 internal immutable _token;
+    IStaking public immutable staking;
+    /// @inheritdoc ITicketBroker
+    uint256 public immutable unlockPeriod;
+    /// @inheritdoc ITicketBroker
+    uint256 public immutable ticketValidity;
+    uint256 internal immutable _startBlock;
+    uint256 internal immutable _roundLength;
+
+    /* STORAGE */
+
+    mapping(address => Sender) internal _senders;
+    mapping(address => Reserve) internal _reserves;
+    mapping(address sender => mapping(uint256 round => mapping(address recipient => uint256))) internal _reserveClaimed;
+    mapping(address signer => mapping(address recipient => uint256)) internal _nextNonce;
+    mapping(address funder => mapping(address signer => SignerAuth)) internal _signers;
+
+    /* CONSTRUCTOR */
+
+    /// @param token_ The ERC-20 in which tickets are paid (the devnet uses the work token).
+    /// @param staking_ Staking, credited with every redeemed ticket; its round clock is shared.
+    /// @param unlockPeriod_ Rounds from unlock to withdrawal; must exceed ticketValidity_.
+    /// @param ticketValidity_ Rounds a ticket stays redeemable, at most Staking's rate-change cooldown.
+    constructor(IERC20 token_, IStaking staking_, uint256 unlockPeriod_, uint256 ticketValidity_)
+        EIP712("peerflow TicketBroker", "1")
+    {
+        if (address(token_) == address(0) || address(staking_) == address(0)) revert InvalidParameters();
+        if (ticketValidity_ == 0 || unlockPeriod_ <= ticketValidity_) revert InvalidParameters();
+        if (ticketValidity_ > staking_.rateChangeCooldown()) revert InvalidParameters();
+        _token = token_;
+        staking = staking_;
+        unlockPeriod = unlockPeriod_;
+        ticketValidity = ticketValidity_;
+        _startBlock = staking_.startBlock();
+        _roundLength = staking_.roundLength();
+    }
+
+    /* FUNDING */
+
+    /// @inheritdoc ITicketBroker
+    function fundDeposit(uint256 amount) external {
+        _fund(msg.sender, amount, 0);
+    }
+
+    /// @inheritdoc ITicketBroker
+    function fundReserve(uint256 amount) external {
+        _fund(msg.sender, 0, amount);
+    }
+
+    /// @inheritdoc ITicketBroker
+    function fundDepositAndReserve(uint256 depositAmount, uint256 reserveAmount) external {
+        _fund(msg.sender, depositAmount, reserveAmount);
+    }
+
+    /// @inheritdoc ITicketBroker
+    function fundDepositAndReserveFor(address sender, uint256 depositAmount, uint256 reserveAmount) external {
+        if (sender == address(0)) revert InvalidParameters();
+        _fund(sender, depositAmount, reserveAmount);
+    }
+
+    /// @inheritdoc ITicketBroker
+    function fundDepositAndReserveWithPermit(
+        uint256 depositAmount,
+        uint256 reserveAmount,
+        uint256 deadline,
+        uint8 v,
+        bytes32 r,
+        bytes32 s
+    ) external {
+        // A front-run permit (same signature used first by someone else) leaves the allowance in
+        // place; the transfer below then fails only if the allowance really is missing.
+        try IERC20Permit(address(_token)).permit(
+            msg.sender, address(this), depositAmount + reserveAmount, deadline, v, r, s
+        ) {} catch {}
+        _fund(msg.sender, depositAmount, reserveAmount);
+    }
+
+    /// @inheritdoc ITicketBroker
+    function unlock() external {
+        Sender storage sender = _senders[msg.sender];
+        if (sender.deposit == 0 && _reserves[msg.sender].funds == 0) revert NoFunds(msg.sender);
+        if (sender.withdrawRound != 0) revert AlreadyUnlocking(sender.withdrawRound);
+        uint256 round = currentRound();
+        uint256 withdrawRound = round + unlockPeriod;
+        sender.withdrawRound = withdrawRound.toUint64();
+        emit Unlock(msg.sender, round, withdrawRound);
+    }
+
+    /// @inheritdoc ITicketBroker
+    function cancelUnlock() external {
+        Sender storage sender = _senders[msg.sender];
+        if (sender.withdrawRound == 0) revert NotUnlocking(msg.sender);
+        sender.withdrawRound = 0;
+        emit UnlockCancelled(msg.sender);
+    }
+
+    /// @inheritdoc ITicketBroker
+    function withdraw() external {
+        Sender storage sender = _senders[msg.sender];
+        uint256 withdrawRound = sender.withdrawRound;
+        if (withdrawRound == 0) revert NotUnlocking(msg.sender);
+        uint256 round = currentRound();
+        if (round < withdrawRound) revert UnlockPeriodNotOver(withdrawRound, round);
+        uint256 deposit = sender.deposit;
+        uint256 reserve = _reserves[msg.sender].funds;
+        sender.deposit = 0;
+        sender.withdrawRound = 0;
+        _reserves[msg.sender].funds = 0;
+        emit Withdrawal(msg.sender, deposit, reserve);
+        _token.safeTransfer(msg.sender, deposit + reserve);
+    }
+
+    /* SIGNERS */
+
+    /// @inheritdoc ITicketBroker
+    function authorizeSigner(address signer) external {
+        if (signer == msg.sender || signer == address(0)) revert SignerIsFunder();
+        _signers[msg.sender][signer] = SignerAuth({authorized: true, revokedFrom: 0});
+        emit SignerAuthorized(msg.sender, signer);
+    }
+
+    /// @inheritdoc ITicketBroker
+    function revokeSigner(address signer) external {
+        SignerAuth storage auth = _signers[msg.sender][signer];
+        if (!auth.authorized || auth.revokedFrom != 0) revert SignerNotAuthorized(msg.sender, signer);
+        // Tickets of the current round stay valid: recipients may already have accepted them.
+        uint256 from = currentRound() + 1;
+        auth.revokedFrom = from.toUint64();
+        emit SignerRevoked(msg.sender, signer, from);
+    }
+
+    /* REDEMPTION */
+
+    /// @inheritdoc ITicketBroker
+    function redeemWinningTicket(SignedTicket calldata ticket) external {
+        (RedeemStatus status, uint256 faceValue, uint256 creationRound) = _redeem(ticket, currentRound());
+        if (status != RedeemStatus.Redeemed) _revertWith(status);
+        staking.creditFees(msg.sender, faceValue, creationRound);
+    }
+
+    /// @inheritdoc ITicketBroker
+    function redeemWinningTickets(SignedTicket[] calldata tickets) external returns (RedeemStatus[] memory statuses) {
+        uint256 round = currentRound();
+        statuses = new RedeemStatus[](tickets.length);
+        for (uint256 i; i < tickets.length; ++i) {
+            (RedeemStatus status, uint256 faceValue, uint256 creationRound) = _redeem(tickets[i], round);
+            statuses[i] = status;
+            if (status == RedeemStatus.Redeemed) {
+                staking.creditFees(msg.sender, faceValue, creationRound);
+            } else {
+                emit TicketRejected(
+                    address(uint160(tickets[i].senderFace >> 96)), msg.sender, uint56(tickets[i].meta >> 40), status
+                );
+            }
+        }
+    }
+
+    /// @inheritdoc ITicketBroker
+    function payFees(address to, uint256 amount) external {
+        if (msg.sender != address(staking)) revert NotStaking(msg.sender);
+        emit FeesPaid(to, amount);
+        _token.safeTransfer(to, amount);
+    }
+
+    /* VIEWS */
+
+    /// @inheritdoc ITicketBroker
+    function token() external view returns (address) {
+        return address(_token);
+    }
+
+    /// @inheritdoc ITicketBroker
+    function currentRound() public view returns (uint256) {
+        return (block.number - _startBlock) / _roundLength;
+    }
+
+    /// @inheritdoc ITicketBroker
+    function getSenderInfo(address sender) external view returns (SenderInfo memory) {
+        Sender memory s = _senders[sender];
+        return SenderInfo(s.deposit, _reserves[sender].funds, s.withdrawRound);
+    }
+
+    /// @inheritdoc ITicketBroker
+    function claimableReserve(address sender, address recipient, uint256 creationRound)
+        external
+        view
+        returns (uint256)
+    {
+        return _claimableReserve(sender, recipient, currentRound(), creationRound);
+    }
+
+    /// @inheritdoc ITicketBroker
+    function nextNonce(address signer, address recipient) external view returns (uint256) {
+        return _nextNonce[signer][recipient];
+    }
+
+    /// @inheritdoc ITicketBroker
+    function isAuthorizedSigner(address funder, address signer, uint256 creationRound) public view returns (bool) {
+        if (signer == funder) return true;
+        SignerAuth memory auth = _signers[funder][signer];
+        return auth.authorized && (auth.revokedFrom == 0 || creationRound < auth.revokedFrom);
+    }
+
+    /// @inheritdoc ITicketBroker
+    function hashTicket(Ticket calldata t) external view returns (bytes32) {
+        return _hashTicket(
+            t.recipient, t.sender, t.signer, t.faceValue, t.winProb, t.senderNonce, t.recipientRandHash, t.creationRound
+        );
+    }
+
+    /// @inheritdoc ITicketBroker
+    function isWinningTicket(bytes32 ticketHash, bytes32 recipientRand, uint256 winProb) public pure returns (bool) {
+        return uint256(keccak256(abi.encodePacked(recipientRand, ticketHash))) < winProb;
+    }
+
+    /// @inheritdoc ITicketBroker
+    function unpackTicket(SignedTicket calldata ticket, address recipient)
+        external
+        pure
+        returns (Ticket memory fields, uint8 v)
+    {
+        Draft memory d = _unpack(ticket);
+        fields = Ticket({
+            recipient: recipient,
+            sender: d.sender,
+            signer: d.signer,
+            faceValue: d.faceValue,
+            winProb: ticket.winProb,
+            senderNonce: d.nonce,
+            recipientRandHash: keccak256(abi.encodePacked(ticket.recipientRand)),
+            creationRound: d.creationRound
+        });
+        v = d.v;
+    }
+
+    /* INTERNAL: REDEMPTION */
+
+    /// @dev Checks one ticket addressed to the caller and, if it can be paid in full, pays it from the
+    ///      sender's funds. Returns without touching state when it cannot.
+    function _redeem(SignedTicket calldata t, uint256 round)
+        internal
+        returns (RedeemStatus status, uint256 faceValue, uint256 creationRound)
+    {
+        Draft memory d = _unpack(t);
+        faceValue = d.faceValue;
+        creationRound = d.creationRound;
+        if (faceValue == 0) return (RedeemStatus.ZeroFaceValue, 0, 0);
+        if (creationRound > round) return (RedeemStatus.FutureRound, 0, 0);
+        if (round >= creationRound + ticketValidity) return (RedeemStatus.Expired, 0, 0);
+
+        bytes32 ticketHash = _hashTicket(
+            msg.sender,
+            d.sender,
+            d.signer,
+            faceValue,
+            t.winProb,
+            d.nonce,
+            keccak256(abi.encodePacked(t.recipientRand)),
+            creationRound
+        );
+        if (!isWinningTicket(ticketHash, t.recipientRand, t.winProb)) return (RedeemStatus.NotWinning, 0, 0);
+        // tryRecover rejects high-s values and v outside {27, 28}: one valid encoding per signature.
+        (address recovered, ECDSA.RecoverError err,) = ECDSA.tryRecover(ticketHash, d.v, t.r, t.s);
+        if (err != ECDSA.RecoverError.NoError || recovered != d.signer) return (RedeemStatus.InvalidSignature, 0, 0);
+        if (!isAuthorizedSigner(d.sender, d.signer, creationRound)) return (RedeemStatus.UnauthorizedSigner, 0, 0);
+
+        mapping(address => uint256) storage nonces = _nextNonce[d.signer];
+        if (d.nonce < nonces[msg.sender]) return (RedeemStatus.NonceUsed, 0, 0);
+        Sender storage sender = _senders[d.sender];
+        uint256 withdrawRound = sender.withdrawRound;
+        if (withdrawRound != 0 && round >= withdrawRound) return (RedeemStatus.FundsUnlocked, 0, 0);
+
+        uint256 deposit = sender.deposit;
+        uint256 fromReserve;
+        if (faceValue > deposit) {
+            fromReserve = faceValue - deposit;
+            if (fromReserve > _claimableReserve(d.sender, msg.sender, round, creationRound)) {
+                return (RedeemStatus.InsufficientFunds, 0, 0);
+            }
+            _claimFromReserve(d.sender, msg.sender, round, fromReserve);
+            deposit = faceValue;
+        }
+        sender.deposit = uint128(deposit - faceValue);
+        nonces[msg.sender] = d.nonce + 1;
+        emit WinningTicketRedeemed(d.sender, msg.sender, faceValue, d.nonce, fromReserve);
+        return (RedeemStatus.Redeemed, faceValue, creationRound);
+    }
+
+    function _unpack(SignedTicket calldata t) internal pure returns (Draft memory d) {
+        uint256 senderFace = t.senderFace;
+        uint256 meta = t.meta;
+        d.sender = address(uint160(senderFace >> 96));
+        d.faceValue = uint96(senderFace);
+        d.signer = address(uint160(meta >> 96));
+        d.nonce = uint56(meta >> 40);
+        d.creationRound = uint32(meta >> 8);
+        d.v = uint8(meta);
+    }
+
+    function _hashTicket(
+        address recipient,
+        address sender,
+        address signer,
+        uint256 faceValue,
+        uint256 winProb,
+        uint256 nonce,
+        bytes32 recipientRandHash,
+        uint256 creationRound
+    ) internal view returns (bytes32) {
+        return _hashTypedDataV4(
+            keccak256(
+                abi.encode(
+                    TICKET_TYPEHASH,
+                    recipient,
+                    sender,
+                    signer,
+                    faceValue,
+                    winProb,
+                    nonce,
+                    recipientRandHash,
+                    creationRound
+                )
+            )
+        );
+    }
+
+    function _revertWith(RedeemStatus status) internal pure {
+        if (status == RedeemStatus.ZeroFaceValue) revert TicketZeroFaceValue();
+        if (status == RedeemStatus.FutureRound) revert TicketFromFutureRound();
+        if (status == RedeemStatus.Expired) revert TicketExpired();
+        if (status == RedeemStatus.NotWinning) revert TicketNotWinning();
+        if (status == RedeemStatus.InvalidSignature) revert TicketInvalidSignature();
+        if (status == RedeemStatus.UnauthorizedSigner) revert TicketUnauthorizedSigner();
+        if (status == RedeemStatus.NonceUsed) revert TicketNonceUsed();
+        if (status == RedeemStatus.FundsUnlocked) revert TicketFundsUnlocked();
+        revert TicketInsufficientFunds();
+    }
+
+    /* INTERNAL: FUNDS */
+
+    function _fund(address sender, uint256 depositAmount, uint256 reserveAmount) internal {
+        uint256 total = depositAmount + reserveAmount;
+        if (total == 0) revert ZeroAmount();
+        if (depositAmount > 0) {
+            Sender storage s = _senders[sender];
+            s.deposit = (s.deposit + depositAmount).toUint128();
+            emit DepositFunded(sender, msg.sender, depositAmount);
+        }
+        if (reserveAmount > 0) {
+            // Snapshot first: reserve added now backs tickets from the next round on.
+            Reserve storage reserve = _touchReserve(sender, currentRound());
+            reserve.funds = (reserve.funds + reserveAmount).toUint128();
+            emit ReserveFunded(sender, msg.sender, reserveAmount);
+        }
+        _token.safeTransferFrom(msg.sender, address(this), total);
+    }
+
+    /// @dev Per round, each orchestrator eligible for the reserve may claim up to the reserve at the
+    ///      round's start divided by the active-set size at the round's start.
+    function _claimableReserve(address sender, address recipient, uint256 round, uint256 creationRound)
+        internal
+        view
+        returns (uint256)
+    {
+        Reserve memory reserve = _reserves[sender];
+        if (reserve.funds == 0) return 0;
+        (bool eligible, uint256 activeCount) = staking.reserveEligibility(recipient, round, creationRound);
+        if (!eligible || activeCount == 0) return 0;
+        uint256 atStart =
+            _senders[sender].reserveSnapshotRound == round + 1 ? reserve.fundsAtRoundStart : reserve.funds;
+        uint256 allocation = atStart / activeCount;
+        uint256 claimed = _reserveClaimed[sender][round][recipient];
+        if (claimed >= allocation) return 0;
+        uint256 left = allocation - claimed;
+        return left < reserve.funds ? left : reserve.funds;
+    }
+
+    function _claimFromReserve(address sender, address recipient, uint256 round, uint256 amount) internal {
+        Reserve storage reserve = _touchReserve(sender, round);
+        reserve.funds -= uint128(amount);
+        _reserveClaimed[sender][round][recipient] += amount;
+    }
+
+    function _touchReserve(address sender, uint256 round) internal returns (Reserve storage reserve) {
+        reserve = _reserves[sender];
+        Sender storage s = _senders[sender];
+        if (s.reserveSnapshotRound != round + 1) {
+            reserve.fundsAtRoundStart = reserve.funds;
+            s.reserveSnapshotRound = uint64(round + 1);
+        }
+    }
+}

@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.37;
+
+/// @title ITicketBroker
+/// @notice Probabilistic micropayments. A sender (broadcaster) funds a deposit and a reserve in one
+///         ERC-20 fixed at deployment; it pays a recipient (orchestrator) with EIP-712 signed lottery
+///         tickets. A ticket wins iff `keccak256(recipientRand, ticketHash) < winProb`, where the
+///         recipient committed to `keccak256(recipientRand)` in advance and reveals it only when
+///         redeeming. A winning ticket pays its full face value once, from the deposit and, if that is
+///         short, from the recipient's per-round share of the reserve; otherwise it is not paid and
+///         not burned. Payments are credited to the recipient's fee pool in Staking.
+/// @dev Wire format: a signed ticket is six 32-byte words (192 bytes of calldata):
+///      `senderFace` = sender << 96 | faceValue (uint96);
+///      `winProb`;
+///      `meta` = signer << 96 | senderNonce (uint56) << 40 | creationRound (uint32) << 8 | v;
+///      `recipientRand`, `r`, `s`. The recipient is the caller.
+///      Replay: per (signer, recipient) a ticket's nonce must be above every nonce already redeemed,
+///      so replay state is one slot per pair; recipients redeem in nonce order.
+interface ITicketBroker {
+    /* TYPES */
+
+    /// @notice The signed fields of a ticket (EIP-712 type `Ticket`).
+    struct Ticket {
+        address recipient;
+        address sender; // the funder whose deposit and reserve pay
+        address signer; // the sender itself or a hot key it authorized
+        uint256 faceValue;
+        uint256 winProb;
+        uint256 senderNonce;
+        bytes32 recipientRandHash;
+        uint256 creationRound;
+    }
+
+    /// @notice A ticket as redeemed: packed fields, the revealed recipientRand and the signature.
+    struct SignedTicket {
+        uint256 senderFace;
+        uint256 winProb;
+        uint256 meta;
+        bytes32 recipientRand;
+        bytes32 r;
+        bytes32 s;
+    }
+
+    /// @notice Outcome of one ticket in a batch.
+    enum RedeemStatus {
+        Redeemed,
+        ZeroFaceValue,
+        FutureRound,
+        Expired,
+        NotWinning,
+        InvalidSignature,
+        UnauthorizedSigner,
+        NonceUsed,
+        FundsUnlocked,
+        InsufficientFunds
+    }
+
+    /// @notice A sender's funds and unlock state.
+    struct SenderInfo {
+        uint256 deposit;
+        uint256 reserve;
+        uint256 withdrawRound; // 0 when not unlocking
+    }
+
+    /* EVENTS */
+
+    event DepositFunded(address indexed sender, address indexed payer, uint256 amount);
+    event ReserveFunded(address indexed sender, address indexed payer, uint256 amount);
+    event Unlock(address indexed sender, uint256 startRound, uint256 withdrawRound);
+    event UnlockCancelled(address indexed sender);
+    event Withdrawal(address indexed sender, uint256 deposit, uint256 reserve);
+    event SignerAuthorized(address indexed funder, address indexed signer);
+    event SignerRevoked(address indexed funder, address indexed signer, uint256 fromCreationRound);
+    event WinningTicketRedeemed(
+        address indexed sender, address indexed recipient, uint256 faceValue, uint256 senderNonce, uint256 fromReserve
+    );
+    event TicketRejected(address indexed sender, address indexed recipient, uint256 senderNonce, RedeemStatus status);
+    event FeesPaid(address indexed to, uint256 amount);
+
+    /* ERRORS */
+
+    error InvalidParameters();
+    error ZeroAmount();
+    error NotStaking(address caller);
+    error NoFunds(address sender);
+    error AlreadyUnlocking(uint256 withdrawRound);
+    error NotUnlocking(address sender);
+    error UnlockPeriodNotOver(uint256 withdrawRound, uint256 currentRound);
+    error SignerIsFunder();
+    error SignerNotAuthorized(address funder, address signer);
+    error TicketZeroFaceValue();
+    error TicketFromFutureRound();
+    error TicketExpired();
+    error TicketNotWinning();
+    error TicketInvalidSignature();
+    error TicketUnauthorizedSigner();
+    error TicketNonceUsed();
+    error TicketFundsUnlocked();
+    error TicketInsufficientFunds();
+
+    /* FUNDING */
+
+    /// @notice Adds `amount` to the caller's deposit (approve the broker first).
+    function fundDeposit(uint256 amount) external;
+    /// @notice Adds `amount` to the caller's reserve; it backs tickets from the next round on.
+    function fundReserve(uint256 amount) external;
+    /// @notice Adds to the caller's deposit and reserve in one call.
+    function fundDepositAndReserve(uint256 depositAmount, uint256 reserveAmount) external;
+    /// @notice Adds the caller's tokens to `sender`'s deposit and reserve. Never affects `sender`'s unlock.
+    function fundDepositAndReserveFor(address sender, uint256 depositAmount, uint256 reserveAmount) external;
+    /// @notice Like fundDepositAndReserve, approving through an EIP-2612 permit signed by the caller.
+    function fundDepositAndReserveWithPermit(
+        uint256 depositAmount,
+        uint256 reserveAmount,
+        uint256 deadline,
+        uint8 v,
+        bytes32 r,
+        bytes32 s
+    ) external;
+
+    /// @notice Starts the caller's unlock: its funds become withdrawable after `unlockPeriod` rounds,
+    ///         and tickets stop being redeemable then. Every ticket created before the unlock expires first.
+    function unlock() external;
+    /// @notice Cancels the caller's own unlock. Nobody else can cancel it.
+    function cancelUnlock() external;
+    /// @notice Withdraws the caller's deposit and reserve once its unlock period is over.
+    function withdraw() external;
+
+    /* SIGNERS */
+
+    /// @notice Lets `signer` (a hot key) sign tickets paid from the caller's funds.
+    function authorizeSigner(address signer) external;
+    /// @notice Stops `signer`: tickets it signs with a creation round after the current one are rejected.
+    function revokeSigner(address signer) external;
+
+    /* REDEMPTION */
+
+    /// @notice Redeems one winning ticket addressed to the caller; reverts with the reason otherwise.
+    function redeemWinningTicket(SignedTicket calldata ticket) external;
+    /// @notice Redeems tickets addressed to the caller in one loop; a ticket that cannot be paid is
+    ///         skipped (and stays unused) with its status. Tickets of one signer must be in nonce order.
+    /// @return statuses One status per ticket.
+    function redeemWinningTickets(SignedTicket[] calldata tickets) external returns (RedeemStatus[] memory statuses);
+
+    /// @notice Pays earned fees out of the broker. Staking only (Staking.withdrawFees).
+    function payFees(address to, uint256 amount) external;
+
+    /* VIEWS */
+
+    /// @notice The ERC-20 in which deposits, reserves and fees are held.
+    function token() external view returns (address);
+    /// @notice Rounds after which an unlock can be withdrawn (> ticketValidity).
+    function unlockPeriod() external view returns (uint256);
+    /// @notice Rounds during which a ticket can be redeemed, counting its creation round.
+    function ticketValidity() external view returns (uint256);
+    /// @notice The current round (same clock as Staking).
+    function currentRound() external view returns (uint256);
+    /// @notice A sender's deposit, reserve and unlock state.
+    function getSenderInfo(address sender) external view returns (SenderInfo memory);
+    /// @notice What `recipient` can still claim from `sender`'s reserve this round, for a ticket
+    ///         created in `creationRound`.
+    function claimableReserve(address sender, address recipient, uint256 creationRound)
+        external
+        view
+        returns (uint256);
+    /// @notice The lowest nonce `signer` may still use for a ticket to `recipient`.
+    function nextNonce(address signer, address recipient) external view returns (uint256);
+    /// @notice True if `signer` may sign for `funder` a ticket created in `creationRound`.
+    function isAuthorizedSigner(address funder, address signer, uint256 creationRound) external view returns (bool);
+    /// @notice The EIP-712 digest of a ticket (bound to this chain and this broker).
+    function hashTicket(Ticket calldata ticket) external view returns (bytes32);
+    /// @notice The lottery draw: true iff `keccak256(recipientRand, ticketHash) < winProb`.
+    function isWinningTicket(bytes32 ticketHash, bytes32 recipientRand, uint256 winProb) external pure returns (bool);
+    /// @notice Splits a signed ticket into its fields (with the recipient given) and signature.
+    function unpackTicket(SignedTicket calldata ticket, address recipient)
+        external
+        pure
+        returns (Ticket memory fields, uint8 v);
+}

@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.37;
+
+import {Script, console} from "forge-std/Script.sol";
+import {SuiteDeployer} from "./SuiteDeployer.sol";
+
+/// @notice Deploys the suite on any EVM chain and writes the addresses to deployments/<chainid>.json.
+/// @dev `forge script script/Deploy.s.sol --rpc-url $RPC --private-key $KEY --broadcast`.
+///      Every parameter has a devnet default and can be overridden by an environment variable
+///      (PF_ROUND_LENGTH, PF_UNBONDING_PERIOD, PF_TICKET_VALIDITY, PF_UNLOCK_PERIOD, PF_MIN_ACTIVE_STAKE,
+///      PF_GOVERNANCE, PF_VERIFIER, PF_TEAM, PF_TREASURY, PF_FEE_TOKEN, PF_DEPLOYMENT_FILE, …).
+contract Deploy is Script {
+    function run() external returns (SuiteDeployer.Suite memory s) {
+        vm.startBroadcast();
+        (, address deployer,) = vm.readCallers();
+        SuiteDeployer.Params memory p = SuiteDeployer.devnetParams(deployer);
+        p.governance = vm.envOr("PF_GOVERNANCE", p.governance);
+        p.verifier = vm.envOr("PF_VERIFIER", p.verifier);
+        p.team = vm.envOr("PF_TEAM", p.team);
+        p.treasury = vm.envOr("PF_TREASURY", p.treasury);
+        p.feeToken = vm.envOr("PF_FEE_TOKEN", p.feeToken);
+        p.roundLength = vm.envOr("PF_ROUND_LENGTH", p.roundLength);
+        p.lockBlocks = vm.envOr("PF_LOCK_BLOCKS", p.lockBlocks);
+        p.unbondingPeriod = vm.envOr("PF_UNBONDING_PERIOD", p.unbondingPeriod);
+        p.rateChangeCooldown = vm.envOr("PF_RATE_CHANGE_COOLDOWN", p.rateChangeCooldown);
+        p.minActiveStake = vm.envOr("PF_MIN_ACTIVE_STAKE", p.minActiveStake);
+        p.maxActive = vm.envOr("PF_MAX_ACTIVE", p.maxActive);
+        p.unlockPeriod = vm.envOr("PF_UNLOCK_PERIOD", p.unlockPeriod);
+        p.ticketValidity = vm.envOr("PF_TICKET_VALIDITY", p.ticketValidity);
+        p.vestingStart = uint64(vm.envOr("PF_VESTING_START", block.timestamp));
+
+        s = SuiteDeployer.deploy(p);
+        vm.stopBroadcast();
+
+        string memory key = "deployment";
+        vm.serializeUint(key, "chainId", block.chainid);
+        vm.serializeUint(key, "startBlock", s.staking.startBlock());
+        vm.serializeUint(key, "roundLength", p.roundLength);
+        vm.serializeAddress(key, "deployer", deployer);
+        vm.serializeAddress(key, "WorkToken", address(s.token));
+        vm.serializeAddress(key, "Staking", address(s.staking));
+        vm.serializeAddress(key, "Minter", address(s.minter));
+        vm.serializeAddress(key, "TicketBroker", address(s.broker));
+        vm.serializeAddress(key, "TeamVesting", address(s.teamVesting));
+        vm.serializeAddress(key, "TreasuryVesting", address(s.treasuryVesting));
+        string memory json = vm.serializeAddress(key, "ServiceRegistry", address(s.registry));
+        string memory file = vm.envOr(
+            "PF_DEPLOYMENT_FILE", string.concat(vm.projectRoot(), "/deployments/", vm.toString(block.chainid), ".json")
+        );
+        vm.writeJson(json, file);
+        console.log("deployment written to", file);
+    }
+}

@@ -1,0 +1,31 @@
+# Shared by the repo's helper scripts: installs the pinned toolchain and puts it on PATH.
+# shellcheck shell=bash
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+apt_install() {
+  # Installs Debian packages that are missing; a no-op when all are present.
+  local missing=()
+  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+ensure_node_toolchain() {
+  command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+  # Reinstall only when package-lock.json changed since the last install.
+  if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    npm ci --no-audit --no-fund --loglevel=error
+  fi
+  # The real binaries, not node_modules/.bin: the npm launcher (bin.mjs) exits 0 even when the tool fails.
+  local arch
+  case "$(uname -m)" in x86_64) arch=amd64 ;; aarch64 | arm64) arch=arm64 ;; *) arch="$(uname -m)" ;; esac
+  local tool
+  for tool in forge anvil cast; do
+    PATH="$ROOT/node_modules/@foundry-rs/$tool-linux-$arch/bin:$PATH"
+  done
+  export PATH="$PATH:$ROOT/node_modules/.bin"
+}
