@@ -40,7 +40,7 @@ abstract contract Fixture is Test {
 
     /// @dev Gives `who` `amount` tokens from the deployer's liquid genesis share.
     function give(address who, uint256 amount) internal {
-        token.transfer(who, amount);
+        assertTrue(token.transfer(who, amount));
     }
 
     function bondAs(address who, uint256 amount, address to) internal {
