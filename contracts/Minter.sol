@@ -4,11 +4,13 @@ pragma solidity 0.8.37;
 import {IMinter} from "./interfaces/IMinter.sol";
 import {IStaking} from "./interfaces/IStaking.sol";
 import {IWorkToken} from "./interfaces/IWorkToken.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 /// @title Minter
 /// @notice The only minter of the work token after genesis: per-round inflation toward a target
 ///         bonding rate, paid out through Staking.reward().
 contract Minter is IMinter {
+    using SafeCast for uint256;
     /* CONSTANTS */
 
     uint256 internal constant PPB = 1_000_000_000;
@@ -25,13 +27,13 @@ contract Minter is IMinter {
     /* STORAGE */
 
     /// @inheritdoc IMinter
-    uint256 public inflation;
+    uint128 public currentMintable;
     /// @inheritdoc IMinter
-    uint256 public currentMintable;
+    uint128 public currentMinted;
     /// @inheritdoc IMinter
-    uint256 public currentMinted;
+    uint64 public inflation;
     /// @dev Last initialized round plus one (zero: none yet).
-    uint256 internal _initializedRoundPlusOne;
+    uint64 internal _initializedRoundPlusOne;
 
     /* CONSTRUCTOR */
 
@@ -51,7 +53,7 @@ contract Minter is IMinter {
         if (inflation_ > PPB || inflationChange_ > PPB || targetBondingRate_ > PPB) revert InvalidParameters();
         token = token_;
         staking = staking_;
-        inflation = inflation_;
+        inflation = uint64(inflation_);
         inflationChange = inflationChange_;
         targetBondingRate = targetBondingRate_;
     }
@@ -75,7 +77,7 @@ contract Minter is IMinter {
         minted = currentMintable * stake / totalStake;
         uint256 total = currentMinted + minted;
         if (total > currentMintable) revert MintableExceeded(round, total, currentMintable);
-        currentMinted = total;
+        currentMinted = uint128(total);
         emit RewardMinted(round, msg.sender, minted);
         if (minted > 0) token.mint(msg.sender, minted);
     }
@@ -107,10 +109,10 @@ contract Minter is IMinter {
             next = next > inflationChange ? next - inflationChange : 0;
         }
         uint256 mintable = supply * next / PPB;
-        inflation = next;
-        currentMintable = mintable;
+        inflation = uint64(next); // ≤ PPB
+        currentMintable = mintable.toUint128();
         currentMinted = 0;
-        _initializedRoundPlusOne = round + 1;
+        _initializedRoundPlusOne = uint64(round + 1);
         emit RoundInitialized(round, next, mintable, bondingRate);
         return true;
     }

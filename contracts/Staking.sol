@@ -38,30 +38,33 @@ contract Staking is IStaking, Ownable2Step {
         // slot 1: written by every fee credit
         uint128 pendingPoolFees;
         uint128 pendingCutFees;
-        // slot 2
-        uint128 stake;
-        uint128 stakeAtRoundStart;
+        // slot 2: written by every stake change
+        uint104 stake;
+        uint104 stakeAtRoundStart;
+        uint40 stakeRound; // round of the last stake change
+        bool inActiveSet;
         // slot 3
-        uint64 stakeRound; // round of the last stake change
         uint64 activationRound;
         uint64 deactivationRound;
-        bool inActiveSet;
-        // slots 4, 5
-        uint256 cumulativeRewardFactor;
-        uint256 cumulativeFeeFactor;
+        // slot 4
+        uint128 cumulativeRewardFactor;
+        uint128 cumulativeFeeFactor;
     }
 
     struct Delegator {
         address delegate;
         uint96 principal;
-        uint256 rewardFactorAtClaim;
-        uint256 feeFactorAtClaim;
+        uint128 rewardFactorAtClaim;
+        uint128 feeFactorAtClaim;
         uint128 fees;
         uint64 nextLockId;
     }
 
     struct ActiveTotals {
-        uint128 stake;
+        // slot 0: written by every bond and unbond
+        uint128 stake; // stake of the active set
+        uint128 totalBonded; // all bonded stake, active or not
+        // slot 1: written once per round
         uint128 stakeAtRoundStart;
         uint32 count;
         uint32 countAtRoundStart;
@@ -71,7 +74,7 @@ contract Staking is IStaking, Ownable2Step {
     /* CONSTANTS */
 
     uint256 internal constant PPM = 1_000_000;
-    uint256 internal constant PRECISION = 1e27;
+    uint256 internal constant PRECISION = 1e18;
     uint256 internal constant MIN_MAX_ACTIVE = 100;
     uint64 internal constant NEVER = type(uint64).max;
 
@@ -100,8 +103,6 @@ contract Staking is IStaking, Ownable2Step {
     uint256 public minActiveStake;
     /// @inheritdoc IStaking
     uint256 public maxActive;
-    /// @inheritdoc IStaking
-    uint256 public totalBonded;
 
     ActiveTotals internal _totals;
     address[] internal _activeSet;
@@ -195,7 +196,7 @@ contract Staking is IStaking, Ownable2Step {
         if (principal == amount && !_orchestrators[msg.sender].registered) del.delegate = address(0);
         Orchestrator storage orch = _orchestrators[delegate];
         _setStake(delegate, orch, orch.stake - amount);
-        totalBonded -= amount;
+        _totals.totalBonded -= uint128(amount);
         lockId = del.nextLockId++;
         uint256 withdrawRound = currentRound() + unbondingPeriod;
         _locks[msg.sender][lockId] = UnbondingLock(amount.toUint128(), withdrawRound.toUint64());
@@ -215,7 +216,7 @@ contract Staking is IStaking, Ownable2Step {
     function rebondFromUnbonded(address to, uint256 lockId) external {
         address delegate = _delegators[msg.sender].delegate;
         if (delegate != address(0)) revert AlreadyBonded(msg.sender, delegate);
-        _requireCanDelegateTo(msg.sender, to);
+        _requireCanDelegateTo(msg.sender, address(0), to);
         uint256 amount = _consumeLock(msg.sender, lockId);
         _addStake(msg.sender, to, amount);
         emit Rebond(msg.sender, to, lockId, amount);
@@ -259,8 +260,8 @@ contract Staking is IStaking, Ownable2Step {
     function registerOrchestrator(uint32 rewardCut, uint32 feeShare) external {
         Orchestrator storage orch = _orchestrators[msg.sender];
         if (orch.registered) revert AlreadyRegistered(msg.sender);
-        address delegate = _delegators[msg.sender].delegate;
-        if (delegate != address(0) && delegate != msg.sender) revert OrchestratorMustSelfDelegate(msg.sender);
+        // Registered orchestrators are always self-delegated (bond to yourself first, even 0).
+        if (_delegators[msg.sender].delegate != msg.sender) revert OrchestratorMustSelfDelegate(msg.sender);
         _checkRates(rewardCut, feeShare);
         _initPool(orch);
         orch.registered = true;
@@ -311,10 +312,12 @@ contract Staking is IStaking, Ownable2Step {
         orch.lastRewardRound = uint56(round);
         _foldFees(msg.sender, orch);
 
-        uint256 stakeAtStart = orch.stakeRound < round ? orch.stake : orch.stakeAtRoundStart;
+        // Paid on the stake it held all round: the round-start stake, or less if some left since.
+        uint256 stake = orch.stake;
+        uint256 stakeAtStart = orch.stakeRound < round ? stake : orch.stakeAtRoundStart;
+        if (stake < stakeAtStart) stakeAtStart = stake;
         (, uint256 totalAtStart) = _totalsAt(round);
-        // Nobody left to pay: an orchestrator whose whole pool unbonded this round mints nothing.
-        uint256 minted = orch.stake == 0 ? 0 : minter.mintReward(stakeAtStart, totalAtStart);
+        uint256 minted = stake == 0 ? 0 : minter.mintReward(stakeAtStart, totalAtStart);
         uint256 cut;
         if (minted > 0) {
             (uint256 rewardCut,) = _ratesAt(orch, round);
@@ -322,14 +325,14 @@ contract Staking is IStaking, Ownable2Step {
             Delegator storage self = _delegators[msg.sender];
             // The cut is the orchestrator's own stake; without a self-bond it stays with the pool.
             if (self.delegate != msg.sender) cut = 0;
-            uint256 stake = orch.stake; // > 0: active orchestrators hold at least minActiveStake
-            orch.cumulativeRewardFactor = orch.cumulativeRewardFactor * (stake + minted - cut) / stake;
+            // minted ≤ stake (mintable ≤ supply share), so the factor at most doubles in a round.
+            orch.cumulativeRewardFactor = (orch.cumulativeRewardFactor * (stake + minted - cut) / stake).toUint128();
             if (cut > 0) {
                 _claim(msg.sender, self);
                 self.principal = (self.principal + cut).toUint96();
             }
             _setStake(msg.sender, orch, stake + minted);
-            totalBonded += minted;
+            _totals.totalBonded = (_totals.totalBonded + minted).toUint128();
         }
         emit Reward(msg.sender, round, minted, cut);
     }
@@ -364,7 +367,7 @@ contract Staking is IStaking, Ownable2Step {
         orch.registered = false;
         if (penalty > 0) {
             self.principal -= uint96(penalty);
-            totalBonded -= penalty;
+            _totals.totalBonded -= uint128(penalty);
         }
         _setStake(orchestrator, orch, orch.stake - penalty); // also leaves the active set: unregistered
         emit Slashed(orchestrator, finder, penalty, finderFee);
@@ -404,6 +407,11 @@ contract Staking is IStaking, Ownable2Step {
     }
 
     /* VIEWS */
+
+    /// @inheritdoc IStaking
+    function totalBonded() external view returns (uint256) {
+        return _totals.totalBonded;
+    }
 
     /// @inheritdoc IStaking
     function isRegistered(address account) external view returns (bool) {
@@ -503,8 +511,8 @@ contract Staking is IStaking, Ownable2Step {
         uint256 newPrincipal = principal * crf / crfAtClaim;
         uint256 fees = principal * (cff - cffAtClaim) / crfAtClaim;
         del.principal = newPrincipal.toUint96();
-        del.rewardFactorAtClaim = crf;
-        del.feeFactorAtClaim = cff;
+        del.rewardFactorAtClaim = uint128(crf);
+        del.feeFactorAtClaim = uint128(cff);
         if (fees > 0) del.fees = (del.fees + fees).toUint128();
         emit EarningsClaimed(owner, delegate, newPrincipal - principal, fees);
     }
@@ -517,8 +525,11 @@ contract Staking is IStaking, Ownable2Step {
         orch.pendingPoolFees = 0;
         orch.pendingCutFees = 0;
         uint256 stake = orch.stake;
-        if (stake == 0) cutFees += poolFees;
-        else orch.cumulativeFeeFactor += poolFees * orch.cumulativeRewardFactor / stake;
+        uint256 cff = stake == 0 ? type(uint256).max : orch.cumulativeFeeFactor + poolFees * orch.cumulativeRewardFactor / stake;
+        // A pool with no stake (or dust stake so small the factor would overflow) has no delegators
+        // to share with: the orchestrator keeps the fees.
+        if (cff > type(uint128).max) cutFees += poolFees;
+        else orch.cumulativeFeeFactor = uint128(cff);
         Delegator storage self = _delegators[orchestrator];
         self.fees = (self.fees + cutFees).toUint128();
     }
@@ -528,7 +539,7 @@ contract Staking is IStaking, Ownable2Step {
     }
 
     function _initPool(Orchestrator storage orch) internal {
-        if (orch.cumulativeRewardFactor == 0) orch.cumulativeRewardFactor = PRECISION;
+        if (orch.cumulativeRewardFactor == 0) orch.cumulativeRewardFactor = uint128(PRECISION);
     }
 
     /* INTERNAL: STAKE */
@@ -537,18 +548,19 @@ contract Staking is IStaking, Ownable2Step {
         Delegator storage del = _delegators[owner];
         address current = del.delegate;
         if (amount == 0 && current == to) revert NothingToBond();
-        _requireCanDelegateTo(owner, to);
+        _requireCanDelegateTo(owner, current, to);
         if (current != to) _moveDelegation(owner, del, current, to);
         _addStake(owner, to, amount);
         emit Bond(owner, payer, to, amount);
         if (amount > 0) IERC20(address(token)).safeTransferFrom(payer, address(this), amount);
     }
 
-    function _requireCanDelegateTo(address owner, address to) internal view {
+    function _requireCanDelegateTo(address owner, address current, address to) internal view {
         if (to == address(0)) revert ZeroAddress();
         if (to == owner) return;
         if (!_orchestrators[to].registered) revert NotOrchestrator(to);
-        if (_orchestrators[owner].registered) revert OrchestratorMustSelfDelegate(owner);
+        // Only a self-delegated account can be a registered orchestrator (see registerOrchestrator).
+        if (current == owner && _orchestrators[owner].registered) revert OrchestratorMustSelfDelegate(owner);
     }
 
     /// @dev Moves `owner`'s whole principal from `from` (may be none) to `to`, settling earnings first.
@@ -560,7 +572,7 @@ contract Staking is IStaking, Ownable2Step {
             Orchestrator storage old = _orchestrators[from];
             _setStake(from, old, old.stake - principal);
             del.principal = 0;
-            totalBonded -= principal;
+            _totals.totalBonded -= uint128(principal);
         }
         Orchestrator storage orch = _orchestrators[to];
         _initPool(orch);
@@ -568,7 +580,8 @@ contract Staking is IStaking, Ownable2Step {
         del.delegate = to;
         del.rewardFactorAtClaim = orch.cumulativeRewardFactor;
         del.feeFactorAtClaim = orch.cumulativeFeeFactor;
-        emit DelegateChanged(owner, from, to, principal);
+        // Opening a position is announced by Bond / Rebond, which name the delegate.
+        if (from != address(0)) emit DelegateChanged(owner, from, to, principal);
         if (principal > 0) _addStake(owner, to, principal);
     }
 
@@ -583,7 +596,6 @@ contract Staking is IStaking, Ownable2Step {
             del.delegate = delegate;
             del.rewardFactorAtClaim = target.cumulativeRewardFactor;
             del.feeFactorAtClaim = target.cumulativeFeeFactor;
-            emit DelegateChanged(owner, address(0), delegate, 0);
         } else {
             _claim(owner, del);
         }
@@ -592,7 +604,7 @@ contract Staking is IStaking, Ownable2Step {
         _foldFees(delegate, orch);
         del.principal = (del.principal + amount).toUint96();
         _setStake(delegate, orch, orch.stake + amount);
-        totalBonded += amount;
+        _totals.totalBonded += uint128(amount); // amount ≤ uint96: principal is checked above
     }
 
     function _consumeLock(address owner, uint256 lockId) internal returns (uint256 amount) {
@@ -606,13 +618,16 @@ contract Staking is IStaking, Ownable2Step {
         uint256 round = currentRound();
         uint256 oldStake = orch.stake;
         if (orch.stakeRound < round) {
-            orch.stakeAtRoundStart = uint128(oldStake);
-            orch.stakeRound = uint64(round);
+            orch.stakeAtRoundStart = uint104(oldStake);
+            orch.stakeRound = uint40(round);
         }
-        orch.stake = newStake.toUint128();
+        orch.stake = newStake.toUint104();
         if (orch.inActiveSet) {
             ActiveTotals storage totals = _touchTotals(round);
             totals.stake = (totals.stake + newStake - oldStake).toUint128();
+            // A member that only gained stake stays eligible: it is still registered (slashing,
+            // the one way out of the registry, lowers the stake).
+            if (newStake >= oldStake) return;
         }
         _updateMembership(orchestrator, orch, round);
     }

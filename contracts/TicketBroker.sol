@@ -195,17 +195,26 @@ contract TicketBroker is ITicketBroker, EIP712 {
     function redeemWinningTickets(SignedTicket[] calldata tickets) external returns (RedeemStatus[] memory statuses) {
         uint256 round = currentRound();
         statuses = new RedeemStatus[](tickets.length);
+        // Fees are credited once per run of tickets with the same creation round (one fee share).
+        uint256 credit;
+        uint256 creditRound;
         for (uint256 i; i < tickets.length; ++i) {
             (RedeemStatus status, uint256 faceValue, uint256 creationRound) = _redeem(tickets[i], round);
             statuses[i] = status;
-            if (status == RedeemStatus.Redeemed) {
-                staking.creditFees(msg.sender, faceValue, creationRound);
-            } else {
+            if (status != RedeemStatus.Redeemed) {
                 emit TicketRejected(
                     address(uint160(tickets[i].senderFace >> 96)), msg.sender, uint56(tickets[i].meta >> 40), status
                 );
+                continue;
             }
+            if (credit > 0 && creationRound != creditRound) {
+                staking.creditFees(msg.sender, credit, creditRound);
+                credit = 0;
+            }
+            credit += faceValue;
+            creditRound = creationRound;
         }
+        if (credit > 0) staking.creditFees(msg.sender, credit, creditRound);
     }
 
     /// @inheritdoc ITicketBroker

@@ -24,7 +24,7 @@ interface IMinter {
     function mintReward(uint256 stake, uint256 totalStake) external returns (uint256 minted);
 
     /// @notice Current inflation per round, in parts per billion of total supply.
-    function inflation() external view returns (uint256);
+    function inflation() external view returns (uint64);
     /// @notice Step by which inflation moves each round.
     function inflationChange() external view returns (uint256);
     /// @notice Target share of supply bonded, parts per billion.
@@ -34,7 +34,7 @@ interface IMinter {
     /// @notice True if `round` has been initialized.
     function roundInitialized(uint256 round) external view returns (bool);
     /// @notice Amount mintable in the last initialized round.
-    function currentMintable() external view returns (uint256);
+    function currentMintable() external view returns (uint128);
     /// @notice Amount already minted in the last initialized round.
-    function currentMinted() external view returns (uint256);
+    function currentMinted() external view returns (uint128);
 }
