@@ -74,7 +74,7 @@ contract Staking is IStaking, Ownable2Step {
     /* CONSTANTS */
 
     uint256 internal constant PPM = 1_000_000;
-    uint256 internal constant PRECISION = 1e18;
+    uint256 internal constant PRECISION = 1e27;
     uint256 internal constant MIN_MAX_ACTIVE = 100;
     uint64 internal constant NEVER = type(uint64).max;
 
