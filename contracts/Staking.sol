@@ -293,13 +293,16 @@ contract Staking is IStaking, Ownable2Step {
     function joinActiveSet(address evictee) external {
         Orchestrator storage orch = _orchestrators[msg.sender];
         if (orch.inActiveSet) revert AlreadyInActiveSet(msg.sender);
-        if (!orch.registered || orch.stake < minActiveStake) revert NotEligibleForActiveSet(msg.sender);
-        if (_totals.count < maxActive) revert ActiveSetNotFull();
-        Orchestrator storage out = _orchestrators[evictee];
-        if (!out.inActiveSet) revert NotInActiveSet(evictee);
-        if (out.stake >= orch.stake) revert EvicteeHasMoreStake(evictee, out.stake, orch.stake);
+        if (!orch.registered || orch.stake == 0 || orch.stake < minActiveStake) {
+            revert NotEligibleForActiveSet(msg.sender);
+        }
         uint256 round = currentRound();
-        _leave(evictee, out, round);
+        if (_totals.count >= maxActive) {
+            Orchestrator storage out = _orchestrators[evictee];
+            if (!out.inActiveSet) revert NotInActiveSet(evictee);
+            if (out.stake >= orch.stake) revert EvicteeHasMoreStake(evictee, out.stake, orch.stake);
+            _leave(evictee, out, round);
+        }
         _join(msg.sender, orch, round);
     }
 

@@ -80,7 +80,6 @@ interface IStaking {
     error NotActiveOrchestrator(address orchestrator, uint256 round);
     error AlreadyRewarded(address orchestrator, uint256 round);
     error NotEligibleForActiveSet(address orchestrator);
-    error ActiveSetNotFull();
     error AlreadyInActiveSet(address orchestrator);
     error NotInActiveSet(address orchestrator);
     error EvicteeHasMoreStake(address evictee, uint256 evicteeStake, uint256 stake);
@@ -146,7 +145,9 @@ interface IStaking {
     ///      fees from delegators for work already paid for.
     function setRates(uint32 rewardCut, uint32 feeShare) external;
 
-    /// @notice Takes the place of `evictee` in a full active set; `evictee` must have less stake.
+    /// @notice Joins the active set (from the next round) if eligible: registered with at least the
+    ///         minimum stake. If the set is full, takes the place of `evictee`, which must have less
+    ///         stake; otherwise `evictee` is ignored. Membership otherwise follows stake changes.
     function joinActiveSet(address evictee) external;
 
     /// @notice Mints the caller's share of this round's inflation. Once per round, active orchestrators only.
@@ -167,7 +168,8 @@ interface IStaking {
 
     /// @notice Sets the Minter and the TicketBroker, once. Owner only.
     function wire(address minter_, address ticketBroker_) external;
-    /// @notice Sets the minimum stake for the active set. Owner only.
+    /// @notice Sets the minimum stake for the active set. Owner only. Members below a raised minimum
+    ///         leave at their next stake change or when an orchestrator with more stake evicts them.
     function setMinActiveStake(uint256 minActiveStake_) external;
     /// @notice Raises the active-set cap (never below 100 nor below the current size). Owner only.
     function setMaxActive(uint256 maxActive_) external;
