@@ -29,3 +29,13 @@ ensure_node_toolchain() {
   done
   export PATH="$PATH:$ROOT/node_modules/.bin"
 }
+
+ensure_rust_toolchain() {
+  if ! command -v cargo >/dev/null 2>&1; then
+    echo "error: cargo is required (Rust >= 1.94, e.g. from rustup); it is not on PATH" >&2
+    exit 1
+  fi
+  if ! cargo nextest --version >/dev/null 2>&1; then
+    cargo install cargo-nextest --locked
+  fi
+}
