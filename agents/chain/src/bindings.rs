@@ -1,0 +1,96 @@
+//! Typed bindings to the contracts, generated from `abi/` (ABI and bytecode). Each contract has its
+//! own module because the ABIs share interface types (e.g. `IStaking` structs).
+
+/// `WorkToken` (abi/WorkToken.json).
+pub mod work_token {
+    #![allow(clippy::too_many_arguments, missing_docs)]
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug)]
+        WorkToken,
+        "../../abi/WorkToken.json"
+    );
+}
+
+/// `Staking` (abi/Staking.json).
+pub mod staking {
+    #![allow(clippy::too_many_arguments, missing_docs)]
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug)]
+        Staking,
+        "../../abi/Staking.json"
+    );
+}
+
+/// `Minter` (abi/Minter.json).
+pub mod minter {
+    #![allow(clippy::too_many_arguments, missing_docs)]
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug)]
+        Minter,
+        "../../abi/Minter.json"
+    );
+}
+
+/// `TicketBroker` (abi/TicketBroker.json).
+pub mod ticket_broker {
+    #![allow(clippy::too_many_arguments, missing_docs)]
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug)]
+        TicketBroker,
+        "../../abi/TicketBroker.json"
+    );
+}
+
+/// `ServiceRegistry` (abi/ServiceRegistry.json).
+pub mod service_registry {
+    #![allow(clippy::too_many_arguments, missing_docs)]
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug)]
+        ServiceRegistry,
+        "../../abi/ServiceRegistry.json"
+    );
+}
+
+/// `VestingWallet` (abi/VestingWallet.json).
+pub mod vesting_wallet {
+    #![allow(clippy::too_many_arguments, missing_docs)]
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug)]
+        VestingWallet,
+        "../../abi/VestingWallet.json"
+    );
+}
+
+impl From<peerflow_protocol::SignedTicket> for ticket_broker::ITicketBroker::SignedTicket {
+    fn from(t: peerflow_protocol::SignedTicket) -> Self {
+        Self {
+            senderFace: t.sender_face,
+            winProb: t.win_prob,
+            meta: t.meta,
+            recipientRand: t.recipient_rand,
+            r: t.r,
+            s: t.s,
+        }
+    }
+}
+
+impl From<peerflow_protocol::Ticket> for ticket_broker::ITicketBroker::Ticket {
+    fn from(t: peerflow_protocol::Ticket) -> Self {
+        Self {
+            recipient: t.recipient,
+            sender: t.sender,
+            signer: t.signer,
+            faceValue: t.faceValue,
+            winProb: t.winProb,
+            senderNonce: t.senderNonce,
+            recipientRandHash: t.recipientRandHash,
+            creationRound: t.creationRound,
+        }
+    }
+}

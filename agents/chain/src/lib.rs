@@ -1,0 +1,23 @@
+//! peerflow's chain access: typed bindings to the contract suite (generated at compile time from the
+//! ABIs in `abi/`, so a drifting ABI fails the build), deployment of the whole suite from the same
+//! bytecode, the deployment file, and a local anvil for the devnet and the tests.
+
+pub mod bindings;
+pub mod deploy;
+pub mod devchain;
+
+pub use deploy::{Deployment, SuiteParams, deploy_suite};
+pub use devchain::{DevChain, DevChainError};
+
+/// Errors from chain calls made by this crate.
+#[derive(Debug, thiserror::Error)]
+pub enum ChainError {
+    #[error("contract call failed: {0}")]
+    Contract(#[from] alloy::contract::Error),
+    #[error("transaction failed: {0}")]
+    PendingTransaction(#[from] alloy::providers::PendingTransactionError),
+    #[error("transaction {0} reverted")]
+    Reverted(alloy::primitives::TxHash),
+    #[error("deployment file: {0}")]
+    DeploymentFile(String),
+}
