@@ -372,7 +372,9 @@ contract Staking is IStaking, Ownable2Step {
             self.principal -= uint96(penalty);
             _totals.totalBonded -= uint128(penalty);
         }
-        _setStake(orchestrator, orch, orch.stake - penalty); // also leaves the active set: unregistered
+        _setStake(orchestrator, orch, orch.stake - penalty);
+        // Unregistered now: out of the active set even when the penalty is zero.
+        if (orch.inActiveSet) _leave(orchestrator, orch, currentRound());
         emit Slashed(orchestrator, finder, penalty, finderFee);
         if (finderFee > 0) IERC20(address(token)).safeTransfer(finder, finderFee);
         if (penalty > finderFee) token.burn(penalty - finderFee);
@@ -628,8 +630,8 @@ contract Staking is IStaking, Ownable2Step {
         if (orch.inActiveSet) {
             ActiveTotals storage totals = _touchTotals(round);
             totals.stake = (totals.stake + newStake - oldStake).toUint128();
-            // A member that only gained stake stays eligible: it is still registered (slashing,
-            // the one way out of the registry, lowers the stake).
+            // A member that did not lose stake stays eligible (slash, the one way out of the
+            // registry, removes the orchestrator from the set itself).
             if (newStake >= oldStake) return;
         }
         _updateMembership(orchestrator, orch, round);
