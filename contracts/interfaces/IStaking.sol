@@ -178,10 +178,15 @@ interface IStaking {
 
     /* VIEWS */
 
+    /// @notice All bonded stake, in active pools or not (the bonding rate's numerator).
     function totalBonded() external view returns (uint256);
+    /// @notice Minimum stake to be in the active set.
     function minActiveStake() external view returns (uint256);
+    /// @notice Cap on the size of the active set (≥ 100).
     function maxActive() external view returns (uint256);
+    /// @notice The only account allowed to slash.
     function verifier() external view returns (address);
+    /// @notice The only account allowed to credit fees (the TicketBroker).
     function ticketBroker() external view returns (address);
     /// @notice True if `account` is a registered orchestrator.
     function isRegistered(address account) external view returns (bool);
