@@ -76,6 +76,9 @@ contract Staking is IStaking, Ownable2Step {
     uint256 internal constant PPM = 1_000_000;
     uint256 internal constant PRECISION = 1e27;
     uint256 internal constant MIN_MAX_ACTIVE = 100;
+    /// @dev Below this a pool holds only rounding dust that no delegator owns: it counts as empty
+    ///      (mints no reward, shares no fees).
+    uint256 internal constant DUST_STAKE = 1e9;
     uint64 internal constant NEVER = type(uint64).max;
 
     /* IMMUTABLES */
@@ -216,7 +219,7 @@ contract Staking is IStaking, Ownable2Step {
     function rebondFromUnbonded(address to, uint256 lockId) external {
         address delegate = _delegators[msg.sender].delegate;
         if (delegate != address(0)) revert AlreadyBonded(msg.sender, delegate);
-        _requireCanDelegateTo(msg.sender, address(0), to);
+        _requireCanDelegateTo(msg.sender, to);
         uint256 amount = _consumeLock(msg.sender, lockId);
         _addStake(msg.sender, to, amount);
         emit Rebond(msg.sender, to, lockId, amount);
@@ -260,14 +263,14 @@ contract Staking is IStaking, Ownable2Step {
     function registerOrchestrator(uint32 rewardCut, uint32 feeShare) external {
         Orchestrator storage orch = _orchestrators[msg.sender];
         if (orch.registered) revert AlreadyRegistered(msg.sender);
-        // Registered orchestrators are always self-delegated (bond to yourself first, even 0).
-        if (_delegators[msg.sender].delegate != msg.sender) revert OrchestratorMustSelfDelegate(msg.sender);
+        address delegate = _delegators[msg.sender].delegate;
+        if (delegate != address(0) && delegate != msg.sender) revert OrchestratorMustSelfDelegate(msg.sender);
         _checkRates(rewardCut, feeShare);
         _initPool(orch);
         orch.registered = true;
         orch.rewardCut = orch.prevRewardCut = rewardCut;
         orch.feeShare = orch.prevFeeShare = feeShare;
-        orch.ratesSince = uint56(currentRound());
+        orch.ratesSince = 0; // registration is not a rate change: no cooldown follows it
         emit OrchestratorRegistered(msg.sender, rewardCut, feeShare);
         _updateMembership(msg.sender, orch, currentRound());
     }
@@ -320,7 +323,7 @@ contract Staking is IStaking, Ownable2Step {
         uint256 stakeAtStart = orch.stakeRound < round ? stake : orch.stakeAtRoundStart;
         if (stake < stakeAtStart) stakeAtStart = stake;
         (, uint256 totalAtStart) = _totalsAt(round);
-        uint256 minted = stake == 0 ? 0 : minter.mintReward(stakeAtStart, totalAtStart);
+        uint256 minted = stake < DUST_STAKE ? 0 : minter.mintReward(stakeAtStart, totalAtStart);
         uint256 cut;
         if (minted > 0) {
             (uint256 rewardCut,) = _ratesAt(orch, round);
@@ -464,16 +467,12 @@ contract Staking is IStaking, Ownable2Step {
     /// @inheritdoc IStaking
     function pendingFees(address account) external view returns (uint256 fees) {
         Delegator storage del = _delegators[account];
-        fees = del.fees;
         Orchestrator storage own = _orchestrators[account];
-        fees += own.pendingCutFees + (own.stake == 0 ? own.pendingPoolFees : 0);
+        (, bool ownPooled) = _feeFactorAfterFold(own);
+        fees = del.fees + own.pendingCutFees + (ownPooled ? 0 : own.pendingPoolFees);
         address delegate = del.delegate;
         if (delegate == address(0)) return fees;
-        Orchestrator storage orch = _orchestrators[delegate];
-        uint256 cff = orch.cumulativeFeeFactor;
-        if (orch.pendingPoolFees > 0 && orch.stake > 0) {
-            cff += uint256(orch.pendingPoolFees) * orch.cumulativeRewardFactor / orch.stake;
-        }
+        (uint256 cff,) = _feeFactorAfterFold(_orchestrators[delegate]);
         fees += uint256(del.principal) * (cff - del.feeFactorAtClaim) / del.rewardFactorAtClaim;
     }
 
@@ -527,16 +526,25 @@ contract Staking is IStaking, Ownable2Step {
         uint256 poolFees = orch.pendingPoolFees;
         uint256 cutFees = orch.pendingCutFees;
         if (poolFees | cutFees == 0) return;
+        (uint256 cff, bool pooled) = _feeFactorAfterFold(orch);
         orch.pendingPoolFees = 0;
         orch.pendingCutFees = 0;
-        uint256 stake = orch.stake;
-        uint256 cff = stake == 0 ? type(uint256).max : orch.cumulativeFeeFactor + poolFees * orch.cumulativeRewardFactor / stake;
-        // A pool with no stake (or dust stake so small the factor would overflow) has no delegators
-        // to share with: the orchestrator keeps the fees.
-        if (cff > type(uint128).max) cutFees += poolFees;
-        else orch.cumulativeFeeFactor = uint128(cff);
+        if (pooled) orch.cumulativeFeeFactor = uint128(cff);
+        else cutFees += poolFees;
         Delegator storage self = _delegators[orchestrator];
         self.fees = (self.fees + cutFees).toUint128();
+    }
+
+    /// @dev The fee factor with pending pool fees folded in, and whether the pool takes them. An empty
+    ///      pool (stake below DUST_STAKE) has nobody to share with, and a factor that would overflow
+    ///      means the same: then the orchestrator keeps the fees.
+    function _feeFactorAfterFold(Orchestrator storage orch) internal view returns (uint256 cff, bool pooled) {
+        cff = orch.cumulativeFeeFactor;
+        uint256 stake = orch.stake;
+        if (stake < DUST_STAKE) return (cff, false);
+        uint256 next = cff + uint256(orch.pendingPoolFees) * orch.cumulativeRewardFactor / stake;
+        if (next > type(uint128).max) return (cff, false);
+        return (next, true);
     }
 
     function _foldFeesOf(address orchestrator) internal {
@@ -553,19 +561,18 @@ contract Staking is IStaking, Ownable2Step {
         Delegator storage del = _delegators[owner];
         address current = del.delegate;
         if (amount == 0 && current == to) revert NothingToBond();
-        _requireCanDelegateTo(owner, current, to);
+        _requireCanDelegateTo(owner, to);
         if (current != to) _moveDelegation(owner, del, current, to);
         _addStake(owner, to, amount);
         emit Bond(owner, payer, to, amount);
         if (amount > 0) IERC20(address(token)).safeTransferFrom(payer, address(this), amount);
     }
 
-    function _requireCanDelegateTo(address owner, address current, address to) internal view {
+    function _requireCanDelegateTo(address owner, address to) internal view {
         if (to == address(0)) revert ZeroAddress();
         if (to == owner) return;
         if (!_orchestrators[to].registered) revert NotOrchestrator(to);
-        // Only a self-delegated account can be a registered orchestrator (see registerOrchestrator).
-        if (current == owner && _orchestrators[owner].registered) revert OrchestratorMustSelfDelegate(owner);
+        if (_orchestrators[owner].registered) revert OrchestratorMustSelfDelegate(owner);
     }
 
     /// @dev Moves `owner`'s whole principal from `from` (may be none) to `to`, settling earnings first.
@@ -630,9 +637,6 @@ contract Staking is IStaking, Ownable2Step {
         if (orch.inActiveSet) {
             ActiveTotals storage totals = _touchTotals(round);
             totals.stake = (totals.stake + newStake - oldStake).toUint128();
-            // A member that did not lose stake stays eligible (slash, the one way out of the
-            // registry, removes the orchestrator from the set itself).
-            if (newStake >= oldStake) return;
         }
         _updateMembership(orchestrator, orch, round);
     }

@@ -155,10 +155,13 @@ contract TicketBroker is ITicketBroker, EIP712 {
         uint256 round = currentRound();
         if (round < withdrawRound) revert UnlockPeriodNotOver(withdrawRound, round);
         uint256 deposit = sender.deposit;
-        uint256 reserve = _reserves[msg.sender].funds;
+        Reserve storage r = _touchReserve(msg.sender, round);
+        uint256 reserve = r.funds;
         sender.deposit = 0;
         sender.withdrawRound = 0;
-        _reserves[msg.sender].funds = 0;
+        // Withdrawn funds back nothing, this round included: reserve added later waits a round.
+        r.funds = 0;
+        r.fundsAtRoundStart = 0;
         emit Withdrawal(msg.sender, deposit, reserve);
         _token.safeTransfer(msg.sender, deposit + reserve);
     }

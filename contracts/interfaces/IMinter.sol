@@ -31,7 +31,8 @@ interface IMinter {
     function targetBondingRate() external view returns (uint256);
     /// @notice The last round that was initialized (meaningful once `roundInitialized(r)`).
     function lastInitializedRound() external view returns (uint256);
-    /// @notice True if `round` has been initialized.
+    /// @notice True if `round` is the last initialized round (the Minter keeps only that round's
+    ///         state; an earlier round reads false even if it was initialized in its time).
     function roundInitialized(uint256 round) external view returns (bool);
     /// @notice Amount mintable in the last initialized round.
     function currentMintable() external view returns (uint128);

@@ -7,7 +7,9 @@ pragma solidity 0.8.37;
 /// @dev Amounts are in work-token wei. Rates (rewardCut, feeShare, slash percentages) are parts per
 ///      million. Rounds are `(block.number - startBlock) / roundLength`. Earnings are tracked with
 ///      cumulative reward and fee factors per orchestrator, so claiming is O(1) however many rounds
-///      have passed, and claiming every round or once gives the same result.
+///      have passed, and claiming every round or once gives the same result. A pool whose stake is
+///      below 1 gwei counts as empty (such stake can be rounding dust that no delegator owns): it
+///      mints no reward and its delegators' fee share goes to the orchestrator.
 ///
 ///      Authorization rules for actions on someone else's position:
 ///      - `bondFor`: a third party may only add stake to an existing position, to its current delegate.
@@ -136,7 +138,8 @@ interface IStaking {
     /* ORCHESTRATORS */
 
     /// @notice Registers the caller as an orchestrator with its reward cut and fee share.
-    /// @dev The caller must not be delegated to anyone else. Rates apply from the current round.
+    /// @dev The caller must not be delegated to anyone else; a registered orchestrator stays
+    ///      self-delegated. Rates apply at once; no rate-change cooldown follows.
     function registerOrchestrator(uint32 rewardCut, uint32 feeShare) external;
 
     /// @notice Changes the caller's rates; they take effect next round. Not allowed inside the lock

@@ -1,0 +1,329 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.37;
+
+import {BrokerTestBase} from "../utils/BrokerTestBase.sol";
+import {ITicketBroker} from "../../contracts/interfaces/ITicketBroker.sol";
+
+/// @notice Fuzzing of everything that takes amounts, probabilities, nonces or signatures.
+contract TicketBrokerFuzzTest is BrokerTestBase {
+    uint256 internal constant MAX_FUND = 1_000_000 ether; // the liquid genesis share is 10M
+
+    address internal o;
+
+    function setUp() public override {
+        super.setUp();
+        o = newOrchestrator("o", 10 ether, 0, 0); // feeShare 0: every fee is the orchestrator's
+        nextRound(); // round 1
+    }
+
+    function _try(address recipient, ITicketBroker.SignedTicket memory st)
+        internal
+        returns (bool ok, bytes memory err)
+    {
+        vm.prank(recipient);
+        (ok, err) = address(broker).call(abi.encodeCall(ITicketBroker.redeemWinningTicket, (st)));
+    }
+
+    function _assertRevertedWith(bool ok, bytes memory err, bytes4 selector) internal pure {
+        assertFalse(ok, "should have reverted");
+        assertEq(err.length, 4, "custom error without arguments");
+        assertEq(bytes4(err), selector);
+    }
+
+    /* AMOUNTS: ALL OR NOTHING */
+
+    function testFuzz_Redeem_PaysInFullOrChangesNothing(uint256 deposit, uint256 reserve, uint256 face, uint256 n)
+        public
+    {
+        deposit = _bound(deposit, 0, MAX_FUND);
+        reserve = _bound(reserve, 0, MAX_FUND);
+        face = _bound(face, 1, 2 * (deposit + reserve) + 1);
+        n = _bound(n, 1, 4);
+        for (uint256 i = 1; i < n; ++i) {
+            newOrchestrator(string.concat("extra", vm.toString(i)), 1 ether, 0, 0);
+        }
+        if (deposit + reserve > 0) fundSender(sender, deposit, reserve);
+        nextRound(); // round 2: n active orchestrators, the whole reserve counts
+        (uint256 count,) = staking.activeTotalsThisRound();
+        assertEq(count, n);
+
+        uint256 share = reserve / n;
+        assertEq(broker.claimableReserve(sender, o, 2), share);
+        bool payable_ = face <= deposit + share;
+
+        ITicketBroker.SignedTicket memory st = _signedBy(o, face, 0);
+        View memory before = _view(sender, sender, o);
+        (bool ok, bytes memory err) = _try(o, st);
+        View memory after_ = _view(sender, sender, o);
+        if (!payable_) {
+            _assertRevertedWith(ok, err, ITicketBroker.TicketInsufficientFunds.selector);
+            _assertSame(before, after_);
+            return;
+        }
+        assertTrue(ok, "payable ticket must be paid");
+        uint256 fromReserve = face > deposit ? face - deposit : 0;
+        assertEq(after_.deposit, deposit - (face - fromReserve));
+        assertEq(after_.reserve, reserve - fromReserve);
+        assertEq(after_.fees, before.fees + face);
+        assertEq(after_.nonce, 1);
+        assertEq(after_.brokerBalance, before.brokerBalance);
+        assertEq(after_.claimable, share - fromReserve);
+    }
+
+    function testFuzz_Reserve_ClaimsPerRoundNeverExceedShare(uint256 reserve, uint96[4] memory faces) public {
+        reserve = _bound(reserve, 1, MAX_FUND);
+        newOrchestrator("o2", 1 ether, 0, 0);
+        fundSender(sender, 0, reserve);
+        nextRound(); // round 2: 2 active
+        uint256 share = reserve / 2;
+        uint256 claimed;
+        for (uint256 i; i < faces.length; ++i) {
+            uint256 face = _bound(faces[i], 1, share + 1);
+            ITicketBroker.SignedTicket memory st = _signedBy(o, face, i);
+            (bool ok, bytes memory err) = _try(o, st);
+            if (claimed + face <= share) {
+                assertTrue(ok);
+                claimed += face;
+            } else {
+                _assertRevertedWith(ok, err, ITicketBroker.TicketInsufficientFunds.selector);
+            }
+            assertEq(broker.claimableReserve(sender, o, 2), share - claimed);
+        }
+        assertEq(broker.getSenderInfo(sender).reserve, reserve - claimed);
+        // Next round the allocation is recomputed from what is left.
+        nextRound();
+        assertEq(broker.claimableReserve(sender, o, 3), (reserve - claimed) / 2);
+    }
+
+    /* PROBABILITIES */
+
+    function testFuzz_Redeem_SucceedsIffWinning(uint256 winProb, bytes32 rand, uint256 face) public {
+        face = _bound(face, 1, 1 ether);
+        fundSender(sender, 1 ether, 0);
+        ITicketBroker.Ticket memory t = _t(o, sender, sender, face, winProb, 0, rand, 1);
+        bytes32 h = broker.hashTicket(t);
+        assertEq(h, _digest(t));
+        bool wins = uint256(keccak256(abi.encodePacked(rand, h))) < winProb;
+        assertEq(broker.isWinningTicket(h, rand, winProb), wins);
+
+        ITicketBroker.SignedTicket memory st = sign(senderKey, t, rand);
+        View memory before = _view(sender, sender, o);
+        (bool ok, bytes memory err) = _try(o, st);
+        if (wins) {
+            assertTrue(ok);
+            assertEq(broker.getSenderInfo(sender).deposit, 1 ether - face);
+        } else {
+            _assertRevertedWith(ok, err, ITicketBroker.TicketNotWinning.selector);
+            _assertSame(before, _view(sender, sender, o));
+        }
+    }
+
+    function testFuzz_IsWinningTicket_MonotoneInWinProb(bytes32 h, bytes32 rand, uint256 p, uint256 q) public view {
+        (p, q) = p < q ? (p, q) : (q, p);
+        if (broker.isWinningTicket(h, rand, p)) assertTrue(broker.isWinningTicket(h, rand, q));
+        assertFalse(broker.isWinningTicket(h, rand, 0));
+        assertTrue(
+            broker.isWinningTicket(h, rand, type(uint256).max)
+                || uint256(keccak256(abi.encodePacked(rand, h))) == type(uint256).max
+        );
+    }
+
+    /* SIGNATURES */
+
+    function testFuzz_RandomSignatureNeverRedeems(bytes32 r, bytes32 s, uint8 v, uint256 nonce) public {
+        nonce = _bound(nonce, 0, type(uint56).max);
+        fundSender(sender, 1 ether, 0);
+        ITicketBroker.Ticket memory t = _t(o, sender, sender, 1, ALWAYS, nonce, RAND, 1);
+        (uint8 gv, bytes32 gr, bytes32 gs) = vm.sign(senderKey, broker.hashTicket(t));
+        vm.assume(!(r == gr && s == gs && v == gv));
+        (bool ok, bytes memory err) = _try(o, pack(t, RAND, v, r, s));
+        _assertRevertedWith(ok, err, ITicketBroker.TicketInvalidSignature.selector);
+    }
+
+    function testFuzz_RandomSignedTicketWordsNeverRedeem(ITicketBroker.SignedTicket memory st) public {
+        fundSender(sender, 1 ether, 0);
+        vm.prank(sender);
+        broker.authorizeSigner(hot);
+        (bool ok,) = _try(o, st);
+        assertFalse(ok, "random words are never a paid ticket");
+        assertEq(broker.getSenderInfo(sender).deposit, 1 ether);
+    }
+
+    function testFuzz_SignedByAnotherKeyNeverRedeems(uint256 key) public {
+        key = _bound(key, 1, SECP256K1_N - 1);
+        vm.assume(key != senderKey);
+        fundSender(sender, 1 ether, 0);
+        ITicketBroker.Ticket memory t = _t(o, sender, sender, 1, ALWAYS, 0, RAND, 1);
+        (bool ok, bytes memory err) = _try(o, sign(key, t, RAND));
+        _assertRevertedWith(ok, err, ITicketBroker.TicketInvalidSignature.selector);
+    }
+
+    function testFuzz_AnyKeySignsValidTicketsButNotTheirMalleatedTwin(uint256 key, uint256 face, bytes32 rand) public {
+        key = _bound(key, 1, SECP256K1_N - 1);
+        face = _bound(face, 1, 1 ether);
+        address from = vm.addr(key);
+        vm.assume(from != o);
+        fundSender(from, 1 ether, 0);
+        ITicketBroker.Ticket memory t = _t(o, from, from, face, ALWAYS, 0, rand, 1);
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, broker.hashTicket(t));
+        (bool ok, bytes memory err) = _try(o, pack(t, rand, v == 27 ? 28 : 27, r, bytes32(SECP256K1_N - uint256(s))));
+        _assertRevertedWith(ok, err, ITicketBroker.TicketInvalidSignature.selector);
+        (ok,) = _try(o, pack(t, rand, v, r, s));
+        assertTrue(ok);
+        assertEq(broker.getSenderInfo(from).deposit, 1 ether - face);
+    }
+
+    /* NONCES */
+
+    function testFuzz_Nonce_MustIncrease(uint56 first, uint56 second) public {
+        fundSender(sender, 2 ether, 0);
+        ITicketBroker.SignedTicket memory a = _signedBy(o, 1 ether, first);
+        ITicketBroker.SignedTicket memory b = _signedBy(o, 1 ether, second);
+        _redeem(o, a);
+        assertEq(broker.nextNonce(sender, o), uint256(first) + 1);
+        (bool ok, bytes memory err) = _try(o, b);
+        if (second > first) {
+            assertTrue(ok);
+            assertEq(broker.nextNonce(sender, o), uint256(second) + 1);
+        } else {
+            _assertRevertedWith(ok, err, ITicketBroker.TicketNonceUsed.selector);
+            assertEq(broker.nextNonce(sender, o), uint256(first) + 1);
+        }
+    }
+
+    /* ROUNDS */
+
+    function testFuzz_Validity_WindowIsCreationRoundPlusValidity(uint256 creationRound, uint256 redeemRound) public {
+        creationRound = _bound(creationRound, 0, 20);
+        redeemRound = _bound(redeemRound, 1, 20);
+        fundSender(sender, 1 ether, 0);
+        ITicketBroker.SignedTicket memory st = _signedAt(o, 1, 0, creationRound);
+        vm.roll(staking.startBlock() + redeemRound * params.roundLength);
+        (bool ok, bytes memory err) = _try(o, st);
+        if (creationRound > redeemRound) {
+            _assertRevertedWith(ok, err, ITicketBroker.TicketFromFutureRound.selector);
+        } else if (redeemRound >= creationRound + 2) {
+            _assertRevertedWith(ok, err, ITicketBroker.TicketExpired.selector);
+        } else {
+            assertTrue(ok);
+        }
+    }
+
+    /* FUNDING AND SOLVENCY */
+
+    function testFuzz_Fund_CreditsExactly(uint256 deposit, uint256 reserve, bool viaThirdParty) public {
+        deposit = _bound(deposit, 0, MAX_FUND);
+        reserve = _bound(reserve, 0, MAX_FUND);
+        address payer = viaThirdParty ? makeAddr("payer") : sender;
+        give(payer, deposit + reserve);
+        vm.startPrank(payer);
+        token.approve(address(broker), deposit + reserve);
+        if (deposit + reserve == 0) vm.expectRevert(ITicketBroker.ZeroAmount.selector);
+        if (viaThirdParty) broker.fundDepositAndReserveFor(sender, deposit, reserve);
+        else broker.fundDepositAndReserve(deposit, reserve);
+        vm.stopPrank();
+        assertEq(broker.getSenderInfo(sender).deposit, deposit);
+        assertEq(broker.getSenderInfo(sender).reserve, reserve);
+        assertEq(token.balanceOf(address(broker)), deposit + reserve);
+        assertEq(token.balanceOf(payer), 0);
+    }
+
+    /// @dev Broker balance = Σ deposits + Σ reserves + fees credited and not yet withdrawn, whatever
+    ///      is funded, redeemed (paid or not) and withdrawn.
+    function testFuzz_Solvency_BalanceEqualsDepositsReservesAndUnpaidFees(
+        uint96[3] memory deposits,
+        uint96[3] memory reserves,
+        uint96[3] memory faces,
+        uint256 feeShare,
+        uint256 feeWithdrawal,
+        uint8 withdrawer
+    ) public {
+        feeShare = _bound(feeShare, 0, 1_000_000);
+        address po = newOrchestrator("pool", 30 ether, 0, uint32(feeShare));
+        address d = makeAddr("d");
+        bondAs(d, 70 ether, po);
+        address[3] memory senders;
+        uint256[3] memory keys;
+        uint256[3] memory funded;
+        for (uint256 i; i < 3; ++i) {
+            (senders[i], keys[i]) = makeAddrAndKey(string.concat("s", vm.toString(i)));
+            uint256 dep = _bound(deposits[i], 0, MAX_FUND);
+            uint256 res = _bound(reserves[i], 0, MAX_FUND);
+            if (dep + res > 0) fundSender(senders[i], dep, res);
+            funded[i] = dep + res;
+        }
+        nextRound(); // round 2: po active, reserves count
+        uint256 credited;
+        for (uint256 i; i < 3; ++i) {
+            uint256 face = _bound(faces[i], 1, funded[i] + 1);
+            ITicketBroker.Ticket memory t = _t(po, senders[i], senders[i], face, ALWAYS, 0, RAND, 2);
+            (bool ok,) = _try(po, sign(keys[i], t, RAND));
+            if (ok) credited += t.faceValue;
+        }
+        uint256 liabilities;
+        for (uint256 i; i < 3; ++i) {
+            ITicketBroker.SenderInfo memory info = broker.getSenderInfo(senders[i]);
+            liabilities += info.deposit + info.reserve;
+        }
+        assertEq(token.balanceOf(address(broker)), liabilities + credited);
+        uint256 pending = staking.pendingFees(po) + staking.pendingFees(d);
+        assertLe(pending, credited, "never more fees than credited");
+        assertApproxEqAbs(pending, credited, 2, "rounding dust only");
+
+        // Withdraw some fees and one sender's funds.
+        address who = withdrawer % 2 == 0 ? po : d;
+        uint256 available = staking.pendingFees(who);
+        if (available > 0) {
+            uint256 amount = _bound(feeWithdrawal, 1, available);
+            vm.prank(who);
+            staking.withdrawFees(who, amount);
+            credited -= amount;
+        }
+        address leaver = senders[withdrawer % 3];
+        if (broker.getSenderInfo(leaver).deposit + broker.getSenderInfo(leaver).reserve > 0) {
+            vm.prank(leaver);
+            broker.unlock();
+            rollRounds(3);
+            vm.prank(leaver);
+            broker.withdraw();
+        }
+        liabilities = 0;
+        for (uint256 i; i < 3; ++i) {
+            ITicketBroker.SenderInfo memory info = broker.getSenderInfo(senders[i]);
+            liabilities += info.deposit + info.reserve;
+        }
+        assertEq(token.balanceOf(address(broker)), liabilities + credited);
+    }
+
+    /* WIRE FORMAT */
+
+    function testFuzz_PackUnpack_RoundTrips(
+        address from,
+        uint96 face,
+        uint256 winProb,
+        address signer,
+        uint56 nonce,
+        uint32 round,
+        uint8 v,
+        bytes32 rand,
+        address recipient
+    ) public view {
+        ITicketBroker.Ticket memory t = _t(recipient, from, signer, face, winProb, nonce, rand, round);
+        ITicketBroker.SignedTicket memory st = pack(t, rand, v, bytes32(0), bytes32(0));
+        (ITicketBroker.Ticket memory u, uint8 uv) = broker.unpackTicket(st, recipient);
+        assertEq(uv, v);
+        assertEq(u.recipient, recipient);
+        assertEq(u.sender, from);
+        assertEq(u.signer, signer);
+        assertEq(u.faceValue, face);
+        assertEq(u.winProb, winProb);
+        assertEq(u.senderNonce, nonce);
+        assertEq(u.recipientRandHash, keccak256(abi.encodePacked(rand)));
+        assertEq(u.creationRound, round);
+        assertEq(broker.hashTicket(u), _digest(t));
+    }
+
+    function testFuzz_HashTicket_MatchesIndependentDigest(ITicketBroker.Ticket memory t) public view {
+        assertEq(broker.hashTicket(t), _digest(t));
+    }
+}

@@ -1,0 +1,168 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.37;
+
+import {BrokerTestBase} from "../utils/BrokerTestBase.sol";
+import {ITicketBroker} from "../../contracts/interfaces/ITicketBroker.sol";
+import {IStaking} from "../../contracts/interfaces/IStaking.sol";
+
+/// @notice redeemWinningTickets: one status per ticket, TicketRejected events, skipping.
+contract TicketBrokerBatchTest is BrokerTestBase {
+    address internal o;
+    address internal unlocked;
+    uint256 internal unlockedKey;
+
+    function setUp() public override {
+        super.setUp();
+        o = newOrchestrator("o", 10 ether, 0, 0);
+        fundSender(sender, 100 ether, 0);
+        (unlocked, unlockedKey) = makeAddrAndKey("unlocked");
+        fundSender(unlocked, 10 ether, 0);
+        vm.prank(unlocked);
+        broker.unlock(); // round 0: withdrawRound 3
+        rollRounds(3); // round 3
+    }
+
+    function _status(ITicketBroker.RedeemStatus[] memory s, uint256 i) internal pure returns (uint256) {
+        return uint256(s[i]);
+    }
+
+    function test_RedeemBatch_ReportsEveryStatusAndPaysTheRest() public {
+        ITicketBroker.SignedTicket[] memory sts = new ITicketBroker.SignedTicket[](11);
+        sts[0] = _signedBy(o, 1 ether, 0); // Redeemed
+        sts[1] = _signedBy(o, 0, 1); // ZeroFaceValue
+        sts[2] = _signedAt(o, 1 ether, 2, 4); // FutureRound
+        sts[3] = _signedAt(o, 1 ether, 3, 1); // Expired
+        sts[4] = sign(senderKey, _t(o, sender, sender, 1 ether, 0, 4, RAND, 3), RAND); // NotWinning
+        sts[5] = sign(hotKey, _t(o, sender, sender, 1 ether, ALWAYS, 5, RAND, 3), RAND); // InvalidSignature
+        sts[6] = sign(hotKey, _t(o, sender, hot, 1 ether, ALWAYS, 6, RAND, 3), RAND); // UnauthorizedSigner
+        sts[7] = _signedBy(o, 2 ether, 0); // NonceUsed: nonce 0 was just redeemed by sts[0]
+        sts[8] = sign(unlockedKey, _t(o, unlocked, unlocked, 1 ether, ALWAYS, 0, RAND, 3), RAND); // FundsUnlocked
+        sts[9] = _signedBy(o, 1000 ether, 9); // InsufficientFunds
+        sts[10] = _signedBy(o, 5 ether, 10); // Redeemed
+
+        uint8[11] memory expected = [
+            uint8(ITicketBroker.RedeemStatus.Redeemed),
+            uint8(ITicketBroker.RedeemStatus.ZeroFaceValue),
+            uint8(ITicketBroker.RedeemStatus.FutureRound),
+            uint8(ITicketBroker.RedeemStatus.Expired),
+            uint8(ITicketBroker.RedeemStatus.NotWinning),
+            uint8(ITicketBroker.RedeemStatus.InvalidSignature),
+            uint8(ITicketBroker.RedeemStatus.UnauthorizedSigner),
+            uint8(ITicketBroker.RedeemStatus.NonceUsed),
+            uint8(ITicketBroker.RedeemStatus.FundsUnlocked),
+            uint8(ITicketBroker.RedeemStatus.InsufficientFunds),
+            uint8(ITicketBroker.RedeemStatus.Redeemed)
+        ];
+        uint56[11] memory nonces = [uint56(0), 1, 2, 3, 4, 5, 6, 0, 0, 9, 10];
+
+        vm.expectEmit(address(broker));
+        emit ITicketBroker.WinningTicketRedeemed(sender, o, 1 ether, 0, 0);
+        for (uint256 i = 1; i < 10; ++i) {
+            address from = i == 8 ? unlocked : sender;
+            vm.expectEmit(address(broker));
+            emit ITicketBroker.TicketRejected(from, o, nonces[i], ITicketBroker.RedeemStatus(expected[i]));
+        }
+        vm.expectEmit(address(broker));
+        emit ITicketBroker.WinningTicketRedeemed(sender, o, 5 ether, 10, 0);
+        ITicketBroker.RedeemStatus[] memory statuses = _batch(o, sts);
+
+        assertEq(statuses.length, 11);
+        for (uint256 i; i < 11; ++i) {
+            assertEq(_status(statuses, i), expected[i], string.concat("status of ticket ", vm.toString(i)));
+        }
+        assertEq(broker.getSenderInfo(sender).deposit, 94 ether);
+        assertEq(broker.getSenderInfo(unlocked).deposit, 10 ether);
+        assertEq(broker.nextNonce(sender, o), 11);
+        assertEq(staking.pendingFees(o), 6 ether);
+    }
+
+    function test_RedeemBatch_SkippedTicketStaysRedeemable() public {
+        ITicketBroker.SignedTicket[] memory sts = new ITicketBroker.SignedTicket[](2);
+        sts[0] = _signedBy(o, 1 ether, 0);
+        sts[1] = _signedBy(o, 200 ether, 1);
+        ITicketBroker.RedeemStatus[] memory statuses = _batch(o, sts);
+        assertEq(uint256(statuses[0]), uint256(ITicketBroker.RedeemStatus.Redeemed));
+        assertEq(uint256(statuses[1]), uint256(ITicketBroker.RedeemStatus.InsufficientFunds));
+        assertEq(broker.nextNonce(sender, o), 1, "a skipped ticket does not use its nonce");
+        fundSender(sender, 101 ether, 0);
+        statuses = _batch(o, _one(sts[1]));
+        assertEq(uint256(statuses[0]), uint256(ITicketBroker.RedeemStatus.Redeemed));
+        assertEq(broker.getSenderInfo(sender).deposit, 0);
+        assertEq(broker.nextNonce(sender, o), 2);
+    }
+
+    function test_RedeemBatch_TicketsOfOneSignerMustBeInNonceOrder() public {
+        ITicketBroker.SignedTicket[] memory sts = new ITicketBroker.SignedTicket[](3);
+        sts[0] = _signedBy(o, 1 ether, 1);
+        sts[1] = _signedBy(o, 1 ether, 0);
+        sts[2] = _signedBy(o, 1 ether, 2);
+        ITicketBroker.RedeemStatus[] memory statuses = _batch(o, sts);
+        assertEq(uint256(statuses[0]), uint256(ITicketBroker.RedeemStatus.Redeemed));
+        assertEq(uint256(statuses[1]), uint256(ITicketBroker.RedeemStatus.NonceUsed));
+        assertEq(uint256(statuses[2]), uint256(ITicketBroker.RedeemStatus.Redeemed));
+        assertEq(broker.getSenderInfo(sender).deposit, 98 ether);
+    }
+
+    function test_RedeemBatch_DuplicateTicketPaidOnce() public {
+        ITicketBroker.SignedTicket[] memory sts = new ITicketBroker.SignedTicket[](2);
+        sts[0] = _signedBy(o, 1 ether, 0);
+        sts[1] = sts[0];
+        ITicketBroker.RedeemStatus[] memory statuses = _batch(o, sts);
+        assertEq(uint256(statuses[1]), uint256(ITicketBroker.RedeemStatus.NonceUsed));
+        assertEq(broker.getSenderInfo(sender).deposit, 99 ether);
+    }
+
+    function test_RedeemBatch_InterleavedSignersEachInOrder() public {
+        vm.prank(sender);
+        broker.authorizeSigner(hot);
+        ITicketBroker.SignedTicket[] memory sts = new ITicketBroker.SignedTicket[](4);
+        sts[0] = _signedBy(o, 1 ether, 0);
+        sts[1] = sign(hotKey, _t(o, sender, hot, 1 ether, ALWAYS, 0, RAND, 3), RAND);
+        sts[2] = _signedBy(o, 1 ether, 1);
+        sts[3] = sign(hotKey, _t(o, sender, hot, 1 ether, ALWAYS, 1, RAND, 3), RAND);
+        ITicketBroker.RedeemStatus[] memory statuses = _batch(o, sts);
+        for (uint256 i; i < 4; ++i) {
+            assertEq(uint256(statuses[i]), uint256(ITicketBroker.RedeemStatus.Redeemed));
+        }
+        assertEq(broker.nextNonce(sender, o), 2);
+        assertEq(broker.nextNonce(hot, o), 2);
+        assertEq(broker.getSenderInfo(sender).deposit, 96 ether);
+    }
+
+    function test_RedeemBatch_EmptyBatch() public {
+        ITicketBroker.RedeemStatus[] memory statuses = _batch(o, new ITicketBroker.SignedTicket[](0));
+        assertEq(statuses.length, 0);
+    }
+
+    function test_RedeemBatch_AllRejectedChangesNothing() public {
+        ITicketBroker.SignedTicket[] memory sts = new ITicketBroker.SignedTicket[](2);
+        sts[0] = _signedBy(o, 0, 0);
+        sts[1] = _signedBy(o, 1000 ether, 1);
+        View memory before = _view(sender, sender, o);
+        ITicketBroker.RedeemStatus[] memory statuses = _batch(o, sts);
+        assertEq(uint256(statuses[0]), uint256(ITicketBroker.RedeemStatus.ZeroFaceValue));
+        assertEq(uint256(statuses[1]), uint256(ITicketBroker.RedeemStatus.InsufficientFunds));
+        _assertSame(before, _view(sender, sender, o));
+    }
+
+    function test_RevertWhen_BatchRecipientIsNotAnOrchestrator() public {
+        address stranger = makeAddr("stranger");
+        ITicketBroker.SignedTicket[] memory sts = new ITicketBroker.SignedTicket[](2);
+        sts[0] = _signedBy(stranger, 0, 0);
+        sts[1] = _signedBy(stranger, 1 ether, 1);
+        vm.prank(stranger);
+        vm.expectRevert(abi.encodeWithSelector(IStaking.NotOrchestrator.selector, stranger));
+        broker.redeemWinningTickets(sts);
+    }
+
+    function test_RedeemBatch_FeesCreditedPerTicketWithItsCreationRound() public {
+        ITicketBroker.SignedTicket[] memory sts = new ITicketBroker.SignedTicket[](2);
+        sts[0] = _signedAt(o, 1 ether, 0, 2);
+        sts[1] = _signedAt(o, 2 ether, 1, 3);
+        vm.expectEmit(address(staking));
+        emit IStaking.FeesCredited(o, 0, 1 ether, 2);
+        vm.expectEmit(address(staking));
+        emit IStaking.FeesCredited(o, 0, 2 ether, 3);
+        _batch(o, sts);
+    }
+}

@@ -1,0 +1,187 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.37;
+
+import {Fixture} from "./Fixture.sol";
+import {ITicketBroker} from "../../contracts/interfaces/ITicketBroker.sol";
+
+/// @notice Helpers shared by the TicketBroker unit, fuzz and vector tests: ticket construction, an
+///         independent EIP-712 digest, redemption outcome probes and state snapshots.
+abstract contract BrokerTestBase is Fixture {
+    string internal constant TICKET_TYPE =
+        "Ticket(address recipient,address sender,address signer,uint256 faceValue,uint256 winProb,uint256 senderNonce,bytes32 recipientRandHash,uint256 creationRound)";
+    bytes32 internal constant EIP712_DOMAIN_TYPEHASH =
+        keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
+    bytes32 internal constant RAND = keccak256("recipientRand");
+    uint256 internal constant ALWAYS = type(uint256).max;
+
+    address internal sender;
+    uint256 internal senderKey;
+    address internal hot;
+    uint256 internal hotKey;
+
+    function setUp() public virtual override {
+        super.setUp();
+        (sender, senderKey) = makeAddrAndKey("sender");
+        (hot, hotKey) = makeAddrAndKey("hot");
+    }
+
+    /* TICKETS */
+
+    function _t(
+        address recipient,
+        address from,
+        address signer,
+        uint256 faceValue,
+        uint256 winProb,
+        uint256 nonce,
+        bytes32 rand,
+        uint256 creationRound
+    ) internal pure returns (ITicketBroker.Ticket memory) {
+        return ITicketBroker.Ticket({
+            recipient: recipient,
+            sender: from,
+            signer: signer,
+            faceValue: faceValue,
+            winProb: winProb,
+            senderNonce: nonce,
+            recipientRandHash: keccak256(abi.encodePacked(rand)),
+            creationRound: creationRound
+        });
+    }
+
+    /// @dev An always-winning ticket from `sender` signed by itself, created this round, signed.
+    function _signedBy(address recipient, uint256 faceValue, uint256 nonce)
+        internal
+        view
+        returns (ITicketBroker.SignedTicket memory)
+    {
+        return
+            sign(senderKey, _t(recipient, sender, sender, faceValue, ALWAYS, nonce, RAND, broker.currentRound()), RAND);
+    }
+
+    /// @dev Like `_signedBy` with an explicit creation round.
+    function _signedAt(address recipient, uint256 faceValue, uint256 nonce, uint256 creationRound)
+        internal
+        view
+        returns (ITicketBroker.SignedTicket memory)
+    {
+        return sign(senderKey, _t(recipient, sender, sender, faceValue, ALWAYS, nonce, RAND, creationRound), RAND);
+    }
+
+    /// @dev The EIP-712 digest computed in the test, independently of the broker.
+    function _digest(ITicketBroker.Ticket memory t, address verifyingContract) internal view returns (bytes32) {
+        bytes32 domainSeparator = keccak256(
+            abi.encode(
+                EIP712_DOMAIN_TYPEHASH,
+                keccak256(bytes("peerflow TicketBroker")),
+                keccak256(bytes("1")),
+                block.chainid,
+                verifyingContract
+            )
+        );
+        bytes32 structHash = keccak256(
+            abi.encode(
+                keccak256(bytes(TICKET_TYPE)),
+                t.recipient,
+                t.sender,
+                t.signer,
+                t.faceValue,
+                t.winProb,
+                t.senderNonce,
+                t.recipientRandHash,
+                t.creationRound
+            )
+        );
+        return keccak256(abi.encodePacked("\x19\x01", domainSeparator, structHash));
+    }
+
+    function _digest(ITicketBroker.Ticket memory t) internal view returns (bytes32) {
+        return _digest(t, address(broker));
+    }
+
+    /// @dev The lottery draw computed in the test.
+    function _wins(bytes32 ticketHash, bytes32 rand, uint256 winProb) internal pure returns (bool) {
+        return uint256(keccak256(abi.encodePacked(rand, ticketHash))) < winProb;
+    }
+
+    /// @dev Sets a recipientRand (and its hash) on `t` so that the ticket wins (`win`) or loses.
+    function _pickRand(ITicketBroker.Ticket memory t, bool win) internal view returns (bytes32 rand) {
+        for (uint256 i;; ++i) {
+            rand = keccak256(abi.encode("rand", i));
+            t.recipientRandHash = keccak256(abi.encodePacked(rand));
+            if (_wins(_digest(t), rand, t.winProb) == win) return rand;
+        }
+    }
+
+    /* REDEMPTION */
+
+    function _redeem(address recipient, ITicketBroker.SignedTicket memory st) internal {
+        vm.prank(recipient);
+        broker.redeemWinningTicket(st);
+    }
+
+    function _expectRedeemRevert(address recipient, ITicketBroker.SignedTicket memory st, bytes4 err) internal {
+        vm.prank(recipient);
+        vm.expectRevert(err);
+        broker.redeemWinningTicket(st);
+    }
+
+    function _batch(address recipient, ITicketBroker.SignedTicket[] memory sts)
+        internal
+        returns (ITicketBroker.RedeemStatus[] memory)
+    {
+        vm.prank(recipient);
+        return broker.redeemWinningTickets(sts);
+    }
+
+    /// @dev What a redemption of `st` by `recipient` would return now, without keeping its effects.
+    function _statusOf(address recipient, ITicketBroker.SignedTicket memory st)
+        internal
+        returns (ITicketBroker.RedeemStatus status)
+    {
+        uint256 snap = vm.snapshotState();
+        ITicketBroker.SignedTicket[] memory one = new ITicketBroker.SignedTicket[](1);
+        one[0] = st;
+        vm.prank(recipient);
+        status = broker.redeemWinningTickets(one)[0];
+        vm.revertToState(snap);
+    }
+
+    /* STATE */
+
+    struct View {
+        uint256 deposit;
+        uint256 reserve;
+        uint256 withdrawRound;
+        uint256 nonce;
+        uint256 fees;
+        uint256 brokerBalance;
+        uint256 claimable;
+    }
+
+    function _view(address from, address signer, address recipient) internal view returns (View memory v) {
+        ITicketBroker.SenderInfo memory info = broker.getSenderInfo(from);
+        v.deposit = info.deposit;
+        v.reserve = info.reserve;
+        v.withdrawRound = info.withdrawRound;
+        v.nonce = broker.nextNonce(signer, recipient);
+        v.fees = staking.pendingFees(recipient);
+        v.brokerBalance = token.balanceOf(address(broker));
+        v.claimable = broker.claimableReserve(from, recipient, broker.currentRound());
+    }
+
+    function _assertSame(View memory a, View memory b) internal pure {
+        assertEq(a.deposit, b.deposit, "deposit");
+        assertEq(a.reserve, b.reserve, "reserve");
+        assertEq(a.withdrawRound, b.withdrawRound, "withdrawRound");
+        assertEq(a.nonce, b.nonce, "nonce");
+        assertEq(a.fees, b.fees, "fees");
+        assertEq(a.brokerBalance, b.brokerBalance, "broker balance");
+        assertEq(a.claimable, b.claimable, "claimable");
+    }
+
+    function _one(ITicketBroker.SignedTicket memory st) internal pure returns (ITicketBroker.SignedTicket[] memory a) {
+        a = new ITicketBroker.SignedTicket[](1);
+        a[0] = st;
+    }
+}
