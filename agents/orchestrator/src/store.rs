@@ -1,0 +1,366 @@
+//! Durable payment state in sqlite: issued parameters, per-signer nonce high-water marks, each
+//! sender's credit, and the winning-ticket queue. Accepting a ticket is one transaction, so a crash
+//! never leaves a ticket half-accepted, and a restart keeps both replay protection and every winner.
+
+use std::path::Path;
+
+use alloy_primitives::{Address, B256, U256};
+use peerflow_protocol::SignedTicket;
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::params::TicketParams;
+
+/// Errors from the payment store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("nonce {nonce} already used by {signer} (next acceptable: {next})")]
+    NonceReplayed {
+        signer: Address,
+        nonce: u64,
+        next: u64,
+    },
+    #[error("{sender} has {available} credit, {requested} requested")]
+    InsufficientBalance {
+        sender: Address,
+        available: U256,
+        requested: U256,
+    },
+    #[error("corrupt row: {0}")]
+    Corrupt(&'static str),
+}
+
+/// Where a winning ticket is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WinningTicketStatus {
+    /// Waiting for its parameters to expire, or for a retry.
+    Pending,
+    Redeemed,
+    /// The chain refused it for good (e.g. expired): kept with the reason, never deleted.
+    Failed,
+}
+
+impl WinningTicketStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Redeemed => "redeemed",
+            Self::Failed => "failed",
+        }
+    }
+
+    fn parse(s: &str) -> Result<Self, StoreError> {
+        match s {
+            "pending" => Ok(Self::Pending),
+            "redeemed" => Ok(Self::Redeemed),
+            "failed" => Ok(Self::Failed),
+            _ => Err(StoreError::Corrupt("winning_tickets.status")),
+        }
+    }
+}
+
+/// A winning ticket in the redemption queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WinningTicket {
+    pub id: i64,
+    pub signer: Address,
+    pub nonce: u64,
+    pub sender: Address,
+    pub face_value: U256,
+    pub creation_round: u64,
+    /// First block at which revealing `recipientRand` is safe (its parameters have expired).
+    pub redeemable_from_block: u64,
+    pub wire: SignedTicket,
+    pub status: WinningTicketStatus,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub tx_hash: Option<B256>,
+}
+
+/// One accepted ticket: its nonce, the credit it earns its sender, and the winner to queue, if any.
+#[derive(Debug, Clone)]
+pub struct Acceptance {
+    pub signer: Address,
+    pub nonce: u64,
+    pub sender: Address,
+    pub credit: U256,
+    pub winner: Option<NewWinner>,
+}
+
+/// A winning ticket about to be queued.
+#[derive(Debug, Clone)]
+pub struct NewWinner {
+    pub face_value: U256,
+    pub creation_round: u64,
+    pub redeemable_from_block: u64,
+    pub wire: SignedTicket,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS params (
+    rand_hash BLOB PRIMARY KEY, seed BLOB NOT NULL, recipient BLOB NOT NULL, sender BLOB NOT NULL,
+    face_value BLOB NOT NULL, win_prob BLOB NOT NULL, creation_round INTEGER NOT NULL,
+    expiration_block INTEGER NOT NULL, price_per_pixel BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS nonces (signer BLOB PRIMARY KEY, next_nonce INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS balances (sender BLOB PRIMARY KEY, credit BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS winning_tickets (
+    id INTEGER PRIMARY KEY, signer BLOB NOT NULL, nonce INTEGER NOT NULL, sender BLOB NOT NULL,
+    face_value BLOB NOT NULL, creation_round INTEGER NOT NULL, redeemable_from_block INTEGER NOT NULL,
+    wire BLOB NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT,
+    tx_hash BLOB, UNIQUE (signer, nonce));
+";
+
+/// The orchestrator's payment database.
+pub struct PaymentStore {
+    conn: Connection,
+}
+
+impl PaymentStore {
+    /// Opens (creating if needed) the database at `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Self { conn })
+    }
+
+    pub fn save_params(&self, p: &TicketParams) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO params VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                p.recipient_rand_hash.as_slice(),
+                p.seed.as_slice(),
+                p.recipient.as_slice(),
+                p.sender.as_slice(),
+                word(p.face_value),
+                word(p.win_prob),
+                p.creation_round as i64,
+                p.expiration_block as i64,
+                word(p.price_per_pixel),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// The parameters whose commitment is `rand_hash`.
+    pub fn params(&self, rand_hash: B256) -> Result<Option<TicketParams>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT * FROM params WHERE rand_hash = ?1",
+                [rand_hash.as_slice()],
+                |row| {
+                    Ok(TicketParams {
+                        recipient_rand_hash: B256::from_slice(&row.get::<_, Vec<u8>>(0)?),
+                        seed: B256::from_slice(&row.get::<_, Vec<u8>>(1)?),
+                        recipient: Address::from_slice(&row.get::<_, Vec<u8>>(2)?),
+                        sender: Address::from_slice(&row.get::<_, Vec<u8>>(3)?),
+                        face_value: U256::from_be_slice(&row.get::<_, Vec<u8>>(4)?),
+                        win_prob: U256::from_be_slice(&row.get::<_, Vec<u8>>(5)?),
+                        creation_round: row.get::<_, i64>(6)? as u64,
+                        expiration_block: row.get::<_, i64>(7)? as u64,
+                        price_per_pixel: U256::from_be_slice(&row.get::<_, Vec<u8>>(8)?),
+                    })
+                },
+            )
+            .optional()
+            .map_err(Into::into)
+    }
+
+    /// The lowest nonce `signer` may still use.
+    pub fn next_nonce(&self, signer: Address) -> Result<u64, StoreError> {
+        let next: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT next_nonce FROM nonces WHERE signer = ?1",
+                [signer.as_slice()],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(next.unwrap_or(0) as u64)
+    }
+
+    /// Records an accepted ticket atomically: nonce above every earlier one, credit, winner.
+    pub fn accept(&mut self, a: &Acceptance) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        let next: i64 = tx
+            .query_row(
+                "SELECT next_nonce FROM nonces WHERE signer = ?1",
+                [a.signer.as_slice()],
+                |r| r.get(0),
+            )
+            .optional()?
+            .unwrap_or(0);
+        if (a.nonce as i64) < next {
+            return Err(StoreError::NonceReplayed {
+                signer: a.signer,
+                nonce: a.nonce,
+                next: next as u64,
+            });
+        }
+        tx.execute(
+            "INSERT INTO nonces VALUES (?1, ?2) ON CONFLICT (signer) DO UPDATE SET next_nonce = ?2",
+            params![a.signer.as_slice(), a.nonce as i64 + 1],
+        )?;
+        let credit = balance_in(&tx, a.sender)? + a.credit;
+        set_balance_in(&tx, a.sender, credit)?;
+        if let Some(w) = &a.winner {
+            tx.execute(
+                "INSERT INTO winning_tickets (signer, nonce, sender, face_value, creation_round,
+                 redeemable_from_block, wire, status) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending')",
+                params![
+                    a.signer.as_slice(),
+                    a.nonce as i64,
+                    a.sender.as_slice(),
+                    word(w.face_value),
+                    w.creation_round as i64,
+                    w.redeemable_from_block as i64,
+                    wire_bytes(&w.wire),
+                ],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// A sender's unspent credit.
+    pub fn balance(&self, sender: Address) -> Result<U256, StoreError> {
+        balance_in(&self.conn, sender)
+    }
+
+    /// Debits `amount` from `sender`'s credit, or fails leaving it untouched.
+    pub fn debit(&mut self, sender: Address, amount: U256) -> Result<U256, StoreError> {
+        let tx = self.conn.transaction()?;
+        let available = balance_in(&tx, sender)?;
+        if available < amount {
+            return Err(StoreError::InsufficientBalance {
+                sender,
+                available,
+                requested: amount,
+            });
+        }
+        set_balance_in(&tx, sender, available - amount)?;
+        tx.commit()?;
+        Ok(available - amount)
+    }
+
+    /// Winning tickets with `status`, in (signer, nonce) order: the order the broker needs.
+    pub fn winning_tickets(
+        &self,
+        status: WinningTicketStatus,
+    ) -> Result<Vec<WinningTicket>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, signer, nonce, sender, face_value, creation_round, redeemable_from_block, wire,
+             status, attempts, last_error, tx_hash FROM winning_tickets WHERE status = ?1 ORDER BY signer, nonce",
+        )?;
+        let rows = stmt.query_map([status.as_str()], |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, Vec<u8>>(1)?,
+                row.get::<_, i64>(2)?,
+                row.get::<_, Vec<u8>>(3)?,
+                row.get::<_, Vec<u8>>(4)?,
+                row.get::<_, i64>(5)?,
+                row.get::<_, i64>(6)?,
+                row.get::<_, Vec<u8>>(7)?,
+                row.get::<_, String>(8)?,
+                row.get::<_, i64>(9)?,
+                row.get::<_, Option<String>>(10)?,
+                row.get::<_, Option<Vec<u8>>>(11)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (
+                id,
+                signer,
+                nonce,
+                sender,
+                face,
+                round,
+                from,
+                wire,
+                status,
+                attempts,
+                last_error,
+                tx,
+            ) = row?;
+            out.push(WinningTicket {
+                id,
+                signer: Address::from_slice(&signer),
+                nonce: nonce as u64,
+                sender: Address::from_slice(&sender),
+                face_value: U256::from_be_slice(&face),
+                creation_round: round as u64,
+                redeemable_from_block: from as u64,
+                wire: wire_from_bytes(&wire)?,
+                status: WinningTicketStatus::parse(&status)?,
+                attempts: attempts as u32,
+                last_error,
+                tx_hash: tx.map(|t| B256::from_slice(&t)),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Records the outcome of a redemption attempt.
+    pub fn record_attempt(
+        &self,
+        id: i64,
+        status: WinningTicketStatus,
+        error: Option<&str>,
+        tx_hash: Option<B256>,
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE winning_tickets SET status = ?2, attempts = attempts + 1, last_error = ?3,
+             tx_hash = COALESCE(?4, tx_hash) WHERE id = ?1",
+            params![id, status.as_str(), error, tx_hash.map(|h| h.to_vec())],
+        )?;
+        Ok(())
+    }
+}
+
+fn word(value: U256) -> [u8; 32] {
+    value.to_be_bytes()
+}
+
+fn balance_in(conn: &Connection, sender: Address) -> Result<U256, StoreError> {
+    let credit: Option<Vec<u8>> = conn
+        .query_row(
+            "SELECT credit FROM balances WHERE sender = ?1",
+            [sender.as_slice()],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(credit
+        .map(|c| U256::from_be_slice(&c))
+        .unwrap_or(U256::ZERO))
+}
+
+fn set_balance_in(conn: &Connection, sender: Address, credit: U256) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO balances VALUES (?1, ?2) ON CONFLICT (sender) DO UPDATE SET credit = ?2",
+        params![sender.as_slice(), word(credit)],
+    )?;
+    Ok(())
+}
+
+fn wire_bytes(w: &SignedTicket) -> Vec<u8> {
+    w.words().iter().flat_map(|word| word.0).collect()
+}
+
+fn wire_from_bytes(bytes: &[u8]) -> Result<SignedTicket, StoreError> {
+    if bytes.len() != 192 {
+        return Err(StoreError::Corrupt("winning_tickets.wire"));
+    }
+    let w = |i: usize| B256::from_slice(&bytes[i * 32..(i + 1) * 32]);
+    Ok(SignedTicket {
+        sender_face: w(0).into(),
+        win_prob: w(1).into(),
+        meta: w(2).into(),
+        recipient_rand: w(3),
+        r: w(4),
+        s: w(5),
+    })
+}

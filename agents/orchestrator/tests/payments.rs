@@ -1,0 +1,315 @@
+//! Payment validation as an orchestrator sees it: what is accepted and credited, what is refused
+//! (with nothing booked), and what survives a restart.
+
+use alloy_primitives::{Address, B256, U256};
+use peerflow_orchestrator::store::StoreError;
+use peerflow_orchestrator::{
+    ParamsPolicy, PaymentError, PaymentStore, RecipientSecret, SenderFunds, TicketParams,
+    Validator, WinningTicketStatus,
+};
+use peerflow_protocol::signature::address_of_secret;
+use peerflow_protocol::{Signature, Ticket, TicketDomain, is_winning_ticket, recipient_rand_hash};
+
+const SENDER_KEY: [u8; 32] = [0x11; 32];
+const OTHER_KEY: [u8; 32] = [0x22; 32];
+const BLOCK: u64 = 1_000;
+const ROUND: u64 = 20;
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    db: std::path::PathBuf,
+    store: PaymentStore,
+    validator: Validator,
+    params: TicketParams,
+    sender: Address,
+}
+
+fn setup(win_prob: U256) -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("payments.sqlite");
+    let store = PaymentStore::open(&db).unwrap();
+    let recipient = Address::repeat_byte(0x0e);
+    let domain = TicketDomain {
+        chain_id: 31337,
+        broker: Address::repeat_byte(0xb0),
+    };
+    let secret = RecipientSecret::new([0x42; 32]);
+    let sender = address_of_secret(&SENDER_KEY).unwrap();
+    let policy = ParamsPolicy {
+        price_per_pixel: U256::from(10u64),
+        face_value: U256::from(1_000_000_000u64),
+        win_prob,
+        lifetime_blocks: 20,
+    };
+    let params = TicketParams::issue(&secret, &policy, recipient, sender, BLOCK, ROUND);
+    store.save_params(&params).unwrap();
+    Setup {
+        _dir: dir,
+        db,
+        store,
+        validator: Validator::new(recipient, domain, secret),
+        params,
+        sender,
+    }
+}
+
+fn funded() -> SenderFunds {
+    SenderFunds {
+        available: U256::from(10u64).pow(U256::from(18u64)),
+        unlocking: false,
+        signer_authorized: true,
+    }
+}
+
+fn ticket(s: &Setup, nonce: u64) -> Ticket {
+    Ticket {
+        recipient: s.validator.recipient,
+        sender: s.sender,
+        signer: s.sender,
+        faceValue: s.params.face_value,
+        winProb: s.params.win_prob,
+        senderNonce: U256::from(nonce),
+        recipientRandHash: s.params.recipient_rand_hash,
+        creationRound: U256::from(s.params.creation_round),
+    }
+}
+
+fn signed(v: &Validator, t: &Ticket, key: &[u8; 32]) -> Signature {
+    Signature::sign(key, t.hash(&v.domain)).unwrap()
+}
+
+#[test]
+fn valid_ticket_is_credited_its_expected_value() {
+    let mut s = setup(U256::MAX / U256::from(100u64));
+    let t = ticket(&s, 0);
+    let accepted = s
+        .validator
+        .accept(
+            &mut s.store,
+            &t,
+            &signed(&s.validator, &t, &SENDER_KEY),
+            &funded(),
+            BLOCK,
+        )
+        .unwrap();
+    assert_eq!(accepted.credited, s.params.ticket_value());
+    assert_eq!(
+        accepted.credited,
+        U256::from(9_999_999u64),
+        "1e9 face value at 1% is 1e7 (minus rounding)"
+    );
+    assert_eq!(s.store.balance(s.sender).unwrap(), accepted.credited);
+    assert_eq!(s.store.next_nonce(s.sender).unwrap(), 1);
+}
+
+#[test]
+fn replayed_ticket_is_refused_even_after_a_restart() {
+    let mut s = setup(U256::ZERO);
+    let t = ticket(&s, 5);
+    let sig = signed(&s.validator, &t, &SENDER_KEY);
+    s.validator
+        .accept(&mut s.store, &t, &sig, &funded(), BLOCK)
+        .unwrap();
+    let err = s
+        .validator
+        .accept(&mut s.store, &t, &sig, &funded(), BLOCK)
+        .unwrap_err();
+    assert_eq!(err.code(), "ticket_replayed");
+
+    drop(std::mem::replace(
+        &mut s.store,
+        PaymentStore::open(&s.db).unwrap(),
+    ));
+    let err = s
+        .validator
+        .accept(&mut s.store, &t, &sig, &funded(), BLOCK)
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            PaymentError::Store(StoreError::NonceReplayed {
+                nonce: 5,
+                next: 6,
+                ..
+            })
+        ),
+        "{err}"
+    );
+    let lower = ticket(&s, 4);
+    let err = s.validator.accept(
+        &mut s.store,
+        &lower,
+        &signed(&s.validator, &lower, &SENDER_KEY),
+        &funded(),
+        BLOCK,
+    );
+    assert_eq!(err.unwrap_err().code(), "ticket_replayed");
+}
+
+#[test]
+fn refused_tickets_book_nothing() {
+    let mut s = setup(U256::MAX);
+    let t = ticket(&s, 0);
+    let good = signed(&s.validator, &t, &SENDER_KEY);
+    let cases: Vec<(&str, Ticket, Signature, SenderFunds, u64)> = vec![
+        (
+            "ticket_params_expired",
+            t.clone(),
+            good,
+            funded(),
+            s.params.expiration_block + 1,
+        ),
+        (
+            "invalid_signature",
+            t.clone(),
+            signed(&s.validator, &t, &OTHER_KEY),
+            funded(),
+            BLOCK,
+        ),
+        (
+            "unauthorized_signer",
+            t.clone(),
+            good,
+            SenderFunds {
+                signer_authorized: false,
+                ..funded()
+            },
+            BLOCK,
+        ),
+        (
+            "sender_unlocking",
+            t.clone(),
+            good,
+            SenderFunds {
+                unlocking: true,
+                ..funded()
+            },
+            BLOCK,
+        ),
+        (
+            "insufficient_deposit",
+            t.clone(),
+            good,
+            SenderFunds {
+                available: U256::from(1u64),
+                ..funded()
+            },
+            BLOCK,
+        ),
+    ];
+    for (code, ticket, sig, funds, block) in cases {
+        let err = s
+            .validator
+            .accept(&mut s.store, &ticket, &sig, &funds, block)
+            .unwrap_err();
+        assert_eq!(err.code(), code, "{err}");
+    }
+    let mut bigger = t.clone();
+    bigger.faceValue += U256::from(1u64);
+    let err = s.validator.accept(
+        &mut s.store,
+        &bigger,
+        &signed(&s.validator, &bigger, &SENDER_KEY),
+        &funded(),
+        BLOCK,
+    );
+    assert_eq!(err.unwrap_err().code(), "ticket_params_mismatch");
+    let mut elsewhere = t.clone();
+    elsewhere.recipient = Address::repeat_byte(0x99);
+    let err = s.validator.accept(
+        &mut s.store,
+        &elsewhere,
+        &signed(&s.validator, &elsewhere, &SENDER_KEY),
+        &funded(),
+        BLOCK,
+    );
+    assert_eq!(err.unwrap_err().code(), "wrong_recipient");
+    let mut unknown = t.clone();
+    unknown.recipientRandHash = B256::repeat_byte(1);
+    let err = s.validator.accept(
+        &mut s.store,
+        &unknown,
+        &signed(&s.validator, &unknown, &SENDER_KEY),
+        &funded(),
+        BLOCK,
+    );
+    assert_eq!(err.unwrap_err().code(), "ticket_params_expired");
+
+    assert_eq!(s.store.balance(s.sender).unwrap(), U256::ZERO);
+    assert_eq!(
+        s.store.next_nonce(s.sender).unwrap(),
+        0,
+        "no nonce consumed"
+    );
+    assert!(
+        s.store
+            .winning_tickets(WinningTicketStatus::Pending)
+            .unwrap()
+            .is_empty()
+    );
+    s.validator
+        .accept(&mut s.store, &t, &good, &funded(), BLOCK)
+        .expect("the good ticket still pays");
+}
+
+#[test]
+fn winning_ticket_is_queued_redeemable_after_params_expire_and_survives_restart() {
+    let mut s = setup(U256::MAX);
+    let t = ticket(&s, 3);
+    let sig = signed(&s.validator, &t, &SENDER_KEY);
+    assert!(
+        s.validator
+            .accept(&mut s.store, &t, &sig, &funded(), BLOCK)
+            .unwrap()
+            .winning
+    );
+
+    let store = PaymentStore::open(&s.db).unwrap();
+    let queued = store.winning_tickets(WinningTicketStatus::Pending).unwrap();
+    assert_eq!(queued.len(), 1);
+    let w = &queued[0];
+    assert_eq!((w.signer, w.nonce, w.sender), (s.sender, 3, s.sender));
+    assert_eq!(w.redeemable_from_block, s.params.expiration_block + 1);
+    let (unpacked, unpacked_sig) = w.wire.unpack(s.validator.recipient);
+    assert_eq!(unpacked, t);
+    assert_eq!(unpacked_sig, sig);
+    assert_eq!(
+        recipient_rand_hash(w.wire.recipient_rand),
+        s.params.recipient_rand_hash,
+        "rand revealed"
+    );
+    assert!(is_winning_ticket(
+        t.hash(&s.validator.domain),
+        w.wire.recipient_rand,
+        t.winProb
+    ));
+}
+
+#[test]
+fn work_is_debited_at_the_orchestrators_price_or_not_at_all() {
+    let mut s = setup(U256::MAX);
+    let t = ticket(&s, 0);
+    s.validator
+        .accept(
+            &mut s.store,
+            &t,
+            &signed(&s.validator, &t, &SENDER_KEY),
+            &funded(),
+            BLOCK,
+        )
+        .unwrap();
+    let pixels = U256::from(640u64 * 360 * 60);
+    let cost = s.params.price_per_pixel * pixels;
+    let left = s.store.debit(s.sender, cost).unwrap();
+    assert_eq!(left, s.params.face_value - cost);
+    let err = s
+        .store
+        .debit(s.sender, left + U256::from(1u64))
+        .unwrap_err();
+    assert!(matches!(err, StoreError::InsufficientBalance { .. }));
+    assert_eq!(
+        s.store.balance(s.sender).unwrap(),
+        left,
+        "a refused debit takes nothing"
+    );
+}
