@@ -323,7 +323,10 @@ contract Staking is IStaking, Ownable2Step {
         uint256 stakeAtStart = orch.stakeRound < round ? stake : orch.stakeAtRoundStart;
         if (stake < stakeAtStart) stakeAtStart = stake;
         (, uint256 totalAtStart) = _totalsAt(round);
-        uint256 minted = stake < DUST_STAKE ? 0 : minter.mintReward(stakeAtStart, totalAtStart);
+        // A pool that fell below the active minimum (or to dust) during the round mints nothing: its
+        // reward factor cannot be blown up by draining the pool before reward() and refilling it.
+        uint256 floor = minActiveStake > DUST_STAKE ? minActiveStake : DUST_STAKE;
+        uint256 minted = stake < floor ? 0 : minter.mintReward(stakeAtStart, totalAtStart);
         uint256 cut;
         if (minted > 0) {
             (uint256 rewardCut,) = _ratesAt(orch, round);
@@ -474,6 +477,12 @@ contract Staking is IStaking, Ownable2Step {
         if (delegate == address(0)) return fees;
         (uint256 cff,) = _feeFactorAfterFold(_orchestrators[delegate]);
         fees += uint256(del.principal) * (cff - del.feeFactorAtClaim) / del.rewardFactorAtClaim;
+    }
+
+    /// @inheritdoc IStaking
+    function poolFactors(address orchestrator) external view returns (uint256 rewardFactor, uint256 feeFactor) {
+        Orchestrator storage orch = _orchestrators[orchestrator];
+        return (orch.cumulativeRewardFactor, orch.cumulativeFeeFactor);
     }
 
     /// @inheritdoc IStaking

@@ -153,7 +153,9 @@ interface IStaking {
     ///         stake; otherwise `evictee` is ignored. Membership otherwise follows stake changes.
     function joinActiveSet(address evictee) external;
 
-    /// @notice Mints the caller's share of this round's inflation. Once per round, active orchestrators only.
+    /// @notice Mints the caller's share of this round's inflation. Once per round, active orchestrators
+    ///         only. The share is paid on the pool's round-start stake, or on its current stake if
+    ///         lower; a pool now below the minimum active stake mints nothing.
     function reward() external;
 
     /* PAYMENTS AND SLASHING */
@@ -205,6 +207,9 @@ interface IStaking {
     function pendingStake(address account) external view returns (uint256);
     /// @notice `account`'s fees, withdrawable and not yet claimed.
     function pendingFees(address account) external view returns (uint256);
+    /// @notice A pool's cumulative reward and fee factors (1e27 precision; fees not yet folded excluded):
+    ///         a delegator's stake grows by `rewardFactor` ratios, its fees by `feeFactor` differences.
+    function poolFactors(address orchestrator) external view returns (uint256 rewardFactor, uint256 feeFactor);
     /// @notice `account`'s delegate (zero if unbonded).
     function delegateOf(address account) external view returns (address);
     /// @notice An unbonding lock of `account`.

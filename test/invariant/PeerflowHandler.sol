@@ -1,0 +1,746 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.37;
+
+import {Test} from "forge-std/Test.sol";
+import {Vm} from "forge-std/Vm.sol";
+import {WorkToken} from "../../contracts/WorkToken.sol";
+import {Staking} from "../../contracts/Staking.sol";
+import {Minter} from "../../contracts/Minter.sol";
+import {TicketBroker} from "../../contracts/TicketBroker.sol";
+import {IStaking} from "../../contracts/interfaces/IStaking.sol";
+import {ITicketBroker} from "../../contracts/interfaces/ITicketBroker.sol";
+
+/// @notice Drives the staking + ticket-broker suite with bounded inputs over a fixed set of actors and
+///         keeps ghost accounting for the invariants in PeerflowInvariants.t.sol.
+/// @dev Actors: 3 orchestrators (self-bonded, registered), 4 delegators, 2 "twin" delegators with
+///      identical bonds to orchestrator 0 (the eager one claims after every handler step, the lazy one
+///      never acts), 3 broadcasters with hot-key signers. Calls into the suite are wrapped in
+///      try/catch wherever a revert is an expected outcome, so that each step runs to the end and
+///      the eager twin's claim and the event bookkeeping always happen.
+contract PeerflowHandler is Test {
+    uint256 internal constant PPM = 1_000_000;
+    uint256 internal constant PRECISION = 1e27;
+    uint256 internal constant MAX_REPLAYS = 48;
+
+    WorkToken public immutable token;
+    Staking public immutable staking;
+    Minter public immutable minter;
+    TicketBroker public immutable broker;
+    address public immutable verifier;
+
+    address[] public orchs;
+    address[] public dels; // free delegators (not the twins)
+    address public eager; // claims after every step
+    address public lazy; // never claims
+    address[] public stakers; // orchs + dels + twins: every account that can hold stake or earn fees
+    address[] public bcasters;
+    uint256[] internal bcasterKeys;
+    address[] public hotSigners; // hotSigners[i] may be authorized by bcasters[i]
+    uint256[] internal hotKeys;
+
+    /* GHOSTS */
+
+    // staking
+    mapping(address => uint256) public lockCount; // unbonding lock ids ever created per account
+    mapping(address => uint256) public roundingEvents; // per pool: settlements + rewards (each may leave < 1 wei dust)
+    uint256 public eagerSettlements; // settlements of the eager twin that changed its factors
+    // reward / minting
+    uint256 public mintRound = type(uint256).max;
+    uint256 public mintedThisRound;
+    uint256 public mintableThisRound;
+    bool public overMinted;
+    bool public rewardUnderpaidOwners; // owners got less than their share of a reward, beyond rounding
+    bool public rewardToUnownedPool; // a reward minted to a pool that nobody owns any stake of
+    uint256 public strandedReward; // first such case: minted amount no account owns
+    address public strandedRewardOrchestrator;
+    bool public rewardRevertedWhenEligible;
+    bytes public rewardRevertData;
+    address public rewardRevertOrchestrator;
+    uint256 public rewardRevertRound;
+    // tickets
+    mapping(bytes32 => bool) public ticketPaid;
+    bool public ticketPaidTwice;
+    bytes32 public ticketPaidTwiceHash;
+    uint256 public redeemedFaceTotal; // Σ face values of successful redemptions
+    uint256 public fundsDecreaseByRedemption; // Σ drop of Σ(deposit + reserve) across redemption calls
+    bool public redemptionIncreasedFunds;
+    uint256 public ticketsRedeemed;
+    uint256 public replaysAttempted;
+
+    struct Redeemed {
+        address recipient;
+        bytes32 hash;
+        uint256 face;
+        ITicketBroker.SignedTicket st;
+    }
+
+    Redeemed[] internal redeemed;
+
+    // coverage counters: handler calls and successful suite calls per action (for debugging a campaign)
+    mapping(bytes32 => uint256) public calls;
+    mapping(bytes32 => uint256) public succeeded;
+
+    constructor(WorkToken token_, Staking staking_, Minter minter_, TicketBroker broker_, address verifier_) {
+        (token, staking, minter, broker, verifier) = (token_, staking_, minter_, broker_, verifier_);
+        for (uint256 i; i < 3; ++i) {
+            orchs.push(makeAddr(string.concat("orch", vm.toString(i))));
+            stakers.push(orchs[i]);
+        }
+        for (uint256 i; i < 4; ++i) {
+            dels.push(makeAddr(string.concat("del", vm.toString(i))));
+            stakers.push(dels[i]);
+        }
+        eager = makeAddr("twinEager");
+        lazy = makeAddr("twinLazy");
+        stakers.push(eager);
+        stakers.push(lazy);
+        for (uint256 i; i < 3; ++i) {
+            (address b, uint256 bk) = makeAddrAndKey(string.concat("bcast", vm.toString(i)));
+            (address h, uint256 hk) = makeAddrAndKey(string.concat("hot", vm.toString(i)));
+            bcasters.push(b);
+            bcasterKeys.push(bk);
+            hotSigners.push(h);
+            hotKeys.push(hk);
+        }
+    }
+
+    /// @dev Called once by the test after it has given every actor tokens.
+    function bootstrap(uint256 orchStake, uint256 twinStake, uint256 deposit, uint256 reserve) external {
+        for (uint256 i; i < stakers.length; ++i) {
+            _approveAll(stakers[i]);
+        }
+        for (uint256 i; i < bcasters.length; ++i) {
+            _approveAll(bcasters[i]);
+        }
+        for (uint256 i; i < orchs.length; ++i) {
+            vm.startPrank(orchs[i]);
+            staking.bond(orchStake, orchs[i]);
+            staking.registerOrchestrator(uint32(100_000 * (i + 1)), uint32(250_000 * (i + 1)));
+            vm.stopPrank();
+        }
+        vm.prank(eager);
+        staking.bond(twinStake, orchs[0]);
+        vm.prank(lazy);
+        staking.bond(twinStake, orchs[0]);
+        for (uint256 i; i < bcasters.length; ++i) {
+            vm.prank(bcasters[i]);
+            broker.fundDepositAndReserve(deposit, reserve);
+        }
+    }
+
+    function _approveAll(address a) internal {
+        vm.startPrank(a);
+        token.approve(address(staking), type(uint256).max);
+        token.approve(address(broker), type(uint256).max);
+        vm.stopPrank();
+    }
+
+    /* STEP WRAPPER */
+
+    /// @dev Records the step's logs (for rounding bookkeeping) and lets the eager twin claim afterwards.
+    bytes32 internal _current;
+
+    function _ok() internal {
+        succeeded[_current]++;
+    }
+
+    modifier step(bytes32 name) {
+        calls[name]++;
+        _current = name;
+        vm.recordLogs();
+        _;
+        vm.prank(eager);
+        staking.claimEarnings(); // the eager twin is always bonded
+        _scanLogs();
+    }
+
+    function _scanLogs() internal {
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        for (uint256 i; i < logs.length; ++i) {
+            if (logs[i].emitter != address(staking) || logs[i].topics.length < 2) continue;
+            bytes32 sig = logs[i].topics[0];
+            if (sig == IStaking.EarningsClaimed.selector) {
+                address owner = address(uint160(uint256(logs[i].topics[1])));
+                address delegate = address(uint160(uint256(logs[i].topics[2])));
+                roundingEvents[delegate]++;
+                if (owner == eager) eagerSettlements++;
+            } else if (sig == IStaking.Reward.selector) {
+                roundingEvents[address(uint160(uint256(logs[i].topics[1])))]++;
+            }
+        }
+    }
+
+    /* STAKING ACTIONS */
+
+    function bond(uint256 actorSeed, uint256 amount, uint256 targetSeed) external step("bond") {
+        address a = _bonder(actorSeed);
+        amount = _b(amount, 0, 5_000 ether);
+        address to = _isOrch(a) ? a : _delegateTarget(a, targetSeed);
+        vm.prank(a);
+        try staking.bond(amount, to) {
+            _ok();
+        } catch {}
+    }
+
+    function bondFor(uint256 payerSeed, uint256 ownerSeed, uint256 amount) external step("bondFor") {
+        address payer = payerSeed % 4 == 0 ? bcasters[payerSeed % 3] : _bonder(payerSeed >> 8);
+        address owner = _bonder(ownerSeed);
+        address to = staking.delegateOf(owner);
+        if (to == address(0)) to = _isOrch(owner) ? owner : orchs[ownerSeed % 3];
+        amount = _b(amount, 1, 2_000 ether);
+        vm.prank(payer);
+        try staking.bondFor(owner, amount, to) {
+            _ok();
+        } catch {}
+    }
+
+    function unbond(uint256 actorSeed, uint256 amountSeed) external step("unbond") {
+        address a = _bonder(actorSeed);
+        uint256 stake = _stakeOf(a);
+        if (stake == 0) return;
+        // a third of the time the whole stake (full unbond), otherwise a part
+        uint256 amount = amountSeed % 3 == 0 ? stake : _b(amountSeed >> 2, 1, stake);
+        vm.prank(a);
+        try staking.unbond(amount) returns (uint256 lockId) {
+            if (lockId + 1 > lockCount[a]) lockCount[a] = lockId + 1;
+            _ok();
+        } catch {}
+    }
+
+    /// @notice Every actor bonded to orchestrator 1 or 2 (the orchestrator included) unbonds all of its
+    ///         stake: the pool is left with its rounding dust only. Half the time the orchestrator then
+    ///         bonds a few wei back (a pool that shrank to almost nothing during the round).
+    function drainPool(uint256 orchSeed) external step("drainPool") {
+        address o = orchs[1 + orchSeed % 2];
+        for (uint256 i; i < stakers.length; ++i) {
+            address a = stakers[i];
+            if (staking.delegateOf(a) != o) continue;
+            uint256 stake = _stakeOf(a);
+            if (stake == 0) continue;
+            vm.prank(a);
+            try staking.unbond(stake) returns (uint256 lockId) {
+                if (lockId + 1 > lockCount[a]) lockCount[a] = lockId + 1;
+                _ok();
+            } catch {}
+        }
+        if ((orchSeed >> 1) % 2 == 0) {
+            vm.prank(o);
+            try staking.bond(1 + (orchSeed >> 2) % 3, o) {} catch {}
+        }
+    }
+
+    function rebond(uint256 actorSeed, uint256 lockSeed) external step("rebond") {
+        (address a, uint256 lockId) = _pickLock(actorSeed, lockSeed, LOCK_BONDED);
+        if (a == address(0)) return;
+        vm.prank(a);
+        try staking.rebond(lockId) {
+            _ok();
+        } catch {}
+    }
+
+    function rebondFromUnbonded(uint256 actorSeed, uint256 lockSeed, uint256 targetSeed)
+        external
+        step("rebondFromUnbonded")
+    {
+        (address a, uint256 lockId) = _pickLock(actorSeed, lockSeed, LOCK_UNBONDED);
+        if (a == address(0)) return;
+        address to = _isOrch(a) ? a : _delegateTarget(a, targetSeed);
+        vm.prank(a);
+        try staking.rebondFromUnbonded(to, lockId) {
+            _ok();
+        } catch {}
+    }
+
+    function withdrawStake(uint256 actorSeed, uint256 lockSeed) external step("withdrawStake") {
+        (address a, uint256 lockId) = _pickLock(actorSeed, lockSeed, LOCK_MATURE);
+        if (a == address(0)) return;
+        vm.prank(a);
+        try staking.withdrawStake(lockId) {
+            _ok();
+        } catch {}
+    }
+
+    function claimEarnings(uint256 actorSeed) external step("claimEarnings") {
+        address a = _bonder(actorSeed);
+        vm.prank(a);
+        try staking.claimEarnings() {
+            _ok();
+        } catch {}
+    }
+
+    function withdrawFees(uint256 actorSeed, uint256 amountSeed) external step("withdrawFees") {
+        address a = _bonder(actorSeed);
+        // prefer an actor with fees to withdraw
+        for (uint256 k; k < 7 && _feesOf(a) == 0; ++k) {
+            a = _bonder(actorSeed % 7 + k + 1);
+        }
+        uint256 fees = _feesOf(a);
+        if (fees == 0) return;
+        uint256 amount = amountSeed % 2 == 0 ? fees : _b(amountSeed >> 1, 1, fees);
+        vm.prank(a);
+        try staking.withdrawFees(a, amount) {
+            _ok();
+        } catch {}
+    }
+
+    function setRates(uint256 orchSeed, uint256 rewardCut, uint256 feeShare) external step("setRates") {
+        address o = orchs[orchSeed % 3];
+        vm.prank(o);
+        try staking.setRates(uint32(_b(rewardCut, 0, PPM)), uint32(_b(feeShare, 0, PPM))) {
+            _ok();
+        } catch {}
+    }
+
+    function reward(uint256 orchSeed) external step("reward") {
+        address o = orchs[orchSeed % 3];
+        _reward(o);
+    }
+
+    /// @dev All three orchestrators call reward in turn (the common case in a real round).
+    function rewardAll() external step("rewardAll") {
+        for (uint256 i; i < orchs.length; ++i) {
+            _reward(orchs[i]);
+        }
+    }
+
+    function _reward(address o) internal {
+        IStaking.OrchestratorInfo memory info = staking.orchestratorInfo(o);
+        uint256 round = staking.currentRound();
+        bool eligible = info.activeThisRound && info.lastRewardRound != round;
+        uint256 bondedBefore = staking.totalBonded();
+        (uint256 ownedBefore, uint256 members) = _ownedStake(o);
+        uint256 stakeBefore = info.stake;
+        vm.prank(o);
+        try staking.reward() {
+            _ok();
+            uint256 minted = staking.totalBonded() - bondedBefore;
+            (uint256 ownedAfter,) = _ownedStake(o);
+            _checkRewardPaid(o, minted, stakeBefore, ownedBefore, ownedAfter, members);
+            if (round != mintRound) {
+                mintRound = round;
+                mintedThisRound = 0;
+            }
+            mintedThisRound += minted;
+            mintableThisRound = minter.currentMintable();
+            if (mintedThisRound > mintableThisRound) overMinted = true;
+        } catch (bytes memory err) {
+            if (eligible && !rewardRevertedWhenEligible) {
+                rewardRevertedWhenEligible = true;
+                rewardRevertData = err;
+                rewardRevertOrchestrator = o;
+                rewardRevertRound = round;
+            }
+        }
+    }
+
+    /// @dev pendingStake / pendingFees, or 0 when the view reverts (PeerflowInvariants checks that it
+    ///      never does: a position whose view reverts can no longer be settled either).
+    function _stakeOf(address a) internal view returns (uint256) {
+        try staking.pendingStake(a) returns (uint256 stake) {
+            return stake;
+        } catch {
+            return 0;
+        }
+    }
+
+    function _feesOf(address a) internal view returns (uint256) {
+        try staking.pendingFees(a) returns (uint256 fees) {
+            return fees;
+        } catch {
+            return 0;
+        }
+    }
+
+    /// @dev Σ pendingStake of the accounts delegated to pool `o`, and their number.
+    function _ownedStake(address o) internal view returns (uint256 owned, uint256 members) {
+        for (uint256 i; i < stakers.length; ++i) {
+            if (staking.delegateOf(stakers[i]) == o) {
+                owned += _stakeOf(stakers[i]);
+                members++;
+            }
+        }
+    }
+
+    /// @dev A reward must reach the pool's owners: they gain at least their proportional share of the
+    ///      minted amount (the share of the pool's rounding dust goes to nobody), up to a wei of rounding
+    ///      each. A pool that nobody owns any stake of (only dust left) must not mint at all, as
+    ///      Staking.reward() intends ("an orchestrator whose whole pool unbonded this round mints nothing").
+    function _checkRewardPaid(
+        address o,
+        uint256 minted,
+        uint256 stakeBefore,
+        uint256 ownedBefore,
+        uint256 ownedAfter,
+        uint256 members
+    ) internal {
+        if (minted == 0) return;
+        uint256 gained = ownedAfter > ownedBefore ? ownedAfter - ownedBefore : 0;
+        uint256 share = stakeBefore == 0 ? 0 : minted * ownedBefore / stakeBefore;
+        if (gained + members + 2 < share) rewardUnderpaidOwners = true;
+        if (ownedBefore == 0 && gained + members + 2 < minted && !rewardToUnownedPool) {
+            rewardToUnownedPool = true;
+            strandedReward = minted - gained;
+            strandedRewardOrchestrator = o;
+        }
+    }
+
+    function slash(uint256 orchSeed, uint256 finderSeed, uint256 slashPpm, uint256 finderPpm) external step("slash") {
+        if (orchSeed % 4 != 0) return; // rare: a slash takes an orchestrator out until it re-registers
+        address o = orchs[(orchSeed >> 2) % 3];
+        address finder = finderSeed % 3 == 0 ? address(0) : stakers[finderSeed % stakers.length];
+        vm.prank(verifier);
+        try staking.slash(o, finder, uint32(_b(slashPpm, 0, PPM)), uint32(_b(finderPpm, 0, PPM))) {
+            _ok();
+        } catch {}
+    }
+
+    /// @dev A slashed orchestrator (still self-delegated) registers again.
+    function reregister(uint256 orchSeed, uint256 rewardCut, uint256 feeShare) external step("reregister") {
+        address o = orchs[orchSeed % 3];
+        if (staking.isRegistered(o)) return;
+        vm.prank(o);
+        try staking.registerOrchestrator(uint32(_b(rewardCut, 0, PPM)), uint32(_b(feeShare, 0, PPM))) {
+            _ok();
+        } catch {}
+    }
+
+    /* TIME */
+
+    function advanceBlocks(uint256 n) external step("advanceBlocks") {
+        vm.roll(block.number + _b(n, 1, 100));
+    }
+
+    function advanceRound(uint256 offset) external step("advanceRound") {
+        uint256 len = staking.roundLength();
+        uint256 next = staking.startBlock() + (staking.currentRound() + 1) * len;
+        // one to three rounds ahead, landing anywhere in the round (lock window included)
+        vm.roll(next + (offset % 3) * len + _b(offset >> 2, 0, len - 1));
+    }
+
+    /* BROKER ACTIONS */
+
+    function fund(uint256 bSeed, uint256 deposit, uint256 reserve, bool forOther) external step("fund") {
+        address b = bcasters[bSeed % 3];
+        deposit = _b(deposit, 0, 50 ether);
+        reserve = _b(reserve, 0, 50 ether);
+        if (deposit + reserve == 0) deposit = 1 ether;
+        if (forOther) {
+            // another broadcaster pays into b's funds
+            vm.prank(bcasters[(bSeed % 3 + 1) % 3]);
+            try broker.fundDepositAndReserveFor(b, deposit, reserve) {
+                _ok();
+            } catch {}
+        } else {
+            vm.prank(b);
+            try broker.fundDepositAndReserve(deposit, reserve) {
+                _ok();
+            } catch {}
+        }
+    }
+
+    function unlock(uint256 bSeed) external step("unlock") {
+        vm.prank(bcasters[bSeed % 3]);
+        try broker.unlock() {
+            _ok();
+        } catch {}
+    }
+
+    function cancelUnlock(uint256 bSeed) external step("cancelUnlock") {
+        vm.prank(bcasters[bSeed % 3]);
+        try broker.cancelUnlock() {
+            _ok();
+        } catch {}
+    }
+
+    function withdraw(uint256 bSeed) external step("withdraw") {
+        vm.prank(bcasters[bSeed % 3]);
+        try broker.withdraw() {
+            _ok();
+        } catch {}
+    }
+
+    function authorizeSigner(uint256 bSeed) external step("authorizeSigner") {
+        uint256 i = bSeed % 3;
+        vm.prank(bcasters[i]);
+        try broker.authorizeSigner(hotSigners[i]) {
+            _ok();
+        } catch {}
+    }
+
+    function revokeSigner(uint256 bSeed) external step("revokeSigner") {
+        uint256 i = bSeed % 3;
+        vm.prank(bcasters[i]);
+        try broker.revokeSigner(hotSigners[i]) {
+            _ok();
+        } catch {}
+    }
+
+    /* TICKETS */
+
+    struct TicketParams {
+        uint256 bIndex;
+        address recipient;
+        bool hot;
+        uint256 face;
+        uint256 winProb;
+        uint256 nonce;
+        uint256 creationRound;
+        bytes32 rand;
+    }
+
+    /// @notice Redeems one freshly signed ticket.
+    function redeemTicket(uint256 bSeed, uint256 oSeed, uint256 faceSeed, uint256 flags) external step("redeemTicket") {
+        TicketParams memory p = _ticketParams(bSeed, oSeed, faceSeed, flags);
+        p.nonce = broker.nextNonce(_signerOf(p), p.recipient) + (flags % 7 == 0 ? (flags >> 32) % 4 : 0);
+        (ITicketBroker.SignedTicket memory st, bytes32 h) = _sign(p);
+        uint256 before = _senderFunds();
+        vm.prank(p.recipient);
+        try broker.redeemWinningTicket(st) {
+            _recordRedeemed(p.recipient, h, p.face, st);
+        } catch {}
+        _accountFunds(before);
+    }
+
+    /// @notice Redeems a batch of 1-4 fresh tickets (one sender, one recipient, nonce order per signer),
+    ///         sometimes with a copy of one of them or an already redeemed ticket slipped in.
+    function redeemBatch(uint256 bSeed, uint256 oSeed, uint256 faceSeed, uint256 flags) external step("redeemBatch") {
+        uint256 n = 1 + flags % 4;
+        bool extra = (flags >> 4) % 3 == 0;
+        ITicketBroker.SignedTicket[] memory sts = new ITicketBroker.SignedTicket[](n + (extra ? 1 : 0));
+        bytes32[] memory hashes = new bytes32[](sts.length);
+        uint256[] memory faces = new uint256[](sts.length);
+        TicketParams memory p = _ticketParams(bSeed, oSeed, faceSeed, flags);
+        uint256 nonceOwn = broker.nextNonce(bcasters[p.bIndex], p.recipient);
+        uint256 nonceHot = broker.nextNonce(hotSigners[p.bIndex], p.recipient);
+        for (uint256 i; i < n; ++i) {
+            uint256 seed = uint256(keccak256(abi.encode(flags, faceSeed, i)));
+            p.hot = seed % 4 == 0;
+            p.face = _face(seed >> 8);
+            p.winProb = _winProb(seed >> 16);
+            p.rand = keccak256(abi.encode("rand", seed));
+            p.nonce = p.hot ? nonceHot++ : nonceOwn++;
+            (sts[i], hashes[i]) = _sign(p);
+            faces[i] = p.face;
+        }
+        if (extra) {
+            uint256 pos = (flags >> 8) % (n + 1);
+            // shift the tail to make room
+            for (uint256 j = n; j > pos; --j) {
+                (sts[j], hashes[j], faces[j]) = (sts[j - 1], hashes[j - 1], faces[j - 1]);
+            }
+            if ((flags >> 12) % 2 == 0 && redeemed.length > 0) {
+                Redeemed storage old = redeemed[(flags >> 16) % redeemed.length];
+                (sts[pos], hashes[pos], faces[pos]) = (old.st, old.hash, old.face);
+                replaysAttempted++;
+            } else {
+                // a duplicate of another ticket of this batch (placed after or before it)
+                uint256 src = pos == 0 ? 1 : pos - 1;
+                (sts[pos], hashes[pos], faces[pos]) = (sts[src], hashes[src], faces[src]);
+            }
+        }
+        uint256 before = _senderFunds();
+        vm.prank(p.recipient);
+        try broker.redeemWinningTickets(sts) returns (ITicketBroker.RedeemStatus[] memory statuses) {
+            for (uint256 i; i < statuses.length; ++i) {
+                if (statuses[i] == ITicketBroker.RedeemStatus.Redeemed) {
+                    _recordRedeemed(p.recipient, hashes[i], faces[i], sts[i]);
+                }
+            }
+        } catch {}
+        _accountFunds(before);
+    }
+
+    /// @notice Presents an already redeemed ticket again, as its recipient.
+    function replayTicket(uint256 idx, bool asBatch) external step("replayTicket") {
+        if (redeemed.length == 0) return;
+        Redeemed memory old = redeemed[idx % redeemed.length];
+        replaysAttempted++;
+        uint256 before = _senderFunds();
+        vm.prank(old.recipient);
+        if (asBatch) {
+            ITicketBroker.SignedTicket[] memory sts = new ITicketBroker.SignedTicket[](1);
+            sts[0] = old.st;
+            try broker.redeemWinningTickets(sts) returns (ITicketBroker.RedeemStatus[] memory statuses) {
+                if (statuses[0] == ITicketBroker.RedeemStatus.Redeemed) {
+                    _recordRedeemed(old.recipient, old.hash, old.face, old.st);
+                }
+            } catch {}
+        } else {
+            try broker.redeemWinningTicket(old.st) {
+                _recordRedeemed(old.recipient, old.hash, old.face, old.st);
+            } catch {}
+        }
+        _accountFunds(before);
+    }
+
+    function _ticketParams(uint256 bSeed, uint256 oSeed, uint256 faceSeed, uint256 flags)
+        internal
+        view
+        returns (TicketParams memory p)
+    {
+        p.bIndex = bSeed % 3;
+        p.recipient = orchs[oSeed % 3];
+        // mostly a registered orchestrator (a slashed one cannot be credited fees)
+        for (uint256 k = 1; k < 3 && oSeed % 8 != 0 && !staking.isRegistered(p.recipient); ++k) {
+            p.recipient = orchs[(oSeed % 3 + k) % 3];
+        }
+        p.hot = (flags >> 40) % 4 == 0;
+        p.face = _face(faceSeed);
+        p.winProb = _winProb(flags >> 48);
+        p.rand = keccak256(abi.encode("rand", flags, faceSeed));
+        uint256 round = staking.currentRound();
+        uint256 r = (flags >> 56) % 10;
+        if (r == 0) p.creationRound = round + 1; // future: rejected
+        else if (r == 1 && round >= 2) p.creationRound = round - 2; // expired (validity 2)
+        else if (r <= 3 && round >= 1) p.creationRound = round - 1;
+        else p.creationRound = round;
+    }
+
+    function _face(uint256 seed) internal pure returns (uint256) {
+        // mostly small, sometimes larger than a deposit so that the reserve pays
+        return seed % 5 == 0 ? _b(seed >> 3, 1, 40 ether) : _b(seed >> 3, 1, 2 ether);
+    }
+
+    function _winProb(uint256 seed) internal pure returns (uint256) {
+        uint256 k = seed % 16;
+        if (k == 0) return 1 << 255; // wins half the time
+        if (k == 1) return 0; // never wins
+        return type(uint256).max;
+    }
+
+    function _signerOf(TicketParams memory p) internal view returns (address) {
+        return p.hot ? hotSigners[p.bIndex] : bcasters[p.bIndex];
+    }
+
+    function _sign(TicketParams memory p) internal view returns (ITicketBroker.SignedTicket memory st, bytes32 h) {
+        address signer = _signerOf(p);
+        ITicketBroker.Ticket memory t = ITicketBroker.Ticket({
+            recipient: p.recipient,
+            sender: bcasters[p.bIndex],
+            signer: signer,
+            faceValue: p.face,
+            winProb: p.winProb,
+            senderNonce: p.nonce,
+            recipientRandHash: keccak256(abi.encodePacked(p.rand)),
+            creationRound: p.creationRound
+        });
+        h = broker.hashTicket(t);
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(p.hot ? hotKeys[p.bIndex] : bcasterKeys[p.bIndex], h);
+        st = ITicketBroker.SignedTicket({
+            senderFace: uint256(uint160(t.sender)) << 96 | uint96(t.faceValue),
+            winProb: t.winProb,
+            meta: uint256(uint160(signer)) << 96 | uint256(uint56(t.senderNonce)) << 40
+                | uint256(uint32(t.creationRound)) << 8 | v,
+            recipientRand: p.rand,
+            r: r,
+            s: s
+        });
+    }
+
+    function _recordRedeemed(address recipient, bytes32 h, uint256 face, ITicketBroker.SignedTicket memory st)
+        internal
+    {
+        if (ticketPaid[h]) {
+            ticketPaidTwice = true;
+            ticketPaidTwiceHash = h;
+        }
+        ticketPaid[h] = true;
+        _ok();
+        redeemedFaceTotal += face;
+        ticketsRedeemed++;
+        if (redeemed.length < MAX_REPLAYS) {
+            redeemed.push(Redeemed({recipient: recipient, hash: h, face: face, st: st}));
+        } else {
+            redeemed[uint256(h) % MAX_REPLAYS] = Redeemed({recipient: recipient, hash: h, face: face, st: st});
+        }
+    }
+
+    function _accountFunds(uint256 before) internal {
+        uint256 afterwards = _senderFunds();
+        if (afterwards > before) redemptionIncreasedFunds = true;
+        else fundsDecreaseByRedemption += before - afterwards;
+    }
+
+    /* HELPERS AND VIEWS FOR THE INVARIANTS */
+
+    function _senderFunds() internal view returns (uint256 total) {
+        for (uint256 i; i < bcasters.length; ++i) {
+            ITicketBroker.SenderInfo memory info = broker.getSenderInfo(bcasters[i]);
+            total += info.deposit + info.reserve;
+        }
+    }
+
+    function senderFunds() external view returns (uint256) {
+        return _senderFunds();
+    }
+
+    /// @dev Orchestrators and free delegators. The twins never bond, unbond or withdraw: the eager one
+    ///      only claims (after every step) and the lazy one never acts.
+    function _bonder(uint256 seed) internal view returns (address) {
+        uint256 k = seed % 7;
+        return k < 3 ? orchs[k] : dels[k - 3];
+    }
+
+    function _isOrch(address a) internal view returns (bool) {
+        for (uint256 i; i < orchs.length; ++i) {
+            if (orchs[i] == a) return true;
+        }
+        return false;
+    }
+
+    /// @dev A delegate for a non-orchestrator: the twins stay with orchestrator 0; others pick any
+    ///      orchestrator, or (rarely) themselves.
+    function _delegateTarget(address a, uint256 seed) internal view returns (address) {
+        if (a == eager || a == lazy) return orchs[0];
+        if (seed % 10 == 9) return a;
+        // mostly a registered orchestrator
+        for (uint256 k; k < 3; ++k) {
+            address o = orchs[(seed % 3 + k) % 3];
+            if (seed % 10 == 8 || staking.isRegistered(o)) return o;
+        }
+        return orchs[seed % 3];
+    }
+
+    uint256 internal constant LOCK_ANY = 0;
+    uint256 internal constant LOCK_BONDED = 1; // owner still has a delegate: rebond
+    uint256 internal constant LOCK_UNBONDED = 2; // owner has no delegate: rebondFromUnbonded
+    uint256 internal constant LOCK_MATURE = 3; // unbonding period over: withdrawStake
+
+    /// @dev An actor (from actorSeed on) with a live lock suited to the action, most of the time;
+    ///      one time in eight any live lock of the seeded actor, whatever its state (may revert).
+    function _pickLock(uint256 actorSeed, uint256 lockSeed, uint256 kind) internal view returns (address, uint256) {
+        if (lockSeed % 8 == 0) kind = LOCK_ANY;
+        for (uint256 k; k < 7; ++k) {
+            address a = _bonder(actorSeed % 7 + k);
+            if (kind == LOCK_BONDED && staking.delegateOf(a) == address(0)) continue;
+            if (kind == LOCK_UNBONDED && staking.delegateOf(a) != address(0)) continue;
+            uint256 n = lockCount[a];
+            for (uint256 j; j < n; ++j) {
+                uint256 id = (lockSeed % n + j) % n;
+                IStaking.UnbondingLock memory lock = staking.unbondingLock(a, id);
+                if (lock.amount == 0) continue;
+                if (kind == LOCK_MATURE && lock.withdrawRound > staking.currentRound()) continue;
+                return (a, id);
+            }
+        }
+        return (address(0), 0);
+    }
+
+    function _b(uint256 x, uint256 min, uint256 max) internal pure returns (uint256) {
+        return min + x % (max - min + 1);
+    }
+
+    function stakersLength() external view returns (uint256) {
+        return stakers.length;
+    }
+
+    function bcastersLength() external view returns (uint256) {
+        return bcasters.length;
+    }
+
+    /// @dev A pool's cumulative reward factor.
+    function rewardFactor(address o) public view returns (uint256 crf) {
+        (crf,) = staking.poolFactors(o);
+    }
+
+}

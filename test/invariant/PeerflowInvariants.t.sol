@@ -1,0 +1,233 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.37;
+
+import {Fixture} from "../utils/Fixture.sol";
+import {IStaking} from "../../contracts/interfaces/IStaking.sol";
+import {ITicketBroker} from "../../contracts/interfaces/ITicketBroker.sol";
+import {PeerflowHandler} from "./PeerflowHandler.sol";
+
+/// @notice Invariants of the staking + ticket-broker suite under random sequences of handler calls.
+/// forge-config: default.invariant.runs = 96
+/// forge-config: default.invariant.depth = 100
+contract PeerflowInvariants is Fixture {
+    uint256 internal constant PRECISION = 1e27;
+    uint256 internal constant ORCH_STAKE = 10_000 ether;
+    uint256 internal constant TWIN_STAKE = 1_000 ether;
+
+    PeerflowHandler internal handler;
+    address[] internal stakers;
+    address[] internal bcasters;
+
+    function setUp() public override {
+        super.setUp();
+        handler = new PeerflowHandler(token, staking, minter, broker, verifier);
+        for (uint256 i; i < handler.stakersLength(); ++i) {
+            stakers.push(handler.stakers(i));
+            give(stakers[i], 100_000 ether);
+        }
+        for (uint256 i; i < handler.bcastersLength(); ++i) {
+            bcasters.push(handler.bcasters(i));
+            give(bcasters[i], 100_000 ether);
+        }
+        handler.bootstrap(ORCH_STAKE, TWIN_STAKE, 20 ether, 30 ether);
+        nextRound(); // the orchestrators are active from round 1
+
+        assertEq(handler.rewardFactor(handler.orchs(0)), PRECISION, "pools start at the factor's precision");
+
+        bytes4[] memory selectors = new bytes4[](23);
+        selectors[0] = PeerflowHandler.bond.selector;
+        selectors[1] = PeerflowHandler.bondFor.selector;
+        selectors[2] = PeerflowHandler.unbond.selector;
+        selectors[3] = PeerflowHandler.rebond.selector;
+        selectors[4] = PeerflowHandler.rebondFromUnbonded.selector;
+        selectors[5] = PeerflowHandler.withdrawStake.selector;
+        selectors[6] = PeerflowHandler.claimEarnings.selector;
+        selectors[7] = PeerflowHandler.withdrawFees.selector;
+        selectors[8] = PeerflowHandler.setRates.selector;
+        selectors[9] = PeerflowHandler.reward.selector;
+        selectors[10] = PeerflowHandler.rewardAll.selector;
+        selectors[11] = PeerflowHandler.slash.selector;
+        selectors[12] = PeerflowHandler.reregister.selector;
+        selectors[13] = PeerflowHandler.advanceBlocks.selector;
+        selectors[14] = PeerflowHandler.advanceRound.selector;
+        selectors[15] = PeerflowHandler.fund.selector;
+        selectors[16] = PeerflowHandler.unlock.selector;
+        selectors[17] = PeerflowHandler.cancelUnlock.selector;
+        selectors[18] = PeerflowHandler.withdraw.selector;
+        selectors[19] = PeerflowHandler.authorizeSigner.selector;
+        selectors[20] = PeerflowHandler.revokeSigner.selector;
+        selectors[21] = PeerflowHandler.redeemTicket.selector;
+        selectors[22] = PeerflowHandler.redeemBatch.selector;
+        bytes4[] memory all = new bytes4[](selectors.length + 2);
+        for (uint256 i; i < selectors.length; ++i) {
+            all[i] = selectors[i];
+        }
+        all[selectors.length] = PeerflowHandler.replayTicket.selector;
+        all[selectors.length + 1] = PeerflowHandler.drainPool.selector;
+        targetContract(address(handler));
+        targetSelector(FuzzSelector({addr: address(handler), selectors: all}));
+    }
+
+    /* 1. BROKER SOLVENCY */
+
+    /// @notice The broker holds every sender's deposit and reserve plus every fee not yet withdrawn.
+    function invariant_brokerCoversDepositsReservesAndUnclaimedFees() public view {
+        uint256 owed = handler.senderFunds();
+        for (uint256 i; i < stakers.length; ++i) {
+            (bool ok, uint256 fees) = _fees(stakers[i]);
+            if (ok) owed += fees; // an unreadable position fails invariant_positionsStaySettleable
+        }
+        assertGe(token.balanceOf(address(broker)), owed, "broker balance < deposits + reserves + fees owed");
+    }
+
+    /* 2. POOL ACCOUNTING */
+
+    /// @notice Σ pendingStake of a pool's delegators ≤ the pool's stake, short of it only by rounding
+    ///         dust: < 1 wei per delegator and per settlement or reward on the pool, each grown at most
+    ///         by the pool's reward factor since.
+    function invariant_delegatorStakesWithinPoolStake() public view {
+        for (uint256 p; p < stakers.length; ++p) {
+            address o = stakers[p];
+            uint256 sum;
+            uint256 members;
+            bool readable = true;
+            for (uint256 i; i < stakers.length; ++i) {
+                if (staking.delegateOf(stakers[i]) == o) {
+                    (bool ok, uint256 stake) = _stake(stakers[i]);
+                    readable = readable && ok;
+                    sum += stake;
+                    members++;
+                }
+            }
+            if (!readable) continue; // reported by invariant_positionsStaySettleable
+            uint256 poolStake = staking.orchestratorInfo(o).stake;
+            assertLe(sum, poolStake, "sum of delegators' pendingStake > pool stake");
+            uint256 growth = handler.rewardFactor(o) / PRECISION + 1;
+            uint256 tolerance = (members + handler.roundingEvents(o) + 1) * growth;
+            assertLe(poolStake - sum, tolerance, "pool stake exceeds its delegators' stake by more than rounding");
+        }
+    }
+
+    /// @notice Every bonded wei sits in exactly one pool.
+    function invariant_poolStakesSumToTotalBonded() public view {
+        uint256 sum;
+        for (uint256 i; i < stakers.length; ++i) {
+            sum += staking.orchestratorInfo(stakers[i]).stake;
+        }
+        assertEq(sum, staking.totalBonded(), "sum of pool stakes != totalBonded");
+    }
+
+    /// @notice Every position can be read, hence settled: pendingStake and pendingFees never revert
+    ///         (claim, unbond, rebond, bond and withdrawFees all settle the position the same way).
+    function invariant_positionsStaySettleable() public {
+        for (uint256 i; i < stakers.length; ++i) {
+            (bool okStake,) = _stake(stakers[i]);
+            (bool okFees,) = _fees(stakers[i]);
+            if (!okStake || !okFees) {
+                address o = staking.delegateOf(stakers[i]);
+                emit log_named_address("account", stakers[i]);
+                emit log_named_address("delegate", o);
+                emit log_named_uint("pool reward factor", handler.rewardFactor(o));
+            }
+            assertTrue(okStake, "pendingStake reverts: position can no longer be settled");
+            assertTrue(okFees, "pendingFees reverts: position can no longer be settled");
+        }
+    }
+
+    function _stake(address a) internal view returns (bool, uint256) {
+        try staking.pendingStake(a) returns (uint256 v) {
+            return (true, v);
+        } catch {
+            return (false, 0);
+        }
+    }
+
+    function _fees(address a) internal view returns (bool, uint256) {
+        try staking.pendingFees(a) returns (uint256 v) {
+            return (true, v);
+        } catch {
+            return (false, 0);
+        }
+    }
+
+    /* 3. STAKING SOLVENCY */
+
+    /// @notice Staking holds all bonded stake plus every unbonding lock not yet withdrawn.
+    function invariant_stakingCoversBondedAndUnbonding() public view {
+        uint256 owed = staking.totalBonded();
+        for (uint256 i; i < stakers.length; ++i) {
+            uint256 n = handler.lockCount(stakers[i]);
+            for (uint256 id; id < n; ++id) {
+                owed += staking.unbondingLock(stakers[i], id).amount;
+            }
+        }
+        assertGe(token.balanceOf(address(staking)), owed, "staking balance < totalBonded + unbonding locks");
+    }
+
+    /* 4. MINTING */
+
+    /// @notice A round never mints more than its mintable, by the minter's books and by the handler's.
+    function invariant_mintedWithinMintable() public view {
+        assertLe(minter.currentMinted(), minter.currentMintable(), "currentMinted > currentMintable");
+        assertFalse(handler.overMinted(), "rewards of one round summed above its mintable");
+    }
+
+    /// @notice A reward is paid to the pool's owners (orchestrator cut + delegators' share), never to a
+    ///         pool left with nothing but rounding dust, where the minted tokens would be owned by no one.
+    function invariant_rewardMintedOnlyForOwnedStake() public {
+        if (handler.rewardToUnownedPool()) {
+            emit log_named_address("orchestrator", handler.strandedRewardOrchestrator());
+            emit log_named_uint("minted but owned by no one", handler.strandedReward());
+        }
+        assertFalse(handler.rewardUnderpaidOwners(), "owners gained less than their share of a reward");
+        assertFalse(handler.rewardToUnownedPool(), "reward minted to a pool that nobody owns (dust only)");
+    }
+
+    /// @notice reward() succeeds for an orchestrator active this round that has not rewarded yet.
+    function invariant_rewardNeverRevertsForEligibleOrchestrator() public {
+        if (handler.rewardRevertedWhenEligible()) {
+            emit log_named_address("orchestrator", handler.rewardRevertOrchestrator());
+            emit log_named_uint("round", handler.rewardRevertRound());
+            emit log_named_bytes("revert data", handler.rewardRevertData());
+        }
+        assertFalse(handler.rewardRevertedWhenEligible(), "reward() reverted for an eligible orchestrator");
+    }
+
+    /* 5. TICKETS */
+
+    /// @notice No ticket hash is paid twice (replays and in-batch duplicates are attempted on purpose).
+    function invariant_ticketPaysAtMostOnce() public view {
+        assertFalse(handler.ticketPaidTwice(), "a ticket was paid twice");
+    }
+
+    /// @notice Redemptions draw from deposits and reserves exactly the face values they pay.
+    function invariant_redeemedFaceValuesEqualFundsDrawn() public view {
+        assertFalse(handler.redemptionIncreasedFunds(), "a redemption increased sender funds");
+        assertEq(
+            handler.redeemedFaceTotal(),
+            handler.fundsDecreaseByRedemption(),
+            "sum of redeemed face values != decrease of deposits + reserves"
+        );
+    }
+
+    /* 6. PATH INDEPENDENCE */
+
+    /// @notice Twins with identical bonds to one orchestrator: claiming after every step and never
+    ///         claiming give the same stake and fees, up to < 1 wei per settlement of the eager twin
+    ///         (grown by the pool's reward factor since).
+    function invariant_claimingEveryStepEqualsClaimingOnce() public view {
+        address eager = handler.eager();
+        address lazy = handler.lazy();
+        address o0 = handler.orchs(0);
+        assertEq(staking.delegateOf(eager), o0);
+        assertEq(staking.delegateOf(lazy), o0);
+        uint256 growth = handler.rewardFactor(o0) / PRECISION + 1;
+        uint256 tolStake = (handler.eagerSettlements() + 1) * growth;
+        uint256 se = staking.pendingStake(eager);
+        uint256 sl = staking.pendingStake(lazy);
+        assertApproxEqAbs(se, sl, tolStake, "eager vs lazy pendingStake");
+        uint256 fe = staking.pendingFees(eager);
+        uint256 fl = staking.pendingFees(lazy);
+        assertApproxEqAbs(fe, fl, handler.eagerSettlements() + tolStake + 1, "eager vs lazy pendingFees");
+    }
+}
