@@ -1,12 +1,15 @@
 //! The orchestrator's payment side: it issues ticket parameters to each broadcaster
 //! ([`params`]), validates the tickets that pay for segments ([`validator`]) and keeps everything it
 //! accepted in sqlite ([`store`]): nonces (so replay protection survives a restart), each sender's
-//! credit, and the queue of winning tickets waiting to be redeemed.
+//! credit, and the queue of winning tickets waiting to be redeemed, which [`redeemer`] drains
+//! on-chain once each ticket's parameters have expired.
 
 pub mod params;
+pub mod redeemer;
 pub mod store;
 pub mod validator;
 
 pub use params::{ParamsPolicy, RecipientSecret, TicketParams};
+pub use redeemer::{GasPolicy, RedeemReport, Redeemer};
 pub use store::{PaymentStore, StoreError, WinningTicket, WinningTicketStatus};
 pub use validator::{Accepted, PaymentError, SenderFunds, Validator};

@@ -1,0 +1,253 @@
+//! Redeems queued winning tickets on-chain once their parameters have expired (so revealing
+//! `recipientRand` gives a broadcaster nothing to game), in one batch per call, in (signer, nonce)
+//! order as the broker requires. Every outcome is written back: a ticket is marked redeemed, kept
+//! pending with the reason when it may still succeed later, or marked failed with the reason. None
+//! is ever dropped.
+
+use alloy::primitives::{Log, U256};
+use alloy::providers::Provider;
+use alloy::sol_types::SolEvent;
+use peerflow_chain::bindings::ticket_broker::{ITicketBroker, TicketBroker};
+
+use crate::store::{PaymentStore, StoreError, WinningTicket, WinningTicketStatus};
+
+/// Errors that stop a redemption pass (per-ticket refusals are recorded, not returned).
+#[derive(Debug, thiserror::Error)]
+pub enum RedeemError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("chain: {0}")]
+    Chain(String),
+}
+
+/// When redemption is worth its gas.
+#[derive(Debug, Clone, Copy)]
+pub struct GasPolicy {
+    /// Gas of a batch: `base + per_ticket × n` (measured by `./script/bench gas`).
+    pub base_gas: u64,
+    pub per_ticket_gas: u64,
+    /// Largest share of the batch's face value the transaction may cost, in parts per million.
+    /// Tickets in the last round of their validity are redeemed whatever the cost.
+    pub max_cost_ppm: u64,
+}
+
+impl Default for GasPolicy {
+    fn default() -> Self {
+        Self {
+            base_gas: 65_000,
+            per_ticket_gas: 15_000,
+            max_cost_ppm: 10_000,
+        }
+    }
+}
+
+/// Outcome of one pass.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RedeemReport {
+    pub redeemed: usize,
+    pub retrying: usize,
+    pub failed: usize,
+    /// Due tickets left for a cheaper moment.
+    pub deferred: usize,
+}
+
+/// Redeems for the orchestrator whose wallet `provider` signs with.
+pub struct Redeemer<P> {
+    broker: TicketBroker::TicketBrokerInstance<P>,
+    ticket_validity: u64,
+    gas: GasPolicy,
+    max_batch: usize,
+}
+
+impl<P: Provider> Redeemer<P> {
+    pub async fn new(
+        broker: alloy::primitives::Address,
+        provider: P,
+        gas: GasPolicy,
+    ) -> Result<Self, RedeemError> {
+        let broker = TicketBroker::new(broker, provider);
+        let ticket_validity = broker
+            .ticketValidity()
+            .call()
+            .await
+            .map_err(chain)?
+            .to::<u64>();
+        Ok(Self {
+            broker,
+            ticket_validity,
+            gas,
+            max_batch: 50,
+        })
+    }
+
+    /// Redeems every due ticket in `store` (parameters expired by the current block).
+    pub async fn redeem_due(&self, store: &PaymentStore) -> Result<RedeemReport, RedeemError> {
+        let provider = self.broker.provider();
+        let block = provider.get_block_number().await.map_err(chain)?;
+        let round = self
+            .broker
+            .currentRound()
+            .call()
+            .await
+            .map_err(chain)?
+            .to::<u64>();
+        let mut report = RedeemReport::default();
+        let mut due = Vec::new();
+        for t in store.winning_tickets(WinningTicketStatus::Pending)? {
+            if t.redeemable_from_block > block {
+                continue;
+            }
+            if round >= t.creation_round + self.ticket_validity {
+                store.record_attempt(
+                    t.id,
+                    WinningTicketStatus::Failed,
+                    Some("expired before redemption"),
+                    None,
+                )?;
+                report.failed += 1;
+            } else {
+                due.push(t);
+            }
+        }
+        for batch in due.chunks(self.max_batch) {
+            if !self.worth_it(batch, round).await? {
+                report.deferred += batch.len();
+                continue;
+            }
+            self.redeem_batch(store, batch, &mut report).await?;
+        }
+        Ok(report)
+    }
+
+    async fn worth_it(&self, batch: &[WinningTicket], round: u64) -> Result<bool, RedeemError> {
+        if batch
+            .iter()
+            .any(|t| round + 1 >= t.creation_round + self.ticket_validity)
+        {
+            return Ok(true); // last chance
+        }
+        let gas_price = self
+            .broker
+            .provider()
+            .get_gas_price()
+            .await
+            .map_err(chain)?;
+        let gas = self.gas.base_gas + self.gas.per_ticket_gas * batch.len() as u64;
+        let cost = U256::from(gas_price) * U256::from(gas);
+        let value: U256 = batch.iter().map(|t| t.face_value).sum();
+        Ok(cost * U256::from(1_000_000u64) <= value * U256::from(self.gas.max_cost_ppm))
+    }
+
+    async fn redeem_batch(
+        &self,
+        store: &PaymentStore,
+        batch: &[WinningTicket],
+        report: &mut RedeemReport,
+    ) -> Result<(), RedeemError> {
+        let tickets: Vec<ITicketBroker::SignedTicket> =
+            batch.iter().map(|t| t.wire.into()).collect();
+        let sent = self.broker.redeemWinningTickets(tickets).send().await;
+        let receipt = match sent {
+            Ok(pending) => pending
+                .get_receipt()
+                .await
+                .map_err(|e| RedeemError::Chain(e.to_string()))?,
+            Err(e) => {
+                // The whole call was refused (e.g. not a registered orchestrator): keep every ticket.
+                for t in batch {
+                    store.record_attempt(
+                        t.id,
+                        WinningTicketStatus::Pending,
+                        Some(&e.to_string()),
+                        None,
+                    )?;
+                }
+                report.retrying += batch.len();
+                return Ok(());
+            }
+        };
+        let tx = receipt.transaction_hash;
+        if !receipt.status() {
+            for t in batch {
+                store.record_attempt(
+                    t.id,
+                    WinningTicketStatus::Pending,
+                    Some("batch reverted"),
+                    Some(tx),
+                )?;
+            }
+            report.retrying += batch.len();
+            return Ok(());
+        }
+        // The broker emits exactly one of these two events per ticket, in batch order.
+        let outcomes = receipt
+            .inner
+            .logs()
+            .iter()
+            .filter(|l| l.address() == *self.broker.address())
+            .filter_map(|l| {
+                let log: &Log = &l.inner;
+                if TicketBroker::WinningTicketRedeemed::decode_log(log).is_ok() {
+                    Some(None)
+                } else {
+                    TicketBroker::TicketRejected::decode_log(log)
+                        .ok()
+                        .map(|e| Some(e.data.status))
+                }
+            });
+        for (t, outcome) in batch.iter().zip(outcomes) {
+            match outcome {
+                None => {
+                    store.record_attempt(t.id, WinningTicketStatus::Redeemed, None, Some(tx))?;
+                    report.redeemed += 1;
+                }
+                Some(status) if status == INSUFFICIENT_FUNDS => {
+                    // The sender may top up before the ticket expires: try again later.
+                    store.record_attempt(
+                        t.id,
+                        WinningTicketStatus::Pending,
+                        Some(status_name(status)),
+                        Some(tx),
+                    )?;
+                    report.retrying += 1;
+                }
+                Some(status) => {
+                    store.record_attempt(
+                        t.id,
+                        WinningTicketStatus::Failed,
+                        Some(status_name(status)),
+                        Some(tx),
+                    )?;
+                    report.failed += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `ITicketBroker.RedeemStatus`, in declaration order.
+const REDEEM_STATUS: [&str; 10] = [
+    "Redeemed",
+    "ZeroFaceValue",
+    "FutureRound",
+    "Expired",
+    "NotWinning",
+    "InvalidSignature",
+    "UnauthorizedSigner",
+    "NonceUsed",
+    "FundsUnlocked",
+    "InsufficientFunds",
+];
+const INSUFFICIENT_FUNDS: u8 = 9;
+
+fn status_name(status: u8) -> &'static str {
+    REDEEM_STATUS
+        .get(usize::from(status))
+        .copied()
+        .unwrap_or("unknown status")
+}
+
+fn chain(e: impl std::fmt::Display) -> RedeemError {
+    RedeemError::Chain(e.to_string())
+}

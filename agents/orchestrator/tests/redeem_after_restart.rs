@@ -1,0 +1,169 @@
+//! Winning tickets accepted before a restart are redeemed on-chain after it; a ticket the sender
+//! cannot cover stays queued with the reason and is paid once the sender tops up.
+
+use alloy::primitives::{Address, U256, utils::parse_ether};
+use alloy::providers::{Provider, ProviderBuilder, ext::AnvilApi};
+use peerflow_chain::bindings::{
+    staking::Staking, ticket_broker::TicketBroker, work_token::WorkToken,
+};
+use peerflow_chain::deploy::confirm;
+use peerflow_chain::{DevChain, SuiteParams, deploy_suite};
+use peerflow_orchestrator::{
+    GasPolicy, ParamsPolicy, PaymentStore, RecipientSecret, Redeemer, SenderFunds, TicketParams,
+    Validator, WinningTicketStatus,
+};
+use peerflow_protocol::{Signature, Ticket, TicketDomain};
+
+macro_rules! send {
+    ($call:expr) => {
+        confirm($call.send().await.unwrap().get_receipt().await.unwrap()).unwrap()
+    };
+}
+
+#[tokio::test]
+async fn winners_survive_a_restart_and_are_redeemed_in_nonce_order() {
+    let chain = DevChain::spawn().expect("anvil");
+    let provider = |i: usize| {
+        ProviderBuilder::new()
+            .wallet(chain.signer(i))
+            .connect_http(chain.endpoint().parse().unwrap())
+    };
+    let deployer = provider(0);
+    let d = deploy_suite(&deployer, &SuiteParams::devnet(chain.address(0)))
+        .await
+        .unwrap();
+    let (o, b1, b2) = (chain.address(1), chain.address(2), chain.address(3));
+    let token = WorkToken::new(d.work_token, &deployer);
+    for to in [o, b1, b2] {
+        send!(token.transfer(to, parse_ether("100").unwrap()));
+    }
+    let orchestrator = provider(1);
+    send!(
+        WorkToken::new(d.work_token, &orchestrator).approve(d.staking, parse_ether("50").unwrap())
+    );
+    let staking = Staking::new(d.staking, &orchestrator);
+    send!(staking.bond(parse_ether("50").unwrap(), o));
+    send!(staking.registerOrchestrator(0, 0));
+    for (i, deposit) in [(2, "10"), (3, "0.5")] {
+        let p = provider(i);
+        send!(
+            WorkToken::new(d.work_token, &p).approve(d.ticket_broker, parse_ether("10").unwrap())
+        );
+        send!(TicketBroker::new(d.ticket_broker, &p).fundDeposit(parse_ether(deposit).unwrap()));
+    }
+    deployer
+        .anvil_mine(Some(d.round_length), None)
+        .await
+        .unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("payments.sqlite");
+    let domain = TicketDomain {
+        chain_id: chain.chain_id(),
+        broker: d.ticket_broker,
+    };
+    let secret = RecipientSecret::new([9; 32]);
+    let validator = Validator::new(o, domain, secret.clone());
+    let policy = ParamsPolicy {
+        price_per_pixel: U256::from(1u64),
+        face_value: parse_ether("1").unwrap(),
+        win_prob: U256::MAX,
+        lifetime_blocks: 5,
+    };
+    let block = deployer.get_block_number().await.unwrap();
+    let round = staking.currentRound().call().await.unwrap().to::<u64>();
+    let funds = SenderFunds {
+        available: parse_ether("10").unwrap(),
+        unlocking: false,
+        signer_authorized: true,
+    };
+    {
+        let mut store = PaymentStore::open(&db).unwrap();
+        for (key_index, sender, nonces) in [(2, b1, 0..3u64), (3, b2, 0..1)] {
+            let params = TicketParams::issue(&secret, &policy, o, sender, block, round);
+            store.save_params(&params).unwrap();
+            for nonce in nonces {
+                let t = ticket(&params, sender, nonce);
+                let sig = Signature::sign(&chain.secret_key(key_index), t.hash(&domain)).unwrap();
+                assert!(
+                    validator
+                        .accept(&mut store, &t, &sig, &funds, block)
+                        .unwrap()
+                        .winning
+                );
+            }
+        }
+        assert_eq!(
+            store
+                .winning_tickets(WinningTicketStatus::Pending)
+                .unwrap()
+                .len(),
+            4
+        );
+    } // the orchestrator stops here
+
+    let store = PaymentStore::open(&db).unwrap();
+    let redeemer = Redeemer::new(
+        d.ticket_broker,
+        &orchestrator,
+        GasPolicy {
+            max_cost_ppm: 1_000_000,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let early = redeemer.redeem_due(&store).await.unwrap();
+    assert_eq!(
+        early.redeemed + early.retrying + early.failed,
+        0,
+        "nothing revealed before the params expire"
+    );
+
+    deployer.anvil_mine(Some(6), None).await.unwrap();
+    let report = redeemer.redeem_due(&store).await.unwrap();
+    assert_eq!((report.redeemed, report.retrying, report.failed), (3, 1, 0));
+    let broker = TicketBroker::new(d.ticket_broker, &orchestrator);
+    assert_eq!(
+        broker.getSenderInfo(b1).call().await.unwrap().deposit,
+        parse_ether("7").unwrap()
+    );
+    assert_eq!(
+        staking.pendingFees(o).call().await.unwrap(),
+        parse_ether("3").unwrap()
+    );
+    let pending = store.winning_tickets(WinningTicketStatus::Pending).unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(
+        (pending[0].sender, pending[0].last_error.as_deref()),
+        (b2, Some("InsufficientFunds"))
+    );
+
+    send!(TicketBroker::new(d.ticket_broker, provider(3)).fundDeposit(parse_ether("1").unwrap()));
+    let report = redeemer.redeem_due(&store).await.unwrap();
+    assert_eq!(report.redeemed, 1);
+    assert_eq!(
+        staking.pendingFees(o).call().await.unwrap(),
+        parse_ether("4").unwrap()
+    );
+    assert_eq!(
+        store
+            .winning_tickets(WinningTicketStatus::Redeemed)
+            .unwrap()
+            .len(),
+        4
+    );
+}
+
+fn ticket(params: &TicketParams, sender: Address, nonce: u64) -> Ticket {
+    Ticket {
+        recipient: params.recipient,
+        sender,
+        signer: sender,
+        faceValue: params.face_value,
+        winProb: params.win_prob,
+        senderNonce: U256::from(nonce),
+        recipientRandHash: params.recipient_rand_hash,
+        creationRound: U256::from(params.creation_round),
+    }
+}
