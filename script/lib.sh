@@ -39,3 +39,9 @@ ensure_rust_toolchain() {
     cargo install cargo-nextest --locked
   fi
 }
+
+ensure_media_tools() {
+  # ffmpeg/ffprobe (demux, decode, scale, libx264/libsvtav1 encode) and nasm (rav1e's assembly).
+  command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 && command -v nasm >/dev/null 2>&1 \
+    || apt_install ffmpeg nasm
+}
