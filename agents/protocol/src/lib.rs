@@ -4,9 +4,12 @@
 //! [`TicketDomain`] binds them to one chain and one broker (EIP-712), [`lottery::is_winning_ticket`]
 //! is the draw, [`signature`] signs and recovers with libsecp256k1, and [`wire::SignedTicket`] is the
 //! six-word form the broker redeems. Every function here matches the contract bit for bit; the shared
-//! vectors in `test/vectors/tickets.json` are asserted by both sides.
+//! vectors in `test/vectors/tickets.json` are asserted by both sides. [`api`] holds the messages of
+//! the broadcaster ↔ orchestrator HTTP API (`/v1/...`).
 
+pub mod api;
 pub mod lottery;
+pub mod multipart;
 pub mod signature;
 pub mod ticket;
 pub mod wire;
