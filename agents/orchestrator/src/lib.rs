@@ -1,14 +1,20 @@
-//! The orchestrator's payment side: it issues ticket parameters to each broadcaster
+//! The orchestrator: its HTTP API ([`http`], over [`node`]), the pull queue its transcoders take
+//! work from ([`jobs`]), and its payment side: it issues ticket parameters to each broadcaster
 //! ([`params`]), validates the tickets that pay for segments ([`validator`]) and keeps everything it
 //! accepted in sqlite ([`store`]): nonces (so replay protection survives a restart), each sender's
 //! credit, and the queue of winning tickets waiting to be redeemed, which [`redeemer`] drains
 //! on-chain once each ticket's parameters have expired.
 
+pub mod chain_view;
+pub mod http;
+pub mod jobs;
+pub mod node;
 pub mod params;
 pub mod redeemer;
 pub mod store;
 pub mod validator;
 
+pub use node::{Node, NodeConfig, NodeError};
 pub use params::{ParamsPolicy, RecipientSecret, TicketParams};
 pub use redeemer::{GasPolicy, RedeemReport, Redeemer};
 pub use store::{PaymentStore, StoreError, WinningTicket, WinningTicketStatus};

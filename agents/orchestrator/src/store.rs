@@ -304,6 +304,35 @@ impl PaymentStore {
         Ok(out)
     }
 
+    /// Total face value of `sender`'s winning tickets not yet redeemed: funds already spoken for.
+    pub fn pending_face_value(&self, sender: Address) -> Result<U256, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT face_value FROM winning_tickets WHERE sender = ?1 AND status = 'pending'",
+        )?;
+        let rows = stmt.query_map([sender.as_slice()], |r| r.get::<_, Vec<u8>>(0))?;
+        let mut total = U256::ZERO;
+        for face in rows {
+            total += U256::from_be_slice(&face?);
+        }
+        Ok(total)
+    }
+
+    /// The newest parameters issued to `sender`, if any.
+    pub fn latest_params(&self, sender: Address) -> Result<Option<TicketParams>, StoreError> {
+        let hash: Option<Vec<u8>> = self
+            .conn
+            .query_row(
+                "SELECT rand_hash FROM params WHERE sender = ?1 ORDER BY expiration_block DESC LIMIT 1",
+                [sender.as_slice()],
+                |r| r.get(0),
+            )
+            .optional()?;
+        match hash {
+            Some(h) => self.params(B256::from_slice(&h)),
+            None => Ok(None),
+        }
+    }
+
     /// Records the outcome of a redemption attempt.
     pub fn record_attempt(
         &self,

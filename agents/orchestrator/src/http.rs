@@ -1,0 +1,290 @@
+//! The orchestrator's HTTP API (`/v1/...`): info for broadcasters, paid segment submission whose
+//! reply carries the renditions, and the pull endpoints of its transcoders.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy::primitives::Address;
+use alloy::providers::Provider;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use peerflow_protocol::api::{
+    ErrorBody, PAYMENT_HEADER, Payment, RENDITION_HEADER, SEGMENT_HEADER, SegmentRequest,
+};
+use peerflow_protocol::multipart::{self, Part};
+use serde::{Deserialize, Serialize};
+
+use crate::jobs::{JobError, RenditionResult};
+use crate::node::{Node, NodeError};
+
+/// Header naming the output pixels of a rendition part.
+pub const PIXELS_HEADER: &str = "x-peerflow-pixels";
+/// Header carrying a JSON [`JobHeader`] on a job handed to a transcoder.
+pub const JOB_HEADER: &str = "x-peerflow-job";
+/// Header a transcoder sets on a failed job's result: "bad_segment" or "failed".
+pub const JOB_ERROR_HEADER: &str = "x-peerflow-job-error";
+
+/// A job as a transcoder sees it (the segment is the body).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JobHeader {
+    pub id: u64,
+    pub request: SegmentRequest,
+}
+
+/// The API router. `max_segment_bytes` bounds request bodies.
+pub fn router<P: Provider + Clone + 'static>(
+    node: Arc<Node<P>>,
+    max_segment_bytes: usize,
+) -> Router {
+    Router::new()
+        .route("/v1/info", get(info::<P>))
+        .route("/v1/segment", post(segment::<P>))
+        .route("/v1/transcoder/work", get(take_work::<P>))
+        .route("/v1/transcoder/result/{id}", post(put_result::<P>))
+        .layer(DefaultBodyLimit::max(max_segment_bytes))
+        .with_state(node)
+}
+
+struct ApiError(StatusCode, ErrorBody);
+
+impl ApiError {
+    fn new(
+        status: StatusCode,
+        code: &str,
+        message: impl Into<String>,
+        retry_elsewhere: bool,
+    ) -> Self {
+        Self(
+            status,
+            ErrorBody {
+                code: code.into(),
+                message: message.into(),
+                retry_elsewhere,
+            },
+        )
+    }
+}
+
+impl From<NodeError> for ApiError {
+    fn from(e: NodeError) -> Self {
+        let status = match e.code() {
+            "bad_request"
+            | "bad_segment"
+            | "wrong_recipient"
+            | "ticket_params_mismatch"
+            | "invalid_signature" => StatusCode::BAD_REQUEST,
+            "ticket_replayed" => StatusCode::CONFLICT,
+            "capacity" | "chain_unavailable" => StatusCode::SERVICE_UNAVAILABLE,
+            "transcode_failed" => StatusCode::BAD_GATEWAY,
+            "internal" => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::PAYMENT_REQUIRED,
+        };
+        tracing::debug!(code = e.code(), error = %e, "request refused");
+        Self::new(status, e.code(), e.to_string(), e.retry_elsewhere())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, axum::Json(self.1)).into_response()
+    }
+}
+
+#[derive(Deserialize)]
+struct InfoQuery {
+    sender: Address,
+}
+
+async fn info<P: Provider + Clone>(
+    State(node): State<Arc<Node<P>>>,
+    Query(q): Query<InfoQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok(axum::Json(node.info(q.sender).await?))
+}
+
+fn json_header<T: serde::de::DeserializeOwned>(
+    headers: &HeaderMap,
+    name: &str,
+) -> Result<T, ApiError> {
+    let value = headers.get(name).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            format!("missing {name} header"),
+            false,
+        )
+    })?;
+    serde_json::from_slice(value.as_bytes()).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            format!("{name}: {e}"),
+            false,
+        )
+    })
+}
+
+async fn segment<P: Provider + Clone>(
+    State(node): State<Arc<Node<P>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let request: SegmentRequest = json_header(&headers, SEGMENT_HEADER)?;
+    let payment: Payment = json_header(&headers, PAYMENT_HEADER)?;
+    if body.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_segment",
+            "empty segment",
+            false,
+        ));
+    }
+    node.accept_payment(&payment).await?;
+    let done = node
+        .transcode(payment.sender, request, body.to_vec())
+        .await?;
+    let parts: Vec<Part> = done.renditions.into_iter().map(rendition_part).collect();
+    let (content_type, body) = multipart::encode(&parts);
+    let mut response = (StatusCode::OK, body).into_response();
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(&content_type).expect("ascii"),
+    );
+    h.insert(
+        "x-peerflow-charged",
+        HeaderValue::from_str(&done.charged.to_string()).expect("ascii"),
+    );
+    h.insert(
+        "x-peerflow-balance",
+        HeaderValue::from_str(&done.balance.to_string()).expect("ascii"),
+    );
+    Ok(response)
+}
+
+fn rendition_part(r: RenditionResult) -> Part {
+    Part::new(&r.content_type, r.bytes)
+        .with_header(RENDITION_HEADER, r.name)
+        .with_header(PIXELS_HEADER, r.pixels.to_string())
+}
+
+fn authorize<P: Provider + Clone>(node: &Node<P>, headers: &HeaderMap) -> Result<(), ApiError> {
+    let expected = format!("Bearer {}", node.config.transcoder_token);
+    match headers.get(header::AUTHORIZATION) {
+        Some(v) if v.as_bytes() == expected.as_bytes() => Ok(()),
+        _ => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "transcoder token required",
+            false,
+        )),
+    }
+}
+
+#[derive(Deserialize)]
+struct WorkQuery {
+    /// Seconds to wait for a job (long poll), at most 60.
+    wait: Option<u64>,
+}
+
+async fn take_work<P: Provider + Clone>(
+    State(node): State<Arc<Node<P>>>,
+    headers: HeaderMap,
+    Query(q): Query<WorkQuery>,
+) -> Result<Response, ApiError> {
+    authorize(&node, &headers)?;
+    let wait = Duration::from_secs(q.wait.unwrap_or(20).min(60));
+    let Some(job) = node.jobs.take(wait).await else {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    };
+    let meta = serde_json::to_string(&JobHeader {
+        id: job.id,
+        request: job.request,
+    })
+    .expect("serializable");
+    let mut response = (StatusCode::OK, job.segment).into_response();
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    h.insert(
+        JOB_HEADER,
+        HeaderValue::from_str(&meta).map_err(|e| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                e.to_string(),
+                true,
+            )
+        })?,
+    );
+    Ok(response)
+}
+
+async fn put_result<P: Provider + Clone>(
+    State(node): State<Arc<Node<P>>>,
+    Path(id): Path<u64>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<StatusCode, ApiError> {
+    authorize(&node, &headers)?;
+    let outcome = match headers.get(JOB_ERROR_HEADER).map(|v| v.as_bytes()) {
+        Some(b"bad_segment") => Err(JobError::BadSegment(String::from_utf8_lossy(&body).into())),
+        Some(_) => Err(JobError::Failed(String::from_utf8_lossy(&body).into())),
+        None => {
+            let content_type = headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            let parts = multipart::decode(content_type, &body).map_err(|e| {
+                ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.to_string(), false)
+            })?;
+            parts
+                .into_iter()
+                .map(result_from_part)
+                .collect::<Result<Vec<_>, _>>()
+                .map(Ok)?
+        }
+    };
+    if node.jobs.complete(id, outcome) {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::new(
+            StatusCode::GONE,
+            "job_gone",
+            format!("job {id} is no longer waited for"),
+            false,
+        ))
+    }
+}
+
+fn result_from_part(part: Part) -> Result<RenditionResult, ApiError> {
+    let bad = |what: &str| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            format!("rendition part without {what}"),
+            false,
+        )
+    };
+    Ok(RenditionResult {
+        name: part
+            .header(RENDITION_HEADER)
+            .ok_or_else(|| bad(RENDITION_HEADER))?
+            .to_string(),
+        content_type: part
+            .header("content-type")
+            .unwrap_or("application/octet-stream")
+            .to_string(),
+        pixels: part
+            .header(PIXELS_HEADER)
+            .and_then(|p| p.parse().ok())
+            .ok_or_else(|| bad(PIXELS_HEADER))?,
+        bytes: part.body,
+    })
+}
