@@ -2,6 +2,7 @@
 //! ABIs in `abi/`, so a drifting ABI fails the build), deployment of the whole suite from the same
 //! bytecode, the deployment file, and a local anvil for the devnet and the tests.
 
+pub mod actions;
 pub mod bindings;
 pub mod deploy;
 pub mod devchain;

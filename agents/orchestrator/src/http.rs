@@ -43,6 +43,7 @@ pub fn router<P: Provider + Clone + 'static>(
     Router::new()
         .route("/v1/info", get(info::<P>))
         .route("/v1/segment", post(segment::<P>))
+        .route("/v1/payment", post(payment::<P>))
         .route("/v1/transcoder/work", get(take_work::<P>))
         .route("/v1/transcoder/result/{id}", post(put_result::<P>))
         .layer(DefaultBodyLimit::max(max_segment_bytes))
@@ -164,6 +165,27 @@ async fn segment<P: Provider + Clone>(
         HeaderValue::from_str(&done.balance.to_string()).expect("ascii"),
     );
     Ok(response)
+}
+
+/// Reply to a payment on its own.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentReceipt {
+    pub credited: alloy::primitives::U256,
+    pub balance: alloy::primitives::U256,
+}
+
+/// Credit without work (prepaying, topping up): the same validation as with a segment.
+async fn payment<P: Provider + Clone>(
+    State(node): State<Arc<Node<P>>>,
+    axum::Json(payment): axum::Json<Payment>,
+) -> Result<axum::Json<PaymentReceipt>, ApiError> {
+    let credited = node.accept_payment(&payment).await?;
+    let balance = node
+        .store()
+        .balance(payment.sender)
+        .map_err(NodeError::from)?;
+    Ok(axum::Json(PaymentReceipt { credited, balance }))
 }
 
 fn rendition_part(r: RenditionResult) -> Part {

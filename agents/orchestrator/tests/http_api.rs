@@ -6,10 +6,7 @@ use std::time::Duration;
 
 use alloy::primitives::{Address, U256, utils::parse_ether};
 use alloy::providers::{DynProvider, Provider, ProviderBuilder, ext::AnvilApi};
-use peerflow_chain::bindings::{
-    staking::Staking, ticket_broker::TicketBroker, work_token::WorkToken,
-};
-use peerflow_chain::deploy::confirm;
+use peerflow_chain::actions::{fund_sender, give, register_orchestrator};
 use peerflow_chain::{Deployment, DevChain, SuiteParams, deploy_suite};
 use peerflow_orchestrator::chain_view::ChainView;
 use peerflow_orchestrator::http::{JOB_HEADER, JobHeader, PIXELS_HEADER, router};
@@ -25,12 +22,6 @@ use peerflow_protocol::{Signature, Ticket, TicketDomain};
 
 const TOKEN: &str = "transcoder-secret";
 const PRICE: u64 = 1_000;
-
-macro_rules! send {
-    ($call:expr) => {
-        confirm($call.send().await.unwrap().get_receipt().await.unwrap()).unwrap()
-    };
-}
 
 struct Net {
     chain: DevChain,
@@ -55,22 +46,31 @@ async fn start() -> Net {
     let d = deploy_suite(&deployer, &SuiteParams::devnet(chain.address(0)))
         .await
         .unwrap();
-    let token = WorkToken::new(d.work_token, &deployer);
     for i in 1..=3 {
-        send!(token.transfer(chain.address(i), parse_ether("100").unwrap()));
+        give(&deployer, &d, chain.address(i), parse_ether("100").unwrap())
+            .await
+            .unwrap();
     }
     let o = provider(&chain, 1);
-    send!(WorkToken::new(d.work_token, &o).approve(d.staking, parse_ether("50").unwrap()));
-    send!(Staking::new(d.staking, &o).bond(parse_ether("50").unwrap(), chain.address(1)));
-    send!(Staking::new(d.staking, &o).registerOrchestrator(0, 0));
-    for (i, deposit) in [
-        (2, parse_ether("10").unwrap()),
-        (3, U256::from(1_000_000_000_000u64)),
-    ] {
-        let p = provider(&chain, i);
-        send!(WorkToken::new(d.work_token, &p).approve(d.ticket_broker, deposit));
-        send!(TicketBroker::new(d.ticket_broker, &p).fundDeposit(deposit));
-    }
+    register_orchestrator(&o, &d, chain.address(1), parse_ether("50").unwrap(), 0, 0)
+        .await
+        .unwrap();
+    fund_sender(
+        &provider(&chain, 2),
+        &d,
+        parse_ether("10").unwrap(),
+        U256::ZERO,
+    )
+    .await
+    .unwrap();
+    fund_sender(
+        &provider(&chain, 3),
+        &d,
+        U256::from(1_000_000_000_000u64),
+        U256::ZERO,
+    )
+    .await
+    .unwrap();
     deployer
         .anvil_mine(Some(d.round_length), None)
         .await

@@ -3,22 +3,14 @@
 
 use alloy::primitives::{Address, U256, utils::parse_ether};
 use alloy::providers::{Provider, ProviderBuilder, ext::AnvilApi};
-use peerflow_chain::bindings::{
-    staking::Staking, ticket_broker::TicketBroker, work_token::WorkToken,
-};
-use peerflow_chain::deploy::confirm;
+use peerflow_chain::actions::{fund_sender, give, register_orchestrator};
+use peerflow_chain::bindings::{staking::Staking, ticket_broker::TicketBroker};
 use peerflow_chain::{DevChain, SuiteParams, deploy_suite};
 use peerflow_orchestrator::{
     GasPolicy, ParamsPolicy, PaymentStore, RecipientSecret, Redeemer, SenderFunds, TicketParams,
     Validator, WinningTicketStatus,
 };
 use peerflow_protocol::{Signature, Ticket, TicketDomain};
-
-macro_rules! send {
-    ($call:expr) => {
-        confirm($call.send().await.unwrap().get_receipt().await.unwrap()).unwrap()
-    };
-}
 
 #[tokio::test]
 async fn winners_survive_a_restart_and_are_redeemed_in_nonce_order() {
@@ -33,24 +25,22 @@ async fn winners_survive_a_restart_and_are_redeemed_in_nonce_order() {
         .await
         .unwrap();
     let (o, b1, b2) = (chain.address(1), chain.address(2), chain.address(3));
-    let token = WorkToken::new(d.work_token, &deployer);
     for to in [o, b1, b2] {
-        send!(token.transfer(to, parse_ether("100").unwrap()));
+        give(&deployer, &d, to, parse_ether("100").unwrap())
+            .await
+            .unwrap();
     }
     let orchestrator = provider(1);
-    send!(
-        WorkToken::new(d.work_token, &orchestrator).approve(d.staking, parse_ether("50").unwrap())
-    );
+    register_orchestrator(&orchestrator, &d, o, parse_ether("50").unwrap(), 0, 0)
+        .await
+        .unwrap();
     let staking = Staking::new(d.staking, &orchestrator);
-    send!(staking.bond(parse_ether("50").unwrap(), o));
-    send!(staking.registerOrchestrator(0, 0));
-    for (i, deposit) in [(2, "10"), (3, "0.5")] {
-        let p = provider(i);
-        send!(
-            WorkToken::new(d.work_token, &p).approve(d.ticket_broker, parse_ether("10").unwrap())
-        );
-        send!(TicketBroker::new(d.ticket_broker, &p).fundDeposit(parse_ether(deposit).unwrap()));
-    }
+    fund_sender(&provider(2), &d, parse_ether("10").unwrap(), U256::ZERO)
+        .await
+        .unwrap();
+    fund_sender(&provider(3), &d, parse_ether("0.5").unwrap(), U256::ZERO)
+        .await
+        .unwrap();
     deployer
         .anvil_mine(Some(d.round_length), None)
         .await
@@ -139,7 +129,9 @@ async fn winners_survive_a_restart_and_are_redeemed_in_nonce_order() {
         (b2, Some("InsufficientFunds"))
     );
 
-    send!(TicketBroker::new(d.ticket_broker, provider(3)).fundDeposit(parse_ether("1").unwrap()));
+    fund_sender(&provider(3), &d, parse_ether("1").unwrap(), U256::ZERO)
+        .await
+        .unwrap();
     let report = redeemer.redeem_due(&store).await.unwrap();
     assert_eq!(report.redeemed, 1);
     assert_eq!(

@@ -4,7 +4,8 @@
 //! parameters bound to that sender). `POST /v1/segment` carries the segment as its body, a
 //! [`SegmentRequest`] in the `X-Peerflow-Segment` header and a [`Payment`] in `X-Peerflow-Payment`
 //! (both JSON); the reply carries the renditions themselves (`multipart/mixed`, one part per
-//! rendition) or an [`ErrorBody`] whose `code` says whether to retry elsewhere.
+//! rendition) or an [`ErrorBody`] whose `code` says whether to retry elsewhere. `POST /v1/payment`
+//! (a JSON [`Payment`]) credits tickets without work.
 
 use alloy_primitives::{Address, B256, U256};
 use serde::{Deserialize, Serialize};

@@ -1,0 +1,86 @@
+//! Account actions the devnet, the tests and the benchmarks perform: hand out tokens, make an
+//! account a registered orchestrator, fund a broadcaster's deposit and reserve. Each waits for its
+//! transactions and fails if one reverts.
+
+use alloy::primitives::{Address, U256};
+use alloy::providers::Provider;
+
+use crate::ChainError;
+use crate::bindings::{staking::Staking, ticket_broker::TicketBroker, work_token::WorkToken};
+use crate::deploy::{Deployment, confirm};
+
+/// Transfers work tokens from `provider`'s account to `to`.
+pub async fn give<P: Provider>(
+    provider: &P,
+    d: &Deployment,
+    to: Address,
+    amount: U256,
+) -> Result<(), ChainError> {
+    confirm(
+        WorkToken::new(d.work_token, provider)
+            .transfer(to, amount)
+            .send()
+            .await?
+            .get_receipt()
+            .await?,
+    )?;
+    Ok(())
+}
+
+/// Self-bonds `stake` and registers `me` (`provider`'s account) as an orchestrator.
+pub async fn register_orchestrator<P: Provider>(
+    provider: &P,
+    d: &Deployment,
+    me: Address,
+    stake: U256,
+    reward_cut: u32,
+    fee_share: u32,
+) -> Result<(), ChainError> {
+    confirm(
+        WorkToken::new(d.work_token, provider)
+            .approve(d.staking, stake)
+            .send()
+            .await?
+            .get_receipt()
+            .await?,
+    )?;
+    let staking = Staking::new(d.staking, provider);
+    confirm(staking.bond(stake, me).send().await?.get_receipt().await?)?;
+    confirm(
+        staking
+            .registerOrchestrator(reward_cut, fee_share)
+            .send()
+            .await?
+            .get_receipt()
+            .await?,
+    )?;
+    Ok(())
+}
+
+/// Funds `provider`'s account's deposit and reserve at the broker.
+pub async fn fund_sender<P: Provider>(
+    provider: &P,
+    d: &Deployment,
+    deposit: U256,
+    reserve: U256,
+) -> Result<(), ChainError> {
+    let total = deposit + reserve;
+    confirm(
+        WorkToken::new(d.work_token, provider)
+            .approve(d.ticket_broker, total)
+            .send()
+            .await?
+            .get_receipt()
+            .await?,
+    )?;
+    let broker = TicketBroker::new(d.ticket_broker, provider);
+    confirm(
+        broker
+            .fundDepositAndReserve(deposit, reserve)
+            .send()
+            .await?
+            .get_receipt()
+            .await?,
+    )?;
+    Ok(())
+}
