@@ -178,6 +178,7 @@ impl<P: Provider + Clone> Node<P> {
                 ticket_value: params.ticket_value(),
             },
             balance: store.balance(sender)?,
+            next_nonce: store.next_nonce(sender)?,
         })
     }
 

@@ -36,6 +36,9 @@ pub struct OrchestratorInfo {
     pub ticket_params: TicketParamsMsg,
     /// The sender's unspent credit with this orchestrator.
     pub balance: U256,
+    /// The lowest nonce this orchestrator still accepts from the sender as signer: a broadcaster
+    /// that lost its state resumes from here.
+    pub next_nonce: u64,
 }
 
 /// Ticket parameters bound to one sender; valid until `expirationBlock`.
