@@ -11,7 +11,8 @@ use peerflow_chain::{DevChain, SuiteParams, deploy_suite};
 use peerflow_orchestrator::chain_view::ChainView;
 use peerflow_orchestrator::http::router;
 use peerflow_orchestrator::{
-    Node, NodeConfig, ParamsPolicy, PaymentStore, RecipientSecret, SenderFunds, TicketParams, Validator,
+    Node, NodeConfig, ParamsPolicy, PaymentStore, RecipientSecret, SenderFunds, TicketParams,
+    Validator,
 };
 use peerflow_protocol::api::{OrchestratorInfo, Payment, TicketMsg};
 use peerflow_protocol::{Signature, Ticket, TicketDomain, is_winning_ticket};
@@ -52,7 +53,10 @@ fn rate(n: usize, elapsed: Duration) -> f64 {
 }
 
 fn main() {
-    let domain = TicketDomain { chain_id: 31337, broker: Address::repeat_byte(0xb0) };
+    let domain = TicketDomain {
+        chain_id: 31337,
+        broker: Address::repeat_byte(0xb0),
+    };
     let signed = tickets(&domain, N);
 
     // Reference: raw libsecp256k1 recovery of the same signatures over precomputed digests.
@@ -68,20 +72,35 @@ fn main() {
         })
         .collect();
     let start = Instant::now();
-    let ok = raw.iter().filter(|(m, s)| s.recover_ecdsa(*m).is_ok()).count();
+    let ok = raw
+        .iter()
+        .filter(|(m, s)| s.recover_ecdsa(*m).is_ok())
+        .count();
     let ecrecover = rate(ok, start.elapsed());
 
     let start = Instant::now();
-    let ok = signed.iter().filter(|(t, s)| verify(t, s, &domain).is_some()).count();
+    let ok = signed
+        .iter()
+        .filter(|(t, s)| verify(t, s, &domain).is_some())
+        .count();
     let verify_one = rate(N, start.elapsed());
     assert_eq!(ok, N);
 
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     let start = Instant::now();
     let ok: usize = std::thread::scope(|scope| {
         signed
             .chunks(N.div_ceil(threads))
-            .map(|chunk| scope.spawn(|| chunk.iter().filter(|(t, s)| verify(t, s, &domain).is_some()).count()))
+            .map(|chunk| {
+                scope.spawn(|| {
+                    chunk
+                        .iter()
+                        .filter(|(t, s)| verify(t, s, &domain).is_some())
+                        .count()
+                })
+            })
             .collect::<Vec<_>>()
             .into_iter()
             .map(|h| h.join().unwrap())
@@ -92,7 +111,10 @@ fn main() {
 
     println!("ecrecover_per_s_per_core: {ecrecover:.0}");
     println!("ticket_verify_per_s_per_core: {verify_one:.0}");
-    println!("ticket_verify_vs_ecrecover_pct: {:.1}", 100.0 * verify_one / ecrecover);
+    println!(
+        "ticket_verify_vs_ecrecover_pct: {:.1}",
+        100.0 * verify_one / ecrecover
+    );
     println!("ticket_verify_per_s: {verify_all:.0}");
     println!("ticket_verify_threads: {threads}");
     println!("ticket_accept_per_s_per_core: {:.0}", accept_rate(&domain));
@@ -138,7 +160,11 @@ fn accept_rate(domain: &TicketDomain) -> f64 {
             (t, sig)
         })
         .collect();
-    let funds = SenderFunds { available: U256::MAX, unlocking: false, signer_authorized: true };
+    let funds = SenderFunds {
+        available: U256::MAX,
+        unlocking: false,
+        signer_authorized: true,
+    };
     let start = Instant::now();
     for (t, s) in &batch {
         validator.accept(&mut store, t, s, &funds, 2).unwrap();
@@ -150,26 +176,56 @@ fn accept_rate(domain: &TicketDomain) -> f64 {
 /// ticket per request), with latency percentiles.
 async fn payment_http() -> (f64, f64, f64) {
     let chain = DevChain::spawn().unwrap();
-    let provider = |i: usize| ProviderBuilder::new().wallet(chain.signer(i)).connect_http(chain.endpoint().parse().unwrap()).erased();
+    let provider = |i: usize| {
+        ProviderBuilder::new()
+            .wallet(chain.signer(i))
+            .connect_http(chain.endpoint().parse().unwrap())
+            .erased()
+    };
     let deployer = provider(0);
-    let d = deploy_suite(&deployer, &SuiteParams::devnet(chain.address(0))).await.unwrap();
+    let d = deploy_suite(&deployer, &SuiteParams::devnet(chain.address(0)))
+        .await
+        .unwrap();
     let senders: Vec<usize> = (2..10).collect();
     for i in std::iter::once(1).chain(senders.iter().copied()) {
-        give(&deployer, &d, chain.address(i), parse_ether("1000").unwrap()).await.unwrap();
+        give(
+            &deployer,
+            &d,
+            chain.address(i),
+            parse_ether("1000").unwrap(),
+        )
+        .await
+        .unwrap();
     }
     let o = provider(1);
-    register_orchestrator(&o, &d, chain.address(1), parse_ether("50").unwrap(), 0, 0).await.unwrap();
+    register_orchestrator(&o, &d, chain.address(1), parse_ether("50").unwrap(), 0, 0)
+        .await
+        .unwrap();
     for &i in &senders {
-        fund_sender(&provider(i), &d, parse_ether("100").unwrap(), U256::ZERO).await.unwrap();
+        fund_sender(&provider(i), &d, parse_ether("100").unwrap(), U256::ZERO)
+            .await
+            .unwrap();
     }
-    deployer.anvil_mine(Some(d.round_length), None).await.unwrap();
+    deployer
+        .anvil_mine(Some(d.round_length), None)
+        .await
+        .unwrap();
 
     let dir = tempfile::tempdir().unwrap();
-    let domain = TicketDomain { chain_id: chain.chain_id(), broker: d.ticket_broker };
+    let domain = TicketDomain {
+        chain_id: chain.chain_id(),
+        broker: d.ticket_broker,
+    };
     let node = Arc::new(Node::new(
         Validator::new(chain.address(1), domain, RecipientSecret::random()),
         PaymentStore::open(&dir.path().join("payments.sqlite")).unwrap(),
-        ChainView::new(o.clone(), d.ticket_broker, chain.address(1), d.start_block, d.round_length),
+        ChainView::new(
+            o.clone(),
+            d.ticket_broker,
+            chain.address(1),
+            d.start_block,
+            d.round_length,
+        ),
         NodeConfig {
             policy: ParamsPolicy {
                 price_per_pixel: U256::from(1u64),
@@ -192,10 +248,21 @@ async fn payment_http() -> (f64, f64, f64) {
     let run_for = Duration::from_secs(5);
     let mut tasks = Vec::new();
     for &i in &senders {
-        let (http, url, key, sender) = (http.clone(), url.clone(), chain.secret_key(i), chain.address(i));
+        let (http, url, key, sender) = (
+            http.clone(),
+            url.clone(),
+            chain.secret_key(i),
+            chain.address(i),
+        );
         tasks.push(tokio::spawn(async move {
-            let info: OrchestratorInfo =
-                http.get(format!("{url}/v1/info?sender={sender}")).send().await.unwrap().json().await.unwrap();
+            let info: OrchestratorInfo = http
+                .get(format!("{url}/v1/info?sender={sender}"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
             let p = info.ticket_params;
             let mut latencies = Vec::new();
             let start = Instant::now();
@@ -212,9 +279,17 @@ async fn payment_http() -> (f64, f64, f64) {
                     creationRound: U256::from(p.creation_round),
                 };
                 let sig = Signature::sign(&key, t.hash(&domain)).unwrap();
-                let body = Payment { sender, tickets: vec![TicketMsg::new(&t, &sig)] };
+                let body = Payment {
+                    sender,
+                    tickets: vec![TicketMsg::new(&t, &sig)],
+                };
                 let sent = Instant::now();
-                let r = http.post(format!("{url}/v1/payment")).json(&body).send().await.unwrap();
+                let r = http
+                    .post(format!("{url}/v1/payment"))
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap();
                 assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
                 latencies.push(sent.elapsed());
                 nonce += 1;
@@ -228,5 +303,9 @@ async fn payment_http() -> (f64, f64, f64) {
     }
     all.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
-    (rate(all.len(), run_for), ms(all[all.len() / 2]), ms(all[all.len() * 99 / 100]))
+    (
+        rate(all.len(), run_for),
+        ms(all[all.len() / 2]),
+        ms(all[all.len() * 99 / 100]),
+    )
 }

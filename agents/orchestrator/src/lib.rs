@@ -11,6 +11,7 @@ pub mod jobs;
 pub mod node;
 pub mod params;
 pub mod redeemer;
+pub mod service;
 pub mod store;
 pub mod validator;
 

@@ -22,6 +22,10 @@ impl RecipientSecret {
         Self(B256::random().0)
     }
 
+    pub fn bytes(&self) -> [u8; 32] {
+        self.0
+    }
+
     /// `keccak256(secret ‖ seed ‖ sender)`.
     pub fn recipient_rand(&self, seed: B256, sender: Address) -> B256 {
         let mut preimage = [0u8; 84];

@@ -9,6 +9,8 @@ use alloy::providers::Provider;
 use alloy::sol_types::SolEvent;
 use peerflow_chain::bindings::ticket_broker::{ITicketBroker, TicketBroker};
 
+use std::sync::Mutex;
+
 use crate::store::{PaymentStore, StoreError, WinningTicket, WinningTicketStatus};
 
 /// Errors that stop a redemption pass (per-ticket refusals are recorded, not returned).
@@ -80,8 +82,12 @@ impl<P: Provider> Redeemer<P> {
         })
     }
 
-    /// Redeems every due ticket in `store` (parameters expired by the current block).
-    pub async fn redeem_due(&self, store: &PaymentStore) -> Result<RedeemReport, RedeemError> {
+    /// Redeems every due ticket in `store` (parameters expired by the current block). The store is
+    /// locked only around each database step, never across a chain call.
+    pub async fn redeem_due(
+        &self,
+        store: &Mutex<PaymentStore>,
+    ) -> Result<RedeemReport, RedeemError> {
         let provider = self.broker.provider();
         let block = provider.get_block_number().await.map_err(chain)?;
         let round = self
@@ -93,12 +99,13 @@ impl<P: Provider> Redeemer<P> {
             .to::<u64>();
         let mut report = RedeemReport::default();
         let mut due = Vec::new();
-        for t in store.winning_tickets(WinningTicketStatus::Pending)? {
+        let pending = lock(store).winning_tickets(WinningTicketStatus::Pending)?;
+        for t in pending {
             if t.redeemable_from_block > block {
                 continue;
             }
             if round >= t.creation_round + self.ticket_validity {
-                store.record_attempt(
+                lock(store).record_attempt(
                     t.id,
                     WinningTicketStatus::Failed,
                     Some("expired before redemption"),
@@ -140,7 +147,7 @@ impl<P: Provider> Redeemer<P> {
 
     async fn redeem_batch(
         &self,
-        store: &PaymentStore,
+        store: &Mutex<PaymentStore>,
         batch: &[WinningTicket],
         report: &mut RedeemReport,
     ) -> Result<(), RedeemError> {
@@ -155,7 +162,7 @@ impl<P: Provider> Redeemer<P> {
             Err(e) => {
                 // The whole call was refused (e.g. not a registered orchestrator): keep every ticket.
                 for t in batch {
-                    store.record_attempt(
+                    lock(store).record_attempt(
                         t.id,
                         WinningTicketStatus::Pending,
                         Some(&e.to_string()),
@@ -169,7 +176,7 @@ impl<P: Provider> Redeemer<P> {
         let tx = receipt.transaction_hash;
         if !receipt.status() {
             for t in batch {
-                store.record_attempt(
+                lock(store).record_attempt(
                     t.id,
                     WinningTicketStatus::Pending,
                     Some("batch reverted"),
@@ -198,12 +205,17 @@ impl<P: Provider> Redeemer<P> {
         for (t, outcome) in batch.iter().zip(outcomes) {
             match outcome {
                 None => {
-                    store.record_attempt(t.id, WinningTicketStatus::Redeemed, None, Some(tx))?;
+                    lock(store).record_attempt(
+                        t.id,
+                        WinningTicketStatus::Redeemed,
+                        None,
+                        Some(tx),
+                    )?;
                     report.redeemed += 1;
                 }
                 Some(status) if status == INSUFFICIENT_FUNDS => {
                     // The sender may top up before the ticket expires: try again later.
-                    store.record_attempt(
+                    lock(store).record_attempt(
                         t.id,
                         WinningTicketStatus::Pending,
                         Some(status_name(status)),
@@ -212,7 +224,7 @@ impl<P: Provider> Redeemer<P> {
                     report.retrying += 1;
                 }
                 Some(status) => {
-                    store.record_attempt(
+                    lock(store).record_attempt(
                         t.id,
                         WinningTicketStatus::Failed,
                         Some(status_name(status)),
@@ -246,6 +258,10 @@ fn status_name(status: u8) -> &'static str {
         .get(usize::from(status))
         .copied()
         .unwrap_or("unknown status")
+}
+
+fn lock(store: &Mutex<PaymentStore>) -> std::sync::MutexGuard<'_, PaymentStore> {
+    store.lock().expect("payment store")
 }
 
 fn chain(e: impl std::fmt::Display) -> RedeemError {

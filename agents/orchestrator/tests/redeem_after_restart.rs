@@ -83,16 +83,11 @@ async fn winners_survive_a_restart_and_are_redeemed_in_nonce_order() {
                 );
             }
         }
-        assert_eq!(
-            store
-                .winning_tickets(WinningTicketStatus::Pending)
-                .unwrap()
-                .len(),
-            4
-        );
+        let queued = store.winning_tickets(WinningTicketStatus::Pending).unwrap();
+        assert_eq!(queued.len(), 4);
     } // the orchestrator stops here
 
-    let store = PaymentStore::open(&db).unwrap();
+    let store = std::sync::Mutex::new(PaymentStore::open(&db).unwrap());
     let redeemer = Redeemer::new(
         d.ticket_broker,
         &orchestrator,
@@ -122,7 +117,11 @@ async fn winners_survive_a_restart_and_are_redeemed_in_nonce_order() {
         staking.pendingFees(o).call().await.unwrap(),
         parse_ether("3").unwrap()
     );
-    let pending = store.winning_tickets(WinningTicketStatus::Pending).unwrap();
+    let pending = store
+        .lock()
+        .unwrap()
+        .winning_tickets(WinningTicketStatus::Pending)
+        .unwrap();
     assert_eq!(pending.len(), 1);
     assert_eq!(
         (pending[0].sender, pending[0].last_error.as_deref()),
@@ -140,6 +139,8 @@ async fn winners_survive_a_restart_and_are_redeemed_in_nonce_order() {
     );
     assert_eq!(
         store
+            .lock()
+            .unwrap()
             .winning_tickets(WinningTicketStatus::Redeemed)
             .unwrap()
             .len(),

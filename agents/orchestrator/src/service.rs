@@ -1,0 +1,185 @@
+//! A running orchestrator: its HTTP API, the redemption loop and the per-round `reward()` call,
+//! with its state (payment database, recipient secret) in a data directory so that a restart
+//! loses nothing.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy::primitives::{Address, U256};
+use alloy::providers::Provider;
+use peerflow_chain::Deployment;
+use peerflow_chain::bindings::staking::Staking;
+use peerflow_protocol::TicketDomain;
+use tokio::task::JoinHandle;
+
+use crate::chain_view::ChainView;
+use crate::http::router;
+use crate::node::{Node, NodeConfig};
+use crate::params::RecipientSecret;
+use crate::redeemer::{GasPolicy, Redeemer};
+use crate::store::{PaymentStore, StoreError};
+use crate::validator::Validator;
+
+/// Why the orchestrator could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("data directory {0}: {1}")]
+    DataDir(PathBuf, std::io::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {0}: {1}")]
+    Listen(SocketAddr, std::io::Error),
+    #[error("chain: {0}")]
+    Chain(String),
+}
+
+/// Everything an orchestrator needs besides its chain connection.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub deployment: Deployment,
+    pub node: NodeConfig,
+    pub max_segment_bytes: usize,
+    pub redeem_every: Duration,
+    pub gas: GasPolicy,
+}
+
+/// A started orchestrator; its tasks stop when this is dropped.
+pub struct RunningOrchestrator<P> {
+    pub url: String,
+    pub node: Arc<Node<P>>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl<P> Drop for RunningOrchestrator<P> {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+impl RecipientSecret {
+    /// The secret in `path`, created (randomly) on first use. Losing it would make every queued
+    /// winning ticket unredeemable, so it is kept beside the payment database.
+    pub fn load_or_create(path: &Path) -> std::io::Result<Self> {
+        match std::fs::read(path) {
+            Ok(bytes) if bytes.len() == 32 => Ok(Self::new(bytes.try_into().expect("32 bytes"))),
+            Ok(_) => Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "recipient secret must be 32 bytes",
+            )),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let secret = Self::random();
+                std::fs::write(path, secret.bytes())?;
+                Ok(secret)
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Starts the API, the redeemer and the reward loop for `me`, whose wallet `provider` signs with.
+pub async fn start<P: Provider + Clone + 'static>(
+    provider: P,
+    me: Address,
+    config: ServiceConfig,
+) -> Result<RunningOrchestrator<P>, ServiceError> {
+    let dir = &config.data_dir;
+    std::fs::create_dir_all(dir).map_err(|e| ServiceError::DataDir(dir.clone(), e))?;
+    let secret = RecipientSecret::load_or_create(&dir.join("recipient.secret"))
+        .map_err(|e| ServiceError::DataDir(dir.clone(), e))?;
+    let db = dir.join("payments.sqlite");
+    let d = &config.deployment;
+    let domain = TicketDomain {
+        chain_id: d.chain_id,
+        broker: d.ticket_broker,
+    };
+    let view = ChainView::new(
+        provider.clone(),
+        d.ticket_broker,
+        me,
+        d.start_block,
+        d.round_length,
+    );
+    let node = Arc::new(Node::new(
+        Validator::new(me, domain, secret),
+        PaymentStore::open(&db)?,
+        view,
+        config.node.clone(),
+    ));
+
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| ServiceError::Listen(config.listen, e))?;
+    let url = format!(
+        "http://{}",
+        listener
+            .local_addr()
+            .map_err(|e| ServiceError::Listen(config.listen, e))?
+    );
+    let app = router(Arc::clone(&node), config.max_segment_bytes);
+    let mut tasks = vec![tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "orchestrator HTTP server stopped");
+        }
+    })];
+
+    // Redemption runs on its own connection to the same database (sqlite WAL).
+    let redeem_store = std::sync::Mutex::new(PaymentStore::open(&db)?);
+    let redeemer = Redeemer::new(d.ticket_broker, provider.clone(), config.gas)
+        .await
+        .map_err(|e| ServiceError::Chain(e.to_string()))?;
+    let every = config.redeem_every;
+    tasks.push(tokio::spawn(async move {
+        loop {
+            match redeemer.redeem_due(&redeem_store).await {
+                Ok(r) if r.redeemed + r.retrying + r.failed > 0 => {
+                    tracing::info!(?r, "redemption pass")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "redemption pass failed; will retry"),
+            }
+            tokio::time::sleep(every).await;
+        }
+    }));
+    tasks.push(tokio::spawn(reward_loop(provider, d.staking, me)));
+    tracing::info!(%url, orchestrator = %me, "orchestrator started");
+    Ok(RunningOrchestrator { url, node, tasks })
+}
+
+/// Calls `reward()` once in every round in which this orchestrator is active.
+async fn reward_loop<P: Provider + Clone>(provider: P, staking: Address, me: Address) {
+    let staking = Staking::new(staking, provider);
+    let mut rewarded: Option<U256> = None;
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let Ok(round) = staking.currentRound().call().await else {
+            continue;
+        };
+        if rewarded == Some(round) {
+            continue;
+        }
+        let Ok(info) = staking.orchestratorInfo(me).call().await else {
+            continue;
+        };
+        if !info.activeThisRound || info.lastRewardRound == round {
+            rewarded = info.activeThisRound.then_some(round);
+            continue;
+        }
+        match staking.reward().send().await {
+            Ok(pending) => match pending.get_receipt().await {
+                Ok(receipt) if receipt.status() => {
+                    tracing::info!(%round, "reward() called");
+                    rewarded = Some(round);
+                }
+                Ok(receipt) => tracing::warn!(tx = %receipt.transaction_hash, "reward() reverted"),
+                Err(e) => tracing::warn!(error = %e, "reward() receipt"),
+            },
+            Err(e) => tracing::warn!(error = %e, "reward() not sent"),
+        }
+    }
+}

@@ -1,0 +1,106 @@
+//! A started orchestrator calls `reward()` in each round it is active, serves its API, and keeps
+//! its recipient secret across restarts.
+
+use std::time::Duration;
+
+use alloy::primitives::{U256, utils::parse_ether};
+use alloy::providers::{Provider, ProviderBuilder, ext::AnvilApi};
+use peerflow_chain::actions::{give, register_orchestrator};
+use peerflow_chain::bindings::staking::Staking;
+use peerflow_chain::{DevChain, SuiteParams, deploy_suite};
+use peerflow_orchestrator::service::{ServiceConfig, start};
+use peerflow_orchestrator::{GasPolicy, NodeConfig, ParamsPolicy, RecipientSecret};
+
+#[tokio::test]
+async fn orchestrator_rewards_every_round_and_keeps_its_secret() {
+    let chain = DevChain::spawn().unwrap();
+    let provider = |i: usize| {
+        ProviderBuilder::new()
+            .wallet(chain.signer(i))
+            .connect_http(chain.endpoint().parse().unwrap())
+            .erased()
+    };
+    let deployer = provider(0);
+    let d = deploy_suite(&deployer, &SuiteParams::devnet(chain.address(0)))
+        .await
+        .unwrap();
+    let me = chain.address(1);
+    give(&deployer, &d, me, parse_ether("100").unwrap())
+        .await
+        .unwrap();
+    let o = provider(1);
+    register_orchestrator(&o, &d, me, parse_ether("100").unwrap(), 100_000, 500_000)
+        .await
+        .unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = ServiceConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.path().to_path_buf(),
+        deployment: d.clone(),
+        node: NodeConfig {
+            policy: ParamsPolicy {
+                price_per_pixel: U256::from(1u64),
+                face_value: parse_ether("0.01").unwrap(),
+                win_prob: U256::MAX,
+                lifetime_blocks: 10,
+            },
+            codecs: vec!["h264".into()],
+            transcoder_token: "t".into(),
+            refresh_margin_blocks: 2,
+            job_timeout: Duration::from_secs(1),
+            capacity_pixels_per_second: 1,
+        },
+        max_segment_bytes: 1 << 20,
+        redeem_every: Duration::from_millis(200),
+        gas: GasPolicy::default(),
+    };
+    let running = start(o.clone(), me, config.clone()).await.unwrap();
+    let reply = reqwest::get(format!(
+        "{}/v1/info?sender={}",
+        running.url,
+        chain.address(2)
+    ))
+    .await
+    .unwrap();
+    assert_eq!(reply.status(), 200);
+
+    let staking = Staking::new(d.staking, &o);
+    for _ in 0..2 {
+        deployer
+            .anvil_mine(Some(d.round_length), None)
+            .await
+            .unwrap();
+        let round = staking.currentRound().call().await.unwrap();
+        let mut rewarded = false;
+        for _ in 0..50 {
+            if staking
+                .orchestratorInfo(me)
+                .call()
+                .await
+                .unwrap()
+                .lastRewardRound
+                == round
+            {
+                rewarded = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(rewarded, "reward() called in round {round}");
+    }
+    assert!(staking.pendingStake(me).call().await.unwrap() > parse_ether("100").unwrap());
+
+    let secret = RecipientSecret::load_or_create(&dir.path().join("recipient.secret"))
+        .unwrap()
+        .bytes();
+    drop(running);
+    let again = start(o, me, config).await.unwrap();
+    assert_eq!(
+        RecipientSecret::load_or_create(&dir.path().join("recipient.secret"))
+            .unwrap()
+            .bytes(),
+        secret
+    );
+    drop(again);
+}
