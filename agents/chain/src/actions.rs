@@ -84,3 +84,43 @@ pub async fn fund_sender<P: Provider>(
     )?;
     Ok(())
 }
+
+/// Advertises `provider`'s orchestrator in the service registry. Service ids and regions are
+/// short strings stored as left-aligned `bytes32`.
+pub async fn advertise<P: Provider>(
+    provider: &P,
+    d: &Deployment,
+    uri: &str,
+    services: &[&str],
+    regions: &[&str],
+    price_per_unit: U256,
+) -> Result<(), ChainError> {
+    let registry =
+        crate::bindings::service_registry::ServiceRegistry::new(d.service_registry, provider);
+    let ids = services.iter().map(|s| bytes32(s)).collect();
+    let regs = regions.iter().map(|s| bytes32(s)).collect();
+    confirm(
+        registry
+            .setService(uri.to_string(), ids, regs, price_per_unit)
+            .send()
+            .await?
+            .get_receipt()
+            .await?,
+    )?;
+    Ok(())
+}
+
+/// A short string as a left-aligned, zero-padded `bytes32` (at most 32 bytes are kept).
+pub fn bytes32(s: &str) -> alloy::primitives::B256 {
+    let mut b = [0u8; 32];
+    let n = s.len().min(32);
+    b[..n].copy_from_slice(&s.as_bytes()[..n]);
+    alloy::primitives::B256::from(b)
+}
+
+/// The string a [`bytes32`] holds.
+pub fn string_of(b: &alloy::primitives::B256) -> String {
+    String::from_utf8_lossy(b.as_slice())
+        .trim_end_matches('\0')
+        .to_string()
+}

@@ -21,15 +21,40 @@ pub struct DevChain {
     anvil: AnvilInstance,
 }
 
+/// How to run the local chain.
+#[derive(Debug, Clone, Default)]
+pub struct DevChainOptions {
+    /// Mine a block every this many seconds (default: only when a transaction arrives).
+    pub block_time: Option<u64>,
+    /// Load the chain from this file if it exists and save it there on exit (`anvil --state`).
+    pub state: Option<PathBuf>,
+    pub port: Option<u16>,
+}
+
 impl DevChain {
-    /// Starts anvil on a free port.
+    /// Starts anvil on a free port, mining on demand.
     pub fn spawn() -> Result<Self, DevChainError> {
+        Self::spawn_with(&DevChainOptions::default())
+    }
+
+    pub fn spawn_with(options: &DevChainOptions) -> Result<Self, DevChainError> {
         let path = anvil_path();
         if !path.exists() {
             return Err(DevChainError::AnvilNotFound(path));
         }
-        let anvil = Anvil::at(path).try_spawn()?;
-        Ok(Self { anvil })
+        let mut anvil = Anvil::at(path);
+        if let Some(seconds) = options.block_time {
+            anvil = anvil.block_time(seconds);
+        }
+        if let Some(state) = &options.state {
+            anvil = anvil.arg("--state").arg(state);
+        }
+        if let Some(port) = options.port {
+            anvil = anvil.port(port);
+        }
+        Ok(Self {
+            anvil: anvil.try_spawn()?,
+        })
     }
 
     /// The HTTP RPC endpoint.

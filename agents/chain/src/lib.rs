@@ -8,7 +8,7 @@ pub mod deploy;
 pub mod devchain;
 
 pub use deploy::{Deployment, SuiteParams, deploy_suite};
-pub use devchain::{DevChain, DevChainError};
+pub use devchain::{DevChain, DevChainError, DevChainOptions};
 
 /// Errors from chain calls made by this crate.
 #[derive(Debug, thiserror::Error)]
