@@ -64,7 +64,7 @@ pub struct ProfileSpec {
     pub width: u32,
     pub height: u32,
     pub bitrate_kbps: u32,
-    /// "h264", "av1" (SVT-AV1) or "av1-rav1e".
+    /// "h264", "av1-svt" or "av1-rav1e" (`peerflow_media::VideoCodec::as_str`).
     pub codec: String,
 }
 

@@ -1,0 +1,257 @@
+//! What a media file holds, by ffprobe: resolution, codecs, frame count, timing.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::MediaError;
+use crate::ffargs::os_args;
+use crate::format::InputFormat;
+use crate::tool::{self, Tool, stderr_tail};
+
+/// A file's video (and audio) as ffprobe sees it after decoding every frame.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MediaInfo {
+    /// ffprobe's format name, e.g. `mpegts` or `mov,mp4,m4a,3gp,3g2,mj2`.
+    pub format: String,
+    pub width: u32,
+    pub height: u32,
+    /// Presentation span of the video: last frame's end minus first frame's start.
+    pub duration_s: f64,
+    /// Presentation time of the first video frame (continues across a stream's segments).
+    pub start_time_s: f64,
+    /// Nominal frame rate.
+    pub fps: f64,
+    pub video_codec: String,
+    pub audio_codec: Option<String>,
+    /// Video frames decoded.
+    pub frames: u64,
+    /// Overall bitrate in bit/s, 0 when ffprobe cannot tell.
+    pub bit_rate: u64,
+}
+
+/// Probes the file at `path`, decoding every frame.
+pub fn probe(path: &Path) -> Result<MediaInfo, MediaError> {
+    probe_as(path, None)
+}
+
+/// Probes in-memory media, decoding every frame.
+pub fn probe_bytes(bytes: &[u8]) -> Result<MediaInfo, MediaError> {
+    let file = tempfile::NamedTempFile::new()
+        .map_err(|e| MediaError::io("creating a temporary file", e))?;
+    std::fs::write(file.path(), bytes)
+        .map_err(|e| MediaError::io("writing a temporary file", e))?;
+    probe(file.path())
+}
+
+/// Probes `path`, forcing the demuxer when `format` is given. An input ffprobe cannot open, or
+/// without video, is a [`MediaError::BadSegment`].
+pub(crate) fn probe_as(path: &Path, format: Option<InputFormat>) -> Result<MediaInfo, MediaError> {
+    let out = run_ffprobe(path, format, true)?;
+    if !out.success {
+        return Err(MediaError::bad_segment(stderr_tail(&out.stderr)));
+    }
+    MediaInfo::from_json(&out.stdout)
+}
+
+/// The facts the transcoders need before they start, read without decoding.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct StreamSummary {
+    /// Start of the video, as ffprobe printed it (seconds, exact enough to re-use as an offset).
+    pub(crate) video_start: String,
+    /// Frame rate as a fraction.
+    pub(crate) fps: (u32, u32),
+    pub(crate) audio_codec: Option<String>,
+}
+
+impl StreamSummary {
+    /// Whether the audio is AAC in ADTS framing (as MPEG-TS carries it), which MP4 must repack.
+    pub(crate) fn adts_aac(&self, format: InputFormat) -> bool {
+        format == InputFormat::MpegTs && self.audio_codec.as_deref() == Some("aac")
+    }
+}
+
+/// Reads the stream layout of `path` without decoding.
+pub(crate) fn summarize(path: &Path, format: InputFormat) -> Result<StreamSummary, MediaError> {
+    let out = run_ffprobe(path, Some(format), false)?;
+    if !out.success {
+        return Err(MediaError::bad_segment(stderr_tail(&out.stderr)));
+    }
+    let json = parse_json(&out.stdout)?;
+    let video = json.video().ok_or_else(no_video)?;
+    let fps = video
+        .r_frame_rate
+        .as_deref()
+        .and_then(parse_fraction)
+        .filter(|&(num, den)| num > 0 && den > 0)
+        .ok_or_else(|| MediaError::bad_segment("the video has no frame rate"))?;
+    Ok(StreamSummary {
+        video_start: video.start_time.clone().unwrap_or_else(|| "0".into()),
+        fps,
+        audio_codec: json.audio().and_then(|a| a.codec_name.clone()),
+    })
+}
+
+/// Why the input at `path` is not a good segment, or `None` if it decodes cleanly. Used to tell
+/// a failed transcode's cause: the caller's input or our side.
+pub(crate) fn input_fault(path: &Path, format: InputFormat) -> Result<Option<String>, MediaError> {
+    let out = run_ffprobe(path, Some(format), true)?;
+    if !out.success || !out.stderr.trim().is_empty() {
+        return Ok(Some(stderr_tail(&out.stderr)));
+    }
+    let frames = parse_json(&out.stdout)?
+        .video()
+        .and_then(|v| v.nb_read_frames.as_deref()?.parse::<u64>().ok())
+        .unwrap_or(0);
+    Ok((frames == 0).then(|| "no decodable video frames".to_owned()))
+}
+
+fn run_ffprobe(
+    path: &Path,
+    format: Option<InputFormat>,
+    decode: bool,
+) -> Result<tool::ToolOutput, MediaError> {
+    let mut args = os_args(&["-v", "error"]);
+    if let Some(format) = format {
+        args.extend(os_args(&["-f", format.demuxer()]));
+    }
+    args.extend(os_args(&[
+        "-print_format",
+        "json",
+        "-show_streams",
+        "-show_format",
+    ]));
+    if decode {
+        args.extend(os_args(&["-count_frames", "-show_entries"]));
+        args.extend(os_args(&["packet=stream_index,pts_time,duration_time"]));
+    }
+    args.push(path.into());
+    tool::run(Tool::Ffprobe, args)
+}
+
+fn no_video() -> MediaError {
+    MediaError::bad_segment("no video stream")
+}
+
+#[derive(Debug, Deserialize)]
+struct ProbeJson {
+    #[serde(default)]
+    streams: Vec<StreamJson>,
+    format: Option<FormatJson>,
+    #[serde(default)]
+    packets: Vec<PacketJson>,
+}
+
+#[derive(Debug, Deserialize)]
+struct StreamJson {
+    index: u32,
+    codec_type: Option<String>,
+    codec_name: Option<String>,
+    width: Option<u32>,
+    height: Option<u32>,
+    r_frame_rate: Option<String>,
+    start_time: Option<String>,
+    nb_read_frames: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct FormatJson {
+    format_name: Option<String>,
+    bit_rate: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct PacketJson {
+    stream_index: u32,
+    pts_time: Option<String>,
+    duration_time: Option<String>,
+}
+
+fn parse_json(stdout: &[u8]) -> Result<ProbeJson, MediaError> {
+    serde_json::from_slice(stdout).map_err(|e| MediaError::UnexpectedOutput {
+        tool: "ffprobe",
+        detail: e.to_string(),
+    })
+}
+
+impl ProbeJson {
+    fn stream(&self, kind: &str) -> Option<&StreamJson> {
+        self.streams
+            .iter()
+            .find(|s| s.codec_type.as_deref() == Some(kind))
+    }
+
+    fn video(&self) -> Option<&StreamJson> {
+        self.stream("video")
+    }
+
+    fn audio(&self) -> Option<&StreamJson> {
+        self.stream("audio")
+    }
+
+    /// First start and last end of the video packets, in seconds.
+    fn video_span(&self, index: u32, frame_s: f64) -> Option<(f64, f64)> {
+        let mut span: Option<(f64, f64)> = None;
+        for packet in self.packets.iter().filter(|p| p.stream_index == index) {
+            let Some(pts) = packet
+                .pts_time
+                .as_deref()
+                .and_then(|t| t.parse::<f64>().ok())
+            else {
+                continue;
+            };
+            let duration = packet
+                .duration_time
+                .as_deref()
+                .and_then(|d| d.parse::<f64>().ok())
+                .unwrap_or(frame_s);
+            let (start, end) = span.unwrap_or((pts, pts + duration));
+            span = Some((start.min(pts), end.max(pts + duration)));
+        }
+        span
+    }
+}
+
+impl MediaInfo {
+    fn from_json(stdout: &[u8]) -> Result<Self, MediaError> {
+        let json = parse_json(stdout)?;
+        let video = json.video().ok_or_else(no_video)?;
+        let fps = video
+            .r_frame_rate
+            .as_deref()
+            .and_then(parse_fraction)
+            .filter(|&(_, den)| den > 0)
+            .map_or(0.0, |(num, den)| f64::from(num) / f64::from(den));
+        let frame_s = if fps > 0.0 { 1.0 / fps } else { 0.0 };
+        let (start, end) = json
+            .video_span(video.index, frame_s)
+            .ok_or_else(|| MediaError::bad_segment("no video packets"))?;
+        let format = json.format.as_ref();
+        Ok(MediaInfo {
+            format: format
+                .and_then(|f| f.format_name.clone())
+                .unwrap_or_default(),
+            width: video.width.unwrap_or(0),
+            height: video.height.unwrap_or(0),
+            duration_s: end - start,
+            start_time_s: start,
+            fps,
+            video_codec: video.codec_name.clone().unwrap_or_default(),
+            audio_codec: json.audio().and_then(|a| a.codec_name.clone()),
+            frames: video
+                .nb_read_frames
+                .as_deref()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0),
+            bit_rate: format
+                .and_then(|f| f.bit_rate.as_deref()?.parse().ok())
+                .unwrap_or(0),
+        })
+    }
+}
+
+/// `30/1` → (30, 1).
+fn parse_fraction(s: &str) -> Option<(u32, u32)> {
+    let (num, den) = s.split_once('/')?;
+    Some((num.parse().ok()?, den.parse().ok()?))
+}

@@ -1,0 +1,31 @@
+//! probe(): what ffprobe reports for real files.
+
+mod common;
+
+use common::{FRAME_S, assert_close, read, segments};
+use peerflow_media::{probe, probe_bytes};
+
+#[test]
+fn probe_reports_a_generated_segment() {
+    let info = probe(&segments()[0]).unwrap();
+    assert_eq!(info.format, "mpegts");
+    assert_eq!((info.width, info.height), (1280, 720));
+    assert_eq!(info.video_codec, "h264");
+    assert_eq!(info.audio_codec.as_deref(), Some("aac"));
+    assert_eq!(info.frames, 60);
+    assert_eq!(info.fps, 30.0);
+    assert_close(info.duration_s, 2.0, FRAME_S / 2.0, "duration");
+    assert!(info.bit_rate > 100_000, "bit rate {}", info.bit_rate);
+}
+
+#[test]
+fn probe_bytes_matches_probe_of_the_file() {
+    let path = &segments()[1];
+    assert_eq!(probe_bytes(&read(path)).unwrap(), probe(path).unwrap());
+}
+
+#[test]
+fn probe_of_garbage_is_a_bad_segment() {
+    let err = probe_bytes(&[0x42; 4096]).unwrap_err();
+    assert!(err.is_bad_segment(), "{err}");
+}
