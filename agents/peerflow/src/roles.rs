@@ -1,0 +1,229 @@
+//! `peerflow orchestrator` and `peerflow transcoder`: each role alone, configured by flags, env
+//! and the TOML file.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy::primitives::U256;
+use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::signers::local::PrivateKeySigner;
+use anyhow::{Context, Result};
+use peerflow_chain::Deployment;
+use peerflow_chain::actions::advertise;
+use peerflow_media::{
+    FfmpegTranscoder, Rav1eTranscoder, Transcoder, default_ladder, measure_capacity,
+};
+use peerflow_orchestrator::service::{RunningOrchestrator, ServiceConfig, start};
+use peerflow_orchestrator::{GasPolicy, NodeConfig, ParamsPolicy};
+use peerflow_transcoder::PullConfig;
+use serde::{Deserialize, Serialize};
+
+use crate::config::layered;
+use crate::keys::KeyArgs;
+
+/// Options of `peerflow orchestrator`.
+#[derive(Debug, Clone, Default, clap::Args, Serialize, Deserialize)]
+pub struct OrchestratorOpts {
+    /// Chain RPC endpoint.
+    #[arg(long, env = "PEERFLOW_RPC_URL")]
+    pub rpc_url: Option<String>,
+    /// Deployment file (addresses of the contract suite), as written by the deploy script.
+    #[arg(long, env = "PEERFLOW_DEPLOYMENT")]
+    pub deployment: Option<PathBuf>,
+    /// Address of the HTTP API.
+    #[arg(long, env = "PEERFLOW_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Where the payment database and recipient secret live.
+    #[arg(long, env = "PEERFLOW_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Price in fee-token wei per output pixel.
+    #[arg(long)]
+    pub price_per_pixel: Option<u64>,
+    /// Ticket face value in fee-token wei.
+    #[arg(long)]
+    pub face_value: Option<u128>,
+    /// Ticket win probability (0 < p ≤ 1).
+    #[arg(long)]
+    pub win_probability: Option<f64>,
+    /// Blocks during which one set of ticket parameters is accepted.
+    #[arg(long)]
+    pub params_lifetime_blocks: Option<u64>,
+    /// Token transcoders must present.
+    #[arg(long, env = "PEERFLOW_TRANSCODER_TOKEN")]
+    pub transcoder_token: Option<String>,
+    /// Codecs offered (h264, av1-svt, av1-rav1e).
+    #[arg(long, value_delimiter = ',')]
+    pub codecs: Option<Vec<String>>,
+    /// Advertise this URI (and the codecs and regions) in the service registry at start-up.
+    #[arg(long)]
+    pub service_uri: Option<String>,
+    #[arg(long, value_delimiter = ',')]
+    pub regions: Option<Vec<String>>,
+    /// Also run an ffmpeg transcoder in this process.
+    #[arg(long)]
+    pub local_transcoder: Option<bool>,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub keys: KeyArgs,
+}
+
+/// Options of `peerflow transcoder`.
+#[derive(Debug, Clone, Default, clap::Args, Serialize, Deserialize)]
+pub struct TranscoderOpts {
+    /// The orchestrator's URL.
+    #[arg(long, env = "PEERFLOW_ORCHESTRATOR")]
+    pub orchestrator: Option<String>,
+    #[arg(long, env = "PEERFLOW_TRANSCODER_TOKEN")]
+    pub token: Option<String>,
+    /// Encoder: ffmpeg (libx264 / SVT-AV1) or rav1e (in-process AV1).
+    #[arg(long)]
+    pub encoder: Option<String>,
+}
+
+pub fn provider(rpc: &str, signer: PrivateKeySigner) -> Result<DynProvider> {
+    Ok(ProviderBuilder::new()
+        .wallet(signer)
+        .connect_http(rpc.parse().context("--rpc-url")?)
+        .erased())
+}
+
+/// `win_probability` as the broker's `winProb` (`p × (2²⁵⁶ − 1)`, to 1e-18).
+pub fn win_prob(p: f64) -> U256 {
+    let scale = 1_000_000_000_000_000_000u128;
+    U256::MAX / U256::from(scale) * U256::from((p.clamp(0.0, 1.0) * scale as f64) as u128)
+}
+
+/// Measures the local encoder's capacity, in output pixels per second of the default ladder.
+pub async fn local_capacity(transcoder: Arc<dyn Transcoder>) -> Result<u64> {
+    let capacity = tokio::task::spawn_blocking(move || {
+        measure_capacity(transcoder.as_ref(), &default_ladder())
+    })
+    .await??;
+    Ok(capacity.pixels_per_second as u64)
+}
+
+pub async fn orchestrator(opts: &OrchestratorOpts, config: Option<&Path>) -> Result<()> {
+    let o = layered(opts, config, "orchestrator")?;
+    let signer = o.keys.signer()?;
+    let me = signer.address();
+    let rpc = o
+        .rpc_url
+        .clone()
+        .unwrap_or_else(|| "http://127.0.0.1:8545".into());
+    let chain = provider(&rpc, signer)?;
+    let deployment = Deployment::load(
+        o.deployment
+            .as_deref()
+            .context("--deployment is required")?,
+    )?;
+    let running = start_orchestrator(chain.clone(), me, &o, deployment.clone(), None).await?;
+    println!("orchestrator {me} listening on {}", running.url);
+    if let Some(uri) = &o.service_uri {
+        let codecs = o.codecs.clone().unwrap_or_else(|| vec!["h264".into()]);
+        let services: Vec<String> = codecs.iter().map(|c| format!("transcode:{c}")).collect();
+        let services: Vec<&str> = services.iter().map(String::as_str).collect();
+        let regions: Vec<&str> = o.regions.iter().flatten().map(String::as_str).collect();
+        advertise(
+            &chain,
+            &deployment,
+            uri,
+            &services,
+            &regions,
+            U256::from(o.price_per_pixel.unwrap_or(1)),
+        )
+        .await?;
+        println!("advertised {uri} in the service registry");
+    }
+    tokio::signal::ctrl_c().await?;
+    drop(running);
+    Ok(())
+}
+
+/// Starts an orchestrator from resolved options (shared with the devnet).
+pub async fn start_orchestrator(
+    chain: DynProvider,
+    me: alloy::primitives::Address,
+    o: &OrchestratorOpts,
+    deployment: Deployment,
+    capacity: Option<u64>,
+) -> Result<RunningOrchestrator<DynProvider>> {
+    let ffmpeg: Arc<dyn Transcoder> = Arc::new(FfmpegTranscoder::new());
+    let capacity = match capacity {
+        Some(c) => c,
+        None => local_capacity(Arc::clone(&ffmpeg)).await?,
+    };
+    let token = o
+        .transcoder_token
+        .clone()
+        .unwrap_or_else(|| format!("{:x}", alloy::primitives::B256::random()));
+    let config = ServiceConfig {
+        listen: o
+            .listen
+            .unwrap_or_else(|| "127.0.0.1:8935".parse().expect("constant")),
+        data_dir: o
+            .data_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("peerflow-orchestrator")),
+        deployment,
+        node: NodeConfig {
+            policy: ParamsPolicy {
+                price_per_pixel: U256::from(o.price_per_pixel.unwrap_or(1)),
+                face_value: U256::from(o.face_value.unwrap_or(10_000_000_000_000_000)),
+                win_prob: win_prob(o.win_probability.unwrap_or(0.1)),
+                lifetime_blocks: o.params_lifetime_blocks.unwrap_or(20),
+            },
+            codecs: o.codecs.clone().unwrap_or_else(|| vec!["h264".into()]),
+            transcoder_token: token.clone(),
+            refresh_margin_blocks: 3,
+            job_timeout: Duration::from_secs(30),
+            capacity_pixels_per_second: capacity,
+        },
+        max_segment_bytes: 64 << 20,
+        redeem_every: Duration::from_secs(2),
+        gas: GasPolicy::default(),
+    };
+    let running = start(chain, me, config).await?;
+    if o.local_transcoder.unwrap_or(false) {
+        let pull = PullConfig {
+            orchestrator: running.url.clone(),
+            token,
+            wait: Duration::from_secs(20),
+        };
+        tokio::spawn(async move {
+            if let Err(e) = peerflow_transcoder::run(pull, ffmpeg).await {
+                tracing::error!(error = %e, "local transcoder stopped");
+            }
+        });
+    }
+    Ok(running)
+}
+
+pub async fn transcoder(opts: &TranscoderOpts, config: Option<&Path>) -> Result<()> {
+    let t = layered(opts, config, "transcoder")?;
+    let encoder: Arc<dyn Transcoder> = match t.encoder.as_deref().unwrap_or("ffmpeg") {
+        "ffmpeg" => Arc::new(FfmpegTranscoder::new()),
+        "rav1e" => Arc::new(Rav1eTranscoder::new()),
+        other => anyhow::bail!("unknown encoder {other} (ffmpeg or rav1e)"),
+    };
+    let orchestrator = t.orchestrator.context("--orchestrator is required")?;
+    let token = t.token.context("--token is required")?;
+    if encoder.name() == "ffmpeg" {
+        println!(
+            "capacity: {} output pixels/s",
+            local_capacity(Arc::clone(&encoder)).await?
+        );
+    }
+    println!("transcoder pulling work from {orchestrator}");
+    peerflow_transcoder::run(
+        PullConfig {
+            orchestrator,
+            token,
+            wait: Duration::from_secs(20),
+        },
+        encoder,
+    )
+    .await?;
+    Ok(())
+}
