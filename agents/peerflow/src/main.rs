@@ -29,7 +29,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run an orchestrator: HTTP API, payments, redemption, reward() each round.
-    Orchestrator(roles::OrchestratorOpts),
+    Orchestrator(Box<roles::OrchestratorOpts>),
     /// Run a transcoder that pulls work from an orchestrator.
     Transcoder(roles::TranscoderOpts),
 }
