@@ -1,10 +1,7 @@
 //! `peerflow`: one binary for every role. Thin by design: argument parsing and wiring; the logic
 //! lives in the role crates.
 
-mod config;
-mod keys;
-mod roles;
-
+use peerflow::roles;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};

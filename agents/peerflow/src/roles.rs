@@ -89,8 +89,11 @@ pub fn provider(rpc: &str, signer: PrivateKeySigner) -> Result<DynProvider> {
         .erased())
 }
 
-/// `win_probability` as the broker's `winProb` (`p × (2²⁵⁶ − 1)`, to 1e-18).
+/// `win_probability` as the broker's `winProb` (`p × (2²⁵⁶ − 1)`, to 1e-18; 1 is certainty).
 pub fn win_prob(p: f64) -> U256 {
+    if p >= 1.0 {
+        return U256::MAX;
+    }
     let scale = 1_000_000_000_000_000_000u128;
     U256::MAX / U256::from(scale) * U256::from((p.clamp(0.0, 1.0) * scale as f64) as u128)
 }
@@ -226,4 +229,20 @@ pub async fn transcoder(opts: &TranscoderOpts, config: Option<&Path>) -> Result<
     )
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn win_probability_maps_onto_the_full_range() {
+        assert_eq!(win_prob(1.0), U256::MAX);
+        assert_eq!(win_prob(0.0), U256::ZERO);
+        let half = win_prob(0.5);
+        assert!(
+            half.abs_diff(U256::MAX / U256::from(2u64))
+                < U256::MAX / U256::from(1_000_000_000_000_000u64)
+        );
+    }
 }

@@ -1,0 +1,105 @@
+//! The errors the HTTP side answers with: one status and one stable code each, rendered as
+//! `{ "error": { "code": "...", "message": "..." } }`.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::processor::ProcessError;
+use crate::recording::RecordingError;
+
+/// An error reply of the broadcaster's HTTP API.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// A malformed URL, stream name, sequence number or header.
+    #[error("{0}")]
+    BadRequest(String),
+    /// A push with an extension other than `.ts` or `.mp4`.
+    #[error("unsupported segment format {0:?}; push .ts or .mp4")]
+    UnsupportedFormat(String),
+    /// A body over the configured limit.
+    #[error("segment larger than {limit} bytes")]
+    SegmentTooLarge {
+        /// The configured limit in bytes.
+        limit: usize,
+    },
+    /// An empty or undecodable segment.
+    #[error("{0}")]
+    BadSegment(String),
+    /// The transcoding network could not take the segment.
+    #[error("{0}")]
+    NoOrchestrator(String),
+    /// A stream, rendition or segment that is not (or no longer) published.
+    #[error("{0}")]
+    UnknownStream(String),
+    /// A push to a stream that was ended by `DELETE` or by the idle rule.
+    #[error("stream {0:?} has ended; push under a new stream name")]
+    StreamEnded(String),
+    /// The processor answered with renditions that cannot be published.
+    #[error("unusable renditions: {0}")]
+    InvalidRenditions(String),
+    /// Writing the recording failed, so the segment was not published.
+    #[error(transparent)]
+    Recording(#[from] RecordingError),
+    /// A failure inside the broadcaster, such as a panicking processor.
+    #[error("{0}")]
+    Internal(String),
+    /// A route that exists, called with the wrong method.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// A path outside the API.
+    #[error("no such route")]
+    NotFound,
+}
+
+impl ApiError {
+    /// The HTTP status of this error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) | Self::BadSegment(_) => StatusCode::BAD_REQUEST,
+            Self::UnsupportedFormat(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::SegmentTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::NoOrchestrator(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::UnknownStream(_) | Self::NotFound => StatusCode::NOT_FOUND,
+            Self::StreamEnded(_) => StatusCode::CONFLICT,
+            Self::InvalidRenditions(_) => StatusCode::BAD_GATEWAY,
+            Self::Recording(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        }
+    }
+
+    /// The stable machine-readable code of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::BadRequest(_) => "bad_request",
+            Self::UnsupportedFormat(_) => "unsupported_format",
+            Self::SegmentTooLarge { .. } => "segment_too_large",
+            Self::BadSegment(_) => "bad_segment",
+            Self::NoOrchestrator(_) => "no_orchestrator",
+            Self::UnknownStream(_) => "unknown_stream",
+            Self::StreamEnded(_) => "stream_ended",
+            Self::InvalidRenditions(_) => "invalid_renditions",
+            Self::Recording(_) => "recording_failed",
+            Self::Internal(_) => "internal",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::NotFound => "not_found",
+        }
+    }
+}
+
+impl From<ProcessError> for ApiError {
+    fn from(err: ProcessError) -> Self {
+        match err {
+            ProcessError::BadSegment(msg) => Self::BadSegment(msg),
+            ProcessError::Unavailable(msg) => Self::NoOrchestrator(msg),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({ "error": { "code": self.code(), "message": self.to_string() } });
+        (self.status(), Json(body)).into_response()
+    }
+}

@@ -1,0 +1,258 @@
+//! Paying one orchestrator and submitting a segment to it. The payer keeps, per orchestrator, the
+//! last quote (price and ticket parameters bound to us), the next nonce and our credit there; it
+//! refreshes the quote before the parameters expire and sends just enough tickets to cover the
+//! segment at the quoted price.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use alloy::primitives::{Address, U256};
+use peerflow_protocol::api::{
+    ErrorBody, OrchestratorInfo, PAYMENT_HEADER, Payment, SEGMENT_HEADER, SegmentRequest, TicketMsg,
+};
+use peerflow_protocol::multipart::{self, Part};
+use peerflow_protocol::{Signature, Ticket, TicketDomain};
+use tokio::sync::Mutex;
+
+use super::discovery::Candidate;
+
+/// Why one attempt at one orchestrator failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AttemptError {
+    #[error("{code}: {message}")]
+    Refused {
+        code: String,
+        message: String,
+        retry_elsewhere: bool,
+    },
+    #[error("unreachable: {0}")]
+    Unreachable(String),
+    #[error("bad reply: {0}")]
+    BadReply(String),
+}
+
+impl AttemptError {
+    pub fn retry_elsewhere(&self) -> bool {
+        match self {
+            Self::Refused {
+                retry_elsewhere, ..
+            } => *retry_elsewhere,
+            Self::Unreachable(_) | Self::BadReply(_) => true,
+        }
+    }
+
+    /// The segment itself is bad: no orchestrator will take it.
+    pub fn is_bad_segment(&self) -> bool {
+        matches!(self, Self::Refused { code, .. } if code == "bad_segment")
+    }
+}
+
+struct Quote {
+    info: OrchestratorInfo,
+    next_nonce: u64,
+}
+
+/// Our paying identity and the quotes we hold.
+pub struct Payer {
+    key: [u8; 32],
+    pub sender: Address,
+    http: reqwest::Client,
+    /// Refresh parameters this many blocks before they expire.
+    margin_blocks: u64,
+    /// Pay this much more than the quoted cost (ppm), so small estimate errors cost no retry.
+    headroom_ppm: u64,
+    quotes: Mutex<HashMap<Address, Quote>>,
+}
+
+impl Payer {
+    pub fn new(key: [u8; 32], sender: Address, margin_blocks: u64) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("http client");
+        Self {
+            key,
+            sender,
+            http,
+            margin_blocks,
+            headroom_ppm: 200_000,
+            quotes: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Pays for and submits one segment; returns the rendition parts.
+    pub async fn submit(
+        &self,
+        to: &Candidate,
+        request: &SegmentRequest,
+        segment: &[u8],
+        pixels: u64,
+        block: u64,
+    ) -> Result<Vec<Part>, AttemptError> {
+        let mut refreshed = false;
+        loop {
+            let payment = self.payment_for(to, pixels, block, refreshed).await?;
+            match self.post(to, request, &payment, segment).await {
+                Err(AttemptError::Refused { code, .. })
+                    if !refreshed
+                        && matches!(
+                            code.as_str(),
+                            "ticket_params_expired" | "ticket_replayed" | "insufficient_balance"
+                        ) =>
+                {
+                    refreshed = true; // our quote, nonce or credit view is stale: refresh once
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Signs enough tickets to cover `pixels` at `to`'s quoted price (refreshing the quote if needed).
+    async fn payment_for(
+        &self,
+        to: &Candidate,
+        pixels: u64,
+        block: u64,
+        force_refresh: bool,
+    ) -> Result<Payment, AttemptError> {
+        let mut quotes = self.quotes.lock().await;
+        let stale = quotes.get(&to.address).is_none_or(|q| {
+            force_refresh || q.info.ticket_params.expiration_block < block + self.margin_blocks
+        });
+        if stale {
+            let info = self.fetch_info(to).await?;
+            quotes.insert(
+                to.address,
+                Quote {
+                    next_nonce: info.next_nonce,
+                    info,
+                },
+            );
+        }
+        let quote = quotes.get_mut(&to.address).expect("just inserted");
+        let p = &quote.info.ticket_params;
+        if p.ticket_value.is_zero() {
+            return Err(AttemptError::BadReply(
+                "ticket parameters worth nothing".into(),
+            ));
+        }
+        let cost = quote.info.price_per_pixel * U256::from(pixels);
+        let wanted = cost + cost * U256::from(self.headroom_ppm) / U256::from(1_000_000u64);
+        let missing = wanted.saturating_sub(quote.info.balance);
+        let count = missing.div_ceil(p.ticket_value).to::<u64>().max(1);
+        let domain = TicketDomain {
+            chain_id: quote.info.chain_id,
+            broker: quote.info.ticket_broker,
+        };
+        let mut tickets = Vec::with_capacity(count as usize);
+        for _ in 0..count {
+            let ticket = Ticket {
+                recipient: quote.info.orchestrator,
+                sender: self.sender,
+                signer: self.sender,
+                faceValue: p.face_value,
+                winProb: p.win_prob,
+                senderNonce: U256::from(quote.next_nonce),
+                recipientRandHash: p.recipient_rand_hash,
+                creationRound: U256::from(p.creation_round),
+            };
+            let signature = Signature::sign(&self.key, ticket.hash(&domain))
+                .map_err(|e| AttemptError::BadReply(e.to_string()))?;
+            tickets.push(TicketMsg::new(&ticket, &signature));
+            quote.next_nonce += 1;
+        }
+        // Our view of the credit after this payment and the work; corrected by the reply.
+        quote.info.balance =
+            (quote.info.balance + p.ticket_value * U256::from(count)).saturating_sub(cost);
+        Ok(Payment {
+            sender: self.sender,
+            tickets,
+        })
+    }
+
+    async fn fetch_info(&self, to: &Candidate) -> Result<OrchestratorInfo, AttemptError> {
+        let url = format!("{}/v1/info?sender={}", to.uri, self.sender);
+        let reply = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| AttemptError::Unreachable(e.to_string()))?;
+        if !reply.status().is_success() {
+            return Err(refusal(reply).await);
+        }
+        let info: OrchestratorInfo = reply
+            .json()
+            .await
+            .map_err(|e| AttemptError::BadReply(e.to_string()))?;
+        if info.orchestrator != to.address {
+            return Err(AttemptError::BadReply(format!(
+                "{} answers for {}",
+                to.uri, info.orchestrator
+            )));
+        }
+        Ok(info)
+    }
+
+    async fn post(
+        &self,
+        to: &Candidate,
+        request: &SegmentRequest,
+        payment: &Payment,
+        segment: &[u8],
+    ) -> Result<Vec<Part>, AttemptError> {
+        let reply = self
+            .http
+            .post(format!("{}/v1/segment", to.uri))
+            .header(
+                SEGMENT_HEADER,
+                serde_json::to_string(request).expect("serializable"),
+            )
+            .header(
+                PAYMENT_HEADER,
+                serde_json::to_string(payment).expect("serializable"),
+            )
+            .body(segment.to_vec())
+            .send()
+            .await
+            .map_err(|e| AttemptError::Unreachable(e.to_string()))?;
+        if !reply.status().is_success() {
+            return Err(refusal(reply).await);
+        }
+        let balance = reply
+            .headers()
+            .get("x-peerflow-balance")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<U256>().ok());
+        let content_type = reply
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let body = reply
+            .bytes()
+            .await
+            .map_err(|e| AttemptError::Unreachable(e.to_string()))?;
+        if let (Some(balance), Some(q)) = (balance, self.quotes.lock().await.get_mut(&to.address)) {
+            q.info.balance = balance;
+        }
+        multipart::decode(&content_type, &body).map_err(|e| AttemptError::BadReply(e.to_string()))
+    }
+}
+
+async fn refusal(reply: reqwest::Response) -> AttemptError {
+    let status = reply.status();
+    match reply.json::<ErrorBody>().await {
+        Ok(e) => AttemptError::Refused {
+            code: e.code,
+            message: e.message,
+            retry_elsewhere: e.retry_elsewhere,
+        },
+        Err(_) => AttemptError::Refused {
+            code: format!("http_{}", status.as_u16()),
+            message: status.to_string(),
+            retry_elsewhere: true,
+        },
+    }
+}

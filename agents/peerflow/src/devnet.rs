@@ -1,0 +1,200 @@
+//! The embedded default: a local chain with the suite deployed, several orchestrators (each with
+//! its transcoder) advertised in the registry, and a broadcaster paying them, all in one process
+//! with their state in one data directory.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy::primitives::{Address, U256, utils::parse_ether};
+use alloy::providers::{DynProvider, ext::AnvilApi};
+use anyhow::{Context, Result};
+use peerflow_broadcaster::BroadcasterConfig;
+use peerflow_broadcaster::network::processor::{NetworkConfig, NetworkHandle, NetworkProcessor};
+use peerflow_broadcaster::network::session::Payer;
+use peerflow_broadcaster::network::suspension::Suspensions;
+use peerflow_chain::actions::{advertise, fund_sender, give, register_orchestrator};
+use peerflow_chain::{Deployment, DevChain, DevChainOptions, SuiteParams, deploy_suite};
+use peerflow_orchestrator::service::RunningOrchestrator;
+use peerflow_protocol::api::ProfileSpec;
+
+use crate::roles::{OrchestratorOpts, provider, start_orchestrator};
+
+/// How big a devnet to run.
+#[derive(Debug, Clone)]
+pub struct DevnetOptions {
+    pub data_dir: PathBuf,
+    pub orchestrators: usize,
+    /// Address of the broadcaster's HTTP ingest and HLS.
+    pub broadcaster_listen: SocketAddr,
+    /// Seconds per block (rounds are 50 blocks).
+    pub block_time: u64,
+    pub win_probability: f64,
+    /// Segments sent to two orchestrators at once.
+    pub redundancy: usize,
+    /// Orchestrators' reward cut and fee share, parts per million.
+    pub reward_cut: u32,
+    pub fee_share: u32,
+}
+
+impl DevnetOptions {
+    pub fn new(data_dir: &Path) -> Self {
+        Self {
+            data_dir: data_dir.to_path_buf(),
+            orchestrators: 2,
+            broadcaster_listen: "127.0.0.1:0".parse().expect("constant"),
+            block_time: 1,
+            win_probability: 0.1,
+            redundancy: 1,
+            reward_cut: 100_000,
+            fee_share: 500_000,
+        }
+    }
+}
+
+/// A running devnet; everything stops when it is dropped.
+pub struct Devnet {
+    pub chain: DevChain,
+    pub deployment: Deployment,
+    pub deployer: DynProvider,
+    pub orchestrators: Vec<(Address, RunningOrchestrator<DynProvider>)>,
+    pub broadcaster: Address,
+    pub broadcaster_url: String,
+    pub ladder: Vec<ProfileSpec>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Devnet {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// Anvil accounts: 0 deploys, 1..=N orchestrate, 9 broadcasts.
+const BROADCASTER: usize = 9;
+
+pub async fn start(options: &DevnetOptions) -> Result<Devnet> {
+    std::fs::create_dir_all(&options.data_dir)
+        .with_context(|| format!("creating {}", options.data_dir.display()))?;
+    let chain = DevChain::spawn_with(&DevChainOptions {
+        block_time: Some(options.block_time),
+        ..Default::default()
+    })?;
+    let deployer = provider(&chain.endpoint(), chain.signer(0))?;
+    let deployment = deploy_suite(&deployer, &SuiteParams::devnet(chain.address(0))).await?;
+    deployment.save(&options.data_dir.join("deployment.json"))?;
+
+    let mut orchestrators = Vec::new();
+    for i in 1..=options.orchestrators {
+        let me = chain.address(i);
+        let wallet = provider(&chain.endpoint(), chain.signer(i))?;
+        give(&deployer, &deployment, me, parse_ether("1000")?).await?;
+        register_orchestrator(
+            &wallet,
+            &deployment,
+            me,
+            parse_ether("100")? + U256::from(i),
+            options.reward_cut,
+            options.fee_share,
+        )
+        .await?;
+        let opts = OrchestratorOpts {
+            listen: Some("127.0.0.1:0".parse()?),
+            data_dir: Some(options.data_dir.join(format!("orchestrator-{i}"))),
+            win_probability: Some(options.win_probability),
+            face_value: Some(10_000_000_000_000_000),
+            params_lifetime_blocks: Some(10),
+            local_transcoder: Some(true),
+            ..Default::default()
+        };
+        // Capacity is measured once (same machine for every local orchestrator).
+        let capacity =
+            orchestrators
+                .first()
+                .map(|(_, o): &(Address, RunningOrchestrator<DynProvider>)| {
+                    o.node.config.capacity_pixels_per_second
+                });
+        let running =
+            start_orchestrator(wallet.clone(), me, &opts, deployment.clone(), capacity).await?;
+        advertise(
+            &wallet,
+            &deployment,
+            &running.url,
+            &["transcode:h264"],
+            &["local"],
+            U256::from(1u64),
+        )
+        .await?;
+        orchestrators.push((me, running));
+    }
+
+    let broadcaster = chain.address(BROADCASTER);
+    let wallet = provider(&chain.endpoint(), chain.signer(BROADCASTER))?;
+    give(&deployer, &deployment, broadcaster, parse_ether("1000")?).await?;
+    fund_sender(
+        &wallet,
+        &deployment,
+        parse_ether("100")?,
+        parse_ether("100")?,
+    )
+    .await?;
+    // Orchestrators join the active set, and reserves count, from the next round.
+    deployer
+        .anvil_mine(Some(deployment.round_length), None)
+        .await?;
+
+    let ladder = vec![
+        ProfileSpec {
+            name: "360p".into(),
+            width: 640,
+            height: 360,
+            bitrate_kbps: 800,
+            codec: "h264".into(),
+        },
+        ProfileSpec {
+            name: "240p".into(),
+            width: 426,
+            height: 240,
+            bitrate_kbps: 400,
+            codec: "h264".into(),
+        },
+    ];
+    let network = NetworkProcessor::new(
+        wallet,
+        Payer::new(chain.secret_key(BROADCASTER), broadcaster, 3),
+        Arc::new(Suspensions::new(
+            Duration::from_secs(5),
+            Duration::from_secs(300),
+        )),
+        NetworkConfig {
+            registry: deployment.service_registry,
+            service: "transcode:h264".into(),
+            region: None,
+            ladder: ladder.clone(),
+            redundancy: options.redundancy,
+            rediscover_every: Duration::from_secs(30),
+        },
+    );
+    let app = peerflow_broadcaster::router(
+        BroadcasterConfig::new(options.data_dir.join("broadcaster")),
+        Arc::new(NetworkHandle(Arc::new(network))),
+    );
+    let listener = tokio::net::TcpListener::bind(options.broadcaster_listen).await?;
+    let broadcaster_url = format!("http://{}", listener.local_addr()?);
+    let server = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "broadcaster HTTP server stopped");
+        }
+    });
+    Ok(Devnet {
+        chain,
+        deployment,
+        deployer,
+        orchestrators,
+        broadcaster,
+        broadcaster_url,
+        ladder,
+        server,
+    })
+}

@@ -1,0 +1,258 @@
+//! The whole network on one machine: ffmpeg-cut segments pushed over HTTP to the broadcaster, paid
+//! orchestrators found on-chain, renditions back as HLS, winning tickets redeemed on anvil.
+
+use std::time::Duration;
+
+use alloy::primitives::U256;
+use alloy::providers::ext::AnvilApi;
+use peerflow::devnet::{Devnet, DevnetOptions, start};
+use peerflow::roles::provider;
+use peerflow_chain::actions::give;
+use peerflow_chain::bindings::{
+    staking::Staking, ticket_broker::TicketBroker, work_token::WorkToken,
+};
+use peerflow_chain::deploy::confirm;
+use peerflow_media::{probe_bytes, testsrc};
+use peerflow_orchestrator::WinningTicketStatus;
+
+/// Pushes `segments` as sequence numbers `first..`.
+async fn push_segments(net: &Devnet, stream: &str, first: usize, segments: &[std::path::PathBuf]) {
+    let http = reqwest::Client::new();
+    for (i, path) in segments.iter().enumerate() {
+        let seq = first + i;
+        let url = format!("{}/live/{stream}/{seq}.ts", net.broadcaster_url);
+        let reply = http
+            .put(url)
+            .body(std::fs::read(path).unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            reply.status(),
+            200,
+            "segment {seq}: {}",
+            reply.text().await.unwrap()
+        );
+    }
+}
+
+/// The live playlists list the newest segments (a window of at most 6), every one served and
+/// decodable at its rendition's size; the recording on disk holds the whole stream. Returns the
+/// pixels of every recorded rendition segment.
+async fn check_hls(net: &Devnet, dir: &std::path::Path, stream: &str, segments: usize) -> u64 {
+    let http = reqwest::Client::new();
+    let base = format!("{}/live/{stream}", net.broadcaster_url);
+    let master = http
+        .get(format!("{base}/index.m3u8"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let mut pixels = 0;
+    for profile in &net.ladder {
+        assert!(
+            master.contains(&format!("{}.m3u8", profile.name)),
+            "master lists {}:\n{master}",
+            profile.name
+        );
+        let media = http
+            .get(format!("{base}/{}.m3u8", profile.name))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let uris: Vec<&str> = media
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .collect();
+        assert_eq!(uris.len(), segments.min(6), "{}:\n{media}", profile.name);
+        assert!(
+            uris.last()
+                .unwrap()
+                .ends_with(&format!("/{}.ts", segments - 1)),
+            "newest last:\n{media}"
+        );
+        for uri in uris {
+            let bytes = http
+                .get(format!("{base}/{uri}"))
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap();
+            let info = probe_bytes(&bytes).unwrap();
+            assert_eq!((info.width, info.height), (profile.width, profile.height));
+            assert!(
+                (info.duration_s - 2.0).abs() < 0.1,
+                "duration {}",
+                info.duration_s
+            );
+        }
+    }
+    // Ending the stream finalizes the recording as a VOD playlist.
+    let ended = http.delete(&base).send().await.unwrap();
+    assert_eq!(ended.status(), 204);
+    for profile in &net.ladder {
+        let recorded = dir
+            .join("broadcaster/recordings")
+            .join(stream)
+            .join(&profile.name);
+        for seq in 0..segments {
+            let info = peerflow_media::probe(&recorded.join(format!("{seq}.ts"))).unwrap();
+            assert_eq!(
+                (info.width, info.height),
+                (profile.width, profile.height),
+                "recorded {seq}"
+            );
+            pixels += info.frames * u64::from(profile.width) * u64::from(profile.height);
+        }
+        let vod = peerflow_media::probe(&recorded.with_extension("m3u8")).unwrap();
+        assert!(
+            (vod.duration_s - 2.0 * segments as f64).abs() < 0.5,
+            "recording plays: {}",
+            vod.duration_s
+        );
+    }
+    pixels
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ten_segments_are_transcoded_paid_and_redeemed_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = DevnetOptions::new(dir.path());
+    options.orchestrators = 1;
+    options.win_probability = 1.0;
+    options.reward_cut = 0; // rewards then keep stake proportions exactly: the fee split is exact
+    let net = start(&options).await.unwrap();
+    let (o, running) = &net.orchestrators[0];
+
+    // A delegator beside the orchestrator in its pool.
+    let delegator = net.chain.address(5);
+    let d_wallet = provider(&net.chain.endpoint(), net.chain.signer(5)).unwrap();
+    let pool = Staking::new(net.deployment.staking, &d_wallet)
+        .orchestratorInfo(*o)
+        .call()
+        .await
+        .unwrap()
+        .stake;
+    give(&net.deployer, &net.deployment, delegator, pool)
+        .await
+        .unwrap();
+    confirm(
+        WorkToken::new(net.deployment.work_token, &d_wallet)
+            .approve(net.deployment.staking, pool)
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    confirm(
+        Staking::new(net.deployment.staking, &d_wallet)
+            .bond(pool, *o)
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+
+    let broker = TicketBroker::new(net.deployment.ticket_broker, &net.deployer);
+    let staking = Staking::new(net.deployment.staking, &net.deployer);
+    let deposit_before = broker.getSenderInfo(net.broadcaster).call().await.unwrap();
+
+    let segments =
+        testsrc::generate_segments(&dir.path().join("src"), 10, 2, 1280, 720, 30).unwrap();
+    push_segments(&net, "demo", 0, &segments).await;
+    let pixels = check_hls(&net, dir.path(), "demo", 10).await;
+
+    // Let the parameters expire, then the redeemer pays every winner (winProb = 1: all of them).
+    net.deployer.anvil_mine(Some(20), None).await.unwrap();
+    let mut redeemed = Vec::new();
+    for _ in 0..100 {
+        let (pending, done) = {
+            let store = running.node.store();
+            (
+                store.winning_tickets(WinningTicketStatus::Pending).unwrap(),
+                store
+                    .winning_tickets(WinningTicketStatus::Redeemed)
+                    .unwrap(),
+            )
+        };
+        if pending.is_empty() {
+            redeemed = done;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(!redeemed.is_empty(), "winners redeemed");
+    let paid: U256 = redeemed.iter().map(|t| t.face_value).sum();
+    let deposit_after = broker.getSenderInfo(net.broadcaster).call().await.unwrap();
+    assert_eq!(
+        deposit_before.deposit - deposit_after.deposit,
+        paid,
+        "the broadcaster paid exactly the tickets' face value"
+    );
+
+    let o_fees = staking.pendingFees(*o).call().await.unwrap();
+    let d_fees = staking.pendingFees(delegator).call().await.unwrap();
+    assert!(
+        o_fees + d_fees <= paid && o_fees + d_fees + U256::from(2u64) >= paid,
+        "fee pool grew by what was paid"
+    );
+    // feeShare 50% to the pool, split by stake (with no reward cut, rewards keep the proportions).
+    let d_stake = staking.pendingStake(delegator).call().await.unwrap();
+    let pool_stake = staking.orchestratorInfo(*o).call().await.unwrap().stake;
+    let expected_delegator = paid / U256::from(2u64) * d_stake / pool_stake;
+    assert!(
+        d_fees.abs_diff(expected_delegator) <= U256::from(2u64),
+        "delegator fee share {d_fees} vs {expected_delegator}"
+    );
+
+    // The orchestrator charged its own price (1 wei/pixel) for exactly the pixels produced.
+    let credit = running.node.store().balance(net.broadcaster).unwrap();
+    assert_eq!(
+        credit,
+        paid - U256::from(pixels),
+        "credit left = paid − price × pixels"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn killing_the_chosen_orchestrator_mid_stream_loses_no_segment() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut net = start(&DevnetOptions::new(dir.path())).await.unwrap();
+    let segments =
+        testsrc::generate_segments(&dir.path().join("src"), 6, 2, 1280, 720, 30).unwrap();
+    let nonces = |net: &Devnet| -> Vec<u64> {
+        net.orchestrators
+            .iter()
+            .map(|(_, o)| o.node.store().next_nonce(net.broadcaster).unwrap())
+            .collect()
+    };
+    push_segments(&net, "failover", 0, &segments[..2]).await;
+    let before = nonces(&net);
+    push_segments(&net, "failover", 2, &segments[2..3]).await;
+    let after = nonces(&net);
+    // The orchestrator chosen for the latest segment is killed: its API goes away mid-stream.
+    let chosen = (0..after.len())
+        .find(|&i| after[i] > before[i])
+        .expect("someone served segment 2");
+    net.orchestrators.remove(chosen);
+    let survivor_before = nonces(&net)[0];
+    push_segments(&net, "failover", 3, &segments[3..]).await;
+    check_hls(&net, dir.path(), "failover", 6).await;
+    assert!(
+        nonces(&net)[0] > survivor_before,
+        "the other orchestrator took over"
+    );
+}
