@@ -62,7 +62,14 @@ pub struct Devnet {
     pub broadcaster: Address,
     pub broadcaster_url: String,
     pub ladder: Vec<ProfileSpec>,
+    data_dir: PathBuf,
     server: tokio::task::JoinHandle<()>,
+}
+
+impl Devnet {
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
 }
 
 impl Drop for Devnet {
@@ -195,6 +202,7 @@ pub async fn start(options: &DevnetOptions) -> Result<Devnet> {
         broadcaster,
         broadcaster_url,
         ladder,
+        data_dir: options.data_dir.clone(),
         server,
     })
 }

@@ -25,10 +25,73 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The whole network on this machine: anvil, the contract suite, orchestrators with their
+    /// transcoders and a broadcaster; prints the push and playback URLs. `--demo` pushes a 20 s
+    /// test stream through it and prints a summary.
+    Devnet(DevnetArgs),
     /// Run an orchestrator: HTTP API, payments, redemption, reward() each round.
     Orchestrator(Box<roles::OrchestratorOpts>),
     /// Run a transcoder that pulls work from an orchestrator.
     Transcoder(roles::TranscoderOpts),
+}
+
+#[derive(clap::Args)]
+struct DevnetArgs {
+    /// State directory (deployment, orchestrator databases, recordings).
+    #[arg(long, default_value = "peerflow-devnet")]
+    data_dir: PathBuf,
+    #[arg(long, default_value_t = 2)]
+    orchestrators: usize,
+    /// Broadcaster's HTTP address (push and HLS).
+    #[arg(long, default_value = "127.0.0.1:8936")]
+    listen: std::net::SocketAddr,
+    /// Ticket win probability (high on the devnet so that a short demo sees tickets redeemed).
+    #[arg(long, default_value_t = 0.5)]
+    win_probability: f64,
+    /// Push a 20 s 720p test stream, print a summary and exit.
+    #[arg(long)]
+    demo: bool,
+}
+
+async fn devnet(args: &DevnetArgs) -> anyhow::Result<()> {
+    let mut options = peerflow::devnet::DevnetOptions::new(&args.data_dir);
+    options.orchestrators = args.orchestrators;
+    options.broadcaster_listen = args.listen;
+    options.win_probability = args.win_probability;
+    println!(
+        "starting the devnet (anvil, contracts, {} orchestrators, broadcaster)…",
+        args.orchestrators
+    );
+    let net = peerflow::devnet::start(&options).await?;
+    println!(
+        "chain:        {} (chain id {})",
+        net.chain.endpoint(),
+        net.chain.chain_id()
+    );
+    println!(
+        "contracts:    {}",
+        args.data_dir.join("deployment.json").display()
+    );
+    for (address, o) in &net.orchestrators {
+        println!(
+            "orchestrator: {address} at {} ({} output pixels/s)",
+            o.url, o.node.config.capacity_pixels_per_second
+        );
+    }
+    println!(
+        "push:         PUT {}/live/<stream>/<seq>.ts",
+        net.broadcaster_url
+    );
+    println!(
+        "playback:     {}/live/<stream>/index.m3u8",
+        net.broadcaster_url
+    );
+    if args.demo {
+        return peerflow::demo::run(&net, "demo").await;
+    }
+    println!("running; press Ctrl-C to stop");
+    tokio::signal::ctrl_c().await?;
+    Ok(())
 }
 
 #[tokio::main]
@@ -37,6 +100,7 @@ async fn main() -> anyhow::Result<()> {
     init_logging(cli.log_json);
     let config = cli.config.as_deref();
     match &cli.command {
+        Command::Devnet(args) => devnet(args).await,
         Command::Orchestrator(o) => roles::orchestrator(o, config).await,
         Command::Transcoder(t) => roles::transcoder(t, config).await,
     }
