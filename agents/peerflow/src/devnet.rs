@@ -4,22 +4,16 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::Duration;
 
 use alloy::primitives::{Address, U256, utils::parse_ether};
 use alloy::providers::{DynProvider, ext::AnvilApi};
 use anyhow::{Context, Result};
-use peerflow_broadcaster::BroadcasterConfig;
-use peerflow_broadcaster::network::processor::{NetworkConfig, NetworkHandle, NetworkProcessor};
-use peerflow_broadcaster::network::session::Payer;
-use peerflow_broadcaster::network::suspension::Suspensions;
 use peerflow_chain::actions::{advertise, fund_sender, give, register_orchestrator};
 use peerflow_chain::{Deployment, DevChain, DevChainOptions, SuiteParams, deploy_suite};
 use peerflow_orchestrator::service::RunningOrchestrator;
 use peerflow_protocol::api::ProfileSpec;
 
-use crate::roles::{OrchestratorOpts, provider, start_orchestrator};
+use crate::roles::{OrchestratorOpts, broadcaster_app, ladder_specs, provider, start_orchestrator};
 
 /// How big a devnet to run.
 #[derive(Debug, Clone)]
@@ -151,41 +145,15 @@ pub async fn start(options: &DevnetOptions) -> Result<Devnet> {
         .anvil_mine(Some(deployment.round_length), None)
         .await?;
 
-    let ladder = vec![
-        ProfileSpec {
-            name: "360p".into(),
-            width: 640,
-            height: 360,
-            bitrate_kbps: 800,
-            codec: "h264".into(),
-        },
-        ProfileSpec {
-            name: "240p".into(),
-            width: 426,
-            height: 240,
-            bitrate_kbps: 400,
-            codec: "h264".into(),
-        },
-    ];
-    let network = NetworkProcessor::new(
+    let ladder = ladder_specs(&peerflow_media::default_ladder());
+    let app = broadcaster_app(
         wallet,
-        Payer::new(chain.secret_key(BROADCASTER), broadcaster, 3),
-        Arc::new(Suspensions::new(
-            Duration::from_secs(5),
-            Duration::from_secs(300),
-        )),
-        NetworkConfig {
-            registry: deployment.service_registry,
-            service: "transcode:h264".into(),
-            region: None,
-            ladder: ladder.clone(),
-            redundancy: options.redundancy,
-            rediscover_every: Duration::from_secs(30),
-        },
-    );
-    let app = peerflow_broadcaster::router(
-        BroadcasterConfig::new(options.data_dir.join("broadcaster")),
-        Arc::new(NetworkHandle(Arc::new(network))),
+        chain.secret_key(BROADCASTER),
+        broadcaster,
+        &deployment,
+        options.data_dir.join("broadcaster"),
+        ladder.clone(),
+        ("transcode:h264".into(), None, options.redundancy),
     );
     let listener = tokio::net::TcpListener::bind(options.broadcaster_listen).await?;
     let broadcaster_url = format!("http://{}", listener.local_addr()?);

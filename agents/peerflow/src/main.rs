@@ -29,6 +29,8 @@ enum Command {
     /// transcoders and a broadcaster; prints the push and playback URLs. `--demo` pushes a 20 s
     /// test stream through it and prints a summary.
     Devnet(DevnetArgs),
+    /// Run a broadcaster: HTTP push ingest, HLS and recording, paying orchestrators found on-chain.
+    Broadcaster(Box<roles::BroadcasterOpts>),
     /// Run an orchestrator: HTTP API, payments, redemption, reward() each round.
     Orchestrator(Box<roles::OrchestratorOpts>),
     /// Run a transcoder that pulls work from an orchestrator.
@@ -101,6 +103,7 @@ async fn main() -> anyhow::Result<()> {
     let config = cli.config.as_deref();
     match &cli.command {
         Command::Devnet(args) => devnet(args).await,
+        Command::Broadcaster(b) => roles::broadcaster(b, config).await,
         Command::Orchestrator(o) => roles::orchestrator(o, config).await,
         Command::Transcoder(t) => roles::transcoder(t, config).await,
     }

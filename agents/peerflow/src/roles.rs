@@ -10,6 +10,10 @@ use alloy::primitives::U256;
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use alloy::signers::local::PrivateKeySigner;
 use anyhow::{Context, Result};
+use peerflow_broadcaster::BroadcasterConfig;
+use peerflow_broadcaster::network::processor::{NetworkConfig, NetworkHandle, NetworkProcessor};
+use peerflow_broadcaster::network::session::Payer;
+use peerflow_broadcaster::network::suspension::Suspensions;
 use peerflow_chain::Deployment;
 use peerflow_chain::actions::advertise;
 use peerflow_media::{
@@ -17,6 +21,7 @@ use peerflow_media::{
 };
 use peerflow_orchestrator::service::{RunningOrchestrator, ServiceConfig, start};
 use peerflow_orchestrator::{GasPolicy, NodeConfig, ParamsPolicy};
+use peerflow_protocol::api::ProfileSpec;
 use peerflow_transcoder::PullConfig;
 use serde::{Deserialize, Serialize};
 
@@ -245,4 +250,132 @@ mod tests {
                 < U256::MAX / U256::from(1_000_000_000_000_000u64)
         );
     }
+}
+
+/// Options of `peerflow broadcaster`.
+#[derive(Debug, Clone, Default, clap::Args, Serialize, Deserialize)]
+pub struct BroadcasterOpts {
+    #[arg(long, env = "PEERFLOW_RPC_URL")]
+    pub rpc_url: Option<String>,
+    #[arg(long, env = "PEERFLOW_DEPLOYMENT")]
+    pub deployment: Option<PathBuf>,
+    /// Address of the push ingest and HLS server.
+    #[arg(long, env = "PEERFLOW_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Where recordings are written.
+    #[arg(long, env = "PEERFLOW_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Rendition ladder, e.g. "360p:640x360:800k:h264,240p:426x240:400k:h264".
+    #[arg(long)]
+    pub ladder: Option<String>,
+    /// Registry service id orchestrators must offer.
+    #[arg(long)]
+    pub service: Option<String>,
+    /// Only orchestrators serving this region.
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Send each segment to this many orchestrators at once (2 for premium streams).
+    #[arg(long)]
+    pub redundancy: Option<usize>,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub keys: KeyArgs,
+}
+
+/// The broadcaster's router: push ingest and HLS in front of the paid network.
+pub fn broadcaster_app(
+    chain: DynProvider,
+    key: [u8; 32],
+    me: alloy::primitives::Address,
+    deployment: &Deployment,
+    data_dir: PathBuf,
+    ladder: Vec<ProfileSpec>,
+    network: (String, Option<String>, usize),
+) -> axum::Router {
+    let (service, region, redundancy) = network;
+    let processor = NetworkProcessor::new(
+        chain,
+        Payer::new(key, me, 3),
+        Arc::new(Suspensions::new(
+            Duration::from_secs(5),
+            Duration::from_secs(300),
+        )),
+        NetworkConfig {
+            registry: deployment.service_registry,
+            service,
+            region,
+            ladder,
+            redundancy,
+            rediscover_every: Duration::from_secs(30),
+        },
+    );
+    peerflow_broadcaster::router(
+        BroadcasterConfig::new(data_dir),
+        Arc::new(NetworkHandle(Arc::new(processor))),
+    )
+}
+
+/// The ladder as the HTTP API names it.
+pub fn ladder_specs(ladder: &[peerflow_media::Profile]) -> Vec<ProfileSpec> {
+    ladder
+        .iter()
+        .map(|p| ProfileSpec {
+            name: p.name.clone(),
+            width: p.width,
+            height: p.height,
+            bitrate_kbps: p.bitrate_kbps,
+            codec: p.codec.as_str().into(),
+        })
+        .collect()
+}
+
+pub async fn broadcaster(opts: &BroadcasterOpts, config: Option<&Path>) -> Result<()> {
+    let b = layered(opts, config, "broadcaster")?;
+    let signer = b.keys.signer()?;
+    let (me, key) = (signer.address(), signer.to_bytes().0);
+    let chain = provider(
+        &b.rpc_url
+            .clone()
+            .unwrap_or_else(|| "http://127.0.0.1:8545".into()),
+        signer,
+    )?;
+    let deployment = Deployment::load(
+        b.deployment
+            .as_deref()
+            .context("--deployment is required")?,
+    )?;
+    let ladder = match &b.ladder {
+        Some(l) => peerflow_media::Profile::parse_ladder(l)?,
+        None => default_ladder(),
+    };
+    let app = broadcaster_app(
+        chain,
+        key,
+        me,
+        &deployment,
+        b.data_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("peerflow-broadcaster")),
+        ladder_specs(&ladder),
+        (
+            b.service.clone().unwrap_or_else(|| "transcode:h264".into()),
+            b.region.clone(),
+            b.redundancy.unwrap_or(1),
+        ),
+    );
+    let listen = b
+        .listen
+        .unwrap_or_else(|| "127.0.0.1:8936".parse().expect("constant"));
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listening on {listen}"))?;
+    println!(
+        "broadcaster {me}: push to http://{listen}/live/<stream>/<seq>.ts, watch http://{listen}/live/<stream>/index.m3u8"
+    );
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            tokio::signal::ctrl_c().await.ok();
+        })
+        .await?;
+    Ok(())
 }

@@ -1,0 +1,180 @@
+//! Each role as its own `peerflow` process over real HTTP: an orchestrator configured from a TOML
+//! file, a transcoder pulling from it, and a broadcaster configured by flags and environment,
+//! finding the orchestrator on-chain.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use alloy::primitives::{U256, utils::parse_ether};
+use alloy::providers::ext::AnvilApi;
+use peerflow::roles::provider;
+use peerflow_chain::actions::{fund_sender, give, register_orchestrator};
+use peerflow_chain::{DevChain, DevChainOptions, SuiteParams, deploy_suite};
+use peerflow_media::{probe_bytes, testsrc};
+
+struct Kill(Child);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn peerflow(args: &[&str], envs: &[(&str, String)]) -> Kill {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_peerflow"));
+    cmd.args(args).env("RUST_LOG", "warn").stdout(Stdio::null());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    Kill(cmd.spawn().expect("peerflow binary"))
+}
+
+async fn wait_http(url: &str) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while Instant::now() < deadline {
+        if reqwest::get(url).await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("{url} never answered");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orchestrator_transcoder_and_broadcaster_run_as_separate_processes() {
+    let chain = DevChain::spawn_with(&DevChainOptions {
+        block_time: Some(1),
+        ..Default::default()
+    })
+    .unwrap();
+    let deployer = provider(&chain.endpoint(), chain.signer(0)).unwrap();
+    let d = deploy_suite(&deployer, &SuiteParams::devnet(chain.address(0)))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let deployment = dir.path().join("deployment.json");
+    d.save(&deployment).unwrap();
+    for i in [1, 2] {
+        give(
+            &deployer,
+            &d,
+            chain.address(i),
+            parse_ether("1000").unwrap(),
+        )
+        .await
+        .unwrap();
+    }
+    register_orchestrator(
+        &provider(&chain.endpoint(), chain.signer(1)).unwrap(),
+        &d,
+        chain.address(1),
+        parse_ether("100").unwrap(),
+        0,
+        0,
+    )
+    .await
+    .unwrap();
+    fund_sender(
+        &provider(&chain.endpoint(), chain.signer(2)).unwrap(),
+        &d,
+        parse_ether("100").unwrap(),
+        U256::ZERO,
+    )
+    .await
+    .unwrap();
+    deployer
+        .anvil_mine(Some(d.round_length), None)
+        .await
+        .unwrap();
+    let key_file = |i: usize| {
+        let path = dir.path().join(format!("key{i}"));
+        std::fs::write(&path, alloy::primitives::hex::encode(chain.secret_key(i))).unwrap();
+        path.display().to_string()
+    };
+
+    let (o_port, b_port) = (free_port(), free_port());
+    let o_url = format!("http://127.0.0.1:{o_port}");
+    let config = dir.path().join("peerflow.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[orchestrator]\nrpc-url = \"{}\"\ndeployment = \"{}\"\nlisten = \"127.0.0.1:{o_port}\"\ndata-dir = \"{}\"\n\
+             transcoder-token = \"tok\"\nservice-uri = \"{o_url}\"\nwin-probability = 0.5\nkey-file = \"{}\"\n",
+            chain.endpoint(),
+            deployment.display(),
+            dir.path().join("o").display(),
+            key_file(1)
+        ),
+    )
+    .unwrap();
+    let _orchestrator = peerflow(
+        &["--config", &config.display().to_string(), "orchestrator"],
+        &[],
+    );
+    wait_http(&format!("{o_url}/v1/info?sender={}", chain.address(2))).await;
+    let _transcoder = peerflow(
+        &["transcoder", "--orchestrator", &o_url, "--token", "tok"],
+        &[],
+    );
+    let b_url = format!("http://127.0.0.1:{b_port}");
+    let _broadcaster = peerflow(
+        &[
+            "broadcaster",
+            "--listen",
+            &format!("127.0.0.1:{b_port}"),
+            "--deployment",
+            &deployment.display().to_string(),
+        ],
+        &[
+            ("PEERFLOW_RPC_URL", chain.endpoint()),
+            ("PEERFLOW_KEY_FILE", key_file(2)),
+            (
+                "PEERFLOW_DATA_DIR",
+                dir.path().join("b").display().to_string(),
+            ),
+        ],
+    );
+    wait_http(&format!("{b_url}/live/none/index.m3u8")).await;
+
+    let segments =
+        testsrc::generate_segments(&dir.path().join("src"), 2, 2, 1280, 720, 30).unwrap();
+    let http = reqwest::Client::new();
+    for (seq, path) in segments.iter().enumerate() {
+        let mut status = 0;
+        // The orchestrator's registry entry is written right after it starts listening.
+        for _ in 0..30 {
+            let reply = http
+                .put(format!("{b_url}/live/s/{seq}.ts"))
+                .body(std::fs::read(path).unwrap())
+                .send()
+                .await
+                .unwrap();
+            status = reply.status().as_u16();
+            if status == 200 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        assert_eq!(status, 200, "segment {seq}");
+    }
+    let segment = http
+        .get(format!("{b_url}/live/s/360p/1.ts"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let info = probe_bytes(&segment).unwrap();
+    assert_eq!((info.width, info.height), (640, 360));
+}
