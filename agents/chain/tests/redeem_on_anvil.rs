@@ -2,9 +2,8 @@
 
 use alloy::primitives::{B256, U256, keccak256, utils::parse_ether};
 use alloy::providers::{Provider, ProviderBuilder, ext::AnvilApi};
-use peerflow_chain::bindings::{
-    staking::Staking, ticket_broker::TicketBroker, work_token::WorkToken,
-};
+use peerflow_chain::actions::{fund_sender, give, register_orchestrator};
+use peerflow_chain::bindings::{staking::Staking, ticket_broker::TicketBroker};
 use peerflow_chain::deploy::confirm;
 use peerflow_chain::{DevChain, SuiteParams, deploy_suite};
 use peerflow_protocol::{Signature, SignedTicket, Ticket, TicketDomain, recipient_rand_hash};
@@ -29,83 +28,25 @@ async fn rust_signed_ticket_is_redeemed_and_credited_on_chain() {
     let d = deploy_suite(&deployer, &SuiteParams::devnet(chain.address(0)))
         .await
         .expect("deploy");
-    let token = WorkToken::new(d.work_token, &deployer);
     for to in [o, b] {
-        confirm(
-            token
-                .transfer(to, parse_ether("100").unwrap())
-                .send()
-                .await
-                .unwrap()
-                .get_receipt()
-                .await
-                .unwrap(),
-        )
-        .unwrap();
+        give(&deployer, &d, to, parse_ether("100").unwrap())
+            .await
+            .unwrap();
     }
-
-    let stake = parse_ether("50").unwrap();
-    let o_token = WorkToken::new(d.work_token, &orchestrator);
+    register_orchestrator(
+        &orchestrator,
+        &d,
+        o,
+        parse_ether("50").unwrap(),
+        100_000,
+        500_000,
+    )
+    .await
+    .unwrap();
     let o_staking = Staking::new(d.staking, &orchestrator);
-    confirm(
-        o_token
-            .approve(d.staking, stake)
-            .send()
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap(),
-    )
-    .unwrap();
-    confirm(
-        o_staking
-            .bond(stake, o)
-            .send()
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap(),
-    )
-    .unwrap();
-    confirm(
-        o_staking
-            .registerOrchestrator(100_000, 500_000)
-            .send()
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap(),
-    )
-    .unwrap();
-
-    let deposit = parse_ether("10").unwrap();
-    let b_token = WorkToken::new(d.work_token, &broadcaster);
-    let b_broker = TicketBroker::new(d.ticket_broker, &broadcaster);
-    confirm(
-        b_token
-            .approve(d.ticket_broker, deposit)
-            .send()
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap(),
-    )
-    .unwrap();
-    confirm(
-        b_broker
-            .fundDeposit(deposit)
-            .send()
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap(),
-    )
-    .unwrap();
+    fund_sender(&broadcaster, &d, parse_ether("10").unwrap(), U256::ZERO)
+        .await
+        .unwrap();
     deployer
         .anvil_mine(Some(d.round_length), None)
         .await

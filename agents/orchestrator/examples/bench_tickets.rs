@@ -268,16 +268,7 @@ async fn payment_http() -> (f64, f64, f64) {
             let start = Instant::now();
             let mut nonce = 0u64;
             while start.elapsed() < run_for {
-                let t = Ticket {
-                    recipient: info.orchestrator,
-                    sender,
-                    signer: sender,
-                    faceValue: p.face_value,
-                    winProb: p.win_prob,
-                    senderNonce: U256::from(nonce),
-                    recipientRandHash: p.recipient_rand_hash,
-                    creationRound: U256::from(p.creation_round),
-                };
+                let t = p.ticket(sender, nonce);
                 let sig = Signature::sign(&key, t.hash(&domain)).unwrap();
                 let body = Payment {
                     sender,

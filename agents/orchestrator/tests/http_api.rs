@@ -18,7 +18,7 @@ use peerflow_protocol::api::{
     SEGMENT_HEADER, SegmentRequest, TicketMsg,
 };
 use peerflow_protocol::multipart::{self, Part};
-use peerflow_protocol::{Signature, Ticket, TicketDomain};
+use peerflow_protocol::{Signature, TicketDomain};
 
 const TOKEN: &str = "transcoder-secret";
 const PRICE: u64 = 1_000;
@@ -138,16 +138,7 @@ impl Net {
         };
         let tickets = (first_nonce..first_nonce + n)
             .map(|nonce| {
-                let ticket = Ticket {
-                    recipient: info.orchestrator,
-                    sender,
-                    signer: sender,
-                    faceValue: p.face_value,
-                    winProb: p.win_prob,
-                    senderNonce: U256::from(nonce),
-                    recipientRandHash: p.recipient_rand_hash,
-                    creationRound: U256::from(p.creation_round),
-                };
+                let ticket = p.ticket(sender, nonce);
                 TicketMsg::new(
                     &ticket,
                     &Signature::sign(&self.chain.secret_key(i), ticket.hash(&domain)).unwrap(),
@@ -330,7 +321,7 @@ async fn refused_payments_say_why_and_debit_nothing() {
 
     // Signed for another orchestrator: the signature does not match a ticket addressed here.
     let mut elsewhere = info.clone();
-    elsewhere.orchestrator = net.chain.address(9);
+    elsewhere.ticket_params.recipient = net.chain.address(9);
     let (status, body) = error_of(
         net.submit(&net.payment(2, &elsewhere, 6, 1), b"segment")
             .await,

@@ -56,6 +56,22 @@ pub struct TicketParamsMsg {
     pub ticket_value: U256,
 }
 
+impl TicketParamsMsg {
+    /// The ticket these parameters ask `signer` to sign for its `nonce` (the sender is the funder).
+    pub fn ticket(&self, signer: Address, nonce: u64) -> Ticket {
+        Ticket {
+            recipient: self.recipient,
+            sender: self.sender,
+            signer,
+            faceValue: self.face_value,
+            winProb: self.win_prob,
+            senderNonce: U256::from(nonce),
+            recipientRandHash: self.recipient_rand_hash,
+            creationRound: U256::from(self.creation_round),
+        }
+    }
+}
+
 /// One rendition to produce.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -16,7 +16,7 @@ use peerflow_protocol::api::{
     OrchestratorInfo, PAYMENT_HEADER, Payment, ProfileSpec, RENDITION_HEADER, SEGMENT_HEADER,
     SegmentRequest, TicketMsg,
 };
-use peerflow_protocol::{Signature, Ticket, TicketDomain, multipart};
+use peerflow_protocol::{Signature, TicketDomain, multipart};
 use peerflow_transcoder::{PullConfig, pull_one};
 
 const PRICE: u64 = 10;
@@ -118,16 +118,7 @@ async fn pulled_segment_comes_back_as_decodable_renditions_charged_per_pixel() {
     };
     let tickets = (0..2u64)
         .map(|nonce| {
-            let t = Ticket {
-                recipient: info.orchestrator,
-                sender,
-                signer: sender,
-                faceValue: p.face_value,
-                winProb: p.win_prob,
-                senderNonce: U256::from(nonce),
-                recipientRandHash: p.recipient_rand_hash,
-                creationRound: U256::from(p.creation_round),
-            };
+            let t = p.ticket(sender, nonce);
             TicketMsg::new(
                 &t,
                 &Signature::sign(&chain.secret_key(2), t.hash(&domain)).unwrap(),

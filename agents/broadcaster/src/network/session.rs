@@ -11,7 +11,7 @@ use peerflow_protocol::api::{
     ErrorBody, OrchestratorInfo, PAYMENT_HEADER, Payment, SEGMENT_HEADER, SegmentRequest, TicketMsg,
 };
 use peerflow_protocol::multipart::{self, Part};
-use peerflow_protocol::{Signature, Ticket, TicketDomain};
+use peerflow_protocol::{Signature, TicketDomain};
 use tokio::sync::Mutex;
 
 use super::discovery::Candidate;
@@ -146,16 +146,7 @@ impl Payer {
         };
         let mut tickets = Vec::with_capacity(count as usize);
         for _ in 0..count {
-            let ticket = Ticket {
-                recipient: quote.info.orchestrator,
-                sender: self.sender,
-                signer: self.sender,
-                faceValue: p.face_value,
-                winProb: p.win_prob,
-                senderNonce: U256::from(quote.next_nonce),
-                recipientRandHash: p.recipient_rand_hash,
-                creationRound: U256::from(p.creation_round),
-            };
+            let ticket = p.ticket(self.sender, quote.next_nonce);
             let signature = Signature::sign(&self.key, ticket.hash(&domain))
                 .map_err(|e| AttemptError::BadReply(e.to_string()))?;
             tickets.push(TicketMsg::new(&ticket, &signature));
