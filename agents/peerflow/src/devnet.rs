@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use alloy::primitives::{Address, U256, utils::parse_ether};
 use alloy::providers::{DynProvider, ext::AnvilApi};
 use anyhow::{Context, Result};
+use peerflow_broadcaster::network::deposit::{TopUp, keep_topped_up};
 use peerflow_chain::actions::{advertise, fund_sender, give, register_orchestrator};
 use peerflow_chain::{Deployment, DevChain, DevChainOptions, SuiteParams, deploy_suite};
 use peerflow_orchestrator::service::RunningOrchestrator;
@@ -58,6 +59,7 @@ pub struct Devnet {
     pub ladder: Vec<ProfileSpec>,
     data_dir: PathBuf,
     server: tokio::task::JoinHandle<()>,
+    deposit_keeper: tokio::task::JoinHandle<()>,
 }
 
 impl Devnet {
@@ -69,6 +71,7 @@ impl Devnet {
 impl Drop for Devnet {
     fn drop(&mut self) {
         self.server.abort();
+        self.deposit_keeper.abort();
     }
 }
 
@@ -145,6 +148,17 @@ pub async fn start(options: &DevnetOptions) -> Result<Devnet> {
         .anvil_mine(Some(deployment.round_length), None)
         .await?;
 
+    let deposit_keeper = keep_topped_up(
+        wallet.clone(),
+        deployment.ticket_broker,
+        deployment.work_token,
+        broadcaster,
+        TopUp {
+            minimum: parse_ether("50")?,
+            target: parse_ether("100")?,
+        },
+        std::time::Duration::from_secs(5),
+    );
     let ladder = ladder_specs(&peerflow_media::default_ladder());
     let app = broadcaster_app(
         wallet,
@@ -172,5 +186,6 @@ pub async fn start(options: &DevnetOptions) -> Result<Devnet> {
         ladder,
         data_dir: options.data_dir.clone(),
         server,
+        deposit_keeper,
     })
 }

@@ -11,11 +11,13 @@ use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use alloy::signers::local::PrivateKeySigner;
 use anyhow::{Context, Result};
 use peerflow_broadcaster::BroadcasterConfig;
+use peerflow_broadcaster::network::deposit::{TopUp, keep_topped_up};
 use peerflow_broadcaster::network::processor::{NetworkConfig, NetworkHandle, NetworkProcessor};
 use peerflow_broadcaster::network::session::Payer;
 use peerflow_broadcaster::network::suspension::Suspensions;
 use peerflow_chain::Deployment;
 use peerflow_chain::actions::advertise;
+use peerflow_chain::bindings::ticket_broker::TicketBroker;
 use peerflow_media::{
     FfmpegTranscoder, Rav1eTranscoder, Transcoder, default_ladder, measure_capacity,
 };
@@ -277,6 +279,12 @@ pub struct BroadcasterOpts {
     /// Send each segment to this many orchestrators at once (2 for premium streams).
     #[arg(long)]
     pub redundancy: Option<usize>,
+    /// Top the broker deposit up when it falls below this (fee-token wei; default 10 tokens)…
+    #[arg(long)]
+    pub min_deposit: Option<u128>,
+    /// …back to this (default 100 tokens).
+    #[arg(long)]
+    pub deposit_target: Option<u128>,
     #[command(flatten)]
     #[serde(flatten)]
     pub keys: KeyArgs,
@@ -344,6 +352,22 @@ pub async fn broadcaster(opts: &BroadcasterOpts, config: Option<&Path>) -> Resul
             .as_deref()
             .context("--deployment is required")?,
     )?;
+    let policy = TopUp {
+        minimum: U256::from(b.min_deposit.unwrap_or(10_000_000_000_000_000_000)),
+        target: U256::from(b.deposit_target.unwrap_or(100_000_000_000_000_000_000)),
+    };
+    let token = TicketBroker::new(deployment.ticket_broker, &chain)
+        .token()
+        .call()
+        .await?;
+    let keeper = keep_topped_up(
+        chain.clone(),
+        deployment.ticket_broker,
+        token,
+        me,
+        policy,
+        Duration::from_secs(10),
+    );
     let ladder = match &b.ladder {
         Some(l) => peerflow_media::Profile::parse_ladder(l)?,
         None => default_ladder(),
@@ -377,5 +401,6 @@ pub async fn broadcaster(opts: &BroadcasterOpts, config: Option<&Path>) -> Resul
             tokio::signal::ctrl_c().await.ok();
         })
         .await?;
+    keeper.abort();
     Ok(())
 }

@@ -256,3 +256,24 @@ async fn killing_the_chosen_orchestrator_mid_stream_loses_no_segment() {
         "the other orchestrator took over"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn premium_streams_send_each_segment_to_two_orchestrators_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = DevnetOptions::new(dir.path());
+    options.redundancy = 2;
+    let net = start(&options).await.unwrap();
+    let segments =
+        testsrc::generate_segments(&dir.path().join("src"), 2, 2, 1280, 720, 30).unwrap();
+    push_segments(&net, "premium", 0, &segments).await;
+    // Both are paid (their tickets accepted) for every segment; the first result is kept and the
+    // slower request is dropped (its credit stays with that orchestrator for later segments).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    for (address, o) in &net.orchestrators {
+        assert!(
+            o.node.store().next_nonce(net.broadcaster).unwrap() >= 2,
+            "{address} took part in both segments"
+        );
+    }
+    check_hls(&net, dir.path(), "premium", 2).await;
+}
