@@ -14,7 +14,9 @@ use peerflow_chain::{Deployment, DevChain, DevChainOptions, SuiteParams, deploy_
 use peerflow_orchestrator::service::RunningOrchestrator;
 use peerflow_protocol::api::ProfileSpec;
 
-use crate::roles::{OrchestratorOpts, broadcaster_app, ladder_specs, provider, start_orchestrator};
+use crate::roles::{
+    NodeOpts, OrchestratorOpts, broadcaster_app, ladder_specs, provider, start_orchestrator,
+};
 
 /// How big a devnet to run.
 #[derive(Debug, Clone)]
@@ -104,8 +106,11 @@ pub async fn start(options: &DevnetOptions) -> Result<Devnet> {
         )
         .await?;
         let opts = OrchestratorOpts {
-            listen: Some("127.0.0.1:0".parse()?),
-            data_dir: Some(options.data_dir.join(format!("orchestrator-{i}"))),
+            node: NodeOpts {
+                listen: Some("127.0.0.1:0".parse()?),
+                data_dir: Some(options.data_dir.join(format!("orchestrator-{i}"))),
+                ..Default::default()
+            },
             win_probability: Some(options.win_probability),
             face_value: Some(10_000_000_000_000_000),
             params_lifetime_blocks: Some(10),

@@ -30,21 +30,63 @@ use serde::{Deserialize, Serialize};
 use crate::config::layered;
 use crate::keys::KeyArgs;
 
-/// Options of `peerflow orchestrator`.
+/// What every chain-connected role (orchestrator, broadcaster) is given.
 #[derive(Debug, Clone, Default, clap::Args, Serialize, Deserialize)]
-pub struct OrchestratorOpts {
+pub struct NodeOpts {
     /// Chain RPC endpoint.
     #[arg(long, env = "PEERFLOW_RPC_URL")]
     pub rpc_url: Option<String>,
     /// Deployment file (addresses of the contract suite), as written by the deploy script.
     #[arg(long, env = "PEERFLOW_DEPLOYMENT")]
     pub deployment: Option<PathBuf>,
-    /// Address of the HTTP API.
+    /// Address of the role's HTTP server.
     #[arg(long, env = "PEERFLOW_LISTEN")]
     pub listen: Option<SocketAddr>,
-    /// Where the payment database and recipient secret live.
+    /// The role's state directory (databases, secrets, recordings).
     #[arg(long, env = "PEERFLOW_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub keys: KeyArgs,
+}
+
+/// A role's chain connection: its account, its wallet-backed provider and the deployment.
+pub struct Connected {
+    pub me: alloy::primitives::Address,
+    pub key: [u8; 32],
+    pub chain: DynProvider,
+    pub deployment: Deployment,
+}
+
+impl NodeOpts {
+    pub fn connect(&self) -> Result<Connected> {
+        let signer = self.keys.signer()?;
+        let (me, key) = (signer.address(), signer.to_bytes().0);
+        let rpc = self
+            .rpc_url
+            .clone()
+            .unwrap_or_else(|| "http://127.0.0.1:8545".into());
+        let chain = provider(&rpc, signer)?;
+        let deployment = Deployment::load(
+            self.deployment
+                .as_deref()
+                .context("--deployment is required")?,
+        )?;
+        Ok(Connected {
+            me,
+            key,
+            chain,
+            deployment,
+        })
+    }
+}
+
+/// Options of `peerflow orchestrator`.
+#[derive(Debug, Clone, Default, clap::Args, Serialize, Deserialize)]
+pub struct OrchestratorOpts {
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub node: NodeOpts,
     /// Price in fee-token wei per output pixel.
     #[arg(long)]
     pub price_per_pixel: Option<u64>,
@@ -71,9 +113,6 @@ pub struct OrchestratorOpts {
     /// Also run an ffmpeg transcoder in this process.
     #[arg(long)]
     pub local_transcoder: Option<bool>,
-    #[command(flatten)]
-    #[serde(flatten)]
-    pub keys: KeyArgs,
 }
 
 /// Options of `peerflow transcoder`.
@@ -116,18 +155,12 @@ pub async fn local_capacity(transcoder: Arc<dyn Transcoder>) -> Result<u64> {
 
 pub async fn orchestrator(opts: &OrchestratorOpts, config: Option<&Path>) -> Result<()> {
     let o = layered(opts, config, "orchestrator")?;
-    let signer = o.keys.signer()?;
-    let me = signer.address();
-    let rpc = o
-        .rpc_url
-        .clone()
-        .unwrap_or_else(|| "http://127.0.0.1:8545".into());
-    let chain = provider(&rpc, signer)?;
-    let deployment = Deployment::load(
-        o.deployment
-            .as_deref()
-            .context("--deployment is required")?,
-    )?;
+    let Connected {
+        me,
+        chain,
+        deployment,
+        ..
+    } = o.node.connect()?;
     let running = start_orchestrator(chain.clone(), me, &o, deployment.clone(), None).await?;
     println!("orchestrator {me} listening on {}", running.url);
     if let Some(uri) = &o.service_uri {
@@ -170,9 +203,11 @@ pub async fn start_orchestrator(
         .unwrap_or_else(|| format!("{:x}", alloy::primitives::B256::random()));
     let config = ServiceConfig {
         listen: o
+            .node
             .listen
             .unwrap_or_else(|| "127.0.0.1:8935".parse().expect("constant")),
         data_dir: o
+            .node
             .data_dir
             .clone()
             .unwrap_or_else(|| PathBuf::from("peerflow-orchestrator")),
@@ -257,16 +292,9 @@ mod tests {
 /// Options of `peerflow broadcaster`.
 #[derive(Debug, Clone, Default, clap::Args, Serialize, Deserialize)]
 pub struct BroadcasterOpts {
-    #[arg(long, env = "PEERFLOW_RPC_URL")]
-    pub rpc_url: Option<String>,
-    #[arg(long, env = "PEERFLOW_DEPLOYMENT")]
-    pub deployment: Option<PathBuf>,
-    /// Address of the push ingest and HLS server.
-    #[arg(long, env = "PEERFLOW_LISTEN")]
-    pub listen: Option<SocketAddr>,
-    /// Where recordings are written.
-    #[arg(long, env = "PEERFLOW_DATA_DIR")]
-    pub data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub node: NodeOpts,
     /// Rendition ladder, e.g. "360p:640x360:800k:h264,240p:426x240:400k:h264".
     #[arg(long)]
     pub ladder: Option<String>,
@@ -285,9 +313,6 @@ pub struct BroadcasterOpts {
     /// …back to this (default 100 tokens).
     #[arg(long)]
     pub deposit_target: Option<u128>,
-    #[command(flatten)]
-    #[serde(flatten)]
-    pub keys: KeyArgs,
 }
 
 /// The broadcaster's router: push ingest and HLS in front of the paid network.
@@ -339,19 +364,12 @@ pub fn ladder_specs(ladder: &[peerflow_media::Profile]) -> Vec<ProfileSpec> {
 
 pub async fn broadcaster(opts: &BroadcasterOpts, config: Option<&Path>) -> Result<()> {
     let b = layered(opts, config, "broadcaster")?;
-    let signer = b.keys.signer()?;
-    let (me, key) = (signer.address(), signer.to_bytes().0);
-    let chain = provider(
-        &b.rpc_url
-            .clone()
-            .unwrap_or_else(|| "http://127.0.0.1:8545".into()),
-        signer,
-    )?;
-    let deployment = Deployment::load(
-        b.deployment
-            .as_deref()
-            .context("--deployment is required")?,
-    )?;
+    let Connected {
+        me,
+        key,
+        chain,
+        deployment,
+    } = b.node.connect()?;
     let policy = TopUp {
         minimum: U256::from(b.min_deposit.unwrap_or(10_000_000_000_000_000_000)),
         target: U256::from(b.deposit_target.unwrap_or(100_000_000_000_000_000_000)),
@@ -377,7 +395,8 @@ pub async fn broadcaster(opts: &BroadcasterOpts, config: Option<&Path>) -> Resul
         key,
         me,
         &deployment,
-        b.data_dir
+        b.node
+            .data_dir
             .clone()
             .unwrap_or_else(|| PathBuf::from("peerflow-broadcaster")),
         ladder_specs(&ladder),
@@ -388,6 +407,7 @@ pub async fn broadcaster(opts: &BroadcasterOpts, config: Option<&Path>) -> Resul
         ),
     );
     let listen = b
+        .node
         .listen
         .unwrap_or_else(|| "127.0.0.1:8936".parse().expect("constant"));
     let listener = tokio::net::TcpListener::bind(listen)
