@@ -7,7 +7,7 @@ use alloy::providers::Provider;
 
 use crate::ChainError;
 use crate::bindings::{staking::Staking, ticket_broker::TicketBroker, work_token::WorkToken};
-use crate::deploy::{Deployment, confirm};
+use crate::deploy::{Deployment, execute};
 
 /// Transfers work tokens from `provider`'s account to `to`.
 pub async fn give<P: Provider>(
@@ -16,14 +16,7 @@ pub async fn give<P: Provider>(
     to: Address,
     amount: U256,
 ) -> Result<(), ChainError> {
-    confirm(
-        WorkToken::new(d.work_token, provider)
-            .transfer(to, amount)
-            .send()
-            .await?
-            .get_receipt()
-            .await?,
-    )?;
+    execute(WorkToken::new(d.work_token, provider).transfer(to, amount)).await?;
     Ok(())
 }
 
@@ -36,24 +29,10 @@ pub async fn register_orchestrator<P: Provider>(
     reward_cut: u32,
     fee_share: u32,
 ) -> Result<(), ChainError> {
-    confirm(
-        WorkToken::new(d.work_token, provider)
-            .approve(d.staking, stake)
-            .send()
-            .await?
-            .get_receipt()
-            .await?,
-    )?;
+    execute(WorkToken::new(d.work_token, provider).approve(d.staking, stake)).await?;
     let staking = Staking::new(d.staking, provider);
-    confirm(staking.bond(stake, me).send().await?.get_receipt().await?)?;
-    confirm(
-        staking
-            .registerOrchestrator(reward_cut, fee_share)
-            .send()
-            .await?
-            .get_receipt()
-            .await?,
-    )?;
+    execute(staking.bond(stake, me)).await?;
+    execute(staking.registerOrchestrator(reward_cut, fee_share)).await?;
     Ok(())
 }
 
@@ -65,23 +44,9 @@ pub async fn fund_sender<P: Provider>(
     reserve: U256,
 ) -> Result<(), ChainError> {
     let total = deposit + reserve;
-    confirm(
-        WorkToken::new(d.work_token, provider)
-            .approve(d.ticket_broker, total)
-            .send()
-            .await?
-            .get_receipt()
-            .await?,
-    )?;
+    execute(WorkToken::new(d.work_token, provider).approve(d.ticket_broker, total)).await?;
     let broker = TicketBroker::new(d.ticket_broker, provider);
-    confirm(
-        broker
-            .fundDepositAndReserve(deposit, reserve)
-            .send()
-            .await?
-            .get_receipt()
-            .await?,
-    )?;
+    execute(broker.fundDepositAndReserve(deposit, reserve)).await?;
     Ok(())
 }
 
@@ -99,14 +64,7 @@ pub async fn advertise<P: Provider>(
         crate::bindings::service_registry::ServiceRegistry::new(d.service_registry, provider);
     let ids = services.iter().map(|s| bytes32(s)).collect();
     let regs = regions.iter().map(|s| bytes32(s)).collect();
-    confirm(
-        registry
-            .setService(uri.to_string(), ids, regs, price_per_unit)
-            .send()
-            .await?
-            .get_receipt()
-            .await?,
-    )?;
+    execute(registry.setService(uri.to_string(), ids, regs, price_per_unit)).await?;
     Ok(())
 }
 

@@ -148,14 +148,7 @@ pub async fn deploy_suite<P: Provider>(
         U256::from(p.target_bonding_rate),
     )
     .await?;
-    confirm(
-        token
-            .setMinter(*minter.address())
-            .send()
-            .await?
-            .get_receipt()
-            .await?,
-    )?;
+    execute(token.setMinter(*minter.address())).await?;
     let broker = TicketBroker::deploy(
         provider,
         p.fee_token.unwrap_or(*token.address()),
@@ -165,22 +158,8 @@ pub async fn deploy_suite<P: Provider>(
     )
     .await?;
     let registry = ServiceRegistry::deploy(provider, *staking.address()).await?;
-    confirm(
-        staking
-            .wire(*minter.address(), *broker.address())
-            .send()
-            .await?
-            .get_receipt()
-            .await?,
-    )?;
-    confirm(
-        staking
-            .setVerifier(p.verifier)
-            .send()
-            .await?
-            .get_receipt()
-            .await?,
-    )?;
+    execute(staking.wire(*minter.address(), *broker.address())).await?;
+    execute(staking.setVerifier(p.verifier)).await?;
 
     Ok(Deployment {
         chain_id: provider
@@ -198,6 +177,13 @@ pub async fn deploy_suite<P: Provider>(
         team_vesting: *team.address(),
         treasury_vesting: *treasury.address(),
     })
+}
+
+/// Sends a contract call, waits for it to be mined and fails if it reverted.
+pub async fn execute<P: Provider, D: alloy::contract::CallDecoder>(
+    call: alloy::contract::CallBuilder<P, D>,
+) -> Result<TransactionReceipt, ChainError> {
+    confirm(call.send().await?.get_receipt().await?)
 }
 
 /// Fails if a mined transaction reverted.

@@ -6,7 +6,7 @@ use std::time::Duration;
 use alloy::primitives::{Address, U256};
 use alloy::providers::Provider;
 use peerflow_chain::bindings::{ticket_broker::TicketBroker, work_token::WorkToken};
-use peerflow_chain::deploy::confirm;
+use peerflow_chain::deploy::execute;
 
 /// Refill policy: when the deposit falls below `minimum`, bring it back to `target`.
 #[derive(Debug, Clone, Copy)]
@@ -48,19 +48,13 @@ pub async fn top_up_once<P: Provider>(
         .map_err(|e| err(&e))?
         < amount
     {
-        let pending = token
-            .approve(broker, amount)
-            .send()
+        execute(token.approve(broker, amount))
             .await
             .map_err(|e| err(&e))?;
-        confirm(pending.get_receipt().await.map_err(|e| err(&e))?).map_err(|e| err(&e))?;
     }
-    let pending = broker_contract
-        .fundDeposit(amount)
-        .send()
+    execute(broker_contract.fundDeposit(amount))
         .await
         .map_err(|e| err(&e))?;
-    confirm(pending.get_receipt().await.map_err(|e| err(&e))?).map_err(|e| err(&e))?;
     tracing::info!(%amount, "deposit topped up");
     Ok(Some(amount))
 }
