@@ -1,0 +1,281 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.37;
+
+/// @title IJobEscrow
+/// @notice Escrow for general compute jobs. A buyer escrows payment for a job described off-chain by a
+///         spec (image, command, inputs) whose hash is recorded; providers take one of the job's
+///         `replicas` slots by posting collateral, run the job and commit the hash of their result
+///         with the charge they claim (at most their slot's price). Payment and collateral move only
+///         as follows, so that every token that enters a job leaves it exactly once:
+///         - `releaseCheckpoint` (buyer): pays a provider 1/(checkpoints+1) of its price and hands
+///           back the same share of its collateral;
+///         - `finalize` (anyone, once every slot has committed and the review period has passed, or
+///           once the deadline plus review period has passed): with a strict majority of `replicas`
+///           on one result hash, matching providers are paid their charge (the rest of their price
+///           goes back to the buyer) and get their collateral back; a diverging provider's and a late
+///           provider's collateral and price go to the buyer. Without a majority, no result is
+///           confirmed: committed providers get their collateral back and their price is refunded,
+///           late ones are slashed as above. Unfilled slots are refunded;
+///         - `dispute` (buyer or the slot's provider, before finalization) takes one slot out of the
+///           automatic rule; two of buyer, provider and arbiter decide it with `vote`; a dispute
+///           nobody decides by `deadline + reviewPeriod + disputePeriod` settles neutrally (price to
+///           the buyer, collateral to the provider) at `finalize`;
+///         - `cancel` (buyer, before any slot is taken) refunds everything.
+///         Sealed-bid jobs: during the bid window providers commit `keccak256(abi.encode(jobId,
+///         provider, price, salt))` with their collateral, then reveal; `closeAuction` awards the
+///         `replicas` lowest revealed bids (ties: earliest reveal) and pays each winner the lowest
+///         losing revealed bid, or the buyer's maximum price when there is none (reverse Vickrey);
+///         losing bidders get their collateral back, bidders that never revealed forfeit theirs to the
+///         buyer. Completed and failed counts per provider are public and gate `minCompleted`.
+interface IJobEscrow {
+    /* TYPES */
+
+    enum Mode {
+        Fixed,
+        SealedBid
+    }
+
+    /// @notice Life cycle of a job. `Bidding` only for sealed-bid jobs, until `closeAuction`.
+    enum JobStatus {
+        None,
+        Bidding,
+        Open,
+        Finalized,
+        Cancelled
+    }
+
+    /// @notice Life cycle of one provider's slot in a job.
+    enum SlotStatus {
+        None,
+        Bid, // sealed bid committed, collateral posted
+        Revealed, // sealed bid revealed
+        Accepted, // holds a slot, collateral posted
+        Committed, // result hash committed
+        Disputed, // taken out of the automatic rule
+        Paid, // settled: paid its charge, collateral returned
+        Slashed, // settled: collateral and price to the buyer (diverging, late, or lost a dispute)
+        Refunded, // settled: price to the buyer, collateral returned (no fault, no confirmed result)
+        Lost // sealed bid not awarded (collateral returned) or never revealed (collateral forfeited)
+    }
+
+    /// @notice Resources a job needs; providers filter on them.
+    struct Resources {
+        uint32 milliCpus;
+        uint32 memoryMb;
+        uint32 diskMb;
+        uint16 gpus;
+    }
+
+    /// @notice What the buyer fixes at creation.
+    struct JobParams {
+        bytes32 specHash; // sha256 of the spec document (image, command, inputs, outputs)
+        address arbiter; // third voter in disputes; not the buyer
+        Resources resources;
+        Mode mode;
+        uint96 price; // per replica: the fixed price, or the maximum price of a sealed-bid job
+        uint96 collateral; // per provider
+        uint8 replicas; // 1..MAX_REPLICAS
+        uint8 checkpoints; // partial releases before the result; 0..MAX_CHECKPOINTS
+        uint32 minCompleted; // providers need at least this many completed jobs
+        uint64 bidDeadline; // sealed-bid: commits until then (unix seconds); fixed: 0
+        uint64 revealDeadline; // sealed-bid: reveals until then; fixed: 0
+        uint64 deadline; // results must be committed by then (unix seconds)
+        uint32 reviewPeriod; // seconds the buyer has to dispute after the last result or the deadline
+    }
+
+    /// @notice A job as stored.
+    struct Job {
+        JobParams params;
+        address buyer;
+        JobStatus status;
+        uint8 filled; // slots taken
+        uint8 committed; // slots with a result
+        uint96 clearingPrice; // price each slot is paid up to (fixed: params.price)
+        uint64 lastCommitAt; // time of the latest result commit
+        uint256 escrowed; // tokens held for this job (payment + collateral not yet released)
+    }
+
+    /// @notice One provider's place in a job.
+    struct Slot {
+        SlotStatus status;
+        uint8 checkpointsReleased;
+        uint8 buyerVote; // 0 none, 1 pay, 2 slash
+        uint8 providerVote;
+        uint8 arbiterVote;
+        uint96 bid; // revealed sealed-bid price
+        uint64 revealedAt;
+        bytes32 bidCommitment;
+        bytes32 resultHash;
+        uint96 charge; // what the provider claims, at most the clearing price
+        uint96 paidOut; // payment released so far (checkpoints)
+        uint96 collateralLeft; // collateral still held
+    }
+
+    /// @notice A provider's public record.
+    struct Record {
+        uint64 completed;
+        uint64 failed;
+    }
+
+    /* EVENTS */
+
+    event JobCreated(
+        uint256 indexed jobId, address indexed buyer, address indexed arbiter, JobParams params, string specUri
+    );
+    event JobCancelled(uint256 indexed jobId, uint256 refund);
+    event BidCommitted(uint256 indexed jobId, address indexed provider, bytes32 commitment);
+    event BidRevealed(uint256 indexed jobId, address indexed provider, uint256 price);
+    event AuctionClosed(uint256 indexed jobId, uint256 clearingPrice, address[] winners);
+    event SlotAccepted(uint256 indexed jobId, address indexed provider, uint256 collateral);
+    event CheckpointReported(uint256 indexed jobId, address indexed provider, uint256 index, bytes32 stateHash);
+    event CheckpointReleased(uint256 indexed jobId, address indexed provider, uint256 index, uint256 payment, uint256 collateral);
+    event ResultCommitted(
+        uint256 indexed jobId, address indexed provider, bytes32 resultHash, uint256 charge, bytes32 usageHash, string uri
+    );
+    event Disputed(uint256 indexed jobId, address indexed provider, address by);
+    event Voted(uint256 indexed jobId, address indexed provider, address voter, bool payProvider);
+    /// @notice One slot's final settlement: what went to the provider and what to the buyer.
+    event SlotSettled(
+        uint256 indexed jobId, address indexed provider, SlotStatus outcome, uint256 toProvider, uint256 toBuyer
+    );
+    event JobFinalized(uint256 indexed jobId, bytes32 majorityHash, uint256 refundToBuyer);
+
+    /* ERRORS */
+
+    error ZeroReplicas();
+    error TooManyReplicas(uint256 replicas, uint256 max);
+    error TooManyCheckpoints(uint256 checkpoints, uint256 max);
+    error ZeroSpecHash();
+    error ZeroPrice();
+    error BadArbiter(address arbiter);
+    error BadDeadlines();
+    error PriceTooHigh(uint256 price, uint256 max);
+    error UnknownJob(uint256 jobId);
+    error WrongStatus(uint256 jobId, JobStatus status);
+    error WrongSlotStatus(uint256 jobId, address provider, SlotStatus status);
+    error WrongMode(uint256 jobId);
+    error NotBuyer(uint256 jobId, address caller);
+    error NotVoter(uint256 jobId, address caller);
+    error BuyerCannotProvide(uint256 jobId);
+    error JobFull(uint256 jobId);
+    error TooManyBidders(uint256 jobId, uint256 max);
+    error InsufficientRecord(address provider, uint256 completed, uint256 required);
+    error DeadlinePassed(uint256 jobId, uint256 deadline);
+    error TooEarly(uint256 jobId, uint256 notBefore);
+    error BadReveal(uint256 jobId, address provider);
+    error ChargeTooHigh(uint256 charge, uint256 max);
+    error ZeroResultHash();
+    error NoCheckpointLeft(uint256 jobId, address provider);
+    error AlreadyVoted(uint256 jobId, address voter);
+
+    /* BUYER */
+
+    /// @notice Creates a job and escrows `price * replicas` from the caller (after `approve`).
+    /// @param p The job's parameters (see `JobParams`).
+    /// @param specUri Where providers fetch the spec document; its sha256 must equal `p.specHash`.
+    /// @return jobId The new job's id (sequential from 1).
+    function createJob(JobParams calldata p, string calldata specUri) external returns (uint256 jobId);
+
+    /// @notice `createJob` with an EIP-2612 permit for the escrowed amount instead of an approval.
+    /// @param p The job's parameters.
+    /// @param specUri Where providers fetch the spec document.
+    /// @param permitDeadline, v, r, s The permit signature over `price * replicas`.
+    /// @return jobId The new job's id.
+    function createJobWithPermit(
+        JobParams calldata p,
+        string calldata specUri,
+        uint256 permitDeadline,
+        uint8 v,
+        bytes32 r,
+        bytes32 s
+    ) external returns (uint256 jobId);
+
+    /// @notice Refunds everything of a job no provider holds a slot or a bid in. Buyer only.
+    /// @param jobId The job.
+    function cancel(uint256 jobId) external;
+
+    /// @notice Releases the provider's next checkpoint share of price and collateral. Buyer only.
+    /// @param jobId The job.
+    /// @param provider A provider holding a slot that has not settled.
+    function releaseCheckpoint(uint256 jobId, address provider) external;
+
+    /* PROVIDERS */
+
+    /// @notice Takes a slot in a fixed-price job, posting the job's collateral.
+    /// @param jobId An open fixed-price job with a free slot, before its deadline.
+    function accept(uint256 jobId) external;
+
+    /// @notice Commits a sealed bid, posting the job's collateral. Before the bid deadline.
+    /// @param jobId A sealed-bid job.
+    /// @param commitment keccak256(abi.encode(jobId, msg.sender, price, salt)).
+    function commitBid(uint256 jobId, bytes32 commitment) external;
+
+    /// @notice Reveals a committed bid, between the bid and reveal deadlines.
+    /// @param jobId The job.
+    /// @param price The bid, at most the job's maximum price.
+    /// @param salt The salt in the commitment.
+    function revealBid(uint256 jobId, uint96 price, bytes32 salt) external;
+
+    /// @notice Awards a sealed-bid job after its reveal deadline (anyone).
+    /// @param jobId The job.
+    function closeAuction(uint256 jobId) external;
+
+    /// @notice Announces a checkpoint (no money moves; the buyer releases it).
+    /// @param jobId The job.
+    /// @param index 1-based checkpoint number.
+    /// @param stateHash Hash of the checkpoint's state or partial output.
+    function reportCheckpoint(uint256 jobId, uint256 index, bytes32 stateHash) external;
+
+    /// @notice Commits the caller's result before the deadline.
+    /// @param jobId The job.
+    /// @param resultHash Hash of the result manifest; replicas compare it.
+    /// @param charge What the provider claims, at most the clearing price (metered usage x rates).
+    /// @param usageHash Hash of the usage record behind the charge (for the buyer; not checked).
+    /// @param uri Where the result and usage record can be fetched.
+    function commitResult(uint256 jobId, bytes32 resultHash, uint96 charge, bytes32 usageHash, string calldata uri)
+        external;
+
+    /* SETTLEMENT */
+
+    /// @notice Takes a slot out of the automatic rule. Buyer or the slot's provider, before finalization.
+    /// @param jobId The job.
+    /// @param provider The slot's provider.
+    function dispute(uint256 jobId, address provider) external;
+
+    /// @notice Votes on a disputed slot; two equal votes of buyer, provider and arbiter settle it.
+    /// @param jobId The job.
+    /// @param provider The disputed slot's provider.
+    /// @param payProvider true: the provider is paid its charge and gets its collateral back; false:
+    ///        price and collateral go to the buyer.
+    function vote(uint256 jobId, address provider, bool payProvider) external;
+
+    /// @notice Settles every undisputed slot by the majority rule and refunds what is left (anyone).
+    /// @param jobId The job.
+    function finalize(uint256 jobId) external;
+
+    /* VIEWS */
+
+    /// @notice The token payments and collateral are held in.
+    function token() external view returns (address);
+
+    /// @notice Seconds after `deadline + reviewPeriod` a dispute may stay undecided.
+    function disputePeriod() external view returns (uint256);
+
+    /// @notice Number of jobs created so far (the last job id).
+    function jobCount() external view returns (uint256);
+
+    /// @notice A job.
+    function getJob(uint256 jobId) external view returns (Job memory);
+
+    /// @notice A provider's slot in a job.
+    function getSlot(uint256 jobId, address provider) external view returns (Slot memory);
+
+    /// @notice Providers holding slots (or bids) in a job, in order of arrival.
+    function providersOf(uint256 jobId) external view returns (address[] memory);
+
+    /// @notice A provider's completed and failed job counts.
+    function recordOf(address provider) external view returns (Record memory);
+
+    /// @notice When `finalize` can run: after every slot committed + review period, or deadline + review.
+    function finalizableAt(uint256 jobId) external view returns (uint256);
+}
