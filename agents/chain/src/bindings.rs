@@ -56,6 +56,17 @@ pub mod service_registry {
     );
 }
 
+/// `JobEscrow` (abi/JobEscrow.json).
+pub mod job_escrow {
+    #![allow(clippy::too_many_arguments, missing_docs)]
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug)]
+        JobEscrow,
+        "../../abi/JobEscrow.json"
+    );
+}
+
 /// `VestingWallet` (abi/VestingWallet.json).
 pub mod vesting_wallet {
     #![allow(clippy::too_many_arguments, missing_docs)]

@@ -24,6 +24,7 @@ mod rav1e_transcoder;
 pub mod testsrc;
 mod tool;
 mod transcode;
+pub mod vod;
 mod workdir;
 
 pub use capacity::{Capacity, measure_capacity};

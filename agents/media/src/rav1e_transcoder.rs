@@ -29,6 +29,8 @@ pub struct Rav1eTranscoder {
     pub low_latency: bool,
     /// Encoder threads; 0 uses rayon's global pool.
     pub threads: usize,
+    /// Longest run of frames between key frames (where HLS can cut segments).
+    pub max_key_frame_interval: u64,
 }
 
 impl Default for Rav1eTranscoder {
@@ -38,6 +40,7 @@ impl Default for Rav1eTranscoder {
             tiles: 4,
             low_latency: true,
             threads: 0,
+            max_key_frame_interval: 240,
         }
     }
 }
@@ -59,6 +62,7 @@ impl Rav1eTranscoder {
             tiles: self.tiles,
             low_latency: self.low_latency,
             threads: self.threads,
+            max_key_frame_interval: self.max_key_frame_interval,
             ..EncoderSettings::new(
                 profile.width as usize,
                 profile.height as usize,

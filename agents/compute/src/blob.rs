@@ -1,0 +1,375 @@
+//! Content-addressed blobs: a directory of files named by their sha256, served over HTTP
+//! (`PUT|GET|HEAD /v1/blobs/{sha256}`, `POST /v1/blobs`), and a client that fetches a blob from any
+//! of its sources and checks its hash, so no source has to be trusted.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path as UrlPath, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Serialize;
+
+use crate::Digest;
+use crate::spec::BlobRef;
+
+/// Errors storing or fetching blobs.
+#[derive(Debug, thiserror::Error)]
+pub enum BlobError {
+    #[error("blob store {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("blob {0} not found at any source")]
+    NotFound(Digest),
+    #[error("blob {expected} from {source_url}: content hashes to {got}")]
+    Corrupt {
+        expected: Digest,
+        got: Digest,
+        source_url: String,
+    },
+    #[error("blob {digest}: {size} bytes is over the limit of {limit}")]
+    TooLarge {
+        digest: Digest,
+        size: u64,
+        limit: u64,
+    },
+    #[error("http: {0}")]
+    Http(String),
+}
+
+/// A directory of blobs named by sha256 hex.
+#[derive(Debug, Clone)]
+pub struct BlobStore {
+    dir: PathBuf,
+}
+
+impl BlobStore {
+    /// Opens (creating) the store at `dir`.
+    pub fn open(dir: impl Into<PathBuf>) -> Result<Self, BlobError> {
+        let dir = dir.into();
+        std::fs::create_dir_all(&dir).map_err(|source| BlobError::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        Ok(Self { dir })
+    }
+
+    /// Where a blob lives (whether or not it is there).
+    pub fn path(&self, digest: Digest) -> PathBuf {
+        self.dir.join(digest.to_hex())
+    }
+
+    pub fn contains(&self, digest: Digest) -> bool {
+        self.path(digest).is_file()
+    }
+
+    /// Stores `bytes` durably (written to a temporary file, synced, renamed) and returns their hash.
+    pub fn put(&self, bytes: &[u8]) -> Result<Digest, BlobError> {
+        let digest = Digest::of(bytes);
+        let path = self.path(digest);
+        if path.is_file() {
+            return Ok(digest);
+        }
+        let io = |source| BlobError::Io {
+            path: path.clone(),
+            source,
+        };
+        let mut tmp = tempfile::NamedTempFile::new_in(&self.dir).map_err(io)?;
+        tmp.write_all(bytes).map_err(io)?;
+        tmp.as_file().sync_all().map_err(io)?;
+        tmp.persist(&path).map_err(|e| io(e.error))?;
+        Ok(digest)
+    }
+
+    /// A stored blob, if present.
+    pub fn get(&self, digest: Digest) -> Result<Option<Vec<u8>>, BlobError> {
+        let path = self.path(digest);
+        match std::fs::read(&path) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(BlobError::Io { path, source }),
+        }
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+/// The reply to a stored blob.
+#[derive(Debug, Serialize)]
+struct Stored {
+    sha256: Digest,
+    size: usize,
+}
+
+#[derive(Debug, Serialize)]
+struct ApiError {
+    code: &'static str,
+    message: String,
+}
+
+fn error(status: StatusCode, code: &'static str, message: impl Into<String>) -> Response {
+    let body = ApiError {
+        code,
+        message: message.into(),
+    };
+    (status, axum::Json(body)).into_response()
+}
+
+/// The blob routes over `store`; bodies up to `max_bytes`.
+pub fn routes(store: Arc<BlobStore>, max_bytes: usize) -> Router {
+    Router::new()
+        .route("/v1/blobs", post(post_blob))
+        .route(
+            "/v1/blobs/{digest}",
+            get(get_blob).put(put_blob).head(head_blob),
+        )
+        .layer(DefaultBodyLimit::max(max_bytes))
+        .with_state(store)
+}
+
+fn parse(digest: &str) -> Result<Digest, Response> {
+    digest.parse().map_err(|_| {
+        error(
+            StatusCode::BAD_REQUEST,
+            "bad_digest",
+            format!("{digest:?} is not a sha256 hex digest"),
+        )
+    })
+}
+
+async fn store_blob(store: Arc<BlobStore>, body: Bytes) -> Response {
+    let size = body.len();
+    match tokio::task::spawn_blocking(move || store.put(&body)).await {
+        Ok(Ok(sha256)) => {
+            (StatusCode::CREATED, axum::Json(Stored { sha256, size })).into_response()
+        }
+        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, "storage", e.to_string()),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "storage", e.to_string()),
+    }
+}
+
+async fn post_blob(State(store): State<Arc<BlobStore>>, body: Bytes) -> Response {
+    store_blob(store, body).await
+}
+
+async fn put_blob(
+    State(store): State<Arc<BlobStore>>,
+    UrlPath(digest): UrlPath<String>,
+    body: Bytes,
+) -> Response {
+    let want = match parse(&digest) {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
+    let got = Digest::of(&body);
+    if got != want {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "digest_mismatch",
+            format!("body hashes to {got}, not {want}"),
+        );
+    }
+    store_blob(store, body).await
+}
+
+async fn get_blob(
+    State(store): State<Arc<BlobStore>>,
+    UrlPath(digest): UrlPath<String>,
+) -> Response {
+    let digest = match parse(&digest) {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
+    match tokio::task::spawn_blocking(move || store.get(digest)).await {
+        Ok(Ok(Some(bytes))) => bytes.into_response(),
+        Ok(Ok(None)) => error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no blob {digest}"),
+        ),
+        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, "storage", e.to_string()),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "storage", e.to_string()),
+    }
+}
+
+async fn head_blob(
+    State(store): State<Arc<BlobStore>>,
+    UrlPath(digest): UrlPath<String>,
+) -> Response {
+    match parse(&digest) {
+        Ok(d) if store.contains(d) => StatusCode::OK.into_response(),
+        Ok(_) => StatusCode::NOT_FOUND.into_response(),
+        Err(r) => r,
+    }
+}
+
+/// Fetches and uploads blobs over HTTP.
+#[derive(Debug, Clone, Default)]
+pub struct BlobClient {
+    http: reqwest::Client,
+}
+
+/// The URL of a blob at a store.
+pub fn blob_url(source: &str, digest: Digest) -> String {
+    format!("{}/v1/blobs/{digest}", source.trim_end_matches('/'))
+}
+
+impl BlobClient {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Uploads `bytes` to the store at `base` and returns the [`BlobRef`] naming it there.
+    pub async fn upload(&self, base: &str, bytes: Vec<u8>) -> Result<BlobRef, BlobError> {
+        let digest = Digest::of(&bytes);
+        let size = bytes.len() as u64;
+        let resp = self
+            .http
+            .put(blob_url(base, digest))
+            .body(bytes)
+            .send()
+            .await
+            .map_err(|e| BlobError::Http(e.to_string()))?;
+        if !resp.status().is_success() {
+            let status = resp.status();
+            let body = resp.text().await.unwrap_or_default();
+            return Err(BlobError::Http(format!(
+                "upload to {base}: {status} {body}"
+            )));
+        }
+        Ok(BlobRef {
+            sha256: digest,
+            size,
+            sources: vec![base.trim_end_matches('/').to_owned()],
+        })
+    }
+
+    /// Fetches `blob` from the first of its sources (then `extra` sources) that has it with the
+    /// right hash; a source serving other bytes is skipped with a warning.
+    pub async fn fetch(&self, blob: &BlobRef, extra: &[String]) -> Result<Vec<u8>, BlobError> {
+        self.fetch_digest(blob.sha256, blob.sources.iter().chain(extra), blob.size)
+            .await
+    }
+
+    /// Fetches the blob named `digest` from the first of `sources` that has it, refusing more than
+    /// `limit` bytes.
+    pub async fn fetch_digest<'a>(
+        &self,
+        digest: Digest,
+        sources: impl IntoIterator<Item = &'a String>,
+        limit: u64,
+    ) -> Result<Vec<u8>, BlobError> {
+        for source in sources {
+            let url = blob_url(source, digest);
+            let resp = match self.http.get(&url).send().await {
+                Ok(r) if r.status().is_success() => r,
+                Ok(r) => {
+                    tracing::debug!(%url, status = %r.status(), "blob not at source");
+                    continue;
+                }
+                Err(e) => {
+                    tracing::debug!(%url, error = %e, "blob source unreachable");
+                    continue;
+                }
+            };
+            if let Some(len) = resp.content_length().filter(|&l| l > limit) {
+                return Err(BlobError::TooLarge {
+                    digest,
+                    size: len,
+                    limit,
+                });
+            }
+            let bytes = match resp.bytes().await {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::warn!(%url, error = %e, "blob download failed");
+                    continue;
+                }
+            };
+            let got = Digest::of(&bytes);
+            if got != digest {
+                tracing::warn!(%url, %got, "blob source served other content; skipped");
+                continue;
+            }
+            return Ok(bytes.to_vec());
+        }
+        Err(BlobError::NotFound(digest))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn serve(store: BlobStore) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let app = routes(Arc::new(store), 1 << 20);
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        url
+    }
+
+    #[tokio::test]
+    async fn upload_fetch_and_reject_bad_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::open(dir.path().join("a")).unwrap();
+        let url = serve(store.clone()).await;
+        let client = BlobClient::new();
+
+        let blob = client.upload(&url, b"hello".to_vec()).await.unwrap();
+        assert_eq!(blob.sha256, Digest::of(b"hello"));
+        assert_eq!(store.get(blob.sha256).unwrap().unwrap(), b"hello");
+        assert_eq!(client.fetch(&blob, &[]).await.unwrap(), b"hello");
+
+        // A PUT whose body does not hash to its name is refused with a code.
+        let resp = reqwest::Client::new()
+            .put(blob_url(&url, Digest::of(b"x")))
+            .body("y")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 422);
+        let body: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(body["code"], "digest_mismatch");
+        let resp = reqwest::get(format!("{url}/v1/blobs/nothex"))
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 400);
+
+        // A source that serves other bytes under the name is skipped for the next one.
+        let liar_dir = dir.path().join("liar");
+        let liar = BlobStore::open(&liar_dir).unwrap();
+        std::fs::write(liar.path(blob.sha256), b"HELLO").unwrap();
+        let liar_url = serve(liar).await;
+        let via_liar = BlobRef {
+            sources: vec![liar_url.clone()],
+            ..blob.clone()
+        };
+        assert!(matches!(
+            client.fetch(&via_liar, &[]).await,
+            Err(BlobError::NotFound(_))
+        ));
+        assert_eq!(
+            client.fetch(&via_liar, &[url.clone()]).await.unwrap(),
+            b"hello"
+        );
+        // The size in the reference bounds the download.
+        let small = BlobRef {
+            size: 2,
+            ..blob.clone()
+        };
+        assert!(matches!(
+            client.fetch(&small, &[]).await,
+            Err(BlobError::TooLarge { .. })
+        ));
+    }
+}

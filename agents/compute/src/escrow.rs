@@ -1,0 +1,368 @@
+//! The JobEscrow client: the calls buyers and providers make (each waits for its transaction and
+//! fails on a revert, with the contract's custom error decoded where possible) and the reads and
+//! event queries they watch jobs with.
+
+use alloy::primitives::{Address, B256, U256};
+use alloy::providers::Provider;
+use alloy::rpc::types::TransactionReceipt;
+use alloy::sol_types::SolEvent;
+use peerflow_chain::ChainError;
+use peerflow_chain::bindings::job_escrow::{IJobEscrow, JobEscrow};
+use peerflow_chain::bindings::work_token::WorkToken;
+use peerflow_chain::deploy::execute;
+
+pub use IJobEscrow::{Job, JobParams, Record, Slot};
+
+/// Errors from escrow calls.
+#[derive(Debug, thiserror::Error)]
+pub enum EscrowError {
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+    #[error("contract call failed: {0}")]
+    Call(#[from] alloy::contract::Error),
+    #[error("rpc: {0}")]
+    Rpc(String),
+    #[error("the receipt has no {0} event")]
+    MissingEvent(&'static str),
+}
+
+/// Escrow calls from one account (`provider`'s wallet).
+#[derive(Debug, Clone)]
+pub struct Escrow<P> {
+    escrow: JobEscrow::JobEscrowInstance<P>,
+    token: WorkToken::WorkTokenInstance<P>,
+}
+
+/// A `JobCreated` event.
+#[derive(Debug, Clone)]
+pub struct CreatedJob {
+    pub job_id: u64,
+    pub buyer: Address,
+    pub params: JobParams,
+    pub spec_uri: String,
+    pub block: u64,
+}
+
+/// A `ResultCommitted` event.
+#[derive(Debug, Clone)]
+pub struct CommittedResult {
+    pub provider: Address,
+    pub result_hash: B256,
+    pub charge: U256,
+    pub usage_hash: B256,
+    pub uri: String,
+}
+
+/// A `SlotSettled` event: how one provider's slot ended.
+#[derive(Debug, Clone)]
+pub struct SettledSlot {
+    pub provider: Address,
+    pub outcome: u8,
+    pub to_provider: U256,
+    pub to_buyer: U256,
+}
+
+impl<P: Provider + Clone> Escrow<P> {
+    /// The escrow at `escrow`, paid in the ERC-20 at `token`.
+    pub fn new(escrow: Address, token: Address, provider: P) -> Self {
+        Self {
+            escrow: JobEscrow::new(escrow, provider.clone()),
+            token: WorkToken::new(token, provider),
+        }
+    }
+
+    /// The contract.
+    pub fn address(&self) -> Address {
+        *self.escrow.address()
+    }
+
+    /// The provider it calls through.
+    pub fn provider(&self) -> &P {
+        self.escrow.provider()
+    }
+
+    /// Approves `price × replicas` and creates the job; returns its id.
+    pub async fn create(&self, params: JobParams, spec_uri: &str) -> Result<u64, EscrowError> {
+        let total = U256::from(params.price) * U256::from(params.replicas);
+        execute(self.token.approve(self.address(), total)).await?;
+        let receipt = execute(self.escrow.createJob(params, spec_uri.to_owned())).await?;
+        let created = decode::<JobEscrow::JobCreated>(&receipt)
+            .ok_or(EscrowError::MissingEvent("JobCreated"))?;
+        Ok(created.jobId.to())
+    }
+
+    /// Approves `collateral` and takes a slot in a fixed-price job.
+    pub async fn accept(&self, job_id: u64, collateral: U256) -> Result<(), EscrowError> {
+        if !collateral.is_zero() {
+            execute(self.token.approve(self.address(), collateral)).await?;
+        }
+        execute(self.escrow.accept(U256::from(job_id))).await?;
+        Ok(())
+    }
+
+    /// Approves `collateral` and commits a sealed bid.
+    pub async fn commit_bid(
+        &self,
+        job_id: u64,
+        commitment: B256,
+        collateral: U256,
+    ) -> Result<(), EscrowError> {
+        if !collateral.is_zero() {
+            execute(self.token.approve(self.address(), collateral)).await?;
+        }
+        execute(self.escrow.commitBid(U256::from(job_id), commitment)).await?;
+        Ok(())
+    }
+
+    pub async fn reveal_bid(
+        &self,
+        job_id: u64,
+        price: u128,
+        salt: B256,
+    ) -> Result<(), EscrowError> {
+        let price = alloy::primitives::Uint::<96, 2>::from(price);
+        execute(self.escrow.revealBid(U256::from(job_id), price, salt)).await?;
+        Ok(())
+    }
+
+    pub async fn close_auction(&self, job_id: u64) -> Result<(), EscrowError> {
+        execute(self.escrow.closeAuction(U256::from(job_id))).await?;
+        Ok(())
+    }
+
+    pub async fn commit_result(
+        &self,
+        job_id: u64,
+        result_hash: B256,
+        charge: U256,
+        usage_hash: B256,
+        uri: &str,
+    ) -> Result<TransactionReceipt, EscrowError> {
+        let charge = alloy::primitives::Uint::<96, 2>::from(charge.to::<u128>());
+        Ok(execute(self.escrow.commitResult(
+            U256::from(job_id),
+            result_hash,
+            charge,
+            usage_hash,
+            uri.to_owned(),
+        ))
+        .await?)
+    }
+
+    pub async fn report_checkpoint(
+        &self,
+        job_id: u64,
+        index: u64,
+        state_hash: B256,
+    ) -> Result<(), EscrowError> {
+        execute(
+            self.escrow
+                .reportCheckpoint(U256::from(job_id), U256::from(index), state_hash),
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub async fn release_checkpoint(
+        &self,
+        job_id: u64,
+        provider: Address,
+    ) -> Result<(), EscrowError> {
+        execute(self.escrow.releaseCheckpoint(U256::from(job_id), provider)).await?;
+        Ok(())
+    }
+
+    pub async fn dispute(&self, job_id: u64, provider: Address) -> Result<(), EscrowError> {
+        execute(self.escrow.dispute(U256::from(job_id), provider)).await?;
+        Ok(())
+    }
+
+    pub async fn vote(&self, job_id: u64, provider: Address, pay: bool) -> Result<(), EscrowError> {
+        execute(self.escrow.vote(U256::from(job_id), provider, pay)).await?;
+        Ok(())
+    }
+
+    /// Settles the job; returns the settlement of each slot.
+    pub async fn finalize(&self, job_id: u64) -> Result<Vec<SettledSlot>, EscrowError> {
+        let receipt = execute(self.escrow.finalize(U256::from(job_id))).await?;
+        Ok(receipt
+            .inner
+            .logs()
+            .iter()
+            .filter_map(|l| JobEscrow::SlotSettled::decode_log(&l.inner).ok())
+            .map(|e| SettledSlot {
+                provider: e.provider,
+                outcome: e.outcome as u8,
+                to_provider: e.toProvider,
+                to_buyer: e.toBuyer,
+            })
+            .collect())
+    }
+
+    pub async fn cancel(&self, job_id: u64) -> Result<(), EscrowError> {
+        execute(self.escrow.cancel(U256::from(job_id))).await?;
+        Ok(())
+    }
+
+    pub async fn job(&self, job_id: u64) -> Result<Job, EscrowError> {
+        Ok(self.escrow.getJob(U256::from(job_id)).call().await?)
+    }
+
+    pub async fn job_count(&self) -> Result<u64, EscrowError> {
+        Ok(self.escrow.jobCount().call().await?.to())
+    }
+
+    /// The job's providers with their slots, in order of arrival.
+    pub async fn slots(&self, job_id: u64) -> Result<Vec<(Address, Slot)>, EscrowError> {
+        let id = U256::from(job_id);
+        let providers = self.escrow.providersOf(id).call().await?;
+        let mut out = Vec::with_capacity(providers.len());
+        for p in providers {
+            out.push((p, self.escrow.getSlot(id, p).call().await?));
+        }
+        Ok(out)
+    }
+
+    pub async fn record(&self, provider: Address) -> Result<Record, EscrowError> {
+        Ok(self.escrow.recordOf(provider).call().await?)
+    }
+
+    pub async fn finalizable_at(&self, job_id: u64) -> Result<u64, EscrowError> {
+        Ok(self
+            .escrow
+            .finalizableAt(U256::from(job_id))
+            .call()
+            .await?
+            .to())
+    }
+
+    /// The latest block's number and timestamp (the escrow's clock).
+    pub async fn chain_time(&self) -> Result<(u64, u64), EscrowError> {
+        let block = self
+            .provider()
+            .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+            .await
+            .map_err(|e| EscrowError::Rpc(e.to_string()))?
+            .ok_or_else(|| EscrowError::Rpc("no latest block".into()))?;
+        Ok((block.header.number, block.header.timestamp))
+    }
+
+    /// Jobs created in blocks `from..=to`.
+    pub async fn created(&self, from: u64, to: u64) -> Result<Vec<CreatedJob>, EscrowError> {
+        let logs = self
+            .escrow
+            .JobCreated_filter()
+            .from_block(from)
+            .to_block(to)
+            .query()
+            .await?;
+        Ok(logs
+            .into_iter()
+            .map(|(e, log)| CreatedJob {
+                job_id: e.jobId.to(),
+                buyer: e.buyer,
+                params: e.params,
+                spec_uri: e.specUri,
+                block: log.block_number.unwrap_or(from),
+            })
+            .collect())
+    }
+
+    /// The spec URI a job was created with.
+    pub async fn spec_uri(&self, job_id: u64) -> Result<String, EscrowError> {
+        let logs = self
+            .escrow
+            .JobCreated_filter()
+            .topic1(U256::from(job_id))
+            .from_block(0)
+            .query()
+            .await?;
+        logs.into_iter()
+            .next()
+            .map(|(e, _)| e.specUri)
+            .ok_or(EscrowError::MissingEvent("JobCreated"))
+    }
+
+    /// The results committed to a job so far.
+    pub async fn results(&self, job_id: u64) -> Result<Vec<CommittedResult>, EscrowError> {
+        let logs = self
+            .escrow
+            .ResultCommitted_filter()
+            .topic1(U256::from(job_id))
+            .from_block(0)
+            .query()
+            .await?;
+        Ok(logs
+            .into_iter()
+            .map(|(e, _)| CommittedResult {
+                provider: e.provider,
+                result_hash: e.resultHash,
+                charge: U256::from(e.charge),
+                usage_hash: e.usageHash,
+                uri: e.uri,
+            })
+            .collect())
+    }
+
+    /// How each slot of a finalized job ended.
+    pub async fn settlements(&self, job_id: u64) -> Result<Vec<SettledSlot>, EscrowError> {
+        let logs = self
+            .escrow
+            .SlotSettled_filter()
+            .topic1(U256::from(job_id))
+            .from_block(0)
+            .query()
+            .await?;
+        Ok(logs
+            .into_iter()
+            .map(|(e, _)| SettledSlot {
+                provider: e.provider,
+                outcome: e.outcome as u8,
+                to_provider: e.toProvider,
+                to_buyer: e.toBuyer,
+            })
+            .collect())
+    }
+
+    /// The token balance of `who`.
+    pub async fn balance_of(&self, who: Address) -> Result<U256, EscrowError> {
+        Ok(self.token.balanceOf(who).call().await?)
+    }
+}
+
+fn decode<E: SolEvent>(receipt: &TransactionReceipt) -> Option<E> {
+    receipt
+        .inner
+        .logs()
+        .iter()
+        .find_map(|l| E::decode_log(&l.inner).ok().map(|d| d.data))
+}
+
+/// Names of [`IJobEscrow::SlotStatus`] values, for CLIs and logs.
+pub fn slot_status_name(status: u8) -> &'static str {
+    match status {
+        0 => "none",
+        1 => "bid",
+        2 => "revealed",
+        3 => "accepted",
+        4 => "committed",
+        5 => "disputed",
+        6 => "paid",
+        7 => "slashed",
+        8 => "refunded",
+        9 => "lost",
+        _ => "unknown",
+    }
+}
+
+/// Names of [`IJobEscrow::JobStatus`] values.
+pub fn job_status_name(status: u8) -> &'static str {
+    match status {
+        0 => "none",
+        1 => "bidding",
+        2 => "open",
+        3 => "finalized",
+        4 => "cancelled",
+        _ => "unknown",
+    }
+}

@@ -1,0 +1,18 @@
+//! The compute marketplace's shared vocabulary, used by buyers (`peerflow compute`, `peerflow vod`)
+//! and providers (`peerflow provider`):
+//! - [`spec`]: what a job runs, hashed into the escrow as its `specHash`;
+//! - [`blob`]: content-addressed storage of inputs, images, specs and outputs, on disk and over HTTP;
+//! - [`manifest`]: a result (hashed into `commitResult`) and the usage record behind a charge;
+//! - [`escrow`]: the JobEscrow client.
+
+pub mod blob;
+pub mod digest;
+pub mod escrow;
+pub mod manifest;
+pub mod spec;
+
+pub use blob::{BlobClient, BlobError, BlobStore};
+pub use digest::Digest;
+pub use escrow::{Escrow, EscrowError};
+pub use manifest::{ManifestFile, ResultManifest, UsageRecord};
+pub use spec::{BlobRef, ImageSpec, InputFile, JobSpec, Resources, SpecError, Workload};
