@@ -8,7 +8,7 @@ import {SuiteDeployer} from "./SuiteDeployer.sol";
 /// @dev `forge script script/Deploy.s.sol --rpc-url $RPC --private-key $KEY --broadcast`.
 ///      Every parameter has a devnet default and can be overridden by an environment variable
 ///      (PF_ROUND_LENGTH, PF_UNBONDING_PERIOD, PF_TICKET_VALIDITY, PF_UNLOCK_PERIOD, PF_MIN_ACTIVE_STAKE,
-///      PF_GOVERNANCE, PF_VERIFIER, PF_TEAM, PF_TREASURY, PF_FEE_TOKEN, PF_DEPLOYMENT_FILE, …).
+///      PF_DISPUTE_PERIOD, PF_GOVERNANCE, PF_VERIFIER, PF_TEAM, PF_TREASURY, PF_FEE_TOKEN, PF_DEPLOYMENT_FILE, …).
 contract Deploy is Script {
     function run() external returns (SuiteDeployer.Suite memory s) {
         vm.startBroadcast();
@@ -27,6 +27,7 @@ contract Deploy is Script {
         p.maxActive = vm.envOr("PF_MAX_ACTIVE", p.maxActive);
         p.unlockPeriod = vm.envOr("PF_UNLOCK_PERIOD", p.unlockPeriod);
         p.ticketValidity = vm.envOr("PF_TICKET_VALIDITY", p.ticketValidity);
+        p.disputePeriod = vm.envOr("PF_DISPUTE_PERIOD", p.disputePeriod);
         p.vestingStart = uint64(vm.envOr("PF_VESTING_START", block.timestamp));
 
         s = SuiteDeployer.deploy(p);
@@ -41,6 +42,7 @@ contract Deploy is Script {
         vm.serializeAddress(key, "Staking", address(s.staking));
         vm.serializeAddress(key, "Minter", address(s.minter));
         vm.serializeAddress(key, "TicketBroker", address(s.broker));
+        vm.serializeAddress(key, "JobEscrow", address(s.escrow));
         vm.serializeAddress(key, "TeamVesting", address(s.teamVesting));
         vm.serializeAddress(key, "TreasuryVesting", address(s.treasuryVesting));
         string memory json = vm.serializeAddress(key, "ServiceRegistry", address(s.registry));

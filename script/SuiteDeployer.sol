@@ -8,6 +8,7 @@ import {Staking} from "../contracts/Staking.sol";
 import {Minter} from "../contracts/Minter.sol";
 import {TicketBroker} from "../contracts/TicketBroker.sol";
 import {ServiceRegistry} from "../contracts/ServiceRegistry.sol";
+import {JobEscrow} from "../contracts/JobEscrow.sol";
 
 /// @notice Deploys and wires the whole suite. Shared by script/Deploy.s.sol and the tests, so what the
 ///         tests exercise is exactly what gets deployed.
@@ -35,6 +36,7 @@ library SuiteDeployer {
         uint256 unlockPeriod; // rounds
         uint256 ticketValidity; // rounds
         address feeToken; // zero: the work token
+        uint256 disputePeriod; // seconds a job dispute may stay undecided after deadline + review
     }
 
     struct Suite {
@@ -43,6 +45,7 @@ library SuiteDeployer {
         Minter minter;
         TicketBroker broker;
         ServiceRegistry registry;
+        JobEscrow escrow;
         VestingWallet teamVesting;
         VestingWallet treasuryVesting;
     }
@@ -70,6 +73,7 @@ library SuiteDeployer {
         p.targetBondingRate = 500_000_000;
         p.unlockPeriod = 3;
         p.ticketValidity = 2;
+        p.disputePeriod = 1 days;
     }
 
     function deploy(Params memory p) internal returns (Suite memory s) {
@@ -97,6 +101,7 @@ library SuiteDeployer {
         address feeToken = p.feeToken == address(0) ? address(s.token) : p.feeToken;
         s.broker = new TicketBroker(IERC20(feeToken), s.staking, p.unlockPeriod, p.ticketValidity);
         s.registry = new ServiceRegistry(s.staking);
+        s.escrow = new JobEscrow(s.token, p.disputePeriod);
         s.staking.wire(address(s.minter), address(s.broker));
         s.staking.setVerifier(p.verifier);
         if (p.governance != p.deployer) s.staking.transferOwnership(p.governance);

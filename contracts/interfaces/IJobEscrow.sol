@@ -16,17 +16,18 @@ pragma solidity 0.8.37;
 ///           provider's collateral and price go to the buyer. Without a majority, no result is
 ///           confirmed: committed providers get their collateral back and their price is refunded,
 ///           late ones are slashed as above. Unfilled slots are refunded;
-///         - `dispute` (buyer or the slot's provider, before finalization) takes one slot out of the
+///         - `dispute` (buyer or the slot's provider, before `finalizableAt`) takes one slot out of the
 ///           automatic rule; two of buyer, provider and arbiter decide it with `vote`; a dispute
 ///           nobody decides by `deadline + reviewPeriod + disputePeriod` settles neutrally (price to
 ///           the buyer, collateral to the provider) at `finalize`;
 ///         - `cancel` (buyer, before any slot is taken) refunds everything.
 ///         Sealed-bid jobs: during the bid window providers commit `keccak256(abi.encode(jobId,
 ///         provider, price, salt))` with their collateral, then reveal; `closeAuction` awards the
-///         `replicas` lowest revealed bids (ties: earliest reveal) and pays each winner the lowest
-///         losing revealed bid, or the buyer's maximum price when there is none (reverse Vickrey);
-///         losing bidders get their collateral back, bidders that never revealed forfeit theirs to the
-///         buyer. Completed and failed counts per provider are public and gate `minCompleted`.
+///         `replicas` lowest revealed bids (ties: earliest reveal, then earliest commit) and pays each
+///         winner the lowest losing revealed bid, or the buyer's maximum price when there is none
+///         (reverse Vickrey); the buyer gets `price - clearingPrice` per winner back at once, the price
+///         of slots left unfilled at `finalize`; losing bidders get their collateral back, bidders
+///         that never revealed forfeit theirs to the buyer. Completed and failed counts per provider are public and gate `minCompleted`.
 interface IJobEscrow {
     /* TYPES */
 
@@ -128,9 +129,16 @@ interface IJobEscrow {
     event AuctionClosed(uint256 indexed jobId, uint256 clearingPrice, address[] winners);
     event SlotAccepted(uint256 indexed jobId, address indexed provider, uint256 collateral);
     event CheckpointReported(uint256 indexed jobId, address indexed provider, uint256 index, bytes32 stateHash);
-    event CheckpointReleased(uint256 indexed jobId, address indexed provider, uint256 index, uint256 payment, uint256 collateral);
+    event CheckpointReleased(
+        uint256 indexed jobId, address indexed provider, uint256 index, uint256 payment, uint256 collateral
+    );
     event ResultCommitted(
-        uint256 indexed jobId, address indexed provider, bytes32 resultHash, uint256 charge, bytes32 usageHash, string uri
+        uint256 indexed jobId,
+        address indexed provider,
+        bytes32 resultHash,
+        uint256 charge,
+        bytes32 usageHash,
+        string uri
     );
     event Disputed(uint256 indexed jobId, address indexed provider, address by);
     event Voted(uint256 indexed jobId, address indexed provider, address voter, bool payProvider);
@@ -157,6 +165,10 @@ interface IJobEscrow {
     error NotBuyer(uint256 jobId, address caller);
     error NotVoter(uint256 jobId, address caller);
     error BuyerCannotProvide(uint256 jobId);
+    /// @notice The arbiter may not hold a slot: it would vote twice on its own dispute.
+    error ArbiterCannotProvide(uint256 jobId);
+    /// @notice `cancel` after a provider took a slot or committed a bid.
+    error JobTaken(uint256 jobId);
     error JobFull(uint256 jobId);
     error TooManyBidders(uint256 jobId, uint256 max);
     error InsufficientRecord(address provider, uint256 completed, uint256 required);
@@ -216,7 +228,8 @@ interface IJobEscrow {
     /// @param salt The salt in the commitment.
     function revealBid(uint256 jobId, uint96 price, bytes32 salt) external;
 
-    /// @notice Awards a sealed-bid job after its reveal deadline (anyone).
+    /// @notice Awards a sealed-bid job after its reveal deadline (anyone). Closed at or after the job's
+    ///         deadline, it awards nobody (a winner could only be late): revealed bids are returned.
     /// @param jobId The job.
     function closeAuction(uint256 jobId) external;
 
@@ -237,7 +250,9 @@ interface IJobEscrow {
 
     /* SETTLEMENT */
 
-    /// @notice Takes a slot out of the automatic rule. Buyer or the slot's provider, before finalization.
+    /// @notice Takes a slot out of the automatic rule. Buyer or the slot's provider, while the job is
+    ///         open and before `finalizableAt` (the review period); the slot may not commit afterwards.
+    ///         `finalize` waits for every dispute to be decided or to expire.
     /// @param jobId The job.
     /// @param provider The slot's provider.
     function dispute(uint256 jobId, address provider) external;
@@ -245,8 +260,9 @@ interface IJobEscrow {
     /// @notice Votes on a disputed slot; two equal votes of buyer, provider and arbiter settle it.
     /// @param jobId The job.
     /// @param provider The disputed slot's provider.
-    /// @param payProvider true: the provider is paid its charge and gets its collateral back; false:
-    ///        price and collateral go to the buyer.
+    /// @param payProvider true: the provider is paid its charge (the clearing price if it never
+    ///        committed) net of checkpoint payments and gets its collateral back; false: price and
+    ///        collateral go to the buyer.
     function vote(uint256 jobId, address provider, bool payProvider) external;
 
     /// @notice Settles every undisputed slot by the majority rule and refunds what is left (anyone).
@@ -276,6 +292,7 @@ interface IJobEscrow {
     /// @notice A provider's completed and failed job counts.
     function recordOf(address provider) external view returns (Record memory);
 
-    /// @notice When `finalize` can run: after every slot committed + review period, or deadline + review.
+    /// @notice When `finalize` can run: after every slot committed + review period, or deadline + review;
+    ///         for a closed auction nobody won, the reveal deadline (there is nothing to wait for).
     function finalizableAt(uint256 jobId) external view returns (uint256);
 }

@@ -1,0 +1,569 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.37;
+
+import {SafeERC20, IERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
+import {IJobEscrow} from "./interfaces/IJobEscrow.sol";
+
+/// @title JobEscrow
+/// @notice Escrow for general compute jobs: payment, provider collateral, checkpoints, sealed-bid
+///         (reverse Vickrey) auctions, majority settlement over replicas and 2-of-3 disputes.
+/// @dev Money rules (see IJobEscrow for the full statement):
+///      - `escrowed` of a job is exactly what the contract holds for it: the unfilled slots' price
+///        (`params.price` each), each live slot's `clearingPrice - paidOut + collateralLeft`, and the
+///        collateral of bids not yet awarded. Every transfer out is subtracted from it first.
+///      - Sealed-bid jobs: `closeAuction` refunds the buyer `(params.price - clearingPrice)` per winner
+///        and hands over the collateral of bids never revealed; losers get their collateral back. The
+///        price of slots no bid filled stays until `finalize`, which may run at once when nobody won.
+///      - Every state change happens before the token moves (checks-effects-interactions); the token
+///        is fixed at construction.
+contract JobEscrow is IJobEscrow {
+    using SafeERC20 for IERC20;
+
+    /* CONSTANTS */
+
+    uint256 public constant MAX_REPLICAS = 16;
+    uint256 public constant MAX_CHECKPOINTS = 16;
+    uint256 public constant MAX_BIDDERS = 32;
+
+    uint8 internal constant VOTE_PAY = 1;
+    uint8 internal constant VOTE_SLASH = 2;
+
+    /* IMMUTABLES */
+
+    IERC20 internal immutable _token;
+    /// @inheritdoc IJobEscrow
+    uint256 public immutable disputePeriod;
+
+    /* STORAGE */
+
+    /// @inheritdoc IJobEscrow
+    uint256 public jobCount;
+    mapping(uint256 => Job) internal _jobs;
+    mapping(uint256 jobId => mapping(address provider => Slot)) internal _slots;
+    mapping(uint256 => address[]) internal _providers;
+    mapping(address => Record) internal _records;
+
+    /// @notice The token is the zero address.
+    error ZeroToken();
+
+    /* CONSTRUCTOR */
+
+    /// @param token_ The ERC-20 (with EIP-2612 permit) payments and collateral are held in.
+    /// @param disputePeriod_ Seconds after `deadline + reviewPeriod` a dispute may stay undecided.
+    constructor(IERC20 token_, uint256 disputePeriod_) {
+        if (address(token_) == address(0)) revert ZeroToken();
+        _token = token_;
+        disputePeriod = disputePeriod_;
+    }
+
+    /* BUYER */
+
+    /// @inheritdoc IJobEscrow
+    function createJob(JobParams calldata p, string calldata specUri) external returns (uint256 jobId) {
+        return _create(p, specUri);
+    }
+
+    /// @inheritdoc IJobEscrow
+    function createJobWithPermit(
+        JobParams calldata p,
+        string calldata specUri,
+        uint256 permitDeadline,
+        uint8 v,
+        bytes32 r,
+        bytes32 s
+    ) external returns (uint256 jobId) {
+        uint256 amount = uint256(p.price) * p.replicas;
+        // A front-run permit (the same signature submitted first by someone else) leaves the allowance
+        // in place: go on when it suffices, otherwise report the permit's own failure.
+        try IERC20Permit(address(_token)).permit(msg.sender, address(this), amount, permitDeadline, v, r, s) {}
+        catch (bytes memory reason) {
+            if (_token.allowance(msg.sender, address(this)) < amount) {
+                assembly ("memory-safe") {
+                    revert(add(reason, 0x20), mload(reason))
+                }
+            }
+        }
+        return _create(p, specUri);
+    }
+
+    /// @inheritdoc IJobEscrow
+    function cancel(uint256 jobId) external {
+        Job storage job = _job(jobId);
+        if (msg.sender != job.buyer) revert NotBuyer(jobId, msg.sender);
+        JobStatus status = job.status;
+        if (status != JobStatus.Open && status != JobStatus.Bidding) revert WrongStatus(jobId, status);
+        if (_providers[jobId].length != 0) revert JobTaken(jobId);
+        uint256 refund = job.escrowed;
+        job.status = JobStatus.Cancelled;
+        job.escrowed = 0;
+        emit JobCancelled(jobId, refund);
+        _token.safeTransfer(msg.sender, refund);
+    }
+
+    /// @inheritdoc IJobEscrow
+    function releaseCheckpoint(uint256 jobId, address provider) external {
+        Job storage job = _job(jobId);
+        if (msg.sender != job.buyer) revert NotBuyer(jobId, msg.sender);
+        Slot storage slot = _slots[jobId][provider];
+        SlotStatus status = slot.status;
+        if (status != SlotStatus.Accepted && status != SlotStatus.Committed) {
+            revert WrongSlotStatus(jobId, provider, status);
+        }
+        uint256 checkpoints = job.params.checkpoints;
+        uint256 index = slot.checkpointsReleased;
+        if (index >= checkpoints) revert NoCheckpointLeft(jobId, provider);
+        uint256 payment = uint256(job.clearingPrice) / (checkpoints + 1);
+        uint256 collateral = uint256(job.params.collateral) / (checkpoints + 1);
+        ++index;
+        slot.checkpointsReleased = uint8(index);
+        slot.paidOut += uint96(payment);
+        slot.collateralLeft -= uint96(collateral);
+        job.escrowed -= payment + collateral;
+        emit CheckpointReleased(jobId, provider, index, payment, collateral);
+        _pay(provider, payment + collateral);
+    }
+
+    /* PROVIDERS */
+
+    /// @inheritdoc IJobEscrow
+    function accept(uint256 jobId) external {
+        Job storage job = _job(jobId);
+        if (job.params.mode != Mode.Fixed) revert WrongMode(jobId);
+        if (job.status != JobStatus.Open) revert WrongStatus(jobId, job.status);
+        uint256 deadline = job.params.deadline;
+        if (block.timestamp >= deadline) revert DeadlinePassed(jobId, deadline);
+        uint8 filled = job.filled;
+        if (filled >= job.params.replicas) revert JobFull(jobId);
+        uint96 collateral = _enter(job, jobId);
+        job.filled = filled + 1;
+        emit SlotAccepted(jobId, msg.sender, collateral);
+        _pull(msg.sender, collateral);
+    }
+
+    /// @inheritdoc IJobEscrow
+    function commitBid(uint256 jobId, bytes32 commitment) external {
+        Job storage job = _job(jobId);
+        if (job.params.mode != Mode.SealedBid) revert WrongMode(jobId);
+        if (job.status != JobStatus.Bidding) revert WrongStatus(jobId, job.status);
+        uint256 bidDeadline = job.params.bidDeadline;
+        if (block.timestamp >= bidDeadline) revert DeadlinePassed(jobId, bidDeadline);
+        if (_providers[jobId].length >= MAX_BIDDERS) revert TooManyBidders(jobId, MAX_BIDDERS);
+        uint96 collateral = _enter(job, jobId);
+        _slots[jobId][msg.sender].bidCommitment = commitment;
+        emit BidCommitted(jobId, msg.sender, commitment);
+        _pull(msg.sender, collateral);
+    }
+
+    /// @inheritdoc IJobEscrow
+    function revealBid(uint256 jobId, uint96 price, bytes32 salt) external {
+        Job storage job = _job(jobId);
+        if (job.params.mode != Mode.SealedBid) revert WrongMode(jobId);
+        if (job.status != JobStatus.Bidding) revert WrongStatus(jobId, job.status);
+        uint256 bidDeadline = job.params.bidDeadline;
+        if (block.timestamp < bidDeadline) revert TooEarly(jobId, bidDeadline);
+        uint256 revealDeadline = job.params.revealDeadline;
+        if (block.timestamp >= revealDeadline) revert DeadlinePassed(jobId, revealDeadline);
+        Slot storage slot = _slots[jobId][msg.sender];
+        if (slot.status != SlotStatus.Bid) revert WrongSlotStatus(jobId, msg.sender, slot.status);
+        if (slot.bidCommitment != keccak256(abi.encode(jobId, msg.sender, price, salt))) {
+            revert BadReveal(jobId, msg.sender);
+        }
+        if (price > job.params.price) revert PriceTooHigh(price, job.params.price);
+        slot.status = SlotStatus.Revealed;
+        slot.bid = price;
+        slot.revealedAt = uint64(block.timestamp);
+        emit BidRevealed(jobId, msg.sender, price);
+    }
+
+    /// @inheritdoc IJobEscrow
+    function closeAuction(uint256 jobId) external {
+        Job storage job = _job(jobId);
+        if (job.params.mode != Mode.SealedBid) revert WrongMode(jobId);
+        if (job.status != JobStatus.Bidding) revert WrongStatus(jobId, job.status);
+        uint256 revealDeadline = job.params.revealDeadline;
+        if (block.timestamp < revealDeadline) revert TooEarly(jobId, revealDeadline);
+
+        address[] memory bidders = _providers[jobId];
+        mapping(address => Slot) storage slots = _slots[jobId];
+        (address[] memory ranked, uint256 revealed) = _rank(slots, bidders);
+        uint256 replicas = job.params.replicas;
+        // Awarded after the deadline, a slot could only be slashed as late: nobody wins then.
+        uint256 winners = block.timestamp < job.params.deadline ? (revealed < replicas ? revealed : replicas) : 0;
+        uint96 clearingPrice = revealed > winners ? slots[ranked[winners]].bid : job.params.price;
+
+        job.status = JobStatus.Open;
+        job.filled = uint8(winners);
+        job.clearingPrice = clearingPrice;
+        address[] memory won = new address[](winners);
+        for (uint256 i; i < winners; ++i) {
+            won[i] = ranked[i];
+            slots[ranked[i]].status = SlotStatus.Accepted;
+            emit SlotAccepted(jobId, ranked[i], job.params.collateral);
+        }
+        (uint256[] memory refunds, uint256 forfeited) = _settleLosers(jobId, slots, bidders, job.params.collateral);
+        uint256 toBuyer = uint256(job.params.price - clearingPrice) * winners + forfeited;
+        job.escrowed -= toBuyer + uint256(job.params.collateral) * (revealed - winners);
+        emit AuctionClosed(jobId, clearingPrice, won);
+
+        for (uint256 i; i < bidders.length; ++i) {
+            _pay(bidders[i], refunds[i]);
+        }
+        _pay(job.buyer, toBuyer);
+    }
+
+    /// @inheritdoc IJobEscrow
+    function reportCheckpoint(uint256 jobId, uint256 index, bytes32 stateHash) external {
+        Job storage job = _job(jobId);
+        SlotStatus status = _slots[jobId][msg.sender].status;
+        if (status != SlotStatus.Accepted && status != SlotStatus.Committed) {
+            revert WrongSlotStatus(jobId, msg.sender, status);
+        }
+        if (index == 0 || index > job.params.checkpoints) revert NoCheckpointLeft(jobId, msg.sender);
+        emit CheckpointReported(jobId, msg.sender, index, stateHash);
+    }
+
+    /// @inheritdoc IJobEscrow
+    function commitResult(uint256 jobId, bytes32 resultHash, uint96 charge, bytes32 usageHash, string calldata uri)
+        external
+    {
+        Job storage job = _job(jobId);
+        Slot storage slot = _slots[jobId][msg.sender];
+        if (slot.status != SlotStatus.Accepted) revert WrongSlotStatus(jobId, msg.sender, slot.status);
+        uint256 deadline = job.params.deadline;
+        if (block.timestamp > deadline) revert DeadlinePassed(jobId, deadline);
+        if (resultHash == bytes32(0)) revert ZeroResultHash();
+        uint96 clearingPrice = job.clearingPrice;
+        if (charge > clearingPrice) revert ChargeTooHigh(charge, clearingPrice);
+        slot.status = SlotStatus.Committed;
+        slot.resultHash = resultHash;
+        slot.charge = charge;
+        job.committed += 1;
+        job.lastCommitAt = uint64(block.timestamp);
+        emit ResultCommitted(jobId, msg.sender, resultHash, charge, usageHash, uri);
+    }
+
+    /* SETTLEMENT */
+
+    /// @inheritdoc IJobEscrow
+    function dispute(uint256 jobId, address provider) external {
+        Job storage job = _job(jobId);
+        if (msg.sender != job.buyer && msg.sender != provider) revert NotVoter(jobId, msg.sender);
+        if (job.status != JobStatus.Open) revert WrongStatus(jobId, job.status);
+        Slot storage slot = _slots[jobId][provider];
+        SlotStatus status = slot.status;
+        if (status != SlotStatus.Accepted && status != SlotStatus.Committed) {
+            revert WrongSlotStatus(jobId, provider, status);
+        }
+        uint256 until = _finalizableAt(job);
+        if (block.timestamp >= until) revert DeadlinePassed(jobId, until);
+        slot.status = SlotStatus.Disputed;
+        emit Disputed(jobId, provider, msg.sender);
+    }
+
+    /// @inheritdoc IJobEscrow
+    function vote(uint256 jobId, address provider, bool payProvider) external {
+        Job storage job = _job(jobId);
+        Slot storage slot = _slots[jobId][provider];
+        if (slot.status != SlotStatus.Disputed) revert WrongSlotStatus(jobId, provider, slot.status);
+        uint8 v = payProvider ? VOTE_PAY : VOTE_SLASH;
+        // Buyer, provider and arbiter are three distinct accounts (createJob, accept and commitBid check).
+        if (msg.sender == job.buyer) {
+            if (slot.buyerVote != 0) revert AlreadyVoted(jobId, msg.sender);
+            slot.buyerVote = v;
+        } else if (msg.sender == provider) {
+            if (slot.providerVote != 0) revert AlreadyVoted(jobId, msg.sender);
+            slot.providerVote = v;
+        } else if (msg.sender == job.params.arbiter) {
+            if (slot.arbiterVote != 0) revert AlreadyVoted(jobId, msg.sender);
+            slot.arbiterVote = v;
+        } else {
+            revert NotVoter(jobId, msg.sender);
+        }
+        emit Voted(jobId, provider, msg.sender, payProvider);
+
+        uint256 same =
+            (slot.buyerVote == v ? 1 : 0) + (slot.providerVote == v ? 1 : 0) + (slot.arbiterVote == v ? 1 : 0);
+        if (same < 2) return;
+        uint96 clearingPrice = job.clearingPrice;
+        (uint256 toProvider, uint256 toBuyer) = payProvider
+            ? _settlePaid(slot, clearingPrice, slot.resultHash != bytes32(0) ? slot.charge : clearingPrice)
+            : _settleSlashed(slot, clearingPrice);
+        _recordOutcome(provider, payProvider ? SlotStatus.Paid : SlotStatus.Slashed);
+        job.escrowed -= toProvider + toBuyer;
+        emit SlotSettled(jobId, provider, slot.status, toProvider, toBuyer);
+        _pay(provider, toProvider);
+        _pay(job.buyer, toBuyer);
+    }
+
+    /// @inheritdoc IJobEscrow
+    function finalize(uint256 jobId) external {
+        Job storage job = _job(jobId);
+        if (job.status != JobStatus.Open) revert WrongStatus(jobId, job.status);
+        uint256 notBefore = _finalizableAt(job);
+        if (block.timestamp < notBefore) revert TooEarly(jobId, notBefore);
+
+        address[] memory providers = _providers[jobId];
+        uint256 replicas = job.params.replicas;
+        (bytes32 majority, bool disputesOpen) = _majority(_slots[jobId], providers, replicas);
+        if (disputesOpen) {
+            uint256 expiry = uint256(job.params.deadline) + job.params.reviewPeriod + disputePeriod;
+            if (block.timestamp < expiry) revert TooEarly(jobId, expiry);
+        }
+
+        uint256[] memory toProviders = new uint256[](providers.length);
+        uint256 toBuyer = uint256(job.params.price) * (replicas - job.filled);
+        uint256 released = toBuyer;
+        for (uint256 i; i < providers.length; ++i) {
+            (uint256 p, uint256 b) = _settleAtFinalize(jobId, providers[i], job.clearingPrice, majority);
+            toProviders[i] = p;
+            toBuyer += b;
+            released += p + b;
+        }
+        job.status = JobStatus.Finalized;
+        job.escrowed -= released;
+        emit JobFinalized(jobId, majority, toBuyer);
+
+        for (uint256 i; i < providers.length; ++i) {
+            _pay(providers[i], toProviders[i]);
+        }
+        _pay(job.buyer, toBuyer);
+    }
+
+    /* VIEWS */
+
+    /// @inheritdoc IJobEscrow
+    function token() external view returns (address) {
+        return address(_token);
+    }
+
+    /// @inheritdoc IJobEscrow
+    function getJob(uint256 jobId) external view returns (Job memory) {
+        return _jobs[jobId];
+    }
+
+    /// @inheritdoc IJobEscrow
+    function getSlot(uint256 jobId, address provider) external view returns (Slot memory) {
+        return _slots[jobId][provider];
+    }
+
+    /// @inheritdoc IJobEscrow
+    function providersOf(uint256 jobId) external view returns (address[] memory) {
+        return _providers[jobId];
+    }
+
+    /// @inheritdoc IJobEscrow
+    function recordOf(address provider) external view returns (Record memory) {
+        return _records[provider];
+    }
+
+    /// @inheritdoc IJobEscrow
+    function finalizableAt(uint256 jobId) external view returns (uint256) {
+        return _finalizableAt(_job(jobId));
+    }
+
+    /* INTERNAL */
+
+    function _create(JobParams calldata p, string calldata specUri) internal returns (uint256 jobId) {
+        if (p.replicas == 0) revert ZeroReplicas();
+        if (p.replicas > MAX_REPLICAS) revert TooManyReplicas(p.replicas, MAX_REPLICAS);
+        if (p.checkpoints > MAX_CHECKPOINTS) revert TooManyCheckpoints(p.checkpoints, MAX_CHECKPOINTS);
+        if (p.specHash == bytes32(0)) revert ZeroSpecHash();
+        if (p.price == 0) revert ZeroPrice();
+        if (p.arbiter == address(0) || p.arbiter == msg.sender) revert BadArbiter(p.arbiter);
+        if (p.mode == Mode.Fixed) {
+            if (p.bidDeadline != 0 || p.revealDeadline != 0 || p.deadline <= block.timestamp) revert BadDeadlines();
+        } else if (
+            p.bidDeadline <= block.timestamp || p.revealDeadline <= p.bidDeadline || p.deadline <= p.revealDeadline
+        ) {
+            revert BadDeadlines();
+        }
+        uint256 amount = uint256(p.price) * p.replicas;
+        jobId = ++jobCount;
+        Job storage job = _jobs[jobId];
+        job.params = p;
+        job.buyer = msg.sender;
+        if (p.mode == Mode.Fixed) {
+            job.status = JobStatus.Open;
+            job.clearingPrice = p.price;
+        } else {
+            job.status = JobStatus.Bidding; // clearingPrice is set by closeAuction
+        }
+        job.escrowed = amount;
+        emit JobCreated(jobId, msg.sender, p.arbiter, p, specUri);
+        _token.safeTransferFrom(msg.sender, address(this), amount);
+    }
+
+    /// @dev Common checks and bookkeeping of a provider entering a job (accept or commitBid).
+    function _enter(Job storage job, uint256 jobId) internal returns (uint96 collateral) {
+        if (msg.sender == job.buyer) revert BuyerCannotProvide(jobId);
+        if (msg.sender == job.params.arbiter) revert ArbiterCannotProvide(jobId);
+        Slot storage slot = _slots[jobId][msg.sender];
+        if (slot.status != SlotStatus.None) revert WrongSlotStatus(jobId, msg.sender, slot.status);
+        uint256 required = job.params.minCompleted;
+        uint256 completed = _records[msg.sender].completed;
+        if (completed < required) revert InsufficientRecord(msg.sender, completed, required);
+        collateral = job.params.collateral;
+        slot.status = job.params.mode == Mode.Fixed ? SlotStatus.Accepted : SlotStatus.Bid;
+        slot.collateralLeft = collateral;
+        job.escrowed += collateral;
+        _providers[jobId].push(msg.sender);
+    }
+
+    /// @dev Revealed bids by (bid, reveal time, commit order): an insertion sort over at most
+    ///      MAX_BIDDERS entries; `bidders` is in commit order and the sort is stable.
+    function _rank(mapping(address => Slot) storage slots, address[] memory bidders)
+        internal
+        view
+        returns (address[] memory ranked, uint256 revealed)
+    {
+        ranked = new address[](bidders.length);
+        for (uint256 i; i < bidders.length; ++i) {
+            Slot storage s = slots[bidders[i]];
+            if (s.status != SlotStatus.Revealed) continue;
+            (uint96 bid, uint64 revealedAt) = (s.bid, s.revealedAt);
+            uint256 j = revealed++;
+            while (j > 0) {
+                Slot storage prev = slots[ranked[j - 1]];
+                if (prev.bid < bid || (prev.bid == bid && prev.revealedAt <= revealedAt)) break;
+                ranked[j] = ranked[j - 1];
+                --j;
+            }
+            ranked[j] = bidders[i];
+        }
+    }
+
+    /// @dev Every bid not awarded is Lost: a revealed one gets its collateral back (`refunds`), an
+    ///      unrevealed one forfeits it to the buyer (`forfeited`).
+    function _settleLosers(
+        uint256 jobId,
+        mapping(address => Slot) storage slots,
+        address[] memory bidders,
+        uint96 collateral
+    ) internal returns (uint256[] memory refunds, uint256 forfeited) {
+        refunds = new uint256[](bidders.length);
+        for (uint256 i; i < bidders.length; ++i) {
+            Slot storage s = slots[bidders[i]];
+            SlotStatus status = s.status;
+            if (status == SlotStatus.Accepted) continue;
+            s.status = SlotStatus.Lost;
+            s.collateralLeft = 0;
+            if (status == SlotStatus.Revealed) {
+                refunds[i] = collateral;
+                emit SlotSettled(jobId, bidders[i], SlotStatus.Lost, collateral, 0);
+            } else {
+                forfeited += collateral;
+                emit SlotSettled(jobId, bidders[i], SlotStatus.Lost, 0, collateral);
+            }
+        }
+    }
+
+    /// @dev The result hash more than half of `replicas` undisputed committed slots agree on (zero:
+    ///      none), and whether any slot is still disputed.
+    function _majority(mapping(address => Slot) storage slots, address[] memory providers, uint256 replicas)
+        internal
+        view
+        returns (bytes32 majority, bool disputesOpen)
+    {
+        for (uint256 i; i < providers.length; ++i) {
+            Slot storage s = slots[providers[i]];
+            SlotStatus status = s.status;
+            if (status == SlotStatus.Disputed) disputesOpen = true;
+            if (status != SlotStatus.Committed || majority != bytes32(0)) continue;
+            bytes32 h = s.resultHash;
+            uint256 count = 1;
+            for (uint256 j = i + 1; j < providers.length; ++j) {
+                Slot storage t = slots[providers[j]];
+                if (t.status == SlotStatus.Committed && t.resultHash == h) ++count;
+            }
+            if (2 * count > replicas) majority = h;
+        }
+    }
+
+    /// @dev Settles one slot by the automatic rule at finalize; slots already settled (Lost, or
+    ///      decided by a vote) are left as they are.
+    function _settleAtFinalize(uint256 jobId, address provider, uint96 clearingPrice, bytes32 majority)
+        internal
+        returns (uint256 toProvider, uint256 toBuyer)
+    {
+        Slot storage s = _slots[jobId][provider];
+        SlotStatus status = s.status;
+        if (status == SlotStatus.Committed) {
+            if (majority == bytes32(0)) (toProvider, toBuyer) = _settleRefunded(s, clearingPrice);
+            else if (s.resultHash == majority) (toProvider, toBuyer) = _settlePaid(s, clearingPrice, s.charge);
+            else (toProvider, toBuyer) = _settleSlashed(s, clearingPrice);
+        } else if (status == SlotStatus.Accepted) {
+            (toProvider, toBuyer) = _settleSlashed(s, clearingPrice); // late: never committed
+        } else if (status == SlotStatus.Disputed) {
+            (toProvider, toBuyer) = _settleRefunded(s, clearingPrice); // expired undecided
+        } else {
+            return (0, 0);
+        }
+        SlotStatus outcome = s.status;
+        _recordOutcome(provider, outcome);
+        emit SlotSettled(jobId, provider, outcome, toProvider, toBuyer);
+    }
+
+    /// @dev Paid: the charge net of checkpoint payments and the collateral left to the provider.
+    function _settlePaid(Slot storage s, uint96 clearingPrice, uint96 charge)
+        internal
+        returns (uint256 toProvider, uint256 toBuyer)
+    {
+        uint96 paidOut = s.paidOut;
+        uint96 owed = charge > paidOut ? charge : paidOut;
+        toProvider = uint256(owed - paidOut) + s.collateralLeft;
+        toBuyer = clearingPrice - owed;
+        s.status = SlotStatus.Paid;
+        s.collateralLeft = 0;
+        s.paidOut = owed;
+    }
+
+    /// @dev Slashed: the unpaid price and the collateral left to the buyer.
+    function _settleSlashed(Slot storage s, uint96 clearingPrice) internal returns (uint256, uint256 toBuyer) {
+        toBuyer = uint256(clearingPrice - s.paidOut) + s.collateralLeft;
+        s.status = SlotStatus.Slashed;
+        s.collateralLeft = 0;
+        return (0, toBuyer);
+    }
+
+    /// @dev Refunded: the unpaid price to the buyer, the collateral left to the provider.
+    function _settleRefunded(Slot storage s, uint96 clearingPrice)
+        internal
+        returns (uint256 toProvider, uint256 toBuyer)
+    {
+        toProvider = s.collateralLeft;
+        toBuyer = clearingPrice - s.paidOut;
+        s.status = SlotStatus.Refunded;
+        s.collateralLeft = 0;
+    }
+
+    function _recordOutcome(address provider, SlotStatus outcome) internal {
+        if (outcome == SlotStatus.Paid) ++_records[provider].completed;
+        else if (outcome == SlotStatus.Slashed) ++_records[provider].failed;
+    }
+
+    function _finalizableAt(Job storage job) internal view returns (uint256) {
+        uint8 replicas = job.params.replicas;
+        // A closed auction nobody won: no slot can be taken any more.
+        if (job.params.mode == Mode.SealedBid && job.status == JobStatus.Open && job.filled == 0) {
+            return job.params.revealDeadline;
+        }
+        if (job.filled == replicas && job.committed == replicas) {
+            return uint256(job.lastCommitAt) + job.params.reviewPeriod;
+        }
+        return uint256(job.params.deadline) + job.params.reviewPeriod;
+    }
+
+    function _job(uint256 jobId) internal view returns (Job storage job) {
+        job = _jobs[jobId];
+        if (job.status == JobStatus.None) revert UnknownJob(jobId);
+    }
+
+    function _pull(address from, uint256 amount) internal {
+        if (amount != 0) _token.safeTransferFrom(from, address(this), amount);
+    }
+
+    function _pay(address to, uint256 amount) internal {
+        if (amount != 0) _token.safeTransfer(to, amount);
+    }
+}
