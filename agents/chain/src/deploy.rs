@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ChainError;
 use crate::bindings::{
-    minter::Minter, service_registry::ServiceRegistry, staking::Staking,
+    job_escrow::JobEscrow, minter::Minter, service_registry::ServiceRegistry, staking::Staking,
     ticket_broker::TicketBroker, vesting_wallet::VestingWallet, work_token::WorkToken,
 };
 
@@ -39,6 +39,8 @@ pub struct SuiteParams {
     pub ticket_validity: u64,
     /// The ERC-20 tickets are paid in; `None`: the work token.
     pub fee_token: Option<Address>,
+    /// Seconds a compute-job dispute may stay undecided after its deadline and review period.
+    pub dispute_period: u64,
 }
 
 impl SuiteParams {
@@ -66,6 +68,7 @@ impl SuiteParams {
             unlock_period: 3,
             ticket_validity: 2,
             fee_token: None,
+            dispute_period: 24 * 3600,
         }
     }
 }
@@ -90,6 +93,8 @@ pub struct Deployment {
     pub ticket_broker: Address,
     #[serde(rename = "ServiceRegistry")]
     pub service_registry: Address,
+    #[serde(rename = "JobEscrow")]
+    pub job_escrow: Address,
     #[serde(rename = "TeamVesting")]
     pub team_vesting: Address,
     #[serde(rename = "TreasuryVesting")]
@@ -158,6 +163,8 @@ pub async fn deploy_suite<P: Provider>(
     )
     .await?;
     let registry = ServiceRegistry::deploy(provider, *staking.address()).await?;
+    let escrow =
+        JobEscrow::deploy(provider, *token.address(), U256::from(p.dispute_period)).await?;
     execute(staking.wire(*minter.address(), *broker.address())).await?;
     execute(staking.setVerifier(p.verifier)).await?;
 
@@ -174,6 +181,7 @@ pub async fn deploy_suite<P: Provider>(
         minter: *minter.address(),
         ticket_broker: *broker.address(),
         service_registry: *registry.address(),
+        job_escrow: *escrow.address(),
         team_vesting: *team.address(),
         treasury_vesting: *treasury.address(),
     })

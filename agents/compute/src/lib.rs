@@ -6,6 +6,7 @@
 //! - [`escrow`]: the JobEscrow client.
 
 pub mod blob;
+pub mod buyer;
 pub mod digest;
 pub mod escrow;
 pub mod manifest;

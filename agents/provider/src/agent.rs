@@ -1,0 +1,434 @@
+//! The provider's loop. Each tick: scan new `JobCreated` events and take the jobs that fit; run
+//! accepted jobs; commit finished results; finalize committed jobs once the escrow allows and
+//! record how this provider's slot ended. All progress is in [`ProviderStore`].
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use alloy::primitives::{Address, U256};
+use alloy::providers::Provider;
+use peerflow_compute::escrow::{CreatedJob, Escrow, EscrowError, slot_status_name};
+use peerflow_compute::manifest::{ManifestFile, RateCard, UsageRecord};
+use peerflow_compute::{
+    BlobClient, BlobStore, Digest, JobSpec, Resources, ResultManifest, Workload,
+};
+
+use crate::executor::{Execution, Executor, JobContext};
+use crate::joblog::JobLog;
+use crate::store::{JobPhase, ProviderStore, StoreError};
+
+/// What the provider offers and accepts.
+#[derive(Debug, Clone)]
+pub struct ProviderConfig {
+    /// This provider's account (the wallet the escrow client sends from).
+    pub address: Address,
+    /// Base URL of this provider's HTTP API, published with every result.
+    pub public_url: String,
+    pub data_dir: PathBuf,
+    /// The most one job may ask for.
+    pub offer: Resources,
+    /// Jobs paying less per replica are skipped.
+    pub min_price: U256,
+    /// Jobs asking more collateral are skipped.
+    pub max_collateral: U256,
+    /// Per-resource prices; a result's charge is rates · usage, capped at the slot's price. All
+    /// zero: charge the full price.
+    pub rates: RateCard,
+    /// How often to look at the chain.
+    pub poll: Duration,
+}
+
+/// Errors of one tick (the loop logs them and goes on).
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error(transparent)]
+    Escrow(#[from] EscrowError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("blob: {0}")]
+    Blob(#[from] peerflow_compute::BlobError),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Executors by workload kind.
+#[derive(Clone, Default)]
+pub struct Executors {
+    pub container: Option<Arc<dyn Executor>>,
+    pub vod: Option<Arc<dyn Executor>>,
+}
+
+/// A running provider.
+pub struct Agent<P> {
+    cfg: ProviderConfig,
+    escrow: Escrow<P>,
+    store: Mutex<ProviderStore>,
+    blobs: BlobStore,
+    client: BlobClient,
+    http: reqwest::Client,
+    executors: Executors,
+    running: Mutex<HashSet<u64>>,
+}
+
+impl<P: Provider + Clone + 'static> Agent<P> {
+    /// Opens the provider's store and blob directory under `cfg.data_dir`.
+    pub fn new(
+        cfg: ProviderConfig,
+        escrow: Escrow<P>,
+        executors: Executors,
+    ) -> Result<Self, AgentError> {
+        std::fs::create_dir_all(&cfg.data_dir).map_err(|e| AgentError::Other(e.to_string()))?;
+        let store = ProviderStore::open(&cfg.data_dir.join("provider.sqlite"))?;
+        let blobs = BlobStore::open(cfg.data_dir.join("blobs"))?;
+        Ok(Self {
+            cfg,
+            escrow,
+            store: Mutex::new(store),
+            blobs,
+            client: BlobClient::new(),
+            http: reqwest::Client::new(),
+            executors,
+            running: Mutex::new(HashSet::new()),
+        })
+    }
+
+    pub fn blobs(&self) -> &BlobStore {
+        &self.blobs
+    }
+
+    pub fn config(&self) -> &ProviderConfig {
+        &self.cfg
+    }
+
+    /// The job's row, if this provider has looked at it.
+    pub fn job(&self, job_id: u64) -> Result<Option<crate::JobRow>, StoreError> {
+        self.store().get(job_id)
+    }
+
+    fn store(&self) -> std::sync::MutexGuard<'_, ProviderStore> {
+        self.store.lock().expect("store lock")
+    }
+
+    fn logs_dir(&self) -> PathBuf {
+        self.cfg.data_dir.join("logs")
+    }
+
+    /// Directory of the per-job logs.
+    pub fn log_path(&self, job_id: u64) -> PathBuf {
+        crate::joblog::log_path(&self.logs_dir(), job_id)
+    }
+
+    /// Ticks every `poll` until `shutdown` resolves.
+    pub async fn run(self: Arc<Self>, shutdown: impl std::future::Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            if let Err(e) = self.tick().await {
+                tracing::warn!(error = %e, "provider tick failed");
+            }
+            tokio::select! {
+                _ = &mut shutdown => return,
+                _ = tokio::time::sleep(self.cfg.poll) => {}
+            }
+        }
+    }
+
+    /// One pass: new jobs, runs to start, results to commit, jobs to settle. Runs are spawned;
+    /// [`Agent::idle`] tells when none is in flight.
+    pub async fn tick(self: &Arc<Self>) -> Result<(), AgentError> {
+        let (head, now) = self.escrow.chain_time().await?;
+        let from = self.store().cursor()?.map_or(0, |c| c + 1);
+        if from <= head {
+            for job in self.escrow.created(from, head).await? {
+                if self.store().get(job.job_id)?.is_none() {
+                    self.consider(job, now).await?;
+                }
+            }
+            self.store().set_cursor(head)?;
+        }
+        let accepted = self.store().in_phase(JobPhase::Accepted)?;
+        for row in accepted {
+            if self.running.lock().expect("running").insert(row.job_id) {
+                let me = Arc::clone(self);
+                tokio::spawn(async move {
+                    let id = row.job_id;
+                    if let Err(e) = me.run_job(id).await {
+                        tracing::warn!(job = id, error = %e, "job run failed; will retry");
+                    }
+                    me.running.lock().expect("running").remove(&id);
+                });
+            }
+        }
+        let committed = self.store().in_phase(JobPhase::Committed)?;
+        for row in committed {
+            self.settle(row.job_id, now).await?;
+        }
+        Ok(())
+    }
+
+    /// Whether no run is in flight.
+    pub fn idle(&self) -> bool {
+        self.running.lock().expect("running").is_empty()
+    }
+
+    fn skip(&self, job_id: u64, why: &str) -> Result<(), AgentError> {
+        tracing::info!(job = job_id, reason = why, "job skipped");
+        self.store().set(job_id, JobPhase::Skipped, why, None)?;
+        Ok(())
+    }
+
+    /// Decides on a new job: it must fit, pay enough, and its spec and inputs must be fetchable;
+    /// then takes a slot.
+    async fn consider(&self, job: CreatedJob, now: u64) -> Result<(), AgentError> {
+        let id = job.job_id;
+        let p = &job.params;
+        let r = &p.resources;
+        let offer = &self.cfg.offer;
+        let fits = r.milliCpus <= offer.milli_cpus
+            && r.memoryMb <= offer.memory_mb
+            && r.diskMb <= offer.disk_mb
+            && r.gpus <= offer.gpus;
+        if job.buyer == self.cfg.address {
+            return self.skip(id, "own job");
+        }
+        if p.mode != 0 {
+            return self.skip(id, "sealed-bid jobs are not bid on by this agent");
+        }
+        if !fits {
+            return self.skip(id, "needs more resources than offered");
+        }
+        if U256::from(p.price) < self.cfg.min_price {
+            return self.skip(id, "price below minimum");
+        }
+        if U256::from(p.collateral) > self.cfg.max_collateral {
+            return self.skip(id, "collateral above maximum");
+        }
+        let state = self.escrow.job(id).await?;
+        if state.status != 2 || state.filled >= p.replicas {
+            return self.skip(id, "not open or full");
+        }
+        let record = self.escrow.record(self.cfg.address).await?;
+        if record.completed < u64::from(p.minCompleted) {
+            return self.skip(id, "record below the job's minimum");
+        }
+        let spec = match self.fetch_spec(&job).await {
+            Ok(s) => s,
+            Err(why) => return self.skip(id, &why),
+        };
+        if spec.resources
+            != (Resources {
+                milli_cpus: r.milliCpus,
+                memory_mb: r.memoryMb,
+                disk_mb: r.diskMb,
+                gpus: r.gpus,
+            })
+        {
+            return self.skip(id, "spec resources differ from the escrow's");
+        }
+        if now + spec.timeout_secs >= p.deadline {
+            return self.skip(id, "deadline too close for the spec's timeout");
+        }
+        let supported = match spec.workload {
+            Workload::Container { .. } => self.executors.container.is_some(),
+            Workload::Vod { .. } => self.executors.vod.is_some(),
+        };
+        if !supported {
+            return self.skip(id, "workload kind not offered");
+        }
+        for blob in spec.blobs() {
+            if self.blobs.contains(blob.sha256) {
+                continue;
+            }
+            match self.client.fetch(blob, &[]).await {
+                Ok(bytes) => {
+                    self.blobs.put(&bytes)?;
+                }
+                Err(e) => return self.skip(id, &format!("input unavailable: {e}")),
+            }
+        }
+        match self.escrow.accept(id, U256::from(p.collateral)).await {
+            Ok(()) => {
+                tracing::info!(job = id, "slot accepted");
+                self.store().set(id, JobPhase::Accepted, "", None)?;
+                Ok(())
+            }
+            Err(e) => self.skip(id, &format!("accept failed: {e}")),
+        }
+    }
+
+    async fn fetch_spec(&self, job: &CreatedJob) -> Result<JobSpec, String> {
+        let expected = Digest::from(job.params.specHash);
+        let bytes = match self.blobs.get(expected).map_err(|e| e.to_string())? {
+            Some(b) => b,
+            None => {
+                let resp = self
+                    .http
+                    .get(&job.spec_uri)
+                    .send()
+                    .await
+                    .and_then(|r| r.error_for_status())
+                    .map_err(|e| format!("spec unavailable: {e}"))?;
+                resp.bytes()
+                    .await
+                    .map_err(|e| format!("spec unavailable: {e}"))?
+                    .to_vec()
+            }
+        };
+        let spec = JobSpec::from_bytes_checked(&bytes, expected).map_err(|e| e.to_string())?;
+        self.blobs.put(&bytes).map_err(|e| e.to_string())?;
+        Ok(spec)
+    }
+
+    /// Runs an accepted job (or, when its result is already stored, only commits it).
+    async fn run_job(&self, id: u64) -> Result<(), AgentError> {
+        let row = self
+            .store()
+            .get(id)?
+            .ok_or_else(|| AgentError::Other("no row".into()))?;
+        let state = self.escrow.job(id).await?;
+        let (result, usage) = match (row.result, row.usage) {
+            (Some(r), Some(u)) => (parse(&r)?, parse(&u)?),
+            _ => {
+                let spec_hash = Digest::from(state.params.specHash);
+                let spec_bytes = self
+                    .blobs
+                    .get(spec_hash)?
+                    .ok_or_else(|| AgentError::Other("spec blob missing".into()))?;
+                let spec = JobSpec::from_bytes_checked(&spec_bytes, spec_hash)
+                    .map_err(|e| AgentError::Other(e.to_string()))?;
+                let executor = match spec.workload {
+                    Workload::Container { .. } => self.executors.container.clone(),
+                    Workload::Vod { .. } => self.executors.vod.clone(),
+                }
+                .ok_or_else(|| AgentError::Other("no executor".into()))?;
+                let work = tempfile::tempdir_in(&self.cfg.data_dir)
+                    .map_err(|e| AgentError::Other(e.to_string()))?;
+                let ctx = JobContext {
+                    job_id: id,
+                    spec,
+                    spec_hash,
+                    blobs: self.blobs.clone(),
+                    work_dir: work.path().to_path_buf(),
+                    log: JobLog::open(&self.logs_dir(), id)
+                        .map_err(|e| AgentError::Other(e.to_string()))?,
+                };
+                tracing::info!(job = id, "running");
+                let execution = match executor.execute(&ctx).await {
+                    Ok(x) => x,
+                    Err(e) => {
+                        tracing::warn!(job = id, error = %e, "run failed; no result committed");
+                        ctx.log.line("provider", &format!("run failed: {e}"));
+                        self.store()
+                            .set(id, JobPhase::Failed, &e.to_string(), None)?;
+                        return Ok(());
+                    }
+                };
+                let (result, usage) =
+                    self.publish(id, spec_hash, execution, U256::from(state.clearingPrice))?;
+                self.store().set(
+                    id,
+                    JobPhase::Accepted,
+                    "result ready",
+                    Some((&result.to_hex(), &usage.to_hex())),
+                )?;
+                (result, usage)
+            }
+        };
+        let record: UsageRecord = serde_json::from_slice(
+            &self
+                .blobs
+                .get(usage)?
+                .ok_or_else(|| AgentError::Other("usage blob missing".into()))?,
+        )
+        .map_err(|e| AgentError::Other(e.to_string()))?;
+        let (_, now) = self.escrow.chain_time().await?;
+        if now > state.params.deadline {
+            self.store()
+                .set(id, JobPhase::Failed, "finished after the deadline", None)?;
+            return Ok(());
+        }
+        self.escrow
+            .commit_result(
+                id,
+                result.to_b256(),
+                record.charge,
+                usage.to_b256(),
+                &self.cfg.public_url,
+            )
+            .await?;
+        tracing::info!(job = id, result = %result, charge = %record.charge, "result committed");
+        self.store().set(id, JobPhase::Committed, "", None)?;
+        Ok(())
+    }
+
+    /// Stores the outputs, the manifest and the usage record as blobs; returns the manifest's and
+    /// the usage record's hashes.
+    fn publish(
+        &self,
+        id: u64,
+        spec: Digest,
+        x: Execution,
+        price: U256,
+    ) -> Result<(Digest, Digest), AgentError> {
+        let mut files = Vec::with_capacity(x.outputs.len());
+        for (path, bytes) in &x.outputs {
+            let sha256 = self.blobs.put(bytes)?;
+            files.push(ManifestFile {
+                path: path.clone(),
+                sha256,
+                size: bytes.len() as u64,
+            });
+        }
+        let manifest = ResultManifest::new(spec, x.exit_code, files);
+        let result = self.blobs.put(&manifest.to_bytes())?;
+        let quote = self.cfg.rates.quote(&x.usage);
+        let unpriced = self.cfg.rates.per_cpu_second == 0.0
+            && self.cfg.rates.per_memory_mb_second == 0.0
+            && self.cfg.rates.per_io_mb == 0.0;
+        let charge = if unpriced { price } else { quote.min(price) };
+        let record = UsageRecord {
+            job_id: id,
+            provider: self.cfg.address,
+            rates: self.cfg.rates,
+            usage: x.usage,
+            quote,
+            charge,
+        };
+        let usage = self.blobs.put(&record.to_bytes())?;
+        Ok((result, usage))
+    }
+
+    /// Finalizes a committed job once the escrow allows it, then records this slot's outcome.
+    async fn settle(&self, id: u64, now: u64) -> Result<(), AgentError> {
+        let job = self.escrow.job(id).await?;
+        if job.status == 2 {
+            if now < self.escrow.finalizable_at(id).await? {
+                return Ok(());
+            }
+            if let Err(e) = self.escrow.finalize(id).await {
+                // Another party may have finalized first, or a dispute is still open.
+                tracing::debug!(job = id, error = %e, "finalize not done");
+                return Ok(());
+            }
+        }
+        let slot = self
+            .escrow
+            .slots(id)
+            .await?
+            .into_iter()
+            .find(|(p, _)| *p == self.cfg.address)
+            .map(|(_, s)| s.status);
+        if let Some(status) = slot.filter(|s| *s >= 6) {
+            let outcome = slot_status_name(status);
+            tracing::info!(job = id, outcome, "job settled");
+            self.store().set(id, JobPhase::Settled, outcome, None)?;
+        }
+        Ok(())
+    }
+}
+
+fn parse(hex: &str) -> Result<Digest, AgentError> {
+    hex.parse()
+        .map_err(|e: peerflow_compute::digest::BadDigest| AgentError::Other(e.to_string()))
+}

@@ -1,0 +1,73 @@
+//! The provider's HTTP API: the blob store (`/v1/blobs/...`: inputs it fetched, outputs, result
+//! manifests, usage records), `GET /v1/jobs/{id}` (this provider's progress on a job),
+//! `GET /v1/jobs/{id}/logs` and `GET /v1/rates` (its per-resource prices and what it offers).
+
+use std::sync::Arc;
+
+use alloy::providers::Provider;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::json;
+
+use crate::agent::Agent;
+
+/// Largest blob accepted over PUT.
+pub const MAX_BLOB_BYTES: usize = 512 << 20;
+
+/// The router over `agent`.
+pub fn router<P: Provider + Clone + 'static>(agent: Arc<Agent<P>>) -> Router {
+    let blobs = peerflow_compute::blob::routes(Arc::new(agent.blobs().clone()), MAX_BLOB_BYTES);
+    Router::new()
+        .route("/v1/jobs/{id}", get(job::<P>))
+        .route("/v1/jobs/{id}/logs", get(logs::<P>))
+        .route("/v1/rates", get(rates::<P>))
+        .with_state(agent)
+        .merge(blobs)
+}
+
+fn not_found(what: String) -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        axum::Json(json!({"code": "not_found", "message": what})),
+    )
+        .into_response()
+}
+
+async fn job<P: Provider + Clone + 'static>(
+    State(agent): State<Arc<Agent<P>>>,
+    Path(id): Path<u64>,
+) -> Response {
+    match agent.job(id) {
+        Ok(Some(row)) => axum::Json(row).into_response(),
+        Ok(None) => not_found(format!("job {id} unknown to this provider")),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            axum::Json(json!({"code": "storage", "message": e.to_string()})),
+        )
+            .into_response(),
+    }
+}
+
+async fn logs<P: Provider + Clone + 'static>(
+    State(agent): State<Arc<Agent<P>>>,
+    Path(id): Path<u64>,
+) -> Response {
+    match std::fs::read_to_string(agent.log_path(id)) {
+        Ok(text) => text.into_response(),
+        Err(_) => not_found(format!("no log for job {id}")),
+    }
+}
+
+async fn rates<P: Provider + Clone + 'static>(State(agent): State<Arc<Agent<P>>>) -> Response {
+    let cfg = agent.config();
+    axum::Json(json!({
+        "provider": cfg.address,
+        "rates": cfg.rates,
+        "offer": cfg.offer,
+        "min_price": cfg.min_price,
+    }))
+    .into_response()
+}

@@ -1,0 +1,15 @@
+//! The compute provider (`peerflow provider`): watches JobEscrow for jobs, takes those that fit its
+//! resources and price, runs them ([`executor`]: containers through Docker, VOD transcodes with
+//! rav1e), publishes the outputs as blobs, commits the result hash with a metered charge, and
+//! finalizes jobs once they can be settled. Its progress per job lives in sqlite ([`store`]), so a
+//! restart resumes every job it holds a slot in. [`http`] serves blobs, job status and logs.
+
+pub mod agent;
+pub mod executor;
+pub mod http;
+pub mod joblog;
+pub mod store;
+
+pub use agent::{Agent, AgentError, ProviderConfig};
+pub use executor::{ExecError, Execution, Executor, JobContext, VodExecutor};
+pub use store::{JobPhase, JobRow, ProviderStore};

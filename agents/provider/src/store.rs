@@ -1,0 +1,197 @@
+//! The provider's durable state in sqlite: the last block it scanned for new jobs and, per job it
+//! looked at, where the job is. Every transition is one statement, so a restart resumes exactly:
+//! accepted jobs run again (results are deterministic), committed jobs wait for settlement.
+
+use std::path::Path;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+/// Errors from the provider store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("corrupt row: unknown phase {0:?}")]
+    Phase(String),
+}
+
+/// Where a job is, for this provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobPhase {
+    /// Looked at and left alone (the reason is in `detail`).
+    Skipped,
+    /// Holds a slot; the run has not produced a committed result yet.
+    Accepted,
+    /// Result committed; waiting for settlement.
+    Committed,
+    /// The run failed; nothing was committed (`detail` says why).
+    Failed,
+    /// The job settled; `detail` is this slot's outcome.
+    Settled,
+}
+
+impl JobPhase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Skipped => "skipped",
+            Self::Accepted => "accepted",
+            Self::Committed => "committed",
+            Self::Failed => "failed",
+            Self::Settled => "settled",
+        }
+    }
+
+    fn parse(s: &str) -> Result<Self, StoreError> {
+        Ok(match s {
+            "skipped" => Self::Skipped,
+            "accepted" => Self::Accepted,
+            "committed" => Self::Committed,
+            "failed" => Self::Failed,
+            "settled" => Self::Settled,
+            other => return Err(StoreError::Phase(other.to_owned())),
+        })
+    }
+}
+
+/// One job's row.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct JobRow {
+    pub job_id: u64,
+    #[serde(serialize_with = "phase_str")]
+    pub phase: JobPhase,
+    pub detail: String,
+    /// The committed result manifest's hash (hex), once committed.
+    pub result: Option<String>,
+    /// The usage record's hash (hex), once committed.
+    pub usage: Option<String>,
+}
+
+fn phase_str<S: serde::Serializer>(p: &JobPhase, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(p.as_str())
+}
+
+/// The sqlite file.
+pub struct ProviderStore {
+    conn: Connection,
+}
+
+impl ProviderStore {
+    /// Opens (creating) the store at `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let conn = Connection::open(path)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode=WAL;
+             PRAGMA synchronous=FULL;
+             CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+             CREATE TABLE IF NOT EXISTS jobs (
+                 job_id INTEGER PRIMARY KEY,
+                 phase TEXT NOT NULL,
+                 detail TEXT NOT NULL DEFAULT '',
+                 result TEXT,
+                 usage TEXT
+             );",
+        )?;
+        Ok(Self { conn })
+    }
+
+    /// The last block scanned for `JobCreated`.
+    pub fn cursor(&self) -> Result<Option<u64>, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'cursor'", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .optional()?
+            .map(|v| v as u64))
+    }
+
+    pub fn set_cursor(&self, block: u64) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('cursor', ?1)
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            params![block as i64],
+        )?;
+        Ok(())
+    }
+
+    /// Records a phase change (and the hashes, once known).
+    pub fn set(
+        &self,
+        job_id: u64,
+        phase: JobPhase,
+        detail: &str,
+        hashes: Option<(&str, &str)>,
+    ) -> Result<(), StoreError> {
+        let (result, usage) = hashes.unzip();
+        self.conn.execute(
+            "INSERT INTO jobs (job_id, phase, detail, result, usage) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT(job_id) DO UPDATE SET phase = excluded.phase, detail = excluded.detail,
+               result = COALESCE(excluded.result, jobs.result),
+               usage = COALESCE(excluded.usage, jobs.usage)",
+            params![job_id as i64, phase.as_str(), detail, result, usage],
+        )?;
+        Ok(())
+    }
+
+    pub fn get(&self, job_id: u64) -> Result<Option<JobRow>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT job_id, phase, detail, result, usage FROM jobs WHERE job_id = ?1",
+                params![job_id as i64],
+                row,
+            )
+            .optional()?
+            .transpose()
+    }
+
+    /// Jobs in `phase`, oldest first.
+    pub fn in_phase(&self, phase: JobPhase) -> Result<Vec<JobRow>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT job_id, phase, detail, result, usage FROM jobs WHERE phase = ?1 ORDER BY job_id",
+        )?;
+        let rows = stmt.query_map(params![phase.as_str()], row)?;
+        rows.map(|r| r?).collect()
+    }
+}
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<JobRow, StoreError>> {
+    let phase: String = r.get(1)?;
+    Ok(JobPhase::parse(&phase).map(|phase| -> JobRow {
+        JobRow {
+            job_id: r.get::<_, i64>(0).unwrap_or_default() as u64,
+            phase,
+            detail: r.get(2).unwrap_or_default(),
+            result: r.get(3).unwrap_or_default(),
+            usage: r.get(4).unwrap_or_default(),
+        }
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phases_survive_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.sqlite");
+        {
+            let s = ProviderStore::open(&path).unwrap();
+            assert_eq!(s.cursor().unwrap(), None);
+            s.set_cursor(42).unwrap();
+            s.set(1, JobPhase::Accepted, "", None).unwrap();
+            s.set(2, JobPhase::Skipped, "price too low", None).unwrap();
+            s.set(1, JobPhase::Committed, "", Some(("aa", "bb")))
+                .unwrap();
+            s.set(1, JobPhase::Settled, "paid", None).unwrap();
+        }
+        let s = ProviderStore::open(&path).unwrap();
+        assert_eq!(s.cursor().unwrap(), Some(42));
+        let one = s.get(1).unwrap().unwrap();
+        assert_eq!(one.phase, JobPhase::Settled);
+        assert_eq!(one.result.as_deref(), Some("aa"));
+        assert_eq!(one.detail, "paid");
+        assert_eq!(s.in_phase(JobPhase::Skipped).unwrap().len(), 1);
+        assert!(s.get(3).unwrap().is_none());
+    }
+}
