@@ -4,7 +4,7 @@
 //!   machine without a GPU or without the CUDA libraries, says why in one line (`no GPU: ...`)
 //!   instead of panicking.
 //! - The capability proof: a buyer sends a fresh [`Challenge`]; the provider computes `n` outputs of
-//!   an integer-only [`mix`] function with a CUDA kernel ([`prove_gpu`], source in
+//!   an integer-only [`mix()`] function with a CUDA kernel ([`prove_gpu`], source in
 //!   [`KERNEL_SOURCE`], compiled at run time by NVRTC), commits to them with a Merkle root, and
 //!   opens the leaves the buyer samples afterwards ([`Proof::open`]). The buyer recomputes the
 //!   opened values on its CPU ([`verify_requested`]) and accepts the GPU claim only if the whole

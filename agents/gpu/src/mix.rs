@@ -1,11 +1,11 @@
 //! The challenge and the integer mix function, in Rust and in CUDA C.
 //!
-//! [`mix`] is the reference: output `i` of a challenge is `mix(challenge.key(), i, rounds)`.
+//! [`mix()`] is the reference: output `i` of a challenge is `mix(challenge.key(), i, rounds)`.
 //! [`KERNEL_SOURCE`] is the same function written as a CUDA kernel, compiled at run time with
 //! NVRTC by [`crate::prove_gpu`]. Both use only wrapping 32- and 64-bit integer operations
 //! (add, multiply, xor, shifts, rotates), so a GPU and a CPU produce identical outputs bit for bit.
 //! A change to either side must be made to both; the crate's tests pin fixed vectors and, where
-//! a C++ compiler exists, run the kernel source on the CPU against [`mix`].
+//! a C++ compiler exists, run the kernel source on the CPU against [`mix()`].
 
 use thiserror::Error;
 
@@ -18,7 +18,7 @@ pub const KERNEL_NAME: &str = "peerflow_mix";
 /// The CUDA C source of the mix kernel: one thread per output index.
 ///
 /// Arguments: `out` (n × u64), the four key words `k0..k3`, `n`, `rounds`. It must stay the exact
-/// transcription of [`mix`].
+/// transcription of [`mix()`].
 pub const KERNEL_SOURCE: &str = r#"
 extern "C" __global__ void peerflow_mix(
     unsigned long long *out,
@@ -116,7 +116,7 @@ pub struct Challenge {
     pub seed: [u8; 32],
     /// The number of outputs, `1..=MAX_ELEMENTS`.
     pub n: u32,
-    /// Rounds of [`mix`] per output, at least 1; the work per output grows linearly with it.
+    /// Rounds of [`mix()`] per output, at least 1; the work per output grows linearly with it.
     pub rounds: u32,
 }
 
@@ -152,7 +152,7 @@ impl Challenge {
         Ok(())
     }
 
-    /// The seed's four little-endian 64-bit words, the key of [`mix`] and of the kernel.
+    /// The seed's four little-endian 64-bit words, the key of [`mix()`] and of the kernel.
     pub fn key(&self) -> Key {
         let mut key = [0u64; 4];
         for (word, bytes) in key.iter_mut().zip(self.seed.chunks_exact(8)) {
