@@ -1,7 +1,7 @@
 //! The CUDA kernel and the Rust mix function compute the same thing.
 //!
-//! Three checks: the Rust [`mix()`](peerflow_gpu::mix()) against fixed vectors (computed once with an independent Python
-//! transcription), [`KERNEL_SOURCE`] itself compiled as host C++ and run against [`mix()`](peerflow_gpu::mix()) (where a
+//! Three checks: the Rust [`mix()`] against fixed vectors (computed once with an independent Python
+//! transcription), [`KERNEL_SOURCE`] itself compiled as host C++ and run against [`mix()`] (where a
 //! C++ compiler exists), and NVRTC compiling [`KERNEL_SOURCE`] (where libnvrtc exists).
 
 use peerflow_gpu::{
