@@ -83,7 +83,10 @@ pub async fn submit<P: Provider + Clone>(
 }
 
 /// The result hash committed by more than half of the job's replicas, with those commits.
-pub fn majority(replicas: u8, results: &[CommittedResult]) -> Option<(B256, Vec<&CommittedResult>)> {
+pub fn majority(
+    replicas: u8,
+    results: &[CommittedResult],
+) -> Option<(B256, Vec<&CommittedResult>)> {
     let mut by_hash: HashMap<B256, Vec<&CommittedResult>> = HashMap::new();
     for r in results {
         by_hash.entry(r.result_hash).or_default().push(r);
@@ -117,7 +120,10 @@ pub async fn fetch_results<P: Provider + Clone>(
     };
     for file in &manifest.files {
         if file.path.starts_with('/') || file.path.split('/').any(|c| c == ".." || c.is_empty()) {
-            return Err(BuyerError::BadManifest(digest, format!("path {:?}", file.path)));
+            return Err(BuyerError::BadManifest(
+                digest,
+                format!("path {:?}", file.path),
+            ));
         }
         let data = blobs.fetch_digest(file.sha256, &sources, file.size).await?;
         let path = out_dir.join(&file.path);

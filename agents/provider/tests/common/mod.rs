@@ -1,0 +1,154 @@
+//! A compute market on anvil for the tests: the suite deployed, a buyer, an arbiter and providers
+//! each serving its HTTP API, driven tick by tick.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy::primitives::{Address, U256, utils::parse_ether};
+use alloy::providers::{DynProvider, Provider, ProviderBuilder, ext::AnvilApi};
+use peerflow_chain::actions::give;
+use peerflow_chain::{Deployment, DevChain, SuiteParams, deploy_suite};
+use peerflow_compute::escrow::Escrow;
+use peerflow_compute::manifest::RateCard;
+use peerflow_compute::{BlobClient, Resources};
+use peerflow_provider::agent::Executors;
+use peerflow_provider::{Agent, ProviderConfig};
+
+pub const BUYER: usize = 1;
+pub const ARBITER: usize = 2;
+pub const FIRST_PROVIDER: usize = 3;
+
+pub struct Market {
+    pub chain: DevChain,
+    pub d: Deployment,
+    pub buyer: Escrow<DynProvider>,
+    pub providers: Vec<Arc<Agent<DynProvider>>>,
+    pub urls: Vec<String>,
+    pub blobs: BlobClient,
+    pub dir: tempfile::TempDir,
+}
+
+pub fn wallet(chain: &DevChain, i: usize) -> DynProvider {
+    ProviderBuilder::new()
+        .wallet(chain.signer(i))
+        .connect_http(chain.endpoint().parse().unwrap())
+        .erased()
+}
+
+pub fn rates() -> RateCard {
+    RateCard {
+        per_cpu_second: 1e15,
+        per_memory_mb_second: 1e10,
+        per_io_mb: 1e13,
+    }
+}
+
+impl Market {
+    /// Anvil with the suite; the buyer and each provider hold 1000 FLOW; one provider per entry
+    /// of `executors`.
+    pub async fn start(executors: Vec<Executors>) -> Market {
+        let chain = DevChain::spawn().unwrap();
+        let deployer = wallet(&chain, 0);
+        let d = deploy_suite(&deployer, &SuiteParams::devnet(chain.address(0)))
+            .await
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        give(
+            &deployer,
+            &d,
+            chain.address(BUYER),
+            parse_ether("1000").unwrap(),
+        )
+        .await
+        .unwrap();
+        let mut providers = Vec::new();
+        let mut urls = Vec::new();
+        for (k, executors) in executors.into_iter().enumerate() {
+            let i = FIRST_PROVIDER + k;
+            give(
+                &deployer,
+                &d,
+                chain.address(i),
+                parse_ether("1000").unwrap(),
+            )
+            .await
+            .unwrap();
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let url = format!("http://{}", listener.local_addr().unwrap());
+            let cfg = ProviderConfig {
+                address: chain.address(i),
+                public_url: url.clone(),
+                data_dir: dir.path().join(format!("provider{k}")),
+                offer: Resources {
+                    milli_cpus: 2000,
+                    memory_mb: 1024,
+                    disk_mb: 1024,
+                    gpus: 0,
+                },
+                min_price: U256::from(1),
+                max_collateral: parse_ether("100").unwrap(),
+                rates: rates(),
+                poll: Duration::from_millis(200),
+            };
+            let escrow = Escrow::new(d.job_escrow, d.work_token, wallet(&chain, i));
+            let agent = Arc::new(Agent::new(cfg, escrow, executors).unwrap());
+            let app = peerflow_provider::http::router(Arc::clone(&agent));
+            tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+            providers.push(agent);
+            urls.push(url);
+        }
+        let buyer = Escrow::new(d.job_escrow, d.work_token, wallet(&chain, BUYER));
+        Market {
+            chain,
+            d,
+            buyer,
+            providers,
+            urls,
+            blobs: BlobClient::new(),
+            dir,
+        }
+    }
+
+    pub fn provider_address(&self, k: usize) -> Address {
+        self.chain.address(FIRST_PROVIDER + k)
+    }
+
+    pub async fn now(&self) -> u64 {
+        self.buyer.chain_time().await.unwrap().1
+    }
+
+    /// Moves the chain's clock forward and mines a block.
+    pub async fn warp(&self, seconds: u64) {
+        let p = wallet(&self.chain, 0);
+        p.anvil_increase_time(seconds).await.unwrap();
+        p.anvil_mine(Some(1), None).await.unwrap();
+    }
+
+    /// Ticks every provider until `done` holds or `limit` passes.
+    pub async fn drive_until<F, Fut>(&self, limit: Duration, mut done: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let start = std::time::Instant::now();
+        loop {
+            for p in &self.providers {
+                p.tick().await.unwrap();
+            }
+            if done().await {
+                return;
+            }
+            assert!(
+                start.elapsed() < limit,
+                "market did not get there in {limit:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    pub async fn balance(&self, who: Address) -> U256 {
+        self.buyer.balance_of(who).await.unwrap()
+    }
+}
