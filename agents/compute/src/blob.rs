@@ -136,13 +136,13 @@ pub fn routes(store: Arc<BlobStore>, max_bytes: usize) -> Router {
         .with_state(store)
 }
 
-fn parse(digest: &str) -> Result<Digest, Response> {
+fn parse(digest: &str) -> Result<Digest, Box<Response>> {
     digest.parse().map_err(|_| {
-        error(
+        Box::new(error(
             StatusCode::BAD_REQUEST,
             "bad_digest",
             format!("{digest:?} is not a sha256 hex digest"),
-        )
+        ))
     })
 }
 
@@ -168,7 +168,7 @@ async fn put_blob(
 ) -> Response {
     let want = match parse(&digest) {
         Ok(d) => d,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let got = Digest::of(&body);
     if got != want {
@@ -187,7 +187,7 @@ async fn get_blob(
 ) -> Response {
     let digest = match parse(&digest) {
         Ok(d) => d,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match tokio::task::spawn_blocking(move || store.get(digest)).await {
         Ok(Ok(Some(bytes))) => bytes.into_response(),
@@ -208,7 +208,7 @@ async fn head_blob(
     match parse(&digest) {
         Ok(d) if store.contains(d) => StatusCode::OK.into_response(),
         Ok(_) => StatusCode::NOT_FOUND.into_response(),
-        Err(r) => r,
+        Err(r) => *r,
     }
 }
 
@@ -359,7 +359,7 @@ mod tests {
             Err(BlobError::NotFound(_))
         ));
         assert_eq!(
-            client.fetch(&via_liar, &[url.clone()]).await.unwrap(),
+            client.fetch(&via_liar, std::slice::from_ref(&url)).await.unwrap(),
             b"hello"
         );
         // The size in the reference bounds the download.

@@ -192,7 +192,7 @@ impl<P: Provider + Clone> Escrow<P> {
             .filter_map(|l| JobEscrow::SlotSettled::decode_log(&l.inner).ok())
             .map(|e| SettledSlot {
                 provider: e.provider,
-                outcome: e.outcome as u8,
+                outcome: e.outcome,
                 to_provider: e.toProvider,
                 to_buyer: e.toBuyer,
             })
@@ -317,7 +317,7 @@ impl<P: Provider + Clone> Escrow<P> {
             .into_iter()
             .map(|(e, _)| SettledSlot {
                 provider: e.provider,
-                outcome: e.outcome as u8,
+                outcome: e.outcome,
                 to_provider: e.toProvider,
                 to_buyer: e.toBuyer,
             })
