@@ -1,8 +1,10 @@
 //! The wiring behind the `peerflow` binary: layered configuration, keys, each role, and the
 //! embedded devnet (a whole network on one machine) that the main job and the end-to-end tests run.
 
+pub mod buyer;
 pub mod config;
 pub mod demo;
 pub mod devnet;
 pub mod keys;
+pub mod provider;
 pub mod roles;

@@ -35,6 +35,14 @@ enum Command {
     Orchestrator(Box<roles::OrchestratorOpts>),
     /// Run a transcoder that pulls work from an orchestrator.
     Transcoder(roles::TranscoderOpts),
+    /// Run a compute provider: take escrowed jobs, run them in Docker (or package VOD), get paid.
+    Provider(Box<peerflow::provider::ProviderOpts>),
+    /// Buy compute: submit container jobs, follow them, fetch results.
+    #[command(subcommand)]
+    Compute(peerflow::buyer::ComputeCommand),
+    /// VOD: upload a video once, pay replicated providers to package it as HLS, fetch it later.
+    #[command(subcommand)]
+    Vod(peerflow::buyer::VodCommand),
 }
 
 #[derive(clap::Args)]
@@ -106,6 +114,9 @@ async fn main() -> anyhow::Result<()> {
         Command::Broadcaster(b) => roles::broadcaster(b, config).await,
         Command::Orchestrator(o) => roles::orchestrator(o, config).await,
         Command::Transcoder(t) => roles::transcoder(t, config).await,
+        Command::Provider(p) => peerflow::provider::provider(p, config).await,
+        Command::Compute(c) => peerflow::buyer::compute(c).await,
+        Command::Vod(v) => peerflow::buyer::vod(v).await,
     }
 }
 

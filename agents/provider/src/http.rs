@@ -26,6 +26,7 @@ pub fn router<P: Provider + Clone + 'static>(agent: Arc<Agent<P>>) -> Router {
         .route("/v1/rates", get(rates::<P>))
         .with_state(agent)
         .merge(blobs)
+        .merge(crate::gpu_api::routes(crate::gpu_api::gpu_prover()))
 }
 
 fn not_found(what: String) -> Response {

@@ -5,7 +5,9 @@
 //! restart resumes every job it holds a slot in. [`http`] serves blobs, job status and logs.
 
 pub mod agent;
+pub mod container;
 pub mod executor;
+pub mod gpu_api;
 pub mod http;
 pub mod joblog;
 pub mod store;

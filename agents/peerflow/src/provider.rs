@@ -1,0 +1,169 @@
+//! `peerflow provider`: a compute provider. Detects GPUs (cleanly reports none), connects to the
+//! local Docker engine for container jobs (VOD jobs need only ffmpeg), optionally calibrates its
+//! per-resource rates on the canonical workloads, then serves its API and works the escrow.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy::primitives::utils::parse_ether;
+use anyhow::{Context, Result};
+use peerflow_compute::Resources;
+use peerflow_compute::escrow::Escrow;
+use peerflow_compute::manifest::RateCard;
+use peerflow_provider::agent::Executors;
+use peerflow_provider::container::ContainerExecutor;
+use peerflow_provider::{Agent, ProviderConfig, VodExecutor};
+use serde::{Deserialize, Serialize};
+
+use crate::buyer::parse_megabytes;
+use crate::config::layered;
+use crate::roles::{Connected, NodeOpts};
+
+/// Options of `peerflow provider`.
+#[derive(Debug, Clone, Default, clap::Args, Serialize, Deserialize)]
+pub struct ProviderOpts {
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub node: NodeOpts,
+    /// URL buyers and other providers reach this provider's API at (default: http://LISTEN).
+    #[arg(long)]
+    pub public_url: Option<String>,
+    /// CPUs one job may have (default: all of this machine's).
+    #[arg(long)]
+    pub cpus: Option<f64>,
+    /// Memory one job may have, e.g. 4G (default 2G).
+    #[arg(long)]
+    pub memory: Option<String>,
+    /// Disk one job may have, e.g. 10G (default 10G).
+    #[arg(long)]
+    pub disk: Option<String>,
+    /// Skip jobs paying less than this per replica, in FLOW (default 0.000001).
+    #[arg(long)]
+    pub min_price: Option<String>,
+    /// Skip jobs asking more collateral than this, in FLOW (default 100).
+    #[arg(long)]
+    pub max_collateral: Option<String>,
+    /// Per-resource rates in wei: CPU_SECOND,MEMORY_MB_SECOND,IO_MB (default: charge the price).
+    #[arg(long)]
+    pub rates: Option<String>,
+    /// Derive the rates by running the canonical benchmark workloads at start-up.
+    #[arg(long)]
+    pub calibrate: Option<bool>,
+    /// Seconds between looks at the chain.
+    #[arg(long)]
+    pub poll_secs: Option<f64>,
+    /// Offer VOD jobs only (no Docker engine needed).
+    #[arg(long)]
+    pub no_containers: Option<bool>,
+}
+
+fn ether(s: Option<&str>, default: &str, what: &str) -> Result<alloy::primitives::U256> {
+    parse_ether(s.unwrap_or(default)).with_context(|| format!("{what} (FLOW)"))
+}
+
+fn parse_rates(s: &str) -> Result<RateCard> {
+    let v: Vec<f64> = s
+        .split(',')
+        .map(|x| x.trim().parse::<f64>())
+        .collect::<Result<_, _>>()
+        .context("--rates: three numbers CPU_SECOND,MEMORY_MB_SECOND,IO_MB")?;
+    match v[..] {
+        [c, m, i] if c >= 0.0 && m >= 0.0 && i >= 0.0 => Ok(RateCard {
+            per_cpu_second: c,
+            per_memory_mb_second: m,
+            per_io_mb: i,
+        }),
+        _ => anyhow::bail!("--rates: three non-negative numbers CPU_SECOND,MEMORY_MB_SECOND,IO_MB"),
+    }
+}
+
+pub async fn provider(opts: &ProviderOpts, config: Option<&Path>) -> Result<()> {
+    let o = layered(opts, config, "provider")?;
+    let Connected {
+        me,
+        chain,
+        deployment,
+        ..
+    } = o.node.connect()?;
+    let listen = o.node.listen.unwrap_or(([127, 0, 0, 1], 8940).into());
+    let data_dir = o
+        .node
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("peerflow-provider"));
+    let gpus = peerflow_gpu::detect();
+    println!("gpus: {gpus}");
+    let mut executors = Executors {
+        vod: Some(Arc::new(VodExecutor::new())),
+        container: None,
+    };
+    let mut rates = match &o.rates {
+        Some(r) => parse_rates(r)?,
+        None => RateCard {
+            per_cpu_second: 0.0,
+            per_memory_mb_second: 0.0,
+            per_io_mb: 0.0,
+        },
+    };
+    if !o.no_containers.unwrap_or(false) {
+        let engine = peerflow_runner::Engine::connect()
+            .await
+            .context("no Docker engine (start dockerd, or pass --no-containers to offer VOD only)")?;
+        let runner = peerflow_runner::Runner::new(engine);
+        if o.calibrate.unwrap_or(false) {
+            println!("calibrating on the canonical workloads…");
+            let cal = peerflow_runner::pricing::calibrate(&runner).await?;
+            rates = RateCard {
+                per_cpu_second: cal.rates.per_cpu_second,
+                per_memory_mb_second: cal.rates.per_memory_mb_second,
+                per_io_mb: cal.rates.per_io_mb,
+            };
+            println!("rates: {rates:?} (fit R² {:.3})", cal.fit.r_squared);
+        }
+        let prefix = format!("{me:x}");
+        executors.container = Some(Arc::new(ContainerExecutor::new(runner, &prefix[..8])));
+    }
+    let cpus = o
+        .cpus
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()) as f64);
+    let cfg = ProviderConfig {
+        address: me,
+        public_url: o.public_url.clone().unwrap_or(format!("http://{listen}")),
+        data_dir,
+        offer: Resources {
+            milli_cpus: (cpus * 1000.0) as u32,
+            memory_mb: parse_megabytes(o.memory.as_deref().unwrap_or("2G"))
+                .map_err(anyhow::Error::msg)?,
+            disk_mb: parse_megabytes(o.disk.as_deref().unwrap_or("10G"))
+                .map_err(anyhow::Error::msg)?,
+            gpus: gpus.gpus().len() as u16,
+        },
+        min_price: ether(o.min_price.as_deref(), "0.000001", "--min-price")?,
+        max_collateral: ether(o.max_collateral.as_deref(), "100", "--max-collateral")?,
+        rates,
+        poll: Duration::from_secs_f64(o.poll_secs.unwrap_or(1.0).max(0.05)),
+    };
+    let escrow = Escrow::new(deployment.job_escrow, deployment.work_token, chain);
+    let agent = Arc::new(Agent::new(cfg, escrow, executors)?);
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
+    let app = peerflow_provider::http::router(Arc::clone(&agent));
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "provider API stopped");
+        }
+    });
+    println!(
+        "provider {me} serving {} (offers {:?})",
+        agent.config().public_url,
+        agent.config().offer
+    );
+    agent
+        .run(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await;
+    Ok(())
+}
