@@ -235,7 +235,7 @@ interface IJobEscrow {
 
     /// @notice Announces a checkpoint (no money moves; the buyer releases it).
     /// @param jobId The job.
-    /// @param index 1-based checkpoint number.
+    /// @param index 1-based checkpoint number, at most the job's `checkpoints` (else `NoCheckpointLeft`).
     /// @param stateHash Hash of the checkpoint's state or partial output.
     function reportCheckpoint(uint256 jobId, uint256 index, bytes32 stateHash) external;
 

@@ -4,6 +4,8 @@ pragma solidity 0.8.37;
 import {console} from "forge-std/console.sol";
 import {Fixture} from "../utils/Fixture.sol";
 import {ITicketBroker} from "../../contracts/interfaces/ITicketBroker.sol";
+import {IJobEscrow} from "../../contracts/interfaces/IJobEscrow.sol";
+import {JobEscrow} from "../../contracts/JobEscrow.sol";
 
 /// @notice Gas figures for `./script/bench gas`. Run with `--isolate`, where each top-level call is its
 ///         own transaction: figures are receipt gas (21,000 base + calldata + execution, cold accesses
@@ -60,7 +62,6 @@ contract GasBench is Fixture {
     }
 
     function test_GasFigures() public {
-
         // Reference measured in the same run: a plain ERC-20 transfer to an existing holder.
         address holder = makeAddr("holder");
         give(holder, 10 ether);
@@ -108,5 +109,56 @@ contract GasBench is Fixture {
         vm.prank(makeAddr("delegator"));
         staking.claimEarnings();
         report("claim_earnings_gas", vm.lastCallGas().gasTotalUsed);
+    }
+
+    /// @dev JobEscrow's hot paths: a 3-replica fixed-price job with one checkpoint, created by a buyer
+    ///      that has created a job before (the job counter is already non-zero, as on a live chain), and
+    ///      accepted and committed by providers that already hold tokens and have approved the escrow.
+    function test_EscrowGasFigures() public {
+        JobEscrow escrow = new JobEscrow(token, 1 days);
+        address buyer = makeAddr("escrowBuyer");
+        address[3] memory providers = [makeAddr("escrowP1"), makeAddr("escrowP2"), makeAddr("escrowP3")];
+        give(buyer, 1000 ether);
+        vm.prank(buyer);
+        token.approve(address(escrow), type(uint256).max);
+        for (uint256 i; i < 3; ++i) {
+            give(providers[i], 100 ether);
+            vm.prank(providers[i]);
+            token.approve(address(escrow), type(uint256).max);
+        }
+        IJobEscrow.JobParams memory p;
+        p.specHash = keccak256("spec");
+        p.arbiter = makeAddr("escrowArbiter");
+        p.resources = IJobEscrow.Resources({milliCpus: 4000, memoryMb: 8192, diskMb: 20_000, gpus: 1});
+        p.price = 10 ether;
+        p.collateral = 2 ether;
+        p.replicas = 3;
+        p.checkpoints = 1;
+        p.deadline = uint64(block.timestamp + 1 days);
+        p.reviewPeriod = 1 hours;
+        vm.prank(buyer);
+        escrow.createJob(p, "ipfs://bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi");
+
+        vm.prank(buyer);
+        uint256 id = escrow.createJob(p, "ipfs://bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi");
+        report("escrow_create_gas", vm.lastCallGas().gasTotalUsed);
+        vm.prank(providers[0]);
+        escrow.accept(id);
+        report("escrow_accept_gas", vm.lastCallGas().gasTotalUsed);
+        vm.prank(providers[1]);
+        escrow.accept(id);
+        vm.prank(providers[2]);
+        escrow.accept(id);
+        vm.prank(buyer);
+        escrow.releaseCheckpoint(id, providers[0]);
+        report("escrow_release_checkpoint_gas", vm.lastCallGas().gasTotalUsed);
+        for (uint256 i; i < 3; ++i) {
+            vm.prank(providers[i]);
+            escrow.commitResult(id, keccak256("result"), 8 ether, keccak256("usage"), "ipfs://result");
+            if (i == 0) report("escrow_commit_gas", vm.lastCallGas().gasTotalUsed);
+        }
+        vm.warp(escrow.finalizableAt(id));
+        escrow.finalize(id);
+        report("escrow_finalize_3_replicas_gas", vm.lastCallGas().gasTotalUsed);
     }
 }

@@ -1,0 +1,250 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.37;
+
+import {EscrowTestBase} from "../utils/EscrowTestBase.sol";
+import {IJobEscrow} from "../../contracts/interfaces/IJobEscrow.sol";
+
+/// @notice JobEscrow disputes: who may dispute and when, 2-of-3 votes both ways, expiry at finalize.
+contract JobEscrowDisputeTest is EscrowTestBase {
+    uint256 internal id;
+
+    function setUp() public override {
+        super.setUp();
+        id = createFixed(3);
+        accept(id, p1);
+        accept(id, p2);
+        accept(id, p3);
+    }
+
+    function _dispute(address by, address provider) internal {
+        vm.prank(by);
+        escrow.dispute(id, provider);
+    }
+
+    function _vote(address by, address provider, bool pay) internal {
+        vm.prank(by);
+        escrow.vote(id, provider, pay);
+    }
+
+    /* DISPUTE */
+
+    function test_Dispute_ByBuyerOrProvider() public {
+        commit(id, p1, GOOD, PRICE);
+        vm.expectEmit(address(escrow));
+        emit IJobEscrow.Disputed(id, p1, buyer);
+        _dispute(buyer, p1);
+        assertEq(uint8(slotStatus(id, p1)), uint8(IJobEscrow.SlotStatus.Disputed));
+        vm.expectEmit(address(escrow));
+        emit IJobEscrow.Disputed(id, p2, p2);
+        _dispute(p2, p2); // an accepted slot, not yet committed
+        assertEq(uint8(slotStatus(id, p2)), uint8(IJobEscrow.SlotStatus.Disputed));
+    }
+
+    function test_RevertWhen_DisputeByOthers() public {
+        vm.expectRevert(abi.encodeWithSelector(IJobEscrow.NotVoter.selector, id, p2));
+        _dispute(p2, p1);
+        vm.expectRevert(abi.encodeWithSelector(IJobEscrow.NotVoter.selector, id, arbiter));
+        _dispute(arbiter, p1);
+    }
+
+    function test_RevertWhen_DisputeTwiceOrNoSlot() public {
+        _dispute(buyer, p1);
+        vm.expectRevert(
+            abi.encodeWithSelector(IJobEscrow.WrongSlotStatus.selector, id, p1, IJobEscrow.SlotStatus.Disputed)
+        );
+        _dispute(p1, p1);
+        vm.expectRevert(abi.encodeWithSelector(IJobEscrow.WrongSlotStatus.selector, id, p4, IJobEscrow.SlotStatus.None));
+        _dispute(buyer, p4);
+    }
+
+    function test_RevertWhen_DisputeAfterTheReviewPeriod() public {
+        commit(id, p1, GOOD, PRICE);
+        commit(id, p2, GOOD, PRICE);
+        commit(id, p3, GOOD, PRICE);
+        uint256 reviewEnd = escrow.finalizableAt(id);
+        vm.warp(reviewEnd - 1);
+        _dispute(buyer, p1);
+        vm.warp(reviewEnd);
+        vm.expectRevert(abi.encodeWithSelector(IJobEscrow.DeadlinePassed.selector, id, reviewEnd));
+        _dispute(buyer, p2);
+    }
+
+    function test_RevertWhen_DisputedSlotCommits() public {
+        _dispute(buyer, p1);
+        vm.expectRevert(
+            abi.encodeWithSelector(IJobEscrow.WrongSlotStatus.selector, id, p1, IJobEscrow.SlotStatus.Disputed)
+        );
+        commit(id, p1, GOOD, PRICE);
+        vm.expectRevert(
+            abi.encodeWithSelector(IJobEscrow.WrongSlotStatus.selector, id, p1, IJobEscrow.SlotStatus.Disputed)
+        );
+        vm.prank(buyer);
+        escrow.releaseCheckpoint(id, p1);
+    }
+
+    /* VOTE */
+
+    function test_Vote_BuyerAndArbiterSlash() public {
+        commit(id, p1, BAD, PRICE);
+        _dispute(buyer, p1);
+        vm.expectEmit(address(escrow));
+        emit IJobEscrow.Voted(id, p1, buyer, false);
+        _vote(buyer, p1, false);
+        assertEq(uint8(slotStatus(id, p1)), uint8(IJobEscrow.SlotStatus.Disputed), "one vote decides nothing");
+        vm.expectEmit(address(escrow));
+        emit IJobEscrow.Voted(id, p1, arbiter, false);
+        vm.expectEmit(address(escrow));
+        emit IJobEscrow.SlotSettled(id, p1, IJobEscrow.SlotStatus.Slashed, 0, PRICE + COLLATERAL);
+        _vote(arbiter, p1, false);
+        assertEq(uint8(slotStatus(id, p1)), uint8(IJobEscrow.SlotStatus.Slashed));
+        assertEq(bal(buyer), PRICE + COLLATERAL);
+        assertEq(bal(p1), 0);
+        assertEq(escrow.recordOf(p1).failed, 1);
+        assertEq(job(id).escrowed, 2 * (uint256(PRICE) + COLLATERAL));
+        assertEscrowSolvent();
+    }
+
+    function test_Vote_ProviderAndArbiterPay() public {
+        commit(id, p1, GOOD, 8 ether);
+        _dispute(buyer, p1);
+        _vote(buyer, p1, false);
+        _vote(p1, p1, true);
+        vm.expectEmit(address(escrow));
+        emit IJobEscrow.SlotSettled(id, p1, IJobEscrow.SlotStatus.Paid, 8 ether + COLLATERAL, 2 ether);
+        _vote(arbiter, p1, true);
+        assertEq(bal(p1), 8 ether + COLLATERAL);
+        assertEq(bal(buyer), 2 ether);
+        assertEq(escrow.recordOf(p1).completed, 1);
+        assertEscrowSolvent();
+    }
+
+    function test_Vote_BuyerAndProviderAgree() public {
+        commit(id, p1, GOOD, 8 ether);
+        _dispute(p1, p1);
+        _vote(p1, p1, true);
+        _vote(buyer, p1, true);
+        assertEq(uint8(slotStatus(id, p1)), uint8(IJobEscrow.SlotStatus.Paid));
+        assertEq(bal(p1), 8 ether + COLLATERAL);
+        assertEq(bal(buyer), 2 ether);
+    }
+
+    function test_Vote_PayingAnUncommittedSlotPaysTheClearingPrice() public {
+        _dispute(p1, p1);
+        _vote(p1, p1, true);
+        _vote(arbiter, p1, true);
+        assertEq(bal(p1), PRICE + COLLATERAL);
+        assertEq(bal(buyer), 0);
+    }
+
+    function test_Vote_PayNetOfCheckpoints() public {
+        uint256 j = create(fixedParams(1, 1));
+        accept(j, p4);
+        vm.prank(buyer);
+        escrow.releaseCheckpoint(j, p4); // 5 paid, 1 back
+        vm.prank(p4);
+        escrow.commitResult(j, GOOD, 6 ether, USAGE, "");
+        vm.prank(buyer);
+        escrow.dispute(j, p4);
+        vm.prank(p4);
+        escrow.vote(j, p4, true);
+        vm.expectEmit(address(escrow));
+        emit IJobEscrow.SlotSettled(j, p4, IJobEscrow.SlotStatus.Paid, 1 ether + 1 ether, 4 ether);
+        vm.prank(arbiter);
+        escrow.vote(j, p4, true);
+        assertEq(bal(p4), 6 ether + COLLATERAL);
+        assertEscrowSolvent();
+    }
+
+    function test_Vote_SlashNetOfCheckpoints() public {
+        uint256 j = create(fixedParams(1, 1));
+        accept(j, p4);
+        vm.prank(buyer);
+        escrow.releaseCheckpoint(j, p4);
+        vm.prank(buyer);
+        escrow.dispute(j, p4);
+        vm.prank(buyer);
+        escrow.vote(j, p4, false);
+        vm.expectEmit(address(escrow));
+        emit IJobEscrow.SlotSettled(j, p4, IJobEscrow.SlotStatus.Slashed, 0, 5 ether + 1 ether);
+        vm.prank(arbiter);
+        escrow.vote(j, p4, false);
+        assertEq(bal(p4), 6 ether, "keeps what was released");
+    }
+
+    function test_RevertWhen_VoteTwiceOrByOthersOrUndisputed() public {
+        vm.expectRevert(
+            abi.encodeWithSelector(IJobEscrow.WrongSlotStatus.selector, id, p1, IJobEscrow.SlotStatus.Accepted)
+        );
+        _vote(buyer, p1, true);
+        _dispute(buyer, p1);
+        _vote(buyer, p1, true);
+        vm.expectRevert(abi.encodeWithSelector(IJobEscrow.AlreadyVoted.selector, id, buyer));
+        _vote(buyer, p1, false);
+        vm.expectRevert(abi.encodeWithSelector(IJobEscrow.NotVoter.selector, id, p2));
+        _vote(p2, p1, true);
+        _vote(p1, p1, false);
+        vm.expectRevert(abi.encodeWithSelector(IJobEscrow.AlreadyVoted.selector, id, p1));
+        _vote(p1, p1, true);
+        _vote(arbiter, p1, false); // 1 pay, 2 slash
+        assertEq(uint8(slotStatus(id, p1)), uint8(IJobEscrow.SlotStatus.Slashed));
+        vm.expectRevert(
+            abi.encodeWithSelector(IJobEscrow.WrongSlotStatus.selector, id, p1, IJobEscrow.SlotStatus.Slashed)
+        );
+        _vote(arbiter, p1, false);
+    }
+
+    /* FINALIZE WITH DISPUTES */
+
+    function test_Finalize_WaitsForOpenDisputesThenRefundsThemNeutrally() public {
+        commit(id, p1, GOOD, PRICE);
+        commit(id, p2, GOOD, PRICE);
+        commit(id, p3, BAD, PRICE);
+        vm.prank(p3);
+        escrow.dispute(id, p3);
+        toFinalizable(id);
+        uint256 expiry = job(id).params.deadline + REVIEW + DISPUTE;
+        vm.expectRevert(abi.encodeWithSelector(IJobEscrow.TooEarly.selector, id, expiry));
+        escrow.finalize(id);
+        vm.warp(expiry);
+        vm.expectEmit(address(escrow));
+        emit IJobEscrow.SlotSettled(id, p3, IJobEscrow.SlotStatus.Refunded, COLLATERAL, PRICE);
+        escrow.finalize(id);
+        assertEq(bal(p1), PRICE + COLLATERAL);
+        assertEq(bal(p3), COLLATERAL);
+        assertEq(bal(buyer), PRICE);
+        assertEq(escrow.recordOf(p3).failed + escrow.recordOf(p3).completed, 0);
+        assertEq(bal(address(escrow)), 0);
+    }
+
+    function test_Finalize_DecidedDisputesDoNotWaitAndDoNotCountForTheMajority() public {
+        commit(id, p1, GOOD, PRICE);
+        commit(id, p2, GOOD, PRICE);
+        commit(id, p3, GOOD, PRICE);
+        _dispute(buyer, p1);
+        _dispute(buyer, p2);
+        _vote(buyer, p1, true);
+        _vote(p1, p1, true);
+        _vote(buyer, p2, true);
+        _vote(arbiter, p2, true);
+        toFinalizable(id);
+        escrow.finalize(id); // no open dispute: no wait; only p3 is Committed: 1 of 3, no majority
+        assertEq(uint8(slotStatus(id, p1)), uint8(IJobEscrow.SlotStatus.Paid));
+        assertEq(uint8(slotStatus(id, p3)), uint8(IJobEscrow.SlotStatus.Refunded));
+        assertEq(bal(p1), PRICE + COLLATERAL);
+        assertEq(bal(p3), COLLATERAL);
+        assertEq(bal(buyer), PRICE);
+        assertEq(bal(address(escrow)), 0);
+    }
+
+    function test_Vote_StillPossibleAfterTheReviewPeriodUntilFinalize() public {
+        commit(id, p1, GOOD, PRICE);
+        _dispute(buyer, p1);
+        vm.warp(job(id).params.deadline + REVIEW + DISPUTE + 1);
+        _vote(buyer, p1, false);
+        _vote(arbiter, p1, false);
+        escrow.finalize(id);
+        assertEq(uint8(slotStatus(id, p1)), uint8(IJobEscrow.SlotStatus.Slashed));
+        // p2, p3 never committed: late.
+        assertEq(bal(buyer), 3 * (uint256(PRICE) + COLLATERAL));
+    }
+}
