@@ -45,3 +45,22 @@ ensure_media_tools() {
   command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 && command -v nasm >/dev/null 2>&1 \
     || apt_install ffmpeg nasm
 }
+
+ensure_docker() {
+  # A Docker daemon for the runner (agents/runner): Debian's docker.io, and busybox-static, from
+  # which the test images are built (FROM scratch: nothing is pulled). Starts dockerd in the
+  # background when none answers, logging to /tmp/peerflow-dockerd.log, and waits for it.
+  command -v dockerd >/dev/null 2>&1 && [ -x /usr/bin/busybox ] || apt_install docker.io busybox-static
+  docker info >/dev/null 2>&1 && return 0
+  local sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  echo "starting dockerd (log: /tmp/peerflow-dockerd.log)"
+  $sudo sh -c 'nohup dockerd >/tmp/peerflow-dockerd.log 2>&1 &'
+  local i
+  for i in $(seq 1 30); do
+    docker info >/dev/null 2>&1 && return 0
+    sleep 1
+  done
+  tail -n 20 /tmp/peerflow-dockerd.log >&2 || true
+  echo "error: dockerd did not answer within 30 s (see /tmp/peerflow-dockerd.log)" >&2
+  exit 1
+}

@@ -115,9 +115,9 @@ pub async fn provider(opts: &ProviderOpts, config: Option<&Path>) -> Result<()> 
             println!("calibrating on the canonical workloads…");
             let cal = peerflow_runner::pricing::calibrate(&runner).await?;
             rates = RateCard {
-                per_cpu_second: cal.rates.per_cpu_second,
-                per_memory_mb_second: cal.rates.per_memory_mb_second,
-                per_io_mb: cal.rates.per_io_mb,
+                per_cpu_second: cal.fit.rates.per_cpu_second,
+                per_memory_mb_second: cal.fit.rates.per_memory_mb_second,
+                per_io_mb: cal.fit.rates.per_io_mb,
             };
             println!("rates: {rates:?} (fit R² {:.3})", cal.fit.r_squared);
         }
