@@ -359,7 +359,10 @@ mod tests {
             Err(BlobError::NotFound(_))
         ));
         assert_eq!(
-            client.fetch(&via_liar, std::slice::from_ref(&url)).await.unwrap(),
+            client
+                .fetch(&via_liar, std::slice::from_ref(&url))
+                .await
+                .unwrap(),
             b"hello"
         );
         // The size in the reference bounds the download.

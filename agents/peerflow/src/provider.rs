@@ -107,9 +107,9 @@ pub async fn provider(opts: &ProviderOpts, config: Option<&Path>) -> Result<()> 
         },
     };
     if !o.no_containers.unwrap_or(false) {
-        let engine = peerflow_runner::Engine::connect()
-            .await
-            .context("no Docker engine (start dockerd, or pass --no-containers to offer VOD only)")?;
+        let engine = peerflow_runner::Engine::connect().await.context(
+            "no Docker engine (start dockerd, or pass --no-containers to offer VOD only)",
+        )?;
         let runner = peerflow_runner::Runner::new(engine);
         if o.calibrate.unwrap_or(false) {
             println!("calibrating on the canonical workloads…");

@@ -5,7 +5,9 @@
 
 use peerflow_compute::Workload;
 use peerflow_compute::manifest::MeteredUsage;
-use peerflow_runner::{Input, InputSource, Limits, LogLine, LogStream, OutputData, RunSpec, Runner};
+use peerflow_runner::{
+    Input, InputSource, Limits, LogLine, LogStream, OutputData, RunSpec, Runner,
+};
 
 use crate::executor::{ExecError, ExecFuture, Execution, Executor, JobContext, read_blob};
 
@@ -100,8 +102,16 @@ impl Executor for ContainerExecutor {
                 &format!(
                     "exit code {}{}{}, {:.2} cpu-s, peak {} MiB",
                     outcome.exit_code,
-                    if outcome.timed_out { " (timed out)" } else { "" },
-                    if outcome.oom_killed { " (out of memory)" } else { "" },
+                    if outcome.timed_out {
+                        " (timed out)"
+                    } else {
+                        ""
+                    },
+                    if outcome.oom_killed {
+                        " (out of memory)"
+                    } else {
+                        ""
+                    },
                     outcome.usage.cpu_seconds,
                     outcome.usage.peak_memory_bytes >> 20
                 ),

@@ -60,10 +60,13 @@ pub struct OpeningMsg {
 /// Proofs kept for their openings (the most recent few).
 const KEPT: usize = 4;
 
+/// Recent proofs by challenge seed.
+type KeptProofs = Arc<Mutex<VecDeque<([u8; 32], Proof)>>>;
+
 #[derive(Clone)]
 struct GpuState {
     prove: ProveFn,
-    proofs: Arc<Mutex<VecDeque<([u8; 32], Proof)>>>,
+    proofs: KeptProofs,
 }
 
 /// The routes, proving with `prove`.
@@ -88,9 +91,16 @@ fn seed(hex_seed: &str) -> Option<[u8; 32]> {
     Some(out)
 }
 
-async fn prove_handler(State(s): State<GpuState>, axum::Json(req): axum::Json<ProveRequest>) -> Response {
+async fn prove_handler(
+    State(s): State<GpuState>,
+    axum::Json(req): axum::Json<ProveRequest>,
+) -> Response {
     let Some(seed) = seed(&req.seed) else {
-        return err(StatusCode::BAD_REQUEST, "bad_seed", "seed must be 32 bytes of hex");
+        return err(
+            StatusCode::BAD_REQUEST,
+            "bad_seed",
+            "seed must be 32 bytes of hex",
+        );
     };
     let challenge = match Challenge::new(seed, req.n, req.rounds) {
         Ok(c) => c,
@@ -100,7 +110,13 @@ async fn prove_handler(State(s): State<GpuState>, axum::Json(req): axum::Json<Pr
     let proof = match tokio::task::spawn_blocking(move || prove(&challenge)).await {
         Ok(Ok(p)) => p,
         Ok(Err(e)) => return err(StatusCode::SERVICE_UNAVAILABLE, "no_gpu", e),
-        Err(e) => return err(StatusCode::INTERNAL_SERVER_ERROR, "prover_failed", e.to_string()),
+        Err(e) => {
+            return err(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "prover_failed",
+                e.to_string(),
+            );
+        }
     };
     let resp = ProveResponse {
         root: hex::encode(proof.root()),
@@ -114,16 +130,31 @@ async fn prove_handler(State(s): State<GpuState>, axum::Json(req): axum::Json<Pr
     axum::Json(resp).into_response()
 }
 
-async fn open_handler(State(s): State<GpuState>, axum::Json(req): axum::Json<OpenRequest>) -> Response {
+async fn open_handler(
+    State(s): State<GpuState>,
+    axum::Json(req): axum::Json<OpenRequest>,
+) -> Response {
     let Some(seed) = seed(&req.seed) else {
-        return err(StatusCode::BAD_REQUEST, "bad_seed", "seed must be 32 bytes of hex");
+        return err(
+            StatusCode::BAD_REQUEST,
+            "bad_seed",
+            "seed must be 32 bytes of hex",
+        );
     };
     let kept = s.proofs.lock().expect("proofs lock");
     let Some((_, proof)) = kept.iter().find(|(s, _)| *s == seed) else {
-        return err(StatusCode::NOT_FOUND, "unknown_challenge", "prove this seed first");
+        return err(
+            StatusCode::NOT_FOUND,
+            "unknown_challenge",
+            "prove this seed first",
+        );
     };
     if req.indices.iter().any(|&i| i >= proof.challenge().n) || req.indices.len() > 1024 {
-        return err(StatusCode::BAD_REQUEST, "bad_indices", "at most 1024 indices below n");
+        return err(
+            StatusCode::BAD_REQUEST,
+            "bad_indices",
+            "at most 1024 indices below n",
+        );
     }
     let openings: Vec<OpeningMsg> = proof
         .open(&req.indices)
@@ -170,7 +201,8 @@ pub async fn check_gpu(
     k: usize,
     factor: f64,
 ) -> Result<GpuCheck, GpuCheckError> {
-    let challenge = Challenge::random(n, rounds).map_err(|e| GpuCheckError::Malformed(e.to_string()))?;
+    let challenge =
+        Challenge::random(n, rounds).map_err(|e| GpuCheckError::Malformed(e.to_string()))?;
     let http = reqwest::Client::new();
     let base = url.trim_end_matches('/');
     let req = ProveRequest {
@@ -188,7 +220,9 @@ pub async fn check_gpu(
     let round_trip = started.elapsed();
     if resp.status() == StatusCode::SERVICE_UNAVAILABLE {
         let body: serde_json::Value = resp.json().await.unwrap_or_default();
-        return Err(GpuCheckError::NoGpu(body["message"].as_str().unwrap_or("").to_owned()));
+        return Err(GpuCheckError::NoGpu(
+            body["message"].as_str().unwrap_or("").to_owned(),
+        ));
     }
     if !resp.status().is_success() {
         return Err(GpuCheckError::Http(format!("prove: {}", resp.status())));
@@ -201,7 +235,8 @@ pub async fn check_gpu(
     hex::decode_to_slice(&proved.root, &mut root)
         .map_err(|e| GpuCheckError::Malformed(format!("root: {e}")))?;
     // Indices are drawn only now that the root is committed.
-    let indices = peerflow_gpu::sample_indices(n, k).map_err(|e| GpuCheckError::Malformed(e.to_string()))?;
+    let indices =
+        peerflow_gpu::sample_indices(n, k).map_err(|e| GpuCheckError::Malformed(e.to_string()))?;
     let openings: Vec<OpeningMsg> = http
         .post(format!("{base}/v1/gpu/open"))
         .json(&OpenRequest {
@@ -235,9 +270,10 @@ pub async fn check_gpu(
         })
         .collect::<Result<Vec<_>, GpuCheckError>>()?;
     peerflow_gpu::verify_requested(&challenge, &root, &indices, &openings)?;
-    let cpu_estimate = tokio::task::spawn_blocking(move || peerflow_gpu::cpu_reference_time(&challenge))
-        .await
-        .map_err(|e| GpuCheckError::Malformed(e.to_string()))?;
+    let cpu_estimate =
+        tokio::task::spawn_blocking(move || peerflow_gpu::cpu_reference_time(&challenge))
+            .await
+            .map_err(|e| GpuCheckError::Malformed(e.to_string()))?;
     peerflow_gpu::check_timing(round_trip, cpu_estimate, factor)?;
     Ok(GpuCheck {
         root,
