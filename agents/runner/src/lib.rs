@@ -15,6 +15,8 @@
 //! and, for metering, the host's `/sys/fs/cgroup` (cgroupfs layout, v1 or v2); it runs as
 //! a user allowed to write there (root), since it removes each job's cgroups.
 
+#![warn(missing_docs)]
+
 mod archive;
 pub mod cgroup;
 mod engine;

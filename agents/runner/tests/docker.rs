@@ -422,6 +422,16 @@ async fn images_save_load_and_build() {
         engine.image_id("peerflow/test-hello:0").await.unwrap(),
         built
     );
+    engine
+        .docker()
+        .remove_image(
+            "peerflow/test-hello:0",
+            None::<bollard::query_parameters::RemoveImageOptions>,
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(!engine.has_image("peerflow/test-hello:0").await.unwrap());
 }
 
 #[tokio::test]
