@@ -81,8 +81,8 @@ pub struct ComputeSubmit {
     /// Give the container a network (none by default).
     #[arg(long)]
     pub network: bool,
-    /// Wall-clock limit of one run.
-    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    /// Wall-clock limit of one run (the deadline must leave room for it).
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
     pub timeout: Duration,
     /// The command and its arguments (after `--`).
     #[arg(last = true, required = true)]
@@ -111,7 +111,7 @@ pub struct VodSubmit {
     pub cpus: f64,
     #[arg(long, default_value = "1G", value_parser = parse_megabytes)]
     pub memory: u32,
-    #[arg(long, default_value = "30m", value_parser = parse_duration)]
+    #[arg(long, default_value = "20m", value_parser = parse_duration)]
     pub timeout: Duration,
 }
 
@@ -208,7 +208,19 @@ fn resources(cpus: f64, memory_mb: u32, disk_mb: u32, gpus: u16) -> Result<Resou
     })
 }
 
-async fn terms(t: &TermsArgs, c: &Connected, escrow: &Escrow<DynProvider>) -> Result<Terms> {
+async fn terms(
+    t: &TermsArgs,
+    timeout: Duration,
+    c: &Connected,
+    escrow: &Escrow<DynProvider>,
+) -> Result<Terms> {
+    if t.deadline <= timeout {
+        bail!(
+            "--deadline ({}s) must be longer than --timeout ({}s): providers skip jobs they cannot finish in time",
+            t.deadline.as_secs(),
+            timeout.as_secs()
+        );
+    }
     let price = parse_ether(&t.max_price).context("--max-price (FLOW)")?;
     let collateral = parse_ether(&t.collateral).context("--collateral (FLOW)")?;
     if t.replicas == 0 {
@@ -273,7 +285,7 @@ async fn compute_submit(s: &ComputeSubmit) -> Result<()> {
         max_output_bytes: 1 << 30,
     };
     spec.validate()?;
-    let terms = terms(&s.terms, &c, &escrow).await?;
+    let terms = terms(&s.terms, s.timeout, &c, &escrow).await?;
     let (job, uri) = submit(&escrow, &blobs, store, &spec, &terms).await?;
     println!("job {job} created: spec {uri}");
     follow(&escrow, job, s.terms.detach).await
@@ -303,7 +315,7 @@ async fn vod_submit(s: &VodSubmit) -> Result<()> {
         max_output_bytes: 4 << 30,
     };
     spec.validate()?;
-    let terms = terms(&s.terms, &c, &escrow).await?;
+    let terms = terms(&s.terms, s.timeout, &c, &escrow).await?;
     let (job, _) = submit(&escrow, &blobs, &s.terms.store, &spec, &terms).await?;
     println!(
         "job {job} created with {} replicas; fetch later with `peerflow vod fetch {job} --out DIR`",
