@@ -256,16 +256,16 @@ impl BlobClient {
     /// Fetches `blob` from the first of its sources (then `extra` sources) that has it with the
     /// right hash; a source serving other bytes is skipped with a warning.
     pub async fn fetch(&self, blob: &BlobRef, extra: &[String]) -> Result<Vec<u8>, BlobError> {
-        self.fetch_digest(blob.sha256, blob.sources.iter().chain(extra), blob.size)
-            .await
+        let sources: Vec<String> = blob.sources.iter().chain(extra).cloned().collect();
+        self.fetch_digest(blob.sha256, &sources, blob.size).await
     }
 
     /// Fetches the blob named `digest` from the first of `sources` that has it, refusing more than
     /// `limit` bytes.
-    pub async fn fetch_digest<'a>(
+    pub async fn fetch_digest(
         &self,
         digest: Digest,
-        sources: impl IntoIterator<Item = &'a String>,
+        sources: &[String],
         limit: u64,
     ) -> Result<Vec<u8>, BlobError> {
         for source in sources {

@@ -137,6 +137,7 @@ impl Executor for ContainerExecutor {
                     wall_seconds: u.wall_seconds,
                     samples: outcome.samples.len() as u32,
                 },
+                started_at: Some(outcome.started_at),
             })
         })
     }

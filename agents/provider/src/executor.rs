@@ -33,6 +33,8 @@ pub struct Execution {
     /// Output files, path relative to the output directory, with their bytes.
     pub outputs: Vec<(String, Vec<u8>)>,
     pub usage: MeteredUsage,
+    /// When the work itself started (the container was running, the encoder began).
+    pub started_at: Option<std::time::SystemTime>,
 }
 
 /// Why a run produced no result (the provider then commits nothing).
@@ -107,6 +109,7 @@ impl Executor for VodExecutor {
                 &format!("packaging {} bytes: {:?}", bytes.len(), settings.ladder),
             );
             let (cpu0, t0) = (process_cpu_seconds(), Instant::now());
+            let started_at = Some(std::time::SystemTime::now());
             let format = sniff_format(&bytes);
             let dir = out_dir.clone();
             let files =
@@ -143,6 +146,7 @@ impl Executor for VodExecutor {
                 exit_code: 0,
                 outputs,
                 usage,
+                started_at,
             })
         })
     }
