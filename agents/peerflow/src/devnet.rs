@@ -14,6 +14,7 @@ use peerflow_chain::{Deployment, DevChain, DevChainOptions, SuiteParams, deploy_
 use peerflow_orchestrator::service::RunningOrchestrator;
 use peerflow_protocol::api::ProfileSpec;
 
+use crate::provider::{ProviderOpts, RunningProvider, start_provider};
 use crate::roles::{
     NodeOpts, OrchestratorOpts, broadcaster_app, ladder_specs, provider, start_orchestrator,
 };
@@ -23,6 +24,8 @@ use crate::roles::{
 pub struct DevnetOptions {
     pub data_dir: PathBuf,
     pub orchestrators: usize,
+    /// Compute providers (0 to 2).
+    pub providers: usize,
     /// Address of the broadcaster's HTTP ingest and HLS.
     pub broadcaster_listen: SocketAddr,
     /// Seconds per block (rounds are 50 blocks).
@@ -40,6 +43,7 @@ impl DevnetOptions {
         Self {
             data_dir: data_dir.to_path_buf(),
             orchestrators: 2,
+            providers: 2,
             broadcaster_listen: "127.0.0.1:0".parse().expect("constant"),
             block_time: 1,
             win_probability: 0.1,
@@ -56,6 +60,10 @@ pub struct Devnet {
     pub deployment: Deployment,
     pub deployer: DynProvider,
     pub orchestrators: Vec<(Address, RunningOrchestrator<DynProvider>)>,
+    /// Compute providers (VOD always; containers where a Docker engine answers).
+    pub providers: Vec<(Address, RunningProvider)>,
+    /// The compute buyer's account; its raw key is in `buyer.key` under the data dir.
+    pub buyer: Address,
     pub broadcaster: Address,
     pub broadcaster_url: String,
     pub ladder: Vec<ProfileSpec>,
@@ -77,10 +85,16 @@ impl Drop for Devnet {
     }
 }
 
-/// Anvil accounts: 0 deploys, 1..=N orchestrate, 9 broadcasts.
+/// Anvil accounts: 0 deploys, 1..=N (at most 5) orchestrate, 6 buys compute (its key is written to
+/// `buyer.key`), 7 and 8 provide compute, 9 broadcasts.
 const BROADCASTER: usize = 9;
+const BUYER: usize = 6;
+const PROVIDERS: [usize; 2] = [7, 8];
 
 pub async fn start(options: &DevnetOptions) -> Result<Devnet> {
+    if options.orchestrators > 5 || options.providers > PROVIDERS.len() {
+        anyhow::bail!("the devnet runs at most 5 orchestrators and 2 compute providers");
+    }
     std::fs::create_dir_all(&options.data_dir)
         .with_context(|| format!("creating {}", options.data_dir.display()))?;
     let chain = DevChain::spawn_with(&DevChainOptions {
@@ -138,6 +152,33 @@ pub async fn start(options: &DevnetOptions) -> Result<Devnet> {
         orchestrators.push((me, running));
     }
 
+    let mut providers = Vec::new();
+    for (k, &i) in PROVIDERS.iter().take(options.providers).enumerate() {
+        let me = chain.address(i);
+        give(&deployer, &deployment, me, parse_ether("1000")?).await?;
+        let opts = ProviderOpts {
+            node: NodeOpts {
+                listen: Some("127.0.0.1:0".parse()?),
+                data_dir: Some(options.data_dir.join(format!("provider-{}", k + 1))),
+                ..Default::default()
+            },
+            rates: Some("1e15,1e10,1e13".into()),
+            poll_secs: Some(0.5),
+            ..Default::default()
+        };
+        let wallet = provider(&chain.endpoint(), chain.signer(i))?;
+        providers.push((
+            me,
+            start_provider(wallet, me, &deployment, &opts, false).await?,
+        ));
+    }
+    let buyer = chain.address(BUYER);
+    give(&deployer, &deployment, buyer, parse_ether("1000")?).await?;
+    std::fs::write(
+        options.data_dir.join("buyer.key"),
+        alloy::primitives::hex::encode(chain.secret_key(BUYER)),
+    )?;
+
     let broadcaster = chain.address(BROADCASTER);
     let wallet = provider(&chain.endpoint(), chain.signer(BROADCASTER))?;
     give(&deployer, &deployment, broadcaster, parse_ether("1000")?).await?;
@@ -186,6 +227,8 @@ pub async fn start(options: &DevnetOptions) -> Result<Devnet> {
         deployment,
         deployer,
         orchestrators,
+        providers,
+        buyer,
         broadcaster,
         broadcaster_url,
         ladder,

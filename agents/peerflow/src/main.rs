@@ -52,6 +52,9 @@ struct DevnetArgs {
     data_dir: PathBuf,
     #[arg(long, default_value_t = 2)]
     orchestrators: usize,
+    /// Compute providers (0 to 2; container jobs need a Docker engine, VOD jobs do not).
+    #[arg(long, default_value_t = 2)]
+    providers: usize,
     /// Broadcaster's HTTP address (push and HLS).
     #[arg(long, default_value = "127.0.0.1:8936")]
     listen: std::net::SocketAddr,
@@ -66,6 +69,7 @@ struct DevnetArgs {
 async fn devnet(args: &DevnetArgs) -> anyhow::Result<()> {
     let mut options = peerflow::devnet::DevnetOptions::new(&args.data_dir);
     options.orchestrators = args.orchestrators;
+    options.providers = args.providers;
     options.broadcaster_listen = args.listen;
     options.win_probability = args.win_probability;
     println!(
@@ -86,6 +90,25 @@ async fn devnet(args: &DevnetArgs) -> anyhow::Result<()> {
         println!(
             "orchestrator: {address} at {} ({} output pixels/s)",
             o.url, o.node.config.capacity_pixels_per_second
+        );
+    }
+    for (address, p) in &net.providers {
+        println!(
+            "provider:     {address} at {} ({})",
+            p.url,
+            if p.containers {
+                "containers and VOD"
+            } else {
+                "VOD only: no Docker engine"
+            }
+        );
+    }
+    if let Some((_, p)) = net.providers.first() {
+        let d = args.data_dir.display();
+        println!(
+            "compute:      peerflow vod submit VIDEO --rpc-url {} --deployment {d}/deployment.json \\\n                --key-file {d}/buyer.key --store {} --replicas 2 --max-price 1",
+            net.chain.endpoint(),
+            p.url
         );
     }
     println!(

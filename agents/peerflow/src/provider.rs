@@ -6,8 +6,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use alloy::primitives::Address;
 use alloy::primitives::utils::parse_ether;
+use alloy::providers::DynProvider;
 use anyhow::{Context, Result};
+use peerflow_chain::Deployment;
 use peerflow_compute::Resources;
 use peerflow_compute::escrow::Escrow;
 use peerflow_compute::manifest::RateCard;
@@ -78,6 +81,23 @@ fn parse_rates(s: &str) -> Result<RateCard> {
     }
 }
 
+/// A provider started in this process (its API server and its loop run as tasks).
+pub struct RunningProvider {
+    pub agent: Arc<Agent<DynProvider>>,
+    pub url: String,
+    /// Whether container jobs are offered (a Docker engine answered).
+    pub containers: bool,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for RunningProvider {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
 pub async fn provider(opts: &ProviderOpts, config: Option<&Path>) -> Result<()> {
     let o = layered(opts, config, "provider")?;
     let Connected {
@@ -86,6 +106,26 @@ pub async fn provider(opts: &ProviderOpts, config: Option<&Path>) -> Result<()> 
         deployment,
         ..
     } = o.node.connect()?;
+    let running = start_provider(chain, me, &deployment, &o, true).await?;
+    println!(
+        "provider {me} serving {} (offers {:?})",
+        running.url,
+        running.agent.config().offer
+    );
+    tokio::signal::ctrl_c().await?;
+    drop(running);
+    Ok(())
+}
+
+/// Starts a provider from resolved options (shared with the devnet). Without a Docker engine it
+/// fails when `require_docker`, else offers VOD only.
+pub async fn start_provider(
+    chain: DynProvider,
+    me: Address,
+    deployment: &Deployment,
+    o: &ProviderOpts,
+    require_docker: bool,
+) -> Result<RunningProvider> {
     let listen = o.node.listen.unwrap_or(([127, 0, 0, 1], 8940).into());
     let data_dir = o
         .node
@@ -93,7 +133,7 @@ pub async fn provider(opts: &ProviderOpts, config: Option<&Path>) -> Result<()> 
         .clone()
         .unwrap_or_else(|| PathBuf::from("peerflow-provider"));
     let gpus = peerflow_gpu::detect();
-    println!("gpus: {gpus}");
+    tracing::info!(%gpus, "GPU detection");
     let mut executors = Executors {
         vod: Some(Arc::new(VodExecutor::new())),
         container: None,
@@ -107,29 +147,43 @@ pub async fn provider(opts: &ProviderOpts, config: Option<&Path>) -> Result<()> 
         },
     };
     if !o.no_containers.unwrap_or(false) {
-        let engine = peerflow_runner::Engine::connect().await.context(
-            "no Docker engine (start dockerd, or pass --no-containers to offer VOD only)",
-        )?;
-        let runner = peerflow_runner::Runner::new(engine);
-        if o.calibrate.unwrap_or(false) {
-            println!("calibrating on the canonical workloads…");
-            let cal = peerflow_runner::pricing::calibrate(&runner).await?;
-            rates = RateCard {
-                per_cpu_second: cal.fit.rates.per_cpu_second,
-                per_memory_mb_second: cal.fit.rates.per_memory_mb_second,
-                per_io_mb: cal.fit.rates.per_io_mb,
-            };
-            println!("rates: {rates:?} (fit R² {:.3})", cal.fit.r_squared);
+        match peerflow_runner::Engine::connect().await {
+            Ok(engine) => {
+                let runner = peerflow_runner::Runner::new(engine);
+                if o.calibrate.unwrap_or(false) {
+                    tracing::info!("calibrating on the canonical workloads");
+                    let cal = peerflow_runner::pricing::calibrate(&runner).await?;
+                    rates = RateCard {
+                        per_cpu_second: cal.fit.rates.per_cpu_second,
+                        per_memory_mb_second: cal.fit.rates.per_memory_mb_second,
+                        per_io_mb: cal.fit.rates.per_io_mb,
+                    };
+                    tracing::info!(?rates, r_squared = cal.fit.r_squared, "rates calibrated");
+                }
+                let prefix = format!("{me:x}");
+                executors.container = Some(Arc::new(ContainerExecutor::new(runner, &prefix[..8])));
+            }
+            Err(e) if !require_docker => {
+                tracing::warn!(error = %e, "no Docker engine: offering VOD jobs only");
+            }
+            Err(e) => {
+                return Err(anyhow::Error::new(e).context(
+                    "no Docker engine (start dockerd, or pass --no-containers true to offer VOD only)",
+                ));
+            }
         }
-        let prefix = format!("{me:x}");
-        executors.container = Some(Arc::new(ContainerExecutor::new(runner, &prefix[..8])));
     }
+    let containers = executors.container.is_some();
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
+    let bound = listener.local_addr()?;
     let cpus = o
         .cpus
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()) as f64);
     let cfg = ProviderConfig {
         address: me,
-        public_url: o.public_url.clone().unwrap_or(format!("http://{listen}")),
+        public_url: o.public_url.clone().unwrap_or(format!("http://{bound}")),
         data_dir,
         offer: Resources {
             milli_cpus: (cpus * 1000.0) as u32,
@@ -144,26 +198,20 @@ pub async fn provider(opts: &ProviderOpts, config: Option<&Path>) -> Result<()> 
         rates,
         poll: Duration::from_secs_f64(o.poll_secs.unwrap_or(1.0).max(0.05)),
     };
+    let url = cfg.public_url.clone();
     let escrow = Escrow::new(deployment.job_escrow, deployment.work_token, chain);
     let agent = Arc::new(Agent::new(cfg, escrow, executors)?);
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("binding {listen}"))?;
     let app = peerflow_provider::http::router(Arc::clone(&agent));
-    tokio::spawn(async move {
+    let server = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(error = %e, "provider API stopped");
         }
     });
-    println!(
-        "provider {me} serving {} (offers {:?})",
-        agent.config().public_url,
-        agent.config().offer
-    );
-    agent
-        .run(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await;
-    Ok(())
+    let work = tokio::spawn(Arc::clone(&agent).run(std::future::pending()));
+    Ok(RunningProvider {
+        agent,
+        url,
+        containers,
+        tasks: vec![server, work],
+    })
 }

@@ -60,12 +60,19 @@ async fn main() {
         .await
         .unwrap();
     for i in [1, 2] {
-        give(&deployer, &d, chain.address(i), parse_ether("1000").unwrap())
-            .await
-            .unwrap();
+        give(
+            &deployer,
+            &d,
+            chain.address(i),
+            parse_ether("1000").unwrap(),
+        )
+        .await
+        .unwrap();
     }
     let engine = Engine::connect().await.expect("a Docker engine");
-    let image = peerflow_runner::testimage::busybox_image(&engine).await.unwrap();
+    let image = peerflow_runner::testimage::busybox_image(&engine)
+        .await
+        .unwrap();
     let archive = engine.save_image(&image).await.unwrap();
     let started = Arc::new(Mutex::new(Vec::new()));
     let dir = tempfile::tempdir().unwrap();
@@ -117,7 +124,9 @@ async fn main() {
     let mut latency_ms = Vec::new();
     for i in 0..JOBS {
         let t = Instant::now();
-        execute(token.transfer(chain.address(3), U256::from(1))).await.unwrap();
+        execute(token.transfer(chain.address(3), U256::from(1)))
+            .await
+            .unwrap();
         transfer_ms.push(t.elapsed().as_secs_f64() * 1e3);
 
         let spec = JobSpec {
@@ -158,7 +167,10 @@ async fn main() {
         let mined = SystemTime::now();
         let waited = Instant::now();
         while started.lock().unwrap().len() == before {
-            assert!(waited.elapsed() < Duration::from_secs(60), "job never started");
+            assert!(
+                waited.elapsed() < Duration::from_secs(60),
+                "job never started"
+            );
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         let at = started.lock().unwrap()[before];
