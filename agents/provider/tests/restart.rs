@@ -1,0 +1,115 @@
+//! A provider that stops after taking a slot resumes the job from its sqlite state when it starts
+//! again: the job runs, its result is committed and it is paid — nothing it accepted is lost.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy::primitives::{U256, utils::parse_ether};
+use common::{ARBITER, FIRST_PROVIDER, Market, wallet};
+use peerflow_compute::buyer::{Terms, submit};
+use peerflow_compute::escrow::Escrow;
+use peerflow_compute::{JobSpec, Resources, Workload};
+use peerflow_provider::agent::Executors;
+use peerflow_provider::executor::ExecFuture;
+use peerflow_provider::{Agent, Executor, JobContext, JobPhase, VodExecutor};
+
+/// Takes the job and never finishes it (the process "dies" mid-run).
+struct Hangs;
+
+impl Executor for Hangs {
+    fn execute<'a>(&'a self, _job: &'a JobContext) -> ExecFuture<'a> {
+        Box::pin(std::future::pending())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_accepted_job_survives_a_provider_restart() {
+    let m = Market::start(vec![Executors {
+        container: None,
+        vod: Some(Arc::new(Hangs)),
+    }])
+    .await;
+    let segs =
+        peerflow_media::testsrc::generate_segments(&m.dir.path().join("src"), 1, 2, 320, 180, 15)
+            .unwrap();
+    let input = m
+        .blobs
+        .upload(&m.urls[0], std::fs::read(&segs[0]).unwrap())
+        .await
+        .unwrap();
+    let spec = JobSpec {
+        version: 1,
+        workload: Workload::Vod {
+            input,
+            ladder: "144p:256x144:100k".into(),
+            segment_secs: 1,
+            speed: 10,
+        },
+        resources: Resources {
+            milli_cpus: 1000,
+            memory_mb: 256,
+            disk_mb: 100,
+            gpus: 0,
+        },
+        timeout_secs: 120,
+        max_output_bytes: 10 << 20,
+    };
+    let terms = Terms {
+        price: parse_ether("1").unwrap(),
+        collateral: parse_ether("1").unwrap(),
+        replicas: 1,
+        checkpoints: 0,
+        min_completed: 0,
+        deadline: m.now().await + 600,
+        review_period: 0,
+        arbiter: m.chain.address(ARBITER),
+    };
+    let (job, _) = submit(&m.buyer, &m.blobs, &m.urls[0], &spec, &terms)
+        .await
+        .unwrap();
+    let first = &m.providers[0];
+    let before = m.balance(m.provider_address(0)).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while first.job(job).unwrap().map(|r| r.phase) != Some(JobPhase::Accepted) {
+        first.tick().await.unwrap();
+        assert!(std::time::Instant::now() < deadline);
+    }
+    assert_eq!(
+        m.balance(m.provider_address(0)).await + terms.collateral,
+        before,
+        "collateral posted"
+    );
+
+    // The same provider comes back: same account, same data directory, a working executor.
+    let config = first.config().clone();
+    let escrow = Escrow::new(
+        m.d.job_escrow,
+        m.d.work_token,
+        wallet(&m.chain, FIRST_PROVIDER),
+    );
+    let again = Arc::new(
+        Agent::new(
+            config,
+            escrow,
+            Executors {
+                container: None,
+                vod: Some(Arc::new(VodExecutor::new())),
+            },
+        )
+        .unwrap(),
+    );
+    while again.job(job).unwrap().map(|r| r.phase) != Some(JobPhase::Settled) {
+        again.tick().await.unwrap();
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the job did not settle"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(again.job(job).unwrap().unwrap().detail, "paid");
+    let charge = m.buyer.results(job).await.unwrap()[0].charge;
+    assert!(charge > U256::ZERO);
+    assert_eq!(m.balance(m.provider_address(0)).await, before + charge);
+}
