@@ -147,6 +147,35 @@ pub enum ComputeCommand {
     Results(ResultsArgs),
     /// Refund a job no provider has taken yet.
     Cancel(JobArgs),
+    /// Each provider's usage record behind its charge: rates, metered usage, quote (checked
+    /// against the hash committed on-chain).
+    Usage(JobArgs),
+    /// Settle a job the escrow allows to settle (anyone may).
+    Finalize(JobArgs),
+    /// Take a provider's slot out of the automatic rule (buyer or that provider).
+    Dispute(SlotArgs),
+    /// Vote on a disputed slot (buyer, provider or arbiter); two equal votes settle it.
+    Vote(VoteArgs),
+}
+
+/// A job and one of its providers.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SlotArgs {
+    #[command(flatten)]
+    pub node: NodeOpts,
+    pub job: u64,
+    pub provider: Address,
+}
+
+/// `… vote JOB PROVIDER --pay true|false`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct VoteArgs {
+    #[command(flatten)]
+    pub slot: SlotArgs,
+    /// true: pay the provider its charge and return its collateral; false: price and collateral
+    /// to the buyer.
+    #[arg(long)]
+    pub pay: bool,
 }
 
 /// `peerflow vod …`.
@@ -169,6 +198,28 @@ pub async fn compute(cmd: &ComputeCommand) -> Result<()> {
         ComputeCommand::Cancel(a) => {
             escrow_of(&a.node)?.cancel(a.job).await?;
             println!("job {} cancelled; the escrow refunded it", a.job);
+            Ok(())
+        }
+        ComputeCommand::Usage(a) => usage(&escrow_of(&a.node)?, a.job).await,
+        ComputeCommand::Finalize(a) => {
+            let escrow = escrow_of(&a.node)?;
+            escrow.finalize(a.job).await?;
+            status(&escrow, a.job).await
+        }
+        ComputeCommand::Dispute(a) => {
+            escrow_of(&a.node)?.dispute(a.job, a.provider).await?;
+            println!("slot of {} in job {} disputed", a.provider, a.job);
+            Ok(())
+        }
+        ComputeCommand::Vote(v) => {
+            let a = &v.slot;
+            escrow_of(&a.node)?.vote(a.job, a.provider, v.pay).await?;
+            println!(
+                "voted {} for {} in job {}",
+                if v.pay { "pay" } else { "slash" },
+                a.provider,
+                a.job
+            );
             Ok(())
         }
     }
@@ -460,6 +511,47 @@ async fn logs(node: &NodeOpts, job: u64) -> Result<()> {
             Ok(r) if r.status().is_success() => print!("{}", r.text().await?),
             Ok(r) => println!("({url}: {})", r.status()),
             Err(e) => println!("({url}: {e})"),
+        }
+    }
+    Ok(())
+}
+
+async fn usage(escrow: &Escrow<DynProvider>, job: u64) -> Result<()> {
+    let blobs = BlobClient::new();
+    for r in escrow.results(job).await? {
+        let digest = peerflow_compute::Digest::from(r.usage_hash);
+        let record: peerflow_compute::UsageRecord = match blobs
+            .fetch_digest(digest, std::slice::from_ref(&r.uri), 1 << 20)
+            .await
+        {
+            Ok(bytes) => serde_json::from_slice(&bytes).context("usage record")?,
+            Err(e) => {
+                println!("{}: usage record {digest} unavailable: {e}", r.provider);
+                continue;
+            }
+        };
+        let u = &record.usage;
+        println!(
+            "{}: charge {} FLOW (quote {} FLOW = rates · usage, capped at the price)",
+            r.provider,
+            format_ether(record.charge),
+            format_ether(record.quote)
+        );
+        println!(
+            "  usage: {:.3} cpu-s, {:.1} MiB·s memory (peak {} MiB), {:.2} MiB io, {:.2} s wall, {} samples",
+            u.cpu_seconds,
+            u.memory_mb_seconds,
+            u.peak_memory_bytes >> 20,
+            u.io_mb,
+            u.wall_seconds,
+            u.samples
+        );
+        println!(
+            "  rates: {} wei/cpu-s, {} wei/MiB·s, {} wei/MiB io",
+            record.rates.per_cpu_second, record.rates.per_memory_mb_second, record.rates.per_io_mb
+        );
+        if record.charge != r.charge {
+            println!("  WARNING: the record's charge differs from the committed one");
         }
     }
     Ok(())

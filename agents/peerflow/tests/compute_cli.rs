@@ -174,6 +174,9 @@ async fn buyer_and_providers_through_the_cli() {
     assert!(stdout(&status).contains("2 of 2 slots taken"));
     let logs = run(&[&["compute", "logs"][..], &node, &["1"]].concat());
     assert_eq!(stdout(&logs).matches("[stdout] sorted").count(), 2);
+    let usage = run(&[&["compute", "usage"][..], &node, &["1"]].concat());
+    assert_eq!(stdout(&usage).matches("cpu-s,").count(), 2);
+    assert!(!stdout(&usage).contains("WARNING"));
     let out = dir.path().join("results");
     let results = run(&[
         &["compute", "results"][..],
