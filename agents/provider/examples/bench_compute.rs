@@ -116,10 +116,12 @@ async fn main() {
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     tokio::spawn(Arc::clone(&agent).run(std::future::pending()));
 
-    let buyer = Escrow::new(d.job_escrow, d.work_token, wallet(&chain, 1));
+    // One provider per account: its nonce cache is shared by the transfer and the escrow calls.
+    let buyer_wallet = wallet(&chain, 1);
+    let buyer = Escrow::new(d.job_escrow, d.work_token, buyer_wallet.clone());
     let blobs = BlobClient::new();
     let archive = blobs.upload(&url, archive).await.unwrap();
-    let token = WorkToken::new(d.work_token, wallet(&chain, 1));
+    let token = WorkToken::new(d.work_token, buyer_wallet);
     let mut transfer_ms = Vec::new();
     let mut latency_ms = Vec::new();
     for i in 0..JOBS {
