@@ -62,6 +62,17 @@ pub struct SettledSlot {
     pub to_buyer: U256,
 }
 
+impl From<JobEscrow::SlotSettled> for SettledSlot {
+    fn from(e: JobEscrow::SlotSettled) -> Self {
+        Self {
+            provider: e.provider,
+            outcome: e.outcome,
+            to_provider: e.toProvider,
+            to_buyer: e.toBuyer,
+        }
+    }
+}
+
 impl<P: Provider + Clone> Escrow<P> {
     /// The escrow at `escrow`, paid in the ERC-20 at `token`.
     pub fn new(escrow: Address, token: Address, provider: P) -> Self {
@@ -190,12 +201,7 @@ impl<P: Provider + Clone> Escrow<P> {
             .logs()
             .iter()
             .filter_map(|l| JobEscrow::SlotSettled::decode_log(&l.inner).ok())
-            .map(|e| SettledSlot {
-                provider: e.provider,
-                outcome: e.outcome,
-                to_provider: e.toProvider,
-                to_buyer: e.toBuyer,
-            })
+            .map(|e| SettledSlot::from(e.data))
             .collect())
     }
 
@@ -315,12 +321,7 @@ impl<P: Provider + Clone> Escrow<P> {
             .await?;
         Ok(logs
             .into_iter()
-            .map(|(e, _)| SettledSlot {
-                provider: e.provider,
-                outcome: e.outcome,
-                to_provider: e.toProvider,
-                to_buyer: e.toBuyer,
-            })
+            .map(|(e, _)| SettledSlot::from(e))
             .collect())
     }
 

@@ -3,32 +3,17 @@
 //! settles), then `status`, `logs` and `results`; a VOD job is submitted detached and fetched
 //! later. Bad input gets a clear message and a non-zero exit.
 
-use std::net::TcpListener;
+mod common;
+
+use common::{Kill, free_port, wait_http};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use alloy::primitives::utils::parse_ether;
 use peerflow::roles::provider;
 use peerflow_chain::actions::give;
 use peerflow_chain::{DevChain, SuiteParams, deploy_suite};
-
-struct Kill(Child);
-
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn bin() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_peerflow"));
@@ -58,17 +43,6 @@ fn job_id(out: &Output) -> String {
         .find(|l| l.starts_with("job ") && l.contains(" created"))
         .expect("a `job N created` line");
     line.split_whitespace().nth(1).unwrap().to_owned()
-}
-
-async fn wait_http(url: &str) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while Instant::now() < deadline {
-        if reqwest::get(url).await.is_ok() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("{url} never answered");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

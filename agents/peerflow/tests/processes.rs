@@ -2,9 +2,11 @@
 //! file, a transcoder pulling from it, and a broadcaster configured by flags and environment,
 //! finding the orchestrator on-chain.
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
+
+use common::{Kill, free_port, wait_http};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use alloy::primitives::{U256, utils::parse_ether};
 use alloy::providers::ext::AnvilApi;
@@ -13,23 +15,6 @@ use peerflow_chain::actions::{fund_sender, give, register_orchestrator};
 use peerflow_chain::{DevChain, DevChainOptions, SuiteParams, deploy_suite};
 use peerflow_media::{probe_bytes, testsrc};
 
-struct Kill(Child);
-
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn peerflow(args: &[&str], envs: &[(&str, String)]) -> Kill {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_peerflow"));
     cmd.args(args).env("RUST_LOG", "warn").stdout(Stdio::null());
@@ -37,17 +22,6 @@ fn peerflow(args: &[&str], envs: &[(&str, String)]) -> Kill {
         cmd.env(k, v);
     }
     Kill(cmd.spawn().expect("peerflow binary"))
-}
-
-async fn wait_http(url: &str) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while Instant::now() < deadline {
-        if reqwest::get(url).await.is_ok() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("{url} never answered");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
