@@ -156,6 +156,28 @@ pub enum ComputeCommand {
     Dispute(SlotArgs),
     /// Vote on a disputed slot (buyer, provider or arbiter); two equal votes settle it.
     Vote(VoteArgs),
+    /// Check that the provider at URL has the GPU it claims: a fresh seeded kernel challenge,
+    /// spot-checked on this CPU, and the round trip timed against this CPU's estimate.
+    GpuCheck(GpuCheckArgs),
+}
+
+/// `peerflow compute gpu-check URL`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct GpuCheckArgs {
+    /// The provider's API.
+    pub url: String,
+    /// Elements in the challenge.
+    #[arg(long, default_value_t = 1 << 24)]
+    pub n: u32,
+    /// Mixing rounds per element.
+    #[arg(long, default_value_t = 1024)]
+    pub rounds: u32,
+    /// Indices opened and recomputed here.
+    #[arg(long, default_value_t = 64)]
+    pub spot_checks: usize,
+    /// The GPU must beat one CPU core's estimate by this factor.
+    #[arg(long, default_value_t = peerflow_gpu::DEFAULT_TIMING_FACTOR)]
+    pub factor: f64,
 }
 
 /// A job and one of its providers.
@@ -198,6 +220,26 @@ pub async fn compute(cmd: &ComputeCommand) -> Result<()> {
         ComputeCommand::Cancel(a) => {
             escrow_of(&a.node)?.cancel(a.job).await?;
             println!("job {} cancelled; the escrow refunded it", a.job);
+            Ok(())
+        }
+        ComputeCommand::GpuCheck(g) => {
+            let check = peerflow_provider::gpu_api::check_gpu(
+                &g.url,
+                g.n,
+                g.rounds,
+                g.spot_checks,
+                g.factor,
+            )
+            .await
+            .with_context(|| format!("GPU check of {}", g.url))?;
+            println!(
+                "{}: GPU confirmed — {} spot checks passed, round trip {:.1} ms vs {:.1} ms estimated for one CPU core (factor {})",
+                g.url,
+                check.spot_checks,
+                check.round_trip.as_secs_f64() * 1e3,
+                check.cpu_estimate.as_secs_f64() * 1e3,
+                g.factor
+            );
             Ok(())
         }
         ComputeCommand::Usage(a) => usage(&escrow_of(&a.node)?, a.job).await,

@@ -149,8 +149,22 @@ async fn buyer_and_providers_through_the_cli() {
     let logs = run(&[&["compute", "logs"][..], &node, &["1"]].concat());
     assert_eq!(stdout(&logs).matches("[stdout] sorted").count(), 2);
     let usage = run(&[&["compute", "usage"][..], &node, &["1"]].concat());
-    assert_eq!(stdout(&usage).matches("cpu-s,").count(), 2);
+    assert_eq!(stdout(&usage).matches("  usage: ").count(), 2);
     assert!(!stdout(&usage).contains("WARNING"));
+    // These providers have no GPU, and say so.
+    let gpu = run(&[
+        "compute",
+        "gpu-check",
+        &urls[0],
+        "--n",
+        "4096",
+        "--rounds",
+        "4",
+    ]);
+    if !peerflow_gpu::detect().found() {
+        assert!(!gpu.status.success());
+        assert!(String::from_utf8_lossy(&gpu.stderr).contains("no GPU"));
+    }
     let out = dir.path().join("results");
     let results = run(&[
         &["compute", "results"][..],
