@@ -295,6 +295,13 @@ impl BlobClient {
                     continue;
                 }
             };
+            if bytes.len() as u64 > limit {
+                return Err(BlobError::TooLarge {
+                    digest,
+                    size: bytes.len() as u64,
+                    limit,
+                });
+            }
             let got = Digest::of(&bytes);
             if got != digest {
                 tracing::warn!(%url, %got, "blob source served other content; skipped");

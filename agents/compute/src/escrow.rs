@@ -274,8 +274,8 @@ impl<P: Provider + Clone> Escrow<P> {
             .collect())
     }
 
-    /// The spec URI a job was created with.
-    pub async fn spec_uri(&self, job_id: u64) -> Result<String, EscrowError> {
+    /// A job as its `JobCreated` event told it.
+    pub async fn created_job(&self, job_id: u64) -> Result<CreatedJob, EscrowError> {
         let logs = self
             .escrow
             .JobCreated_filter()
@@ -285,7 +285,13 @@ impl<P: Provider + Clone> Escrow<P> {
             .await?;
         logs.into_iter()
             .next()
-            .map(|(e, _)| e.specUri)
+            .map(|(e, log)| CreatedJob {
+                job_id,
+                buyer: e.buyer,
+                params: e.params,
+                spec_uri: e.specUri,
+                block: log.block_number.unwrap_or_default(),
+            })
             .ok_or(EscrowError::MissingEvent("JobCreated"))
     }
 

@@ -56,6 +56,9 @@ pub struct ProviderOpts {
     /// Seconds between looks at the chain.
     #[arg(long)]
     pub poll_secs: Option<f64>,
+    /// Jobs run at once (default 2); more wait until one finishes.
+    #[arg(long)]
+    pub max_jobs: Option<usize>,
     /// Offer VOD jobs only (no Docker engine needed).
     #[arg(long)]
     pub no_containers: Option<bool>,
@@ -197,6 +200,7 @@ pub async fn start_provider(
         max_collateral: ether(o.max_collateral.as_deref(), "100", "--max-collateral")?,
         rates,
         poll: Duration::from_secs_f64(o.poll_secs.unwrap_or(1.0).max(0.05)),
+        max_jobs: o.max_jobs.unwrap_or(2).max(1),
     };
     let url = cfg.public_url.clone();
     let escrow = Escrow::new(deployment.job_escrow, deployment.work_token, chain);

@@ -96,6 +96,7 @@ async fn main() {
             per_io_mb: 1e13,
         },
         poll: POLL,
+        max_jobs: 2,
     };
     let executor = Recording(
         ContainerExecutor::new(Runner::new(engine.clone()), "bench"),

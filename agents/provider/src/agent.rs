@@ -19,6 +19,9 @@ use crate::executor::{Execution, Executor, JobContext};
 use crate::joblog::JobLog;
 use crate::store::{JobPhase, ProviderStore, StoreError};
 
+/// Largest spec document a provider reads.
+pub const MAX_SPEC_BYTES: u64 = 1 << 20;
+
 /// What the provider offers and accepts.
 #[derive(Debug, Clone)]
 pub struct ProviderConfig {
@@ -38,6 +41,8 @@ pub struct ProviderConfig {
     pub rates: RateCard,
     /// How often to look at the chain.
     pub poll: Duration,
+    /// Jobs run at once; jobs that fit while all are busy wait (deferred) for a free one.
+    pub max_jobs: usize,
 }
 
 /// Errors of one tick (the loop logs them and goes on).
@@ -147,6 +152,14 @@ impl<P: Provider + Clone + 'static> Agent<P> {
             }
             self.store().set_cursor(head)?;
         }
+        let deferred = self.store().in_phase(JobPhase::Deferred)?;
+        for row in deferred {
+            if self.busy()? {
+                break;
+            }
+            let job = self.escrow.created_job(row.job_id).await?;
+            self.consider(job, now).await?;
+        }
         let accepted = self.store().in_phase(JobPhase::Accepted)?;
         for row in accepted {
             if self.running.lock().expect("running").insert(row.job_id) {
@@ -170,6 +183,11 @@ impl<P: Provider + Clone + 'static> Agent<P> {
     /// Whether no run is in flight.
     pub fn idle(&self) -> bool {
         self.running.lock().expect("running").is_empty()
+    }
+
+    /// Whether every job slot of this provider is taken.
+    fn busy(&self) -> Result<bool, AgentError> {
+        Ok(self.store().in_phase(JobPhase::Accepted)?.len() >= self.cfg.max_jobs.max(1))
     }
 
     fn skip(&self, job_id: u64, why: &str) -> Result<(), AgentError> {
@@ -207,6 +225,12 @@ impl<P: Provider + Clone + 'static> Agent<P> {
         let state = self.escrow.job(id).await?;
         if state.status != 2 || state.filled >= p.replicas {
             return self.skip(id, "not open or full");
+        }
+        if self.busy()? {
+            tracing::info!(job = id, "all job slots busy; deferred");
+            self.store()
+                .set(id, JobPhase::Deferred, "all job slots busy", None)?;
+            return Ok(());
         }
         let record = self.escrow.record(self.cfg.address).await?;
         if record.completed < u64::from(p.minCompleted) {
@@ -269,10 +293,17 @@ impl<P: Provider + Clone + 'static> Agent<P> {
                     .await
                     .and_then(|r| r.error_for_status())
                     .map_err(|e| format!("spec unavailable: {e}"))?;
-                resp.bytes()
+                if resp.content_length().is_some_and(|l| l > MAX_SPEC_BYTES) {
+                    return Err(format!("spec larger than {MAX_SPEC_BYTES} bytes"));
+                }
+                let bytes = resp
+                    .bytes()
                     .await
-                    .map_err(|e| format!("spec unavailable: {e}"))?
-                    .to_vec()
+                    .map_err(|e| format!("spec unavailable: {e}"))?;
+                if bytes.len() as u64 > MAX_SPEC_BYTES {
+                    return Err(format!("spec larger than {MAX_SPEC_BYTES} bytes"));
+                }
+                bytes.to_vec()
             }
         };
         let spec = JobSpec::from_bytes_checked(&bytes, expected).map_err(|e| e.to_string())?;

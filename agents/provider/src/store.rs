@@ -20,6 +20,8 @@ pub enum StoreError {
 pub enum JobPhase {
     /// Looked at and left alone (the reason is in `detail`).
     Skipped,
+    /// Fits, but every job slot of this provider was busy: looked at again when one frees up.
+    Deferred,
     /// Holds a slot; the run has not produced a committed result yet.
     Accepted,
     /// Result committed; waiting for settlement.
@@ -34,6 +36,7 @@ impl JobPhase {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Skipped => "skipped",
+            Self::Deferred => "deferred",
             Self::Accepted => "accepted",
             Self::Committed => "committed",
             Self::Failed => "failed",
@@ -44,6 +47,7 @@ impl JobPhase {
     fn parse(s: &str) -> Result<Self, StoreError> {
         Ok(match s {
             "skipped" => Self::Skipped,
+            "deferred" => Self::Deferred,
             "accepted" => Self::Accepted,
             "committed" => Self::Committed,
             "failed" => Self::Failed,

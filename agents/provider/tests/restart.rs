@@ -113,3 +113,88 @@ async fn an_accepted_job_survives_a_provider_restart() {
     assert!(charge > U256::ZERO);
     assert_eq!(m.balance(m.provider_address(0)).await, before + charge);
 }
+
+/// Holds every run until released.
+struct Gated(VodExecutor, Arc<tokio::sync::Notify>);
+
+impl Executor for Gated {
+    fn execute<'a>(&'a self, job: &'a JobContext) -> ExecFuture<'a> {
+        Box::pin(async move {
+            self.1.notified().await;
+            self.0.execute(job).await
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_provider_defers_a_job_and_takes_it_when_free() {
+    let gate = Arc::new(tokio::sync::Notify::new());
+    let m = Market::start_with(
+        vec![Executors {
+            container: None,
+            vod: Some(Arc::new(Gated(VodExecutor::new(), Arc::clone(&gate)))),
+        }],
+        1,
+    )
+    .await;
+    let segs =
+        peerflow_media::testsrc::generate_segments(&m.dir.path().join("src"), 1, 1, 160, 90, 15)
+            .unwrap();
+    let input = m
+        .blobs
+        .upload(&m.urls[0], std::fs::read(&segs[0]).unwrap())
+        .await
+        .unwrap();
+    let spec = JobSpec {
+        version: 1,
+        workload: Workload::Vod {
+            input,
+            ladder: "90p:160x90:50k".into(),
+            segment_secs: 1,
+            speed: 10,
+        },
+        resources: Resources {
+            milli_cpus: 1000,
+            memory_mb: 256,
+            disk_mb: 100,
+            gpus: 0,
+        },
+        timeout_secs: 120,
+        max_output_bytes: 10 << 20,
+    };
+    let terms = Terms {
+        price: parse_ether("1").unwrap(),
+        collateral: U256::ZERO,
+        replicas: 1,
+        checkpoints: 0,
+        min_completed: 0,
+        deadline: m.now().await + 600,
+        review_period: 0,
+        arbiter: m.chain.address(ARBITER),
+    };
+    let p = &m.providers[0];
+    let (first, _) = submit(&m.buyer, &m.blobs, &m.urls[0], &spec, &terms)
+        .await
+        .unwrap();
+    p.tick().await.unwrap();
+    assert_eq!(p.job(first).unwrap().unwrap().phase, JobPhase::Accepted);
+    let (second, _) = submit(&m.buyer, &m.blobs, &m.urls[0], &spec, &terms)
+        .await
+        .unwrap();
+    p.tick().await.unwrap();
+    assert_eq!(p.job(second).unwrap().unwrap().phase, JobPhase::Deferred);
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    for job in [first, second] {
+        while p.job(job).unwrap().unwrap().phase != JobPhase::Settled {
+            gate.notify_one();
+            p.tick().await.unwrap();
+            assert!(
+                std::time::Instant::now() < deadline,
+                "job {job} did not settle"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    assert_eq!(p.job(second).unwrap().unwrap().detail, "paid");
+}

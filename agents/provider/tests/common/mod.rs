@@ -49,6 +49,11 @@ impl Market {
     /// Anvil with the suite; the buyer and each provider hold 1000 FLOW; one provider per entry
     /// of `executors`.
     pub async fn start(executors: Vec<Executors>) -> Market {
+        Self::start_with(executors, 4).await
+    }
+
+    /// [`Market::start`] with providers that run at most `max_jobs` jobs at once.
+    pub async fn start_with(executors: Vec<Executors>, max_jobs: usize) -> Market {
         let chain = DevChain::spawn().unwrap();
         let deployer = wallet(&chain, 0);
         let d = deploy_suite(&deployer, &SuiteParams::devnet(chain.address(0)))
@@ -91,6 +96,7 @@ impl Market {
                 max_collateral: parse_ether("100").unwrap(),
                 rates: rates(),
                 poll: Duration::from_millis(200),
+                max_jobs,
             };
             let escrow = Escrow::new(d.job_escrow, d.work_token, wallet(&chain, i));
             let agent = Arc::new(Agent::new(cfg, escrow, executors).unwrap());
