@@ -44,6 +44,9 @@ pub struct Terms {
     pub deadline: u64,
     pub review_period: u32,
     pub arbiter: Address,
+    /// Sealed-bid mode: (bid deadline, reveal deadline), unix seconds; `price` is then the most
+    /// the buyer pays per replica. `None`: fixed price.
+    pub sealed_bid: Option<(u64, u64)>,
 }
 
 /// Publishes `spec` to the blob store at `store` and creates its fixed-price job; returns the job
@@ -67,14 +70,14 @@ pub async fn submit<P: Provider + Clone>(
             diskMb: r.disk_mb,
             gpus: r.gpus,
         },
-        mode: 0,
+        mode: u8::from(terms.sealed_bid.is_some()),
         price: alloy::primitives::Uint::from(terms.price.to::<u128>()),
         collateral: alloy::primitives::Uint::from(terms.collateral.to::<u128>()),
         replicas: terms.replicas,
         checkpoints: terms.checkpoints,
         minCompleted: terms.min_completed,
-        bidDeadline: 0,
-        revealDeadline: 0,
+        bidDeadline: terms.sealed_bid.map_or(0, |(b, _)| b),
+        revealDeadline: terms.sealed_bid.map_or(0, |(_, r)| r),
         deadline: terms.deadline,
         reviewPeriod: terms.review_period,
     };

@@ -42,6 +42,10 @@ pub struct TermsArgs {
     /// Providers need at least this many completed jobs.
     #[arg(long, default_value_t = 0)]
     pub min_completed: u32,
+    /// Sealed-bid auction: providers commit bids for this long, then reveal for as long; the
+    /// lowest bids win and are each paid the lowest losing bid (at most --max-price).
+    #[arg(long, value_parser = parse_duration)]
+    pub sealed_bid: Option<Duration>,
     /// Return once the job is created instead of following it.
     #[arg(long)]
     pub detach: bool,
@@ -307,11 +311,13 @@ async fn terms(
     c: &Connected,
     escrow: &Escrow<DynProvider>,
 ) -> Result<Terms> {
-    if t.deadline <= timeout {
+    let auction = t.sealed_bid.map_or(Duration::ZERO, |w| w * 2);
+    if t.deadline <= timeout + auction {
         bail!(
-            "--deadline ({}s) must be longer than --timeout ({}s): providers skip jobs they cannot finish in time",
+            "--deadline ({}s) must be longer than --timeout ({}s) plus the auction ({}s): providers skip jobs they cannot finish in time",
             t.deadline.as_secs(),
-            timeout.as_secs()
+            timeout.as_secs(),
+            auction.as_secs()
         );
     }
     let price = parse_ether(&t.max_price).context("--max-price (FLOW)")?;
@@ -329,6 +335,9 @@ async fn terms(
         deadline: now + t.deadline.as_secs(),
         review_period: u32::try_from(t.review.as_secs()).context("--review too long")?,
         arbiter: t.arbiter.unwrap_or(c.deployment.deployer),
+        sealed_bid: t
+            .sealed_bid
+            .map(|w| (now + w.as_secs(), now + 2 * w.as_secs())),
     })
 }
 

@@ -164,6 +164,7 @@ async fn main() {
             deadline: now + 600,
             review_period: 0,
             arbiter: chain.address(0),
+            sealed_bid: None,
         };
         let before = started.lock().unwrap().len();
         submit(&buyer, &blobs, &url, &spec, &terms).await.unwrap();

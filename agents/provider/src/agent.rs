@@ -7,9 +7,10 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use alloy::primitives::{Address, U256};
+use alloy::primitives::{Address, B256, U256, Uint, keccak256};
 use alloy::providers::Provider;
-use peerflow_compute::escrow::{CreatedJob, Escrow, EscrowError, slot_status_name};
+use alloy::sol_types::SolValue;
+use peerflow_compute::escrow::{CreatedJob, Escrow, EscrowError, JobParams, slot_status_name};
 use peerflow_compute::manifest::{ManifestFile, RateCard, UsageRecord};
 use peerflow_compute::{
     BlobClient, BlobStore, Digest, JobSpec, Resources, ResultManifest, Workload,
@@ -160,6 +161,12 @@ impl<P: Provider + Clone + 'static> Agent<P> {
             let job = self.escrow.created_job(row.job_id).await?;
             self.consider(job, now).await?;
         }
+        for phase in [JobPhase::Bid, JobPhase::Revealed] {
+            let rows = self.store().in_phase(phase)?;
+            for row in rows {
+                self.auction(row.job_id, phase, now).await?;
+            }
+        }
         let accepted = self.store().in_phase(JobPhase::Accepted)?;
         for row in accepted {
             if self.running.lock().expect("running").insert(row.job_id) {
@@ -210,9 +217,6 @@ impl<P: Provider + Clone + 'static> Agent<P> {
         if job.buyer == self.cfg.address {
             return self.skip(id, "own job");
         }
-        if p.mode != 0 {
-            return self.skip(id, "sealed-bid jobs are not bid on by this agent");
-        }
         if !fits {
             return self.skip(id, "needs more resources than offered");
         }
@@ -223,7 +227,11 @@ impl<P: Provider + Clone + 'static> Agent<P> {
             return self.skip(id, "collateral above maximum");
         }
         let state = self.escrow.job(id).await?;
-        if state.status != 2 || state.filled >= p.replicas {
+        let sealed = p.mode == 1;
+        if sealed && (state.status != 1 || now >= p.bidDeadline) {
+            return self.skip(id, "bidding closed");
+        }
+        if !sealed && (state.status != 2 || state.filled >= p.replicas) {
             return self.skip(id, "not open or full");
         }
         if self.busy()? {
@@ -250,7 +258,13 @@ impl<P: Provider + Clone + 'static> Agent<P> {
         {
             return self.skip(id, "spec resources differ from the escrow's");
         }
-        if now + spec.timeout_secs >= p.deadline {
+        // A sealed-bid job runs only once its auction closed.
+        let starts = if sealed {
+            now.max(p.revealDeadline)
+        } else {
+            now
+        };
+        if starts + spec.timeout_secs >= p.deadline {
             return self.skip(id, "deadline too close for the spec's timeout");
         }
         let supported = match spec.workload {
@@ -271,6 +285,9 @@ impl<P: Provider + Clone + 'static> Agent<P> {
                 Err(e) => return self.skip(id, &format!("input unavailable: {e}")),
             }
         }
+        if sealed {
+            return self.bid(id, p).await;
+        }
         match self.escrow.accept(id, U256::from(p.collateral)).await {
             Ok(()) => {
                 tracing::info!(job = id, "slot accepted");
@@ -279,6 +296,92 @@ impl<P: Provider + Clone + 'static> Agent<P> {
             }
             Err(e) => self.skip(id, &format!("accept failed: {e}")),
         }
+    }
+
+    /// Commits a sealed bid at this provider's minimum price: in a reverse Vickrey auction the
+    /// winner is paid the lowest losing bid, so bidding one's true cost is the best strategy.
+    async fn bid(&self, id: u64, p: &JobParams) -> Result<(), AgentError> {
+        let price: u128 = self.cfg.min_price.to();
+        let salt = B256::random();
+        let commitment = keccak256(
+            (
+                U256::from(id),
+                self.cfg.address,
+                Uint::<96, 2>::from(price),
+                salt,
+            )
+                .abi_encode(),
+        );
+        self.store().set_bid(id, price, &salt.to_string())?;
+        match self
+            .escrow
+            .commit_bid(id, commitment, U256::from(p.collateral))
+            .await
+        {
+            Ok(()) => {
+                tracing::info!(job = id, price, "sealed bid committed");
+                self.store().set(id, JobPhase::Bid, "", None)?;
+                Ok(())
+            }
+            Err(e) => self.skip(id, &format!("bid failed: {e}")),
+        }
+    }
+
+    /// Moves sealed bids on: reveal in the reveal window, then close the auction (anyone may) and
+    /// take the slot if won.
+    async fn auction(&self, id: u64, phase: JobPhase, now: u64) -> Result<(), AgentError> {
+        let job = self.escrow.job(id).await?;
+        let p = &job.params;
+        if phase == JobPhase::Bid {
+            if now < p.bidDeadline {
+                return Ok(());
+            }
+            if now >= p.revealDeadline {
+                self.store()
+                    .set(id, JobPhase::Settled, "lost: not revealed in time", None)?;
+                return Ok(());
+            }
+            let (price, salt) = self
+                .store()
+                .bid(id)?
+                .ok_or_else(|| AgentError::Other("bid without its salt".into()))?;
+            let salt: B256 = salt
+                .parse()
+                .map_err(|_| AgentError::Other("corrupt bid salt".into()))?;
+            self.escrow.reveal_bid(id, price, salt).await?;
+            tracing::info!(job = id, price, "sealed bid revealed");
+            self.store().set(id, JobPhase::Revealed, "", None)?;
+            return Ok(());
+        }
+        if now < p.revealDeadline {
+            return Ok(());
+        }
+        if job.status == 1 {
+            if let Err(e) = self.escrow.close_auction(id).await {
+                tracing::debug!(job = id, error = %e, "closeAuction not done");
+                return Ok(());
+            }
+        }
+        let status = self
+            .escrow
+            .slots(id)
+            .await?
+            .into_iter()
+            .find(|(a, _)| *a == self.cfg.address)
+            .map(|(_, s)| s.status);
+        match status {
+            Some(3) => {
+                tracing::info!(job = id, "auction won; slot taken");
+                self.store()
+                    .set(id, JobPhase::Accepted, "won the auction", None)?;
+            }
+            Some(s) if s >= 6 => {
+                self.store()
+                    .set(id, JobPhase::Settled, slot_status_name(s), None)?;
+            }
+            _ => {}
+        }
+        Ok(())
     }
 
     async fn fetch_spec(&self, job: &CreatedJob) -> Result<JobSpec, String> {

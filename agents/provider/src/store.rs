@@ -22,6 +22,10 @@ pub enum JobPhase {
     Skipped,
     /// Fits, but every job slot of this provider was busy: looked at again when one frees up.
     Deferred,
+    /// Sealed bid committed (with collateral); to be revealed in the reveal window.
+    Bid,
+    /// Sealed bid revealed; waiting for the auction to close.
+    Revealed,
     /// Holds a slot; the run has not produced a committed result yet.
     Accepted,
     /// Result committed; waiting for settlement.
@@ -37,6 +41,8 @@ impl JobPhase {
         match self {
             Self::Skipped => "skipped",
             Self::Deferred => "deferred",
+            Self::Bid => "bid",
+            Self::Revealed => "revealed",
             Self::Accepted => "accepted",
             Self::Committed => "committed",
             Self::Failed => "failed",
@@ -48,6 +54,8 @@ impl JobPhase {
         Ok(match s {
             "skipped" => Self::Skipped,
             "deferred" => Self::Deferred,
+            "bid" => Self::Bid,
+            "revealed" => Self::Revealed,
             "accepted" => Self::Accepted,
             "committed" => Self::Committed,
             "failed" => Self::Failed,
@@ -93,6 +101,11 @@ impl ProviderStore {
                  detail TEXT NOT NULL DEFAULT '',
                  result TEXT,
                  usage TEXT
+             );
+             CREATE TABLE IF NOT EXISTS bids (
+                 job_id INTEGER PRIMARY KEY,
+                 price TEXT NOT NULL,
+                 salt TEXT NOT NULL
              );",
         )?;
         Ok(Self { conn })
@@ -135,6 +148,29 @@ impl ProviderStore {
             params![job_id as i64, phase.as_str(), detail, result, usage],
         )?;
         Ok(())
+    }
+
+    /// Remembers a sealed bid's price and salt (before it is committed, so it can be revealed
+    /// after a restart).
+    pub fn set_bid(&self, job_id: u64, price: u128, salt: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO bids (job_id, price, salt) VALUES (?1, ?2, ?3)",
+            params![job_id as i64, price.to_string(), salt],
+        )?;
+        Ok(())
+    }
+
+    /// A sealed bid's price and salt.
+    pub fn bid(&self, job_id: u64) -> Result<Option<(u128, String)>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT price, salt FROM bids WHERE job_id = ?1",
+                params![job_id as i64],
+                |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+            )
+            .optional()?
+            .and_then(|(p, s)| p.parse().ok().map(|p| (p, s))))
     }
 
     pub fn get(&self, job_id: u64) -> Result<Option<JobRow>, StoreError> {

@@ -107,6 +107,7 @@ async fn terms(m: &Market, replicas: u8, deadline_in: u64) -> Terms {
         deadline: m.now().await + deadline_in,
         review_period: 0,
         arbiter: m.chain.address(ARBITER),
+        sealed_bid: None,
     }
 }
 

@@ -65,6 +65,7 @@ async fn an_accepted_job_survives_a_provider_restart() {
         deadline: m.now().await + 600,
         review_period: 0,
         arbiter: m.chain.address(ARBITER),
+        sealed_bid: None,
     };
     let (job, _) = submit(&m.buyer, &m.blobs, &m.urls[0], &spec, &terms)
         .await
@@ -134,7 +135,7 @@ async fn a_busy_provider_defers_a_job_and_takes_it_when_free() {
             container: None,
             vod: Some(Arc::new(Gated(VodExecutor::new(), Arc::clone(&gate)))),
         }],
-        1,
+        |_, cfg| cfg.max_jobs = 1,
     )
     .await;
     let segs =
@@ -171,6 +172,7 @@ async fn a_busy_provider_defers_a_job_and_takes_it_when_free() {
         deadline: m.now().await + 600,
         review_period: 0,
         arbiter: m.chain.address(ARBITER),
+        sealed_bid: None,
     };
     let p = &m.providers[0];
     let (first, _) = submit(&m.buyer, &m.blobs, &m.urls[0], &spec, &terms)

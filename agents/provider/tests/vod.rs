@@ -113,6 +113,7 @@ async fn honest_replicas_agree_and_are_paid_the_altered_one_is_slashed() {
         deadline: m.now().await + 900,
         review_period: 0,
         arbiter: m.chain.address(ARBITER),
+        sealed_bid: None,
     };
     let buyer = m.chain.address(common::BUYER);
     let buyer_before = m.balance(buyer).await;

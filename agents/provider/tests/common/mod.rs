@@ -49,11 +49,14 @@ impl Market {
     /// Anvil with the suite; the buyer and each provider hold 1000 FLOW; one provider per entry
     /// of `executors`.
     pub async fn start(executors: Vec<Executors>) -> Market {
-        Self::start_with(executors, 4).await
+        Self::start_with(executors, |_, _| {}).await
     }
 
-    /// [`Market::start`] with providers that run at most `max_jobs` jobs at once.
-    pub async fn start_with(executors: Vec<Executors>, max_jobs: usize) -> Market {
+    /// [`Market::start`] with each provider's configuration adjusted by `adjust(index, config)`.
+    pub async fn start_with(
+        executors: Vec<Executors>,
+        adjust: impl Fn(usize, &mut ProviderConfig),
+    ) -> Market {
         let chain = DevChain::spawn().unwrap();
         let deployer = wallet(&chain, 0);
         let d = deploy_suite(&deployer, &SuiteParams::devnet(chain.address(0)))
@@ -82,7 +85,7 @@ impl Market {
             .unwrap();
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let url = format!("http://{}", listener.local_addr().unwrap());
-            let cfg = ProviderConfig {
+            let mut cfg = ProviderConfig {
                 address: chain.address(i),
                 public_url: url.clone(),
                 data_dir: dir.path().join(format!("provider{k}")),
@@ -96,8 +99,9 @@ impl Market {
                 max_collateral: parse_ether("100").unwrap(),
                 rates: rates(),
                 poll: Duration::from_millis(200),
-                max_jobs,
+                max_jobs: 4,
             };
+            adjust(k, &mut cfg);
             let escrow = Escrow::new(d.job_escrow, d.work_token, wallet(&chain, i));
             let agent = Arc::new(Agent::new(cfg, escrow, executors).unwrap());
             let app = peerflow_provider::http::router(Arc::clone(&agent));
