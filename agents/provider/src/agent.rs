@@ -356,11 +356,11 @@ impl<P: Provider + Clone + 'static> Agent<P> {
         if now < p.revealDeadline {
             return Ok(());
         }
-        if job.status == 1 {
-            if let Err(e) = self.escrow.close_auction(id).await {
-                tracing::debug!(job = id, error = %e, "closeAuction not done");
-                return Ok(());
-            }
+        if job.status == 1
+            && let Err(e) = self.escrow.close_auction(id).await
+        {
+            tracing::debug!(job = id, error = %e, "closeAuction not done");
+            return Ok(());
         }
         let status = self
             .escrow
