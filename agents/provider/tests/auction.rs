@@ -104,10 +104,10 @@ async fn the_two_lowest_bids_win_and_are_paid_the_lowest_losing_bid() {
     let state = m.buyer.job(job).await.unwrap();
     let clearing = parse_ether("0.7").unwrap();
     assert_eq!(U256::from(state.clearingPrice), clearing);
-    for k in 0..2 {
+    for (k, before) in p0.iter().take(2).enumerate() {
         assert_eq!(
             m.balance(m.provider_address(k)).await,
-            p0[k] + clearing,
+            *before + clearing,
             "winner {k} is paid the lowest losing bid"
         );
     }
