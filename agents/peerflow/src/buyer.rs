@@ -42,6 +42,10 @@ pub struct TermsArgs {
     /// Providers need at least this many completed jobs.
     #[arg(long, default_value_t = 0)]
     pub min_completed: u32,
+    /// Partial releases of price and collateral the buyer may make while the job runs
+    /// (`peerflow compute release`), each 1/(N+1).
+    #[arg(long, default_value_t = 0)]
+    pub checkpoints: u8,
     /// Sealed-bid auction: providers commit bids for this long, then reveal for as long; the
     /// lowest bids win and are each paid the lowest losing bid (at most --max-price).
     #[arg(long, value_parser = parse_duration)]
@@ -160,6 +164,8 @@ pub enum ComputeCommand {
     Dispute(SlotArgs),
     /// Vote on a disputed slot (buyer, provider or arbiter); two equal votes settle it.
     Vote(VoteArgs),
+    /// Release a provider's next checkpoint share of price and collateral (buyer).
+    Release(SlotArgs),
     /// Check that the provider at URL has the GPU it claims: a fresh seeded kernel challenge,
     /// spot-checked on this CPU, and the round trip timed against this CPU's estimate.
     GpuCheck(GpuCheckArgs),
@@ -257,6 +263,13 @@ pub async fn compute(cmd: &ComputeCommand) -> Result<()> {
             println!("slot of {} in job {} disputed", a.provider, a.job);
             Ok(())
         }
+        ComputeCommand::Release(a) => {
+            escrow_of(&a.node)?
+                .release_checkpoint(a.job, a.provider)
+                .await?;
+            println!("checkpoint released to {} in job {}", a.provider, a.job);
+            Ok(())
+        }
         ComputeCommand::Vote(v) => {
             let a = &v.slot;
             escrow_of(&a.node)?.vote(a.job, a.provider, v.pay).await?;
@@ -330,7 +343,7 @@ async fn terms(
         price,
         collateral,
         replicas: t.replicas,
-        checkpoints: 0,
+        checkpoints: t.checkpoints,
         min_completed: t.min_completed,
         deadline: now + t.deadline.as_secs(),
         review_period: u32::try_from(t.review.as_secs()).context("--review too long")?,
