@@ -25,6 +25,8 @@ contract JobEscrow is IJobEscrow {
     uint256 public constant MAX_REPLICAS = 16;
     uint256 public constant MAX_CHECKPOINTS = 16;
     uint256 public constant MAX_BIDDERS = 32;
+    /// @notice Longest dispute period the constructor accepts (so `finalize` can never overflow).
+    uint256 public constant MAX_DISPUTE_PERIOD = 365 days;
 
     uint8 internal constant VOTE_PAY = 1;
     uint8 internal constant VOTE_SLASH = 2;
@@ -46,6 +48,7 @@ contract JobEscrow is IJobEscrow {
 
     /// @notice The token is the zero address.
     error ZeroToken();
+    error DisputePeriodTooLong(uint256 period, uint256 max);
 
     /* CONSTRUCTOR */
 
@@ -53,6 +56,7 @@ contract JobEscrow is IJobEscrow {
     /// @param disputePeriod_ Seconds after `deadline + reviewPeriod` a dispute may stay undecided.
     constructor(IERC20 token_, uint256 disputePeriod_) {
         if (address(token_) == address(0)) revert ZeroToken();
+        if (disputePeriod_ > MAX_DISPUTE_PERIOD) revert DisputePeriodTooLong(disputePeriod_, MAX_DISPUTE_PERIOD);
         _token = token_;
         disputePeriod = disputePeriod_;
     }
@@ -310,6 +314,7 @@ contract JobEscrow is IJobEscrow {
             uint256 expiry = uint256(job.params.deadline) + job.params.reviewPeriod + disputePeriod;
             if (block.timestamp < expiry) revert TooEarly(jobId, expiry);
         }
+        // From here on an undecided dispute has expired: its slot falls back to the automatic rule.
 
         uint256[] memory toProviders = new uint256[](providers.length);
         uint256 toBuyer = uint256(job.params.price) * (replicas - job.filled);
@@ -458,8 +463,9 @@ contract JobEscrow is IJobEscrow {
         }
     }
 
-    /// @dev The result hash more than half of `replicas` undisputed committed slots agree on (zero:
-    ///      none), and whether any slot is still disputed.
+    /// @dev The result hash that more than half of `replicas` committed results agree on (zero:
+    ///      none), and whether any slot is still disputed. Every committed result counts (also of a
+    ///      slot disputed, or paid by a vote) except one a vote slashed.
     function _majority(mapping(address => Slot) storage slots, address[] memory providers, uint256 replicas)
         internal
         view
@@ -467,17 +473,21 @@ contract JobEscrow is IJobEscrow {
     {
         for (uint256 i; i < providers.length; ++i) {
             Slot storage s = slots[providers[i]];
-            SlotStatus status = s.status;
-            if (status == SlotStatus.Disputed) disputesOpen = true;
-            if (status != SlotStatus.Committed || majority != bytes32(0)) continue;
+            if (s.status == SlotStatus.Disputed) disputesOpen = true;
             bytes32 h = s.resultHash;
+            if (!_counts(s) || majority != bytes32(0)) continue;
             uint256 count = 1;
             for (uint256 j = i + 1; j < providers.length; ++j) {
                 Slot storage t = slots[providers[j]];
-                if (t.status == SlotStatus.Committed && t.resultHash == h) ++count;
+                if (t.resultHash == h && _counts(t)) ++count;
             }
             if (2 * count > replicas) majority = h;
         }
+    }
+
+    /// @dev Whether a slot's result counts towards the majority.
+    function _counts(Slot storage s) internal view returns (bool) {
+        return s.resultHash != bytes32(0) && s.status != SlotStatus.Slashed;
     }
 
     /// @dev Settles one slot by the automatic rule at finalize; slots already settled (Lost, or
@@ -495,7 +505,16 @@ contract JobEscrow is IJobEscrow {
         } else if (status == SlotStatus.Accepted) {
             (toProvider, toBuyer) = _settleSlashed(s, clearingPrice); // late: never committed
         } else if (status == SlotStatus.Disputed) {
-            (toProvider, toBuyer) = _settleRefunded(s, clearingPrice); // expired undecided
+            // Expired undecided: a committed result falls back to the automatic rule (so neither a
+            // buyer with an absent arbiter nor a diverging provider gains by disputing); a slot
+            // disputed before it could commit is refunded neutrally.
+            if (s.resultHash == bytes32(0) || majority == bytes32(0)) {
+                (toProvider, toBuyer) = _settleRefunded(s, clearingPrice);
+            } else if (s.resultHash == majority) {
+                (toProvider, toBuyer) = _settlePaid(s, clearingPrice, s.charge);
+            } else {
+                (toProvider, toBuyer) = _settleSlashed(s, clearingPrice);
+            }
         } else {
             return (0, 0);
         }

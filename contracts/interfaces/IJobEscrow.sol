@@ -11,15 +11,18 @@ pragma solidity 0.8.37;
 ///           back the same share of its collateral;
 ///         - `finalize` (anyone, once every slot has committed and the review period has passed, or
 ///           once the deadline plus review period has passed): with a strict majority of `replicas`
-///           on one result hash, matching providers are paid their charge (the rest of their price
+///           on one result hash (every committed result counts, also a disputed slot's or one a vote
+///           paid, but not one a vote slashed), matching providers are paid their charge (the rest of their price
 ///           goes back to the buyer) and get their collateral back; a diverging provider's and a late
 ///           provider's collateral and price go to the buyer. Without a majority, no result is
 ///           confirmed: committed providers get their collateral back and their price is refunded,
 ///           late ones are slashed as above. Unfilled slots are refunded;
 ///         - `dispute` (buyer or the slot's provider, before `finalizableAt`) takes one slot out of the
 ///           automatic rule; two of buyer, provider and arbiter decide it with `vote`; a dispute
-///           nobody decides by `deadline + reviewPeriod + disputePeriod` settles neutrally (price to
-///           the buyer, collateral to the provider) at `finalize`;
+///           nobody decides by `deadline + reviewPeriod + disputePeriod` falls back to the automatic
+///           rule at `finalize` (so neither a buyer naming an absent arbiter nor a diverging provider
+///           gains by disputing), except that a slot disputed before it committed is refunded
+///           neutrally (price to the buyer, collateral to the provider);
 ///         - `cancel` (buyer, before any slot is taken) refunds everything.
 ///         Sealed-bid jobs: during the bid window providers commit `keccak256(abi.encode(jobId,
 ///         provider, price, salt))` with their collateral, then reveal; `closeAuction` awards the

@@ -30,6 +30,14 @@ contract JobEscrowCreateTest is EscrowTestBase {
         new JobEscrow(IERC20(address(0)), 1);
     }
 
+    function test_RevertWhen_ConstructedWithTooLongADisputePeriod() public {
+        uint256 max = 365 days;
+        assertEq(escrow.MAX_DISPUTE_PERIOD(), max);
+        new JobEscrow(IERC20(address(token)), max);
+        vm.expectRevert(abi.encodeWithSelector(JobEscrow.DisputePeriodTooLong.selector, max + 1, max));
+        new JobEscrow(IERC20(address(token)), max + 1);
+    }
+
     function test_SuiteDeployer_DeploysEscrowOnTheWorkToken() public {
         JobEscrow e = deployedEscrow();
         assertEq(e.disputePeriod(), 1 days);

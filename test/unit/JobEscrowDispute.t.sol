@@ -195,28 +195,62 @@ contract JobEscrowDisputeTest is EscrowTestBase {
 
     /* FINALIZE WITH DISPUTES */
 
-    function test_Finalize_WaitsForOpenDisputesThenRefundsThemNeutrally() public {
+    function test_Finalize_WaitsForOpenDisputesThenAppliesTheMajorityRule() public {
         commit(id, p1, GOOD, PRICE);
         commit(id, p2, GOOD, PRICE);
         commit(id, p3, BAD, PRICE);
         vm.prank(p3);
-        escrow.dispute(id, p3);
+        escrow.dispute(id, p3); // a diverging provider stalls, hoping nobody decides
         toFinalizable(id);
         uint256 expiry = job(id).params.deadline + REVIEW + DISPUTE;
         vm.expectRevert(abi.encodeWithSelector(IJobEscrow.TooEarly.selector, id, expiry));
         escrow.finalize(id);
         vm.warp(expiry);
         vm.expectEmit(address(escrow));
-        emit IJobEscrow.SlotSettled(id, p3, IJobEscrow.SlotStatus.Refunded, COLLATERAL, PRICE);
+        emit IJobEscrow.SlotSettled(id, p3, IJobEscrow.SlotStatus.Slashed, 0, PRICE + COLLATERAL);
         escrow.finalize(id);
         assertEq(bal(p1), PRICE + COLLATERAL);
-        assertEq(bal(p3), COLLATERAL);
-        assertEq(bal(buyer), PRICE);
-        assertEq(escrow.recordOf(p3).failed + escrow.recordOf(p3).completed, 0);
+        assertEq(bal(p3), 0);
+        assertEq(bal(buyer), PRICE + COLLATERAL);
+        assertEq(escrow.recordOf(p3).failed, 1);
         assertEq(bal(address(escrow)), 0);
     }
 
-    function test_Finalize_DecidedDisputesDoNotWaitAndDoNotCountForTheMajority() public {
+    function test_Finalize_ExpiredBuyerDisputesDoNotSaveTheBuyerThePrice() public {
+        // A buyer whose arbiter never votes disputes every agreeing result and waits.
+        commit(id, p1, GOOD, PRICE);
+        commit(id, p2, GOOD, PRICE);
+        commit(id, p3, GOOD, PRICE);
+        _dispute(buyer, p1);
+        _dispute(buyer, p2);
+        _dispute(buyer, p3);
+        _vote(buyer, p1, false);
+        _vote(p1, p1, true);
+        vm.warp(job(id).params.deadline + REVIEW + DISPUTE);
+        escrow.finalize(id);
+        for (uint256 i; i < 3; ++i) {
+            address p = [p1, p2, p3][i];
+            assertEq(uint8(slotStatus(id, p)), uint8(IJobEscrow.SlotStatus.Paid));
+            assertEq(bal(p), PRICE + COLLATERAL);
+        }
+        assertEq(bal(buyer), 0);
+        assertEq(bal(address(escrow)), 0);
+    }
+
+    function test_Finalize_ExpiredDisputeBeforeCommitIsRefundedNeutrally() public {
+        commit(id, p1, GOOD, PRICE);
+        commit(id, p2, GOOD, PRICE);
+        _dispute(buyer, p3); // p3 had not committed yet, and now cannot
+        vm.warp(job(id).params.deadline + REVIEW + DISPUTE);
+        vm.expectEmit(address(escrow));
+        emit IJobEscrow.SlotSettled(id, p3, IJobEscrow.SlotStatus.Refunded, COLLATERAL, PRICE);
+        escrow.finalize(id);
+        assertEq(bal(p3), COLLATERAL);
+        assertEq(bal(buyer), PRICE);
+        assertEq(bal(address(escrow)), 0);
+    }
+
+    function test_Finalize_DecidedDisputesDoNotWaitAndPaidResultsCountForTheMajority() public {
         commit(id, p1, GOOD, PRICE);
         commit(id, p2, GOOD, PRICE);
         commit(id, p3, GOOD, PRICE);
@@ -227,12 +261,29 @@ contract JobEscrowDisputeTest is EscrowTestBase {
         _vote(buyer, p2, true);
         _vote(arbiter, p2, true);
         toFinalizable(id);
-        escrow.finalize(id); // no open dispute: no wait; only p3 is Committed: 1 of 3, no majority
+        escrow.finalize(id); // no open dispute: no wait; p1 and p2 (paid by votes) confirm p3's result
         assertEq(uint8(slotStatus(id, p1)), uint8(IJobEscrow.SlotStatus.Paid));
-        assertEq(uint8(slotStatus(id, p3)), uint8(IJobEscrow.SlotStatus.Refunded));
+        assertEq(uint8(slotStatus(id, p3)), uint8(IJobEscrow.SlotStatus.Paid));
         assertEq(bal(p1), PRICE + COLLATERAL);
+        assertEq(bal(p3), PRICE + COLLATERAL);
+        assertEq(bal(buyer), 0);
+        assertEq(bal(address(escrow)), 0);
+    }
+
+    function test_Finalize_ResultsSlashedByVoteDoNotCountForTheMajority() public {
+        commit(id, p1, GOOD, PRICE);
+        commit(id, p2, GOOD, PRICE);
+        commit(id, p3, GOOD, PRICE);
+        _dispute(buyer, p1);
+        _dispute(buyer, p2);
+        _vote(buyer, p1, false);
+        _vote(arbiter, p1, false);
+        _vote(buyer, p2, false);
+        _vote(arbiter, p2, false);
+        toFinalizable(id);
+        escrow.finalize(id); // only p3's result counts: 1 of 3, no majority
+        assertEq(uint8(slotStatus(id, p3)), uint8(IJobEscrow.SlotStatus.Refunded));
         assertEq(bal(p3), COLLATERAL);
-        assertEq(bal(buyer), PRICE);
         assertEq(bal(address(escrow)), 0);
     }
 
