@@ -139,7 +139,15 @@ pub async fn start(options: &DevnetOptions) -> Result<Devnet> {
                     o.node.config.capacity_pixels_per_second
                 });
         let running =
-            start_orchestrator(wallet.clone(), me, &opts, deployment.clone(), capacity).await?;
+            start_orchestrator(
+                wallet.clone(),
+                me,
+                chain.secret_key(i),
+                &opts,
+                deployment.clone(),
+                capacity,
+            )
+            .await?;
         advertise(
             &wallet,
             &deployment,

@@ -157,11 +157,12 @@ pub async fn orchestrator(opts: &OrchestratorOpts, config: Option<&Path>) -> Res
     let o = layered(opts, config, "orchestrator")?;
     let Connected {
         me,
+        key,
         chain,
         deployment,
-        ..
     } = o.node.connect()?;
-    let running = start_orchestrator(chain.clone(), me, &o, deployment.clone(), None).await?;
+    let running =
+        start_orchestrator(chain.clone(), me, key, &o, deployment.clone(), None).await?;
     println!("orchestrator {me} listening on {}", running.url);
     if let Some(uri) = &o.service_uri {
         let codecs = o.codecs.clone().unwrap_or_else(|| vec!["h264".into()]);
@@ -184,10 +185,12 @@ pub async fn orchestrator(opts: &OrchestratorOpts, config: Option<&Path>) -> Res
     Ok(())
 }
 
-/// Starts an orchestrator from resolved options (shared with the devnet).
+/// Starts an orchestrator from resolved options (shared with the devnet); `key` is `me`'s secret
+/// key, which signs every segment result.
 pub async fn start_orchestrator(
     chain: DynProvider,
     me: alloy::primitives::Address,
+    key: [u8; 32],
     o: &OrchestratorOpts,
     deployment: Deployment,
     capacity: Option<u64>,
@@ -229,7 +232,7 @@ pub async fn start_orchestrator(
         redeem_every: Duration::from_secs(2),
         gas: GasPolicy::default(),
     };
-    let running = start(chain, me, config).await?;
+    let running = start(chain, me, key, config).await?;
     if o.local_transcoder.unwrap_or(false) {
         let pull = PullConfig {
             orchestrator: running.url.clone(),
