@@ -24,6 +24,7 @@ use peerflow_media::{
 use peerflow_orchestrator::service::{RunningOrchestrator, ServiceConfig, start};
 use peerflow_orchestrator::{GasPolicy, NodeConfig, ParamsPolicy};
 use peerflow_protocol::api::ProfileSpec;
+use peerflow_protocol::result::ResultDomain;
 use peerflow_transcoder::PullConfig;
 use serde::{Deserialize, Serialize};
 
@@ -329,9 +330,14 @@ pub fn broadcaster_app(
     network: (String, Option<String>, usize),
 ) -> axum::Router {
     let (service, region, redundancy) = network;
+    let broadcaster = BroadcasterConfig::new(data_dir);
+    let result_domain = ResultDomain {
+        chain_id: deployment.chain_id,
+        staking: deployment.staking,
+    };
     let processor = NetworkProcessor::new(
         chain,
-        Payer::new(key, me, 3),
+        Payer::new(key, me, 3, result_domain),
         Arc::new(Suspensions::new(
             Duration::from_secs(5),
             Duration::from_secs(300),
@@ -343,10 +349,12 @@ pub fn broadcaster_app(
             ladder,
             redundancy,
             rediscover_every: Duration::from_secs(30),
+            // Beside the recording: `recordings/<stream>/<seq>.result.json`.
+            evidence_dir: Some(broadcaster.recordings_dir()),
         },
     );
     peerflow_broadcaster::router(
-        BroadcasterConfig::new(data_dir),
+        broadcaster,
         Arc::new(NetworkHandle(Arc::new(processor))),
     )
 }
