@@ -256,7 +256,9 @@ impl<P: Provider + Clone> Node<P> {
             sender,
             &request,
             &segment,
-            renditions.iter().map(|r| (r.name.as_str(), r.bytes.as_slice())),
+            renditions
+                .iter()
+                .map(|r| (r.name.as_str(), r.bytes.as_slice())),
         )
         .map_err(|e| JobError::Failed(format!("transcoder answered the wrong renditions: {e}")))?;
         let mut slots: Vec<Option<RenditionResult>> = renditions.into_iter().map(Some).collect();

@@ -11,8 +11,8 @@ use alloy::primitives::{Address, U256};
 use alloy::providers::Provider;
 use peerflow_chain::Deployment;
 use peerflow_chain::bindings::staking::Staking;
-use peerflow_protocol::result::{ResultDomain, ResultSigner};
 use peerflow_protocol::TicketDomain;
+use peerflow_protocol::result::{ResultDomain, ResultSigner};
 use tokio::task::JoinHandle;
 
 use crate::chain_view::ChainView;

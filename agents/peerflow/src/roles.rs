@@ -162,8 +162,7 @@ pub async fn orchestrator(opts: &OrchestratorOpts, config: Option<&Path>) -> Res
         chain,
         deployment,
     } = o.node.connect()?;
-    let running =
-        start_orchestrator(chain.clone(), me, key, &o, deployment.clone(), None).await?;
+    let running = start_orchestrator(chain.clone(), me, key, &o, deployment.clone(), None).await?;
     println!("orchestrator {me} listening on {}", running.url);
     if let Some(uri) = &o.service_uri {
         let codecs = o.codecs.clone().unwrap_or_else(|| vec!["h264".into()]);
@@ -353,10 +352,7 @@ pub fn broadcaster_app(
             evidence_dir: Some(broadcaster.recordings_dir()),
         },
     );
-    peerflow_broadcaster::router(
-        broadcaster,
-        Arc::new(NetworkHandle(Arc::new(processor))),
-    )
+    peerflow_broadcaster::router(broadcaster, Arc::new(NetworkHandle(Arc::new(processor))))
 }
 
 /// The ladder as the HTTP API names it.

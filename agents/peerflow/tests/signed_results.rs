@@ -91,12 +91,9 @@ async fn forward(State(p): State<Arc<Proxy>>, request: Request) -> Response {
                     payment.sender,
                     &request,
                     &body,
-                    parts.iter().map(|part| {
-                        (
-                            part.header(RENDITION_HEADER).unwrap(),
-                            part.body.as_slice(),
-                        )
-                    }),
+                    parts
+                        .iter()
+                        .map(|part| (part.header(RENDITION_HEADER).unwrap(), part.body.as_slice())),
                 )
                 .unwrap();
                 let forged = result.sign(&p.domain, &[0x42; 32]).unwrap();
@@ -182,7 +179,11 @@ async fn tampered_foreign_and_unsigned_replies_fail_over_and_lose_no_segment() {
 
     // Rendition altered after signing: refused, the honest orchestrator transcodes segment 0.
     push(&net, "signed", 0, &segments[0]).await;
-    assert_eq!(proxy.segments.load(Ordering::SeqCst), 1, "the proxy was tried");
+    assert_eq!(
+        proxy.segments.load(Ordering::SeqCst),
+        1,
+        "the proxy was tried"
+    );
     // The culprit is suspended (5 s): segment 1 goes straight to the honest orchestrator.
     push(&net, "signed", 1, &segments[1]).await;
     assert_eq!(proxy.segments.load(Ordering::SeqCst), 1, "suspended");
@@ -203,19 +204,19 @@ async fn tampered_foreign_and_unsigned_replies_fail_over_and_lose_no_segment() {
         staking: net.deployment.staking,
     };
     let recording = dir.path().join("broadcaster/recordings/signed");
-    for seq in 0..4 {
+    for (seq, segment) in segments.iter().enumerate() {
         let text = std::fs::read_to_string(recording.join(format!("{seq}.result.json")))
             .unwrap_or_else(|e| panic!("evidence of segment {seq}: {e}"));
         let evidence: SignedResult = serde_json::from_str(&text).unwrap();
         let result = &evidence.result;
-        assert_eq!(result.orchestrator, honest, "segment {seq} served by the honest one");
+        assert_eq!(
+            result.orchestrator, honest,
+            "segment {seq} served by the honest one"
+        );
         assert_eq!(result.broadcaster, net.broadcaster);
         assert_eq!(result.seq, U256::from(seq));
         assert_eq!(result.streamHash, keccak256(b"signed"));
-        assert_eq!(
-            result.inputHash,
-            keccak256(std::fs::read(&segments[seq]).unwrap())
-        );
+        assert_eq!(result.inputHash, keccak256(std::fs::read(segment).unwrap()));
         assert_eq!(result.digest(&domain), evidence.digest);
         let signature = Signature::from_bytes(&evidence.signature).unwrap();
         assert_eq!(result.verify(&domain, &signature), Ok(()));

@@ -16,8 +16,8 @@ use serde_json::{Value, json};
 /// Chain and Staking address of every vector (the ticket vectors' chain; a fixed address).
 const CHAIN_ID: u64 = 31337;
 const STAKING: Address = Address::new([
-    0x5a, 0x4e, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0x00, 0x00, 0x00, 0x00, 0x01,
+    0x5a, 0x4e, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x01,
 ]);
 
 fn key(byte: u8) -> [u8; 32] {
@@ -149,7 +149,8 @@ fn main() {
             &[],
         ),
     ];
-    let profile_type = "Profile(string name,uint32 width,uint32 height,uint32 bitrateKbps,string codec)";
+    let profile_type =
+        "Profile(string name,uint32 width,uint32 height,uint32 bitrateKbps,string codec)";
     let result_type = format!(
         "SegmentResult(address orchestrator,address broadcaster,bytes32 streamHash,uint256 seq,bytes32 inputHash,Profile[] profiles,bytes32[] renditionHashes){profile_type}"
     );

@@ -133,8 +133,17 @@ fn every_vector_rebuilds_hashes_signs_and_recovers() {
             .map(b256)
             .collect();
         assert_eq!(result.renditionHashes, hashes, "{name}: renditions");
-        for (p, h) in result.profiles.iter().zip(v["profileHashes"].as_array().unwrap()) {
-            assert_eq!(p.eip712_hash_struct(), b256(h), "{name}: profile {}", p.name);
+        for (p, h) in result
+            .profiles
+            .iter()
+            .zip(v["profileHashes"].as_array().unwrap())
+        {
+            assert_eq!(
+                p.eip712_hash_struct(),
+                b256(h),
+                "{name}: profile {}",
+                p.name
+            );
         }
         assert_eq!(
             result.eip712_hash_struct(),
@@ -150,7 +159,11 @@ fn every_vector_rebuilds_hashes_signs_and_recovers() {
         let expected = &v["signature"];
         assert_eq!(sig.r, b256(&expected["r"]), "{name}: r");
         assert_eq!(sig.s, b256(&expected["s"]), "{name}: s");
-        assert_eq!(u64::from(sig.v), expected["v"].as_u64().unwrap(), "{name}: v");
+        assert_eq!(
+            u64::from(sig.v),
+            expected["v"].as_u64().unwrap(),
+            "{name}: v"
+        );
         assert_eq!(
             Signature::from_bytes(&bytes(&expected["bytes"])).unwrap(),
             sig,

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use alloy::primitives::Address;
 use alloy::providers::Provider;
-use peerflow_protocol::api::{ProfileSpec, RENDITION_HEADER, SegmentRequest};
 use peerflow_protocol::SignedResult;
+use peerflow_protocol::api::{ProfileSpec, RENDITION_HEADER, SegmentRequest};
 use peerflow_protocol::multipart::Part;
 use tokio::sync::RwLock;
 

@@ -10,10 +10,10 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use alloy::primitives::{Address, U256};
+use peerflow_protocol::api::RENDITION_HEADER;
 use peerflow_protocol::api::{
     ErrorBody, OrchestratorInfo, PAYMENT_HEADER, Payment, SEGMENT_HEADER, SegmentRequest, TicketMsg,
 };
-use peerflow_protocol::api::RENDITION_HEADER;
 use peerflow_protocol::multipart::{self, Part};
 use peerflow_protocol::result::{
     RESULT_SIGNATURE_HEADER, ResultDomain, ResultError, parse_signature_header,
