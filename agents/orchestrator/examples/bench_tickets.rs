@@ -15,7 +15,9 @@ use peerflow_orchestrator::{
     Validator,
 };
 use peerflow_protocol::api::{OrchestratorInfo, Payment, TicketMsg};
-use peerflow_protocol::{Signature, Ticket, TicketDomain, is_winning_ticket};
+use peerflow_protocol::{
+    ResultDomain, ResultSigner, Signature, Ticket, TicketDomain, is_winning_ticket,
+};
 
 const N: usize = 20_000;
 
@@ -239,6 +241,14 @@ async fn payment_http() -> (f64, f64, f64) {
             job_timeout: Duration::from_secs(1),
             capacity_pixels_per_second: 0,
         },
+        ResultSigner::new(
+            chain.secret_key(1),
+            ResultDomain {
+                chain_id: chain.chain_id(),
+                staking: d.staking,
+            },
+        )
+        .unwrap(),
     ));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());

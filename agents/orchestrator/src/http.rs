@@ -1,5 +1,7 @@
 //! The orchestrator's HTTP API (`/v1/...`): info for broadcasters, paid segment submission whose
-//! reply carries the renditions, and the pull endpoints of its transcoders.
+//! reply carries the renditions (in the request's order) and the orchestrator's signature over
+//! them (`x-peerflow-result-signature`, see [`peerflow_protocol::result`]), and the pull endpoints
+//! of its transcoders.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +18,7 @@ use peerflow_protocol::api::{
     ErrorBody, PAYMENT_HEADER, Payment, RENDITION_HEADER, SEGMENT_HEADER, SegmentRequest,
 };
 use peerflow_protocol::multipart::{self, Part};
+use peerflow_protocol::result::RESULT_SIGNATURE_HEADER;
 use serde::{Deserialize, Serialize};
 
 use crate::jobs::{JobError, RenditionResult};
@@ -148,6 +151,7 @@ async fn segment<P: Provider + Clone>(
     let done = node
         .transcode(payment.sender, request, body.to_vec())
         .await?;
+    let signature = alloy::primitives::hex::encode_prefixed(done.signature.to_bytes());
     let parts: Vec<Part> = done.renditions.into_iter().map(rendition_part).collect();
     let (content_type, body) = multipart::encode(&parts);
     let mut response = (StatusCode::OK, body).into_response();
@@ -163,6 +167,10 @@ async fn segment<P: Provider + Clone>(
     h.insert(
         "x-peerflow-balance",
         HeaderValue::from_str(&done.balance.to_string()).expect("ascii"),
+    );
+    h.insert(
+        RESULT_SIGNATURE_HEADER,
+        HeaderValue::from_str(&signature).expect("ascii"),
     );
     Ok(response)
 }

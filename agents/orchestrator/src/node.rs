@@ -8,7 +8,8 @@ use std::time::Duration;
 use alloy::primitives::{Address, U256};
 use alloy::providers::Provider;
 use peerflow_protocol::api::{OrchestratorInfo, Payment, SegmentRequest, TicketParamsMsg};
-use peerflow_protocol::{SignatureError, TicketDomain};
+use peerflow_protocol::result::ResultSigner;
+use peerflow_protocol::{SegmentResult, Signature, SignatureError, TicketDomain};
 
 use crate::chain_view::{ChainView, ChainViewError};
 use crate::jobs::{JobError, JobQueue, RenditionResult};
@@ -94,9 +95,12 @@ impl NodeError {
 /// Result of a paid segment.
 #[derive(Debug)]
 pub struct Transcoded {
+    /// One per requested profile, in the request's (ladder) order.
     pub renditions: Vec<RenditionResult>,
     pub charged: U256,
     pub balance: U256,
+    /// This orchestrator's signature over the [`SegmentResult`] of the renditions.
+    pub signature: Signature,
 }
 
 /// One orchestrator: its payment state, chain view and transcoder queue.
@@ -104,21 +108,33 @@ pub struct Node<P> {
     validator: Validator,
     store: Mutex<PaymentStore>,
     chain: ChainView<P>,
+    signer: ResultSigner,
     pub jobs: JobQueue,
     pub config: NodeConfig,
 }
 
 impl<P: Provider + Clone> Node<P> {
+    /// `signer` signs every segment result; it must be the recipient's (the orchestrator's) key.
+    ///
+    /// # Panics
+    /// If `signer` is not the validator's recipient.
     pub fn new(
         validator: Validator,
         store: PaymentStore,
         chain: ChainView<P>,
         config: NodeConfig,
+        signer: ResultSigner,
     ) -> Self {
+        assert_eq!(
+            signer.address(),
+            validator.recipient,
+            "segment results must be signed by the orchestrator"
+        );
         Self {
             validator,
             store: Mutex::new(store),
             chain,
+            signer,
             jobs: JobQueue::default(),
             config,
         }
@@ -233,8 +249,24 @@ impl<P: Provider + Clone> Node<P> {
         }
         let renditions = self
             .jobs
-            .run(request, segment, self.config.job_timeout)
+            .run(request.clone(), segment.clone(), self.config.job_timeout)
             .await?;
+        let (result, order) = SegmentResult::from_named(
+            self.recipient(),
+            sender,
+            &request,
+            &segment,
+            renditions
+                .iter()
+                .map(|r| (r.name.as_str(), r.bytes.as_slice())),
+        )
+        .map_err(|e| JobError::Failed(format!("transcoder answered the wrong renditions: {e}")))?;
+        let mut slots: Vec<Option<RenditionResult>> = renditions.into_iter().map(Some).collect();
+        let renditions: Vec<RenditionResult> = order
+            .into_iter()
+            .map(|i| slots[i].take().expect("each index once"))
+            .collect();
+        let signature = self.signer.sign(&result)?;
         let pixels: u64 = renditions.iter().map(|r| r.pixels).sum();
         let cost = self.config.policy.price_per_pixel * U256::from(pixels);
         let balance = self.store().debit(sender, cost).map_err(|e| match e {
@@ -245,10 +277,12 @@ impl<P: Provider + Clone> Node<P> {
             },
             other => other.into(),
         })?;
+        tracing::debug!(stream = %request.stream, seq = request.seq, digest = %result.digest(&self.signer.domain), "segment result signed");
         Ok(Transcoded {
             renditions,
             charged: cost,
             balance,
+            signature,
         })
     }
 }

@@ -12,6 +12,7 @@ use alloy::providers::Provider;
 use peerflow_chain::Deployment;
 use peerflow_chain::bindings::staking::Staking;
 use peerflow_protocol::TicketDomain;
+use peerflow_protocol::result::{ResultDomain, ResultSigner};
 use tokio::task::JoinHandle;
 
 use crate::chain_view::ChainView;
@@ -33,6 +34,8 @@ pub enum ServiceError {
     Listen(SocketAddr, std::io::Error),
     #[error("chain: {0}")]
     Chain(String),
+    #[error("the signing key is not {0}'s")]
+    WrongKey(Address),
 }
 
 /// Everything an orchestrator needs besides its chain connection.
@@ -82,10 +85,12 @@ impl RecipientSecret {
     }
 }
 
-/// Starts the API, the redeemer and the reward loop for `me`, whose wallet `provider` signs with.
+/// Starts the API, the redeemer and the reward loop for `me`, whose wallet `provider` signs with;
+/// `key` (`me`'s secret key) signs every segment result.
 pub async fn start<P: Provider + Clone + 'static>(
     provider: P,
     me: Address,
+    key: [u8; 32],
     config: ServiceConfig,
 ) -> Result<RunningOrchestrator<P>, ServiceError> {
     let dir = &config.data_dir;
@@ -98,6 +103,16 @@ pub async fn start<P: Provider + Clone + 'static>(
         chain_id: d.chain_id,
         broker: d.ticket_broker,
     };
+    let signer = ResultSigner::new(
+        key,
+        ResultDomain {
+            chain_id: d.chain_id,
+            staking: d.staking,
+        },
+    )
+    .ok()
+    .filter(|s| s.address() == me)
+    .ok_or(ServiceError::WrongKey(me))?;
     let view = ChainView::new(
         provider.clone(),
         d.ticket_broker,
@@ -110,6 +125,7 @@ pub async fn start<P: Provider + Clone + 'static>(
         PaymentStore::open(&db)?,
         view,
         config.node.clone(),
+        signer,
     ));
 
     let listener = tokio::net::TcpListener::bind(config.listen)

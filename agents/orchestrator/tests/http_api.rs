@@ -18,7 +18,8 @@ use peerflow_protocol::api::{
     SEGMENT_HEADER, SegmentRequest, TicketMsg,
 };
 use peerflow_protocol::multipart::{self, Part};
-use peerflow_protocol::{Signature, TicketDomain};
+use peerflow_protocol::result::{RESULT_SIGNATURE_HEADER, ResultDomain, parse_signature_header};
+use peerflow_protocol::{ResultSigner, SegmentResult, Signature, TicketDomain};
 
 const TOKEN: &str = "transcoder-secret";
 const PRICE: u64 = 1_000;
@@ -36,6 +37,28 @@ fn provider(chain: &DevChain, i: usize) -> DynProvider {
         .wallet(chain.signer(i))
         .connect_http(chain.endpoint().parse().unwrap())
         .erased()
+}
+
+fn result_domain(chain: &DevChain, d: &Deployment) -> ResultDomain {
+    ResultDomain {
+        chain_id: chain.chain_id(),
+        staking: d.staking,
+    }
+}
+
+fn request() -> SegmentRequest {
+    SegmentRequest {
+        stream: "s".into(),
+        seq: 0,
+        format: "ts".into(),
+        profiles: vec![ProfileSpec {
+            name: "240p".into(),
+            width: 426,
+            height: 240,
+            bitrate_kbps: 400,
+            codec: "h264".into(),
+        }],
+    }
 }
 
 /// Anvil with the suite; account 1 a registered orchestrator serving HTTP; accounts 2 and 3 funded
@@ -103,7 +126,8 @@ async fn start() -> Net {
         job_timeout: Duration::from_secs(3),
         capacity_pixels_per_second: 1_000_000,
     };
-    let node = Arc::new(Node::new(validator, store, view, config));
+    let signer = ResultSigner::new(chain.secret_key(1), result_domain(&chain, &d)).unwrap();
+    let node = Arc::new(Node::new(validator, store, view, config, signer));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, router(node, 8 << 20)).await.unwrap() });
@@ -149,18 +173,7 @@ impl Net {
     }
 
     async fn submit(&self, payment: &Payment, segment: &[u8]) -> reqwest::Response {
-        let request = SegmentRequest {
-            stream: "s".into(),
-            seq: 0,
-            format: "ts".into(),
-            profiles: vec![ProfileSpec {
-                name: "240p".into(),
-                width: 426,
-                height: 240,
-                bitrate_kbps: 400,
-                codec: "h264".into(),
-            }],
-        };
+        let request = request();
         self.http
             .post(format!("{}/v1/segment", self.url))
             .header(SEGMENT_HEADER, serde_json::to_string(&request).unwrap())
@@ -279,12 +292,37 @@ async fn paid_segment_is_transcoded_by_a_pulling_transcoder_and_charged_at_the_o
         .to_str()
         .unwrap()
         .to_string();
+    let signature = parse_signature_header(
+        reply
+            .headers()
+            .get(RESULT_SIGNATURE_HEADER)
+            .and_then(|v| v.to_str().ok()),
+    )
+    .unwrap();
     let parts = multipart::decode(&content_type, &reply.bytes().await.unwrap()).unwrap();
     assert_eq!(parts.len(), 1);
     assert_eq!(
         (parts[0].header(RENDITION_HEADER), parts[0].body.as_slice()),
         (Some("240p"), &b"rendition bytes"[..])
     );
+    // The reply is signed by the orchestrator over the input, the profile and the rendition.
+    let result = SegmentResult::new(
+        net.chain.address(1),
+        net.chain.address(2),
+        &request(),
+        b"segment bytes",
+        &[b"rendition bytes"],
+    );
+    let domain = result_domain(&net.chain, &net.d);
+    assert_eq!(result.verify(&domain, &signature), Ok(()));
+    let tampered = SegmentResult::new(
+        net.chain.address(1),
+        net.chain.address(2),
+        &request(),
+        b"segment bytes",
+        &[b"rendition bytez"],
+    );
+    assert!(tampered.verify(&domain, &signature).is_err());
     transcoder.await.unwrap();
     let balance = net.info(net.chain.address(2)).await.balance;
     assert_eq!(

@@ -55,7 +55,9 @@ async fn orchestrator_rewards_every_round_and_keeps_its_secret() {
         redeem_every: Duration::from_millis(200),
         gas: GasPolicy::default(),
     };
-    let running = start(o.clone(), me, config.clone()).await.unwrap();
+    let running = start(o.clone(), me, chain.secret_key(1), config.clone())
+        .await
+        .unwrap();
     let reply = reqwest::get(format!(
         "{}/v1/info?sender={}",
         running.url,
@@ -95,7 +97,7 @@ async fn orchestrator_rewards_every_round_and_keeps_its_secret() {
         .unwrap()
         .bytes();
     drop(running);
-    let again = start(o, me, config).await.unwrap();
+    let again = start(o, me, chain.secret_key(1), config).await.unwrap();
     assert_eq!(
         RecipientSecret::load_or_create(&dir.path().join("recipient.secret"))
             .unwrap()

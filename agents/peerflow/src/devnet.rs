@@ -138,8 +138,15 @@ pub async fn start(options: &DevnetOptions) -> Result<Devnet> {
                 .map(|(_, o): &(Address, RunningOrchestrator<DynProvider>)| {
                     o.node.config.capacity_pixels_per_second
                 });
-        let running =
-            start_orchestrator(wallet.clone(), me, &opts, deployment.clone(), capacity).await?;
+        let running = start_orchestrator(
+            wallet.clone(),
+            me,
+            chain.secret_key(i),
+            &opts,
+            deployment.clone(),
+            capacity,
+        )
+        .await?;
         advertise(
             &wallet,
             &deployment,

@@ -24,6 +24,7 @@ use peerflow_media::{
 use peerflow_orchestrator::service::{RunningOrchestrator, ServiceConfig, start};
 use peerflow_orchestrator::{GasPolicy, NodeConfig, ParamsPolicy};
 use peerflow_protocol::api::ProfileSpec;
+use peerflow_protocol::result::ResultDomain;
 use peerflow_transcoder::PullConfig;
 use serde::{Deserialize, Serialize};
 
@@ -157,11 +158,11 @@ pub async fn orchestrator(opts: &OrchestratorOpts, config: Option<&Path>) -> Res
     let o = layered(opts, config, "orchestrator")?;
     let Connected {
         me,
+        key,
         chain,
         deployment,
-        ..
     } = o.node.connect()?;
-    let running = start_orchestrator(chain.clone(), me, &o, deployment.clone(), None).await?;
+    let running = start_orchestrator(chain.clone(), me, key, &o, deployment.clone(), None).await?;
     println!("orchestrator {me} listening on {}", running.url);
     if let Some(uri) = &o.service_uri {
         let codecs = o.codecs.clone().unwrap_or_else(|| vec!["h264".into()]);
@@ -184,10 +185,12 @@ pub async fn orchestrator(opts: &OrchestratorOpts, config: Option<&Path>) -> Res
     Ok(())
 }
 
-/// Starts an orchestrator from resolved options (shared with the devnet).
+/// Starts an orchestrator from resolved options (shared with the devnet); `key` is `me`'s secret
+/// key, which signs every segment result.
 pub async fn start_orchestrator(
     chain: DynProvider,
     me: alloy::primitives::Address,
+    key: [u8; 32],
     o: &OrchestratorOpts,
     deployment: Deployment,
     capacity: Option<u64>,
@@ -229,7 +232,7 @@ pub async fn start_orchestrator(
         redeem_every: Duration::from_secs(2),
         gas: GasPolicy::default(),
     };
-    let running = start(chain, me, config).await?;
+    let running = start(chain, me, key, config).await?;
     if o.local_transcoder.unwrap_or(false) {
         let pull = PullConfig {
             orchestrator: running.url.clone(),
@@ -326,9 +329,14 @@ pub fn broadcaster_app(
     network: (String, Option<String>, usize),
 ) -> axum::Router {
     let (service, region, redundancy) = network;
+    let broadcaster = BroadcasterConfig::new(data_dir);
+    let result_domain = ResultDomain {
+        chain_id: deployment.chain_id,
+        staking: deployment.staking,
+    };
     let processor = NetworkProcessor::new(
         chain,
-        Payer::new(key, me, 3),
+        Payer::new(key, me, 3, result_domain),
         Arc::new(Suspensions::new(
             Duration::from_secs(5),
             Duration::from_secs(300),
@@ -340,12 +348,11 @@ pub fn broadcaster_app(
             ladder,
             redundancy,
             rediscover_every: Duration::from_secs(30),
+            // Beside the recording: `recordings/<stream>/<seq>.result.json`.
+            evidence_dir: Some(broadcaster.recordings_dir()),
         },
     );
-    peerflow_broadcaster::router(
-        BroadcasterConfig::new(data_dir),
-        Arc::new(NetworkHandle(Arc::new(processor))),
-    )
+    peerflow_broadcaster::router(broadcaster, Arc::new(NetworkHandle(Arc::new(processor))))
 }
 
 /// The ladder as the HTTP API names it.

@@ -5,16 +5,19 @@
 //! is the draw, [`signature`] signs and recovers with libsecp256k1, and [`wire::SignedTicket`] is the
 //! six-word form the broker redeems. Every function here matches the contract bit for bit; the shared
 //! vectors in `test/vectors/tickets.json` are asserted by both sides. [`api`] holds the messages of
-//! the broadcaster ↔ orchestrator HTTP API (`/v1/...`).
+//! the broadcaster ↔ orchestrator HTTP API (`/v1/...`), and [`result`] the orchestrator's signed
+//! [`SegmentResult`] that each segment reply carries.
 
 pub mod api;
 pub mod lottery;
 pub mod multipart;
+pub mod result;
 pub mod signature;
 pub mod ticket;
 pub mod wire;
 
 pub use lottery::{is_winning_ticket, recipient_rand_hash};
+pub use result::{ResultDomain, ResultError, ResultSigner, SegmentResult, SignedResult};
 pub use signature::{Signature, SignatureError};
 pub use ticket::{Ticket, TicketDomain};
 pub use wire::{SignedTicket, WireError};

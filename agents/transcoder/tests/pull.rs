@@ -84,7 +84,9 @@ async fn pulled_segment_comes_back_as_decodable_renditions_charged_per_pixel() {
         redeem_every: Duration::from_secs(1),
         gas: GasPolicy::default(),
     };
-    let orchestrator = start(provider(1), chain.address(1), config).await.unwrap();
+    let orchestrator = start(provider(1), chain.address(1), chain.secret_key(1), config)
+        .await
+        .unwrap();
 
     let transcoder: Arc<dyn Transcoder> = Arc::new(FfmpegTranscoder::new());
     let pull = PullConfig {

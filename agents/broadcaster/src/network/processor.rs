@@ -1,13 +1,17 @@
 //! The segment processor that pays the network: probe the segment (a bad one is refused before any
 //! money moves), rank the orchestrators offering the service (price, measured latency, stake),
 //! skip suspended ones, fail over within the segment, and optionally race two for premium streams.
+//! Every reply's signed result is verified (see [`super::session`]); the evidence of the kept one
+//! is written beside the recording, as `<evidence_dir>/<stream>/<seq>.result.json`.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use alloy::primitives::Address;
 use alloy::providers::Provider;
+use peerflow_protocol::SignedResult;
 use peerflow_protocol::api::{ProfileSpec, RENDITION_HEADER, SegmentRequest};
 use peerflow_protocol::multipart::Part;
 use tokio::sync::RwLock;
@@ -31,6 +35,9 @@ pub struct NetworkConfig {
     pub redundancy: usize,
     /// How often the active set is read again.
     pub rediscover_every: Duration,
+    /// Where each segment's signed result is kept (`<dir>/<stream>/<seq>.result.json`); `None`
+    /// only logs it.
+    pub evidence_dir: Option<PathBuf>,
 }
 
 /// Pays orchestrators found on-chain to transcode segments.
@@ -151,10 +158,11 @@ impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
                 let (c, took, result) =
                     joined.map_err(|e| ProcessError::Unavailable(e.to_string()))?;
                 match result {
-                    Ok(parts) => {
+                    Ok(verified) => {
                         self.record_success(c.address, took);
                         attempts.abort_all();
-                        return self.renditions(parts, info.duration_s);
+                        self.keep_evidence(&segment, &verified.evidence).await;
+                        return self.renditions(verified.parts, info.duration_s);
                     }
                     Err(e) if e.is_bad_segment() => {
                         return Err(ProcessError::BadSegment(e.to_string()));
@@ -171,6 +179,33 @@ impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
                     }
                 }
             }
+        }
+    }
+
+    /// Logs the signed result and writes it under `evidence_dir`; a failed write is logged, not
+    /// fatal (the renditions are good either way).
+    async fn keep_evidence(&self, segment: &IncomingSegment, evidence: &SignedResult) {
+        tracing::debug!(
+            stream = %segment.stream,
+            seq = segment.seq,
+            orchestrator = %evidence.result.orchestrator,
+            digest = %evidence.digest,
+            signature = %evidence.signature,
+            "segment result verified"
+        );
+        let Some(dir) = &self.config.evidence_dir else {
+            return;
+        };
+        let dir = dir.join(&segment.stream);
+        let path = dir.join(format!("{}.result.json", segment.seq));
+        let json = serde_json::to_vec_pretty(evidence).expect("serializable");
+        let written = async {
+            tokio::fs::create_dir_all(&dir).await?;
+            tokio::fs::write(&path, json).await
+        }
+        .await;
+        if let Err(error) = written {
+            tracing::warn!(path = %path.display(), %error, "could not keep the signed result");
         }
     }
 

@@ -1,17 +1,24 @@
 //! Paying one orchestrator and submitting a segment to it. The payer keeps, per orchestrator, the
 //! last quote (price and ticket parameters bound to us), the next nonce and our credit there; it
 //! refreshes the quote before the parameters expire and sends just enough tickets to cover the
-//! segment at the quoted price.
+//! segment at the quoted price. Every reply must carry the orchestrator's signature over the
+//! [`SegmentResult`] recomputed here from the segment sent, the ladder asked for and the renditions
+//! received; a reply without one, or whose renditions do not match it, is refused like any other
+//! bad reply.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use alloy::primitives::{Address, U256};
+use peerflow_protocol::api::RENDITION_HEADER;
 use peerflow_protocol::api::{
     ErrorBody, OrchestratorInfo, PAYMENT_HEADER, Payment, SEGMENT_HEADER, SegmentRequest, TicketMsg,
 };
 use peerflow_protocol::multipart::{self, Part};
-use peerflow_protocol::{Signature, TicketDomain};
+use peerflow_protocol::result::{
+    RESULT_SIGNATURE_HEADER, ResultDomain, ResultError, parse_signature_header,
+};
+use peerflow_protocol::{SegmentResult, Signature, SignedResult, TicketDomain};
 use tokio::sync::Mutex;
 
 use super::discovery::Candidate;
@@ -29,6 +36,10 @@ pub enum AttemptError {
     Unreachable(String),
     #[error("bad reply: {0}")]
     BadReply(String),
+    /// The reply's result signature is missing, not the orchestrator's, or does not cover the
+    /// renditions received: a provable fault.
+    #[error("unverified result: {0}")]
+    Unverified(#[from] ResultError),
 }
 
 impl AttemptError {
@@ -37,7 +48,7 @@ impl AttemptError {
             Self::Refused {
                 retry_elsewhere, ..
             } => *retry_elsewhere,
-            Self::Unreachable(_) | Self::BadReply(_) => true,
+            Self::Unreachable(_) | Self::BadReply(_) | Self::Unverified(_) => true,
         }
     }
 
@@ -45,6 +56,15 @@ impl AttemptError {
     pub fn is_bad_segment(&self) -> bool {
         matches!(self, Self::Refused { code, .. } if code == "bad_segment")
     }
+}
+
+/// A reply whose signature checked out.
+#[derive(Debug)]
+pub struct Verified {
+    /// The rendition parts, in ladder (request) order.
+    pub parts: Vec<Part>,
+    /// The signed result, kept as evidence.
+    pub evidence: SignedResult,
 }
 
 struct Quote {
@@ -59,13 +79,21 @@ pub struct Payer {
     http: reqwest::Client,
     /// Refresh parameters this many blocks before they expire.
     margin_blocks: u64,
+    /// The domain orchestrators sign segment results under (our chain, the Staking contract).
+    result_domain: ResultDomain,
     /// Pay this much more than the quoted cost (ppm), so small estimate errors cost no retry.
     headroom_ppm: u64,
     quotes: Mutex<HashMap<Address, Quote>>,
 }
 
 impl Payer {
-    pub fn new(key: [u8; 32], sender: Address, margin_blocks: u64) -> Self {
+    /// Pays as `sender` with `key`; replies must be signed under `result_domain`.
+    pub fn new(
+        key: [u8; 32],
+        sender: Address,
+        margin_blocks: u64,
+        result_domain: ResultDomain,
+    ) -> Self {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()
@@ -75,12 +103,14 @@ impl Payer {
             sender,
             http,
             margin_blocks,
+            result_domain,
             headroom_ppm: 200_000,
             quotes: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Pays for and submits one segment; returns the rendition parts.
+    /// Pays for and submits one segment; returns the rendition parts with their verified
+    /// signed result.
     pub async fn submit(
         &self,
         to: &Candidate,
@@ -88,7 +118,7 @@ impl Payer {
         segment: &[u8],
         pixels: u64,
         block: u64,
-    ) -> Result<Vec<Part>, AttemptError> {
+    ) -> Result<Verified, AttemptError> {
         let mut refreshed = false;
         loop {
             let payment = self.payment_for(to, pixels, block, refreshed).await?;
@@ -191,7 +221,7 @@ impl Payer {
         request: &SegmentRequest,
         payment: &Payment,
         segment: &[u8],
-    ) -> Result<Vec<Part>, AttemptError> {
+    ) -> Result<Verified, AttemptError> {
         let reply = self
             .http
             .post(format!("{}/v1/segment", to.uri))
@@ -221,6 +251,10 @@ impl Payer {
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_string();
+        let signature = reply
+            .headers()
+            .get(RESULT_SIGNATURE_HEADER)
+            .map(|v| v.to_str().unwrap_or_default().to_string());
         let body = reply
             .bytes()
             .await
@@ -228,7 +262,43 @@ impl Payer {
         if let (Some(balance), Some(q)) = (balance, self.quotes.lock().await.get_mut(&to.address)) {
             q.info.balance = balance;
         }
-        multipart::decode(&content_type, &body).map_err(|e| AttemptError::BadReply(e.to_string()))
+        let parts = multipart::decode(&content_type, &body)
+            .map_err(|e| AttemptError::BadReply(e.to_string()))?;
+        self.verify(to, request, segment, parts, signature.as_deref())
+    }
+
+    /// Recomputes the result from what we sent and received, and checks `to` signed it.
+    fn verify(
+        &self,
+        to: &Candidate,
+        request: &SegmentRequest,
+        segment: &[u8],
+        parts: Vec<Part>,
+        signature: Option<&str>,
+    ) -> Result<Verified, AttemptError> {
+        let (result, order) = SegmentResult::from_named(
+            to.address,
+            self.sender,
+            request,
+            segment,
+            parts.iter().map(|p| {
+                (
+                    p.header(RENDITION_HEADER).unwrap_or_default(),
+                    p.body.as_slice(),
+                )
+            }),
+        )?;
+        let signature = parse_signature_header(signature)?;
+        result.verify(&self.result_domain, &signature)?;
+        let mut slots: Vec<Option<Part>> = parts.into_iter().map(Some).collect();
+        let parts = order
+            .into_iter()
+            .map(|i| slots[i].take().expect("each index once"))
+            .collect();
+        Ok(Verified {
+            parts,
+            evidence: SignedResult::new(result, &self.result_domain, &signature),
+        })
     }
 }
 
