@@ -62,7 +62,16 @@ impl FfmpegTranscoder {
             )));
         }
         let mut args = ffargs::common();
-        args.extend(os_args(&["-copyts", "-f", format.demuxer(), "-i"]));
+        // One decoder thread: with frame threading, whether a truncated last frame makes ffmpeg
+        // fail (-xerror) depends on thread timing; decoding is a small part of the work.
+        args.extend(os_args(&[
+            "-copyts",
+            "-threads",
+            "1",
+            "-f",
+            format.demuxer(),
+            "-i",
+        ]));
         args.push(input.into());
         args.extend(os_args(&["-filter_complex", &ffargs::scale_graph(ladder)]));
         for (i, (profile, output)) in ladder.iter().zip(outputs).enumerate() {

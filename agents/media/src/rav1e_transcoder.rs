@@ -143,7 +143,14 @@ fn read_frame(reader: &mut impl Read, frame: &mut [u8]) -> Result<bool, MediaErr
 /// One ffmpeg pass: decode once, scale per profile, write each as raw I420 (frame timing as decoded).
 fn decode_args(work: &SegmentWorkdir, ladder: &[Profile], raw: &[PathBuf]) -> Vec<OsString> {
     let mut args = ffargs::common();
-    args.extend(os_args(&["-f", work.format().demuxer(), "-i"]));
+    // One decoder thread, so that a truncated input fails deterministically (see FfmpegTranscoder).
+    args.extend(os_args(&[
+        "-threads",
+        "1",
+        "-f",
+        work.format().demuxer(),
+        "-i",
+    ]));
     args.push(work.input().into());
     args.extend(os_args(&["-filter_complex", &ffargs::scale_graph(ladder)]));
     for (i, path) in raw.iter().enumerate() {
