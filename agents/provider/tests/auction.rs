@@ -8,10 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use alloy::primitives::{U256, utils::parse_ether};
-use common::{ARBITER, BUYER, Market};
+use common::{BUYER, Market};
 use peerflow_compute::buyer::{Terms, submit};
 use peerflow_compute::manifest::RateCard;
-use peerflow_compute::{JobSpec, Resources, Workload};
 use peerflow_provider::agent::Executors;
 use peerflow_provider::{JobPhase, VodExecutor};
 
@@ -32,43 +31,12 @@ async fn the_two_lowest_bids_win_and_are_paid_the_lowest_losing_bid() {
         };
     })
     .await;
-    let segs =
-        peerflow_media::testsrc::generate_segments(&m.dir.path().join("src"), 1, 1, 160, 90, 15)
-            .unwrap();
-    let input = m
-        .blobs
-        .upload(&m.urls[0], std::fs::read(&segs[0]).unwrap())
-        .await
-        .unwrap();
-    let spec = JobSpec {
-        version: 1,
-        workload: Workload::Vod {
-            input,
-            ladder: "90p:160x90:50k".into(),
-            segment_secs: 1,
-            speed: 10,
-        },
-        resources: Resources {
-            milli_cpus: 1000,
-            memory_mb: 256,
-            disk_mb: 100,
-            gpus: 0,
-        },
-        timeout_secs: 120,
-        max_output_bytes: 10 << 20,
-    };
+    let spec = m.vod_spec(1, 160, 90, "90p:160x90:50k").await;
     let now = m.now().await;
-    let collateral = parse_ether("2").unwrap();
     let terms = Terms {
-        price: parse_ether("1").unwrap(),
-        collateral,
-        replicas: 2,
-        checkpoints: 0,
-        min_completed: 0,
         deadline: now + 900,
-        review_period: 0,
-        arbiter: m.chain.address(ARBITER),
         sealed_bid: Some((now + 60, now + 120)),
+        ..m.terms(2, "2", 900).await
     };
     let buyer = m.chain.address(BUYER);
     let b0 = m.balance(buyer).await;

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use alloy::primitives::{U256, utils::parse_ether};
-use common::{ARBITER, BUYER, Market};
-use peerflow_compute::buyer::{Terms, fetch_results, submit};
+use common::{BUYER, Market};
+use peerflow_compute::buyer::{fetch_results, submit};
 use peerflow_compute::escrow::slot_status_name;
 use peerflow_compute::{BlobRef, ImageSpec, InputFile, JobSpec, Resources, Workload};
 use peerflow_provider::agent::Executors;
@@ -94,20 +94,6 @@ fn spec_for(case: &Case) -> JobSpec {
         },
         timeout_secs: 60,
         max_output_bytes: 1 << 20,
-    }
-}
-
-async fn terms(m: &Market, replicas: u8, deadline_in: u64) -> Terms {
-    Terms {
-        price: parse_ether("1").unwrap(),
-        collateral: parse_ether("5").unwrap(),
-        replicas,
-        checkpoints: 0,
-        min_completed: 0,
-        deadline: m.now().await + deadline_in,
-        review_period: 0,
-        arbiter: m.chain.address(ARBITER),
-        sealed_bid: None,
     }
 }
 
@@ -198,9 +184,15 @@ async fn replicated_container_jobs_pay_honest_providers_and_slash_the_others() {
     // Job A: three honest replicas.
     let (b0, p0) = (m.balance(buyer).await, balances(&m).await);
     let spec = spec_for(&case);
-    let (a, _) = submit(&m.buyer, &m.blobs, &store, &spec, &terms(&m, 3, 600).await)
-        .await
-        .unwrap();
+    let (a, _) = submit(
+        &m.buyer,
+        &m.blobs,
+        &store,
+        &spec,
+        &m.terms(3, "5", 600).await,
+    )
+    .await
+    .unwrap();
     drive(&m, &honest, Duration::from_secs(180), |m| {
         honest
             .iter()
@@ -238,9 +230,15 @@ async fn replicated_container_jobs_pay_honest_providers_and_slash_the_others() {
 
     // Job B: three honest, a liar and a failing provider among five replicas.
     let b1 = m.balance(buyer).await;
-    let (bjob, _) = submit(&m.buyer, &m.blobs, &store, &spec, &terms(&m, 5, 120).await)
-        .await
-        .unwrap();
+    let (bjob, _) = submit(
+        &m.buyer,
+        &m.blobs,
+        &store,
+        &spec,
+        &m.terms(5, "5", 120).await,
+    )
+    .await
+    .unwrap();
     let five = [0usize, 1, 2, 3, 4];
     drive(&m, &five, Duration::from_secs(180), |m| {
         [0, 1, 2, 3]
@@ -278,9 +276,15 @@ async fn replicated_container_jobs_pay_honest_providers_and_slash_the_others() {
 
     // Job C: three honest and a late provider among four replicas.
     let b2 = m.balance(buyer).await;
-    let (c, _) = submit(&m.buyer, &m.blobs, &store, &spec, &terms(&m, 4, 120).await)
-        .await
-        .unwrap();
+    let (c, _) = submit(
+        &m.buyer,
+        &m.blobs,
+        &store,
+        &spec,
+        &m.terms(4, "5", 120).await,
+    )
+    .await
+    .unwrap();
     let four = [0usize, 1, 2, 5];
     drive(&m, &four, Duration::from_secs(180), |m| {
         honest

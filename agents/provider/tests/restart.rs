@@ -6,11 +6,10 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use alloy::primitives::{U256, utils::parse_ether};
-use common::{ARBITER, FIRST_PROVIDER, Market, wallet};
-use peerflow_compute::buyer::{Terms, submit};
+use alloy::primitives::U256;
+use common::{FIRST_PROVIDER, Market, wallet};
+use peerflow_compute::buyer::submit;
 use peerflow_compute::escrow::Escrow;
-use peerflow_compute::{JobSpec, Resources, Workload};
 use peerflow_provider::agent::Executors;
 use peerflow_provider::executor::ExecFuture;
 use peerflow_provider::{Agent, Executor, JobContext, JobPhase, VodExecutor};
@@ -31,42 +30,8 @@ async fn an_accepted_job_survives_a_provider_restart() {
         vod: Some(Arc::new(Hangs)),
     }])
     .await;
-    let segs =
-        peerflow_media::testsrc::generate_segments(&m.dir.path().join("src"), 1, 2, 320, 180, 15)
-            .unwrap();
-    let input = m
-        .blobs
-        .upload(&m.urls[0], std::fs::read(&segs[0]).unwrap())
-        .await
-        .unwrap();
-    let spec = JobSpec {
-        version: 1,
-        workload: Workload::Vod {
-            input,
-            ladder: "144p:256x144:100k".into(),
-            segment_secs: 1,
-            speed: 10,
-        },
-        resources: Resources {
-            milli_cpus: 1000,
-            memory_mb: 256,
-            disk_mb: 100,
-            gpus: 0,
-        },
-        timeout_secs: 120,
-        max_output_bytes: 10 << 20,
-    };
-    let terms = Terms {
-        price: parse_ether("1").unwrap(),
-        collateral: parse_ether("1").unwrap(),
-        replicas: 1,
-        checkpoints: 0,
-        min_completed: 0,
-        deadline: m.now().await + 600,
-        review_period: 0,
-        arbiter: m.chain.address(ARBITER),
-        sealed_bid: None,
-    };
+    let spec = m.vod_spec(2, 320, 180, "144p:256x144:100k").await;
+    let terms = m.terms(1, "1", 600).await;
     let (job, _) = submit(&m.buyer, &m.blobs, &m.urls[0], &spec, &terms)
         .await
         .unwrap();
@@ -138,42 +103,8 @@ async fn a_busy_provider_defers_a_job_and_takes_it_when_free() {
         |_, cfg| cfg.max_jobs = 1,
     )
     .await;
-    let segs =
-        peerflow_media::testsrc::generate_segments(&m.dir.path().join("src"), 1, 1, 160, 90, 15)
-            .unwrap();
-    let input = m
-        .blobs
-        .upload(&m.urls[0], std::fs::read(&segs[0]).unwrap())
-        .await
-        .unwrap();
-    let spec = JobSpec {
-        version: 1,
-        workload: Workload::Vod {
-            input,
-            ladder: "90p:160x90:50k".into(),
-            segment_secs: 1,
-            speed: 10,
-        },
-        resources: Resources {
-            milli_cpus: 1000,
-            memory_mb: 256,
-            disk_mb: 100,
-            gpus: 0,
-        },
-        timeout_secs: 120,
-        max_output_bytes: 10 << 20,
-    };
-    let terms = Terms {
-        price: parse_ether("1").unwrap(),
-        collateral: U256::ZERO,
-        replicas: 1,
-        checkpoints: 0,
-        min_completed: 0,
-        deadline: m.now().await + 600,
-        review_period: 0,
-        arbiter: m.chain.address(ARBITER),
-        sealed_bid: None,
-    };
+    let spec = m.vod_spec(1, 160, 90, "90p:160x90:50k").await;
+    let terms = m.terms(1, "0", 600).await;
     let p = &m.providers[0];
     let (first, _) = submit(&m.buyer, &m.blobs, &m.urls[0], &spec, &terms)
         .await

@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use alloy::primitives::{U256, utils::parse_ether};
-use common::{ARBITER, Market};
-use peerflow_compute::buyer::{Terms, fetch_results, submit};
-use peerflow_compute::{JobSpec, Resources, Workload};
+use common::Market;
+use peerflow_compute::Workload;
+use peerflow_compute::buyer::{fetch_results, submit};
 use peerflow_provider::agent::Executors;
 use peerflow_provider::executor::{ExecError, ExecFuture, read_blob};
 use peerflow_provider::{Executor, JobContext, JobPhase, VodExecutor};
@@ -79,42 +79,13 @@ async fn honest_replicas_agree_and_are_paid_the_altered_one_is_slashed() {
         vod_only(Arc::new(AlterOneFrame(VodExecutor::new()))),
     ])
     .await;
-    let src = m.dir.path().join("src");
-    let segs = peerflow_media::testsrc::generate_segments(&src, 1, 2, 320, 180, 15).unwrap();
-    let video = std::fs::read(&segs[0]).unwrap();
-
     // The buyer uploads once, to one provider's store, and funds three replicas.
-    let input = m.blobs.upload(&m.urls[0], video).await.unwrap();
-    let spec = JobSpec {
-        version: 1,
-        workload: Workload::Vod {
-            input,
-            ladder: "180p:320x180:200k,144p:256x144:120k".into(),
-            segment_secs: 1,
-            speed: 10,
-        },
-        resources: Resources {
-            milli_cpus: 1000,
-            memory_mb: 512,
-            disk_mb: 200,
-            gpus: 0,
-        },
-        timeout_secs: 300,
-        max_output_bytes: 50 << 20,
-    };
+    let spec = m
+        .vod_spec(2, 320, 180, "180p:320x180:200k,144p:256x144:120k")
+        .await;
     let price = parse_ether("1").unwrap();
     let collateral = parse_ether("5").unwrap();
-    let terms = Terms {
-        price,
-        collateral,
-        replicas: 3,
-        checkpoints: 0,
-        min_completed: 0,
-        deadline: m.now().await + 900,
-        review_period: 0,
-        arbiter: m.chain.address(ARBITER),
-        sealed_bid: None,
-    };
+    let terms = m.terms(3, "5", 900).await;
     let buyer = m.chain.address(common::BUYER);
     let buyer_before = m.balance(buyer).await;
     let before: Vec<U256> = futures_balances(&m).await;

@@ -10,9 +10,10 @@ use alloy::primitives::{Address, U256, utils::parse_ether};
 use alloy::providers::{DynProvider, Provider, ProviderBuilder, ext::AnvilApi};
 use peerflow_chain::actions::give;
 use peerflow_chain::{Deployment, DevChain, SuiteParams, deploy_suite};
+use peerflow_compute::buyer::Terms;
 use peerflow_compute::escrow::Escrow;
 use peerflow_compute::manifest::RateCard;
-use peerflow_compute::{BlobClient, Resources};
+use peerflow_compute::{BlobClient, JobSpec, Resources, Workload};
 use peerflow_provider::agent::Executors;
 use peerflow_provider::{Agent, ProviderConfig};
 
@@ -160,5 +161,59 @@ impl Market {
 
     pub async fn balance(&self, who: Address) -> U256 {
         self.buyer.balance_of(who).await.unwrap()
+    }
+}
+
+impl Market {
+    /// Generates a `seconds`-long `width`×`height` test clip (15 fps), uploads it to provider 0's
+    /// store and returns the VOD spec packaging it with `ladder` (1 CPU, 512 MiB, 5 min, 50 MiB out).
+    pub async fn vod_spec(&self, seconds: u32, width: u32, height: u32, ladder: &str) -> JobSpec {
+        let segs = peerflow_media::testsrc::generate_segments(
+            &self.dir.path().join("src"),
+            1,
+            seconds,
+            width,
+            height,
+            15,
+        )
+        .unwrap();
+        let input = self
+            .blobs
+            .upload(&self.urls[0], std::fs::read(&segs[0]).unwrap())
+            .await
+            .unwrap();
+        JobSpec {
+            version: 1,
+            workload: Workload::Vod {
+                input,
+                ladder: ladder.into(),
+                segment_secs: 1,
+                speed: 10,
+            },
+            resources: Resources {
+                milli_cpus: 1000,
+                memory_mb: 512,
+                disk_mb: 200,
+                gpus: 0,
+            },
+            timeout_secs: 300,
+            max_output_bytes: 50 << 20,
+        }
+    }
+
+    /// Fixed-price terms: 1 FLOW per replica, `collateral` FLOW each, results due `deadline_in`
+    /// seconds from now, no review period, the test arbiter.
+    pub async fn terms(&self, replicas: u8, collateral: &str, deadline_in: u64) -> Terms {
+        Terms {
+            price: parse_ether("1").unwrap(),
+            collateral: parse_ether(collateral).unwrap(),
+            replicas,
+            checkpoints: 0,
+            min_completed: 0,
+            deadline: self.now().await + deadline_in,
+            review_period: 0,
+            arbiter: self.chain.address(ARBITER),
+            sealed_bid: None,
+        }
     }
 }
