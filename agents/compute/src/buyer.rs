@@ -70,7 +70,11 @@ pub async fn submit<P: Provider + Clone>(
             diskMb: r.disk_mb,
             gpus: r.gpus,
         },
-        mode: u8::from(terms.sealed_bid.is_some()),
+        mode: if terms.sealed_bid.is_some() {
+            crate::escrow::codes::MODE_SEALED_BID
+        } else {
+            0
+        },
         price: alloy::primitives::Uint::from(terms.price.to::<u128>()),
         collateral: alloy::primitives::Uint::from(terms.collateral.to::<u128>()),
         replicas: terms.replicas,

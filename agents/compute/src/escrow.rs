@@ -345,6 +345,31 @@ fn decode<E: SolEvent>(receipt: &TransactionReceipt) -> Option<E> {
         .find_map(|l| E::decode_log(&l.inner).ok().map(|d| d.data))
 }
 
+/// The escrow's enum values as the bindings carry them (`u8`), by name.
+pub mod codes {
+    /// `Mode.SealedBid` (`Mode.Fixed` is 0).
+    pub const MODE_SEALED_BID: u8 = 1;
+    /// `JobStatus.None`: no such job.
+    pub const JOB_NONE: u8 = 0;
+    pub const JOB_BIDDING: u8 = 1;
+    pub const JOB_OPEN: u8 = 2;
+    pub const JOB_FINALIZED: u8 = 3;
+    pub const JOB_CANCELLED: u8 = 4;
+    pub const SLOT_ACCEPTED: u8 = 3;
+    /// The first settled `SlotStatus` (Paid, Slashed, Refunded and Lost follow).
+    pub const SLOT_PAID: u8 = 6;
+
+    /// Whether a slot status is final.
+    pub fn slot_settled(status: u8) -> bool {
+        status >= SLOT_PAID
+    }
+
+    /// Whether a job status is final.
+    pub fn job_ended(status: u8) -> bool {
+        status == JOB_FINALIZED || status == JOB_CANCELLED
+    }
+}
+
 /// Names of [`IJobEscrow::SlotStatus`] values, for CLIs and logs.
 pub fn slot_status_name(status: u8) -> &'static str {
     match status {

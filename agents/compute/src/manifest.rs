@@ -73,6 +73,11 @@ pub struct MeteredUsage {
 }
 
 impl RateCard {
+    /// All rates zero: the provider charges the slot's whole price.
+    pub fn is_unpriced(&self) -> bool {
+        self.per_cpu_second == 0.0 && self.per_memory_mb_second == 0.0 && self.per_io_mb == 0.0
+    }
+
     /// price = rates · usage, in wei, rounded down.
     pub fn quote(&self, u: &MeteredUsage) -> U256 {
         let wei = self.per_cpu_second * u.cpu_seconds

@@ -10,7 +10,7 @@ use alloy::providers::DynProvider;
 use anyhow::{Context, Result, bail};
 use peerflow_chain::bindings::service_registry::ServiceRegistry;
 use peerflow_compute::buyer::{Terms, fetch_results, majority, submit};
-use peerflow_compute::escrow::{Escrow, job_status_name, slot_status_name};
+use peerflow_compute::escrow::{Escrow, codes, job_status_name, slot_status_name};
 use peerflow_compute::{BlobClient, BlobRef, JobSpec, Resources, Workload};
 
 use crate::roles::{Connected, NodeOpts};
@@ -468,14 +468,12 @@ async fn follow(escrow: &Escrow<DynProvider>, job: u64, detach: bool) -> Result<
                 seen.push(line);
             }
         }
-        match state.status {
-            3 | 4 => break,
-            _ => {
-                let (_, now) = escrow.chain_time().await?;
-                if now >= escrow.finalizable_at(job).await? && escrow.finalize(job).await.is_ok() {
-                    println!("  finalized by the buyer");
-                }
-            }
+        if codes::job_ended(state.status) {
+            break;
+        }
+        let (_, now) = escrow.chain_time().await?;
+        if now >= escrow.finalizable_at(job).await? && escrow.finalize(job).await.is_ok() {
+            println!("  finalized by the buyer");
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
@@ -484,7 +482,7 @@ async fn follow(escrow: &Escrow<DynProvider>, job: u64, detach: bool) -> Result<
 
 async fn status(escrow: &Escrow<DynProvider>, job: u64) -> Result<()> {
     let state = escrow.job(job).await?;
-    if state.status == 0 {
+    if state.status == codes::JOB_NONE {
         bail!("job {job} does not exist");
     }
     let p = &state.params;

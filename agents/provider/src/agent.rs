@@ -10,7 +10,9 @@ use std::time::Duration;
 use alloy::primitives::{Address, B256, U256, Uint, keccak256};
 use alloy::providers::Provider;
 use alloy::sol_types::SolValue;
-use peerflow_compute::escrow::{CreatedJob, Escrow, EscrowError, JobParams, slot_status_name};
+use peerflow_compute::escrow::{
+    CreatedJob, Escrow, EscrowError, JobParams, codes, slot_status_name,
+};
 use peerflow_compute::manifest::{ManifestFile, RateCard, UsageRecord};
 use peerflow_compute::{
     BlobClient, BlobStore, Digest, JobSpec, Resources, ResultManifest, Workload,
@@ -227,11 +229,11 @@ impl<P: Provider + Clone + 'static> Agent<P> {
             return self.skip(id, "collateral above maximum");
         }
         let state = self.escrow.job(id).await?;
-        let sealed = p.mode == 1;
-        if sealed && (state.status != 1 || now >= p.bidDeadline) {
+        let sealed = p.mode == codes::MODE_SEALED_BID;
+        if sealed && (state.status != codes::JOB_BIDDING || now >= p.bidDeadline) {
             return self.skip(id, "bidding closed");
         }
-        if !sealed && (state.status != 2 || state.filled >= p.replicas) {
+        if !sealed && (state.status != codes::JOB_OPEN || state.filled >= p.replicas) {
             return self.skip(id, "not open or full");
         }
         if self.busy()? {
@@ -356,7 +358,7 @@ impl<P: Provider + Clone + 'static> Agent<P> {
         if now < p.revealDeadline {
             return Ok(());
         }
-        if job.status == 1
+        if job.status == codes::JOB_BIDDING
             && let Err(e) = self.escrow.close_auction(id).await
         {
             tracing::debug!(job = id, error = %e, "closeAuction not done");
@@ -370,12 +372,12 @@ impl<P: Provider + Clone + 'static> Agent<P> {
             .find(|(a, _)| *a == self.cfg.address)
             .map(|(_, s)| s.status);
         match status {
-            Some(3) => {
+            Some(codes::SLOT_ACCEPTED) => {
                 tracing::info!(job = id, "auction won; slot taken");
                 self.store()
                     .set(id, JobPhase::Accepted, "won the auction", None)?;
             }
-            Some(s) if s >= 6 => {
+            Some(s) if codes::slot_settled(s) => {
                 self.store()
                     .set(id, JobPhase::Settled, slot_status_name(s), None)?;
             }
@@ -517,10 +519,11 @@ impl<P: Provider + Clone + 'static> Agent<P> {
         let manifest = ResultManifest::new(spec, x.exit_code, files);
         let result = self.blobs.put(&manifest.to_bytes())?;
         let quote = self.cfg.rates.quote(&x.usage);
-        let unpriced = self.cfg.rates.per_cpu_second == 0.0
-            && self.cfg.rates.per_memory_mb_second == 0.0
-            && self.cfg.rates.per_io_mb == 0.0;
-        let charge = if unpriced { price } else { quote.min(price) };
+        let charge = if self.cfg.rates.is_unpriced() {
+            price
+        } else {
+            quote.min(price)
+        };
         let record = UsageRecord {
             job_id: id,
             provider: self.cfg.address,
@@ -536,7 +539,7 @@ impl<P: Provider + Clone + 'static> Agent<P> {
     /// Finalizes a committed job once the escrow allows it, then records this slot's outcome.
     async fn settle(&self, id: u64, now: u64) -> Result<(), AgentError> {
         let job = self.escrow.job(id).await?;
-        if job.status == 2 {
+        if job.status == codes::JOB_OPEN {
             if now < self.escrow.finalizable_at(id).await? {
                 return Ok(());
             }
@@ -553,7 +556,7 @@ impl<P: Provider + Clone + 'static> Agent<P> {
             .into_iter()
             .find(|(p, _)| *p == self.cfg.address)
             .map(|(_, s)| s.status);
-        if let Some(status) = slot.filter(|s| *s >= 6) {
+        if let Some(status) = slot.filter(|s| codes::slot_settled(*s)) {
             let outcome = slot_status_name(status);
             tracing::info!(job = id, outcome, "job settled");
             self.store().set(id, JobPhase::Settled, outcome, None)?;
