@@ -7,6 +7,8 @@
 //!   rav1e in-process, deterministically.
 //! - [`probe`]: what a file holds, by ffprobe.
 //! - [`measure_capacity`]: this machine's throughput, measured on a generated clip.
+//! - [`verify`]: checking a rendition against its source and profile (faults with on-chain
+//!   codes, SSIM/PSNR).
 //! - [`testsrc`]: synthetic live streams cut into segments, for tests, benchmarks and demos.
 //!
 //! Everything blocks (it waits on child processes or encodes); async callers use
@@ -14,6 +16,7 @@
 //! Needs `ffmpeg` and `ffprobe` on PATH (Debian's ffmpeg 5.1 or later).
 
 mod capacity;
+pub mod cheat;
 mod error;
 mod ffargs;
 mod ffmpeg_transcoder;
@@ -24,6 +27,7 @@ mod rav1e_transcoder;
 pub mod testsrc;
 mod tool;
 mod transcode;
+pub mod verify;
 pub mod vod;
 mod workdir;
 

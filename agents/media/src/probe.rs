@@ -28,6 +28,21 @@ pub struct MediaInfo {
     pub frames: u64,
     /// Overall bitrate in bit/s, 0 when ffprobe cannot tell.
     pub bit_rate: u64,
+    /// Bytes of video packets: the video's own size, without audio or container overhead.
+    pub video_bytes: u64,
+    /// Audio packets read (0 without audio, or when the audio track is empty).
+    pub audio_packets: u64,
+}
+
+impl MediaInfo {
+    /// The video's own bitrate in bit/s (packets over the presentation span), 0 without a span.
+    pub fn video_bit_rate(&self) -> f64 {
+        if self.duration_s > 0.0 {
+            self.video_bytes as f64 * 8.0 / self.duration_s
+        } else {
+            0.0
+        }
+    }
 }
 
 /// Probes the file at `path`, decoding every frame.
@@ -42,6 +57,16 @@ pub fn probe_bytes(bytes: &[u8]) -> Result<MediaInfo, MediaError> {
     std::fs::write(file.path(), bytes)
         .map_err(|e| MediaError::io("writing a temporary file", e))?;
     probe(file.path())
+}
+
+/// Probes `path` like [`probe`], and returns what ffprobe reported while decoding (empty for a
+/// clean file; a cut-off or corrupted one has decode errors here).
+pub(crate) fn probe_reporting(path: &Path) -> Result<(MediaInfo, String), MediaError> {
+    let out = run_ffprobe(path, None, true)?;
+    if !out.success {
+        return Err(MediaError::bad_segment(stderr_tail(&out.stderr)));
+    }
+    Ok((MediaInfo::from_json(&out.stdout)?, out.stderr))
 }
 
 /// Probes `path`, forcing the demuxer when `format` is given. An input ffprobe cannot open, or
@@ -122,8 +147,17 @@ fn run_ffprobe(
         "-show_format",
     ]));
     if decode {
-        args.extend(os_args(&["-count_frames", "-show_entries"]));
-        args.extend(os_args(&["packet=stream_index,pts_time,duration_time"]));
+        // One decoder thread: whether a cut-off last frame reports an error must not depend on
+        // thread timing (a juror re-runs the same probe on the same bytes).
+        args.extend(os_args(&[
+            "-threads",
+            "1",
+            "-count_frames",
+            "-show_entries",
+        ]));
+        args.extend(os_args(&[
+            "packet=stream_index,pts_time,duration_time,size",
+        ]));
     }
     args.push(path.into());
     tool::run(Tool::Ffprobe, args)
@@ -165,6 +199,7 @@ struct PacketJson {
     stream_index: u32,
     pts_time: Option<String>,
     duration_time: Option<String>,
+    size: Option<String>,
 }
 
 fn parse_json(stdout: &[u8]) -> Result<ProbeJson, MediaError> {
@@ -187,6 +222,17 @@ impl ProbeJson {
 
     fn audio(&self) -> Option<&StreamJson> {
         self.stream("audio")
+    }
+
+    /// Total size of `index`'s packets and how many there are.
+    fn packet_totals(&self, index: u32) -> (u64, u64) {
+        self.packets
+            .iter()
+            .filter(|p| p.stream_index == index)
+            .fold((0, 0), |(bytes, n), p| {
+                let size = p.size.as_deref().and_then(|s| s.parse::<u64>().ok());
+                (bytes + size.unwrap_or(0), n + 1)
+            })
     }
 
     /// First start and last end of the video packets, in seconds.
@@ -227,6 +273,8 @@ impl MediaInfo {
             .video_span(video.index, frame_s)
             .ok_or_else(|| MediaError::bad_segment("no video packets"))?;
         let format = json.format.as_ref();
+        let (video_bytes, _) = json.packet_totals(video.index);
+        let audio_packets = json.audio().map_or(0, |a| json.packet_totals(a.index).1);
         Ok(MediaInfo {
             format: format
                 .and_then(|f| f.format_name.clone())
@@ -246,6 +294,8 @@ impl MediaInfo {
             bit_rate: format
                 .and_then(|f| f.bit_rate.as_deref()?.parse().ok())
                 .unwrap_or(0),
+            video_bytes,
+            audio_packets,
         })
     }
 }

@@ -22,6 +22,21 @@ pub fn generate_segments(
     height: u32,
     fps: u32,
 ) -> Result<Vec<PathBuf>, MediaError> {
+    generate_segments_of("testsrc2", dir, count, seconds_each, width, height, fps)
+}
+
+/// Like [`generate_segments`], with the picture from the lavfi video source `pattern`
+/// (`testsrc2`, `mandelbrot`, `life`, `smptebars`, `cellauto`, …: moving, zooming, sparse or
+/// still content).
+pub fn generate_segments_of(
+    pattern: &str,
+    dir: &Path,
+    count: usize,
+    seconds_each: u32,
+    width: u32,
+    height: u32,
+    fps: u32,
+) -> Result<Vec<PathBuf>, MediaError> {
     if count == 0
         || seconds_each == 0
         || fps == 0
@@ -40,7 +55,7 @@ pub fn generate_segments(
         "-f",
         "lavfi",
         "-i",
-        &format!("testsrc2=size={width}x{height}:rate={fps}"),
+        &format!("{pattern}=size={width}x{height}:rate={fps}"),
         "-f",
         "lavfi",
         "-i",

@@ -1,0 +1,164 @@
+//! Renditions a dishonest orchestrator could return, for tests and benchmarks of verification
+//! ([`crate::verify`]): one [`Cheat`] per fault the broadcaster must catch. Each is made the way
+//! a cheater would, with the honest rendition's timestamps, container and codec, so it fails only
+//! the check it targets (black frames are padded to the paid bitrate, so only the quality check
+//! can catch them).
+
+use std::str::FromStr;
+
+use crate::ffargs::{self, os_args};
+use crate::format::InputFormat;
+use crate::profile::{Profile, VideoCodec};
+use crate::tool::{self, Tool};
+use crate::{Container, MediaError};
+
+/// One way of cheating on a rendition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Cheat {
+    /// Black pictures at the paid bitrate (CBR with filler), timing and audio intact.
+    BlackFrames,
+    /// Encoded at two thirds of the profile's size.
+    WrongResolution,
+    /// Another segment's rendition (the previous one): stale or reordered.
+    Stale,
+    /// The honest rendition cut off at 60 % of its bytes.
+    Truncated,
+    /// Encoded at a quarter of the bitrate paid for.
+    LowBitrate,
+    /// The honest rendition without its audio.
+    AudioDropped,
+}
+
+impl Cheat {
+    pub const ALL: [Cheat; 6] = [
+        Cheat::BlackFrames,
+        Cheat::WrongResolution,
+        Cheat::Stale,
+        Cheat::Truncated,
+        Cheat::LowBitrate,
+        Cheat::AudioDropped,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cheat::BlackFrames => "black-frames",
+            Cheat::WrongResolution => "wrong-resolution",
+            Cheat::Stale => "stale",
+            Cheat::Truncated => "truncated",
+            Cheat::LowBitrate => "low-bitrate",
+            Cheat::AudioDropped => "audio-dropped",
+        }
+    }
+
+    /// Makes the cheating rendition of `profile` for `source` (in `format`), from the honest
+    /// rendition `honest` of this segment and `previous`, the honest rendition of another
+    /// segment (used by [`Cheat::Stale`]).
+    pub fn apply(
+        self,
+        source: &[u8],
+        format: InputFormat,
+        profile: &Profile,
+        honest: &[u8],
+        previous: &[u8],
+    ) -> Result<Vec<u8>, MediaError> {
+        match self {
+            Cheat::Stale => Ok(previous.to_vec()),
+            Cheat::Truncated => {
+                // Cut at an MPEG-TS packet boundary, as a dropped connection would.
+                let keep = honest.len() * 6 / 10 / 188 * 188;
+                Ok(honest[..keep.max(188).min(honest.len())].to_vec())
+            }
+            Cheat::AudioDropped => remux_without_audio(honest, profile),
+            Cheat::BlackFrames => encode(source, format, profile, Variant::Black),
+            Cheat::WrongResolution => encode(source, format, profile, Variant::Smaller),
+            Cheat::LowBitrate => encode(source, format, profile, Variant::Starved),
+        }
+    }
+}
+
+impl FromStr for Cheat {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        Cheat::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| format!("unknown cheat {s:?}"))
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Variant {
+    Black,
+    Smaller,
+    Starved,
+}
+
+/// One H.264 rendition of `source` the way the honest transcoder makes it (source timestamps,
+/// audio copied, MPEG-TS), but altered by `variant`.
+fn encode(
+    source: &[u8],
+    format: InputFormat,
+    profile: &Profile,
+    variant: Variant,
+) -> Result<Vec<u8>, MediaError> {
+    if profile.codec != VideoCodec::H264 {
+        return Err(MediaError::InvalidArgument(format!(
+            "cheats are made for H.264 profiles, not {}",
+            profile.codec
+        )));
+    }
+    let dir = tempfile::tempdir().map_err(|e| MediaError::io("creating a work dir", e))?;
+    let (input, output) = (dir.path().join("in"), dir.path().join("out.ts"));
+    std::fs::write(&input, source).map_err(|e| MediaError::io("writing the source", e))?;
+    let (mut width, mut height, mut kbps) = (profile.width, profile.height, profile.bitrate_kbps);
+    let mut filter = String::new();
+    match variant {
+        Variant::Black => filter.push_str("lutyuv=y=16:u=128:v=128,"),
+        Variant::Smaller => (width, height) = (width * 2 / 3 / 2 * 2, height * 2 / 3 / 2 * 2),
+        Variant::Starved => kbps /= 4,
+    }
+    filter.push_str(&format!("scale={width}:{height},setsar=1,format=yuv420p"));
+    let rate = format!("{kbps}k");
+    let mut args = ffargs::common();
+    args.extend(os_args(&["-copyts", "-f", format.demuxer(), "-i"]));
+    args.push(input.into());
+    args.extend(os_args(&[
+        "-map", "0:v:0", "-map", "0:a:0?", "-vf", &filter, "-c:v", "libx264", "-preset",
+        "veryfast", "-b:v", &rate, "-maxrate", &rate, "-bufsize", &rate,
+    ]));
+    if matches!(variant, Variant::Black) {
+        // Filler up to the paid bitrate: a cheater hiding from the bitrate check.
+        args.extend(os_args(&[
+            "-minrate",
+            &rate,
+            "-x264-params",
+            "nal-hrd=cbr:filler=1",
+        ]));
+    }
+    args.extend(os_args(&["-c:a", "copy", "-muxdelay", "0", "-f", "mpegts"]));
+    args.push(output.clone().into());
+    tool::run(Tool::Ffmpeg, args)?.check(Tool::Ffmpeg)?;
+    std::fs::read(&output).map_err(|e| MediaError::io("reading the cheat", e))
+}
+
+fn remux_without_audio(rendition: &[u8], profile: &Profile) -> Result<Vec<u8>, MediaError> {
+    let container = profile.codec.container();
+    let dir = tempfile::tempdir().map_err(|e| MediaError::io("creating a work dir", e))?;
+    let (input, output) = (
+        dir.path().join(format!("in.{}", container.extension())),
+        dir.path().join(format!("out.{}", container.extension())),
+    );
+    std::fs::write(&input, rendition).map_err(|e| MediaError::io("writing the rendition", e))?;
+    let mut args = ffargs::common();
+    args.extend(os_args(&["-copyts", "-i"]));
+    args.push(input.into());
+    args.extend(os_args(&["-map", "0:v:0", "-c", "copy", "-an"]));
+    match container {
+        Container::MpegTs => args.extend(os_args(&["-muxdelay", "0", "-f", "mpegts"])),
+        Container::Mp4 => args.extend(os_args(&["-movflags", ffargs::FMP4_MOVFLAGS, "-f", "mp4"])),
+    }
+    args.push(output.clone().into());
+    tool::run(Tool::Ffmpeg, args)?.check(Tool::Ffmpeg)?;
+    std::fs::read(&output).map_err(|e| MediaError::io("reading the remux", e))
+}
