@@ -2,20 +2,24 @@
 pragma solidity 0.8.37;
 
 import {Script, console} from "forge-std/Script.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {SuiteDeployer} from "./SuiteDeployer.sol";
 
 /// @notice Deploys the suite on any EVM chain and writes the addresses to deployments/<chainid>.json.
 /// @dev `forge script script/Deploy.s.sol --rpc-url $RPC --private-key $KEY --broadcast`.
 ///      Every parameter has a devnet default and can be overridden by an environment variable
 ///      (PF_ROUND_LENGTH, PF_UNBONDING_PERIOD, PF_TICKET_VALIDITY, PF_UNLOCK_PERIOD, PF_MIN_ACTIVE_STAKE,
-///      PF_DISPUTE_PERIOD, PF_GOVERNANCE, PF_VERIFIER, PF_TEAM, PF_TREASURY, PF_FEE_TOKEN, PF_DEPLOYMENT_FILE, …).
+///      PF_DISPUTE_PERIOD, PF_GOVERNANCE, PF_TEAM, PF_TREASURY, PF_FEE_TOKEN, PF_DEPLOYMENT_FILE, …).
+///      The fault-claim committee: PF_COMMITTEE (comma-separated addresses; default the deployer alone)
+///      and PF_QUORUM; claims: PF_CLAIM_BOND, PF_CLAIM_VOTING_PERIOD, PF_SLASH_PPM, PF_FINDER_FEE_PPM.
 contract Deploy is Script {
+    using SafeCast for uint256;
+
     function run() external returns (SuiteDeployer.Suite memory s) {
         vm.startBroadcast();
         (, address deployer,) = vm.readCallers();
         SuiteDeployer.Params memory p = SuiteDeployer.devnetParams(deployer);
         p.governance = vm.envOr("PF_GOVERNANCE", p.governance);
-        p.verifier = vm.envOr("PF_VERIFIER", p.verifier);
         p.team = vm.envOr("PF_TEAM", p.team);
         p.treasury = vm.envOr("PF_TREASURY", p.treasury);
         p.feeToken = vm.envOr("PF_FEE_TOKEN", p.feeToken);
@@ -29,6 +33,12 @@ contract Deploy is Script {
         p.ticketValidity = vm.envOr("PF_TICKET_VALIDITY", p.ticketValidity);
         p.disputePeriod = vm.envOr("PF_DISPUTE_PERIOD", p.disputePeriod);
         p.vestingStart = uint64(vm.envOr("PF_VESTING_START", block.timestamp));
+        p.committee = vm.envOr("PF_COMMITTEE", ",", p.committee);
+        p.quorum = vm.envOr("PF_QUORUM", uint256(p.quorum)).toUint32();
+        p.claimBond = vm.envOr("PF_CLAIM_BOND", uint256(p.claimBond)).toUint128();
+        p.claimVotingPeriod = vm.envOr("PF_CLAIM_VOTING_PERIOD", uint256(p.claimVotingPeriod)).toUint64();
+        p.slashPpm = vm.envOr("PF_SLASH_PPM", uint256(p.slashPpm)).toUint32();
+        p.finderFeePpm = vm.envOr("PF_FINDER_FEE_PPM", uint256(p.finderFeePpm)).toUint32();
 
         s = SuiteDeployer.deploy(p);
         vm.stopBroadcast();
@@ -43,6 +53,7 @@ contract Deploy is Script {
         vm.serializeAddress(key, "Minter", address(s.minter));
         vm.serializeAddress(key, "TicketBroker", address(s.broker));
         vm.serializeAddress(key, "JobEscrow", address(s.escrow));
+        vm.serializeAddress(key, "FaultClaims", address(s.faultClaims));
         vm.serializeAddress(key, "TeamVesting", address(s.teamVesting));
         vm.serializeAddress(key, "TreasuryVesting", address(s.treasuryVesting));
         string memory json = vm.serializeAddress(key, "ServiceRegistry", address(s.registry));

@@ -9,14 +9,15 @@ import {Minter} from "../contracts/Minter.sol";
 import {TicketBroker} from "../contracts/TicketBroker.sol";
 import {ServiceRegistry} from "../contracts/ServiceRegistry.sol";
 import {JobEscrow} from "../contracts/JobEscrow.sol";
+import {FaultClaims} from "../contracts/FaultClaims.sol";
+import {IFaultClaims} from "../contracts/interfaces/IFaultClaims.sol";
 
 /// @notice Deploys and wires the whole suite. Shared by script/Deploy.s.sol and the tests, so what the
 ///         tests exercise is exactly what gets deployed.
 library SuiteDeployer {
     struct Params {
         address deployer; // the account sending the deployment (gets the liquid genesis share)
-        address governance; // final staking owner (two-step transfer when ≠ deployer)
-        address verifier; // slashing verifier
+        address governance; // final owner of Staking and FaultClaims (two-step transfer when ≠ deployer)
         address team; // beneficiary of the team vesting wallet
         address treasury; // beneficiary of the treasury vesting wallet
         uint256 liquidSupply; // genesis tokens to the deployer (devnet faucet / distribution)
@@ -37,6 +38,12 @@ library SuiteDeployer {
         uint256 ticketValidity; // rounds
         address feeToken; // zero: the work token
         uint256 disputePeriod; // seconds a job dispute may stay undecided after deadline + review
+        address[] committee; // fault-claim committee (FaultClaims is Staking's slashing verifier)
+        uint32 quorum; // votes that decide a fault claim (> committee.length / 2)
+        uint128 claimBond; // work tokens a claimant posts
+        uint64 claimVotingPeriod; // seconds
+        uint32 slashPpm; // share of an orchestrator's own stake an upheld claim slashes
+        uint32 finderFeePpm; // share of the penalty paid to the claimant
     }
 
     struct Suite {
@@ -46,15 +53,16 @@ library SuiteDeployer {
         TicketBroker broker;
         ServiceRegistry registry;
         JobEscrow escrow;
+        FaultClaims faultClaims;
         VestingWallet teamVesting;
         VestingWallet treasuryVesting;
     }
 
-    /// @notice Local-devnet defaults: short rounds so that a demo sees several of them.
+    /// @notice Local-devnet defaults: short rounds so that a demo sees several of them. The fault-claim
+    ///         committee is the deployer alone (quorum 1); the devnet replaces it (see Deploy.s.sol).
     function devnetParams(address deployer) internal pure returns (Params memory p) {
         p.deployer = deployer;
         p.governance = deployer;
-        p.verifier = deployer;
         p.team = deployer;
         p.treasury = deployer;
         p.liquidSupply = 10_000_000 ether;
@@ -74,6 +82,13 @@ library SuiteDeployer {
         p.unlockPeriod = 3;
         p.ticketValidity = 2;
         p.disputePeriod = 1 days;
+        p.committee = new address[](1);
+        p.committee[0] = deployer;
+        p.quorum = 1;
+        p.claimBond = 10 ether;
+        p.claimVotingPeriod = 1 days;
+        p.slashPpm = 250_000;
+        p.finderFeePpm = 500_000;
     }
 
     function deploy(Params memory p) internal returns (Suite memory s) {
@@ -103,7 +118,23 @@ library SuiteDeployer {
         s.registry = new ServiceRegistry(s.staking);
         s.escrow = new JobEscrow(s.token, p.disputePeriod);
         s.staking.wire(address(s.minter), address(s.broker));
-        s.staking.setVerifier(p.verifier);
-        if (p.governance != p.deployer) s.staking.transferOwnership(p.governance);
+        s.faultClaims = new FaultClaims(
+            s.token,
+            s.staking,
+            IFaultClaims.Parameters({
+                bond: p.claimBond,
+                votingPeriod: p.claimVotingPeriod,
+                slashPpm: p.slashPpm,
+                finderFeePpm: p.finderFeePpm
+            }),
+            p.committee,
+            p.quorum,
+            p.deployer
+        );
+        s.staking.setVerifier(address(s.faultClaims));
+        if (p.governance != p.deployer) {
+            s.staking.transferOwnership(p.governance);
+            s.faultClaims.transferOwnership(p.governance);
+        }
     }
 }

@@ -6,6 +6,7 @@ import {Fixture} from "../utils/Fixture.sol";
 import {ITicketBroker} from "../../contracts/interfaces/ITicketBroker.sol";
 import {IJobEscrow} from "../../contracts/interfaces/IJobEscrow.sol";
 import {JobEscrow} from "../../contracts/JobEscrow.sol";
+import {SegmentResultHash} from "../../contracts/libraries/SegmentResultHash.sol";
 
 /// @notice Gas figures for `./script/bench gas`. Run with `--isolate`, where each top-level call is its
 ///         own transaction: figures are receipt gas (21,000 base + calldata + execution, cold accesses
@@ -160,5 +161,64 @@ contract GasBench is Fixture {
         vm.warp(escrow.finalizableAt(id));
         escrow.finalize(id);
         report("escrow_finalize_3_replicas_gas", vm.lastCallGas().gasTotalUsed);
+    }
+
+    /// @dev FaultClaims: a claim on a two-rendition result by a broadcaster that has claimed before
+    ///      (approval in place), votes of a three-member committee with quorum 2, expiry.
+    function test_FaultClaimsGasFigures() public {
+        staking.setVerifier(address(faultClaims));
+        address[] memory members = new address[](3);
+        (members[0], members[1], members[2]) = (makeAddr("juror1"), makeAddr("juror2"), makeAddr("juror3"));
+        faultClaims.setCommittee(members, 2);
+        give(b, 100 ether);
+        vm.prank(b);
+        token.approve(address(faultClaims), type(uint256).max);
+        (, uint256 oKey) = makeAddrAndKey("orchestrator");
+        (address peer, uint256 peerKey) = makeAddrAndKey("peer0");
+
+        uint256 rejected = fileClaim(o, oKey, 1);
+        uint256 upheld = fileClaim(o, oKey, 2);
+        report("claim_file_gas", vm.lastCallGas().gasTotalUsed);
+        vm.prank(members[0]);
+        faultClaims.vote(rejected, false);
+        report("claim_vote_gas", vm.lastCallGas().gasTotalUsed);
+        vm.prank(members[1]);
+        faultClaims.vote(rejected, false);
+        report("claim_vote_reject_gas", vm.lastCallGas().gasTotalUsed);
+        vm.prank(members[0]);
+        faultClaims.vote(upheld, true);
+        vm.prank(members[2]);
+        faultClaims.vote(upheld, true);
+        report("claim_vote_uphold_slash_gas", vm.lastCallGas().gasTotalUsed);
+
+        uint256 expired = fileClaim(peer, peerKey, 3);
+        vm.warp(faultClaims.claim(expired).deadline);
+        faultClaims.expire(expired);
+        report("claim_expire_gas", vm.lastCallGas().gasTotalUsed);
+    }
+
+    function fileClaim(address orchestrator, uint256 key, uint256 seq) internal returns (uint256 id) {
+        SegmentResultHash.SegmentResult memory r;
+        r.orchestrator = orchestrator;
+        r.broadcaster = b;
+        r.streamHash = keccak256("bench");
+        r.seq = seq;
+        r.inputHash = keccak256(abi.encode("segment", seq));
+        r.profiles = new SegmentResultHash.Profile[](2);
+        r.profiles[0] = SegmentResultHash.Profile("360p", 640, 360, 800, "h264");
+        r.profiles[1] = SegmentResultHash.Profile("240p", 426, 240, 400, "h264");
+        r.renditionHashes = new bytes32[](2);
+        r.renditionHashes[0] = keccak256(abi.encode("360p", seq));
+        r.renditionHashes[1] = keccak256(abi.encode("240p", seq));
+        (uint8 v, bytes32 rr, bytes32 s) = vm.sign(key, SegmentResultHash.digest(r, block.chainid, address(staking)));
+        vm.prank(b);
+        id = faultClaims.fileClaim(
+            r,
+            abi.encodePacked(rr, s, v),
+            1,
+            10,
+            keccak256("evidence"),
+            "ipfs://bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi"
+        );
     }
 }

@@ -8,6 +8,7 @@ import {Staking} from "../../contracts/Staking.sol";
 import {Minter} from "../../contracts/Minter.sol";
 import {TicketBroker} from "../../contracts/TicketBroker.sol";
 import {ServiceRegistry} from "../../contracts/ServiceRegistry.sol";
+import {FaultClaims} from "../../contracts/FaultClaims.sol";
 import {ITicketBroker} from "../../contracts/interfaces/ITicketBroker.sol";
 
 /// @notice The whole suite deployed exactly as script/Deploy.s.sol does, plus helpers to act as
@@ -21,11 +22,13 @@ abstract contract Fixture is Test {
     Minter internal minter;
     TicketBroker internal broker;
     ServiceRegistry internal registry;
+    FaultClaims internal faultClaims;
+    /// @dev Staking's verifier in these tests, so that slashing can be driven directly; the deployment
+    ///      itself makes FaultClaims the verifier (its tests set it back).
     address internal verifier = makeAddr("verifier");
 
     function setUp() public virtual {
         params = SuiteDeployer.devnetParams(address(this));
-        params.verifier = verifier;
         params.roundLength = 100;
         params.lockBlocks = 10;
         params.unbondingPeriod = 3;
@@ -34,6 +37,8 @@ abstract contract Fixture is Test {
         params.rateChangeCooldown = 2;
         SuiteDeployer.Suite memory s = SuiteDeployer.deploy(params);
         (token, staking, minter, broker, registry) = (s.token, s.staking, s.minter, s.broker, s.registry);
+        faultClaims = s.faultClaims;
+        staking.setVerifier(verifier);
     }
 
     /* ACCOUNTS AND ROUNDS */

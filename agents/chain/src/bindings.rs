@@ -67,6 +67,17 @@ pub mod job_escrow {
     );
 }
 
+/// `FaultClaims` (abi/FaultClaims.json).
+pub mod fault_claims {
+    #![allow(clippy::too_many_arguments, missing_docs)]
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug)]
+        FaultClaims,
+        "../../abi/FaultClaims.json"
+    );
+}
+
 /// `VestingWallet` (abi/VestingWallet.json).
 pub mod vesting_wallet {
     #![allow(clippy::too_many_arguments, missing_docs)]
@@ -102,6 +113,32 @@ impl From<peerflow_protocol::Ticket> for ticket_broker::ITicketBroker::Ticket {
             senderNonce: t.senderNonce,
             recipientRandHash: t.recipientRandHash,
             creationRound: t.creationRound,
+        }
+    }
+}
+
+impl From<&peerflow_protocol::result::Profile> for fault_claims::SegmentResultHash::Profile {
+    fn from(p: &peerflow_protocol::result::Profile) -> Self {
+        Self {
+            name: p.name.clone(),
+            width: p.width,
+            height: p.height,
+            bitrateKbps: p.bitrateKbps,
+            codec: p.codec.clone(),
+        }
+    }
+}
+
+impl From<&peerflow_protocol::SegmentResult> for fault_claims::SegmentResultHash::SegmentResult {
+    fn from(r: &peerflow_protocol::SegmentResult) -> Self {
+        Self {
+            orchestrator: r.orchestrator,
+            broadcaster: r.broadcaster,
+            streamHash: r.streamHash,
+            seq: r.seq,
+            inputHash: r.inputHash,
+            profiles: r.profiles.iter().map(Into::into).collect(),
+            renditionHashes: r.renditionHashes.clone(),
         }
     }
 }

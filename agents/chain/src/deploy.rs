@@ -10,15 +10,20 @@ use serde::{Deserialize, Serialize};
 
 use crate::ChainError;
 use crate::bindings::{
-    job_escrow::JobEscrow, minter::Minter, service_registry::ServiceRegistry, staking::Staking,
-    ticket_broker::TicketBroker, vesting_wallet::VestingWallet, work_token::WorkToken,
+    fault_claims::{FaultClaims, IFaultClaims},
+    job_escrow::JobEscrow,
+    minter::Minter,
+    service_registry::ServiceRegistry,
+    staking::Staking,
+    ticket_broker::TicketBroker,
+    vesting_wallet::VestingWallet,
+    work_token::WorkToken,
 };
 
 /// Deployment parameters; [`SuiteParams::devnet`] matches `SuiteDeployer.devnetParams`.
 #[derive(Debug, Clone)]
 pub struct SuiteParams {
     pub deployer: Address,
-    pub verifier: Address,
     pub team: Address,
     pub treasury: Address,
     pub liquid_supply: U256,
@@ -41,14 +46,26 @@ pub struct SuiteParams {
     pub fee_token: Option<Address>,
     /// Seconds a compute-job dispute may stay undecided after its deadline and review period.
     pub dispute_period: u64,
+    /// The fault-claim committee (FaultClaims is Staking's slashing verifier).
+    pub committee: Vec<Address>,
+    /// Votes that decide a fault claim (more than half the committee).
+    pub quorum: u32,
+    /// Work tokens a claimant posts with a fault claim.
+    pub claim_bond: U256,
+    /// Seconds a fault claim stays open for votes.
+    pub claim_voting_period: u64,
+    /// Share of an orchestrator's own stake an upheld claim slashes, parts per million.
+    pub slash_ppm: u32,
+    /// Share of the penalty paid to the claimant, parts per million.
+    pub finder_fee_ppm: u32,
 }
 
 impl SuiteParams {
-    /// Local-devnet defaults: short rounds so that a demo sees several of them.
+    /// Local-devnet defaults: short rounds so that a demo sees several of them. The fault-claim
+    /// committee is the deployer alone (quorum 1); see [`SuiteParams::with_committee`].
     pub fn devnet(deployer: Address) -> Self {
         Self {
             deployer,
-            verifier: deployer,
             team: deployer,
             treasury: deployer,
             liquid_supply: parse_ether("10000000").expect("constant"),
@@ -69,7 +86,20 @@ impl SuiteParams {
             ticket_validity: 2,
             fee_token: None,
             dispute_period: 24 * 3600,
+            committee: vec![deployer],
+            quorum: 1,
+            claim_bond: parse_ether("10").expect("constant"),
+            claim_voting_period: 24 * 3600,
+            slash_ppm: 250_000,
+            finder_fee_ppm: 500_000,
         }
+    }
+
+    /// The same parameters with another fault-claim committee and quorum.
+    pub fn with_committee(mut self, committee: Vec<Address>, quorum: u32) -> Self {
+        self.committee = committee;
+        self.quorum = quorum;
+        self
     }
 }
 
@@ -95,6 +125,8 @@ pub struct Deployment {
     pub service_registry: Address,
     #[serde(rename = "JobEscrow")]
     pub job_escrow: Address,
+    #[serde(rename = "FaultClaims")]
+    pub fault_claims: Address,
     #[serde(rename = "TeamVesting")]
     pub team_vesting: Address,
     #[serde(rename = "TreasuryVesting")]
@@ -166,7 +198,24 @@ pub async fn deploy_suite<P: Provider>(
     let escrow =
         JobEscrow::deploy(provider, *token.address(), U256::from(p.dispute_period)).await?;
     execute(staking.wire(*minter.address(), *broker.address())).await?;
-    execute(staking.setVerifier(p.verifier)).await?;
+    let bond = u128::try_from(p.claim_bond)
+        .map_err(|_| ChainError::Parameters("claim bond exceeds uint128".into()))?;
+    let claims = FaultClaims::deploy(
+        provider,
+        *token.address(),
+        *staking.address(),
+        IFaultClaims::Parameters {
+            bond,
+            votingPeriod: p.claim_voting_period,
+            slashPpm: p.slash_ppm,
+            finderFeePpm: p.finder_fee_ppm,
+        },
+        p.committee.clone(),
+        p.quorum,
+        p.deployer,
+    )
+    .await?;
+    execute(staking.setVerifier(*claims.address())).await?;
 
     Ok(Deployment {
         chain_id: provider
@@ -182,6 +231,7 @@ pub async fn deploy_suite<P: Provider>(
         ticket_broker: *broker.address(),
         service_registry: *registry.address(),
         job_escrow: *escrow.address(),
+        fault_claims: *claims.address(),
         team_vesting: *team.address(),
         treasury_vesting: *treasury.address(),
     })

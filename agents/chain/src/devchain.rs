@@ -29,6 +29,8 @@ pub struct DevChainOptions {
     /// Load the chain from this file if it exists and save it there on exit (`anvil --state`).
     pub state: Option<PathBuf>,
     pub port: Option<u16>,
+    /// Funded development accounts (`anvil --accounts`, default 10).
+    pub accounts: Option<usize>,
 }
 
 impl DevChain {
@@ -51,6 +53,9 @@ impl DevChain {
         }
         if let Some(port) = options.port {
             anvil = anvil.port(port);
+        }
+        if let Some(accounts) = options.accounts {
+            anvil = anvil.arg("--accounts").arg(accounts.to_string());
         }
         Ok(Self {
             anvil: anvil.try_spawn()?,

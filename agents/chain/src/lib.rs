@@ -4,6 +4,7 @@
 
 pub mod actions;
 pub mod bindings;
+pub mod claims;
 pub mod deploy;
 pub mod devchain;
 
@@ -21,4 +22,14 @@ pub enum ChainError {
     Reverted(alloy::primitives::TxHash),
     #[error("deployment file: {0}")]
     DeploymentFile(String),
+    #[error("invalid parameters: {0}")]
+    Parameters(String),
+    /// A call the contract refused, with its custom error decoded (e.g. `NotBroadcaster { .. }`).
+    #[error("{contract} refused the call: {reason}")]
+    Refused {
+        contract: &'static str,
+        reason: String,
+    },
+    #[error("the receipt has no {0} event")]
+    MissingEvent(&'static str),
 }

@@ -86,10 +86,13 @@ impl Drop for Devnet {
 }
 
 /// Anvil accounts: 0 deploys, 1..=N (at most 5) orchestrate, 6 buys compute (its key is written to
-/// `buyer.key`), 7 and 8 provide compute, 9 broadcasts.
+/// `buyer.key`), 7 and 8 provide compute, 9 broadcasts, 10, 11 and 12 are the fault-claim committee.
 const BROADCASTER: usize = 9;
 const BUYER: usize = 6;
 const PROVIDERS: [usize; 2] = [7, 8];
+const COMMITTEE: [usize; 3] = [10, 11, 12];
+/// Votes of [`COMMITTEE`] that decide a fault claim.
+const QUORUM: u32 = 2;
 
 pub async fn start(options: &DevnetOptions) -> Result<Devnet> {
     if options.orchestrators > 5 || options.providers > PROVIDERS.len() {
@@ -99,10 +102,13 @@ pub async fn start(options: &DevnetOptions) -> Result<Devnet> {
         .with_context(|| format!("creating {}", options.data_dir.display()))?;
     let chain = DevChain::spawn_with(&DevChainOptions {
         block_time: Some(options.block_time),
+        accounts: Some(COMMITTEE[COMMITTEE.len() - 1] + 1),
         ..Default::default()
     })?;
     let deployer = provider(&chain.endpoint(), chain.signer(0))?;
-    let deployment = deploy_suite(&deployer, &SuiteParams::devnet(chain.address(0))).await?;
+    let committee = COMMITTEE.iter().map(|&i| chain.address(i)).collect();
+    let params = SuiteParams::devnet(chain.address(0)).with_committee(committee, QUORUM);
+    let deployment = deploy_suite(&deployer, &params).await?;
     deployment.save(&options.data_dir.join("deployment.json"))?;
 
     let mut orchestrators = Vec::new();

@@ -1,0 +1,193 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.37;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {IStaking} from "./IStaking.sol";
+import {SegmentResultHash} from "../libraries/SegmentResultHash.sol";
+
+/// @title IFaultClaims
+/// @notice On-chain verification of fault claims against orchestrators. A broadcaster that paid for a
+///         segment and holds the orchestrator's signed result (`SegmentResultHash`) files a claim
+///         naming one rendition, a fault code and the hash and URI of its evidence, and posts a bond.
+///         A committee set by governance decides: `quorum` votes to uphold slash `slashPpm` of the
+///         orchestrator's own stake through Staking (this contract is Staking's verifier), pay the
+///         claimant `finderFeePpm` of the penalty, burn the rest and return the bond; `quorum` votes
+///         to reject give the bond to the accused orchestrator. A claim nobody decides before its
+///         deadline expires: the bond goes back and nobody is penalized.
+///
+///         Rules:
+///         - Only the result's broadcaster may claim (nobody can front-run the finder's fee), once per
+///           result digest ever, and only against an orchestrator registered at filing time.
+///         - The quorum, slash and finder-fee rates and the bond in force at filing apply to the claim
+///           for its whole life; governance changes affect later claims only. Members of the current
+///           committee vote, each once per claim; neither the claimant nor the accused may vote on it.
+///         - `quorum > members / 2`, so two disjoint majorities cannot exist in one committee.
+///         - An upheld claim against an orchestrator that is no longer registered (slashed already)
+///           is upheld without a penalty.
+///
+///         Fault codes (`fault`, the same numbers in `agents/chain/src/claims.rs`):
+///         1 undecodable, 2 wrong_codec, 3 wrong_resolution, 4 frame_count, 5 duration,
+///         6 stale_segment (start time does not match the input: stale or reordered), 7 low_bitrate,
+///         8 high_bitrate, 9 audio_missing, 10 low_quality (SSIM/PSNR below threshold, e.g. black
+///         frames).
+interface IFaultClaims {
+    /* TYPES */
+
+    /// @notice Life cycle of a claim. Upheld, Rejected and Expired are final.
+    enum ClaimStatus {
+        None,
+        Open,
+        Upheld,
+        Rejected,
+        Expired
+    }
+
+    /// @notice Governance parameters, snapshot into each claim at filing.
+    struct Parameters {
+        uint128 bond; // work-token wei the claimant posts
+        uint64 votingPeriod; // seconds from filing until the claim can only expire
+        uint32 slashPpm; // share of the orchestrator's own stake slashed when upheld
+        uint32 finderFeePpm; // share of the penalty paid to the claimant
+    }
+
+    /// @notice A claim as stored.
+    struct Claim {
+        bytes32 resultDigest; // EIP-712 digest of the signed SegmentResult
+        address orchestrator;
+        uint64 deadline; // votes until then (unix seconds, exclusive); expiry from then on
+        uint8 fault;
+        ClaimStatus status;
+        address claimant; // the result's broadcaster
+        uint32 quorum;
+        uint32 votesFor;
+        uint32 votesAgainst;
+        uint128 bond;
+        uint32 rendition; // index into the result's profiles and rendition hashes
+        uint32 slashPpm;
+        uint32 finderFeePpm;
+        bytes32 evidenceHash;
+    }
+
+    /// @notice Claims against one orchestrator by outcome (its reputation on this contract).
+    struct Record {
+        uint64 upheld;
+        uint64 rejected;
+        uint64 open;
+        uint64 expired;
+    }
+
+    /* EVENTS */
+
+    event ClaimFiled(
+        uint256 indexed id,
+        address indexed orchestrator,
+        address indexed claimant,
+        bytes32 resultDigest,
+        uint256 rendition,
+        uint8 fault,
+        bytes32 evidenceHash,
+        string evidenceUri,
+        uint256 deadline
+    );
+    event Voted(uint256 indexed id, address indexed member, bool uphold, uint256 votesFor, uint256 votesAgainst);
+    /// @notice A claim reached a final status. `penalty` is what Staking slashed, `finderFee` the part
+    ///         of it paid to the claimant (both 0 unless Upheld).
+    event ClaimResolved(uint256 indexed id, ClaimStatus status, uint256 penalty, uint256 finderFee);
+    event CommitteeSet(address[] members, uint32 quorum);
+    event ParametersSet(uint256 bond, uint256 votingPeriod, uint32 slashPpm, uint32 finderFeePpm);
+
+    /* ERRORS */
+
+    error ZeroAddress();
+    error ZeroBond();
+    error VotingPeriodOutOfRange(uint256 period, uint256 max);
+    error RateAbovePpm(uint256 rate);
+    error EmptyCommittee();
+    error CommitteeTooLarge(uint256 members, uint256 max);
+    error DuplicateMember(address member);
+    error InvalidQuorum(uint256 quorum, uint256 members);
+    error UnknownFault(uint8 fault);
+    error RenditionCountMismatch(uint256 profiles, uint256 renditionHashes);
+    error RenditionOutOfRange(uint256 rendition, uint256 renditions);
+    error NotBroadcaster(address caller, address broadcaster);
+    error InvalidSignature();
+    error NotSignedByOrchestrator(address signer, address orchestrator);
+    error AlreadyClaimed(bytes32 resultDigest, uint256 id);
+    error NotRegistered(address orchestrator);
+    error UnknownClaim(uint256 id);
+    error ClaimNotOpen(uint256 id, ClaimStatus status);
+    error NotMember(address account);
+    error PartyCannotVote(uint256 id, address account);
+    error AlreadyVoted(uint256 id, address member);
+    error VotingClosed(uint256 id, uint256 deadline);
+    error VotingNotOver(uint256 id, uint256 deadline);
+
+    /* CLAIMS */
+
+    /// @notice Files a claim that `result`, signed by its orchestrator with `signature`, is faulty in
+    ///         rendition `rendition` with fault code `fault` (1..10, see above). Pulls the current bond
+    ///         from the caller (approve first).
+    /// @dev The caller must be `result.broadcaster`; `signature` is 65 bytes `r ‖ s ‖ v` with low `s`
+    ///      over the result's EIP-712 digest under Staking's domain on this chain; the result must not
+    ///      have been claimed before and its orchestrator must be registered.
+    /// @param evidenceHash Hash of the evidence (e.g. keccak256 of the rendition and the checker's report).
+    /// @param evidenceUri Where the committee finds the evidence; only emitted.
+    /// @return id The claim's id (ids start at 1).
+    function fileClaim(
+        SegmentResultHash.SegmentResult memory result,
+        bytes memory signature,
+        uint256 rendition,
+        uint8 fault,
+        bytes32 evidenceHash,
+        string calldata evidenceUri
+    ) external returns (uint256 id);
+
+    /// @notice Votes on an open claim before its deadline; members of the current committee only,
+    ///         once each, not the claimant nor the accused. The vote that brings `votesFor` to the
+    ///         claim's quorum upholds it (slash, finder fee, bond back to the claimant); the one that
+    ///         brings `votesAgainst` there rejects it (bond to the orchestrator).
+    function vote(uint256 id, bool uphold) external;
+
+    /// @notice Closes an open claim whose deadline has passed without a decision and returns the bond
+    ///         to the claimant. Anyone.
+    function expire(uint256 id) external;
+
+    /* GOVERNANCE */
+
+    /// @notice Replaces the whole committee and its quorum. Owner only. Members are distinct and
+    ///         non-zero, at most `MAX_COMMITTEE`; `members.length / 2 < quorum ≤ members.length`.
+    ///         Open claims keep their quorum; their remaining votes come from the new members.
+    function setCommittee(address[] calldata members, uint32 quorum) external;
+
+    /// @notice Sets the parameters of claims filed from now on. Owner only. `bond > 0`,
+    ///         `0 < votingPeriod ≤ MAX_VOTING_PERIOD`, both rates ≤ 1e6.
+    function setParameters(Parameters calldata params) external;
+
+    /* VIEWS */
+
+    /// @notice The work token bonds are posted in.
+    function token() external view returns (IERC20);
+    /// @notice The Staking contract slashed through, and whose address is the results' EIP-712 domain.
+    function staking() external view returns (IStaking);
+    /// @notice Parameters for claims filed now.
+    function parameters() external view returns (Parameters memory);
+    /// @notice A claim (status None: no such claim).
+    function claim(uint256 id) external view returns (Claim memory);
+    /// @notice The claim filed on a result digest, 0 if none.
+    function claimOfResult(bytes32 resultDigest) external view returns (uint256);
+    /// @notice Claims filed so far (the latest id).
+    function claimCount() external view returns (uint256);
+    /// @notice The current committee, in the order governance set it.
+    function committee() external view returns (address[] memory);
+    /// @notice Votes that decide claims filed now.
+    function quorum() external view returns (uint32);
+    /// @notice True if `account` is in the current committee.
+    function isMember(address account) external view returns (bool);
+    /// @notice True if `member` has voted on claim `id`.
+    function hasVoted(uint256 id, address member) external view returns (bool);
+    /// @notice Claims against `orchestrator` by outcome.
+    function record(address orchestrator) external view returns (Record memory);
+    /// @notice The EIP-712 digest of `result` under Staking's domain on this chain (what the
+    ///         orchestrator signs and what `claimOfResult` is keyed by).
+    function resultDigest(SegmentResultHash.SegmentResult memory result) external view returns (bytes32);
+}
