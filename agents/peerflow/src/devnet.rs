@@ -4,11 +4,15 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use alloy::primitives::{Address, U256, utils::parse_ether};
 use alloy::providers::{DynProvider, ext::AnvilApi};
 use anyhow::{Context, Result};
 use peerflow_broadcaster::network::deposit::{TopUp, keep_topped_up};
+use peerflow_broadcaster::network::juror::Juror;
+use peerflow_broadcaster::network::reputation::{Reputation, SuspensionPolicy};
+use peerflow_broadcaster::network::verification::VerifyPolicy;
 use peerflow_chain::actions::{advertise, fund_sender, give, register_orchestrator};
 use peerflow_chain::{Deployment, DevChain, DevChainOptions, SuiteParams, deploy_suite};
 use peerflow_orchestrator::service::RunningOrchestrator;
@@ -16,7 +20,8 @@ use peerflow_protocol::api::ProfileSpec;
 
 use crate::provider::{ProviderOpts, RunningProvider, start_provider};
 use crate::roles::{
-    NodeOpts, OrchestratorOpts, broadcaster_app, ladder_specs, provider, start_orchestrator,
+    BroadcasterSetup, NodeOpts, OrchestratorOpts, broadcaster_app, ladder_specs, provider,
+    start_orchestrator,
 };
 
 /// How big a devnet to run.
@@ -36,6 +41,13 @@ pub struct DevnetOptions {
     /// Orchestrators' reward cut and fee share, parts per million.
     pub reward_cut: u32,
     pub fee_share: u32,
+    /// The broadcaster's ladder (default: [`peerflow_media::default_ladder`]).
+    pub ladder: Vec<peerflow_media::Profile>,
+    /// How the broadcaster checks renditions, and how long failures and faults suspend.
+    pub verify: VerifyPolicy,
+    pub suspension: SuspensionPolicy,
+    /// Run the fault-claim committee's jurors (else [`spawn_jurors`] starts them later).
+    pub jurors: bool,
 }
 
 impl DevnetOptions {
@@ -50,6 +62,10 @@ impl DevnetOptions {
             redundancy: 1,
             reward_cut: 100_000,
             fee_share: 500_000,
+            ladder: peerflow_media::default_ladder(),
+            verify: VerifyPolicy::default(),
+            suspension: SuspensionPolicy::default(),
+            jurors: true,
         }
     }
 }
@@ -67,9 +83,15 @@ pub struct Devnet {
     pub broadcaster: Address,
     pub broadcaster_url: String,
     pub ladder: Vec<ProfileSpec>,
+    /// The broadcaster's record of each orchestrator.
+    pub reputation: Arc<Reputation>,
+    /// How the broadcaster (and so the devnet's jurors) checks renditions.
+    pub verify: VerifyPolicy,
     data_dir: PathBuf,
     server: tokio::task::JoinHandle<()>,
     deposit_keeper: tokio::task::JoinHandle<()>,
+    claim_filer: Option<tokio::task::JoinHandle<()>>,
+    jurors: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Devnet {
@@ -82,6 +104,12 @@ impl Drop for Devnet {
     fn drop(&mut self) {
         self.server.abort();
         self.deposit_keeper.abort();
+        if let Some(filer) = &self.claim_filer {
+            filer.abort();
+        }
+        for juror in &self.jurors {
+            juror.abort();
+        }
     }
 }
 
@@ -218,24 +246,30 @@ pub async fn start(options: &DevnetOptions) -> Result<Devnet> {
         },
         std::time::Duration::from_secs(5),
     );
-    let ladder = ladder_specs(&peerflow_media::default_ladder());
-    let app = broadcaster_app(
-        wallet,
-        chain.secret_key(BROADCASTER),
-        broadcaster,
-        &deployment,
-        options.data_dir.join("broadcaster"),
-        ladder.clone(),
-        ("transcode:h264".into(), None, options.redundancy),
-    );
     let listener = tokio::net::TcpListener::bind(options.broadcaster_listen).await?;
     let broadcaster_url = format!("http://{}", listener.local_addr()?);
+    let app = broadcaster_app(BroadcasterSetup {
+        chain: wallet,
+        key: chain.secret_key(BROADCASTER),
+        me: broadcaster,
+        deployment: deployment.clone(),
+        data_dir: options.data_dir.join("broadcaster"),
+        ladder: options.ladder.clone(),
+        service: "transcode:h264".into(),
+        region: None,
+        redundancy: options.redundancy,
+        verify: options.verify.clone(),
+        suspension: options.suspension,
+        claims_url: Some(broadcaster_url.clone()),
+    })?;
+    let ladder = ladder_specs(&options.ladder);
+    let (router, reputation, claim_filer) = (app.router, app.reputation, app.claim_filer);
     let server = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
+        if let Err(e) = axum::serve(listener, router).await {
             tracing::error!(error = %e, "broadcaster HTTP server stopped");
         }
     });
-    Ok(Devnet {
+    let mut net = Devnet {
         chain,
         deployment,
         deployer,
@@ -245,8 +279,35 @@ pub async fn start(options: &DevnetOptions) -> Result<Devnet> {
         broadcaster,
         broadcaster_url,
         ladder,
+        reputation,
+        verify: options.verify.clone(),
         data_dir: options.data_dir.clone(),
         server,
         deposit_keeper,
-    })
+        claim_filer,
+        jurors: Vec::new(),
+    };
+    if options.jurors {
+        net.jurors = spawn_jurors(&net, 0);
+    }
+    Ok(net)
+}
+
+/// Starts one juror per committee member (anvil accounts 10 to 12), judging claims filed from
+/// `from_block` on; they stop when their handles are aborted.
+pub fn spawn_jurors(net: &Devnet, from_block: u64) -> Vec<tokio::task::JoinHandle<()>> {
+    COMMITTEE
+        .iter()
+        .filter_map(|&i| {
+            let wallet = provider(&net.chain.endpoint(), net.chain.signer(i)).ok()?;
+            let juror = Juror {
+                chain: wallet,
+                deployment: net.deployment.clone(),
+                me: net.chain.address(i),
+                policy: net.verify.clone(),
+                http: reqwest::Client::new(),
+            };
+            Some(juror.spawn(from_block, std::time::Duration::from_millis(500)))
+        })
+        .collect()
 }

@@ -8,3 +8,4 @@ pub mod devnet;
 pub mod keys;
 pub mod provider;
 pub mod roles;
+pub mod trust;

@@ -43,6 +43,10 @@ enum Command {
     /// VOD: upload a video once, pay replicated providers to package it as HLS, fetch it later.
     #[command(subcommand)]
     Vod(peerflow::buyer::VodCommand),
+    /// Sit on the fault-claim committee: judge each claim from its evidence and vote.
+    Juror(Box<peerflow::trust::JurorOpts>),
+    /// Show an orchestrator's or provider's record: broadcaster scores, stake, fault claims, jobs.
+    Reputation(Box<peerflow::trust::ReputationOpts>),
 }
 
 #[derive(clap::Args)]
@@ -138,6 +142,8 @@ async fn main() -> anyhow::Result<()> {
         Command::Orchestrator(o) => roles::orchestrator(o, config).await,
         Command::Transcoder(t) => roles::transcoder(t, config).await,
         Command::Provider(p) => peerflow::provider::provider(p, config).await,
+        Command::Juror(j) => peerflow::trust::juror(j).await,
+        Command::Reputation(r) => peerflow::trust::reputation(r).await,
         Command::Compute(c) => peerflow::buyer::compute(c).await,
         Command::Vod(v) => peerflow::buyer::vod(v).await,
     }

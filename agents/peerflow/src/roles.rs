@@ -11,10 +11,14 @@ use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use alloy::signers::local::PrivateKeySigner;
 use anyhow::{Context, Result};
 use peerflow_broadcaster::BroadcasterConfig;
+use peerflow_broadcaster::network::claims::ClaimFiler;
 use peerflow_broadcaster::network::deposit::{TopUp, keep_topped_up};
+use peerflow_broadcaster::network::http::{NetworkApi, routes as network_routes};
 use peerflow_broadcaster::network::processor::{NetworkConfig, NetworkHandle, NetworkProcessor};
+use peerflow_broadcaster::network::record::RecordSources;
+use peerflow_broadcaster::network::reputation::{Reputation, SuspensionPolicy};
 use peerflow_broadcaster::network::session::Payer;
-use peerflow_broadcaster::network::suspension::Suspensions;
+use peerflow_broadcaster::network::verification::VerifyPolicy;
 use peerflow_chain::Deployment;
 use peerflow_chain::actions::advertise;
 use peerflow_chain::bindings::ticket_broker::TicketBroker;
@@ -316,43 +320,111 @@ pub struct BroadcasterOpts {
     /// …back to this (default 100 tokens).
     #[arg(long)]
     pub deposit_target: Option<u128>,
+    /// Share of segments that also get the quality check (SSIM/PSNR, reference encode), 0 to 1
+    /// (default 0.1).
+    #[arg(long)]
+    pub sample_rate: Option<f64>,
+    /// File fault claims on-chain (default true; the bond comes from this broadcaster's account).
+    #[arg(long)]
+    pub file_claims: Option<bool>,
+    /// The URL jurors reach this broadcaster at, for fault evidence (default: the listen address).
+    #[arg(long)]
+    pub public_url: Option<String>,
 }
 
-/// The broadcaster's router: push ingest and HLS in front of the paid network.
-pub fn broadcaster_app(
-    chain: DynProvider,
-    key: [u8; 32],
-    me: alloy::primitives::Address,
-    deployment: &Deployment,
-    data_dir: PathBuf,
-    ladder: Vec<ProfileSpec>,
-    network: (String, Option<String>, usize),
-) -> axum::Router {
-    let (service, region, redundancy) = network;
-    let broadcaster = BroadcasterConfig::new(data_dir);
+/// A broadcaster to build: who pays, where its state lives, what it asks for, how it checks.
+pub struct BroadcasterSetup {
+    pub chain: DynProvider,
+    pub key: [u8; 32],
+    pub me: alloy::primitives::Address,
+    pub deployment: Deployment,
+    /// Recordings, the reputation store (`reputation.sqlite`) and fault bundles (`faults/`).
+    pub data_dir: PathBuf,
+    pub ladder: Vec<peerflow_media::Profile>,
+    /// Registry service id to require, region to prefer, orchestrators per segment.
+    pub service: String,
+    pub region: Option<String>,
+    pub redundancy: usize,
+    pub verify: VerifyPolicy,
+    pub suspension: SuspensionPolicy,
+    /// Where jurors reach this broadcaster's fault evidence, e.g. `http://b.example:8936`;
+    /// `None`: claims are not filed (faults still fail over, suspend and are kept).
+    pub claims_url: Option<String>,
+}
+
+/// A broadcaster built: its router (push, HLS, faults, reputation) and what runs beside it.
+pub struct BroadcasterApp {
+    pub router: axum::Router,
+    pub reputation: Arc<Reputation>,
+    /// Files fault claims; stops when the router (and its processor) is dropped.
+    pub claim_filer: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// Builds the broadcaster: push ingest and HLS in front of the paid network, with every reply
+/// verified, faults kept as evidence (and claimed on-chain when `claims_url` is set), and the
+/// reputation of every orchestrator kept in sqlite.
+pub fn broadcaster_app(s: BroadcasterSetup) -> Result<BroadcasterApp> {
+    std::fs::create_dir_all(&s.data_dir)
+        .with_context(|| format!("creating {}", s.data_dir.display()))?;
+    let reputation_path = s.data_dir.join("reputation.sqlite");
+    let reputation = Arc::new(
+        Reputation::open(&reputation_path, s.suspension)
+            .with_context(|| format!("opening {}", reputation_path.display()))?,
+    );
+    let fault_dir = s.data_dir.join("faults");
+    let broadcaster = BroadcasterConfig::new(s.data_dir);
     let result_domain = ResultDomain {
-        chain_id: deployment.chain_id,
-        staking: deployment.staking,
+        chain_id: s.deployment.chain_id,
+        staking: s.deployment.staking,
+    };
+    let (faults, claim_filer) = match s.claims_url {
+        Some(public_url) => {
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            let filer = ClaimFiler {
+                chain: s.chain.clone(),
+                deployment: s.deployment.clone(),
+                fault_dir: fault_dir.clone(),
+                public_url,
+            };
+            (Some(tx), Some(filer.spawn(rx)))
+        }
+        None => (None, None),
     };
     let processor = NetworkProcessor::new(
-        chain,
-        Payer::new(key, me, 3, result_domain),
-        Arc::new(Suspensions::new(
-            Duration::from_secs(5),
-            Duration::from_secs(300),
-        )),
+        s.chain.clone(),
+        Payer::new(s.key, s.me, 3, result_domain),
+        Arc::clone(&reputation),
         NetworkConfig {
-            registry: deployment.service_registry,
-            service,
-            region,
-            ladder,
-            redundancy,
+            registry: s.deployment.service_registry,
+            service: s.service,
+            region: s.region,
+            ladder: s.ladder,
+            redundancy: s.redundancy,
             rediscover_every: Duration::from_secs(30),
             // Beside the recording: `recordings/<stream>/<seq>.result.json`.
             evidence_dir: Some(broadcaster.recordings_dir()),
+            fault_dir: fault_dir.clone(),
+            verify: s.verify,
         },
+        faults,
     );
-    peerflow_broadcaster::router(broadcaster, Arc::new(NetworkHandle(Arc::new(processor))))
+    let api = NetworkApi {
+        fault_dir,
+        sources: RecordSources {
+            reputation: Arc::clone(&reputation),
+            reputation_source: format!("sqlite:{}", reputation_path.display()),
+            chain: s.chain,
+            deployment: s.deployment,
+        },
+    };
+    let router =
+        peerflow_broadcaster::router(broadcaster, Arc::new(NetworkHandle(Arc::new(processor))))
+            .merge(network_routes(Arc::new(api)));
+    Ok(BroadcasterApp {
+        router,
+        reputation,
+        claim_filer,
+    })
 }
 
 /// The ladder as the HTTP API names it.
@@ -393,26 +465,14 @@ pub async fn broadcaster(opts: &BroadcasterOpts, config: Option<&Path>) -> Resul
         policy,
         Duration::from_secs(10),
     );
+    let sample_rate = b.sample_rate.unwrap_or(VerifyPolicy::default().sample_rate);
+    if !(0.0..=1.0).contains(&sample_rate) {
+        anyhow::bail!("--sample-rate must be between 0 and 1, not {sample_rate}");
+    }
     let ladder = match &b.ladder {
         Some(l) => peerflow_media::Profile::parse_ladder(l)?,
         None => default_ladder(),
     };
-    let app = broadcaster_app(
-        chain,
-        key,
-        me,
-        &deployment,
-        b.node
-            .data_dir
-            .clone()
-            .unwrap_or_else(|| PathBuf::from("peerflow-broadcaster")),
-        ladder_specs(&ladder),
-        (
-            b.service.clone().unwrap_or_else(|| "transcode:h264".into()),
-            b.region.clone(),
-            b.redundancy.unwrap_or(1),
-        ),
-    );
     let listen = b
         .node
         .listen
@@ -420,10 +480,37 @@ pub async fn broadcaster(opts: &BroadcasterOpts, config: Option<&Path>) -> Resul
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("listening on {listen}"))?;
+    let bound = listener.local_addr()?;
+    let claims_url = match (b.file_claims.unwrap_or(true), &b.public_url) {
+        (false, _) => None,
+        (true, Some(url)) => Some(url.clone()),
+        (true, None) => Some(format!("http://{bound}")),
+    };
+    let app = broadcaster_app(BroadcasterSetup {
+        chain,
+        key,
+        me,
+        deployment,
+        data_dir: b
+            .node
+            .data_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("peerflow-broadcaster")),
+        ladder,
+        service: b.service.clone().unwrap_or_else(|| "transcode:h264".into()),
+        region: b.region.clone(),
+        redundancy: b.redundancy.unwrap_or(1),
+        verify: VerifyPolicy {
+            sample_rate,
+            ..VerifyPolicy::default()
+        },
+        suspension: SuspensionPolicy::default(),
+        claims_url,
+    })?;
     println!(
-        "broadcaster {me}: push to http://{listen}/live/<stream>/<seq>.ts, watch http://{listen}/live/<stream>/index.m3u8"
+        "broadcaster {me}: push to http://{bound}/live/<stream>/<seq>.ts, watch http://{bound}/live/<stream>/index.m3u8, record of an orchestrator at http://{bound}/v1/reputation/<address>"
     );
-    axum::serve(listener, app)
+    axum::serve(listener, app.router)
         .with_graceful_shutdown(async {
             tokio::signal::ctrl_c().await.ok();
         })

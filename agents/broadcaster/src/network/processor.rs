@@ -1,24 +1,31 @@
 //! The segment processor that pays the network: probe the segment (a bad one is refused before any
-//! money moves), rank the orchestrators offering the service (price, measured latency, stake),
-//! skip suspended ones, fail over within the segment, and optionally race two for premium streams.
-//! Every reply's signed result is verified (see [`super::session`]); the evidence of the kept one
-//! is written beside the recording, as `<evidence_dir>/<stream>/<seq>.result.json`.
+//! money moves), rank the orchestrators offering the service (price, then their record here:
+//! success rate, latency; then stake), skip suspended ones, fail over within the segment, and
+//! optionally race two for premium streams. Every reply's signed result is verified (see
+//! [`super::session`]) and its renditions checked (see [`super::verification`]) before they count:
+//! a rendition that fails a check suspends its orchestrator for every stream, its evidence is
+//! bundled under `fault_dir` and reported to whoever files claims, and the segment goes to the
+//! next orchestrator. The signed result of each kept segment is written beside the recording, as
+//! `<evidence_dir>/<stream>/<seq>.result.json`.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use alloy::primitives::Address;
 use alloy::providers::Provider;
+use bytes::Bytes;
+use peerflow_media::{InputFormat, MediaInfo, Profile};
 use peerflow_protocol::SignedResult;
 use peerflow_protocol::api::{ProfileSpec, RENDITION_HEADER, SegmentRequest};
 use peerflow_protocol::multipart::Part;
-use tokio::sync::RwLock;
+use tokio::sync::{RwLock, mpsc};
 
 use super::discovery::{Candidate, discover};
-use super::session::Payer;
-use super::suspension::Suspensions;
+use super::evidence::{FaultReport, write_bundle};
+use super::reputation::Reputation;
+use super::session::{AttemptError, Payer, Verified};
+use super::verification::{Finding, Verdict, VerifyPolicy, check_segment};
 use crate::{
     BoxFuture, IncomingSegment, ProcessError, RenditionOut, SegmentFormat, SegmentProcessor,
 };
@@ -30,7 +37,7 @@ pub struct NetworkConfig {
     /// Registry service id to require, e.g. "transcode:h264".
     pub service: String,
     pub region: Option<String>,
-    pub ladder: Vec<ProfileSpec>,
+    pub ladder: Vec<Profile>,
     /// 1: one orchestrator per segment; 2: race two and keep the first result.
     pub redundancy: usize,
     /// How often the active set is read again.
@@ -38,32 +45,51 @@ pub struct NetworkConfig {
     /// Where each segment's signed result is kept (`<dir>/<stream>/<seq>.result.json`); `None`
     /// only logs it.
     pub evidence_dir: Option<PathBuf>,
+    /// Where the evidence of each fault is bundled (`<dir>/<stream>/<seq>-<orchestrator>/`).
+    pub fault_dir: PathBuf,
+    /// How renditions are checked.
+    pub verify: VerifyPolicy,
+}
+
+/// How one attempt at one orchestrator ended.
+enum Outcome {
+    /// Signed and checked: publish it.
+    Good(Verified),
+    /// Signed, but a rendition failed a check: a provable fault.
+    Faulty(Verified, Finding),
+    Failed(AttemptError),
 }
 
 /// Pays orchestrators found on-chain to transcode segments.
 pub struct NetworkProcessor<P> {
     provider: P,
     payer: Payer,
-    suspensions: Arc<Suspensions>,
+    reputation: Arc<Reputation>,
     config: NetworkConfig,
+    specs: Vec<ProfileSpec>,
     candidates: RwLock<Option<(Instant, Vec<Candidate>)>>,
-    latency_ms: Mutex<HashMap<Address, f64>>,
+    faults: Option<mpsc::UnboundedSender<FaultReport>>,
 }
 
 impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
+    /// `reputation` is shared by every stream (and may be by other processors); each fault's
+    /// report goes to `faults` when given (a claim filer), after its bundle is written.
     pub fn new(
         provider: P,
         payer: Payer,
-        suspensions: Arc<Suspensions>,
+        reputation: Arc<Reputation>,
         config: NetworkConfig,
+        faults: Option<mpsc::UnboundedSender<FaultReport>>,
     ) -> Self {
+        let specs = config.ladder.iter().map(spec_of).collect();
         Self {
             provider,
             payer,
-            suspensions,
+            reputation,
             config,
+            specs,
             candidates: RwLock::new(None),
-            latency_ms: Mutex::new(HashMap::new()),
+            faults,
         }
     }
 
@@ -88,20 +114,30 @@ impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
             .as_ref()
             .map(|(_, c)| c.clone())
             .unwrap_or_default();
-        let latency = self.latency_ms.lock().expect("latency").clone();
-        let mut usable: Vec<Candidate> = all
-            .into_iter()
-            .filter(|c| !self.suspensions.is_suspended(c.address))
-            .collect();
-        // Cheapest first, then fastest measured (unmeasured ones get tried), then most stake.
-        usable.sort_by(|a, b| {
-            let la = latency.get(&a.address).copied().unwrap_or(0.0);
-            let lb = latency.get(&b.address).copied().unwrap_or(0.0);
+        let mut usable: Vec<(Candidate, f64, f64)> = Vec::with_capacity(all.len());
+        for c in all {
+            let score = self.reputation.score(c.address).unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "reading the reputation store");
+                None
+            });
+            if score.as_ref().is_some_and(|s| s.suspended_at(unix_ms())) {
+                continue;
+            }
+            // Unmeasured orchestrators get tried: no latency counts as the fastest.
+            let (rate, latency) = score.map_or((0.5, 0.0), |s| {
+                (s.success_rate(), s.latency_ewma_ms.unwrap_or(0.0))
+            });
+            usable.push((c, rate, latency));
+        }
+        // Cheapest first, then the better record here, then fastest, then most stake.
+        usable.sort_by(|(a, ra, la), (b, rb, lb)| {
             a.advertised_price
                 .cmp(&b.advertised_price)
-                .then(la.total_cmp(&lb))
+                .then(rb.total_cmp(ra))
+                .then(la.total_cmp(lb))
                 .then(b.stake.cmp(&a.stake))
         });
+        let usable: Vec<Candidate> = usable.into_iter().map(|(c, _, _)| c).collect();
         Ok(usable)
     }
 
@@ -128,7 +164,7 @@ impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
                 SegmentFormat::Ts => "ts".into(),
                 SegmentFormat::Mp4 => "mp4".into(),
             },
-            profiles: self.config.ladder.clone(),
+            profiles: self.specs.clone(),
         };
         let block = self
             .provider
@@ -146,39 +182,137 @@ impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
             }
             let mut attempts = tokio::task::JoinSet::new();
             for c in batch {
-                let (me, request, bytes) =
-                    (Arc::clone(&self), request.clone(), segment.bytes.clone());
+                let (me, request, format, segment, info) = (
+                    Arc::clone(&self),
+                    request.clone(),
+                    segment.format,
+                    segment.bytes.clone(),
+                    info.clone(),
+                );
                 attempts.spawn(async move {
                     let started = Instant::now();
-                    let result = me.payer.submit(&c, &request, &bytes, pixels, block).await;
-                    (c, started.elapsed(), result)
+                    let outcome = match me.payer.submit(&c, &request, &segment, pixels, block).await
+                    {
+                        Ok(verified) => me.check(segment, format, info, verified).await,
+                        Err(e) => Outcome::Failed(e),
+                    };
+                    (c, started.elapsed(), outcome)
                 });
             }
             while let Some(joined) = attempts.join_next().await {
-                let (c, took, result) =
+                let (c, took, outcome) =
                     joined.map_err(|e| ProcessError::Unavailable(e.to_string()))?;
-                match result {
-                    Ok(verified) => {
-                        self.record_success(c.address, took);
+                match outcome {
+                    Outcome::Good(verified) => {
+                        self.record(c.address, self.reputation.succeeded(c.address, took));
                         attempts.abort_all();
                         self.keep_evidence(&segment, &verified.evidence).await;
                         return self.renditions(verified.parts, info.duration_s);
                     }
-                    Err(e) if e.is_bad_segment() => {
+                    Outcome::Faulty(verified, finding) => {
+                        self.record(
+                            c.address,
+                            self.reputation.faulted(c.address, finding.name).map(drop),
+                        );
+                        tracing::warn!(orchestrator = %c.address, stream = %segment.stream, seq = segment.seq, %finding, "rendition failed verification; failing over");
+                        self.report_fault(&segment, verified, &finding).await;
+                        last = format!("{}: {finding}", c.address);
+                    }
+                    Outcome::Failed(e) if e.is_bad_segment() => {
                         return Err(ProcessError::BadSegment(e.to_string()));
                     }
-                    Err(e) => {
+                    Outcome::Failed(e) => {
                         // Only the orchestrator's own faults suspend it (not, say, our empty deposit).
                         let period = if e.retry_elsewhere() {
-                            self.suspensions.failed(c.address)
+                            self.reputation.failed(c.address)
                         } else {
-                            Duration::ZERO
+                            Ok(Duration::ZERO)
                         };
-                        tracing::warn!(orchestrator = %c.address, error = %e, suspended_s = period.as_secs(), "segment failed; failing over");
+                        let suspended_s = period.as_ref().map_or(0, Duration::as_secs);
+                        self.record(c.address, period.map(drop));
+                        tracing::warn!(orchestrator = %c.address, error = %e, suspended_s, "segment failed; failing over");
                         last = format!("{}: {e}", c.address);
                     }
                 }
             }
+        }
+    }
+
+    /// Runs the rendition checks on the blocking pool.
+    async fn check(
+        &self,
+        source: Bytes,
+        format: SegmentFormat,
+        info: MediaInfo,
+        verified: Verified,
+    ) -> Outcome {
+        let format = match format {
+            SegmentFormat::Ts => InputFormat::MpegTs,
+            SegmentFormat::Mp4 => InputFormat::Mp4,
+        };
+        let ladder = self.config.ladder.clone();
+        let policy = self.config.verify.clone();
+        let sampled = policy.draw();
+        let checked = tokio::task::spawn_blocking(move || {
+            let renditions: Vec<&[u8]> = verified.parts.iter().map(|p| p.body.as_slice()).collect();
+            let verdict = check_segment(
+                &source,
+                format,
+                &info,
+                &ladder,
+                &renditions,
+                sampled,
+                &policy,
+            );
+            (verified, verdict)
+        })
+        .await;
+        match checked {
+            Ok((verified, Verdict::Passed(_))) => Outcome::Good(verified),
+            Ok((verified, Verdict::Failed(finding))) => Outcome::Faulty(verified, finding),
+            Ok((verified, Verdict::Unchecked(error))) => {
+                // Our own tools failed: nobody is blamed and the segment is not lost.
+                tracing::warn!(%error, "could not check the renditions; publishing them unchecked");
+                Outcome::Good(verified)
+            }
+            Err(e) => Outcome::Failed(AttemptError::BadReply(format!("checking renditions: {e}"))),
+        }
+    }
+
+    /// Bundles the evidence of a fault and hands it to the claim filer.
+    async fn report_fault(&self, segment: &IncomingSegment, verified: Verified, finding: &Finding) {
+        let bytes = &verified.parts[finding.rendition].body;
+        let ext = self.config.ladder[finding.rendition]
+            .codec
+            .container()
+            .extension();
+        let written = write_bundle(
+            &self.config.fault_dir,
+            segment,
+            &verified.evidence,
+            finding,
+            bytes,
+            ext,
+        )
+        .await;
+        match written {
+            Ok(report) => {
+                if let Some(faults) = &self.faults {
+                    let _ = faults.send(report);
+                }
+            }
+            Err(error) => tracing::error!(%error, "could not keep the evidence of a fault"),
+        }
+    }
+
+    /// Logs a reputation store failure; the segment goes on either way.
+    fn record(
+        &self,
+        orchestrator: Address,
+        written: Result<(), super::reputation::ReputationError>,
+    ) {
+        if let Err(error) = written {
+            tracing::warn!(%orchestrator, %error, "could not update the reputation store");
         }
     }
 
@@ -207,16 +341,6 @@ impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
         if let Err(error) = written {
             tracing::warn!(path = %path.display(), %error, "could not keep the signed result");
         }
-    }
-
-    fn record_success(&self, orchestrator: Address, took: Duration) {
-        self.suspensions.succeeded(orchestrator);
-        let ms = took.as_secs_f64() * 1e3;
-        let mut latency = self.latency_ms.lock().expect("latency");
-        let ewma = latency
-            .get(&orchestrator)
-            .map_or(ms, |prev| 0.8 * prev + 0.2 * ms);
-        latency.insert(orchestrator, ewma);
     }
 
     fn renditions(
@@ -259,6 +383,23 @@ impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
             })
             .collect()
     }
+}
+
+/// The ladder entry as the orchestrator API names it.
+pub fn spec_of(p: &Profile) -> ProfileSpec {
+    ProfileSpec {
+        name: p.name.clone(),
+        width: p.width,
+        height: p.height,
+        bitrate_kbps: p.bitrate_kbps,
+        codec: p.codec.as_str().into(),
+    }
+}
+
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// The processor as the broadcaster's HTTP layer takes it.

@@ -1,0 +1,177 @@
+//! `peerflow juror` (a fault-claim committee member judging claims from their evidence) and
+//! `peerflow reputation` (one orchestrator's or provider's whole record, with its sources).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy::primitives::Address;
+use alloy::providers::{Provider, ProviderBuilder};
+use anyhow::{Context, Result};
+use peerflow_broadcaster::network::juror::Juror;
+use peerflow_broadcaster::network::record::{Record, RecordSources, record_of};
+use peerflow_broadcaster::network::reputation::{Reputation, SuspensionPolicy};
+use peerflow_broadcaster::network::verification::VerifyPolicy;
+use peerflow_chain::Deployment;
+use peerflow_chain::bindings::fault_claims::FaultClaims;
+
+use crate::roles::NodeOpts;
+
+/// Options of `peerflow juror`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct JurorOpts {
+    #[command(flatten)]
+    pub node: NodeOpts,
+    /// Judge claims filed from this block on (default: the current block).
+    #[arg(long)]
+    pub from_block: Option<u64>,
+    /// Seconds between looks at the chain.
+    #[arg(long, default_value_t = 2.0)]
+    pub poll_secs: f64,
+}
+
+/// Runs a juror until Ctrl-C. Refuses to start for an account that is not on the committee.
+pub async fn juror(opts: &JurorOpts) -> Result<()> {
+    let c = opts.node.connect()?;
+    let member = FaultClaims::new(c.deployment.fault_claims, &c.chain)
+        .isMember(c.me)
+        .call()
+        .await
+        .context("reading the committee")?;
+    if !member {
+        anyhow::bail!(
+            "{} is not on the fault-claim committee of {} (governance sets it with FaultClaims.setCommittee)",
+            c.me,
+            c.deployment.fault_claims
+        );
+    }
+    let from = match opts.from_block {
+        Some(b) => b,
+        None => c.chain.get_block_number().await?,
+    };
+    println!(
+        "juror {}: judging fault claims filed from block {from} on (FaultClaims {})",
+        c.me, c.deployment.fault_claims
+    );
+    let handle = Juror {
+        chain: c.chain,
+        deployment: c.deployment,
+        me: c.me,
+        policy: VerifyPolicy::default(),
+        http: reqwest::Client::new(),
+    }
+    .spawn(from, Duration::from_secs_f64(opts.poll_secs.max(0.1)));
+    tokio::signal::ctrl_c().await.ok();
+    handle.abort();
+    Ok(())
+}
+
+/// Options of `peerflow reputation`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReputationOpts {
+    /// The orchestrator's or compute provider's address.
+    pub address: Address,
+    /// Chain RPC endpoint.
+    #[arg(
+        long,
+        env = "PEERFLOW_RPC_URL",
+        default_value = "http://127.0.0.1:8545"
+    )]
+    pub rpc_url: String,
+    /// Deployment file (addresses of the contract suite).
+    #[arg(long, env = "PEERFLOW_DEPLOYMENT")]
+    pub deployment: PathBuf,
+    /// A broadcaster's reputation store (`<broadcaster data dir>/reputation.sqlite`), for its
+    /// scores; without it only the on-chain record is shown.
+    #[arg(long)]
+    pub db: Option<PathBuf>,
+    /// Print the record as JSON (the same document as `GET /v1/reputation/{address}`).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Prints one record.
+pub async fn reputation(opts: &ReputationOpts) -> Result<()> {
+    let deployment = Deployment::load(&opts.deployment)?;
+    let chain = ProviderBuilder::new()
+        .connect_http(opts.rpc_url.parse().context("--rpc-url")?)
+        .erased();
+    let (store, source) = match &opts.db {
+        Some(path) => {
+            if !path.is_file() {
+                anyhow::bail!("--db {}: no such reputation store", path.display());
+            }
+            (
+                Reputation::open(path, SuspensionPolicy::default())?,
+                format!("sqlite:{}", path.display()),
+            )
+        }
+        None => (
+            Reputation::in_memory(SuspensionPolicy::default())?,
+            "none (pass --db <broadcaster data dir>/reputation.sqlite)".into(),
+        ),
+    };
+    let sources = RecordSources {
+        reputation: Arc::new(store),
+        reputation_source: source,
+        chain,
+        deployment,
+    };
+    let record = record_of(&sources, opts.address).await?;
+    if opts.json {
+        println!("{}", serde_json::to_string_pretty(&record)?);
+    } else {
+        print!("{}", human(&record));
+    }
+    Ok(())
+}
+
+/// The record as lines for a terminal.
+pub fn human(r: &Record) -> String {
+    let mut out = format!("record of {}\n", r.address);
+    out += &format!("  broadcaster scores ({}):\n", r.broadcaster.source);
+    match &r.broadcaster.value {
+        Some(s) => {
+            out += &format!(
+                "    {} attempts, {} succeeded, {} failed, {} verification faults (last: {}); success rate {:.3}\n",
+                s.attempts,
+                s.successes,
+                s.failures,
+                s.faults,
+                s.last_fault.as_deref().unwrap_or("none"),
+                s.success_rate()
+            );
+            out += &format!(
+                "    latency EWMA {}; suspended until {}\n",
+                s.latency_ewma_ms
+                    .map_or("not measured".into(), |ms| format!("{ms:.0} ms")),
+                if s.suspended_until_ms == 0 {
+                    "never".to_owned()
+                } else {
+                    format!("unix ms {}", s.suspended_until_ms)
+                }
+            );
+        }
+        None => out += "    never used\n",
+    }
+    let st = &r.staking.value;
+    out += &format!("  staking ({}):\n", r.staking.source);
+    out += &format!(
+        "    registered {}, active this round {}, stake {} FLOW, reward cut {} ppm, fee share {} ppm\n",
+        st.registered,
+        st.active_this_round,
+        alloy::primitives::utils::format_ether(st.stake),
+        st.reward_cut_ppm,
+        st.fee_share_ppm
+    );
+    let c = &r.fault_claims.value;
+    out += &format!("  fault claims ({}):\n", r.fault_claims.source);
+    out += &format!(
+        "    {} upheld, {} rejected, {} open, {} expired\n",
+        c.upheld, c.rejected, c.open, c.expired
+    );
+    let e = &r.escrow.value;
+    out += &format!("  compute jobs ({}):\n", r.escrow.source);
+    out += &format!("    {} completed, {} failed\n", e.completed, e.failed);
+    out
+}

@@ -1,0 +1,582 @@
+//! Verification end to end: a cheating orchestrator is caught by the broadcaster's checks, the
+//! stream goes on at an honest one without losing a segment, and the claims go on-chain, where the
+//! committee's jurors uphold them from the evidence alone and Staking slashes the cheater.
+//!
+//! A test-only HTTP proxy in front of the first-ranked orchestrator replaces one rendition of each
+//! reply with a cheat ([`Cheat`]: black frames, wrong resolution, a stale segment, a truncated
+//! rendition, a lower bitrate than paid for, audio dropped) and signs the result with the
+//! orchestrator's own key, as a dishonest operator would: the signature is valid, so only the
+//! checks of the renditions can catch it.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use alloy::eips::BlockId;
+use alloy::primitives::{Address, U256};
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::HeaderValue;
+use axum::response::Response;
+use peerflow::devnet::{Devnet, DevnetOptions, spawn_jurors, start};
+use peerflow::roles::provider;
+use peerflow_broadcaster::network::evidence::{self, FaultReport};
+use peerflow_broadcaster::network::reputation::SuspensionPolicy;
+use peerflow_broadcaster::network::verification::{Finding, VerifyPolicy};
+use peerflow_chain::actions::advertise;
+use peerflow_chain::bindings::fault_claims::FaultClaims;
+use peerflow_chain::bindings::staking::Staking;
+use peerflow_chain::bindings::work_token::WorkToken;
+use peerflow_chain::claims::{ClaimStatus, Fault as ChainFault, claim, file_claim};
+use peerflow_media::cheat::Cheat;
+use peerflow_media::{InputFormat, Profile, VideoCodec, testsrc};
+use peerflow_protocol::api::{
+    PAYMENT_HEADER, Payment, ProfileSpec, RENDITION_HEADER, SEGMENT_HEADER, SegmentRequest,
+};
+use peerflow_protocol::multipart;
+use peerflow_protocol::result::{RESULT_SIGNATURE_HEADER, ResultDomain};
+use peerflow_protocol::{SegmentResult, Signature, SignedResult};
+
+/// The devnet's broadcaster is anvil account 9.
+const BROADCASTER: usize = 9;
+
+/// A proxy that cheats on rendition 0 of every segment reply, signing with the real key.
+struct Cheater {
+    target: String,
+    http: reqwest::Client,
+    cheat: Mutex<Option<Cheat>>,
+    /// The last honest rendition 0 it saw (what a stale reply sends).
+    previous: Mutex<Option<Vec<u8>>>,
+    /// Segment replies it cheated on.
+    cheated: AtomicUsize,
+    orchestrator: Address,
+    key: [u8; 32],
+    domain: ResultDomain,
+}
+
+fn profile_of(spec: &ProfileSpec) -> Profile {
+    let codec: VideoCodec = spec.codec.parse().unwrap();
+    Profile::new(
+        &spec.name,
+        spec.width,
+        spec.height,
+        spec.bitrate_kbps,
+        codec,
+    )
+}
+
+async fn forward(State(p): State<Arc<Cheater>>, request: Request) -> Response {
+    let (head, body) = request.into_parts();
+    let body = axum::body::to_bytes(body, 64 << 20).await.unwrap();
+    let path = head.uri.path_and_query().map_or("/", |x| x.as_str());
+    let mut out = p
+        .http
+        .request(head.method.clone(), format!("{}{path}", p.target))
+        .body(body.clone());
+    for name in [SEGMENT_HEADER, PAYMENT_HEADER, "content-type"] {
+        if let Some(v) = head.headers.get(name) {
+            out = out.header(name, v.clone());
+        }
+    }
+    let reply = out.send().await.unwrap();
+    let status = reply.status();
+    let mut headers = reply.headers().clone();
+    headers.remove("content-length");
+    headers.remove("transfer-encoding");
+    let mut bytes = reply.bytes().await.unwrap().to_vec();
+    let cheat = *p.cheat.lock().unwrap();
+    if head.uri.path() == "/v1/segment" && status.is_success() {
+        let content_type = headers["content-type"].to_str().unwrap().to_string();
+        let mut parts = multipart::decode(&content_type, &bytes).unwrap();
+        let honest = parts[0].body.clone();
+        let previous = p.previous.lock().unwrap().replace(honest.clone());
+        if let (Some(cheat), Some(previous)) = (cheat, previous) {
+            let request: SegmentRequest =
+                serde_json::from_slice(head.headers[SEGMENT_HEADER].as_bytes()).unwrap();
+            let payment: Payment =
+                serde_json::from_slice(head.headers[PAYMENT_HEADER].as_bytes()).unwrap();
+            let name = parts[0].header(RENDITION_HEADER).unwrap().to_owned();
+            let spec = request.profiles.iter().find(|s| s.name == name).unwrap();
+            let profile = profile_of(spec);
+            let source = body.to_vec();
+            parts[0].body = tokio::task::spawn_blocking(move || {
+                cheat
+                    .apply(&source, InputFormat::MpegTs, &profile, &honest, &previous)
+                    .unwrap()
+            })
+            .await
+            .unwrap();
+            let (result, _) = SegmentResult::from_named(
+                p.orchestrator,
+                payment.sender,
+                &request,
+                &body,
+                parts
+                    .iter()
+                    .map(|part| (part.header(RENDITION_HEADER).unwrap(), part.body.as_slice())),
+            )
+            .unwrap();
+            let signature = result.sign(&p.domain, &p.key).unwrap();
+            headers.insert(
+                RESULT_SIGNATURE_HEADER,
+                HeaderValue::from_str(&alloy::primitives::hex::encode_prefixed(
+                    signature.to_bytes(),
+                ))
+                .unwrap(),
+            );
+            let (content_type, encoded) = multipart::encode(&parts);
+            headers.insert(
+                "content-type",
+                HeaderValue::from_str(&content_type).unwrap(),
+            );
+            bytes = encoded;
+            p.cheated.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let mut response = Response::new(Body::from(bytes));
+    *response.status_mut() = status;
+    *response.headers_mut() = headers;
+    response
+}
+
+/// Puts a cheating proxy in front of orchestrator `index` and advertises it in its place.
+async fn cheat_with(net: &Devnet, index: usize) -> Arc<Cheater> {
+    let (address, running) = &net.orchestrators[index];
+    let cheater = Arc::new(Cheater {
+        target: running.url.clone(),
+        http: reqwest::Client::new(),
+        cheat: Mutex::new(None),
+        previous: Mutex::new(None),
+        cheated: AtomicUsize::new(0),
+        orchestrator: *address,
+        // Devnet orchestrator i + 1 is anvil account i + 1.
+        key: net.chain.secret_key(index + 1),
+        domain: ResultDomain {
+            chain_id: net.deployment.chain_id,
+            staking: net.deployment.staking,
+        },
+    });
+    let app = axum::Router::new()
+        .fallback(forward)
+        .with_state(Arc::clone(&cheater));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let wallet = provider(&net.chain.endpoint(), net.chain.signer(index + 1)).unwrap();
+    advertise(
+        &wallet,
+        &net.deployment,
+        &url,
+        &["transcode:h264"],
+        &["local"],
+        U256::from(1u64),
+    )
+    .await
+    .unwrap();
+    cheater
+}
+
+async fn push(net: &Devnet, stream: &str, seq: usize, segment: &std::path::Path) {
+    let reply = reqwest::Client::new()
+        .put(format!("{}/live/{stream}/{seq}.ts", net.broadcaster_url))
+        .body(std::fs::read(segment).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        reply.status(),
+        200,
+        "segment {seq}: {}",
+        reply.text().await.unwrap()
+    );
+}
+
+/// The fault bundles the broadcaster serves, each with its claim once filed.
+async fn faults(net: &Devnet) -> Vec<serde_json::Value> {
+    reqwest::get(format!("{}/v1/faults", net.broadcaster_url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn wait_for<T>(what: &str, timeout: Duration, mut f: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_cheat_is_caught_claimed_and_slashed_without_losing_a_segment() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = DevnetOptions::new(dir.path());
+    options.providers = 0;
+    // Every segment sampled, so every cheat meets every check; a fault suspends for 1 s only, so
+    // the same cheater is tried again for the next cheat.
+    options.verify = VerifyPolicy {
+        sample_rate: 1.0,
+        ..VerifyPolicy::default()
+    };
+    options.suspension = SuspensionPolicy {
+        base: Duration::from_millis(500),
+        max: Duration::from_secs(1),
+        fault: Duration::from_secs(1),
+    };
+    // The jurors start once every claim is filed: the first upheld claim unregisters the cheater.
+    options.jurors = false;
+    let net = start(&options).await.unwrap();
+    // The cheater is the cheapest, so it is tried first whenever it is not suspended.
+    let cheater = cheat_with(&net, 1).await;
+    let honest_wallet = provider(&net.chain.endpoint(), net.chain.signer(1)).unwrap();
+    advertise(
+        &honest_wallet,
+        &net.deployment,
+        &net.orchestrators[0].1.url,
+        &["transcode:h264"],
+        &["local"],
+        U256::from(2u64),
+    )
+    .await
+    .unwrap();
+    let (honest, culprit) = (net.orchestrators[0].0, net.orchestrators[1].0);
+    let segments = testsrc::generate_segments(
+        &dir.path().join("src"),
+        1 + Cheat::ALL.len(),
+        2,
+        854,
+        480,
+        30,
+    )
+    .unwrap();
+
+    // Segment 0 passes through untouched (the cheater keeps its rendition for the stale cheat).
+    push(&net, "cheats", 0, &segments[0]).await;
+    for (k, cheat) in Cheat::ALL.iter().enumerate() {
+        tokio::time::sleep(Duration::from_millis(1_200)).await; // past the 1 s suspension
+        *cheater.cheat.lock().unwrap() = Some(*cheat);
+        push(&net, "cheats", k + 1, &segments[k + 1]).await;
+        assert_eq!(
+            cheater.cheated.load(Ordering::SeqCst),
+            k + 1,
+            "{}: the cheater was tried",
+            cheat.as_str()
+        );
+    }
+
+    // Every segment is recorded, the cheated ones from the honest orchestrator.
+    let recording = dir.path().join("broadcaster/recordings/cheats");
+    for seq in 1..segments.len() {
+        let text = std::fs::read_to_string(recording.join(format!("{seq}.result.json"))).unwrap();
+        let kept: SignedResult = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            kept.result.orchestrator, honest,
+            "segment {seq} from the honest one"
+        );
+    }
+    let playlist = reqwest::get(format!("{}/live/cheats/360p.m3u8", net.broadcaster_url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    // The live window (the newest six) has every cheated segment, and no gap.
+    assert!(!playlist.contains("EXT-X-GAP"), "{playlist}");
+    for seq in 1..segments.len() {
+        assert!(playlist.contains(&format!("360p/{seq}.ts")), "{playlist}");
+    }
+
+    // One bundle per cheat, with the expected fault, each filed as a claim.
+    let expected = [
+        (Cheat::BlackFrames, "low_quality"),
+        (Cheat::WrongResolution, "wrong_resolution"),
+        (Cheat::Stale, "stale_segment"),
+        (Cheat::Truncated, "undecodable"),
+        (Cheat::LowBitrate, "low_bitrate"),
+        (Cheat::AudioDropped, "audio_missing"),
+    ];
+    let filed = wait_for("six claims filed", Duration::from_secs(60), async || {
+        let all = faults(&net).await;
+        let ids: Vec<u64> = all
+            .iter()
+            .filter_map(|f| f["claim"]["claimId"].as_u64())
+            .collect();
+        (ids.len() == expected.len()).then_some(all)
+    })
+    .await;
+    let mut by_seq: Vec<(u64, u8, u64)> = filed
+        .iter()
+        .map(|f| {
+            let m = &f["manifest"];
+            (
+                m["seq"].as_u64().unwrap(),
+                u8::try_from(m["fault"].as_u64().unwrap()).unwrap(),
+                f["claim"]["claimId"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    by_seq.sort();
+    for ((cheat, name), (seq, code, _)) in expected.iter().zip(&by_seq) {
+        assert_eq!(
+            peerflow_media::verify::Fault::name_of(*code),
+            Some(*name),
+            "segment {seq}: {} detected as {name}",
+            cheat.as_str()
+        );
+    }
+    // The evidence on disk is what the manifest says.
+    for bundle in evidence::list_bundles(&dir.path().join("broadcaster/faults"))
+        .await
+        .unwrap()
+    {
+        let FaultReport { manifest, dir, .. } = bundle;
+        assert_eq!(manifest.orchestrator, culprit);
+        for file in &manifest.files {
+            let bytes = std::fs::read(dir.join(&file.name)).unwrap();
+            assert_eq!(alloy::primitives::keccak256(&bytes), file.keccak256);
+        }
+    }
+
+    // Bad requests for evidence are refused with a code, and nothing outside a bundle is served.
+    let bad = reqwest::get(format!(
+        "{}/v1/faults/nothex/manifest.json",
+        net.broadcaster_url
+    ))
+    .await
+    .unwrap();
+    assert_eq!(bad.status(), 400);
+    assert_eq!(
+        bad.json::<serde_json::Value>().await.unwrap()["code"],
+        "bad_digest"
+    );
+    let digest = filed[0]["manifest"]["digest"].as_str().unwrap();
+    let outside = reqwest::get(format!(
+        "{}/v1/faults/{digest}/..%2F..%2Fdeployment.json",
+        net.broadcaster_url
+    ))
+    .await
+    .unwrap();
+    assert_eq!(outside.status(), 404);
+
+    // A false claim: the broadcaster says an honest rendition (segment 1, from orchestrator 0)
+    // has black frames. Its bundle is served like any other; the jurors will find nothing wrong.
+    let honest_result: SignedResult =
+        serde_json::from_str(&std::fs::read_to_string(recording.join("1.result.json")).unwrap())
+            .unwrap();
+    let honest_rendition = std::fs::read(recording.join("360p/1.ts")).unwrap();
+    let false_fault = peerflow_media::verify::Fault::LowQuality {
+        ssim: 0.1,
+        psnr_db: 5.0,
+    };
+    let false_report = evidence::write_bundle(
+        &dir.path().join("broadcaster/faults"),
+        &peerflow_broadcaster::IncomingSegment {
+            stream: "cheats".into(),
+            seq: 1,
+            format: peerflow_broadcaster::SegmentFormat::Ts,
+            bytes: std::fs::read(&segments[1]).unwrap().into(),
+            duration_hint: None,
+        },
+        &honest_result,
+        &Finding {
+            rendition: 0,
+            profile: "360p".into(),
+            code: false_fault.code(),
+            name: false_fault.name(),
+            fault: false_fault,
+            sampled: true,
+        },
+        &honest_rendition,
+        "ts",
+    )
+    .await
+    .unwrap();
+    let broadcaster_wallet =
+        provider(&net.chain.endpoint(), net.chain.signer(BROADCASTER)).unwrap();
+    let false_claim = file_claim(
+        &broadcaster_wallet,
+        &net.deployment,
+        &honest_result.result,
+        &Signature::from_bytes(&honest_result.signature).unwrap(),
+        0,
+        ChainFault::LowQuality,
+        false_report.evidence_hash,
+        &format!(
+            "{}/v1/faults/{}",
+            net.broadcaster_url,
+            evidence::bundle_name(&honest_result.digest)
+        ),
+    )
+    .await
+    .unwrap();
+
+    // The committee judges from the evidence alone: every claim upheld, the stake slashed once.
+    let staking = Staking::new(net.deployment.staking, &net.deployer);
+    let token = WorkToken::new(net.deployment.work_token, &net.deployer);
+    let honest_before = token.balanceOf(honest).call().await.unwrap();
+    let jurors = spawn_jurors(&net, 0);
+    for (_, _, id) in &by_seq {
+        let id = U256::from(*id);
+        wait_for(
+            "the claim to be decided",
+            Duration::from_secs(120),
+            async || {
+                let c = claim(&net.deployer, &net.deployment, id).await.unwrap();
+                c.status.is_final().then_some(())
+            },
+        )
+        .await;
+        let c = claim(&net.deployer, &net.deployment, id).await.unwrap();
+        assert_eq!(c.status, ClaimStatus::Upheld, "claim {id}");
+    }
+    // The false claim is rejected: its bond goes to the orchestrator it accused.
+    wait_for(
+        "the false claim to be decided",
+        Duration::from_secs(120),
+        async || {
+            let c = claim(&net.deployer, &net.deployment, false_claim)
+                .await
+                .unwrap();
+            c.status.is_final().then_some(c.status)
+        },
+    )
+    .await;
+    let c = claim(&net.deployer, &net.deployment, false_claim)
+        .await
+        .unwrap();
+    assert_eq!(c.status, ClaimStatus::Rejected);
+    assert_eq!(
+        token.balanceOf(honest).call().await.unwrap(),
+        honest_before + c.bond
+    );
+    for j in jurors {
+        j.abort();
+    }
+
+    // The first upheld claim slashed 25 % of the cheater's own stake (rewards included) and paid
+    // half of that to the broadcaster with its bond back, in one transaction; the others were
+    // upheld with nothing left to slash (the first unregistered it). Read around that block.
+    let resolved = FaultClaims::new(net.deployment.fault_claims, &net.deployer)
+        .ClaimResolved_filter()
+        .from_block(0)
+        .query()
+        .await
+        .unwrap();
+    let slashing: Vec<_> = resolved
+        .iter()
+        .filter(|(e, _)| e.penalty > U256::ZERO)
+        .collect();
+    assert_eq!(slashing.len(), 1, "{resolved:?}");
+    let (event, log) = slashing[0];
+    let at = log.block_number.unwrap();
+    let before = BlockId::number(at - 1);
+    let own = staking
+        .pendingStake(culprit)
+        .call()
+        .block(before)
+        .await
+        .unwrap();
+    let ppm = |x: U256, rate: u64| x * U256::from(rate) / U256::from(1_000_000u64);
+    assert_eq!(event.penalty, ppm(own, 250_000));
+    assert_eq!(event.finderFee, ppm(event.penalty, 500_000));
+    let stake_at = |block: BlockId| {
+        let staking = staking.clone();
+        async move {
+            staking
+                .orchestratorInfo(culprit)
+                .call()
+                .block(block)
+                .await
+                .unwrap()
+                .stake
+        }
+    };
+    assert_eq!(
+        stake_at(BlockId::number(at)).await,
+        stake_at(before).await - event.penalty
+    );
+    let balance_at = |block: BlockId| {
+        let token = token.clone();
+        let who = net.broadcaster;
+        async move { token.balanceOf(who).call().block(block).await.unwrap() }
+    };
+    let bond = c.bond;
+    assert_eq!(
+        balance_at(BlockId::number(at)).await,
+        balance_at(before).await + event.finderFee + bond,
+        "the finder's fee and the bond back"
+    );
+    assert!(
+        !staking
+            .orchestratorInfo(culprit)
+            .call()
+            .await
+            .unwrap()
+            .registered
+    );
+    // The record view shows it all, with its sources.
+    let record: serde_json::Value =
+        reqwest::get(format!("{}/v1/reputation/{culprit}", net.broadcaster_url))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(record["faultClaims"]["value"]["upheld"], 6, "{record}");
+    assert_eq!(record["broadcaster"]["value"]["faults"], 6, "{record}");
+    assert_eq!(record["staking"]["value"]["registered"], false, "{record}");
+    assert!(
+        record["broadcaster"]["source"]
+            .as_str()
+            .unwrap()
+            .starts_with("sqlite:"),
+        "{record}"
+    );
+    assert_eq!(
+        reqwest::get(format!("{}/v1/reputation/0x12", net.broadcaster_url))
+            .await
+            .unwrap()
+            .status(),
+        400
+    );
+    // The same record from the command line, for the honest orchestrator too.
+    let cli = |who: Address| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_peerflow"))
+            .arg("reputation")
+            .arg(who.to_string())
+            .arg("--rpc-url")
+            .arg(net.chain.endpoint())
+            .arg("--deployment")
+            .arg(dir.path().join("deployment.json"))
+            .arg("--db")
+            .arg(dir.path().join("broadcaster/reputation.sqlite"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let culprit_text = cli(culprit);
+    assert!(
+        culprit_text.contains("6 upheld, 0 rejected, 0 open"),
+        "{culprit_text}"
+    );
+    assert!(
+        culprit_text.contains("6 verification faults"),
+        "{culprit_text}"
+    );
+    let honest_text = cli(honest);
+    assert!(
+        honest_text.contains("0 upheld, 1 rejected"),
+        "{honest_text}"
+    );
+    assert!(honest_text.contains("registered true"), "{honest_text}");
+}
