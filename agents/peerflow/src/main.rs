@@ -123,6 +123,10 @@ async fn devnet(args: &DevnetArgs) -> anyhow::Result<()> {
         "playback:     {}/live/<stream>/index.m3u8",
         net.broadcaster_url
     );
+    println!(
+        "trust:        faults {0}/v1/faults, records {0}/v1/reputation/<address>; 3 jurors (quorum 2) judge claims",
+        net.broadcaster_url
+    );
     if args.demo {
         return peerflow::demo::run(&net, "demo").await;
     }

@@ -1,6 +1,8 @@
 //! The whole network on one machine: ffmpeg-cut segments pushed over HTTP to the broadcaster, paid
 //! orchestrators found on-chain, renditions back as HLS, winning tickets redeemed on anvil.
 
+mod common;
+
 use std::time::Duration;
 
 use alloy::primitives::U256;
@@ -17,22 +19,8 @@ use peerflow_orchestrator::WinningTicketStatus;
 
 /// Pushes `segments` as sequence numbers `first..`.
 async fn push_segments(net: &Devnet, stream: &str, first: usize, segments: &[std::path::PathBuf]) {
-    let http = reqwest::Client::new();
     for (i, path) in segments.iter().enumerate() {
-        let seq = first + i;
-        let url = format!("{}/live/{stream}/{seq}.ts", net.broadcaster_url);
-        let reply = http
-            .put(url)
-            .body(std::fs::read(path).unwrap())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(
-            reply.status(),
-            200,
-            "segment {seq}: {}",
-            reply.text().await.unwrap()
-        );
+        common::proxy::push(net, stream, first + i, path).await;
     }
 }
 

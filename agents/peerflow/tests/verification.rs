@@ -8,26 +8,27 @@
 //! orchestrator's own key, as a dishonest operator would: the signature is valid, so only the
 //! checks of the renditions can catch it.
 
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use alloy::eips::BlockId;
 use alloy::primitives::{Address, U256};
-use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::http::HeaderValue;
-use axum::response::Response;
+use axum::body::Bytes;
+use axum::http::{HeaderValue, request};
+use common::proxy::{Proxy, Reply, Rewrite, advertise_at, push, put_in_front};
 use peerflow::devnet::{Devnet, DevnetOptions, spawn_jurors, start};
 use peerflow::roles::provider;
+use peerflow_broadcaster::network::claims::ClaimFiler;
 use peerflow_broadcaster::network::evidence::{self, FaultReport};
 use peerflow_broadcaster::network::reputation::SuspensionPolicy;
 use peerflow_broadcaster::network::verification::{Finding, VerifyPolicy};
-use peerflow_chain::actions::advertise;
 use peerflow_chain::bindings::fault_claims::FaultClaims;
 use peerflow_chain::bindings::staking::Staking;
 use peerflow_chain::bindings::work_token::WorkToken;
-use peerflow_chain::claims::{ClaimStatus, Fault as ChainFault, claim, file_claim};
+use peerflow_chain::claims::{ClaimStatus, claim};
 use peerflow_media::cheat::Cheat;
 use peerflow_media::{InputFormat, Profile, VideoCodec, testsrc};
 use peerflow_protocol::api::{
@@ -35,15 +36,13 @@ use peerflow_protocol::api::{
 };
 use peerflow_protocol::multipart;
 use peerflow_protocol::result::{RESULT_SIGNATURE_HEADER, ResultDomain};
-use peerflow_protocol::{SegmentResult, Signature, SignedResult};
+use peerflow_protocol::{SegmentResult, SignedResult};
 
 /// The devnet's broadcaster is anvil account 9.
 const BROADCASTER: usize = 9;
 
-/// A proxy that cheats on rendition 0 of every segment reply, signing with the real key.
+/// Cheats on rendition 0 of every segment reply, signing with the orchestrator's real key.
 struct Cheater {
-    target: String,
-    http: reqwest::Client,
     cheat: Mutex<Option<Cheat>>,
     /// The last honest rendition 0 it saw (what a stale reply sends).
     previous: Mutex<Option<Vec<u8>>>,
@@ -65,130 +64,74 @@ fn profile_of(spec: &ProfileSpec) -> Profile {
     )
 }
 
-async fn forward(State(p): State<Arc<Cheater>>, request: Request) -> Response {
-    let (head, body) = request.into_parts();
-    let body = axum::body::to_bytes(body, 64 << 20).await.unwrap();
-    let path = head.uri.path_and_query().map_or("/", |x| x.as_str());
-    let mut out = p
-        .http
-        .request(head.method.clone(), format!("{}{path}", p.target))
-        .body(body.clone());
-    for name in [SEGMENT_HEADER, PAYMENT_HEADER, "content-type"] {
-        if let Some(v) = head.headers.get(name) {
-            out = out.header(name, v.clone());
-        }
-    }
-    let reply = out.send().await.unwrap();
-    let status = reply.status();
-    let mut headers = reply.headers().clone();
-    headers.remove("content-length");
-    headers.remove("transfer-encoding");
-    let mut bytes = reply.bytes().await.unwrap().to_vec();
-    let cheat = *p.cheat.lock().unwrap();
-    if head.uri.path() == "/v1/segment" && status.is_success() {
-        let content_type = headers["content-type"].to_str().unwrap().to_string();
-        let mut parts = multipart::decode(&content_type, &bytes).unwrap();
+impl Rewrite for Cheater {
+    async fn rewrite(&self, head: &request::Parts, body: &Bytes, reply: &mut Reply) {
+        let cheat = *self.cheat.lock().unwrap();
+        let content_type = reply.headers["content-type"].to_str().unwrap().to_string();
+        let mut parts = multipart::decode(&content_type, &reply.body).unwrap();
         let honest = parts[0].body.clone();
-        let previous = p.previous.lock().unwrap().replace(honest.clone());
-        if let (Some(cheat), Some(previous)) = (cheat, previous) {
-            let request: SegmentRequest =
-                serde_json::from_slice(head.headers[SEGMENT_HEADER].as_bytes()).unwrap();
-            let payment: Payment =
-                serde_json::from_slice(head.headers[PAYMENT_HEADER].as_bytes()).unwrap();
-            let name = parts[0].header(RENDITION_HEADER).unwrap().to_owned();
-            let spec = request.profiles.iter().find(|s| s.name == name).unwrap();
-            let profile = profile_of(spec);
-            let source = body.to_vec();
-            parts[0].body = tokio::task::spawn_blocking(move || {
-                cheat
-                    .apply(&source, InputFormat::MpegTs, &profile, &honest, &previous)
-                    .unwrap()
-            })
-            .await
-            .unwrap();
-            let (result, _) = SegmentResult::from_named(
-                p.orchestrator,
-                payment.sender,
-                &request,
-                &body,
-                parts
-                    .iter()
-                    .map(|part| (part.header(RENDITION_HEADER).unwrap(), part.body.as_slice())),
-            )
-            .unwrap();
-            let signature = result.sign(&p.domain, &p.key).unwrap();
-            headers.insert(
-                RESULT_SIGNATURE_HEADER,
-                HeaderValue::from_str(&alloy::primitives::hex::encode_prefixed(
-                    signature.to_bytes(),
-                ))
-                .unwrap(),
-            );
-            let (content_type, encoded) = multipart::encode(&parts);
-            headers.insert(
-                "content-type",
-                HeaderValue::from_str(&content_type).unwrap(),
-            );
-            bytes = encoded;
-            p.cheated.fetch_add(1, Ordering::SeqCst);
-        }
+        let previous = self.previous.lock().unwrap().replace(honest.clone());
+        let (Some(cheat), Some(previous)) = (cheat, previous) else {
+            return;
+        };
+        let request: SegmentRequest =
+            serde_json::from_slice(head.headers[SEGMENT_HEADER].as_bytes()).unwrap();
+        let payment: Payment =
+            serde_json::from_slice(head.headers[PAYMENT_HEADER].as_bytes()).unwrap();
+        let name = parts[0].header(RENDITION_HEADER).unwrap().to_owned();
+        let spec = request.profiles.iter().find(|s| s.name == name).unwrap();
+        let profile = profile_of(spec);
+        let source = body.to_vec();
+        parts[0].body = tokio::task::spawn_blocking(move || {
+            cheat
+                .apply(&source, InputFormat::MpegTs, &profile, &honest, &previous)
+                .unwrap()
+        })
+        .await
+        .unwrap();
+        let (result, _) = SegmentResult::from_named(
+            self.orchestrator,
+            payment.sender,
+            &request,
+            body,
+            parts
+                .iter()
+                .map(|part| (part.header(RENDITION_HEADER).unwrap(), part.body.as_slice())),
+        )
+        .unwrap();
+        let signature = result.sign(&self.domain, &self.key).unwrap();
+        reply.headers.insert(
+            RESULT_SIGNATURE_HEADER,
+            HeaderValue::from_str(&alloy::primitives::hex::encode_prefixed(
+                signature.to_bytes(),
+            ))
+            .unwrap(),
+        );
+        let (content_type, encoded) = multipart::encode(&parts);
+        reply.headers.insert(
+            "content-type",
+            HeaderValue::from_str(&content_type).unwrap(),
+        );
+        reply.body = encoded;
+        self.cheated.fetch_add(1, Ordering::SeqCst);
     }
-    let mut response = Response::new(Body::from(bytes));
-    *response.status_mut() = status;
-    *response.headers_mut() = headers;
-    response
 }
 
 /// Puts a cheating proxy in front of orchestrator `index` and advertises it in its place.
-async fn cheat_with(net: &Devnet, index: usize) -> Arc<Cheater> {
-    let (address, running) = &net.orchestrators[index];
-    let cheater = Arc::new(Cheater {
-        target: running.url.clone(),
-        http: reqwest::Client::new(),
+async fn cheat_with(net: &Devnet, index: usize) -> Arc<Proxy<Cheater>> {
+    let cheater = Cheater {
         cheat: Mutex::new(None),
         previous: Mutex::new(None),
         cheated: AtomicUsize::new(0),
-        orchestrator: *address,
+        orchestrator: net.orchestrators[index].0,
         // Devnet orchestrator i + 1 is anvil account i + 1.
         key: net.chain.secret_key(index + 1),
         domain: ResultDomain {
             chain_id: net.deployment.chain_id,
             staking: net.deployment.staking,
         },
-    });
-    let app = axum::Router::new()
-        .fallback(forward)
-        .with_state(Arc::clone(&cheater));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    let wallet = provider(&net.chain.endpoint(), net.chain.signer(index + 1)).unwrap();
-    advertise(
-        &wallet,
-        &net.deployment,
-        &url,
-        &["transcode:h264"],
-        &["local"],
-        U256::from(1u64),
-    )
-    .await
-    .unwrap();
-    cheater
-}
-
-async fn push(net: &Devnet, stream: &str, seq: usize, segment: &std::path::Path) {
-    let reply = reqwest::Client::new()
-        .put(format!("{}/live/{stream}/{seq}.ts", net.broadcaster_url))
-        .body(std::fs::read(segment).unwrap())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        reply.status(),
-        200,
-        "segment {seq}: {}",
-        reply.text().await.unwrap()
-    );
+    };
+    put_in_front(net, index, cheater).await
 }
 
 /// The fault bundles the broadcaster serves, each with its claim once filed.
@@ -233,17 +176,7 @@ async fn every_cheat_is_caught_claimed_and_slashed_without_losing_a_segment() {
     let net = start(&options).await.unwrap();
     // The cheater is the cheapest, so it is tried first whenever it is not suspended.
     let cheater = cheat_with(&net, 1).await;
-    let honest_wallet = provider(&net.chain.endpoint(), net.chain.signer(1)).unwrap();
-    advertise(
-        &honest_wallet,
-        &net.deployment,
-        &net.orchestrators[0].1.url,
-        &["transcode:h264"],
-        &["local"],
-        U256::from(2u64),
-    )
-    .await
-    .unwrap();
+    advertise_at(&net, 0, &net.orchestrators[0].1.url, 2).await;
     let (honest, culprit) = (net.orchestrators[0].0, net.orchestrators[1].0);
     let segments = testsrc::generate_segments(
         &dir.path().join("src"),
@@ -259,10 +192,10 @@ async fn every_cheat_is_caught_claimed_and_slashed_without_losing_a_segment() {
     push(&net, "cheats", 0, &segments[0]).await;
     for (k, cheat) in Cheat::ALL.iter().enumerate() {
         tokio::time::sleep(Duration::from_millis(1_200)).await; // past the 1 s suspension
-        *cheater.cheat.lock().unwrap() = Some(*cheat);
+        *cheater.rewriter.cheat.lock().unwrap() = Some(*cheat);
         push(&net, "cheats", k + 1, &segments[k + 1]).await;
         assert_eq!(
-            cheater.cheated.load(Ordering::SeqCst),
+            cheater.rewriter.cheated.load(Ordering::SeqCst),
             k + 1,
             "{}: the cheater was tried",
             cheat.as_str()
@@ -396,24 +329,27 @@ async fn every_cheat_is_caught_claimed_and_slashed_without_losing_a_segment() {
     )
     .await
     .unwrap();
+    // A broadcaster that restarts files every bundle not filed yet: a fresh claim filer over the
+    // same directory picks the false claim up (nothing new arrives on its channel).
     let broadcaster_wallet =
         provider(&net.chain.endpoint(), net.chain.signer(BROADCASTER)).unwrap();
-    let false_claim = file_claim(
-        &broadcaster_wallet,
-        &net.deployment,
-        &honest_result.result,
-        &Signature::from_bytes(&honest_result.signature).unwrap(),
-        0,
-        ChainFault::LowQuality,
-        false_report.evidence_hash,
-        &format!(
-            "{}/v1/faults/{}",
-            net.broadcaster_url,
-            evidence::bundle_name(&honest_result.digest)
-        ),
-    )
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    drop(tx);
+    ClaimFiler {
+        chain: broadcaster_wallet,
+        deployment: net.deployment.clone(),
+        fault_dir: dir.path().join("broadcaster/faults"),
+        public_url: net.broadcaster_url.clone(),
+    }
+    .spawn(rx)
     .await
     .unwrap();
+    let false_claim = U256::from(
+        evidence::read_claim(&false_report.dir)
+            .await
+            .and_then(|c| c.claim_id)
+            .expect("the restarted filer filed the pending bundle"),
+    );
 
     // The committee judges from the evidence alone: every claim upheld, the stake slashed once.
     let staking = Staking::new(net.deployment.staking, &net.deployer);

@@ -217,3 +217,117 @@ pub fn servable(report: &FaultReport, name: &str) -> bool {
 fn pretty<T: Serialize>(value: &T) -> Vec<u8> {
     serde_json::to_vec_pretty(value).expect("serializable")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SegmentFormat;
+    use peerflow_media::verify::Fault;
+    use peerflow_protocol::SegmentResult;
+    use peerflow_protocol::api::{ProfileSpec, SegmentRequest};
+    use peerflow_protocol::result::ResultDomain;
+
+    fn signed(segment: &[u8], rendition: &[u8]) -> SignedResult {
+        let request = SegmentRequest {
+            stream: "s".into(),
+            seq: 3,
+            format: "ts".into(),
+            profiles: vec![ProfileSpec {
+                name: "360p".into(),
+                width: 640,
+                height: 360,
+                bitrate_kbps: 800,
+                codec: "h264".into(),
+            }],
+        };
+        let key = [7u8; 32];
+        let me = peerflow_protocol::signature::address_of_secret(&key).unwrap();
+        let domain = ResultDomain {
+            chain_id: 31337,
+            staking: Address::repeat_byte(9),
+        };
+        let result =
+            SegmentResult::new(me, Address::repeat_byte(1), &request, segment, &[rendition]);
+        let signature = result.sign(&domain, &key).unwrap();
+        SignedResult::new(result, &domain, &signature)
+    }
+
+    fn finding() -> Finding {
+        let fault = Fault::AudioMissing;
+        Finding {
+            rendition: 0,
+            profile: "360p".into(),
+            code: fault.code(),
+            name: fault.name(),
+            fault,
+            sampled: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_bundle_is_complete_hashed_listed_and_written_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let segment = IncomingSegment {
+            stream: "s".into(),
+            seq: 3,
+            format: SegmentFormat::Ts,
+            bytes: bytes::Bytes::from_static(b"source bytes"),
+            duration_hint: None,
+        };
+        let evidence = signed(b"source bytes", b"rendition bytes");
+        let report = write_bundle(
+            dir.path(),
+            &segment,
+            &evidence,
+            &finding(),
+            b"rendition bytes",
+            "ts",
+        )
+        .await
+        .unwrap();
+        assert_eq!(report.dir, dir.path().join(bundle_name(&evidence.digest)));
+        assert_eq!(report.manifest.fault, 9);
+        let manifest_bytes = std::fs::read(report.dir.join("manifest.json")).unwrap();
+        assert_eq!(keccak256(&manifest_bytes), report.evidence_hash);
+        for file in &report.manifest.files {
+            let bytes = std::fs::read(report.dir.join(&file.name)).unwrap();
+            assert_eq!(keccak256(&bytes), file.keccak256, "{}", file.name);
+        }
+        let source = &report.manifest.files[0];
+        assert_eq!(source.keccak256, evidence.result.inputHash);
+        assert_eq!(
+            report.manifest.files[1].keccak256,
+            evidence.result.renditionHashes[0]
+        );
+
+        // Servable: the listed files, the manifest and the claim record only.
+        assert!(servable(&report, "rendition.ts"));
+        assert!(servable(&report, "manifest.json"));
+        assert!(!servable(&report, "../deployment.json"));
+        assert!(!servable(&report, "rendition.mp4"));
+
+        // Written again (a retried segment): the first bundle stands.
+        let again = write_bundle(dir.path(), &segment, &evidence, &finding(), b"other", "ts")
+            .await
+            .unwrap();
+        assert_eq!(again, report);
+        assert_eq!(
+            list_bundles(dir.path()).await.unwrap(),
+            vec![report.clone()]
+        );
+
+        assert_eq!(read_claim(&report.dir).await, None);
+        let record = ClaimRecord {
+            claim_id: Some(4),
+            refused: None,
+        };
+        write_claim(&report.dir, &record).await.unwrap();
+        assert_eq!(read_claim(&report.dir).await, Some(record));
+        assert!(
+            list_bundles(&dir.path().join("missing"))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+}

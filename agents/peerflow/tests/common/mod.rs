@@ -1,6 +1,9 @@
-//! What the process-level tests share: a child killed on drop, a free port, waiting for HTTP.
+//! What the process-level tests share: a child killed on drop, a free port, waiting for HTTP; and
+//! for the devnet tests, a proxy in front of an orchestrator ([`proxy`]).
 
 #![allow(dead_code)]
+
+pub mod proxy;
 
 use std::net::TcpListener;
 use std::process::Child;
