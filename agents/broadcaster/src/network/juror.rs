@@ -9,8 +9,8 @@
 //!    when they find the claimed fault.
 //!
 //! Evidence that does not add up (a hash that does not match, a fault that does not reproduce)
-//! is voted down; evidence that cannot be fetched is tried again until the deadline (the claim
-//! then expires and the bond goes back).
+//! is voted down; evidence that cannot be fetched is tried again until the deadline, when the
+//! juror expires the claim (the bond goes back).
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -18,7 +18,7 @@ use std::time::Duration;
 use alloy::primitives::{Address, U256, keccak256};
 use alloy::providers::Provider;
 use peerflow_chain::bindings::fault_claims::FaultClaims;
-use peerflow_chain::claims::{ClaimStatus, FiledClaim, claim, claims_filed_since, vote};
+use peerflow_chain::claims::{ClaimStatus, FiledClaim, claim, claims_filed_since, expire, vote};
 use peerflow_chain::{ChainError, Deployment};
 use peerflow_media::verify::Fault;
 use peerflow_media::{InputFormat, Profile, VideoCodec};
@@ -106,6 +106,17 @@ impl<P: Provider + Clone + 'static> Juror<P> {
             .await
             .map_err(ChainError::from)?;
         if current.status != ClaimStatus::Open || voted {
+            return Ok(());
+        }
+        let now = self
+            .chain
+            .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+            .await
+            .map_err(|e| ChainError::from(alloy::contract::Error::from(e)))?
+            .map_or(0, |b| b.header.timestamp);
+        if now >= current.deadline {
+            // Too late to vote: anyone may close it, the bond goes back.
+            expire(&self.chain, &self.deployment, filed.id).await?;
             return Ok(());
         }
         if filed.orchestrator == self.me || filed.claimant == self.me {
