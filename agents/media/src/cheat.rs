@@ -50,6 +50,19 @@ impl Cheat {
         }
     }
 
+    /// The fault ([`crate::verify::Fault::name`]) the checks report for this cheat: the first
+    /// check it fails (a cut-off rendition fails to decode before its frames are counted).
+    pub fn caught_as(self) -> &'static str {
+        match self {
+            Cheat::BlackFrames => "low_quality",
+            Cheat::WrongResolution => "wrong_resolution",
+            Cheat::Stale => "stale_segment",
+            Cheat::Truncated => "undecodable",
+            Cheat::LowBitrate => "low_bitrate",
+            Cheat::AudioDropped => "audio_missing",
+        }
+    }
+
     /// Makes the cheating rendition of `profile` for `source` (in `format`), from the honest
     /// rendition `honest` of this segment and `previous`, the honest rendition of another
     /// segment (used by [`Cheat::Stale`]).

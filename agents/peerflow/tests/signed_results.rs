@@ -14,15 +14,12 @@ use std::time::Duration;
 use alloy::primitives::{Address, U256, keccak256};
 use axum::body::Bytes;
 use axum::http::{HeaderValue, request};
-use common::proxy::{Proxy, Reply, Rewrite, advertise_at, push, put_in_front};
+use common::proxy::{Proxy, Reply, Rewrite, advertise_at, push, put_in_front, sign_reply};
 use peerflow::devnet::{Devnet, DevnetOptions, start};
 use peerflow_media::testsrc;
-use peerflow_protocol::api::{
-    PAYMENT_HEADER, Payment, RENDITION_HEADER, SEGMENT_HEADER, SegmentRequest,
-};
 use peerflow_protocol::multipart;
 use peerflow_protocol::result::{RESULT_SIGNATURE_HEADER, ResultDomain};
-use peerflow_protocol::{SegmentResult, Signature, SignedResult};
+use peerflow_protocol::{Signature, SignedResult};
 
 /// What the proxy does to a successful segment reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,27 +59,15 @@ impl Rewrite for Tamperer {
                 reply.body = encoded;
             }
             Tamper::ForeignKey => {
-                let request: SegmentRequest =
-                    serde_json::from_slice(head.headers[SEGMENT_HEADER].as_bytes()).unwrap();
-                let payment: Payment =
-                    serde_json::from_slice(head.headers[PAYMENT_HEADER].as_bytes()).unwrap();
-                let (result, _) = SegmentResult::from_named(
-                    self.orchestrator,
-                    payment.sender,
-                    &request,
+                // The true result, signed by a key that is not the orchestrator's.
+                sign_reply(
+                    head,
                     body,
-                    parts
-                        .iter()
-                        .map(|part| (part.header(RENDITION_HEADER).unwrap(), part.body.as_slice())),
-                )
-                .unwrap();
-                let forged = result.sign(&self.domain, &[0x42; 32]).unwrap();
-                reply.headers.insert(
-                    RESULT_SIGNATURE_HEADER,
-                    HeaderValue::from_str(&alloy::primitives::hex::encode_prefixed(
-                        forged.to_bytes(),
-                    ))
-                    .unwrap(),
+                    &parts,
+                    self.orchestrator,
+                    &self.domain,
+                    &[0x42; 32],
+                    reply,
                 );
             }
             Tamper::Strip => {

@@ -18,7 +18,7 @@ use alloy::eips::BlockId;
 use alloy::primitives::{Address, U256};
 use axum::body::Bytes;
 use axum::http::{HeaderValue, request};
-use common::proxy::{Proxy, Reply, Rewrite, advertise_at, push, put_in_front};
+use common::proxy::{Proxy, Reply, Rewrite, advertise_at, push, put_in_front, sign_reply};
 use peerflow::devnet::{Devnet, DevnetOptions, spawn_jurors, start};
 use peerflow::roles::provider;
 use peerflow_broadcaster::network::claims::ClaimFiler;
@@ -31,12 +31,10 @@ use peerflow_chain::bindings::work_token::WorkToken;
 use peerflow_chain::claims::{ClaimStatus, claim};
 use peerflow_media::cheat::Cheat;
 use peerflow_media::{InputFormat, Profile, VideoCodec, testsrc};
-use peerflow_protocol::api::{
-    PAYMENT_HEADER, Payment, ProfileSpec, RENDITION_HEADER, SEGMENT_HEADER, SegmentRequest,
-};
+use peerflow_protocol::SignedResult;
+use peerflow_protocol::api::{ProfileSpec, RENDITION_HEADER, SEGMENT_HEADER, SegmentRequest};
 use peerflow_protocol::multipart;
-use peerflow_protocol::result::{RESULT_SIGNATURE_HEADER, ResultDomain};
-use peerflow_protocol::{SegmentResult, SignedResult};
+use peerflow_protocol::result::ResultDomain;
 
 /// The devnet's broadcaster is anvil account 9.
 const BROADCASTER: usize = 9;
@@ -76,8 +74,6 @@ impl Rewrite for Cheater {
         };
         let request: SegmentRequest =
             serde_json::from_slice(head.headers[SEGMENT_HEADER].as_bytes()).unwrap();
-        let payment: Payment =
-            serde_json::from_slice(head.headers[PAYMENT_HEADER].as_bytes()).unwrap();
         let name = parts[0].header(RENDITION_HEADER).unwrap().to_owned();
         let spec = request.profiles.iter().find(|s| s.name == name).unwrap();
         let profile = profile_of(spec);
@@ -89,23 +85,14 @@ impl Rewrite for Cheater {
         })
         .await
         .unwrap();
-        let (result, _) = SegmentResult::from_named(
-            self.orchestrator,
-            payment.sender,
-            &request,
+        sign_reply(
+            head,
             body,
-            parts
-                .iter()
-                .map(|part| (part.header(RENDITION_HEADER).unwrap(), part.body.as_slice())),
-        )
-        .unwrap();
-        let signature = result.sign(&self.domain, &self.key).unwrap();
-        reply.headers.insert(
-            RESULT_SIGNATURE_HEADER,
-            HeaderValue::from_str(&alloy::primitives::hex::encode_prefixed(
-                signature.to_bytes(),
-            ))
-            .unwrap(),
+            &parts,
+            self.orchestrator,
+            &self.domain,
+            &self.key,
+            reply,
         );
         let (content_type, encoded) = multipart::encode(&parts);
         reply.headers.insert(
@@ -225,21 +212,13 @@ async fn every_cheat_is_caught_claimed_and_slashed_without_losing_a_segment() {
     }
 
     // One bundle per cheat, with the expected fault, each filed as a claim.
-    let expected = [
-        (Cheat::BlackFrames, "low_quality"),
-        (Cheat::WrongResolution, "wrong_resolution"),
-        (Cheat::Stale, "stale_segment"),
-        (Cheat::Truncated, "undecodable"),
-        (Cheat::LowBitrate, "low_bitrate"),
-        (Cheat::AudioDropped, "audio_missing"),
-    ];
     let filed = wait_for("six claims filed", Duration::from_secs(60), async || {
         let all = faults(&net).await;
         let ids: Vec<u64> = all
             .iter()
             .filter_map(|f| f["claim"]["claimId"].as_u64())
             .collect();
-        (ids.len() == expected.len()).then_some(all)
+        (ids.len() == Cheat::ALL.len()).then_some(all)
     })
     .await;
     let mut by_seq: Vec<(u64, u8, u64)> = filed
@@ -254,11 +233,11 @@ async fn every_cheat_is_caught_claimed_and_slashed_without_losing_a_segment() {
         })
         .collect();
     by_seq.sort();
-    for ((cheat, name), (seq, code, _)) in expected.iter().zip(&by_seq) {
+    for (cheat, (seq, code, _)) in Cheat::ALL.iter().zip(&by_seq) {
         assert_eq!(
             peerflow_media::verify::Fault::name_of(*code),
-            Some(*name),
-            "segment {seq}: {} detected as {name}",
+            Some(cheat.caught_as()),
+            "segment {seq}: {}",
             cheat.as_str()
         );
     }

@@ -8,12 +8,18 @@ use std::sync::Arc;
 use alloy::primitives::U256;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
+use axum::http::HeaderValue;
 use axum::http::{HeaderMap, StatusCode, request};
 use axum::response::Response;
 use peerflow::devnet::Devnet;
 use peerflow::roles::provider;
 use peerflow_chain::actions::advertise;
-use peerflow_protocol::api::{PAYMENT_HEADER, SEGMENT_HEADER};
+use peerflow_protocol::SegmentResult;
+use peerflow_protocol::api::{
+    PAYMENT_HEADER, Payment, RENDITION_HEADER, SEGMENT_HEADER, SegmentRequest,
+};
+use peerflow_protocol::multipart::Part;
+use peerflow_protocol::result::{RESULT_SIGNATURE_HEADER, ResultDomain};
 
 /// An orchestrator reply on its way back, which a [`Rewrite`] may change.
 pub struct Reply {
@@ -116,5 +122,40 @@ pub async fn push(net: &Devnet, stream: &str, seq: usize, segment: &std::path::P
         200,
         "segment {seq}: {}",
         reply.text().await.unwrap()
+    );
+}
+
+/// Signs with `key` the result of `parts` (the renditions as they will be sent) from
+/// `orchestrator` for the broadcaster's request (`head`, `body`), and sets the reply's signature
+/// header to it.
+pub fn sign_reply(
+    head: &request::Parts,
+    body: &Bytes,
+    parts: &[Part],
+    orchestrator: alloy::primitives::Address,
+    domain: &ResultDomain,
+    key: &[u8; 32],
+    reply: &mut Reply,
+) {
+    let request: SegmentRequest =
+        serde_json::from_slice(head.headers[SEGMENT_HEADER].as_bytes()).unwrap();
+    let payment: Payment = serde_json::from_slice(head.headers[PAYMENT_HEADER].as_bytes()).unwrap();
+    let (result, _) = SegmentResult::from_named(
+        orchestrator,
+        payment.sender,
+        &request,
+        body,
+        parts
+            .iter()
+            .map(|part| (part.header(RENDITION_HEADER).unwrap(), part.body.as_slice())),
+    )
+    .unwrap();
+    let signature = result.sign(domain, key).unwrap();
+    reply.headers.insert(
+        RESULT_SIGNATURE_HEADER,
+        HeaderValue::from_str(&alloy::primitives::hex::encode_prefixed(
+            signature.to_bytes(),
+        ))
+        .unwrap(),
     );
 }
