@@ -488,6 +488,26 @@ async fn every_cheat_is_caught_claimed_and_slashed_without_losing_a_segment() {
         culprit_text.contains("6 verification faults"),
         "{culprit_text}"
     );
+    // `peerflow juror` refuses an account that is not on the committee (here the broadcaster's).
+    let key_file = dir.path().join("broadcaster.key");
+    std::fs::write(
+        &key_file,
+        alloy::primitives::hex::encode(net.chain.secret_key(BROADCASTER)),
+    )
+    .unwrap();
+    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_peerflow"))
+        .args(["juror", "--rpc-url", &net.chain.endpoint(), "--deployment"])
+        .arg(dir.path().join("deployment.json"))
+        .arg("--key-file")
+        .arg(&key_file)
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("is not on the fault-claim committee"),
+        "{stderr}"
+    );
     let honest_text = cli(honest);
     assert!(
         honest_text.contains("0 upheld, 1 rejected"),
