@@ -36,9 +36,17 @@ pub enum Judgement {
     Reject(String),
 }
 
+/// The most a juror fetches of one evidence file (segments are a few MB); a claim whose
+/// evidence is larger is voted down, as unverifiable.
+pub const MAX_EVIDENCE_FILE: usize = 64 << 20;
+/// How long one evidence request may take before it is tried again later.
+const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Why a claim could not be judged yet.
 #[derive(Debug, thiserror::Error)]
 pub enum JurorError {
+    #[error("evidence {0} is larger than {MAX_EVIDENCE_FILE} bytes")]
+    TooLarge(String),
     #[error("fetching evidence {url}: {message}")]
     Fetch { url: String, message: String },
     #[error(transparent)]
@@ -131,6 +139,15 @@ impl<P: Provider + Clone + 'static> Juror<P> {
 
     /// Fetches and checks the evidence of `filed`.
     pub async fn judge(&self, filed: &FiledClaim) -> Result<Judgement, JurorError> {
+        match self.examine(filed).await {
+            Err(JurorError::TooLarge(url)) => Ok(Judgement::Reject(format!(
+                "{url} is over {MAX_EVIDENCE_FILE} bytes"
+            ))),
+            judged => judged,
+        }
+    }
+
+    async fn examine(&self, filed: &FiledClaim) -> Result<Judgement, JurorError> {
         let base = filed.evidence_uri.trim_end_matches('/');
         let manifest_bytes = self.fetch(&format!("{base}/manifest.json")).await?;
         if keccak256(&manifest_bytes) != filed.evidence_hash {
@@ -214,20 +231,24 @@ impl<P: Provider + Clone + 'static> Juror<P> {
             url: url.to_owned(),
             message,
         };
-        let response = self
+        let mut response = self
             .http
             .get(url)
+            .timeout(FETCH_TIMEOUT)
             .send()
             .await
             .map_err(|e| fail(e.to_string()))?;
         if !response.status().is_success() {
             return Err(fail(format!("HTTP {}", response.status())));
         }
-        Ok(response
-            .bytes()
-            .await
-            .map_err(|e| fail(e.to_string()))?
-            .to_vec())
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| fail(e.to_string()))? {
+            if bytes.len() + chunk.len() > MAX_EVIDENCE_FILE {
+                return Err(JurorError::TooLarge(url.to_owned()));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(bytes)
     }
 }
 
