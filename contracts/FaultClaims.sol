@@ -15,6 +15,8 @@ import {SegmentResultHash} from "./libraries/SegmentResultHash.sol";
 ///      - The contract holds exactly the bonds of Open claims: a bond enters at `fileClaim` and leaves
 ///        once, at the transition out of Open (to the claimant when Upheld or Expired, to the
 ///        orchestrator when Rejected).
+///      - Every Open claim holds one Staking freeze on its orchestrator, taken at `fileClaim` and
+///        released once, at the transition out of Open (after the slash when Upheld).
 ///      - Penalties never pass through this contract: Staking pays the finder's fee to the claimant and
 ///        burns the rest.
 ///      - Each claim carries the quorum and rates in force when it was filed, so governance cannot
@@ -96,6 +98,7 @@ contract FaultClaims is IFaultClaims, Ownable2Step {
         uint256 bond;
         (id, deadline, bond) = _storeClaim(digest, orchestrator, rendition, fault, evidenceHash);
         emit ClaimFiled(id, orchestrator, msg.sender, digest, rendition, fault, evidenceHash, evidenceUri, deadline);
+        staking.freeze(orchestrator);
         token.safeTransferFrom(msg.sender, address(this), bond);
     }
 
@@ -129,6 +132,7 @@ contract FaultClaims is IFaultClaims, Ownable2Step {
         r.open -= 1;
         r.expired += 1;
         emit ClaimResolved(id, ClaimStatus.Expired, 0, 0);
+        staking.unfreeze(c.orchestrator);
         token.safeTransfer(c.claimant, c.bond);
     }
 
@@ -237,7 +241,9 @@ contract FaultClaims is IFaultClaims, Ownable2Step {
     /// @dev The penalty and fee are read from the balance and supply changes Staking makes, so they are
     ///      exactly what it applied whatever its rounding: it pays the fee to the claimant and burns the
     ///      rest. The event follows the call for that reason; all state is written before it, and
-    ///      Staking and the token are fixed at construction.
+    ///      Staking and the token are fixed at construction. The freeze is lifted after the slash, so
+    ///      the principal it takes is the principal held since filing (plus rewards); `unfreeze` moves
+    ///      no tokens and sits outside the measured span anyway.
     function _uphold(uint256 id, Claim storage c) internal {
         address orchestrator = c.orchestrator;
         address claimant = c.claimant;
@@ -256,6 +262,7 @@ contract FaultClaims is IFaultClaims, Ownable2Step {
             finderFee = token.balanceOf(claimant) - balanceBefore;
             penalty = finderFee + (supplyBefore - token.totalSupply());
         }
+        staking.unfreeze(orchestrator);
         emit ClaimResolved(id, ClaimStatus.Upheld, penalty, finderFee);
         token.safeTransfer(claimant, c.bond);
     }
@@ -267,6 +274,7 @@ contract FaultClaims is IFaultClaims, Ownable2Step {
         r.open -= 1;
         r.rejected += 1;
         emit ClaimResolved(id, ClaimStatus.Rejected, 0, 0);
+        staking.unfreeze(orchestrator);
         token.safeTransfer(orchestrator, c.bond);
     }
 

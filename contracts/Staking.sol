@@ -10,7 +10,8 @@ import {IWorkToken} from "./interfaces/IWorkToken.sol";
 import {ITicketBroker} from "./interfaces/ITicketBroker.sol";
 
 /// @title Staking
-/// @notice Bonding, delegation, orchestrators, the active set, rewards, fee sharing and slashing.
+/// @notice Bonding, delegation, orchestrators, the active set, rewards, fee sharing, slashing and the
+///         freezes that hold an accused account's stake while claims against it are open.
 /// @dev Accounting model. Each orchestrator keeps a pool with a cumulative reward factor (CRF, starts at
 ///      PRECISION) and a cumulative fee factor (CFF). A delegator records its principal and the two
 ///      factors at its last claim; its stake is `principal × CRF / crfAtClaim` and its fees
@@ -113,6 +114,7 @@ contract Staking is IStaking, Ownable2Step {
     mapping(address => Orchestrator) internal _orchestrators;
     mapping(address => Delegator) internal _delegators;
     mapping(address => mapping(uint256 => UnbondingLock)) internal _locks;
+    mapping(address => uint256) internal _freezes; // open verifier claims against an account
 
     /* CONSTRUCTOR */
 
@@ -156,6 +158,11 @@ contract Staking is IStaking, Ownable2Step {
         _;
     }
 
+    modifier onlyVerifier() {
+        if (msg.sender != verifier) revert NotVerifier(msg.sender);
+        _;
+    }
+
     /* ROUNDS */
 
     /// @inheritdoc IStaking
@@ -187,6 +194,7 @@ contract Staking is IStaking, Ownable2Step {
     /// @inheritdoc IStaking
     function unbond(uint256 amount) external returns (uint256 lockId) {
         if (amount == 0) revert ZeroAmount();
+        if (_freezes[msg.sender] != 0) revert StakeFrozen(msg.sender);
         Delegator storage del = _delegators[msg.sender];
         address delegate = del.delegate;
         if (delegate == address(0)) revert NotBonded(msg.sender);
@@ -361,8 +369,10 @@ contract Staking is IStaking, Ownable2Step {
     }
 
     /// @inheritdoc IStaking
-    function slash(address orchestrator, address finder, uint32 slashPpm, uint32 finderFeePpm) external {
-        if (msg.sender != verifier) revert NotVerifier(msg.sender);
+    function slash(address orchestrator, address finder, uint32 slashPpm, uint32 finderFeePpm)
+        external
+        onlyVerifier
+    {
         if (slashPpm > PPM) revert RateAbovePpm(slashPpm);
         if (finderFeePpm > PPM) revert RateAbovePpm(finderFeePpm);
         Orchestrator storage orch = _orchestrators[orchestrator];
@@ -384,6 +394,21 @@ contract Staking is IStaking, Ownable2Step {
         emit Slashed(orchestrator, finder, penalty, finderFee);
         if (finderFee > 0) IERC20(address(token)).safeTransfer(finder, finderFee);
         if (penalty > finderFee) token.burn(penalty - finderFee);
+    }
+
+    /// @inheritdoc IStaking
+    function freeze(address account) external onlyVerifier {
+        uint256 count = _freezes[account] + 1;
+        _freezes[account] = count;
+        emit Frozen(account, count);
+    }
+
+    /// @inheritdoc IStaking
+    function unfreeze(address account) external onlyVerifier {
+        uint256 count = _freezes[account];
+        if (count == 0) revert NotFrozen(account);
+        _freezes[account] = --count;
+        emit Unfrozen(account, count);
     }
 
     /* ADMIN */
@@ -486,6 +511,16 @@ contract Staking is IStaking, Ownable2Step {
     }
 
     /// @inheritdoc IStaking
+    function freezeCount(address account) external view returns (uint256) {
+        return _freezes[account];
+    }
+
+    /// @inheritdoc IStaking
+    function frozen(address account) external view returns (bool) {
+        return _freezes[account] != 0;
+    }
+
+    /// @inheritdoc IStaking
     function delegateOf(address account) external view returns (address) {
         return _delegators[account].delegate;
     }
@@ -570,6 +605,8 @@ contract Staking is IStaking, Ownable2Step {
         Delegator storage del = _delegators[owner];
         address current = del.delegate;
         if (amount == 0 && current == to) revert NothingToBond();
+        // Moving to a new delegate takes the whole principal along: not while a claim holds it.
+        if (current != to && del.principal != 0 && _freezes[owner] != 0) revert StakeFrozen(owner);
         _requireCanDelegateTo(owner, to);
         if (current != to) _moveDelegation(owner, del, current, to);
         _addStake(owner, to, amount);

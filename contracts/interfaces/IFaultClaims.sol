@@ -24,6 +24,9 @@ import {SegmentResultHash} from "../libraries/SegmentResultHash.sol";
 ///         - `quorum > members / 2`, so two disjoint majorities cannot exist in one committee.
 ///         - An upheld claim against an orchestrator that is no longer registered (slashed already)
 ///           is upheld without a penalty.
+///         - While a claim is open its orchestrator's stake is frozen in Staking (`IStaking.freeze`):
+///           it can neither unbond nor move its bond to another delegate, so an upheld claim slashes
+///           the principal it held at filing (plus rewards since). Each resolution lifts that freeze.
 ///
 ///         Fault codes (`fault`, the same numbers in `agents/chain/src/claims.rs`):
 ///         1 undecodable, 2 wrong_codec, 3 wrong_resolution, 4 frame_count, 5 duration,
@@ -129,7 +132,8 @@ interface IFaultClaims {
     ///         from the caller (approve first).
     /// @dev The caller must be `result.broadcaster`; `signature` is 65 bytes `r ‖ s ‖ v` with low `s`
     ///      over the result's EIP-712 digest under Staking's domain on this chain; the result must not
-    ///      have been claimed before and its orchestrator must be registered.
+    ///      have been claimed before and its orchestrator must be registered. Freezes the
+    ///      orchestrator's stake in Staking (`IStaking.freeze`) until the claim resolves.
     /// @param evidenceHash Hash of the evidence (e.g. keccak256 of the rendition and the checker's report).
     /// @param evidenceUri Where the committee finds the evidence; only emitted.
     /// @return id The claim's id (ids start at 1).

@@ -14,6 +14,9 @@ pragma solidity 0.8.37;
 ///      Authorization rules for actions on someone else's position:
 ///      - `bondFor`: a third party may only add stake to an existing position, to its current delegate.
 ///      - claiming earnings, unbonding, rebonding, withdrawing stake or fees: the owner only.
+///      - `freeze` / `unfreeze`: the verifier only. While an account is frozen (the verifier has open
+///        claims against it) it cannot unbond nor move its bonded principal to another delegate; it may
+///        still bond more to its current delegate, rebond, withdraw matured locks and withdraw fees.
 ///      - `joinActiveSet`: the joining orchestrator only; the evicted one must have strictly less stake.
 ///      - `slash`: the verifier only. `creditFees`: the ticket broker only. Parameters: the owner only.
 interface IStaking {
@@ -52,6 +55,8 @@ interface IStaking {
     event Reward(address indexed orchestrator, uint256 indexed round, uint256 minted, uint256 orchestratorCut);
     event FeesCredited(address indexed orchestrator, uint256 delegatorFees, uint256 orchestratorFees, uint256 creationRound);
     event Slashed(address indexed orchestrator, address indexed finder, uint256 penalty, uint256 finderFee);
+    event Frozen(address indexed account, uint256 count);
+    event Unfrozen(address indexed account, uint256 count);
     event Wired(address minter, address ticketBroker);
     event MinActiveStakeSet(uint256 minActiveStake);
     event MaxActiveSet(uint256 maxActive);
@@ -87,6 +92,8 @@ interface IStaking {
     error EvicteeHasMoreStake(address evictee, uint256 evicteeStake, uint256 stake);
     error MaxActiveTooSmall(uint256 requested, uint256 minimum);
     error InvalidParameters();
+    error StakeFrozen(address account);
+    error NotFrozen(address account);
 
     /* ROUNDS */
 
@@ -169,6 +176,20 @@ interface IStaking {
     ///         Verifier only.
     function slash(address orchestrator, address finder, uint32 slashPpm, uint32 finderFeePpm) external;
 
+    /// @notice Adds one freeze on `account`'s bonded principal (the verifier opened a claim against it).
+    ///         Verifier only. While any freeze is held, `unbond` by `account` and every move of its
+    ///         bonded principal to another delegate revert with `StakeFrozen`, so the principal a
+    ///         later `slash` takes cannot leave first.
+    /// @dev Freezes count: each `freeze` needs its own `unfreeze`. Unbonding locks that exist already
+    ///      stay untouched (rebond, withdrawal): stake unbonded before the claim was filed no longer
+    ///      backed the account's active-set position, and `slash` takes bonded principal only. Bonding
+    ///      more to the current delegate and withdrawing fees stay allowed.
+    function freeze(address account) external;
+
+    /// @notice Removes one freeze from `account` (the verifier resolved a claim against it). Verifier
+    ///         only; reverts with `NotFrozen` if `account` holds no freeze.
+    function unfreeze(address account) external;
+
     /* ADMIN */
 
     /// @notice Sets the Minter and the TicketBroker, once. Owner only.
@@ -189,7 +210,7 @@ interface IStaking {
     function minActiveStake() external view returns (uint256);
     /// @notice Cap on the size of the active set (≥ 100).
     function maxActive() external view returns (uint256);
-    /// @notice The only account allowed to slash.
+    /// @notice The only account allowed to slash, freeze and unfreeze.
     function verifier() external view returns (address);
     /// @notice The only account allowed to credit fees (the TicketBroker).
     function ticketBroker() external view returns (address);
@@ -210,6 +231,10 @@ interface IStaking {
     /// @notice A pool's cumulative reward and fee factors (1e27 precision; fees not yet folded excluded):
     ///         a delegator's stake grows by `rewardFactor` ratios, its fees by `feeFactor` differences.
     function poolFactors(address orchestrator) external view returns (uint256 rewardFactor, uint256 feeFactor);
+    /// @notice Number of freezes held on `account` (open claims against it).
+    function freezeCount(address account) external view returns (uint256);
+    /// @notice True if `account` holds at least one freeze: it can neither unbond nor re-delegate.
+    function frozen(address account) external view returns (bool);
     /// @notice `account`'s delegate (zero if unbonded).
     function delegateOf(address account) external view returns (address);
     /// @notice An unbonding lock of `account`.

@@ -164,7 +164,8 @@ contract GasBench is Fixture {
     }
 
     /// @dev FaultClaims: a claim on a two-rendition result by a broadcaster that has claimed before
-    ///      (approval in place), votes of a three-member committee with quorum 2, expiry.
+    ///      (approval in place) against an orchestrator already under an open claim (its record and
+    ///      Staking freeze count are warm), votes of a three-member committee with quorum 2, expiry.
     function test_FaultClaimsGasFigures() public {
         staking.setVerifier(address(faultClaims));
         address[] memory members = new address[](3);

@@ -11,8 +11,9 @@ import {SegmentResultHash} from "../../contracts/libraries/SegmentResultHash.sol
 
 /// @notice Drives FaultClaims with bounded inputs: claims by two broadcasters against three
 ///         orchestrators (duplicates, foreign signatures and slashed orchestrators included), votes by
-///         members and outsiders, expiries, time warps, and governance changing the committee and the
-///         parameters under open claims. Ghosts come from the events of successful calls.
+///         members and outsiders, expiries, time warps, governance changing the committee and the
+///         parameters under open claims, and the accused trying to unbond or re-delegate its stake.
+///         Ghosts come from the events of successful calls.
 /// @dev A call the contract rejects reverts the whole handler step (fail_on_revert is off).
 contract FaultClaimsHandler is Test {
     WorkToken public immutable token;
@@ -31,6 +32,7 @@ contract FaultClaimsHandler is Test {
     uint256 public burned; // Σ (penalty − finderFee) of upheld claims
     bool public resolvedTwice;
     bool public penaltyMismatch; // an event's amounts differ from the supply and balance changes
+    bool public escapedWhileFrozen; // an accused moved bonded principal out while a claim was open
     mapping(bytes32 => uint256) public calls;
 
     constructor(
@@ -88,6 +90,36 @@ contract FaultClaimsHandler is Test {
         claims.expire(id);
         calls["expire"]++;
         _record(vm.getRecordedLogs());
+    }
+
+    /// @dev An orchestrator unbonds part of its stake: refused while a claim against it is open.
+    function unbond(uint256 oSeed, uint256 amount) external {
+        address o = orchestrators[oSeed % orchestrators.length];
+        uint256 stake = staking.pendingStake(o);
+        bool accused = claims.record(o).open > 0;
+        vm.prank(o);
+        try staking.unbond(bound(amount, 1, stake == 0 ? 1 : stake)) {
+            if (accused) escapedWhileFrozen = true;
+            calls["unbond"]++;
+        } catch {
+            calls["unbond refused"]++;
+        }
+    }
+
+    /// @dev An orchestrator moves its bond to another one (possible once a slash unregistered it):
+    ///      refused while a claim against it is open.
+    function redelegate(uint256 oSeed, uint256 toSeed) external {
+        uint256 i = oSeed % orchestrators.length;
+        address o = orchestrators[i];
+        address to = orchestrators[(i + 1 + toSeed % (orchestrators.length - 1)) % orchestrators.length];
+        bool accused = claims.record(o).open > 0 && staking.pendingStake(o) > 0;
+        vm.prank(o);
+        try staking.bond(0, to) {
+            if (accused) escapedWhileFrozen = true;
+            calls["redelegate"]++;
+        } catch {
+            calls["redelegate refused"]++;
+        }
     }
 
     function warp(uint256 seconds_) external {

@@ -7,8 +7,9 @@ import {FaultClaimsHandler} from "./FaultClaimsHandler.sol";
 
 /// @notice Invariants of FaultClaims under random claims, votes, expiries, time warps and
 ///         governance changes: the contract holds exactly the bonds of open claims, a claim resolves
-///         at most once and its final status never changes, and the token supply moves only by the
-///         burned part of penalties.
+///         at most once and its final status never changes, the token supply moves only by the
+///         burned part of penalties, and every open claim holds one Staking freeze on its accused,
+///         which therefore never unbonds nor re-delegates while a claim is open.
 /// forge-config: default.invariant.runs = 64
 /// forge-config: default.invariant.depth = 64
 contract FaultClaimsInvariants is FaultClaimsTestBase {
@@ -34,7 +35,7 @@ contract FaultClaimsInvariants is FaultClaimsTestBase {
         );
         initialSupply = token.totalSupply();
 
-        bytes4[] memory selectors = new bytes4[](7);
+        bytes4[] memory selectors = new bytes4[](9);
         selectors[0] = FaultClaimsHandler.fileClaim.selector;
         selectors[1] = FaultClaimsHandler.fileClaim.selector; // filed twice as often as governed
         selectors[2] = FaultClaimsHandler.vote.selector;
@@ -42,6 +43,8 @@ contract FaultClaimsInvariants is FaultClaimsTestBase {
         selectors[4] = FaultClaimsHandler.warp.selector;
         selectors[5] = FaultClaimsHandler.setCommittee.selector;
         selectors[6] = FaultClaimsHandler.setParameters.selector;
+        selectors[7] = FaultClaimsHandler.unbond.selector;
+        selectors[8] = FaultClaimsHandler.redelegate.selector;
         targetContract(address(handler));
         targetSelector(FuzzSelector({addr: address(handler), selectors: selectors}));
     }
@@ -81,5 +84,13 @@ contract FaultClaimsInvariants is FaultClaimsTestBase {
             total += r.upheld + r.rejected + r.open + r.expired;
         }
         assertEq(total, faultClaims.claimCount());
+    }
+
+    function invariant_FreezesMatchOpenClaims() public view {
+        for (uint256 i; i < 3; ++i) {
+            address o = handler.orchestrators(i);
+            assertEq(staking.freezeCount(o), faultClaims.record(o).open, "freezes differ from open claims");
+        }
+        assertFalse(handler.escapedWhileFrozen(), "an accused moved its stake out during a claim");
     }
 }

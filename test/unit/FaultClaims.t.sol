@@ -429,6 +429,98 @@ contract FaultClaimsTest is FaultClaimsTestBase {
         faultClaims.expire(3);
     }
 
+    /* FREEZE */
+
+    function frozenError(address account) internal pure returns (bytes memory) {
+        return abi.encodeWithSelector(IStaking.StakeFrozen.selector, account);
+    }
+
+    function test_FileClaim_FreezesTheAccused() public {
+        vm.expectEmit(address(staking));
+        emit IStaking.Frozen(o, 1);
+        file(first());
+        assertEq(staking.freezeCount(o), 1);
+        vm.expectRevert(frozenError(o));
+        vm.prank(o);
+        staking.unbond(1 ether);
+        vm.prank(d);
+        staking.unbond(100 ether); // its delegators are not accused
+    }
+
+    function test_Vote_UpheldSlashesThePrincipalHeldAtFilingDespiteAnUnbond() public {
+        uint256 id = file(first());
+        castVote(m1, id, true);
+        // The accused tries to pull its whole stake out before the deciding vote.
+        vm.expectRevert(frozenError(o));
+        vm.prank(o);
+        staking.unbond(100 ether);
+
+        vm.expectEmit(address(staking));
+        emit IStaking.Slashed(o, bcast, 25 ether, 12.5 ether);
+        vm.expectEmit(address(staking));
+        emit IStaking.Unfrozen(o, 0);
+        vm.expectEmit(address(faultClaims));
+        emit IFaultClaims.ClaimResolved(id, IFaultClaims.ClaimStatus.Upheld, 25 ether, 12.5 ether);
+        castVote(m2, id, true);
+        assertEq(staking.pendingStake(o), 75 ether, "slashPpm of the 100 held at filing");
+        assertFalse(staking.frozen(o));
+        vm.prank(o);
+        staking.unbond(75 ether);
+        assertEq(staking.pendingStake(o), 0);
+    }
+
+    function test_Vote_RejectedUnfreezes() public {
+        uint256 id = file(first());
+        castVote(m1, id, false);
+        vm.expectEmit(address(staking));
+        emit IStaking.Unfrozen(o, 0);
+        castVote(m2, id, false);
+        assertFalse(staking.frozen(o));
+        vm.prank(o);
+        staking.unbond(100 ether);
+    }
+
+    function test_Expire_Unfreezes() public {
+        uint256 id = file(first());
+        vm.warp(block.timestamp + VOTING_PERIOD);
+        vm.expectEmit(address(staking));
+        emit IStaking.Unfrozen(o, 0);
+        faultClaims.expire(id);
+        assertFalse(staking.frozen(o));
+        vm.prank(o);
+        staking.unbond(100 ether);
+    }
+
+    function test_Freeze_HeldUntilTheLastOpenClaimResolves() public {
+        uint256 rejected = file(first());
+        uint256 expired = file(result(o, bcast, 2));
+        assertEq(staking.freezeCount(o), 2);
+        castVote(m1, rejected, false);
+        castVote(m2, rejected, false);
+        assertEq(staking.freezeCount(o), 1);
+        vm.expectRevert(frozenError(o));
+        vm.prank(o);
+        staking.unbond(1 ether);
+
+        vm.warp(block.timestamp + VOTING_PERIOD);
+        faultClaims.expire(expired);
+        assertEq(staking.freezeCount(o), 0);
+        vm.prank(o);
+        staking.unbond(1 ether);
+    }
+
+    function test_Freeze_SecondClaimKeepsASlashedOrchestratorFrozen() public {
+        uint256 earlier = file(first());
+        uint256 second = file(result(o, bcast, 2));
+        castVote(m1, earlier, true);
+        castVote(m2, earlier, true);
+        assertEq(staking.freezeCount(o), 1, "the second claim still holds its freeze");
+        castVote(m1, second, true);
+        castVote(m2, second, true);
+        assertEq(staking.freezeCount(o), 0);
+        assertEq(faultClaims.record(o).open, 0);
+    }
+
     /* SNAPSHOTS */
 
     function test_Claim_KeepsTheTermsInForceAtFiling() public {

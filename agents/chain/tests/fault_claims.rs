@@ -1,7 +1,8 @@
 //! A segment result signed in Rust is claimed on-chain by its broadcaster and decided by a
-//! three-member committee: an upheld claim slashes exactly the configured share of the
-//! orchestrator's own stake and pays the claimant the finder's fee; a rejected one gives the bond
-//! to the orchestrator; an undecided one expires with the bond back.
+//! three-member committee: while it is open the accused cannot unbond; an upheld claim slashes
+//! exactly the configured share of the orchestrator's own stake and pays the claimant the finder's
+//! fee; a rejected one gives the bond to the orchestrator; an undecided one expires with the bond
+//! back.
 
 use alloy::primitives::{Address, B256, U256, keccak256, utils::parse_ether};
 use alloy::providers::{DynProvider, Provider, ProviderBuilder, ext::AnvilApi};
@@ -180,6 +181,23 @@ async fn upheld_claim_slashes_a_quarter_of_own_stake_and_pays_the_finder() {
     assert_eq!(filed.bond, parse_ether("10").unwrap());
     assert_eq!(filed.quorum, 2);
 
+    // While the claim is open the accused cannot pull its stake out from under the slash.
+    let staking = Staking::new(net.d.staking, &net.deployer);
+    assert!(staking.frozen(o).call().await.unwrap());
+    let escape = staking
+        .unbond(parse_ether("100").unwrap())
+        .from(o)
+        .call()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            escape.as_decoded_interface_error::<Staking::StakingErrors>(),
+            Some(Staking::StakingErrors::StakeFrozen(_))
+        ),
+        "{escape}"
+    );
+
     let watched = claims_filed_since(&net.deployer, &net.d, 0).await.unwrap();
     assert_eq!(watched.len(), 1);
     assert_eq!(watched[0].id, id);
@@ -208,6 +226,10 @@ async fn upheld_claim_slashes_a_quarter_of_own_stake_and_pays_the_finder() {
         })
     );
     assert_eq!(net.own_stake(o).await, parse_ether("75").unwrap());
+    assert!(
+        !staking.frozen(o).call().await.unwrap(),
+        "unfrozen once decided"
+    );
     assert_eq!(
         net.balance(b).await,
         parse_ether("100").unwrap() + finder_fee,
