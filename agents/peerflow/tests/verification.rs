@@ -334,6 +334,21 @@ async fn every_cheat_is_caught_claimed_and_slashed_without_losing_a_segment() {
     let staking = Staking::new(net.deployment.staking, &net.deployer);
     let token = WorkToken::new(net.deployment.work_token, &net.deployer);
     let honest_before = token.balanceOf(honest).call().await.unwrap();
+    // While its claims are open the cheater cannot take its stake out of reach.
+    assert!(staking.frozen(culprit).call().await.unwrap());
+    let culprit_wallet = provider(&net.chain.endpoint(), net.chain.signer(2)).unwrap();
+    let unbond = Staking::new(net.deployment.staking, &culprit_wallet)
+        .unbond(U256::from(1u64))
+        .call()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            unbond.as_decoded_interface_error::<Staking::StakingErrors>(),
+            Some(Staking::StakingErrors::StakeFrozen(_))
+        ),
+        "{unbond}"
+    );
     let jurors = spawn_jurors(&net, 0);
     for (_, _, id) in &by_seq {
         let id = U256::from(*id);
@@ -433,6 +448,10 @@ async fn every_cheat_is_caught_claimed_and_slashed_without_losing_a_segment() {
             .await
             .unwrap()
             .registered
+    );
+    assert!(
+        !staking.frozen(culprit).call().await.unwrap(),
+        "every claim resolved"
     );
     // The record view shows it all, with its sources.
     let record: serde_json::Value =
