@@ -28,6 +28,7 @@ use peerflow_media::{
 use peerflow_orchestrator::service::{RunningOrchestrator, ServiceConfig, start};
 use peerflow_orchestrator::{GasPolicy, NodeConfig, ParamsPolicy};
 use peerflow_protocol::api::ProfileSpec;
+use peerflow_protocol::metrics::Metrics;
 use peerflow_protocol::result::ResultDomain;
 use peerflow_transcoder::PullConfig;
 use serde::{Deserialize, Serialize};
@@ -377,6 +378,7 @@ pub fn broadcaster_app(s: BroadcasterSetup) -> Result<BroadcasterApp> {
         chain_id: s.deployment.chain_id,
         staking: s.deployment.staking,
     };
+    let metrics = Arc::new(Metrics::new());
     let (faults, claim_filer) = match s.claims_url {
         Some(public_url) => {
             let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
@@ -385,6 +387,7 @@ pub fn broadcaster_app(s: BroadcasterSetup) -> Result<BroadcasterApp> {
                 deployment: s.deployment.clone(),
                 fault_dir: fault_dir.clone(),
                 public_url,
+                metrics: Arc::clone(&metrics),
             };
             (Some(tx), Some(filer.spawn(rx)))
         }
@@ -407,8 +410,10 @@ pub fn broadcaster_app(s: BroadcasterSetup) -> Result<BroadcasterApp> {
             verify: s.verify,
         },
         faults,
+        Arc::clone(&metrics),
     );
     let api = NetworkApi {
+        metrics,
         fault_dir,
         sources: RecordSources {
             reputation: Arc::clone(&reputation),

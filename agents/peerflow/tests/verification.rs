@@ -254,6 +254,33 @@ async fn every_cheat_is_caught_claimed_and_slashed_without_losing_a_segment() {
         }
     }
 
+    // The broadcaster's metrics count what happened.
+    let metrics = reqwest::get(format!("{}/metrics", net.broadcaster_url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        format!(
+            "peerflow_broadcaster_segments_total{{outcome=\"published\"}} {}",
+            segments.len()
+        ),
+        "peerflow_broadcaster_attempts_total{outcome=\"fault\"} 6".into(),
+        "peerflow_broadcaster_verification_faults_total{fault=\"low_quality\"} 1".into(),
+        "peerflow_broadcaster_verification_faults_total{fault=\"audio_missing\"} 1".into(),
+        "peerflow_broadcaster_claims_total{outcome=\"filed\"} 6".into(),
+        format!(
+            "peerflow_broadcaster_segment_seconds_count {}",
+            segments.len()
+        ),
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "no {line:?} in\n{metrics}"
+        );
+    }
+
     // Bad requests for evidence are refused with a code, and nothing outside a bundle is served.
     let bad = reqwest::get(format!(
         "{}/v1/faults/nothex/manifest.json",
@@ -319,6 +346,7 @@ async fn every_cheat_is_caught_claimed_and_slashed_without_losing_a_segment() {
         deployment: net.deployment.clone(),
         fault_dir: dir.path().join("broadcaster/faults"),
         public_url: net.broadcaster_url.clone(),
+        metrics: Default::default(),
     }
     .spawn(rx)
     .await

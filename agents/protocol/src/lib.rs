@@ -10,6 +10,7 @@
 
 pub mod api;
 pub mod lottery;
+pub mod metrics;
 pub mod multipart;
 pub mod result;
 pub mod signature;

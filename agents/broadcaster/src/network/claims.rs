@@ -7,11 +7,13 @@
 //! is recorded instead of retried forever.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use alloy::providers::Provider;
 use peerflow_chain::claims::{Fault, file_claim};
 use peerflow_chain::{ChainError, Deployment};
+use peerflow_protocol::metrics::Metrics;
 use peerflow_protocol::{Signature, SignedResult};
 use tokio::sync::mpsc;
 
@@ -29,6 +31,8 @@ pub struct ClaimFiler<P> {
     pub fault_dir: PathBuf,
     /// The broadcaster's URL as jurors reach it, e.g. `http://b.example:8936`.
     pub public_url: String,
+    /// Counts claims filed and refused (`peerflow_broadcaster_claims_total`).
+    pub metrics: Arc<Metrics>,
 }
 
 impl<P: Provider + Clone + 'static> ClaimFiler<P> {
@@ -61,6 +65,16 @@ impl<P: Provider + Clone + 'static> ClaimFiler<P> {
         for attempt in 1..=TRIES {
             match self.file(report).await {
                 Ok(record) => {
+                    let outcome = if record.claim_id.is_some() {
+                        "filed"
+                    } else {
+                        "refused"
+                    };
+                    self.metrics.inc(
+                        "peerflow_broadcaster_claims_total",
+                        "Fault claims sent on-chain, by outcome (filed, refused).",
+                        &[("outcome", outcome)],
+                    );
                     if let Err(error) = evidence::write_claim(&report.dir, &record).await {
                         tracing::error!(%error, "recording a filed claim");
                     }

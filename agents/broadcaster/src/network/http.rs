@@ -6,6 +6,7 @@
 //! | `GET` | `/v1/faults/{digest}/{file}` | one file of a bundle (what jurors fetch) |
 //! | `GET` | `/v1/reputation` | this broadcaster's record of every orchestrator it used |
 //! | `GET` | `/v1/reputation/{address}` | one orchestrator's or provider's whole record, with sources |
+//! | `GET` | `/metrics` | Prometheus metrics (`peerflow_broadcaster_*`) |
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -18,6 +19,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Serialize;
 
+use peerflow_protocol::metrics::{CONTENT_TYPE, Metrics};
+
 use super::evidence::{self, ClaimRecord, FaultReport};
 use super::record::{RecordSources, record_of};
 
@@ -25,6 +28,7 @@ use super::record::{RecordSources, record_of};
 pub struct NetworkApi {
     pub fault_dir: PathBuf,
     pub sources: RecordSources,
+    pub metrics: Arc<Metrics>,
 }
 
 /// The routes above.
@@ -34,6 +38,7 @@ pub fn routes(api: Arc<NetworkApi>) -> Router {
         .route("/v1/faults/{digest}/{file}", get(fault_file))
         .route("/v1/reputation", get(all_scores))
         .route("/v1/reputation/{address}", get(one_record))
+        .route("/metrics", get(metrics))
         .with_state(api)
 }
 
@@ -134,4 +139,8 @@ async fn one_record(State(api): State<Arc<NetworkApi>>, Path(address): Path<Stri
         Ok(record) => axum::Json(record).into_response(),
         Err(e) => error(StatusCode::BAD_GATEWAY, "chain_unavailable", e.to_string()),
     }
+}
+
+async fn metrics(State(api): State<Arc<NetworkApi>>) -> Response {
+    ([(header::CONTENT_TYPE, CONTENT_TYPE)], api.metrics.render()).into_response()
 }

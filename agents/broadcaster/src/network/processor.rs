@@ -18,6 +18,7 @@ use bytes::Bytes;
 use peerflow_media::{InputFormat, MediaInfo, Profile};
 use peerflow_protocol::SignedResult;
 use peerflow_protocol::api::{ProfileSpec, RENDITION_HEADER, SegmentRequest};
+use peerflow_protocol::metrics::{LATENCY_BUCKETS, Metrics};
 use peerflow_protocol::multipart::Part;
 use tokio::sync::{RwLock, mpsc};
 
@@ -69,17 +70,20 @@ pub struct NetworkProcessor<P> {
     specs: Vec<ProfileSpec>,
     candidates: RwLock<Option<(Instant, Vec<Candidate>)>>,
     faults: Option<mpsc::UnboundedSender<FaultReport>>,
+    metrics: Arc<Metrics>,
 }
 
 impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
     /// `reputation` is shared by every stream (and may be by other processors); each fault's
-    /// report goes to `faults` when given (a claim filer), after its bundle is written.
+    /// report goes to `faults` when given (a claim filer), after its bundle is written; what
+    /// happens is counted in `metrics` (`peerflow_broadcaster_*`).
     pub fn new(
         provider: P,
         payer: Payer,
         reputation: Arc<Reputation>,
         config: NetworkConfig,
         faults: Option<mpsc::UnboundedSender<FaultReport>>,
+        metrics: Arc<Metrics>,
     ) -> Self {
         let specs = config.ladder.iter().map(spec_of).collect();
         Self {
@@ -90,6 +94,7 @@ impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
             specs,
             candidates: RwLock::new(None),
             faults,
+            metrics,
         }
     }
 
@@ -143,6 +148,35 @@ impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
 
     /// Transcodes one segment through the network.
     pub async fn process_segment(
+        self: Arc<Self>,
+        segment: IncomingSegment,
+    ) -> Result<Vec<RenditionOut>, ProcessError> {
+        let started = Instant::now();
+        let metrics = Arc::clone(&self.metrics);
+        let result = self.transcode(segment).await;
+        let outcome = match &result {
+            Ok(_) => {
+                metrics.observe(
+                    "peerflow_broadcaster_segment_seconds",
+                    "Time from a segment's arrival to its renditions, published segments only.",
+                    LATENCY_BUCKETS,
+                    &[],
+                    started.elapsed().as_secs_f64(),
+                );
+                "published"
+            }
+            Err(ProcessError::BadSegment(_)) => "bad_segment",
+            Err(_) => "unavailable",
+        };
+        metrics.inc(
+            "peerflow_broadcaster_segments_total",
+            "Segments pushed, by outcome.",
+            &[("outcome", outcome)],
+        );
+        result
+    }
+
+    async fn transcode(
         self: Arc<Self>,
         segment: IncomingSegment,
     ) -> Result<Vec<RenditionOut>, ProcessError> {
@@ -202,6 +236,16 @@ impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
             while let Some(joined) = attempts.join_next().await {
                 let (c, took, outcome) =
                     joined.map_err(|e| ProcessError::Unavailable(e.to_string()))?;
+                let name = match &outcome {
+                    Outcome::Good(_) => "ok",
+                    Outcome::Faulty(..) => "fault",
+                    Outcome::Failed(_) => "failed",
+                };
+                self.metrics.inc(
+                    "peerflow_broadcaster_attempts_total",
+                    "Segments sent to orchestrators, by outcome (ok, fault: failed verification, failed).",
+                    &[("outcome", name)],
+                );
                 match outcome {
                     Outcome::Good(verified) => {
                         self.record(c.address, self.reputation.succeeded(c.address, took));
@@ -210,6 +254,11 @@ impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
                         return self.renditions(verified.parts, info.duration_s);
                     }
                     Outcome::Faulty(verified, finding) => {
+                        self.metrics.inc(
+                            "peerflow_broadcaster_verification_faults_total",
+                            "Renditions that failed verification, by fault.",
+                            &[("fault", finding.name)],
+                        );
                         self.record(
                             c.address,
                             self.reputation.faulted(c.address, finding.name).map(drop),
@@ -253,6 +302,12 @@ impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
         let ladder = self.config.ladder.clone();
         let policy = self.config.verify.clone();
         let sampled = policy.draw();
+        self.metrics.add(
+            "peerflow_broadcaster_renditions_checked_total",
+            "Renditions checked, by whether the segment was sampled for the quality check.",
+            &[("sampled", if sampled { "true" } else { "false" })],
+            verified.parts.len() as f64,
+        );
         let checked = tokio::task::spawn_blocking(move || {
             let renditions: Vec<&[u8]> = verified.parts.iter().map(|p| p.body.as_slice()).collect();
             let verdict = check_segment(
