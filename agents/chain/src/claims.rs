@@ -5,14 +5,12 @@
 
 use alloy::primitives::{Address, B256, Bytes, U256};
 use alloy::providers::Provider;
-use alloy::rpc::types::TransactionReceipt;
-use alloy::sol_types::SolEvent;
 use peerflow_protocol::{SegmentResult, Signature};
 
 use crate::ChainError;
 use crate::bindings::fault_claims::{FaultClaims, IFaultClaims};
 use crate::bindings::work_token::WorkToken;
-use crate::deploy::{Deployment, execute};
+use crate::deploy::{Deployment, event_in, execute};
 
 /// What a claim says is wrong with one rendition: the contract's fault codes (`IFaultClaims`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -224,7 +222,7 @@ pub async fn file_claim<P: Provider>(
         evidence_uri.to_owned(),
     );
     let receipt = execute(call).await.map_err(refused)?;
-    let filed = decode::<FaultClaims::ClaimFiled>(&receipt)
+    let filed = event_in::<FaultClaims::ClaimFiled>(&receipt)
         .ok_or(ChainError::MissingEvent("ClaimFiled"))?;
     Ok(filed.id)
 }
@@ -239,7 +237,7 @@ pub async fn vote<P: Provider>(
 ) -> Result<Option<Resolution>, ChainError> {
     let claims = FaultClaims::new(d.fault_claims, provider);
     let receipt = execute(claims.vote(id, uphold)).await.map_err(refused)?;
-    Ok(decode::<FaultClaims::ClaimResolved>(&receipt).map(Resolution::from))
+    Ok(event_in::<FaultClaims::ClaimResolved>(&receipt).map(Resolution::from))
 }
 
 /// Expires claim `id` (open, deadline passed): the bond goes back to the claimant.
@@ -250,7 +248,7 @@ pub async fn expire<P: Provider>(
 ) -> Result<Resolution, ChainError> {
     let claims = FaultClaims::new(d.fault_claims, provider);
     let receipt = execute(claims.expire(id)).await.map_err(refused)?;
-    decode::<FaultClaims::ClaimResolved>(&receipt)
+    event_in::<FaultClaims::ClaimResolved>(&receipt)
         .map(Resolution::from)
         .ok_or(ChainError::MissingEvent("ClaimResolved"))
 }
@@ -324,14 +322,6 @@ fn refused(e: ChainError) -> ChainError {
         };
     }
     e
-}
-
-fn decode<E: SolEvent>(receipt: &TransactionReceipt) -> Option<E> {
-    receipt
-        .inner
-        .logs()
-        .iter()
-        .find_map(|l| E::decode_log(&l.inner).ok().map(|d| d.data))
 }
 
 #[cfg(test)]

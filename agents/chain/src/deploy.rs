@@ -244,6 +244,15 @@ pub async fn execute<P: Provider, D: alloy::contract::CallDecoder>(
     confirm(call.send().await?.get_receipt().await?)
 }
 
+/// The first `E` event a mined transaction emitted, if any.
+pub fn event_in<E: alloy::sol_types::SolEvent>(receipt: &TransactionReceipt) -> Option<E> {
+    receipt
+        .inner
+        .logs()
+        .iter()
+        .find_map(|l| E::decode_log(&l.inner).ok().map(|d| d.data))
+}
+
 /// Fails if a mined transaction reverted.
 pub fn confirm(receipt: TransactionReceipt) -> Result<TransactionReceipt, ChainError> {
     if receipt.status() {

@@ -9,7 +9,7 @@ use alloy::sol_types::SolEvent;
 use peerflow_chain::ChainError;
 use peerflow_chain::bindings::job_escrow::{IJobEscrow, JobEscrow};
 use peerflow_chain::bindings::work_token::WorkToken;
-use peerflow_chain::deploy::execute;
+use peerflow_chain::deploy::{event_in, execute};
 
 pub use IJobEscrow::{Job, JobParams, Record, Slot};
 
@@ -97,7 +97,7 @@ impl<P: Provider + Clone> Escrow<P> {
         let total = U256::from(params.price) * U256::from(params.replicas);
         execute(self.token.approve(self.address(), total)).await?;
         let receipt = execute(self.escrow.createJob(params, spec_uri.to_owned())).await?;
-        let created = decode::<JobEscrow::JobCreated>(&receipt)
+        let created = event_in::<JobEscrow::JobCreated>(&receipt)
             .ok_or(EscrowError::MissingEvent("JobCreated"))?;
         Ok(created.jobId.to())
     }
@@ -335,14 +335,6 @@ impl<P: Provider + Clone> Escrow<P> {
     pub async fn balance_of(&self, who: Address) -> Result<U256, EscrowError> {
         Ok(self.token.balanceOf(who).call().await?)
     }
-}
-
-fn decode<E: SolEvent>(receipt: &TransactionReceipt) -> Option<E> {
-    receipt
-        .inner
-        .logs()
-        .iter()
-        .find_map(|l| E::decode_log(&l.inner).ok().map(|d| d.data))
 }
 
 /// The escrow's enum values as the bindings carry them (`u8`), by name.

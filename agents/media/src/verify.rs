@@ -91,37 +91,28 @@ impl Fault {
 
     /// The fault's machine-readable name, e.g. `low_quality`.
     pub fn name(&self) -> &'static str {
-        match self {
-            Fault::Undecodable { .. } => "undecodable",
-            Fault::WrongCodec { .. } => "wrong_codec",
-            Fault::WrongResolution { .. } => "wrong_resolution",
-            Fault::FrameCount { .. } => "frame_count",
-            Fault::Duration { .. } => "duration",
-            Fault::StaleSegment { .. } => "stale_segment",
-            Fault::LowBitrate { .. } => "low_bitrate",
-            Fault::HighBitrate { .. } => "high_bitrate",
-            Fault::AudioMissing => "audio_missing",
-            Fault::LowQuality { .. } => "low_quality",
-        }
+        FAULT_NAMES[usize::from(self.code()) - 1]
     }
 
     /// The name of fault code `code`, if it is one.
     pub fn name_of(code: u8) -> Option<&'static str> {
-        const NAMES: [&str; 10] = [
-            "undecodable",
-            "wrong_codec",
-            "wrong_resolution",
-            "frame_count",
-            "duration",
-            "stale_segment",
-            "low_bitrate",
-            "high_bitrate",
-            "audio_missing",
-            "low_quality",
-        ];
-        NAMES.get(usize::from(code).checked_sub(1)?).copied()
+        FAULT_NAMES.get(usize::from(code).checked_sub(1)?).copied()
     }
 }
+
+/// Fault names by code − 1.
+const FAULT_NAMES: [&str; 10] = [
+    "undecodable",
+    "wrong_codec",
+    "wrong_resolution",
+    "frame_count",
+    "duration",
+    "stale_segment",
+    "low_bitrate",
+    "high_bitrate",
+    "audio_missing",
+    "low_quality",
+];
 
 impl fmt::Display for Fault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -14,7 +14,9 @@ use peerflow_broadcaster::BroadcasterConfig;
 use peerflow_broadcaster::network::claims::ClaimFiler;
 use peerflow_broadcaster::network::deposit::{TopUp, keep_topped_up};
 use peerflow_broadcaster::network::http::{NetworkApi, routes as network_routes};
-use peerflow_broadcaster::network::processor::{NetworkConfig, NetworkHandle, NetworkProcessor};
+use peerflow_broadcaster::network::processor::{
+    NetworkConfig, NetworkHandle, NetworkProcessor, spec_of,
+};
 use peerflow_broadcaster::network::record::RecordSources;
 use peerflow_broadcaster::network::reputation::{Reputation, SuspensionPolicy};
 use peerflow_broadcaster::network::session::Payer;
@@ -434,16 +436,7 @@ pub fn broadcaster_app(s: BroadcasterSetup) -> Result<BroadcasterApp> {
 
 /// The ladder as the HTTP API names it.
 pub fn ladder_specs(ladder: &[peerflow_media::Profile]) -> Vec<ProfileSpec> {
-    ladder
-        .iter()
-        .map(|p| ProfileSpec {
-            name: p.name.clone(),
-            width: p.width,
-            height: p.height,
-            bitrate_kbps: p.bitrate_kbps,
-            codec: p.codec.as_str().into(),
-        })
-        .collect()
+    ladder.iter().map(spec_of).collect()
 }
 
 pub async fn broadcaster(opts: &BroadcasterOpts, config: Option<&Path>) -> Result<()> {

@@ -24,7 +24,7 @@ use tokio::sync::{RwLock, mpsc};
 
 use super::discovery::{Candidate, discover};
 use super::evidence::{FaultReport, write_bundle};
-use super::reputation::Reputation;
+use super::reputation::{Reputation, Score};
 use super::session::{AttemptError, Payer, Verified};
 use super::verification::{Finding, Verdict, VerifyPolicy, check_segment};
 use crate::{
@@ -125,7 +125,7 @@ impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
                 tracing::warn!(error = %e, "reading the reputation store");
                 None
             });
-            if score.as_ref().is_some_and(|s| s.suspended_at(unix_ms())) {
+            if score.as_ref().is_some_and(Score::is_suspended) {
                 continue;
             }
             // Unmeasured orchestrators get tried: no latency counts as the fastest.
@@ -449,12 +449,6 @@ pub fn spec_of(p: &Profile) -> ProfileSpec {
         bitrate_kbps: p.bitrate_kbps,
         codec: p.codec.as_str().into(),
     }
-}
-
-fn unix_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// The processor as the broadcaster's HTTP layer takes it.

@@ -74,6 +74,11 @@ impl Score {
     pub fn suspended_at(&self, now_ms: u64) -> bool {
         now_ms < self.suspended_until_ms
     }
+
+    /// Whether it is suspended now.
+    pub fn is_suspended(&self) -> bool {
+        self.suspended_at(now())
+    }
 }
 
 /// The reputation store could not be read or written.
@@ -168,7 +173,7 @@ impl Reputation {
 
     /// Whether `who` is suspended now.
     pub fn is_suspended(&self, who: Address) -> Result<bool, ReputationError> {
-        Ok(self.score(who)?.is_some_and(|s| s.suspended_at(now())))
+        Ok(self.score(who)?.is_some_and(|s| s.is_suspended()))
     }
 
     /// `who`'s record, if it was ever tried.
