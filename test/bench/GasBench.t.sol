@@ -7,6 +7,7 @@ import {ITicketBroker} from "../../contracts/interfaces/ITicketBroker.sol";
 import {IJobEscrow} from "../../contracts/interfaces/IJobEscrow.sol";
 import {JobEscrow} from "../../contracts/JobEscrow.sol";
 import {SegmentResultHash} from "../../contracts/libraries/SegmentResultHash.sol";
+import {twoRenditionResult} from "../utils/SegmentResults.sol";
 
 /// @notice Gas figures for `./script/bench gas`. Run with `--isolate`, where each top-level call is its
 ///         own transaction: figures are receipt gas (21,000 base + calldata + execution, cold accesses
@@ -199,18 +200,7 @@ contract GasBench is Fixture {
     }
 
     function fileClaim(address orchestrator, uint256 key, uint256 seq) internal returns (uint256 id) {
-        SegmentResultHash.SegmentResult memory r;
-        r.orchestrator = orchestrator;
-        r.broadcaster = b;
-        r.streamHash = keccak256("bench");
-        r.seq = seq;
-        r.inputHash = keccak256(abi.encode("segment", seq));
-        r.profiles = new SegmentResultHash.Profile[](2);
-        r.profiles[0] = SegmentResultHash.Profile("360p", 640, 360, 800, "h264");
-        r.profiles[1] = SegmentResultHash.Profile("240p", 426, 240, 400, "h264");
-        r.renditionHashes = new bytes32[](2);
-        r.renditionHashes[0] = keccak256(abi.encode("360p", seq));
-        r.renditionHashes[1] = keccak256(abi.encode("240p", seq));
+        SegmentResultHash.SegmentResult memory r = twoRenditionResult(orchestrator, b, seq);
         (uint8 v, bytes32 rr, bytes32 s) = vm.sign(key, SegmentResultHash.digest(r, block.chainid, address(staking)));
         vm.prank(b);
         id = faultClaims.fileClaim(

@@ -8,6 +8,7 @@ import {Staking} from "../../contracts/Staking.sol";
 import {FaultClaims} from "../../contracts/FaultClaims.sol";
 import {IFaultClaims} from "../../contracts/interfaces/IFaultClaims.sol";
 import {SegmentResultHash} from "../../contracts/libraries/SegmentResultHash.sol";
+import {twoRenditionResult} from "../utils/SegmentResults.sol";
 
 /// @notice Drives FaultClaims with bounded inputs: claims by two broadcasters against three
 ///         orchestrators (duplicates, foreign signatures and slashed orchestrators included), votes by
@@ -178,16 +179,6 @@ contract FaultClaimsHandler is Test {
         pure
         returns (SegmentResultHash.SegmentResult memory r)
     {
-        r.orchestrator = o;
-        r.broadcaster = b;
-        r.streamHash = keccak256("invariant");
-        r.seq = seq;
-        r.inputHash = keccak256(abi.encode(seq));
-        r.profiles = new SegmentResultHash.Profile[](2);
-        r.profiles[0] = SegmentResultHash.Profile("360p", 640, 360, 800, "h264");
-        r.profiles[1] = SegmentResultHash.Profile("240p", 426, 240, 400, "h264");
-        r.renditionHashes = new bytes32[](2);
-        r.renditionHashes[0] = keccak256(abi.encode("360p", seq));
-        r.renditionHashes[1] = keccak256(abi.encode("240p", seq));
+        r = twoRenditionResult(o, b, seq);
     }
 }

@@ -4,6 +4,7 @@ pragma solidity 0.8.37;
 import {Fixture} from "./Fixture.sol";
 import {IFaultClaims} from "../../contracts/interfaces/IFaultClaims.sol";
 import {SegmentResultHash} from "../../contracts/libraries/SegmentResultHash.sol";
+import {twoRenditionResult} from "./SegmentResults.sol";
 
 /// @notice The deployed suite with FaultClaims as Staking's verifier (as deployed) and a committee of
 ///         three with quorum 2, plus helpers to build, sign and claim segment results.
@@ -57,17 +58,7 @@ abstract contract FaultClaimsTestBase is Fixture {
         pure
         returns (SegmentResultHash.SegmentResult memory r)
     {
-        r.orchestrator = o;
-        r.broadcaster = b;
-        r.streamHash = keccak256("demo");
-        r.seq = seq;
-        r.inputHash = keccak256(abi.encode("segment", seq));
-        r.profiles = new SegmentResultHash.Profile[](2);
-        r.profiles[0] = SegmentResultHash.Profile("360p", 640, 360, 800, "h264");
-        r.profiles[1] = SegmentResultHash.Profile("240p", 426, 240, 400, "h264");
-        r.renditionHashes = new bytes32[](2);
-        r.renditionHashes[0] = keccak256(abi.encode("360p", seq));
-        r.renditionHashes[1] = keccak256(abi.encode("240p", seq));
+        r = twoRenditionResult(o, b, seq);
     }
 
     function digestOf(SegmentResultHash.SegmentResult memory r) internal view returns (bytes32) {
