@@ -507,7 +507,8 @@ contract Staking is IStaking, Ownable2Step {
     /// @inheritdoc IStaking
     function poolFactors(address orchestrator) external view returns (uint256 rewardFactor, uint256 feeFactor) {
         Orchestrator storage orch = _orchestrators[orchestrator];
-        return (orch.cumulativeRewardFactor, orch.cumulativeFeeFactor);
+        (feeFactor,) = _feeFactorAfterFold(orch);
+        return (orch.cumulativeRewardFactor, feeFactor);
     }
 
     /// @inheritdoc IStaking

@@ -228,8 +228,11 @@ interface IStaking {
     function pendingStake(address account) external view returns (uint256);
     /// @notice `account`'s fees, withdrawable and not yet claimed.
     function pendingFees(address account) external view returns (uint256);
-    /// @notice A pool's cumulative reward and fee factors (1e27 precision; fees not yet folded excluded):
-    ///         a delegator's stake grows by `rewardFactor` ratios, its fees by `feeFactor` differences.
+    /// @notice A pool's cumulative reward and fee factors (1e27 precision): a delegator's stake grows by
+    ///         `rewardFactor` ratios, its fees by `feeFactor` differences over the `rewardFactor` it
+    ///         claimed at. The fee factor includes fees credited but not yet folded into the pool, so
+    ///         both move as soon as a delegator's `pendingStake` / `pendingFees` do; comparing them at
+    ///         two blocks gives the yield per staked token between those blocks.
     function poolFactors(address orchestrator) external view returns (uint256 rewardFactor, uint256 feeFactor);
     /// @notice Number of freezes held on `account` (open claims against it).
     function freezeCount(address account) external view returns (uint256);

@@ -259,6 +259,24 @@ contract StakingRewardsTest is StakingHelpers {
         assertEq(staking.pendingFees(o), 0.75 ether);
     }
 
+    function test_PoolFactors_FeeFactorMovesWithCreditedFeesBeforeAnyFold() public {
+        (uint256 crf0, uint256 cff0) = staking.poolFactors(o);
+        vm.prank(address(broker));
+        staking.creditFees(o, 1 ether, 0);
+        (uint256 crf1, uint256 cff1) = staking.poolFactors(o);
+        assertEq(crf1, crf0);
+        // 0.5 to the pool of 200: 0.0025 per staked token, in 1e27 precision over the reward factor
+        assertEq((cff1 - cff0) * 1 ether / crf0, 0.0025 ether);
+        // the same figure d's pendingFees shows for its 100 tokens
+        assertEq(staking.pendingFees(d), 100 * (cff1 - cff0) * 1 ether / crf0);
+        // folding (a reward call) leaves the factor where the view already put it
+        nextRound();
+        vm.prank(o);
+        staking.reward();
+        (, uint256 cff2) = staking.poolFactors(o);
+        assertEq(cff2, cff1);
+    }
+
     function test_CreditFees_ThroughTicketRedemption() public {
         ITicketBroker.SignedTicket memory st = signedTicket(o, 1 ether);
         uint256 brokerBalance = token.balanceOf(address(broker));

@@ -309,19 +309,13 @@ fn refused(e: ChainError) -> ChainError {
     let ChainError::Contract(err) = &e else {
         return e;
     };
-    if let Some(decoded) = err.as_decoded_interface_error::<FaultClaims::FaultClaimsErrors>() {
-        return ChainError::Refused {
-            contract: "FaultClaims",
-            reason: format!("{decoded:?}"),
-        };
+    match crate::refusal::of_contract_error(err, Some("FaultClaims")) {
+        Some(r) => ChainError::Refused {
+            contract: r.contract,
+            reason: r.error,
+        },
+        None => e,
     }
-    if let Some(decoded) = err.as_decoded_interface_error::<WorkToken::WorkTokenErrors>() {
-        return ChainError::Refused {
-            contract: "WorkToken",
-            reason: format!("{decoded:?}"),
-        };
-    }
-    e
 }
 
 #[cfg(test)]

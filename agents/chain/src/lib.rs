@@ -3,10 +3,13 @@
 //! bytecode, the deployment file, and a local anvil for the devnet and the tests.
 
 pub mod actions;
+pub mod amount;
 pub mod bindings;
 pub mod claims;
 pub mod deploy;
 pub mod devchain;
+pub mod refusal;
+pub mod stake_view;
 
 pub use deploy::{Deployment, SuiteParams, deploy_suite};
 pub use devchain::{DevChain, DevChainError, DevChainOptions};

@@ -9,3 +9,4 @@ pub mod keys;
 pub mod provider;
 pub mod roles;
 pub mod trust;
+pub mod wallet;

@@ -31,8 +31,16 @@ enum Command {
     Devnet(DevnetArgs),
     /// Run a broadcaster: HTTP push ingest, HLS and recording, paying orchestrators found on-chain.
     Broadcaster(Box<roles::BroadcasterOpts>),
-    /// Run an orchestrator: HTTP API, payments, redemption, reward() each round.
-    Orchestrator(Box<roles::OrchestratorOpts>),
+    /// Run an orchestrator (no subcommand: HTTP API, payments, redemption, reward() each round), or
+    /// manage its on-chain side: register, set-price, set-service, status.
+    Orchestrator(Box<OrchestratorCli>),
+    /// A token holder's stake: bond, unbond, rebond, withdraw, claim, status (with each
+    /// orchestrator's yield per staked token).
+    #[command(subcommand)]
+    Stake(peerflow::wallet::stake::StakeCommand),
+    /// A broadcaster's ticket deposit and reserve: fund, unlock, cancel-unlock, withdraw, status.
+    #[command(subcommand)]
+    Deposit(peerflow::wallet::deposit::DepositCommand),
     /// Run a transcoder that pulls work from an orchestrator.
     Transcoder(roles::TranscoderOpts),
     /// Run a compute provider: take escrowed jobs, run them in Docker (or package VOD), get paid.
@@ -47,6 +55,16 @@ enum Command {
     Juror(Box<peerflow::trust::JurorOpts>),
     /// Show an orchestrator's or provider's record: broadcaster scores, stake, fault claims, jobs.
     Reputation(Box<peerflow::trust::ReputationOpts>),
+}
+
+/// `peerflow orchestrator [OPTIONS]` runs the node; `peerflow orchestrator <ACTION>` acts on-chain.
+#[derive(clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+struct OrchestratorCli {
+    #[command(subcommand)]
+    action: Option<peerflow::wallet::operator::OrchestratorAction>,
+    #[command(flatten)]
+    run: roles::OrchestratorOpts,
 }
 
 #[derive(clap::Args)]
@@ -143,7 +161,12 @@ async fn main() -> anyhow::Result<()> {
     match &cli.command {
         Command::Devnet(args) => devnet(args).await,
         Command::Broadcaster(b) => roles::broadcaster(b, config).await,
-        Command::Orchestrator(o) => roles::orchestrator(o, config).await,
+        Command::Orchestrator(o) => match &o.action {
+            Some(action) => peerflow::wallet::operator::run(action).await,
+            None => roles::orchestrator(&o.run, config).await,
+        },
+        Command::Stake(s) => peerflow::wallet::stake::run(s).await,
+        Command::Deposit(d) => peerflow::wallet::deposit::run(d).await,
         Command::Transcoder(t) => roles::transcoder(t, config).await,
         Command::Provider(p) => peerflow::provider::provider(p, config).await,
         Command::Juror(j) => peerflow::trust::juror(j).await,
