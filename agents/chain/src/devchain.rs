@@ -31,6 +31,9 @@ pub struct DevChainOptions {
     pub port: Option<u16>,
     /// Funded development accounts (`anvil --accounts`, default 10).
     pub accounts: Option<usize>,
+    /// Address to listen on (`anvil --host`, default 127.0.0.1), e.g. `0.0.0.0` to serve other
+    /// hosts or network namespaces.
+    pub host: Option<String>,
 }
 
 impl DevChain {
@@ -57,9 +60,17 @@ impl DevChain {
         if let Some(accounts) = options.accounts {
             anvil = anvil.arg("--accounts").arg(accounts.to_string());
         }
+        if let Some(host) = &options.host {
+            anvil = anvil.arg("--host").arg(host);
+        }
         Ok(Self {
             anvil: anvil.try_spawn()?,
         })
+    }
+
+    /// The port anvil listens on.
+    pub fn port(&self) -> u16 {
+        self.anvil.port()
     }
 
     /// The HTTP RPC endpoint.
