@@ -148,6 +148,39 @@ fn as_text(v: &Value) -> String {
     }
 }
 
+/// In the page: plays each rendition's media playlist (`NAMES`, a JSON array) alone with hls.js,
+/// and reports, per rendition, the clock 2 s apart once playing, fatal player errors and the
+/// tracks hls.js handed to Media Source Extensions (codec and container).
+const RENDITION_PLAYBACK: &str = r#"(async () => {
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  const out = [];
+  for (const name of NAMES) {
+    const video = Object.assign(document.createElement('video'), { muted: true, autoplay: true });
+    document.body.append(video);
+    const hls = new Hls();
+    const errors = [];
+    let tracks = null;
+    hls.on(Hls.Events.ERROR, (_, d) => { if (d.fatal) errors.push(d.details); });
+    hls.on(Hls.Events.BUFFER_CODECS, (_, d) => {
+      tracks = Object.fromEntries(Object.entries(d).filter(([k]) => k === 'audio' || k === 'video' || k === 'audiovideo')
+        .map(([k, t]) => [k, { codec: t.codec, container: t.container }]));
+    });
+    hls.on(Hls.Events.MANIFEST_PARSED, () => video.play().catch((e) => errors.push(String(e))));
+    hls.loadSource(`/live/web/${name}.m3u8`);
+    hls.attachMedia(video);
+    const deadline = performance.now() + 20000;
+    while (!(video.currentTime > 0 && !video.paused && video.readyState >= 2) && !errors.length && performance.now() < deadline) await sleep(100);
+    const t0 = video.currentTime;
+    await sleep(2000);
+    const buffered = [...Array(video.buffered.length).keys()].map((i) => [video.buffered.start(i), video.buffered.end(i)]);
+    out.push({ name, currentTime: [t0, video.currentTime], errors, tracks,
+      paused: video.paused, readyState: video.readyState, buffered, error: video.error && video.error.message });
+    hls.destroy();
+    video.remove();
+  }
+  return out;
+})()"#;
+
 /// Pushes the segments at the pace they play: segment n at n × 2 s.
 fn push_live(net: &Devnet, segments: Vec<PathBuf>) -> tokio::task::JoinHandle<()> {
     let (url, started) = (net.broadcaster_url.clone(), Instant::now());
@@ -255,7 +288,11 @@ async fn the_broadcaster_page_plays_the_live_stream_and_shows_what_the_chain_say
     let pusher = push_live(&net, segments);
     wait_for_published(&net, 3).await;
 
-    // While the stream is live: the page's player plays it, its clock advancing in real time.
+    // While the stream is live: the page's player plays it, its clock advancing in real time;
+    // and each rendition of the ladder alone plays in Chromium too (what its MSE was fed).
+    let names: Vec<&str> = net.ladder.iter().map(|p| p.name.as_str()).collect();
+    let each_rendition =
+        RENDITION_PLAYBACK.replace("NAMES", &serde_json::to_string(&names).unwrap());
     let started = Instant::now();
     let live = browser_check(
         &format!("{base}/"),
@@ -266,9 +303,29 @@ async fn the_broadcaster_page_plays_the_live_stream_and_shows_what_the_chain_say
             "4000",
             "--play-timeout",
             "30000",
+            "--eval",
+            &each_rendition,
         ],
     )
     .await;
+    for played in live["eval"][0]
+        .as_array()
+        .expect("rendition playback results")
+    {
+        let (t0, t1) = (
+            played["currentTime"][0].as_f64().unwrap_or(0.0),
+            played["currentTime"][1].as_f64().unwrap_or(0.0),
+        );
+        assert!(
+            played["errors"] == serde_json::json!([]) && t1 - t0 >= 1.0,
+            "rendition {} does not play in Chromium: {played}",
+            played["name"]
+        );
+        eprintln!(
+            "rendition {} plays in Chromium: MSE got {}",
+            played["name"], played["tracks"]
+        );
+    }
     eprintln!("live check took {:.1} s", started.elapsed().as_secs_f64());
     let videos = live["videos"].as_array().unwrap();
     assert_eq!(videos.len(), 1, "one player per stream: {live}");
