@@ -46,6 +46,13 @@ ensure_media_tools() {
     || apt_install ffmpeg nasm
 }
 
+ensure_browser() {
+  # A headless browser for the web-page tests (agents/peerflow/tests/web.rs): Debian's chromium,
+  # driven by playwright-core from node_modules (script/browser-check.mjs). Playwright's own
+  # browser download is never used: the harness launches /usr/bin/chromium.
+  [ -x /usr/bin/chromium ] || apt_install chromium
+}
+
 ensure_docker() {
   # A Docker daemon for the runner (agents/runner): Debian's docker.io, and busybox-static, from
   # which the test images are built (FROM scratch: nothing is pulled). Starts dockerd in the

@@ -127,6 +127,16 @@ impl Broadcaster {
             .ok_or_else(|| ApiError::UnknownStream(format!("no stream {stream:?}")))
     }
 
+    /// Every stream viewers can see (published at least once), with its state.
+    pub fn published_streams(&self) -> Vec<(String, Arc<StreamState>)> {
+        self.registry
+            .all()
+            .into_iter()
+            .map(|(name, entry)| (name, entry.snapshot()))
+            .filter(|(_, state)| state.is_published())
+            .collect()
+    }
+
     /// The bytes of one published rendition segment: from memory inside the live window, from
     /// the recording before it.
     pub async fn segment(

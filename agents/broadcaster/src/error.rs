@@ -42,6 +42,9 @@ pub enum ApiError {
     /// Writing the recording failed, so the segment was not published.
     #[error(transparent)]
     Recording(#[from] RecordingError),
+    /// A chain read (e.g. the deposit for the status page) failed.
+    #[error("chain read failed: {0}")]
+    ChainUnavailable(String),
     /// A failure inside the broadcaster, such as a panicking processor.
     #[error("{0}")]
     Internal(String),
@@ -63,7 +66,7 @@ impl ApiError {
             Self::NoOrchestrator(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::UnknownStream(_) | Self::NotFound => StatusCode::NOT_FOUND,
             Self::StreamEnded(_) => StatusCode::CONFLICT,
-            Self::InvalidRenditions(_) => StatusCode::BAD_GATEWAY,
+            Self::InvalidRenditions(_) | Self::ChainUnavailable(_) => StatusCode::BAD_GATEWAY,
             Self::Recording(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         }
@@ -81,6 +84,7 @@ impl ApiError {
             Self::StreamEnded(_) => "stream_ended",
             Self::InvalidRenditions(_) => "invalid_renditions",
             Self::Recording(_) => "recording_failed",
+            Self::ChainUnavailable(_) => "chain_unavailable",
             Self::Internal(_) => "internal",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::NotFound => "not_found",
@@ -97,9 +101,17 @@ impl From<ProcessError> for ApiError {
     }
 }
 
+impl ApiError {
+    /// `{ "code": "...", "message": "..." }`: the error object of a reply, also embedded where
+    /// one part of an answer failed (the status page's chain read).
+    pub fn body(&self) -> serde_json::Value {
+        json!({ "code": self.code(), "message": self.to_string() })
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({ "error": { "code": self.code(), "message": self.to_string() } });
+        let body = json!({ "error": self.body() });
         (self.status(), Json(body)).into_response()
     }
 }

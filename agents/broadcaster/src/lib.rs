@@ -9,6 +9,7 @@
 //! [`network`] is the processor that pays orchestrators found on-chain to do the transcoding.
 
 mod broadcaster;
+mod catalog;
 mod config;
 mod error;
 mod hls;
@@ -22,17 +23,20 @@ mod registry;
 mod reply;
 mod routes;
 mod stream;
+mod web;
 
 use std::sync::Arc;
 
 use axum::Router;
 
+pub use catalog::{RenditionSummary, StreamSummary, Streams};
 pub use config::BroadcasterConfig;
 pub use error::ApiError;
 pub use processor::{
     BoxFuture, IncomingSegment, ProcessError, RenditionOut, SegmentFormat, SegmentProcessor,
 };
 pub use recording::RecordingError;
+pub use stream::is_valid_name as is_valid_stream_name;
 
 use broadcaster::Broadcaster;
 
@@ -45,6 +49,8 @@ use broadcaster::Broadcaster;
 /// | `GET` | `/live/{stream}/{rendition}.m3u8` | live media playlist |
 /// | `GET` | `/live/{stream}/{rendition}/{seq}.{ts,mp4}` | rendition segment |
 /// | `DELETE` | `/live/{stream}` | end the stream |
+/// | `GET` | `/` | the web page (streams, players, orchestrators, money), from `/v1/status` |
+/// | `GET` | `/ui/{file}` | the page's script, style sheet and hls.js |
 ///
 /// When `config.idle_timeout` is set, a background task ends idle streams; it stops when the
 /// router is dropped.
@@ -52,10 +58,23 @@ use broadcaster::Broadcaster;
 /// # Panics
 /// Outside a Tokio runtime when `config.idle_timeout` is set.
 pub fn router(config: BroadcasterConfig, processor: Arc<dyn SegmentProcessor>) -> Router {
+    router_and_streams(config, processor).0
+}
+
+/// [`router`], with the read-only listing of its streams that a status API (the network's
+/// `GET /v1/status`) is built on.
+///
+/// # Panics
+/// Outside a Tokio runtime when `config.idle_timeout` is set.
+pub fn router_and_streams(
+    config: BroadcasterConfig,
+    processor: Arc<dyn SegmentProcessor>,
+) -> (Router, Streams) {
     let idle_timeout = config.idle_timeout;
     let broadcaster = Arc::new(Broadcaster::new(config, processor));
     if let Some(idle) = idle_timeout {
         lifecycle::spawn_idle_reaper(Arc::downgrade(&broadcaster), idle);
     }
-    routes::build(broadcaster)
+    let streams = Streams(Arc::clone(&broadcaster));
+    (routes::build(broadcaster), streams)
 }

@@ -12,7 +12,7 @@ use axum::routing::{delete, get};
 
 use crate::broadcaster::Broadcaster;
 use crate::error::ApiError;
-use crate::{hls, ingest, lifecycle};
+use crate::{hls, ingest, lifecycle, web};
 
 /// Every route of the broadcaster.
 pub fn build(broadcaster: Arc<Broadcaster>) -> Router {
@@ -27,6 +27,7 @@ pub fn build(broadcaster: Arc<Broadcaster>) -> Router {
                 .layer(DefaultBodyLimit::disable()),
         )
         .route("/live/{stream}/{rendition}/{file}", get(hls::segment))
+        .merge(web::routes())
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(middleware::from_fn(cors))

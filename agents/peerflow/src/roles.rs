@@ -20,6 +20,8 @@ use peerflow_broadcaster::network::processor::{
 use peerflow_broadcaster::network::record::RecordSources;
 use peerflow_broadcaster::network::reputation::{Reputation, SuspensionPolicy};
 use peerflow_broadcaster::network::session::Payer;
+use peerflow_broadcaster::network::stats::StreamStats;
+use peerflow_broadcaster::network::status::{StatusApi, routes as status_routes};
 use peerflow_broadcaster::network::verification::VerifyPolicy;
 use peerflow_chain::Deployment;
 use peerflow_chain::actions::advertise;
@@ -355,7 +357,8 @@ pub struct BroadcasterSetup {
     pub claims_url: Option<String>,
 }
 
-/// A broadcaster built: its router (push, HLS, faults, reputation) and what runs beside it.
+/// A broadcaster built: its router (push, HLS, the web page and its status, faults, reputation)
+/// and what runs beside it.
 pub struct BroadcasterApp {
     pub router: axum::Router,
     pub reputation: Arc<Reputation>,
@@ -381,6 +384,7 @@ pub fn broadcaster_app(s: BroadcasterSetup) -> Result<BroadcasterApp> {
         staking: s.deployment.staking,
     };
     let metrics = Arc::new(Metrics::new());
+    let stats = Arc::new(StreamStats::default());
     let (faults, claim_filer) = match s.claims_url {
         Some(public_url) => {
             let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
@@ -413,7 +417,19 @@ pub fn broadcaster_app(s: BroadcasterSetup) -> Result<BroadcasterApp> {
         },
         faults,
         Arc::clone(&metrics),
+        Arc::clone(&stats),
     );
+    let (router, streams) = peerflow_broadcaster::router_and_streams(
+        broadcaster,
+        Arc::new(NetworkHandle(Arc::new(processor))),
+    );
+    let status = StatusApi {
+        streams,
+        stats,
+        chain: s.chain.clone(),
+        deployment: s.deployment.clone(),
+        me: s.me,
+    };
     let api = NetworkApi {
         metrics,
         fault_dir,
@@ -424,9 +440,9 @@ pub fn broadcaster_app(s: BroadcasterSetup) -> Result<BroadcasterApp> {
             deployment: s.deployment,
         },
     };
-    let router =
-        peerflow_broadcaster::router(broadcaster, Arc::new(NetworkHandle(Arc::new(processor))))
-            .merge(network_routes(Arc::new(api)));
+    let router = router
+        .merge(network_routes(Arc::new(api)))
+        .merge(status_routes(Arc::new(status)));
     Ok(BroadcasterApp {
         router,
         reputation,
@@ -506,7 +522,7 @@ pub async fn broadcaster(opts: &BroadcasterOpts, config: Option<&Path>) -> Resul
         claims_url,
     })?;
     println!(
-        "broadcaster {me}: push to http://{bound}/live/<stream>/<seq>.ts, watch http://{bound}/live/<stream>/index.m3u8, record of an orchestrator at http://{bound}/v1/reputation/<address>"
+        "broadcaster {me}: page at http://{bound}/, push to http://{bound}/live/<stream>/<seq>.ts, watch http://{bound}/live/<stream>/index.m3u8, record of an orchestrator at http://{bound}/v1/reputation/<address>"
     );
     axum::serve(listener, app.router)
         .with_graceful_shutdown(async {

@@ -5,7 +5,8 @@
 //! keeping failing ones out of every stream ([`reputation`]), choosing, failing over and racing
 //! them per segment ([`processor`]), and keeping the deposit that backs the tickets topped up
 //! ([`deposit`]). [`record`] reads an orchestrator's whole record, [`http`] serves it and the
-//! fault bundles.
+//! fault bundles; [`stats`] keeps what happened per stream and [`status`] serves it with the
+//! on-chain deposit, for the web page.
 
 pub mod claims;
 pub mod deposit;
@@ -17,4 +18,6 @@ pub mod processor;
 pub mod record;
 pub mod reputation;
 pub mod session;
+pub mod stats;
+pub mod status;
 pub mod verification;

@@ -26,6 +26,7 @@ use super::discovery::{Candidate, discover};
 use super::evidence::{FaultReport, write_bundle};
 use super::reputation::{Reputation, Score};
 use super::session::{AttemptError, Payer, Verified};
+use super::stats::{Spend, StreamStats};
 use super::verification::{Finding, Verdict, VerifyPolicy, check_segment};
 use crate::{
     BoxFuture, IncomingSegment, ProcessError, RenditionOut, SegmentFormat, SegmentProcessor,
@@ -71,12 +72,14 @@ pub struct NetworkProcessor<P> {
     candidates: RwLock<Option<(Instant, Vec<Candidate>)>>,
     faults: Option<mpsc::UnboundedSender<FaultReport>>,
     metrics: Arc<Metrics>,
+    stats: Arc<StreamStats>,
 }
 
 impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
     /// `reputation` is shared by every stream (and may be by other processors); each fault's
     /// report goes to `faults` when given (a claim filer), after its bundle is written; what
-    /// happens is counted in `metrics` (`peerflow_broadcaster_*`).
+    /// happens is counted in `metrics` (`peerflow_broadcaster_*`) and, per stream, in `stats`
+    /// (for the status page).
     pub fn new(
         provider: P,
         payer: Payer,
@@ -84,6 +87,7 @@ impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
         config: NetworkConfig,
         faults: Option<mpsc::UnboundedSender<FaultReport>>,
         metrics: Arc<Metrics>,
+        stats: Arc<StreamStats>,
     ) -> Self {
         let specs = config.ladder.iter().map(spec_of).collect();
         Self {
@@ -95,6 +99,7 @@ impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
             candidates: RwLock::new(None),
             faults,
             metrics,
+            stats,
         }
     }
 
@@ -152,16 +157,20 @@ impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
         segment: IncomingSegment,
     ) -> Result<Vec<RenditionOut>, ProcessError> {
         let started = Instant::now();
-        let metrics = Arc::clone(&self.metrics);
+        let (metrics, stats) = (Arc::clone(&self.metrics), Arc::clone(&self.stats));
+        let stream = segment.stream.clone();
+        stats.pushed(&stream);
         let result = self.transcode(segment).await;
         let outcome = match &result {
             Ok(_) => {
+                let took = started.elapsed();
+                stats.published(&stream, took);
                 metrics.observe(
                     "peerflow_broadcaster_segment_seconds",
                     "Time from a segment's arrival to its renditions, published segments only.",
                     LATENCY_BUCKETS,
                     &[],
-                    started.elapsed().as_secs_f64(),
+                    took.as_secs_f64(),
                 );
                 "published"
             }
@@ -225,9 +234,17 @@ impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
                 );
                 attempts.spawn(async move {
                     let started = Instant::now();
-                    let outcome = match me.payer.submit(&c, &request, &segment, pixels, block).await
-                    {
-                        Ok(verified) => me.check(segment, format, info, verified).await,
+                    let mut spent = Spend::default();
+                    let submitted = me
+                        .payer
+                        .submit(&c, &request, &segment, pixels, block, &mut spent)
+                        .await;
+                    me.paid(&request.stream, &spent);
+                    let outcome = match submitted {
+                        Ok(verified) => {
+                            me.check(&request.stream, segment, format, info, verified)
+                                .await
+                        }
                         Err(e) => Outcome::Failed(e),
                     };
                     (c, started.elapsed(), outcome)
@@ -249,6 +266,8 @@ impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
                 match outcome {
                     Outcome::Good(verified) => {
                         self.record(c.address, self.reputation.succeeded(c.address, took));
+                        self.stats
+                            .chose(&segment.stream, segment.seq, c.address, &c.uri);
                         attempts.abort_all();
                         self.keep_evidence(&segment, &verified.evidence).await;
                         return self.renditions(verified.parts, info.duration_s);
@@ -259,6 +278,8 @@ impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
                             "Renditions that failed verification, by fault.",
                             &[("fault", finding.name)],
                         );
+                        self.stats
+                            .faulted(&segment.stream, finding.code, finding.name);
                         self.record(
                             c.address,
                             self.reputation.faulted(c.address, finding.name).map(drop),
@@ -287,9 +308,24 @@ impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
         }
     }
 
+    /// Counts the tickets sent for a segment of `stream`.
+    fn paid(&self, stream: &str, spent: &Spend) {
+        if spent.tickets == 0 {
+            return;
+        }
+        self.stats.paid(stream, spent);
+        self.metrics.add(
+            "peerflow_broadcaster_tickets_total",
+            "Tickets sent to orchestrators (winning or not).",
+            &[],
+            spent.tickets as f64,
+        );
+    }
+
     /// Runs the rendition checks on the blocking pool.
     async fn check(
         &self,
+        stream: &str,
         source: Bytes,
         format: SegmentFormat,
         info: MediaInfo,
@@ -308,6 +344,7 @@ impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
             &[("sampled", if sampled { "true" } else { "false" })],
             verified.parts.len() as f64,
         );
+        self.stats.checked(stream, verified.parts.len(), sampled);
         let checked = tokio::task::spawn_blocking(move || {
             let renditions: Vec<&[u8]> = verified.parts.iter().map(|p| p.body.as_slice()).collect();
             let verdict = check_segment(

@@ -22,6 +22,7 @@ use peerflow_protocol::{SegmentResult, Signature, SignedResult, TicketDomain};
 use tokio::sync::Mutex;
 
 use super::discovery::Candidate;
+use super::stats::Spend;
 
 /// Why one attempt at one orchestrator failed.
 #[derive(Debug, thiserror::Error)]
@@ -110,7 +111,7 @@ impl Payer {
     }
 
     /// Pays for and submits one segment; returns the rendition parts with their verified
-    /// signed result.
+    /// signed result. Every ticket sent is added to `spent`, whatever the outcome.
     pub async fn submit(
         &self,
         to: &Candidate,
@@ -118,10 +119,12 @@ impl Payer {
         segment: &[u8],
         pixels: u64,
         block: u64,
+        spent: &mut Spend,
     ) -> Result<Verified, AttemptError> {
         let mut refreshed = false;
         loop {
-            let payment = self.payment_for(to, pixels, block, refreshed).await?;
+            let (payment, spend) = self.payment_for(to, pixels, block, refreshed).await?;
+            spent.add(&spend);
             match self.post(to, request, &payment, segment).await {
                 Err(AttemptError::Refused { code, .. })
                     if !refreshed
@@ -137,14 +140,15 @@ impl Payer {
         }
     }
 
-    /// Signs enough tickets to cover `pixels` at `to`'s quoted price (refreshing the quote if needed).
+    /// Signs enough tickets to cover `pixels` at `to`'s quoted price (refreshing the quote if
+    /// needed); returns them with what they are worth.
     async fn payment_for(
         &self,
         to: &Candidate,
         pixels: u64,
         block: u64,
         force_refresh: bool,
-    ) -> Result<Payment, AttemptError> {
+    ) -> Result<(Payment, Spend), AttemptError> {
         let mut quotes = self.quotes.lock().await;
         let stale = quotes.get(&to.address).is_none_or(|q| {
             force_refresh || q.info.ticket_params.expiration_block < block + self.margin_blocks
@@ -185,10 +189,18 @@ impl Payer {
         // Our view of the credit after this payment and the work; corrected by the reply.
         quote.info.balance =
             (quote.info.balance + p.ticket_value * U256::from(count)).saturating_sub(cost);
-        Ok(Payment {
-            sender: self.sender,
-            tickets,
-        })
+        let spend = Spend {
+            tickets: count,
+            face_value: p.face_value * U256::from(count),
+            expected_value: p.ticket_value * U256::from(count),
+        };
+        Ok((
+            Payment {
+                sender: self.sender,
+                tickets,
+            },
+            spend,
+        ))
     }
 
     async fn fetch_info(&self, to: &Candidate) -> Result<OrchestratorInfo, AttemptError> {
