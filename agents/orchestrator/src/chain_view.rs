@@ -57,6 +57,11 @@ impl<P: Provider + Clone> ChainView<P> {
         }
     }
 
+    /// The deployment's start block.
+    pub fn start_block(&self) -> u64 {
+        self.start_block
+    }
+
     pub fn provider(&self) -> &P {
         &self.provider
     }

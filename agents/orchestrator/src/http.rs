@@ -1,10 +1,11 @@
 //! The orchestrator's HTTP API (`/v1/...`): info for broadcasters, paid segment submission whose
 //! reply carries the renditions (in the request's order) and the orchestrator's signature over
-//! them (`x-peerflow-result-signature`, see [`peerflow_protocol::result`]), and the pull endpoints
-//! of its transcoders.
+//! them (`x-peerflow-result-signature`, see [`peerflow_protocol::result`]), the pull endpoints
+//! of its transcoders, and what operators read: `GET /metrics` (Prometheus, see [`crate::metrics`]),
+//! `GET /v1/status` (JSON, see [`crate::status`]) and `GET /` (the status page).
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use alloy::primitives::Address;
 use alloy::providers::Provider;
@@ -22,6 +23,7 @@ use peerflow_protocol::result::RESULT_SIGNATURE_HEADER;
 use serde::{Deserialize, Serialize};
 
 use crate::jobs::{JobError, RenditionResult};
+use crate::metrics::ErrorCode;
 use crate::node::{Node, NodeError};
 
 /// Header naming the output pixels of a rendition part.
@@ -30,6 +32,14 @@ pub const PIXELS_HEADER: &str = "x-peerflow-pixels";
 pub const JOB_HEADER: &str = "x-peerflow-job";
 /// Header a transcoder sets on a failed job's result: "bad_segment" or "failed".
 pub const JOB_ERROR_HEADER: &str = "x-peerflow-job-error";
+/// Header naming the transcoder on its pulls (default [`ANONYMOUS_TRANSCODER`]).
+pub const TRANSCODER_HEADER: &str = "x-peerflow-transcoder";
+/// Header with the jobs a transcoder takes at once (default 1).
+pub const TRANSCODER_SLOTS_HEADER: &str = "x-peerflow-transcoder-slots";
+/// Header with a transcoder's measured capacity, output pixels per second (optional).
+pub const TRANSCODER_PIXELS_HEADER: &str = "x-peerflow-transcoder-pixels-per-second";
+/// The name of a transcoder that does not send [`TRANSCODER_HEADER`].
+pub const ANONYMOUS_TRANSCODER: &str = "anonymous";
 
 /// A job as a transcoder sees it (the segment is the body).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -43,13 +53,20 @@ pub fn router<P: Provider + Clone + 'static>(
     node: Arc<Node<P>>,
     max_segment_bytes: usize,
 ) -> Router {
+    let metrics = Arc::clone(node.metrics());
     Router::new()
         .route("/v1/info", get(info::<P>))
         .route("/v1/segment", post(segment::<P>))
         .route("/v1/payment", post(payment::<P>))
         .route("/v1/transcoder/work", get(take_work::<P>))
         .route("/v1/transcoder/result/{id}", post(put_result::<P>))
+        .route("/metrics", get(crate::metrics::serve::<P>))
+        .merge(crate::status::routes::<P>())
         .layer(DefaultBodyLimit::max(max_segment_bytes))
+        .layer(axum::middleware::from_fn_with_state(
+            metrics,
+            crate::metrics::count_errors,
+        ))
         .with_state(node)
 }
 
@@ -94,7 +111,10 @@ impl From<NodeError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.0, axum::Json(self.1)).into_response()
+        let code = ErrorCode(self.1.code.clone());
+        let mut response = (self.0, axum::Json(self.1)).into_response();
+        response.extensions_mut().insert(code);
+        response
     }
 }
 
@@ -132,13 +152,29 @@ fn json_header<T: serde::de::DeserializeOwned>(
     })
 }
 
+/// A paid segment, counted by outcome (and timed when transcoded).
 async fn segment<P: Provider + Clone>(
     State(node): State<Arc<Node<P>>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let request: SegmentRequest = json_header(&headers, SEGMENT_HEADER)?;
-    let payment: Payment = json_header(&headers, PAYMENT_HEADER)?;
+    let started = Instant::now();
+    let reply = paid_segment(&node, &headers, body).await;
+    let outcome = match &reply {
+        Ok(_) => "transcoded",
+        Err(ApiError(_, body)) => body.code.as_str(),
+    };
+    crate::metrics::segment(node.metrics(), outcome, started.elapsed().as_secs_f64());
+    reply
+}
+
+async fn paid_segment<P: Provider + Clone>(
+    node: &Node<P>,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let request: SegmentRequest = json_header(headers, SEGMENT_HEADER)?;
+    let payment: Payment = json_header(headers, PAYMENT_HEADER)?;
     if body.is_empty() {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -227,10 +263,23 @@ async fn take_work<P: Provider + Clone>(
     Query(q): Query<WorkQuery>,
 ) -> Result<Response, ApiError> {
     authorize(&node, &headers)?;
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let name = text(TRANSCODER_HEADER)
+        .filter(|n| !n.is_empty())
+        .unwrap_or(ANONYMOUS_TRANSCODER)
+        .to_owned();
+    let slots = text(TRANSCODER_SLOTS_HEADER)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1);
+    let pixels = text(TRANSCODER_PIXELS_HEADER).and_then(|s| s.parse().ok());
     let wait = Duration::from_secs(q.wait.unwrap_or(20).min(60));
-    let Some(job) = node.jobs.take(wait).await else {
+    let poll = node.transcoders.poll(&name, slots, pixels);
+    let job = node.jobs.take(wait).await;
+    drop(poll);
+    let Some(job) = job else {
         return Ok(StatusCode::NO_CONTENT.into_response());
     };
+    node.transcoders.took(&name, job.id);
     let meta = serde_json::to_string(&JobHeader {
         id: job.id,
         request: job.request,
@@ -281,6 +330,7 @@ async fn put_result<P: Provider + Clone>(
                 .map(Ok)?
         }
     };
+    node.transcoders.answered(id, node.jobs.is_waiting(id));
     if node.jobs.complete(id, outcome) {
         Ok(StatusCode::NO_CONTENT)
     } else {

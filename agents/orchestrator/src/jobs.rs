@@ -90,6 +90,16 @@ impl JobQueue {
         }
     }
 
+    /// Whether a request still waits for job `id`'s outcome.
+    pub fn is_waiting(&self, id: u64) -> bool {
+        self.waiting.lock().expect("waiting").contains_key(&id)
+    }
+
+    /// Jobs queued and not yet taken by a transcoder.
+    pub fn queued(&self) -> usize {
+        self.queued.lock().expect("queue").len()
+    }
+
     /// Delivers a job's outcome; false if nobody waits for it any more (timed out).
     pub fn complete(&self, id: u64, outcome: Outcome) -> bool {
         match self.waiting.lock().expect("waiting").remove(&id) {

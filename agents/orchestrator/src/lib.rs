@@ -3,16 +3,23 @@
 //! ([`params`]), validates the tickets that pay for segments ([`validator`]) and keeps everything it
 //! accepted in sqlite ([`store`]): nonces (so replay protection survives a restart), each sender's
 //! credit, and the queue of winning tickets waiting to be redeemed, which [`redeemer`] drains
-//! on-chain once each ticket's parameters have expired.
+//! on-chain once each ticket's parameters have expired. Operators read it through [`metrics`]
+//! (Prometheus) and [`status`] (JSON and a web page), which report the connected [`transcoders`],
+//! the [`streams`] served and its on-chain [`earnings`].
 
 pub mod chain_view;
+pub mod earnings;
 pub mod http;
 pub mod jobs;
+pub mod metrics;
 pub mod node;
 pub mod params;
 pub mod redeemer;
 pub mod service;
+pub mod status;
 pub mod store;
+pub mod streams;
+pub mod transcoders;
 pub mod validator;
 
 pub use node::{Node, NodeConfig, NodeError};

@@ -2,19 +2,23 @@
 //! to a sender), taking payment, running a segment through the transcoders, and charging for it at
 //! this orchestrator's own price for the pixels actually produced.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use alloy::primitives::{Address, U256};
 use alloy::providers::Provider;
 use peerflow_protocol::api::{OrchestratorInfo, Payment, SegmentRequest, TicketParamsMsg};
+use peerflow_protocol::metrics::Metrics;
 use peerflow_protocol::result::ResultSigner;
 use peerflow_protocol::{SegmentResult, Signature, SignatureError, TicketDomain};
 
 use crate::chain_view::{ChainView, ChainViewError};
+use crate::earnings::EarningsReader;
 use crate::jobs::{JobError, JobQueue, RenditionResult};
 use crate::params::{ParamsPolicy, TicketParams};
 use crate::store::{PaymentStore, StoreError};
+use crate::streams::Streams;
+use crate::transcoders::Transcoders;
 use crate::validator::{PaymentError, Validator};
 
 /// How this orchestrator runs.
@@ -103,13 +107,19 @@ pub struct Transcoded {
     pub signature: Signature,
 }
 
-/// One orchestrator: its payment state, chain view and transcoder queue.
+/// One orchestrator: its payment state, chain view and transcoder queue, and what it reports
+/// (metrics, connected transcoders, streams served).
 pub struct Node<P> {
     validator: Validator,
     store: Mutex<PaymentStore>,
     chain: ChainView<P>,
     signer: ResultSigner,
+    metrics: Arc<Metrics>,
     pub jobs: JobQueue,
+    pub transcoders: Transcoders,
+    pub streams: Streams,
+    /// Reads what it earned on-chain (for the status).
+    pub earnings: EarningsReader,
     pub config: NodeConfig,
 }
 
@@ -130,14 +140,39 @@ impl<P: Provider + Clone> Node<P> {
             validator.recipient,
             "segment results must be signed by the orchestrator"
         );
+        let from_block = chain.start_block();
         Self {
             validator,
             store: Mutex::new(store),
             chain,
             signer,
+            metrics: Arc::new(Metrics::new()),
             jobs: JobQueue::default(),
+            transcoders: Transcoders::default(),
+            streams: Streams::default(),
+            earnings: EarningsReader::new(from_block),
             config,
         }
+    }
+
+    /// Reports into `metrics` (shared, e.g., with a transcoder in the same process).
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// This orchestrator's metrics (see [`crate::metrics`]).
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    pub fn chain(&self) -> &ChainView<P> {
+        &self.chain
+    }
+
+    /// The Staking contract its results are signed for (its stake and fees live there).
+    pub fn staking(&self) -> Address {
+        self.signer.domain.staking
     }
 
     pub fn recipient(&self) -> Address {
@@ -203,17 +238,31 @@ impl<P: Provider + Clone> Node<P> {
         let clock = self.chain.clock().await?;
         let mut credited = U256::ZERO;
         for msg in &payment.tickets {
-            let (ticket, signature) = msg.ticket(self.recipient(), payment.sender)?;
+            let (ticket, signature) =
+                msg.ticket(self.recipient(), payment.sender).map_err(|e| {
+                    let e = PaymentError::from(e);
+                    crate::metrics::ticket_refused(&self.metrics, e.code());
+                    e
+                })?;
             let spoken_for = self.store().pending_face_value(payment.sender)?;
             let funds = self
                 .chain
                 .sender_funds(payment.sender, msg.signer, msg.creation_round, spoken_for)
                 .await?;
             let mut store = self.store();
-            credited += self
+            match self
                 .validator
-                .accept(&mut store, &ticket, &signature, &funds, clock.block)?
-                .credited;
+                .accept(&mut store, &ticket, &signature, &funds, clock.block)
+            {
+                Ok(accepted) => {
+                    crate::metrics::ticket_accepted(&self.metrics, accepted.winning);
+                    credited += accepted.credited;
+                }
+                Err(e) => {
+                    crate::metrics::ticket_refused(&self.metrics, e.code());
+                    return Err(e.into());
+                }
+            }
         }
         Ok(credited)
     }
@@ -277,6 +326,8 @@ impl<P: Provider + Clone> Node<P> {
             },
             other => other.into(),
         })?;
+        self.streams
+            .served(sender, &request.stream, request.seq, pixels);
         tracing::debug!(stream = %request.stream, seq = request.seq, digest = %result.digest(&self.signer.domain), "segment result signed");
         Ok(Transcoded {
             renditions,

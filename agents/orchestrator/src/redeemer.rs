@@ -9,8 +9,11 @@ use alloy::providers::Provider;
 use alloy::sol_types::SolEvent;
 use peerflow_chain::bindings::ticket_broker::{ITicketBroker, TicketBroker};
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
+use peerflow_protocol::metrics::Metrics;
+
+use crate::metrics::{redeemed, redemption_failed, redemption_retry};
 use crate::store::{PaymentStore, StoreError, WinningTicket, WinningTicketStatus};
 
 /// Errors that stop a redemption pass (per-ticket refusals are recorded, not returned).
@@ -59,6 +62,7 @@ pub struct Redeemer<P> {
     ticket_validity: u64,
     gas: GasPolicy,
     max_batch: usize,
+    metrics: Arc<Metrics>,
 }
 
 impl<P: Provider> Redeemer<P> {
@@ -79,7 +83,14 @@ impl<P: Provider> Redeemer<P> {
             ticket_validity,
             gas,
             max_batch: 50,
+            metrics: Arc::new(Metrics::new()),
         })
+    }
+
+    /// Counts redemptions into `metrics` (the orchestrator's, see [`crate::metrics`]).
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Redeems every due ticket in `store` (parameters expired by the current block). The store is
@@ -111,6 +122,7 @@ impl<P: Provider> Redeemer<P> {
                     Some("expired before redemption"),
                     None,
                 )?;
+                redemption_failed(&self.metrics, "expired");
                 report.failed += 1;
             } else {
                 due.push(t);
@@ -168,6 +180,7 @@ impl<P: Provider> Redeemer<P> {
                         Some(&e.to_string()),
                         None,
                     )?;
+                    redemption_retry(&self.metrics, "not_sent");
                 }
                 report.retrying += batch.len();
                 return Ok(());
@@ -182,6 +195,7 @@ impl<P: Provider> Redeemer<P> {
                     Some("batch reverted"),
                     Some(tx),
                 )?;
+                redemption_retry(&self.metrics, "reverted");
             }
             report.retrying += batch.len();
             return Ok(());
@@ -211,6 +225,7 @@ impl<P: Provider> Redeemer<P> {
                         None,
                         Some(tx),
                     )?;
+                    redeemed(&self.metrics);
                     report.redeemed += 1;
                 }
                 Some(status) if status == INSUFFICIENT_FUNDS => {
@@ -221,6 +236,7 @@ impl<P: Provider> Redeemer<P> {
                         Some(status_name(status)),
                         Some(tx),
                     )?;
+                    redemption_retry(&self.metrics, status_name(status));
                     report.retrying += 1;
                 }
                 Some(status) => {
@@ -230,6 +246,7 @@ impl<P: Provider> Redeemer<P> {
                         Some(status_name(status)),
                         Some(tx),
                     )?;
+                    redemption_failed(&self.metrics, status_name(status));
                     report.failed += 1;
                 }
             }

@@ -17,6 +17,7 @@ use tokio::task::JoinHandle;
 
 use crate::chain_view::ChainView;
 use crate::http::router;
+use crate::metrics::reward_call;
 use crate::node::{Node, NodeConfig};
 use crate::params::RecipientSecret;
 use crate::redeemer::{GasPolicy, Redeemer};
@@ -148,7 +149,8 @@ pub async fn start<P: Provider + Clone + 'static>(
     let redeem_store = std::sync::Mutex::new(PaymentStore::open(&db)?);
     let redeemer = Redeemer::new(d.ticket_broker, provider.clone(), config.gas)
         .await
-        .map_err(|e| ServiceError::Chain(e.to_string()))?;
+        .map_err(|e| ServiceError::Chain(e.to_string()))?
+        .with_metrics(Arc::clone(node.metrics()));
     let every = config.redeem_every;
     tasks.push(tokio::spawn(async move {
         loop {
@@ -162,13 +164,23 @@ pub async fn start<P: Provider + Clone + 'static>(
             tokio::time::sleep(every).await;
         }
     }));
-    tasks.push(tokio::spawn(reward_loop(provider, d.staking, me)));
+    tasks.push(tokio::spawn(reward_loop(
+        provider,
+        d.staking,
+        me,
+        Arc::clone(node.metrics()),
+    )));
     tracing::info!(%url, orchestrator = %me, "orchestrator started");
     Ok(RunningOrchestrator { url, node, tasks })
 }
 
 /// Calls `reward()` once in every round in which this orchestrator is active.
-async fn reward_loop<P: Provider + Clone>(provider: P, staking: Address, me: Address) {
+async fn reward_loop<P: Provider + Clone>(
+    provider: P,
+    staking: Address,
+    me: Address,
+    metrics: Arc<peerflow_protocol::metrics::Metrics>,
+) {
     let staking = Staking::new(staking, provider);
     let mut rewarded: Option<U256> = None;
     loop {
@@ -190,12 +202,22 @@ async fn reward_loop<P: Provider + Clone>(provider: P, staking: Address, me: Add
             Ok(pending) => match pending.get_receipt().await {
                 Ok(receipt) if receipt.status() => {
                     tracing::info!(%round, "reward() called");
+                    reward_call(&metrics, "rewarded");
                     rewarded = Some(round);
                 }
-                Ok(receipt) => tracing::warn!(tx = %receipt.transaction_hash, "reward() reverted"),
-                Err(e) => tracing::warn!(error = %e, "reward() receipt"),
+                Ok(receipt) => {
+                    reward_call(&metrics, "reverted");
+                    tracing::warn!(tx = %receipt.transaction_hash, "reward() reverted")
+                }
+                Err(e) => {
+                    reward_call(&metrics, "failed");
+                    tracing::warn!(error = %e, "reward() receipt")
+                }
             },
-            Err(e) => tracing::warn!(error = %e, "reward() not sent"),
+            Err(e) => {
+                reward_call(&metrics, "failed");
+                tracing::warn!(error = %e, "reward() not sent")
+            }
         }
     }
 }

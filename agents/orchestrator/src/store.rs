@@ -317,6 +317,20 @@ impl PaymentStore {
         Ok(total)
     }
 
+    /// How many winning tickets have `status`, and their total face value (every sender).
+    pub fn winning_summary(&self, status: WinningTicketStatus) -> Result<(u64, U256), StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT face_value FROM winning_tickets WHERE status = ?1")?;
+        let rows = stmt.query_map([status.as_str()], |r| r.get::<_, Vec<u8>>(0))?;
+        let (mut count, mut total) = (0, U256::ZERO);
+        for face in rows {
+            total += U256::from_be_slice(&face?);
+            count += 1;
+        }
+        Ok((count, total))
+    }
+
     /// The newest parameters issued to `sender`, if any.
     pub fn latest_params(&self, sender: Address) -> Result<Option<TicketParams>, StoreError> {
         let hash: Option<Vec<u8>> = self

@@ -136,6 +136,15 @@ pub struct TranscoderOpts {
     /// Encoder: ffmpeg (libx264 / SVT-AV1) or rav1e (in-process AV1).
     #[arg(long)]
     pub encoder: Option<String>,
+    /// Serve Prometheus metrics (`GET /metrics`) on this address (default: not served).
+    #[arg(long, env = "PEERFLOW_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Name the orchestrator lists this transcoder under (default: host-pid).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Jobs taken at once (default 1).
+    #[arg(long)]
+    pub slots: Option<usize>,
 }
 
 pub fn provider(rpc: &str, signer: PrivateKeySigner) -> Result<DynProvider> {
@@ -243,10 +252,12 @@ pub async fn start_orchestrator(
     };
     let running = start(chain, me, key, config).await?;
     if o.local_transcoder.unwrap_or(false) {
+        // It reports into the orchestrator's registry: its series are on the orchestrator's /metrics.
         let pull = PullConfig {
-            orchestrator: running.url.clone(),
-            token,
-            wait: Duration::from_secs(20),
+            name: "local".into(),
+            pixels_per_second: Some(capacity),
+            metrics: Arc::clone(running.node.metrics()),
+            ..PullConfig::new(running.url.clone(), token)
         };
         tokio::spawn(async move {
             if let Err(e) = peerflow_transcoder::run(pull, ffmpeg).await {
@@ -266,22 +277,32 @@ pub async fn transcoder(opts: &TranscoderOpts, config: Option<&Path>) -> Result<
     };
     let orchestrator = t.orchestrator.context("--orchestrator is required")?;
     let token = t.token.context("--token is required")?;
+    let mut pull = PullConfig::new(orchestrator.clone(), token);
     if encoder.name() == "ffmpeg" {
-        println!(
-            "capacity: {} output pixels/s",
-            local_capacity(Arc::clone(&encoder)).await?
-        );
+        let capacity = local_capacity(Arc::clone(&encoder)).await?;
+        println!("capacity: {capacity} output pixels/s");
+        pull.pixels_per_second = Some(capacity);
     }
-    println!("transcoder pulling work from {orchestrator}");
-    peerflow_transcoder::run(
-        PullConfig {
-            orchestrator,
-            token,
-            wait: Duration::from_secs(20),
-        },
-        encoder,
-    )
-    .await?;
+    if let Some(name) = t.name {
+        pull.name = name;
+    }
+    pull.slots = t.slots.unwrap_or(1).max(1);
+    let _metrics = match t.metrics_listen {
+        Some(listen) => {
+            let (bound, task) =
+                peerflow_transcoder::metrics::serve_on(listen, Arc::clone(&pull.metrics))
+                    .await
+                    .with_context(|| format!("--metrics-listen {listen}"))?;
+            println!("transcoder metrics on http://{bound}/metrics");
+            Some(task)
+        }
+        None => None,
+    };
+    println!(
+        "transcoder {} ({} slots) pulling work from {orchestrator}",
+        pull.name, pull.slots
+    );
+    peerflow_transcoder::run(pull, encoder).await?;
     Ok(())
 }
 

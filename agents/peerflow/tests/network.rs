@@ -5,6 +5,7 @@ mod common;
 
 use std::time::Duration;
 
+use alloy::eips::BlockId;
 use alloy::primitives::U256;
 use alloy::providers::ext::AnvilApi;
 use peerflow::devnet::{Devnet, DevnetOptions, start};
@@ -16,6 +17,17 @@ use peerflow_chain::bindings::{
 use peerflow_chain::deploy::confirm;
 use peerflow_media::{probe_bytes, testsrc};
 use peerflow_orchestrator::WinningTicketStatus;
+use peerflow_protocol::metrics::Exposition;
+
+async fn scrape(url: &str) -> Exposition {
+    let text = reqwest::get(format!("{url}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    Exposition::parse(&text).unwrap()
+}
 
 /// Pushes `segments` as sequence numbers `first..`.
 async fn push_segments(net: &Devnet, stream: &str, first: usize, segments: &[std::path::PathBuf]) {
@@ -213,6 +225,82 @@ async fn ten_segments_are_transcoded_paid_and_redeemed_exactly() {
         paid - U256::from(pixels),
         "credit left = paid − price × pixels"
     );
+
+    // What its operator reads: the metrics count exactly this work, the status agrees with them
+    // and with the chain.
+    let x = scrape(&running.url).await;
+    let count = |name: &str, pairs: &[(&str, &str)]| x.value(name, pairs) as usize;
+    assert_eq!(
+        count(
+            "peerflow_orchestrator_segments_total",
+            &[("outcome", "transcoded")]
+        ),
+        10
+    );
+    assert_eq!(
+        count(
+            "peerflow_transcoder_segments_total",
+            &[("outcome", "transcoded")]
+        ),
+        10,
+        "the local transcoder reports into the orchestrator's registry"
+    );
+    assert_eq!(
+        count("peerflow_orchestrator_segment_seconds_count", &[]),
+        10
+    );
+    let received = count("peerflow_orchestrator_tickets_received_total", &[]);
+    assert!(received >= 10, "at least a ticket per segment");
+    assert_eq!(
+        count("peerflow_orchestrator_tickets_winning_total", &[]),
+        received,
+        "winProb = 1"
+    );
+    assert_eq!(
+        count("peerflow_orchestrator_tickets_redeemed_total", &[]),
+        redeemed.len()
+    );
+    assert_eq!(redeemed.len(), received);
+    assert_eq!(
+        x.get("peerflow_orchestrator_pending_redemptions", &[]),
+        Some(0.0)
+    );
+    let status: serde_json::Value = reqwest::get(format!("{}/v1/status", running.url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let num = |v: &serde_json::Value| v.as_u64().unwrap() as usize;
+    let wei = |v: &serde_json::Value| v["wei"].as_str().unwrap().parse::<U256>().unwrap();
+    assert_eq!(num(&status["tickets"]["received"]), received);
+    assert_eq!(num(&status["tickets"]["redeemed"]), redeemed.len());
+    let stream = &status["streams"][0];
+    assert_eq!(stream["stream"], "demo");
+    assert_eq!(num(&stream["segments"]), 10);
+    assert_eq!(stream["pixels"].as_u64().unwrap(), pixels);
+    assert_eq!(status["transcoders"]["list"][0]["name"], "local");
+    let e = &status["earnings"];
+    assert_eq!(wei(&e["redeemed"]["faceValue"]), paid);
+    let at = BlockId::number(e["block"].as_u64().unwrap());
+    assert_eq!(
+        wei(&e["pendingFees"]),
+        staking.pendingFees(*o).call().block(at).await.unwrap()
+    );
+    assert_eq!(
+        wei(&e["poolStake"]),
+        staking
+            .orchestratorInfo(*o)
+            .call()
+            .block(at)
+            .await
+            .unwrap()
+            .stake
+    );
+    for (_, p) in &net.providers {
+        let x = scrape(&p.url).await;
+        assert_eq!(x.get("peerflow_provider_running_jobs", &[]), Some(0.0));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

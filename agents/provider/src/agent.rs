@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use alloy::primitives::{Address, B256, U256, Uint, keccak256};
 use alloy::providers::Provider;
@@ -20,7 +20,9 @@ use peerflow_compute::{
 
 use crate::executor::{Execution, Executor, JobContext};
 use crate::joblog::JobLog;
+use crate::metrics;
 use crate::store::{JobPhase, ProviderStore, StoreError};
+use peerflow_protocol::metrics::Metrics;
 
 /// Largest spec document a provider reads.
 pub const MAX_SPEC_BYTES: u64 = 1 << 20;
@@ -61,6 +63,18 @@ pub enum AgentError {
     Other(String),
 }
 
+impl AgentError {
+    /// Machine-readable kind, for the metrics.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Escrow(_) => "escrow",
+            Self::Store(_) => "store",
+            Self::Blob(_) => "blob",
+            Self::Other(_) => "other",
+        }
+    }
+}
+
 /// Executors by workload kind.
 #[derive(Clone, Default)]
 pub struct Executors {
@@ -78,6 +92,7 @@ pub struct Agent<P> {
     http: reqwest::Client,
     executors: Executors,
     running: Mutex<HashSet<u64>>,
+    metrics: Arc<Metrics>,
 }
 
 impl<P: Provider + Clone + 'static> Agent<P> {
@@ -90,6 +105,8 @@ impl<P: Provider + Clone + 'static> Agent<P> {
         std::fs::create_dir_all(&cfg.data_dir).map_err(|e| AgentError::Other(e.to_string()))?;
         let store = ProviderStore::open(&cfg.data_dir.join("provider.sqlite"))?;
         let blobs = BlobStore::open(cfg.data_dir.join("blobs"))?;
+        let metrics = Arc::new(Metrics::new());
+        metrics::init(&metrics);
         Ok(Self {
             cfg,
             escrow,
@@ -99,7 +116,13 @@ impl<P: Provider + Clone + 'static> Agent<P> {
             http: reqwest::Client::new(),
             executors,
             running: Mutex::new(HashSet::new()),
+            metrics,
         })
+    }
+
+    /// This provider's metrics (see [`crate::metrics`]).
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     pub fn blobs(&self) -> &BlobStore {
@@ -133,6 +156,7 @@ impl<P: Provider + Clone + 'static> Agent<P> {
         tokio::pin!(shutdown);
         loop {
             if let Err(e) = self.tick().await {
+                metrics::error(&self.metrics, "loop", e.code());
                 tracing::warn!(error = %e, "provider tick failed");
             }
             tokio::select! {
@@ -202,6 +226,7 @@ impl<P: Provider + Clone + 'static> Agent<P> {
     fn skip(&self, job_id: u64, why: &str) -> Result<(), AgentError> {
         tracing::info!(job = job_id, reason = why, "job skipped");
         self.store().set(job_id, JobPhase::Skipped, why, None)?;
+        metrics::job(&self.metrics, "skipped");
         Ok(())
     }
 
@@ -238,8 +263,16 @@ impl<P: Provider + Clone + 'static> Agent<P> {
         }
         if self.busy()? {
             tracing::info!(job = id, "all job slots busy; deferred");
+            // Counted once, when first deferred (a deferred job is reconsidered every tick).
+            let first = self
+                .store()
+                .get(id)?
+                .is_none_or(|row| row.phase != JobPhase::Deferred);
             self.store()
                 .set(id, JobPhase::Deferred, "all job slots busy", None)?;
+            if first {
+                metrics::job(&self.metrics, "deferred");
+            }
             return Ok(());
         }
         let record = self.escrow.record(self.cfg.address).await?;
@@ -294,6 +327,7 @@ impl<P: Provider + Clone + 'static> Agent<P> {
             Ok(()) => {
                 tracing::info!(job = id, "slot accepted");
                 self.store().set(id, JobPhase::Accepted, "", None)?;
+                metrics::job(&self.metrics, "accepted");
                 Ok(())
             }
             Err(e) => self.skip(id, &format!("accept failed: {e}")),
@@ -323,6 +357,7 @@ impl<P: Provider + Clone + 'static> Agent<P> {
             Ok(()) => {
                 tracing::info!(job = id, price, "sealed bid committed");
                 self.store().set(id, JobPhase::Bid, "", None)?;
+                metrics::job(&self.metrics, "bid");
                 Ok(())
             }
             Err(e) => self.skip(id, &format!("bid failed: {e}")),
@@ -341,6 +376,7 @@ impl<P: Provider + Clone + 'static> Agent<P> {
             if now >= p.revealDeadline {
                 self.store()
                     .set(id, JobPhase::Settled, "lost: not revealed in time", None)?;
+                metrics::settled(&self.metrics, "lost");
                 return Ok(());
             }
             let (price, salt) = self
@@ -376,10 +412,12 @@ impl<P: Provider + Clone + 'static> Agent<P> {
                 tracing::info!(job = id, "auction won; slot taken");
                 self.store()
                     .set(id, JobPhase::Accepted, "won the auction", None)?;
+                metrics::job(&self.metrics, "accepted");
             }
             Some(s) if codes::slot_settled(s) => {
                 self.store()
                     .set(id, JobPhase::Settled, slot_status_name(s), None)?;
+                metrics::settled(&self.metrics, slot_status_name(s));
             }
             _ => {}
         }
@@ -450,13 +488,23 @@ impl<P: Provider + Clone + 'static> Agent<P> {
                         .map_err(|e| AgentError::Other(e.to_string()))?,
                 };
                 tracing::info!(job = id, "running");
-                let execution = match executor.execute(&ctx).await {
+                let workload = match ctx.spec.workload {
+                    Workload::Container { .. } => "container",
+                    Workload::Vod { .. } => "vod",
+                };
+                let started = Instant::now();
+                let running = metrics::Running::start(&self.metrics);
+                let executed = executor.execute(&ctx).await;
+                drop(running);
+                metrics::job_seconds(&self.metrics, workload, started.elapsed().as_secs_f64());
+                let execution = match executed {
                     Ok(x) => x,
                     Err(e) => {
                         tracing::warn!(job = id, error = %e, "run failed; no result committed");
                         ctx.log.line("provider", &format!("run failed: {e}"));
                         self.store()
                             .set(id, JobPhase::Failed, &e.to_string(), None)?;
+                        metrics::job(&self.metrics, "failed");
                         return Ok(());
                     }
                 };
@@ -482,6 +530,7 @@ impl<P: Provider + Clone + 'static> Agent<P> {
         if now > state.params.deadline {
             self.store()
                 .set(id, JobPhase::Failed, "finished after the deadline", None)?;
+            metrics::job(&self.metrics, "failed");
             return Ok(());
         }
         self.escrow
@@ -495,6 +544,7 @@ impl<P: Provider + Clone + 'static> Agent<P> {
             .await?;
         tracing::info!(job = id, result = %result, charge = %record.charge, "result committed");
         self.store().set(id, JobPhase::Committed, "", None)?;
+        metrics::job(&self.metrics, "committed");
         Ok(())
     }
 
@@ -560,6 +610,7 @@ impl<P: Provider + Clone + 'static> Agent<P> {
             let outcome = slot_status_name(status);
             tracing::info!(job = id, outcome, "job settled");
             self.store().set(id, JobPhase::Settled, outcome, None)?;
+            metrics::settled(&self.metrics, outcome);
         }
         Ok(())
     }

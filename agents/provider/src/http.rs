@@ -1,6 +1,7 @@
 //! The provider's HTTP API: the blob store (`/v1/blobs/...`: inputs it fetched, outputs, result
 //! manifests, usage records), `GET /v1/jobs/{id}` (this provider's progress on a job),
-//! `GET /v1/jobs/{id}/logs` and `GET /v1/rates` (its per-resource prices and what it offers).
+//! `GET /v1/jobs/{id}/logs`, `GET /v1/rates` (its per-resource prices and what it offers) and
+//! `GET /metrics` (Prometheus, see [`crate::metrics`]).
 
 use std::sync::Arc;
 
@@ -20,6 +21,7 @@ pub const MAX_BLOB_BYTES: usize = 512 << 20;
 /// The router over `agent`.
 pub fn router<P: Provider + Clone + 'static>(agent: Arc<Agent<P>>) -> Router {
     let blobs = peerflow_compute::blob::routes(Arc::new(agent.blobs().clone()), MAX_BLOB_BYTES);
+    let metrics = Arc::clone(agent.metrics());
     Router::new()
         .route("/v1/jobs/{id}", get(job::<P>))
         .route("/v1/jobs/{id}/logs", get(logs::<P>))
@@ -27,6 +29,15 @@ pub fn router<P: Provider + Clone + 'static>(agent: Arc<Agent<P>>) -> Router {
         .with_state(agent)
         .merge(blobs)
         .merge(crate::gpu_api::routes(crate::gpu_api::gpu_prover()))
+        .merge(
+            Router::new()
+                .route("/metrics", get(crate::metrics::serve))
+                .with_state(Arc::clone(&metrics)),
+        )
+        .layer(axum::middleware::from_fn_with_state(
+            metrics,
+            crate::metrics::count_errors,
+        ))
 }
 
 fn not_found(what: String) -> Response {

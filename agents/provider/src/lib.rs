@@ -2,7 +2,8 @@
 //! resources and price, runs them ([`executor`]: containers through Docker, VOD transcodes with
 //! rav1e), publishes the outputs as blobs, commits the result hash with a metered charge, and
 //! finalizes jobs once they can be settled. Its progress per job lives in sqlite ([`store`]), so a
-//! restart resumes every job it holds a slot in. [`http`] serves blobs, job status and logs.
+//! restart resumes every job it holds a slot in. [`http`] serves blobs, job status and logs, and
+//! [`metrics`] (Prometheus).
 
 pub mod agent;
 pub mod container;
@@ -10,6 +11,7 @@ pub mod executor;
 pub mod gpu_api;
 pub mod http;
 pub mod joblog;
+pub mod metrics;
 pub mod store;
 
 pub use agent::{Agent, AgentError, ProviderConfig};

@@ -1,13 +1,20 @@
 //! A transcoder: it pulls work from its orchestrator (so it can sit behind NAT), encodes every
 //! requested profile with its [`peerflow_media::Transcoder`], measures the output pixels of each
-//! rendition from the rendition itself, and posts the renditions back.
+//! rendition from the rendition itself, and posts the renditions back. It takes up to
+//! [`PullConfig::slots`] jobs at once and reports itself ([`metrics`]).
+
+pub mod metrics;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use peerflow_media::{InputFormat, Profile, Transcoder, VideoCodec, probe_bytes};
-use peerflow_orchestrator::http::{JOB_ERROR_HEADER, JOB_HEADER, JobHeader, PIXELS_HEADER};
+use peerflow_orchestrator::http::{
+    JOB_ERROR_HEADER, JOB_HEADER, JobHeader, PIXELS_HEADER, TRANSCODER_HEADER,
+    TRANSCODER_PIXELS_HEADER, TRANSCODER_SLOTS_HEADER,
+};
 use peerflow_protocol::api::{ProfileSpec, RENDITION_HEADER};
+use peerflow_protocol::metrics::Metrics;
 use peerflow_protocol::multipart::{self, Part};
 
 /// Errors that end the pull loop (per-job failures are reported to the orchestrator instead).
@@ -29,21 +36,80 @@ pub struct PullConfig {
     pub token: String,
     /// Long-poll wait per request.
     pub wait: Duration,
+    /// The name the orchestrator lists this transcoder under.
+    pub name: String,
+    /// Jobs taken at once.
+    pub slots: usize,
+    /// Measured capacity (output pixels per second), told to the orchestrator.
+    pub pixels_per_second: Option<u64>,
+    /// Where its `peerflow_transcoder_*` series go.
+    pub metrics: Arc<Metrics>,
 }
 
-/// Pulls and runs jobs until the orchestrator refuses the token. Connection errors are retried
-/// with a capped backoff, so a restarting orchestrator does not stop its transcoders.
+impl PullConfig {
+    /// One slot, 20 s polls, named after this host and process, with its own metrics.
+    pub fn new(orchestrator: impl Into<String>, token: impl Into<String>) -> Self {
+        Self {
+            orchestrator: orchestrator.into(),
+            token: token.into(),
+            wait: Duration::from_secs(20),
+            name: default_name(),
+            slots: 1,
+            pixels_per_second: None,
+            metrics: Arc::new(Metrics::new()),
+        }
+    }
+}
+
+/// `<hostname>-<pid>`.
+pub fn default_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "transcoder".into());
+    format!("{host}-{}", std::process::id())
+}
+
+/// Pulls and runs jobs, [`PullConfig::slots`] at once, until the orchestrator refuses the token.
+/// Connection errors are retried with a capped backoff, so a restarting orchestrator does not
+/// stop its transcoders.
 pub async fn run(
     config: PullConfig,
     transcoder: Arc<dyn Transcoder>,
 ) -> Result<(), TranscoderError> {
     let http = reqwest::Client::new();
+    let slots = config.slots.max(1);
+    metrics::capacity(&config.metrics, slots);
+    let config = Arc::new(config);
+    let mut loops = tokio::task::JoinSet::new();
+    for _ in 0..slots {
+        let (http, config, transcoder) =
+            (http.clone(), Arc::clone(&config), Arc::clone(&transcoder));
+        loops.spawn(async move { pull_loop(&http, &config, &transcoder).await });
+    }
+    // Each loop ends only when the token is refused; the others then stop too.
+    let ended = loops.join_next().await;
+    loops.abort_all();
+    match ended {
+        Some(Ok(result)) => result,
+        Some(Err(e)) => Err(TranscoderError::BadJob(format!("pull loop panicked: {e}"))),
+        None => Ok(()),
+    }
+}
+
+async fn pull_loop(
+    http: &reqwest::Client,
+    config: &PullConfig,
+    transcoder: &Arc<dyn Transcoder>,
+) -> Result<(), TranscoderError> {
     let mut backoff = Duration::from_millis(200);
     loop {
-        match pull_one(&http, &config, &transcoder).await {
+        match pull_one(http, config, transcoder).await {
             Ok(_) => backoff = Duration::from_millis(200),
             Err(TranscoderError::Unauthorized) => return Err(TranscoderError::Unauthorized),
             Err(e) => {
+                metrics::pull_error(&config.metrics);
                 tracing::warn!(error = %e, "pulling work failed; retrying");
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(5));
@@ -63,12 +129,16 @@ pub async fn pull_one(
         config.orchestrator,
         config.wait.as_secs()
     );
-    let reply = http
+    let mut pull = http
         .get(url)
         .bearer_auth(&config.token)
-        .timeout(config.wait + Duration::from_secs(10))
-        .send()
-        .await?;
+        .header(TRANSCODER_HEADER, &config.name)
+        .header(TRANSCODER_SLOTS_HEADER, config.slots.max(1).to_string())
+        .timeout(config.wait + Duration::from_secs(10));
+    if let Some(pixels) = config.pixels_per_second {
+        pull = pull.header(TRANSCODER_PIXELS_HEADER, pixels.to_string());
+    }
+    let reply = pull.send().await?;
     match reply.status().as_u16() {
         204 => return Ok(false),
         401 => return Err(TranscoderError::Unauthorized),
@@ -82,9 +152,11 @@ pub async fn pull_one(
         .and_then(|h| {
             serde_json::from_slice(h.as_bytes()).map_err(|e| TranscoderError::BadJob(e.to_string()))
         })?;
+    let in_flight = metrics::InFlight::start(&config.metrics);
     let segment = reply.bytes().await?.to_vec();
     let result_url = format!("{}/v1/transcoder/result/{}", config.orchestrator, meta.id);
     let work = Arc::clone(transcoder);
+    let started = Instant::now();
     let outcome = tokio::task::spawn_blocking(move || {
         encode(
             work.as_ref(),
@@ -95,6 +167,12 @@ pub async fn pull_one(
     })
     .await
     .unwrap_or_else(|e| Err(JobFailure::Failed(format!("transcoder task panicked: {e}"))));
+    let label = match &outcome {
+        Ok(_) => "transcoded",
+        Err(JobFailure::BadSegment(_)) => "bad_segment",
+        Err(JobFailure::Failed(_)) => "failed",
+    };
+    metrics::job_done(&config.metrics, label, started.elapsed().as_secs_f64());
     let post = http.post(result_url).bearer_auth(&config.token);
     let response = match outcome {
         Ok(parts) => {
@@ -117,6 +195,7 @@ pub async fn pull_one(
                 .await?
         }
     };
+    drop(in_flight);
     if response.status().as_u16() == 410 {
         tracing::warn!("orchestrator no longer waited for the job (it timed out)");
     }

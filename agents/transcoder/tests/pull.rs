@@ -90,9 +90,8 @@ async fn pulled_segment_comes_back_as_decodable_renditions_charged_per_pixel() {
 
     let transcoder: Arc<dyn Transcoder> = Arc::new(FfmpegTranscoder::new());
     let pull = PullConfig {
-        orchestrator: orchestrator.url.clone(),
-        token: "secret".into(),
         wait: Duration::from_secs(30),
+        ..PullConfig::new(orchestrator.url.clone(), "secret")
     };
     let worker = tokio::spawn(async move {
         pull_one(&reqwest::Client::new(), &pull, &transcoder)
