@@ -53,6 +53,12 @@ ensure_browser() {
   [ -x /usr/bin/chromium ] || apt_install chromium
 }
 
+ensure_netns_tools() {
+  # iproute2 for the recipes test (agents/peerflow/tests/recipes.rs): it runs the README's recipes
+  # on three hosts made of network namespaces (`ip netns`, veth links; needs root).
+  command -v ip >/dev/null 2>&1 || apt_install iproute2
+}
+
 ensure_docker() {
   # A Docker daemon for the runner (agents/runner): Debian's docker.io, and busybox-static, from
   # which the test images are built (FROM scratch: nothing is pulled). Starts dockerd in the

@@ -110,8 +110,9 @@ async fn devnet(args: &DevnetArgs) -> anyhow::Result<()> {
     );
     for (address, o) in &net.orchestrators {
         println!(
-            "orchestrator: {address} at {} ({} output pixels/s)",
-            o.url, o.node.config.capacity_pixels_per_second
+            "orchestrator: {address} at {} ({} output pixels/s; page {0}/, metrics {0}/metrics)",
+            o.url.trim_end_matches('/'),
+            o.node.config.capacity_pixels_per_second
         );
     }
     for (address, p) in &net.providers {
@@ -138,8 +139,13 @@ async fn devnet(args: &DevnetArgs) -> anyhow::Result<()> {
         net.broadcaster_url
     );
     println!(
-        "playback:     {}/live/<stream>/index.m3u8",
+        "playback:     {0}/live/<stream>/index.m3u8, or the page {0}/ (a player per live stream); metrics {0}/metrics",
         net.broadcaster_url
+    );
+    println!(
+        "operate:      peerflow stake status --rpc-url {} --deployment {} --account <address>",
+        net.chain.endpoint(),
+        args.data_dir.join("deployment.json").display()
     );
     println!(
         "trust:        faults {0}/v1/faults, records {0}/v1/reputation/<address>; 3 jurors (quorum 2) judge claims",

@@ -5,7 +5,9 @@
 //! Every action is checked on-chain; a dry run changes nothing; refusals name the contract rule; the
 //! yield per staked token `stake status` reports equals what a delegator's stake and fees did.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use alloy::primitives::{Address, B256, U256, utils::parse_ether};
@@ -129,14 +131,7 @@ fn keystore(env: &Env, i: usize) -> Vec<String> {
 }
 
 fn cast() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let cast = root.join("node_modules/.bin/cast");
-    assert!(
-        cast.exists(),
-        "{} missing: run npm ci (./script/test does)",
-        cast.display()
-    );
-    cast
+    common::foundry_tool("cast")
 }
 
 /// A winning ticket from the broadcaster to the orchestrator, redeemed: `face` in fees.

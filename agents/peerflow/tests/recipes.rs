@@ -196,7 +196,7 @@ impl Drop for Group {
     }
 }
 
-/// `peerflow` (the test's build) and the npm toolchain (cast) first on PATH.
+/// `peerflow` (the test's build) and Foundry's cast first on PATH.
 fn path() -> String {
     let bin = Path::new(env!("CARGO_BIN_EXE_peerflow"))
         .parent()

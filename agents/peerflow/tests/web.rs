@@ -3,7 +3,9 @@
 //! `script/browser-check.mjs`). The player's clock must advance on the live stream, and every
 //! number on the page must match the status JSON, the broadcaster's Prometheus metrics, the
 //! orchestrator's own ticket store and the chain (TicketBroker's deposit, reserve and redeemed
-//! winners, read at the block the page shows).
+//! winners, read at the block the page shows). Then the orchestrator's page: tickets received,
+//! won and redeemed, segments, transcoders, and its earnings against Staking and TicketBroker
+//! read at the block that page shows.
 //!
 //! Needs `/usr/bin/chromium` and `node_modules` (playwright-core): `script/test` installs both
 //! (`source script/lib.sh; ensure_node_toolchain; ensure_browser`); without them the test fails
@@ -250,7 +252,7 @@ async fn redeem_all(net: &Devnet) -> usize {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn the_broadcaster_page_plays_the_live_stream_and_shows_what_the_chain_says() {
+async fn the_pages_play_the_live_stream_and_show_what_the_chain_says() {
     require_browser();
     let dir = tempfile::tempdir().unwrap();
     let mut options = DevnetOptions::new(dir.path());
@@ -563,5 +565,95 @@ async fn the_broadcaster_page_plays_the_live_stream_and_shows_what_the_chain_say
             status["chain"]["deposit"]["human"].as_str().unwrap()
         ),
         "the deposit as tokens"
+    );
+
+    // The orchestrator's page, in the same browser: its ticket counts are what the broadcaster
+    // sent and the ticket store redeemed, its earnings what Staking and TicketBroker say at the
+    // block the page shows.
+    let o_report = browser_check(
+        &format!("{}/", running.url.trim_end_matches('/')),
+        &["--wait-for", "body[data-loaded=\"true\"]", "--fields"],
+    )
+    .await;
+    let o_page: HashMap<String, (String, Option<String>)> = o_report["fields"]
+        .as_array()
+        .expect("fields collected")
+        .iter()
+        .map(|f| {
+            (
+                f["field"].as_str().unwrap().to_string(),
+                (
+                    f["value"].as_str().unwrap().trim().to_string(),
+                    f["data"]["wei"].as_str().map(str::to_string),
+                ),
+            )
+        })
+        .collect();
+    let o_text = |field: &str| -> String {
+        o_page
+            .get(field)
+            .unwrap_or_else(|| panic!("no data-field {field} on the orchestrator page: {o_page:?}"))
+            .0
+            .clone()
+    };
+    let o_wei = |field: &str| -> U256 {
+        o_page
+            .get(field)
+            .and_then(|(_, w)| w.clone())
+            .unwrap_or_else(|| panic!("no data-wei on {field}: {o_page:?}"))
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(
+        o_text("orchestrator").to_lowercase(),
+        o.to_string().to_lowercase()
+    );
+    assert_eq!(o_text("tickets.received"), tickets.to_string());
+    assert_eq!(o_text("tickets.won"), tickets.to_string(), "winProb = 1");
+    assert_eq!(o_text("tickets.redeemed"), redeemed.to_string());
+    assert_eq!(o_text("pending.count"), "0");
+    assert_eq!(o_text("segments.transcoded"), SEGMENTS.to_string());
+    assert_eq!(o_text("transcoders.connected"), "1", "its local transcoder");
+    let at: u64 = o_text("earnings.block").parse().unwrap();
+    let staking =
+        peerflow_chain::bindings::staking::Staking::new(net.deployment.staking, &net.deployer);
+    let block = BlockId::number(at);
+    assert_eq!(
+        o_wei("earnings.bondedStake"),
+        staking.pendingStake(*o).block(block).call().await.unwrap()
+    );
+    assert_eq!(
+        o_wei("earnings.poolStake"),
+        staking
+            .orchestratorInfo(*o)
+            .block(block)
+            .call()
+            .await
+            .unwrap()
+            .stake
+    );
+    assert_eq!(
+        o_wei("earnings.pendingFees"),
+        staking.pendingFees(*o).block(block).call().await.unwrap()
+    );
+    let credited = broker
+        .WinningTicketRedeemed_filter()
+        .topic2(*o)
+        .from_block(0)
+        .to_block(at)
+        .query()
+        .await
+        .unwrap();
+    assert_eq!(
+        o_text("earnings.redeemed.count"),
+        credited.len().to_string()
+    );
+    assert_eq!(
+        o_wei("earnings.redeemed.faceValue"),
+        credited.iter().map(|(e, _)| e.faceValue).sum::<U256>()
+    );
+    assert!(
+        !o_wei("earnings.pendingFees").is_zero(),
+        "the fees are the redeemed tickets'"
     );
 }

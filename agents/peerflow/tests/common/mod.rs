@@ -38,3 +38,21 @@ pub async fn wait_http(url: &str) {
     }
     panic!("{url} never answered");
 }
+
+/// A Foundry tool from the npm toolchain (the real binary, not the npm launcher, which exits 0
+/// even when the tool fails).
+pub fn foundry_tool(name: &str) -> std::path::PathBuf {
+    let arch = match std::env::consts::ARCH {
+        "aarch64" => "arm64",
+        _ => "amd64",
+    };
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../node_modules/@foundry-rs")
+        .join(format!("{name}-linux-{arch}/bin/{name}"));
+    assert!(
+        path.exists(),
+        "{} missing: run npm ci (./script/test does)",
+        path.display()
+    );
+    path.canonicalize().unwrap()
+}
