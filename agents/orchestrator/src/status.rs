@@ -75,13 +75,7 @@ impl From<U256> for Amount {
 
 /// `wei` as tokens of 18 decimals, trailing zeros trimmed: 1.5e18 → "1.5", 1 → "0.000000000000000001".
 pub fn tokens(wei: U256) -> String {
-    let unit = U256::from(10u64).pow(U256::from(18u64));
-    let (whole, frac) = (wei / unit, wei % unit);
-    if frac.is_zero() {
-        return whole.to_string();
-    }
-    let frac = format!("{frac:0>18}");
-    format!("{whole}.{}", frac.trim_end_matches('0'))
+    peerflow_chain::amount::format_tokens(wei)
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -93,13 +93,7 @@ pub struct Wei(pub U256);
 impl Wei {
     /// The amount in whole tokens (18 decimals), exact, without trailing zeros: `"100"`, `"0.01"`.
     pub fn human(&self) -> String {
-        let unit = U256::from(10u64).pow(U256::from(18u64));
-        let (whole, frac) = (self.0 / unit, self.0 % unit);
-        if frac.is_zero() {
-            return whole.to_string();
-        }
-        let frac = format!("{frac:0>18}");
-        format!("{whole}.{}", frac.trim_end_matches('0'))
+        peerflow_chain::amount::format_tokens(self.0)
     }
 }
 
