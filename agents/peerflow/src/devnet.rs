@@ -17,6 +17,7 @@ use peerflow_chain::actions::{advertise, fund_sender, give, register_orchestrato
 use peerflow_chain::{Deployment, DevChain, DevChainOptions, SuiteParams, deploy_suite};
 use peerflow_orchestrator::service::RunningOrchestrator;
 use peerflow_protocol::api::ProfileSpec;
+use peerflow_protocol::metrics::Metrics;
 
 use crate::provider::{ProviderOpts, RunningProvider, start_provider};
 use crate::roles::{
@@ -91,7 +92,7 @@ pub struct Devnet {
     server: tokio::task::JoinHandle<()>,
     deposit_keeper: tokio::task::JoinHandle<()>,
     claim_filer: Option<tokio::task::JoinHandle<()>>,
-    jurors: Vec<tokio::task::JoinHandle<()>>,
+    jurors: Vec<RunningJuror>,
 }
 
 impl Devnet {
@@ -108,7 +109,7 @@ impl Drop for Devnet {
             filer.abort();
         }
         for juror in &self.jurors {
-            juror.abort();
+            juror.task.abort();
         }
     }
 }
@@ -293,21 +294,34 @@ pub async fn start(options: &DevnetOptions) -> Result<Devnet> {
     Ok(net)
 }
 
+/// One of the devnet's jurors: its committee account, its metrics and its task.
+pub struct RunningJuror {
+    pub member: Address,
+    pub metrics: Arc<Metrics>,
+    pub task: tokio::task::JoinHandle<()>,
+}
+
 /// Starts one juror per committee member (anvil accounts 10 to 12), judging claims filed from
-/// `from_block` on; they stop when their handles are aborted.
-pub fn spawn_jurors(net: &Devnet, from_block: u64) -> Vec<tokio::task::JoinHandle<()>> {
+/// `from_block` on; they stop when their tasks are aborted.
+pub fn spawn_jurors(net: &Devnet, from_block: u64) -> Vec<RunningJuror> {
     COMMITTEE
         .iter()
         .filter_map(|&i| {
             let wallet = provider(&net.chain.endpoint(), net.chain.signer(i)).ok()?;
+            let metrics = Arc::new(Metrics::new());
             let juror = Juror {
                 chain: wallet,
                 deployment: net.deployment.clone(),
                 me: net.chain.address(i),
                 policy: net.verify.clone(),
                 http: reqwest::Client::new(),
+                metrics: Arc::clone(&metrics),
             };
-            Some(juror.spawn(from_block, std::time::Duration::from_millis(500)))
+            Some(RunningJuror {
+                member: net.chain.address(i),
+                metrics,
+                task: juror.spawn(from_block, std::time::Duration::from_millis(500)),
+            })
         })
         .collect()
 }

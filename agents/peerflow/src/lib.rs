@@ -6,6 +6,7 @@ pub mod config;
 pub mod demo;
 pub mod devnet;
 pub mod keys;
+pub mod metrics_http;
 pub mod provider;
 pub mod roles;
 pub mod trust;

@@ -289,12 +289,7 @@ pub async fn transcoder(opts: &TranscoderOpts, config: Option<&Path>) -> Result<
     pull.slots = t.slots.unwrap_or(1).max(1);
     let _metrics = match t.metrics_listen {
         Some(listen) => {
-            let (bound, task) =
-                peerflow_transcoder::metrics::serve_on(listen, Arc::clone(&pull.metrics))
-                    .await
-                    .with_context(|| format!("--metrics-listen {listen}"))?;
-            println!("transcoder metrics on http://{bound}/metrics");
-            Some(task)
+            Some(crate::metrics_http::serve("transcoder", listen, Arc::clone(&pull.metrics)).await?)
         }
         None => None,
     };

@@ -14,6 +14,7 @@ use peerflow_broadcaster::network::reputation::{Reputation, SuspensionPolicy};
 use peerflow_broadcaster::network::verification::VerifyPolicy;
 use peerflow_chain::Deployment;
 use peerflow_chain::bindings::fault_claims::FaultClaims;
+use peerflow_protocol::metrics::Metrics;
 
 use crate::roles::NodeOpts;
 
@@ -28,6 +29,9 @@ pub struct JurorOpts {
     /// Seconds between looks at the chain.
     #[arg(long, default_value_t = 2.0)]
     pub poll_secs: f64,
+    /// Serve Prometheus metrics (`GET /metrics`) on this address (default: not served).
+    #[arg(long, env = "PEERFLOW_METRICS_LISTEN")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// Runs a juror until Ctrl-C. Refuses to start for an account that is not on the committee.
@@ -49,6 +53,13 @@ pub async fn juror(opts: &JurorOpts) -> Result<()> {
         Some(b) => b,
         None => c.chain.get_block_number().await?,
     };
+    let metrics = Arc::new(Metrics::new());
+    let _metrics = match opts.metrics_listen {
+        Some(listen) => {
+            Some(crate::metrics_http::serve("juror", listen, Arc::clone(&metrics)).await?)
+        }
+        None => None,
+    };
     println!(
         "juror {}: judging fault claims filed from block {from} on (FaultClaims {})",
         c.me, c.deployment.fault_claims
@@ -59,6 +70,7 @@ pub async fn juror(opts: &JurorOpts) -> Result<()> {
         me: c.me,
         policy: VerifyPolicy::default(),
         http: reqwest::Client::new(),
+        metrics,
     }
     .spawn(from, Duration::from_secs_f64(opts.poll_secs.max(0.1)));
     tokio::signal::ctrl_c().await.ok();

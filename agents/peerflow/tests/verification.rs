@@ -23,6 +23,7 @@ use peerflow::devnet::{Devnet, DevnetOptions, spawn_jurors, start};
 use peerflow::roles::provider;
 use peerflow_broadcaster::network::claims::ClaimFiler;
 use peerflow_broadcaster::network::evidence::{self, FaultReport};
+use peerflow_broadcaster::network::juror;
 use peerflow_broadcaster::network::reputation::SuspensionPolicy;
 use peerflow_broadcaster::network::verification::{Finding, VerifyPolicy};
 use peerflow_chain::bindings::fault_claims::FaultClaims;
@@ -33,11 +34,14 @@ use peerflow_media::cheat::Cheat;
 use peerflow_media::{InputFormat, Profile, VideoCodec, testsrc};
 use peerflow_protocol::SignedResult;
 use peerflow_protocol::api::{ProfileSpec, RENDITION_HEADER, SEGMENT_HEADER, SegmentRequest};
+use peerflow_protocol::metrics::Exposition;
 use peerflow_protocol::multipart;
 use peerflow_protocol::result::ResultDomain;
 
 /// The devnet's broadcaster is anvil account 9.
 const BROADCASTER: usize = 9;
+/// The devnet's first fault-claim committee member (anvil account 10).
+const JUROR: usize = 10;
 
 /// Cheats on rendition 0 of every segment reply, signing with the orchestrator's real key.
 struct Cheater {
@@ -412,8 +416,35 @@ async fn every_cheat_is_caught_claimed_and_slashed_without_losing_a_segment() {
         token.balanceOf(honest).call().await.unwrap(),
         honest_before + c.bond
     );
+    // Each juror's /metrics count the votes it cast, as the chain records them.
+    let voted = FaultClaims::new(net.deployment.fault_claims, &net.deployer)
+        .Voted_filter()
+        .from_block(0)
+        .query()
+        .await
+        .unwrap();
+    let upheld_by = |member: Address, uphold: bool| {
+        voted
+            .iter()
+            .filter(|(v, _)| v.member == member && v.uphold == uphold)
+            .count() as f64
+    };
+    assert_eq!(voted.len(), 2 * (by_seq.len() + 1), "quorum 2: {voted:?}");
+    for j in &jurors {
+        let (up, down) = (upheld_by(j.member, true), upheld_by(j.member, false));
+        wait_for(
+            "the juror to count its votes",
+            Duration::from_secs(10),
+            async || {
+                (j.metrics.counter(juror::CLAIMS, &[("outcome", "uphold")]) == up
+                    && j.metrics.counter(juror::CLAIMS, &[("outcome", "reject")]) == down)
+                    .then_some(())
+            },
+        )
+        .await;
+    }
     for j in jurors {
-        j.abort();
+        j.task.abort();
     }
 
     // The first upheld claim slashed 25 % of the cheater's own stake (rewards included) and paid
@@ -485,16 +516,48 @@ async fn every_cheat_is_caught_claimed_and_slashed_without_losing_a_segment() {
         stake_at(BlockId::number(at)).await,
         stake_at(before).await - event.penalty + minted
     );
+    // The finder's fee (from Staking) and the bond (from FaultClaims) came back in the slash's
+    // own transaction; over its block, the broadcaster's balance moved by exactly its transfers
+    // (its deposit keeper may top up the broker in the same block).
+    let bond = c.bond;
+    let transfers = token
+        .Transfer_filter()
+        .from_block(at)
+        .to_block(at)
+        .query()
+        .await
+        .unwrap();
+    let to_broadcaster: Vec<(Address, U256)> = transfers
+        .iter()
+        .filter(|(t, l)| t.to == net.broadcaster && l.transaction_hash == log.transaction_hash)
+        .map(|(t, _)| (t.from, t.value))
+        .collect();
+    assert_eq!(
+        to_broadcaster,
+        vec![
+            (net.deployment.staking, event.finderFee),
+            (net.deployment.fault_claims, bond)
+        ],
+        "the finder's fee and the bond back"
+    );
+    let moved = transfers
+        .iter()
+        .fold(alloy::primitives::I256::ZERO, |sum, (t, _)| {
+            match (t.from == net.broadcaster, t.to == net.broadcaster) {
+                (false, true) => sum + alloy::primitives::I256::from_raw(t.value),
+                (true, false) => sum - alloy::primitives::I256::from_raw(t.value),
+                _ => sum,
+            }
+        });
     let balance_at = |block: BlockId| {
         let token = token.clone();
         let who = net.broadcaster;
         async move { token.balanceOf(who).call().block(block).await.unwrap() }
     };
-    let bond = c.bond;
     assert_eq!(
-        balance_at(BlockId::number(at)).await,
-        balance_at(before).await + event.finderFee + bond,
-        "the finder's fee and the bond back"
+        alloy::primitives::I256::from_raw(balance_at(BlockId::number(at)).await)
+            - alloy::primitives::I256::from_raw(balance_at(before).await),
+        moved
     );
     assert!(
         !staking
@@ -588,4 +651,58 @@ async fn every_cheat_is_caught_claimed_and_slashed_without_losing_a_segment() {
         "{honest_text}"
     );
     assert!(honest_text.contains("registered true"), "{honest_text}");
+
+    // A committee member's `peerflow juror --metrics-listen` looks at every claim from block 0 and
+    // serves what it did: all seven closed before it looked (this account already voted or the
+    // quorum was met), none pending, no errors.
+    let member_key = dir.path().join("juror.key");
+    std::fs::write(
+        &member_key,
+        alloy::primitives::hex::encode(net.chain.secret_key(JUROR)),
+    )
+    .unwrap();
+    let port = common::free_port();
+    let _juror = common::Kill(
+        std::process::Command::new(env!("CARGO_BIN_EXE_peerflow"))
+            .args(["juror", "--rpc-url", &net.chain.endpoint(), "--deployment"])
+            .arg(dir.path().join("deployment.json"))
+            .arg("--key-file")
+            .arg(&member_key)
+            .args([
+                "--from-block",
+                "0",
+                "--poll-secs",
+                "0.2",
+                "--metrics-listen",
+            ])
+            .arg(format!("127.0.0.1:{port}"))
+            .env("RUST_LOG", "warn")
+            .spawn()
+            .unwrap(),
+    );
+    let url = format!("http://127.0.0.1:{port}/metrics");
+    common::wait_http(&url).await;
+    let scrape = async || {
+        let response = reqwest::get(&url).await.ok()?;
+        assert_eq!(
+            response.headers()["content-type"],
+            peerflow_protocol::metrics::CONTENT_TYPE
+        );
+        Exposition::parse(&response.text().await.ok()?).ok()
+    };
+    let metrics = wait_for(
+        "the juror CLI to finish with every claim",
+        Duration::from_secs(60),
+        async || {
+            let m = scrape().await?;
+            (m.sum(juror::CLAIMS) == (by_seq.len() + 1) as f64).then_some(m)
+        },
+    )
+    .await;
+    assert_eq!(
+        metrics.value(juror::CLAIMS, &[("outcome", "closed")]),
+        (by_seq.len() + 1) as f64
+    );
+    assert_eq!(metrics.value(juror::PENDING, &[]), 0.0);
+    assert_eq!(metrics.sum(juror::ERRORS), 0.0);
 }

@@ -11,6 +11,8 @@
 pub mod api;
 pub mod lottery;
 pub mod metrics;
+#[cfg(feature = "http")]
+pub mod metrics_http;
 pub mod multipart;
 pub mod result;
 pub mod signature;

@@ -1,4 +1,5 @@
-//! The transcoder's Prometheus metrics, served at `GET /metrics` on `--metrics-listen`:
+//! The transcoder's Prometheus metrics, served at `GET /metrics` on `--metrics-listen` (by the
+//! binary):
 //!
 //! | Name | Kind | Labels | |
 //! |---|---|---|---|
@@ -8,15 +9,7 @@
 //! | `peerflow_transcoder_capacity` | gauge | | jobs taken at once (slots) |
 //! | `peerflow_transcoder_pull_errors_total` | counter | | failed pulls (retried with backoff) |
 
-use std::net::SocketAddr;
-use std::sync::Arc;
-
-use axum::Router;
-use axum::extract::State;
-use axum::http::header;
-use axum::response::IntoResponse;
-use axum::routing::get;
-use peerflow_protocol::metrics::{CONTENT_TYPE, LATENCY_BUCKETS, Metrics};
+use peerflow_protocol::metrics::{LATENCY_BUCKETS, Metrics};
 
 pub const SEGMENTS: &str = "peerflow_transcoder_segments_total";
 pub const TRANSCODE_SECONDS: &str = "peerflow_transcoder_transcode_seconds";
@@ -64,30 +57,4 @@ impl Drop for InFlight<'_> {
     fn drop(&mut self) {
         self.0.shift(LOAD, "Jobs in flight.", &[], -1.0);
     }
-}
-
-/// `GET /metrics` over `metrics`.
-pub fn router(metrics: Arc<Metrics>) -> Router {
-    Router::new()
-        .route("/metrics", get(serve))
-        .with_state(metrics)
-}
-
-async fn serve(State(m): State<Arc<Metrics>>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, CONTENT_TYPE)], m.render())
-}
-
-/// Serves [`router`] on `listen`; returns the bound address and the server task.
-pub async fn serve_on(
-    listen: SocketAddr,
-    metrics: Arc<Metrics>,
-) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
-    let listener = tokio::net::TcpListener::bind(listen).await?;
-    let bound = listener.local_addr()?;
-    let task = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, router(metrics)).await {
-            tracing::error!(error = %e, "transcoder metrics server stopped");
-        }
-    });
-    Ok((bound, task))
 }

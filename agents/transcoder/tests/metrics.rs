@@ -137,9 +137,12 @@ async fn a_two_slot_transcoder_reports_its_load_and_each_job() {
         wait: Duration::from_secs(5),
         ..PullConfig::new(url.clone(), "secret")
     };
-    let (bound, _server) = tm::serve_on("127.0.0.1:0".parse().unwrap(), Arc::clone(&pull.metrics))
-        .await
-        .unwrap();
+    let (bound, _server) = peerflow_protocol::metrics_http::serve_on(
+        "127.0.0.1:0".parse().unwrap(),
+        Arc::clone(&pull.metrics),
+    )
+    .await
+    .unwrap();
     let own = format!("http://{bound}");
     let worker = tokio::spawn(run(pull, encoder));
 

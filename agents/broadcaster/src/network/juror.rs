@@ -11,9 +11,19 @@
 //! Evidence that does not add up (a hash that does not match, a fault that does not reproduce)
 //! is voted down; evidence that cannot be fetched is tried again until the deadline, when the
 //! juror expires the claim (the bond goes back).
+//!
+//! Its Prometheus metrics (`peerflow juror --metrics-listen`):
+//!
+//! | Name | Kind | Labels | |
+//! |---|---|---|---|
+//! | `peerflow_juror_claims_total` | counter | `outcome` | claims this juror is done with: `uphold`, `reject` (voted), `expired` (it closed them), `closed` (decided or voted before it looked), `party` (its own claim or one against it) |
+//! | `peerflow_juror_judge_seconds` | histogram | | time to fetch and check one claim's evidence |
+//! | `peerflow_juror_pending_claims` | gauge | | filed claims it has not finished with |
+//! | `peerflow_juror_errors_total` | counter | `code` | attempts that failed and are tried again: `fetch`, `too_large`, `chain`, `tools` |
 
 use std::collections::HashSet;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use alloy::primitives::{Address, U256, keccak256};
 use alloy::providers::Provider;
@@ -23,6 +33,7 @@ use peerflow_chain::{ChainError, Deployment};
 use peerflow_media::verify::Fault;
 use peerflow_media::{InputFormat, Profile, VideoCodec};
 use peerflow_protocol::SignedResult;
+use peerflow_protocol::metrics::{LATENCY_BUCKETS, Metrics};
 
 use super::evidence::Manifest;
 use super::verification::{VerifyPolicy, check_one};
@@ -55,6 +66,45 @@ pub enum JurorError {
     Tools(#[from] peerflow_media::MediaError),
 }
 
+impl JurorError {
+    /// A stable machine-readable code (the `code` label of `peerflow_juror_errors_total`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::TooLarge(_) => "too_large",
+            Self::Fetch { .. } => "fetch",
+            Self::Chain(_) => "chain",
+            Self::Tools(_) => "tools",
+        }
+    }
+}
+
+pub const CLAIMS: &str = "peerflow_juror_claims_total";
+pub const JUDGE_SECONDS: &str = "peerflow_juror_judge_seconds";
+pub const PENDING: &str = "peerflow_juror_pending_claims";
+pub const ERRORS: &str = "peerflow_juror_errors_total";
+
+/// What a juror did with a claim it is done with (the `outcome` label of [`CLAIMS`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Uphold,
+    Reject,
+    Expired,
+    Closed,
+    Party,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Uphold => "uphold",
+            Self::Reject => "reject",
+            Self::Expired => "expired",
+            Self::Closed => "closed",
+            Self::Party => "party",
+        }
+    }
+}
+
 /// One committee member.
 pub struct Juror<P> {
     pub chain: P,
@@ -63,6 +113,8 @@ pub struct Juror<P> {
     pub me: Address,
     pub policy: VerifyPolicy,
     pub http: reqwest::Client,
+    /// Where it counts what it does (see the module's table).
+    pub metrics: Arc<Metrics>,
 }
 
 impl<P: Provider + Clone + 'static> Juror<P> {
@@ -89,23 +141,39 @@ impl<P: Provider + Clone + 'static> Juror<P> {
                 let mut still = Vec::new();
                 for filed in pending.drain(..) {
                     match self.act(&filed).await {
-                        Ok(()) => {
+                        Ok(outcome) => {
+                            self.metrics.inc(
+                                CLAIMS,
+                                "Claims this juror is done with, by what it did.",
+                                &[("outcome", outcome.as_str())],
+                            );
                             done.insert(filed.id);
                         }
                         Err(error) => {
+                            self.metrics.inc(
+                                ERRORS,
+                                "Attempts to judge a claim that failed (tried again), by code.",
+                                &[("code", error.code())],
+                            );
                             tracing::warn!(claim = %filed.id, %error, "claim not judged yet");
                             still.push(filed);
                         }
                     }
                 }
                 pending = still;
+                self.metrics.set(
+                    PENDING,
+                    "Filed claims this juror has not finished with.",
+                    &[],
+                    pending.len() as f64,
+                );
                 tokio::time::sleep(poll).await;
             }
         })
     }
 
-    /// Votes on `filed` unless it is closed or this member already voted.
-    async fn act(&self, filed: &FiledClaim) -> Result<(), JurorError> {
+    /// Votes on `filed` unless it is closed or this member already voted; says what it did.
+    async fn act(&self, filed: &FiledClaim) -> Result<Outcome, JurorError> {
         let current = claim(&self.chain, &self.deployment, filed.id).await?;
         let claims = FaultClaims::new(self.deployment.fault_claims, &self.chain);
         let voted = claims
@@ -114,7 +182,7 @@ impl<P: Provider + Clone + 'static> Juror<P> {
             .await
             .map_err(ChainError::from)?;
         if current.status != ClaimStatus::Open || voted {
-            return Ok(());
+            return Ok(Outcome::Closed);
         }
         let now = self
             .chain
@@ -125,16 +193,28 @@ impl<P: Provider + Clone + 'static> Juror<P> {
         if now >= current.deadline {
             // Too late to vote: anyone may close it, the bond goes back.
             expire(&self.chain, &self.deployment, filed.id).await?;
-            return Ok(());
+            return Ok(Outcome::Expired);
         }
         if filed.orchestrator == self.me || filed.claimant == self.me {
-            return Ok(()); // a party to the claim does not vote on it
+            return Ok(Outcome::Party); // a party to the claim does not vote on it
         }
+        let started = Instant::now();
         let judgement = self.judge(filed).await?;
+        self.metrics.observe(
+            JUDGE_SECONDS,
+            "Time to fetch and check one claim's evidence.",
+            LATENCY_BUCKETS,
+            &[],
+            started.elapsed().as_secs_f64(),
+        );
         let uphold = matches!(judgement, Judgement::Uphold(_));
         tracing::info!(claim = %filed.id, orchestrator = %filed.orchestrator, ?judgement, "voting");
         vote(&self.chain, &self.deployment, filed.id, uphold).await?;
-        Ok(())
+        Ok(if uphold {
+            Outcome::Uphold
+        } else {
+            Outcome::Reject
+        })
     }
 
     /// Fetches and checks the evidence of `filed`.
