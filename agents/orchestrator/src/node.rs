@@ -121,6 +121,9 @@ pub struct Node<P> {
     /// Reads what it earned on-chain (for the status).
     pub earnings: EarningsReader,
     pub config: NodeConfig,
+    /// The price quoted from now on (starts at `config.policy.price_per_pixel`; follows the
+    /// on-chain advertisement, see [`Node::set_price`]).
+    price: std::sync::RwLock<U256>,
 }
 
 impl<P: Provider + Clone> Node<P> {
@@ -151,7 +154,24 @@ impl<P: Provider + Clone> Node<P> {
             transcoders: Transcoders::default(),
             streams: Streams::default(),
             earnings: EarningsReader::new(from_block),
+            price: std::sync::RwLock::new(config.policy.price_per_pixel),
             config,
+        }
+    }
+
+    /// The price (fee-token wei per output pixel) quoted to senders from now on.
+    pub fn price(&self) -> U256 {
+        *self.price.read().expect("price lock")
+    }
+
+    /// Quotes `price` from now on. A sender keeps paying the price it was last quoted until it
+    /// next asks for `/v1/info`, which issues it fresh parameters at the new price: nobody is
+    /// charged a price it was not told.
+    pub fn set_price(&self, price: U256) {
+        let mut current = self.price.write().expect("price lock");
+        if *current != price {
+            tracing::info!(from = %*current, to = %price, "price per pixel changed");
+            *current = price;
         }
     }
 
@@ -190,18 +210,23 @@ impl<P: Provider + Clone> Node<P> {
     /// Price, capabilities and ticket parameters for `sender` (reused while fresh, else new ones).
     pub async fn info(&self, sender: Address) -> Result<OrchestratorInfo, NodeError> {
         let clock = self.chain.clock().await?;
+        let price = self.price();
         let store = self.store();
         let params = match store.latest_params(sender)? {
             Some(p)
                 if p.creation_round == clock.round
-                    && p.expiration_block >= clock.block + self.config.refresh_margin_blocks =>
+                    && p.expiration_block >= clock.block + self.config.refresh_margin_blocks
+                    && p.price_per_pixel == price =>
             {
                 p
             }
             _ => {
                 let p = TicketParams::issue(
                     self.validator.secret(),
-                    &self.config.policy,
+                    &ParamsPolicy {
+                        price_per_pixel: price,
+                        ..self.config.policy.clone()
+                    },
                     self.recipient(),
                     sender,
                     clock.block,
@@ -215,7 +240,7 @@ impl<P: Provider + Clone> Node<P> {
             orchestrator: self.recipient(),
             chain_id: self.validator.domain.chain_id,
             ticket_broker: self.validator.domain.broker,
-            price_per_pixel: self.config.policy.price_per_pixel,
+            price_per_pixel: params.price_per_pixel,
             codecs: self.config.codecs.clone(),
             capacity_pixels_per_second: self.config.capacity_pixels_per_second,
             ticket_params: TicketParamsMsg {
@@ -317,7 +342,12 @@ impl<P: Provider + Clone> Node<P> {
             .collect();
         let signature = self.signer.sign(&result)?;
         let pixels: u64 = renditions.iter().map(|r| r.pixels).sum();
-        let cost = self.config.policy.price_per_pixel * U256::from(pixels);
+        // At the price this sender was last quoted (its latest parameters carry it).
+        let price = self
+            .store()
+            .latest_params(sender)?
+            .map_or_else(|| self.price(), |p| p.price_per_pixel);
+        let cost = price * U256::from(pixels);
         let balance = self.store().debit(sender, cost).map_err(|e| match e {
             StoreError::InsufficientBalance { available, .. } => NodeError::InsufficientBalance {
                 sender,

@@ -10,6 +10,7 @@ use std::time::Duration;
 use alloy::primitives::{Address, U256};
 use alloy::providers::Provider;
 use peerflow_chain::Deployment;
+use peerflow_chain::bindings::service_registry::ServiceRegistry;
 use peerflow_chain::bindings::staking::Staking;
 use peerflow_protocol::TicketDomain;
 use peerflow_protocol::result::{ResultDomain, ResultSigner};
@@ -164,6 +165,12 @@ pub async fn start<P: Provider + Clone + 'static>(
             tokio::time::sleep(every).await;
         }
     }));
+    tasks.push(tokio::spawn(follow_advertised_price(
+        provider.clone(),
+        d.service_registry,
+        me,
+        Arc::clone(&node),
+    )));
     tasks.push(tokio::spawn(reward_loop(
         provider,
         d.staking,
@@ -172,6 +179,36 @@ pub async fn start<P: Provider + Clone + 'static>(
     )));
     tracing::info!(%url, orchestrator = %me, "orchestrator started");
     Ok(RunningOrchestrator { url, node, tasks })
+}
+
+/// How often the orchestrator reads its own advertisement in the service registry.
+const ADVERTISEMENT_POLL: Duration = Duration::from_secs(2);
+
+/// Quotes the price this orchestrator advertises in the service registry whenever that changes
+/// (`peerflow orchestrator set-price`), so broadcasters are charged what they selected it by; an
+/// advertisement without a price (0) leaves the configured price.
+async fn follow_advertised_price<P: Provider + Clone>(
+    provider: P,
+    registry: Address,
+    me: Address,
+    node: Arc<Node<P>>,
+) {
+    let registry = ServiceRegistry::new(registry, provider);
+    let mut seen: Option<U256> = None;
+    loop {
+        match registry.getService(me).call().await {
+            Ok(service) if service.pricePerUnit > U256::ZERO => {
+                let advertised = service.pricePerUnit;
+                if seen != Some(advertised) {
+                    seen = Some(advertised);
+                    node.set_price(advertised);
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::debug!(error = %e, "reading the service registry"),
+        }
+        tokio::time::sleep(ADVERTISEMENT_POLL).await;
+    }
 }
 
 /// Calls `reward()` once in every round in which this orchestrator is active.

@@ -231,7 +231,7 @@ pub async fn status<P: Provider + Clone>(node: &Node<P>) -> Result<Status, Statu
     Ok(Status {
         orchestrator: node.recipient(),
         chain_id: node.domain().chain_id,
-        price_per_pixel: node.config.policy.price_per_pixel.into(),
+        price_per_pixel: node.price().into(),
         transcoders,
         streams: node.streams.all(),
         segments: SegmentsView {

@@ -336,7 +336,7 @@ impl PaymentStore {
         let hash: Option<Vec<u8>> = self
             .conn
             .query_row(
-                "SELECT rand_hash FROM params WHERE sender = ?1 ORDER BY expiration_block DESC LIMIT 1",
+                "SELECT rand_hash FROM params WHERE sender = ?1 ORDER BY expiration_block DESC, rowid DESC LIMIT 1",
                 [sender.as_slice()],
                 |r| r.get(0),
             )

@@ -2,7 +2,8 @@
 //! counts exactly the work done (segments by outcome, tickets, errors by code, transcoder load and
 //! capacity, redemptions, reward calls), `/v1/status` agrees with those counters, with the payment
 //! database and, for its on-chain earnings, with direct contract reads; the page at `/` names only
-//! fields the status has and loads nothing from elsewhere.
+//! fields the status has and loads nothing from elsewhere. A price change advertised on-chain is
+//! quoted from the next quote on.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,16 +11,16 @@ use std::time::Duration;
 use alloy::eips::BlockId;
 use alloy::primitives::{Address, U256, utils::parse_ether};
 use alloy::providers::{DynProvider, Provider, ProviderBuilder, ext::AnvilApi};
-use peerflow_chain::actions::{fund_sender, give, register_orchestrator};
+use peerflow_chain::actions::{advertise, fund_sender, give, register_orchestrator};
 use peerflow_chain::bindings::staking::Staking;
 use peerflow_chain::bindings::ticket_broker::TicketBroker;
-use peerflow_chain::{DevChain, SuiteParams, deploy_suite};
+use peerflow_chain::{Deployment, DevChain, SuiteParams, deploy_suite};
 use peerflow_orchestrator::http::{
     JOB_HEADER, JobHeader, PIXELS_HEADER, TRANSCODER_HEADER, TRANSCODER_PIXELS_HEADER,
     TRANSCODER_SLOTS_HEADER,
 };
 use peerflow_orchestrator::metrics as m;
-use peerflow_orchestrator::service::{ServiceConfig, start};
+use peerflow_orchestrator::service::{RunningOrchestrator, ServiceConfig, start};
 use peerflow_orchestrator::{GasPolicy, NodeConfig, ParamsPolicy};
 use peerflow_protocol::api::{
     OrchestratorInfo, PAYMENT_HEADER, Payment, ProfileSpec, RENDITION_HEADER, SEGMENT_HEADER,
@@ -148,15 +149,33 @@ fn data_fields(page: &str) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn metrics_and_status_report_the_work_done_and_the_chain_agrees() {
+/// The orchestrator's self-bond (and the sender's token grant).
+const BOND_FLOW: &str = "100";
+
+/// A registered orchestrator (account 1, [`BOND_FLOW`] self-bond, no reward cut) started on anvil at
+/// 1 wei per pixel with every ticket winning, and a funded sender (account 2).
+struct Started {
+    chain: DevChain,
+    d: Deployment,
+    deployer: DynProvider,
+    o: DynProvider,
+    me: Address,
+    sender: Address,
+    face: U256,
+    url: String,
+    http: reqwest::Client,
+    _running: RunningOrchestrator<DynProvider>,
+    _dir: tempfile::TempDir,
+}
+
+async fn started() -> Started {
     let chain = DevChain::spawn().unwrap();
     let deployer = wallet(&chain, 0);
     let d = deploy_suite(&deployer, &SuiteParams::devnet(chain.address(0)))
         .await
         .unwrap();
     let (me, sender) = (chain.address(1), chain.address(2));
-    let bond = parse_ether("100").unwrap();
+    let bond = parse_ether(BOND_FLOW).unwrap();
     for i in [1, 2] {
         give(&deployer, &d, chain.address(i), bond).await.unwrap();
     }
@@ -204,40 +223,56 @@ async fn metrics_and_status_report_the_work_done_and_the_chain_agrees() {
     let running = start(o.clone(), me, chain.secret_key(1), config)
         .await
         .unwrap();
-    let url = running.url.clone();
-    let http = reqwest::Client::new();
-    let broker = TicketBroker::new(d.ticket_broker, &o);
-    let staking = Staking::new(d.staking, &o);
-    let deposit_before = broker.getSenderInfo(sender).call().await.unwrap().deposit;
+    Started {
+        url: running.url.clone(),
+        chain,
+        d,
+        deployer,
+        o,
+        me,
+        sender,
+        face,
+        http: reqwest::Client::new(),
+        _running: running,
+        _dir: dir,
+    }
+}
 
-    let (took_tx, mut took) = mpsc::unbounded_channel();
-    let release = Arc::new(Notify::new());
-    let transcoder = fake_transcoder(url.clone(), took_tx, Arc::clone(&release));
+impl Started {
+    async fn info(&self) -> OrchestratorInfo {
+        self.http
+            .get(format!("{}/v1/info?sender={}", self.url, self.sender))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
 
-    let info: OrchestratorInfo = http
-        .get(format!("{url}/v1/info?sender={sender}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let domain = TicketDomain {
-        chain_id: info.chain_id,
-        broker: info.ticket_broker,
-    };
-    let payment = |nonce: u64| {
-        let ticket = info.ticket_params.ticket(sender, nonce);
+    /// One ticket from the sender with `nonce`, on `info`'s parameters.
+    fn payment(&self, info: &OrchestratorInfo, nonce: u64) -> Payment {
+        let domain = TicketDomain {
+            chain_id: info.chain_id,
+            broker: info.ticket_broker,
+        };
+        let ticket = info.ticket_params.ticket(self.sender, nonce);
         Payment {
-            sender,
+            sender: self.sender,
             tickets: vec![TicketMsg::new(
                 &ticket,
-                &Signature::sign(&chain.secret_key(2), ticket.hash(&domain)).unwrap(),
+                &Signature::sign(&self.chain.secret_key(2), ticket.hash(&domain)).unwrap(),
             )],
         }
-    };
-    let submit = |seq: u64, payment: Payment| {
-        let (http, url) = (http.clone(), url.clone());
+    }
+
+    /// Posts segment `seq` (two profiles) with `payment`.
+    fn submit(
+        &self,
+        seq: u64,
+        payment: Payment,
+    ) -> impl std::future::Future<Output = reqwest::Response> + Send + 'static {
+        let (http, url) = (self.http.clone(), self.url.clone());
         async move {
             http.post(format!("{url}/v1/segment"))
                 .header(
@@ -250,7 +285,27 @@ async fn metrics_and_status_report_the_work_done_and_the_chain_agrees() {
                 .await
                 .unwrap()
         }
-    };
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_and_status_report_the_work_done_and_the_chain_agrees() {
+    let net = started().await;
+    let (d, deployer, o, me, sender, face) =
+        (&net.d, &net.deployer, &net.o, net.me, net.sender, net.face);
+    let (url, http) = (net.url.clone(), net.http.clone());
+    let bond = parse_ether(BOND_FLOW).unwrap();
+    let broker = TicketBroker::new(d.ticket_broker, o);
+    let staking = Staking::new(d.staking, o);
+    let deposit_before = broker.getSenderInfo(sender).call().await.unwrap().deposit;
+
+    let (took_tx, mut took) = mpsc::unbounded_channel();
+    let release = Arc::new(Notify::new());
+    let transcoder = fake_transcoder(url.clone(), took_tx, Arc::clone(&release));
+
+    let info = net.info().await;
+    let payment = |nonce: u64| net.payment(&info, nonce);
+    let submit = |seq: u64, payment: Payment| net.submit(seq, payment);
 
     // Segment 0 is held by the transcoder: its load shows while it works.
     let held = tokio::spawn(submit(0, payment(0)));
@@ -500,4 +555,82 @@ async fn metrics_and_status_report_the_work_done_and_the_chain_agrees() {
     );
 
     transcoder.abort();
+}
+
+/// `peerflow orchestrator set-price` changes the advertisement in the service registry; the running
+/// orchestrator quotes that price from then on, while a sender quoted before keeps paying the price
+/// it was told until it asks again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_advertised_price_change_is_quoted_and_charged_from_the_next_quote_on() {
+    let net = started().await;
+    let (took_tx, _took) = mpsc::unbounded_channel();
+    let release = Arc::new(Notify::new());
+    release.notify_one(); // no job is held
+    let _transcoder = fake_transcoder(net.url.clone(), took_tx, release);
+    let charged = |r: &reqwest::Response| -> U256 {
+        assert_eq!(r.status(), 200);
+        r.headers()["x-peerflow-charged"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let pixels = U256::from(2 * PIXELS); // two profiles of PIXELS each
+
+    let before = net.info().await;
+    assert_eq!(before.price_per_pixel, U256::from(1u64));
+    assert_eq!(
+        charged(&net.submit(0, net.payment(&before, 0)).await),
+        pixels
+    );
+
+    advertise(
+        &net.o,
+        &net.d,
+        &net.url,
+        &["transcode:h264"],
+        &["local"],
+        U256::from(3u64),
+    )
+    .await
+    .unwrap();
+    let mut s = status(&net.http, &net.url).await;
+    for _ in 0..100 {
+        if wei(&s["pricePerPixel"]) == U256::from(3u64) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        s = status(&net.http, &net.url).await;
+    }
+    assert_eq!(wei(&s["pricePerPixel"]), U256::from(3u64), "{s}");
+
+    // Still on the old quote: the old price.
+    assert_eq!(
+        charged(&net.submit(1, net.payment(&before, 1)).await),
+        pixels
+    );
+    // The next quote is the new price, on fresh parameters; work on it is charged at that price.
+    let after = net.info().await;
+    assert_eq!(after.price_per_pixel, U256::from(3u64));
+    assert_ne!(
+        after.ticket_params.recipient_rand_hash,
+        before.ticket_params.recipient_rand_hash
+    );
+    assert_eq!(
+        charged(&net.submit(2, net.payment(&after, 2)).await),
+        U256::from(3u64) * pixels
+    );
+    // An advertisement without a price (0) leaves the quoted price alone.
+    advertise(
+        &net.o,
+        &net.d,
+        &net.url,
+        &["transcode:h264"],
+        &["local"],
+        U256::ZERO,
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await; // past one look at the registry
+    assert_eq!(net.info().await.price_per_pixel, U256::from(3u64));
 }
