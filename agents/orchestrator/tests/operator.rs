@@ -576,6 +576,19 @@ async fn an_advertised_price_change_is_quoted_and_charged_from_the_next_quote_on
             .unwrap()
     };
     let pixels = U256::from(2 * PIXELS); // two profiles of PIXELS each
+    // What `peerflow orchestrator set-price` sends: the advertisement with a new price.
+    let advertise_price = async |price: U256| {
+        advertise(
+            &net.o,
+            &net.d,
+            &net.url,
+            &["transcode:h264"],
+            &["local"],
+            price,
+        )
+        .await
+        .unwrap()
+    };
 
     let before = net.info().await;
     assert_eq!(before.price_per_pixel, U256::from(1u64));
@@ -584,16 +597,7 @@ async fn an_advertised_price_change_is_quoted_and_charged_from_the_next_quote_on
         pixels
     );
 
-    advertise(
-        &net.o,
-        &net.d,
-        &net.url,
-        &["transcode:h264"],
-        &["local"],
-        U256::from(3u64),
-    )
-    .await
-    .unwrap();
+    advertise_price(U256::from(3u64)).await;
     let mut s = status(&net.http, &net.url).await;
     for _ in 0..100 {
         if wei(&s["pricePerPixel"]) == U256::from(3u64) {
@@ -621,16 +625,7 @@ async fn an_advertised_price_change_is_quoted_and_charged_from_the_next_quote_on
         U256::from(3u64) * pixels
     );
     // An advertisement without a price (0) leaves the quoted price alone.
-    advertise(
-        &net.o,
-        &net.d,
-        &net.url,
-        &["transcode:h264"],
-        &["local"],
-        U256::ZERO,
-    )
-    .await
-    .unwrap();
+    advertise_price(U256::ZERO).await;
     tokio::time::sleep(Duration::from_secs(3)).await; // past one look at the registry
     assert_eq!(net.info().await.price_per_pixel, U256::from(3u64));
 }
