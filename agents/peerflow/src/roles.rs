@@ -25,6 +25,7 @@ use peerflow_broadcaster::network::status::{StatusApi, routes as status_routes};
 use peerflow_broadcaster::network::verification::VerifyPolicy;
 use peerflow_chain::Deployment;
 use peerflow_chain::actions::advertise;
+use peerflow_chain::bindings::service_registry::ServiceRegistry;
 use peerflow_chain::bindings::ticket_broker::TicketBroker;
 use peerflow_media::{
     FfmpegTranscoder, Rav1eTranscoder, Transcoder, default_ladder, measure_capacity,
@@ -97,7 +98,9 @@ pub struct OrchestratorOpts {
     #[command(flatten)]
     #[serde(flatten)]
     pub node: NodeOpts,
-    /// Price in fee-token wei per output pixel.
+    /// Price in fee-token wei per output pixel (default: the price this orchestrator already
+    /// advertises in the service registry, else 1). The running orchestrator follows its
+    /// advertisement (`peerflow orchestrator set-price`).
     #[arg(long)]
     pub price_per_pixel: Option<u64>,
     /// Ticket face value in fee-token wei.
@@ -173,13 +176,27 @@ pub async fn local_capacity(transcoder: Arc<dyn Transcoder>) -> Result<u64> {
 }
 
 pub async fn orchestrator(opts: &OrchestratorOpts, config: Option<&Path>) -> Result<()> {
-    let o = layered(opts, config, "orchestrator")?;
+    let mut o = layered(opts, config, "orchestrator")?;
     let Connected {
         me,
         key,
         chain,
         deployment,
     } = o.node.connect()?;
+    // Without --price, keep the advertised one: a restart must not undo a `set-price`.
+    let advertised = ServiceRegistry::new(deployment.service_registry, &chain)
+        .getService(me)
+        .call()
+        .await
+        .context("reading this orchestrator's advertisement")?
+        .pricePerUnit;
+    if o.price_per_pixel.is_none() && advertised > U256::ZERO {
+        o.price_per_pixel = Some(
+            u64::try_from(advertised)
+                .with_context(|| format!("advertised price {advertised} is above 2^64 wei"))?,
+        );
+        println!("price: {advertised} wei per pixel, as advertised");
+    }
     let running = start_orchestrator(chain.clone(), me, key, &o, deployment.clone(), None).await?;
     println!("orchestrator {me} listening on {}", running.url);
     if let Some(uri) = &o.service_uri {

@@ -1,6 +1,7 @@
 //! Each role as its own `peerflow` process over real HTTP: an orchestrator configured from a TOML
 //! file, a transcoder pulling from it, and a broadcaster configured by flags and environment,
-//! finding the orchestrator on-chain.
+//! finding the orchestrator on-chain. Started without a price, the orchestrator keeps the one it
+//! advertised before.
 
 mod common;
 
@@ -11,9 +12,14 @@ use std::time::Duration;
 use alloy::primitives::{U256, utils::parse_ether};
 use alloy::providers::ext::AnvilApi;
 use peerflow::roles::provider;
-use peerflow_chain::actions::{fund_sender, give, register_orchestrator};
+use peerflow_chain::actions::{advertise, fund_sender, give, register_orchestrator};
+use peerflow_chain::bindings::service_registry::ServiceRegistry;
 use peerflow_chain::{DevChain, DevChainOptions, SuiteParams, deploy_suite};
 use peerflow_media::{probe_bytes, testsrc};
+use peerflow_protocol::api::OrchestratorInfo;
+
+/// The price the orchestrator advertised before it was started (wei per pixel).
+const ADVERTISED_PRICE: u64 = 7;
 
 fn peerflow(args: &[&str], envs: &[(&str, String)]) -> Kill {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_peerflow"));
@@ -78,6 +84,18 @@ async fn orchestrator_transcoder_and_broadcaster_run_as_separate_processes() {
 
     let (o_port, b_port) = (free_port(), free_port());
     let o_url = format!("http://127.0.0.1:{o_port}");
+    // The operator set its price on-chain before (as `peerflow orchestrator set-price 7` does);
+    // started without a price, the orchestrator keeps it, in the registry and in its quotes.
+    advertise(
+        &provider(&chain.endpoint(), chain.signer(1)).unwrap(),
+        &d,
+        "http://old.example:8935",
+        &["transcode:h264"],
+        &[],
+        U256::from(ADVERTISED_PRICE),
+    )
+    .await
+    .unwrap();
     let config = dir.path().join("peerflow.toml");
     std::fs::write(
         &config,
@@ -151,4 +169,21 @@ async fn orchestrator_transcoder_and_broadcaster_run_as_separate_processes() {
         .unwrap();
     let info = probe_bytes(&segment).unwrap();
     assert_eq!((info.width, info.height), (640, 360));
+
+    let service = ServiceRegistry::new(d.service_registry, &deployer)
+        .getService(chain.address(1))
+        .call()
+        .await
+        .unwrap();
+    assert_eq!(service.uri, o_url, "re-advertised at its new address");
+    assert_eq!(service.pricePerUnit, U256::from(ADVERTISED_PRICE));
+    let quote: OrchestratorInfo = http
+        .get(format!("{o_url}/v1/info?sender={}", chain.address(2)))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(quote.price_per_pixel, U256::from(ADVERTISED_PRICE));
 }
