@@ -342,13 +342,13 @@ impl<P: Provider + Clone> Node<P> {
             .collect();
         let signature = self.signer.sign(&result)?;
         let pixels: u64 = renditions.iter().map(|r| r.pixels).sum();
+        let mut store = self.store();
         // At the price this sender was last quoted (its latest parameters carry it).
-        let price = self
-            .store()
+        let price = store
             .latest_params(sender)?
             .map_or_else(|| self.price(), |p| p.price_per_pixel);
         let cost = price * U256::from(pixels);
-        let balance = self.store().debit(sender, cost).map_err(|e| match e {
+        let balance = store.debit(sender, cost).map_err(|e| match e {
             StoreError::InsufficientBalance { available, .. } => NodeError::InsufficientBalance {
                 sender,
                 available,
@@ -356,6 +356,7 @@ impl<P: Provider + Clone> Node<P> {
             },
             other => other.into(),
         })?;
+        drop(store);
         self.streams
             .served(sender, &request.stream, request.seq, pixels);
         tracing::debug!(stream = %request.stream, seq = request.seq, digest = %result.digest(&self.signer.domain), "segment result signed");

@@ -194,15 +194,10 @@ async fn follow_advertised_price<P: Provider + Clone>(
     node: Arc<Node<P>>,
 ) {
     let registry = ServiceRegistry::new(registry, provider);
-    let mut seen: Option<U256> = None;
     loop {
         match registry.getService(me).call().await {
             Ok(service) if service.pricePerUnit > U256::ZERO => {
-                let advertised = service.pricePerUnit;
-                if seen != Some(advertised) {
-                    seen = Some(advertised);
-                    node.set_price(advertised);
-                }
+                node.set_price(service.pricePerUnit)
             }
             Ok(_) => {}
             Err(e) => tracing::debug!(error = %e, "reading the service registry"),

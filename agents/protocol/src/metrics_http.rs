@@ -1,5 +1,6 @@
-//! `GET /metrics` over a [`Metrics`] registry on its own listener, for the roles that serve no
-//! other HTTP API (the remote transcoder, the juror). Behind the `http` feature.
+//! `GET /metrics` over a [`Metrics`] registry: a router the broadcaster and the provider merge
+//! into their APIs, and its own listener for the roles that serve no other HTTP API (the remote
+//! transcoder, the juror). Behind the `http` feature.
 
 use std::net::SocketAddr;
 use std::sync::Arc;

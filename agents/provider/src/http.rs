@@ -29,11 +29,9 @@ pub fn router<P: Provider + Clone + 'static>(agent: Arc<Agent<P>>) -> Router {
         .with_state(agent)
         .merge(blobs)
         .merge(crate::gpu_api::routes(crate::gpu_api::gpu_prover()))
-        .merge(
-            Router::new()
-                .route("/metrics", get(crate::metrics::serve))
-                .with_state(Arc::clone(&metrics)),
-        )
+        .merge(peerflow_protocol::metrics_http::router(Arc::clone(
+            &metrics,
+        )))
         .layer(axum::middleware::from_fn_with_state(
             metrics,
             crate::metrics::count_errors,

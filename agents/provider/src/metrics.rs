@@ -14,8 +14,8 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::header;
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use peerflow_protocol::metrics::{CONTENT_TYPE, Metrics};
+use axum::response::Response;
+use peerflow_protocol::metrics::Metrics;
 
 pub const JOBS: &str = "peerflow_provider_jobs_total";
 pub const JOBS_SETTLED: &str = "peerflow_provider_jobs_settled_total";
@@ -117,9 +117,4 @@ pub async fn count_errors(State(m): State<Arc<Metrics>>, request: Request, next:
         .unwrap_or(fallback);
     error(&m, "api", &code);
     Response::from_parts(parts, Body::from(bytes))
-}
-
-/// `GET /metrics`.
-pub async fn serve(State(m): State<Arc<Metrics>>) -> Response {
-    ([(header::CONTENT_TYPE, CONTENT_TYPE)], m.render()).into_response()
 }

@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Serialize;
 
-use peerflow_protocol::metrics::{CONTENT_TYPE, Metrics};
+use peerflow_protocol::metrics::Metrics;
 
 use super::evidence::{self, ClaimRecord, FaultReport};
 use super::record::{RecordSources, record_of};
@@ -33,13 +33,14 @@ pub struct NetworkApi {
 
 /// The routes above.
 pub fn routes(api: Arc<NetworkApi>) -> Router {
+    let metrics = Arc::clone(&api.metrics);
     Router::new()
         .route("/v1/faults", get(list_faults))
         .route("/v1/faults/{digest}/{file}", get(fault_file))
         .route("/v1/reputation", get(all_scores))
         .route("/v1/reputation/{address}", get(one_record))
-        .route("/metrics", get(metrics))
         .with_state(api)
+        .merge(peerflow_protocol::metrics_http::router(metrics))
 }
 
 /// A JSON error with a machine-readable code.
@@ -139,8 +140,4 @@ async fn one_record(State(api): State<Arc<NetworkApi>>, Path(address): Path<Stri
         Ok(record) => axum::Json(record).into_response(),
         Err(e) => error(StatusCode::BAD_GATEWAY, "chain_unavailable", e.to_string()),
     }
-}
-
-async fn metrics(State(api): State<Arc<NetworkApi>>) -> Response {
-    ([(header::CONTENT_TYPE, CONTENT_TYPE)], api.metrics.render()).into_response()
 }
