@@ -113,12 +113,24 @@ fn parse_target(stream: &str, file: &str) -> Result<PushTarget, ApiError> {
     }
     let format = SegmentFormat::from_extension(ext)
         .ok_or_else(|| ApiError::UnsupportedFormat(ext.to_owned()))?;
-    let seq = stem.parse().map_err(|_| {
+    let seq = trailing_seq(stem).ok_or_else(|| {
         ApiError::BadRequest(format!(
-            "segment name {file:?} must be a sequence number and an extension"
+            "segment name {file:?} must end in a sequence number before the extension \
+             (12.ts, or index12.ts as ffmpeg's HLS muxer and OBS name them)"
         ))
     })?;
     Ok(PushTarget::Segment { seq, format })
+}
+
+/// The sequence number a segment's file stem ends in: `12` in `12`, `index12` or `stream_12`,
+/// the names ffmpeg's segment and HLS muxers and OBS-style tools give. Whatever precedes the
+/// digits is the muxer's prefix and carries no meaning here.
+fn trailing_seq(stem: &str) -> Option<u64> {
+    let digits = stem.len() - stem.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+    if digits == 0 {
+        return None;
+    }
+    stem[stem.len() - digits..].parse().ok()
 }
 
 /// A cheap check of the container's framing, so that an empty or plainly foreign body is
@@ -209,8 +221,32 @@ mod tests {
             "unsupported_format"
         );
         assert_eq!(parse_target("s", "x.ts").unwrap_err().code(), "bad_request");
+        // A sign is a prefix like any other: "-1" names segment 1, as "index-1" would.
         assert_eq!(
-            parse_target("s", "-1.ts").unwrap_err().code(),
+            parse_target("s", "-1.ts").unwrap(),
+            PushTarget::Segment {
+                seq: 1,
+                format: SegmentFormat::Ts
+            }
+        );
+        for (name, seq) in [("index0.ts", 0), ("index17.ts", 17), ("stream_5.ts", 5)] {
+            assert_eq!(
+                parse_target("s", name).unwrap(),
+                PushTarget::Segment {
+                    seq,
+                    format: SegmentFormat::Ts
+                },
+                "{name}"
+            );
+        }
+        assert_eq!(
+            parse_target("s", "index.ts").unwrap_err().code(),
+            "bad_request"
+        );
+        assert_eq!(
+            parse_target("s", "99999999999999999999999.ts")
+                .unwrap_err()
+                .code(),
             "bad_request"
         );
     }

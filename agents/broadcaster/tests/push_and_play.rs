@@ -203,3 +203,48 @@ async fn mp4_pushes_come_back_as_mp4_renditions() {
     let decoded = probe(&server.url("/live/mp4/240p/0.mp4")).await;
     assert_eq!((decoded.width, decoded.height), (426, 240));
 }
+
+/// ffmpeg's HLS muxer, as users run it (`-f hls -method PUT …/index.m3u8`), names its segments
+/// `index0.ts`, `index1.ts`, …: every one is accepted and published under its trailing number.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hls_muxer_push_with_its_default_segment_names_is_published() {
+    let server = TestServer::start(FfmpegProcessor, |c| c.idle_timeout = None).await;
+    let source = source_segments().await;
+    let inputs: String = (0..3)
+        .map(|seq| format!("file '{}'\n", source.join(format!("{seq}.ts")).display()))
+        .collect();
+    let list = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(list.path(), inputs).unwrap();
+    let status = tokio::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-v", "error", "-nostdin"])
+        .args(["-f", "concat", "-safe", "0", "-i"])
+        .arg(list.path())
+        .args([
+            "-c",
+            "copy",
+            "-f",
+            "hls",
+            "-hls_time",
+            "2",
+            "-method",
+            "PUT",
+        ])
+        .arg(server.url("/live/muxed/index.m3u8"))
+        .status()
+        .await
+        .expect("ffmpeg runs");
+    assert!(status.success(), "ffmpeg's HLS push failed");
+
+    let media = parse_media(
+        &server
+            .wait_for_playlist("/live/muxed/360p.m3u8", |p| {
+                parse_media(p).seqs().len() == 3
+            })
+            .await,
+    );
+    assert_eq!(
+        media.seqs(),
+        [0, 1, 2],
+        "index0.ts … index2.ts published as 0 … 2"
+    );
+}

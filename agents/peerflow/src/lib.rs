@@ -9,5 +9,6 @@ pub mod keys;
 pub mod metrics_http;
 pub mod provider;
 pub mod roles;
+pub mod shutdown;
 pub mod trust;
 pub mod wallet;

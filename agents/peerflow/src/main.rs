@@ -98,7 +98,14 @@ async fn devnet(args: &DevnetArgs) -> anyhow::Result<()> {
         "starting the devnet (anvil, contracts, {} orchestrators, broadcaster)…",
         args.orchestrators
     );
-    let net = peerflow::devnet::start(&options).await?;
+    // A signal during the start stops it there: dropping the half-built network stops its anvil.
+    let net = tokio::select! {
+        net = peerflow::devnet::start(&options) => net?,
+        signal = peerflow::shutdown::requested() => {
+            println!("stopped by {} while starting", signal?);
+            return Ok(());
+        }
+    };
     println!(
         "chain:        {} (chain id {})",
         net.chain.endpoint(),
@@ -155,7 +162,7 @@ async fn devnet(args: &DevnetArgs) -> anyhow::Result<()> {
         return peerflow::demo::run(&net, "demo").await;
     }
     println!("running; press Ctrl-C to stop");
-    tokio::signal::ctrl_c().await?;
+    peerflow::shutdown::requested().await?;
     Ok(())
 }
 
@@ -163,6 +170,7 @@ async fn devnet(args: &DevnetArgs) -> anyhow::Result<()> {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     init_logging(cli.log_json);
+    peerflow::shutdown::install()?;
     let config = cli.config.as_deref();
     match &cli.command {
         Command::Devnet(args) => devnet(args).await,

@@ -115,7 +115,7 @@ pub async fn provider(opts: &ProviderOpts, config: Option<&Path>) -> Result<()> 
         running.url,
         running.agent.config().offer
     );
-    tokio::signal::ctrl_c().await?;
+    crate::shutdown::requested().await?;
     drop(running);
     Ok(())
 }

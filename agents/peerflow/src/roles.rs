@@ -215,7 +215,7 @@ pub async fn orchestrator(opts: &OrchestratorOpts, config: Option<&Path>) -> Res
         .await?;
         println!("advertised {uri} in the service registry");
     }
-    tokio::signal::ctrl_c().await?;
+    crate::shutdown::requested().await?;
     drop(running);
     Ok(())
 }
@@ -559,7 +559,7 @@ pub async fn broadcaster(opts: &BroadcasterOpts, config: Option<&Path>) -> Resul
     );
     axum::serve(listener, app.router)
         .with_graceful_shutdown(async {
-            tokio::signal::ctrl_c().await.ok();
+            crate::shutdown::requested().await.ok();
         })
         .await?;
     keeper.abort();

@@ -73,7 +73,7 @@ pub async fn juror(opts: &JurorOpts) -> Result<()> {
         metrics,
     }
     .spawn(from, Duration::from_secs_f64(opts.poll_secs.max(0.1)));
-    tokio::signal::ctrl_c().await.ok();
+    crate::shutdown::requested().await.ok();
     handle.abort();
     Ok(())
 }
