@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use crate::access::{Access, AccessError, Grant};
 use crate::config::BroadcasterConfig;
 use crate::error::ApiError;
 use crate::processor::{IncomingSegment, RenditionOut, SegmentFormat, SegmentProcessor};
@@ -20,18 +21,49 @@ pub struct Broadcaster {
     processor: Arc<dyn SegmentProcessor>,
     registry: StreamRegistry,
     recorder: Recorder,
+    access: Access,
 }
 
 impl Broadcaster {
-    /// A broadcaster with no streams yet.
-    pub fn new(config: BroadcasterConfig, processor: Arc<dyn SegmentProcessor>) -> Self {
+    /// A broadcaster with no streams yet; opens its stream keys in `config.data_dir`.
+    pub fn new(
+        config: BroadcasterConfig,
+        processor: Arc<dyn SegmentProcessor>,
+    ) -> Result<Self, AccessError> {
         let recorder = Recorder::new(config.recordings_dir());
-        Self {
+        let access = Access::open(&config.data_dir, config.require_stream_keys)?;
+        Ok(Self {
             config,
             processor,
             registry: StreamRegistry::default(),
             recorder,
-        }
+            access,
+        })
+    }
+
+    /// The stream keys and the admin token.
+    pub fn access(&self) -> &Access {
+        &self.access
+    }
+
+    /// Whether a push (`segment`) or an end of `stream` with `key` may go ahead, and under which
+    /// published name; counts the key's live streams against its limit.
+    pub fn authorize(
+        &self,
+        key: Option<&str>,
+        stream: &str,
+        segment: bool,
+    ) -> Result<Grant, ApiError> {
+        self.access.authorize(key, stream, segment, |others| {
+            others
+                .iter()
+                .filter(|name| {
+                    self.registry
+                        .get(name)
+                        .is_some_and(|entry| !entry.snapshot().ended)
+                })
+                .count() as u32
+        })
     }
 
     /// The configuration this broadcaster runs with.
@@ -127,11 +159,13 @@ impl Broadcaster {
             .ok_or_else(|| ApiError::UnknownStream(format!("no stream {stream:?}")))
     }
 
-    /// Every stream viewers can see (published at least once), with its state.
+    /// Every stream viewers can see (published at least once), with its state; private streams
+    /// are played by whoever knows their name but listed nowhere.
     pub fn published_streams(&self) -> Vec<(String, Arc<StreamState>)> {
         self.registry
             .all()
             .into_iter()
+            .filter(|(name, _)| !self.access.is_private(name))
             .map(|(name, entry)| (name, entry.snapshot()))
             .filter(|(_, state)| state.is_published())
             .collect()

@@ -15,6 +15,9 @@ pub struct BroadcasterConfig {
     /// A stream with no successful push for this long is ended; `None` ends streams only on
     /// `DELETE`.
     pub idle_timeout: Option<Duration>,
+    /// Pushes need a stream key (`PUT /live/{key}/{stream}/{seq}.ts`); off, keyless pushes are
+    /// taken too. `peerflow broadcaster` turns it off only on a loopback listen address.
+    pub require_stream_keys: bool,
 }
 
 impl BroadcasterConfig {
@@ -26,6 +29,7 @@ impl BroadcasterConfig {
             max_segment_bytes: 64 * 1024 * 1024,
             live_window: 6,
             idle_timeout: Some(Duration::from_secs(60)),
+            require_stream_keys: false,
         }
     }
 

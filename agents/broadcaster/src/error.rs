@@ -48,6 +48,22 @@ pub enum ApiError {
     /// A failure inside the broadcaster, such as a panicking processor.
     #[error("{0}")]
     Internal(String),
+    /// A push or an admin call without the credential it needs (`stream_key_required`,
+    /// `invalid_stream_key`, `admin_token_required`).
+    #[error("{message}")]
+    Unauthorized { code: &'static str, message: String },
+    /// A valid key used on a stream that belongs to another key.
+    #[error("{0}")]
+    Forbidden(String),
+    /// A key past its segments per minute.
+    #[error("this stream key may push {0} segments a minute; slow down")]
+    RateLimited(u32),
+    /// A key that already keeps its most streams live.
+    #[error("this stream key may keep {0} streams live at once; end one first")]
+    TooManyStreams(u32),
+    /// An admin call naming a key that does not exist.
+    #[error("no stream key {0}")]
+    UnknownKey(i64),
     /// A route that exists, called with the wrong method.
     #[error("method not allowed")]
     MethodNotAllowed,
@@ -69,6 +85,10 @@ impl ApiError {
             Self::InvalidRenditions(_) | Self::ChainUnavailable(_) => StatusCode::BAD_GATEWAY,
             Self::Recording(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::RateLimited(_) | Self::TooManyStreams(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::UnknownKey(_) => StatusCode::NOT_FOUND,
         }
     }
 
@@ -88,6 +108,11 @@ impl ApiError {
             Self::Internal(_) => "internal",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::NotFound => "not_found",
+            Self::Unauthorized { code, .. } => code,
+            Self::Forbidden(_) => "forbidden",
+            Self::RateLimited(_) => "rate_limited",
+            Self::TooManyStreams(_) => "stream_limit",
+            Self::UnknownKey(_) => "unknown_key",
         }
     }
 }

@@ -30,17 +30,47 @@ enum PushTarget {
     Playlist,
 }
 
-/// Handles one push. Only the URL and headers are checked here; the body is read, and the
-/// segment processed and published, in a task of its own: ffmpeg hangs up as soon as the body
-/// is sent, without waiting for the reply, and a closed connection drops its handler. The
-/// segment is published all the same.
+/// `PUT /live/{stream}/{file}`: a keyless push, taken only when keys are not required.
 pub async fn push(
     State(broadcaster): State<Arc<Broadcaster>>,
     Path((stream, file)): Path<(String, String)>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let target = parse_target(&stream, &file)?;
+    push_with(broadcaster, None, stream, file, headers, body).await
+}
+
+/// `PUT /live/{key}/{stream}/{file}`: a push with a stream key.
+pub async fn keyed_push(
+    State(broadcaster): State<Arc<Broadcaster>>,
+    Path((key, stream, file)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    push_with(broadcaster, Some(key), stream, file, headers, body).await
+}
+
+/// Handles one push. Only the URL, the key and the headers are checked here, so a refused push
+/// costs nothing; the body is read, and the segment processed and published, in a task of its
+/// own: ffmpeg hangs up as soon as the body is sent, without waiting for the reply, and a closed
+/// connection drops its handler. The segment is published all the same.
+async fn push_with(
+    broadcaster: Arc<Broadcaster>,
+    key: Option<String>,
+    stream: String,
+    file: String,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let checked = parse_target(&stream, &file).and_then(|target| {
+        let segment = matches!(target, PushTarget::Segment { .. });
+        let grant = broadcaster.authorize(key.as_deref(), &stream, segment)?;
+        Ok((target, grant))
+    });
+    let (target, grant) = checked.inspect_err(|err| {
+        tracing::warn!(%stream, %file, code = err.code(), %err, "push refused");
+    })?;
+    let stream = grant.stream;
     let duration_hint = duration_hint(&headers)?;
     let push = Push {
         stream: stream.clone(),

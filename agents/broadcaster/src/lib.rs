@@ -8,6 +8,8 @@
 //! `stream`; `hls` serves the `playlist`s that viewers poll, and `lifecycle` ends streams.
 //! [`network`] is the processor that pays orchestrators found on-chain to do the transcoding.
 
+pub mod access;
+mod admin;
 mod broadcaster;
 mod catalog;
 mod config;
@@ -48,7 +50,11 @@ use broadcaster::Broadcaster;
 /// | `GET` | `/live/{stream}/index.m3u8` | master playlist |
 /// | `GET` | `/live/{stream}/{rendition}.m3u8` | live media playlist |
 /// | `GET` | `/live/{stream}/{rendition}/{seq}.{ts,mp4}` | rendition segment |
-/// | `DELETE` | `/live/{stream}` | end the stream |
+/// | `PUT`, `POST` | `/live/{key}/{stream}/{seq}.{ts,mp4}` | the same push with a stream key |
+/// | `DELETE` | `/live/{stream}` | end the stream (the admin token, or keyless streams when keys are not required) |
+/// | `DELETE` | `/live/{key}/{stream}` | end a stream of that key |
+/// | `GET`, `POST` | `/v1/admin/keys` | list or create stream keys (admin token) |
+/// | `DELETE` | `/v1/admin/keys/{id}` | revoke a stream key (admin token) |
 /// | `GET` | `/` | the web page (streams, players, orchestrators, money), from `/v1/status` |
 /// | `GET` | `/ui/{file}` | the page's script, style sheet and hls.js |
 ///
@@ -57,6 +63,8 @@ use broadcaster::Broadcaster;
 ///
 /// # Panics
 /// Outside a Tokio runtime when `config.idle_timeout` is set.
+/// Also panics when the stream keys in `config.data_dir` cannot be opened ([`try_router_and_streams`]
+/// reports that instead).
 pub fn router(config: BroadcasterConfig, processor: Arc<dyn SegmentProcessor>) -> Router {
     router_and_streams(config, processor).0
 }
@@ -70,11 +78,23 @@ pub fn router_and_streams(
     config: BroadcasterConfig,
     processor: Arc<dyn SegmentProcessor>,
 ) -> (Router, Streams) {
+    try_router_and_streams(config, processor)
+        .unwrap_or_else(|err| panic!("opening the broadcaster's stream keys: {err}"))
+}
+
+/// [`router_and_streams`], reporting a key store that cannot be opened.
+///
+/// # Panics
+/// Outside a Tokio runtime when `config.idle_timeout` is set.
+pub fn try_router_and_streams(
+    config: BroadcasterConfig,
+    processor: Arc<dyn SegmentProcessor>,
+) -> Result<(Router, Streams), access::AccessError> {
     let idle_timeout = config.idle_timeout;
-    let broadcaster = Arc::new(Broadcaster::new(config, processor));
+    let broadcaster = Arc::new(Broadcaster::new(config, processor)?);
     if let Some(idle) = idle_timeout {
         lifecycle::spawn_idle_reaper(Arc::downgrade(&broadcaster), idle);
     }
     let streams = Streams(Arc::clone(&broadcaster));
-    (routes::build(broadcaster), streams)
+    Ok((routes::build(broadcaster), streams))
 }

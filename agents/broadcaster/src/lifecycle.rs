@@ -5,17 +5,32 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 
 use crate::broadcaster::Broadcaster;
 use crate::error::ApiError;
 
-/// `DELETE /live/{stream}`: ends the stream; `204` also when it had already ended.
+/// `DELETE /live/{stream}`: ends the stream; `204` also when it had already ended. Takes the
+/// admin token; without it, only a keyless stream of a broadcaster that takes keyless pushes.
 pub async fn end_stream(
     State(broadcaster): State<Arc<Broadcaster>>,
     Path(stream): Path<String>,
+    headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
+    if broadcaster.access().check_admin(&headers).is_err() {
+        broadcaster.authorize(None, &stream, false)?;
+    }
     broadcaster.end(&stream).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /live/{key}/{stream}`: ends a stream of that key.
+pub async fn end_keyed_stream(
+    State(broadcaster): State<Arc<Broadcaster>>,
+    Path((key, stream)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let grant = broadcaster.authorize(Some(&key), &stream, false)?;
+    broadcaster.end(&grant.stream).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -12,7 +12,7 @@ use axum::routing::{delete, get};
 
 use crate::broadcaster::Broadcaster;
 use crate::error::ApiError;
-use crate::{hls, ingest, lifecycle, web};
+use crate::{admin, hls, ingest, lifecycle, web};
 
 /// Every route of the broadcaster.
 pub fn build(broadcaster: Arc<Broadcaster>) -> Router {
@@ -23,10 +23,21 @@ pub fn build(broadcaster: Arc<Broadcaster>) -> Router {
             get(hls::playlist)
                 .put(ingest::push)
                 .post(ingest::push)
+                // `DELETE /live/{key}/{stream}`: the end of a stream by its key.
+                .delete(lifecycle::end_keyed_stream)
                 // The ingest handler enforces the configured limit with a JSON 413.
                 .layer(DefaultBodyLimit::disable()),
         )
-        .route("/live/{stream}/{rendition}/{file}", get(hls::segment))
+        // Three parts: a rendition segment to GET, or a push / an end with a stream key.
+        .route(
+            "/live/{stream}/{rendition}/{file}",
+            get(hls::segment)
+                .put(ingest::keyed_push)
+                .post(ingest::keyed_push)
+                .layer(DefaultBodyLimit::disable()),
+        )
+        .route("/v1/admin/keys", get(admin::list).post(admin::create))
+        .route("/v1/admin/keys/{id}", delete(admin::revoke))
         .merge(web::routes())
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })

@@ -102,3 +102,49 @@ async fn ffmpeg_hls_muxer_pushes_chunked_puts() {
     encode_and_push(&output).await;
     assert_stream_fills(&server, "hlsmux").await;
 }
+
+/// The same segment muxer with a stream key in the URL, into a broadcaster that requires one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ffmpeg_segment_muxer_pushes_with_a_stream_key() {
+    let server = TestServer::start(FfmpegProcessor, |c| {
+        c.idle_timeout = None;
+        c.require_stream_keys = true;
+    })
+    .await;
+    let token = peerflow_broadcaster::access::read_admin_file(server.data_dir.path())
+        .unwrap()
+        .token;
+    let created: serde_json::Value = server
+        .client
+        .post(server.url("/v1/admin/keys"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = created["key"].as_str().unwrap();
+    let output = [
+        "-f",
+        "segment",
+        "-segment_time",
+        "2",
+        "-segment_format",
+        "mpegts",
+        "-method",
+        "PUT",
+    ]
+    .map(String::from);
+    let target = server.url(&format!("/live/{key}/keyed/%d.ts"));
+    encode_and_push(&[&output[..], &[target]].concat()).await;
+    for profile in LADDER {
+        let path = format!("/live/keyed/{}.m3u8", profile.name);
+        server
+            .wait_for_playlist(&path, |text| {
+                parse_media(text).seqs().len() == PUSHED_SEGMENTS
+            })
+            .await;
+    }
+}

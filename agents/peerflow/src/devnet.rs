@@ -262,7 +262,12 @@ pub async fn start(options: &DevnetOptions) -> Result<Devnet> {
         verify: options.verify.clone(),
         suspension: options.suspension,
         claims_url: Some(broadcaster_url.clone()),
+        require_stream_keys: crate::roles::stream_keys_required(listener.local_addr()?, None),
     })?;
+    crate::broadcaster_keys::publish_admin_url(
+        &options.data_dir.join("broadcaster"),
+        listener.local_addr()?,
+    )?;
     let ladder = ladder_specs(&options.ladder);
     let (router, reputation, claim_filer) = (app.router, app.reputation, app.claim_filer);
     let server = tokio::spawn(async move {

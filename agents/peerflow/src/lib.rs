@@ -1,6 +1,7 @@
 //! The wiring behind the `peerflow` binary: layered configuration, keys, each role, and the
 //! embedded devnet (a whole network on one machine) that the main job and the end-to-end tests run.
 
+pub mod broadcaster_keys;
 pub mod buyer;
 pub mod config;
 pub mod demo;

@@ -30,7 +30,7 @@ enum Command {
     /// test stream through it and prints a summary.
     Devnet(DevnetArgs),
     /// Run a broadcaster: HTTP push ingest, HLS and recording, paying orchestrators found on-chain.
-    Broadcaster(Box<roles::BroadcasterOpts>),
+    Broadcaster(Box<BroadcasterCli>),
     /// Run an orchestrator (no subcommand: HTTP API, payments, redemption, reward() each round), or
     /// manage its on-chain side: register, set-price, set-service, status.
     Orchestrator(Box<OrchestratorCli>),
@@ -55,6 +55,23 @@ enum Command {
     Juror(Box<peerflow::trust::JurorOpts>),
     /// Show an orchestrator's or provider's record: broadcaster scores, stake, fault claims, jobs.
     Reputation(Box<peerflow::trust::ReputationOpts>),
+}
+
+/// `peerflow broadcaster [OPTIONS]` runs the broadcaster; `peerflow broadcaster keys …` manages
+/// its stream keys.
+#[derive(clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+struct BroadcasterCli {
+    #[command(subcommand)]
+    action: Option<BroadcasterAction>,
+    #[command(flatten)]
+    run: roles::BroadcasterOpts,
+}
+
+#[derive(clap::Subcommand)]
+enum BroadcasterAction {
+    /// Stream keys: create, list, revoke (through the running broadcaster's admin API).
+    Keys(peerflow::broadcaster_keys::KeysCli),
 }
 
 /// `peerflow orchestrator [OPTIONS]` runs the node; `peerflow orchestrator <ACTION>` acts on-chain.
@@ -174,7 +191,10 @@ async fn main() -> anyhow::Result<()> {
     let config = cli.config.as_deref();
     match &cli.command {
         Command::Devnet(args) => devnet(args).await,
-        Command::Broadcaster(b) => roles::broadcaster(b, config).await,
+        Command::Broadcaster(b) => match &b.action {
+            Some(BroadcasterAction::Keys(keys)) => peerflow::broadcaster_keys::run(keys).await,
+            None => roles::broadcaster(&b.run, config).await,
+        },
         Command::Orchestrator(o) => match &o.action {
             Some(action) => peerflow::wallet::operator::run(action).await,
             None => roles::orchestrator(&o.run, config).await,

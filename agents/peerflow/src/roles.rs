@@ -368,6 +368,17 @@ pub struct BroadcasterOpts {
     /// The URL jurors reach this broadcaster at, for fault evidence (default: the listen address).
     #[arg(long)]
     pub public_url: Option<String>,
+    /// Take pushes only with a stream key (`PUT /live/{key}/{stream}/{seq}.ts`; keys from
+    /// `peerflow broadcaster keys create`). Default: required unless the listen address is
+    /// loopback; `false` on a public address leaves the deposit open to anyone who reaches it.
+    #[arg(long)]
+    pub require_stream_keys: Option<bool>,
+}
+
+/// Whether a broadcaster listening on `listen` takes only keyed pushes: as the operator says, else
+/// required everywhere but on loopback (where only this machine's processes reach it).
+pub fn stream_keys_required(listen: std::net::SocketAddr, explicit: Option<bool>) -> bool {
+    explicit.unwrap_or(!listen.ip().is_loopback())
 }
 
 /// A broadcaster to build: who pays, where its state lives, what it asks for, how it checks.
@@ -388,6 +399,8 @@ pub struct BroadcasterSetup {
     /// Where jurors reach this broadcaster's fault evidence, e.g. `http://b.example:8936`;
     /// `None`: claims are not filed (faults still fail over, suspend and are kept).
     pub claims_url: Option<String>,
+    /// Pushes need a stream key ([`stream_keys_required`]).
+    pub require_stream_keys: bool,
 }
 
 /// A broadcaster built: its router (push, HLS, the web page and its status, faults, reputation)
@@ -411,7 +424,8 @@ pub fn broadcaster_app(s: BroadcasterSetup) -> Result<BroadcasterApp> {
             .with_context(|| format!("opening {}", reputation_path.display()))?,
     );
     let fault_dir = s.data_dir.join("faults");
-    let broadcaster = BroadcasterConfig::new(s.data_dir);
+    let mut broadcaster = BroadcasterConfig::new(s.data_dir);
+    broadcaster.require_stream_keys = s.require_stream_keys;
     let result_domain = ResultDomain {
         chain_id: s.deployment.chain_id,
         staking: s.deployment.staking,
@@ -452,10 +466,10 @@ pub fn broadcaster_app(s: BroadcasterSetup) -> Result<BroadcasterApp> {
         Arc::clone(&metrics),
         Arc::clone(&stats),
     );
-    let (router, streams) = peerflow_broadcaster::router_and_streams(
+    let (router, streams) = peerflow_broadcaster::try_router_and_streams(
         broadcaster,
         Arc::new(NetworkHandle(Arc::new(processor))),
-    );
+    )?;
     let status = StatusApi {
         streams,
         stats,
@@ -533,16 +547,21 @@ pub async fn broadcaster(opts: &BroadcasterOpts, config: Option<&Path>) -> Resul
         (true, Some(url)) => Some(url.clone()),
         (true, None) => Some(format!("http://{bound}")),
     };
+    let require_stream_keys = stream_keys_required(bound, b.require_stream_keys);
+    if !require_stream_keys && !bound.ip().is_loopback() {
+        tracing::warn!(%bound, "keyless pushes on a non-loopback address: whoever reaches it spends the deposit");
+    }
+    let data_dir = b
+        .node
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("peerflow-broadcaster"));
     let app = broadcaster_app(BroadcasterSetup {
         chain,
         key,
         me,
         deployment,
-        data_dir: b
-            .node
-            .data_dir
-            .clone()
-            .unwrap_or_else(|| PathBuf::from("peerflow-broadcaster")),
+        data_dir: data_dir.clone(),
         ladder,
         service: b.service.clone().unwrap_or_else(|| "transcode:h264".into()),
         region: b.region.clone(),
@@ -553,9 +572,17 @@ pub async fn broadcaster(opts: &BroadcasterOpts, config: Option<&Path>) -> Resul
         },
         suspension: SuspensionPolicy::default(),
         claims_url,
+        require_stream_keys,
     })?;
+    let admin_url = crate::broadcaster_keys::publish_admin_url(&data_dir, bound)?;
+    let push = if require_stream_keys {
+        "live/<key>/<stream>/<seq>.ts"
+    } else {
+        "live/<stream>/<seq>.ts (or live/<key>/<stream>/<seq>.ts)"
+    };
     println!(
-        "broadcaster {me}: page at http://{bound}/, push to http://{bound}/live/<stream>/<seq>.ts, watch http://{bound}/live/<stream>/index.m3u8, record of an orchestrator at http://{bound}/v1/reputation/<address>"
+        "broadcaster {me}: page at http://{bound}/, push to http://{bound}/{push}, watch http://{bound}/live/<stream>/index.m3u8, record of an orchestrator at http://{bound}/v1/reputation/<address>; stream keys: peerflow broadcaster keys create --data-dir {} (admin API {admin_url}/v1/admin/keys)",
+        data_dir.display()
     );
     axum::serve(listener, app.router)
         .with_graceful_shutdown(async {
