@@ -74,13 +74,13 @@ impl Broadcaster {
     /// Transcodes, records and publishes one pushed segment; returns its renditions.
     pub async fn ingest(&self, segment: IncomingSegment) -> Result<Vec<RenditionOut>, ApiError> {
         let (stream, seq) = (segment.stream.clone(), segment.seq);
-        if self
-            .registry
-            .get(&stream)
-            .is_some_and(|entry| entry.snapshot().ended)
-        {
+        let entry = self.registry.get_or_create(&stream);
+        if entry.snapshot().ended {
             return Err(ApiError::StreamEnded(stream));
         }
+        // A stream whose pushes keep arriving is live, however long the network takes with them
+        // (a chain outage, a slow orchestrator): the idle rule counts arrivals, not publications.
+        entry.touch();
         let renditions = self.processor.process(segment).await?;
         check_renditions(&renditions).map_err(ApiError::InvalidRenditions)?;
         self.publish(&stream, seq, &renditions).await?;
@@ -138,11 +138,16 @@ impl Broadcaster {
         Ok(())
     }
 
-    /// Ends every live stream that has published nothing for `idle`.
+    /// Ends every live stream that has published nothing and received no push for `idle`.
     pub async fn end_idle_streams(&self, idle: Duration) {
         for (name, entry) in self.registry.all() {
             let state = entry.snapshot();
-            if !state.is_published() || state.ended || state.last_publish.elapsed() < idle {
+            let pushed_lately = entry.last_push().is_some_and(|at| at.elapsed() < idle);
+            if !state.is_published()
+                || state.ended
+                || state.last_publish.elapsed() < idle
+                || pushed_lately
+            {
                 continue;
             }
             tracing::info!(stream = %name, idle_s = idle.as_secs_f64(), "ending idle stream");

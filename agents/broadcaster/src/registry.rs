@@ -4,19 +4,37 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::Instant;
 
 use tokio::sync::{Mutex as AsyncMutex, MutexGuard as AsyncMutexGuard};
 
 use crate::stream::StreamState;
 
-/// One stream: its current state and the turn that writers wait for.
+/// One stream: its current state, the turn that writers wait for, and when a push last arrived.
 #[derive(Debug, Default)]
 pub struct StreamEntry {
     writer: AsyncMutex<()>,
     state: RwLock<Arc<StreamState>>,
+    last_push: Mutex<Option<Instant>>,
 }
 
 impl StreamEntry {
+    /// Notes that a push for this stream arrived now (before it is processed).
+    pub fn touch(&self) {
+        *self
+            .last_push
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
+    }
+
+    /// When a push last arrived, if one ever did.
+    pub fn last_push(&self) -> Option<Instant> {
+        *self
+            .last_push
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// The state as last published.
     pub fn snapshot(&self) -> Arc<StreamState> {
         self.state
