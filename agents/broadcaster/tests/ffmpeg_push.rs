@@ -111,20 +111,7 @@ async fn ffmpeg_segment_muxer_pushes_with_a_stream_key() {
         c.require_stream_keys = true;
     })
     .await;
-    let token = peerflow_broadcaster::access::read_admin_file(server.data_dir.path())
-        .unwrap()
-        .token;
-    let created: serde_json::Value = server
-        .client
-        .post(server.url("/v1/admin/keys"))
-        .bearer_auth(&token)
-        .json(&serde_json::json!({}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let created = server.create_stream_key(serde_json::json!({})).await;
     let key = created["key"].as_str().unwrap();
     let output = [
         "-f",

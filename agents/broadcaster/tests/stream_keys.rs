@@ -54,20 +54,6 @@ fn admin_token(server: &TestServer) -> String {
         .token
 }
 
-/// `POST /v1/admin/keys` with the admin token; returns the reply.
-async fn create_key(server: &TestServer, settings: Value) -> Value {
-    let response = server
-        .client
-        .post(server.url("/v1/admin/keys"))
-        .bearer_auth(admin_token(server))
-        .json(&settings)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::CREATED);
-    response.json().await.unwrap()
-}
-
 async fn call(
     server: &TestServer,
     method: Method,
@@ -117,8 +103,8 @@ async fn keys_are_created_listed_and_revoked_through_the_authenticated_admin_api
         assert_error(&created, StatusCode::UNAUTHORIZED, "admin_token_required");
     }
 
-    let alice = create_key(&server, json!({ "label": "alice" })).await;
-    let bob = create_key(&server, json!({ "label": "bob" })).await;
+    let alice = server.create_stream_key(json!({ "label": "alice" })).await;
+    let bob = server.create_stream_key(json!({ "label": "bob" })).await;
     let alice_key = alice["key"].as_str().unwrap();
     let bob_key = bob["key"].as_str().unwrap();
     assert!(alice_key.starts_with("sk_") && alice_key.len() == 43);
@@ -188,7 +174,9 @@ async fn keys_are_created_listed_and_revoked_through_the_authenticated_admin_api
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_is_held_to_its_rate_and_its_live_streams() {
     let (server, paid) = keyed_server().await;
-    let created = create_key(&server, json!({ "maxStreams": 1, "segmentsPerMinute": 2 })).await;
+    let created = server
+        .create_stream_key(json!({ "maxStreams": 1, "segmentsPerMinute": 2 }))
+        .await;
     let key = created["key"].as_str().unwrap();
     let push = |path: String, seq: u64| {
         let server = &server;

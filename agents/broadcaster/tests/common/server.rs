@@ -49,6 +49,24 @@ impl TestServer {
         }
     }
 
+    /// Creates a stream key with `settings` through the admin API (the token from the admin
+    /// file); returns the reply, secret included.
+    pub async fn create_stream_key(&self, settings: Value) -> Value {
+        let token = peerflow_broadcaster::access::read_admin_file(self.data_dir.path())
+            .expect("the broadcaster wrote its admin file")
+            .token;
+        let response = self
+            .client
+            .post(self.url("/v1/admin/keys"))
+            .bearer_auth(token)
+            .json(&settings)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED);
+        response.json().await.unwrap()
+    }
+
     /// `base` + `path`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
