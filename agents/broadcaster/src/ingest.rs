@@ -36,8 +36,8 @@ pub async fn push(
     Path((stream, file)): Path<(String, String)>,
     headers: HeaderMap,
     body: Body,
-) -> Result<Response, ApiError> {
-    push_with(broadcaster, None, stream, file, headers, body).await
+) -> Response {
+    refused_closes(push_with(broadcaster, None, stream, file, headers, body).await)
 }
 
 /// `PUT /live/{key}/{stream}/{file}`: a push with a stream key.
@@ -46,8 +46,22 @@ pub async fn keyed_push(
     Path((key, stream, file)): Path<(String, String, String)>,
     headers: HeaderMap,
     body: Body,
-) -> Result<Response, ApiError> {
-    push_with(broadcaster, Some(key), stream, file, headers, body).await
+) -> Response {
+    refused_closes(push_with(broadcaster, Some(key), stream, file, headers, body).await)
+}
+
+/// A refused push may leave its body unread, and the server then drops the connection after the
+/// reply; saying so (`Connection: close`) keeps the client from sending its next request down a
+/// connection that is about to close, where it would fail with no reply at all.
+fn refused_closes(result: Result<Response, ApiError>) -> Response {
+    result.unwrap_or_else(|err| {
+        let mut response = err.into_response();
+        response.headers_mut().insert(
+            header::CONNECTION,
+            header::HeaderValue::from_static("close"),
+        );
+        response
+    })
 }
 
 /// Handles one push. Only the URL, the key and the headers are checked here, so a refused push

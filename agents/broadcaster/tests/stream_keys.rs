@@ -85,6 +85,17 @@ async fn a_push_without_a_valid_key_gets_401_and_costs_nothing() {
         )
         .await;
     assert_error(&forged, StatusCode::UNAUTHORIZED, "invalid_stream_key");
+    // The refused body is left unread, so the reply says the connection closes: a client that
+    // reused it would see its next request fail with no reply at all.
+    let refused = server
+        .client
+        .put(server.url("/live/show/1.ts"))
+        .body(source_segment(1).await)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(refused.headers()["connection"], "close");
     assert_eq!(paid.paid(), 0, "a refused push reached the paid network");
     let (status, _, _) = server.get("/live/show/index.m3u8").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
