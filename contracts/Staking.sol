@@ -20,8 +20,16 @@ import {ITicketBroker} from "./interfaces/ITicketBroker.sol";
 ///      Fees arrive from the ticket broker into two pending counters (one SSTORE per ticket) and are
 ///      folded into the CFF before anything changes the pool's stake, so they are shared over the
 ///      stake that earned them.
-///      Per-round snapshots (an orchestrator's stake, the active set's count and stake) are taken
-///      lazily: the first change in a round records the value the round started with.
+///      Stake earns from the round after it arrives. Stake bonded, rebonded or moved into a pool is
+///      the delegator's `pendingPrincipal` and the pool's `arrived` for that round: it counts in the
+///      pool's stake (rank, security) but not in its earning stake (`stake − arrived`), over which
+///      reward() mints and spreads and fees fold. The first touch of the pool in a later round
+///      (`_roll`) folds the old round's fees and records the factors as that round's checkpoint,
+///      where the pending stake joins: O(1) per touch, whatever the number of delegators or rounds.
+///      Slashing takes the orchestrator's own stake: its principal and, through a share-based lock
+///      pool, its unwithdrawn unbonding locks, in O(1).
+///      Per-round snapshots of the active set's count and stake are taken lazily: the first change
+///      in a round records the value the round started with.
 contract Staking is IStaking, Ownable2Step {
     using SafeERC20 for IERC20;
     using SafeCast for uint256;

@@ -184,7 +184,11 @@ contract PeerflowHandler is Test {
             jitWatching = false;
             return;
         }
-        if (_stakeOf(jit) != jitStake || _feesOf(jit) != jitFees) stakeEarnedInArrivalRound = true;
+        uint256 stake = _stakeOf(jit);
+        uint256 fees = _feesOf(jit);
+        if (stake > jitStake || fees > jitFees) stakeEarnedInArrivalRound = true;
+        // Other steps may take it out (drainPool unbonds every member): watch what is left.
+        (jitStake, jitFees) = (stake, fees);
     }
 
     /// @dev While the handler holds a freeze on an orchestrator, its slashable stake never decreases.
