@@ -242,7 +242,8 @@ contract Staking is IStaking, Ownable2Step {
         if (bonded == amount && !_orchestrators[msg.sender].registered) del.delegate = address(0);
         lockId = del.nextLockId++;
         uint256 withdrawRound = currentRound() + unbondingPeriod;
-        _locks[msg.sender][lockId] = UnbondingLock(_depositLock(msg.sender, amount).toUint128(), withdrawRound.toUint64());
+        _locks[msg.sender][lockId] =
+            UnbondingLock(_depositLock(msg.sender, amount).toUint128(), withdrawRound.toUint64());
         emit Unbond(msg.sender, delegate, lockId, amount, withdrawRound);
     }
 
@@ -389,8 +390,7 @@ contract Staking is IStaking, Ownable2Step {
             // The cut is the orchestrator's own stake; without a self-bond it stays with the pool.
             if (self.delegate != msg.sender) cut = 0;
             // minted ≤ earning (mintable ≤ supply share), so the factor at most doubles in a round.
-            orch.cumulativeRewardFactor =
-                (orch.cumulativeRewardFactor * (earning + minted - cut) / earning).toUint128();
+            orch.cumulativeRewardFactor = (orch.cumulativeRewardFactor * (earning + minted - cut) / earning).toUint128();
             if (cut > 0) {
                 _claim(msg.sender, self);
                 self.principal = (self.principal + cut).toUint96();
@@ -855,9 +855,7 @@ contract Staking is IStaking, Ownable2Step {
 
     /// @dev Takes `amount` from a settled position and from its pool's stake: stake that arrived this
     ///      round first (it has earned nothing), then earning principal. The caller keeps totalBonded.
-    function _takeStake(address delegate, Delegator storage del, Orchestrator storage orch, uint256 amount)
-        internal
-    {
+    function _takeStake(address delegate, Delegator storage del, Orchestrator storage orch, uint256 amount) internal {
         uint256 pending = del.pendingPrincipal;
         uint256 fromPending = amount < pending ? amount : pending;
         if (fromPending > 0) {

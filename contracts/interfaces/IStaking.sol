@@ -61,8 +61,12 @@ interface IStaking {
     /* EVENTS */
 
     event Bond(address indexed owner, address indexed payer, address indexed delegate, uint256 amount);
-    event DelegateChanged(address indexed owner, address indexed oldDelegate, address indexed newDelegate, uint256 moved);
-    event Unbond(address indexed owner, address indexed delegate, uint256 lockId, uint256 amount, uint256 withdrawRound);
+    event DelegateChanged(
+        address indexed owner, address indexed oldDelegate, address indexed newDelegate, uint256 moved
+    );
+    event Unbond(
+        address indexed owner, address indexed delegate, uint256 lockId, uint256 amount, uint256 withdrawRound
+    );
     event Rebond(address indexed owner, address indexed delegate, uint256 lockId, uint256 amount);
     event WithdrawStake(address indexed owner, uint256 lockId, uint256 amount);
     event EarningsClaimed(address indexed owner, address indexed delegate, uint256 rewards, uint256 fees);
@@ -72,7 +76,9 @@ interface IStaking {
     event OrchestratorActivated(address indexed orchestrator, uint256 round);
     event OrchestratorDeactivated(address indexed orchestrator, uint256 round);
     event Reward(address indexed orchestrator, uint256 indexed round, uint256 minted, uint256 orchestratorCut);
-    event FeesCredited(address indexed orchestrator, uint256 delegatorFees, uint256 orchestratorFees, uint256 creationRound);
+    event FeesCredited(
+        address indexed orchestrator, uint256 delegatorFees, uint256 orchestratorFees, uint256 creationRound
+    );
     event Slashed(address indexed orchestrator, address indexed finder, uint256 penalty, uint256 finderFee);
     event Frozen(address indexed account, uint256 count);
     event Unfrozen(address indexed account, uint256 count);

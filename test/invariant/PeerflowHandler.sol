@@ -377,8 +377,7 @@ contract PeerflowHandler is Test {
     function _reward(address o) internal {
         IStaking.OrchestratorInfo memory info = staking.orchestratorInfo(o);
         uint256 round = staking.currentRound();
-        bool eligible =
-            info.registered && !staking.frozen(o) && info.activeThisRound && info.lastRewardRound != round;
+        bool eligible = info.registered && !staking.frozen(o) && info.activeThisRound && info.lastRewardRound != round;
         uint256 bondedBefore = staking.totalBonded();
         (uint256 ownedBefore, uint256 members) = _ownedStake(o);
         // Only stake that did not arrive this round shares the reward (it is what mints it).
@@ -875,5 +874,4 @@ contract PeerflowHandler is Test {
     function rewardFactor(address o) public view returns (uint256 crf) {
         (crf,) = staking.poolFactors(o);
     }
-
 }
