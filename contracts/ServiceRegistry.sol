@@ -78,8 +78,24 @@ contract ServiceRegistry is IServiceRegistry {
     }
 
     /// @inheritdoc IServiceRegistry
-    function getActiveSet() external view returns (Listing[] memory listings) {
-        address[] memory members = staking.activeSet();
+    function getActiveSet() external view returns (Listing[] memory) {
+        return _listings(staking.activeSet());
+    }
+
+    /// @inheritdoc IServiceRegistry
+    function getActiveSetPage(uint256 offset, uint256 limit)
+        external
+        view
+        returns (Listing[] memory listings, uint256 total)
+    {
+        address[] memory members;
+        (members, total) = staking.activeSetPage(offset, limit);
+        listings = _listings(members);
+    }
+
+    /* INTERNAL */
+
+    function _listings(address[] memory members) internal view returns (Listing[] memory listings) {
         listings = new Listing[](members.length);
         for (uint256 i; i < members.length; ++i) {
             IStaking.OrchestratorInfo memory info = staking.orchestratorInfo(members[i]);

@@ -4,6 +4,7 @@ pragma solidity 0.8.37;
 import {Ownable, Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
 import {SafeERC20, IERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {IStaking} from "./interfaces/IStaking.sol";
 import {IMinter} from "./interfaces/IMinter.sol";
 import {IWorkToken} from "./interfaces/IWorkToken.sol";
@@ -19,8 +20,16 @@ import {ITicketBroker} from "./interfaces/ITicketBroker.sol";
 ///      Fees arrive from the ticket broker into two pending counters (one SSTORE per ticket) and are
 ///      folded into the CFF before anything changes the pool's stake, so they are shared over the
 ///      stake that earned them.
-///      Per-round snapshots (an orchestrator's stake, the active set's count and stake) are taken
-///      lazily: the first change in a round records the value the round started with.
+///      Stake earns from the round after it arrives. Stake bonded, rebonded or moved into a pool is
+///      the delegator's `pendingPrincipal` and the pool's `arrived` for that round: it counts in the
+///      pool's stake (rank, security) but not in its earning stake (`stake − arrived`), over which
+///      reward() mints and spreads and fees fold. The first touch of the pool in a later round
+///      (`_roll`) folds the old round's fees and records the factors as that round's checkpoint,
+///      where the pending stake joins: O(1) per touch, whatever the number of delegators or rounds.
+///      Slashing takes the orchestrator's own stake: its principal and, through a share-based lock
+///      pool, its unwithdrawn unbonding locks, in O(1).
+///      Per-round snapshots of the active set's count and stake are taken lazily: the first change
+///      in a round records the value the round started with.
 contract Staking is IStaking, Ownable2Step {
     using SafeERC20 for IERC20;
     using SafeCast for uint256;
@@ -33,32 +42,53 @@ contract Staking is IStaking, Ownable2Step {
         uint32 feeShare;
         uint32 prevRewardCut;
         uint32 prevFeeShare;
-        uint56 ratesSince; // first round in which rewardCut/feeShare apply; earlier rounds use prev*
-        uint56 lastRewardRound;
+        uint40 ratesSince; // first round in which rewardCut/feeShare apply; earlier rounds use prev*
+        uint40 lastRewardRound;
+        uint40 touchRound; // last round the pool was rolled in (see _roll)
         bool registered;
         // slot 1: written by every fee credit
-        uint128 pendingPoolFees;
+        uint128 pendingPoolFees; // credited in touchRound, not yet folded
         uint128 pendingCutFees;
         // slot 2: written by every stake change
-        uint104 stake;
-        uint104 stakeAtRoundStart;
-        uint40 stakeRound; // round of the last stake change
+        uint104 stake; // all stake delegated, earning or not
+        uint104 arrived; // stake that arrived in touchRound: earns from the round after
         bool inActiveSet;
         // slot 3
         uint64 activationRound;
         uint64 deactivationRound;
+        uint40 slashedUntil; // first round in which a slashed account may rebond or register again
+        bool wasRegistered;
         // slot 4
         uint128 cumulativeRewardFactor;
-        uint128 cumulativeFeeFactor;
+        // slot 5: 256 bits, so no fee credit can saturate it (see _foldFees)
+        uint256 cumulativeFeeFactor;
     }
 
     struct Delegator {
+        // slot 0
         address delegate;
-        uint96 principal;
+        uint96 principal; // earning stake, valued at rewardFactorAtClaim
+        // slot 1
         uint128 rewardFactorAtClaim;
-        uint128 feeFactorAtClaim;
         uint128 fees;
+        // slot 2
+        uint256 feeFactorAtClaim;
+        // slot 3: stake that arrived in pendingRound; earns from pendingRound + 1
+        uint96 pendingPrincipal;
+        uint40 pendingRound;
         uint64 nextLockId;
+    }
+
+    /// @dev The pool factors at the end of a round in which stake arrived: that stake's starting point.
+    struct Checkpoint {
+        uint128 rewardFactor;
+        uint256 feeFactor;
+    }
+
+    /// @dev An account's unbonding locks as one slashable pool: each lock holds shares of `tokens`.
+    struct LockPool {
+        uint128 shares;
+        uint128 tokens;
     }
 
     struct ActiveTotals {
@@ -77,8 +107,10 @@ contract Staking is IStaking, Ownable2Step {
     uint256 internal constant PPM = 1_000_000;
     uint256 internal constant PRECISION = 1e27;
     uint256 internal constant MIN_MAX_ACTIVE = 100;
-    /// @dev Below this a pool holds only rounding dust that no delegator owns: it counts as empty
-    ///      (mints no reward, shares no fees).
+    /// @inheritdoc IStaking
+    uint256 public constant MAX_ACTIVE_LIMIT = 1000;
+    /// @dev Below this a pool's earning stake is rounding dust that no delegator owns: it counts as
+    ///      empty (mints no reward, shares no fees; the fees go to the orchestrator with FeesNotShared).
     uint256 internal constant DUST_STAKE = 1e9;
     uint64 internal constant NEVER = type(uint64).max;
 
@@ -107,14 +139,19 @@ contract Staking is IStaking, Ownable2Step {
     uint256 public minActiveStake;
     /// @inheritdoc IStaking
     uint256 public maxActive;
+    /// @inheritdoc IStaking
+    uint256 public minSelfBond;
 
     ActiveTotals internal _totals;
     address[] internal _activeSet;
     mapping(address => uint256) internal _activeIndex; // 1-based position in _activeSet
     mapping(address => Orchestrator) internal _orchestrators;
     mapping(address => Delegator) internal _delegators;
-    mapping(address => mapping(uint256 => UnbondingLock)) internal _locks;
+    mapping(address => mapping(uint256 => UnbondingLock)) internal _locks; // amount in LockPool shares
+    mapping(address => LockPool) internal _lockPools;
+    mapping(address => mapping(uint256 round => Checkpoint)) internal _checkpoints;
     mapping(address => uint256) internal _freezes; // open verifier claims against an account
+    mapping(address verifier => mapping(address account => uint256)) internal _freezesBy;
 
     /* CONSTRUCTOR */
 
@@ -123,8 +160,8 @@ contract Staking is IStaking, Ownable2Step {
     /// @param lockBlocks_ Blocks at the end of a round in which rates are locked (< roundLength_).
     /// @param unbondingPeriod_ Rounds before unbonded stake can be withdrawn.
     /// @param rateChangeCooldown_ Rounds between rate changes; must cover the broker's ticket validity.
-    /// @param minActiveStake_ Minimum stake to be in the active set.
-    /// @param maxActive_ Cap on the active set (≥ 100).
+    /// @param minActiveStake_ Minimum stake to be in the active set; also the initial minimum self-bond.
+    /// @param maxActive_ Cap on the active set (100 to MAX_ACTIVE_LIMIT).
     /// @param owner_ Governance owner (parameters, verifier, one-time wiring).
     constructor(
         IWorkToken token_,
@@ -141,6 +178,7 @@ contract Staking is IStaking, Ownable2Step {
         }
         if (unbondingPeriod_ == 0 || rateChangeCooldown_ == 0) revert InvalidParameters();
         if (maxActive_ < MIN_MAX_ACTIVE) revert MaxActiveTooSmall(maxActive_, MIN_MAX_ACTIVE);
+        if (maxActive_ > MAX_ACTIVE_LIMIT) revert MaxActiveTooLarge(maxActive_, MAX_ACTIVE_LIMIT);
         token = token_;
         startBlock = block.number;
         roundLength = roundLength_;
@@ -149,17 +187,13 @@ contract Staking is IStaking, Ownable2Step {
         rateChangeCooldown = rateChangeCooldown_;
         minActiveStake = minActiveStake_;
         maxActive = maxActive_;
+        minSelfBond = minActiveStake_;
     }
 
     /* MODIFIERS */
 
     modifier onlyTicketBroker() {
         if (msg.sender != ticketBroker) revert NotTicketBroker(msg.sender);
-        _;
-    }
-
-    modifier onlyVerifier() {
-        if (msg.sender != verifier) revert NotVerifier(msg.sender);
         _;
     }
 
@@ -199,23 +233,23 @@ contract Staking is IStaking, Ownable2Step {
         address delegate = del.delegate;
         if (delegate == address(0)) revert NotBonded(msg.sender);
         _claim(msg.sender, del);
-        uint256 principal = del.principal;
-        if (amount > principal) revert InsufficientBond(principal, amount);
+        uint256 bonded = uint256(del.principal) + del.pendingPrincipal;
+        if (amount > bonded) revert InsufficientBond(bonded, amount);
 
-        del.principal = uint96(principal - amount);
-        // A fully unbonded delegator is free to bond anywhere; an orchestrator stays self-delegated.
-        if (principal == amount && !_orchestrators[msg.sender].registered) del.delegate = address(0);
-        Orchestrator storage orch = _orchestrators[delegate];
-        _setStake(delegate, orch, orch.stake - amount);
+        _takeStake(delegate, del, _orchestrators[delegate], amount);
         _totals.totalBonded -= uint128(amount);
+        // A fully unbonded delegator is free to bond anywhere; an orchestrator stays self-delegated.
+        if (bonded == amount && !_orchestrators[msg.sender].registered) del.delegate = address(0);
         lockId = del.nextLockId++;
         uint256 withdrawRound = currentRound() + unbondingPeriod;
-        _locks[msg.sender][lockId] = UnbondingLock(amount.toUint128(), withdrawRound.toUint64());
+        _locks[msg.sender][lockId] =
+            UnbondingLock(_depositLock(msg.sender, amount).toUint128(), withdrawRound.toUint64());
         emit Unbond(msg.sender, delegate, lockId, amount, withdrawRound);
     }
 
     /// @inheritdoc IStaking
     function rebond(uint256 lockId) external {
+        _requireNotHeld(msg.sender);
         address delegate = _delegators[msg.sender].delegate;
         if (delegate == address(0)) revert NotBonded(msg.sender);
         uint256 amount = _consumeLock(msg.sender, lockId);
@@ -225,6 +259,7 @@ contract Staking is IStaking, Ownable2Step {
 
     /// @inheritdoc IStaking
     function rebondFromUnbonded(address to, uint256 lockId) external {
+        _requireNotHeld(msg.sender);
         address delegate = _delegators[msg.sender].delegate;
         if (delegate != address(0)) revert AlreadyBonded(msg.sender, delegate);
         _requireCanDelegateTo(msg.sender, to);
@@ -235,13 +270,15 @@ contract Staking is IStaking, Ownable2Step {
 
     /// @inheritdoc IStaking
     function withdrawStake(uint256 lockId) external {
+        // Locks stay slashable while a claim is open: they may have backed the work in dispute.
+        if (_freezes[msg.sender] != 0) revert StakeFrozen(msg.sender);
         UnbondingLock memory lock = _locks[msg.sender][lockId];
         if (lock.amount == 0) revert UnknownUnbondingLock(msg.sender, lockId);
         uint256 round = currentRound();
         if (round < lock.withdrawRound) revert UnbondingNotOver(lock.withdrawRound, round);
-        delete _locks[msg.sender][lockId];
-        emit WithdrawStake(msg.sender, lockId, lock.amount);
-        IERC20(address(token)).safeTransfer(msg.sender, lock.amount);
+        uint256 amount = _consumeLock(msg.sender, lockId);
+        emit WithdrawStake(msg.sender, lockId, amount);
+        if (amount > 0) IERC20(address(token)).safeTransfer(msg.sender, amount);
     }
 
     /// @inheritdoc IStaking
@@ -257,7 +294,7 @@ contract Staking is IStaking, Ownable2Step {
         if (to == address(0)) revert ZeroAddress();
         Delegator storage del = _delegators[msg.sender];
         _claim(msg.sender, del);
-        if (msg.sender != del.delegate) _foldFeesOf(msg.sender); // an orchestrator's own cut
+        if (msg.sender != del.delegate) _rollAndFold(msg.sender); // an orchestrator's own cut
         uint256 available = del.fees;
         if (amount > available) revert InsufficientFees(available, amount);
         del.fees = uint128(available - amount);
@@ -271,16 +308,29 @@ contract Staking is IStaking, Ownable2Step {
     function registerOrchestrator(uint32 rewardCut, uint32 feeShare) external {
         Orchestrator storage orch = _orchestrators[msg.sender];
         if (orch.registered) revert AlreadyRegistered(msg.sender);
+        _requireNotHeld(msg.sender);
         address delegate = _delegators[msg.sender].delegate;
         if (delegate != address(0) && delegate != msg.sender) revert OrchestratorMustSelfDelegate(msg.sender);
         _checkRates(rewardCut, feeShare);
-        _initPool(orch);
+        uint256 round = currentRound();
+        if (orch.wasRegistered) {
+            // Returning (after a slash): a rate change like setRates, so tickets already issued keep
+            // the rates they were issued under.
+            _checkRateChangeAllowed(orch, round);
+            (orch.prevRewardCut, orch.prevFeeShare) = _ratesAt(orch, round);
+            orch.ratesSince = uint40(round + 1);
+        } else {
+            _initPool(orch);
+            orch.prevRewardCut = rewardCut;
+            orch.prevFeeShare = feeShare;
+            orch.ratesSince = 0; // first registration is not a rate change: no cooldown follows it
+            orch.wasRegistered = true;
+        }
         orch.registered = true;
-        orch.rewardCut = orch.prevRewardCut = rewardCut;
-        orch.feeShare = orch.prevFeeShare = feeShare;
-        orch.ratesSince = 0; // registration is not a rate change: no cooldown follows it
+        orch.rewardCut = rewardCut;
+        orch.feeShare = feeShare;
         emit OrchestratorRegistered(msg.sender, rewardCut, feeShare);
-        _updateMembership(msg.sender, orch, currentRound());
+        _updateMembership(msg.sender, orch, round);
     }
 
     /// @inheritdoc IStaking
@@ -289,14 +339,11 @@ contract Staking is IStaking, Ownable2Step {
         if (!orch.registered) revert NotOrchestrator(msg.sender);
         _checkRates(rewardCut, feeShare);
         uint256 round = currentRound();
-        if (_inLockWindow()) revert RatesLockedInWindow(round);
-        // The previous change took effect at ratesSince; tickets created before it must have expired.
-        uint256 nextAllowed = uint256(orch.ratesSince) + rateChangeCooldown;
-        if (orch.ratesSince != 0 && round + 1 < nextAllowed) revert RateChangeCooldown(nextAllowed - 1);
+        _checkRateChangeAllowed(orch, round);
         (orch.prevRewardCut, orch.prevFeeShare) = _ratesAt(orch, round);
         orch.rewardCut = rewardCut;
         orch.feeShare = feeShare;
-        orch.ratesSince = uint56(round + 1);
+        orch.ratesSince = uint40(round + 1);
         emit RatesChanged(msg.sender, rewardCut, feeShare, round + 1);
     }
 
@@ -304,9 +351,7 @@ contract Staking is IStaking, Ownable2Step {
     function joinActiveSet(address evictee) external {
         Orchestrator storage orch = _orchestrators[msg.sender];
         if (orch.inActiveSet) revert AlreadyInActiveSet(msg.sender);
-        if (!orch.registered || orch.stake == 0 || orch.stake < minActiveStake) {
-            revert NotEligibleForActiveSet(msg.sender);
-        }
+        if (!_eligible(msg.sender, orch)) revert NotEligibleForActiveSet(msg.sender);
         uint256 round = currentRound();
         if (_totals.count >= maxActive) {
             Orchestrator storage out = _orchestrators[evictee];
@@ -321,20 +366,22 @@ contract Staking is IStaking, Ownable2Step {
     function reward() external {
         Orchestrator storage orch = _orchestrators[msg.sender];
         uint256 round = currentRound();
-        if (!_isActive(orch, round)) revert NotActiveOrchestrator(msg.sender, round);
+        if (!orch.registered || !_isActive(orch, round)) revert NotActiveOrchestrator(msg.sender, round);
+        if (_freezes[msg.sender] != 0) revert StakeFrozen(msg.sender);
         if (orch.lastRewardRound == round) revert AlreadyRewarded(msg.sender, round);
-        orch.lastRewardRound = uint56(round);
+        orch.lastRewardRound = uint40(round);
+        _roll(msg.sender, orch, round);
         _foldFees(msg.sender, orch);
 
-        // Paid on the stake it held all round: the round-start stake, or less if some left since.
+        // Paid on, and shared over, the stake that earned all round: stake that arrived this round
+        // (`arrived`) starts earning next round, so bonding just before reward() earns nothing.
         uint256 stake = orch.stake;
-        uint256 stakeAtStart = orch.stakeRound < round ? stake : orch.stakeAtRoundStart;
-        if (stake < stakeAtStart) stakeAtStart = stake;
+        uint256 earning = stake - orch.arrived;
         (, uint256 totalAtStart) = _totalsAt(round);
-        // A pool that fell below the active minimum (or to dust) during the round mints nothing: its
-        // reward factor cannot be blown up by draining the pool before reward() and refilling it.
+        // A pool whose earning stake is below the active minimum (or dust) mints nothing: its reward
+        // factor cannot be blown up by draining the pool before reward() and refilling it.
         uint256 floor = minActiveStake > DUST_STAKE ? minActiveStake : DUST_STAKE;
-        uint256 minted = stake < floor ? 0 : minter.mintReward(stakeAtStart, totalAtStart);
+        uint256 minted = earning < floor ? 0 : minter.mintReward(earning, totalAtStart);
         uint256 cut;
         if (minted > 0) {
             (uint256 rewardCut,) = _ratesAt(orch, round);
@@ -342,8 +389,8 @@ contract Staking is IStaking, Ownable2Step {
             Delegator storage self = _delegators[msg.sender];
             // The cut is the orchestrator's own stake; without a self-bond it stays with the pool.
             if (self.delegate != msg.sender) cut = 0;
-            // minted ≤ stake (mintable ≤ supply share), so the factor at most doubles in a round.
-            orch.cumulativeRewardFactor = (orch.cumulativeRewardFactor * (stake + minted - cut) / stake).toUint128();
+            // minted ≤ earning (mintable ≤ supply share), so the factor at most doubles in a round.
+            orch.cumulativeRewardFactor = (orch.cumulativeRewardFactor * (earning + minted - cut) / earning).toUint128();
             if (cut > 0) {
                 _claim(msg.sender, self);
                 self.principal = (self.principal + cut).toUint96();
@@ -360,6 +407,10 @@ contract Staking is IStaking, Ownable2Step {
     function creditFees(address orchestrator, uint256 amount, uint256 creationRound) external onlyTicketBroker {
         Orchestrator storage orch = _orchestrators[orchestrator];
         if (!orch.registered) revert NotOrchestrator(orchestrator);
+        // Pending fees belong to the round they were credited in; the first credit of a new round
+        // settles the previous round's first (once per pool and round).
+        uint256 round = currentRound();
+        if (orch.touchRound < round) _roll(orchestrator, orch, round);
         uint256 feeShare = creationRound >= orch.ratesSince ? orch.feeShare : orch.prevFeeShare;
         uint256 delegatorFees = amount * feeShare / PPM;
         uint256 orchestratorFees = amount - delegatorFees;
@@ -369,45 +420,58 @@ contract Staking is IStaking, Ownable2Step {
     }
 
     /// @inheritdoc IStaking
-    function slash(address orchestrator, address finder, uint32 slashPpm, uint32 finderFeePpm)
-        external
-        onlyVerifier
-    {
+    function slash(address orchestrator, address finder, uint32 slashPpm, uint32 finderFeePpm) external {
+        // The current verifier, or a former one resolving a claim it froze the account for.
+        if (msg.sender != verifier && _freezesBy[msg.sender][orchestrator] == 0) revert NotVerifier(msg.sender);
         if (slashPpm > PPM) revert RateAbovePpm(slashPpm);
         if (finderFeePpm > PPM) revert RateAbovePpm(finderFeePpm);
         Orchestrator storage orch = _orchestrators[orchestrator];
         if (!orch.registered) revert NotOrchestrator(orchestrator);
         Delegator storage self = _delegators[orchestrator];
         _claim(orchestrator, self);
-        _foldFeesOf(orchestrator);
+        _rollAndFold(orchestrator);
 
-        uint256 penalty = self.delegate == orchestrator ? uint256(self.principal) * slashPpm / PPM : 0;
-        uint256 finderFee = finder == address(0) ? 0 : penalty * finderFeePpm / PPM;
+        uint256 round = currentRound();
         orch.registered = false;
-        if (penalty > 0) {
-            self.principal -= uint96(penalty);
-            _totals.totalBonded -= uint128(penalty);
+        orch.slashedUntil = uint40(round + unbondingPeriod);
+        uint256 bondedPenalty;
+        if (self.delegate == orchestrator) {
+            bondedPenalty = (uint256(self.principal) + self.pendingPrincipal) * slashPpm / PPM;
+            _takeStake(orchestrator, self, orch, bondedPenalty);
+            _totals.totalBonded -= uint128(bondedPenalty);
         }
-        _setStake(orchestrator, orch, orch.stake - penalty);
+        // Unbonding locks backed the same work until they mature: they share the penalty in O(1).
+        LockPool storage locks = _lockPools[orchestrator];
+        uint256 lockPenalty = uint256(locks.tokens) * slashPpm / PPM;
+        locks.tokens -= uint128(lockPenalty);
+        uint256 penalty = bondedPenalty + lockPenalty;
+        uint256 finderFee = finder == address(0) ? 0 : penalty * finderFeePpm / PPM;
         // Unregistered now: out of the active set even when the penalty is zero.
-        if (orch.inActiveSet) _leave(orchestrator, orch, currentRound());
+        if (orch.inActiveSet) _leave(orchestrator, orch, round);
         emit Slashed(orchestrator, finder, penalty, finderFee);
         if (finderFee > 0) IERC20(address(token)).safeTransfer(finder, finderFee);
         if (penalty > finderFee) token.burn(penalty - finderFee);
     }
 
     /// @inheritdoc IStaking
-    function freeze(address account) external onlyVerifier {
+    function freeze(address account) external {
+        if (msg.sender != verifier) revert NotVerifier(msg.sender);
+        ++_freezesBy[msg.sender][account];
         uint256 count = _freezes[account] + 1;
         _freezes[account] = count;
         emit Frozen(account, count);
     }
 
     /// @inheritdoc IStaking
-    function unfreeze(address account) external onlyVerifier {
-        uint256 count = _freezes[account];
-        if (count == 0) revert NotFrozen(account);
-        _freezes[account] = --count;
+    function unfreeze(address account) external {
+        uint256 own = _freezesBy[msg.sender][account];
+        if (own == 0) {
+            if (msg.sender != verifier) revert NotVerifier(msg.sender);
+            revert NotFrozen(account);
+        }
+        _freezesBy[msg.sender][account] = own - 1;
+        uint256 count = _freezes[account] - 1;
+        _freezes[account] = count;
         emit Unfrozen(account, count);
     }
 
@@ -429,9 +493,16 @@ contract Staking is IStaking, Ownable2Step {
     }
 
     /// @inheritdoc IStaking
+    function setMinSelfBond(uint256 minSelfBond_) external onlyOwner {
+        minSelfBond = minSelfBond_;
+        emit MinSelfBondSet(minSelfBond_);
+    }
+
+    /// @inheritdoc IStaking
     function setMaxActive(uint256 maxActive_) external onlyOwner {
         uint256 floor = _totals.count > MIN_MAX_ACTIVE ? _totals.count : MIN_MAX_ACTIVE;
         if (maxActive_ < floor) revert MaxActiveTooSmall(maxActive_, floor);
+        if (maxActive_ > MAX_ACTIVE_LIMIT) revert MaxActiveTooLarge(maxActive_, MAX_ACTIVE_LIMIT);
         maxActive = maxActive_;
         emit MaxActiveSet(maxActive_);
     }
@@ -470,6 +541,20 @@ contract Staking is IStaking, Ownable2Step {
     }
 
     /// @inheritdoc IStaking
+    function activeSetPage(uint256 offset, uint256 limit)
+        external
+        view
+        returns (address[] memory members, uint256 total)
+    {
+        total = _activeSet.length;
+        uint256 end = offset >= total ? offset : (limit > total - offset ? total : offset + limit);
+        members = new address[](end - offset);
+        for (uint256 i = offset; i < end; ++i) {
+            members[i - offset] = _activeSet[i];
+        }
+    }
+
+    /// @inheritdoc IStaking
     function orchestratorInfo(address orchestrator) external view returns (OrchestratorInfo memory info) {
         Orchestrator storage orch = _orchestrators[orchestrator];
         uint256 round = currentRound();
@@ -486,10 +571,8 @@ contract Staking is IStaking, Ownable2Step {
     }
 
     /// @inheritdoc IStaking
-    function pendingStake(address account) external view returns (uint256) {
-        Delegator storage del = _delegators[account];
-        if (del.delegate == address(0)) return del.principal;
-        return uint256(del.principal) * _orchestrators[del.delegate].cumulativeRewardFactor / del.rewardFactorAtClaim;
+    function pendingStake(address account) public view returns (uint256 stake) {
+        (stake,) = _position(_delegators[account]);
     }
 
     /// @inheritdoc IStaking
@@ -497,11 +580,22 @@ contract Staking is IStaking, Ownable2Step {
         Delegator storage del = _delegators[account];
         Orchestrator storage own = _orchestrators[account];
         (, bool ownPooled) = _feeFactorAfterFold(own);
-        fees = del.fees + own.pendingCutFees + (ownPooled ? 0 : own.pendingPoolFees);
-        address delegate = del.delegate;
-        if (delegate == address(0)) return fees;
-        (uint256 cff,) = _feeFactorAfterFold(_orchestrators[delegate]);
-        fees += uint256(del.principal) * (cff - del.feeFactorAtClaim) / del.rewardFactorAtClaim;
+        fees = own.pendingCutFees + (ownPooled ? 0 : own.pendingPoolFees);
+        (, uint256 positionFees) = _position(del);
+        fees += positionFees;
+    }
+
+    /// @inheritdoc IStaking
+    function slashableStake(address orchestrator) external view returns (uint256) {
+        Delegator storage self = _delegators[orchestrator];
+        uint256 own = self.delegate == orchestrator ? pendingStake(orchestrator) : 0;
+        return own + _lockPools[orchestrator].tokens;
+    }
+
+    /// @inheritdoc IStaking
+    function earningStake(address orchestrator) external view returns (uint256) {
+        Orchestrator storage orch = _orchestrators[orchestrator];
+        return orch.touchRound < currentRound() ? orch.stake : orch.stake - orch.arrived;
     }
 
     /// @inheritdoc IStaking
@@ -517,8 +611,18 @@ contract Staking is IStaking, Ownable2Step {
     }
 
     /// @inheritdoc IStaking
+    function freezesBy(address verifier_, address account) external view returns (uint256) {
+        return _freezesBy[verifier_][account];
+    }
+
+    /// @inheritdoc IStaking
     function frozen(address account) external view returns (bool) {
         return _freezes[account] != 0;
+    }
+
+    /// @inheritdoc IStaking
+    function slashedUntil(address account) external view returns (uint256) {
+        return _orchestrators[account].slashedUntil;
     }
 
     /// @inheritdoc IStaking
@@ -527,8 +631,9 @@ contract Staking is IStaking, Ownable2Step {
     }
 
     /// @inheritdoc IStaking
-    function unbondingLock(address account, uint256 lockId) external view returns (UnbondingLock memory) {
-        return _locks[account][lockId];
+    function unbondingLock(address account, uint256 lockId) external view returns (UnbondingLock memory lock) {
+        lock = _locks[account][lockId];
+        lock.amount = uint128(_lockValue(_lockPools[account], lock.amount));
     }
 
     /// @inheritdoc IStaking
@@ -544,29 +649,67 @@ contract Staking is IStaking, Ownable2Step {
 
     /* INTERNAL: EARNINGS */
 
-    /// @dev Settles `owner`'s rewards and fees on its delegate's pool into principal and fees.
+    /// @dev Settles `owner`'s rewards and fees on its delegate's pool into principal and fees, and
+    ///      turns stake that arrived in an earlier round into earning principal from that round's end.
     function _claim(address owner, Delegator storage del) internal {
         address delegate = del.delegate;
         if (delegate == address(0)) return;
         Orchestrator storage orch = _orchestrators[delegate];
+        uint256 round = currentRound();
+        _roll(delegate, orch, round);
         _foldFees(delegate, orch);
         uint256 crf = orch.cumulativeRewardFactor;
         uint256 cff = orch.cumulativeFeeFactor;
-        uint256 crfAtClaim = del.rewardFactorAtClaim;
-        uint256 cffAtClaim = del.feeFactorAtClaim;
-        if (crf == crfAtClaim && cff == cffAtClaim) return;
         uint256 principal = del.principal;
-        // Rounding down keeps Σ delegator stake ≤ pool stake and Σ fees ≤ fees credited.
-        uint256 newPrincipal = principal * crf / crfAtClaim;
-        uint256 fees = principal * (cff - cffAtClaim) / crfAtClaim;
+        uint256 newPrincipal = principal;
+        uint256 fees;
+        uint256 crfAtClaim = del.rewardFactorAtClaim;
+        if (crf != crfAtClaim || cff != del.feeFactorAtClaim) {
+            // Rounding down keeps Σ delegator stake ≤ pool stake and Σ fees ≤ fees credited.
+            newPrincipal = principal * crf / crfAtClaim;
+            fees = Math.mulDiv(principal, cff - del.feeFactorAtClaim, crfAtClaim);
+        }
+        uint256 pending = del.pendingPrincipal;
+        uint256 joined; // pending stake of an earlier round, now earning principal
+        if (pending != 0 && del.pendingRound < round) {
+            // Arrived in pendingRound: earns from the pool's factors at that round's end.
+            Checkpoint storage ck = _checkpoints[delegate][del.pendingRound];
+            uint256 ckCrf = ck.rewardFactor;
+            newPrincipal += pending * crf / ckCrf;
+            fees += Math.mulDiv(pending, cff - ck.feeFactor, ckCrf);
+            joined = pending;
+            del.pendingPrincipal = 0;
+        }
+        if (newPrincipal == principal && fees == 0 && crf == crfAtClaim && cff == del.feeFactorAtClaim) return;
         del.principal = newPrincipal.toUint96();
         del.rewardFactorAtClaim = uint128(crf);
-        del.feeFactorAtClaim = uint128(cff);
+        del.feeFactorAtClaim = cff;
         if (fees > 0) del.fees = (del.fees + fees).toUint128();
-        emit EarningsClaimed(owner, delegate, newPrincipal - principal, fees);
+        emit EarningsClaimed(owner, delegate, newPrincipal - principal - joined, fees);
     }
 
-    /// @dev Moves fees credited since the last fold into the pool's fee factor and the orchestrator's cut.
+    /// @dev The first touch of a pool in a new round closes its last round: the fees credited in it
+    ///      are shared over the stake that earned in it, and the factors at that point are recorded as
+    ///      the starting point of the stake that arrived in it. O(1): one round is ever open.
+    function _roll(address orchestrator, Orchestrator storage orch, uint256 round) internal {
+        uint256 touched = orch.touchRound;
+        if (touched >= round) return;
+        _foldFees(orchestrator, orch);
+        if (orch.arrived != 0) {
+            _checkpoints[orchestrator][touched] = Checkpoint(orch.cumulativeRewardFactor, orch.cumulativeFeeFactor);
+            orch.arrived = 0;
+        }
+        orch.touchRound = uint40(round);
+    }
+
+    function _rollAndFold(address orchestrator) internal {
+        Orchestrator storage orch = _orchestrators[orchestrator];
+        _roll(orchestrator, orch, currentRound());
+        _foldFees(orchestrator, orch);
+    }
+
+    /// @dev Moves fees credited since the last fold into the pool's fee factor and the orchestrator's
+    ///      cut. Call after _roll: the pending fees then belong to the pool's current round.
     function _foldFees(address orchestrator, Orchestrator storage orch) internal {
         uint256 poolFees = orch.pendingPoolFees;
         uint256 cutFees = orch.pendingCutFees;
@@ -574,26 +717,56 @@ contract Staking is IStaking, Ownable2Step {
         (uint256 cff, bool pooled) = _feeFactorAfterFold(orch);
         orch.pendingPoolFees = 0;
         orch.pendingCutFees = 0;
-        if (pooled) orch.cumulativeFeeFactor = uint128(cff);
-        else cutFees += poolFees;
+        if (pooled) {
+            orch.cumulativeFeeFactor = cff;
+        } else if (poolFees > 0) {
+            // Nobody earned in this pool (or its factor is exhausted): the orchestrator keeps the
+            // delegators' share, and says so.
+            cutFees += poolFees;
+            emit FeesNotShared(orchestrator, poolFees, orch.stake - orch.arrived);
+        }
         Delegator storage self = _delegators[orchestrator];
         self.fees = (self.fees + cutFees).toUint128();
     }
 
-    /// @dev The fee factor with pending pool fees folded in, and whether the pool takes them. An empty
-    ///      pool (stake below DUST_STAKE) has nobody to share with, and a factor that would overflow
-    ///      means the same: then the orchestrator keeps the fees.
+    /// @dev The fee factor with pending pool fees folded in over the earning stake, and whether the
+    ///      pool takes them: not when its earning stake is below DUST_STAKE, nor in the (unreachable in
+    ///      practice: a fee of 2^128 wei over 1 gwei of stake moves a 256-bit factor by < 2^226) case
+    ///      where the factor would overflow.
     function _feeFactorAfterFold(Orchestrator storage orch) internal view returns (uint256 cff, bool pooled) {
         cff = orch.cumulativeFeeFactor;
-        uint256 stake = orch.stake;
-        if (stake < DUST_STAKE) return (cff, false);
-        uint256 next = cff + uint256(orch.pendingPoolFees) * orch.cumulativeRewardFactor / stake;
-        if (next > type(uint128).max) return (cff, false);
-        return (next, true);
+        uint256 earning = orch.stake - orch.arrived;
+        if (earning < DUST_STAKE) return (cff, false);
+        uint256 delta = Math.mulDiv(orch.pendingPoolFees, orch.cumulativeRewardFactor, earning);
+        unchecked {
+            uint256 next = cff + delta;
+            if (next < cff) return (cff, false);
+            return (next, true);
+        }
     }
 
-    function _foldFeesOf(address orchestrator) internal {
-        _foldFees(orchestrator, _orchestrators[orchestrator]);
+    /// @dev A position's stake and fees as `_claim` would settle them now (views only).
+    function _position(Delegator storage del) internal view returns (uint256 stake, uint256 fees) {
+        fees = del.fees;
+        stake = uint256(del.principal) + del.pendingPrincipal;
+        address delegate = del.delegate;
+        if (delegate == address(0)) return (stake, fees);
+        Orchestrator storage orch = _orchestrators[delegate];
+        (uint256 cff,) = _feeFactorAfterFold(orch);
+        uint256 crf = orch.cumulativeRewardFactor;
+        stake = uint256(del.principal) * crf / del.rewardFactorAtClaim;
+        fees += Math.mulDiv(del.principal, cff - del.feeFactorAtClaim, del.rewardFactorAtClaim);
+        uint256 pending = del.pendingPrincipal;
+        uint256 pendingRound = del.pendingRound;
+        if (pending == 0) return (stake, fees);
+        if (pendingRound == currentRound()) return (stake + pending, fees);
+        (uint256 ckCrf, uint256 ckCff) = (crf, cff); // the pool has not rolled past pendingRound yet
+        if (pendingRound < orch.touchRound) {
+            Checkpoint storage ck = _checkpoints[delegate][pendingRound];
+            (ckCrf, ckCff) = (ck.rewardFactor, ck.feeFactor);
+        }
+        stake += pending * crf / ckCrf;
+        fees += Math.mulDiv(pending, cff - ckCff, ckCrf);
     }
 
     function _initPool(Orchestrator storage orch) internal {
@@ -607,7 +780,9 @@ contract Staking is IStaking, Ownable2Step {
         address current = del.delegate;
         if (amount == 0 && current == to) revert NothingToBond();
         // Moving to a new delegate takes the whole principal along: not while a claim holds it.
-        if (current != to && del.principal != 0 && _freezes[owner] != 0) revert StakeFrozen(owner);
+        if (current != to && uint256(del.principal) + del.pendingPrincipal != 0 && _freezes[owner] != 0) {
+            revert StakeFrozen(owner);
+        }
         _requireCanDelegateTo(owner, to);
         if (current != to) _moveDelegation(owner, del, current, to);
         _addStake(owner, to, amount);
@@ -622,64 +797,106 @@ contract Staking is IStaking, Ownable2Step {
         if (_orchestrators[owner].registered) revert OrchestratorMustSelfDelegate(owner);
     }
 
-    /// @dev Moves `owner`'s whole principal from `from` (may be none) to `to`, settling earnings first.
-    function _moveDelegation(address owner, Delegator storage del, address from, address to) internal {
-        uint256 principal;
-        if (from != address(0)) {
-            _claim(owner, del);
-            principal = del.principal;
-            Orchestrator storage old = _orchestrators[from];
-            _setStake(from, old, old.stake - principal);
-            del.principal = 0;
-            _totals.totalBonded -= uint128(principal);
-        }
-        Orchestrator storage orch = _orchestrators[to];
-        _initPool(orch);
-        _foldFees(to, orch);
-        del.delegate = to;
-        del.rewardFactorAtClaim = orch.cumulativeRewardFactor;
-        del.feeFactorAtClaim = orch.cumulativeFeeFactor;
-        // Opening a position is announced by Bond / Rebond, which name the delegate.
-        if (from != address(0)) emit DelegateChanged(owner, from, to, principal);
-        if (principal > 0) _addStake(owner, to, principal);
+    /// @dev An accused (frozen) or just-slashed account may not bring stake back nor register.
+    function _requireNotHeld(address account) internal view {
+        if (_freezes[account] != 0) revert StakeFrozen(account);
+        uint256 until = _orchestrators[account].slashedUntil;
+        if (currentRound() < until) revert RecentlySlashed(account, until);
     }
 
-    /// @dev Adds `amount` to `owner`'s principal with `delegate` (its current delegate).
+    /// @dev Moves `owner`'s whole stake from `from` (may be none) to `to`, settling earnings first. At
+    ///      `to` it arrives now, so it earns there from the next round.
+    function _moveDelegation(address owner, Delegator storage del, address from, address to) internal {
+        uint256 moved;
+        if (from != address(0)) {
+            _claim(owner, del);
+            moved = uint256(del.principal) + del.pendingPrincipal;
+            _takeStake(from, del, _orchestrators[from], moved);
+            _totals.totalBonded -= uint128(moved);
+        }
+        del.delegate = address(0);
+        _openPosition(del, to);
+        // Opening a position is announced by Bond / Rebond, which name the delegate.
+        if (from != address(0)) emit DelegateChanged(owner, from, to, moved);
+        if (moved > 0) _addStake(owner, to, moved);
+    }
+
+    /// @dev Opens `del`'s (empty) position at `delegate`'s current factors.
+    function _openPosition(Delegator storage del, address delegate) internal {
+        Orchestrator storage orch = _orchestrators[delegate];
+        _initPool(orch);
+        _roll(delegate, orch, currentRound());
+        _foldFees(delegate, orch);
+        del.delegate = delegate;
+        del.rewardFactorAtClaim = orch.cumulativeRewardFactor;
+        del.feeFactorAtClaim = orch.cumulativeFeeFactor;
+        del.principal = 0;
+        del.pendingPrincipal = 0;
+    }
+
+    /// @dev Adds `amount` to `owner`'s stake with `delegate` (its current delegate, or a new one for
+    ///      an empty position) as stake that arrives now.
     function _addStake(address owner, address delegate, uint256 amount) internal {
         Delegator storage del = _delegators[owner];
-        if (del.delegate != delegate) {
-            // rebondFromUnbonded: open the position at the pool's current factors.
-            Orchestrator storage target = _orchestrators[delegate];
-            _initPool(target);
-            _foldFees(delegate, target);
-            del.delegate = delegate;
-            del.rewardFactorAtClaim = target.cumulativeRewardFactor;
-            del.feeFactorAtClaim = target.cumulativeFeeFactor;
-        } else {
-            _claim(owner, del);
-        }
+        if (del.delegate != delegate) _openPosition(del, delegate); // rebondFromUnbonded
+        else _claim(owner, del);
         if (amount == 0) return;
         Orchestrator storage orch = _orchestrators[delegate];
+        uint256 round = currentRound();
+        _roll(delegate, orch, round);
         _foldFees(delegate, orch);
-        del.principal = (del.principal + amount).toUint96();
+        // _claim turned any pending stake of an earlier round into principal.
+        del.pendingPrincipal = (del.pendingPrincipal + amount).toUint96();
+        del.pendingRound = uint40(round);
+        orch.arrived = (orch.arrived + amount).toUint104();
         _setStake(delegate, orch, orch.stake + amount);
-        _totals.totalBonded += uint128(amount); // amount ≤ uint96: principal is checked above
+        _totals.totalBonded += uint128(amount); // amount ≤ uint96: pendingPrincipal is checked above
+    }
+
+    /// @dev Takes `amount` from a settled position and from its pool's stake: stake that arrived this
+    ///      round first (it has earned nothing), then earning principal. The caller keeps totalBonded.
+    function _takeStake(address delegate, Delegator storage del, Orchestrator storage orch, uint256 amount) internal {
+        uint256 pending = del.pendingPrincipal;
+        uint256 fromPending = amount < pending ? amount : pending;
+        if (fromPending > 0) {
+            del.pendingPrincipal = uint96(pending - fromPending);
+            orch.arrived -= uint104(fromPending);
+        }
+        del.principal -= uint96(amount - fromPending);
+        _setStake(delegate, orch, orch.stake - amount);
     }
 
     function _consumeLock(address owner, uint256 lockId) internal returns (uint256 amount) {
-        amount = _locks[owner][lockId].amount;
-        if (amount == 0) revert UnknownUnbondingLock(owner, lockId);
+        uint256 shares = _locks[owner][lockId].amount;
+        if (shares == 0) revert UnknownUnbondingLock(owner, lockId);
         delete _locks[owner][lockId];
+        LockPool storage pool = _lockPools[owner];
+        amount = _lockValue(pool, shares);
+        pool.shares -= uint128(shares);
+        pool.tokens -= uint128(amount);
     }
 
-    /// @dev Sets a pool's stake, keeping round-start snapshots, active totals and membership in step.
+    /// @dev Puts `amount` unbonded tokens into `owner`'s lock pool; returns the shares they buy.
+    function _depositLock(address owner, uint256 amount) internal returns (uint256 shares) {
+        LockPool storage pool = _lockPools[owner];
+        uint256 totalShares = pool.shares;
+        uint256 tokens = pool.tokens;
+        // A pool slashed to nothing restarts; its old shares are worth nothing either way.
+        shares = totalShares == 0 || tokens == 0 ? amount : amount * totalShares / tokens;
+        if (shares == 0) shares = 1;
+        pool.shares = (totalShares + shares).toUint128();
+        pool.tokens = (tokens + amount).toUint128();
+    }
+
+    function _lockValue(LockPool storage pool, uint256 shares) internal view returns (uint256) {
+        uint256 totalShares = pool.shares;
+        return totalShares == 0 ? 0 : shares * pool.tokens / totalShares;
+    }
+
+    /// @dev Sets a pool's stake, keeping the active totals and membership in step.
     function _setStake(address orchestrator, Orchestrator storage orch, uint256 newStake) internal {
         uint256 round = currentRound();
         uint256 oldStake = orch.stake;
-        if (orch.stakeRound < round) {
-            orch.stakeAtRoundStart = uint104(oldStake);
-            orch.stakeRound = uint40(round);
-        }
         orch.stake = newStake.toUint104();
         if (orch.inActiveSet) {
             ActiveTotals storage totals = _touchTotals(round);
@@ -690,8 +907,17 @@ contract Staking is IStaking, Ownable2Step {
 
     /* INTERNAL: ACTIVE SET */
 
+    /// @dev Registered, at least the minimum stake, and at least the minimum self-bond at risk.
+    function _eligible(address orchestrator, Orchestrator storage orch) internal view returns (bool) {
+        uint256 stake = orch.stake;
+        if (!orch.registered || stake == 0 || stake < minActiveStake) return false;
+        Delegator storage self = _delegators[orchestrator];
+        if (self.delegate != orchestrator) return minSelfBond == 0;
+        return uint256(self.principal) + self.pendingPrincipal >= minSelfBond;
+    }
+
     function _updateMembership(address orchestrator, Orchestrator storage orch, uint256 round) internal {
-        bool eligible = orch.registered && orch.stake >= minActiveStake && orch.stake > 0;
+        bool eligible = _eligible(orchestrator, orch);
         if (orch.inActiveSet) {
             if (!eligible) _leave(orchestrator, orch, round);
         } else if (eligible && _totals.count < maxActive) {
@@ -761,5 +987,13 @@ contract Staking is IStaking, Ownable2Step {
     function _checkRates(uint256 rewardCut, uint256 feeShare) internal pure {
         if (rewardCut > PPM) revert RateAbovePpm(rewardCut);
         if (feeShare > PPM) revert RateAbovePpm(feeShare);
+    }
+
+    /// @dev Outside the lock window, and the previous change (in force from ratesSince) must be
+    ///      older than the cooldown, so every ticket created before it has expired.
+    function _checkRateChangeAllowed(Orchestrator storage orch, uint256 round) internal view {
+        if (_inLockWindow()) revert RatesLockedInWindow(round);
+        uint256 nextAllowed = uint256(orch.ratesSince) + rateChangeCooldown;
+        if (orch.ratesSince != 0 && round + 1 < nextAllowed) revert RateChangeCooldown(nextAllowed - 1);
     }
 }

@@ -63,4 +63,11 @@ interface IServiceRegistry {
 
     /// @notice Every member of the active set with stake, rates and advertisement: discovery in one RPC.
     function getActiveSet() external view returns (Listing[] memory);
+
+    /// @notice Up to `limit` listings of the active set from position `offset` (the order of
+    ///         `IStaking.activeSet`), and the set's size: a client reads a large set in pages.
+    function getActiveSetPage(uint256 offset, uint256 limit)
+        external
+        view
+        returns (Listing[] memory listings, uint256 total);
 }

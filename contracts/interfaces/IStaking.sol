@@ -9,14 +9,33 @@ pragma solidity 0.8.37;
 ///      cumulative reward and fee factors per orchestrator, so claiming is O(1) however many rounds
 ///      have passed, and claiming every round or once gives the same result. A pool whose stake is
 ///      below 1 gwei counts as empty (such stake can be rounding dust that no delegator owns): it
-///      mints no reward and its delegators' fee share goes to the orchestrator.
+///      mints no reward and its delegators' fee share goes to the orchestrator (`FeesNotShared` says so).
+///
+///      Stake earns from the round after it arrives. Stake bonded, rebonded or moved to a pool in
+///      round r is counted in the pool's stake at once (active-set rank, security) but neither shares
+///      the inflation minted in round r nor the fees credited in round r: it joins the pool's factors
+///      at their values at the end of round r (a checkpoint the first touch of round r + 1 writes).
+///      reward() mints on, and spreads over, the pool's earning stake: the stake that was there all round.
+///
+///      Slashing. A slash takes `slashPpm` of the orchestrator's own stake: its bonded self-stake
+///      (earning and just arrived) and every unbonding lock it has not withdrawn, all in O(1) (locks
+///      are shares of one per-account pool that the slash shrinks). Delegated stake does not share
+///      the slash: delegators choose an orchestrator but do not control its work, and a delegator's
+///      exit cannot be held without holding every delegator. The stake at risk for an orchestrator's
+///      faults is therefore `slashableStake` (shown by the agents and `peerflow stake status`), not
+///      its total stake; an active orchestrator must keep at least `minSelfBond` self-bonded. While
+///      a claim is open (the account is frozen) it cannot unbond, move, withdraw a lock, rebond,
+///      register or call reward(); after a slash it is unregistered and cannot rebond or register
+///      again for `unbondingPeriod` rounds, and returning is a rate change (next round, cooldown).
 ///
 ///      Authorization rules for actions on someone else's position:
 ///      - `bondFor`: a third party may only add stake to an existing position, to its current delegate.
 ///      - claiming earnings, unbonding, rebonding, withdrawing stake or fees: the owner only.
-///      - `freeze` / `unfreeze`: the verifier only. While an account is frozen (the verifier has open
-///        claims against it) it cannot unbond nor move its bonded principal to another delegate; it may
-///        still bond more to its current delegate, rebond, withdraw matured locks and withdraw fees.
+///      - `freeze`: the verifier only. `unfreeze` and `slash`: the current verifier, or a former one for
+///        an account it still holds a freeze on (so rotating the verifier strands no open claim). While
+///        an account is frozen it cannot unbond, move its bonded stake to another delegate, rebond,
+///        withdraw an unbonding lock, register or call reward(); it may still bond more to its current
+///        delegate and withdraw fees.
 ///      - `joinActiveSet`: the joining orchestrator only; the evicted one must have strictly less stake.
 ///      - `slash`: the verifier only. `creditFees`: the ticket broker only. Parameters: the owner only.
 interface IStaking {
@@ -42,8 +61,12 @@ interface IStaking {
     /* EVENTS */
 
     event Bond(address indexed owner, address indexed payer, address indexed delegate, uint256 amount);
-    event DelegateChanged(address indexed owner, address indexed oldDelegate, address indexed newDelegate, uint256 moved);
-    event Unbond(address indexed owner, address indexed delegate, uint256 lockId, uint256 amount, uint256 withdrawRound);
+    event DelegateChanged(
+        address indexed owner, address indexed oldDelegate, address indexed newDelegate, uint256 moved
+    );
+    event Unbond(
+        address indexed owner, address indexed delegate, uint256 lockId, uint256 amount, uint256 withdrawRound
+    );
     event Rebond(address indexed owner, address indexed delegate, uint256 lockId, uint256 amount);
     event WithdrawStake(address indexed owner, uint256 lockId, uint256 amount);
     event EarningsClaimed(address indexed owner, address indexed delegate, uint256 rewards, uint256 fees);
@@ -53,7 +76,9 @@ interface IStaking {
     event OrchestratorActivated(address indexed orchestrator, uint256 round);
     event OrchestratorDeactivated(address indexed orchestrator, uint256 round);
     event Reward(address indexed orchestrator, uint256 indexed round, uint256 minted, uint256 orchestratorCut);
-    event FeesCredited(address indexed orchestrator, uint256 delegatorFees, uint256 orchestratorFees, uint256 creationRound);
+    event FeesCredited(
+        address indexed orchestrator, uint256 delegatorFees, uint256 orchestratorFees, uint256 creationRound
+    );
     event Slashed(address indexed orchestrator, address indexed finder, uint256 penalty, uint256 finderFee);
     event Frozen(address indexed account, uint256 count);
     event Unfrozen(address indexed account, uint256 count);
@@ -61,6 +86,10 @@ interface IStaking {
     event MinActiveStakeSet(uint256 minActiveStake);
     event MaxActiveSet(uint256 maxActive);
     event VerifierSet(address verifier);
+    event MinSelfBondSet(uint256 minSelfBond);
+    /// @notice `amount` of delegators' fee share went to the orchestrator because the pool had no
+    ///         earning stake to share it with (`earningStake` below 1 gwei) or its fee factor is exhausted.
+    event FeesNotShared(address indexed orchestrator, uint256 amount, uint256 earningStake);
 
     /* ERRORS */
 
@@ -94,6 +123,8 @@ interface IStaking {
     error InvalidParameters();
     error StakeFrozen(address account);
     error NotFrozen(address account);
+    error RecentlySlashed(address account, uint256 untilRound);
+    error MaxActiveTooLarge(uint256 requested, uint256 maximum);
 
     /* ROUNDS */
 
@@ -127,13 +158,16 @@ interface IStaking {
     /// @return lockId The id of the lock, withdrawable after `unbondingPeriod` rounds.
     function unbond(uint256 amount) external returns (uint256 lockId);
 
-    /// @notice Moves an unbonding lock back into the caller's bond with its current delegate.
+    /// @notice Moves an unbonding lock back into the caller's bond with its current delegate; it earns
+    ///         from the next round. Not while frozen or within a slash's hold (`slashedUntil`).
     function rebond(uint256 lockId) external;
 
-    /// @notice Bonds an unbonding lock of a fully unbonded caller to `to`.
+    /// @notice Bonds an unbonding lock of a fully unbonded caller to `to`. Like every arrival, the stake
+    ///         earns at `to` from the next round. Not while frozen or within a slash's hold.
     function rebondFromUnbonded(address to, uint256 lockId) external;
 
-    /// @notice Withdraws a matured unbonding lock to the caller.
+    /// @notice Withdraws a matured unbonding lock to the caller (its value after any slash). Not while
+    ///         frozen: a lock stays slashable while a claim that may concern it is open.
     function withdrawStake(uint256 lockId) external;
 
     /// @notice Settles the caller's rewards and fees up to now into its bond and fee balance.
@@ -146,7 +180,10 @@ interface IStaking {
 
     /// @notice Registers the caller as an orchestrator with its reward cut and fee share.
     /// @dev The caller must not be delegated to anyone else; a registered orchestrator stays
-    ///      self-delegated. Rates apply at once; no rate-change cooldown follows.
+    ///      self-delegated. A first registration's rates apply at once and no cooldown follows.
+    ///      Registering again (after a slash, once `slashedUntil` has passed and no freeze is held) is a
+    ///      rate change: outside the lock window, after the cooldown, in force from the next round, and
+    ///      tickets created before keep the old rates.
     function registerOrchestrator(uint32 rewardCut, uint32 feeShare) external;
 
     /// @notice Changes the caller's rates; they take effect next round. Not allowed inside the lock
@@ -160,9 +197,10 @@ interface IStaking {
     ///         stake; otherwise `evictee` is ignored. Membership otherwise follows stake changes.
     function joinActiveSet(address evictee) external;
 
-    /// @notice Mints the caller's share of this round's inflation. Once per round, active orchestrators
-    ///         only. The share is paid on the pool's round-start stake, or on its current stake if
-    ///         lower; a pool now below the minimum active stake mints nothing.
+    /// @notice Mints the caller's share of this round's inflation. Once per round, registered active
+    ///         orchestrators that hold no freeze only. The share is paid on, and shared over, the pool's
+    ///         earning stake (stake that has not arrived this round); a pool whose earning stake is
+    ///         below the minimum active stake mints nothing.
     function reward() external;
 
     /* PAYMENTS AND SLASHING */
@@ -171,23 +209,25 @@ interface IStaking {
     ///         share in force in `creationRound`. Ticket broker only.
     function creditFees(address orchestrator, uint256 amount, uint256 creationRound) external;
 
-    /// @notice Slashes `slashPpm` of `orchestrator`'s own stake, pays `finderFeePpm` of the penalty to
-    ///         `finder`, burns the rest, and removes the orchestrator from the registry and active set.
-    ///         Verifier only.
+    /// @notice Slashes `slashPpm` of `orchestrator`'s own stake (bonded self-stake and unwithdrawn
+    ///         unbonding locks), pays `finderFeePpm` of the penalty to `finder`, burns the rest, removes
+    ///         the orchestrator from the registry and active set, and holds it (no rebond, no
+    ///         registration) until `slashedUntil`. Delegated stake is not slashed. The current
+    ///         verifier, or a former verifier holding a freeze on `orchestrator`.
     function slash(address orchestrator, address finder, uint32 slashPpm, uint32 finderFeePpm) external;
 
     /// @notice Adds one freeze on `account`'s bonded principal (the verifier opened a claim against it).
     ///         Verifier only. While any freeze is held, `unbond` by `account` and every move of its
     ///         bonded principal to another delegate revert with `StakeFrozen`, so the principal a
     ///         later `slash` takes cannot leave first.
-    /// @dev Freezes count: each `freeze` needs its own `unfreeze`. Unbonding locks that exist already
-    ///      stay untouched (rebond, withdrawal): stake unbonded before the claim was filed no longer
-    ///      backed the account's active-set position, and `slash` takes bonded principal only. Bonding
-    ///      more to the current delegate and withdrawing fees stay allowed.
+    /// @dev Freezes count, per verifier: each `freeze` needs its own `unfreeze` by the same verifier.
+    ///      Unbonding locks are held too (no withdrawal, no rebond): stake unbonded just before the
+    ///      claim was filed may have backed the faulty work, and `slash` takes a share of it.
     function freeze(address account) external;
 
-    /// @notice Removes one freeze from `account` (the verifier resolved a claim against it). Verifier
-    ///         only; reverts with `NotFrozen` if `account` holds no freeze.
+    /// @notice Removes one of the caller's freezes from `account` (it resolved a claim against it). Any
+    ///         verifier, current or former, lifts only freezes it made; the current verifier gets
+    ///         `NotFrozen` if it holds none, anyone else `NotVerifier`.
     function unfreeze(address account) external;
 
     /* ADMIN */
@@ -197,7 +237,11 @@ interface IStaking {
     /// @notice Sets the minimum stake for the active set. Owner only. Members below a raised minimum
     ///         leave at their next stake change or when an orchestrator with more stake evicts them.
     function setMinActiveStake(uint256 minActiveStake_) external;
-    /// @notice Raises the active-set cap (never below 100 nor below the current size). Owner only.
+    /// @notice Sets the minimum self-bond an orchestrator keeps to stay in the active set. Owner only.
+    ///         Members below a raised minimum leave at their next stake change.
+    function setMinSelfBond(uint256 minSelfBond_) external;
+    /// @notice Sets the active-set cap (never below 100 nor below the current size, never above
+    ///         MAX_ACTIVE_LIMIT, which bounds `activeSet` and every view built on it). Owner only.
     function setMaxActive(uint256 maxActive_) external;
     /// @notice Sets the slashing verifier. Owner only.
     function setVerifier(address verifier_) external;
@@ -208,8 +252,12 @@ interface IStaking {
     function totalBonded() external view returns (uint256);
     /// @notice Minimum stake to be in the active set.
     function minActiveStake() external view returns (uint256);
-    /// @notice Cap on the size of the active set (≥ 100).
+    /// @notice Cap on the size of the active set (100 to MAX_ACTIVE_LIMIT).
     function maxActive() external view returns (uint256);
+    /// @notice Upper bound on `maxActive`.
+    function MAX_ACTIVE_LIMIT() external view returns (uint256);
+    /// @notice Minimum self-bond (principal with itself, arrived or earning) of an active orchestrator.
+    function minSelfBond() external view returns (uint256);
     /// @notice The only account allowed to slash, freeze and unfreeze.
     function verifier() external view returns (address);
     /// @notice The only account allowed to credit fees (the TicketBroker).
@@ -220,14 +268,29 @@ interface IStaking {
     function isActive(address orchestrator, uint256 round) external view returns (bool);
     /// @notice Number of active orchestrators and their total stake at the start of the current round.
     function activeTotalsThisRound() external view returns (uint256 count, uint256 stake);
-    /// @notice The members of the active set, in no particular order.
+    /// @notice The members of the active set, in no particular order (at most MAX_ACTIVE_LIMIT).
     function activeSet() external view returns (address[] memory);
+    /// @notice Up to `limit` members of the active set from position `offset`, and the set's size.
+    function activeSetPage(uint256 offset, uint256 limit)
+        external
+        view
+        returns (address[] memory members, uint256 total);
     /// @notice An orchestrator's registration, membership, rates and stake.
     function orchestratorInfo(address orchestrator) external view returns (OrchestratorInfo memory);
     /// @notice `account`'s delegate and stake including rewards not yet claimed.
     function pendingStake(address account) external view returns (uint256);
     /// @notice `account`'s fees, withdrawable and not yet claimed.
     function pendingFees(address account) external view returns (uint256);
+    /// @notice What a slash of `orchestrator` can take from (the stake at risk for its faults): its
+    ///         self-bonded stake with rewards plus its unbonding locks not yet withdrawn.
+    function slashableStake(address orchestrator) external view returns (uint256);
+    /// @notice The part of `orchestrator`'s pool stake that earns this round (excludes stake arrived
+    ///         this round).
+    function earningStake(address orchestrator) external view returns (uint256);
+    /// @notice First round in which a slashed `account` may rebond or register again (0: never slashed).
+    function slashedUntil(address account) external view returns (uint256);
+    /// @notice Freezes `verifier_` holds on `account`.
+    function freezesBy(address verifier_, address account) external view returns (uint256);
     /// @notice A pool's cumulative reward and fee factors (1e27 precision): a delegator's stake grows by
     ///         `rewardFactor` ratios, its fees by `feeFactor` differences over the `rewardFactor` it
     ///         claimed at. The fee factor includes fees credited but not yet folded into the pool, so

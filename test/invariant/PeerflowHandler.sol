@@ -76,6 +76,24 @@ contract PeerflowHandler is Test {
 
     Redeemed[] internal redeemed;
 
+    // just-in-time stake: `jit` bonds or hops into a pool and is watched for the rest of that round
+    address public jit;
+    uint256 internal jitRound;
+    uint256 internal jitStake;
+    uint256 internal jitFees;
+    bool internal jitWatching;
+    bool internal jitHasLock;
+    uint256 internal jitLock;
+    bool public stakeEarnedInArrivalRound;
+    // fee sharing, witnessed by the eager twin (always earning in orchestrator 0's pool)
+    uint256 internal eagerFeesBefore;
+    bool public feesNotSharedSilently;
+    uint256 public feesWitnessed; // steps in which the witness check ran on credited fees
+    // freezes: the slashable stake of a frozen orchestrator, last seen
+    mapping(address => uint256) internal frozenSlashable;
+    mapping(address => bool) public heldByHandler;
+    bool public frozenSlashableDecreased;
+
     // coverage counters: handler calls and successful suite calls per action (for debugging a campaign)
     mapping(bytes32 => uint256) public calls;
     mapping(bytes32 => uint256) public succeeded;
@@ -94,6 +112,8 @@ contract PeerflowHandler is Test {
         lazy = makeAddr("twinLazy");
         stakers.push(eager);
         stakers.push(lazy);
+        jit = makeAddr("justInTime");
+        stakers.push(jit);
         for (uint256 i; i < 3; ++i) {
             (address b, uint256 bk) = makeAddrAndKey(string.concat("bcast", vm.toString(i)));
             (address h, uint256 hk) = makeAddrAndKey(string.concat("hot", vm.toString(i)));
@@ -147,18 +167,55 @@ contract PeerflowHandler is Test {
     modifier step(bytes32 name) {
         calls[name]++;
         _current = name;
+        eagerFeesBefore = staking.pendingFees(eager);
         vm.recordLogs();
         _;
         vm.prank(eager);
         staking.claimEarnings(); // the eager twin is always bonded
         _scanLogs();
+        _checkJit();
+        _checkFrozen();
+    }
+
+    /// @dev Stake that arrived this round (jit's) neither grows nor earns fees until the round ends.
+    function _checkJit() internal {
+        if (!jitWatching) return;
+        if (staking.currentRound() != jitRound) {
+            jitWatching = false;
+            return;
+        }
+        uint256 stake = _stakeOf(jit);
+        uint256 fees = _feesOf(jit);
+        if (stake > jitStake || fees > jitFees) stakeEarnedInArrivalRound = true;
+        // Other steps may take it out (drainPool unbonds every member): watch what is left.
+        (jitStake, jitFees) = (stake, fees);
+    }
+
+    /// @dev While the handler holds a freeze on an orchestrator, its slashable stake never decreases.
+    function _checkFrozen() internal {
+        for (uint256 i; i < orchs.length; ++i) {
+            address o = orchs[i];
+            if (!heldByHandler[o]) continue;
+            uint256 now_ = staking.slashableStake(o);
+            if (now_ < frozenSlashable[o]) frozenSlashableDecreased = true;
+            frozenSlashable[o] = now_;
+        }
     }
 
     function _scanLogs() internal {
         Vm.Log[] memory logs = vm.getRecordedLogs();
+        uint256 poolFees0; // delegators' share credited to orchestrator 0 in this step
+        bool notShared0;
         for (uint256 i; i < logs.length; ++i) {
             if (logs[i].emitter != address(staking) || logs[i].topics.length < 2) continue;
             bytes32 sig = logs[i].topics[0];
+            address subject = address(uint160(uint256(logs[i].topics[1])));
+            if (sig == IStaking.FeesCredited.selector && subject == orchs[0]) {
+                (uint256 delegatorFees,,) = abi.decode(logs[i].data, (uint256, uint256, uint256));
+                poolFees0 += delegatorFees;
+            } else if (sig == IStaking.FeesNotShared.selector && subject == orchs[0]) {
+                notShared0 = true;
+            }
             if (sig == IStaking.EarningsClaimed.selector) {
                 address owner = address(uint160(uint256(logs[i].topics[1])));
                 address delegate = address(uint160(uint256(logs[i].topics[2])));
@@ -168,6 +225,20 @@ contract PeerflowHandler is Test {
                 roundingEvents[address(uint160(uint256(logs[i].topics[1])))]++;
             }
         }
+        _witnessFees(poolFees0, notShared0);
+    }
+
+    /// @dev The eager twin's stake always earns in orchestrator 0's pool, and its claim after the step
+    ///      folds what the step credited: it must gain its pro-rata part of the delegators' share, or a
+    ///      FeesNotShared event must say why not.
+    function _witnessFees(uint256 poolFees, bool notShared) internal {
+        if (poolFees == 0 || notShared) return;
+        uint256 earning = staking.earningStake(orchs[0]);
+        if (earning == 0) return;
+        uint256 expected = poolFees * staking.pendingStake(eager) / earning;
+        uint256 gained = staking.pendingFees(eager) - eagerFeesBefore;
+        if (gained + 2 < expected || gained > expected + 2) feesNotSharedSilently = true;
+        feesWitnessed++;
     }
 
     /* STAKING ACTIONS */
@@ -306,16 +377,21 @@ contract PeerflowHandler is Test {
     function _reward(address o) internal {
         IStaking.OrchestratorInfo memory info = staking.orchestratorInfo(o);
         uint256 round = staking.currentRound();
-        bool eligible = info.activeThisRound && info.lastRewardRound != round;
+        bool eligible = info.registered && !staking.frozen(o) && info.activeThisRound && info.lastRewardRound != round;
         uint256 bondedBefore = staking.totalBonded();
         (uint256 ownedBefore, uint256 members) = _ownedStake(o);
-        uint256 stakeBefore = info.stake;
+        // Only stake that did not arrive this round shares the reward (it is what mints it).
+        uint256 earningBefore = staking.earningStake(o);
+        uint256 arrivedBefore = info.stake - earningBefore;
         vm.prank(o);
         try staking.reward() {
             _ok();
             uint256 minted = staking.totalBonded() - bondedBefore;
             (uint256 ownedAfter,) = _ownedStake(o);
-            _checkRewardPaid(o, minted, stakeBefore, ownedBefore, ownedAfter, members);
+            uint256 ownedEarning = ownedBefore > arrivedBefore ? ownedBefore - arrivedBefore : 0;
+            uint256 ownedArrived = ownedBefore - ownedEarning; // unchanged by the reward
+            uint256 earningAfter = ownedAfter > ownedArrived ? ownedAfter - ownedArrived : 0;
+            _checkRewardPaid(o, minted, earningBefore, ownedEarning, earningAfter, members);
             if (round != mintRound) {
                 mintRound = round;
                 mintedThisRound = 0;
@@ -387,6 +463,7 @@ contract PeerflowHandler is Test {
     function slash(uint256 orchSeed, uint256 finderSeed, uint256 slashPpm, uint256 finderPpm) external step("slash") {
         if (orchSeed % 4 != 0) return; // rare: a slash takes an orchestrator out until it re-registers
         address o = orchs[(orchSeed >> 2) % 3];
+        if (heldByHandler[o]) return; // an open claim is resolved by resolveClaim
         address finder = finderSeed % 3 == 0 ? address(0) : stakers[finderSeed % stakers.length];
         vm.prank(verifier);
         try staking.slash(o, finder, uint32(_b(slashPpm, 0, PPM)), uint32(_b(finderPpm, 0, PPM))) {
@@ -402,6 +479,61 @@ contract PeerflowHandler is Test {
         try staking.registerOrchestrator(uint32(_b(rewardCut, 0, PPM)), uint32(_b(feeShare, 0, PPM))) {
             _ok();
         } catch {}
+    }
+
+    /// @notice A claim is filed against an orchestrator: the verifier freezes it.
+    function fileClaim(uint256 orchSeed) external step("fileClaim") {
+        address o = orchs[orchSeed % 3];
+        if (heldByHandler[o]) return;
+        vm.prank(verifier);
+        staking.freeze(o);
+        heldByHandler[o] = true;
+        frozenSlashable[o] = staking.slashableStake(o);
+        _ok();
+    }
+
+    /// @notice The open claim is resolved: upheld (slash, then unfreeze) or rejected (unfreeze).
+    function resolveClaim(uint256 orchSeed, bool uphold, uint256 slashPpm) external step("resolveClaim") {
+        address o = orchs[orchSeed % 3];
+        if (!heldByHandler[o]) return;
+        heldByHandler[o] = false;
+        vm.startPrank(verifier);
+        if (uphold && staking.isRegistered(o)) staking.slash(o, address(0), uint32(_b(slashPpm, 0, PPM)), 0);
+        staking.unfreeze(o);
+        vm.stopPrank();
+        _ok();
+    }
+
+    /// @notice `jit` bonds (or brings its last lock back) to a pool, and is watched for the rest of
+    ///         the round: its stake and fees must not move.
+    function jitBond(uint256 orchSeed, uint256 amount) external step("jitBond") {
+        address to = orchs[orchSeed % 3];
+        if (!staking.isRegistered(to)) return;
+        if (staking.delegateOf(jit) != address(0)) {
+            uint256 stake = _stakeOf(jit);
+            vm.prank(jit);
+            try staking.unbond(stake) returns (uint256 lockId) {
+                if (lockId + 1 > lockCount[jit]) lockCount[jit] = lockId + 1;
+                (jitLock, jitHasLock) = (lockId, true);
+            } catch {
+                return;
+            }
+        }
+        vm.prank(jit);
+        if (jitHasLock) {
+            try staking.rebondFromUnbonded(to, jitLock) {
+                jitHasLock = false;
+            } catch {
+                return;
+            }
+        } else {
+            try staking.bond(_b(amount, 1, 500 ether), to) {}
+            catch {
+                return;
+            }
+        }
+        _ok();
+        (jitRound, jitStake, jitFees, jitWatching) = (staking.currentRound(), _stakeOf(jit), _feesOf(jit), true);
     }
 
     /* TIME */
@@ -742,5 +874,4 @@ contract PeerflowHandler is Test {
     function rewardFactor(address o) public view returns (uint256 crf) {
         (crf,) = staking.poolFactors(o);
     }
-
 }

@@ -58,12 +58,16 @@ contract PeerflowInvariants is Fixture {
         selectors[20] = PeerflowHandler.revokeSigner.selector;
         selectors[21] = PeerflowHandler.redeemTicket.selector;
         selectors[22] = PeerflowHandler.redeemBatch.selector;
-        bytes4[] memory all = new bytes4[](selectors.length + 2);
+        bytes4[] memory all = new bytes4[](selectors.length + 6);
         for (uint256 i; i < selectors.length; ++i) {
             all[i] = selectors[i];
         }
         all[selectors.length] = PeerflowHandler.replayTicket.selector;
         all[selectors.length + 1] = PeerflowHandler.drainPool.selector;
+        all[selectors.length + 2] = PeerflowHandler.fileClaim.selector;
+        all[selectors.length + 3] = PeerflowHandler.resolveClaim.selector;
+        all[selectors.length + 4] = PeerflowHandler.jitBond.selector;
+        all[selectors.length + 5] = PeerflowHandler.jitBond.selector; // twice as likely: it hops
         targetContract(address(handler));
         targetSelector(FuzzSelector({addr: address(handler), selectors: all}));
     }
@@ -191,6 +195,24 @@ contract PeerflowInvariants is Fixture {
             emit log_named_bytes("revert data", handler.rewardRevertData());
         }
         assertFalse(handler.rewardRevertedWhenEligible(), "reward() reverted for an eligible orchestrator");
+    }
+
+    /// @notice No stake earns in the round it arrives: stake bonded, rebonded or hopped into a pool
+    ///         (just before reward() or a large ticket) gains neither reward nor fees until the round ends.
+    function invariant_noStakeEarnsInItsArrivalRound() public view {
+        assertFalse(handler.stakeEarnedInArrivalRound(), "stake earned in the round it arrived");
+    }
+
+    /// @notice Fees credited to a pool are shared by its fee share over its earning stake, or a
+    ///         FeesNotShared event says why not (witnessed by a delegator that always earns).
+    function invariant_feesSharedByFeeShareOrEventSaysWhy() public view {
+        assertFalse(handler.feesNotSharedSilently(), "delegators' fee share diverted without an event");
+    }
+
+    /// @notice While a claim holds an orchestrator frozen, its slashable stake (own bond and
+    ///         unbonding locks) never decreases.
+    function invariant_frozenSlashableStakeNeverDecreases() public view {
+        assertFalse(handler.frozenSlashableDecreased(), "slashable stake of a frozen orchestrator decreased");
     }
 
     /* 5. TICKETS */

@@ -142,27 +142,40 @@ contract StakingFreezeTest is StakingHelpers {
         assertEq(staking.pendingStake(o), 115 ether);
     }
 
-    function test_Freeze_EarlierLocksStayRebondableAndWithdrawable() public {
+    /// @dev Locks made before the claim may have backed the work in dispute: they are held (and a
+    ///      slash takes its share of them) until the freeze is lifted.
+    function test_Freeze_HoldsEarlierLocksUntilUnfrozen() public {
         vm.startPrank(o);
         staking.unbond(10 ether);
         staking.unbond(20 ether);
         vm.stopPrank();
         freeze(o);
+        vm.expectRevert(frozenError(o));
+        vm.prank(o);
+        staking.rebond(0);
+        rollRounds(params.unbondingPeriod);
+        vm.expectRevert(frozenError(o));
+        vm.prank(o);
+        staking.withdrawStake(1);
+        unfreeze(o);
         vm.prank(o);
         staking.rebond(0);
         assertEq(staking.pendingStake(o), 80 ether);
-        rollRounds(params.unbondingPeriod);
         vm.prank(o);
         staking.withdrawStake(1);
         assertEq(token.balanceOf(o), 20 ether);
     }
 
-    function test_Freeze_FullyUnbondedDelegatorMayRebondItsLockAnywhere() public {
+    function test_Freeze_FullyUnbondedAccountCannotRebondItsLock() public {
         vm.prank(d);
         staking.unbond(100 ether);
         freeze(d);
+        vm.expectRevert(frozenError(d));
         vm.prank(d);
-        staking.rebondFromUnbonded(o2, 0); // no bonded principal moves: the lock predates the freeze
+        staking.rebondFromUnbonded(o2, 0);
+        unfreeze(d);
+        vm.prank(d);
+        staking.rebondFromUnbonded(o2, 0);
         assertEq(staking.delegateOf(d), o2);
     }
 

@@ -58,18 +58,27 @@ contract StakingRewardsTest is StakingHelpers {
         assertEq(stake, 400 ether);
     }
 
-    function test_Reward_UsesRoundStartStakeNotCurrentStake() public {
+    function test_Reward_StakeArrivedThisRoundEarnsNothing() public {
         nextRound();
-        bondAs(d2, 200 ether, o); // o: 400 now, 200 at the round's start
+        bondAs(d2, 200 ether, o); // o: 400 now, 200 of it earning this round
+        assertEq(staking.earningStake(o), 200 ether);
         vm.expectEmit(address(staking));
         emit IStaking.Reward(o, 1, 1642.5 ether, 164.25 ether);
         vm.prank(o);
         staking.reward();
-        // CRF = 1e27 × (400 + 1642.5 − 164.25) / 400 = 4.695625e27
-        assertEq(staking.pendingStake(d), 469.5625 ether);
-        assertEq(staking.pendingStake(d2), 939.125 ether);
-        assertEq(staking.pendingStake(o), 469.5625 ether + 164.25 ether);
+        // Spread over the earning 200 only: CRF = 1e27 × (200 + 1642.5 − 164.25) / 200 = 8.39125e27
+        assertEq(staking.pendingStake(d), 839.125 ether);
+        assertEq(staking.pendingStake(d2), 200 ether);
+        assertEq(staking.pendingStake(o), 839.125 ether + 164.25 ether);
         assertEq(staking.orchestratorInfo(o).stake, 2042.5 ether);
+        // From the next round d2 earns at the pool's rate like everyone else.
+        nextRound();
+        uint256 dBefore = staking.pendingStake(d);
+        vm.prank(o);
+        staking.reward();
+        assertApproxEqAbs(
+            (staking.pendingStake(d2) - 200 ether) * dBefore, (staking.pendingStake(d) - dBefore) * 200 ether, dBefore
+        );
     }
 
     function test_Reward_AllActiveOrchestratorsMintExactlyTheMintable() public {
@@ -123,6 +132,7 @@ contract StakingRewardsTest is StakingHelpers {
     }
 
     function test_Reward_NoCutWithoutSelfBond() public {
+        staking.setMinSelfBond(0);
         address x = makeAddr("x");
         vm.prank(x);
         staking.registerOrchestrator(500_000, 0);
@@ -250,6 +260,7 @@ contract StakingRewardsTest is StakingHelpers {
     }
 
     function test_CreditFees_SplitsByFeeShare() public {
+        nextRound(); // o and d earn from round 1
         vm.expectEmit(address(staking));
         emit IStaking.FeesCredited(o, 0.5 ether, 0.5 ether, 0);
         vm.prank(address(broker));
@@ -260,6 +271,7 @@ contract StakingRewardsTest is StakingHelpers {
     }
 
     function test_PoolFactors_FeeFactorMovesWithCreditedFeesBeforeAnyFold() public {
+        nextRound();
         (uint256 crf0, uint256 cff0) = staking.poolFactors(o);
         vm.prank(address(broker));
         staking.creditFees(o, 1 ether, 0);
@@ -278,10 +290,11 @@ contract StakingRewardsTest is StakingHelpers {
     }
 
     function test_CreditFees_ThroughTicketRedemption() public {
+        nextRound();
         ITicketBroker.SignedTicket memory st = signedTicket(o, 1 ether);
         uint256 brokerBalance = token.balanceOf(address(broker));
         vm.expectEmit(address(staking));
-        emit IStaking.FeesCredited(o, 0.5 ether, 0.5 ether, 0);
+        emit IStaking.FeesCredited(o, 0.5 ether, 0.5 ether, 1);
         redeem(o, st);
         assertEq(broker.getSenderInfo(bcast).deposit, 0);
         assertEq(token.balanceOf(address(broker)), brokerBalance);
@@ -313,6 +326,7 @@ contract StakingRewardsTest is StakingHelpers {
         assertEq(staking.pendingFees(o2), 1 ether);
         address x = newOrchestrator("x", 100 ether, 0, 1_000_000);
         bondAs(d2, 300 ether, x);
+        nextRound();
         vm.expectEmit(address(staking));
         emit IStaking.FeesCredited(x, 1 ether, 0, 0);
         vm.prank(address(broker));
@@ -343,14 +357,16 @@ contract StakingRewardsTest is StakingHelpers {
     }
 
     function test_CreditFees_SharedOnlyOverStakeThatEarnedThem() public {
+        nextRound();
+        bondAs(d2, 100 ether, o); // arrives this round: earns nothing of it
         payFees(o, 1 ether);
-        bondAs(d2, 100 ether, o);
         assertEq(staking.pendingFees(d2), 0);
         assertEq(staking.pendingFees(d), 0.25 ether);
         assertEq(staking.pendingFees(o), 0.75 ether);
     }
 
     function test_CreditFees_NotSharedWithStakeRebondedAfterwards() public {
+        nextRound();
         bondAs(d2, 100 ether, o2);
         vm.prank(d2);
         staking.unbond(100 ether);
@@ -359,6 +375,7 @@ contract StakingRewardsTest is StakingHelpers {
         staking.rebondFromUnbonded(o, 0);
         assertEq(staking.pendingFees(d2), 0);
         assertEq(staking.pendingFees(d), 0.25 ether);
+        nextRound(); // d2's rebonded stake earns from here
         payFees(o, 1.5 ether); // pool 0.75 over 300
         assertEq(staking.pendingFees(d2), 0.25 ether);
         assertEq(staking.pendingFees(d), 0.5 ether);
@@ -368,6 +385,7 @@ contract StakingRewardsTest is StakingHelpers {
     /* WITHDRAW FEES */
 
     function test_WithdrawFees_PaysDelegatorFromBroker() public {
+        nextRound();
         payFees(o, 1 ether);
         uint256 brokerBalance = token.balanceOf(address(broker));
         vm.expectEmit(address(staking));
@@ -383,6 +401,7 @@ contract StakingRewardsTest is StakingHelpers {
     }
 
     function test_WithdrawFees_OrchestratorToAnotherAddress() public {
+        nextRound();
         payFees(o, 1 ether);
         address to = makeAddr("to");
         vm.expectEmit(address(staking));
@@ -396,6 +415,7 @@ contract StakingRewardsTest is StakingHelpers {
     }
 
     function test_WithdrawFees_Partial() public {
+        nextRound();
         payFees(o, 1 ether);
         vm.prank(d);
         staking.withdrawFees(d, 0.1 ether);
@@ -406,6 +426,7 @@ contract StakingRewardsTest is StakingHelpers {
     }
 
     function test_WithdrawFees_AfterFullUnbond() public {
+        nextRound();
         payFees(o, 1 ether);
         vm.prank(d);
         staking.unbond(100 ether);
@@ -420,6 +441,7 @@ contract StakingRewardsTest is StakingHelpers {
         vm.prank(x);
         staking.registerOrchestrator(0, 500_000);
         bondAs(d2, 10 ether, x);
+        nextRound();
         payFees(x, 1 ether);
         assertEq(staking.pendingFees(x), 0.5 ether);
         assertEq(staking.pendingFees(d2), 0.5 ether);
@@ -445,6 +467,7 @@ contract StakingRewardsTest is StakingHelpers {
     }
 
     function test_RevertWhen_WithdrawFeesMoreThanEarned() public {
+        nextRound();
         payFees(o, 1 ether);
         vm.expectRevert(abi.encodeWithSelector(IStaking.InsufficientFees.selector, 0.25 ether, 0.25 ether + 1));
         vm.prank(d);

@@ -99,6 +99,7 @@ contract StakingSlashTest is StakingHelpers {
     }
 
     function test_Slash_KeepsEarnedFeesWithdrawable() public {
+        nextRound();
         payFees(o, 1 ether);
         vm.prank(verifier);
         staking.slash(o, finder, 500_000, 0);

@@ -62,6 +62,9 @@ pub struct RoundYield {
 pub struct OrchestratorSummary {
     pub address: Address,
     pub info: Info,
+    /// What a slash for this orchestrator's faults can take (`slashableStake`): its own bonded
+    /// stake and unbonding locks. Delegated stake (`info.stake` beyond this) is not at risk.
+    pub slashable: U256,
     /// The most recent rounds, oldest first, the current one last.
     pub yields: Vec<RoundYield>,
     /// Sums over `yields`.
@@ -182,6 +185,7 @@ pub async fn summary<P: Provider>(
 ) -> Result<OrchestratorSummary, ChainError> {
     let staking = Staking::new(d.staking, provider);
     let info: Info = staking.orchestratorInfo(orchestrator).call().await?.into();
+    let slashable = staking.slashableStake(orchestrator).call().await?;
     let latest = provider.get_block_number().await.map_err(rpc)?;
     let current = latest.saturating_sub(d.start_block) / d.round_length;
     let first = current.saturating_sub(rounds.saturating_sub(1));
@@ -202,6 +206,7 @@ pub async fn summary<P: Provider>(
     Ok(OrchestratorSummary {
         address: orchestrator,
         info,
+        slashable,
         reward_per_token: yields.iter().map(|y| y.reward_per_token).sum(),
         fee_per_token: yields.iter().map(|y| y.fee_per_token).sum(),
         yields,

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use alloy::eips::BlockId;
 use alloy::primitives::U256;
+use alloy::providers::Provider;
 use alloy::providers::ext::AnvilApi;
 use peerflow::devnet::{Devnet, DevnetOptions, start};
 use peerflow::roles::provider;
@@ -165,6 +166,15 @@ async fn ten_segments_are_transcoded_paid_and_redeemed_exactly() {
             .unwrap(),
     )
     .unwrap();
+    // Stake earns from the round after it arrives: the work is paid from the next round on.
+    let d = &net.deployment;
+    let block = net.deployer.get_block_number().await.unwrap();
+    let next_round =
+        d.start_block + ((block - d.start_block) / d.round_length + 1) * d.round_length;
+    net.deployer
+        .anvil_mine(Some(next_round - block), None)
+        .await
+        .unwrap();
 
     let broker = TicketBroker::new(net.deployment.ticket_broker, &net.deployer);
     let staking = Staking::new(net.deployment.staking, &net.deployer);

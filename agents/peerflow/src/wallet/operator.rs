@@ -360,7 +360,11 @@ async fn status(s: &Session, rounds: u64, json: bool) -> Result<()> {
         format_ppm(i.reward_cut_ppm),
         format_ppm(i.fee_share_ppm)
     );
-    println!("pool      {} delegated in all", token.format(i.stake));
+    println!(
+        "pool      {} delegated in all, {} of it at risk of slashing (own stake and unbonding locks)",
+        token.format(i.stake),
+        token.format(summary.slashable)
+    );
     print_position(&position, &token);
     print_service(&svc);
     if rewards.is_empty() {

@@ -300,14 +300,15 @@ pub fn print_orchestrators(summaries: &[OrchestratorSummary], token: &Token, rou
         token.symbol
     );
     println!(
-        "{:<42}  {:>18}  {:>10}  {:>9}  {:>6}  {:>14}  {:>14}",
-        "address", "stake", "reward cut", "fee share", "active", "rewards", "fees"
+        "{:<42}  {:>18}  {:>18}  {:>10}  {:>9}  {:>6}  {:>14}  {:>14}",
+        "address", "stake", "at risk", "reward cut", "fee share", "active", "rewards", "fees"
     );
     for o in summaries {
         println!(
-            "{:<42}  {:>18}  {:>10}  {:>9}  {:>6}  {:>14}  {:>14}",
+            "{:<42}  {:>18}  {:>18}  {:>10}  {:>9}  {:>6}  {:>14}  {:>14}",
             o.address.to_string(),
             token.format(o.info.stake),
+            token.format(o.slashable),
             format_ppm(o.info.reward_cut_ppm),
             format_ppm(o.info.fee_share_ppm),
             if o.info.active_this_round {
@@ -351,6 +352,7 @@ pub fn summary_json(o: &OrchestratorSummary, symbol: &str) -> serde_json::Value 
         "active_this_round": o.info.active_this_round,
         "in_active_set": o.info.in_active_set,
         "stake": json_amount(o.info.stake, symbol),
+        "slashable_stake": json_amount(o.slashable, symbol),
         "reward_cut_ppm": o.info.reward_cut_ppm,
         "fee_share_ppm": o.info.fee_share_ppm,
         "last_reward_round": o.info.last_reward_round,
