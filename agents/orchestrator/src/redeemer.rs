@@ -1,8 +1,13 @@
 //! Redeems queued winning tickets on-chain once their parameters have expired (so revealing
-//! `recipientRand` gives a broadcaster nothing to game), in one batch per call, in (signer, nonce)
-//! order as the broker requires. Every outcome is written back: a ticket is marked redeemed, kept
+//! `recipientRand` gives a broadcaster nothing to game), in one batch per call. The broker keeps
+//! replay state per nonce, so the order of redemption never matters: a winner due later (older
+//! parameters that expire after newer ones) or one skipped for insufficient funds stays redeemable
+//! whatever was redeemed before it. Every outcome is written back: a ticket is marked redeemed, kept
 //! pending with the reason when it may still succeed later, or marked failed with the reason. None
-//! is ever dropped.
+//! is ever dropped. `NonceUsed` means this orchestrator was already paid for that (signer, nonce):
+//! the validator queues each (signer, nonce) at most once, so it was this ticket, redeemed by an
+//! earlier transaction whose outcome was not recorded (e.g. the receipt was lost): it is marked
+//! redeemed, not failed.
 
 use alloy::primitives::{Log, U256};
 use alloy::providers::Provider;
@@ -228,6 +233,16 @@ impl<P: Provider> Redeemer<P> {
                     redeemed(&self.metrics);
                     report.redeemed += 1;
                 }
+                Some(status) if status == NONCE_USED => {
+                    lock(store).record_attempt(
+                        t.id,
+                        WinningTicketStatus::Redeemed,
+                        Some("paid by an earlier transaction (nonce used)"),
+                        None,
+                    )?;
+                    redeemed(&self.metrics);
+                    report.redeemed += 1;
+                }
                 Some(status) if status == INSUFFICIENT_FUNDS => {
                     // The sender may top up before the ticket expires: try again later.
                     lock(store).record_attempt(
@@ -268,6 +283,7 @@ const REDEEM_STATUS: [&str; 10] = [
     "FundsUnlocked",
     "InsufficientFunds",
 ];
+const NONCE_USED: u8 = 7;
 const INSUFFICIENT_FUNDS: u8 = 9;
 
 fn status_name(status: u8) -> &'static str {
