@@ -175,6 +175,32 @@ contract TicketBrokerReserveTest is BrokerTestBase {
         assertEq(divisor, 2);
     }
 
+    function test_Reserve_LeavingAndRejoiningInOneRoundIsNotADeparture() public {
+        vm.startPrank(o3);
+        uint256 lock = staking.unbond(30 ether); // leaves the set...
+        staking.rebond(lock); // ...and is back in the same round: active throughout
+        vm.stopPrank();
+        nextRound();
+        assertTrue(staking.isActive(o3, 2));
+        (, uint256 divisor) = staking.reserveEligibility(o1, 2, 2);
+        assertEq(divisor, 3, "three active, no departure");
+        assertEq(_claimable(o1), R / 3);
+    }
+
+    function test_Reserve_EveryDepartureOfTheWindowCounts() public {
+        vm.prank(o2);
+        staking.unbond(20 ether);
+        vm.prank(o3);
+        staking.unbond(30 ether);
+        nextRound(); // round 2: o1 active; o2 and o3 may still redeem round-1 tickets
+        (bool eligible, uint256 divisor) = staking.reserveEligibility(o2, 2, 1);
+        assertTrue(eligible);
+        assertEq(divisor, 3);
+        assertEq(_claimable(o1), R / 3, "the one active orchestrator keeps a third, not the whole reserve's rest");
+        assertEq(broker.claimableReserve(sender, o2, 1), R / 3);
+        assertEq(broker.claimableReserve(sender, o3, 1), R / 3);
+    }
+
     function test_Reserve_NothingForNonOrchestrators() public {
         assertEq(_claimable(makeAddr("stranger")), 0);
         assertEq(broker.claimableReserve(makeAddr("nobody"), o1, 1), 0, "sender without reserve");
