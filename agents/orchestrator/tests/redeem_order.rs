@@ -47,7 +47,7 @@ async fn a_later_nonce_redeemed_first_loses_no_winner_and_a_lost_receipt_is_not_
         .unwrap();
 
     let dir = tempfile::tempdir().unwrap();
-    let store = PaymentStore::open(dir.path().join("payments.sqlite")).unwrap();
+    let store = PaymentStore::open(&dir.path().join("payments.sqlite")).unwrap();
     let store = std::sync::Mutex::new(store);
     let domain = TicketDomain {
         chain_id: chain.chain_id(),
