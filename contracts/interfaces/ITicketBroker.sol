@@ -174,7 +174,10 @@ interface ITicketBroker {
     /// @notice A sender's deposit, reserve and unlock state.
     function getSenderInfo(address sender) external view returns (SenderInfo memory);
     /// @notice What `recipient` can still claim from `sender`'s reserve this round, for a ticket
-    ///         created in `creationRound`.
+    ///         created in `creationRound`: the reserve at the round's start divided by every
+    ///         orchestrator that may claim this round (the active set at the round's start plus those
+    ///         that left it while tickets of a round they were active in are still valid, see
+    ///         `IStaking.reserveEligibility`), less what it already claimed this round.
     function claimableReserve(address sender, address recipient, uint256 creationRound)
         external
         view

@@ -103,7 +103,13 @@ async fn a_later_nonce_redeemed_first_loses_no_winner_and_a_lost_receipt_is_not_
     deployer.anvil_mine(Some(4), None).await.unwrap();
     let first = redeemer.redeem_due(&store).await.unwrap();
     assert_eq!((first.redeemed, first.failed), (1, 0));
-    assert!(broker.isNonceUsed(b, o, U256::from(2)).call().await.unwrap());
+    assert!(
+        broker
+            .isNonceUsed(b, o, U256::from(2))
+            .call()
+            .await
+            .unwrap()
+    );
 
     // Nonce 1 lands on-chain in a transaction whose outcome the store never saw.
     let (_, wire1) = wires.iter().find(|(n, _)| *n == 1).unwrap();
