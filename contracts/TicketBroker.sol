@@ -260,6 +260,7 @@ contract TicketBroker is ITicketBroker, EIP712 {
 
     /// @inheritdoc ITicketBroker
     function isNonceUsed(address signer, address recipient, uint256 nonce) external view returns (bool) {
+        // forge-lint: disable-next-line(incorrect-shift)
         return _usedNonces[signer][recipient][nonce >> 8] & (1 << (nonce & 0xff)) != 0;
     }
 
@@ -354,6 +355,7 @@ contract TicketBroker is ITicketBroker, EIP712 {
         mapping(uint256 => uint256) storage used = _usedNonces[d.signer][msg.sender];
         uint256 word = d.nonce >> 8;
         uint256 bits = used[word];
+        // forge-lint: disable-next-line(incorrect-shift)
         uint256 bit = 1 << (d.nonce & 0xff);
         if (bits & bit != 0) return (RedeemStatus.NonceUsed, 0, 0);
         Sender storage sender = _senders[d.sender];

@@ -104,7 +104,7 @@ contract TicketBrokerBatchTest is BrokerTestBase {
         }
         assertEq(broker.getSenderInfo(sender).deposit, 96 ether);
         assertEq(broker.nonceBitmap(sender, o, 0), 7);
-        assertEq(broker.nonceBitmap(sender, o, 1), 1 << (300 - 256));
+        assertEq(broker.nonceBitmap(sender, o, 1), 2 ** (300 - 256));
     }
 
     /// @dev Issue 14: a skipped ticket used to be burned by a later nonce of the same signer in the
