@@ -152,6 +152,9 @@ contract Staking is IStaking, Ownable2Step {
     mapping(address => mapping(uint256 round => Checkpoint)) internal _checkpoints;
     mapping(address => uint256) internal _freezes; // open verifier claims against an account
     mapping(address verifier => mapping(address account => uint256)) internal _freezesBy;
+    /// @dev Orchestrators active in round `r - 1` and inactive from round `r` on, per `r`: the reserve
+    ///      claimants that are no longer counted in the active set (see reserveEligibility).
+    mapping(uint256 round => uint256) internal _departures;
 
     /* CONSTRUCTOR */
 
@@ -645,6 +648,14 @@ contract Staking is IStaking, Ownable2Step {
         Orchestrator storage orch = _orchestrators[orchestrator];
         eligible = orch.registered && (_isActive(orch, round) || _isActive(orch, creationRound));
         (activeCount,) = _totalsAt(round);
+        // Every orchestrator that left the set within the window in which a ticket it was paid
+        // while active can still be redeemed also claims in `round`: it takes a share too. Tickets
+        // are valid for at most rateChangeCooldown rounds (the broker checks), so departures
+        // effective in (round - rateChangeCooldown + 1, round] are counted.
+        uint256 window = rateChangeCooldown;
+        for (uint256 r = round; r + window > round + 1 && r > 0; --r) {
+            activeCount += _departures[r];
+        }
     }
 
     /* INTERNAL: EARNINGS */
@@ -935,6 +946,8 @@ contract Staking is IStaking, Ownable2Step {
         _activeIndex[orchestrator] = _activeSet.length;
         if (!(orch.deactivationRound == round + 1 && orch.activationRound <= round)) {
             orch.activationRound = uint64(round + 1);
+        } else {
+            _departures[round + 1] -= 1; // it left this round and stays active after all
         }
         orch.deactivationRound = NEVER;
         emit OrchestratorActivated(orchestrator, round + 1);
@@ -945,6 +958,7 @@ contract Staking is IStaking, Ownable2Step {
         ActiveTotals storage totals = _touchTotals(round);
         totals.count -= 1;
         totals.stake -= orch.stake;
+        if (_isActive(orch, round)) _departures[round + 1] += 1;
         orch.inActiveSet = false;
         orch.deactivationRound = uint64(round + 1);
         uint256 index = _activeIndex[orchestrator];

@@ -45,6 +45,9 @@ contract TicketBroker is ITicketBroker, EIP712 {
 
     /* CONSTANTS */
 
+    /// @dev secp256k1n / 2: the largest canonical `s` (as OpenZeppelin's ECDSA accepts).
+    uint256 internal constant HALF_N = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0;
+
     bytes32 public constant TICKET_TYPEHASH = keccak256(
         "Ticket(address recipient,address sender,address signer,uint256 faceValue,uint256 winProb,uint256 senderNonce,bytes32 recipientRandHash,uint256 creationRound)"
     );
@@ -65,7 +68,8 @@ contract TicketBroker is ITicketBroker, EIP712 {
     mapping(address => Sender) internal _senders;
     mapping(address => Reserve) internal _reserves;
     mapping(address sender => mapping(uint256 round => mapping(address recipient => uint256))) internal _reserveClaimed;
-    mapping(address signer => mapping(address recipient => uint256)) internal _nextNonce;
+    /// @dev Replay state, one bit per nonce: word `nonce >> 8`, bit `nonce & 255` (Permit2-style).
+    mapping(address signer => mapping(address recipient => mapping(uint256 word => uint256 bits))) internal _usedNonces;
     mapping(address funder => mapping(address signer => SignerAuth)) internal _signers;
 
     /* CONSTRUCTOR */
@@ -255,8 +259,14 @@ contract TicketBroker is ITicketBroker, EIP712 {
     }
 
     /// @inheritdoc ITicketBroker
-    function nextNonce(address signer, address recipient) external view returns (uint256) {
-        return _nextNonce[signer][recipient];
+    function isNonceUsed(address signer, address recipient, uint256 nonce) external view returns (bool) {
+        // forge-lint: disable-next-line(incorrect-shift)
+        return _usedNonces[signer][recipient][nonce >> 8] & (1 << (nonce & 0xff)) != 0;
+    }
+
+    /// @inheritdoc ITicketBroker
+    function nonceBitmap(address signer, address recipient, uint256 word) external view returns (uint256) {
+        return _usedNonces[signer][recipient][word];
     }
 
     /// @inheritdoc ITicketBroker
@@ -274,8 +284,14 @@ contract TicketBroker is ITicketBroker, EIP712 {
     }
 
     /// @inheritdoc ITicketBroker
-    function isWinningTicket(bytes32 ticketHash, bytes32 recipientRand, uint256 winProb) public pure returns (bool) {
-        return uint256(keccak256(abi.encodePacked(recipientRand, ticketHash))) < winProb;
+    function isWinningTicket(bytes32 r, bytes32 s, uint8 v, bytes32 recipientRand, uint256 winProb)
+        external
+        pure
+        returns (bool)
+    {
+        // A non-canonical encoding never wins: it is not a second draw of the same signature.
+        if ((v != 27 && v != 28) || uint256(s) > HALF_N) return false;
+        return _draw(r, s, v, recipientRand) < winProb;
     }
 
     /// @inheritdoc ITicketBroker
@@ -313,27 +329,40 @@ contract TicketBroker is ITicketBroker, EIP712 {
         if (creationRound > round) return (RedeemStatus.FutureRound, 0, 0);
         if (round >= creationRound + ticketValidity) return (RedeemStatus.Expired, 0, 0);
 
-        bytes32 ticketHash = _hashTicket(
-            msg.sender,
-            d.sender,
-            d.signer,
-            faceValue,
-            t.winProb,
-            d.nonce,
-            keccak256(abi.encodePacked(t.recipientRand)),
-            creationRound
-        );
-        if (!isWinningTicket(ticketHash, t.recipientRand, t.winProb)) return (RedeemStatus.NotWinning, 0, 0);
-        // tryRecover rejects high-s values and v outside {27, 28}: one valid encoding per signature.
-        (address recovered, ECDSA.RecoverError err,) = ECDSA.tryRecover(ticketHash, d.v, t.r, t.s);
-        if (err != ECDSA.RecoverError.NoError || recovered != d.signer) return (RedeemStatus.InvalidSignature, 0, 0);
+        // The draw reads the signature, which the recipient cannot know when it commits to
+        // recipientRand; only the canonical encoding is accepted below, so it is the only draw.
+        if (_draw(t.r, t.s, d.v, t.recipientRand) >= t.winProb) return (RedeemStatus.NotWinning, 0, 0);
+        {
+            bytes32 ticketHash = _hashTicket(
+                msg.sender,
+                d.sender,
+                d.signer,
+                faceValue,
+                t.winProb,
+                d.nonce,
+                keccak256(abi.encodePacked(t.recipientRand)),
+                creationRound
+            );
+            // tryRecover rejects high-s values, and ecrecover v outside {27, 28}: one encoding per signature.
+            (address recovered, ECDSA.RecoverError err,) = ECDSA.tryRecover(ticketHash, d.v, t.r, t.s);
+            if (err != ECDSA.RecoverError.NoError || recovered != d.signer) {
+                return (RedeemStatus.InvalidSignature, 0, 0);
+            }
+        }
         if (!isAuthorizedSigner(d.sender, d.signer, creationRound)) return (RedeemStatus.UnauthorizedSigner, 0, 0);
 
-        mapping(address => uint256) storage nonces = _nextNonce[d.signer];
-        if (d.nonce < nonces[msg.sender]) return (RedeemStatus.NonceUsed, 0, 0);
+        // Replay protection is per nonce, so redemption order never matters.
+        mapping(uint256 => uint256) storage used = _usedNonces[d.signer][msg.sender];
+        uint256 word = d.nonce >> 8;
+        uint256 bits = used[word];
+        // forge-lint: disable-next-line(incorrect-shift)
+        uint256 bit = 1 << (d.nonce & 0xff);
+        if (bits & bit != 0) return (RedeemStatus.NonceUsed, 0, 0);
         Sender storage sender = _senders[d.sender];
-        uint256 withdrawRound = sender.withdrawRound;
-        if (withdrawRound != 0 && round >= withdrawRound) return (RedeemStatus.FundsUnlocked, 0, 0);
+        {
+            uint256 withdrawRound = sender.withdrawRound;
+            if (withdrawRound != 0 && round >= withdrawRound) return (RedeemStatus.FundsUnlocked, 0, 0);
+        }
 
         uint256 deposit = sender.deposit;
         uint256 fromReserve;
@@ -346,9 +375,14 @@ contract TicketBroker is ITicketBroker, EIP712 {
             deposit = faceValue;
         }
         sender.deposit = uint128(deposit - faceValue);
-        nonces[msg.sender] = d.nonce + 1;
+        used[word] = bits | bit;
         emit WinningTicketRedeemed(d.sender, msg.sender, faceValue, d.nonce, fromReserve);
         return (RedeemStatus.Redeemed, faceValue, creationRound);
+    }
+
+    /// @dev The lottery draw: keccak256(r ‖ s ‖ v ‖ recipientRand), the signature's 65 bytes first.
+    function _draw(bytes32 r, bytes32 s, uint8 v, bytes32 recipientRand) internal pure returns (uint256) {
+        return uint256(keccak256(abi.encodePacked(r, s, v, recipientRand)));
     }
 
     function _unpack(SignedTicket calldata t) internal pure returns (Draft memory d) {
@@ -417,7 +451,12 @@ contract TicketBroker is ITicketBroker, EIP712 {
             reserve.funds = (reserve.funds + reserveAmount).toUint128();
             emit ReserveFunded(sender, msg.sender, reserveAmount);
         }
+        // Accounting by balance difference: a token that delivers less than it was asked to (a
+        // transfer fee, a rounding rebase) would credit funds the broker does not hold. Refused.
+        uint256 balanceBefore = _token.balanceOf(address(this));
         _token.safeTransferFrom(msg.sender, address(this), total);
+        uint256 balanceAfter = _token.balanceOf(address(this));
+        if (balanceAfter != balanceBefore + total) revert UnsupportedToken(total, balanceBefore, balanceAfter);
     }
 
     /// @dev Per round, each orchestrator eligible for the reserve may claim up to the reserve at the

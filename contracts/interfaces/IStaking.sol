@@ -307,7 +307,9 @@ interface IStaking {
     function unbondingLock(address account, uint256 lockId) external view returns (UnbondingLock memory);
     /// @notice Reserve eligibility for the ticket broker: whether `orchestrator` may claim from a
     ///         sender's reserve in `round` for a ticket created in `creationRound`, and the number of
-    ///         active orchestrators at the start of `round` (the divisor of each one's share).
+    ///         orchestrators that may claim in `round` (the divisor of each one's share): the active
+    ///         set at the start of `round` plus every orchestrator that left it within the last
+    ///         `rateChangeCooldown - 1` rounds (it may still redeem tickets of a round it was active in).
     function reserveEligibility(address orchestrator, uint256 round, uint256 creationRound)
         external
         view

@@ -4,18 +4,30 @@ pragma solidity 0.8.37;
 /// @title ITicketBroker
 /// @notice Probabilistic micropayments. A sender (broadcaster) funds a deposit and a reserve in one
 ///         ERC-20 fixed at deployment; it pays a recipient (orchestrator) with EIP-712 signed lottery
-///         tickets. A ticket wins iff `keccak256(recipientRand, ticketHash) < winProb`, where the
-///         recipient committed to `keccak256(recipientRand)` in advance and reveals it only when
-///         redeeming. A winning ticket pays its full face value once, from the deposit and, if that is
-///         short, from the recipient's per-round share of the reserve; otherwise it is not paid and
-///         not burned. Payments are credited to the recipient's fee pool in Staking.
+///         tickets. A ticket wins iff `keccak256(r ‖ s ‖ v ‖ recipientRand) < winProb`: the draw mixes
+///         the sender's signature (65 bytes, canonical: low s, v ∈ {27, 28}), which the recipient
+///         cannot know in advance, with `recipientRand`, to which the recipient committed
+///         (`keccak256(recipientRand)` in the signed ticket) before the sender signed, and which it
+///         reveals only when redeeming. Neither side can choose the outcome alone: the recipient
+///         cannot grind `recipientRand` against a signature it has not seen, the sender cannot grind
+///         its signature against a `recipientRand` it has not seen (recipients must not accept
+///         tickets on parameters whose `recipientRand` was revealed). Signers are plain ECDSA keys
+///         (ecrecover; no EIP-1271 contract signatures), so a signature has exactly one accepted
+///         encoding and one draw. A winning ticket pays its full face value once, from the deposit
+///         and, if that is short, from the recipient's per-round share of the reserve; otherwise it
+///         is not paid and not burned. Payments are credited to the recipient's fee pool in Staking.
+///         Tokens that deliver less than the amount transferred (transfer fees) are refused when
+///         funding; rebasing tokens are not supported (a negative rebase is not detectable here).
 /// @dev Wire format: a signed ticket is six 32-byte words (192 bytes of calldata):
 ///      `senderFace` = sender << 96 | faceValue (uint96);
 ///      `winProb`;
 ///      `meta` = signer << 96 | senderNonce (uint56) << 40 | creationRound (uint32) << 8 | v;
 ///      `recipientRand`, `r`, `s`. The recipient is the caller.
-///      Replay: per (signer, recipient) a ticket's nonce must be above every nonce already redeemed,
-///      so replay state is one slot per pair; recipients redeem in nonce order.
+///      Replay: per (signer, recipient) each nonce pays at most once, tracked in a bitmap (one bit per
+///      nonce, 256 per storage word). Order does not matter: redeeming a later nonce never makes an
+///      earlier winner unredeemable, and a ticket that is skipped (e.g. insufficient funds) stays
+///      redeemable. Senders must not reuse a nonce with the same recipient: only one ticket per
+///      (signer, recipient, nonce) can be paid.
 interface ITicketBroker {
     /* TYPES */
 
@@ -97,6 +109,9 @@ interface ITicketBroker {
     error TicketNonceUsed();
     error TicketFundsUnlocked();
     error TicketInsufficientFunds();
+    /// @notice The token moved `received = balanceAfter - balanceBefore` into the broker instead of
+    ///         `amount` (a fee-on-transfer or rebasing token): nothing is credited.
+    error UnsupportedToken(uint256 amount, uint256 balanceBefore, uint256 balanceAfter);
 
     /* FUNDING */
 
@@ -137,8 +152,9 @@ interface ITicketBroker {
 
     /// @notice Redeems one winning ticket addressed to the caller; reverts with the reason otherwise.
     function redeemWinningTicket(SignedTicket calldata ticket) external;
-    /// @notice Redeems tickets addressed to the caller in one loop; a ticket that cannot be paid is
-    ///         skipped (and stays unused) with its status. Tickets of one signer must be in nonce order.
+    /// @notice Redeems tickets addressed to the caller in one loop, in any order; a ticket that cannot
+    ///         be paid is skipped with its status and stays redeemable (its nonce stays unused, and no
+    ///         other ticket's redemption uses it).
     /// @return statuses One status per ticket.
     function redeemWinningTickets(SignedTicket[] calldata tickets) external returns (RedeemStatus[] memory statuses);
 
@@ -158,19 +174,29 @@ interface ITicketBroker {
     /// @notice A sender's deposit, reserve and unlock state.
     function getSenderInfo(address sender) external view returns (SenderInfo memory);
     /// @notice What `recipient` can still claim from `sender`'s reserve this round, for a ticket
-    ///         created in `creationRound`.
+    ///         created in `creationRound`: the reserve at the round's start divided by every
+    ///         orchestrator that may claim this round (the active set at the round's start plus those
+    ///         that left it while tickets of a round they were active in are still valid, see
+    ///         `IStaking.reserveEligibility`), less what it already claimed this round.
     function claimableReserve(address sender, address recipient, uint256 creationRound)
         external
         view
         returns (uint256);
-    /// @notice The lowest nonce `signer` may still use for a ticket to `recipient`.
-    function nextNonce(address signer, address recipient) external view returns (uint256);
+    /// @notice Whether a ticket of `signer` to `recipient` with `nonce` has been paid.
+    function isNonceUsed(address signer, address recipient, uint256 nonce) external view returns (bool);
+    /// @notice The replay bitmap word `word` of (signer, recipient): bit `i` is nonce `word * 256 + i`.
+    function nonceBitmap(address signer, address recipient, uint256 word) external view returns (uint256);
     /// @notice True if `signer` may sign for `funder` a ticket created in `creationRound`.
     function isAuthorizedSigner(address funder, address signer, uint256 creationRound) external view returns (bool);
     /// @notice The EIP-712 digest of a ticket (bound to this chain and this broker).
     function hashTicket(Ticket calldata ticket) external view returns (bytes32);
-    /// @notice The lottery draw: true iff `keccak256(recipientRand, ticketHash) < winProb`.
-    function isWinningTicket(bytes32 ticketHash, bytes32 recipientRand, uint256 winProb) external pure returns (bool);
+    /// @notice The lottery draw: true iff the signature is in canonical form (`v ∈ {27, 28}`,
+    ///         `s ≤ n/2`) and `uint256(keccak256(r ‖ s ‖ v ‖ recipientRand)) < winProb` (97 bytes
+    ///         hashed: the 65-byte signature, then recipientRand). Redemption also checks the signature.
+    function isWinningTicket(bytes32 r, bytes32 s, uint8 v, bytes32 recipientRand, uint256 winProb)
+        external
+        pure
+        returns (bool);
     /// @notice Splits a signed ticket into its fields (with the recipient given) and signature.
     function unpackTicket(SignedTicket calldata ticket, address recipient)
         external

@@ -53,8 +53,14 @@ contract GasBench is Fixture {
     }
 
     function redeemBatch(uint256 n) internal returns (uint256 gasUsed, uint256 calldataBytes) {
+        return redeemBatch(n, 1);
+    }
+
+    /// @dev A batch of `n` winners whose nonces are `stride` apart.
+    function redeemBatch(uint256 n, uint256 stride) internal returns (uint256 gasUsed, uint256 calldataBytes) {
         ITicketBroker.SignedTicket[] memory tickets = new ITicketBroker.SignedTicket[](n);
         for (uint256 i; i < n; ++i) {
+            nonce = (nonce + stride - 1) / stride * stride;
             tickets[i] = signed(1 ether);
         }
         calldataBytes = abi.encodeCall(broker.redeemWinningTickets, (tickets)).length;
@@ -78,6 +84,10 @@ contract GasBench is Fixture {
         report("redeem_single_gas", redeem(signed(1 ether)));
         report("redeem_single_calldata_bytes", abi.encodeCall(broker.redeemWinningTicket, (signed(1))).length);
         nonce--;
+        // A winner whose nonce opens a new word of the replay bitmap (256 nonces per word): with
+        // winProb 1/256 most winners do, as winners lie about 256 nonces apart.
+        nonce = (nonce / 256 + 1) * 256;
+        report("redeem_single_new_bitmap_word_gas", redeem(signed(1 ether)));
 
         (uint256 one, uint256 oneBytes) = redeemBatch(1);
         (uint256 ten, uint256 tenBytes) = redeemBatch(10);
@@ -85,6 +95,18 @@ contract GasBench is Fixture {
         report("redeem_batch10_gas", ten);
         report("redeem_batch10_marginal_gas", (ten - one) / 9);
         report("ticket_calldata_bytes", (tenBytes - oneBytes) / 9);
+        // Winners about 256 nonces apart (winProb 1/256): each opens its own replay-bitmap word.
+        (uint256 oneSparse,) = redeemBatch(1, 256);
+        (uint256 tenSparse,) = redeemBatch(10, 256);
+        report("redeem_batch10_sparse_marginal_gas", (tenSparse - oneSparse) / 9);
+
+        // Funding (balance-difference check on the token transfer included).
+        give(b, 1 ether);
+        vm.prank(b);
+        token.approve(address(broker), 1 ether);
+        vm.prank(b);
+        broker.fundDeposit(1 ether);
+        report("fund_deposit_topup_gas", vm.lastCallGas().gasTotalUsed);
 
         // Staking.
         address d = makeAddr("newDelegator");

@@ -65,7 +65,7 @@ contract TicketBrokerFuzzTest is BrokerTestBase {
         assertEq(after_.deposit, deposit - (face - fromReserve));
         assertEq(after_.reserve, reserve - fromReserve);
         assertEq(after_.fees, before.fees + face);
-        assertEq(after_.nonce, 1);
+        assertEq(after_.nonceBits, 1);
         assertEq(after_.brokerBalance, before.brokerBalance);
         assertEq(after_.claimable, share - fromReserve);
     }
@@ -103,10 +103,10 @@ contract TicketBrokerFuzzTest is BrokerTestBase {
         ITicketBroker.Ticket memory t = _t(o, sender, sender, face, winProb, 0, rand, 1);
         bytes32 h = broker.hashTicket(t);
         assertEq(h, _digest(t));
-        bool wins = uint256(keccak256(abi.encodePacked(rand, h))) < winProb;
-        assertEq(broker.isWinningTicket(h, rand, winProb), wins);
-
         ITicketBroker.SignedTicket memory st = sign(senderKey, t, rand);
+        bool wins = uint256(keccak256(abi.encodePacked(st.r, st.s, uint8(st.meta), rand))) < winProb;
+        assertEq(broker.isWinningTicket(st.r, st.s, uint8(st.meta), rand, winProb), wins);
+
         View memory before = _view(sender, sender, o);
         (bool ok, bytes memory err) = _try(o, st);
         if (wins) {
@@ -118,14 +118,26 @@ contract TicketBrokerFuzzTest is BrokerTestBase {
         }
     }
 
-    function testFuzz_IsWinningTicket_MonotoneInWinProb(bytes32 h, bytes32 rand, uint256 p, uint256 q) public view {
+    function testFuzz_IsWinningTicket_MonotoneInWinProb(bytes32 r, bytes32 s, bool odd, bytes32 rand, uint256 p, uint256 q)
+        public
+        view
+    {
+        s = bytes32(uint256(s) % (SECP256K1_N / 2 + 1)); // canonical
+        uint8 v = odd ? 28 : 27;
         (p, q) = p < q ? (p, q) : (q, p);
-        if (broker.isWinningTicket(h, rand, p)) assertTrue(broker.isWinningTicket(h, rand, q));
-        assertFalse(broker.isWinningTicket(h, rand, 0));
+        if (broker.isWinningTicket(r, s, v, rand, p)) assertTrue(broker.isWinningTicket(r, s, v, rand, q));
+        assertFalse(broker.isWinningTicket(r, s, v, rand, 0));
         assertTrue(
-            broker.isWinningTicket(h, rand, type(uint256).max)
-                || uint256(keccak256(abi.encodePacked(rand, h))) == type(uint256).max
+            broker.isWinningTicket(r, s, v, rand, type(uint256).max)
+                || uint256(keccak256(abi.encodePacked(r, s, v, rand))) == type(uint256).max
         );
+    }
+
+    /// @dev Any signature (canonical or not) of any ticket: the draw of its non-canonical twins is
+    ///      never a win, so re-encoding gives no second draw.
+    function testFuzz_IsWinningTicket_TwinEncodingsNeverWin(bytes32 r, bytes32 s, uint8 v, bytes32 rand) public view {
+        bool canonical = (v == 27 || v == 28) && uint256(s) <= SECP256K1_N / 2;
+        if (!canonical) assertFalse(broker.isWinningTicket(r, s, v, rand, type(uint256).max));
     }
 
     /* SIGNATURES */
@@ -175,20 +187,25 @@ contract TicketBrokerFuzzTest is BrokerTestBase {
 
     /* NONCES */
 
-    function testFuzz_Nonce_MustIncrease(uint56 first, uint56 second) public {
+    /// @dev Replay protection is per nonce: any second nonce pays whatever the order, the same one never.
+    function testFuzz_Nonce_EachPaysOnceInAnyOrder(uint56 first, uint56 second) public {
         fundSender(sender, 2 ether, 0);
         ITicketBroker.SignedTicket memory a = _signedBy(o, 1 ether, first);
         ITicketBroker.SignedTicket memory b = _signedBy(o, 1 ether, second);
         _redeem(o, a);
-        assertEq(broker.nextNonce(sender, o), uint256(first) + 1);
+        assertTrue(broker.isNonceUsed(sender, o, first));
+        assertEq(broker.isNonceUsed(sender, o, second), second == first);
         (bool ok, bytes memory err) = _try(o, b);
-        if (second > first) {
-            assertTrue(ok);
-            assertEq(broker.nextNonce(sender, o), uint256(second) + 1);
+        if (second != first) {
+            assertTrue(ok, "a different nonce pays, lower or higher");
+            assertTrue(broker.isNonceUsed(sender, o, second));
+            assertEq(broker.getSenderInfo(sender).deposit, 0);
         } else {
             _assertRevertedWith(ok, err, ITicketBroker.TicketNonceUsed.selector);
-            assertEq(broker.nextNonce(sender, o), uint256(first) + 1);
+            assertEq(broker.getSenderInfo(sender).deposit, 1 ether);
         }
+        (ok, err) = _try(o, a);
+        _assertRevertedWith(ok, err, ITicketBroker.TicketNonceUsed.selector);
     }
 
     /* ROUNDS */

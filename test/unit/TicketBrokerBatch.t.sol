@@ -72,7 +72,8 @@ contract TicketBrokerBatchTest is BrokerTestBase {
         }
         assertEq(broker.getSenderInfo(sender).deposit, 94 ether);
         assertEq(broker.getSenderInfo(unlocked).deposit, 10 ether);
-        assertEq(broker.nextNonce(sender, o), 11);
+        // Only the two paid tickets' nonces are used; every skipped one stays usable.
+        assertEq(broker.nonceBitmap(sender, o, 0), 1 << 0 | 1 << 10);
         assertEq(staking.pendingFees(o), 6 ether);
     }
 
@@ -83,24 +84,44 @@ contract TicketBrokerBatchTest is BrokerTestBase {
         ITicketBroker.RedeemStatus[] memory statuses = _batch(o, sts);
         assertEq(uint256(statuses[0]), uint256(ITicketBroker.RedeemStatus.Redeemed));
         assertEq(uint256(statuses[1]), uint256(ITicketBroker.RedeemStatus.InsufficientFunds));
-        assertEq(broker.nextNonce(sender, o), 1, "a skipped ticket does not use its nonce");
+        assertFalse(broker.isNonceUsed(sender, o, 1), "a skipped ticket does not use its nonce");
         fundSender(sender, 101 ether, 0);
         statuses = _batch(o, _one(sts[1]));
         assertEq(uint256(statuses[0]), uint256(ITicketBroker.RedeemStatus.Redeemed));
         assertEq(broker.getSenderInfo(sender).deposit, 0);
-        assertEq(broker.nextNonce(sender, o), 2);
+        assertEq(broker.nonceBitmap(sender, o, 0), 3);
     }
 
-    function test_RedeemBatch_TicketsOfOneSignerMustBeInNonceOrder() public {
-        ITicketBroker.SignedTicket[] memory sts = new ITicketBroker.SignedTicket[](3);
-        sts[0] = _signedBy(o, 1 ether, 1);
-        sts[1] = _signedBy(o, 1 ether, 0);
-        sts[2] = _signedBy(o, 1 ether, 2);
+    function test_RedeemBatch_AnyNonceOrderPaysEveryTicket() public {
+        ITicketBroker.SignedTicket[] memory sts = new ITicketBroker.SignedTicket[](4);
+        sts[0] = _signedBy(o, 1 ether, 300); // another bitmap word
+        sts[1] = _signedBy(o, 1 ether, 1);
+        sts[2] = _signedBy(o, 1 ether, 0);
+        sts[3] = _signedBy(o, 1 ether, 2);
         ITicketBroker.RedeemStatus[] memory statuses = _batch(o, sts);
-        assertEq(uint256(statuses[0]), uint256(ITicketBroker.RedeemStatus.Redeemed));
-        assertEq(uint256(statuses[1]), uint256(ITicketBroker.RedeemStatus.NonceUsed));
-        assertEq(uint256(statuses[2]), uint256(ITicketBroker.RedeemStatus.Redeemed));
-        assertEq(broker.getSenderInfo(sender).deposit, 98 ether);
+        for (uint256 i; i < 4; ++i) {
+            assertEq(uint256(statuses[i]), uint256(ITicketBroker.RedeemStatus.Redeemed));
+        }
+        assertEq(broker.getSenderInfo(sender).deposit, 96 ether);
+        assertEq(broker.nonceBitmap(sender, o, 0), 7);
+        assertEq(broker.nonceBitmap(sender, o, 1), 2 ** (300 - 256));
+    }
+
+    /// @dev Issue 14: a skipped ticket used to be burned by a later nonce of the same signer in the
+    ///      same batch (the later one moved the nonce floor past it). Now it stays redeemable.
+    function test_RedeemBatch_SkippedTicketIsNotBurnedByALaterNonce() public {
+        ITicketBroker.SignedTicket[] memory sts = new ITicketBroker.SignedTicket[](2);
+        sts[0] = _signedBy(o, 150 ether, 0); // more than the deposit: skipped
+        sts[1] = _signedBy(o, 1 ether, 1); // paid
+        ITicketBroker.RedeemStatus[] memory statuses = _batch(o, sts);
+        assertEq(uint256(statuses[0]), uint256(ITicketBroker.RedeemStatus.InsufficientFunds));
+        assertEq(uint256(statuses[1]), uint256(ITicketBroker.RedeemStatus.Redeemed));
+        fundSender(sender, 51 ether, 0);
+        uint256 feesBefore = staking.pendingFees(o);
+        statuses = _batch(o, _one(sts[0]));
+        assertEq(uint256(statuses[0]), uint256(ITicketBroker.RedeemStatus.Redeemed), "the skipped winner pays later");
+        assertEq(staking.pendingFees(o) - feesBefore, 150 ether);
+        assertEq(broker.getSenderInfo(sender).deposit, 0);
     }
 
     function test_RedeemBatch_DuplicateTicketPaidOnce() public {
@@ -124,8 +145,8 @@ contract TicketBrokerBatchTest is BrokerTestBase {
         for (uint256 i; i < 4; ++i) {
             assertEq(uint256(statuses[i]), uint256(ITicketBroker.RedeemStatus.Redeemed));
         }
-        assertEq(broker.nextNonce(sender, o), 2);
-        assertEq(broker.nextNonce(hot, o), 2);
+        assertEq(broker.nonceBitmap(sender, o, 0), 3);
+        assertEq(broker.nonceBitmap(hot, o, 0), 3);
         assertEq(broker.getSenderInfo(sender).deposit, 96 ether);
     }
 

@@ -36,7 +36,8 @@ contract TicketBrokerRedeemTest is BrokerTestBase {
         _redeem(o, st);
 
         assertEq(broker.getSenderInfo(sender).deposit, 9 ether, "deposit debited");
-        assertEq(broker.nextNonce(sender, o), 1, "nonce advanced");
+        assertTrue(broker.isNonceUsed(sender, o, 0), "nonce used");
+        assertEq(broker.nonceBitmap(sender, o, 0), 1, "exactly its bit");
         assertEq(token.balanceOf(address(broker)), brokerBalance, "tokens stay in the broker as fees");
         // 0.5 to o's cut, 0.5 shared over 200 ether of stake, half of it o's own.
         assertEq(staking.pendingFees(o), 0.75 ether);
@@ -61,9 +62,10 @@ contract TicketBrokerRedeemTest is BrokerTestBase {
         ITicketBroker.SignedTicket memory a = _signedBy(o, 1 ether, 5);
         ITicketBroker.SignedTicket memory b = _signedBy(o, 1 ether, 9);
         _redeem(o, a);
-        assertEq(broker.nextNonce(sender, o), 6);
+        assertEq(broker.nonceBitmap(sender, o, 0), 1 << 5);
         _redeem(o, b);
-        assertEq(broker.nextNonce(sender, o), 10);
+        assertEq(broker.nonceBitmap(sender, o, 0), 1 << 5 | 1 << 9);
+        assertFalse(broker.isNonceUsed(sender, o, 6), "skipped nonces stay usable");
     }
 
     function test_Redeem_NoncesArePerRecipient() public {
@@ -71,17 +73,20 @@ contract TicketBrokerRedeemTest is BrokerTestBase {
         ITicketBroker.SignedTicket memory b = _signedBy(other, 1 ether, 0);
         _redeem(o, a);
         _redeem(other, b);
-        assertEq(broker.nextNonce(sender, o), 4);
-        assertEq(broker.nextNonce(sender, other), 1);
+        assertTrue(broker.isNonceUsed(sender, o, 3));
+        assertFalse(broker.isNonceUsed(sender, o, 0));
+        assertTrue(broker.isNonceUsed(sender, other, 0));
+        assertFalse(broker.isNonceUsed(sender, other, 3));
         assertEq(staking.pendingFees(other), 1 ether);
     }
 
-    function test_Redeem_LargestNonceClosesThePair() public {
+    function test_Redeem_LargestNonceUsesTheLastBit() public {
         ITicketBroker.SignedTicket memory last = _signedBy(o, 1 ether, type(uint56).max);
         _redeem(o, last);
-        assertEq(broker.nextNonce(sender, o), uint256(type(uint56).max) + 1);
+        assertEq(broker.nonceBitmap(sender, o, uint256(type(uint56).max) >> 8), 1 << 255);
         ITicketBroker.SignedTicket memory again = _signedBy(o, 1 ether, type(uint56).max);
         _expectRedeemRevert(o, again, ITicketBroker.TicketNonceUsed.selector);
+        _redeem(o, _signedBy(o, 1 ether, 0)); // lower nonces still pay
     }
 
     function test_Redeem_NonRoundedWinProb() public {
@@ -132,8 +137,8 @@ contract TicketBrokerRedeemTest is BrokerTestBase {
         uint256 winProb = type(uint256).max >> 6; // ~1/64
         ITicketBroker.Ticket memory t = _t(o, sender, sender, 1 ether, winProb, 0, RAND, 1);
         bytes32 rand = _pickRand(t, false);
-        assertFalse(broker.isWinningTicket(broker.hashTicket(t), rand, winProb));
         ITicketBroker.SignedTicket memory st = sign(senderKey, t, rand);
+        assertFalse(broker.isWinningTicket(st.r, st.s, uint8(st.meta), rand, winProb));
         View memory before = _v();
         _expectRedeemRevert(o, st, ITicketBroker.TicketNotWinning.selector);
         _assertSame(before, _v());
@@ -240,12 +245,15 @@ contract TicketBrokerRedeemTest is BrokerTestBase {
         assertEq(broker.getSenderInfo(sender).deposit, 9 ether, "paid once");
     }
 
-    function test_RevertWhen_LowerNonceAfterHigherOne() public {
+    function test_Redeem_LowerNonceAfterHigherOnePays() public {
         ITicketBroker.SignedTicket memory low = _signedBy(o, 1 ether, 3);
         ITicketBroker.SignedTicket memory high = _signedBy(o, 1 ether, 4);
         _redeem(o, high);
+        _redeem(o, low);
+        assertEq(broker.getSenderInfo(sender).deposit, 8 ether, "both paid");
         _expectRedeemRevert(o, low, ITicketBroker.TicketNonceUsed.selector);
-        assertEq(broker.nextNonce(sender, o), 5);
+        _expectRedeemRevert(o, high, ITicketBroker.TicketNonceUsed.selector);
+        assertEq(broker.nonceBitmap(sender, o, 0), 1 << 3 | 1 << 4);
     }
 
     function test_RevertWhen_FundsUnlockedAtWithdrawRound() public {
@@ -307,7 +315,7 @@ contract TicketBrokerRedeemTest is BrokerTestBase {
         vm.expectRevert(abi.encodeWithSelector(IStaking.NotOrchestrator.selector, stranger));
         broker.redeemWinningTicket(st);
         assertEq(broker.getSenderInfo(sender).deposit, 10 ether);
-        assertEq(broker.nextNonce(sender, stranger), 0);
+        assertFalse(broker.isNonceUsed(sender, stranger, 0));
     }
 
     function test_RevertWhen_RecipientWasSlashed() public {

@@ -142,7 +142,8 @@ contract TicketBrokerReserveTest is BrokerTestBase {
         nextRound();
         assertFalse(staking.isActive(o3, 2));
         assertTrue(staking.isRegistered(o3));
-        assertEq(broker.claimableReserve(sender, o3, 1), R / 2, "eligible through the ticket's round");
+        // Divisor: 2 active + o3, which left and may still claim for its round-1 tickets.
+        assertEq(broker.claimableReserve(sender, o3, 1), R / 3, "eligible through the ticket's round");
         assertEq(broker.claimableReserve(sender, o3, 2), 0, "not for tickets of a round it is inactive in");
         _redeem(o3, st);
         assertEq(broker.getSenderInfo(sender).reserve, 6 ether);
@@ -152,19 +153,52 @@ contract TicketBrokerReserveTest is BrokerTestBase {
         _expectRedeemRevert(o3, later, ITicketBroker.TicketInsufficientFunds.selector);
     }
 
-    function test_Reserve_ClaimIsCappedByWhatIsLeft() public {
-        // o3 deactivates: round 2 divides by 2, and o3 stays eligible for its round-1 tickets.
-        ITicketBroker.SignedTicket memory st3 = _signedBy(o3, 1, 0);
+    function test_Reserve_DepartedClaimantCountsInTheDivisor() public {
+        // o3 deactivates: round 2 divides by 2 active + 1 departed, so every claimant keeps R / 3.
+        ITicketBroker.SignedTicket memory st3 = _signedBy(o3, 3 ether, 0);
+        ITicketBroker.SignedTicket memory over3 = _signedBy(o3, 3 ether + 1, 1);
         vm.prank(o3);
         staking.unbond(30 ether);
         nextRound();
-        ITicketBroker.SignedTicket memory a = _signedBy(o1, 4.5 ether, 0);
-        ITicketBroker.SignedTicket memory b = _signedBy(o2, 4.5 ether, 0);
+        assertEq(_claimable(o1), R / 3);
+        assertEq(broker.claimableReserve(sender, o3, 1), R / 3);
+        _expectRedeemRevert(o3, over3, ITicketBroker.TicketInsufficientFunds.selector);
+        _redeem(o3, st3);
+        ITicketBroker.SignedTicket memory a = _signedBy(o1, 3 ether, 0);
+        ITicketBroker.SignedTicket memory b = _signedBy(o2, 3 ether, 0);
         _redeem(o1, a);
         _redeem(o2, b);
-        assertEq(broker.getSenderInfo(sender).reserve, 0);
-        assertEq(broker.claimableReserve(sender, o3, 1), 0, "never more than the reserve holds");
-        _expectRedeemRevert(o3, st3, ITicketBroker.TicketInsufficientFunds.selector);
+        assertEq(broker.getSenderInfo(sender).reserve, 0, "exactly the reserve, every claimant paid its share");
+        nextRound(); // round 3: o3's departure is out of the window (tickets of round 1 expired)
+        (bool eligible, uint256 divisor) = staking.reserveEligibility(o1, 3, 3);
+        assertTrue(eligible);
+        assertEq(divisor, 2);
+    }
+
+    function test_Reserve_LeavingAndRejoiningInOneRoundIsNotADeparture() public {
+        vm.startPrank(o3);
+        uint256 lock = staking.unbond(30 ether); // leaves the set...
+        staking.rebond(lock); // ...and is back in the same round: active throughout
+        vm.stopPrank();
+        nextRound();
+        assertTrue(staking.isActive(o3, 2));
+        (, uint256 divisor) = staking.reserveEligibility(o1, 2, 2);
+        assertEq(divisor, 3, "three active, no departure");
+        assertEq(_claimable(o1), R / 3);
+    }
+
+    function test_Reserve_EveryDepartureOfTheWindowCounts() public {
+        vm.prank(o2);
+        staking.unbond(20 ether);
+        vm.prank(o3);
+        staking.unbond(30 ether);
+        nextRound(); // round 2: o1 active; o2 and o3 may still redeem round-1 tickets
+        (bool eligible, uint256 divisor) = staking.reserveEligibility(o2, 2, 1);
+        assertTrue(eligible);
+        assertEq(divisor, 3);
+        assertEq(_claimable(o1), R / 3, "the one active orchestrator keeps a third, not the whole reserve's rest");
+        assertEq(broker.claimableReserve(sender, o2, 1), R / 3);
+        assertEq(broker.claimableReserve(sender, o3, 1), R / 3);
     }
 
     function test_Reserve_NothingForNonOrchestrators() public {

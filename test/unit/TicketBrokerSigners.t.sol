@@ -42,8 +42,8 @@ contract TicketBrokerSignersTest is BrokerTestBase {
         emit ITicketBroker.WinningTicketRedeemed(sender, o, 1 ether, 0, 0);
         _redeem(o, st);
         assertEq(broker.getSenderInfo(sender).deposit, 9 ether, "paid from the funder's deposit");
-        assertEq(broker.nextNonce(hot, o), 1, "nonces are the signer's");
-        assertEq(broker.nextNonce(sender, o), 0);
+        assertTrue(broker.isNonceUsed(hot, o, 0), "nonces are the signer's");
+        assertFalse(broker.isNonceUsed(sender, o, 0));
         assertEq(staking.pendingFees(o), 1 ether);
     }
 

@@ -56,18 +56,41 @@ contract TicketBrokerViewsTest is BrokerTestBase {
         assertEq(broker.hashTicket(t), _digest(t), "digest follows the current chain id");
     }
 
-    function test_IsWinningTicket_ComparesKeccakOfRandAndHashWithWinProb() public view {
-        bytes32 h = keccak256("hash");
+    function test_IsWinningTicket_ComparesKeccakOfSignatureAndRandWithWinProb() public view {
+        bytes32 r = keccak256("r");
+        bytes32 s = bytes32(uint256(keccak256("s")) >> 1); // low s
         bytes32 rand = keccak256("rand");
-        uint256 draw = uint256(keccak256(abi.encodePacked(rand, h)));
-        assertTrue(broker.isWinningTicket(h, rand, draw + 1));
-        assertFalse(broker.isWinningTicket(h, rand, draw), "strictly below winProb");
-        assertFalse(broker.isWinningTicket(h, rand, draw - 1));
-        assertFalse(broker.isWinningTicket(h, rand, 0));
-        assertTrue(broker.isWinningTicket(h, rand, type(uint256).max));
+        uint256 draw = uint256(keccak256(abi.encodePacked(r, s, uint8(27), rand)));
+        assertEq(abi.encodePacked(r, s, uint8(27), rand).length, 97, "65-byte signature, then rand");
+        assertTrue(_isWinning(r, s, 27, rand, draw + 1));
+        assertFalse(_isWinning(r, s, 27, rand, draw), "strictly below winProb");
+        assertFalse(_isWinning(r, s, 27, rand, draw - 1));
+        assertFalse(_isWinning(r, s, 27, rand, 0));
+        assertTrue(_isWinning(r, s, 27, rand, type(uint256).max));
+        // v is part of the draw.
+        uint256 draw28 = uint256(keccak256(abi.encodePacked(r, s, uint8(28), rand)));
+        assertEq(_isWinning(r, s, 28, rand, draw), draw28 < draw);
         // Order of the packed operands matters.
-        uint256 swapped = uint256(keccak256(abi.encodePacked(h, rand)));
-        assertEq(broker.isWinningTicket(h, rand, swapped), draw < swapped);
+        uint256 swapped = uint256(keccak256(abi.encodePacked(rand, r, s, uint8(27))));
+        assertEq(_isWinning(r, s, 27, rand, swapped), draw < swapped);
+    }
+
+    function test_IsWinningTicket_NonCanonicalEncodingNeverWins() public view {
+        bytes32 r = keccak256("r");
+        bytes32 lowS = bytes32(uint256(keccak256("s")) >> 1);
+        bytes32 highS = bytes32(SECP256K1_N - uint256(lowS));
+        bytes32 rand = keccak256("rand");
+        assertTrue(_isWinning(r, lowS, 27, rand, type(uint256).max));
+        assertFalse(_isWinning(r, highS, 28, rand, type(uint256).max), "high-s twin");
+        assertFalse(_isWinning(r, lowS, 0, rand, type(uint256).max), "yParity v");
+        assertFalse(_isWinning(r, lowS, 1, rand, type(uint256).max), "yParity v");
+        assertFalse(_isWinning(r, lowS, 29, rand, type(uint256).max));
+        assertTrue(_isWinning(r, bytes32(SECP256K1_N / 2), 28, rand, type(uint256).max), "n/2 is low");
+        assertFalse(_isWinning(r, bytes32(SECP256K1_N / 2 + 1), 28, rand, type(uint256).max), "n/2 + 1 is high");
+    }
+
+    function _isWinning(bytes32 r, bytes32 s, uint8 v, bytes32 rand, uint256 winProb) internal view returns (bool) {
+        return broker.isWinningTicket(r, s, v, rand, winProb);
     }
 
     function test_UnpackTicket_SplitsTheWireFormat() public view {
@@ -107,14 +130,20 @@ contract TicketBrokerViewsTest is BrokerTestBase {
         assertEq(u.recipientRandHash, keccak256(abi.encodePacked(bytes32(0))));
     }
 
-    function test_NextNonce_StartsAtZeroAndFollowsRedemptions() public {
+    function test_NonceBitmap_StartsEmptyAndRecordsEachRedeemedNonce() public {
         address o = newOrchestrator("o", 10 ether, 0, 0);
-        assertEq(broker.nextNonce(sender, o), 0);
+        assertFalse(broker.isNonceUsed(sender, o, 41));
+        assertEq(broker.nonceBitmap(sender, o, 0), 0);
         fundSender(sender, 10 ether, 0);
-        ITicketBroker.SignedTicket memory st = _signedBy(o, 1, 41);
-        _redeem(o, st);
-        assertEq(broker.nextNonce(sender, o), 42);
-        assertEq(broker.nextNonce(o, sender), 0);
+        _redeem(o, _signedBy(o, 1, 41));
+        _redeem(o, _signedBy(o, 1, 256 * 7 + 3));
+        assertTrue(broker.isNonceUsed(sender, o, 41));
+        assertFalse(broker.isNonceUsed(sender, o, 40));
+        assertFalse(broker.isNonceUsed(sender, o, 42));
+        assertEq(broker.nonceBitmap(sender, o, 0), 1 << 41);
+        assertEq(broker.nonceBitmap(sender, o, 7), 1 << 3);
+        assertTrue(broker.isNonceUsed(sender, o, 256 * 7 + 3));
+        assertFalse(broker.isNonceUsed(o, sender, 41), "per (signer, recipient)");
     }
 
     function test_GetSenderInfo_UnknownSenderIsEmpty() public view {

@@ -99,17 +99,20 @@ abstract contract BrokerTestBase is Fixture {
         return _digest(t, address(broker));
     }
 
-    /// @dev The lottery draw computed in the test.
-    function _wins(bytes32 ticketHash, bytes32 rand, uint256 winProb) internal pure returns (bool) {
-        return uint256(keccak256(abi.encodePacked(rand, ticketHash))) < winProb;
+    /// @dev The lottery draw computed in the test: keccak256 of the 65-byte signature, then rand.
+    function _wins(bytes32 r, bytes32 s, uint8 v, bytes32 rand, uint256 winProb) internal pure returns (bool) {
+        return uint256(keccak256(abi.encodePacked(r, s, v, rand))) < winProb;
     }
 
-    /// @dev Sets a recipientRand (and its hash) on `t` so that the ticket wins (`win`) or loses.
+    /// @dev Sets a recipientRand (and its hash) on `t` so that the ticket, signed by `t.signer` (the
+    ///      sender's or the hot key), wins (`win`) or loses.
     function _pickRand(ITicketBroker.Ticket memory t, bool win) internal view returns (bytes32 rand) {
+        uint256 key = t.signer == hot ? hotKey : senderKey;
         for (uint256 i;; ++i) {
             rand = keccak256(abi.encode("rand", i));
             t.recipientRandHash = keccak256(abi.encodePacked(rand));
-            if (_wins(_digest(t), rand, t.winProb) == win) return rand;
+            (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, _digest(t));
+            if (_wins(r, s, v, rand, t.winProb) == win) return rand;
         }
     }
 
@@ -153,7 +156,7 @@ abstract contract BrokerTestBase is Fixture {
         uint256 deposit;
         uint256 reserve;
         uint256 withdrawRound;
-        uint256 nonce;
+        uint256 nonceBits; // replay bitmap word 0 of (signer, recipient)
         uint256 fees;
         uint256 brokerBalance;
         uint256 claimable;
@@ -164,7 +167,7 @@ abstract contract BrokerTestBase is Fixture {
         v.deposit = info.deposit;
         v.reserve = info.reserve;
         v.withdrawRound = info.withdrawRound;
-        v.nonce = broker.nextNonce(signer, recipient);
+        v.nonceBits = broker.nonceBitmap(signer, recipient, 0);
         v.fees = staking.pendingFees(recipient);
         v.brokerBalance = token.balanceOf(address(broker));
         v.claimable = broker.claimableReserve(from, recipient, broker.currentRound());
@@ -174,7 +177,7 @@ abstract contract BrokerTestBase is Fixture {
         assertEq(a.deposit, b.deposit, "deposit");
         assertEq(a.reserve, b.reserve, "reserve");
         assertEq(a.withdrawRound, b.withdrawRound, "withdrawRound");
-        assertEq(a.nonce, b.nonce, "nonce");
+        assertEq(a.nonceBits, b.nonceBits, "nonce bitmap");
         assertEq(a.fees, b.fees, "fees");
         assertEq(a.brokerBalance, b.brokerBalance, "broker balance");
         assertEq(a.claimable, b.claimable, "claimable");

@@ -143,11 +143,13 @@ abstract contract VectorSuite is BrokerTestBase {
         v.ticket.creationRound = sp.creationRound;
         v.recipientRand = sp.rand;
         if (sp.draw != Draw.AsIs) {
+            // The draw reads the signature, which changes with recipientRandHash: re-sign each try.
             bool want = sp.draw == Draw.SearchWin;
             for (uint256 i;; ++i) {
                 bytes32 rand = keccak256(abi.encode(sp.rand, i));
                 v.ticket.recipientRandHash = keccak256(abi.encodePacked(rand));
-                if (broker.isWinningTicket(broker.hashTicket(v.ticket), rand, sp.winProb) == want) {
+                (uint8 sv, bytes32 sr, bytes32 ss) = vm.sign(sp.signerKey, broker.hashTicket(v.ticket));
+                if (broker.isWinningTicket(sr, ss, sv, rand, sp.winProb) == want) {
                     v.recipientRand = rand;
                     break;
                 }
@@ -157,7 +159,7 @@ abstract contract VectorSuite is BrokerTestBase {
         (v.v, v.r, v.s) = vm.sign(sp.signerKey, v.ticketHash);
         v.signature = abi.encodePacked(v.r, v.s, v.v);
         v.packed = pack(v.ticket, v.recipientRand, v.v, v.r, v.s);
-        v.wins = broker.isWinningTicket(v.ticketHash, v.recipientRand, v.ticket.winProb);
+        v.wins = broker.isWinningTicket(v.r, v.s, v.v, v.recipientRand, v.ticket.winProb);
     }
 
     /* JSON OUTPUT */
@@ -299,7 +301,7 @@ abstract contract VectorSuite is BrokerTestBase {
         Spec[] memory specs = _specs();
         json = string.concat(
             "{\n",
-            _kv("  ", "format", _q("peerflow-ticket-vectors/1"), false),
+            _kv("  ", "format", _q("peerflow-ticket-vectors/2"), false),
             _kv("  ", "eip712", _eip712Json(), false),
             '  "vectors": [\n'
         );
@@ -482,11 +484,16 @@ contract TicketVectorsTest is VectorSuite {
     function test_Vectors_WinResult() public view {
         for (uint256 i; i < count; ++i) {
             ITicketBroker.Ticket memory t = _ticketOf(i);
-            bytes32 h = _b(i, ".ticketHash");
             bytes32 rand = _b(i, ".recipientRand");
+            bytes32 r = _b(i, ".signature.r");
+            bytes32 s = _b(i, ".signature.s");
+            uint8 v = uint8(_u(i, ".signature.v"));
             bool wins = vm.parseJsonBool(json, _p(i, ".wins"));
-            assertEq(broker.isWinningTicket(h, rand, t.winProb), wins, _name(i));
-            assertEq(_wins(h, rand, t.winProb), wins, _name(i));
+            assertEq(broker.isWinningTicket(r, s, v, rand, t.winProb), wins, _name(i));
+            assertEq(_wins(r, s, v, rand, t.winProb), wins, _name(i));
+            // The draw hashes the 65-byte signature as listed, then recipientRand.
+            bytes memory sig = vm.parseJsonBytes(json, _p(i, ".signature.bytes"));
+            assertEq(uint256(keccak256(bytes.concat(sig, rand))) < t.winProb, wins, _name(i));
         }
     }
 

@@ -143,6 +143,9 @@ fn rule(name: &str) -> Option<&'static str> {
         "NotUnlocking" => "unlock the funds first, then withdraw after the unlock period",
         "UnlockPeriodNotOver" => "unlocked funds can be withdrawn only from their withdraw round",
         "SignerIsFunder" => "the funder signs its own tickets without authorizing itself",
+        "UnsupportedToken" => {
+            "the payment token delivered less than the amount (a transfer fee or rebase): not accepted"
+        }
         // ServiceRegistry
         "EmptyUri" => "an advertisement needs a service URI",
         "UriTooLong" => "the service URI is too long",

@@ -47,7 +47,7 @@ fn tickets(domain: &TicketDomain, n: usize) -> Vec<(Ticket, Signature)> {
 fn verify(t: &Ticket, sig: &Signature, domain: &TicketDomain) -> Option<bool> {
     let hash = t.hash(domain);
     let signer = sig.recover(hash).ok()?;
-    (signer == t.signer).then(|| is_winning_ticket(hash, B256::repeat_byte(9), t.winProb))
+    (signer == t.signer).then(|| is_winning_ticket(sig, B256::repeat_byte(9), t.winProb))
 }
 
 fn rate(n: usize, elapsed: Duration) -> f64 {

@@ -147,7 +147,9 @@ impl Validator {
         }
 
         let rand = self.secret.recipient_rand(params.seed, params.sender);
-        let winning = is_winning_ticket(hash, rand, ticket.winProb);
+        // The draw reads the sender's signature (recovered canonically above), which this
+        // orchestrator could not know when it committed to `rand`.
+        let winning = is_winning_ticket(signature, rand, ticket.winProb);
         let winner = if winning {
             let wire = SignedTicket::pack(ticket, rand, signature)
                 .map_err(|_| PaymentError::ParamsMismatch("wire"))?;

@@ -278,11 +278,7 @@ fn winning_ticket_is_queued_redeemable_after_params_expire_and_survives_restart(
         s.params.recipient_rand_hash,
         "rand revealed"
     );
-    assert!(is_winning_ticket(
-        t.hash(&s.validator.domain),
-        w.wire.recipient_rand,
-        t.winProb
-    ));
+    assert!(is_winning_ticket(&sig, w.wire.recipient_rand, t.winProb));
 }
 
 #[test]

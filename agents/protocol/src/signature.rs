@@ -9,7 +9,7 @@ use secp256k1::ecdsa::{RecoverableSignature, RecoveryId};
 use secp256k1::{Message, PublicKey, SecretKey};
 
 /// Half the order of secp256k1: the largest `s` the broker accepts.
-const HALF_N: U256 = U256::from_limbs([
+pub(crate) const HALF_N: U256 = U256::from_limbs([
     0xDFE92F46681B20A0,
     0x5D576E7357A4501D,
     0xFFFFFFFFFFFFFFFF,

@@ -1,6 +1,6 @@
 //! The shared ticket vectors (`test/vectors/tickets.json`, produced and checked by the contracts)
 //! hold in Rust too: EIP-712 domain and digest, deterministic signature, recovery, wire packing and
-//! the lottery draw.
+//! the lottery draw (over the signature and recipientRand).
 
 use std::str::FromStr;
 
@@ -44,7 +44,7 @@ fn domain(v: &Value) -> TicketDomain {
 #[test]
 fn domain_separator_matches_the_contract() {
     let all = vectors();
-    assert_eq!(all["format"], "peerflow-ticket-vectors/1");
+    assert_eq!(all["format"], "peerflow-ticket-vectors/2");
     let eip712 = &all["eip712"];
     assert_eq!(
         domain(&eip712["domain"]).eip712().separator(),
@@ -126,7 +126,15 @@ fn every_vector_hashes_signs_packs_and_draws_like_the_contract() {
             "{name}: unpack"
         );
 
-        let wins = is_winning_ticket(hash, rand, ticket.winProb);
+        let wins = is_winning_ticket(&sig, rand, ticket.winProb);
         assert_eq!(wins, v["wins"].as_bool().unwrap(), "{name}: lottery draw");
+        // The draw is keccak256 of the listed 65 signature bytes, then recipientRand.
+        let mut preimage = bytes.clone();
+        preimage.extend_from_slice(rand.as_slice());
+        assert_eq!(
+            U256::from_be_bytes(keccak256(&preimage).0) < ticket.winProb,
+            wins,
+            "{name}: draw preimage"
+        );
     }
 }
