@@ -288,7 +288,7 @@ contract FaultClaims is IFaultClaims, Ownable2Step {
         (c.claimant, c.quorum) = (msg.sender, quorum);
         // Safe cast: `rendition` is below the length of an array decoded from calldata.
         (c.bond, c.rendition, c.slashPpm, c.finderFeePpm) =
-            (SafeCast.toUint128(bond), uint32(rendition), p.slashPpm, p.finderFeePpm);
+        (SafeCast.toUint128(bond), uint32(rendition), p.slashPpm, p.finderFeePpm);
         c.evidenceHash = evidenceHash;
         _records[orchestrator].open += 1;
 
