@@ -2,7 +2,7 @@
 //! three-member committee: while it is open the accused cannot unbond; an upheld claim slashes
 //! exactly the configured share of the orchestrator's own stake and pays the claimant the finder's
 //! fee; a rejected one gives the bond to the orchestrator; an undecided one expires with the bond
-//! back.
+//! back less the tenth that pays the accused for the freeze.
 
 use alloy::primitives::{Address, B256, U256, keccak256, utils::parse_ether};
 use alloy::providers::{DynProvider, Provider, ProviderBuilder, ext::AnvilApi};
@@ -316,8 +316,13 @@ async fn rejected_claim_gives_the_bond_to_the_orchestrator_and_an_undecided_one_
     assert_eq!(expired.status, ClaimStatus::Expired);
     assert_eq!(
         net.balance(b).await,
-        parse_ether("90").unwrap(),
-        "bond back"
+        parse_ether("89").unwrap(),
+        "bond back less the tenth paid for the freeze"
+    );
+    assert_eq!(
+        net.balance(o).await,
+        parse_ether("11").unwrap(),
+        "the rejected bond and the expired claim's tenth"
     );
     let rec = record(&net.deployer, &net.d, o).await.unwrap();
     assert_eq!(
