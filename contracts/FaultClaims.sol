@@ -63,8 +63,8 @@ contract FaultClaims is IFaultClaims, Ownable2Step {
     mapping(bytes32 resultDigest => uint256 id) public claimOfResult;
     mapping(uint256 id => mapping(address member => bool)) internal _voted;
     mapping(address => Record) internal _records;
+    /// @dev Episodes count from 1; 0 means no claim was ever filed against the orchestrator.
     mapping(address orchestrator => uint256) internal _currentEpisode;
-    mapping(uint256 id => uint256) internal _episodeOf;
     mapping(address orchestrator => mapping(uint256 episode => Episode)) internal _episodes;
     /// @dev Per claimant in an episode: its open claims, and whether its share was paid or forfeited.
     mapping(address orchestrator => mapping(uint256 episode => mapping(address claimant => Share))) internal _shares;
@@ -156,7 +156,7 @@ contract FaultClaims is IFaultClaims, Ownable2Step {
         uint256 kept = bond * EXPIRY_KEEP_PPM / PPM;
         emit ClaimResolved(id, ClaimStatus.Expired, 0, 0);
         emit BondReleased(id, bond - kept, kept);
-        _closeUnpaid(id, orchestrator, claimant);
+        _closeUnpaid(c.episode, orchestrator, claimant);
         _release(id, orchestrator);
         token.safeTransfer(claimant, bond - kept);
         if (kept > 0) token.safeTransfer(orchestrator, kept);
@@ -187,18 +187,14 @@ contract FaultClaims is IFaultClaims, Ownable2Step {
     }
 
     /// @inheritdoc IFaultClaims
-    function currentEpisode(address orchestrator) external view returns (uint256) {
-        return _currentEpisode[orchestrator];
+    function currentEpisode(address orchestrator) external view returns (uint256 ep) {
+        ep = _currentEpisode[orchestrator];
+        if (ep == 0) ep = 1;
     }
 
     /// @inheritdoc IFaultClaims
     function episode(address orchestrator, uint256 episode_) external view returns (Episode memory) {
         return _episodes[orchestrator][episode_];
-    }
-
-    /// @inheritdoc IFaultClaims
-    function episodeOf(uint256 id) external view returns (uint256) {
-        return _episodeOf[id];
     }
 
     /// @inheritdoc IFaultClaims
@@ -292,8 +288,11 @@ contract FaultClaims is IFaultClaims, Ownable2Step {
         c.evidenceHash = evidenceHash;
         _records[orchestrator].open += 1;
 
+        // Written on the first claim ever against the orchestrator, so a slash only increments it.
         uint256 ep = _currentEpisode[orchestrator];
-        _episodeOf[id] = ep;
+        if (ep == 0) _currentEpisode[orchestrator] = ep = 1;
+        // Safe cast: one episode per slash, each needing a filed claim; ids fit far below 2^32 claims.
+        c.episode = uint32(ep);
         Share storage share = _shares[orchestrator][ep][msg.sender];
         // A claimant's first open claim in the episode makes it owed a share.
         if (share.open++ == 0 && !share.settled) _episodes[orchestrator][ep].owed += 1;
@@ -323,7 +322,7 @@ contract FaultClaims is IFaultClaims, Ownable2Step {
         r.open -= 1;
         r.upheld += 1;
 
-        uint256 ep = _episodeOf[id];
+        uint256 ep = c.episode;
         Episode storage e = _episodes[orchestrator][ep];
         Share storage share = _shares[orchestrator][ep][claimant];
         share.open -= 1;
@@ -399,8 +398,7 @@ contract FaultClaims is IFaultClaims, Ownable2Step {
     /// @dev A claim of `claimant` ended without an uphold: once its last open claim of the episode
     ///      is gone it is no longer owed a share (after the slash: its share stays for the others;
     ///      with nobody owed any more, what is left is burned).
-    function _closeUnpaid(uint256 id, address orchestrator, address claimant) internal {
-        uint256 ep = _episodeOf[id];
+    function _closeUnpaid(uint256 ep, address orchestrator, address claimant) internal {
         Share storage share = _shares[orchestrator][ep][claimant];
         uint64 open = share.open - 1;
         share.open = open;
@@ -437,7 +435,7 @@ contract FaultClaims is IFaultClaims, Ownable2Step {
         r.rejected += 1;
         emit ClaimResolved(id, ClaimStatus.Rejected, 0, 0);
         emit BondReleased(id, 0, c.bond);
-        _closeUnpaid(id, orchestrator, c.claimant);
+        _closeUnpaid(c.episode, orchestrator, c.claimant);
         _release(id, orchestrator);
         token.safeTransfer(orchestrator, c.bond);
     }

@@ -97,6 +97,7 @@ interface IFaultClaims {
         uint32 rendition; // index into the result's profiles and rendition hashes
         uint32 slashPpm;
         uint32 finderFeePpm;
+        uint32 episode; // the finder's-fee episode of `orchestrator` the claim belongs to (from 1)
         bytes32 evidenceHash;
     }
 
@@ -238,12 +239,11 @@ interface IFaultClaims {
     ///         `BOND_PER_SLASHABLE_PPM` of what it would slash (`slashPpm` of the orchestrator's own
     ///         bonded stake) when that is more.
     function bondFor(address orchestrator) external view returns (uint256);
-    /// @notice The episode claims against `orchestrator` filed now join.
+    /// @notice The episode claims against `orchestrator` filed now join (episodes count from 1; a
+    ///         claim's own is `claim(id).episode`).
     function currentEpisode(address orchestrator) external view returns (uint256);
     /// @notice Episode `episode` of `orchestrator`.
     function episode(address orchestrator, uint256 episode) external view returns (Episode memory);
-    /// @notice The episode claim `id` belongs to.
-    function episodeOf(uint256 id) external view returns (uint256);
     /// @notice A claim (status None: no such claim).
     function claim(uint256 id) external view returns (Claim memory);
     /// @notice The claim filed on a result digest, 0 if none.

@@ -49,12 +49,12 @@ contract FaultClaimsAttacks is FaultClaimsTestBase {
         vm.expectEmit(address(faultClaims));
         emit IFaultClaims.Voted(own, m2, true, 2, 0);
         vm.expectEmit(address(faultClaims));
-        emit IFaultClaims.FinderFeeHeld(o, 0, 12.5 ether, 2);
+        emit IFaultClaims.FinderFeeHeld(o, 1, 12.5 ether, 2);
         vm.expectEmit(address(faultClaims));
         emit IFaultClaims.ClaimResolved(own, IFaultClaims.ClaimStatus.Upheld, 25 ether, 6.25 ether);
         castVote(m2, own, true);
-        assertEq(faultClaims.episode(o, 0).pot, 6.25 ether, "the honest finder's share waits for its claim");
-        assertEq(faultClaims.currentEpisode(o), 1);
+        assertEq(faultClaims.episode(o, 1).pot, 6.25 ether, "the honest finder's share waits for its claim");
+        assertEq(faultClaims.currentEpisode(o), 2);
 
         castVote(m1, honest, true);
         vm.expectEmit(address(faultClaims));
@@ -68,7 +68,7 @@ contract FaultClaimsAttacks is FaultClaimsTestBase {
         assertGt(before - wealth(sybil), 0, "worse off than never cheating");
         assertEq(supply - token.totalSupply(), 12.5 ether, "the rest burned");
         assertEq(token.balanceOf(address(faultClaims)), 0);
-        assertEq(faultClaims.episode(o, 0).owed, 0);
+        assertEq(faultClaims.episode(o, 1).owed, 0);
     }
 
     /// A flood of sybil claimants takes at most the whole fee: o still loses (1 - finderFee) of
@@ -127,22 +127,22 @@ contract FaultClaimsAttacks is FaultClaimsTestBase {
         uint256 third = file(result(o, b3, 1));
         uphold(first_); // 12.5 held for 3: 4.1666… paid now
         uint256 share = uint256(12.5 ether) / 3;
-        assertEq(faultClaims.episode(o, 0).pot, 12.5 ether - share);
+        assertEq(faultClaims.episode(o, 1).pot, 12.5 ether - share);
 
         uint256 b2Before = token.balanceOf(b2);
         castVote(m1, second, false);
         vm.expectEmit(address(faultClaims));
         emit IFaultClaims.Voted(second, m2, false, 0, 2);
         vm.expectEmit(address(faultClaims));
-        emit IFaultClaims.FinderShareForfeited(o, 0, b2);
+        emit IFaultClaims.FinderShareForfeited(o, 1, b2);
         castVote(m2, second, false);
         assertEq(token.balanceOf(b2), b2Before, "bond to the accused, no share");
-        assertEq(faultClaims.episode(o, 0).owed, 1);
+        assertEq(faultClaims.episode(o, 1).owed, 1);
 
         uint256 supply = token.totalSupply();
         vm.warp(block.timestamp + VOTING_PERIOD);
         vm.expectEmit(address(faultClaims));
-        emit IFaultClaims.FinderFeeBurned(o, 0, 12.5 ether - share);
+        emit IFaultClaims.FinderFeeBurned(o, 1, 12.5 ether - share);
         faultClaims.expire(third);
         assertEq(supply - token.totalSupply(), 12.5 ether - share);
         assertEq(token.balanceOf(address(faultClaims)), 0);
@@ -156,7 +156,7 @@ contract FaultClaimsAttacks is FaultClaimsTestBase {
         staking.registerOrchestrator(100_000, 500_000);
         if (!staking.isRegistered(o)) return; // Staking may refuse a just-slashed orchestrator
         uint256 later = file(result(o, bcast, 2));
-        assertEq(faultClaims.episodeOf(later), 1);
+        assertEq(faultClaims.claim(later).episode, 2);
         uint256 before = token.balanceOf(bcast);
         uphold(later);
         assertEq(token.balanceOf(bcast) - before - BOND, 75 ether / 4 / 2, "a new slash, its fee to the lone finder");

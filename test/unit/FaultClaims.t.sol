@@ -56,6 +56,7 @@ contract FaultClaimsTest is FaultClaimsTestBase {
         assertEq(c.quorum, 2);
         assertEq(c.slashPpm, 250_000);
         assertEq(c.finderFeePpm, 500_000);
+        assertEq(c.episode, 1, "the first finder's-fee episode of o");
         assertEq(c.votesFor, 0);
         assertEq(c.votesAgainst, 0);
         assertEq(uint8(c.status), uint8(IFaultClaims.ClaimStatus.Open));
