@@ -118,6 +118,9 @@ pub struct Claim {
     pub votes_for: u32,
     pub votes_against: u32,
     pub status: ClaimStatus,
+    /// The accused's finder's-fee episode the claim belongs to (claims open at the same slash
+    /// share the finder's fee; counted from 1).
+    pub episode: u32,
 }
 
 impl From<IFaultClaims::Claim> for Claim {
@@ -137,6 +140,7 @@ impl From<IFaultClaims::Claim> for Claim {
             votes_for: c.votesFor,
             votes_against: c.votesAgainst,
             status: ClaimStatus::from_code(c.status),
+            episode: c.episode,
         }
     }
 }

@@ -180,6 +180,10 @@ async fn upheld_claim_slashes_a_quarter_of_own_stake_and_pays_the_finder() {
     assert_eq!(filed.result_digest, on_chain_digest);
     assert_eq!(filed.bond, parse_ether("10").unwrap());
     assert_eq!(filed.quorum, 2);
+    assert_eq!(
+        filed.episode, 1,
+        "the first claim against o opens its first episode"
+    );
 
     // While the claim is open the accused cannot pull its stake out from under the slash.
     let staking = Staking::new(net.d.staking, &net.deployer);
