@@ -310,8 +310,8 @@ contract FaultClaims is IFaultClaims, Ownable2Step {
     /// @dev The first upheld claim of an episode slashes; the penalty and fee are read from the
     ///      balance and supply changes Staking makes, so they are exactly what it applied whatever its
     ///      rounding. With one claimant owed, Staking pays the fee to it; with more, the fee comes here
-    ///      as the episode's pot and each owed claimant takes `pot / owed` at its uphold (the last one
-    ///      the rest). The event follows the calls for that reason; all state is written before them,
+    ///      as the episode's pot and each owed claimant takes `pot / owed` at its uphold, or burns it
+    ///      when its claims end otherwise (the last one owed takes or burns the rest). The event follows the calls for that reason; all state is written before them,
     ///      and Staking and the token are fixed at construction. The freeze is lifted after the
     ///      slash, so the principal it takes is the principal held since filing (plus rewards).
     function _uphold(uint256 id, Claim storage c) internal {
@@ -396,25 +396,27 @@ contract FaultClaims is IFaultClaims, Ownable2Step {
     }
 
     /// @dev A claim of `claimant` ended without an uphold: once its last open claim of the episode
-    ///      is gone it is no longer owed a share (after the slash: its share stays for the others;
-    ///      with nobody owed any more, what is left is burned).
+    ///      is gone it is no longer owed a share. After the slash its share is burned at once: left
+    ///      in the pot it would go to whoever is paid last, which the accused could arrange to be its
+    ///      own sybil by filing claims meant to be rejected (their bonds come back to it).
     function _closeUnpaid(uint256 ep, address orchestrator, address claimant) internal {
         Share storage share = _shares[orchestrator][ep][claimant];
         uint64 open = share.open - 1;
         share.open = open;
         if (open != 0 || share.settled) return;
         Episode storage e = _episodes[orchestrator][ep];
-        uint32 owed = e.owed - 1;
-        e.owed = owed;
         // Before the slash a later claim of the same claimant makes it owed again.
-        if (!e.slashed) return;
+        if (!e.slashed) {
+            e.owed -= 1;
+            return;
+        }
         share.settled = true;
+        uint256 amount = _takeShare(e);
+        e.owed -= 1;
         emit FinderShareForfeited(orchestrator, ep, claimant);
-        uint256 pot = e.pot;
-        if (owed == 0 && pot > 0) {
-            e.pot = 0;
-            emit FinderFeeBurned(orchestrator, ep, pot);
-            IWorkToken(address(token)).burn(pot);
+        if (amount > 0) {
+            emit FinderFeeBurned(orchestrator, ep, amount);
+            IWorkToken(address(token)).burn(amount);
         }
     }
 

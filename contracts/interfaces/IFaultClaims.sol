@@ -33,10 +33,10 @@ import {SegmentResultHash} from "../libraries/SegmentResultHash.sol";
 ///         - Finder's fee shared, not raced: the first upheld claim slashes once. Every distinct
 ///           claimant with a claim against the same orchestrator still open at that moment (its
 ///           "episode") is owed one equal share of the finder's fee; a claimant with one upheld claim
-///           of the episode is paid its share at that claim's resolution, one whose open claims all
-///           end otherwise forfeits its share to those still owed, and a remainder nobody can be
-///           owed any more is burned (`FinderFeeBurned`). With one claimant the fee goes to it in the
-///           slash itself. So an accused that races honest finders with its own sybil claim takes
+///           of the episode is paid its share at that claim's resolution, and the share of one whose
+///           open claims all end otherwise is burned (`FinderShareForfeited`, `FinderFeeBurned`), never
+///           passed on to whoever is paid last (the accused could arrange that to be its own sybil).
+///           With one claimant the fee goes to it in the slash itself. So an accused that races honest finders with its own sybil claim takes
 ///           only a sybil's share of the fee and still loses the whole penalty less that share. The
 ///           claimant can be neither the accused nor one of its delegators.
 ///         - Freezing costs what it holds: the bond is at least `BOND_PER_SLASHABLE_PPM` of what an
@@ -140,9 +140,9 @@ interface IFaultClaims {
     ///         shared, one share per claimant in `owed` (the resolving claimant's included).
     event FinderFeeHeld(address indexed orchestrator, uint256 indexed episode, uint256 pot, uint256 owed);
     /// @notice A claimant owed a share saw all its claims of the episode end without an uphold: its
-    ///         share stays in the pot for the others.
+    ///         share is burned (`FinderFeeBurned` follows when it is not zero).
     event FinderShareForfeited(address indexed orchestrator, uint256 indexed episode, address indexed claimant);
-    /// @notice What was left of a pot once nobody was owed a share any more, burned.
+    /// @notice A forfeited share of a pot, burned.
     event FinderFeeBurned(address indexed orchestrator, uint256 indexed episode, uint256 amount);
     /// @notice Claim `id` resolved while this contract was no longer Staking's verifier: no slash.
     event StakingDetached(uint256 indexed id, address verifier);

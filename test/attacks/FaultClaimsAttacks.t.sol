@@ -117,9 +117,9 @@ contract FaultClaimsAttacks is FaultClaimsTestBase {
         assertEq(faultClaims.claimCount(), 0);
     }
 
-    /// A claimant whose claim is rejected after the slash forfeits its share to those still owed;
-    /// when nobody is owed any more the rest is burned, never left behind or diverted.
-    function test_FinderShare_ForfeitedToTheOthersThenBurned() public {
+    /// A claimant whose claims all end without an uphold after the slash forfeits its share: it is
+    /// burned at once, never left for whoever is paid last.
+    function test_FinderShare_ForfeitedSharesAreBurned() public {
         address b2 = newBroadcaster("b2");
         address b3 = newBroadcaster("b3");
         uint256 first_ = file(result(o, bcast, 1));
@@ -127,25 +127,51 @@ contract FaultClaimsAttacks is FaultClaimsTestBase {
         uint256 third = file(result(o, b3, 1));
         uphold(first_); // 12.5 held for 3: 4.1666… paid now
         uint256 share = uint256(12.5 ether) / 3;
-        assertEq(faultClaims.episode(o, 1).pot, 12.5 ether - share);
+        uint256 rest = 12.5 ether - share;
+        assertEq(faultClaims.episode(o, 1).pot, rest);
 
         uint256 b2Before = token.balanceOf(b2);
+        uint256 supply = token.totalSupply();
         castVote(m1, second, false);
         vm.expectEmit(address(faultClaims));
         emit IFaultClaims.Voted(second, m2, false, 0, 2);
         vm.expectEmit(address(faultClaims));
         emit IFaultClaims.FinderShareForfeited(o, 1, b2);
+        vm.expectEmit(address(faultClaims));
+        emit IFaultClaims.FinderFeeBurned(o, 1, rest / 2);
         castVote(m2, second, false);
         assertEq(token.balanceOf(b2), b2Before, "bond to the accused, no share");
+        assertEq(supply - token.totalSupply(), rest / 2);
         assertEq(faultClaims.episode(o, 1).owed, 1);
 
-        uint256 supply = token.totalSupply();
         vm.warp(block.timestamp + VOTING_PERIOD);
         vm.expectEmit(address(faultClaims));
-        emit IFaultClaims.FinderFeeBurned(o, 1, 12.5 ether - share);
+        emit IFaultClaims.FinderFeeBurned(o, 1, rest - rest / 2);
         faultClaims.expire(third);
-        assertEq(supply - token.totalSupply(), 12.5 ether - share);
+        assertEq(supply - token.totalSupply(), rest, "every forfeited share burned");
         assertEq(token.balanceOf(address(faultClaims)), 0);
+        assertEq(faultClaims.episode(o, 1).pot, 0);
+    }
+
+    /// The accused files claims meant to be rejected (their bonds come back to it) beside one real
+    /// sybil claim decided last, hoping the shares the rejected ones forfeit roll over to its sybil.
+    /// They are burned instead: its sybil gets one share of three, as the honest finder does.
+    function test_Attack_BogusClaimsForfeitToTheSybilPaidLast_Burned() public {
+        address bogus = newBroadcaster("o's bogus claimant");
+        address sybil = newBroadcaster("o's sybil");
+        uint256 honest = file(result(o, bcast, 1));
+        uint256 rejected = file(result(o, bogus, 1));
+        uint256 own = file(result(o, sybil, 1));
+        uint256 honestBefore = token.balanceOf(bcast);
+        uint256 sybilBefore = token.balanceOf(sybil);
+        uphold(honest);
+        reject(rejected);
+        uphold(own);
+        uint256 share = uint256(12.5 ether) / 3;
+        assertEq(token.balanceOf(bcast) - honestBefore - BOND, share, "the honest finder: one share");
+        uint256 rest = 12.5 ether - share;
+        assertEq(token.balanceOf(sybil) - sybilBefore - BOND, rest - rest / 2, "the sybil: one share, not two");
+        assertEq(token.balanceOf(o), BOND, "the rejected bond, back to the accused, and nothing more");
     }
 
     /// Claims filed after the slash (o re-bonded and re-registered) open a new episode and slash again.
