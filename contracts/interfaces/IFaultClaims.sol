@@ -11,9 +11,10 @@ import {SegmentResultHash} from "../libraries/SegmentResultHash.sol";
 ///         naming one rendition, a fault code and the hash and URI of its evidence, and posts a bond.
 ///         A committee set by governance decides: `quorum` votes to uphold slash `slashPpm` of the
 ///         orchestrator's own stake through Staking (this contract is Staking's verifier), pay the
-///         claimant `finderFeePpm` of the penalty, burn the rest and return the bond; `quorum` votes
+///         claimant(s) `finderFeePpm` of the penalty, burn the rest and return the bond; `quorum` votes
 ///         to reject give the bond to the accused orchestrator. A claim nobody decides before its
-///         deadline expires: the bond goes back and nobody is penalized.
+///         deadline expires: nobody is penalized, the bond goes back less `EXPIRY_KEEP_PPM` of it,
+///         which pays the accused for the freeze.
 ///
 ///         Rules:
 ///         - Only the result's broadcaster may claim (nobody can front-run the finder's fee), once per
@@ -27,6 +28,34 @@ import {SegmentResultHash} from "../libraries/SegmentResultHash.sol";
 ///         - While a claim is open its orchestrator's stake is frozen in Staking (`IStaking.freeze`):
 ///           it can neither unbond nor move its bond to another delegate, so an upheld claim slashes
 ///           the principal it held at filing (plus rewards since). Each resolution lifts that freeze.
+///
+///         Defences against the parties themselves (test/attacks/FaultClaimsAttacks.t.sol):
+///         - Finder's fee shared, not raced: the first upheld claim slashes once. Every distinct
+///           claimant with a claim against the same orchestrator still open at that moment (its
+///           "episode") is owed one equal share of the finder's fee; a claimant with one upheld claim
+///           of the episode is paid its share at that claim's resolution, and the share of one whose
+///           open claims all end otherwise is burned (`FinderShareForfeited`, `FinderFeeBurned`), never
+///           passed on to whoever is paid last (the accused could arrange that to be its own sybil).
+///           With one claimant the fee goes to it in the slash itself. So an accused that races honest finders with its own sybil claim takes
+///           only a sybil's share of the fee and still loses the whole penalty less that share. The
+///           claimant can be neither the accused nor one of its delegators.
+///         - Freezing costs what it holds: the bond is at least `BOND_PER_SLASHABLE_PPM` of what an
+///           upheld claim could slash (`bondFor`), a claim that expires undecided pays
+///           `EXPIRY_KEEP_PPM` of its bond to the accused for the freeze, and a rejected one pays it
+///           all. Open claims per accused are not capped on purpose: a freeze is one flag whatever
+///           the count, and a cap would let the accused's own (rejected, bond-to-itself) claims lock
+///           honest finders out.
+///         - Resolution never depends on still being Staking's verifier: when governance rotates
+///           `Staking.setVerifier`, open claims still vote and expire, bonds and fee shares still
+///           move; nothing is slashed (`StakingDetached`) and a freeze Staking no longer lets this
+///           contract lift is reported (`FreezeNotReleased`) instead of blocking the claim. No claim
+///           can be filed while detached.
+///         - A claim names one rendition and the fault the claimant found. Jurors vote on whether that
+///           rendition of the signed result is faulty: a juror that proves a different fault of the
+///           same rendition (e.g. `frame_count` for a truncated file claimed `undecodable`) votes to
+///           uphold. The penalty never depends on the fault code, and a result can be claimed only
+///           once, so rejecting a true claim for naming the wrong code would let a proven fault go
+///           unpunished and take an honest claimant's bond.
 ///
 ///         Fault codes (`fault`, the same numbers in `agents/chain/src/claims.rs`):
 ///         1 undecodable, 2 wrong_codec, 3 wrong_resolution, 4 frame_count, 5 duration,
@@ -68,6 +97,7 @@ interface IFaultClaims {
         uint32 rendition; // index into the result's profiles and rendition hashes
         uint32 slashPpm;
         uint32 finderFeePpm;
+        uint32 episode; // the finder's-fee episode of `orchestrator` the claim belongs to (from 1)
         bytes32 evidenceHash;
     }
 
@@ -77,6 +107,14 @@ interface IFaultClaims {
         uint64 rejected;
         uint64 open;
         uint64 expired;
+    }
+
+    /// @notice The finder's-fee episode of an orchestrator: the claims filed against it until a claim
+    ///         of the episode is upheld (the slash); later claims open the next episode.
+    struct Episode {
+        uint128 pot; // finder's fee held for claimants still owed a share
+        uint32 owed; // claimants with an open claim that have neither been paid nor forfeited
+        bool slashed; // a claim of this episode was upheld
     }
 
     /* EVENTS */
@@ -96,6 +134,21 @@ interface IFaultClaims {
     /// @notice A claim reached a final status. `penalty` is what Staking slashed, `finderFee` the part
     ///         of it paid to the claimant (both 0 unless Upheld).
     event ClaimResolved(uint256 indexed id, ClaimStatus status, uint256 penalty, uint256 finderFee);
+    /// @notice Where a resolved claim's bond went (sums to the claim's bond).
+    event BondReleased(uint256 indexed id, uint256 toClaimant, uint256 toOrchestrator);
+    /// @notice The slash of an episode with several claimants owed: the finder's fee is held here and
+    ///         shared, one share per claimant in `owed` (the resolving claimant's included).
+    event FinderFeeHeld(address indexed orchestrator, uint256 indexed episode, uint256 pot, uint256 owed);
+    /// @notice A claimant owed a share saw all its claims of the episode end without an uphold: its
+    ///         share is burned (`FinderFeeBurned` follows when it is not zero).
+    event FinderShareForfeited(address indexed orchestrator, uint256 indexed episode, address indexed claimant);
+    /// @notice A forfeited share of a pot, burned.
+    event FinderFeeBurned(address indexed orchestrator, uint256 indexed episode, uint256 amount);
+    /// @notice Claim `id` resolved while this contract was no longer Staking's verifier: no slash.
+    event StakingDetached(uint256 indexed id, address verifier);
+    /// @notice Staking refused to lift the freeze claim `id` took (verifier rotated); the claim
+    ///         resolved anyway and Staking must release that freeze itself.
+    event FreezeNotReleased(uint256 indexed id, address indexed orchestrator);
     event CommitteeSet(address[] members, uint32 quorum);
     event ParametersSet(uint256 bond, uint256 votingPeriod, uint32 slashPpm, uint32 finderFeePpm);
 
@@ -117,6 +170,8 @@ interface IFaultClaims {
     error NotSignedByOrchestrator(address signer, address orchestrator);
     error AlreadyClaimed(bytes32 resultDigest, uint256 id);
     error NotRegistered(address orchestrator);
+    error ClaimantTiedToAccused(address claimant, address orchestrator);
+    error NotStakingVerifier(address verifier);
     error UnknownClaim(uint256 id);
     error ClaimNotOpen(uint256 id, ClaimStatus status);
     error NotMember(address account);
@@ -130,10 +185,13 @@ interface IFaultClaims {
     /// @notice Files a claim that `result`, signed by its orchestrator with `signature`, is faulty in
     ///         rendition `rendition` with fault code `fault` (1..10, see above). Pulls the current bond
     ///         from the caller (approve first).
-    /// @dev The caller must be `result.broadcaster`; `signature` is 65 bytes `r ‖ s ‖ v` with low `s`
-    ///      over the result's EIP-712 digest under Staking's domain on this chain; the result must not
-    ///      have been claimed before and its orchestrator must be registered. Freezes the
-    ///      orchestrator's stake in Staking (`IStaking.freeze`) until the claim resolves.
+    /// @dev The caller must be `result.broadcaster`, neither the orchestrator nor bonded to it;
+    ///      `signature` is 65 bytes `r ‖ s ‖ v` with low `s` over the result's EIP-712 digest under
+    ///      Staking's domain on this chain; the result must not have been claimed before, its
+    ///      orchestrator must be registered and this contract Staking's verifier. The bond pulled is
+    ///      `bondFor(result.orchestrator)`. Freezes the orchestrator's stake in Staking
+    ///      (`IStaking.freeze`) until the claim resolves. `fault` is the claimant's finding; jurors
+    ///      uphold on any fault they prove in the named rendition (see the rules above).
     /// @param evidenceHash Hash of the evidence (e.g. keccak256 of the rendition and the checker's report).
     /// @param evidenceUri Where the committee finds the evidence; only emitted.
     /// @return id The claim's id (ids start at 1).
@@ -148,12 +206,14 @@ interface IFaultClaims {
 
     /// @notice Votes on an open claim before its deadline; members of the current committee only,
     ///         once each, not the claimant nor the accused. The vote that brings `votesFor` to the
-    ///         claim's quorum upholds it (slash, finder fee, bond back to the claimant); the one that
-    ///         brings `votesAgainst` there rejects it (bond to the orchestrator).
+    ///         claim's quorum upholds it (slash, finder fee or share, bond back to the claimant); the
+    ///         one that brings `votesAgainst` there rejects it (bond to the orchestrator). A member
+    ///         votes to uphold when the named rendition is faulty, whatever fault code it proves.
     function vote(uint256 id, bool uphold) external;
 
-    /// @notice Closes an open claim whose deadline has passed without a decision and returns the bond
-    ///         to the claimant. Anyone.
+    /// @notice Closes an open claim whose deadline has passed without a decision: the bond goes back
+    ///         to the claimant less `EXPIRY_KEEP_PPM` of it, paid to the accused. Anyone. Never blocked
+    ///         by Staking (see the rules above).
     function expire(uint256 id) external;
 
     /* GOVERNANCE */
@@ -175,6 +235,15 @@ interface IFaultClaims {
     function staking() external view returns (IStaking);
     /// @notice Parameters for claims filed now.
     function parameters() external view returns (Parameters memory);
+    /// @notice The bond a claim against `orchestrator` pulls now: `parameters().bond`, or
+    ///         `BOND_PER_SLASHABLE_PPM` of what it would slash (`slashPpm` of the orchestrator's own
+    ///         bonded stake) when that is more.
+    function bondFor(address orchestrator) external view returns (uint256);
+    /// @notice The episode claims against `orchestrator` filed now join (episodes count from 1; a
+    ///         claim's own is `claim(id).episode`).
+    function currentEpisode(address orchestrator) external view returns (uint256);
+    /// @notice Episode `episode` of `orchestrator`.
+    function episode(address orchestrator, uint256 episode) external view returns (Episode memory);
     /// @notice A claim (status None: no such claim).
     function claim(uint256 id) external view returns (Claim memory);
     /// @notice The claim filed on a result digest, 0 if none.

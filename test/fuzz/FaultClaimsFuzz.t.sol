@@ -9,6 +9,7 @@ import {IFaultClaims} from "../../contracts/interfaces/IFaultClaims.sol";
 contract FaultClaimsFuzz is FaultClaimsTestBase {
     uint256 internal constant MAX_STAKE = 1_000_000 ether;
     address internal d = makeAddr("d");
+    uint256 internal expectedBond; // the bond of the claim under test
 
     /// @dev Members in one of the six orders.
     function order(uint256 seed) internal view returns (address[3] memory m) {
@@ -57,7 +58,11 @@ contract FaultClaimsFuzz is FaultClaimsTestBase {
         faultClaims.setParameters(IFaultClaims.Parameters(uint128(BOND), uint64(VOTING_PERIOD), slashPpm, finderFeePpm));
         address o = newSigner("o", selfStake);
         if (delegated > 0) bondAs(d, delegated, o);
+        expectedBond = bondOn(selfStake, slashPpm);
+        assertEq(faultClaims.bondFor(o), expectedBond);
+        give(bcast, expectedBond);
         uint256 id = file(result(o, bcast, 1));
+        assertEq(faultClaims.claim(id).bond, expectedBond, "the bond scales with what the claim can slash");
         Before memory before = snapshot();
 
         IFaultClaims.ClaimStatus status = voteUntilDecided(id, seed, votes);
@@ -71,12 +76,19 @@ contract FaultClaimsFuzz is FaultClaimsTestBase {
             assertEq(uint8(status), uint8(IFaultClaims.ClaimStatus.Rejected));
             assertEq(staking.pendingStake(o), selfStake);
             assertEq(token.balanceOf(bcast), before.claimant);
-            assertEq(token.balanceOf(o), BOND);
+            assertEq(token.balanceOf(o), expectedBond);
             assertEq(token.totalSupply(), before.supply);
             assertTrue(staking.isRegistered(o));
             assertEq(faultClaims.record(o).rejected, 1);
         }
         if (delegated > 0) assertEq(staking.pendingStake(d), delegated, "delegators are never slashed");
+    }
+
+    /// @dev The bond: 10, or 4% of what the claim can slash when more.
+    function bondOn(uint256 selfStake, uint32 slashPpm) internal view returns (uint256 bond) {
+        bond = BOND;
+        uint256 scaled = selfStake * slashPpm / PPM * faultClaims.BOND_PER_SLASHABLE_PPM() / PPM;
+        if (scaled > bond) bond = scaled;
     }
 
     function assertUpheld(address o, uint256 penalty, uint256 finderFeePpm, uint256 selfStake, Before memory before)
@@ -85,7 +97,7 @@ contract FaultClaimsFuzz is FaultClaimsTestBase {
     {
         uint256 fee = penalty * finderFeePpm / PPM;
         assertEq(staking.pendingStake(o), selfStake - penalty);
-        assertEq(token.balanceOf(bcast), before.claimant + fee + BOND);
+        assertEq(token.balanceOf(bcast), before.claimant + fee + expectedBond);
         assertEq(token.totalSupply(), before.supply - (penalty - fee));
         assertEq(token.balanceOf(address(staking)), before.staking - penalty);
         assertEq(token.balanceOf(o), 0);
@@ -108,6 +120,10 @@ contract FaultClaimsFuzz is FaultClaimsTestBase {
         uint256 supply = token.totalSupply();
         uint256 id = file(result(o, bcast, 1));
         uint256 deadline = block.timestamp + period;
+        // At least 4% of the 25 a claim on 100 of own stake can slash.
+        if (bond < 1 ether) bond = 1 ether;
+        expectedBond = bond;
+        assertEq(faultClaims.claim(id).bond, bond);
         assertEq(token.balanceOf(address(faultClaims)), bond);
         assertEq(token.balanceOf(bcast), claimantStart - bond);
 
@@ -127,13 +143,15 @@ contract FaultClaimsFuzz is FaultClaimsTestBase {
             assertEq(uint8(statusOf(id)), uint8(status));
         }
 
-        uint256 burned = supply - token.totalSupply();
         uint256 finderFee = status == IFaultClaims.ClaimStatus.Upheld ? 12.5 ether : 0;
-        assertEq(burned, status == IFaultClaims.ClaimStatus.Upheld ? 12.5 ether : 0);
+        assertEq(supply - token.totalSupply(), finderFee, "the burned half of the penalty");
         assertEq(token.balanceOf(address(faultClaims)), 0, "no bond left behind");
         if (status == IFaultClaims.ClaimStatus.Rejected) {
-            assertEq(token.balanceOf(o), bond);
-            assertEq(token.balanceOf(bcast), claimantStart - bond);
+            assertEq(token.balanceOf(o), expectedBond);
+            assertEq(token.balanceOf(bcast), claimantStart - expectedBond);
+        } else if (status == IFaultClaims.ClaimStatus.Expired) {
+            assertEq(token.balanceOf(o), expectedBond / 10, "the accused is paid 10% for the freeze");
+            assertEq(token.balanceOf(bcast), claimantStart - expectedBond / 10);
         } else {
             assertEq(token.balanceOf(o), 0);
             assertEq(token.balanceOf(bcast), claimantStart + finderFee);

@@ -13,8 +13,9 @@ import {twoRenditionResult} from "../utils/SegmentResults.sol";
 /// @notice Drives FaultClaims with bounded inputs: claims by two broadcasters against three
 ///         orchestrators (duplicates, foreign signatures and slashed orchestrators included), votes by
 ///         members and outsiders, expiries, time warps, governance changing the committee and the
-///         parameters under open claims, and the accused trying to unbond or re-delegate its stake.
-///         Ghosts come from the events of successful calls.
+///         parameters under open claims, governance rotating Staking's verifier away and back, and
+///         the accused trying to unbond or re-delegate its stake. Ghosts come from the events of
+///         successful calls.
 /// @dev A call the contract rejects reverts the whole handler step (fail_on_revert is off).
 contract FaultClaimsHandler is Test {
     WorkToken public immutable token;
@@ -30,7 +31,10 @@ contract FaultClaimsHandler is Test {
 
     mapping(uint256 id => uint256) public resolutions;
     mapping(uint256 id => IFaultClaims.ClaimStatus) public finalStatus;
-    uint256 public burned; // Σ (penalty − finderFee) of upheld claims
+    uint256 public penalties; // Σ penalty of upheld claims
+    uint256 public feesPaid; // Σ finderFee of upheld claims (from Staking or from a pot)
+    uint256 public feesBurned; // Σ FinderFeeBurned
+    mapping(address orchestrator => uint256) public strandedFreezes; // Σ FreezeNotReleased
     bool public resolvedTwice;
     bool public penaltyMismatch; // an event's amounts differ from the supply and balance changes
     bool public escapedWhileFrozen; // an accused moved bonded principal out while a claim was open
@@ -76,21 +80,35 @@ contract FaultClaimsHandler is Test {
         vm.prank(voter);
         claims.vote(id, uphold);
         calls["vote"]++;
-        (bool resolved, uint256 penalty, uint256 finderFee) = _record(vm.getRecordedLogs());
+        (bool resolved,, uint256 finderFee, uint256 burnedNow) = _record(vm.getRecordedLogs());
         if (!resolved) return;
-        uint256 supplyDrop = supplyBefore - token.totalSupply();
+        // Exactly what Staking burned plus what a forfeit burned from a pot.
+        if (supplyBefore - token.totalSupply() != burnedNow) penaltyMismatch = true;
         uint256 paid = token.balanceOf(c.claimant) - claimantBefore;
         IFaultClaims.ClaimStatus status = claims.claim(id).status;
         uint256 bondBack = status == IFaultClaims.ClaimStatus.Upheld ? c.bond : 0;
-        if (supplyDrop != penalty - finderFee || paid != finderFee + bondBack) penaltyMismatch = true;
+        if (paid != finderFee + bondBack) penaltyMismatch = true;
     }
 
     function expire(uint256 idSeed) external {
         uint256 id = _id(idSeed);
+        IFaultClaims.Claim memory c = claims.claim(id);
+        uint256 claimantBefore = token.balanceOf(c.claimant);
+        uint256 accusedBefore = token.balanceOf(c.orchestrator);
         vm.recordLogs();
         claims.expire(id);
         calls["expire"]++;
         _record(vm.getRecordedLogs());
+        uint256 kept = uint256(c.bond) * claims.EXPIRY_KEEP_PPM() / 1_000_000;
+        if (token.balanceOf(c.claimant) - claimantBefore != c.bond - kept) penaltyMismatch = true;
+        if (token.balanceOf(c.orchestrator) - accusedBefore != kept) penaltyMismatch = true;
+    }
+
+    /// @dev Governance points Staking's verifier elsewhere, or back at FaultClaims.
+    function rotateVerifier(bool away) external {
+        vm.prank(owner);
+        staking.setVerifier(away ? address(0xDEAD) : address(claims));
+        calls[away ? bytes32("verifier away") : bytes32("verifier back")]++;
     }
 
     /// @dev An orchestrator unbonds part of its stake: refused while a claim against it is open.
@@ -158,20 +176,37 @@ contract FaultClaimsHandler is Test {
         return count == 0 ? 1 : 1 + seed % count;
     }
 
-    /// @dev Counts the ClaimResolved events of one call into the ghosts.
-    function _record(Vm.Log[] memory logs) internal returns (bool resolved, uint256 penalty, uint256 finderFee) {
+    /// @dev Counts the ClaimResolved, FinderFeeHeld, FinderFeeBurned and FreezeNotReleased events of
+    ///      one call into the ghosts; `burnedNow` is the most the supply may have dropped by.
+    function _record(Vm.Log[] memory logs)
+        internal
+        returns (bool resolved, uint256 penalty, uint256 finderFee, uint256 burnedNow)
+    {
+        uint256 held;
         for (uint256 i; i < logs.length; ++i) {
-            if (logs[i].emitter != address(claims) || logs[i].topics[0] != IFaultClaims.ClaimResolved.selector) {
-                continue;
+            if (logs[i].emitter != address(claims)) continue;
+            bytes32 topic = logs[i].topics[0];
+            if (topic == IFaultClaims.FinderFeeHeld.selector) {
+                (held,) = abi.decode(logs[i].data, (uint256, uint256));
+            } else if (topic == IFaultClaims.FinderFeeBurned.selector) {
+                uint256 amount = abi.decode(logs[i].data, (uint256));
+                feesBurned += amount;
+                burnedNow += amount;
+            } else if (topic == IFaultClaims.FreezeNotReleased.selector) {
+                strandedFreezes[address(uint160(uint256(logs[i].topics[2])))]++;
+            } else if (topic == IFaultClaims.ClaimResolved.selector) {
+                uint256 id = uint256(logs[i].topics[1]);
+                IFaultClaims.ClaimStatus status;
+                (status, penalty, finderFee) = abi.decode(logs[i].data, (IFaultClaims.ClaimStatus, uint256, uint256));
+                if (++resolutions[id] > 1) resolvedTwice = true;
+                finalStatus[id] = status;
+                penalties += penalty;
+                feesPaid += finderFee;
+                resolved = true;
             }
-            uint256 id = uint256(logs[i].topics[1]);
-            IFaultClaims.ClaimStatus status;
-            (status, penalty, finderFee) = abi.decode(logs[i].data, (IFaultClaims.ClaimStatus, uint256, uint256));
-            if (++resolutions[id] > 1) resolvedTwice = true;
-            finalStatus[id] = status;
-            burned += penalty - finderFee;
-            resolved = true;
         }
+        // Staking burned the penalty less the fee it paid out (to the claimant, or here as a pot).
+        if (penalty > 0) burnedNow += penalty - (held > 0 ? held : finderFee);
     }
 
     function _result(address o, address b, uint256 seq)

@@ -56,6 +56,7 @@ contract FaultClaimsTest is FaultClaimsTestBase {
         assertEq(c.quorum, 2);
         assertEq(c.slashPpm, 250_000);
         assertEq(c.finderFeePpm, 500_000);
+        assertEq(c.episode, 1, "the first finder's-fee episode of o");
         assertEq(c.votesFor, 0);
         assertEq(c.votesAgainst, 0);
         assertEq(uint8(c.status), uint8(IFaultClaims.ClaimStatus.Open));
@@ -395,11 +396,14 @@ contract FaultClaimsTest is FaultClaimsTestBase {
         uint256 claimantBefore = token.balanceOf(bcast);
         vm.expectEmit(address(faultClaims));
         emit IFaultClaims.ClaimResolved(id, IFaultClaims.ClaimStatus.Expired, 0, 0);
+        vm.expectEmit(address(faultClaims));
+        emit IFaultClaims.BondReleased(id, 9 ether, 1 ether);
         vm.prank(makeAddr("anyone"));
         faultClaims.expire(id);
 
         assertEq(uint8(statusOf(id)), uint8(IFaultClaims.ClaimStatus.Expired));
-        assertEq(token.balanceOf(bcast), claimantBefore + BOND);
+        assertEq(token.balanceOf(bcast), claimantBefore + 9 ether, "the bond less the 10% kept");
+        assertEq(token.balanceOf(o), 1 ether, "paid to the accused for the freeze");
         assertEq(token.balanceOf(address(faultClaims)), 0);
         assertTrue(staking.isRegistered(o));
         assertEq(staking.pendingStake(o), 100 ether);

@@ -118,6 +118,9 @@ pub struct Claim {
     pub votes_for: u32,
     pub votes_against: u32,
     pub status: ClaimStatus,
+    /// The accused's finder's-fee episode the claim belongs to (claims open at the same slash
+    /// share the finder's fee; counted from 1).
+    pub episode: u32,
 }
 
 impl From<IFaultClaims::Claim> for Claim {
@@ -137,6 +140,7 @@ impl From<IFaultClaims::Claim> for Claim {
             votes_for: c.votesFor,
             votes_against: c.votesAgainst,
             status: ClaimStatus::from_code(c.status),
+            episode: c.episode,
         }
     }
 }
@@ -172,7 +176,8 @@ pub struct Resolution {
     pub status: ClaimStatus,
     /// Slashed from the orchestrator's own stake (upheld claims only).
     pub penalty: U256,
-    /// The part of the penalty paid to the claimant.
+    /// What this claim's claimant was paid of the finder's fee: all of it when it was the only
+    /// claimant owed at the slash, else its share of the episode's pot (see `IFaultClaims`).
     pub finder_fee: U256,
 }
 
@@ -203,7 +208,8 @@ pub async fn file_claim<P: Provider>(
 ) -> Result<U256, ChainError> {
     let claims = FaultClaims::new(d.fault_claims, provider);
     let token = WorkToken::new(d.work_token, provider);
-    let bond = U256::from(claims.parameters().call().await?.bond);
+    // The bond scales with the accused's slashable stake: ask for the one this claim pulls.
+    let bond = claims.bondFor(result.orchestrator).call().await?;
     let allowance = token
         .allowance(result.broadcaster, d.fault_claims)
         .call()
@@ -240,7 +246,8 @@ pub async fn vote<P: Provider>(
     Ok(event_in::<FaultClaims::ClaimResolved>(&receipt).map(Resolution::from))
 }
 
-/// Expires claim `id` (open, deadline passed): the bond goes back to the claimant.
+/// Expires claim `id` (open, deadline passed): the bond goes back to the claimant less the part
+/// (`EXPIRY_KEEP_PPM`) paid to the accused for the freeze.
 pub async fn expire<P: Provider>(
     provider: &P,
     d: &Deployment,

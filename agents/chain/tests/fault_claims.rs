@@ -2,7 +2,7 @@
 //! three-member committee: while it is open the accused cannot unbond; an upheld claim slashes
 //! exactly the configured share of the orchestrator's own stake and pays the claimant the finder's
 //! fee; a rejected one gives the bond to the orchestrator; an undecided one expires with the bond
-//! back.
+//! back less the tenth that pays the accused for the freeze.
 
 use alloy::primitives::{Address, B256, U256, keccak256, utils::parse_ether};
 use alloy::providers::{DynProvider, Provider, ProviderBuilder, ext::AnvilApi};
@@ -180,6 +180,10 @@ async fn upheld_claim_slashes_a_quarter_of_own_stake_and_pays_the_finder() {
     assert_eq!(filed.result_digest, on_chain_digest);
     assert_eq!(filed.bond, parse_ether("10").unwrap());
     assert_eq!(filed.quorum, 2);
+    assert_eq!(
+        filed.episode, 1,
+        "the first claim against o opens its first episode"
+    );
 
     // While the claim is open the accused cannot pull its stake out from under the slash.
     let staking = Staking::new(net.d.staking, &net.deployer);
@@ -316,8 +320,13 @@ async fn rejected_claim_gives_the_bond_to_the_orchestrator_and_an_undecided_one_
     assert_eq!(expired.status, ClaimStatus::Expired);
     assert_eq!(
         net.balance(b).await,
-        parse_ether("90").unwrap(),
-        "bond back"
+        parse_ether("89").unwrap(),
+        "bond back less the tenth paid for the freeze"
+    );
+    assert_eq!(
+        net.balance(o).await,
+        parse_ether("11").unwrap(),
+        "the rejected bond and the expired claim's tenth"
     );
     let rec = record(&net.deployer, &net.d, o).await.unwrap();
     assert_eq!(
