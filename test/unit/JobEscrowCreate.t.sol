@@ -307,7 +307,9 @@ contract JobEscrowCreateTest is EscrowTestBase {
         vm.expectRevert(err);
         escrow.releaseCheckpoint(7, p1);
         vm.expectRevert(err);
-        escrow.commitResult(7, GOOD, 0, 0, "");
+        escrow.commitResult(7, GOOD, 0, 0);
+        vm.expectRevert(err);
+        escrow.revealResult(7, GOOD, 0, "");
         vm.expectRevert(err);
         escrow.dispute(7, p1);
         vm.expectRevert(err);

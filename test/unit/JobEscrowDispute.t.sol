@@ -141,8 +141,7 @@ contract JobEscrowDisputeTest is EscrowTestBase {
         accept(j, p4);
         vm.prank(buyer);
         escrow.releaseCheckpoint(j, p4); // 5 paid, 1 back
-        vm.prank(p4);
-        escrow.commitResult(j, GOOD, 6 ether, USAGE, "");
+        commit(j, p4, GOOD, 6 ether);
         vm.prank(buyer);
         escrow.dispute(j, p4);
         vm.prank(p4);

@@ -256,15 +256,20 @@ contract JobEscrowFixedTest is EscrowTestBase {
         accept(id, p1);
         vm.warp(block.timestamp + 100);
         vm.expectEmit(address(escrow));
-        emit IJobEscrow.ResultCommitted(id, p1, GOOD, 7 ether, USAGE, "ipfs://result");
+        emit IJobEscrow.ResultCommitted(id, p1, resultCommitment(id, p1, GOOD), 7 ether, USAGE);
         commit(id, p1, GOOD, 7 ether);
         IJobEscrow.Slot memory s = slot(id, p1);
         assertEq(uint8(s.status), uint8(IJobEscrow.SlotStatus.Committed));
-        assertEq(s.resultHash, GOOD);
+        assertEq(s.resultCommitment, resultCommitment(id, p1, GOOD));
+        assertEq(s.resultHash, bytes32(0), "sealed until revealed");
         assertEq(s.charge, 7 ether);
         assertEq(job(id).committed, 1);
         assertEq(job(id).lastCommitAt, block.timestamp);
-        assertEq(escrow.finalizableAt(id), job(id).params.deadline + REVIEW, "one slot still open");
+        assertEq(
+            escrow.finalizableAt(id),
+            job(id).params.deadline + 1 + escrow.REVEAL_PERIOD() + REVIEW,
+            "one slot still open: reveals open after the deadline"
+        );
     }
 
     function test_CommitResult_AtTheDeadline() public {
