@@ -37,7 +37,11 @@ async fn a_sealed_result_is_revealed_after_a_restart_and_paid() {
     let limit = std::time::Instant::now() + Duration::from_secs(90);
     while first.job(job).unwrap().map(|r| r.phase) != Some(JobPhase::Sealed) {
         first.tick().await.unwrap();
-        assert!(std::time::Instant::now() < limit, "never committed");
+        assert!(
+            std::time::Instant::now() < limit,
+            "never committed: {:?}",
+            first.job(job).unwrap()
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // On-chain only the commitment: nothing another replica could copy.
