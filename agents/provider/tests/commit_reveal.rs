@@ -26,7 +26,7 @@ async fn a_sealed_result_is_revealed_after_a_restart_and_paid() {
     let m = Market::start(vec![vod()]).await;
     let spec = m.vod_spec(1, 160, 90, "90p:160x90:50k").await;
     // Two replicas, one provider: the reveal window opens only after the deadline.
-    let terms = m.terms(2, "0.5", 300).await;
+    let terms = m.terms(2, "0.5", 900).await;
     let (job, _) = submit(&m.buyer, &m.blobs, &m.urls[0], &spec, &terms)
         .await
         .unwrap();
@@ -76,7 +76,7 @@ async fn a_sealed_result_is_revealed_after_a_restart_and_paid() {
         )
         .unwrap(),
     );
-    m.warp(301).await; // past the deadline: the window opens
+    m.warp(901).await; // past the deadline: the window opens
     while again.job(job).unwrap().unwrap().phase == JobPhase::Sealed {
         again.tick().await.unwrap();
         assert!(std::time::Instant::now() < limit, "never revealed");
@@ -84,9 +84,17 @@ async fn a_sealed_result_is_revealed_after_a_restart_and_paid() {
     let results = m.buyer.results(job).await.unwrap();
     assert_eq!(results.len(), 1);
     assert_eq!(results[0].provider, me);
+    let stored: peerflow_compute::Digest = again
+        .job(job)
+        .unwrap()
+        .unwrap()
+        .result
+        .unwrap()
+        .parse()
+        .unwrap();
     assert_eq!(
-        results[0].result_hash.to_string(),
-        format!("0x{}", again.job(job).unwrap().unwrap().result.unwrap()),
+        results[0].result_hash,
+        stored.to_b256(),
         "the revealed hash is the one the provider stored"
     );
     m.warp(3600).await; // the rest of the reveal window (one slot was never filled)
@@ -111,7 +119,7 @@ async fn a_sealed_result_is_revealed_after_a_restart_and_paid() {
 async fn a_job_naming_an_untrusted_arbiter_is_skipped() {
     let m = Market::start(vec![vod()]).await;
     let spec = m.vod_spec(1, 160, 90, "90p:160x90:50k").await;
-    let mut terms = m.terms(1, "0.5", 300).await;
+    let mut terms = m.terms(1, "0.5", 900).await;
     // The buyer's own arbiter: with it the buyer could outvote the provider in any dispute.
     terms.arbiter = Address::repeat_byte(0x42);
     let (job, _) = submit(&m.buyer, &m.blobs, &m.urls[0], &spec, &terms)
