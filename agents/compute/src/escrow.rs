@@ -156,12 +156,10 @@ impl<P: Provider + Clone> Escrow<P> {
         usage_hash: B256,
     ) -> Result<TransactionReceipt, EscrowError> {
         let charge = alloy::primitives::Uint::<96, 2>::from(charge.to::<u128>());
-        Ok(execute(self.escrow.commitResult(
-            U256::from(job_id),
-            commitment,
-            charge,
-            usage_hash,
-        ))
+        Ok(execute(
+            self.escrow
+                .commitResult(U256::from(job_id), commitment, charge, usage_hash),
+        )
         .await?)
     }
 
@@ -173,12 +171,10 @@ impl<P: Provider + Clone> Escrow<P> {
         salt: B256,
         uri: &str,
     ) -> Result<TransactionReceipt, EscrowError> {
-        Ok(execute(self.escrow.revealResult(
-            U256::from(job_id),
-            result_hash,
-            salt,
-            uri.to_owned(),
-        ))
+        Ok(execute(
+            self.escrow
+                .revealResult(U256::from(job_id), result_hash, salt, uri.to_owned()),
+        )
         .await?)
     }
 

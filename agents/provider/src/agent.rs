@@ -231,7 +231,10 @@ impl<P: Provider + Clone + 'static> Agent<P> {
             return Ok(());
         }
         if now >= until {
-            tracing::warn!(job = id, "reveal window missed; the sealed result will not be paid");
+            tracing::warn!(
+                job = id,
+                "reveal window missed; the sealed result will not be paid"
+            );
             self.store()
                 .set(id, JobPhase::Committed, "reveal window missed", None)?;
             return Ok(());

@@ -107,7 +107,11 @@ async fn a_sealed_result_is_revealed_after_a_restart_and_paid() {
     assert_eq!(m.buyer.job(job).await.unwrap().status, codes::JOB_FINALIZED);
     let charge = results[0].charge;
     assert!(charge > U256::ZERO);
-    assert_eq!(m.balance(me).await, before + charge, "charge paid, collateral back");
+    assert_eq!(
+        m.balance(me).await,
+        before + charge,
+        "charge paid, collateral back"
+    );
     assert_eq!(
         m.balance(m.chain.address(common::BUYER)).await,
         buyer_before + terms.price * U256::from(2) - charge,
@@ -132,5 +136,9 @@ async fn a_job_naming_an_untrusted_arbiter_is_skipped() {
     assert_eq!(row.phase, JobPhase::Skipped);
     assert_eq!(row.detail, "arbiter not trusted");
     assert_eq!(m.buyer.job(job).await.unwrap().filled, 0);
-    assert_eq!(m.balance(m.provider_address(0)).await, before, "no collateral posted");
+    assert_eq!(
+        m.balance(m.provider_address(0)).await,
+        before,
+        "no collateral posted"
+    );
 }
