@@ -82,8 +82,7 @@ contract JobEscrowFuzzTest is EscrowTestBase {
 
         // A strict majority of the revealed results (a lone BAD reveal is one).
         uint256 revealedCount = goodCount + badCount;
-        bytes32 majority =
-            2 * goodCount > revealedCount ? GOOD : 2 * badCount > revealedCount ? BAD : bytes32(0);
+        bytes32 majority = 2 * goodCount > revealedCount ? GOOD : 2 * badCount > revealedCount ? BAD : bytes32(0);
         for (uint256 i; i < filled; ++i) {
             _checkPayout(id, provs[i], Outcome(committed[i], good[i] ? GOOD : BAD, majority, charges[i]));
         }

@@ -290,6 +290,30 @@ contract JobEscrowFixedTest is EscrowTestBase {
         commit(id, p1, GOOD, 1);
     }
 
+    function test_RevealResult_OpensTheCommitmentOnce() public {
+        uint256 id = createFixed(1);
+        accept(id, p1);
+        vm.expectRevert(abi.encodeWithSelector(IJobEscrow.NothingToReveal.selector, id, p1));
+        vm.prank(p1);
+        escrow.revealResult(id, GOOD, resultSalt(p1), "");
+        commit(id, p1, GOOD, 3 ether);
+        vm.expectRevert(IJobEscrow.ZeroResultHash.selector);
+        vm.prank(p1);
+        escrow.revealResult(id, bytes32(0), resultSalt(p1), "");
+        vm.expectRevert(abi.encodeWithSelector(IJobEscrow.BadResultReveal.selector, id, p1));
+        vm.prank(p1);
+        escrow.revealResult(id, BAD, resultSalt(p1), "");
+        vm.expectEmit(address(escrow));
+        emit IJobEscrow.ResultRevealed(id, p1, GOOD, "ipfs://result");
+        revealResult(id, p1);
+        assertEq(slot(id, p1).resultHash, GOOD);
+        assertEq(job(id).revealed, 1);
+        assertEq(job(id).lastRevealAt, block.timestamp);
+        vm.expectRevert(abi.encodeWithSelector(IJobEscrow.NothingToReveal.selector, id, p1));
+        vm.prank(p1);
+        escrow.revealResult(id, GOOD, resultSalt(p1), "");
+    }
+
     function test_RevertWhen_CommitBadInput() public {
         uint256 id = createFixed(1);
         vm.expectRevert(abi.encodeWithSelector(IJobEscrow.WrongSlotStatus.selector, id, p1, IJobEscrow.SlotStatus.None));
@@ -465,7 +489,9 @@ contract JobEscrowFixedTest is EscrowTestBase {
         commit(id, p1, GOOD, 4 ether);
         commit(id, p2, GOOD, 4 ether);
         assertEq(
-            escrow.finalizableAt(id), job(id).params.deadline + 1 + escrow.REVEAL_PERIOD() + REVIEW, "a slot is unfilled"
+            escrow.finalizableAt(id),
+            job(id).params.deadline + 1 + escrow.REVEAL_PERIOD() + REVIEW,
+            "a slot is unfilled"
         );
         toFinalizable(id);
         vm.expectEmit(address(escrow));
