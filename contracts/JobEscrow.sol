@@ -13,10 +13,10 @@ import {IJobEscrow} from "./interfaces/IJobEscrow.sol";
 ///        (`params.price` each), each live slot's `clearingPrice - paidOut + collateralLeft`, and the
 ///        collateral of bids not yet awarded. Every transfer out is subtracted from it first.
 ///      - Sealed-bid jobs: `closeAuction` refunds the buyer `(params.price - clearingPrice)` per winner
-///        and hands over the collateral of bids never revealed; losers get their collateral back. The
+///        and burns the collateral of bids never revealed; losers get their collateral back. The
 ///        price of slots no bid filled stays until `finalize`, which may run at once when nobody won.
 ///      - Every state change happens before the token moves (checks-effects-interactions); the token
-///        is fixed at construction.
+///        is fixed at construction, and every transfer in is checked by balance difference.
 contract JobEscrow is IJobEscrow {
     using SafeERC20 for IERC20;
 
@@ -27,6 +27,16 @@ contract JobEscrow is IJobEscrow {
     uint256 public constant MAX_BIDDERS = 32;
     /// @notice Longest dispute period the constructor accepts (so `finalize` can never overflow).
     uint256 public constant MAX_DISPUTE_PERIOD = 365 days;
+    /// @notice How long sealed results may be revealed once the reveal window opened (it closes
+    ///         early when every slot revealed).
+    uint256 public constant REVEAL_PERIOD = 1 hours;
+    /// @notice Least collateral per provider, in basis points of the job's price (so squatting a slot
+    ///         or filling an auction with sybils costs collateral that a no-show loses).
+    uint256 public constant MIN_COLLATERAL_BPS = 1000;
+    /// @notice `minCompleted = N` also needs N x price / RECORD_VALUE_DIVISOR earned.
+    uint256 public constant RECORD_VALUE_DIVISOR = 10;
+    /// @notice Where forfeited bid collateral goes (burned: nobody, the buyer included, gains it).
+    address public constant BURN_ADDRESS = 0x000000000000000000000000000000000000dEaD;
 
     uint8 internal constant VOTE_PAY = 1;
     uint8 internal constant VOTE_SLASH = 2;
@@ -206,14 +216,15 @@ contract JobEscrow is IJobEscrow {
             emit SlotAccepted(jobId, ranked[i], job.params.collateral);
         }
         (uint256[] memory refunds, uint256 forfeited) = _settleLosers(jobId, slots, bidders, job.params.collateral);
-        uint256 toBuyer = uint256(job.params.price - clearingPrice) * winners + forfeited;
-        job.escrowed -= toBuyer + uint256(job.params.collateral) * (revealed - winners);
+        uint256 toBuyer = uint256(job.params.price - clearingPrice) * winners;
+        job.escrowed -= toBuyer + forfeited + uint256(job.params.collateral) * (revealed - winners);
         emit AuctionClosed(jobId, clearingPrice, won);
 
         for (uint256 i; i < bidders.length; ++i) {
             _pay(bidders[i], refunds[i]);
         }
         _pay(job.buyer, toBuyer);
+        _pay(BURN_ADDRESS, forfeited);
     }
 
     /// @inheritdoc IJobEscrow
@@ -228,23 +239,43 @@ contract JobEscrow is IJobEscrow {
     }
 
     /// @inheritdoc IJobEscrow
-    function commitResult(uint256 jobId, bytes32 resultHash, uint96 charge, bytes32 usageHash, string calldata uri)
-        external
-    {
+    function commitResult(uint256 jobId, bytes32 commitment, uint96 charge, bytes32 usageHash) external {
         Job storage job = _job(jobId);
         Slot storage slot = _slots[jobId][msg.sender];
         if (slot.status != SlotStatus.Accepted) revert WrongSlotStatus(jobId, msg.sender, slot.status);
         uint256 deadline = job.params.deadline;
         if (block.timestamp > deadline) revert DeadlinePassed(jobId, deadline);
-        if (resultHash == bytes32(0)) revert ZeroResultHash();
+        if (commitment == bytes32(0)) revert ZeroResultHash();
         uint96 clearingPrice = job.clearingPrice;
         if (charge > clearingPrice) revert ChargeTooHigh(charge, clearingPrice);
         slot.status = SlotStatus.Committed;
-        slot.resultHash = resultHash;
+        slot.resultCommitment = commitment;
         slot.charge = charge;
         job.committed += 1;
         job.lastCommitAt = uint64(block.timestamp);
-        emit ResultCommitted(jobId, msg.sender, resultHash, charge, usageHash, uri);
+        emit ResultCommitted(jobId, msg.sender, commitment, charge, usageHash);
+    }
+
+    /// @inheritdoc IJobEscrow
+    function revealResult(uint256 jobId, bytes32 resultHash, bytes32 salt, string calldata uri) external {
+        Job storage job = _job(jobId);
+        Slot storage slot = _slots[jobId][msg.sender];
+        bytes32 sealed_ = slot.resultCommitment;
+        if (sealed_ == bytes32(0) || slot.resultHash != bytes32(0) || slot.status == SlotStatus.Slashed) {
+            revert NothingToReveal(jobId, msg.sender);
+        }
+        uint256 opensAt = _revealOpensAt(job);
+        if (block.timestamp < opensAt) revert RevealNotOpen(jobId);
+        uint256 until = opensAt + REVEAL_PERIOD;
+        if (block.timestamp >= until) revert DeadlinePassed(jobId, until);
+        if (resultHash == bytes32(0)) revert ZeroResultHash();
+        if (keccak256(abi.encode(jobId, msg.sender, resultHash, salt)) != sealed_) {
+            revert BadResultReveal(jobId, msg.sender);
+        }
+        slot.resultHash = resultHash;
+        job.revealed += 1;
+        job.lastRevealAt = uint64(block.timestamp);
+        emit ResultRevealed(jobId, msg.sender, resultHash, uri);
     }
 
     /* SETTLEMENT */
@@ -259,6 +290,8 @@ contract JobEscrow is IJobEscrow {
         if (status != SlotStatus.Accepted && status != SlotStatus.Committed) {
             revert WrongSlotStatus(jobId, provider, status);
         }
+        // A provider disputing its own empty slot would turn the late penalty into a neutral refund.
+        if (msg.sender == provider && status != SlotStatus.Committed) revert NotCommitted(jobId, provider);
         uint256 until = _finalizableAt(job);
         if (block.timestamp >= until) revert DeadlinePassed(jobId, until);
         slot.status = SlotStatus.Disputed;
@@ -270,6 +303,8 @@ contract JobEscrow is IJobEscrow {
         Job storage job = _job(jobId);
         Slot storage slot = _slots[jobId][provider];
         if (slot.status != SlotStatus.Disputed) revert WrongSlotStatus(jobId, provider, slot.status);
+        uint256 expiry = _disputeExpiry(job);
+        if (block.timestamp >= expiry) revert DisputeExpired(jobId, expiry);
         uint8 v = payProvider ? VOTE_PAY : VOTE_SLASH;
         // Buyer, provider and arbiter are three distinct accounts (createJob, accept and commitBid check).
         if (msg.sender == job.buyer) {
@@ -291,9 +326,9 @@ contract JobEscrow is IJobEscrow {
         if (same < 2) return;
         uint96 clearingPrice = job.clearingPrice;
         (uint256 toProvider, uint256 toBuyer) = payProvider
-            ? _settlePaid(slot, clearingPrice, slot.resultHash != bytes32(0) ? slot.charge : clearingPrice)
+            ? _settlePaid(slot, clearingPrice, slot.resultCommitment != bytes32(0) ? slot.charge : clearingPrice)
             : _settleSlashed(slot, clearingPrice);
-        _recordOutcome(provider, payProvider ? SlotStatus.Paid : SlotStatus.Slashed);
+        _recordOutcome(provider, slot);
         job.escrowed -= toProvider + toBuyer;
         emit SlotSettled(jobId, provider, slot.status, toProvider, toBuyer);
         _pay(provider, toProvider);
@@ -309,29 +344,42 @@ contract JobEscrow is IJobEscrow {
 
         address[] memory providers = _providers[jobId];
         uint256 replicas = job.params.replicas;
-        (bytes32 majority, bool disputesOpen) = _majority(_slots[jobId], providers, replicas);
-        if (disputesOpen) {
-            uint256 expiry = uint256(job.params.deadline) + job.params.reviewPeriod + disputePeriod;
-            if (block.timestamp < expiry) revert TooEarly(jobId, expiry);
-        }
-        // From here on an undecided dispute has expired: its slot falls back to the automatic rule.
+        bytes32 majority = _majority(_slots[jobId], providers);
+        // Disputes still open stay with their voters; once expired they fall back to the automatic rule.
+        bool expired = block.timestamp >= _disputeExpiry(job);
 
         uint256[] memory toProviders = new uint256[](providers.length);
         uint256 toBuyer = uint256(job.params.price) * (replicas - job.filled);
         uint256 released = toBuyer;
         for (uint256 i; i < providers.length; ++i) {
-            (uint256 p, uint256 b) = _settleAtFinalize(jobId, providers[i], job.clearingPrice, majority);
+            (uint256 p, uint256 b) = _settleAtFinalize(jobId, providers[i], job.clearingPrice, majority, expired);
             toProviders[i] = p;
             toBuyer += b;
             released += p + b;
         }
         job.status = JobStatus.Finalized;
+        job.majorityHash = majority;
         job.escrowed -= released;
         emit JobFinalized(jobId, majority, toBuyer);
 
         for (uint256 i; i < providers.length; ++i) {
             _pay(providers[i], toProviders[i]);
         }
+        _pay(job.buyer, toBuyer);
+    }
+
+    /// @inheritdoc IJobEscrow
+    function settleExpired(uint256 jobId, address provider) external {
+        Job storage job = _job(jobId);
+        if (job.status != JobStatus.Finalized) revert WrongStatus(jobId, job.status);
+        SlotStatus status = _slots[jobId][provider].status;
+        if (status != SlotStatus.Disputed) revert WrongSlotStatus(jobId, provider, status);
+        uint256 expiry = _disputeExpiry(job);
+        if (block.timestamp < expiry) revert TooEarly(jobId, expiry);
+        (uint256 toProvider, uint256 toBuyer) =
+            _settleAtFinalize(jobId, provider, job.clearingPrice, job.majorityHash, true);
+        job.escrowed -= toProvider + toBuyer;
+        _pay(provider, toProvider);
         _pay(job.buyer, toBuyer);
     }
 
@@ -367,6 +415,16 @@ contract JobEscrow is IJobEscrow {
         return _finalizableAt(_job(jobId));
     }
 
+    /// @inheritdoc IJobEscrow
+    function resultRevealDeadline(uint256 jobId) external view returns (uint256) {
+        return _revealOpensAt(_job(jobId)) + REVEAL_PERIOD;
+    }
+
+    /// @inheritdoc IJobEscrow
+    function disputeExpiry(uint256 jobId) external view returns (uint256) {
+        return _disputeExpiry(_job(jobId));
+    }
+
     /* INTERNAL */
 
     function _create(JobParams calldata p, string calldata specUri) internal returns (uint256 jobId) {
@@ -376,6 +434,8 @@ contract JobEscrow is IJobEscrow {
         if (p.specHash == bytes32(0)) revert ZeroSpecHash();
         if (p.price == 0) revert ZeroPrice();
         if (p.arbiter == address(0) || p.arbiter == msg.sender) revert BadArbiter(p.arbiter);
+        uint256 minCollateral = (uint256(p.price) * MIN_COLLATERAL_BPS + 9999) / 10_000;
+        if (p.collateral < minCollateral) revert CollateralTooLow(p.collateral, minCollateral);
         if (p.mode == Mode.Fixed) {
             if (p.bidDeadline != 0 || p.revealDeadline != 0 || p.deadline <= block.timestamp) revert BadDeadlines();
         } else if (
@@ -396,7 +456,7 @@ contract JobEscrow is IJobEscrow {
         }
         job.escrowed = amount;
         emit JobCreated(jobId, msg.sender, p.arbiter, p, specUri);
-        _token.safeTransferFrom(msg.sender, address(this), amount);
+        _pull(msg.sender, amount);
     }
 
     /// @dev Common checks and bookkeeping of a provider entering a job (accept or commitBid).
@@ -406,8 +466,14 @@ contract JobEscrow is IJobEscrow {
         Slot storage slot = _slots[jobId][msg.sender];
         if (slot.status != SlotStatus.None) revert WrongSlotStatus(jobId, msg.sender, slot.status);
         uint256 required = job.params.minCompleted;
-        uint256 completed = _records[msg.sender].completed;
-        if (completed < required) revert InsufficientRecord(msg.sender, completed, required);
+        if (required != 0) {
+            // Net of failures, and backed by value actually paid (1-wei self-jobs farm nothing).
+            Record storage r = _records[msg.sender];
+            uint256 net = r.completed > r.failed ? r.completed - r.failed : 0;
+            if (net < required) revert InsufficientRecord(msg.sender, net, required);
+            uint256 minEarned = required * job.params.price / RECORD_VALUE_DIVISOR;
+            if (r.earned < minEarned) revert InsufficientEarnings(msg.sender, r.earned, minEarned);
+        }
         collateral = job.params.collateral;
         slot.status = job.params.mode == Mode.Fixed ? SlotStatus.Accepted : SlotStatus.Bid;
         slot.collateralLeft = collateral;
@@ -439,7 +505,7 @@ contract JobEscrow is IJobEscrow {
     }
 
     /// @dev Every bid not awarded is Lost: a revealed one gets its collateral back (`refunds`), an
-    ///      unrevealed one forfeits it to the buyer (`forfeited`).
+    ///      unrevealed one forfeits it (`forfeited`, burned by the caller).
     function _settleLosers(
         uint256 jobId,
         mapping(address => Slot) storage slots,
@@ -458,69 +524,74 @@ contract JobEscrow is IJobEscrow {
                 emit SlotSettled(jobId, bidders[i], SlotStatus.Lost, collateral, 0);
             } else {
                 forfeited += collateral;
-                emit SlotSettled(jobId, bidders[i], SlotStatus.Lost, 0, collateral);
+                emit SlotSettled(jobId, bidders[i], SlotStatus.Lost, 0, 0);
+                emit CollateralBurned(jobId, bidders[i], collateral);
             }
         }
     }
 
-    /// @dev The result hash that more than half of `replicas` committed results agree on (zero:
-    ///      none), and whether any slot is still disputed. Every committed result counts (also of a
-    ///      slot disputed, or paid by a vote) except one a vote slashed.
-    function _majority(mapping(address => Slot) storage slots, address[] memory providers, uint256 replicas)
+    /// @dev The result hash that more than half of the counted results agree on (zero: none). A
+    ///      result counts once revealed (also of a slot disputed, or paid by a vote) unless a vote
+    ///      slashed it; sealed results never revealed and empty slots do not count.
+    function _majority(mapping(address => Slot) storage slots, address[] memory providers)
         internal
         view
-        returns (bytes32 majority, bool disputesOpen)
+        returns (bytes32 majority)
     {
-        for (uint256 i; i < providers.length; ++i) {
+        uint256 n = providers.length;
+        bytes32[] memory hashes = new bytes32[](n);
+        uint256 total;
+        for (uint256 i; i < n; ++i) {
             Slot storage s = slots[providers[i]];
-            if (s.status == SlotStatus.Disputed) disputesOpen = true;
             bytes32 h = s.resultHash;
-            if (!_counts(s) || majority != bytes32(0)) continue;
+            if (h != bytes32(0) && s.status != SlotStatus.Slashed) hashes[total++] = h;
+        }
+        for (uint256 i; i < total; ++i) {
+            bytes32 h = hashes[i];
             uint256 count = 1;
-            for (uint256 j = i + 1; j < providers.length; ++j) {
-                Slot storage t = slots[providers[j]];
-                if (t.resultHash == h && _counts(t)) ++count;
+            for (uint256 j = i + 1; j < total; ++j) {
+                if (hashes[j] == h) ++count;
             }
-            if (2 * count > replicas) majority = h;
+            if (2 * count > total) return h;
         }
     }
 
-    /// @dev Whether a slot's result counts towards the majority.
-    function _counts(Slot storage s) internal view returns (bool) {
-        return s.resultHash != bytes32(0) && s.status != SlotStatus.Slashed;
-    }
-
-    /// @dev Settles one slot by the automatic rule at finalize; slots already settled (Lost, or
-    ///      decided by a vote) are left as they are.
-    function _settleAtFinalize(uint256 jobId, address provider, uint96 clearingPrice, bytes32 majority)
+    /// @dev Settles one slot by the automatic rule at finalize (or `settleExpired`); slots already
+    ///      settled (Lost, or decided by a vote) are left as they are, and so are open disputes
+    ///      unless `expired`.
+    function _settleAtFinalize(uint256 jobId, address provider, uint96 clearingPrice, bytes32 majority, bool expired)
         internal
         returns (uint256 toProvider, uint256 toBuyer)
     {
         Slot storage s = _slots[jobId][provider];
         SlotStatus status = s.status;
         if (status == SlotStatus.Committed) {
-            if (majority == bytes32(0)) (toProvider, toBuyer) = _settleRefunded(s, clearingPrice);
-            else if (s.resultHash == majority) (toProvider, toBuyer) = _settlePaid(s, clearingPrice, s.charge);
-            else (toProvider, toBuyer) = _settleSlashed(s, clearingPrice);
+            (toProvider, toBuyer) = _settleResult(s, clearingPrice, majority);
         } else if (status == SlotStatus.Accepted) {
             (toProvider, toBuyer) = _settleSlashed(s, clearingPrice); // late: never committed
-        } else if (status == SlotStatus.Disputed) {
+        } else if (status == SlotStatus.Disputed && expired) {
             // Expired undecided: a committed result falls back to the automatic rule (so neither a
-            // buyer with an absent arbiter nor a diverging provider gains by disputing); a slot
-            // disputed before it could commit is refunded neutrally.
-            if (s.resultHash == bytes32(0) || majority == bytes32(0)) {
-                (toProvider, toBuyer) = _settleRefunded(s, clearingPrice);
-            } else if (s.resultHash == majority) {
-                (toProvider, toBuyer) = _settlePaid(s, clearingPrice, s.charge);
-            } else {
-                (toProvider, toBuyer) = _settleSlashed(s, clearingPrice);
-            }
+            // buyer with an absent arbiter nor a diverging provider gains by disputing); a slot the
+            // buyer disputed before it could commit is refunded neutrally.
+            if (s.resultCommitment == bytes32(0)) (toProvider, toBuyer) = _settleRefunded(s, clearingPrice);
+            else (toProvider, toBuyer) = _settleResult(s, clearingPrice, majority);
         } else {
             return (0, 0);
         }
-        SlotStatus outcome = s.status;
-        _recordOutcome(provider, outcome);
-        emit SlotSettled(jobId, provider, outcome, toProvider, toBuyer);
+        _recordOutcome(provider, s);
+        emit SlotSettled(jobId, provider, s.status, toProvider, toBuyer);
+    }
+
+    /// @dev A committed result by the majority rule: never revealed is slashed like a late slot.
+    function _settleResult(Slot storage s, uint96 clearingPrice, bytes32 majority)
+        internal
+        returns (uint256 toProvider, uint256 toBuyer)
+    {
+        bytes32 h = s.resultHash;
+        if (h == bytes32(0)) return _settleSlashed(s, clearingPrice);
+        if (majority == bytes32(0)) return _settleRefunded(s, clearingPrice);
+        if (h == majority) return _settlePaid(s, clearingPrice, s.charge);
+        return _settleSlashed(s, clearingPrice);
     }
 
     /// @dev Paid: the charge net of checkpoint payments and the collateral left to the provider.
@@ -556,9 +627,29 @@ contract JobEscrow is IJobEscrow {
         s.collateralLeft = 0;
     }
 
-    function _recordOutcome(address provider, SlotStatus outcome) internal {
-        if (outcome == SlotStatus.Paid) ++_records[provider].completed;
-        else if (outcome == SlotStatus.Slashed) ++_records[provider].failed;
+    /// @dev Paid slots add to `completed` and `earned` (all the slot was paid), slashed ones to `failed`.
+    function _recordOutcome(address provider, Slot storage s) internal {
+        SlotStatus outcome = s.status;
+        Record storage r = _records[provider];
+        if (outcome == SlotStatus.Paid) {
+            ++r.completed;
+            r.earned += s.paidOut;
+        } else if (outcome == SlotStatus.Slashed) {
+            ++r.failed;
+        }
+    }
+
+    /// @dev Reveals open once every slot is filled and committed (no one can commit any more), or
+    ///      strictly after the deadline (commits are allowed at the deadline itself).
+    function _revealOpensAt(Job storage job) internal view returns (uint256) {
+        uint8 replicas = job.params.replicas;
+        if (job.filled == replicas && job.committed == replicas) return job.lastCommitAt;
+        return uint256(job.params.deadline) + 1;
+    }
+
+    /// @dev The latest `finalizableAt` can be, plus the dispute period.
+    function _disputeExpiry(Job storage job) internal view returns (uint256) {
+        return uint256(job.params.deadline) + 1 + REVEAL_PERIOD + job.params.reviewPeriod + disputePeriod;
     }
 
     function _finalizableAt(Job storage job) internal view returns (uint256) {
@@ -567,10 +658,10 @@ contract JobEscrow is IJobEscrow {
         if (job.params.mode == Mode.SealedBid && job.status == JobStatus.Open && job.filled == 0) {
             return job.params.revealDeadline;
         }
-        if (job.filled == replicas && job.committed == replicas) {
-            return uint256(job.lastCommitAt) + job.params.reviewPeriod;
+        if (job.filled == replicas && job.committed == replicas && job.revealed == replicas) {
+            return uint256(job.lastRevealAt) + job.params.reviewPeriod;
         }
-        return uint256(job.params.deadline) + job.params.reviewPeriod;
+        return _revealOpensAt(job) + REVEAL_PERIOD + job.params.reviewPeriod;
     }
 
     function _job(uint256 jobId) internal view returns (Job storage job) {
@@ -578,8 +669,13 @@ contract JobEscrow is IJobEscrow {
         if (job.status == JobStatus.None) revert UnknownJob(jobId);
     }
 
+    /// @dev Pulls exactly `amount` or reverts: a fee-on-transfer token would leave the escrow short.
     function _pull(address from, uint256 amount) internal {
-        if (amount != 0) _token.safeTransferFrom(from, address(this), amount);
+        if (amount == 0) return;
+        uint256 before = _token.balanceOf(address(this));
+        _token.safeTransferFrom(from, address(this), amount);
+        uint256 received = _token.balanceOf(address(this)) - before;
+        if (received != amount) revert TransferAmountMismatch(amount, received);
     }
 
     function _pay(address to, uint256 amount) internal {

@@ -9,20 +9,25 @@ pragma solidity 0.8.37;
 ///         as follows, so that every token that enters a job leaves it exactly once:
 ///         - `releaseCheckpoint` (buyer): pays a provider 1/(checkpoints+1) of its price and hands
 ///           back the same share of its collateral;
-///         - `finalize` (anyone, once every slot has committed and the review period has passed, or
-///           once the deadline plus review period has passed): with a strict majority of `replicas`
-///           on one result hash (every committed result counts, also a disputed slot's or one a vote
-///           paid, but not one a vote slashed), matching providers are paid their charge (the rest of their price
-///           goes back to the buyer) and get their collateral back; a diverging provider's and a late
-///           provider's collateral and price go to the buyer. Without a majority, no result is
-///           confirmed: committed providers get their collateral back and their price is refunded,
-///           late ones are slashed as above. Unfilled slots are refunded;
-///         - `dispute` (buyer or the slot's provider, before `finalizableAt`) takes one slot out of the
-///           automatic rule; two of buyer, provider and arbiter decide it with `vote`; a dispute
-///           nobody decides by `deadline + reviewPeriod + disputePeriod` falls back to the automatic
-///           rule at `finalize` (so neither a buyer naming an absent arbiter nor a diverging provider
-///           gains by disputing), except that a slot disputed before it committed is refunded
-///           neutrally (price to the buyer, collateral to the provider);
+///         - results are sealed: `commitResult` (before the deadline) records
+///           keccak256(abi.encode(jobId, provider, resultHash, salt)); `revealResult` opens it once
+///           every slot is filled and committed or the deadline passed (so nothing can be copied),
+///           within `REVEAL_PERIOD`, and publishes the result URI. A result never revealed counts as
+///           never delivered;
+///         - `finalize` (anyone, at `finalizableAt`): with a strict majority of the revealed results
+///           (not counting one a vote slashed) on one result hash, matching providers are paid their
+///           charge (the rest of their price goes back to the buyer) and get their collateral back;
+///           a diverging, unrevealed or late provider's collateral and price go to the buyer.
+///           Without a majority, no result is confirmed: revealed providers get their collateral
+///           back and their price is refunded. Unfilled slots are refunded. Disputed slots are left
+///           to their vote (or, once the dispute expired, `finalize`/`settleExpired` apply the same
+///           rule with the majority fixed at finalize), so one dispute delays only its own slot;
+///         - `dispute` (buyer, or the slot's provider once it committed, before `finalizableAt`) takes
+///           one slot out of the automatic rule; two of buyer, provider and arbiter decide it with
+///           `vote` until `disputeExpiry`; an expired dispute falls back to the automatic rule (so
+///           neither a buyer naming an absent arbiter nor a diverging provider gains by disputing),
+///           except that a slot the buyer disputed before it committed is refunded neutrally (price
+///           to the buyer, collateral to the provider);
 ///         - `cancel` (buyer, before any slot is taken) refunds everything.
 ///         Sealed-bid jobs: during the bid window providers commit `keccak256(abi.encode(jobId,
 ///         provider, price, salt))` with their collateral, then reveal; `closeAuction` awards the
@@ -30,7 +35,13 @@ pragma solidity 0.8.37;
 ///         winner the lowest losing revealed bid, or the buyer's maximum price when there is none
 ///         (reverse Vickrey); the buyer gets `price - clearingPrice` per winner back at once, the price
 ///         of slots left unfilled at `finalize`; losing bidders get their collateral back, bidders
-///         that never revealed forfeit theirs to the buyer. Completed and failed counts per provider are public and gate `minCompleted`.
+///         that never revealed forfeit theirs: it is burned (`CollateralBurned`), so shilling one's own
+///         auction costs the shill its collateral. Collateral must be at least `MIN_COLLATERAL_BPS` of
+///         the price. Completed and failed counts and the value earned per provider are public; a
+///         provider enters a job with `minCompleted = N` only with `completed - failed >= N` and at
+///         least N x price / `RECORD_VALUE_DIVISOR` earned (so 1-wei self-jobs farm nothing).
+///         The token must move exactly the amounts asked: fee-on-transfer tokens are refused at
+///         every transfer in (`TransferAmountMismatch`); rebasing tokens are unsupported.
 interface IJobEscrow {
     /* TYPES */
 
@@ -96,6 +107,9 @@ interface IJobEscrow {
         uint8 committed; // slots with a result
         uint96 clearingPrice; // price each slot is paid up to (fixed: params.price)
         uint64 lastCommitAt; // time of the latest result commit
+        uint8 revealed; // committed results revealed so far
+        uint64 lastRevealAt; // time of the latest reveal
+        bytes32 majorityHash; // set at finalize: the result a strict majority of revealed results agree on
         uint256 escrowed; // tokens held for this job (payment + collateral not yet released)
     }
 
@@ -109,7 +123,8 @@ interface IJobEscrow {
         uint96 bid; // revealed sealed-bid price
         uint64 revealedAt;
         bytes32 bidCommitment;
-        bytes32 resultHash;
+        bytes32 resultCommitment; // keccak256(abi.encode(jobId, provider, resultHash, salt)), at commit
+        bytes32 resultHash; // revealed result hash (zero until revealed)
         uint96 charge; // what the provider claims, at most the clearing price
         uint96 paidOut; // payment released so far (checkpoints)
         uint96 collateralLeft; // collateral still held
@@ -119,6 +134,7 @@ interface IJobEscrow {
     struct Record {
         uint64 completed;
         uint64 failed;
+        uint128 earned; // sum of what this provider was paid for completed slots (net of collateral)
     }
 
     /* EVENTS */
@@ -135,14 +151,15 @@ interface IJobEscrow {
     event CheckpointReleased(
         uint256 indexed jobId, address indexed provider, uint256 index, uint256 payment, uint256 collateral
     );
+    /// @notice A sealed result: `commitment` binds the result hash to the provider and a salt.
     event ResultCommitted(
-        uint256 indexed jobId,
-        address indexed provider,
-        bytes32 resultHash,
-        uint256 charge,
-        bytes32 usageHash,
-        string uri
+        uint256 indexed jobId, address indexed provider, bytes32 commitment, uint256 charge, bytes32 usageHash
     );
+    /// @notice A committed result opened: its hash and where the result and usage record are served.
+    event ResultRevealed(uint256 indexed jobId, address indexed provider, bytes32 resultHash, string uri);
+    /// @notice Collateral of a sealed bid never revealed, burned (sent to `BURN_ADDRESS`) rather than
+    ///         handed to the buyer, who could otherwise shill its own auction for free.
+    event CollateralBurned(uint256 indexed jobId, address indexed provider, uint256 amount);
     event Disputed(uint256 indexed jobId, address indexed provider, address by);
     event Voted(uint256 indexed jobId, address indexed provider, address voter, bool payProvider);
     /// @notice One slot's final settlement: what went to the provider and what to the buyer.
@@ -174,7 +191,10 @@ interface IJobEscrow {
     error JobTaken(uint256 jobId);
     error JobFull(uint256 jobId);
     error TooManyBidders(uint256 jobId, uint256 max);
+    /// @notice The provider's net record (`completed - failed`) is below the job's `minCompleted`.
     error InsufficientRecord(address provider, uint256 completed, uint256 required);
+    /// @notice The provider earned less than `minCompleted x price / RECORD_VALUE_DIVISOR` so far.
+    error InsufficientEarnings(address provider, uint256 earned, uint256 required);
     error DeadlinePassed(uint256 jobId, uint256 deadline);
     error TooEarly(uint256 jobId, uint256 notBefore);
     error BadReveal(uint256 jobId, address provider);
@@ -182,6 +202,20 @@ interface IJobEscrow {
     error ZeroResultHash();
     error NoCheckpointLeft(uint256 jobId, address provider);
     error AlreadyVoted(uint256 jobId, address voter);
+    /// @notice Collateral below `MIN_COLLATERAL_BPS` of the price (zero-collateral sybils could squat slots).
+    error CollateralTooLow(uint256 collateral, uint256 min);
+    /// @notice The token delivered a different amount than asked (fee-on-transfer tokens are refused).
+    error TransferAmountMismatch(uint256 expected, uint256 received);
+    /// @notice Reveal before every slot committed and before the deadline passed (results could be copied).
+    error RevealNotOpen(uint256 jobId);
+    /// @notice The reveal does not open the slot's commitment.
+    error BadResultReveal(uint256 jobId, address provider);
+    /// @notice The slot has no sealed result to reveal, or revealed it already.
+    error NothingToReveal(uint256 jobId, address provider);
+    /// @notice A provider may dispute its own slot only once it committed a result.
+    error NotCommitted(uint256 jobId, address provider);
+    /// @notice A dispute may be voted on only until it expires.
+    error DisputeExpired(uint256 jobId, uint256 expiry);
 
     /* BUYER */
 
@@ -242,25 +276,36 @@ interface IJobEscrow {
     /// @param stateHash Hash of the checkpoint's state or partial output.
     function reportCheckpoint(uint256 jobId, uint256 index, bytes32 stateHash) external;
 
-    /// @notice Commits the caller's result before the deadline.
+    /// @notice Commits the caller's sealed result before the deadline (commit–reveal: the plain hash
+    ///         is published only by `revealResult`, once no slot can commit any more, so a replica
+    ///         cannot copy another's result).
     /// @param jobId The job.
-    /// @param resultHash Hash of the result manifest; replicas compare it.
+    /// @param commitment keccak256(abi.encode(jobId, msg.sender, resultHash, salt)); nonzero.
     /// @param charge What the provider claims, at most the clearing price (metered usage x rates).
     /// @param usageHash Hash of the usage record behind the charge (for the buyer; not checked).
+    function commitResult(uint256 jobId, bytes32 commitment, uint96 charge, bytes32 usageHash) external;
+
+    /// @notice Opens the caller's sealed result. Allowed once every slot of the job is filled and
+    ///         committed, or after the deadline; until `resultRevealDeadline(jobId)`. A result never
+    ///         revealed is treated as never delivered (slashed, like a late slot).
+    /// @param jobId The job.
+    /// @param resultHash Hash of the result manifest (nonzero); replicas compare it.
+    /// @param salt The salt in the commitment.
     /// @param uri Where the result and usage record can be fetched.
-    function commitResult(uint256 jobId, bytes32 resultHash, uint96 charge, bytes32 usageHash, string calldata uri)
-        external;
+    function revealResult(uint256 jobId, bytes32 resultHash, bytes32 salt, string calldata uri) external;
 
     /* SETTLEMENT */
 
-    /// @notice Takes a slot out of the automatic rule. Buyer or the slot's provider, while the job is
-    ///         open and before `finalizableAt` (the review period); the slot may not commit afterwards.
-    ///         `finalize` waits for every dispute to be decided or to expire.
+    /// @notice Takes a slot out of the automatic rule. The buyer, or the slot's provider once it
+    ///         committed (`NotCommitted`: a provider cannot dispute its way out of the late penalty),
+    ///         while the job is open and before `finalizableAt`; the slot may not commit afterwards
+    ///         (a committed one may still reveal).
     /// @param jobId The job.
     /// @param provider The slot's provider.
     function dispute(uint256 jobId, address provider) external;
 
     /// @notice Votes on a disputed slot; two equal votes of buyer, provider and arbiter settle it.
+    ///         Only before `disputeExpiry` (`DisputeExpired`).
     /// @param jobId The job.
     /// @param provider The disputed slot's provider.
     /// @param payProvider true: the provider is paid its charge (the clearing price if it never
@@ -268,9 +313,17 @@ interface IJobEscrow {
     ///        collateral go to the buyer.
     function vote(uint256 jobId, address provider, bool payProvider) external;
 
-    /// @notice Settles every undisputed slot by the majority rule and refunds what is left (anyone).
+    /// @notice Settles every undisputed slot by the majority rule (fixing the job's `majorityHash`)
+    ///         and refunds unfilled slots (anyone). Disputes still open stay open: a vote or, after
+    ///         expiry, `settleExpired` settles them.
     /// @param jobId The job.
     function finalize(uint256 jobId) external;
+
+    /// @notice Settles a finalized job's slot whose dispute expired undecided, by the automatic rule
+    ///         with the job's `majorityHash` (anyone).
+    /// @param jobId The job.
+    /// @param provider The disputed slot's provider.
+    function settleExpired(uint256 jobId, address provider) external;
 
     /* VIEWS */
 
@@ -295,7 +348,15 @@ interface IJobEscrow {
     /// @notice A provider's completed and failed job counts.
     function recordOf(address provider) external view returns (Record memory);
 
-    /// @notice When `finalize` can run: after every slot committed + review period, or deadline + review;
+    /// @notice Until when (exclusive) sealed results may be revealed: `REVEAL_PERIOD` after the reveal
+    ///         window opened (the last commit once every slot committed, else the deadline).
+    function resultRevealDeadline(uint256 jobId) external view returns (uint256);
+
+    /// @notice When an undecided dispute of the job expires (`vote` refuses from then on).
+    function disputeExpiry(uint256 jobId) external view returns (uint256);
+
+    /// @notice When `finalize` can run: once every slot committed and revealed, the last reveal + review
+    ///         period; otherwise the reveal deadline + review period;
     ///         for a closed auction nobody won, the reveal deadline (there is nothing to wait for).
     function finalizableAt(uint256 jobId) external view returns (uint256);
 }

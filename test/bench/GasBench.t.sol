@@ -177,9 +177,15 @@ contract GasBench is Fixture {
         escrow.releaseCheckpoint(id, providers[0]);
         report("escrow_release_checkpoint_gas", vm.lastCallGas().gasTotalUsed);
         for (uint256 i; i < 3; ++i) {
+            bytes32 sealed_ = keccak256(abi.encode(id, providers[i], keccak256("result"), bytes32(i + 1)));
             vm.prank(providers[i]);
-            escrow.commitResult(id, keccak256("result"), 8 ether, keccak256("usage"), "ipfs://result");
+            escrow.commitResult(id, sealed_, 8 ether, keccak256("usage"));
             if (i == 0) report("escrow_commit_gas", vm.lastCallGas().gasTotalUsed);
+        }
+        for (uint256 i; i < 3; ++i) {
+            vm.prank(providers[i]);
+            escrow.revealResult(id, keccak256("result"), bytes32(i + 1), "ipfs://result");
+            if (i == 0) report("escrow_reveal_gas", vm.lastCallGas().gasTotalUsed);
         }
         vm.warp(escrow.finalizableAt(id));
         escrow.finalize(id);

@@ -28,6 +28,7 @@ contract JobEscrowHandler is Test {
     bool public settledTwice;
     bool public finalizedTwice;
     mapping(uint256 jobId => mapping(address provider => uint96)) internal _bidPrice;
+    mapping(uint256 jobId => mapping(address provider => bytes32)) internal _result;
     mapping(bytes32 => uint256) public calls; // successful calls per action
 
     constructor(WorkToken token_, JobEscrow escrow_) {
@@ -84,7 +85,7 @@ contract JobEscrowHandler is Test {
         p.arbiter = arbiter;
         p.mode = sealedBid ? IJobEscrow.Mode.SealedBid : IJobEscrow.Mode.Fixed;
         p.price = uint96(bound(price, 1, 100 ether));
-        p.collateral = uint96(bound(collateral, 0, 20 ether));
+        p.collateral = uint96(bound(collateral, (uint256(p.price) + 9) / 10, 20 ether));
         p.replicas = uint8(bound(replicas, 1, 4));
         p.checkpoints = uint8(bound(checkpoints, 0, 3));
         p.minCompleted = uint32(bound(minCompleted, 0, 4)) == 4 ? 1 : 0; // 1 in 5 jobs need a record
@@ -161,9 +162,27 @@ contract JobEscrowHandler is Test {
         // Three possible results, the first most likely: majorities, splits and no-majorities all occur.
         uint256 r = resultSeed % 6;
         bytes32 h = keccak256(abi.encode(r < 4 ? 0 : r));
+        _result[id][who] = h;
         vm.prank(who);
-        escrow.commitResult(id, h, charge, bytes32(0), "");
+        escrow.commitResult(id, keccak256(abi.encode(id, who, h, bytes32(uint256(uint160(who))))), charge, 0);
         _count("commitResult");
+    }
+
+    function revealResult(uint256 jobSeed, uint256 provSeed) external {
+        (uint256 id, address who, bool ok) = _member(jobSeed, provSeed);
+        if (!ok) return;
+        vm.prank(who);
+        escrow.revealResult(id, _result[id][who], bytes32(uint256(uint160(who))), "");
+        _count("revealResult");
+    }
+
+    function settleExpired(uint256 jobSeed, uint256 provSeed) external {
+        (uint256 id, address who, bool ok) = _member(jobSeed, provSeed);
+        if (!ok) return;
+        _recorded();
+        escrow.settleExpired(id, who);
+        _tally();
+        _count("settleExpired");
     }
 
     function dispute(uint256 jobSeed, uint256 provSeed, bool byBuyer) external {
@@ -214,7 +233,8 @@ contract JobEscrowHandler is Test {
         uint256 latest = block.timestamp;
         for (uint256 i; i < jobs.length; ++i) {
             IJobEscrow.JobParams memory p = escrow.getJob(jobs[i]).params;
-            uint256 end = uint256(p.deadline) + p.reviewPeriod + escrow.disputePeriod();
+            uint256 end = escrow.disputeExpiry(jobs[i]);
+            if (uint256(p.deadline) > end) end = p.deadline; // (never: the expiry is later)
             if (end > latest) latest = end;
         }
         vm.warp(latest);
@@ -229,6 +249,15 @@ contract JobEscrowHandler is Test {
                 _recorded();
                 escrow.finalize(id);
                 _tally();
+            }
+            // Disputes a finalize before their expiry left open.
+            address[] memory members = escrow.providersOf(id);
+            for (uint256 k; k < members.length; ++k) {
+                if (escrow.getSlot(id, members[k]).status == IJobEscrow.SlotStatus.Disputed) {
+                    _recorded();
+                    escrow.settleExpired(id, members[k]);
+                    _tally();
+                }
             }
         }
     }

@@ -26,7 +26,7 @@ contract JobEscrowInvariants is EscrowTestBase {
         handler.approveAll();
         initialTotal = FUND * all.length;
 
-        bytes4[] memory selectors = new bytes4[](13);
+        bytes4[] memory selectors = new bytes4[](15);
         selectors[0] = JobEscrowHandler.createJob.selector;
         selectors[1] = JobEscrowHandler.accept.selector;
         selectors[2] = JobEscrowHandler.commitBid.selector;
@@ -40,6 +40,8 @@ contract JobEscrowInvariants is EscrowTestBase {
         selectors[10] = JobEscrowHandler.finalize.selector;
         selectors[11] = JobEscrowHandler.cancel.selector;
         selectors[12] = JobEscrowHandler.warp.selector;
+        selectors[13] = JobEscrowHandler.revealResult.selector;
+        selectors[14] = JobEscrowHandler.settleExpired.selector;
         targetContract(address(handler));
         targetSelector(FuzzSelector({addr: address(handler), selectors: selectors}));
     }
@@ -47,14 +49,17 @@ contract JobEscrowInvariants is EscrowTestBase {
     /// @dev What the escrow owes for one job, recomputed from its slots.
     function _obligation(uint256 id) internal view returns (uint256 owed) {
         IJobEscrow.Job memory j = escrow.getJob(id);
-        if (j.status == IJobEscrow.JobStatus.Finalized || j.status == IJobEscrow.JobStatus.Cancelled) return 0;
+        if (j.status == IJobEscrow.JobStatus.Cancelled) return 0;
+        bool finalized = j.status == IJobEscrow.JobStatus.Finalized;
         uint256 slotsUnfilled =
             j.status == IJobEscrow.JobStatus.Bidding ? j.params.replicas : j.params.replicas - j.filled;
-        owed = uint256(j.params.price) * slotsUnfilled;
+        // A finalized job holds only its disputes still open (each waits for its vote or expiry).
+        if (!finalized) owed = uint256(j.params.price) * slotsUnfilled;
         address[] memory members = escrow.providersOf(id);
         for (uint256 i; i < members.length; ++i) {
             IJobEscrow.Slot memory s = escrow.getSlot(id, members[i]);
             IJobEscrow.SlotStatus st = s.status;
+            if (finalized && st != IJobEscrow.SlotStatus.Disputed) continue;
             if (st == IJobEscrow.SlotStatus.Bid || st == IJobEscrow.SlotStatus.Revealed) {
                 owed += s.collateralLeft;
             } else if (
@@ -83,7 +88,8 @@ contract JobEscrowInvariants is EscrowTestBase {
 
     /// @notice No token is created or lost: actors and the escrow hold what the actors were given.
     function invariant_tokensConserved() public view {
-        uint256 sum = token.balanceOf(address(escrow));
+        // Forfeited bid collateral is burned: it sits at the burn address.
+        uint256 sum = token.balanceOf(address(escrow)) + token.balanceOf(escrow.BURN_ADDRESS());
         for (uint256 i; i < all.length; ++i) {
             sum += token.balanceOf(all[i]);
         }
@@ -101,9 +107,7 @@ contract JobEscrowInvariants is EscrowTestBase {
         for (uint256 i; i < handler.jobsLength(); ++i) {
             uint256 id = handler.jobs(i);
             IJobEscrow.Job memory j = escrow.getJob(id);
-            if (j.status == IJobEscrow.JobStatus.Finalized || j.status == IJobEscrow.JobStatus.Cancelled) {
-                assertEq(j.escrowed, 0, "a finished job holds tokens");
-            }
+            if (j.status == IJobEscrow.JobStatus.Cancelled) assertEq(j.escrowed, 0, "a cancelled job holds tokens");
             address[] memory members = escrow.providersOf(id);
             for (uint256 k; k < members.length; ++k) {
                 IJobEscrow.SlotStatus st = escrow.getSlot(id, members[k]).status;

@@ -69,12 +69,9 @@ contract JobEscrowAuctionTest is EscrowTestBase {
     }
 
     function test_RevertWhen_TooManyBidders() public {
-        IJobEscrow.JobParams memory p = sealedParams(1);
-        p.collateral = 0;
-        uint256 id = create(p);
+        uint256 id = create(sealedParams(1));
         for (uint256 i; i < 32; ++i) {
-            vm.prank(address(uint160(0x1000 + i)));
-            escrow.commitBid(id, bytes32(i));
+            bid(id, address(uint160(0x1000 + i)), 1 ether);
         }
         vm.expectRevert(abi.encodeWithSelector(IJobEscrow.TooManyBidders.selector, id, uint256(32)));
         vm.prank(p1);
@@ -248,15 +245,15 @@ contract JobEscrowAuctionTest is EscrowTestBase {
         assertEq(job(id).clearingPrice, PRICE);
         assertEq(job(id).escrowed, 3 * uint256(PRICE) + COLLATERAL);
         commit(id, p1, GOOD, 5 ether);
-        assertEq(escrow.finalizableAt(id), job(id).params.deadline + REVIEW);
+        assertEq(escrow.finalizableAt(id), job(id).params.deadline + 1 + escrow.REVEAL_PERIOD() + REVIEW);
         toFinalizable(id);
-        escrow.finalize(id); // 1 of 3: no majority
-        assertEq(uint8(slotStatus(id, p1)), uint8(IJobEscrow.SlotStatus.Refunded));
-        assertEq(bal(buyer), 30 ether);
-        assertEq(bal(p1), COLLATERAL);
+        escrow.finalize(id); // the only revealed result is the majority of the revealed results
+        assertEq(uint8(slotStatus(id, p1)), uint8(IJobEscrow.SlotStatus.Paid));
+        assertEq(bal(buyer), 25 ether, "two unfilled slots and the rest of p1's price");
+        assertEq(bal(p1), 5 ether + COLLATERAL);
     }
 
-    function test_Close_NonRevealerForfeitsCollateralToTheBuyer() public {
+    function test_Close_NonRevealerForfeitsCollateralToTheBurnAddress() public {
         uint256 id = create(sealedParams(1));
         bid(id, p1, 5 ether);
         bid(id, p2, 3 ether);
@@ -264,12 +261,15 @@ contract JobEscrowAuctionTest is EscrowTestBase {
         reveal(id, p1, 5 ether);
         _toClose(id);
         vm.expectEmit(address(escrow));
-        emit IJobEscrow.SlotSettled(id, p2, IJobEscrow.SlotStatus.Lost, 0, COLLATERAL);
+        emit IJobEscrow.SlotSettled(id, p2, IJobEscrow.SlotStatus.Lost, 0, 0);
+        vm.expectEmit(address(escrow));
+        emit IJobEscrow.CollateralBurned(id, p2, COLLATERAL);
         escrow.closeAuction(id);
         assertEq(uint8(slotStatus(id, p1)), uint8(IJobEscrow.SlotStatus.Accepted));
         assertEq(uint8(slotStatus(id, p2)), uint8(IJobEscrow.SlotStatus.Lost));
         assertEq(bal(p2), 0);
-        assertEq(bal(buyer), COLLATERAL, "forfeit; no price difference (no loser revealed)");
+        assertEq(bal(buyer), 0, "no forfeit to the buyer; no price difference (no loser revealed)");
+        assertEq(bal(escrow.BURN_ADDRESS()), COLLATERAL);
         assertEq(job(id).clearingPrice, PRICE);
         assertEscrowSolvent();
     }
@@ -314,12 +314,13 @@ contract JobEscrowAuctionTest is EscrowTestBase {
         emit IJobEscrow.AuctionClosed(id, PRICE, none);
         escrow.closeAuction(id);
         assertEq(job(id).filled, 0);
-        assertEq(bal(buyer), COLLATERAL);
+        assertEq(bal(buyer), 0, "the forfeited collateral is burned, not the buyer's");
+        assertEq(bal(escrow.BURN_ADDRESS()), COLLATERAL);
         assertEq(escrow.finalizableAt(id), job(id).params.revealDeadline);
         vm.expectEmit(address(escrow));
         emit IJobEscrow.JobFinalized(id, bytes32(0), 20 ether);
         escrow.finalize(id);
-        assertEq(bal(buyer), 20 ether + COLLATERAL);
+        assertEq(bal(buyer), 20 ether);
         assertEq(bal(address(escrow)), 0);
     }
 
@@ -393,7 +394,7 @@ contract JobEscrowAuctionTest is EscrowTestBase {
         reveal(id, p2, 6 ether);
         _toClose(id);
         escrow.closeAuction(id);
-        vm.prank(p1);
+        vm.prank(buyer);
         escrow.dispute(id, p1);
         vm.prank(p1);
         escrow.vote(id, p1, true);

@@ -74,7 +74,7 @@ contract JobEscrowCreateTest is EscrowTestBase {
         assertEq(j.params.checkpoints, 2);
         assertEq(j.params.resources.memoryMb, 4096);
         assertEq(escrow.providersOf(id).length, 0);
-        assertEq(escrow.finalizableAt(id), p.deadline + REVIEW);
+        assertEq(escrow.finalizableAt(id), p.deadline + 1 + escrow.REVEAL_PERIOD() + REVIEW);
     }
 
     function test_CreateJob_IdsAreSequential() public {
@@ -94,7 +94,7 @@ contract JobEscrowCreateTest is EscrowTestBase {
 
     function test_CreateJob_AcceptsTheLimits() public {
         IJobEscrow.JobParams memory p = fixedParams(16, 16);
-        p.collateral = 0;
+        p.collateral = PRICE / 10; // the least collateral allowed
         p.reviewPeriod = 0;
         uint256 id = create(p);
         assertEq(job(id).params.replicas, 16);
@@ -307,7 +307,9 @@ contract JobEscrowCreateTest is EscrowTestBase {
         vm.expectRevert(err);
         escrow.releaseCheckpoint(7, p1);
         vm.expectRevert(err);
-        escrow.commitResult(7, GOOD, 0, 0, "");
+        escrow.commitResult(7, GOOD, 0, 0);
+        vm.expectRevert(err);
+        escrow.revealResult(7, GOOD, 0, "");
         vm.expectRevert(err);
         escrow.dispute(7, p1);
         vm.expectRevert(err);

@@ -34,10 +34,15 @@ contract JobEscrowDisputeTest is EscrowTestBase {
         emit IJobEscrow.Disputed(id, p1, buyer);
         _dispute(buyer, p1);
         assertEq(uint8(slotStatus(id, p1)), uint8(IJobEscrow.SlotStatus.Disputed));
+        commit(id, p2, GOOD, PRICE);
         vm.expectEmit(address(escrow));
         emit IJobEscrow.Disputed(id, p2, p2);
-        _dispute(p2, p2); // an accepted slot, not yet committed
+        _dispute(p2, p2); // its own committed slot
         assertEq(uint8(slotStatus(id, p2)), uint8(IJobEscrow.SlotStatus.Disputed));
+        vm.expectEmit(address(escrow));
+        emit IJobEscrow.Disputed(id, p3, buyer);
+        _dispute(buyer, p3); // the buyer may dispute a slot not yet committed
+        assertEq(uint8(slotStatus(id, p3)), uint8(IJobEscrow.SlotStatus.Disputed));
     }
 
     function test_RevertWhen_DisputeByOthers() public {
@@ -129,7 +134,7 @@ contract JobEscrowDisputeTest is EscrowTestBase {
     }
 
     function test_Vote_PayingAnUncommittedSlotPaysTheClearingPrice() public {
-        _dispute(p1, p1);
+        _dispute(buyer, p1);
         _vote(p1, p1, true);
         _vote(arbiter, p1, true);
         assertEq(bal(p1), PRICE + COLLATERAL);
@@ -141,8 +146,7 @@ contract JobEscrowDisputeTest is EscrowTestBase {
         accept(j, p4);
         vm.prank(buyer);
         escrow.releaseCheckpoint(j, p4); // 5 paid, 1 back
-        vm.prank(p4);
-        escrow.commitResult(j, GOOD, 6 ether, USAGE, "");
+        commit(j, p4, GOOD, 6 ether);
         vm.prank(buyer);
         escrow.dispute(j, p4);
         vm.prank(p4);
@@ -202,13 +206,19 @@ contract JobEscrowDisputeTest is EscrowTestBase {
         vm.prank(p3);
         escrow.dispute(id, p3); // a diverging provider stalls, hoping nobody decides
         toFinalizable(id);
-        uint256 expiry = job(id).params.deadline + REVIEW + DISPUTE;
+        escrow.finalize(id); // the undisputed slots settle at once
+        assertEq(bal(p1), PRICE + COLLATERAL, "not delayed by p3's dispute");
+        assertEq(uint8(slotStatus(id, p3)), uint8(IJobEscrow.SlotStatus.Disputed));
+        assertEq(job(id).escrowed, PRICE + COLLATERAL, "only the disputed slot is still held");
+        uint256 expiry = escrow.disputeExpiry(id);
         vm.expectRevert(abi.encodeWithSelector(IJobEscrow.TooEarly.selector, id, expiry));
-        escrow.finalize(id);
+        escrow.settleExpired(id, p3);
         vm.warp(expiry);
+        vm.expectRevert(abi.encodeWithSelector(IJobEscrow.DisputeExpired.selector, id, expiry));
+        _vote(p3, p3, true);
         vm.expectEmit(address(escrow));
         emit IJobEscrow.SlotSettled(id, p3, IJobEscrow.SlotStatus.Slashed, 0, PRICE + COLLATERAL);
-        escrow.finalize(id);
+        escrow.settleExpired(id, p3);
         assertEq(bal(p1), PRICE + COLLATERAL);
         assertEq(bal(p3), 0);
         assertEq(bal(buyer), PRICE + COLLATERAL);
@@ -226,7 +236,8 @@ contract JobEscrowDisputeTest is EscrowTestBase {
         _dispute(buyer, p3);
         _vote(buyer, p1, false);
         _vote(p1, p1, true);
-        vm.warp(job(id).params.deadline + REVIEW + DISPUTE);
+        revealAll(id);
+        vm.warp(escrow.disputeExpiry(id));
         escrow.finalize(id);
         for (uint256 i; i < 3; ++i) {
             address p = [p1, p2, p3][i];
@@ -241,7 +252,8 @@ contract JobEscrowDisputeTest is EscrowTestBase {
         commit(id, p1, GOOD, PRICE);
         commit(id, p2, GOOD, PRICE);
         _dispute(buyer, p3); // p3 had not committed yet, and now cannot
-        vm.warp(job(id).params.deadline + REVIEW + DISPUTE);
+        revealAll(id);
+        vm.warp(escrow.disputeExpiry(id));
         vm.expectEmit(address(escrow));
         emit IJobEscrow.SlotSettled(id, p3, IJobEscrow.SlotStatus.Refunded, COLLATERAL, PRICE);
         escrow.finalize(id);
@@ -273,7 +285,8 @@ contract JobEscrowDisputeTest is EscrowTestBase {
     function test_Finalize_ResultsSlashedByVoteDoNotCountForTheMajority() public {
         commit(id, p1, GOOD, PRICE);
         commit(id, p2, GOOD, PRICE);
-        commit(id, p3, GOOD, PRICE);
+        commit(id, p3, BAD, PRICE);
+        revealAll(id);
         _dispute(buyer, p1);
         _dispute(buyer, p2);
         _vote(buyer, p1, false);
@@ -281,16 +294,17 @@ contract JobEscrowDisputeTest is EscrowTestBase {
         _vote(buyer, p2, false);
         _vote(arbiter, p2, false);
         toFinalizable(id);
-        escrow.finalize(id); // only p3's result counts: 1 of 3, no majority
-        assertEq(uint8(slotStatus(id, p3)), uint8(IJobEscrow.SlotStatus.Refunded));
-        assertEq(bal(p3), COLLATERAL);
+        escrow.finalize(id); // only p3's result counts: 1 of 1 revealed, its result is the majority
+        assertEq(job(id).majorityHash, BAD);
+        assertEq(uint8(slotStatus(id, p3)), uint8(IJobEscrow.SlotStatus.Paid));
+        assertEq(bal(p3), PRICE + COLLATERAL);
         assertEq(bal(address(escrow)), 0);
     }
 
-    function test_Vote_StillPossibleAfterTheReviewPeriodUntilFinalize() public {
+    function test_Vote_PossibleAfterTheReviewPeriodUntilTheDisputeExpires() public {
         commit(id, p1, GOOD, PRICE);
         _dispute(buyer, p1);
-        vm.warp(job(id).params.deadline + REVIEW + DISPUTE + 1);
+        vm.warp(escrow.disputeExpiry(id) - 1);
         _vote(buyer, p1, false);
         _vote(arbiter, p1, false);
         escrow.finalize(id);

@@ -28,14 +28,13 @@ contract JobEscrowFixedTest is EscrowTestBase {
         assertEq(escrow.providersOf(id)[0], p1);
     }
 
-    function test_Accept_WithZeroCollateral() public {
+    function test_Accept_WithTheMinimumCollateral() public {
         IJobEscrow.JobParams memory p = fixedParams(1, 0);
-        p.collateral = 0;
+        p.collateral = PRICE / 10;
         uint256 id = create(p);
-        vm.prank(p1);
-        escrow.accept(id);
+        accept(id, p1);
         assertEq(job(id).filled, 1);
-        assertEq(bal(address(escrow)), PRICE);
+        assertEq(bal(address(escrow)), PRICE + PRICE / 10);
     }
 
     function test_RevertWhen_AcceptFullJob() public {
@@ -256,15 +255,20 @@ contract JobEscrowFixedTest is EscrowTestBase {
         accept(id, p1);
         vm.warp(block.timestamp + 100);
         vm.expectEmit(address(escrow));
-        emit IJobEscrow.ResultCommitted(id, p1, GOOD, 7 ether, USAGE, "ipfs://result");
+        emit IJobEscrow.ResultCommitted(id, p1, resultCommitment(id, p1, GOOD), 7 ether, USAGE);
         commit(id, p1, GOOD, 7 ether);
         IJobEscrow.Slot memory s = slot(id, p1);
         assertEq(uint8(s.status), uint8(IJobEscrow.SlotStatus.Committed));
-        assertEq(s.resultHash, GOOD);
+        assertEq(s.resultCommitment, resultCommitment(id, p1, GOOD));
+        assertEq(s.resultHash, bytes32(0), "sealed until revealed");
         assertEq(s.charge, 7 ether);
         assertEq(job(id).committed, 1);
         assertEq(job(id).lastCommitAt, block.timestamp);
-        assertEq(escrow.finalizableAt(id), job(id).params.deadline + REVIEW, "one slot still open");
+        assertEq(
+            escrow.finalizableAt(id),
+            job(id).params.deadline + 1 + escrow.REVEAL_PERIOD() + REVIEW,
+            "one slot still open: reveals open after the deadline"
+        );
     }
 
     function test_CommitResult_AtTheDeadline() public {
@@ -272,7 +276,9 @@ contract JobEscrowFixedTest is EscrowTestBase {
         accept(id, p1);
         vm.warp(job(id).params.deadline);
         commit(id, p1, GOOD, 1);
-        assertEq(escrow.finalizableAt(id), block.timestamp + REVIEW);
+        assertEq(escrow.finalizableAt(id), block.timestamp + escrow.REVEAL_PERIOD() + REVIEW, "sealed");
+        revealResult(id, p1); // every slot committed: the reveal window is open at once
+        assertEq(escrow.finalizableAt(id), block.timestamp + REVIEW, "all revealed");
     }
 
     function test_RevertWhen_CommitAfterDeadline() public {
@@ -284,13 +290,38 @@ contract JobEscrowFixedTest is EscrowTestBase {
         commit(id, p1, GOOD, 1);
     }
 
+    function test_RevealResult_OpensTheCommitmentOnce() public {
+        uint256 id = createFixed(1);
+        accept(id, p1);
+        vm.expectRevert(abi.encodeWithSelector(IJobEscrow.NothingToReveal.selector, id, p1));
+        vm.prank(p1);
+        escrow.revealResult(id, GOOD, resultSalt(p1), "");
+        commit(id, p1, GOOD, 3 ether);
+        vm.expectRevert(IJobEscrow.ZeroResultHash.selector);
+        vm.prank(p1);
+        escrow.revealResult(id, bytes32(0), resultSalt(p1), "");
+        vm.expectRevert(abi.encodeWithSelector(IJobEscrow.BadResultReveal.selector, id, p1));
+        vm.prank(p1);
+        escrow.revealResult(id, BAD, resultSalt(p1), "");
+        vm.expectEmit(address(escrow));
+        emit IJobEscrow.ResultRevealed(id, p1, GOOD, "ipfs://result");
+        revealResult(id, p1);
+        assertEq(slot(id, p1).resultHash, GOOD);
+        assertEq(job(id).revealed, 1);
+        assertEq(job(id).lastRevealAt, block.timestamp);
+        vm.expectRevert(abi.encodeWithSelector(IJobEscrow.NothingToReveal.selector, id, p1));
+        vm.prank(p1);
+        escrow.revealResult(id, GOOD, resultSalt(p1), "");
+    }
+
     function test_RevertWhen_CommitBadInput() public {
         uint256 id = createFixed(1);
         vm.expectRevert(abi.encodeWithSelector(IJobEscrow.WrongSlotStatus.selector, id, p1, IJobEscrow.SlotStatus.None));
         commit(id, p1, GOOD, 1);
         accept(id, p1);
         vm.expectRevert(IJobEscrow.ZeroResultHash.selector);
-        commit(id, p1, bytes32(0), 1);
+        vm.prank(p1);
+        escrow.commitResult(id, bytes32(0), 1, USAGE);
         vm.expectRevert(abi.encodeWithSelector(IJobEscrow.ChargeTooHigh.selector, uint256(PRICE) + 1, PRICE));
         commit(id, p1, GOOD, PRICE + 1);
         commit(id, p1, GOOD, PRICE);
@@ -315,7 +346,13 @@ contract JobEscrowFixedTest is EscrowTestBase {
         commit(id, p2, GOOD, 7 ether);
         vm.warp(block.timestamp + 10);
         commit(id, p3, GOOD, PRICE);
-        assertEq(escrow.finalizableAt(id), block.timestamp + REVIEW, "all committed: last commit + review");
+        assertEq(
+            escrow.finalizableAt(id),
+            block.timestamp + escrow.REVEAL_PERIOD() + REVIEW,
+            "all committed, none revealed: the reveal window + review"
+        );
+        revealAll(id);
+        assertEq(escrow.finalizableAt(id), block.timestamp + REVIEW, "all revealed: last reveal + review");
 
         vm.warp(block.timestamp + REVIEW - 1);
         vm.expectRevert(abi.encodeWithSelector(IJobEscrow.TooEarly.selector, id, block.timestamp + 1));
@@ -374,8 +411,10 @@ contract JobEscrowFixedTest is EscrowTestBase {
         uint256 id = _threeReplicas();
         commit(id, p1, GOOD, PRICE);
         commit(id, p2, GOOD, PRICE);
-        assertEq(escrow.finalizableAt(id), job(id).params.deadline + REVIEW);
-        vm.warp(job(id).params.deadline + REVIEW - 1);
+        revealAll(id); // opens after the deadline (p3 might still commit until then)
+        uint256 when = job(id).params.deadline + 1 + escrow.REVEAL_PERIOD() + REVIEW;
+        assertEq(escrow.finalizableAt(id), when);
+        vm.warp(when - 1);
         vm.expectRevert(abi.encodeWithSelector(IJobEscrow.TooEarly.selector, id, block.timestamp + 1));
         escrow.finalize(id);
         vm.warp(block.timestamp + 1);
@@ -442,14 +481,18 @@ contract JobEscrowFixedTest is EscrowTestBase {
         escrow.finalize(id);
     }
 
-    function test_Finalize_MajorityCountsReplicasNotCommits() public {
-        // 3 replicas, only 2 slots filled, they agree: 2 > 3/2, a majority; the unfilled slot is refunded.
+    function test_Finalize_MajorityOverRevealedResults() public {
+        // 3 replicas, only 2 slots filled, they agree: a majority; the unfilled slot is refunded.
         uint256 id = createFixed(3);
         accept(id, p1);
         accept(id, p2);
         commit(id, p1, GOOD, 4 ether);
         commit(id, p2, GOOD, 4 ether);
-        assertEq(escrow.finalizableAt(id), job(id).params.deadline + REVIEW, "a slot is unfilled");
+        assertEq(
+            escrow.finalizableAt(id),
+            job(id).params.deadline + 1 + escrow.REVEAL_PERIOD() + REVIEW,
+            "a slot is unfilled"
+        );
         toFinalizable(id);
         vm.expectEmit(address(escrow));
         emit IJobEscrow.JobFinalized(id, GOOD, PRICE + 2 * 6 ether);
@@ -457,13 +500,24 @@ contract JobEscrowFixedTest is EscrowTestBase {
         assertEq(bal(p1), 4 ether + COLLATERAL);
         assertEq(bal(buyer), PRICE + 12 ether);
 
-        // 3 replicas, one slot filled: 1 is not a majority of 3.
+        // 3 replicas, one slot filled: the only revealed result is the majority of the revealed ones.
         id = createFixed(3);
         accept(id, p4);
         commit(id, p4, GOOD, 4 ether);
         toFinalizable(id);
         escrow.finalize(id);
-        assertEq(uint8(slotStatus(id, p4)), uint8(IJobEscrow.SlotStatus.Refunded));
+        assertEq(uint8(slotStatus(id, p4)), uint8(IJobEscrow.SlotStatus.Paid));
+
+        // 3 replicas, two revealed results that differ: no majority, both refunded.
+        id = createFixed(3);
+        accept(id, p1);
+        accept(id, p2);
+        commit(id, p1, GOOD, 4 ether);
+        commit(id, p2, BAD, 4 ether);
+        toFinalizable(id);
+        escrow.finalize(id);
+        assertEq(uint8(slotStatus(id, p1)), uint8(IJobEscrow.SlotStatus.Refunded));
+        assertEq(uint8(slotStatus(id, p2)), uint8(IJobEscrow.SlotStatus.Refunded));
     }
 
     function test_Finalize_NobodyAcceptedRefundsEverything() public {

@@ -82,9 +82,44 @@ abstract contract EscrowTestBase is Fixture {
         vm.stopPrank();
     }
 
+    /// @dev Result hashes committed (sealed) and not yet revealed, per job, to reveal later.
+    mapping(uint256 => mapping(address => bytes32)) internal sealedResult;
+
+    function resultSalt(address who) internal pure returns (bytes32) {
+        return keccak256(abi.encode("result salt", who));
+    }
+
+    function resultCommitment(uint256 jobId, address who, bytes32 resultHash) internal pure returns (bytes32) {
+        return keccak256(abi.encode(jobId, who, resultHash, resultSalt(who)));
+    }
+
+    /// @dev Commits `resultHash` sealed (commit–reveal); `revealResult`/`revealAll` open it.
     function commit(uint256 jobId, address who, bytes32 resultHash, uint96 charge) internal {
         vm.prank(who);
-        escrow.commitResult(jobId, resultHash, charge, USAGE, "ipfs://result");
+        escrow.commitResult(jobId, resultCommitment(jobId, who, resultHash), charge, USAGE);
+        sealedResult[jobId][who] = resultHash;
+    }
+
+    function revealResult(uint256 jobId, address who) internal {
+        bytes32 h = sealedResult[jobId][who];
+        vm.prank(who);
+        escrow.revealResult(jobId, h, resultSalt(who), "ipfs://result");
+        delete sealedResult[jobId][who];
+    }
+
+    /// @dev Opens every sealed result of the job (warping to the reveal window if it is not open yet).
+    function revealAll(uint256 jobId) internal {
+        address[] memory ps = escrow.providersOf(jobId);
+        bool any;
+        for (uint256 i; i < ps.length; ++i) {
+            if (sealedResult[jobId][ps[i]] != bytes32(0)) any = true;
+        }
+        if (!any) return;
+        uint256 opens = escrow.resultRevealDeadline(jobId) - escrow.REVEAL_PERIOD();
+        if (block.timestamp < opens) vm.warp(opens);
+        for (uint256 i; i < ps.length; ++i) {
+            if (sealedResult[jobId][ps[i]] != bytes32(0)) revealResult(jobId, ps[i]);
+        }
     }
 
     function commitment(uint256 jobId, address who, uint96 price, bytes32 salt_) internal pure returns (bytes32) {
@@ -122,8 +157,11 @@ abstract contract EscrowTestBase is Fixture {
         return escrow.getSlot(jobId, who).status;
     }
 
+    /// @dev Reveals what is sealed, then warps to `finalizableAt`.
     function toFinalizable(uint256 jobId) internal {
-        vm.warp(escrow.finalizableAt(jobId));
+        revealAll(jobId);
+        uint256 when = escrow.finalizableAt(jobId);
+        if (block.timestamp < when) vm.warp(when);
     }
 
     function bal(address who) internal view returns (uint256) {

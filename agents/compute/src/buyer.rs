@@ -89,18 +89,29 @@ pub async fn submit<P: Provider + Clone>(
     Ok((id, uri))
 }
 
-/// The result hash committed by more than half of the job's replicas, with those commits.
-pub fn majority(
-    replicas: u8,
-    results: &[CommittedResult],
-) -> Option<(B256, Vec<&CommittedResult>)> {
+/// The result hash revealed by more than half of the revealed results (the escrow's rule), with
+/// those results.
+pub fn majority(results: &[CommittedResult]) -> Option<(B256, Vec<&CommittedResult>)> {
     let mut by_hash: HashMap<B256, Vec<&CommittedResult>> = HashMap::new();
     for r in results {
         by_hash.entry(r.result_hash).or_default().push(r);
     }
     by_hash
         .into_iter()
-        .find(|(_, v)| v.len() * 2 > usize::from(replicas))
+        .find(|(_, v)| v.len() * 2 > results.len())
+}
+
+/// The job's confirmed result: the escrow's own `majorityHash` once finalized, else the majority
+/// of the results revealed so far; with the results that carry it.
+pub fn confirmed<'a>(
+    job: &crate::escrow::Job,
+    results: &'a [CommittedResult],
+) -> Option<(B256, Vec<&'a CommittedResult>)> {
+    if job.majorityHash != B256::ZERO {
+        let h = job.majorityHash;
+        return Some((h, results.iter().filter(|r| r.result_hash == h).collect()));
+    }
+    majority(results)
 }
 
 /// Fetches the confirmed result of `job_id` into `out_dir`: the manifest from a provider that
@@ -114,8 +125,7 @@ pub async fn fetch_results<P: Provider + Clone>(
 ) -> Result<ResultManifest, BuyerError> {
     let job = escrow.job(job_id).await?;
     let results = escrow.results(job_id).await?;
-    let (hash, commits) =
-        majority(job.params.replicas, &results).ok_or(BuyerError::NoResult(job_id))?;
+    let (hash, commits) = confirmed(&job, &results).ok_or(BuyerError::NoResult(job_id))?;
     let sources: Vec<String> = commits.iter().map(|c| c.uri.clone()).collect();
     let digest = Digest::from(hash);
     let bytes = blobs.fetch_digest(digest, &sources, 16 << 20).await?;

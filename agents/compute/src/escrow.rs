@@ -2,10 +2,10 @@
 //! fails on a revert, with the contract's custom error decoded where possible) and the reads and
 //! event queries they watch jobs with.
 
-use alloy::primitives::{Address, B256, U256};
+use alloy::primitives::{Address, B256, U256, keccak256};
 use alloy::providers::Provider;
 use alloy::rpc::types::TransactionReceipt;
-use alloy::sol_types::SolEvent;
+use alloy::sol_types::{SolEvent, SolValue};
 use peerflow_chain::ChainError;
 use peerflow_chain::bindings::job_escrow::{IJobEscrow, JobEscrow};
 use peerflow_chain::bindings::work_token::WorkToken;
@@ -43,7 +43,13 @@ pub struct CreatedJob {
     pub block: u64,
 }
 
-/// A `ResultCommitted` event.
+/// The sealed result a provider commits: keccak256(abi.encode(jobId, provider, resultHash, salt)).
+/// Bound to the provider, so another replica cannot reveal a copy of it.
+pub fn result_commitment(job_id: u64, provider: Address, result_hash: B256, salt: B256) -> B256 {
+    keccak256((U256::from(job_id), provider, result_hash, salt).abi_encode())
+}
+
+/// A revealed result: its `ResultRevealed` event joined with the `ResultCommitted` that sealed it.
 #[derive(Debug, Clone)]
 pub struct CommittedResult {
     pub provider: Address,
@@ -141,23 +147,50 @@ impl<P: Provider + Clone> Escrow<P> {
         Ok(())
     }
 
+    /// Commits a sealed result (see [`result_commitment`]).
     pub async fn commit_result(
         &self,
         job_id: u64,
-        result_hash: B256,
+        commitment: B256,
         charge: U256,
         usage_hash: B256,
-        uri: &str,
     ) -> Result<TransactionReceipt, EscrowError> {
         let charge = alloy::primitives::Uint::<96, 2>::from(charge.to::<u128>());
-        Ok(execute(self.escrow.commitResult(
-            U256::from(job_id),
-            result_hash,
-            charge,
-            usage_hash,
-            uri.to_owned(),
-        ))
+        Ok(execute(
+            self.escrow
+                .commitResult(U256::from(job_id), commitment, charge, usage_hash),
+        )
         .await?)
+    }
+
+    /// Opens a sealed result and publishes where it is served.
+    pub async fn reveal_result(
+        &self,
+        job_id: u64,
+        result_hash: B256,
+        salt: B256,
+        uri: &str,
+    ) -> Result<TransactionReceipt, EscrowError> {
+        Ok(execute(
+            self.escrow
+                .revealResult(U256::from(job_id), result_hash, salt, uri.to_owned()),
+        )
+        .await?)
+    }
+
+    /// Until when (exclusive) sealed results of the job may be revealed.
+    pub async fn result_reveal_deadline(&self, job_id: u64) -> Result<u64, EscrowError> {
+        Ok(self
+            .escrow
+            .resultRevealDeadline(U256::from(job_id))
+            .call()
+            .await?
+            .to())
+    }
+
+    /// How long the reveal window lasts once open.
+    pub async fn reveal_period(&self) -> Result<u64, EscrowError> {
+        Ok(self.escrow.REVEAL_PERIOD().call().await?.to())
     }
 
     pub async fn report_checkpoint(
@@ -295,23 +328,34 @@ impl<P: Provider + Clone> Escrow<P> {
             .ok_or(EscrowError::MissingEvent("JobCreated"))
     }
 
-    /// The results committed to a job so far.
+    /// The results revealed for a job so far, each with the charge and usage hash it was committed
+    /// with (sealed results not yet revealed are not listed: nobody knows them).
     pub async fn results(&self, job_id: u64) -> Result<Vec<CommittedResult>, EscrowError> {
-        let logs = self
+        let commits = self
             .escrow
             .ResultCommitted_filter()
             .topic1(U256::from(job_id))
             .from_block(0)
             .query()
             .await?;
-        Ok(logs
+        let reveals = self
+            .escrow
+            .ResultRevealed_filter()
+            .topic1(U256::from(job_id))
+            .from_block(0)
+            .query()
+            .await?;
+        Ok(reveals
             .into_iter()
-            .map(|(e, _)| CommittedResult {
-                provider: e.provider,
-                result_hash: e.resultHash,
-                charge: U256::from(e.charge),
-                usage_hash: e.usageHash,
-                uri: e.uri,
+            .filter_map(|(r, _)| {
+                let (c, _) = commits.iter().find(|(c, _)| c.provider == r.provider)?;
+                Some(CommittedResult {
+                    provider: r.provider,
+                    result_hash: r.resultHash,
+                    charge: U256::from(c.charge),
+                    usage_hash: c.usageHash,
+                    uri: r.uri,
+                })
             })
             .collect())
     }

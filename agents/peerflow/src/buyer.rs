@@ -9,7 +9,7 @@ use alloy::primitives::{Address, U256, utils::format_ether, utils::parse_ether};
 use alloy::providers::DynProvider;
 use anyhow::{Context, Result, bail};
 use peerflow_chain::bindings::service_registry::ServiceRegistry;
-use peerflow_compute::buyer::{Terms, fetch_results, majority, submit};
+use peerflow_compute::buyer::{Terms, confirmed, fetch_results, submit};
 use peerflow_compute::escrow::{Escrow, codes, job_status_name, slot_status_name};
 use peerflow_compute::{BlobClient, BlobRef, JobSpec, Resources, Workload};
 
@@ -27,9 +27,9 @@ pub struct TermsArgs {
     /// Most paid per replica, in FLOW (each provider charges its metered usage up to this).
     #[arg(long)]
     pub max_price: String,
-    /// Collateral each provider posts, in FLOW.
-    #[arg(long, default_value = "0")]
-    pub collateral: String,
+    /// Collateral each provider posts, in FLOW (at least a tenth of --max-price; default: that tenth).
+    #[arg(long)]
+    pub collateral: Option<String>,
     /// Results must be committed within this long (e.g. 90s, 10m, 2h).
     #[arg(long, default_value = "30m", value_parser = parse_duration)]
     pub deadline: Duration,
@@ -334,7 +334,18 @@ async fn terms(
         );
     }
     let price = parse_ether(&t.max_price).context("--max-price (FLOW)")?;
-    let collateral = parse_ether(&t.collateral).context("--collateral (FLOW)")?;
+    // The escrow refuses less than MIN_COLLATERAL_BPS (10 %) of the price, rounded up.
+    let least = (price + U256::from(9)) / U256::from(10);
+    let collateral = match &t.collateral {
+        Some(c) => parse_ether(c).context("--collateral (FLOW)")?,
+        None => least,
+    };
+    if collateral < least {
+        bail!(
+            "--collateral must be at least a tenth of --max-price ({} FLOW): the escrow refuses less",
+            format_ether(least)
+        );
+    }
     if t.replicas == 0 {
         bail!("--replicas must be at least 1");
     }
@@ -487,17 +498,18 @@ async fn status(escrow: &Escrow<DynProvider>, job: u64) -> Result<()> {
     }
     let p = &state.params;
     println!(
-        "job {job}: {} — buyer {}, {} of {} slots taken, {} results, price {} FLOW, collateral {} FLOW",
+        "job {job}: {} — buyer {}, {} of {} slots taken, {} results sealed, {} revealed, price {} FLOW, collateral {} FLOW",
         job_status_name(state.status),
         state.buyer,
         state.filled,
         p.replicas,
         state.committed,
+        state.revealed,
         format_ether(U256::from(state.clearingPrice)),
         format_ether(U256::from(p.collateral)),
     );
     let results = escrow.results(job).await?;
-    let confirmed = majority(p.replicas, &results).map(|(h, _)| h);
+    let confirmed = confirmed(&state, &results).map(|(h, _)| h);
     for (provider, slot) in escrow.slots(job).await? {
         let result = results.iter().find(|r| r.provider == provider);
         println!(

@@ -62,6 +62,11 @@ pub struct ProviderOpts {
     /// Offer VOD jobs only (no Docker engine needed).
     #[arg(long)]
     pub no_containers: Option<bool>,
+    /// An arbiter this provider accepts in disputes (repeatable; default: the deployment's
+    /// deployer). Jobs naming another arbiter are skipped: with its own arbiter a buyer could
+    /// outvote this provider and take its collateral.
+    #[arg(long = "arbiter")]
+    pub arbiters: Option<Vec<Address>>,
 }
 
 fn ether(s: Option<&str>, default: &str, what: &str) -> Result<alloy::primitives::U256> {
@@ -201,6 +206,10 @@ pub async fn start_provider(
         rates,
         poll: Duration::from_secs_f64(o.poll_secs.unwrap_or(1.0).max(0.05)),
         max_jobs: o.max_jobs.unwrap_or(2).max(1),
+        arbiters: o
+            .arbiters
+            .clone()
+            .unwrap_or_else(|| vec![deployment.deployer]),
     };
     let url = cfg.public_url.clone();
     let escrow = Escrow::new(deployment.job_escrow, deployment.work_token, chain);

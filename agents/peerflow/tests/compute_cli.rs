@@ -146,6 +146,12 @@ async fn buyer_and_providers_through_the_cli() {
 
     let status = run(&[&["compute", "status"][..], &node, &["1"]].concat());
     assert!(stdout(&status).contains("2 of 2 slots taken"));
+    // Commit–reveal: both results were committed sealed, then revealed.
+    assert!(
+        stdout(&status).contains("2 results sealed, 2 revealed"),
+        "{}",
+        stdout(&status)
+    );
     let logs = run(&[&["compute", "logs"][..], &node, &["1"]].concat());
     assert_eq!(stdout(&logs).matches("[stdout] sorted").count(), 2);
     let usage = run(&[&["compute", "usage"][..], &node, &["1"]].concat());
@@ -218,6 +224,22 @@ async fn buyer_and_providers_through_the_cli() {
     .concat());
     assert!(!tight.status.success());
     assert!(String::from_utf8_lossy(&tight.stderr).contains("must be longer than --timeout"));
+    // Collateral below a tenth of the price would let sybils squat slots for free: refused.
+    let cheap = run(&[
+        &["compute", "submit"][..],
+        &node,
+        &["--store", &urls[0], "--max-price", "1", "--collateral", "0"],
+        &[
+            "--image-archive",
+            archive.to_str().unwrap(),
+            "--image",
+            &image,
+        ],
+        &["--", "true"],
+    ]
+    .concat());
+    assert!(!cheap.status.success());
+    assert!(String::from_utf8_lossy(&cheap.stderr).contains("at least a tenth of --max-price"));
     let missing = run(&[&["compute", "status"][..], &node, &["99"]].concat());
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("does not exist"));

@@ -97,6 +97,7 @@ async fn main() {
         },
         poll: POLL,
         max_jobs: 2,
+        arbiters: vec![chain.address(0)],
     };
     let executor = Recording(
         ContainerExecutor::new(Runner::new(engine.clone()), "bench"),
@@ -157,7 +158,7 @@ async fn main() {
         let (_, now) = buyer.chain_time().await.unwrap();
         let terms = Terms {
             price: parse_ether("0.01").unwrap(),
-            collateral: U256::ZERO,
+            collateral: parse_ether("0.001").unwrap(),
             replicas: 1,
             checkpoints: 0,
             min_completed: 0,

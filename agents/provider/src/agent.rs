@@ -11,7 +11,7 @@ use alloy::primitives::{Address, B256, U256, Uint, keccak256};
 use alloy::providers::Provider;
 use alloy::sol_types::SolValue;
 use peerflow_compute::escrow::{
-    CreatedJob, Escrow, EscrowError, JobParams, codes, slot_status_name,
+    CreatedJob, Escrow, EscrowError, JobParams, codes, result_commitment, slot_status_name,
 };
 use peerflow_compute::manifest::{ManifestFile, RateCard, UsageRecord};
 use peerflow_compute::{
@@ -48,6 +48,10 @@ pub struct ProviderConfig {
     pub poll: Duration,
     /// Jobs run at once; jobs that fit while all are busy wait (deferred) for a free one.
     pub max_jobs: usize,
+    /// Arbiters this provider accepts. A dispute is decided by two of buyer, provider and the
+    /// job's arbiter, so a buyer naming its own arbiter could slash this provider at will: jobs
+    /// naming any other arbiter are skipped.
+    pub arbiters: Vec<Address>,
 }
 
 /// Errors of one tick (the loop logs them and goes on).
@@ -206,10 +210,54 @@ impl<P: Provider + Clone + 'static> Agent<P> {
                 });
             }
         }
+        let sealed = self.store().in_phase(JobPhase::Sealed)?;
+        for row in sealed {
+            self.reveal(&row, now).await?;
+        }
         let committed = self.store().in_phase(JobPhase::Committed)?;
         for row in committed {
             self.settle(row.job_id, now).await?;
         }
+        Ok(())
+    }
+
+    /// Reveals a sealed result once the escrow's reveal window is open (every slot committed, or
+    /// the deadline passed) and before it closes; a missed window leaves the slot to settlement.
+    async fn reveal(&self, row: &crate::JobRow, now: u64) -> Result<(), AgentError> {
+        let id = row.job_id;
+        let until = self.escrow.result_reveal_deadline(id).await?;
+        let opens = until.saturating_sub(self.escrow.reveal_period().await?);
+        if now < opens {
+            return Ok(());
+        }
+        if now >= until {
+            tracing::warn!(
+                job = id,
+                "reveal window missed; the sealed result will not be paid"
+            );
+            self.store()
+                .set(id, JobPhase::Committed, "reveal window missed", None)?;
+            return Ok(());
+        }
+        let result = parse(row.result.as_deref().unwrap_or_default())?;
+        let salt: B256 = self
+            .store()
+            .result_salt(id)?
+            .ok_or_else(|| AgentError::Other("sealed result without its salt".into()))?
+            .parse()
+            .map_err(|_| AgentError::Other("corrupt result salt".into()))?;
+        if let Err(e) = self
+            .escrow
+            .reveal_result(id, result.to_b256(), salt, &self.cfg.public_url)
+            .await
+        {
+            // The window may not be open yet in the block the reveal lands in; tried again next tick.
+            tracing::debug!(job = id, error = %e, "reveal not done");
+            return Ok(());
+        }
+        tracing::info!(job = id, result = %result, "result revealed");
+        self.store().set(id, JobPhase::Committed, "", None)?;
+        metrics::job(&self.metrics, "revealed");
         Ok(())
     }
 
@@ -243,6 +291,9 @@ impl<P: Provider + Clone + 'static> Agent<P> {
             && r.gpus <= offer.gpus;
         if job.buyer == self.cfg.address {
             return self.skip(id, "own job");
+        }
+        if !self.cfg.arbiters.contains(&p.arbiter) {
+            return self.skip(id, "arbiter not trusted");
         }
         if !fits {
             return self.skip(id, "needs more resources than offered");
@@ -533,17 +584,31 @@ impl<P: Provider + Clone + 'static> Agent<P> {
             metrics::job(&self.metrics, "failed");
             return Ok(());
         }
+        // Commit–reveal: only a hash bound to this provider and a secret salt goes on-chain now, so
+        // no other replica can copy the result; the salt is stored before the commit is sent.
+        let salt: B256 = self
+            .store()
+            .result_salt_or(id, &B256::random().to_string())?
+            .parse()
+            .map_err(|_| AgentError::Other("corrupt result salt".into()))?;
+        let commitment = result_commitment(id, self.cfg.address, result.to_b256(), salt);
+        let on_chain = self
+            .escrow
+            .slots(id)
+            .await?
+            .into_iter()
+            .find(|(a, _)| *a == self.cfg.address)
+            .map(|(_, s)| s.resultCommitment);
+        if on_chain == Some(commitment) {
+            // Committed before a restart that came before the store recorded it.
+            self.store().set(id, JobPhase::Sealed, "", None)?;
+            return Ok(());
+        }
         self.escrow
-            .commit_result(
-                id,
-                result.to_b256(),
-                record.charge,
-                usage.to_b256(),
-                &self.cfg.public_url,
-            )
+            .commit_result(id, commitment, record.charge, usage.to_b256())
             .await?;
-        tracing::info!(job = id, result = %result, charge = %record.charge, "result committed");
-        self.store().set(id, JobPhase::Committed, "", None)?;
+        tracing::info!(job = id, result = %result, charge = %record.charge, "result committed sealed");
+        self.store().set(id, JobPhase::Sealed, "", None)?;
         metrics::job(&self.metrics, "committed");
         Ok(())
     }

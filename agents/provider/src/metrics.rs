@@ -2,7 +2,7 @@
 //!
 //! | Name | Kind | Labels | |
 //! |---|---|---|---|
-//! | `peerflow_provider_jobs_total` | counter | `outcome` | jobs by what this provider did: `skipped`, `deferred`, `bid`, `accepted` (slot taken), `failed` (run failed or finished late), `committed` (result committed) |
+//! | `peerflow_provider_jobs_total` | counter | `outcome` | jobs by what this provider did: `skipped`, `deferred`, `bid`, `accepted` (slot taken), `failed` (run failed or finished late), `committed` (sealed result committed), `revealed` (sealed result revealed) |
 //! | `peerflow_provider_jobs_settled_total` | counter | `status` | slots settled, by the escrow's slot status (`paid`, `slashed`, `refunded`, `lost`, …) |
 //! | `peerflow_provider_running_jobs` | gauge | | jobs executing now |
 //! | `peerflow_provider_job_seconds` | histogram | `workload` | time to execute a job (`container`, `vod`), failed runs included |

@@ -28,7 +28,10 @@ pub enum JobPhase {
     Revealed,
     /// Holds a slot; the run has not produced a committed result yet.
     Accepted,
-    /// Result committed; waiting for settlement.
+    /// Result committed sealed (its salt is in the store); to be revealed once the escrow opens
+    /// the reveal window.
+    Sealed,
+    /// Result revealed (or its reveal window missed); waiting for settlement.
     Committed,
     /// The run failed; nothing was committed (`detail` says why).
     Failed,
@@ -44,6 +47,7 @@ impl JobPhase {
             Self::Bid => "bid",
             Self::Revealed => "revealed",
             Self::Accepted => "accepted",
+            Self::Sealed => "sealed",
             Self::Committed => "committed",
             Self::Failed => "failed",
             Self::Settled => "settled",
@@ -57,6 +61,7 @@ impl JobPhase {
             "bid" => Self::Bid,
             "revealed" => Self::Revealed,
             "accepted" => Self::Accepted,
+            "sealed" => Self::Sealed,
             "committed" => Self::Committed,
             "failed" => Self::Failed,
             "settled" => Self::Settled,
@@ -105,6 +110,10 @@ impl ProviderStore {
              CREATE TABLE IF NOT EXISTS bids (
                  job_id INTEGER PRIMARY KEY,
                  price TEXT NOT NULL,
+                 salt TEXT NOT NULL
+             );
+             CREATE TABLE IF NOT EXISTS result_salts (
+                 job_id INTEGER PRIMARY KEY,
                  salt TEXT NOT NULL
              );",
         )?;
@@ -158,6 +167,29 @@ impl ProviderStore {
             params![job_id as i64, price.to_string(), salt],
         )?;
         Ok(())
+    }
+
+    /// The salt of the job's sealed result: the one stored, else `fresh` (stored first, before the
+    /// commit is sent, so that a restart between the two can still reveal).
+    pub fn result_salt_or(&self, job_id: u64, fresh: &str) -> Result<String, StoreError> {
+        self.conn.execute(
+            "INSERT OR IGNORE INTO result_salts (job_id, salt) VALUES (?1, ?2)",
+            params![job_id as i64, fresh],
+        )?;
+        self.result_salt(job_id)?
+            .ok_or(StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows))
+    }
+
+    /// The salt of the job's sealed result, if one was made.
+    pub fn result_salt(&self, job_id: u64) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT salt FROM result_salts WHERE job_id = ?1",
+                params![job_id as i64],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()?)
     }
 
     /// A sealed bid's price and salt.
@@ -233,5 +265,22 @@ mod tests {
         assert_eq!(one.detail, "paid");
         assert_eq!(s.in_phase(JobPhase::Skipped).unwrap().len(), 1);
         assert!(s.get(3).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_result_salt_is_kept_across_reopen_and_never_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.sqlite");
+        {
+            let s = ProviderStore::open(&path).unwrap();
+            assert_eq!(s.result_salt(7).unwrap(), None);
+            assert_eq!(s.result_salt_or(7, "0xaa").unwrap(), "0xaa");
+            s.set(7, JobPhase::Sealed, "", Some(("r", "u"))).unwrap();
+        }
+        let s = ProviderStore::open(&path).unwrap();
+        assert_eq!(s.get(7).unwrap().unwrap().phase, JobPhase::Sealed);
+        // A second commit attempt after a restart reuses the salt already committed to.
+        assert_eq!(s.result_salt_or(7, "0xbb").unwrap(), "0xaa");
+        assert_eq!(s.result_salt(7).unwrap().as_deref(), Some("0xaa"));
     }
 }

@@ -240,14 +240,22 @@ async fn replicated_container_jobs_pay_honest_providers_and_slash_the_others() {
     .await
     .unwrap();
     let five = [0usize, 1, 2, 3, 4];
+    // Results are sealed until every slot committed or the deadline passed.
     drive(&m, &five, Duration::from_secs(180), |m| {
         [0, 1, 2, 3]
             .iter()
-            .all(|&k| phase(m, k, bjob) == Some(JobPhase::Committed))
+            .all(|&k| phase(m, k, bjob) == Some(JobPhase::Sealed))
             && phase(m, 4, bjob) == Some(JobPhase::Failed)
     })
     .await;
-    m.warp(200).await; // past the deadline: the failing provider never committed
+    m.warp(200).await; // past the deadline: the failing provider never committed; reveals open
+    drive(&m, &five, Duration::from_secs(60), |m| {
+        [0, 1, 2, 3]
+            .iter()
+            .all(|&k| phase(m, k, bjob) == Some(JobPhase::Committed))
+    })
+    .await;
+    m.warp(3600).await; // the reveal window stays open its full hour (one slot never committed)
     drive(&m, &five, Duration::from_secs(60), |m| {
         [0, 1, 2, 3]
             .iter()
@@ -289,12 +297,20 @@ async fn replicated_container_jobs_pay_honest_providers_and_slash_the_others() {
     drive(&m, &four, Duration::from_secs(180), |m| {
         honest
             .iter()
-            .all(|&k| phase(m, k, c) == Some(JobPhase::Committed))
+            .all(|&k| phase(m, k, c) == Some(JobPhase::Sealed))
             && phase(m, 5, c) == Some(JobPhase::Accepted)
     })
     .await;
     m.warp(200).await;
     release.notify_one();
+    drive(&m, &four, Duration::from_secs(120), |m| {
+        honest
+            .iter()
+            .all(|&k| phase(m, k, c) == Some(JobPhase::Committed))
+            && phase(m, 5, c) == Some(JobPhase::Failed)
+    })
+    .await;
+    m.warp(3600).await; // past the reveal window
     drive(&m, &four, Duration::from_secs(120), |m| {
         honest
             .iter()

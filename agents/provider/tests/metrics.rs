@@ -55,7 +55,7 @@ async fn jobs_are_counted_by_outcome_and_errors_by_code() {
     .await;
     let (p, url) = (&m.providers[0], m.urls[0].clone());
     let spec = m.vod_spec(1, 160, 90, "90p:160x90:50k").await;
-    let terms = m.terms(1, "0", 600).await;
+    let terms = m.terms(1, "0.1", 600).await;
     let idle = scrape(&url).await;
     assert_eq!(idle.get(pm::RUNNING_JOBS, &[]), Some(0.0));
 

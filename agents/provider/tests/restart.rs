@@ -104,7 +104,7 @@ async fn a_busy_provider_defers_a_job_and_takes_it_when_free() {
     )
     .await;
     let spec = m.vod_spec(1, 160, 90, "90p:160x90:50k").await;
-    let terms = m.terms(1, "0", 600).await;
+    let terms = m.terms(1, "0.1", 600).await;
     let p = &m.providers[0];
     let (first, _) = submit(&m.buyer, &m.blobs, &m.urls[0], &spec, &terms)
         .await

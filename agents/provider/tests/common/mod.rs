@@ -101,6 +101,7 @@ impl Market {
                 rates: rates(),
                 poll: Duration::from_millis(200),
                 max_jobs: 4,
+                arbiters: vec![chain.address(ARBITER)],
             };
             adjust(k, &mut cfg);
             let escrow = Escrow::new(d.job_escrow, d.work_token, wallet(&chain, i));
