@@ -84,7 +84,10 @@ mod tests {
              [s1]scale=240:426,setsar=1,format=yuv420p[v1]"
         );
         let graph = scale_graph(&default_ladder());
-        assert!(graph.starts_with("[0:v:0]split=2[s0][s1];[s0]scale=w='"), "{graph}");
+        assert!(
+            graph.starts_with("[0:v:0]split=2[s0][s1];[s0]scale=w='"),
+            "{graph}"
+        );
         assert!(graph.ends_with("setsar=1,format=yuv420p[v1]"), "{graph}");
     }
 }

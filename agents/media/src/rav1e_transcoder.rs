@@ -166,7 +166,10 @@ fn decode_args(work: &SegmentWorkdir, sized: &[Profile], raw: &[PathBuf]) -> Vec
     args.push("-i".into());
     args.push(work.input().into());
     let sizes: Vec<(u32, u32)> = sized.iter().map(|p| (p.width, p.height)).collect();
-    args.extend(os_args(&["-filter_complex", &ffargs::scale_graph_to(&sizes)]));
+    args.extend(os_args(&[
+        "-filter_complex",
+        &ffargs::scale_graph_to(&sizes),
+    ]));
     for (i, path) in raw.iter().enumerate() {
         args.extend(os_args(&[
             "-map",

@@ -196,7 +196,10 @@ where
             }
             Ok(Event::ReadFailed(e)) => {
                 kill(&mut child, tool);
-                return Err(MediaError::io(format!("reading {}'s output", tool.name()), e));
+                return Err(MediaError::io(
+                    format!("reading {}'s output", tool.name()),
+                    e,
+                ));
             }
             Err(_) => {
                 kill(&mut child, tool);
@@ -211,9 +214,7 @@ where
     let status = loop {
         match child.try_wait() {
             Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(1))
-            }
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(1)),
             Ok(None) => {
                 kill(&mut child, tool);
                 return Err(MediaError::ToolTimedOut {
@@ -341,14 +342,30 @@ mod tests {
             run(
                 Tool::Ffmpeg,
                 [
-                    "-hide_banner", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i",
-                    "testsrc2=size=64x64:rate=30", "-f", "rawvideo", "-",
+                    "-hide_banner",
+                    "-nostdin",
+                    "-loglevel",
+                    "error",
+                    "-f",
+                    "lavfi",
+                    "-i",
+                    "testsrc2=size=64x64:rate=30",
+                    "-f",
+                    "rawvideo",
+                    "-",
                 ],
             )
         })
         .unwrap_err();
         assert!(
-            matches!(err, MediaError::ToolOutputTooLarge { tool: "ffmpeg", limit: 1000, .. }),
+            matches!(
+                err,
+                MediaError::ToolOutputTooLarge {
+                    tool: "ffmpeg",
+                    limit: 1000,
+                    ..
+                }
+            ),
             "{err}"
         );
     }
@@ -364,13 +381,30 @@ mod tests {
             run(
                 Tool::Ffmpeg,
                 [
-                    "-hide_banner", "-nostdin", "-loglevel", "error", "-re", "-f", "lavfi",
-                    "-i", "testsrc2=size=64x64:rate=30", "-f", "null", "-",
+                    "-hide_banner",
+                    "-nostdin",
+                    "-loglevel",
+                    "error",
+                    "-re",
+                    "-f",
+                    "lavfi",
+                    "-i",
+                    "testsrc2=size=64x64:rate=30",
+                    "-f",
+                    "null",
+                    "-",
                 ],
             )
         })
         .unwrap_err();
-        assert!(matches!(err, MediaError::ToolTimedOut { tool: "ffmpeg", .. }), "{err}");
-        assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+        assert!(
+            matches!(err, MediaError::ToolTimedOut { tool: "ffmpeg", .. }),
+            "{err}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
     }
 }

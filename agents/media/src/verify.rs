@@ -517,8 +517,8 @@ pub fn sampled_check(
     }
     let reference = reference_encode(source, format, profile)?;
     let reference_q = quality(&reference, container, source, format, profile)?;
-    let reference_bps = crate::probe::probe_bytes_as_container(&reference, container)?
-        .video_bit_rate();
+    let reference_bps =
+        crate::probe::probe_bytes_as_container(&reference, container)?.video_bit_rate();
     Ok(thresholds
         .against(&q, measured.video_bit_rate, &reference_q, reference_bps)
         .map(|()| Sampled {

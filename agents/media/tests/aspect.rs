@@ -9,8 +9,7 @@ use std::process::Command;
 use common::{portrait_segments, probe_of, read};
 use peerflow_media::verify::{self, Fault, QualityThresholds, Tolerances};
 use peerflow_media::{
-    FfmpegTranscoder, InputFormat, Profile, Rav1eTranscoder, Transcoder, VideoCodec,
-    default_ladder,
+    FfmpegTranscoder, InputFormat, Profile, Rav1eTranscoder, Transcoder, VideoCodec, default_ladder,
 };
 
 #[test]
@@ -29,9 +28,10 @@ fn a_portrait_source_comes_out_portrait_and_passes_verification() {
         assert_eq!((got.width, got.height), size, "{}", profile.name);
         assert_eq!(got.sample_aspect, (1, 1));
         assert_eq!(got.frames, info.frames);
-        let measured = verify::check_rendition(&rendition.bytes, profile, &info, &Tolerances::default())
-            .unwrap()
-            .unwrap_or_else(|fault| panic!("{}: {fault}", profile.name));
+        let measured =
+            verify::check_rendition(&rendition.bytes, profile, &info, &Tolerances::default())
+                .unwrap()
+                .unwrap_or_else(|fault| panic!("{}: {fault}", profile.name));
         assert_eq!((measured.width, measured.height), size);
         let sampled = verify::sampled_check(
             &rendition.bytes,
@@ -68,11 +68,33 @@ fn a_squashed_rendition_of_a_portrait_source_is_the_wrong_resolution() {
     let squashed = dir.path().join("squashed.ts");
     // What the old ladder did: the box as given, the picture stretched into it.
     let status = Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-copyts", "-f", "mpegts", "-i"])
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-copyts",
+            "-f",
+            "mpegts",
+            "-i",
+        ])
         .arg(&paths[2])
         .args([
-            "-map", "0:v", "-map", "0:a", "-vf", "scale=640:360,setsar=1", "-c:v", "libx264",
-            "-b:v", "800k", "-c:a", "copy", "-muxdelay", "0", "-f", "mpegts",
+            "-map",
+            "0:v",
+            "-map",
+            "0:a",
+            "-vf",
+            "scale=640:360,setsar=1",
+            "-c:v",
+            "libx264",
+            "-b:v",
+            "800k",
+            "-c:a",
+            "copy",
+            "-muxdelay",
+            "0",
+            "-f",
+            "mpegts",
         ])
         .arg(&squashed)
         .status()

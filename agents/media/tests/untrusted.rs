@@ -84,7 +84,10 @@ fn playlists_and_concat_lists_are_refused_fast_everywhere_untrusted_bytes_go() {
             .unwrap()
             .unwrap_err();
         assert!(started.elapsed() < FAST, "{name} as a rendition");
-        assert!(matches!(fault, Fault::Undecodable { .. }), "{name}: {fault}");
+        assert!(
+            matches!(fault, Fault::Undecodable { .. }),
+            "{name}: {fault}"
+        );
         assert!(!fault.to_string().contains("root:"), "{fault}");
     }
 }
@@ -190,7 +193,12 @@ fn huge_outputs_are_refused_not_cut() {
     // function of the bytes alone.
     let info = probe_bytes(&segment).unwrap();
     let fault = with_tool_limits(tiny_stdout, || {
-        verify::check_rendition(&segment, &default_ladder()[0], &info, &Tolerances::default())
+        verify::check_rendition(
+            &segment,
+            &default_ladder()[0],
+            &info,
+            &Tolerances::default(),
+        )
     })
     .unwrap()
     .unwrap_err();

@@ -188,14 +188,25 @@ fn every_verdict_is_the_same_fifty_times_over() {
             .unwrap();
         cases.push((cheat.as_str(), bad, Some(cheat.caught_as())));
     }
-    for (name, bytes, caught_as) in &cases {
-        let first = fault_of(&source, bytes, &profile);
-        assert_eq!(first.as_ref().map(Fault::name), *caught_as, "{name}: {first:?}");
-        for run in 1..50 {
-            let again = fault_of(&source, bytes, &profile);
-            assert_eq!(verdict(&again), verdict(&first), "{name}, run {run}");
+    // The cases are judged side by side, so every judgement also runs under the load of the
+    // others: timing must not matter.
+    std::thread::scope(|scope| {
+        for (name, bytes, caught_as) in &cases {
+            let (source, profile) = (&source, &profile);
+            scope.spawn(move || {
+                let first = fault_of(source, bytes, profile);
+                assert_eq!(
+                    first.as_ref().map(Fault::name),
+                    *caught_as,
+                    "{name}: {first:?}"
+                );
+                for run in 1..50 {
+                    let again = fault_of(source, bytes, profile);
+                    assert_eq!(verdict(&again), verdict(&first), "{name}, run {run}");
+                }
+            });
         }
-    }
+    });
 }
 
 /// A rendition cut short is caught as `undecodable` on every segment, whatever bytes the
@@ -229,11 +240,33 @@ fn a_rendition_cut_short_is_undecodable_and_a_juror_accepts_frame_count_for_it()
     let dir = tempfile::tempdir().unwrap();
     let short = dir.path().join("short.ts");
     let status = Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-copyts", "-f", "mpegts", "-i"])
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-copyts",
+            "-f",
+            "mpegts",
+            "-i",
+        ])
         .arg(&paths[1])
         .args([
-            "-map", "0:v", "-map", "0:a", "-vf", "select=lt(n\\,10),scale=256:144", "-c:v",
-            "libx264", "-b:v", "150k", "-c:a", "copy", "-muxdelay", "0", "-f", "mpegts",
+            "-map",
+            "0:v",
+            "-map",
+            "0:a",
+            "-vf",
+            "select=lt(n\\,10),scale=256:144",
+            "-c:v",
+            "libx264",
+            "-b:v",
+            "150k",
+            "-c:a",
+            "copy",
+            "-muxdelay",
+            "0",
+            "-f",
+            "mpegts",
         ])
         .arg(&short)
         .status()
@@ -241,34 +274,75 @@ fn a_rendition_cut_short_is_undecodable_and_a_juror_accepts_frame_count_for_it()
     assert!(status.success());
     let fault = fault_of(&source, &read(&short), &profile).unwrap();
     assert!(
-        matches!(fault, Fault::FrameCount { expected: 15, got: 10 }),
+        matches!(
+            fault,
+            Fault::FrameCount {
+                expected: 15,
+                got: 10
+            }
+        ),
         "{fault:?}"
     );
     assert!(fault.upholds(4) && fault.upholds(1) && fault.upholds(5));
     assert!(!fault.upholds(10) && !fault.upholds(3));
-    let undecodable = Fault::Undecodable { reason: "cut".into() };
+    let undecodable = Fault::Undecodable {
+        reason: "cut".into(),
+    };
     assert!(undecodable.upholds(4) && undecodable.upholds(5) && undecodable.upholds(1));
     assert!(!undecodable.upholds(7));
     // Too many frames is not a cut: it upholds only frame_count.
-    let extra = Fault::FrameCount { expected: 15, got: 20 };
+    let extra = Fault::FrameCount {
+        expected: 15,
+        got: 20,
+    };
     assert!(extra.upholds(4) && !extra.upholds(1));
 }
 
 /// Renditions of `segment` with the first `split` frames at `first` and the rest at `second`,
 /// one file: a resolution change in mid-stream.
-fn size_change(segment: &std::path::Path, split: u32, first: (u32, u32), second: (u32, u32)) -> Vec<u8> {
+fn size_change(
+    segment: &std::path::Path,
+    split: u32,
+    first: (u32, u32),
+    second: (u32, u32),
+) -> Vec<u8> {
     let dir = tempfile::tempdir().unwrap();
     let mut bytes = Vec::new();
-    for (i, (select, (w, h))) in [(format!("lt(n\\,{split})"), first), (format!("gte(n\\,{split})"), second)]
-        .iter()
-        .enumerate()
+    for (i, (select, (w, h))) in [
+        (format!("lt(n\\,{split})"), first),
+        (format!("gte(n\\,{split})"), second),
+    ]
+    .iter()
+    .enumerate()
     {
         let out = dir.path().join(format!("{i}.ts"));
         let status = Command::new("ffmpeg")
-            .args(["-hide_banner", "-loglevel", "error", "-copyts", "-f", "mpegts", "-i"])
+            .args([
+                "-hide_banner",
+                "-loglevel",
+                "error",
+                "-copyts",
+                "-f",
+                "mpegts",
+                "-i",
+            ])
             .arg(segment)
-            .args(["-map", "0:v", "-vf", &format!("select={select},scale={w}:{h}")])
-            .args(["-c:v", "libx264", "-b:v", "150k", "-muxdelay", "0", "-f", "mpegts"])
+            .args([
+                "-map",
+                "0:v",
+                "-vf",
+                &format!("select={select},scale={w}:{h}"),
+            ])
+            .args([
+                "-c:v",
+                "libx264",
+                "-b:v",
+                "150k",
+                "-muxdelay",
+                "0",
+                "-f",
+                "mpegts",
+            ])
             .arg(&out)
             .status()
             .unwrap();
@@ -312,10 +386,19 @@ fn a_quality_run_the_rendition_breaks_is_its_fault_and_one_our_side_breaks_is_ou
         audio: true,
     };
     let thresholds = QualityThresholds::default();
-    let verdict =
-        verify::sampled_check(&changing, &measured, &source, InputFormat::MpegTs, &profile, &thresholds)
-            .unwrap();
-    assert!(matches!(verdict, Err(Fault::Undecodable { .. })), "{verdict:?}");
+    let verdict = verify::sampled_check(
+        &changing,
+        &measured,
+        &source,
+        InputFormat::MpegTs,
+        &profile,
+        &thresholds,
+    )
+    .unwrap();
+    assert!(
+        matches!(verdict, Err(Fault::Undecodable { .. })),
+        "{verdict:?}"
+    );
 
     // Our side broken (the source we hold does not decode): the reference path fails too, so
     // nobody is blamed.
