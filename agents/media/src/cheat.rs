@@ -105,7 +105,7 @@ impl FromStr for Cheat {
 fn truncate(honest: &[u8]) -> Vec<u8> {
     const TS: usize = 188;
     let fallback = || honest[..(honest.len() * 6 / 10).max(1).min(honest.len())].to_vec();
-    if InputFormat::sniff(honest) != Some(InputFormat::MpegTs) || honest.len() % TS != 0 {
+    if InputFormat::sniff(honest) != Some(InputFormat::MpegTs) || !honest.len().is_multiple_of(TS) {
         return fallback();
     }
     let packets: Vec<&[u8]> = honest.chunks(TS).collect();

@@ -226,7 +226,7 @@ fn a_rendition_cut_short_is_undecodable_and_a_juror_accepts_frame_count_for_it()
         let cut = Cheat::Truncated
             .apply(&source, InputFormat::MpegTs, &profile, &honest.bytes, &[])
             .unwrap();
-        assert!(cut.len() < honest.bytes.len() && cut.len() % 188 == 0);
+        assert!(cut.len() < honest.bytes.len() && cut.len().is_multiple_of(188));
         let fault = fault_of(&source, &cut, &profile);
         assert!(
             matches!(fault, Some(Fault::Undecodable { .. })),
