@@ -51,7 +51,8 @@ impl Cheat {
     }
 
     /// The fault ([`crate::verify::Fault::name`]) the checks report for this cheat: the first
-    /// check it fails (a cut-off rendition fails to decode before its frames are counted).
+    /// check it fails (a rendition cut inside a frame fails to decode before its frames are
+    /// counted).
     pub fn caught_as(self) -> &'static str {
         match self {
             Cheat::BlackFrames => "low_quality",
@@ -76,11 +77,7 @@ impl Cheat {
     ) -> Result<Vec<u8>, MediaError> {
         match self {
             Cheat::Stale => Ok(previous.to_vec()),
-            Cheat::Truncated => {
-                // Cut at an MPEG-TS packet boundary, as a dropped connection would.
-                let keep = honest.len() * 6 / 10 / 188 * 188;
-                Ok(honest[..keep.max(188).min(honest.len())].to_vec())
-            }
+            Cheat::Truncated => Ok(truncate(honest)),
             Cheat::AudioDropped => remux_without_audio(honest, profile),
             Cheat::BlackFrames => encode(source, format, profile, Variant::Black),
             Cheat::WrongResolution => encode(source, format, profile, Variant::Smaller),
@@ -98,6 +95,56 @@ impl FromStr for Cheat {
             .find(|c| c.as_str() == s)
             .ok_or_else(|| format!("unknown cheat {s:?}"))
     }
+}
+
+/// The honest rendition cut off, as a dropped connection would cut it: at an MPEG-TS packet
+/// boundary inside the first video frame (of at least three packets) that starts after 60 % of
+/// the packets, two packets into it, so the last frame is always incomplete and the cut is a
+/// decoding error, whatever the encoder made. Other containers (or a TS without such a frame)
+/// are cut at 60 % of their bytes.
+fn truncate(honest: &[u8]) -> Vec<u8> {
+    const TS: usize = 188;
+    let fallback = || honest[..(honest.len() * 6 / 10).max(1).min(honest.len())].to_vec();
+    if InputFormat::sniff(honest) != Some(InputFormat::MpegTs) || !honest.len().is_multiple_of(TS) {
+        return fallback();
+    }
+    let packets: Vec<&[u8]> = honest.chunks(TS).collect();
+    let pid = |p: &[u8]| (u16::from(p[1] & 0x1f) << 8) | u16::from(p[2]);
+    let starts_unit = |p: &[u8]| p[1] & 0x40 != 0;
+    // The payload of a packet, after its adaptation field.
+    fn payload(p: &[u8]) -> Option<&[u8]> {
+        match (p[3] >> 4) & 0x3 {
+            0b01 => Some(&p[4..]),
+            0b11 => p.get(5 + usize::from(p[4])..),
+            _ => None,
+        }
+    }
+    // The video PID: its units start with a PES header of a video stream id (0xE0 to 0xEF).
+    let Some(video) = packets.iter().find_map(|p| {
+        let body = payload(p)?;
+        (starts_unit(p) && body.len() > 3 && body[..3] == [0, 0, 1] && body[3] & 0xf0 == 0xe0)
+            .then(|| pid(p))
+    }) else {
+        return fallback();
+    };
+    let video_packets: Vec<usize> = (0..packets.len())
+        .filter(|&i| pid(packets[i]) == video)
+        .collect();
+    let from = packets.len() * 6 / 10;
+    for (k, &i) in video_packets.iter().enumerate() {
+        if i < from || !starts_unit(packets[i]) {
+            continue;
+        }
+        let frame_len = video_packets[k + 1..]
+            .iter()
+            .take_while(|&&j| !starts_unit(packets[j]))
+            .count()
+            + 1;
+        if frame_len >= 3 {
+            return honest[..(video_packets[k + 1] + 1) * TS].to_vec();
+        }
+    }
+    fallback()
 }
 
 #[derive(Clone, Copy)]
@@ -124,7 +171,9 @@ fn encode(
     let dir = tempfile::tempdir().map_err(|e| MediaError::io("creating a work dir", e))?;
     let (input, output) = (dir.path().join("in"), dir.path().join("out.ts"));
     std::fs::write(&input, source).map_err(|e| MediaError::io("writing the source", e))?;
-    let (mut width, mut height, mut kbps) = (profile.width, profile.height, profile.bitrate_kbps);
+    let summary = crate::probe::summarize(&input, format)?;
+    let (mut width, mut height) = profile.fit(summary.width, summary.height, summary.sample_aspect);
+    let mut kbps = profile.bitrate_kbps;
     let mut filter = String::new();
     match variant {
         Variant::Black => filter.push_str("lutyuv=y=16:u=128:v=128,"),
@@ -134,7 +183,9 @@ fn encode(
     filter.push_str(&format!("scale={width}:{height},setsar=1,format=yuv420p"));
     let rate = format!("{kbps}k");
     let mut args = ffargs::common();
-    args.extend(os_args(&["-copyts", "-f", format.demuxer(), "-i"]));
+    args.push("-copyts".into());
+    args.extend(tool::input_args(format.demuxer()));
+    args.push("-i".into());
     args.push(input.into());
     args.extend(os_args(&[
         "-map", "0:v:0", "-map", "0:a:0?", "-vf", &filter, "-c:v", "libx264", "-preset",
@@ -164,7 +215,9 @@ fn remux_without_audio(rendition: &[u8], profile: &Profile) -> Result<Vec<u8>, M
     );
     std::fs::write(&input, rendition).map_err(|e| MediaError::io("writing the rendition", e))?;
     let mut args = ffargs::common();
-    args.extend(os_args(&["-copyts", "-i"]));
+    args.push("-copyts".into());
+    args.extend(tool::input_args(container.demuxer()));
+    args.push("-i".into());
     args.push(input.into());
     args.extend(os_args(&["-map", "0:v:0", "-c", "copy", "-an"]));
     match container {

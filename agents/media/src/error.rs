@@ -22,6 +22,21 @@ pub enum MediaError {
         status: String,
         stderr_tail: String,
     },
+    /// ffmpeg or ffprobe ran past its wall-time limit ([`crate::ToolLimits::wall`]) and was
+    /// killed.
+    #[error("{tool} ran longer than {after:?} and was stopped")]
+    ToolTimedOut {
+        tool: &'static str,
+        after: std::time::Duration,
+    },
+    /// ffmpeg or ffprobe printed or wrote more than its limit ([`crate::ToolLimits`]) allows:
+    /// `what` is `stdout` or the output file.
+    #[error("{tool} output {what} reached the limit of {limit} bytes")]
+    ToolOutputTooLarge {
+        tool: &'static str,
+        what: String,
+        limit: u64,
+    },
     /// A tool succeeded but its output was not what we expected.
     #[error("unexpected {tool} output: {detail}")]
     UnexpectedOutput { tool: &'static str, detail: String },
@@ -44,6 +59,24 @@ impl MediaError {
     /// Whether the input was at fault (answer 400 `bad_segment`) rather than this node (500).
     pub fn is_bad_segment(&self) -> bool {
         matches!(self, MediaError::BadSegment { .. })
+    }
+
+    /// A stable machine-readable code: `bad_segment`, `invalid_ladder`, `tool_missing`,
+    /// `tool_failed`, `tool_timed_out`, `tool_output_too_large`, `unexpected_output`,
+    /// `invalid_argument`, `av1_encoder` or `io`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            MediaError::BadSegment { .. } => "bad_segment",
+            MediaError::Ladder(_) => "invalid_ladder",
+            MediaError::ToolMissing { .. } => "tool_missing",
+            MediaError::ToolFailed { .. } => "tool_failed",
+            MediaError::ToolTimedOut { .. } => "tool_timed_out",
+            MediaError::ToolOutputTooLarge { .. } => "tool_output_too_large",
+            MediaError::UnexpectedOutput { .. } => "unexpected_output",
+            MediaError::InvalidArgument(_) => "invalid_argument",
+            MediaError::Av1Encoder(_) => "av1_encoder",
+            MediaError::Io { .. } => "io",
+        }
     }
 
     pub(crate) fn bad_segment(reason: impl Into<String>) -> Self {

@@ -19,6 +19,11 @@ pub struct FfmpegTranscoder {
     pub x264_preset: String,
     /// libsvtav1 preset, 0 (slowest) to 13 (fastest).
     pub svtav1_preset: u8,
+    /// Encode with one thread per encoder (x264 `threads=1`, SVT-AV1 `lp=1`), so that the same
+    /// input gives the same bytes on every machine (multi-threaded x264 with a rate limit does
+    /// not; SVT-AV1's output depends on its thread count). Slower; what verification's
+    /// reference encodes use ([`crate::verify::reference_encode`]).
+    pub deterministic: bool,
 }
 
 impl Default for FfmpegTranscoder {
@@ -26,7 +31,17 @@ impl Default for FfmpegTranscoder {
         Self {
             x264_preset: "veryfast".into(),
             svtav1_preset: 10,
+            deterministic: false,
         }
+    }
+}
+
+/// Encoder options that make `codec`'s output independent of the machine.
+fn deterministic_args(codec: VideoCodec) -> Vec<OsString> {
+    match codec {
+        VideoCodec::H264 => os_args(&["-x264-params", "threads=1"]),
+        VideoCodec::Av1Svt => os_args(&["-svtav1-params", "lp=1"]),
+        VideoCodec::Av1Rav1e => Vec::new(),
     }
 }
 
@@ -44,6 +59,9 @@ impl FfmpegTranscoder {
     /// The ffmpeg arguments that turn `input` into one file per profile (`outputs[i]` for
     /// `ladder[i]`) in a single pass. Timestamps are the source's (`-copyts`, no mux delay), so
     /// renditions of consecutive segments continue each other; audio is copied when present.
+    /// Each rendition keeps the source's aspect ratio ([`Profile::fit`]). The input's demuxer is
+    /// forced and only local files may be read; every output is bounded by the file limit
+    /// ([`crate::ToolLimits`]).
     /// `adts_aac` says the source audio is AAC in ADTS framing (MPEG-TS), which MP4 outputs repack.
     pub fn ladder_args(
         &self,
@@ -64,19 +82,17 @@ impl FfmpegTranscoder {
         let mut args = ffargs::common();
         // One decoder thread: with frame threading, whether a truncated last frame makes ffmpeg
         // fail (-xerror) depends on thread timing; decoding is a small part of the work.
-        args.extend(os_args(&[
-            "-copyts",
-            "-threads",
-            "1",
-            "-f",
-            format.demuxer(),
-            "-i",
-        ]));
+        args.extend(os_args(&["-copyts", "-threads", "1"]));
+        args.extend(tool::input_args(format.demuxer()));
+        args.push("-i".into());
         args.push(input.into());
         args.extend(os_args(&["-filter_complex", &ffargs::scale_graph(ladder)]));
         for (i, (profile, output)) in ladder.iter().zip(outputs).enumerate() {
             args.extend(os_args(&["-map", &format!("[v{i}]"), "-map", "0:a:0?"]));
             args.extend(self.encoder_args(profile).unwrap_or_default());
+            if self.deterministic {
+                args.extend(deterministic_args(profile.codec));
+            }
             args.extend(os_args(&["-c:a", "copy"]));
             match profile.codec.container() {
                 Container::MpegTs => args.extend(os_args(&["-muxdelay", "0", "-f", "mpegts"])),
@@ -87,6 +103,7 @@ impl FfmpegTranscoder {
                     args.extend(os_args(&["-movflags", FMP4_MOVFLAGS, "-f", "mp4"]));
                 }
             }
+            args.extend(tool::file_limit_args());
             args.push(output.into());
         }
         Ok(args)
@@ -138,6 +155,9 @@ impl Transcoder for FfmpegTranscoder {
         tool::run(Tool::Ffmpeg, &args)
             .and_then(|out| out.check(Tool::Ffmpeg))
             .map_err(|e| work.blame_input(e))?;
+        for path in &outputs {
+            tool::check_file_limit(path)?;
+        }
         ladder
             .iter()
             .zip(&outputs)

@@ -26,6 +26,26 @@ impl InputFormat {
         }
     }
 
+    /// The container `bytes` start with: MPEG-TS (a sync byte every 188 bytes) or MP4 (an ISO
+    /// BMFF box such as `ftyp`, `styp` or `moof` first). Anything else, an HLS playlist or a
+    /// concat list among them, is `None`.
+    pub fn sniff(bytes: &[u8]) -> Option<Self> {
+        const BOXES: [&[u8; 4]; 9] = [
+            b"ftyp", b"styp", b"moov", b"moof", b"mdat", b"free", b"skip", b"sidx", b"wide",
+        ];
+        let ts = bytes.first() == Some(&0x47)
+            && (bytes.len() <= 188 || bytes[188] == 0x47)
+            && (bytes.len() <= 376 || bytes[376] == 0x47);
+        if ts {
+            return Some(InputFormat::MpegTs);
+        }
+        let kind = bytes.get(4..8)?;
+        BOXES
+            .iter()
+            .any(|b| b.as_slice() == kind)
+            .then_some(InputFormat::Mp4)
+    }
+
     /// The ffmpeg demuxer, forced so that a segment in the wrong container is rejected.
     pub(crate) fn demuxer(self) -> &'static str {
         match self {
@@ -54,6 +74,14 @@ impl Container {
     pub fn extension(self) -> &'static str {
         match self {
             Container::MpegTs => "ts",
+            Container::Mp4 => "mp4",
+        }
+    }
+
+    /// The ffmpeg demuxer that reads this container.
+    pub(crate) fn demuxer(self) -> &'static str {
+        match self {
+            Container::MpegTs => "mpegts",
             Container::Mp4 => "mp4",
         }
     }

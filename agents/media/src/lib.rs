@@ -35,9 +35,10 @@ pub use capacity::{Capacity, measure_capacity};
 pub use error::MediaError;
 pub use ffmpeg_transcoder::FfmpegTranscoder;
 pub use format::{Container, InputFormat};
-pub use probe::{MediaInfo, probe, probe_bytes};
+pub use probe::{MediaInfo, probe, probe_bytes, probe_bytes_as};
 pub use profile::{
     LadderError, Profile, VideoCodec, default_ladder, ladder_pixels, validate_ladder,
 };
 pub use rav1e_transcoder::Rav1eTranscoder;
+pub use tool::{ToolLimits, tool_limits, with_tool_limits};
 pub use transcode::{Rendition, Transcoder};

@@ -32,6 +32,11 @@ pub struct MediaInfo {
     pub video_bytes: u64,
     /// Audio packets read (0 without audio, or when the audio track is empty).
     pub audio_packets: u64,
+    /// The video's sample (pixel) aspect ratio, `(1, 1)` for square pixels or when unknown.
+    pub sample_aspect: (u32, u32),
+    /// The size of the first decoded video frame that differs from the stream's size, if any: a
+    /// resolution change in mid-stream.
+    pub other_frame_size: Option<(u32, u32)>,
 }
 
 impl MediaInfo {
@@ -45,38 +50,95 @@ impl MediaInfo {
     }
 }
 
-/// Probes the file at `path`, decoding every frame.
+/// Probes the file at `path`, decoding every frame. For files this node holds: an MPEG-TS or MP4
+/// file, or an HLS playlist this node wrote (a VOD package, a recording; its segments are read as
+/// local files). Untrusted bytes go to [`probe_bytes`] or [`probe_bytes_as`], which never open a
+/// playlist.
 pub fn probe(path: &Path) -> Result<MediaInfo, MediaError> {
-    probe_as(path, None)
+    let mut head = [0u8; 512];
+    let n = read_head(path, &mut head)?;
+    let demuxer = if head[..n].starts_with(b"#EXTM3U") {
+        "hls"
+    } else {
+        sniff_demuxer(&head[..n])?
+    };
+    probe_with(path, demuxer)
 }
 
-/// Probes in-memory media, decoding every frame.
+/// Probes in-memory media, decoding every frame. The container is read from the first bytes:
+/// MPEG-TS or MP4, nothing else (see [`InputFormat::sniff`]); the demuxer is then forced.
 pub fn probe_bytes(bytes: &[u8]) -> Result<MediaInfo, MediaError> {
+    let demuxer = sniff_demuxer(bytes)?;
+    let file = temp_copy(bytes)?;
+    probe_with(file.path(), demuxer)
+}
+
+/// Probes in-memory media in `format`, decoding every frame: what to use on a segment whose
+/// container was declared (a push's extension, a request's `format`). Bytes in another container
+/// are a [`MediaError::BadSegment`].
+pub fn probe_bytes_as(bytes: &[u8], format: InputFormat) -> Result<MediaInfo, MediaError> {
+    let file = temp_copy(bytes)?;
+    probe_with(file.path(), format.demuxer())
+}
+
+/// [`probe_bytes_as`] for a rendition's container.
+pub(crate) fn probe_bytes_as_container(
+    bytes: &[u8],
+    container: crate::Container,
+) -> Result<MediaInfo, MediaError> {
+    let file = temp_copy(bytes)?;
+    probe_with(file.path(), container.demuxer())
+}
+
+fn temp_copy(bytes: &[u8]) -> Result<tempfile::NamedTempFile, MediaError> {
     let file = tempfile::NamedTempFile::new()
         .map_err(|e| MediaError::io("creating a temporary file", e))?;
     std::fs::write(file.path(), bytes)
         .map_err(|e| MediaError::io("writing a temporary file", e))?;
-    probe(file.path())
+    Ok(file)
 }
 
-/// Probes `path` like [`probe`], and returns what ffprobe reported while decoding (empty for a
-/// clean file; a cut-off or corrupted one has decode errors here).
-pub(crate) fn probe_reporting(path: &Path) -> Result<(MediaInfo, String), MediaError> {
-    let out = run_ffprobe(path, None, true)?;
-    if !out.success {
-        return Err(MediaError::bad_segment(stderr_tail(&out.stderr)));
+fn read_head(path: &Path, head: &mut [u8]) -> Result<usize, MediaError> {
+    use std::io::Read;
+    let context = || format!("reading {}", path.display());
+    let mut file = std::fs::File::open(path).map_err(|e| MediaError::io(context(), e))?;
+    let mut n = 0;
+    while n < head.len() {
+        match file.read(&mut head[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(MediaError::io(context(), e)),
+        }
     }
-    Ok((MediaInfo::from_json(&out.stdout)?, out.stderr))
+    Ok(n)
 }
 
-/// Probes `path`, forcing the demuxer when `format` is given. An input ffprobe cannot open, or
-/// without video, is a [`MediaError::BadSegment`].
-pub(crate) fn probe_as(path: &Path, format: Option<InputFormat>) -> Result<MediaInfo, MediaError> {
-    let out = run_ffprobe(path, format, true)?;
+fn sniff_demuxer(head: &[u8]) -> Result<&'static str, MediaError> {
+    InputFormat::sniff(head)
+        .map(InputFormat::demuxer)
+        .ok_or_else(|| MediaError::bad_segment("neither MPEG-TS nor MP4"))
+}
+
+fn probe_with(path: &Path, demuxer: &str) -> Result<MediaInfo, MediaError> {
+    let out = run_ffprobe(path, demuxer, true)?;
     if !out.success {
         return Err(MediaError::bad_segment(stderr_tail(&out.stderr)));
     }
     MediaInfo::from_json(&out.stdout)
+}
+
+/// Probes `path` (in `format`) like [`probe`], and returns what ffprobe reported while decoding
+/// (empty for a clean file; a cut-off or corrupted one has decode errors here).
+pub(crate) fn probe_reporting(
+    path: &Path,
+    demuxer: &str,
+) -> Result<(MediaInfo, String), MediaError> {
+    let out = run_ffprobe(path, demuxer, true)?;
+    if !out.success {
+        return Err(MediaError::bad_segment(stderr_tail(&out.stderr)));
+    }
+    Ok((MediaInfo::from_json(&out.stdout)?, out.stderr))
 }
 
 /// The facts the transcoders need before they start, read without decoding.
@@ -86,6 +148,10 @@ pub(crate) struct StreamSummary {
     pub(crate) video_start: String,
     /// Frame rate as a fraction.
     pub(crate) fps: (u32, u32),
+    pub(crate) width: u32,
+    pub(crate) height: u32,
+    /// Sample aspect ratio, `(1, 1)` when unknown.
+    pub(crate) sample_aspect: (u32, u32),
     pub(crate) audio_codec: Option<String>,
 }
 
@@ -98,7 +164,7 @@ impl StreamSummary {
 
 /// Reads the stream layout of `path` without decoding.
 pub(crate) fn summarize(path: &Path, format: InputFormat) -> Result<StreamSummary, MediaError> {
-    let out = run_ffprobe(path, Some(format), false)?;
+    let out = run_ffprobe(path, format.demuxer(), false)?;
     if !out.success {
         return Err(MediaError::bad_segment(stderr_tail(&out.stderr)));
     }
@@ -113,6 +179,9 @@ pub(crate) fn summarize(path: &Path, format: InputFormat) -> Result<StreamSummar
     Ok(StreamSummary {
         video_start: video.start_time.clone().unwrap_or_else(|| "0".into()),
         fps,
+        width: video.width.unwrap_or(0),
+        height: video.height.unwrap_or(0),
+        sample_aspect: video.sample_aspect(),
         audio_codec: json.audio().and_then(|a| a.codec_name.clone()),
     })
 }
@@ -120,7 +189,7 @@ pub(crate) fn summarize(path: &Path, format: InputFormat) -> Result<StreamSummar
 /// Why the input at `path` is not a good segment, or `None` if it decodes cleanly. Used to tell
 /// a failed transcode's cause: the caller's input or our side.
 pub(crate) fn input_fault(path: &Path, format: InputFormat) -> Result<Option<String>, MediaError> {
-    let out = run_ffprobe(path, Some(format), true)?;
+    let out = run_ffprobe(path, format.demuxer(), true)?;
     if !out.success || !out.stderr.trim().is_empty() {
         return Ok(Some(stderr_tail(&out.stderr)));
     }
@@ -131,15 +200,9 @@ pub(crate) fn input_fault(path: &Path, format: InputFormat) -> Result<Option<Str
     Ok((frames == 0).then(|| "no decodable video frames".to_owned()))
 }
 
-fn run_ffprobe(
-    path: &Path,
-    format: Option<InputFormat>,
-    decode: bool,
-) -> Result<tool::ToolOutput, MediaError> {
+fn run_ffprobe(path: &Path, demuxer: &str, decode: bool) -> Result<tool::ToolOutput, MediaError> {
     let mut args = os_args(&["-v", "error"]);
-    if let Some(format) = format {
-        args.extend(os_args(&["-f", format.demuxer()]));
-    }
+    args.extend(tool::input_args(demuxer));
     args.extend(os_args(&[
         "-print_format",
         "json",
@@ -156,7 +219,7 @@ fn run_ffprobe(
             "-show_entries",
         ]));
         args.extend(os_args(&[
-            "packet=stream_index,pts_time,duration_time,size",
+            "packet=stream_index,pts_time,duration_time,size:frame=stream_index,width,height",
         ]));
     }
     args.push(path.into());
@@ -172,8 +235,9 @@ struct ProbeJson {
     #[serde(default)]
     streams: Vec<StreamJson>,
     format: Option<FormatJson>,
+    /// With frames shown too, ffprobe interleaves packets and frames here (`type` tells which).
     #[serde(default)]
-    packets: Vec<PacketJson>,
+    packets_and_frames: Vec<PacketJson>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -186,6 +250,20 @@ struct StreamJson {
     r_frame_rate: Option<String>,
     start_time: Option<String>,
     nb_read_frames: Option<String>,
+    sample_aspect_ratio: Option<String>,
+}
+
+impl StreamJson {
+    fn sample_aspect(&self) -> (u32, u32) {
+        self.sample_aspect_ratio
+            .as_deref()
+            .and_then(|r| {
+                let (n, d) = r.split_once(':')?;
+                Some((n.parse().ok()?, d.parse().ok()?))
+            })
+            .filter(|&(n, d): &(u32, u32)| n > 0 && d > 0)
+            .unwrap_or((1, 1))
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -194,12 +272,17 @@ struct FormatJson {
     bit_rate: Option<String>,
 }
 
+/// A packet or a frame (`type`); frames carry only their stream and size.
 #[derive(Debug, Deserialize)]
 struct PacketJson {
+    #[serde(rename = "type")]
+    kind: Option<String>,
     stream_index: u32,
     pts_time: Option<String>,
     duration_time: Option<String>,
     size: Option<String>,
+    width: Option<u32>,
+    height: Option<u32>,
 }
 
 fn parse_json(stdout: &[u8]) -> Result<ProbeJson, MediaError> {
@@ -224,10 +307,24 @@ impl ProbeJson {
         self.stream("audio")
     }
 
+    fn packets(&self) -> impl Iterator<Item = &PacketJson> {
+        self.packets_and_frames
+            .iter()
+            .filter(|p| p.kind.as_deref() == Some("packet"))
+    }
+
+    /// The first decoded frame of stream `index` whose size is not `size`.
+    fn other_frame_size(&self, index: u32, size: (u32, u32)) -> Option<(u32, u32)> {
+        self.packets_and_frames
+            .iter()
+            .filter(|f| f.kind.as_deref() == Some("frame") && f.stream_index == index)
+            .filter_map(|f| Some((f.width?, f.height?)))
+            .find(|&got| got != size)
+    }
+
     /// Total size of `index`'s packets and how many there are.
     fn packet_totals(&self, index: u32) -> (u64, u64) {
-        self.packets
-            .iter()
+        self.packets()
             .filter(|p| p.stream_index == index)
             .fold((0, 0), |(bytes, n), p| {
                 let size = p.size.as_deref().and_then(|s| s.parse::<u64>().ok());
@@ -238,7 +335,7 @@ impl ProbeJson {
     /// First start and last end of the video packets, in seconds.
     fn video_span(&self, index: u32, frame_s: f64) -> Option<(f64, f64)> {
         let mut span: Option<(f64, f64)> = None;
-        for packet in self.packets.iter().filter(|p| p.stream_index == index) {
+        for packet in self.packets().filter(|p| p.stream_index == index) {
             let Some(pts) = packet
                 .pts_time
                 .as_deref()
@@ -275,12 +372,13 @@ impl MediaInfo {
         let format = json.format.as_ref();
         let (video_bytes, _) = json.packet_totals(video.index);
         let audio_packets = json.audio().map_or(0, |a| json.packet_totals(a.index).1);
+        let (width, height) = (video.width.unwrap_or(0), video.height.unwrap_or(0));
         Ok(MediaInfo {
             format: format
                 .and_then(|f| f.format_name.clone())
                 .unwrap_or_default(),
-            width: video.width.unwrap_or(0),
-            height: video.height.unwrap_or(0),
+            width,
+            height,
             duration_s: end - start,
             start_time_s: start,
             fps,
@@ -296,6 +394,8 @@ impl MediaInfo {
                 .unwrap_or(0),
             video_bytes,
             audio_packets,
+            sample_aspect: video.sample_aspect(),
+            other_frame_size: json.other_frame_size(video.index, (width, height)),
         })
     }
 }

@@ -141,6 +141,46 @@ impl Profile {
         Ok(ladder)
     }
 
+    /// The size of this profile's rendition of a source `width`×`height` pixels with sample
+    /// aspect ratio `sample_aspect` (`(1, 1)`: square pixels). Renditions keep the source's
+    /// display aspect ratio (and square pixels); the rule every transcoder follows and the
+    /// verifier checks:
+    ///
+    /// 1. the profile's box is oriented like the source: a portrait source (taller than wide)
+    ///    gets the box turned upright (640x360 becomes 360x640), a landscape one a landscape box;
+    ///    a square source keeps the box as it is;
+    /// 2. the picture is fitted inside the box: the side that limits it takes the box's size,
+    ///    the other is scaled in proportion and rounded to the nearest even number (halves up),
+    ///    at least 2.
+    ///
+    /// A 1280x720 source gives 640x360 in a 640x360 box, 720x1280 gives 360x640, 640x480 gives
+    /// 480x360. A source of unknown size gets the box.
+    pub fn fit(&self, width: u32, height: u32, sample_aspect: (u32, u32)) -> (u32, u32) {
+        let (sar_n, sar_d) = match sample_aspect {
+            (n, d) if n > 0 && d > 0 => (u128::from(n), u128::from(d)),
+            _ => (1, 1),
+        };
+        let (dw, dh) = (u128::from(width) * sar_n, u128::from(height) * sar_d);
+        let (mut bw, mut bh) = (u128::from(self.width), u128::from(self.height));
+        if dw == 0 || dh == 0 {
+            return (self.width, self.height);
+        }
+        if (dh > dw && bw > bh) || (dw > dh && bh > bw) {
+            std::mem::swap(&mut bw, &mut bh);
+        }
+        // Nearest even integer to num / den, halves up.
+        let even = |num: u128, den: u128| (2 * ((num + den) / (2 * den))).max(2);
+        let (w, h) = if dw * bh >= dh * bw {
+            (bw, even(bw * dh, dw))
+        } else {
+            (even(bh * dw, dh), bh)
+        };
+        (
+            u32::try_from(w).expect("at most the box"),
+            u32::try_from(h).expect("at most the box"),
+        )
+    }
+
     /// Pixels in one output frame.
     pub fn pixels_per_frame(&self) -> u64 {
         u64::from(self.width) * u64::from(self.height)
@@ -262,6 +302,36 @@ mod tests {
         assert_eq!(parse_kbps("800"), None);
         assert_eq!(parse_kbps("-1k"), None);
         assert_eq!(parse_kbps("k"), None);
+    }
+
+    #[test]
+    fn renditions_fit_the_box_oriented_like_the_source() {
+        let [p360, p240] = &default_ladder()[..] else {
+            unreachable!()
+        };
+        assert_eq!(p360.fit(1280, 720, (1, 1)), (640, 360));
+        assert_eq!(p240.fit(1280, 720, (1, 1)), (426, 240));
+        assert_eq!(p360.fit(854, 480, (1, 1)), (640, 360));
+        // Portrait: the box turns upright.
+        assert_eq!(p360.fit(720, 1280, (1, 1)), (360, 640));
+        assert_eq!(p240.fit(720, 1280, (1, 1)), (240, 426));
+        assert_eq!(p360.fit(1080, 1920, (1, 1)), (360, 640));
+        // Narrower or wider than the box: the limiting side takes the box's size.
+        assert_eq!(p360.fit(640, 480, (1, 1)), (480, 360));
+        assert_eq!(p360.fit(1920, 800, (1, 1)), (640, 266));
+        assert_eq!(p360.fit(480, 640, (1, 1)), (360, 480));
+        // Square: the box as it is, fitted.
+        assert_eq!(p360.fit(1000, 1000, (1, 1)), (360, 360));
+        // Anamorphic PAL 16:9 (720x576, SAR 64:45) displays at 1024x576.
+        assert_eq!(p360.fit(720, 576, (64, 45)), (640, 360));
+        // Extreme and unknown sizes stay within the box, even, at least 2.
+        assert_eq!(p360.fit(8192, 16, (1, 1)), (640, 2));
+        assert_eq!(p360.fit(0, 0, (1, 1)), (640, 360));
+        for (w, h) in [(1, 1), (3, 7), (8191, 3), (123, 4567), (1366, 768)] {
+            let (fw, fh) = p240.fit(w, h, (1, 1));
+            assert!(fw % 2 == 0 && fh % 2 == 0 && fw >= 2 && fh >= 2, "{w}x{h}");
+            assert!(fw.max(fh) <= 426 && fw.min(fh) <= 240, "{w}x{h}: {fw}x{fh}");
+        }
     }
 
     #[test]

@@ -100,13 +100,28 @@ impl Transcoder for Rav1eTranscoder {
         check_ladder(ladder, self.name(), Self::supports)?;
         let work = SegmentWorkdir::new(input, format)?;
         let source = probe::summarize(work.input(), format)?;
+        // Each rendition keeps the source's aspect ratio: the encoder needs the size up front.
+        let sized: Vec<Profile> = ladder
+            .iter()
+            .map(|p| {
+                let (width, height) = p.fit(source.width, source.height, source.sample_aspect);
+                Profile {
+                    width,
+                    height,
+                    ..p.clone()
+                }
+            })
+            .collect();
         let raw: Vec<PathBuf> = (0..ladder.len())
             .map(|i| work.path(&format!("{i}.yuv")))
             .collect();
-        tool::run(Tool::Ffmpeg, decode_args(&work, ladder, &raw))
+        tool::run(Tool::Ffmpeg, decode_args(&work, &sized, &raw))
             .and_then(|out| out.check(Tool::Ffmpeg))
             .map_err(|e| work.blame_input(e))?;
-        ladder
+        for path in &raw {
+            tool::check_file_limit(path)?;
+        }
+        sized
             .iter()
             .zip(&raw)
             .enumerate()
@@ -117,6 +132,7 @@ impl Transcoder for Rav1eTranscoder {
                 let mp4 = work.path(&format!("{i}-{}.mp4", profile.name));
                 tool::run(Tool::Ffmpeg, mux_args(&work, &source, &ivf_path, &mp4))?
                     .check(Tool::Ffmpeg)?;
+                tool::check_file_limit(&mp4)?;
                 Ok(Rendition {
                     profile: profile.name.clone(),
                     container: Container::Mp4,
@@ -140,19 +156,20 @@ fn read_frame(reader: &mut impl Read, frame: &mut [u8]) -> Result<bool, MediaErr
     }
 }
 
-/// One ffmpeg pass: decode once, scale per profile, write each as raw I420 (frame timing as decoded).
-fn decode_args(work: &SegmentWorkdir, ladder: &[Profile], raw: &[PathBuf]) -> Vec<OsString> {
+/// One ffmpeg pass: decode once, scale to each profile's size (already fitted to the source),
+/// write each as raw I420 (frame timing as decoded).
+fn decode_args(work: &SegmentWorkdir, sized: &[Profile], raw: &[PathBuf]) -> Vec<OsString> {
     let mut args = ffargs::common();
     // One decoder thread, so that a truncated input fails deterministically (see FfmpegTranscoder).
-    args.extend(os_args(&[
-        "-threads",
-        "1",
-        "-f",
-        work.format().demuxer(),
-        "-i",
-    ]));
+    args.extend(os_args(&["-threads", "1"]));
+    args.extend(tool::input_args(work.format().demuxer()));
+    args.push("-i".into());
     args.push(work.input().into());
-    args.extend(os_args(&["-filter_complex", &ffargs::scale_graph(ladder)]));
+    let sizes: Vec<(u32, u32)> = sized.iter().map(|p| (p.width, p.height)).collect();
+    args.extend(os_args(&[
+        "-filter_complex",
+        &ffargs::scale_graph_to(&sizes),
+    ]));
     for (i, path) in raw.iter().enumerate() {
         args.extend(os_args(&[
             "-map",
@@ -161,6 +178,7 @@ fn decode_args(work: &SegmentWorkdir, ladder: &[Profile], raw: &[PathBuf]) -> Ve
             "passthrough",
         ]));
         args.extend(os_args(&["-f", "rawvideo", "-pix_fmt", "yuv420p"]));
+        args.extend(tool::file_limit_args());
         args.push(path.into());
     }
     args
@@ -174,16 +192,12 @@ fn mux_args(
     out: &Path,
 ) -> Vec<OsString> {
     let mut args = ffargs::common();
-    args.extend(os_args(&[
-        "-copyts",
-        "-itsoffset",
-        &source.video_start,
-        "-f",
-        "ivf",
-        "-i",
-    ]));
+    args.extend(os_args(&["-copyts", "-itsoffset", &source.video_start]));
+    args.extend(tool::input_args("ivf"));
+    args.push("-i".into());
     args.push(ivf.into());
-    args.extend(os_args(&["-f", work.format().demuxer(), "-i"]));
+    args.extend(tool::input_args(work.format().demuxer()));
+    args.push("-i".into());
     args.push(work.input().into());
     args.extend(os_args(&["-map", "0:v", "-map", "1:a:0?", "-c", "copy"]));
     if source.adts_aac(work.format()) {
@@ -197,6 +211,7 @@ fn mux_args(
         "-f",
         "mp4",
     ]));
+    args.extend(tool::file_limit_args());
     args.push(out.into());
     args
 }

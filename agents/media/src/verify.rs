@@ -10,13 +10,44 @@
 //! Each failure is a [`Fault`] with a stable numeric code, the one fault claims carry on-chain
 //! (`contracts/interfaces/IFaultClaims.sol`). Errors of our own tools are [`MediaError`]s, never
 //! faults: an orchestrator is not blamed because ffmpeg is missing here.
+//!
+//! ## Verdicts are a pure function of the bytes
+//!
+//! A broadcaster files a claim with the fault it found and every juror runs the same checks on
+//! the same bytes, so the verdict must not depend on the machine, the load or the run:
+//!
+//! - the checks run in a fixed order and the first that fails is the verdict: decodes cleanly
+//!   (`undecodable`), codec (`wrong_codec`), resolution, also of every decoded frame
+//!   (`wrong_resolution`), start time (`stale_segment`), frame count (`frame_count`), duration
+//!   (`duration`), audio (`audio_missing`), bitrate band (`low_bitrate`, `high_bitrate`); then,
+//!   when sampled, quality against the source (`low_quality`) and bitrate against the reference
+//!   encode (`low_bitrate`);
+//! - every decode uses one thread (whether a cut-off frame reports an error must not depend on
+//!   thread timing), the quality comparison one filter thread (its sums do not depend on how the
+//!   picture was sliced), and the reference encode one encoder thread
+//!   ([`crate::FfmpegTranscoder::deterministic`]): multi-threaded x264 under a rate limit gives
+//!   different bytes run to run;
+//! - the rendition's container is the profile's, forced ([`Profile::codec`]), never guessed;
+//! - a limit that depends only on the bytes (the probe's output size) is a fault of the
+//!   rendition; one that depends on the machine (a deadline) is an error of ours.
+//!
+//! One fault has several faces: a rendition cut short is `undecodable` where the decoder reports
+//! the cut frame and `frame_count` or `duration` (short) where the cut falls between frames or a
+//! decoder drops the broken frame silently. [`Fault::upholds`] is the rule a juror applies.
+//!
+//! ## Failing closed
+//!
+//! When the sampled quality run fails, the reference path (an encode made here, compared with
+//! the same source by the same run) decides whose fault it is: if it works, the rendition could
+//! not be compared with its source and is [`Fault::Undecodable`]; only when it fails too is the
+//! failure ours ([`MediaError`]), and nobody is blamed.
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
 use crate::ffargs::{self, os_args};
-use crate::format::InputFormat;
+use crate::format::{Container, InputFormat};
 use crate::profile::{Profile, VideoCodec};
 use crate::tool::{self, Tool, stderr_tail};
 use crate::transcode::Transcoder;
@@ -92,6 +123,25 @@ impl Fault {
     /// The fault's machine-readable name, e.g. `low_quality`.
     pub fn name(&self) -> &'static str {
         FAULT_NAMES[usize::from(self.code()) - 1]
+    }
+
+    /// Whether a juror that found `self` upholds a claim of fault code `claimed`: the same code,
+    /// or, for a rendition cut short, an equivalent finding. `undecodable` (1), `frame_count` (4)
+    /// and `duration` (5) are one fault when the rendition is short: a claim of any of the
+    /// three is upheld by a finding of `undecodable`, of fewer frames than the source, or of a
+    /// shorter duration. Anything else must match exactly.
+    pub fn upholds(&self, claimed: u8) -> bool {
+        const CUT_SHORT: [u8; 3] = [1, 4, 5];
+        if self.code() == claimed {
+            return true;
+        }
+        let short = match self {
+            Fault::Undecodable { .. } => true,
+            Fault::FrameCount { expected, got } => got < expected,
+            Fault::Duration { expected_s, got_s } => got_s < expected_s,
+            _ => false,
+        };
+        short && CUT_SHORT.contains(&claimed)
     }
 
     /// The name of fault code `code`, if it is one.
@@ -220,7 +270,7 @@ pub fn check_rendition(
     source: &MediaInfo,
     tolerances: &Tolerances,
 ) -> Result<Result<Measured, Fault>, MediaError> {
-    let info = match probe_clean(rendition)? {
+    let info = match probe_clean(rendition, profile.codec.container())? {
         Ok(info) => info,
         Err(reason) => return Ok(Err(Fault::Undecodable { reason })),
     };
@@ -241,10 +291,15 @@ pub fn judge(
             got: info.video_codec.clone(),
         });
     }
-    if (info.width, info.height) != (profile.width, profile.height) {
+    let expected_size = expected_size(profile, source);
+    let got_size = match info.other_frame_size {
+        Some(changed) if (info.width, info.height) == expected_size => changed,
+        _ => (info.width, info.height),
+    };
+    if got_size != expected_size {
         return Err(Fault::WrongResolution {
-            expected: (profile.width, profile.height),
-            got: (info.width, info.height),
+            expected: expected_size,
+            got: got_size,
         });
     }
     if (info.start_time_s - source.start_time_s).abs() > tol.timing_s {
@@ -300,17 +355,31 @@ pub fn judge(
     })
 }
 
-/// Probes in-memory media, decoding every frame: `Ok(Err(reason))` when it cannot be opened or
-/// its decoding reports errors (a cut-off or corrupted file), `Err` when ffprobe itself failed.
-pub fn probe_clean(bytes: &[u8]) -> Result<Result<MediaInfo, String>, MediaError> {
+/// The size a rendition of `profile` made from `source` must have: the profile's box fitted to
+/// the source's display aspect ratio ([`Profile::fit`]).
+pub fn expected_size(profile: &Profile, source: &MediaInfo) -> (u32, u32) {
+    profile.fit(source.width, source.height, source.sample_aspect)
+}
+
+/// Probes in-memory media in `container` (forced), decoding every frame: `Ok(Err(reason))` when
+/// it cannot be opened, its decoding reports errors (a cut-off or corrupted file) or the probe's
+/// report is over the stdout limit (far more packets than any segment has: a function of the
+/// bytes alone); `Err` when ffprobe itself failed or ran out of time.
+pub fn probe_clean(
+    bytes: &[u8],
+    container: Container,
+) -> Result<Result<MediaInfo, String>, MediaError> {
     let file = tempfile::NamedTempFile::new()
         .map_err(|e| MediaError::io("creating a temporary file", e))?;
     std::fs::write(file.path(), bytes)
         .map_err(|e| MediaError::io("writing a temporary file", e))?;
-    match crate::probe::probe_reporting(file.path()) {
+    match crate::probe::probe_reporting(file.path(), container.demuxer()) {
         Ok((info, stderr)) if stderr.trim().is_empty() => Ok(Ok(info)),
         Ok((_, stderr)) => Ok(Err(stderr_tail(&stderr))),
         Err(MediaError::BadSegment { reason }) => Ok(Err(reason)),
+        Err(MediaError::ToolOutputTooLarge { limit, .. }) => Ok(Err(format!(
+            "its probe report is over {limit} bytes: far more packets than a segment has"
+        ))),
         Err(e) => Err(e),
     }
 }
@@ -412,6 +481,10 @@ impl QualityThresholds {
 /// The sampled check of `rendition` (measured as `measured` by [`check_rendition`]) of `profile`
 /// made from `source` (in `format`): its SSIM and PSNR against the scaled source, and when it is
 /// not [clearly fine](QualityThresholds::clearly_fine), a reference encode to compare with.
+///
+/// Fails closed: when the quality run fails on the rendition and the same run works on the
+/// reference encode, the rendition is at fault ([`Fault::Undecodable`]); only when the reference
+/// path fails too is it an error of ours. A deadline or a missing tool is always ours.
 pub fn sampled_check(
     rendition: &[u8],
     measured: &Measured,
@@ -420,7 +493,20 @@ pub fn sampled_check(
     profile: &Profile,
     thresholds: &QualityThresholds,
 ) -> Result<Result<Sampled, Fault>, MediaError> {
-    let q = quality(rendition, source, profile)?;
+    let container = profile.codec.container();
+    let q = match quality(rendition, container, source, format, profile) {
+        Ok(q) => q,
+        Err(failure) if rendition_may_be_at_fault(&failure) => {
+            // Ours or the rendition's? The reference path answers: the same run on an encode
+            // made here.
+            let reference = reference_encode(source, format, profile)?;
+            quality(&reference, container, source, format, profile)?;
+            return Ok(Err(Fault::Undecodable {
+                reason: format!("it cannot be compared with its source: {failure}"),
+            }));
+        }
+        Err(ours) => return Err(ours),
+    };
     let paid_bps = f64::from(profile.bitrate_kbps) * 1e3;
     if thresholds.clearly_fine(&q, measured.video_bit_rate, paid_bps) {
         return Ok(Ok(Sampled {
@@ -430,8 +516,9 @@ pub fn sampled_check(
         }));
     }
     let reference = reference_encode(source, format, profile)?;
-    let reference_q = quality(&reference, source, profile)?;
-    let reference_bps = crate::probe_bytes(&reference)?.video_bit_rate();
+    let reference_q = quality(&reference, container, source, format, profile)?;
+    let reference_bps =
+        crate::probe::probe_bytes_as_container(&reference, container)?.video_bit_rate();
     Ok(thresholds
         .against(&q, measured.video_bit_rate, &reference_q, reference_bps)
         .map(|()| Sampled {
@@ -441,7 +528,20 @@ pub fn sampled_check(
         }))
 }
 
-/// Encodes `source` for `profile` here: ffmpeg for H.264 and SVT-AV1 profiles, rav1e for rav1e's.
+/// Whether a failed quality run may be the rendition's doing (ffmpeg refused the inputs, or
+/// compared no frames), as opposed to plainly ours (a deadline, a missing tool, our disk).
+fn rendition_may_be_at_fault(failure: &MediaError) -> bool {
+    matches!(
+        failure,
+        MediaError::BadSegment { .. }
+            | MediaError::ToolFailed { .. }
+            | MediaError::UnexpectedOutput { .. }
+    )
+}
+
+/// Encodes `source` for `profile` here: ffmpeg for H.264 and SVT-AV1 profiles, rav1e for rav1e's,
+/// each with a fixed thread count so that the same source gives the same reference on every
+/// machine and every run.
 pub fn reference_encode(
     source: &[u8],
     format: InputFormat,
@@ -449,9 +549,17 @@ pub fn reference_encode(
 ) -> Result<Vec<u8>, MediaError> {
     let ladder = std::slice::from_ref(profile);
     let mut out = if crate::FfmpegTranscoder::supports(profile.codec) {
-        crate::FfmpegTranscoder::new().transcode(source, format, ladder)?
+        crate::FfmpegTranscoder {
+            deterministic: true,
+            ..crate::FfmpegTranscoder::new()
+        }
+        .transcode(source, format, ladder)?
     } else {
-        crate::Rav1eTranscoder::new().transcode(source, format, ladder)?
+        crate::Rav1eTranscoder {
+            threads: 1,
+            ..crate::Rav1eTranscoder::new()
+        }
+        .transcode(source, format, ladder)?
     };
     out.pop()
         .map(|r| r.bytes)
@@ -461,27 +569,48 @@ pub fn reference_encode(
         })
 }
 
-/// SSIM and PSNR of `rendition` against `source` scaled (bicubic) to `profile`'s size, frame by
-/// frame from each file's first frame. A rendition that does not decode is a
-/// [`MediaError::BadSegment`].
-pub fn quality(rendition: &[u8], source: &[u8], profile: &Profile) -> Result<Quality, MediaError> {
+/// SSIM and PSNR of `rendition` (in `container`) against `source` (in `format`) scaled (bicubic)
+/// to the size of `profile`'s renditions of it ([`Profile::fit`]), frame by frame from each
+/// file's first frame. A run ffmpeg refuses (a rendition that does not decode) is a
+/// [`MediaError::BadSegment`]; one thread decodes and one filters, so the figures are the same on
+/// every machine.
+pub fn quality(
+    rendition: &[u8],
+    container: Container,
+    source: &[u8],
+    format: InputFormat,
+    profile: &Profile,
+) -> Result<Quality, MediaError> {
     let dir = tempfile::tempdir().map_err(|e| MediaError::io("creating a work dir", e))?;
     let (distorted, reference) = (dir.path().join("rendition"), dir.path().join("source"));
     std::fs::write(&distorted, rendition)
         .map_err(|e| MediaError::io("writing the rendition", e))?;
     std::fs::write(&reference, source).map_err(|e| MediaError::io("writing the source", e))?;
+    let summary = crate::probe::summarize(&reference, format)?;
+    let (width, height) = profile.fit(summary.width, summary.height, summary.sample_aspect);
     let graph = format!(
         "[0:v]settb=AVTB,setpts=PTS-STARTPTS,format=yuv420p,split[d0][d1];\
-         [1:v]settb=AVTB,setpts=PTS-STARTPTS,scale={}:{}:flags=bicubic,format=yuv420p,split[r0][r1];\
-         [d0][r0]ssim=shortest=1[s];[d1][r1]psnr=shortest=1[p];[s][p]interleave,nullsink",
-        profile.width, profile.height
+         [1:v]settb=AVTB,setpts=PTS-STARTPTS,scale={width}:{height}:flags=bicubic,format=yuv420p,split[r0][r1];\
+         [d0][r0]ssim=shortest=1[s];[d1][r1]psnr=shortest=1[p];[s][p]interleave,nullsink"
     );
     let mut args = ffargs::common();
-    args.extend(os_args(&["-loglevel", "info", "-threads", "1", "-i"]));
+    args.extend(os_args(&["-loglevel", "info", "-threads", "1"]));
+    args.extend(tool::input_args(container.demuxer()));
+    args.push("-i".into());
     args.push(distorted.into());
-    args.extend(os_args(&["-threads", "1", "-i"]));
+    args.extend(os_args(&["-threads", "1"]));
+    args.extend(tool::input_args(format.demuxer()));
+    args.push("-i".into());
     args.push(reference.into());
-    args.extend(os_args(&["-filter_complex", &graph, "-f", "null", "-"]));
+    args.extend(os_args(&[
+        "-filter_complex_threads",
+        "1",
+        "-filter_complex",
+        &graph,
+        "-f",
+        "null",
+        "-",
+    ]));
     let out = tool::run(Tool::Ffmpeg, args)?;
     if !out.success {
         return Err(MediaError::bad_segment(stderr_tail(&out.stderr)));

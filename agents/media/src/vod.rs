@@ -45,7 +45,7 @@ pub fn package(
             "segment_secs must be > 0".into(),
         ));
     }
-    let info = probe::probe_bytes(input)?;
+    let info = probe::probe_bytes_as(input, format)?;
     let fps = info.fps;
     if fps <= 0.0 {
         return Err(MediaError::bad_segment("the input has no video frame rate"));
@@ -93,6 +93,7 @@ pub fn package(
 
 fn hls_args(source: &Path, dir: &Path, segment_secs: u32) -> Vec<OsString> {
     let mut args = ffargs::common();
+    args.extend(tool::input_args("mp4"));
     args.push("-i".into());
     args.push(source.into());
     args.extend(os_args(&[
@@ -114,8 +115,9 @@ fn hls_args(source: &Path, dir: &Path, segment_secs: u32) -> Vec<OsString> {
         "fmp4",
         "-hls_fmp4_init_filename",
         "init.mp4",
-        "-hls_segment_filename",
     ]));
+    args.extend(tool::file_limit_args());
+    args.push("-hls_segment_filename".into());
     args.push(dir.join("seg%03d.m4s").into());
     args.push(dir.join("index.m3u8").into());
     args

@@ -10,7 +10,7 @@ use alloy::primitives::{Address, U256, utils::parse_ether};
 use alloy::providers::{DynProvider, ext::AnvilApi};
 use anyhow::{Context, Result};
 use peerflow_broadcaster::network::deposit::{TopUp, keep_topped_up};
-use peerflow_broadcaster::network::juror::Juror;
+use peerflow_broadcaster::network::juror::{Juror, JurorLimits};
 use peerflow_broadcaster::network::reputation::{Reputation, SuspensionPolicy};
 use peerflow_broadcaster::network::verification::VerifyPolicy;
 use peerflow_chain::actions::{advertise, fund_sender, give, register_orchestrator};
@@ -314,14 +314,18 @@ pub fn spawn_jurors(net: &Devnet, from_block: u64) -> Vec<RunningJuror> {
         .filter_map(|&i| {
             let wallet = provider(&net.chain.endpoint(), net.chain.signer(i)).ok()?;
             let metrics = Arc::new(Metrics::new());
-            let juror = Juror {
-                chain: wallet,
-                deployment: net.deployment.clone(),
-                me: net.chain.address(i),
-                policy: net.verify.clone(),
-                http: reqwest::Client::new(),
-                metrics: Arc::clone(&metrics),
-            };
+            // Everything in a devnet is on loopback: its jurors fetch evidence there.
+            let juror = Juror::new(
+                wallet,
+                net.deployment.clone(),
+                net.chain.address(i),
+                net.verify.clone(),
+                JurorLimits {
+                    allow_private: true,
+                    ..JurorLimits::default()
+                },
+                Arc::clone(&metrics),
+            );
             Some(RunningJuror {
                 member: net.chain.address(i),
                 metrics,

@@ -8,7 +8,7 @@ use std::time::Duration;
 use alloy::primitives::Address;
 use alloy::providers::{Provider, ProviderBuilder};
 use anyhow::{Context, Result};
-use peerflow_broadcaster::network::juror::Juror;
+use peerflow_broadcaster::network::juror::{Juror, JurorLimits};
 use peerflow_broadcaster::network::record::{Record, RecordSources, record_of};
 use peerflow_broadcaster::network::reputation::{Reputation, SuspensionPolicy};
 use peerflow_broadcaster::network::verification::VerifyPolicy;
@@ -32,6 +32,10 @@ pub struct JurorOpts {
     /// Serve Prometheus metrics (`GET /metrics`) on this address (default: not served).
     #[arg(long, env = "PEERFLOW_METRICS_LISTEN")]
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Fetch claim evidence from private, loopback and link-local addresses too (a local
+    /// devnet); by default such evidence URLs are voted down.
+    #[arg(long)]
+    pub allow_private_evidence: bool,
 }
 
 /// Runs a juror until Ctrl-C. Refuses to start for an account that is not on the committee.
@@ -64,14 +68,18 @@ pub async fn juror(opts: &JurorOpts) -> Result<()> {
         "juror {}: judging fault claims filed from block {from} on (FaultClaims {})",
         c.me, c.deployment.fault_claims
     );
-    let handle = Juror {
-        chain: c.chain,
-        deployment: c.deployment,
-        me: c.me,
-        policy: VerifyPolicy::default(),
-        http: reqwest::Client::new(),
+    let limits = JurorLimits {
+        allow_private: opts.allow_private_evidence,
+        ..JurorLimits::default()
+    };
+    let handle = Juror::new(
+        c.chain,
+        c.deployment,
+        c.me,
+        VerifyPolicy::default(),
+        limits,
         metrics,
-    }
+    )
     .spawn(from, Duration::from_secs_f64(opts.poll_secs.max(0.1)));
     crate::shutdown::requested().await.ok();
     handle.abort();

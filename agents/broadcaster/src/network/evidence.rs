@@ -11,7 +11,9 @@
 //! - `manifest.json`: each file's keccak256; the claim's `evidenceHash` is the manifest's.
 //!
 //! A bundle is written to a temporary directory and renamed into place, so a bundle that exists
-//! is complete; `claim.json` is added once a claim is on-chain.
+//! is complete; `claim.json` is added once a claim is on-chain. Jurors accept a manifest that lists
+//! exactly these four files (`source` and `rendition` in `ts` or `mp4`) and nothing else
+//! ([`super::juror::JurorLimits`] caps their sizes), so a bundle must not grow other files.
 
 use std::path::{Path, PathBuf};
 

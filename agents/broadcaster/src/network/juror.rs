@@ -12,6 +12,17 @@
 //! is voted down; evidence that cannot be fetched is tried again until the deadline, when the
 //! juror expires the claim (the bond goes back).
 //!
+//! A finding equivalent to the claimed fault upholds it ([`Fault::upholds`]): a rendition cut
+//! short is `undecodable`, `frame_count` or `duration` depending on where the cut falls, and all
+//! three are one fault of the orchestrator. Any other finding must be the claimed fault exactly.
+//!
+//! Evidence is untrusted ([`JurorLimits`]): the manifest must list exactly the bundle's four files
+//! ([`super::evidence`]) and only the three the checks need are fetched; each file and each claim
+//! is capped in bytes, each claim in time (a claim that stalls is tried again later while the
+//! others go on: claims are judged side by side); redirects are not followed, and evidence at a
+//! private, loopback or link-local address is refused unless the juror is told to accept it (a
+//! devnet or a test, where everything is on loopback).
+//!
 //! Its Prometheus metrics (`peerflow juror --metrics-listen`):
 //!
 //! | Name | Kind | Labels | |
@@ -19,9 +30,10 @@
 //! | `peerflow_juror_claims_total` | counter | `outcome` | claims this juror is done with: `uphold`, `reject` (voted), `expired` (it closed them), `closed` (decided or voted before it looked), `party` (its own claim or one against it) |
 //! | `peerflow_juror_judge_seconds` | histogram | | time to fetch and check one claim's evidence |
 //! | `peerflow_juror_pending_claims` | gauge | | filed claims it has not finished with |
-//! | `peerflow_juror_errors_total` | counter | `code` | attempts that failed and are tried again: `fetch`, `too_large`, `chain`, `tools` |
+//! | `peerflow_juror_errors_total` | counter | `code` | attempts that failed and are tried again: `fetch`, `timeout`, `chain`, `tools` |
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -35,7 +47,7 @@ use peerflow_media::{InputFormat, Profile, VideoCodec};
 use peerflow_protocol::SignedResult;
 use peerflow_protocol::metrics::{LATENCY_BUCKETS, Metrics};
 
-use super::evidence::Manifest;
+use super::evidence::{Manifest, ManifestFile};
 use super::verification::{VerifyPolicy, check_one};
 
 /// How a juror decided.
@@ -47,19 +59,55 @@ pub enum Judgement {
     Reject(String),
 }
 
-/// The most a juror fetches of one evidence file (segments are a few MB); a claim whose
-/// evidence is larger is voted down, as unverifiable.
-pub const MAX_EVIDENCE_FILE: usize = 64 << 20;
-/// How long one evidence request may take before it is tried again later.
-const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
+/// What a juror accepts of a claim's evidence, and how it judges claims.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JurorLimits {
+    /// Most bytes of `manifest.json`.
+    pub manifest_bytes: usize,
+    /// Most bytes of `result.json`.
+    pub result_bytes: usize,
+    /// Most bytes of the source or the rendition (segments are a few MB).
+    pub media_bytes: usize,
+    /// Most bytes fetched for one claim, all files together.
+    pub claim_bytes: usize,
+    /// Longest one attempt at judging a claim (fetching and checking) may take; past it the
+    /// claim is tried again at a later poll.
+    pub claim_time: Duration,
+    /// Claims judged at once.
+    pub concurrency: usize,
+    /// Whether evidence at private, loopback and link-local addresses is fetched (a devnet, a
+    /// test); off, such a URL is voted down and a name resolving only to such addresses fails.
+    pub allow_private: bool,
+}
+
+impl Default for JurorLimits {
+    fn default() -> Self {
+        Self {
+            manifest_bytes: 64 << 10,
+            result_bytes: 1 << 20,
+            media_bytes: 32 << 20,
+            claim_bytes: 64 << 20,
+            claim_time: Duration::from_secs(120),
+            concurrency: 2,
+            allow_private: false,
+        }
+    }
+}
+
+/// The file names a manifest may list: the bundle's, nothing else ([`super::evidence`]).
+const RESULT: &str = "result.json";
+const FINDING: &str = "finding.json";
 
 /// Why a claim could not be judged yet.
 #[derive(Debug, thiserror::Error)]
 pub enum JurorError {
-    #[error("evidence {0} is larger than {MAX_EVIDENCE_FILE} bytes")]
-    TooLarge(String),
+    /// Evidence over a byte limit: voted down, as unverifiable.
+    #[error("evidence {url} is over {limit} bytes")]
+    TooLarge { url: String, limit: usize },
     #[error("fetching evidence {url}: {message}")]
     Fetch { url: String, message: String },
+    #[error("judging took longer than {0:?}")]
+    TimedOut(Duration),
     #[error(transparent)]
     Chain(#[from] ChainError),
     #[error("running the checks: {0}")]
@@ -70,8 +118,9 @@ impl JurorError {
     /// A stable machine-readable code (the `code` label of `peerflow_juror_errors_total`).
     pub fn code(&self) -> &'static str {
         match self {
-            Self::TooLarge(_) => "too_large",
+            Self::TooLarge { .. } => "too_large",
             Self::Fetch { .. } => "fetch",
+            Self::TimedOut(_) => "timeout",
             Self::Chain(_) => "chain",
             Self::Tools(_) => "tools",
         }
@@ -112,24 +161,58 @@ pub struct Juror<P> {
     /// This member's address (the account `chain` signs with).
     pub me: Address,
     pub policy: VerifyPolicy,
-    pub http: reqwest::Client,
+    pub limits: JurorLimits,
     /// Where it counts what it does (see the module's table).
     pub metrics: Arc<Metrics>,
+    http: reqwest::Client,
 }
 
-impl<P: Provider + Clone + 'static> Juror<P> {
-    /// Judges and votes on every open claim filed from `from_block` on, polling every `poll`.
+impl<P: Provider + Clone + Send + Sync + 'static> Juror<P> {
+    /// A committee member that signs its votes through `chain`.
+    pub fn new(
+        chain: P,
+        deployment: Deployment,
+        me: Address,
+        policy: VerifyPolicy,
+        limits: JurorLimits,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        let http = evidence_client(limits.allow_private);
+        Self {
+            chain,
+            deployment,
+            me,
+            policy,
+            limits,
+            metrics,
+            http,
+        }
+    }
+
+    /// Judges and votes on every open claim filed from `from_block` on, polling every `poll`;
+    /// up to [`JurorLimits::concurrency`] claims at once, so that one that stalls does not hold
+    /// the others up.
     pub fn spawn(self, from_block: u64, poll: Duration) -> tokio::task::JoinHandle<()> {
+        let this = Arc::new(self);
         tokio::spawn(async move {
             let mut next = from_block;
-            let mut pending: Vec<FiledClaim> = Vec::new();
+            let mut pending: VecDeque<FiledClaim> = VecDeque::new();
+            let mut running: HashSet<U256> = HashSet::new();
             let mut done: HashSet<U256> = HashSet::new();
+            let mut tasks = tokio::task::JoinSet::new();
             loop {
-                match self.chain.get_block_number().await {
+                match this.chain.get_block_number().await {
                     Ok(head) if head >= next => {
-                        match claims_filed_since(&self.chain, &self.deployment, next).await {
+                        match claims_filed_since(&this.chain, &this.deployment, next).await {
                             Ok(filed) => {
-                                pending.extend(filed.into_iter().filter(|c| !done.contains(&c.id)));
+                                for c in filed {
+                                    let known = done.contains(&c.id)
+                                        || running.contains(&c.id)
+                                        || pending.iter().any(|p| p.id == c.id);
+                                    if !known {
+                                        pending.push_back(c);
+                                    }
+                                }
                                 next = head + 1;
                             }
                             Err(error) => tracing::warn!(%error, "reading filed claims"),
@@ -138,11 +221,25 @@ impl<P: Provider + Clone + 'static> Juror<P> {
                     Ok(_) => {}
                     Err(error) => tracing::warn!(%error, "reading the chain head"),
                 }
-                let mut still = Vec::new();
-                for filed in pending.drain(..) {
-                    match self.act(&filed).await {
+                while running.len() < this.limits.concurrency.max(1) {
+                    let Some(filed) = pending.pop_front() else {
+                        break;
+                    };
+                    running.insert(filed.id);
+                    let juror = Arc::clone(&this);
+                    tasks.spawn(async move {
+                        let result = juror.act(&filed).await;
+                        (filed, result)
+                    });
+                }
+                while let Some(joined) = tasks.try_join_next() {
+                    let Ok((filed, result)) = joined else {
+                        continue; // a panicked attempt; its claim is read again below
+                    };
+                    running.remove(&filed.id);
+                    match result {
                         Ok(outcome) => {
-                            self.metrics.inc(
+                            this.metrics.inc(
                                 CLAIMS,
                                 "Claims this juror is done with, by what it did.",
                                 &[("outcome", outcome.as_str())],
@@ -150,22 +247,26 @@ impl<P: Provider + Clone + 'static> Juror<P> {
                             done.insert(filed.id);
                         }
                         Err(error) => {
-                            self.metrics.inc(
+                            this.metrics.inc(
                                 ERRORS,
                                 "Attempts to judge a claim that failed (tried again), by code.",
                                 &[("code", error.code())],
                             );
                             tracing::warn!(claim = %filed.id, %error, "claim not judged yet");
-                            still.push(filed);
+                            pending.push_back(filed); // behind the others
                         }
                     }
                 }
-                pending = still;
-                self.metrics.set(
+                if tasks.is_empty() && !running.is_empty() {
+                    // Attempts that panicked: their claims are read from the chain again.
+                    running.clear();
+                    next = from_block;
+                }
+                this.metrics.set(
                     PENDING,
                     "Filed claims this juror has not finished with.",
                     &[],
-                    pending.len() as f64,
+                    (pending.len() + running.len()) as f64,
                 );
                 tokio::time::sleep(poll).await;
             }
@@ -217,19 +318,29 @@ impl<P: Provider + Clone + 'static> Juror<P> {
         })
     }
 
-    /// Fetches and checks the evidence of `filed`.
+    /// Fetches and checks the evidence of `filed`, within [`JurorLimits::claim_time`].
     pub async fn judge(&self, filed: &FiledClaim) -> Result<Judgement, JurorError> {
-        match self.examine(filed).await {
-            Err(JurorError::TooLarge(url)) => Ok(Judgement::Reject(format!(
-                "{url} is over {MAX_EVIDENCE_FILE} bytes"
-            ))),
+        let examined = tokio::time::timeout(self.limits.claim_time, self.examine(filed))
+            .await
+            .map_err(|_| JurorError::TimedOut(self.limits.claim_time))?;
+        match examined {
+            Err(JurorError::TooLarge { url, limit }) => {
+                Ok(Judgement::Reject(format!("{url} is over {limit} bytes")))
+            }
             judged => judged,
         }
     }
 
     async fn examine(&self, filed: &FiledClaim) -> Result<Judgement, JurorError> {
         let base = filed.evidence_uri.trim_end_matches('/');
-        let manifest_bytes = self.fetch(&format!("{base}/manifest.json")).await?;
+        if let Err(why) = check_evidence_url(base, self.limits.allow_private) {
+            return Ok(Judgement::Reject(why));
+        }
+        let mut budget = self.limits.claim_bytes;
+        let manifest_url = format!("{base}/manifest.json");
+        let manifest_bytes = self
+            .fetch(&manifest_url, self.limits.manifest_bytes, &mut budget)
+            .await?;
         if keccak256(&manifest_bytes) != filed.evidence_hash {
             return Ok(Judgement::Reject(
                 "the manifest is not the one the claim commits to".into(),
@@ -238,28 +349,31 @@ impl<P: Provider + Clone + 'static> Juror<P> {
         let Ok(manifest) = serde_json::from_slice::<Manifest>(&manifest_bytes) else {
             return Ok(Judgement::Reject("the manifest does not parse".into()));
         };
-        let mut files = Vec::with_capacity(manifest.files.len());
-        for file in &manifest.files {
-            let bytes = self.fetch(&format!("{base}/{}", file.name)).await?;
+        let Some(bundle) = Bundle::of(&manifest) else {
+            return Ok(Judgement::Reject(
+                "the manifest does not list exactly result.json, finding.json, source.<ts|mp4> \
+                 and rendition.<ts|mp4>"
+                    .into(),
+            ));
+        };
+        let mut files = Vec::with_capacity(3);
+        for (file, limit) in [
+            (bundle.result, self.limits.result_bytes),
+            (bundle.source, self.limits.media_bytes),
+            (bundle.rendition, self.limits.media_bytes),
+        ] {
+            let bytes = self
+                .fetch(&format!("{base}/{}", file.name), limit, &mut budget)
+                .await?;
             if keccak256(&bytes) != file.keccak256 {
                 return Ok(Judgement::Reject(format!(
                     "{} does not match its hash",
                     file.name
                 )));
             }
-            files.push((file.name.clone(), bytes));
+            files.push(bytes);
         }
-        let named = |prefix: &str| {
-            files
-                .iter()
-                .find(|(name, _)| name.starts_with(prefix))
-                .map(|(name, bytes)| (name.clone(), bytes.clone()))
-        };
-        let (Some((_, result)), Some((source_name, source)), Some((_, rendition))) =
-            (named("result.json"), named("source."), named("rendition."))
-        else {
-            return Ok(Judgement::Reject("the bundle lacks a file".into()));
-        };
+        let [result, source, rendition] = <[Vec<u8>; 3]>::try_from(files).expect("three files");
         let Ok(signed) = serde_json::from_slice::<SignedResult>(&result) else {
             return Ok(Judgement::Reject("result.json does not parse".into()));
         };
@@ -282,14 +396,18 @@ impl<P: Provider + Clone + 'static> Juror<P> {
                 "the signed profile is not one this juror knows".into(),
             ));
         };
-        let format = match source_name.rsplit('.').next() {
-            Some("mp4") => InputFormat::Mp4,
-            _ => InputFormat::MpegTs,
-        };
+        let format = bundle.format;
         let policy = self.policy.clone();
         let claimed = filed.fault;
+        // The checks' tools get no more time than the claim has.
+        let limits = peerflow_media::ToolLimits {
+            wall: self.limits.claim_time,
+            ..peerflow_media::tool_limits()
+        };
         let found = tokio::task::spawn_blocking(move || {
-            reproduce(&source, format, &rendition, &profile, &policy)
+            peerflow_media::with_tool_limits(limits, || {
+                reproduce(&source, format, &rendition, &profile, &policy)
+            })
         })
         .await
         .map_err(|e| JurorError::Fetch {
@@ -297,7 +415,7 @@ impl<P: Provider + Clone + 'static> Juror<P> {
             message: e.to_string(),
         })??;
         Ok(match found {
-            Some(fault) if fault.code() == claimed => Judgement::Uphold(fault),
+            Some(fault) if fault.upholds(claimed) => Judgement::Uphold(fault),
             Some(fault) => Judgement::Reject(format!(
                 "found {} instead of the claimed fault",
                 fault.name()
@@ -306,30 +424,184 @@ impl<P: Provider + Clone + 'static> Juror<P> {
         })
     }
 
-    async fn fetch(&self, url: &str) -> Result<Vec<u8>, JurorError> {
+    /// Fetches `url`, at most `limit` bytes and at most what is left of the claim's `budget`.
+    async fn fetch(
+        &self,
+        url: &str,
+        limit: usize,
+        budget: &mut usize,
+    ) -> Result<Vec<u8>, JurorError> {
         let fail = |message: String| JurorError::Fetch {
             url: url.to_owned(),
             message,
         };
+        let cap = limit.min(*budget);
         let mut response = self
             .http
             .get(url)
-            .timeout(FETCH_TIMEOUT)
             .send()
             .await
-            .map_err(|e| fail(e.to_string()))?;
+            .map_err(|e| fail(error_chain(&e)))?;
         if !response.status().is_success() {
             return Err(fail(format!("HTTP {}", response.status())));
         }
+        let too_large = || JurorError::TooLarge {
+            url: url.to_owned(),
+            limit: cap,
+        };
+        if response.content_length().is_some_and(|n| n > cap as u64) {
+            return Err(too_large());
+        }
         let mut bytes = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(|e| fail(e.to_string()))? {
-            if bytes.len() + chunk.len() > MAX_EVIDENCE_FILE {
-                return Err(JurorError::TooLarge(url.to_owned()));
+            if bytes.len() + chunk.len() > cap {
+                return Err(too_large());
             }
             bytes.extend_from_slice(&chunk);
         }
+        *budget -= bytes.len();
         Ok(bytes)
     }
+}
+
+/// The files of a bundle a juror needs, from a manifest that lists exactly the bundle's files.
+struct Bundle<'a> {
+    result: &'a ManifestFile,
+    source: &'a ManifestFile,
+    rendition: &'a ManifestFile,
+    format: InputFormat,
+}
+
+impl<'a> Bundle<'a> {
+    fn of(manifest: &'a Manifest) -> Option<Self> {
+        let files = &manifest.files;
+        let named = |name: &str| files.iter().find(|f| f.name == name);
+        let media = |stem: &str| {
+            files.iter().find_map(|f| {
+                let ext = f.name.strip_prefix(stem)?.strip_prefix('.')?;
+                Some((f, InputFormat::from_extension(ext)?))
+            })
+        };
+        let (source, format) = media("source")?;
+        let (rendition, _) = media("rendition")?;
+        named(FINDING)?;
+        let mut names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        (files.len() == 4 && names.len() == 4).then_some(Bundle {
+            result: named(RESULT)?,
+            source,
+            rendition,
+            format,
+        })
+    }
+}
+
+/// The client jurors fetch evidence with: no redirects (a public URL must not bounce to an
+/// internal one), no proxy from the environment, and unless `allow_private`, names resolved to
+/// public addresses only.
+fn evidence_client(allow_private: bool) -> reqwest::Client {
+    let builder = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .connect_timeout(Duration::from_secs(10));
+    let builder = if allow_private {
+        builder
+    } else {
+        builder.dns_resolver(Arc::new(PublicOnly))
+    };
+    builder.build().expect("a plain HTTP client builds")
+}
+
+/// Resolves names to their public addresses only.
+struct PublicOnly;
+
+impl reqwest::dns::Resolve for PublicOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await?
+                .filter(|a| is_public(a.ip()))
+                .collect();
+            if addrs.is_empty() {
+                return Err(format!("{host} resolves to no public address").into());
+            }
+            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+/// Whether evidence at `base` may be fetched: http or https, and unless `allow_private`, not an
+/// address literal of a private, loopback, link-local or otherwise non-public range.
+pub fn check_evidence_url(base: &str, allow_private: bool) -> Result<(), String> {
+    let url = reqwest::Url::parse(base).map_err(|e| format!("the evidence URL is invalid: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!(
+            "the evidence URL's scheme {} is not http(s)",
+            url.scheme()
+        ));
+    }
+    let Some(host) = url.host_str() else {
+        return Err("the evidence URL has no host".into());
+    };
+    let Ok(ip) = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<IpAddr>()
+    else {
+        return Ok(()); // a name: resolved to public addresses only, see evidence_client
+    };
+    if allow_private || is_public(ip) {
+        Ok(())
+    } else {
+        Err(format!("the evidence is at a non-public address ({ip})"))
+    }
+}
+
+/// Whether `ip` is a public unicast address.
+pub fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            !(v4.is_private()
+                || v4.is_loopback()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || v4.is_documentation()
+                || a == 0
+                || (a == 100 && (64..128).contains(&b)) // shared (carrier-grade NAT)
+                || (a == 192 && b == 0 && v4.octets()[2] == 0) // IETF protocol assignments
+                || (a == 198 && (18..20).contains(&b)) // benchmarking
+                || a >= 240)
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00 // unique local
+                || (first & 0xffc0) == 0xfe80 // link local
+                || first == 0x2001 && v6.segments()[1] == 0x0db8) // documentation
+        }
+    }
+}
+
+/// An error with its sources, for a reason a person can act on.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }
 
 /// The first fault the broadcaster's checks (deterministic, then sampled) find, if any.
@@ -340,7 +612,7 @@ pub fn reproduce(
     profile: &Profile,
     policy: &VerifyPolicy,
 ) -> Result<Option<Fault>, peerflow_media::MediaError> {
-    let info = peerflow_media::probe_bytes(source)?;
+    let info = peerflow_media::probe_bytes_as(source, format)?;
     Ok(check_one(source, format, &info, rendition, profile, true, policy)?.err())
 }
 
@@ -354,4 +626,252 @@ fn profile_of(p: &peerflow_protocol::result::Profile) -> Option<Profile> {
         p.bitrateKbps,
         codec,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::network::evidence::ManifestFile;
+    use alloy::primitives::B256;
+    use alloy::providers::ProviderBuilder;
+    use axum::extract::{Path, State};
+    use std::collections::HashMap;
+
+    type Files = Arc<HashMap<String, Vec<u8>>>;
+
+    /// Serves `files` under `/e/{name}`; `/stall/{name}` never answers.
+    async fn serve(files: HashMap<String, Vec<u8>>) -> SocketAddr {
+        async fn file(
+            State(files): State<Files>,
+            Path(name): Path<String>,
+        ) -> Result<Vec<u8>, axum::http::StatusCode> {
+            files
+                .get(&name)
+                .cloned()
+                .ok_or(axum::http::StatusCode::NOT_FOUND)
+        }
+        async fn stall() -> Vec<u8> {
+            std::future::pending().await
+        }
+        let app = axum::Router::new()
+            .route("/e/{name}", axum::routing::get(file))
+            .route("/stall/{name}", axum::routing::get(stall))
+            .with_state(Arc::new(files));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        addr
+    }
+
+    fn juror(limits: JurorLimits) -> Juror<impl Provider + Clone + 'static> {
+        let chain = ProviderBuilder::new().connect_http("http://127.0.0.1:9".parse().unwrap());
+        let zero = Address::ZERO;
+        let deployment: Deployment = serde_json::from_value(serde_json::json!({
+            "chainId": 31337, "startBlock": 0, "roundLength": 10, "deployer": zero,
+            "WorkToken": zero, "Staking": zero, "Minter": zero, "TicketBroker": zero,
+            "ServiceRegistry": zero, "JobEscrow": zero, "FaultClaims": zero,
+            "TeamVesting": zero, "TreasuryVesting": zero,
+        }))
+        .unwrap();
+        Juror::new(
+            chain,
+            deployment,
+            Address::repeat_byte(1),
+            VerifyPolicy::default(),
+            limits,
+            Arc::new(Metrics::new()),
+        )
+    }
+
+    fn claim(uri: String, manifest: &[u8]) -> FiledClaim {
+        FiledClaim {
+            id: U256::from(1),
+            orchestrator: Address::repeat_byte(2),
+            claimant: Address::repeat_byte(3),
+            result_digest: B256::repeat_byte(4),
+            rendition: U256::ZERO,
+            fault: 1,
+            evidence_hash: keccak256(manifest),
+            evidence_uri: uri,
+            deadline: u64::MAX,
+            block: None,
+        }
+    }
+
+    fn manifest(files: &[(&str, &[u8])]) -> Vec<u8> {
+        serde_json::to_vec(&Manifest {
+            stream: "s".into(),
+            seq: 1,
+            orchestrator: Address::repeat_byte(2),
+            digest: B256::repeat_byte(4),
+            rendition: 0,
+            fault: 1,
+            files: files
+                .iter()
+                .map(|(name, bytes)| ManifestFile {
+                    name: (*name).into(),
+                    keccak256: keccak256(bytes),
+                })
+                .collect(),
+        })
+        .unwrap()
+    }
+
+    fn allow_private() -> JurorLimits {
+        JurorLimits {
+            allow_private: true,
+            ..JurorLimits::default()
+        }
+    }
+
+    #[test]
+    fn only_public_addresses_are_public() {
+        for private in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "255.255.255.255",
+            "::1",
+            "::",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+        ] {
+            assert!(!is_public(private.parse().unwrap()), "{private}");
+        }
+        for public in ["8.8.8.8", "1.1.1.1", "2606:4700::1111"] {
+            assert!(is_public(public.parse().unwrap()), "{public}");
+        }
+        assert!(check_evidence_url("http://127.0.0.1:8080/v1/faults/0x1", false).is_err());
+        assert!(check_evidence_url("http://[::1]/v1/faults/0x1", false).is_err());
+        assert!(check_evidence_url("http://169.254.169.254/latest", false).is_err());
+        assert!(check_evidence_url("file:///etc/passwd", true).is_err());
+        assert!(check_evidence_url("http://127.0.0.1:8080/x", true).is_ok());
+        assert!(check_evidence_url("https://evidence.example.org/x", false).is_ok());
+    }
+
+    #[tokio::test]
+    async fn evidence_at_internal_addresses_is_refused_unless_allowed() {
+        let body = manifest(&[]);
+        let addr = serve(HashMap::from([("manifest.json".into(), body.clone())])).await;
+        // An address literal on loopback: voted down, nothing fetched.
+        let judged = juror(JurorLimits::default())
+            .judge(&claim(format!("http://{addr}/e"), &body))
+            .await
+            .unwrap();
+        assert!(
+            matches!(&judged, Judgement::Reject(why) if why.contains("non-public")),
+            "{judged:?}"
+        );
+        // A name that resolves to loopback only: not fetched either (tried again later).
+        let err = juror(JurorLimits::default())
+            .judge(&claim(format!("http://localhost:{}/e", addr.port()), &body))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, JurorError::Fetch { message, .. } if message.contains("no public address")),
+            "{err}"
+        );
+        // Allowed (a devnet): fetched, and the empty manifest is voted down for what it lacks.
+        let judged = juror(allow_private())
+            .judge(&claim(format!("http://{addr}/e"), &body))
+            .await
+            .unwrap();
+        assert!(
+            matches!(&judged, Judgement::Reject(why) if why.contains("does not list exactly")),
+            "{judged:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_manifest_may_list_only_the_bundles_files_each_within_its_cap() {
+        let files: [(&str, &[u8]); 4] = [
+            ("source.ts", b"source"),
+            ("rendition.ts", b"rendition"),
+            ("result.json", b"{}"),
+            ("finding.json", b"{}"),
+        ];
+        // An extra file (a path outside the bundle): voted down before anything else is read.
+        let mut extra = files.to_vec();
+        extra.push(("../../deployment.json", b"x"));
+        let body = manifest(&extra);
+        let addr = serve(HashMap::from([("manifest.json".into(), body.clone())])).await;
+        let judged = juror(allow_private())
+            .judge(&claim(format!("http://{addr}/e"), &body))
+            .await
+            .unwrap();
+        assert!(
+            matches!(&judged, Judgement::Reject(why) if why.contains("does not list exactly")),
+            "{judged:?}"
+        );
+        // Listed twice: the same.
+        let mut twice = files.to_vec();
+        twice[3] = ("result.json", b"{}");
+        let body = manifest(&twice);
+        let addr = serve(HashMap::from([("manifest.json".into(), body.clone())])).await;
+        let judged = juror(allow_private())
+            .judge(&claim(format!("http://{addr}/e"), &body))
+            .await
+            .unwrap();
+        assert!(matches!(judged, Judgement::Reject(_)), "{judged:?}");
+
+        // The four files, a rendition over the media cap: voted down as unverifiable.
+        let big = vec![0x47u8; 5000];
+        let mut four = files.to_vec();
+        four[1] = ("rendition.ts", &big);
+        let body = manifest(&four);
+        let mut served: HashMap<String, Vec<u8>> = four
+            .iter()
+            .map(|(n, b)| ((*n).to_owned(), b.to_vec()))
+            .collect();
+        served.insert("manifest.json".into(), body.clone());
+        let addr = serve(served).await;
+        let limits = JurorLimits {
+            media_bytes: 4096,
+            ..allow_private()
+        };
+        let judged = juror(limits)
+            .judge(&claim(format!("http://{addr}/e"), &body))
+            .await
+            .unwrap();
+        assert!(
+            matches!(&judged, Judgement::Reject(why) if why.contains("over 4096 bytes")),
+            "{judged:?}"
+        );
+        // The same files within the media cap but over the claim's total: voted down too.
+        let limits = JurorLimits {
+            claim_bytes: body.len() + 100,
+            ..allow_private()
+        };
+        let judged = juror(limits)
+            .judge(&claim(format!("http://{addr}/e"), &body))
+            .await
+            .unwrap();
+        assert!(
+            matches!(&judged, Judgement::Reject(why) if why.contains("bytes")),
+            "{judged:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_claim_whose_evidence_stalls_times_out_and_is_tried_again_later() {
+        let body = manifest(&[]);
+        let addr = serve(HashMap::new()).await;
+        let limits = JurorLimits {
+            claim_time: Duration::from_millis(500),
+            ..allow_private()
+        };
+        let started = Instant::now();
+        let err = juror(limits)
+            .judge(&claim(format!("http://{addr}/stall"), &body))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, JurorError::TimedOut(_)), "{err}");
+        assert_eq!(err.code(), "timeout");
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
 }

@@ -26,6 +26,38 @@ pub fn segments() -> Vec<PathBuf> {
         .collect()
 }
 
+/// `count` segments of `seconds` s of `width`x`height` video at `fps` (testsrc2 and a tone),
+/// generated once per target dir under `name` like [`segments`].
+pub fn stream(
+    name: &str,
+    count: usize,
+    seconds: u32,
+    width: u32,
+    height: u32,
+    fps: u32,
+) -> Vec<PathBuf> {
+    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    if !cache.join("done").is_file() {
+        let scratch = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+        testsrc::generate_segments(scratch.path(), count, seconds, width, height, fps).unwrap();
+        std::fs::write(scratch.path().join("done"), b"").unwrap();
+        let _ = std::fs::rename(scratch.keep(), &cache);
+    }
+    (0..count)
+        .map(|i| cache.join(format!("seg{i:05}.ts")))
+        .collect()
+}
+
+/// Six 1 s segments of 320x180 at 15 fps: cheap to judge many times over.
+pub fn small_segments() -> Vec<PathBuf> {
+    stream("media-320x180p15-6x1s-v1", 6, 1, 320, 180, 15)
+}
+
+/// Four 2 s segments of a phone held upright: 720x1280 at 30 fps.
+pub fn portrait_segments() -> Vec<PathBuf> {
+    stream("media-720x1280p30-4x2s-v1", 4, 2, 720, 1280, 30)
+}
+
 pub fn read(path: &Path) -> Vec<u8> {
     std::fs::read(path).unwrap()
 }
