@@ -262,6 +262,8 @@ pub async fn start(options: &DevnetOptions) -> Result<Devnet> {
         verify: options.verify.clone(),
         suspension: options.suspension,
         claims_url: Some(broadcaster_url.clone()),
+        limits: Default::default(),
+        stream_ceilings: Default::default(),
     })?;
     let ladder = ladder_specs(&options.ladder);
     let (router, reputation, claim_filer) = (app.router, app.reputation, app.claim_filer);

@@ -14,6 +14,8 @@ use peerflow_broadcaster::BroadcasterConfig;
 use peerflow_broadcaster::network::claims::ClaimFiler;
 use peerflow_broadcaster::network::deposit::{TopUp, keep_topped_up};
 use peerflow_broadcaster::network::http::{NetworkApi, routes as network_routes};
+use peerflow_broadcaster::network::ledger::{Ledger, WinPolicy, WinWatcher};
+use peerflow_broadcaster::network::pricing::{PaymentLimits, StreamCeiling};
 use peerflow_broadcaster::network::processor::{
     NetworkConfig, NetworkHandle, NetworkProcessor, spec_of,
 };
@@ -368,6 +370,75 @@ pub struct BroadcasterOpts {
     /// The URL jurors reach this broadcaster at, for fault evidence (default: the listen address).
     #[arg(long)]
     pub public_url: Option<String>,
+    /// The highest price per output pixel paid, in tokens (e.g. "0.000000001", or "1000 wei";
+    /// default 1e9 wei). Quotes above it, or above the orchestrator's on-chain price, are refused.
+    #[arg(long)]
+    pub max_price_per_pixel: Option<String>,
+    /// The highest price of one segment (all renditions), in tokens (default 1).
+    #[arg(long)]
+    pub max_price_per_segment: Option<String>,
+    /// The highest face value of a ticket, in tokens (default 1; also never above a tenth of the
+    /// deposit plus the reserve allocation per orchestrator).
+    #[arg(long)]
+    pub max_face_value: Option<String>,
+    /// A stream's own price ceiling, `STREAM:PER_PIXEL[:PER_SEGMENT]` in tokens (repeatable;
+    /// only ever tighter than the broadcaster-wide ceiling).
+    #[arg(long = "stream-max-price")]
+    #[serde(default)]
+    pub stream_max_price: Vec<String>,
+}
+
+/// Parses an amount of the fee token: tokens (18 decimals), or wei with a `wei` suffix.
+fn tokens(what: &str, text: &str) -> Result<U256> {
+    peerflow_chain::amount::parse_amount(text, "tokens")
+        .with_context(|| format!("{what}: `{text}` is not an amount of tokens"))
+}
+
+impl BroadcasterOpts {
+    /// The broadcaster-wide payment limits from the flags (defaults elsewhere).
+    pub fn payment_limits(&self) -> Result<PaymentLimits> {
+        let mut limits = PaymentLimits::default();
+        if let Some(t) = &self.max_price_per_pixel {
+            limits.max_price_per_pixel = tokens("--max-price-per-pixel", t)?;
+        }
+        if let Some(t) = &self.max_price_per_segment {
+            limits.max_price_per_segment = tokens("--max-price-per-segment", t)?;
+            limits.max_value_per_segment = limits.max_value_per_segment.max(
+                limits
+                    .max_price_per_segment
+                    .saturating_mul(U256::from(2u64)),
+            );
+        }
+        if let Some(t) = &self.max_face_value {
+            limits.max_face_value = tokens("--max-face-value", t)?;
+        }
+        Ok(limits)
+    }
+
+    /// The per-stream ceilings from `--stream-max-price`.
+    pub fn stream_ceilings(&self) -> Result<std::collections::HashMap<String, StreamCeiling>> {
+        let mut out = std::collections::HashMap::new();
+        for spec in &self.stream_max_price {
+            let mut fields = spec.split(':');
+            let (Some(stream), Some(per_pixel)) = (fields.next(), fields.next()) else {
+                anyhow::bail!(
+                    "--stream-max-price {spec:?}: expected STREAM:PER_PIXEL[:PER_SEGMENT]"
+                );
+            };
+            let ceiling = StreamCeiling {
+                max_price_per_pixel: Some(tokens("--stream-max-price", per_pixel)?),
+                max_price_per_segment: fields
+                    .next()
+                    .map(|t| tokens("--stream-max-price", t))
+                    .transpose()?,
+            };
+            if fields.next().is_some() {
+                anyhow::bail!("--stream-max-price {spec:?}: too many fields");
+            }
+            out.insert(stream.to_string(), ceiling);
+        }
+        Ok(out)
+    }
 }
 
 /// A broadcaster to build: who pays, where its state lives, what it asks for, how it checks.
@@ -388,6 +459,9 @@ pub struct BroadcasterSetup {
     /// Where jurors reach this broadcaster's fault evidence, e.g. `http://b.example:8936`;
     /// `None`: claims are not filed (faults still fail over, suspend and are kept).
     pub claims_url: Option<String>,
+    /// What it pays at most, broadcaster-wide and per stream.
+    pub limits: PaymentLimits,
+    pub stream_ceilings: std::collections::HashMap<String, StreamCeiling>,
 }
 
 /// A broadcaster built: its router (push, HLS, the web page and its status, faults, reputation)
@@ -397,6 +471,11 @@ pub struct BroadcasterApp {
     pub reputation: Arc<Reputation>,
     /// Files fault claims; stops when the router (and its processor) is dropped.
     pub claim_filer: Option<tokio::task::JoinHandle<()>>,
+    /// Our books per orchestrator (credit, wins), shared with `/v1/status`.
+    pub ledger: Arc<Ledger>,
+    /// Counts our tickets' on-chain wins per orchestrator and suspends implausible winners;
+    /// abort it when the broadcaster stops.
+    pub win_watch: tokio::task::JoinHandle<()>,
 }
 
 /// Builds the broadcaster: push ingest and HLS in front of the paid network, with every reply
@@ -432,9 +511,30 @@ pub fn broadcaster_app(s: BroadcasterSetup) -> Result<BroadcasterApp> {
         }
         None => (None, None),
     };
+    let ledger = Arc::new(Ledger::new(WinPolicy::default()));
+    let win_watch = WinWatcher {
+        chain: s.chain.clone(),
+        broker: s.deployment.ticket_broker,
+        me: s.me,
+        ledger: Arc::clone(&ledger),
+        reputation: Arc::clone(&reputation),
+        metrics: Arc::clone(&metrics),
+    }
+    .spawn(Duration::from_secs(5));
+    let ticket_domain = peerflow_protocol::TicketDomain {
+        chain_id: s.deployment.chain_id,
+        broker: s.deployment.ticket_broker,
+    };
     let processor = NetworkProcessor::new(
         s.chain.clone(),
-        Payer::new(s.key, s.me, 3, result_domain),
+        Payer::new(
+            s.key,
+            s.me,
+            ticket_domain,
+            result_domain,
+            s.limits,
+            Arc::clone(&ledger),
+        ),
         Arc::clone(&reputation),
         NetworkConfig {
             registry: s.deployment.service_registry,
@@ -447,6 +547,7 @@ pub fn broadcaster_app(s: BroadcasterSetup) -> Result<BroadcasterApp> {
             evidence_dir: Some(broadcaster.recordings_dir()),
             fault_dir: fault_dir.clone(),
             verify: s.verify,
+            stream_ceilings: s.stream_ceilings,
         },
         faults,
         Arc::clone(&metrics),
@@ -462,6 +563,8 @@ pub fn broadcaster_app(s: BroadcasterSetup) -> Result<BroadcasterApp> {
         chain: s.chain.clone(),
         deployment: s.deployment.clone(),
         me: s.me,
+        ledger: Arc::clone(&ledger),
+        limits: s.limits,
     };
     let api = NetworkApi {
         metrics,
@@ -480,6 +583,8 @@ pub fn broadcaster_app(s: BroadcasterSetup) -> Result<BroadcasterApp> {
         router,
         reputation,
         claim_filer,
+        ledger,
+        win_watch,
     })
 }
 
@@ -553,6 +658,8 @@ pub async fn broadcaster(opts: &BroadcasterOpts, config: Option<&Path>) -> Resul
         },
         suspension: SuspensionPolicy::default(),
         claims_url,
+        limits: b.payment_limits()?,
+        stream_ceilings: b.stream_ceilings()?,
     })?;
     println!(
         "broadcaster {me}: page at http://{bound}/, push to http://{bound}/live/<stream>/<seq>.ts, watch http://{bound}/live/<stream>/index.m3u8, record of an orchestrator at http://{bound}/v1/reputation/<address>"
@@ -563,5 +670,6 @@ pub async fn broadcaster(opts: &BroadcasterOpts, config: Option<&Path>) -> Resul
         })
         .await?;
     keeper.abort();
+    app.win_watch.abort();
     Ok(())
 }

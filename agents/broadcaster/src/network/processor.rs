@@ -8,13 +8,15 @@
 //! next orchestrator. The signed result of each kept segment is written beside the recording, as
 //! `<evidence_dir>/<stream>/<seq>.result.json`.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use alloy::primitives::Address;
+use alloy::primitives::{Address, U256};
 use alloy::providers::Provider;
 use bytes::Bytes;
+use peerflow_chain::bindings::ticket_broker::TicketBroker;
 use peerflow_media::{InputFormat, MediaInfo, Profile};
 use peerflow_protocol::SignedResult;
 use peerflow_protocol::api::{ProfileSpec, RENDITION_HEADER, SegmentRequest};
@@ -24,6 +26,7 @@ use tokio::sync::{RwLock, mpsc};
 
 use super::discovery::{Candidate, discover};
 use super::evidence::{FaultReport, write_bundle};
+use super::pricing::StreamCeiling;
 use super::reputation::{Reputation, Score};
 use super::session::{AttemptError, Payer, Verified};
 use super::stats::{Spend, StreamStats};
@@ -51,6 +54,8 @@ pub struct NetworkConfig {
     pub fault_dir: PathBuf,
     /// How renditions are checked.
     pub verify: VerifyPolicy,
+    /// Streams' own price ceilings, by stream id (tighter than the broadcaster-wide limits).
+    pub stream_ceilings: HashMap<String, StreamCeiling>,
 }
 
 /// How one attempt at one orchestrator ended.
@@ -103,6 +108,11 @@ impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
         }
     }
 
+    /// The payer (its books and limits).
+    pub fn payer(&self) -> &Payer {
+        &self.payer
+    }
+
     /// The orchestrators tried for the next segment, best first.
     pub async fn ranked(&self) -> Result<Vec<Candidate>, ProcessError> {
         let fresh = matches!(&*self.candidates.read().await, Some((at, _)) if at.elapsed() < self.config.rediscover_every);
@@ -115,6 +125,7 @@ impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
             )
             .await
             .map_err(|e| ProcessError::Unavailable(e.to_string()))?;
+            self.read_funds(found.len()).await;
             *self.candidates.write().await = Some((Instant::now(), found));
         }
         let all = self
@@ -124,7 +135,7 @@ impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
             .as_ref()
             .map(|(_, c)| c.clone())
             .unwrap_or_default();
-        let mut usable: Vec<(Candidate, f64, f64)> = Vec::with_capacity(all.len());
+        let mut usable: Vec<(Candidate, Option<U256>, f64, f64)> = Vec::with_capacity(all.len());
         for c in all {
             let score = self.reputation.score(c.address).unwrap_or_else(|e| {
                 tracing::warn!(error = %e, "reading the reputation store");
@@ -137,18 +148,43 @@ impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
             let (rate, latency) = score.map_or((0.5, 0.0), |s| {
                 (s.success_rate(), s.latency_ewma_ms.unwrap_or(0.0))
             });
-            usable.push((c, rate, latency));
+            // The price it quoted us counts, else the advertised one; unpriced ones (advertised 0,
+            // never quoted) rank after every priced one.
+            let price = self
+                .payer
+                .quoted_price(c.address)
+                .or((!c.advertised_price.is_zero()).then_some(c.advertised_price));
+            usable.push((c, price, rate, latency));
         }
         // Cheapest first, then the better record here, then fastest, then most stake.
-        usable.sort_by(|(a, ra, la), (b, rb, lb)| {
-            a.advertised_price
-                .cmp(&b.advertised_price)
+        usable.sort_by(|(a, pa, ra, la), (b, pb, rb, lb)| {
+            let by_price = match (pa, pb) {
+                (Some(x), Some(y)) => x.cmp(y),
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (None, None) => std::cmp::Ordering::Equal,
+            };
+            by_price
                 .then(rb.total_cmp(ra))
                 .then(la.total_cmp(lb))
                 .then(b.stake.cmp(&a.stake))
         });
-        let usable: Vec<Candidate> = usable.into_iter().map(|(c, _, _)| c).collect();
+        let usable: Vec<Candidate> = usable.into_iter().map(|(c, ..)| c).collect();
         Ok(usable)
+    }
+
+    /// Reads our deposit and reserve at the broker: the face value of a ticket is capped at a
+    /// share of the deposit plus the reserve allocation per recipient (reserve / `recipients`).
+    /// A failed read keeps the last known funds.
+    async fn read_funds(&self, recipients: usize) {
+        let broker = TicketBroker::new(self.payer.broker(), self.provider.clone());
+        match broker.getSenderInfo(self.payer.sender).call().await {
+            Ok(info) => {
+                let per = info.reserve / U256::from(recipients.max(1));
+                self.payer.set_funds(Some(info.deposit.saturating_add(per)));
+            }
+            Err(error) => tracing::warn!(%error, "reading our deposit; keeping the last known"),
+        }
     }
 
     /// Transcodes one segment through the network.
@@ -215,12 +251,23 @@ impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
             .await
             .map_err(|e| ProcessError::Unavailable(e.to_string()))?;
         let ranked = self.ranked().await?;
+        let ceiling = self
+            .config
+            .stream_ceilings
+            .get(&segment.stream)
+            .copied()
+            .unwrap_or_default();
         let mut last = String::from("no orchestrator offers the service");
+        // Whether every orchestrator tried said the segment is bad.
+        let (mut tried, mut bad_segment) = (0usize, 0usize);
         let mut queue = ranked.into_iter();
         loop {
             let batch: Vec<Candidate> =
                 queue.by_ref().take(self.config.redundancy.max(1)).collect();
             if batch.is_empty() {
+                if tried > 0 && bad_segment == tried {
+                    return Err(ProcessError::BadSegment(last));
+                }
                 return Err(ProcessError::Unavailable(last));
             }
             let mut attempts = tokio::task::JoinSet::new();
@@ -237,7 +284,7 @@ impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
                     let mut spent = Spend::default();
                     let submitted = me
                         .payer
-                        .submit(&c, &request, &segment, pixels, block, &mut spent)
+                        .submit(&c, &request, &segment, pixels, block, &ceiling, &mut spent)
                         .await;
                     me.paid(&request.stream, &spent);
                     let outcome = match submitted {
@@ -253,6 +300,7 @@ impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
             while let Some(joined) = attempts.join_next().await {
                 let (c, took, outcome) =
                     joined.map_err(|e| ProcessError::Unavailable(e.to_string()))?;
+                tried += 1;
                 let name = match &outcome {
                     Outcome::Good(_) => "ok",
                     Outcome::Faulty(..) => "fault",
@@ -288,12 +336,23 @@ impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
                         self.report_fault(&segment, verified, &finding).await;
                         last = format!("{}: {finding}", c.address);
                     }
-                    Outcome::Failed(e) if e.is_bad_segment() => {
-                        return Err(ProcessError::BadSegment(e.to_string()));
-                    }
                     Outcome::Failed(e) => {
-                        // Only the orchestrator's own faults suspend it (not, say, our empty deposit).
-                        let period = if e.retry_elsewhere() {
+                        if let Some(reason) = e.quote_refusal() {
+                            self.metrics.inc(
+                                "peerflow_broadcaster_quotes_refused_total",
+                                "Orchestrator quotes refused before any ticket was signed, by reason.",
+                                &[("reason", reason)],
+                            );
+                            self.stats.refused(&segment.stream, reason);
+                        }
+                        // Our probe accepted the segment: an orchestrator that calls it bad is
+                        // failing, not the segment (unless every one of them says so).
+                        let bad = e.is_bad_segment();
+                        bad_segment += usize::from(bad);
+                        // Only the orchestrator's own failures suspend it (not, say, our empty
+                        // deposit or an honest price above our ceiling); a refusal after
+                        // payment always does.
+                        let period = if bad || e.is_orchestrators_fault() {
                             self.reputation.failed(c.address)
                         } else {
                             Ok(Duration::ZERO)
@@ -362,10 +421,21 @@ impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
         match checked {
             Ok((verified, Verdict::Passed(_))) => Outcome::Good(verified),
             Ok((verified, Verdict::Failed(finding))) => Outcome::Faulty(verified, finding),
-            Ok((verified, Verdict::Unchecked(error))) => {
-                // Our own tools failed: nobody is blamed and the segment is not lost.
-                tracing::warn!(%error, "could not check the renditions; publishing them unchecked");
-                Outcome::Good(verified)
+            Ok((_, Verdict::Unchecked(error))) => {
+                // Fail closed: what could not be checked is never published nor credited. When
+                // the rendition made the check fail, its orchestrator is failing; when our own
+                // tools are missing or broken, nobody is blamed. Either way the next one is tried.
+                let ours = matches!(
+                    error,
+                    peerflow_media::MediaError::ToolMissing { .. }
+                        | peerflow_media::MediaError::Io { .. }
+                        | peerflow_media::MediaError::InvalidArgument(_)
+                );
+                tracing::warn!(%error, ours, "could not check the renditions; not publishing them");
+                Outcome::Failed(AttemptError::Unchecked {
+                    message: error.to_string(),
+                    ours,
+                })
             }
             Err(e) => Outcome::Failed(AttemptError::BadReply(format!("checking renditions: {e}"))),
         }
