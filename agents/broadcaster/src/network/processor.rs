@@ -421,21 +421,31 @@ impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
         match checked {
             Ok((verified, Verdict::Passed(_))) => Outcome::Good(verified),
             Ok((verified, Verdict::Failed(finding))) => Outcome::Faulty(verified, finding),
-            Ok((_, Verdict::Unchecked(error))) => {
-                // Fail closed: what could not be checked is never published nor credited. When
-                // the rendition made the check fail, its orchestrator is failing; when our own
-                // tools are missing or broken, nobody is blamed. Either way the next one is tried.
-                let ours = matches!(
-                    error,
-                    peerflow_media::MediaError::ToolMissing { .. }
-                        | peerflow_media::MediaError::Io { .. }
-                        | peerflow_media::MediaError::InvalidArgument(_)
+            Ok((_, Verdict::Unchecked(peerflow_media::MediaError::BadSegment { reason }))) => {
+                // Fail closed: a rendition that makes the check itself fail (it does not decode
+                // as what it claims to be) is never published nor credited; its orchestrator is
+                // failing and the next one is tried.
+                tracing::warn!(%reason, "a rendition broke the check; not publishing it");
+                self.metrics.inc(
+                    "peerflow_broadcaster_unchecked_total",
+                    "Replies whose checks could not run, by whose failure it was.",
+                    &[("cause", "rendition")],
                 );
-                tracing::warn!(%error, ours, "could not check the renditions; not publishing them");
                 Outcome::Failed(AttemptError::Unchecked {
-                    message: error.to_string(),
-                    ours,
+                    message: reason,
+                    ours: false,
                 })
+            }
+            Ok((verified, Verdict::Unchecked(error))) => {
+                // Our own tools failed on renditions that decode: nobody is blamed and the
+                // segment is not lost (every orchestrator would fail the same way).
+                tracing::warn!(%error, "our checks failed; publishing the renditions unchecked");
+                self.metrics.inc(
+                    "peerflow_broadcaster_unchecked_total",
+                    "Replies whose checks could not run, by whose failure it was.",
+                    &[("cause", "ours")],
+                );
+                Outcome::Good(verified)
             }
             Err(e) => Outcome::Failed(AttemptError::BadReply(format!("checking renditions: {e}"))),
         }
