@@ -156,21 +156,7 @@ impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
                 .or((!c.advertised_price.is_zero()).then_some(c.advertised_price));
             usable.push((c, price, rate, latency));
         }
-        // Cheapest first, then the better record here, then fastest, then most stake.
-        usable.sort_by(|(a, pa, ra, la), (b, pb, rb, lb)| {
-            let by_price = match (pa, pb) {
-                (Some(x), Some(y)) => x.cmp(y),
-                (Some(_), None) => std::cmp::Ordering::Less,
-                (None, Some(_)) => std::cmp::Ordering::Greater,
-                (None, None) => std::cmp::Ordering::Equal,
-            };
-            by_price
-                .then(rb.total_cmp(ra))
-                .then(la.total_cmp(lb))
-                .then(b.stake.cmp(&a.stake))
-        });
-        let usable: Vec<Candidate> = usable.into_iter().map(|(c, ..)| c).collect();
-        Ok(usable)
+        Ok(rank(usable))
     }
 
     /// Reads our deposit and reserve at the broker: the face value of a ticket is capped at a
@@ -557,6 +543,25 @@ impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
     }
 }
 
+/// Orders `(candidate, price, success rate, latency ms)`: cheapest first by the price it quoted us
+/// (else the one it advertises), every unpriced one after every priced one; then the better
+/// record here, then the fastest, then the most stake.
+fn rank(mut usable: Vec<(Candidate, Option<U256>, f64, f64)>) -> Vec<Candidate> {
+    usable.sort_by(|(a, pa, ra, la), (b, pb, rb, lb)| {
+        let by_price = match (pa, pb) {
+            (Some(x), Some(y)) => x.cmp(y),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => std::cmp::Ordering::Equal,
+        };
+        by_price
+            .then(rb.total_cmp(ra))
+            .then(la.total_cmp(lb))
+            .then(b.stake.cmp(&a.stake))
+    });
+    usable.into_iter().map(|(c, ..)| c).collect()
+}
+
 /// The ladder entry as the orchestrator API names it.
 pub fn spec_of(p: &Profile) -> ProfileSpec {
     ProfileSpec {
@@ -577,5 +582,43 @@ impl<P: Provider + Clone + 'static> SegmentProcessor for NetworkHandle<P> {
         segment: IncomingSegment,
     ) -> BoxFuture<'static, Result<Vec<RenditionOut>, ProcessError>> {
         Box::pin(Arc::clone(&self.0).process_segment(segment))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn candidate(byte: u8, stake: u64) -> Candidate {
+        Candidate {
+            address: Address::repeat_byte(byte),
+            uri: format!("http://o{byte}"),
+            stake: U256::from(stake),
+            advertised_price: U256::ZERO,
+            services: vec![],
+            regions: vec![],
+        }
+    }
+
+    #[test]
+    fn unpriced_rank_last_and_the_quote_beats_the_advertisement() {
+        let unpriced = candidate(1, 1000);
+        let quoted_cheap = candidate(2, 1);
+        let advertised = candidate(3, 1);
+        let order = rank(vec![
+            (unpriced.clone(), None, 1.0, 0.0),
+            (advertised.clone(), Some(U256::from(2u64)), 0.5, 0.0),
+            (quoted_cheap.clone(), Some(U256::from(1u64)), 0.1, 900.0),
+        ]);
+        assert_eq!(order, vec![quoted_cheap, advertised, unpriced]);
+        // Same price: the better record, then the faster, then the bigger stake.
+        let (a, b, c) = (candidate(4, 1), candidate(5, 1), candidate(6, 9));
+        let p = Some(U256::from(7u64));
+        let order = rank(vec![
+            (a.clone(), p, 0.5, 10.0),
+            (b.clone(), p, 0.9, 50.0),
+            (c.clone(), p, 0.5, 10.0),
+        ]);
+        assert_eq!(order, vec![b, c, a]);
     }
 }
