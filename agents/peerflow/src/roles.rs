@@ -325,6 +325,51 @@ mod tests {
     use super::*;
 
     #[test]
+    fn broadcaster_price_flags_parse_into_limits_and_stream_ceilings() {
+        let opts = BroadcasterOpts {
+            max_price_per_pixel: Some("1000 wei".into()),
+            max_price_per_segment: Some("5".into()),
+            max_face_value: Some("0.5".into()),
+            stream_max_price: vec![
+                "cam1:0.000000000000000010".into(),
+                "cam2:20 wei:0.01".into(),
+            ],
+            ..Default::default()
+        };
+        let limits = opts.payment_limits().unwrap();
+        let token = U256::from(10u128.pow(18));
+        assert_eq!(limits.max_price_per_pixel, U256::from(1000u64));
+        assert_eq!(limits.max_price_per_segment, U256::from(5u64) * token);
+        assert_eq!(limits.max_value_per_segment, U256::from(10u64) * token);
+        assert_eq!(limits.max_face_value, token / U256::from(2u64));
+        let ceilings = opts.stream_ceilings().unwrap();
+        assert_eq!(
+            ceilings["cam1"].max_price_per_pixel,
+            Some(U256::from(10u64))
+        );
+        assert_eq!(ceilings["cam1"].max_price_per_segment, None);
+        assert_eq!(
+            ceilings["cam2"].max_price_per_pixel,
+            Some(U256::from(20u64))
+        );
+        assert_eq!(
+            ceilings["cam2"].max_price_per_segment,
+            Some(token / U256::from(100u64))
+        );
+        for bad in ["cam1", "cam1:lots", "cam1:1:2:3"] {
+            let opts = BroadcasterOpts {
+                stream_max_price: vec![bad.into()],
+                ..Default::default()
+            };
+            assert!(opts.stream_ceilings().is_err(), "{bad}");
+        }
+        assert_eq!(
+            BroadcasterOpts::default().payment_limits().unwrap(),
+            PaymentLimits::default()
+        );
+    }
+
+    #[test]
     fn win_probability_maps_onto_the_full_range() {
         assert_eq!(win_prob(1.0), U256::MAX);
         assert_eq!(win_prob(0.0), U256::ZERO);

@@ -20,6 +20,10 @@ use serde::Serialize;
 use super::pricing::win_fraction;
 use super::reputation::Reputation;
 
+/// The most nonce ranges remembered per orchestrator (a range per quote whose nonces do not
+/// follow the last one's).
+const MAX_RANGES: usize = 4096;
+
 /// When a win count is too high to be chance.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct WinPolicy {
@@ -131,7 +135,13 @@ impl Ledger {
             let end = first_nonce.saturating_add(count);
             match a.nonces.last_mut() {
                 Some((_, b, q)) if *b == first_nonce && *q == p => *b = end,
-                _ => a.nonces.push((first_nonce, end, p)),
+                _ => {
+                    if a.nonces.len() >= MAX_RANGES {
+                        // Forget the oldest: its wins no longer count (the safe side).
+                        a.nonces.remove(0);
+                    }
+                    a.nonces.push((first_nonce, end, p));
+                }
             }
         });
     }
