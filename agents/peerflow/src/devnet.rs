@@ -263,6 +263,8 @@ pub async fn start(options: &DevnetOptions) -> Result<Devnet> {
         suspension: options.suspension,
         claims_url: Some(broadcaster_url.clone()),
         require_stream_keys: crate::roles::stream_keys_required(listener.local_addr()?, None),
+        limits: Default::default(),
+        stream_ceilings: Default::default(),
     })?;
     crate::broadcaster_keys::publish_admin_url(
         &options.data_dir.join("broadcaster"),

@@ -14,6 +14,8 @@ use peerflow_broadcaster::BroadcasterConfig;
 use peerflow_broadcaster::network::claims::ClaimFiler;
 use peerflow_broadcaster::network::deposit::{TopUp, keep_topped_up};
 use peerflow_broadcaster::network::http::{NetworkApi, routes as network_routes};
+use peerflow_broadcaster::network::ledger::{Ledger, WinPolicy, WinWatcher};
+use peerflow_broadcaster::network::pricing::{PaymentLimits, StreamCeiling};
 use peerflow_broadcaster::network::processor::{
     NetworkConfig, NetworkHandle, NetworkProcessor, spec_of,
 };
@@ -323,6 +325,51 @@ mod tests {
     use super::*;
 
     #[test]
+    fn broadcaster_price_flags_parse_into_limits_and_stream_ceilings() {
+        let opts = BroadcasterOpts {
+            max_price_per_pixel: Some("1000 wei".into()),
+            max_price_per_segment: Some("5".into()),
+            max_face_value: Some("0.5".into()),
+            stream_max_price: vec![
+                "cam1:0.000000000000000010".into(),
+                "cam2:20 wei:0.01".into(),
+            ],
+            ..Default::default()
+        };
+        let limits = opts.payment_limits().unwrap();
+        let token = U256::from(10u128.pow(18));
+        assert_eq!(limits.max_price_per_pixel, U256::from(1000u64));
+        assert_eq!(limits.max_price_per_segment, U256::from(5u64) * token);
+        assert_eq!(limits.max_value_per_segment, U256::from(10u64) * token);
+        assert_eq!(limits.max_face_value, token / U256::from(2u64));
+        let ceilings = opts.stream_ceilings().unwrap();
+        assert_eq!(
+            ceilings["cam1"].max_price_per_pixel,
+            Some(U256::from(10u64))
+        );
+        assert_eq!(ceilings["cam1"].max_price_per_segment, None);
+        assert_eq!(
+            ceilings["cam2"].max_price_per_pixel,
+            Some(U256::from(20u64))
+        );
+        assert_eq!(
+            ceilings["cam2"].max_price_per_segment,
+            Some(token / U256::from(100u64))
+        );
+        for bad in ["cam1", "cam1:lots", "cam1:1:2:3"] {
+            let opts = BroadcasterOpts {
+                stream_max_price: vec![bad.into()],
+                ..Default::default()
+            };
+            assert!(opts.stream_ceilings().is_err(), "{bad}");
+        }
+        assert_eq!(
+            BroadcasterOpts::default().payment_limits().unwrap(),
+            PaymentLimits::default()
+        );
+    }
+
+    #[test]
     fn win_probability_maps_onto_the_full_range() {
         assert_eq!(win_prob(1.0), U256::MAX);
         assert_eq!(win_prob(0.0), U256::ZERO);
@@ -373,12 +420,81 @@ pub struct BroadcasterOpts {
     /// loopback; `false` on a public address leaves the deposit open to anyone who reaches it.
     #[arg(long)]
     pub require_stream_keys: Option<bool>,
+    /// The highest price per output pixel paid, in tokens (e.g. "0.000000001", or "1000 wei";
+    /// default 1e9 wei). Quotes above it, or above the orchestrator's on-chain price, are refused.
+    #[arg(long)]
+    pub max_price_per_pixel: Option<String>,
+    /// The highest price of one segment (all renditions), in tokens (default 1).
+    #[arg(long)]
+    pub max_price_per_segment: Option<String>,
+    /// The highest face value of a ticket, in tokens (default 1; also never above a tenth of the
+    /// deposit plus the reserve allocation per orchestrator).
+    #[arg(long)]
+    pub max_face_value: Option<String>,
+    /// A stream's own price ceiling, `STREAM:PER_PIXEL[:PER_SEGMENT]` in tokens (repeatable;
+    /// only ever tighter than the broadcaster-wide ceiling).
+    #[arg(long = "stream-max-price")]
+    #[serde(default)]
+    pub stream_max_price: Vec<String>,
 }
 
 /// Whether a broadcaster listening on `listen` takes only keyed pushes: as the operator says, else
 /// required everywhere but on loopback (where only this machine's processes reach it).
 pub fn stream_keys_required(listen: std::net::SocketAddr, explicit: Option<bool>) -> bool {
     explicit.unwrap_or(!listen.ip().is_loopback())
+}
+
+/// Parses an amount of the fee token: tokens (18 decimals), or wei with a `wei` suffix.
+fn tokens(what: &str, text: &str) -> Result<U256> {
+    peerflow_chain::amount::parse_amount(text, "tokens")
+        .with_context(|| format!("{what}: `{text}` is not an amount of tokens"))
+}
+
+impl BroadcasterOpts {
+    /// The broadcaster-wide payment limits from the flags (defaults elsewhere).
+    pub fn payment_limits(&self) -> Result<PaymentLimits> {
+        let mut limits = PaymentLimits::default();
+        if let Some(t) = &self.max_price_per_pixel {
+            limits.max_price_per_pixel = tokens("--max-price-per-pixel", t)?;
+        }
+        if let Some(t) = &self.max_price_per_segment {
+            limits.max_price_per_segment = tokens("--max-price-per-segment", t)?;
+            limits.max_value_per_segment = limits.max_value_per_segment.max(
+                limits
+                    .max_price_per_segment
+                    .saturating_mul(U256::from(2u64)),
+            );
+        }
+        if let Some(t) = &self.max_face_value {
+            limits.max_face_value = tokens("--max-face-value", t)?;
+        }
+        Ok(limits)
+    }
+
+    /// The per-stream ceilings from `--stream-max-price`.
+    pub fn stream_ceilings(&self) -> Result<std::collections::HashMap<String, StreamCeiling>> {
+        let mut out = std::collections::HashMap::new();
+        for spec in &self.stream_max_price {
+            let mut fields = spec.split(':');
+            let (Some(stream), Some(per_pixel)) = (fields.next(), fields.next()) else {
+                anyhow::bail!(
+                    "--stream-max-price {spec:?}: expected STREAM:PER_PIXEL[:PER_SEGMENT]"
+                );
+            };
+            let ceiling = StreamCeiling {
+                max_price_per_pixel: Some(tokens("--stream-max-price", per_pixel)?),
+                max_price_per_segment: fields
+                    .next()
+                    .map(|t| tokens("--stream-max-price", t))
+                    .transpose()?,
+            };
+            if fields.next().is_some() {
+                anyhow::bail!("--stream-max-price {spec:?}: too many fields");
+            }
+            out.insert(stream.to_string(), ceiling);
+        }
+        Ok(out)
+    }
 }
 
 /// A broadcaster to build: who pays, where its state lives, what it asks for, how it checks.
@@ -401,6 +517,9 @@ pub struct BroadcasterSetup {
     pub claims_url: Option<String>,
     /// Pushes need a stream key ([`stream_keys_required`]).
     pub require_stream_keys: bool,
+    /// What it pays at most, broadcaster-wide and per stream.
+    pub limits: PaymentLimits,
+    pub stream_ceilings: std::collections::HashMap<String, StreamCeiling>,
 }
 
 /// A broadcaster built: its router (push, HLS, the web page and its status, faults, reputation)
@@ -410,6 +529,11 @@ pub struct BroadcasterApp {
     pub reputation: Arc<Reputation>,
     /// Files fault claims; stops when the router (and its processor) is dropped.
     pub claim_filer: Option<tokio::task::JoinHandle<()>>,
+    /// Our books per orchestrator (credit, wins), shared with `/v1/status`.
+    pub ledger: Arc<Ledger>,
+    /// Counts our tickets' on-chain wins per orchestrator and suspends implausible winners;
+    /// abort it when the broadcaster stops.
+    pub win_watch: tokio::task::JoinHandle<()>,
 }
 
 /// Builds the broadcaster: push ingest and HLS in front of the paid network, with every reply
@@ -446,9 +570,30 @@ pub fn broadcaster_app(s: BroadcasterSetup) -> Result<BroadcasterApp> {
         }
         None => (None, None),
     };
+    let ledger = Arc::new(Ledger::new(WinPolicy::default()));
+    let win_watch = WinWatcher {
+        chain: s.chain.clone(),
+        broker: s.deployment.ticket_broker,
+        me: s.me,
+        ledger: Arc::clone(&ledger),
+        reputation: Arc::clone(&reputation),
+        metrics: Arc::clone(&metrics),
+    }
+    .spawn(Duration::from_secs(5));
+    let ticket_domain = peerflow_protocol::TicketDomain {
+        chain_id: s.deployment.chain_id,
+        broker: s.deployment.ticket_broker,
+    };
     let processor = NetworkProcessor::new(
         s.chain.clone(),
-        Payer::new(s.key, s.me, 3, result_domain),
+        Payer::new(
+            s.key,
+            s.me,
+            ticket_domain,
+            result_domain,
+            s.limits,
+            Arc::clone(&ledger),
+        ),
         Arc::clone(&reputation),
         NetworkConfig {
             registry: s.deployment.service_registry,
@@ -461,6 +606,7 @@ pub fn broadcaster_app(s: BroadcasterSetup) -> Result<BroadcasterApp> {
             evidence_dir: Some(broadcaster.recordings_dir()),
             fault_dir: fault_dir.clone(),
             verify: s.verify,
+            stream_ceilings: s.stream_ceilings,
         },
         faults,
         Arc::clone(&metrics),
@@ -476,6 +622,8 @@ pub fn broadcaster_app(s: BroadcasterSetup) -> Result<BroadcasterApp> {
         chain: s.chain.clone(),
         deployment: s.deployment.clone(),
         me: s.me,
+        ledger: Arc::clone(&ledger),
+        limits: s.limits,
     };
     let api = NetworkApi {
         metrics,
@@ -494,6 +642,8 @@ pub fn broadcaster_app(s: BroadcasterSetup) -> Result<BroadcasterApp> {
         router,
         reputation,
         claim_filer,
+        ledger,
+        win_watch,
     })
 }
 
@@ -573,6 +723,8 @@ pub async fn broadcaster(opts: &BroadcasterOpts, config: Option<&Path>) -> Resul
         suspension: SuspensionPolicy::default(),
         claims_url,
         require_stream_keys,
+        limits: b.payment_limits()?,
+        stream_ceilings: b.stream_ceilings()?,
     })?;
     let admin_url = crate::broadcaster_keys::publish_admin_url(&data_dir, bound)?;
     let push = if require_stream_keys {
@@ -590,5 +742,6 @@ pub async fn broadcaster(opts: &BroadcasterOpts, config: Option<&Path>) -> Resul
         })
         .await?;
     keeper.abort();
+    app.win_watch.abort();
     Ok(())
 }

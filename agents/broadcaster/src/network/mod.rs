@@ -4,7 +4,8 @@
 //! claims as a committee member ([`juror`]), remembering how each orchestrator did and
 //! keeping failing ones out of every stream ([`reputation`]), choosing, failing over and racing
 //! them per segment ([`processor`]), and keeping the deposit that backs the tickets topped up
-//! ([`deposit`]). [`record`] reads an orchestrator's whole record, [`http`] serves it and the
+//! ([`deposit`]). [`pricing`] checks every quote against our deployment and price ceilings before
+//! a ticket is signed; [`ledger`] keeps our own books per orchestrator and watches win rates. [`record`] reads an orchestrator's whole record, [`http`] serves it and the
 //! fault bundles; [`stats`] keeps what happened per stream and [`status`] serves it with the
 //! on-chain deposit, for the web page.
 
@@ -14,6 +15,8 @@ pub mod discovery;
 pub mod evidence;
 pub mod http;
 pub mod juror;
+pub mod ledger;
+pub mod pricing;
 pub mod processor;
 pub mod record;
 pub mod reputation;

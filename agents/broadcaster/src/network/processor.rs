@@ -8,13 +8,15 @@
 //! next orchestrator. The signed result of each kept segment is written beside the recording, as
 //! `<evidence_dir>/<stream>/<seq>.result.json`.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use alloy::primitives::Address;
+use alloy::primitives::{Address, U256};
 use alloy::providers::Provider;
 use bytes::Bytes;
+use peerflow_chain::bindings::ticket_broker::TicketBroker;
 use peerflow_media::{InputFormat, MediaInfo, Profile};
 use peerflow_protocol::SignedResult;
 use peerflow_protocol::api::{ProfileSpec, RENDITION_HEADER, SegmentRequest};
@@ -24,6 +26,7 @@ use tokio::sync::{RwLock, mpsc};
 
 use super::discovery::{Candidate, discover};
 use super::evidence::{FaultReport, write_bundle};
+use super::pricing::StreamCeiling;
 use super::reputation::{Reputation, Score};
 use super::session::{AttemptError, Payer, Verified};
 use super::stats::{Spend, StreamStats};
@@ -51,6 +54,8 @@ pub struct NetworkConfig {
     pub fault_dir: PathBuf,
     /// How renditions are checked.
     pub verify: VerifyPolicy,
+    /// Streams' own price ceilings, by stream id (tighter than the broadcaster-wide limits).
+    pub stream_ceilings: HashMap<String, StreamCeiling>,
 }
 
 /// How one attempt at one orchestrator ended.
@@ -103,6 +108,11 @@ impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
         }
     }
 
+    /// The payer (its books and limits).
+    pub fn payer(&self) -> &Payer {
+        &self.payer
+    }
+
     /// The orchestrators tried for the next segment, best first.
     pub async fn ranked(&self) -> Result<Vec<Candidate>, ProcessError> {
         let fresh = matches!(&*self.candidates.read().await, Some((at, _)) if at.elapsed() < self.config.rediscover_every);
@@ -115,6 +125,7 @@ impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
             )
             .await
             .map_err(|e| ProcessError::Unavailable(e.to_string()))?;
+            self.read_funds(found.len()).await;
             *self.candidates.write().await = Some((Instant::now(), found));
         }
         let all = self
@@ -124,7 +135,7 @@ impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
             .as_ref()
             .map(|(_, c)| c.clone())
             .unwrap_or_default();
-        let mut usable: Vec<(Candidate, f64, f64)> = Vec::with_capacity(all.len());
+        let mut usable: Vec<(Candidate, Option<U256>, f64, f64)> = Vec::with_capacity(all.len());
         for c in all {
             let score = self.reputation.score(c.address).unwrap_or_else(|e| {
                 tracing::warn!(error = %e, "reading the reputation store");
@@ -137,18 +148,29 @@ impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
             let (rate, latency) = score.map_or((0.5, 0.0), |s| {
                 (s.success_rate(), s.latency_ewma_ms.unwrap_or(0.0))
             });
-            usable.push((c, rate, latency));
+            // The price it quoted us counts, else the advertised one; unpriced ones (advertised 0,
+            // never quoted) rank after every priced one.
+            let price = self
+                .payer
+                .quoted_price(c.address)
+                .or((!c.advertised_price.is_zero()).then_some(c.advertised_price));
+            usable.push((c, price, rate, latency));
         }
-        // Cheapest first, then the better record here, then fastest, then most stake.
-        usable.sort_by(|(a, ra, la), (b, rb, lb)| {
-            a.advertised_price
-                .cmp(&b.advertised_price)
-                .then(rb.total_cmp(ra))
-                .then(la.total_cmp(lb))
-                .then(b.stake.cmp(&a.stake))
-        });
-        let usable: Vec<Candidate> = usable.into_iter().map(|(c, _, _)| c).collect();
-        Ok(usable)
+        Ok(rank(usable))
+    }
+
+    /// Reads our deposit and reserve at the broker: the face value of a ticket is capped at a
+    /// share of the deposit plus the reserve allocation per recipient (reserve / `recipients`).
+    /// A failed read keeps the last known funds.
+    async fn read_funds(&self, recipients: usize) {
+        let broker = TicketBroker::new(self.payer.broker(), self.provider.clone());
+        match broker.getSenderInfo(self.payer.sender).call().await {
+            Ok(info) => {
+                let per = info.reserve / U256::from(recipients.max(1));
+                self.payer.set_funds(Some(info.deposit.saturating_add(per)));
+            }
+            Err(error) => tracing::warn!(%error, "reading our deposit; keeping the last known"),
+        }
     }
 
     /// Transcodes one segment through the network.
@@ -215,12 +237,23 @@ impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
             .await
             .map_err(|e| ProcessError::Unavailable(e.to_string()))?;
         let ranked = self.ranked().await?;
+        let ceiling = self
+            .config
+            .stream_ceilings
+            .get(&segment.stream)
+            .copied()
+            .unwrap_or_default();
         let mut last = String::from("no orchestrator offers the service");
+        // Whether every orchestrator tried said the segment is bad.
+        let (mut tried, mut bad_segment) = (0usize, 0usize);
         let mut queue = ranked.into_iter();
         loop {
             let batch: Vec<Candidate> =
                 queue.by_ref().take(self.config.redundancy.max(1)).collect();
             if batch.is_empty() {
+                if tried > 0 && bad_segment == tried {
+                    return Err(ProcessError::BadSegment(last));
+                }
                 return Err(ProcessError::Unavailable(last));
             }
             let mut attempts = tokio::task::JoinSet::new();
@@ -237,7 +270,7 @@ impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
                     let mut spent = Spend::default();
                     let submitted = me
                         .payer
-                        .submit(&c, &request, &segment, pixels, block, &mut spent)
+                        .submit(&c, &request, &segment, pixels, block, &ceiling, &mut spent)
                         .await;
                     me.paid(&request.stream, &spent);
                     let outcome = match submitted {
@@ -253,6 +286,7 @@ impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
             while let Some(joined) = attempts.join_next().await {
                 let (c, took, outcome) =
                     joined.map_err(|e| ProcessError::Unavailable(e.to_string()))?;
+                tried += 1;
                 let name = match &outcome {
                     Outcome::Good(_) => "ok",
                     Outcome::Faulty(..) => "fault",
@@ -288,12 +322,23 @@ impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
                         self.report_fault(&segment, verified, &finding).await;
                         last = format!("{}: {finding}", c.address);
                     }
-                    Outcome::Failed(e) if e.is_bad_segment() => {
-                        return Err(ProcessError::BadSegment(e.to_string()));
-                    }
                     Outcome::Failed(e) => {
-                        // Only the orchestrator's own faults suspend it (not, say, our empty deposit).
-                        let period = if e.retry_elsewhere() {
+                        if let Some(reason) = e.quote_refusal() {
+                            self.metrics.inc(
+                                "peerflow_broadcaster_quotes_refused_total",
+                                "Orchestrator quotes refused before any ticket was signed, by reason.",
+                                &[("reason", reason)],
+                            );
+                            self.stats.refused(&segment.stream, reason);
+                        }
+                        // Our probe accepted the segment: an orchestrator that calls it bad is
+                        // failing, not the segment (unless every one of them says so).
+                        let bad = e.is_bad_segment();
+                        bad_segment += usize::from(bad);
+                        // Only the orchestrator's own failures suspend it (not, say, our empty
+                        // deposit or an honest price above our ceiling); a refusal after
+                        // payment always does.
+                        let period = if bad || e.is_orchestrators_fault() {
                             self.reputation.failed(c.address)
                         } else {
                             Ok(Duration::ZERO)
@@ -362,9 +407,30 @@ impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
         match checked {
             Ok((verified, Verdict::Passed(_))) => Outcome::Good(verified),
             Ok((verified, Verdict::Failed(finding))) => Outcome::Faulty(verified, finding),
+            Ok((_, Verdict::Unchecked(peerflow_media::MediaError::BadSegment { reason }))) => {
+                // Fail closed: a rendition that makes the check itself fail (it does not decode
+                // as what it claims to be) is never published nor credited; its orchestrator is
+                // failing and the next one is tried.
+                tracing::warn!(%reason, "a rendition broke the check; not publishing it");
+                self.metrics.inc(
+                    "peerflow_broadcaster_unchecked_total",
+                    "Replies whose checks could not run, by whose failure it was.",
+                    &[("cause", "rendition")],
+                );
+                Outcome::Failed(AttemptError::Unchecked {
+                    message: reason,
+                    ours: false,
+                })
+            }
             Ok((verified, Verdict::Unchecked(error))) => {
-                // Our own tools failed: nobody is blamed and the segment is not lost.
-                tracing::warn!(%error, "could not check the renditions; publishing them unchecked");
+                // Our own tools failed on renditions that decode: nobody is blamed and the
+                // segment is not lost (every orchestrator would fail the same way).
+                tracing::warn!(%error, "our checks failed; publishing the renditions unchecked");
+                self.metrics.inc(
+                    "peerflow_broadcaster_unchecked_total",
+                    "Replies whose checks could not run, by whose failure it was.",
+                    &[("cause", "ours")],
+                );
                 Outcome::Good(verified)
             }
             Err(e) => Outcome::Failed(AttemptError::BadReply(format!("checking renditions: {e}"))),
@@ -477,6 +543,25 @@ impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
     }
 }
 
+/// Orders `(candidate, price, success rate, latency ms)`: cheapest first by the price it quoted us
+/// (else the one it advertises), every unpriced one after every priced one; then the better
+/// record here, then the fastest, then the most stake.
+fn rank(mut usable: Vec<(Candidate, Option<U256>, f64, f64)>) -> Vec<Candidate> {
+    usable.sort_by(|(a, pa, ra, la), (b, pb, rb, lb)| {
+        let by_price = match (pa, pb) {
+            (Some(x), Some(y)) => x.cmp(y),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => std::cmp::Ordering::Equal,
+        };
+        by_price
+            .then(rb.total_cmp(ra))
+            .then(la.total_cmp(lb))
+            .then(b.stake.cmp(&a.stake))
+    });
+    usable.into_iter().map(|(c, ..)| c).collect()
+}
+
 /// The ladder entry as the orchestrator API names it.
 pub fn spec_of(p: &Profile) -> ProfileSpec {
     ProfileSpec {
@@ -497,5 +582,43 @@ impl<P: Provider + Clone + 'static> SegmentProcessor for NetworkHandle<P> {
         segment: IncomingSegment,
     ) -> BoxFuture<'static, Result<Vec<RenditionOut>, ProcessError>> {
         Box::pin(Arc::clone(&self.0).process_segment(segment))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn candidate(byte: u8, stake: u64) -> Candidate {
+        Candidate {
+            address: Address::repeat_byte(byte),
+            uri: format!("http://o{byte}"),
+            stake: U256::from(stake),
+            advertised_price: U256::ZERO,
+            services: vec![],
+            regions: vec![],
+        }
+    }
+
+    #[test]
+    fn unpriced_rank_last_and_the_quote_beats_the_advertisement() {
+        let unpriced = candidate(1, 1000);
+        let quoted_cheap = candidate(2, 1);
+        let advertised = candidate(3, 1);
+        let order = rank(vec![
+            (unpriced.clone(), None, 1.0, 0.0),
+            (advertised.clone(), Some(U256::from(2u64)), 0.5, 0.0),
+            (quoted_cheap.clone(), Some(U256::from(1u64)), 0.1, 900.0),
+        ]);
+        assert_eq!(order, vec![quoted_cheap, advertised, unpriced]);
+        // Same price: the better record, then the faster, then the bigger stake.
+        let (a, b, c) = (candidate(4, 1), candidate(5, 1), candidate(6, 9));
+        let p = Some(U256::from(7u64));
+        let order = rank(vec![
+            (a.clone(), p, 0.5, 10.0),
+            (b.clone(), p, 0.9, 50.0),
+            (c.clone(), p, 0.5, 10.0),
+        ]);
+        assert_eq!(order, vec![b, c, a]);
     }
 }

@@ -1,12 +1,16 @@
 //! Paying one orchestrator and submitting a segment to it. The payer keeps, per orchestrator, the
-//! last quote (price and ticket parameters bound to us), the next nonce and our credit there; it
-//! refreshes the quote before the parameters expire and sends just enough tickets to cover the
-//! segment at the quoted price. Every reply must carry the orchestrator's signature over the
+//! last quote (price and ticket parameters bound to us) and the next nonce, and in its
+//! [`Ledger`] our credit there by our own count (expected value sent less work charged at the
+//! quoted price); it refreshes the quote before the parameters expire, checks every field of it
+//! against our deployment and [`PaymentLimits`] (see [`super::pricing`]) before signing anything,
+//! and sends just enough tickets to cover the segment at the quoted price. Replies are read with a
+//! size limit. Every reply must carry the orchestrator's signature over the
 //! [`SegmentResult`] recomputed here from the segment sent, the ladder asked for and the renditions
 //! received; a reply without one, or whose renditions do not match it, is refused like any other
 //! bad reply.
 
 use std::collections::HashMap;
+use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
 use alloy::primitives::{Address, U256};
@@ -22,6 +26,10 @@ use peerflow_protocol::{SegmentResult, Signature, SignedResult, TicketDomain};
 use tokio::sync::Mutex;
 
 use super::discovery::Candidate;
+use super::ledger::Ledger;
+use super::pricing::{
+    Expectations, PaymentLimits, QuoteError, StreamCeiling, bill, check_quote, expected_value,
+};
 use super::stats::Spend;
 
 /// Why one attempt at one orchestrator failed.
@@ -32,6 +40,8 @@ pub enum AttemptError {
         code: String,
         message: String,
         retry_elsewhere: bool,
+        /// Tickets were sent with the request that was refused.
+        paid: bool,
     },
     #[error("unreachable: {0}")]
     Unreachable(String),
@@ -41,6 +51,13 @@ pub enum AttemptError {
     /// renditions received: a provable fault.
     #[error("unverified result: {0}")]
     Unverified(#[from] ResultError),
+    /// We refused the quote: nothing was signed.
+    #[error("quote refused: {0}")]
+    Quote(#[from] QuoteError),
+    /// The renditions could not be checked: never published unchecked. `ours`: our own tools
+    /// failed (nobody is blamed); otherwise the rendition made the check fail.
+    #[error("renditions could not be checked: {message}")]
+    Unchecked { message: String, ours: bool },
 }
 
 impl AttemptError {
@@ -49,13 +66,42 @@ impl AttemptError {
             Self::Refused {
                 retry_elsewhere, ..
             } => *retry_elsewhere,
+            Self::Unreachable(_)
+            | Self::BadReply(_)
+            | Self::Unverified(_)
+            | Self::Quote(_)
+            | Self::Unchecked { .. } => true,
+        }
+    }
+
+    /// Whether the failure is the orchestrator's, so that it is suspended: everything but an
+    /// honest quote above our ceiling, or a refusal that names our side (e.g. our deposit) before
+    /// any ticket was sent. A refusal after payment is always the orchestrator's failure: it
+    /// cannot keep the money and decline the work without a penalty.
+    pub fn is_orchestrators_fault(&self) -> bool {
+        match self {
+            Self::Refused {
+                retry_elsewhere,
+                paid,
+                ..
+            } => *retry_elsewhere || *paid,
+            Self::Quote(e) => e.is_dishonest(),
+            Self::Unchecked { ours, .. } => !ours,
             Self::Unreachable(_) | Self::BadReply(_) | Self::Unverified(_) => true,
         }
     }
 
-    /// The segment itself is bad: no orchestrator will take it.
+    /// The orchestrator says the segment itself is bad: no orchestrator will take it.
     pub fn is_bad_segment(&self) -> bool {
         matches!(self, Self::Refused { code, .. } if code == "bad_segment")
+    }
+
+    /// The refused quote's reason, if that is what failed.
+    pub fn quote_refusal(&self) -> Option<&'static str> {
+        match self {
+            Self::Quote(e) => Some(e.code()),
+            _ => None,
+        }
     }
 }
 
@@ -73,10 +119,15 @@ struct Quote {
     next_nonce: u64,
 }
 
-/// Our paying identity and the quotes we hold.
+/// The most bytes read from an orchestrator's `/v1/info` or error reply.
+pub const MAX_SMALL_REPLY: usize = 64 << 10;
+
+/// Our paying identity, our limits and the quotes we hold.
 pub struct Payer {
     key: [u8; 32],
     pub sender: Address,
+    /// Our deployment: tickets are signed for this chain and broker, whatever a quote says.
+    domain: TicketDomain,
     http: reqwest::Client,
     /// Refresh parameters this many blocks before they expire.
     margin_blocks: u64,
@@ -84,34 +135,101 @@ pub struct Payer {
     result_domain: ResultDomain,
     /// Pay this much more than the quoted cost (ppm), so small estimate errors cost no retry.
     headroom_ppm: u64,
-    quotes: Mutex<HashMap<Address, Quote>>,
+    limits: PaymentLimits,
+    /// The most bytes read from a segment reply.
+    max_reply_bytes: usize,
+    ledger: Arc<Ledger>,
+    /// Our deposit plus reserve allocation per recipient, when last read (caps face values).
+    funds: std::sync::Mutex<Option<U256>>,
+    /// The price each orchestrator last quoted us (what ranking uses).
+    prices: std::sync::Mutex<HashMap<Address, U256>>,
+    /// One slot per orchestrator, so that a slow one never holds up payments to the others.
+    quotes: std::sync::Mutex<HashMap<Address, Arc<Mutex<Option<Quote>>>>>,
 }
 
 impl Payer {
-    /// Pays as `sender` with `key`; replies must be signed under `result_domain`.
+    /// Pays as `sender` with `key` for tickets valid in `domain` (our deployment), within
+    /// `limits`, keeping its books in `ledger`; replies must be signed under `result_domain`.
     pub fn new(
         key: [u8; 32],
         sender: Address,
-        margin_blocks: u64,
+        domain: TicketDomain,
         result_domain: ResultDomain,
+        limits: PaymentLimits,
+        ledger: Arc<Ledger>,
     ) -> Self {
         let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(30))
             .build()
             .expect("http client");
         Self {
             key,
             sender,
+            domain,
             http,
-            margin_blocks,
+            margin_blocks: 3,
             result_domain,
             headroom_ppm: 200_000,
-            quotes: Mutex::new(HashMap::new()),
+            limits,
+            max_reply_bytes: 64 << 20,
+            ledger,
+            funds: std::sync::Mutex::new(None),
+            prices: std::sync::Mutex::new(HashMap::new()),
+            quotes: std::sync::Mutex::new(HashMap::new()),
         }
     }
 
-    /// Pays for and submits one segment; returns the rendition parts with their verified
-    /// signed result. Every ticket sent is added to `spent`, whatever the outcome.
+    /// Reads at most `bytes` of each segment reply (default 64 MiB).
+    pub fn with_max_reply_bytes(mut self, bytes: usize) -> Self {
+        self.max_reply_bytes = bytes;
+        self
+    }
+
+    /// The broker our tickets are for.
+    pub fn broker(&self) -> Address {
+        self.domain.broker
+    }
+
+    /// The books this payer keeps.
+    pub fn ledger(&self) -> &Arc<Ledger> {
+        &self.ledger
+    }
+
+    /// Our limits.
+    pub fn limits(&self) -> &PaymentLimits {
+        &self.limits
+    }
+
+    /// Our funds at the broker (deposit plus reserve allocation per recipient), which caps the
+    /// face value accepted; `None` when unknown.
+    pub fn set_funds(&self, funds: Option<U256>) {
+        *self.funds.lock().unwrap_or_else(PoisonError::into_inner) = funds;
+    }
+
+    /// The price `who` last quoted us, if it ever did.
+    pub fn quoted_price(&self, who: Address) -> Option<U256> {
+        self.prices
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&who)
+            .copied()
+    }
+
+    fn slot(&self, who: Address) -> Arc<Mutex<Option<Quote>>> {
+        Arc::clone(
+            self.quotes
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .entry(who)
+                .or_default(),
+        )
+    }
+
+    /// Pays for and submits one segment within `ceiling` (the stream's own price ceiling);
+    /// returns the rendition parts with their verified signed result. Every ticket sent is added
+    /// to `spent`, whatever the outcome.
+    #[allow(clippy::too_many_arguments)]
     pub async fn submit(
         &self,
         to: &Candidate,
@@ -119,80 +237,153 @@ impl Payer {
         segment: &[u8],
         pixels: u64,
         block: u64,
+        ceiling: &StreamCeiling,
         spent: &mut Spend,
     ) -> Result<Verified, AttemptError> {
-        let mut refreshed = false;
+        let (mut refreshed, mut caught_up) = (false, false);
+        let mut paid = false;
         loop {
-            let (payment, spend) = self.payment_for(to, pixels, block, refreshed).await?;
+            let (payment, spend, cost) = self
+                .payment_for(to, pixels, block, ceiling, refreshed, caught_up)
+                .await?;
             spent.add(&spend);
+            paid |= spend.tickets > 0;
             match self.post(to, request, &payment, segment).await {
+                Ok(verified) => {
+                    self.ledger.charged(to.address, cost);
+                    return Ok(verified);
+                }
+                Err(AttemptError::Refused { code, .. })
+                    if !caught_up && code == "insufficient_balance" =>
+                {
+                    // Our books say the credit covered it; pay this segment in full once more
+                    // (within the per-segment caps), never on the orchestrator's word alone.
+                    tracing::warn!(orchestrator = %to.address, "refused for insufficient balance although our books cover it; paying the segment in full once");
+                    caught_up = true;
+                    refreshed = true;
+                }
                 Err(AttemptError::Refused { code, .. })
                     if !refreshed
-                        && matches!(
-                            code.as_str(),
-                            "ticket_params_expired" | "ticket_replayed" | "insufficient_balance"
-                        ) =>
+                        && matches!(code.as_str(), "ticket_params_expired" | "ticket_replayed") =>
                 {
-                    refreshed = true; // our quote, nonce or credit view is stale: refresh once
+                    refreshed = true; // our quote or nonce is stale: refresh once
                 }
-                other => return other,
+                Err(AttemptError::Refused {
+                    code,
+                    message,
+                    retry_elsewhere,
+                    ..
+                }) => {
+                    return Err(AttemptError::Refused {
+                        code,
+                        message,
+                        retry_elsewhere,
+                        paid,
+                    });
+                }
+                Err(other) => return Err(other),
             }
         }
     }
 
-    /// Signs enough tickets to cover `pixels` at `to`'s quoted price (refreshing the quote if
-    /// needed); returns them with what they are worth.
+    /// Checks `to`'s quote (refreshing it if needed) and signs enough tickets to cover `pixels`
+    /// at its price, less our credit there (none when `full`); returns them with what they are
+    /// worth and the cost of the work.
     async fn payment_for(
         &self,
         to: &Candidate,
         pixels: u64,
         block: u64,
+        ceiling: &StreamCeiling,
         force_refresh: bool,
-    ) -> Result<(Payment, Spend), AttemptError> {
-        let mut quotes = self.quotes.lock().await;
-        let stale = quotes.get(&to.address).is_none_or(|q| {
+        full: bool,
+    ) -> Result<(Payment, Spend, U256), AttemptError> {
+        let slot = self.slot(to.address);
+        let mut held = slot.lock().await;
+        let expect = Expectations {
+            domain: self.domain,
+            sender: self.sender,
+            recipient: to.address,
+            advertised: to.advertised_price,
+            block,
+            funds: *self.funds.lock().unwrap_or_else(PoisonError::into_inner),
+        };
+        let stale = held.as_ref().is_none_or(|q| {
             force_refresh || q.info.ticket_params.expiration_block < block + self.margin_blocks
         });
-        if stale {
-            let info = self.fetch_info(to).await?;
-            quotes.insert(
-                to.address,
-                Quote {
-                    next_nonce: info.next_nonce,
-                    info,
-                },
-            );
+        let mut fetched = false;
+        loop {
+            if stale && !fetched || held.is_none() {
+                *held = Some(self.fetch_quote(to).await?);
+                fetched = true;
+            }
+            let quote = held.as_ref().expect("just fetched");
+            match check_quote(&quote.info, &expect, &self.limits, ceiling) {
+                Ok(()) => break,
+                // A quote we held may have been outdone (a lower price advertised since): ask
+                // again once before refusing.
+                Err(_) if !fetched => {
+                    *held = None;
+                }
+                Err(e) => {
+                    self.ledger.refused(e.code());
+                    return Err(e.into());
+                }
+            }
         }
-        let quote = quotes.get_mut(&to.address).expect("just inserted");
-        let p = &quote.info.ticket_params;
-        if p.ticket_value.is_zero() {
-            return Err(AttemptError::BadReply(
-                "ticket parameters worth nothing".into(),
-            ));
-        }
-        let cost = quote.info.price_per_pixel * U256::from(pixels);
-        let wanted = cost + cost * U256::from(self.headroom_ppm) / U256::from(1_000_000u64);
-        let missing = wanted.saturating_sub(quote.info.balance);
-        let count = missing.div_ceil(p.ticket_value).to::<u64>().max(1);
-        let domain = TicketDomain {
-            chain_id: quote.info.chain_id,
-            broker: quote.info.ticket_broker,
+        let quote = held.as_mut().expect("checked above");
+        let credit = if full {
+            U256::ZERO
+        } else {
+            // Our own books; a higher balance reported by the orchestrator only lowers what we pay.
+            self.ledger.credit(to.address).max(quote.info.balance)
         };
-        let mut tickets = Vec::with_capacity(count as usize);
-        for _ in 0..count {
-            let ticket = p.ticket(self.sender, quote.next_nonce);
-            let signature = Signature::sign(&self.key, ticket.hash(&domain))
+        let bill = match bill(
+            &quote.info,
+            pixels,
+            credit,
+            self.headroom_ppm,
+            &self.limits,
+            ceiling,
+        ) {
+            Ok(b) => b,
+            Err(e) => {
+                self.ledger.refused(e.code());
+                return Err(e.into());
+            }
+        };
+        let p = &quote.info.ticket_params;
+        let first_nonce = quote.next_nonce;
+        let end = first_nonce
+            .checked_add(bill.tickets)
+            .ok_or(AttemptError::Quote(QuoteError::Overflow))?;
+        let mut tickets = Vec::with_capacity(bill.tickets as usize);
+        for nonce in first_nonce..end {
+            let ticket = p.ticket(self.sender, nonce);
+            let signature = Signature::sign(&self.key, ticket.hash(&self.domain))
                 .map_err(|e| AttemptError::BadReply(e.to_string()))?;
             tickets.push(TicketMsg::new(&ticket, &signature));
-            quote.next_nonce += 1;
         }
-        // Our view of the credit after this payment and the work; corrected by the reply.
-        quote.info.balance =
-            (quote.info.balance + p.ticket_value * U256::from(count)).saturating_sub(cost);
+        quote.next_nonce = end;
+        let ticket_value = expected_value(p.face_value, p.win_prob);
+        self.ledger.sent(
+            to.address,
+            first_nonce,
+            bill.tickets,
+            ticket_value,
+            p.win_prob,
+        );
+        // The orchestrator's view of the credit after this payment and the work, as it reported
+        // it; corrected by the reply.
+        quote.info.balance = quote
+            .info
+            .balance
+            .saturating_add(bill.value)
+            .saturating_sub(bill.cost);
         let spend = Spend {
-            tickets: count,
-            face_value: p.face_value * U256::from(count),
-            expected_value: p.ticket_value * U256::from(count),
+            tickets: bill.tickets,
+            face_value: p.face_value.saturating_mul(U256::from(bill.tickets)),
+            expected_value: bill.value,
         };
         Ok((
             Payment {
@@ -200,7 +391,20 @@ impl Payer {
                 tickets,
             },
             spend,
+            bill.cost,
         ))
+    }
+
+    async fn fetch_quote(&self, to: &Candidate) -> Result<Quote, AttemptError> {
+        let info = self.fetch_info(to).await?;
+        self.prices
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(to.address, info.price_per_pixel);
+        Ok(Quote {
+            next_nonce: info.next_nonce,
+            info,
+        })
     }
 
     async fn fetch_info(&self, to: &Candidate) -> Result<OrchestratorInfo, AttemptError> {
@@ -208,16 +412,16 @@ impl Payer {
         let reply = self
             .http
             .get(url)
+            .timeout(Duration::from_secs(10))
             .send()
             .await
             .map_err(|e| AttemptError::Unreachable(e.to_string()))?;
         if !reply.status().is_success() {
             return Err(refusal(reply).await);
         }
-        let info: OrchestratorInfo = reply
-            .json()
-            .await
-            .map_err(|e| AttemptError::BadReply(e.to_string()))?;
+        let body = read_limited(reply, MAX_SMALL_REPLY).await?;
+        let info: OrchestratorInfo =
+            serde_json::from_slice(&body).map_err(|e| AttemptError::BadReply(e.to_string()))?;
         if info.orchestrator != to.address {
             return Err(AttemptError::BadReply(format!(
                 "{} answers for {}",
@@ -267,11 +471,10 @@ impl Payer {
             .headers()
             .get(RESULT_SIGNATURE_HEADER)
             .map(|v| v.to_str().unwrap_or_default().to_string());
-        let body = reply
-            .bytes()
-            .await
-            .map_err(|e| AttemptError::Unreachable(e.to_string()))?;
-        if let (Some(balance), Some(q)) = (balance, self.quotes.lock().await.get_mut(&to.address)) {
+        let body = read_limited(reply, self.max_reply_bytes).await?;
+        if let Some(balance) = balance
+            && let Some(q) = self.slot(to.address).lock().await.as_mut()
+        {
             q.info.balance = balance;
         }
         let parts = multipart::decode(&content_type, &body)
@@ -316,16 +519,39 @@ impl Payer {
 
 async fn refusal(reply: reqwest::Response) -> AttemptError {
     let status = reply.status();
-    match reply.json::<ErrorBody>().await {
-        Ok(e) => AttemptError::Refused {
+    let body = read_limited(reply, MAX_SMALL_REPLY).await;
+    match body.map(|b| serde_json::from_slice::<ErrorBody>(&b)) {
+        Ok(Ok(e)) => AttemptError::Refused {
             code: e.code,
             message: e.message,
             retry_elsewhere: e.retry_elsewhere,
+            paid: false,
         },
-        Err(_) => AttemptError::Refused {
+        _ => AttemptError::Refused {
             code: format!("http_{}", status.as_u16()),
             message: status.to_string(),
             retry_elsewhere: true,
+            paid: false,
         },
     }
+}
+
+/// Reads a reply's body, refusing it once it passes `limit` bytes (announced or streamed).
+async fn read_limited(mut reply: reqwest::Response, limit: usize) -> Result<Vec<u8>, AttemptError> {
+    let too_big = || AttemptError::BadReply(format!("reply larger than {limit} bytes"));
+    if reply.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(too_big());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = reply
+        .chunk()
+        .await
+        .map_err(|e| AttemptError::Unreachable(e.to_string()))?
+    {
+        if body.len() + chunk.len() > limit {
+            return Err(too_big());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }

@@ -70,6 +70,8 @@ pub struct StreamRecord {
     pub latency: Latency,
     pub checks: Checks,
     pub spend: Spend,
+    /// Orchestrator quotes refused for this stream's segments, by reason.
+    pub refused: BTreeMap<&'static str, u64>,
 }
 
 /// Per-stream records, shared by the processor and the status API.
@@ -95,6 +97,11 @@ impl StreamStats {
                 });
             }
         });
+    }
+
+    /// A quote was refused for a segment of `stream`, for `reason`.
+    pub fn refused(&self, stream: &str, reason: &'static str) {
+        self.update(stream, |r| *r.refused.entry(reason).or_default() += 1);
     }
 
     /// A segment of `stream` was published `took` after it arrived.

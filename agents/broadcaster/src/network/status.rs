@@ -22,6 +22,14 @@
 //!   "chainError": null,               // or { "code": "chain_unavailable", "message": "…" }
 //!   "totals": { "segmentsIn", "segmentsOut", "ticketsSent", "faceValueSent": Wei,
 //!               "expectedValue": Wei, "renditionsChecked", "renditionsSampled", "faults" },
+//!   "payments": {
+//!     "limits": { "maxPricePerPixel": Wei, "maxPricePerSegment": Wei, "maxFaceValue": Wei,
+//!                 "maxValuePerSegment": Wei, "maxTicketsPerSegment": 1000 },
+//!     "quotesRefused": { "price_too_high": 2, … },   // by reason, see pricing::QuoteError::code
+//!     "orchestrators": [ { "address", "ticketsSent", "valueSent", "charged", "credit",
+//!                          "expectedWins", "wins", "faceValueWon", "winPValue",
+//!                          "winRateFlagged" } ]      // amounts in wei, decimal strings
+//!   },
 //!   "streams": [ Stream, … ]          // by id
 //! }
 //! ```
@@ -44,7 +52,8 @@
 //!   "latencyMs": { "last": 812.5, "mean": 790.1, "count": 11 },          // arrival to renditions
 //!   "verification": { "segmentsChecked": 11, "renditionsChecked": 22, "renditionsSampled": 2,
 //!                     "faults": [ { "code": 3, "name": "wrong_resolution", "count": 1 } ] },
-//!   "money": { "ticketsSent": 40, "faceValueSent": Wei, "expectedValue": Wei }
+//!   "money": { "ticketsSent": 40, "faceValueSent": Wei, "expectedValue": Wei },
+//!   "quotesRefused": { "segment_price_too_high": 1 }
 //! }
 //! ```
 //!
@@ -64,6 +73,8 @@ use peerflow_chain::Deployment;
 use peerflow_chain::bindings::ticket_broker::TicketBroker;
 use serde::Serialize;
 
+use super::ledger::{AccountView, Ledger};
+use super::pricing::PaymentLimits;
 use super::stats::{StreamRecord, StreamStats};
 use crate::{ApiError, RenditionSummary, StreamSummary, Streams, is_valid_stream_name};
 
@@ -75,6 +86,10 @@ pub struct StatusApi {
     pub deployment: Deployment,
     /// This broadcaster's account (the tickets' sender).
     pub me: Address,
+    /// Our books per orchestrator and the quotes refused.
+    pub ledger: Arc<Ledger>,
+    /// Our broadcaster-wide limits.
+    pub limits: PaymentLimits,
 }
 
 /// The routes above.
@@ -114,7 +129,29 @@ pub struct Status {
     pub chain: Option<ChainStatus>,
     pub chain_error: Option<serde_json::Value>,
     pub totals: Totals,
+    pub payments: Payments,
     pub streams: Vec<StreamStatus>,
+}
+
+/// What this broadcaster pays and refuses to pay.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Payments {
+    pub limits: LimitsStatus,
+    /// Quotes refused since this process started, by reason (e.g. `price_too_high`).
+    pub quotes_refused: std::collections::BTreeMap<&'static str, u64>,
+    /// Our own books per orchestrator, with the win-rate watch.
+    pub orchestrators: Vec<AccountView>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LimitsStatus {
+    pub max_price_per_pixel: Wei,
+    pub max_price_per_segment: Wei,
+    pub max_face_value: Wei,
+    pub max_value_per_segment: Wei,
+    pub max_tickets_per_segment: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -165,6 +202,8 @@ pub struct StreamStatus {
     pub latency_ms: Option<LatencyStatus>,
     pub verification: VerificationStatus,
     pub money: MoneyStatus,
+    /// Quotes refused for this stream's segments, by reason.
+    pub quotes_refused: std::collections::BTreeMap<&'static str, u64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -249,6 +288,7 @@ fn stream_status(
             face_value_sent: Wei(record.spend.face_value),
             expected_value: Wei(record.spend.expected_value),
         },
+        quotes_refused: record.refused,
     }
 }
 
@@ -346,6 +386,17 @@ async fn status(State(api): State<Arc<StatusApi>>) -> Json<Status> {
         chain,
         chain_error,
         totals: totals(&streams),
+        payments: Payments {
+            limits: LimitsStatus {
+                max_price_per_pixel: Wei(api.limits.max_price_per_pixel),
+                max_price_per_segment: Wei(api.limits.max_price_per_segment),
+                max_face_value: Wei(api.limits.max_face_value),
+                max_value_per_segment: Wei(api.limits.max_value_per_segment),
+                max_tickets_per_segment: api.limits.max_tickets_per_segment,
+            },
+            quotes_refused: api.ledger.refusals(),
+            orchestrators: api.ledger.accounts(),
+        },
         streams,
     })
 }
