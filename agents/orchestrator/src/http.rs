@@ -16,7 +16,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use peerflow_protocol::api::{
-    ErrorBody, PAYMENT_HEADER, Payment, RENDITION_HEADER, SEGMENT_HEADER, SegmentRequest,
+    ErrorBody, PAYMENT_HEADER, Payment, RENDITION_HEADER, REQUEST_AUTH_HEADER, RequestAuth,
+    SEGMENT_HEADER, SegmentRequest,
 };
 use peerflow_protocol::multipart::{self, Part};
 use peerflow_protocol::result::RESULT_SIGNATURE_HEADER;
@@ -48,7 +49,8 @@ pub struct JobHeader {
     pub request: SegmentRequest,
 }
 
-/// The API router. `max_segment_bytes` bounds request bodies.
+/// The API router. `max_segment_bytes` bounds request bodies. Serve it with
+/// `into_make_service_with_connect_info::<SocketAddr>()` so `/v1/info` can rate-limit per client IP.
 pub fn router<P: Provider + Clone + 'static>(
     node: Arc<Node<P>>,
     max_segment_bytes: usize,
@@ -98,7 +100,9 @@ impl From<NodeError> for ApiError {
             | "wrong_recipient"
             | "ticket_params_mismatch"
             | "invalid_signature" => StatusCode::BAD_REQUEST,
-            "ticket_replayed" => StatusCode::CONFLICT,
+            "ticket_replayed" | "request_replayed" => StatusCode::CONFLICT,
+            "unauthorized_request" | "unauthorized_signer" => StatusCode::UNAUTHORIZED,
+            "rate_limited" => StatusCode::TOO_MANY_REQUESTS,
             "capacity" | "chain_unavailable" => StatusCode::SERVICE_UNAVAILABLE,
             "transcode_failed" => StatusCode::BAD_GATEWAY,
             "internal" => StatusCode::INTERNAL_SERVER_ERROR,
@@ -125,9 +129,13 @@ struct InfoQuery {
 
 async fn info<P: Provider + Clone>(
     State(node): State<Arc<Node<P>>>,
+    extensions: axum::http::Extensions,
     Query(q): Query<InfoQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
-    Ok(axum::Json(node.info(q.sender).await?))
+    let client = extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    Ok(axum::Json(node.info_for(q.sender, client).await?))
 }
 
 fn json_header<T: serde::de::DeserializeOwned>(
@@ -175,6 +183,15 @@ async fn paid_segment<P: Provider + Clone>(
 ) -> Result<Response, ApiError> {
     let request: SegmentRequest = json_header(headers, SEGMENT_HEADER)?;
     let payment: Payment = json_header(headers, PAYMENT_HEADER)?;
+    if !headers.contains_key(REQUEST_AUTH_HEADER) {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized_request",
+            format!("a segment request must carry the sender's signature in {REQUEST_AUTH_HEADER}"),
+            false,
+        ));
+    }
+    let auth: RequestAuth = json_header(headers, REQUEST_AUTH_HEADER)?;
     if body.is_empty() {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -183,9 +200,13 @@ async fn paid_segment<P: Provider + Clone>(
             false,
         ));
     }
+    // Nothing touches the sender's credit before its signature over this request is checked.
+    let params = node
+        .authorize_request(payment.sender, &auth, &request, &body)
+        .await?;
     node.accept_payment(&payment).await?;
     let done = node
-        .transcode(payment.sender, request, body.to_vec())
+        .transcode(payment.sender, &params, request, body.to_vec())
         .await?;
     let signature = alloy::primitives::hex::encode_prefixed(done.signature.to_bytes());
     let parts: Vec<Part> = done.renditions.into_iter().map(rendition_part).collect();
@@ -238,10 +259,15 @@ fn rendition_part(r: RenditionResult) -> Part {
         .with_header(PIXELS_HEADER, r.pixels.to_string())
 }
 
+/// Whether `a` and `b` are equal, in time that depends on their lengths only.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 fn authorize<P: Provider + Clone>(node: &Node<P>, headers: &HeaderMap) -> Result<(), ApiError> {
     let expected = format!("Bearer {}", node.config.transcoder_token);
     match headers.get(header::AUTHORIZATION) {
-        Some(v) if v.as_bytes() == expected.as_bytes() => Ok(()),
+        Some(v) if constant_time_eq(v.as_bytes(), expected.as_bytes()) => Ok(()),
         _ => Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "unauthorized",

@@ -12,7 +12,8 @@ use std::time::Duration;
 use alloy::primitives::{Address, U256};
 use peerflow_protocol::api::RENDITION_HEADER;
 use peerflow_protocol::api::{
-    ErrorBody, OrchestratorInfo, PAYMENT_HEADER, Payment, SEGMENT_HEADER, SegmentRequest, TicketMsg,
+    ErrorBody, OrchestratorInfo, PAYMENT_HEADER, Payment, REQUEST_AUTH_HEADER, RequestAuth,
+    RequestContext, SEGMENT_HEADER, SegmentRequest, TicketMsg,
 };
 use peerflow_protocol::multipart::{self, Part};
 use peerflow_protocol::result::{
@@ -125,12 +126,16 @@ impl Payer {
         loop {
             let (payment, spend) = self.payment_for(to, pixels, block, refreshed).await?;
             spent.add(&spend);
-            match self.post(to, request, &payment, segment).await {
+            let auth = self.sign_request(to, request, segment).await?;
+            match self.post(to, request, &payment, &auth, segment).await {
                 Err(AttemptError::Refused { code, .. })
                     if !refreshed
                         && matches!(
                             code.as_str(),
-                            "ticket_params_expired" | "ticket_replayed" | "insufficient_balance"
+                            "ticket_params_expired"
+                                | "ticket_replayed"
+                                | "request_replayed"
+                                | "insufficient_balance"
                         ) =>
                 {
                     refreshed = true; // our quote, nonce or credit view is stale: refresh once
@@ -203,6 +208,40 @@ impl Payer {
         ))
     }
 
+    /// Our signature over this request to `to` (see [`RequestAuth`]): without it the orchestrator
+    /// lets nothing touch our credit. Uses the next request nonce of our quote from `to`.
+    async fn sign_request(
+        &self,
+        to: &Candidate,
+        request: &SegmentRequest,
+        segment: &[u8],
+    ) -> Result<RequestAuth, AttemptError> {
+        let mut quotes = self.quotes.lock().await;
+        let quote = quotes
+            .get_mut(&to.address)
+            .ok_or_else(|| AttemptError::BadReply("no quote to sign the request under".into()))?;
+        let domain = TicketDomain {
+            chain_id: quote.info.chain_id,
+            broker: quote.info.ticket_broker,
+        };
+        let ctx = RequestContext {
+            domain: &domain,
+            orchestrator: to.address,
+            sender: self.sender,
+            request,
+            segment,
+        };
+        let nonce = quote.info.next_request_nonce;
+        quote.info.next_request_nonce += 1;
+        RequestAuth::sign(
+            &self.key,
+            &ctx,
+            quote.info.ticket_params.recipient_rand_hash,
+            nonce,
+        )
+        .map_err(|e| AttemptError::BadReply(e.to_string()))
+    }
+
     async fn fetch_info(&self, to: &Candidate) -> Result<OrchestratorInfo, AttemptError> {
         let url = format!("{}/v1/info?sender={}", to.uri, self.sender);
         let reply = self
@@ -232,6 +271,7 @@ impl Payer {
         to: &Candidate,
         request: &SegmentRequest,
         payment: &Payment,
+        auth: &RequestAuth,
         segment: &[u8],
     ) -> Result<Verified, AttemptError> {
         let reply = self
@@ -244,6 +284,10 @@ impl Payer {
             .header(
                 PAYMENT_HEADER,
                 serde_json::to_string(payment).expect("serializable"),
+            )
+            .header(
+                REQUEST_AUTH_HEADER,
+                serde_json::to_string(auth).expect("serializable"),
             )
             .body(segment.to_vec())
             .send()
