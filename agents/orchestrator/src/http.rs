@@ -42,11 +42,18 @@ pub const TRANSCODER_PIXELS_HEADER: &str = "x-peerflow-transcoder-pixels-per-sec
 /// The name of a transcoder that does not send [`TRANSCODER_HEADER`].
 pub const ANONYMOUS_TRANSCODER: &str = "anonymous";
 
+/// Header on a job's result carrying the job's secret ([`JobHeader::secret`], hex).
+pub const JOB_SECRET_HEADER: &str = "x-peerflow-job-secret";
+
 /// A job as a transcoder sees it (the segment is the body).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct JobHeader {
     pub id: u64,
     pub request: SegmentRequest,
+    /// A secret only the transcoder the job was handed to learns (hex): its result is accepted
+    /// only with it ([`JOB_SECRET_HEADER`]), so another token holder cannot answer the job.
+    #[serde(default)]
+    pub secret: String,
 }
 
 /// The API router. `max_segment_bytes` bounds request bodies. Serve it with
@@ -305,10 +312,15 @@ async fn take_work<P: Provider + Clone>(
     let Some(job) = job else {
         return Ok(StatusCode::NO_CONTENT.into_response());
     };
+    let Some(secret) = node.jobs.assign(job.id) else {
+        // Its request gave up between the queue and here.
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    };
     node.transcoders.took(&name, job.id);
     let meta = serde_json::to_string(&JobHeader {
         id: job.id,
         request: job.request,
+        secret: alloy::primitives::hex::encode(secret),
     })
     .expect("serializable");
     let mut response = (StatusCode::OK, job.segment).into_response();
@@ -338,6 +350,27 @@ async fn put_result<P: Provider + Clone>(
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
     authorize(&node, &headers)?;
+    let presented = headers
+        .get(JOB_SECRET_HEADER)
+        .and_then(|v| alloy::primitives::hex::decode(v.as_bytes()).ok())
+        .unwrap_or_default();
+    if !node.jobs.holds_secret(id, &presented) {
+        if !node.jobs.is_waiting(id) {
+            return Err(ApiError::new(
+                StatusCode::GONE,
+                "job_gone",
+                format!("job {id} is no longer waited for"),
+                false,
+            ));
+        }
+        tracing::warn!(job = id, "a result without the job's secret was refused");
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "wrong_transcoder",
+            format!("job {id} was handed to another transcoder"),
+            false,
+        ));
+    }
     let outcome = match headers.get(JOB_ERROR_HEADER).map(|v| v.as_bytes()) {
         Some(b"bad_segment") => Err(JobError::BadSegment(String::from_utf8_lossy(&body).into())),
         Some(_) => Err(JobError::Failed(String::from_utf8_lossy(&body).into())),

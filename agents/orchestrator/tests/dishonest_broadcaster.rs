@@ -236,6 +236,7 @@ async fn work_is_reserved_before_it_starts_and_given_back_if_it_fails() {
         let failed = http
             .post(format!("{url}/v1/transcoder/result/{}", meta.id))
             .bearer_auth(TOKEN)
+            .header(JOB_SECRET_HEADER, meta.secret.as_str())
             .header(JOB_ERROR_HEADER, "failed")
             .body("encoder crashed")
             .send()

@@ -82,6 +82,7 @@ async fn paid_segment_is_transcoded_by_a_pulling_transcoder_and_charged_at_the_o
         let done = http
             .post(format!("{url}/v1/transcoder/result/{}", meta.id))
             .bearer_auth(TOKEN)
+            .header(JOB_SECRET_HEADER, meta.secret.as_str())
             .header("content-type", content_type)
             .body(body)
             .send()

@@ -16,8 +16,8 @@ use peerflow_chain::bindings::staking::Staking;
 use peerflow_chain::bindings::ticket_broker::TicketBroker;
 use peerflow_chain::{Deployment, DevChain, SuiteParams, deploy_suite};
 use peerflow_orchestrator::http::{
-    JOB_HEADER, JobHeader, PIXELS_HEADER, TRANSCODER_HEADER, TRANSCODER_PIXELS_HEADER,
-    TRANSCODER_SLOTS_HEADER,
+    JOB_HEADER, JOB_SECRET_HEADER, JobHeader, PIXELS_HEADER, TRANSCODER_HEADER,
+    TRANSCODER_PIXELS_HEADER, TRANSCODER_SLOTS_HEADER,
 };
 use peerflow_orchestrator::metrics as m;
 use peerflow_orchestrator::service::{RunningOrchestrator, ServiceConfig, start};
@@ -105,6 +105,7 @@ fn fake_transcoder(
             let done = http
                 .post(format!("{url}/v1/transcoder/result/{}", meta.id))
                 .bearer_auth(TOKEN)
+                .header(JOB_SECRET_HEADER, meta.secret.as_str())
                 .header("content-type", content_type)
                 .body(body)
                 .send()

@@ -11,7 +11,9 @@ pub use peerflow_chain::actions::{fund_sender, give, register_orchestrator};
 pub use peerflow_chain::{Deployment, DevChain, SuiteParams, deploy_suite};
 pub use peerflow_media::{probe_bytes, testsrc};
 pub use peerflow_orchestrator::chain_view::ChainView;
-pub use peerflow_orchestrator::http::{JOB_HEADER, JobHeader, PIXELS_HEADER, router};
+pub use peerflow_orchestrator::http::{
+    JOB_HEADER, JOB_SECRET_HEADER, JobHeader, PIXELS_HEADER, router,
+};
 pub use peerflow_orchestrator::{
     Limits, Node, NodeConfig, ParamsPolicy, PaymentStore, RecipientSecret, Validator,
 };
