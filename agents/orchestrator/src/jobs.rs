@@ -39,13 +39,16 @@ pub enum JobError {
 
 type Outcome = Result<Vec<RenditionResult>, JobError>;
 
+/// Where a waiting request's outcome goes, and the secret of the transcoder its job went to.
+type Waiting = (oneshot::Sender<Outcome>, Option<[u8; 32]>);
+
 /// Jobs waiting for a transcoder, and requests waiting for their job's outcome.
 #[derive(Default)]
 pub struct JobQueue {
     next_id: AtomicU64,
     queued: Mutex<VecDeque<Job>>,
     /// Requests waiting for their job, with the secret of the transcoder it was handed to.
-    waiting: Mutex<HashMap<u64, (oneshot::Sender<Outcome>, Option<[u8; 32]>)>>,
+    waiting: Mutex<HashMap<u64, Waiting>>,
     available: Notify,
 }
 
