@@ -2,8 +2,8 @@
 //!
 //! `GET /v1/info?sender=0x…` → [`OrchestratorInfo`] (price, capabilities, capacity and ticket
 //! parameters bound to that sender). `POST /v1/segment` carries the segment as its body, a
-//! [`SegmentRequest`] in the `X-Peerflow-Segment` header and a [`Payment`] in `X-Peerflow-Payment`
-//! (both JSON); the reply carries the renditions themselves (`multipart/mixed`, one part per
+//! [`SegmentRequest`] in the `X-Peerflow-Segment` header, a [`Payment`] in `X-Peerflow-Payment` and
+//! the sender's [`RequestAuth`] over both in `X-Peerflow-Request-Auth` (all JSON); the reply carries the renditions themselves (`multipart/mixed`, one part per
 //! rendition) or an [`ErrorBody`] whose `code` says whether to retry elsewhere. `POST /v1/payment`
 //! (a JSON [`Payment`]) credits tickets without work.
 
