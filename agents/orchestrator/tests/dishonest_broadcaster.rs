@@ -356,3 +356,48 @@ async fn futures_join(http: &reqwest::Client, url: &str, batch: u64) -> Vec<u16>
     }
     set.join_all().await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_payments_never_book_more_winners_than_the_deposit_covers() {
+    // Every ticket wins and one face value is 60 % of sender 3's deposit (10^12 wei).
+    let face = U256::from(600_000_000_000u64);
+    let net = start_full(
+        Limits::default(),
+        ParamsPolicy {
+            price_per_pixel: U256::from(1u64),
+            face_value: face,
+            win_prob: U256::MAX,
+            lifetime_blocks: 20,
+        },
+    )
+    .await;
+    let poor = net.chain.address(3);
+    let info = net.info(poor).await;
+    let mut set = tokio::task::JoinSet::new();
+    for nonce in 0..16u64 {
+        let (http, url) = (net.http.clone(), net.url.clone());
+        let payment = net.payment(3, &info, nonce, 1);
+        set.spawn(async move {
+            http.post(format!("{url}/v1/payment"))
+                .json(&payment)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        });
+    }
+    let statuses = set.join_all().await;
+    let accepted = statuses.iter().filter(|&&s| s == 200).count();
+    assert_eq!(accepted, 1, "one winner fits the deposit: {statuses:?}");
+    let store = net.node.store();
+    assert_eq!(store.pending_face_value(poor).unwrap(), face);
+    let (count, total) = store
+        .winning_summary(peerflow_orchestrator::WinningTicketStatus::Pending)
+        .unwrap();
+    assert_eq!(
+        (count, total),
+        (1, face),
+        "the winners booked are covered by the deposit"
+    );
+}

@@ -87,6 +87,20 @@ pub async fn start() -> Net {
 
 /// [`start`] with `limits` on strangers.
 pub async fn start_with(limits: Limits) -> Net {
+    start_full(
+        limits,
+        ParamsPolicy {
+            price_per_pixel: U256::from(PRICE),
+            face_value: parse_ether("0.01").unwrap(),
+            win_prob: U256::MAX / U256::from(10u64),
+            lifetime_blocks: 20,
+        },
+    )
+    .await
+}
+
+/// [`start_with`] issuing ticket parameters by `policy`.
+pub async fn start_full(limits: Limits, policy: ParamsPolicy) -> Net {
     let chain = DevChain::spawn().unwrap();
     let deployer = provider(&chain, 0);
     let d = deploy_suite(&deployer, &SuiteParams::devnet(chain.address(0)))
@@ -137,12 +151,7 @@ pub async fn start_with(limits: Limits) -> Net {
         d.round_length,
     );
     let config = NodeConfig {
-        policy: ParamsPolicy {
-            price_per_pixel: U256::from(PRICE),
-            face_value: parse_ether("0.01").unwrap(),
-            win_prob: U256::MAX / U256::from(10u64),
-            lifetime_blocks: 20,
-        },
+        policy,
         codecs: vec!["h264".into()],
         transcoder_token: TOKEN.into(),
         refresh_margin_blocks: 5,
