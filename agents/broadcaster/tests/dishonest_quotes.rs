@@ -83,6 +83,7 @@ fn quote(mode: Mode, next_nonce: u64) -> OrchestratorInfo {
         },
         balance: U256::ZERO,
         next_nonce,
+        next_request_nonce: 0,
     }
 }
 

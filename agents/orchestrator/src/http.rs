@@ -16,7 +16,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use peerflow_protocol::api::{
-    ErrorBody, PAYMENT_HEADER, Payment, RENDITION_HEADER, SEGMENT_HEADER, SegmentRequest,
+    ErrorBody, PAYMENT_HEADER, Payment, RENDITION_HEADER, REQUEST_AUTH_HEADER, RequestAuth,
+    SEGMENT_HEADER, SegmentRequest,
 };
 use peerflow_protocol::multipart::{self, Part};
 use peerflow_protocol::result::RESULT_SIGNATURE_HEADER;
@@ -41,14 +42,22 @@ pub const TRANSCODER_PIXELS_HEADER: &str = "x-peerflow-transcoder-pixels-per-sec
 /// The name of a transcoder that does not send [`TRANSCODER_HEADER`].
 pub const ANONYMOUS_TRANSCODER: &str = "anonymous";
 
+/// Header on a job's result carrying the job's secret ([`JobHeader::secret`], hex).
+pub const JOB_SECRET_HEADER: &str = "x-peerflow-job-secret";
+
 /// A job as a transcoder sees it (the segment is the body).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct JobHeader {
     pub id: u64,
     pub request: SegmentRequest,
+    /// A secret only the transcoder the job was handed to learns (hex): its result is accepted
+    /// only with it ([`JOB_SECRET_HEADER`]), so another token holder cannot answer the job.
+    #[serde(default)]
+    pub secret: String,
 }
 
-/// The API router. `max_segment_bytes` bounds request bodies.
+/// The API router. `max_segment_bytes` bounds request bodies. Serve it with
+/// `into_make_service_with_connect_info::<SocketAddr>()` so `/v1/info` can rate-limit per client IP.
 pub fn router<P: Provider + Clone + 'static>(
     node: Arc<Node<P>>,
     max_segment_bytes: usize,
@@ -98,7 +107,9 @@ impl From<NodeError> for ApiError {
             | "wrong_recipient"
             | "ticket_params_mismatch"
             | "invalid_signature" => StatusCode::BAD_REQUEST,
-            "ticket_replayed" => StatusCode::CONFLICT,
+            "ticket_replayed" | "request_replayed" => StatusCode::CONFLICT,
+            "unauthorized_request" | "unauthorized_signer" => StatusCode::UNAUTHORIZED,
+            "rate_limited" => StatusCode::TOO_MANY_REQUESTS,
             "capacity" | "chain_unavailable" => StatusCode::SERVICE_UNAVAILABLE,
             "transcode_failed" => StatusCode::BAD_GATEWAY,
             "internal" => StatusCode::INTERNAL_SERVER_ERROR,
@@ -125,9 +136,13 @@ struct InfoQuery {
 
 async fn info<P: Provider + Clone>(
     State(node): State<Arc<Node<P>>>,
+    extensions: axum::http::Extensions,
     Query(q): Query<InfoQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
-    Ok(axum::Json(node.info(q.sender).await?))
+    let client = extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    Ok(axum::Json(node.info_for(q.sender, client).await?))
 }
 
 fn json_header<T: serde::de::DeserializeOwned>(
@@ -175,6 +190,15 @@ async fn paid_segment<P: Provider + Clone>(
 ) -> Result<Response, ApiError> {
     let request: SegmentRequest = json_header(headers, SEGMENT_HEADER)?;
     let payment: Payment = json_header(headers, PAYMENT_HEADER)?;
+    if !headers.contains_key(REQUEST_AUTH_HEADER) {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized_request",
+            format!("a segment request must carry the sender's signature in {REQUEST_AUTH_HEADER}"),
+            false,
+        ));
+    }
+    let auth: RequestAuth = json_header(headers, REQUEST_AUTH_HEADER)?;
     if body.is_empty() {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -183,9 +207,13 @@ async fn paid_segment<P: Provider + Clone>(
             false,
         ));
     }
+    // Nothing touches the sender's credit before its signature over this request is checked.
+    let params = node
+        .authorize_request(payment.sender, &auth, &request, &body)
+        .await?;
     node.accept_payment(&payment).await?;
     let done = node
-        .transcode(payment.sender, request, body.to_vec())
+        .transcode(payment.sender, &params, request, body.to_vec())
         .await?;
     let signature = alloy::primitives::hex::encode_prefixed(done.signature.to_bytes());
     let parts: Vec<Part> = done.renditions.into_iter().map(rendition_part).collect();
@@ -238,10 +266,15 @@ fn rendition_part(r: RenditionResult) -> Part {
         .with_header(PIXELS_HEADER, r.pixels.to_string())
 }
 
+/// Whether `a` and `b` are equal, in time that depends on their lengths only.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 fn authorize<P: Provider + Clone>(node: &Node<P>, headers: &HeaderMap) -> Result<(), ApiError> {
     let expected = format!("Bearer {}", node.config.transcoder_token);
     match headers.get(header::AUTHORIZATION) {
-        Some(v) if v.as_bytes() == expected.as_bytes() => Ok(()),
+        Some(v) if constant_time_eq(v.as_bytes(), expected.as_bytes()) => Ok(()),
         _ => Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
@@ -279,10 +312,15 @@ async fn take_work<P: Provider + Clone>(
     let Some(job) = job else {
         return Ok(StatusCode::NO_CONTENT.into_response());
     };
+    let Some(secret) = node.jobs.assign(job.id) else {
+        // Its request gave up between the queue and here.
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    };
     node.transcoders.took(&name, job.id);
     let meta = serde_json::to_string(&JobHeader {
         id: job.id,
         request: job.request,
+        secret: alloy::primitives::hex::encode(secret),
     })
     .expect("serializable");
     let mut response = (StatusCode::OK, job.segment).into_response();
@@ -312,6 +350,27 @@ async fn put_result<P: Provider + Clone>(
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
     authorize(&node, &headers)?;
+    let presented = headers
+        .get(JOB_SECRET_HEADER)
+        .and_then(|v| alloy::primitives::hex::decode(v.as_bytes()).ok())
+        .unwrap_or_default();
+    if !node.jobs.holds_secret(id, &presented) {
+        if !node.jobs.is_waiting(id) {
+            return Err(ApiError::new(
+                StatusCode::GONE,
+                "job_gone",
+                format!("job {id} is no longer waited for"),
+                false,
+            ));
+        }
+        tracing::warn!(job = id, "a result without the job's secret was refused");
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "wrong_transcoder",
+            format!("job {id} was handed to another transcoder"),
+            false,
+        ));
+    }
     let outcome = match headers.get(JOB_ERROR_HEADER).map(|v| v.as_bytes()) {
         Some(b"bad_segment") => Err(JobError::BadSegment(String::from_utf8_lossy(&body).into())),
         Some(_) => Err(JobError::Failed(String::from_utf8_lossy(&body).into())),

@@ -39,12 +39,16 @@ pub enum JobError {
 
 type Outcome = Result<Vec<RenditionResult>, JobError>;
 
+/// Where a waiting request's outcome goes, and the secret of the transcoder its job went to.
+type Waiting = (oneshot::Sender<Outcome>, Option<[u8; 32]>);
+
 /// Jobs waiting for a transcoder, and requests waiting for their job's outcome.
 #[derive(Default)]
 pub struct JobQueue {
     next_id: AtomicU64,
     queued: Mutex<VecDeque<Job>>,
-    waiting: Mutex<HashMap<u64, oneshot::Sender<Outcome>>>,
+    /// Requests waiting for their job, with the secret of the transcoder it was handed to.
+    waiting: Mutex<HashMap<u64, Waiting>>,
     available: Notify,
 }
 
@@ -59,7 +63,7 @@ impl JobQueue {
     ) -> Outcome {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
-        self.waiting.lock().expect("waiting").insert(id, tx);
+        self.waiting.lock().expect("waiting").insert(id, (tx, None));
         self.queued.lock().expect("queue").push_back(Job {
             id,
             request,
@@ -90,6 +94,32 @@ impl JobQueue {
         }
     }
 
+    /// Binds job `id` to the transcoder it is handed to: returns the secret only that transcoder
+    /// learns and must present with the job's result (None if nobody waits for the job any more).
+    pub fn assign(&self, id: u64) -> Option<[u8; 32]> {
+        let secret = alloy_primitives::B256::random().0;
+        let mut waiting = self.waiting.lock().expect("waiting");
+        let entry = waiting.get_mut(&id)?;
+        entry.1 = Some(secret);
+        Some(secret)
+    }
+
+    /// Whether `presented` is the secret job `id` was handed out with (compared in constant time).
+    pub fn holds_secret(&self, id: u64, presented: &[u8]) -> bool {
+        let waiting = self.waiting.lock().expect("waiting");
+        match waiting.get(&id) {
+            Some((_, Some(secret))) => {
+                presented.len() == secret.len()
+                    && presented
+                        .iter()
+                        .zip(secret)
+                        .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                        == 0
+            }
+            _ => false,
+        }
+    }
+
     /// Whether a request still waits for job `id`'s outcome.
     pub fn is_waiting(&self, id: u64) -> bool {
         self.waiting.lock().expect("waiting").contains_key(&id)
@@ -103,7 +133,7 @@ impl JobQueue {
     /// Delivers a job's outcome; false if nobody waits for it any more (timed out).
     pub fn complete(&self, id: u64, outcome: Outcome) -> bool {
         match self.waiting.lock().expect("waiting").remove(&id) {
-            Some(tx) => tx.send(outcome).is_ok(),
+            Some((tx, _)) => tx.send(outcome).is_ok(),
             None => false,
         }
     }

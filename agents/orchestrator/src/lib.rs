@@ -11,6 +11,7 @@ pub mod chain_view;
 pub mod earnings;
 pub mod http;
 pub mod jobs;
+pub mod limits;
 pub mod metrics;
 pub mod node;
 pub mod params;
@@ -22,6 +23,7 @@ pub mod streams;
 pub mod transcoders;
 pub mod validator;
 
+pub use limits::Limits;
 pub use node::{Node, NodeConfig, NodeError};
 pub use params::{ParamsPolicy, RecipientSecret, TicketParams};
 pub use redeemer::{GasPolicy, RedeemReport, Redeemer};

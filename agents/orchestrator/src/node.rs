@@ -7,7 +7,10 @@ use std::time::Duration;
 
 use alloy::primitives::{Address, U256};
 use alloy::providers::Provider;
-use peerflow_protocol::api::{OrchestratorInfo, Payment, SegmentRequest, TicketParamsMsg};
+use peerflow_protocol::api::{
+    MAX_PROFILES, OrchestratorInfo, Payment, RequestAuth, RequestContext, SegmentRequest,
+    TicketParamsMsg,
+};
 use peerflow_protocol::metrics::Metrics;
 use peerflow_protocol::result::ResultSigner;
 use peerflow_protocol::{SegmentResult, Signature, SignatureError, TicketDomain};
@@ -15,6 +18,7 @@ use peerflow_protocol::{SegmentResult, Signature, SignatureError, TicketDomain};
 use crate::chain_view::{ChainView, ChainViewError};
 use crate::earnings::EarningsReader;
 use crate::jobs::{JobError, JobQueue, RenditionResult};
+use crate::limits::{Limits, RateLimiter};
 use crate::params::{ParamsPolicy, TicketParams};
 use crate::store::{PaymentStore, StoreError};
 use crate::streams::Streams;
@@ -48,6 +52,11 @@ pub enum NodeError {
     Job(#[from] JobError),
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// The request is not covered by a valid signature of the sender (or its authorized signer).
+    #[error("unauthorized request: {0}")]
+    Unauthorized(String),
+    #[error("too many requests: {0}")]
+    RateLimited(&'static str),
     #[error("sender {sender} has {available} credit, the segment costs {cost}")]
     InsufficientBalance {
         sender: Address,
@@ -72,12 +81,17 @@ impl NodeError {
     /// Machine-readable code.
     pub fn code(&self) -> &'static str {
         match self {
+            Self::Payment(PaymentError::Store(StoreError::RequestReplayed { .. })) => {
+                "request_replayed"
+            }
             Self::Payment(e) => e.code(),
             Self::Chain(_) => "chain_unavailable",
             Self::Job(JobError::NoCapacity(_)) => "capacity",
             Self::Job(JobError::BadSegment(_)) => "bad_segment",
             Self::Job(JobError::Failed(_)) => "transcode_failed",
             Self::BadRequest(_) => "bad_request",
+            Self::Unauthorized(_) => "unauthorized_request",
+            Self::RateLimited(_) => "rate_limited",
             Self::InsufficientBalance { .. } => "insufficient_balance",
         }
     }
@@ -124,6 +138,48 @@ pub struct Node<P> {
     /// The price quoted from now on (starts at `config.policy.price_per_pixel`; follows the
     /// on-chain advertisement, see [`Node::set_price`]).
     price: std::sync::RwLock<U256>,
+    limits: Limits,
+    info_by_ip: RateLimiter<std::net::IpAddr>,
+    info_by_sender: RateLimiter<Address>,
+}
+
+/// The sender's credit held back for one segment while it is transcoded: given back unless
+/// [`Reservation::commit`]ted, also when the request is dropped mid-way (client gone).
+struct Reservation<'a> {
+    store: &'a Mutex<PaymentStore>,
+    sender: Address,
+    amount: U256,
+    committed: bool,
+}
+
+impl Reservation<'_> {
+    fn commit(mut self) {
+        self.committed = true;
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        if self.committed || self.amount.is_zero() {
+            return;
+        }
+        let refunded = self
+            .store
+            .lock()
+            .map_err(|_| "payment store lock poisoned".to_string())
+            .and_then(|mut s| {
+                s.refund(self.sender, self.amount)
+                    .map_err(|e| e.to_string())
+            });
+        match refunded {
+            Ok(balance) => {
+                tracing::debug!(sender = %self.sender, amount = %self.amount, %balance, "reservation refunded")
+            }
+            Err(e) => {
+                tracing::error!(sender = %self.sender, amount = %self.amount, error = %e, "reservation not refunded")
+            }
+        }
+    }
 }
 
 impl<P: Provider + Clone> Node<P> {
@@ -156,7 +212,32 @@ impl<P: Provider + Clone> Node<P> {
             earnings: EarningsReader::new(from_block),
             price: std::sync::RwLock::new(config.policy.price_per_pixel),
             config,
+            limits: Limits::default(),
+            info_by_ip: RateLimiter::new(0.0, 0.0, 1),
+            info_by_sender: RateLimiter::new(0.0, 0.0, 1),
         }
+        .with_limits(Limits::default())
+    }
+
+    /// Runs with `limits` on what strangers may ask (see [`Limits`]).
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.info_by_ip = RateLimiter::new(
+            limits.info_ip_per_second,
+            limits.info_ip_burst,
+            limits.max_tracked_keys,
+        );
+        self.info_by_sender = RateLimiter::new(
+            limits.info_sender_per_second,
+            limits.info_sender_burst,
+            limits.max_tracked_keys,
+        );
+        self.limits = limits;
+        self
+    }
+
+    /// Keys the `/v1/info` rate limiters track now (per IP, per sender): bounded by the limits.
+    pub fn tracked_clients(&self) -> (usize, usize) {
+        (self.info_by_ip.tracked(), self.info_by_sender.tracked())
     }
 
     /// The price (fee-token wei per output pixel) quoted to senders from now on.
@@ -207,7 +288,34 @@ impl<P: Provider + Clone> Node<P> {
         self.store.lock().expect("payment store")
     }
 
-    /// Price, capabilities and ticket parameters for `sender` (reused while fresh, else new ones).
+    /// Price, capabilities and ticket parameters for `sender` (reused while fresh, else new ones),
+    /// asked from `client`. A sender without credit here is a stranger: its requests are rate
+    /// limited per client IP and per sender address, and the parameters kept for strangers are
+    /// bounded ([`Limits::max_unpaid_params`]), so a flood of made-up senders holds no more state
+    /// than that and never touches a paying sender's quotes.
+    pub async fn info_for(
+        &self,
+        sender: Address,
+        client: Option<std::net::IpAddr>,
+    ) -> Result<OrchestratorInfo, NodeError> {
+        let paying = !self.store().balance(sender)?.is_zero();
+        if !paying {
+            if client.is_some_and(|ip| !self.info_by_ip.allow(&ip)) {
+                return Err(NodeError::RateLimited(
+                    "ticket parameters asked too often from this address",
+                ));
+            }
+            if !self.info_by_sender.allow(&sender) {
+                return Err(NodeError::RateLimited(
+                    "ticket parameters asked too often for this sender",
+                ));
+            }
+        }
+        self.info(sender).await
+    }
+
+    /// Price, capabilities and ticket parameters for `sender` (reused while fresh, else new ones),
+    /// without rate limits (see [`Node::info_for`]).
     pub async fn info(&self, sender: Address) -> Result<OrchestratorInfo, NodeError> {
         let clock = self.chain.clock().await?;
         let price = self.price();
@@ -233,6 +341,15 @@ impl<P: Provider + Clone> Node<P> {
                     clock.round,
                 );
                 store.save_params(&p)?;
+                let pruned = store.prune_params(clock.block, self.limits.max_unpaid_params)?;
+                if pruned > 0 {
+                    tracing::debug!(pruned, "ticket parameters dropped (expired or unpaid)");
+                }
+                // A stranger's fresh parameters may themselves have been dropped to make room:
+                // it is then told to come back later rather than handed parameters it cannot use.
+                if store.params(p.recipient_rand_hash)?.is_none() {
+                    return Err(NodeError::RateLimited("too many unpaid senders"));
+                }
                 p
             }
         };
@@ -255,6 +372,7 @@ impl<P: Provider + Clone> Node<P> {
             },
             balance: store.balance(sender)?,
             next_nonce: store.next_nonce(sender)?,
+            next_request_nonce: store.next_request_nonce(sender)?,
         })
     }
 
@@ -269,12 +387,18 @@ impl<P: Provider + Clone> Node<P> {
                     crate::metrics::ticket_refused(&self.metrics, e.code());
                     e
                 })?;
-            let spoken_for = self.store().pending_face_value(payment.sender)?;
             let funds = self
                 .chain
-                .sender_funds(payment.sender, msg.signer, msg.creation_round, spoken_for)
+                .sender_funds(payment.sender, msg.signer, msg.creation_round, U256::ZERO)
                 .await?;
+            // What is spoken for is read under the same lock that books the ticket: concurrent
+            // payments cannot each count the same funds for a winner.
             let mut store = self.store();
+            let spoken_for = store.pending_face_value(payment.sender)?;
+            let funds = crate::validator::SenderFunds {
+                available: funds.available.saturating_sub(spoken_for),
+                ..funds
+            };
             match self
                 .validator
                 .accept(&mut store, &ticket, &signature, &funds, clock.block)
@@ -292,35 +416,133 @@ impl<P: Provider + Clone> Node<P> {
         Ok(credited)
     }
 
-    /// Transcodes a segment for `sender` and charges it `price × pixels produced`. Nothing is
-    /// charged if it fails; the renditions are withheld if the sender's credit does not cover them.
-    pub async fn transcode(
+    /// Checks that `auth` is the sender's signature over this very request and segment, under
+    /// parameters issued here to that sender and still valid, with a request nonce never used
+    /// before (it is used up here). Returns the parameters the work is charged under.
+    pub async fn authorize_request(
         &self,
         sender: Address,
-        request: SegmentRequest,
-        segment: Vec<u8>,
-    ) -> Result<Transcoded, NodeError> {
+        auth: &RequestAuth,
+        request: &SegmentRequest,
+        segment: &[u8],
+    ) -> Result<TicketParams, NodeError> {
+        let domain = self.domain();
+        let ctx = RequestContext {
+            domain: &domain,
+            orchestrator: self.recipient(),
+            sender,
+            request,
+            segment,
+        };
+        let recovered = auth
+            .recover(&ctx)
+            .map_err(|e| NodeError::Unauthorized(format!("request signature: {e}")))?;
+        if recovered != auth.signer {
+            return Err(NodeError::Unauthorized(format!(
+                "request signed by {recovered}, not by {}",
+                auth.signer
+            )));
+        }
+        let params = self
+            .store()
+            .params(auth.params)?
+            .filter(|p| p.sender == sender && p.recipient == self.recipient())
+            .ok_or(PaymentError::UnknownParams)?;
+        let clock = self.chain.clock().await?;
+        if clock.block > params.expiration_block {
+            return Err(PaymentError::ParamsExpired {
+                expiration_block: params.expiration_block,
+                block: clock.block,
+            }
+            .into());
+        }
+        if auth.signer != sender {
+            let funds = self
+                .chain
+                .sender_funds(sender, auth.signer, params.creation_round, U256::ZERO)
+                .await?;
+            if !funds.signer_authorized {
+                return Err(PaymentError::UnauthorizedSigner {
+                    sender,
+                    signer: auth.signer,
+                }
+                .into());
+            }
+        }
+        self.store().use_request_nonce(sender, auth.nonce)?;
+        Ok(params)
+    }
+
+    /// Refuses a request this orchestrator will not run: no profiles or more than
+    /// [`MAX_PROFILES`], a codec not offered here, or an output size out of range.
+    fn check_request(&self, request: &SegmentRequest) -> Result<(), NodeError> {
         if request.profiles.is_empty() {
             return Err(NodeError::BadRequest("no profiles requested".into()));
         }
-        if let Some(p) = request
-            .profiles
-            .iter()
-            .find(|p| !self.config.codecs.iter().any(|c| c == &p.codec))
-        {
+        if request.profiles.len() > MAX_PROFILES {
             return Err(NodeError::BadRequest(format!(
-                "codec {} is not offered here",
-                p.codec
+                "{} profiles requested, at most {MAX_PROFILES} per segment",
+                request.profiles.len()
             )));
         }
-        let available = self.store().balance(sender)?;
-        if available.is_zero() {
-            return Err(NodeError::InsufficientBalance {
-                sender,
-                available,
-                cost: U256::from(1u64),
-            });
+        for p in &request.profiles {
+            if !self.config.codecs.iter().any(|c| c == &p.codec) {
+                return Err(NodeError::BadRequest(format!(
+                    "codec {} is not offered here",
+                    p.codec
+                )));
+            }
+            if !(2..=MAX_DIMENSION).contains(&p.width) || !(2..=MAX_DIMENSION).contains(&p.height) {
+                return Err(NodeError::BadRequest(format!(
+                    "profile {} is {}x{}, each side must be 2..={MAX_DIMENSION}",
+                    p.name, p.width, p.height
+                )));
+            }
         }
+        Ok(())
+    }
+
+    /// Transcodes a segment for `sender` and charges it, at the price of `params` (the parameters
+    /// its request was signed under), for the output pixels the request asks for: each profile's
+    /// width × height × the frames the orchestrator itself counts in the segment (never what a
+    /// transcoder reports). The cost is reserved from the sender's credit before any work starts
+    /// (refused with `insufficient_balance` if it does not cover it) and given back if the work
+    /// fails or the request is dropped.
+    pub async fn transcode(
+        &self,
+        sender: Address,
+        params: &TicketParams,
+        request: SegmentRequest,
+        segment: Vec<u8>,
+    ) -> Result<Transcoded, NodeError> {
+        self.check_request(&request)?;
+        let frames = count_frames(&segment).await?;
+        let per_profile: Vec<u64> = request
+            .profiles
+            .iter()
+            .map(|p| u64::from(p.width) * u64::from(p.height) * frames)
+            .collect();
+        let pixels: u64 = per_profile.iter().sum();
+        let cost = params.price_per_pixel * U256::from(pixels);
+        let reservation = {
+            let mut store = self.store();
+            store.debit(sender, cost).map_err(|e| match e {
+                StoreError::InsufficientBalance { available, .. } => {
+                    NodeError::InsufficientBalance {
+                        sender,
+                        available,
+                        cost,
+                    }
+                }
+                other => other.into(),
+            })?;
+            Reservation {
+                store: &self.store,
+                sender,
+                amount: cost,
+                committed: false,
+            }
+        };
         let renditions = self
             .jobs
             .run(request.clone(), segment.clone(), self.config.job_timeout)
@@ -338,25 +560,15 @@ impl<P: Provider + Clone> Node<P> {
         let mut slots: Vec<Option<RenditionResult>> = renditions.into_iter().map(Some).collect();
         let renditions: Vec<RenditionResult> = order
             .into_iter()
-            .map(|i| slots[i].take().expect("each index once"))
+            .zip(&per_profile)
+            .map(|(i, &pixels)| RenditionResult {
+                pixels,
+                ..slots[i].take().expect("each index once")
+            })
             .collect();
         let signature = self.signer.sign(&result)?;
-        let pixels: u64 = renditions.iter().map(|r| r.pixels).sum();
-        let mut store = self.store();
-        // At the price this sender was last quoted (its latest parameters carry it).
-        let price = store
-            .latest_params(sender)?
-            .map_or_else(|| self.price(), |p| p.price_per_pixel);
-        let cost = price * U256::from(pixels);
-        let balance = store.debit(sender, cost).map_err(|e| match e {
-            StoreError::InsufficientBalance { available, .. } => NodeError::InsufficientBalance {
-                sender,
-                available,
-                cost,
-            },
-            other => other.into(),
-        })?;
-        drop(store);
+        reservation.commit();
+        let balance = self.store().balance(sender)?;
         self.streams
             .served(sender, &request.stream, request.seq, pixels);
         tracing::debug!(stream = %request.stream, seq = request.seq, digest = %result.digest(&self.signer.domain), "segment result signed");
@@ -367,4 +579,21 @@ impl<P: Provider + Clone> Node<P> {
             signature,
         })
     }
+}
+
+/// The largest width or height a profile may ask for.
+pub const MAX_DIMENSION: u32 = 8192;
+
+/// Video frames in `segment`, counted by ffprobe (off the async runtime); a segment it cannot
+/// read is a bad segment.
+async fn count_frames(segment: &[u8]) -> Result<u64, NodeError> {
+    let bytes = segment.to_vec();
+    let info = tokio::task::spawn_blocking(move || peerflow_media::probe_bytes(&bytes))
+        .await
+        .map_err(|e| JobError::Failed(format!("probe task: {e}")))?
+        .map_err(|e| JobError::BadSegment(format!("unreadable segment: {e}")))?;
+    if info.frames == 0 {
+        return Err(JobError::BadSegment("segment without video frames".into()).into());
+    }
+    Ok(info.frames)
 }

@@ -69,7 +69,8 @@ impl<P> Drop for RunningOrchestrator<P> {
 
 impl RecipientSecret {
     /// The secret in `path`, created (randomly) on first use. Losing it would make every queued
-    /// winning ticket unredeemable, so it is kept beside the payment database.
+    /// winning ticket unredeemable, so it is kept beside the payment database. It is created
+    /// readable by its owner only (0600): whoever reads it can tell winning tickets in advance.
     pub fn load_or_create(path: &Path) -> std::io::Result<Self> {
         match std::fs::read(path) {
             Ok(bytes) if bytes.len() == 32 => Ok(Self::new(bytes.try_into().expect("32 bytes"))),
@@ -79,12 +80,25 @@ impl RecipientSecret {
             )),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let secret = Self::random();
-                std::fs::write(path, secret.bytes())?;
+                write_private(path, &secret.bytes())?;
                 Ok(secret)
             }
             Err(e) => Err(e),
         }
     }
+}
+
+/// Writes a new file at `path` that only its owner may read and write (0600 on Unix), failing if
+/// it exists: a secret is never written through a file someone else prepared.
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
 }
 
 /// Starts the API, the redeemer and the reward loop for `me`, whose wallet `provider` signs with;
@@ -141,6 +155,7 @@ pub async fn start<P: Provider + Clone + 'static>(
     );
     let app = router(Arc::clone(&node), config.max_segment_bytes);
     let mut tasks = vec![tokio::spawn(async move {
+        let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(error = %e, "orchestrator HTTP server stopped");
         }

@@ -27,6 +27,12 @@ pub enum StoreError {
         available: U256,
         requested: U256,
     },
+    #[error("request nonce {nonce} of {sender} was used or is too old (next sure to pass: {next})")]
+    RequestReplayed {
+        sender: Address,
+        nonce: u64,
+        next: u64,
+    },
     #[error("corrupt row: {0}")]
     Corrupt(&'static str),
 }
@@ -109,7 +115,13 @@ CREATE TABLE IF NOT EXISTS winning_tickets (
     face_value BLOB NOT NULL, creation_round INTEGER NOT NULL, redeemable_from_block INTEGER NOT NULL,
     wire BLOB NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT,
     tx_hash BLOB, UNIQUE (signer, nonce));
+CREATE TABLE IF NOT EXISTS request_nonces (
+    sender BLOB NOT NULL, nonce INTEGER NOT NULL, PRIMARY KEY (sender, nonce));
 ";
+
+/// Request nonces of one sender are accepted once each, and only within this many of the highest
+/// seen (concurrent requests may arrive out of order); older ones are forgotten.
+pub const REQUEST_NONCE_WINDOW: u64 = 256;
 
 /// The orchestrator's payment database.
 pub struct PaymentStore {
@@ -243,6 +255,87 @@ impl PaymentStore {
         set_balance_in(&tx, sender, available - amount)?;
         tx.commit()?;
         Ok(available - amount)
+    }
+
+    /// Gives back `amount` of a reservation that was not spent; returns the new balance.
+    pub fn refund(&mut self, sender: Address, amount: U256) -> Result<U256, StoreError> {
+        let tx = self.conn.transaction()?;
+        let credit = balance_in(&tx, sender)? + amount;
+        set_balance_in(&tx, sender, credit)?;
+        tx.commit()?;
+        Ok(credit)
+    }
+
+    /// Uses `sender`'s request nonce `nonce` (a request may touch the sender's credit once per
+    /// nonce). Refused if used before or older than [`REQUEST_NONCE_WINDOW`] below the highest.
+    pub fn use_request_nonce(&mut self, sender: Address, nonce: u64) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        let highest: Option<i64> = tx.query_row(
+            "SELECT MAX(nonce) FROM request_nonces WHERE sender = ?1",
+            [sender.as_slice()],
+            |r| r.get(0),
+        )?;
+        let next = highest.map_or(0, |h| h as u64 + 1);
+        let replayed = || StoreError::RequestReplayed {
+            sender,
+            nonce,
+            next,
+        };
+        if nonce > i64::MAX as u64
+            || highest.is_some_and(|h| nonce + REQUEST_NONCE_WINDOW <= h as u64)
+        {
+            return Err(replayed());
+        }
+        let inserted = tx.execute(
+            "INSERT OR IGNORE INTO request_nonces VALUES (?1, ?2)",
+            params![sender.as_slice(), nonce as i64],
+        )?;
+        if inserted == 0 {
+            return Err(replayed());
+        }
+        let top = highest.map_or(nonce, |h| (h as u64).max(nonce));
+        tx.execute(
+            "DELETE FROM request_nonces WHERE sender = ?1 AND nonce + ?2 <= ?3",
+            params![sender.as_slice(), REQUEST_NONCE_WINDOW as i64, top as i64],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The lowest request nonce sure to be accepted from `sender` (one above the highest used).
+    pub fn next_request_nonce(&self, sender: Address) -> Result<u64, StoreError> {
+        let highest: Option<i64> = self.conn.query_row(
+            "SELECT MAX(nonce) FROM request_nonces WHERE sender = ?1",
+            [sender.as_slice()],
+            |r| r.get(0),
+        )?;
+        Ok(highest.map_or(0, |h| h as u64 + 1))
+    }
+
+    /// Forgets parameters that expired before `block` and that no longer matter: tickets under
+    /// them are refused anyway, and their winners carry everything redemption needs. Also keeps at
+    /// most `max_unpaid` parameters of senders without credit here (oldest dropped first), so
+    /// quotes asked for by senders who never pay cannot grow the store. Returns the rows deleted.
+    pub fn prune_params(&self, block: u64, max_unpaid: u64) -> Result<usize, StoreError> {
+        let expired = self.conn.execute(
+            "DELETE FROM params WHERE expiration_block < ?1",
+            [block as i64],
+        )?;
+        let unpaid = self.conn.execute(
+            "DELETE FROM params WHERE rowid IN (
+                SELECT p.rowid FROM params p LEFT JOIN balances b ON b.sender = p.sender
+                WHERE b.sender IS NULL ORDER BY p.rowid DESC LIMIT -1 OFFSET ?1)",
+            [max_unpaid as i64],
+        )?;
+        Ok(expired + unpaid)
+    }
+
+    /// How many ticket parameters are stored (all senders).
+    pub fn params_count(&self) -> Result<u64, StoreError> {
+        let n: i64 = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM params", [], |r| r.get(0))?;
+        Ok(n as u64)
     }
 
     /// Winning tickets with `status`, in (signer, nonce) order: the order the broker needs.

@@ -1,193 +1,9 @@
 //! The orchestrator's HTTP API over real HTTP against anvil: quoting, payment, every refusal with
 //! its code (and nothing debited), the transcoder pull protocol, and charging at its own price.
 
-use std::sync::Arc;
-use std::time::Duration;
+mod common;
 
-use alloy::primitives::{Address, U256, utils::parse_ether};
-use alloy::providers::{DynProvider, Provider, ProviderBuilder, ext::AnvilApi};
-use peerflow_chain::actions::{fund_sender, give, register_orchestrator};
-use peerflow_chain::{Deployment, DevChain, SuiteParams, deploy_suite};
-use peerflow_orchestrator::chain_view::ChainView;
-use peerflow_orchestrator::http::{JOB_HEADER, JobHeader, PIXELS_HEADER, router};
-use peerflow_orchestrator::{
-    Node, NodeConfig, ParamsPolicy, PaymentStore, RecipientSecret, Validator,
-};
-use peerflow_protocol::api::{
-    ErrorBody, OrchestratorInfo, PAYMENT_HEADER, Payment, ProfileSpec, RENDITION_HEADER,
-    SEGMENT_HEADER, SegmentRequest, TicketMsg,
-};
-use peerflow_protocol::multipart::{self, Part};
-use peerflow_protocol::result::{RESULT_SIGNATURE_HEADER, ResultDomain, parse_signature_header};
-use peerflow_protocol::{ResultSigner, SegmentResult, Signature, TicketDomain};
-
-const TOKEN: &str = "transcoder-secret";
-const PRICE: u64 = 1_000;
-
-struct Net {
-    chain: DevChain,
-    d: Deployment,
-    url: String,
-    http: reqwest::Client,
-    _dir: tempfile::TempDir,
-}
-
-fn provider(chain: &DevChain, i: usize) -> DynProvider {
-    ProviderBuilder::new()
-        .wallet(chain.signer(i))
-        .connect_http(chain.endpoint().parse().unwrap())
-        .erased()
-}
-
-fn result_domain(chain: &DevChain, d: &Deployment) -> ResultDomain {
-    ResultDomain {
-        chain_id: chain.chain_id(),
-        staking: d.staking,
-    }
-}
-
-fn request() -> SegmentRequest {
-    SegmentRequest {
-        stream: "s".into(),
-        seq: 0,
-        format: "ts".into(),
-        profiles: vec![ProfileSpec {
-            name: "240p".into(),
-            width: 426,
-            height: 240,
-            bitrate_kbps: 400,
-            codec: "h264".into(),
-        }],
-    }
-}
-
-/// Anvil with the suite; account 1 a registered orchestrator serving HTTP; accounts 2 and 3 funded
-/// broadcasters (10 and 0.000001 FLOW of deposit).
-async fn start() -> Net {
-    let chain = DevChain::spawn().unwrap();
-    let deployer = provider(&chain, 0);
-    let d = deploy_suite(&deployer, &SuiteParams::devnet(chain.address(0)))
-        .await
-        .unwrap();
-    for i in 1..=3 {
-        give(&deployer, &d, chain.address(i), parse_ether("100").unwrap())
-            .await
-            .unwrap();
-    }
-    let o = provider(&chain, 1);
-    register_orchestrator(&o, &d, chain.address(1), parse_ether("50").unwrap(), 0, 0)
-        .await
-        .unwrap();
-    fund_sender(
-        &provider(&chain, 2),
-        &d,
-        parse_ether("10").unwrap(),
-        U256::ZERO,
-    )
-    .await
-    .unwrap();
-    fund_sender(
-        &provider(&chain, 3),
-        &d,
-        U256::from(1_000_000_000_000u64),
-        U256::ZERO,
-    )
-    .await
-    .unwrap();
-    deployer
-        .anvil_mine(Some(d.round_length), None)
-        .await
-        .unwrap();
-
-    let dir = tempfile::tempdir().unwrap();
-    let domain = TicketDomain {
-        chain_id: chain.chain_id(),
-        broker: d.ticket_broker,
-    };
-    let validator = Validator::new(chain.address(1), domain, RecipientSecret::random());
-    let store = PaymentStore::open(&dir.path().join("payments.sqlite")).unwrap();
-    let view = ChainView::new(
-        o.clone(),
-        d.ticket_broker,
-        chain.address(1),
-        d.start_block,
-        d.round_length,
-    );
-    let config = NodeConfig {
-        policy: ParamsPolicy {
-            price_per_pixel: U256::from(PRICE),
-            face_value: parse_ether("0.01").unwrap(),
-            win_prob: U256::MAX / U256::from(10u64),
-            lifetime_blocks: 20,
-        },
-        codecs: vec!["h264".into()],
-        transcoder_token: TOKEN.into(),
-        refresh_margin_blocks: 5,
-        job_timeout: Duration::from_secs(3),
-        capacity_pixels_per_second: 1_000_000,
-    };
-    let signer = ResultSigner::new(chain.secret_key(1), result_domain(&chain, &d)).unwrap();
-    let node = Arc::new(Node::new(validator, store, view, config, signer));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router(node, 8 << 20)).await.unwrap() });
-    Net {
-        chain,
-        d,
-        url,
-        http: reqwest::Client::new(),
-        _dir: dir,
-    }
-}
-
-impl Net {
-    async fn info(&self, sender: Address) -> OrchestratorInfo {
-        let r = self
-            .http
-            .get(format!("{}/v1/info?sender={sender}", self.url))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
-        r.json().await.unwrap()
-    }
-
-    /// A payment of `n` tickets from broadcaster account `i` under `info`'s parameters.
-    fn payment(&self, i: usize, info: &OrchestratorInfo, first_nonce: u64, n: u64) -> Payment {
-        let p = &info.ticket_params;
-        let sender = self.chain.address(i);
-        let domain = TicketDomain {
-            chain_id: info.chain_id,
-            broker: info.ticket_broker,
-        };
-        let tickets = (first_nonce..first_nonce + n)
-            .map(|nonce| {
-                let ticket = p.ticket(sender, nonce);
-                TicketMsg::new(
-                    &ticket,
-                    &Signature::sign(&self.chain.secret_key(i), ticket.hash(&domain)).unwrap(),
-                )
-            })
-            .collect();
-        Payment { sender, tickets }
-    }
-
-    async fn submit(&self, payment: &Payment, segment: &[u8]) -> reqwest::Response {
-        let request = request();
-        self.http
-            .post(format!("{}/v1/segment", self.url))
-            .header(SEGMENT_HEADER, serde_json::to_string(&request).unwrap())
-            .header(PAYMENT_HEADER, serde_json::to_string(payment).unwrap())
-            .body(segment.to_vec())
-            .send()
-            .await
-            .unwrap()
-    }
-}
-
-async fn error_of(r: reqwest::Response) -> (u16, ErrorBody) {
-    (r.status().as_u16(), r.json().await.unwrap())
-}
+use common::*;
 
 #[tokio::test]
 async fn info_binds_ticket_params_to_the_sender_and_reuses_them_while_fresh() {
@@ -248,7 +64,7 @@ async fn paid_segment_is_transcoded_by_a_pulling_transcoder_and_charged_at_the_o
     assert_eq!(idle.status(), 204);
 
     // A transcoder behind NAT: it pulls the job and posts a rendition back.
-    let (http, url) = (net.http.clone(), net.url.clone());
+    let (http, url, segment) = (net.http.clone(), net.url.clone(), net.segment.clone());
     let transcoder = tokio::spawn(async move {
         let job = http
             .get(format!("{url}/v1/transcoder/work?wait=10"))
@@ -258,7 +74,7 @@ async fn paid_segment_is_transcoded_by_a_pulling_transcoder_and_charged_at_the_o
             .unwrap();
         assert_eq!(job.status(), 200);
         let meta: JobHeader = serde_json::from_slice(job.headers()[JOB_HEADER].as_bytes()).unwrap();
-        assert_eq!(job.bytes().await.unwrap().as_ref(), b"segment bytes");
+        assert_eq!(job.bytes().await.unwrap().as_ref(), segment.as_slice());
         let part = Part::new("video/mp2t", b"rendition bytes".to_vec())
             .with_header(RENDITION_HEADER, meta.request.profiles[0].name.clone())
             .with_header(PIXELS_HEADER, "6000");
@@ -266,6 +82,7 @@ async fn paid_segment_is_transcoded_by_a_pulling_transcoder_and_charged_at_the_o
         let done = http
             .post(format!("{url}/v1/transcoder/result/{}", meta.id))
             .bearer_auth(TOKEN)
+            .header(JOB_SECRET_HEADER, meta.secret.as_str())
             .header("content-type", content_type)
             .body(body)
             .send()
@@ -275,7 +92,7 @@ async fn paid_segment_is_transcoded_by_a_pulling_transcoder_and_charged_at_the_o
     });
 
     let reply = net
-        .submit(&net.payment(2, &info, 0, 2), b"segment bytes")
+        .submit(&info, &net.payment(2, &info, 0, 2), &net.segment)
         .await;
     assert_eq!(reply.status(), 200);
     let charged: U256 = reply.headers()["x-peerflow-charged"]
@@ -283,10 +100,13 @@ async fn paid_segment_is_transcoded_by_a_pulling_transcoder_and_charged_at_the_o
         .unwrap()
         .parse()
         .unwrap();
+    // The transcoder's own pixel count (6000) is not believed: the orchestrator charges the
+    // profile's size × the frames it counted in the segment, at its price.
+    let pixels = 426 * 240 * net.frames;
     assert_eq!(
         charged,
-        U256::from(6000 * PRICE),
-        "price × pixels produced, at the orchestrator's price"
+        U256::from(pixels * PRICE),
+        "price × pixels of the requested renditions, at the orchestrator's price"
     );
     let content_type = reply.headers()["content-type"]
         .to_str()
@@ -305,12 +125,16 @@ async fn paid_segment_is_transcoded_by_a_pulling_transcoder_and_charged_at_the_o
         (parts[0].header(RENDITION_HEADER), parts[0].body.as_slice()),
         (Some("240p"), &b"rendition bytes"[..])
     );
+    assert_eq!(
+        parts[0].header(PIXELS_HEADER),
+        Some(pixels.to_string().as_str())
+    );
     // The reply is signed by the orchestrator over the input, the profile and the rendition.
     let result = SegmentResult::new(
         net.chain.address(1),
         net.chain.address(2),
         &request(),
-        b"segment bytes",
+        &net.segment,
         &[b"rendition bytes"],
     );
     let domain = result_domain(&net.chain, &net.d);
@@ -319,7 +143,7 @@ async fn paid_segment_is_transcoded_by_a_pulling_transcoder_and_charged_at_the_o
         net.chain.address(1),
         net.chain.address(2),
         &request(),
-        b"segment bytes",
+        &net.segment,
         &[b"rendition bytez"],
     );
     assert!(tampered.verify(&domain, &signature).is_err());
@@ -338,7 +162,11 @@ async fn refused_payments_say_why_and_debit_nothing() {
     let info = net.info(b).await;
 
     // No transcoder connected: the tickets pay, the work is refused with "capacity", nothing is charged.
-    let (status, body) = error_of(net.submit(&net.payment(2, &info, 0, 1), b"segment").await).await;
+    let (status, body) = error_of(
+        net.submit(&info, &net.payment(2, &info, 0, 1), &net.segment)
+            .await,
+    )
+    .await;
     assert_eq!(
         (status, body.code.as_str(), body.retry_elsewhere),
         (503, "capacity", true)
@@ -346,7 +174,11 @@ async fn refused_payments_say_why_and_debit_nothing() {
     let credit = net.info(b).await.balance;
     assert_eq!(credit, info.ticket_params.ticket_value);
 
-    let (status, body) = error_of(net.submit(&net.payment(2, &info, 0, 1), b"segment").await).await;
+    let (status, body) = error_of(
+        net.submit(&info, &net.payment(2, &info, 0, 1), &net.segment)
+            .await,
+    )
+    .await;
     assert_eq!(
         (status, body.code.as_str(), body.retry_elsewhere),
         (409, "ticket_replayed", false)
@@ -354,31 +186,39 @@ async fn refused_payments_say_why_and_debit_nothing() {
 
     let mut foreign = net.payment(2, &info, 5, 1);
     foreign.tickets[0].recipient_rand_hash = alloy::primitives::B256::repeat_byte(7);
-    let (status, body) = error_of(net.submit(&foreign, b"segment").await).await;
+    let (status, body) = error_of(net.submit(&info, &foreign, &net.segment).await).await;
     assert_eq!((status, body.code.as_str()), (402, "ticket_params_expired"));
 
     // Signed for another orchestrator: the signature does not match a ticket addressed here.
     let mut elsewhere = info.clone();
     elsewhere.ticket_params.recipient = net.chain.address(9);
     let (status, body) = error_of(
-        net.submit(&net.payment(2, &elsewhere, 6, 1), b"segment")
+        net.submit(&elsewhere, &net.payment(2, &elsewhere, 6, 1), &net.segment)
             .await,
     )
     .await;
     assert_eq!((status, body.code.as_str()), (400, "invalid_signature"));
 
     let poor = net.info(net.chain.address(3)).await;
-    let (status, body) = error_of(net.submit(&net.payment(3, &poor, 0, 1), b"segment").await).await;
+    let (status, body) = error_of(
+        net.submit(&poor, &net.payment(3, &poor, 0, 1), &net.segment)
+            .await,
+    )
+    .await;
     assert_eq!((status, body.code.as_str()), (402, "insufficient_deposit"));
 
     provider(&net.chain, 0)
         .anvil_mine(Some(21), None)
         .await
         .unwrap();
-    let (status, body) = error_of(net.submit(&net.payment(2, &info, 7, 1), b"segment").await).await;
+    let (status, body) = error_of(
+        net.submit(&info, &net.payment(2, &info, 7, 1), &net.segment)
+            .await,
+    )
+    .await;
     assert_eq!((status, body.code.as_str()), (402, "ticket_params_expired"));
 
-    let (status, body) = error_of(net.submit(&net.payment(2, &info, 8, 0), b"").await).await;
+    let (status, body) = error_of(net.submit(&info, &net.payment(2, &info, 8, 0), b"").await).await;
     assert_eq!((status, body.code.as_str()), (400, "bad_segment"));
     let missing = net
         .http

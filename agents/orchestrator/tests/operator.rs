@@ -16,15 +16,15 @@ use peerflow_chain::bindings::staking::Staking;
 use peerflow_chain::bindings::ticket_broker::TicketBroker;
 use peerflow_chain::{Deployment, DevChain, SuiteParams, deploy_suite};
 use peerflow_orchestrator::http::{
-    JOB_HEADER, JobHeader, PIXELS_HEADER, TRANSCODER_HEADER, TRANSCODER_PIXELS_HEADER,
-    TRANSCODER_SLOTS_HEADER,
+    JOB_HEADER, JOB_SECRET_HEADER, JobHeader, PIXELS_HEADER, TRANSCODER_HEADER,
+    TRANSCODER_PIXELS_HEADER, TRANSCODER_SLOTS_HEADER,
 };
 use peerflow_orchestrator::metrics as m;
 use peerflow_orchestrator::service::{RunningOrchestrator, ServiceConfig, start};
 use peerflow_orchestrator::{GasPolicy, NodeConfig, ParamsPolicy};
 use peerflow_protocol::api::{
-    OrchestratorInfo, PAYMENT_HEADER, Payment, ProfileSpec, RENDITION_HEADER, SEGMENT_HEADER,
-    SegmentRequest, TicketMsg,
+    OrchestratorInfo, PAYMENT_HEADER, Payment, ProfileSpec, RENDITION_HEADER, REQUEST_AUTH_HEADER,
+    RequestAuth, RequestContext, SEGMENT_HEADER, SegmentRequest, TicketMsg,
 };
 use peerflow_protocol::metrics::Exposition;
 use peerflow_protocol::multipart::{self, Part};
@@ -105,6 +105,7 @@ fn fake_transcoder(
             let done = http
                 .post(format!("{url}/v1/transcoder/result/{}", meta.id))
                 .bearer_auth(TOKEN)
+                .header(JOB_SECRET_HEADER, meta.secret.as_str())
                 .header("content-type", content_type)
                 .body(body)
                 .send()
@@ -164,6 +165,10 @@ struct Started {
     face: U256,
     url: String,
     http: reqwest::Client,
+    /// A real one-second segment, and the output pixels of [`request`]'s two profiles for it.
+    segment: Vec<u8>,
+    pixels: u64,
+    request_nonce: Arc<std::sync::atomic::AtomicU64>,
     _running: RunningOrchestrator<DynProvider>,
     _dir: tempfile::TempDir,
 }
@@ -223,7 +228,15 @@ async fn started() -> Started {
     let running = start(o.clone(), me, chain.secret_key(1), config)
         .await
         .unwrap();
+    let segments =
+        peerflow_media::testsrc::generate_segments(&dir.path().join("src"), 1, 1, 320, 180, 10)
+            .unwrap();
+    let segment = std::fs::read(&segments[0]).unwrap();
+    let frames = peerflow_media::probe_bytes(&segment).unwrap().frames;
     Started {
+        segment,
+        pixels: (426 * 240 + 256 * 144) * frames,
+        request_nonce: Arc::default(),
         url: running.url.clone(),
         chain,
         d,
@@ -266,21 +279,39 @@ impl Started {
         }
     }
 
-    /// Posts segment `seq` (two profiles) with `payment`.
+    /// Posts segment `seq` (two profiles) with `payment`, signed by the sender under the
+    /// parameters its ticket was made on.
     fn submit(
         &self,
         seq: u64,
         payment: Payment,
     ) -> impl std::future::Future<Output = reqwest::Response> + Send + 'static {
-        let (http, url) = (self.http.clone(), self.url.clone());
+        let (http, url, segment) = (self.http.clone(), self.url.clone(), self.segment.clone());
+        let request = request(seq);
+        let domain = TicketDomain {
+            chain_id: self.chain.chain_id(),
+            broker: self.d.ticket_broker,
+        };
+        let auth = RequestAuth::sign(
+            &self.chain.secret_key(2),
+            &RequestContext {
+                domain: &domain,
+                orchestrator: self.me,
+                sender: self.sender,
+                request: &request,
+                segment: &segment,
+            },
+            payment.tickets[0].recipient_rand_hash,
+            self.request_nonce
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst),
+        )
+        .unwrap();
         async move {
             http.post(format!("{url}/v1/segment"))
-                .header(
-                    SEGMENT_HEADER,
-                    serde_json::to_string(&request(seq)).unwrap(),
-                )
+                .header(SEGMENT_HEADER, serde_json::to_string(&request).unwrap())
                 .header(PAYMENT_HEADER, serde_json::to_string(&payment).unwrap())
-                .body(vec![0x47; 188])
+                .header(REQUEST_AUTH_HEADER, serde_json::to_string(&auth).unwrap())
+                .body(segment)
                 .send()
                 .await
                 .unwrap()
@@ -403,7 +434,7 @@ async fn metrics_and_status_report_the_work_done_and_the_chain_agrees() {
             n(&stream["lastSeq"]),
             n(&stream["pixels"])
         ),
-        (3, 2, 3 * 2 * PIXELS)
+        (3, 2, 3 * net.pixels)
     );
     assert_eq!(n(&s["transcoders"]["list"][0]["completed"]), 3);
 
@@ -575,7 +606,7 @@ async fn an_advertised_price_change_is_quoted_and_charged_from_the_next_quote_on
             .parse()
             .unwrap()
     };
-    let pixels = U256::from(2 * PIXELS); // two profiles of PIXELS each
+    let pixels = U256::from(net.pixels); // two profiles, counted by the orchestrator
     // What `peerflow orchestrator set-price` sends: the advertisement with a new price.
     let advertise_price = async |price: U256| {
         advertise(

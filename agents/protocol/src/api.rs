@@ -2,8 +2,8 @@
 //!
 //! `GET /v1/info?sender=0x…` → [`OrchestratorInfo`] (price, capabilities, capacity and ticket
 //! parameters bound to that sender). `POST /v1/segment` carries the segment as its body, a
-//! [`SegmentRequest`] in the `X-Peerflow-Segment` header and a [`Payment`] in `X-Peerflow-Payment`
-//! (both JSON); the reply carries the renditions themselves (`multipart/mixed`, one part per
+//! [`SegmentRequest`] in the `X-Peerflow-Segment` header, a [`Payment`] in `X-Peerflow-Payment` and
+//! the sender's [`RequestAuth`] over both in `X-Peerflow-Request-Auth` (all JSON); the reply carries the renditions themselves (`multipart/mixed`, one part per
 //! rendition) or an [`ErrorBody`] whose `code` says whether to retry elsewhere. `POST /v1/payment`
 //! (a JSON [`Payment`]) credits tickets without work.
 
@@ -19,6 +19,11 @@ pub const SEGMENT_HEADER: &str = "x-peerflow-segment";
 pub const PAYMENT_HEADER: &str = "x-peerflow-payment";
 /// Part header naming the rendition in a multipart reply.
 pub const RENDITION_HEADER: &str = "x-peerflow-rendition";
+/// Header carrying a JSON [`RequestAuth`]: the sender's signature over a `/v1/segment` request.
+/// Without a valid one the request is refused (401 `unauthorized_request`) before any credit moves.
+pub const REQUEST_AUTH_HEADER: &str = "x-peerflow-request-auth";
+/// The most renditions one segment request may ask for.
+pub const MAX_PROFILES: usize = 8;
 
 /// What an orchestrator offers, and how the asking sender must pay it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,6 +44,9 @@ pub struct OrchestratorInfo {
     /// The lowest nonce this orchestrator still accepts from the sender as signer: a broadcaster
     /// that lost its state resumes from here.
     pub next_nonce: u64,
+    /// The lowest request nonce ([`RequestAuth::nonce`]) sure to be accepted from this sender.
+    #[serde(default)]
+    pub next_request_nonce: u64,
 }
 
 /// Ticket parameters bound to one sender; valid until `expirationBlock`.
@@ -151,6 +159,101 @@ impl TicketMsg {
     }
 }
 
+/// A sender's authorization of one `/v1/segment` request: only a request signed by the sender (or a
+/// signer the chain says it authorized) may spend the sender's credit.
+///
+/// The signature is EIP-191 (`personal_sign`) over [`RequestAuth::digest`], which binds the chain
+/// and broker, the orchestrator, the sender and signer, the ticket parameters the work is charged
+/// under (their `recipientRandHash`), a per-sender request nonce (each is accepted once), the
+/// segment's keccak256 and every field of the [`SegmentRequest`] (stream, sequence, format and each
+/// profile). A request copied off the wire can therefore not be replayed, re-targeted to another
+/// orchestrator, or reused for other work or another segment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestAuth {
+    pub signer: Address,
+    /// `recipientRandHash` of the ticket parameters (issued to the sender) the work is charged under.
+    pub params: B256,
+    pub nonce: u64,
+    /// 65-byte `r ‖ s ‖ v` signature, hex.
+    pub signature: alloy_primitives::Bytes,
+}
+
+/// What a [`RequestAuth`] covers besides its own fields.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestContext<'a> {
+    pub domain: &'a crate::ticket::TicketDomain,
+    pub orchestrator: Address,
+    pub sender: Address,
+    pub request: &'a SegmentRequest,
+    pub segment: &'a [u8],
+}
+
+impl RequestAuth {
+    /// The EIP-191 digest signed for `ctx` by `signer` under parameters `params` with `nonce`.
+    pub fn digest(ctx: &RequestContext<'_>, signer: Address, params: B256, nonce: u64) -> B256 {
+        use alloy_primitives::keccak256;
+        fn field(out: &mut Vec<u8>, bytes: &[u8]) {
+            out.extend_from_slice(&(bytes.len() as u64).to_be_bytes());
+            out.extend_from_slice(bytes);
+        }
+        let r = ctx.request;
+        let mut req = Vec::with_capacity(128);
+        field(&mut req, r.stream.as_bytes());
+        req.extend_from_slice(&r.seq.to_be_bytes());
+        field(&mut req, r.format.as_bytes());
+        req.extend_from_slice(&(r.profiles.len() as u64).to_be_bytes());
+        for p in &r.profiles {
+            field(&mut req, p.name.as_bytes());
+            req.extend_from_slice(&p.width.to_be_bytes());
+            req.extend_from_slice(&p.height.to_be_bytes());
+            req.extend_from_slice(&p.bitrate_kbps.to_be_bytes());
+            field(&mut req, p.codec.as_bytes());
+        }
+        let mut inner = Vec::with_capacity(256);
+        inner.extend_from_slice(b"peerflow.segment-request.v1");
+        inner.extend_from_slice(&U256::from(ctx.domain.chain_id).to_be_bytes::<32>());
+        inner.extend_from_slice(ctx.domain.broker.as_slice());
+        inner.extend_from_slice(ctx.orchestrator.as_slice());
+        inner.extend_from_slice(ctx.sender.as_slice());
+        inner.extend_from_slice(signer.as_slice());
+        inner.extend_from_slice(params.as_slice());
+        inner.extend_from_slice(&nonce.to_be_bytes());
+        inner.extend_from_slice(keccak256(ctx.segment).as_slice());
+        inner.extend_from_slice(keccak256(&req).as_slice());
+        let mut prefixed = b"\x19Ethereum Signed Message:\n32".to_vec();
+        prefixed.extend_from_slice(keccak256(&inner).as_slice());
+        keccak256(&prefixed)
+    }
+
+    /// Signs `ctx` with `secret_key` (whose address is the signer).
+    pub fn sign(
+        secret_key: &[u8; 32],
+        ctx: &RequestContext<'_>,
+        params: B256,
+        nonce: u64,
+    ) -> Result<Self, crate::SignatureError> {
+        let signer = crate::signature::address_of_secret(secret_key)?;
+        let signature = Signature::sign(secret_key, Self::digest(ctx, signer, params, nonce))?;
+        Ok(Self {
+            signer,
+            params,
+            nonce,
+            signature: signature.to_bytes().to_vec().into(),
+        })
+    }
+
+    /// The address whose key signed this authorization for `ctx` (canonical encoding only).
+    pub fn recover(&self, ctx: &RequestContext<'_>) -> Result<Address, crate::SignatureError> {
+        Signature::from_bytes(&self.signature)?.recover(Self::digest(
+            ctx,
+            self.signer,
+            self.params,
+            self.nonce,
+        ))
+    }
+}
+
 /// An error reply: a machine-readable code, a message, and whether another orchestrator may succeed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -196,5 +299,83 @@ mod tests {
                 .unwrap(),
             (ticket, sig)
         );
+    }
+
+    fn sample_request() -> SegmentRequest {
+        SegmentRequest {
+            stream: "s".into(),
+            seq: 3,
+            format: "ts".into(),
+            profiles: vec![ProfileSpec {
+                name: "240p".into(),
+                width: 426,
+                height: 240,
+                bitrate_kbps: 400,
+                codec: "h264".into(),
+            }],
+        }
+    }
+
+    #[test]
+    fn request_auth_recovers_its_signer_only_for_what_it_signed() {
+        let domain = TicketDomain {
+            chain_id: 1,
+            broker: Address::repeat_byte(5),
+        };
+        let request = sample_request();
+        let ctx = RequestContext {
+            domain: &domain,
+            orchestrator: Address::repeat_byte(1),
+            sender: Address::repeat_byte(2),
+            request: &request,
+            segment: b"segment",
+        };
+        let key = [9u8; 32];
+        let auth = RequestAuth::sign(&key, &ctx, B256::repeat_byte(7), 4).unwrap();
+        let json = serde_json::to_string(&auth).unwrap();
+        let auth: RequestAuth = serde_json::from_str(&json).unwrap();
+        assert_eq!(auth.recover(&ctx), Ok(auth.signer));
+
+        let mut other = request.clone();
+        other.profiles[0].width = 1920;
+        let other_domain = TicketDomain {
+            chain_id: 2,
+            ..domain
+        };
+        let variants = [
+            RequestContext {
+                segment: b"other segment",
+                ..ctx
+            },
+            RequestContext {
+                request: &other,
+                ..ctx
+            },
+            RequestContext {
+                sender: Address::repeat_byte(3),
+                ..ctx
+            },
+            RequestContext {
+                orchestrator: Address::repeat_byte(4),
+                ..ctx
+            },
+            RequestContext {
+                domain: &other_domain,
+                ..ctx
+            },
+        ];
+        for v in &variants {
+            assert_ne!(auth.recover(v).ok(), Some(auth.signer));
+        }
+        let renonced = RequestAuth {
+            nonce: 5,
+            ..auth.clone()
+        };
+        assert_ne!(renonced.recover(&ctx).ok(), Some(auth.signer));
+        let reparamed = RequestAuth {
+            params: B256::repeat_byte(8),
+            ..auth.clone()
+        };
+        assert_ne!(reparamed.recover(&ctx).ok(), Some(auth.signer));
     }
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use peerflow_media::{InputFormat, Profile, Transcoder, VideoCodec, probe_bytes};
 use peerflow_orchestrator::http::{
-    JOB_ERROR_HEADER, JOB_HEADER, JobHeader, PIXELS_HEADER, TRANSCODER_HEADER,
+    JOB_ERROR_HEADER, JOB_HEADER, JOB_SECRET_HEADER, JobHeader, PIXELS_HEADER, TRANSCODER_HEADER,
     TRANSCODER_PIXELS_HEADER, TRANSCODER_SLOTS_HEADER,
 };
 use peerflow_protocol::api::{ProfileSpec, RENDITION_HEADER};
@@ -155,6 +155,7 @@ pub async fn pull_one(
     let in_flight = metrics::InFlight::start(&config.metrics);
     let segment = reply.bytes().await?.to_vec();
     let result_url = format!("{}/v1/transcoder/result/{}", config.orchestrator, meta.id);
+    let job_secret = meta.secret.clone();
     let work = Arc::clone(transcoder);
     let started = Instant::now();
     let outcome = tokio::task::spawn_blocking(move || {
@@ -173,7 +174,10 @@ pub async fn pull_one(
         Err(JobFailure::Failed(_)) => "failed",
     };
     metrics::job_done(&config.metrics, label, started.elapsed().as_secs_f64());
-    let post = http.post(result_url).bearer_auth(&config.token);
+    let post = http
+        .post(result_url)
+        .bearer_auth(&config.token)
+        .header(JOB_SECRET_HEADER, job_secret);
     let response = match outcome {
         Ok(parts) => {
             let (content_type, body) = multipart::encode(&parts);

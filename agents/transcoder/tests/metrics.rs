@@ -15,8 +15,8 @@ use peerflow_media::{
 use peerflow_orchestrator::service::{ServiceConfig, start};
 use peerflow_orchestrator::{GasPolicy, NodeConfig, ParamsPolicy};
 use peerflow_protocol::api::{
-    OrchestratorInfo, PAYMENT_HEADER, Payment, ProfileSpec, SEGMENT_HEADER, SegmentRequest,
-    TicketMsg,
+    OrchestratorInfo, PAYMENT_HEADER, Payment, ProfileSpec, REQUEST_AUTH_HEADER, RequestAuth,
+    RequestContext, SEGMENT_HEADER, SegmentRequest, TicketMsg,
 };
 use peerflow_protocol::metrics::Exposition;
 use peerflow_protocol::{Signature, TicketDomain};
@@ -181,11 +181,25 @@ async fn a_two_slot_transcoder_reports_its_load_and_each_job() {
                 codec: "h264".into(),
             }],
         };
+        let auth = RequestAuth::sign(
+            &chain.secret_key(2),
+            &RequestContext {
+                domain: &domain,
+                orchestrator: info.orchestrator,
+                sender,
+                request: &request,
+                segment: &segment,
+            },
+            info.ticket_params.recipient_rand_hash,
+            seq,
+        )
+        .unwrap();
         let (http, url) = (http.clone(), url.clone());
         async move {
             http.post(format!("{url}/v1/segment"))
                 .header(SEGMENT_HEADER, serde_json::to_string(&request).unwrap())
                 .header(PAYMENT_HEADER, serde_json::to_string(&payment).unwrap())
+                .header(REQUEST_AUTH_HEADER, serde_json::to_string(&auth).unwrap())
                 .body(segment)
                 .send()
                 .await
@@ -222,7 +236,8 @@ async fn a_two_slot_transcoder_reports_its_load_and_each_job() {
         Some(2.0)
     );
 
-    // The second slot meanwhile answers a segment that does not decode.
+    // A segment that does not decode is refused by the orchestrator itself (it counts the
+    // frames it charges for): no transcoder ever spends work on it.
     let bad = submit(1, b"not a transport stream".to_vec()).await;
     assert_eq!(bad.status(), 400);
     release.send(()).unwrap();
@@ -231,11 +246,11 @@ async fn a_two_slot_transcoder_reports_its_load_and_each_job() {
 
     let x = scrape(&own).await;
     assert_eq!(x.value(tm::SEGMENTS, &[("outcome", "transcoded")]), 1.0);
-    assert_eq!(x.value(tm::SEGMENTS, &[("outcome", "bad_segment")]), 1.0);
-    assert_eq!(x.sum(tm::SEGMENTS), 2.0);
+    assert_eq!(x.value(tm::SEGMENTS, &[("outcome", "bad_segment")]), 0.0);
+    assert_eq!(x.sum(tm::SEGMENTS), 1.0);
     assert_eq!(
         x.value("peerflow_transcoder_transcode_seconds_count", &[]),
-        2.0
+        1.0
     );
     assert_eq!(x.get(tm::LOAD, &[]), Some(0.0));
     let o = scrape(&url).await;

@@ -13,8 +13,8 @@ use peerflow_media::{FfmpegTranscoder, Transcoder, probe_bytes, testsrc};
 use peerflow_orchestrator::service::{ServiceConfig, start};
 use peerflow_orchestrator::{GasPolicy, NodeConfig, ParamsPolicy};
 use peerflow_protocol::api::{
-    OrchestratorInfo, PAYMENT_HEADER, Payment, ProfileSpec, RENDITION_HEADER, SEGMENT_HEADER,
-    SegmentRequest, TicketMsg,
+    OrchestratorInfo, PAYMENT_HEADER, Payment, ProfileSpec, RENDITION_HEADER, REQUEST_AUTH_HEADER,
+    RequestAuth, RequestContext, SEGMENT_HEADER, SegmentRequest, TicketMsg,
 };
 use peerflow_protocol::{Signature, TicketDomain, multipart};
 use peerflow_transcoder::{PullConfig, pull_one};
@@ -147,9 +147,23 @@ async fn pulled_segment_comes_back_as_decodable_renditions_charged_per_pixel() {
             },
         ],
     };
+    let auth = RequestAuth::sign(
+        &chain.secret_key(2),
+        &RequestContext {
+            domain: &domain,
+            orchestrator: info.orchestrator,
+            sender,
+            request: &request,
+            segment: &segment,
+        },
+        p.recipient_rand_hash,
+        0,
+    )
+    .unwrap();
     let reply = http
         .post(format!("{}/v1/segment", orchestrator.url))
         .header(SEGMENT_HEADER, serde_json::to_string(&request).unwrap())
+        .header(REQUEST_AUTH_HEADER, serde_json::to_string(&auth).unwrap())
         .header(
             PAYMENT_HEADER,
             serde_json::to_string(&Payment { sender, tickets }).unwrap(),

@@ -385,6 +385,7 @@ mod tests {
             },
             balance: U256::ZERO,
             next_nonce: 0,
+            next_request_nonce: 0,
         }
     }
 

@@ -16,7 +16,8 @@ use std::time::Duration;
 use alloy::primitives::{Address, U256};
 use peerflow_protocol::api::RENDITION_HEADER;
 use peerflow_protocol::api::{
-    ErrorBody, OrchestratorInfo, PAYMENT_HEADER, Payment, SEGMENT_HEADER, SegmentRequest, TicketMsg,
+    ErrorBody, OrchestratorInfo, PAYMENT_HEADER, Payment, REQUEST_AUTH_HEADER, RequestAuth,
+    RequestContext, SEGMENT_HEADER, SegmentRequest, TicketMsg,
 };
 use peerflow_protocol::multipart::{self, Part};
 use peerflow_protocol::result::{
@@ -248,7 +249,8 @@ impl Payer {
                 .await?;
             spent.add(&spend);
             paid |= spend.tickets > 0;
-            match self.post(to, request, &payment, segment).await {
+            let auth = self.sign_request(to, request, segment).await?;
+            match self.post(to, request, &payment, &auth, segment).await {
                 Ok(verified) => {
                     self.ledger.charged(to.address, cost);
                     return Ok(verified);
@@ -264,7 +266,10 @@ impl Payer {
                 }
                 Err(AttemptError::Refused { code, .. })
                     if !refreshed
-                        && matches!(code.as_str(), "ticket_params_expired" | "ticket_replayed") =>
+                        && matches!(
+                            code.as_str(),
+                            "ticket_params_expired" | "ticket_replayed" | "request_replayed"
+                        ) =>
                 {
                     refreshed = true; // our quote or nonce is stale: refresh once
                 }
@@ -407,6 +412,37 @@ impl Payer {
         })
     }
 
+    /// Our signature over this request to `to` (see [`RequestAuth`]): without it the orchestrator
+    /// lets nothing touch our credit. Uses the next request nonce of our quote from `to`.
+    async fn sign_request(
+        &self,
+        to: &Candidate,
+        request: &SegmentRequest,
+        segment: &[u8],
+    ) -> Result<RequestAuth, AttemptError> {
+        let slot = self.slot(to.address);
+        let mut held = slot.lock().await;
+        let quote = held
+            .as_mut()
+            .ok_or_else(|| AttemptError::BadReply("no quote to sign the request under".into()))?;
+        let ctx = RequestContext {
+            domain: &self.domain,
+            orchestrator: to.address,
+            sender: self.sender,
+            request,
+            segment,
+        };
+        let nonce = quote.info.next_request_nonce;
+        quote.info.next_request_nonce += 1;
+        RequestAuth::sign(
+            &self.key,
+            &ctx,
+            quote.info.ticket_params.recipient_rand_hash,
+            nonce,
+        )
+        .map_err(|e| AttemptError::BadReply(e.to_string()))
+    }
+
     async fn fetch_info(&self, to: &Candidate) -> Result<OrchestratorInfo, AttemptError> {
         let url = format!("{}/v1/info?sender={}", to.uri, self.sender);
         let reply = self
@@ -436,6 +472,7 @@ impl Payer {
         to: &Candidate,
         request: &SegmentRequest,
         payment: &Payment,
+        auth: &RequestAuth,
         segment: &[u8],
     ) -> Result<Verified, AttemptError> {
         let reply = self
@@ -448,6 +485,10 @@ impl Payer {
             .header(
                 PAYMENT_HEADER,
                 serde_json::to_string(payment).expect("serializable"),
+            )
+            .header(
+                REQUEST_AUTH_HEADER,
+                serde_json::to_string(auth).expect("serializable"),
             )
             .body(segment.to_vec())
             .send()

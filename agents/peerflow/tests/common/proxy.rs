@@ -16,7 +16,7 @@ use peerflow::roles::provider;
 use peerflow_chain::actions::advertise;
 use peerflow_protocol::SegmentResult;
 use peerflow_protocol::api::{
-    PAYMENT_HEADER, Payment, RENDITION_HEADER, SEGMENT_HEADER, SegmentRequest,
+    PAYMENT_HEADER, Payment, RENDITION_HEADER, REQUEST_AUTH_HEADER, SEGMENT_HEADER, SegmentRequest,
 };
 use peerflow_protocol::multipart::Part;
 use peerflow_protocol::result::{RESULT_SIGNATURE_HEADER, ResultDomain};
@@ -53,7 +53,12 @@ async fn forward<R: Rewrite>(State(p): State<Arc<Proxy<R>>>, request: Request) -
         .http
         .request(head.method.clone(), format!("{}{path}", p.target))
         .body(body.clone());
-    for name in [SEGMENT_HEADER, PAYMENT_HEADER, "content-type"] {
+    for name in [
+        SEGMENT_HEADER,
+        PAYMENT_HEADER,
+        REQUEST_AUTH_HEADER,
+        "content-type",
+    ] {
         if let Some(v) = head.headers.get(name) {
             out = out.header(name, v.clone());
         }
