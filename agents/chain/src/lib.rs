@@ -9,6 +9,7 @@ pub mod claims;
 pub mod deploy;
 pub mod devchain;
 pub mod refusal;
+pub mod rpc;
 pub mod stake_view;
 
 pub use deploy::{Deployment, SuiteParams, deploy_suite};
