@@ -8,6 +8,8 @@ pub mod bindings;
 pub mod claims;
 pub mod deploy;
 pub mod devchain;
+pub mod logscan;
+pub mod network;
 pub mod refusal;
 pub mod rpc;
 pub mod stake_view;

@@ -223,7 +223,9 @@ impl RpcOptions {
 
     /// A read-only provider.
     pub fn provider(&self) -> Result<DynProvider, RpcError> {
-        Ok(ProviderBuilder::new().connect_client(self.client()?).erased())
+        Ok(ProviderBuilder::new()
+            .connect_client(self.client()?)
+            .erased())
     }
 
     /// A provider that signs and sends with `signer`.
@@ -241,15 +243,27 @@ mod tests {
 
     #[test]
     fn urls_split_on_commas_and_refuse_websockets() {
-        let o = RpcOptions::new(["http://127.0.0.1:8545, https://a.example/v3/secret", "https://b.example"]);
+        let o = RpcOptions::new([
+            "http://127.0.0.1:8545, https://a.example/v3/secret",
+            "https://b.example",
+        ]);
         let e = o.endpoints().unwrap();
         assert_eq!(e.len(), 3);
         assert!(!e[0].https && e[0].local);
         assert!(e[1].https && !e[1].local);
-        assert_eq!(e[1].redacted(), "https://a.example/…", "the API key stays out of logs");
-        let err = RpcOptions::new(["wss://a.example"]).endpoints().unwrap_err();
+        assert_eq!(
+            e[1].redacted(),
+            "https://a.example/…",
+            "the API key stays out of logs"
+        );
+        let err = RpcOptions::new(["wss://a.example"])
+            .endpoints()
+            .unwrap_err();
         assert!(err.to_string().contains("https://"), "{err}");
-        assert!(matches!(RpcOptions::new([" , "]).endpoints(), Err(RpcError::NoUrl)));
+        assert!(matches!(
+            RpcOptions::new([" , "]).endpoints(),
+            Err(RpcError::NoUrl)
+        ));
         assert!(RpcOptions::new(["ftp://x"]).endpoints().is_err());
     }
 
@@ -267,12 +281,19 @@ mod tests {
         for n in 1..8 {
             let exp = (p.initial_backoff * (1 << (n - 1))).min(p.max_backoff);
             let d = p.delay(n, None);
-            assert!(d >= exp / 2 && d <= exp, "retry {n}: {d:?} outside [{:?}, {exp:?}]", exp / 2);
+            assert!(
+                d >= exp / 2 && d <= exp,
+                "retry {n}: {d:?} outside [{:?}, {exp:?}]",
+                exp / 2
+            );
         }
         let d = p.delay(1, Some(Duration::from_secs(3)));
         assert!(d >= Duration::from_secs(3), "Retry-After is a floor: {d:?}");
         let d = p.delay(1, Some(Duration::from_secs(3600)));
-        assert!(d <= p.max_retry_after + p.max_backoff, "an absurd Retry-After is capped: {d:?}");
+        assert!(
+            d <= p.max_retry_after + p.max_backoff,
+            "an absurd Retry-After is capped: {d:?}"
+        );
     }
 
     #[test]
@@ -284,7 +305,10 @@ mod tests {
             .with_ca_certs([empty.clone()])
             .transport()
             .unwrap_err();
-        assert!(matches!(err, RpcError::CaCert { ref path, .. } if *path == empty), "{err}");
+        assert!(
+            matches!(err, RpcError::CaCert { ref path, .. } if *path == empty),
+            "{err}"
+        );
         let err = RpcOptions::new(["https://rpc.example"])
             .with_ca_certs([dir.path().join("missing.pem")])
             .transport()

@@ -14,9 +14,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task;
 use std::time::Duration;
 
-use alloy_json_rpc::{ErrorPayload, RequestPacket, Response, ResponsePacket, ResponsePayload};
 use alloy::primitives::{Bytes as TxBytes, keccak256};
 use alloy::transports::{TransportError, TransportErrorKind, TransportFut};
+use alloy_json_rpc::{ErrorPayload, RequestPacket, Response, ResponsePacket, ResponsePayload};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::StatusCode;
@@ -148,7 +148,11 @@ impl RetryingTransport {
                     Ordering::Relaxed,
                     Ordering::Relaxed,
                 );
-                tracing::warn!(from = endpoint.redacted(), to = self.inner.endpoints[next].redacted(), "moving to the next RPC URL");
+                tracing::warn!(
+                    from = endpoint.redacted(),
+                    to = self.inner.endpoints[next].redacted(),
+                    "moving to the next RPC URL"
+                );
                 on_this_url = 0;
                 continue;
             }
@@ -201,6 +205,13 @@ impl RetryingTransport {
                     cause: format!("no reply within {timeout:?}"),
                     after: None,
                 };
+            }
+            // A certificate the client does not trust stays untrusted: no point in retrying.
+            Ok(Err(cause)) if cause.contains("invalid peer certificate") => {
+                return Attempt::Fatal(TransportErrorKind::custom_str(&format!(
+                    "{} refused: {cause}",
+                    endpoint.redacted()
+                )));
             }
             Ok(Err(cause)) => return Attempt::Retry { cause, after: None },
             Ok(Ok(reply)) => reply,
