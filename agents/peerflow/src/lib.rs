@@ -2,6 +2,7 @@
 //! embedded devnet (a whole network on one machine) that the main job and the end-to-end tests run.
 
 pub mod buyer;
+pub mod chain_access;
 pub mod config;
 pub mod demo;
 pub mod devnet;

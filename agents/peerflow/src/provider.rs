@@ -108,7 +108,7 @@ pub async fn provider(opts: &ProviderOpts, config: Option<&Path>) -> Result<()> 
         chain,
         deployment,
         ..
-    } = o.node.connect()?;
+    } = o.node.connect().await?;
     let running = start_provider(chain, me, &deployment, &o, true).await?;
     println!(
         "provider {me} serving {} (offers {:?})",

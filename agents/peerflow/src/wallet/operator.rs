@@ -88,7 +88,7 @@ pub async fn run(a: &OrchestratorAction) -> Result<()> {
             chain,
         } => {
             register(
-                &Session::for_sending(chain)?,
+                &Session::for_sending(chain).await?,
                 stake,
                 reward_cut,
                 fee_share,
@@ -97,10 +97,10 @@ pub async fn run(a: &OrchestratorAction) -> Result<()> {
             .await
         }
         OrchestratorAction::SetPrice { price, chain } => {
-            set_price(&Session::for_sending(chain)?, price).await
+            set_price(&Session::for_sending(chain).await?, price).await
         }
         OrchestratorAction::SetService { service, chain } => {
-            let s = Session::for_sending(chain)?;
+            let s = Session::for_sending(chain).await?;
             let token = s.token(s.d.work_token).await?;
             let step = advertise(&s, &token, service)?.context("--service-uri is required")?;
             s.run(vec![step]).await?;
@@ -110,7 +110,7 @@ pub async fn run(a: &OrchestratorAction) -> Result<()> {
             rounds,
             json,
             chain,
-        } => status(&Session::for_reading(chain)?, *rounds, *json).await,
+        } => status(&Session::for_reading(chain).await?, *rounds, *json).await,
     }
 }
 
