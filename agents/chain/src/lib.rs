@@ -38,4 +38,6 @@ pub enum ChainError {
     },
     #[error("the receipt has no {0} event")]
     MissingEvent(&'static str),
+    #[error(transparent)]
+    Scan(#[from] logscan::ScanError),
 }

@@ -302,7 +302,8 @@ async fn connect(node: &NodeOpts) -> Result<(Connected, Escrow<DynProvider>)> {
         c.deployment.job_escrow,
         c.deployment.work_token,
         c.chain.clone(),
-    );
+    )
+    .scanning_from(c.deployment.scan_from());
     Ok((c, escrow))
 }
 

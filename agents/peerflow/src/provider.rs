@@ -203,7 +203,8 @@ pub async fn start_provider(
         max_jobs: o.max_jobs.unwrap_or(2).max(1),
     };
     let url = cfg.public_url.clone();
-    let escrow = Escrow::new(deployment.job_escrow, deployment.work_token, chain);
+    let escrow = Escrow::new(deployment.job_escrow, deployment.work_token, chain)
+        .scanning_from(deployment.scan_from());
     let agent = Arc::new(Agent::new(cfg, escrow, executors)?);
     let app = peerflow_provider::http::router(Arc::clone(&agent));
     let server = tokio::spawn(async move {

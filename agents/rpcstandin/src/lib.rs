@@ -324,7 +324,7 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
         ));
     }
     let dropping = draw < unavailable + drop;
-    if dropping && draw % 2 == 0 {
+    if dropping && draw.is_multiple_of(2) {
         c.dropped.fetch_add(1, Ordering::Relaxed);
         return Err(Dropped);
     }

@@ -133,7 +133,7 @@ impl Endpoint {
             )
         });
         Ok(Self {
-            local: guess_local_url(&uri.to_string()),
+            local: guess_local_url(uri.to_string()),
             redacted: redact(url),
             uri,
             authorization,

@@ -292,9 +292,9 @@ async fn reward_calls(s: &Session, o: Address, since_round: u64) -> Result<Vec<R
     let filter = Filter::new()
         .address(s.d.staking)
         .event_signature(Staking::Reward::SIGNATURE_HASH)
-        .topic1(o.into_word())
-        .from_block(s.d.start_block + since_round * s.d.round_length);
-    let logs = s.chain.get_logs(&filter).await?;
+        .topic1(o.into_word());
+    let from = (s.d.start_block + since_round * s.d.round_length).max(s.d.scan_from());
+    let logs = peerflow_chain::logscan::scan_to_head(&s.chain, filter, from).await?;
     Ok(logs
         .iter()
         .filter_map(|l| {
