@@ -3,7 +3,6 @@
 //! Running the node itself is `peerflow orchestrator` with no subcommand.
 
 use alloy::primitives::{Address, B256, U256};
-use alloy::providers::Provider;
 use alloy::rpc::types::Filter;
 use alloy::sol_types::SolEvent;
 use anyhow::{Context, Result, bail};
