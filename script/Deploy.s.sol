@@ -5,7 +5,8 @@ import {Script, console} from "forge-std/Script.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {SuiteDeployer} from "./SuiteDeployer.sol";
 
-/// @notice Deploys the suite on any EVM chain and writes the addresses to deployments/<chainid>.json.
+/// @notice Deploys the suite on any EVM chain and writes the addresses, the chain id and the deployment block
+///         (where the agents start scanning events) to deployments/<chainid>.json.
 /// @dev `forge script script/Deploy.s.sol --rpc-url $RPC --private-key $KEY --broadcast`.
 ///      Every parameter has a devnet default and can be overridden by an environment variable
 ///      (PF_ROUND_LENGTH, PF_UNBONDING_PERIOD, PF_TICKET_VALIDITY, PF_UNLOCK_PERIOD, PF_MIN_ACTIVE_STAKE,
@@ -16,6 +17,8 @@ contract Deploy is Script {
     using SafeCast for uint256;
 
     function run() external returns (SuiteDeployer.Suite memory s) {
+        // No contract of the suite exists before the next block: the agents' event scans start here.
+        uint256 deploymentBlock = block.number + 1;
         vm.startBroadcast();
         (, address deployer,) = vm.readCallers();
         SuiteDeployer.Params memory p = SuiteDeployer.devnetParams(deployer);
@@ -46,6 +49,7 @@ contract Deploy is Script {
         string memory key = "deployment";
         vm.serializeUint(key, "chainId", block.chainid);
         vm.serializeUint(key, "startBlock", s.staking.startBlock());
+        vm.serializeUint(key, "deploymentBlock", deploymentBlock);
         vm.serializeUint(key, "roundLength", p.roundLength);
         vm.serializeAddress(key, "deployer", deployer);
         vm.serializeAddress(key, "WorkToken", address(s.token));

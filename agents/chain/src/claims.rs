@@ -292,10 +292,18 @@ pub async fn claims_filed_since<P: Provider>(
     d: &Deployment,
     from: u64,
 ) -> Result<Vec<FiledClaim>, ChainError> {
-    let claims = FaultClaims::new(d.fault_claims, provider);
-    let logs = claims.ClaimFiled_filter().from_block(from).query().await?;
+    let filter = FaultClaims::new(d.fault_claims, provider)
+        .ClaimFiled_filter()
+        .filter;
+    let logs = crate::logscan::scan_to_head(provider, filter, from.max(d.scan_from())).await?;
     Ok(logs
         .into_iter()
+        .filter_map(|log| {
+            let e = <FaultClaims::ClaimFiled as alloy::sol_types::SolEvent>::decode_log(&log.inner)
+                .ok()?
+                .data;
+            Some((e, log))
+        })
         .map(|(e, log)| FiledClaim {
             id: e.id,
             orchestrator: e.orchestrator,

@@ -108,8 +108,13 @@ impl SuiteParams {
 pub struct Deployment {
     #[serde(rename = "chainId")]
     pub chain_id: u64,
+    /// The block the staking contract was deployed in (round 0 starts there).
     #[serde(rename = "startBlock")]
     pub start_block: u64,
+    /// No contract of the suite existed before this block: every event scan starts here. Files
+    /// written before it was recorded fall back to `startBlock`.
+    #[serde(rename = "deploymentBlock", default)]
+    pub deployment_block: Option<u64>,
     #[serde(rename = "roundLength")]
     pub round_length: u64,
     pub deployer: Address,
@@ -134,6 +139,11 @@ pub struct Deployment {
 }
 
 impl Deployment {
+    /// Where event scans start: the deployment block (never block 0 of a long chain).
+    pub fn scan_from(&self) -> u64 {
+        self.deployment_block.unwrap_or(self.start_block)
+    }
+
     pub fn load(path: &Path) -> Result<Self, ChainError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| ChainError::DeploymentFile(format!("{}: {e}", path.display())))?;
@@ -153,6 +163,11 @@ pub async fn deploy_suite<P: Provider>(
     provider: &P,
     p: &SuiteParams,
 ) -> Result<Deployment, ChainError> {
+    let deployment_block = provider
+        .get_block_number()
+        .await
+        .map_err(alloy::contract::Error::from)?
+        + 1;
     let team = VestingWallet::deploy(provider, p.team, p.vesting_start, p.vesting_duration).await?;
     let treasury =
         VestingWallet::deploy(provider, p.treasury, p.vesting_start, p.vesting_duration).await?;
@@ -223,6 +238,7 @@ pub async fn deploy_suite<P: Provider>(
             .await
             .map_err(alloy::contract::Error::from)?,
         start_block: staking.startBlock().call().await?.to(),
+        deployment_block: Some(deployment_block),
         round_length: p.round_length,
         deployer: p.deployer,
         work_token: *token.address(),

@@ -14,11 +14,23 @@ pub enum DevChainError {
     AnvilNotFound(PathBuf),
     #[error("anvil failed to start: {0}")]
     Spawn(#[from] alloy::node_bindings::NodeError),
+    #[error("writing anvil's genesis file: {0}")]
+    Genesis(std::io::Error),
 }
 
 /// A running anvil with its funded development accounts. Stops when dropped.
 pub struct DevChain {
     anvil: AnvilInstance,
+    /// The genesis file written for `genesis_block`, removed on drop.
+    genesis: Option<PathBuf>,
+}
+
+impl Drop for DevChain {
+    fn drop(&mut self) {
+        if let Some(path) = &self.genesis {
+            let _ = std::fs::remove_file(path);
+        }
+    }
 }
 
 /// How to run the local chain.
@@ -34,6 +46,9 @@ pub struct DevChainOptions {
     /// Address to listen on (`anvil --host`, default 127.0.0.1), e.g. `0.0.0.0` to serve other
     /// hosts or network namespaces.
     pub host: Option<String>,
+    /// Start the chain at this block number (a genesis block numbered so), as if that much history
+    /// came before: event scans then face a long chain without mining it block by block.
+    pub genesis_block: Option<u64>,
 }
 
 impl DevChain {
@@ -63,8 +78,24 @@ impl DevChain {
         if let Some(host) = &options.host {
             anvil = anvil.arg("--host").arg(host);
         }
+        let genesis = match options.genesis_block {
+            Some(number) => {
+                static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+                let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let path = std::env::temp_dir()
+                    .join(format!("peerflow-genesis-{}-{n}.json", std::process::id()));
+                let genesis = format!(
+                    r#"{{"config":{{"chainId":31337}},"number":"{number:#x}","timestamp":"0x0","gasLimit":"0x1c9c380","difficulty":"0x0","alloc":{{}}}}"#
+                );
+                std::fs::write(&path, genesis).map_err(DevChainError::Genesis)?;
+                anvil = anvil.arg("--init").arg(&path);
+                Some(path)
+            }
+            None => None,
+        };
         Ok(Self {
             anvil: anvil.try_spawn()?,
+            genesis,
         })
     }
 

@@ -8,7 +8,10 @@ pub mod bindings;
 pub mod claims;
 pub mod deploy;
 pub mod devchain;
+pub mod logscan;
+pub mod network;
 pub mod refusal;
+pub mod rpc;
 pub mod stake_view;
 
 pub use deploy::{Deployment, SuiteParams, deploy_suite};
@@ -35,4 +38,6 @@ pub enum ChainError {
     },
     #[error("the receipt has no {0} event")]
     MissingEvent(&'static str),
+    #[error(transparent)]
+    Scan(#[from] logscan::ScanError),
 }

@@ -14,6 +14,7 @@ use crate::ChainError;
 use crate::bindings::staking::{IStaking, Staking};
 use crate::bindings::work_token::WorkToken;
 use crate::deploy::Deployment;
+use crate::logscan::scan_to_head;
 
 /// 1 token in wei: yields are in wei earned per token staked.
 const TOKEN: u128 = 1_000_000_000_000_000_000;
@@ -144,9 +145,8 @@ async fn lock_ids<P: Provider>(
     let filter = Filter::new()
         .address(d.staking)
         .event_signature(Staking::Unbond::SIGNATURE_HASH)
-        .topic1(account.into_word())
-        .from_block(d.start_block);
-    let logs = provider.get_logs(&filter).await.map_err(rpc)?;
+        .topic1(account.into_word());
+    let logs = scan_to_head(provider, filter, d.scan_from()).await?;
     Ok(logs
         .iter()
         .filter_map(|l| Staking::Unbond::decode_log(&l.inner).ok())
@@ -161,9 +161,8 @@ pub async fn registered_orchestrators<P: Provider>(
 ) -> Result<Vec<Address>, ChainError> {
     let filter = Filter::new()
         .address(d.staking)
-        .event_signature(Staking::OrchestratorRegistered::SIGNATURE_HASH)
-        .from_block(d.start_block);
-    let logs = provider.get_logs(&filter).await.map_err(rpc)?;
+        .event_signature(Staking::OrchestratorRegistered::SIGNATURE_HASH);
+    let logs = scan_to_head(provider, filter, d.scan_from()).await?;
     let mut out: Vec<Address> = Vec::new();
     for l in &logs {
         if let Ok(e) = Staking::OrchestratorRegistered::decode_log(&l.inner)

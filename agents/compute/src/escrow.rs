@@ -10,6 +10,7 @@ use peerflow_chain::ChainError;
 use peerflow_chain::bindings::job_escrow::{IJobEscrow, JobEscrow};
 use peerflow_chain::bindings::work_token::WorkToken;
 use peerflow_chain::deploy::{event_in, execute};
+use peerflow_chain::logscan::{LogScanner, scan_to_head};
 
 pub use IJobEscrow::{Job, JobParams, Record, Slot};
 
@@ -31,6 +32,8 @@ pub enum EscrowError {
 pub struct Escrow<P> {
     escrow: JobEscrow::JobEscrowInstance<P>,
     token: WorkToken::WorkTokenInstance<P>,
+    /// Where event scans start (the deployment block; 0 until [`Escrow::scanning_from`]).
+    start_block: u64,
 }
 
 /// A `JobCreated` event.
@@ -85,7 +88,37 @@ impl<P: Provider + Clone> Escrow<P> {
         Self {
             escrow: JobEscrow::new(escrow, provider.clone()),
             token: WorkToken::new(token, provider),
+            start_block: 0,
         }
+    }
+
+    /// Event scans start at `block` (the deployment's, `Deployment::scan_from`) instead of 0.
+    pub fn scanning_from(mut self, block: u64) -> Self {
+        self.start_block = block;
+        self
+    }
+
+    /// Every log of `filter` from the deployment block to the head, in bounded windows.
+    async fn scan<E: alloy::sol_types::SolEvent>(
+        &self,
+        filter: alloy::rpc::types::Filter,
+        from: u64,
+        to: Option<u64>,
+    ) -> Result<Vec<(E, alloy::rpc::types::Log)>, EscrowError> {
+        let from = from.max(self.start_block);
+        let logs = match to {
+            Some(to) => {
+                LogScanner::new(filter)
+                    .scan(self.provider(), from, to)
+                    .await
+            }
+            None => scan_to_head(self.provider(), filter, from).await,
+        }
+        .map_err(|e| EscrowError::Rpc(e.to_string()))?;
+        Ok(logs
+            .into_iter()
+            .filter_map(|l| Some((E::decode_log(&l.inner).ok()?.data, l)))
+            .collect())
     }
 
     /// The contract.
@@ -288,12 +321,9 @@ impl<P: Provider + Clone> Escrow<P> {
 
     /// Jobs created in blocks `from..=to`.
     pub async fn created(&self, from: u64, to: u64) -> Result<Vec<CreatedJob>, EscrowError> {
+        let filter = self.escrow.JobCreated_filter().filter;
         let logs = self
-            .escrow
-            .JobCreated_filter()
-            .from_block(from)
-            .to_block(to)
-            .query()
+            .scan::<JobEscrow::JobCreated>(filter, from, Some(to))
             .await?;
         Ok(logs
             .into_iter()
@@ -309,13 +339,12 @@ impl<P: Provider + Clone> Escrow<P> {
 
     /// A job as its `JobCreated` event told it.
     pub async fn created_job(&self, job_id: u64) -> Result<CreatedJob, EscrowError> {
-        let logs = self
+        let filter = self
             .escrow
             .JobCreated_filter()
             .topic1(U256::from(job_id))
-            .from_block(0)
-            .query()
-            .await?;
+            .filter;
+        let logs = self.scan::<JobEscrow::JobCreated>(filter, 0, None).await?;
         logs.into_iter()
             .next()
             .map(|(e, log)| CreatedJob {
@@ -331,19 +360,21 @@ impl<P: Provider + Clone> Escrow<P> {
     /// The results revealed for a job so far, each with the charge and usage hash it was committed
     /// with (sealed results not yet revealed are not listed: nobody knows them).
     pub async fn results(&self, job_id: u64) -> Result<Vec<CommittedResult>, EscrowError> {
-        let commits = self
+        let commits_filter = self
             .escrow
             .ResultCommitted_filter()
             .topic1(U256::from(job_id))
-            .from_block(0)
-            .query()
+            .filter;
+        let commits = self
+            .scan::<JobEscrow::ResultCommitted>(commits_filter, 0, None)
             .await?;
-        let reveals = self
+        let reveals_filter = self
             .escrow
             .ResultRevealed_filter()
             .topic1(U256::from(job_id))
-            .from_block(0)
-            .query()
+            .filter;
+        let reveals = self
+            .scan::<JobEscrow::ResultRevealed>(reveals_filter, 0, None)
             .await?;
         Ok(reveals
             .into_iter()
@@ -362,13 +393,12 @@ impl<P: Provider + Clone> Escrow<P> {
 
     /// How each slot of a finalized job ended.
     pub async fn settlements(&self, job_id: u64) -> Result<Vec<SettledSlot>, EscrowError> {
-        let logs = self
+        let filter = self
             .escrow
             .SlotSettled_filter()
             .topic1(U256::from(job_id))
-            .from_block(0)
-            .query()
-            .await?;
+            .filter;
+        let logs = self.scan::<JobEscrow::SlotSettled>(filter, 0, None).await?;
         Ok(logs
             .into_iter()
             .map(|(e, _)| SettledSlot::from(e))

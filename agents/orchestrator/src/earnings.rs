@@ -2,18 +2,27 @@
 //! are consistent: its bonded stake with rewards (`Staking.pendingStake`), its pool's stake, its
 //! claimable fees (`Staking.pendingFees`), the winning tickets the TicketBroker credited to it
 //! (`WinningTicketRedeemed` events naming it as recipient) and its `reward()` calls (`Reward`
-//! events). Events are scanned incrementally from the deployment's start block, so each read
-//! fetches only the blocks since the last one.
+//! events). Events are scanned incrementally from the deployment's start block, in windows that
+//! adapt to the provider's caps (`peerflow_chain::logscan`), so each read fetches only the blocks
+//! since the last one.
 
 use alloy::eips::BlockId;
 use alloy::primitives::{Address, B256, U256};
 use alloy::providers::Provider;
 use peerflow_chain::bindings::staking::Staking;
 use peerflow_chain::bindings::ticket_broker::TicketBroker;
+use peerflow_chain::logscan::LogScanner;
 use tokio::sync::Mutex;
 
-/// Blocks per `eth_getLogs` request.
-const LOG_CHUNK: u64 = 10_000;
+/// The `E` events among `logs`, each with its log.
+fn decoded<E: alloy::sol_types::SolEvent>(
+    logs: Vec<alloy::rpc::types::Log>,
+) -> Vec<(E, alloy::rpc::types::Log)> {
+    logs.into_iter()
+        .filter_map(|l| Some((E::decode_log(&l.inner).ok()?.data, l)))
+        .collect()
+}
+
 /// Reward calls kept (newest); totals cover every call.
 pub const REWARDS_KEPT: usize = 50;
 
@@ -104,25 +113,24 @@ impl EarningsReader {
         let staking = Staking::new(staking, provider.clone());
         let broker = TicketBroker::new(broker, provider.clone());
         let mut scan = self.scan.lock().await;
-        while scan.next_block <= head {
-            let from = scan.next_block;
-            let to = head.min(from + LOG_CHUNK - 1);
-            let redeemed = broker
+        let mut redeemed_scan = LogScanner::new(
+            broker
                 .WinningTicketRedeemed_filter()
                 .topic2(me.into_word())
-                .from_block(from)
-                .to_block(to)
-                .query()
+                .filter,
+        );
+        let mut reward_scan =
+            LogScanner::new(staking.Reward_filter().topic1(me.into_word()).filter);
+        while scan.next_block <= head {
+            let from = scan.next_block;
+            // Windows that fit the provider's caps; the reward scan covers the redeemed one's.
+            let (redeemed, to) = redeemed_scan
+                .next_window(provider, from, head)
                 .await
                 .map_err(err)?;
-            let rewards = staking
-                .Reward_filter()
-                .topic1(me.into_word())
-                .from_block(from)
-                .to_block(to)
-                .query()
-                .await
-                .map_err(err)?;
+            let rewards = reward_scan.scan(provider, from, to).await.map_err(err)?;
+            let redeemed = decoded::<TicketBroker::WinningTicketRedeemed>(redeemed);
+            let rewards = decoded::<Staking::Reward>(rewards);
             let mut calls = Vec::with_capacity(rewards.len());
             for (event, log) in rewards {
                 let block = log.block_number.unwrap_or(to);

@@ -224,11 +224,11 @@ pub enum VodCommand {
 pub async fn compute(cmd: &ComputeCommand) -> Result<()> {
     match cmd {
         ComputeCommand::Submit(s) => compute_submit(s).await,
-        ComputeCommand::Status(a) => status(&escrow_of(&a.node)?, a.job).await,
+        ComputeCommand::Status(a) => status(&escrow_of(&a.node).await?, a.job).await,
         ComputeCommand::Logs(a) => logs(&a.node, a.job).await,
         ComputeCommand::Results(a) => results(a).await,
         ComputeCommand::Cancel(a) => {
-            escrow_of(&a.node)?.cancel(a.job).await?;
+            escrow_of(&a.node).await?.cancel(a.job).await?;
             println!("job {} cancelled; the escrow refunded it", a.job);
             Ok(())
         }
@@ -252,19 +252,20 @@ pub async fn compute(cmd: &ComputeCommand) -> Result<()> {
             );
             Ok(())
         }
-        ComputeCommand::Usage(a) => usage(&escrow_of(&a.node)?, a.job).await,
+        ComputeCommand::Usage(a) => usage(&escrow_of(&a.node).await?, a.job).await,
         ComputeCommand::Finalize(a) => {
-            let escrow = escrow_of(&a.node)?;
+            let escrow = escrow_of(&a.node).await?;
             escrow.finalize(a.job).await?;
             status(&escrow, a.job).await
         }
         ComputeCommand::Dispute(a) => {
-            escrow_of(&a.node)?.dispute(a.job, a.provider).await?;
+            escrow_of(&a.node).await?.dispute(a.job, a.provider).await?;
             println!("slot of {} in job {} disputed", a.provider, a.job);
             Ok(())
         }
         ComputeCommand::Release(a) => {
-            escrow_of(&a.node)?
+            escrow_of(&a.node)
+                .await?
                 .release_checkpoint(a.job, a.provider)
                 .await?;
             println!("checkpoint released to {} in job {}", a.provider, a.job);
@@ -272,7 +273,10 @@ pub async fn compute(cmd: &ComputeCommand) -> Result<()> {
         }
         ComputeCommand::Vote(v) => {
             let a = &v.slot;
-            escrow_of(&a.node)?.vote(a.job, a.provider, v.pay).await?;
+            escrow_of(&a.node)
+                .await?
+                .vote(a.job, a.provider, v.pay)
+                .await?;
             println!(
                 "voted {} for {} in job {}",
                 if v.pay { "pay" } else { "slash" },
@@ -288,22 +292,23 @@ pub async fn vod(cmd: &VodCommand) -> Result<()> {
     match cmd {
         VodCommand::Submit(s) => vod_submit(s).await,
         VodCommand::Fetch(a) => results(a).await,
-        VodCommand::Status(a) => status(&escrow_of(&a.node)?, a.job).await,
+        VodCommand::Status(a) => status(&escrow_of(&a.node).await?, a.job).await,
     }
 }
 
-fn connect(node: &NodeOpts) -> Result<(Connected, Escrow<DynProvider>)> {
-    let c = node.connect()?;
+async fn connect(node: &NodeOpts) -> Result<(Connected, Escrow<DynProvider>)> {
+    let c = node.connect().await?;
     let escrow = Escrow::new(
         c.deployment.job_escrow,
         c.deployment.work_token,
         c.chain.clone(),
-    );
+    )
+    .scanning_from(c.deployment.scan_from());
     Ok((c, escrow))
 }
 
-fn escrow_of(node: &NodeOpts) -> Result<Escrow<DynProvider>> {
-    Ok(connect(node)?.1)
+async fn escrow_of(node: &NodeOpts) -> Result<Escrow<DynProvider>> {
+    Ok(connect(node).await?.1)
 }
 
 fn resources(cpus: f64, memory_mb: u32, disk_mb: u32, gpus: u16) -> Result<Resources> {
@@ -378,7 +383,7 @@ fn split_pair(s: &str, what: &str) -> Result<(String, String)> {
 }
 
 async fn compute_submit(s: &ComputeSubmit) -> Result<()> {
-    let (c, escrow) = connect(&s.node)?;
+    let (c, escrow) = connect(&s.node).await?;
     let blobs = BlobClient::new();
     let store = &s.terms.store;
     let archive = upload_file(&blobs, store, &s.image_archive).await?;
@@ -418,7 +423,7 @@ async fn compute_submit(s: &ComputeSubmit) -> Result<()> {
 }
 
 async fn vod_submit(s: &VodSubmit) -> Result<()> {
-    let (c, escrow) = connect(&s.node)?;
+    let (c, escrow) = connect(&s.node).await?;
     peerflow_media::Profile::parse_ladder(&with_rav1e(&s.ladder)).context("--ladder")?;
     let blobs = BlobClient::new();
     let input = upload_file(&blobs, &s.terms.store, &s.input).await?;
@@ -569,7 +574,7 @@ async fn provider_url(
 }
 
 async fn logs(node: &NodeOpts, job: u64) -> Result<()> {
-    let (c, escrow) = connect(node)?;
+    let (c, escrow) = connect(node).await?;
     let http = reqwest::Client::new();
     for (provider, _) in escrow.slots(job).await? {
         println!("== {provider}");
@@ -632,7 +637,7 @@ async fn usage(escrow: &Escrow<DynProvider>, job: u64) -> Result<()> {
 }
 
 async fn results(a: &ResultsArgs) -> Result<()> {
-    let escrow = escrow_of(&a.node)?;
+    let escrow = escrow_of(&a.node).await?;
     let blobs = BlobClient::new();
     let manifest = fetch_results(&escrow, &blobs, a.job, &a.out).await?;
     println!(

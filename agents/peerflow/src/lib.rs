@@ -3,6 +3,7 @@
 
 pub mod broadcaster_keys;
 pub mod buyer;
+pub mod chain_access;
 pub mod config;
 pub mod demo;
 pub mod devnet;

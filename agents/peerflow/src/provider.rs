@@ -113,7 +113,7 @@ pub async fn provider(opts: &ProviderOpts, config: Option<&Path>) -> Result<()> 
         chain,
         deployment,
         ..
-    } = o.node.connect()?;
+    } = o.node.connect().await?;
     let running = start_provider(chain, me, &deployment, &o, true).await?;
     println!(
         "provider {me} serving {} (offers {:?})",
@@ -212,7 +212,8 @@ pub async fn start_provider(
             .unwrap_or_else(|| vec![deployment.deployer]),
     };
     let url = cfg.public_url.clone();
-    let escrow = Escrow::new(deployment.job_escrow, deployment.work_token, chain);
+    let escrow = Escrow::new(deployment.job_escrow, deployment.work_token, chain)
+        .scanning_from(deployment.scan_from());
     let agent = Arc::new(Agent::new(cfg, escrow, executors)?);
     let app = peerflow_provider::http::router(Arc::clone(&agent));
     let server = tokio::spawn(async move {

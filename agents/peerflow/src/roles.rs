@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use alloy::primitives::U256;
-use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::providers::DynProvider;
 use alloy::signers::local::PrivateKeySigner;
 use anyhow::{Context, Result};
 use peerflow_broadcaster::BroadcasterConfig;
@@ -29,6 +29,7 @@ use peerflow_chain::Deployment;
 use peerflow_chain::actions::advertise;
 use peerflow_chain::bindings::service_registry::ServiceRegistry;
 use peerflow_chain::bindings::ticket_broker::TicketBroker;
+use peerflow_chain::rpc::RpcOptions;
 use peerflow_media::{
     FfmpegTranscoder, Rav1eTranscoder, Transcoder, default_ladder, measure_capacity,
 };
@@ -40,18 +41,24 @@ use peerflow_protocol::result::ResultDomain;
 use peerflow_transcoder::PullConfig;
 use serde::{Deserialize, Serialize};
 
+use crate::chain_access::NetworkArgs;
 use crate::config::layered;
 use crate::keys::KeyArgs;
 
 /// What every chain-connected role (orchestrator, broadcaster) is given.
 #[derive(Debug, Clone, Default, clap::Args, Serialize, Deserialize)]
 pub struct NodeOpts {
-    /// Chain RPC endpoint.
+    /// Chain RPC endpoint(s), http:// or https://: a comma-separated list is tried in order, the
+    /// next when one keeps failing (default: the --network's, else http://127.0.0.1:8545).
     #[arg(long, env = "PEERFLOW_RPC_URL")]
     pub rpc_url: Option<String>,
-    /// Deployment file (addresses of the contract suite), as written by the deploy script.
+    /// Deployment file (addresses of the contract suite), as written by the deploy script
+    /// (default with --network: deployments/<chain-id>.json).
     #[arg(long, env = "PEERFLOW_DEPLOYMENT")]
     pub deployment: Option<PathBuf>,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub net: NetworkArgs,
     /// Address of the role's HTTP server.
     #[arg(long, env = "PEERFLOW_LISTEN")]
     pub listen: Option<SocketAddr>,
@@ -72,19 +79,19 @@ pub struct Connected {
 }
 
 impl NodeOpts {
-    pub fn connect(&self) -> Result<Connected> {
+    /// Connects with the role's key and checks the deployment against the chain.
+    pub async fn connect(&self) -> Result<Connected> {
         let signer = self.keys.signer()?;
         let (me, key) = (signer.address(), signer.to_bytes().0);
-        let rpc = self
-            .rpc_url
-            .clone()
-            .unwrap_or_else(|| "http://127.0.0.1:8545".into());
-        let chain = provider(&rpc, signer)?;
-        let deployment = Deployment::load(
-            self.deployment
-                .as_deref()
-                .context("--deployment is required")?,
-        )?;
+        let access = self
+            .net
+            .connect(
+                self.rpc_url.as_deref(),
+                self.deployment.as_deref(),
+                Some(signer),
+            )
+            .await?;
+        let (chain, deployment) = (access.chain, access.deployment);
         Ok(Connected {
             me,
             key,
@@ -152,11 +159,9 @@ pub struct TranscoderOpts {
     pub slots: Option<usize>,
 }
 
+/// A signing provider on `rpc` (one URL or a comma-separated list) through the retrying transport.
 pub fn provider(rpc: &str, signer: PrivateKeySigner) -> Result<DynProvider> {
-    Ok(ProviderBuilder::new()
-        .wallet(signer)
-        .connect_http(rpc.parse().context("--rpc-url")?)
-        .erased())
+    Ok(RpcOptions::new([rpc]).wallet_provider(signer)?)
 }
 
 /// `win_probability` as the broker's `winProb` (`p × (2²⁵⁶ − 1)`, to 1e-18; 1 is certainty).
@@ -184,7 +189,7 @@ pub async fn orchestrator(opts: &OrchestratorOpts, config: Option<&Path>) -> Res
         key,
         chain,
         deployment,
-    } = o.node.connect()?;
+    } = o.node.connect().await?;
     // Without --price, keep the advertised one: a restart must not undo a `set-price`.
     let advertised = ServiceRegistry::new(deployment.service_registry, &chain)
         .getService(me)
@@ -659,7 +664,7 @@ pub async fn broadcaster(opts: &BroadcasterOpts, config: Option<&Path>) -> Resul
         key,
         chain,
         deployment,
-    } = b.node.connect()?;
+    } = b.node.connect().await?;
     let policy = TopUp {
         minimum: U256::from(b.min_deposit.unwrap_or(10_000_000_000_000_000_000)),
         target: U256::from(b.deposit_target.unwrap_or(100_000_000_000_000_000_000)),

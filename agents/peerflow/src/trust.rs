@@ -6,13 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use alloy::primitives::Address;
-use alloy::providers::{Provider, ProviderBuilder};
+use alloy::providers::Provider;
 use anyhow::{Context, Result};
 use peerflow_broadcaster::network::juror::{Juror, JurorLimits};
 use peerflow_broadcaster::network::record::{Record, RecordSources, record_of};
 use peerflow_broadcaster::network::reputation::{Reputation, SuspensionPolicy};
 use peerflow_broadcaster::network::verification::VerifyPolicy;
-use peerflow_chain::Deployment;
 use peerflow_chain::bindings::fault_claims::FaultClaims;
 use peerflow_protocol::metrics::Metrics;
 
@@ -40,7 +39,7 @@ pub struct JurorOpts {
 
 /// Runs a juror until Ctrl-C. Refuses to start for an account that is not on the committee.
 pub async fn juror(opts: &JurorOpts) -> Result<()> {
-    let c = opts.node.connect()?;
+    let c = opts.node.connect().await?;
     let member = FaultClaims::new(c.deployment.fault_claims, &c.chain)
         .isMember(c.me)
         .call()
@@ -91,16 +90,16 @@ pub async fn juror(opts: &JurorOpts) -> Result<()> {
 pub struct ReputationOpts {
     /// The orchestrator's or compute provider's address.
     pub address: Address,
-    /// Chain RPC endpoint.
-    #[arg(
-        long,
-        env = "PEERFLOW_RPC_URL",
-        default_value = "http://127.0.0.1:8545"
-    )]
-    pub rpc_url: String,
-    /// Deployment file (addresses of the contract suite).
+    /// Chain RPC endpoint(s), http:// or https://, comma-separated (default: the --network's,
+    /// else http://127.0.0.1:8545).
+    #[arg(long, env = "PEERFLOW_RPC_URL")]
+    pub rpc_url: Option<String>,
+    /// Deployment file (addresses of the contract suite; default with --network:
+    /// deployments/<chain-id>.json).
     #[arg(long, env = "PEERFLOW_DEPLOYMENT")]
-    pub deployment: PathBuf,
+    pub deployment: Option<PathBuf>,
+    #[command(flatten)]
+    pub net: crate::chain_access::NetworkArgs,
     /// A broadcaster's reputation store (`<broadcaster data dir>/reputation.sqlite`), for its
     /// scores; without it only the on-chain record is shown.
     #[arg(long)]
@@ -112,10 +111,11 @@ pub struct ReputationOpts {
 
 /// Prints one record.
 pub async fn reputation(opts: &ReputationOpts) -> Result<()> {
-    let deployment = Deployment::load(&opts.deployment)?;
-    let chain = ProviderBuilder::new()
-        .connect_http(opts.rpc_url.parse().context("--rpc-url")?)
-        .erased();
+    let access = opts
+        .net
+        .connect(opts.rpc_url.as_deref(), opts.deployment.as_deref(), None)
+        .await?;
+    let (chain, deployment) = (access.chain, access.deployment);
     let (store, source) = match &opts.db {
         Some(path) => {
             if !path.is_file() {

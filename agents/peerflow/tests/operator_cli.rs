@@ -471,3 +471,292 @@ async fn holders_operators_and_broadcasters_act_through_the_cli() {
     ));
     assert_eq!(wei(&st["deposit"]), U256::ZERO);
 }
+
+fn borrowed(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
+/// `peerflow ARGS` with no chain flags added (the caller gives them), and `envs`.
+fn peerflow(args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_peerflow"))
+        .env("RUST_LOG", "warn")
+        .env_remove("SSL_CERT_FILE")
+        .envs(envs.iter().copied())
+        .args(args)
+        .output()
+        .expect("peerflow binary");
+    eprintln!(
+        "$ peerflow {}\n{}{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_cli_over_a_flaky_https_provider_checks_the_deployment() {
+    use peerflow_rpc_standin::{PublicRpc, StandinConfig};
+    let chain = DevChain::spawn().unwrap();
+    let deployer = provider(&chain.endpoint(), chain.signer(0)).unwrap();
+    let d = deploy_suite(&deployer, &SuiteParams::devnet(chain.address(0)))
+        .await
+        .unwrap();
+    let holder = chain.address(HOLDER);
+    give(&deployer, &d, holder, parse_ether("100").unwrap())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let deployments = dir.path().join("deployments");
+    std::fs::create_dir_all(&deployments).unwrap();
+    let file = deployments.join("31337.json");
+    d.save(&file).unwrap();
+    let flaky = PublicRpc::start(StandinConfig::flaky(chain.endpoint(), 25))
+        .await
+        .unwrap();
+    let ca = flaky.ca_file().display().to_string();
+    let f = file.display().to_string();
+    let holder_s = holder.to_string();
+    let status = |extra: &[&str]| {
+        let mut args = vec!["stake", "status", "--account", &holder_s, "--json"];
+        args.extend_from_slice(extra);
+        args.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    };
+
+    // https with the provider's CA, through 429s, 503s and dropped connections.
+    let args = status(&[
+        "--rpc-url",
+        flaky.url(),
+        "--rpc-ca-cert",
+        &ca,
+        "--deployment",
+        &f,
+    ]);
+    let v = json(&peerflow(&borrowed(&args), &[]));
+    assert_eq!(
+        wei(&v["position"]["wallet"]),
+        parse_ether("100").unwrap(),
+        "the holder's balance, read over https: {v}"
+    );
+    // The CA from SSL_CERT_FILE, the deployment from --network's deployments/<chain-id>.json.
+    let dd = deployments.display().to_string();
+    let args = status(&[
+        "--rpc-url",
+        flaky.url(),
+        "--network",
+        "devnet",
+        "--deployments-dir",
+        &dd,
+    ]);
+    let v = json(&peerflow(&borrowed(&args), &[("SSL_CERT_FILE", &ca)]));
+    assert_eq!(wei(&v["position"]["wallet"]), parse_ether("100").unwrap());
+
+    // Without the CA: refused, and said why.
+    let args = status(&["--rpc-url", flaky.url(), "--deployment", &f]);
+    let err = refused(&peerflow(&borrowed(&args), &[]));
+    assert!(err.contains("UnknownIssuer"), "{err}");
+
+    // A provider that is down, then the flaky one: the next URL serves.
+    let down = PublicRpc::start(StandinConfig::new(chain.endpoint()))
+        .await
+        .unwrap();
+    down.set_down(true);
+    let both = format!("{},{}", down.url(), flaky.url());
+    let down_ca = down.ca_file().display().to_string();
+    let args = status(&[
+        "--rpc-url",
+        &both,
+        "--rpc-ca-cert",
+        &down_ca,
+        "--rpc-ca-cert",
+        &ca,
+        "--deployment",
+        &f,
+    ]);
+    let v = json(&peerflow(&borrowed(&args), &[]));
+    assert_eq!(wei(&v["position"]["wallet"]), parse_ether("100").unwrap());
+
+    // A bond sent through the flaky provider lands once.
+    let key = dir.path().join("holder.key");
+    std::fs::write(
+        &key,
+        alloy::primitives::hex::encode(chain.secret_key(HOLDER)),
+    )
+    .unwrap();
+    let k = key.display().to_string();
+    let o_key = dir.path().join("o.key");
+    std::fs::write(
+        &o_key,
+        alloy::primitives::hex::encode(chain.secret_key(ORCH)),
+    )
+    .unwrap();
+    give(
+        &deployer,
+        &d,
+        chain.address(ORCH),
+        parse_ether("300").unwrap(),
+    )
+    .await
+    .unwrap();
+    let ok_key = o_key.display().to_string();
+    let chain_flags = [
+        "--rpc-url",
+        flaky.url(),
+        "--rpc-ca-cert",
+        &ca,
+        "--deployment",
+        &f,
+    ];
+    let mut register = vec![
+        "orchestrator",
+        "register",
+        "--stake",
+        "200 FLOW",
+        "--reward-cut",
+        "10%",
+        "--fee-share",
+        "50%",
+        "--service-uri",
+        "https://o1.example:8935",
+        "--key-file",
+        &ok_key,
+    ];
+    register.extend_from_slice(&chain_flags);
+    ok(&peerflow(&register, &[]));
+    let o = chain.address(ORCH).to_string();
+    let mut bond = vec!["stake", "bond", "40 FLOW", "--to", &o, "--key-file", &k];
+    bond.extend_from_slice(&chain_flags);
+    ok(&peerflow(&bond, &[]));
+    let token = WorkToken::new(d.work_token, &deployer);
+    assert_eq!(
+        token.balanceOf(holder).call().await.unwrap(),
+        parse_ether("60").unwrap(),
+        "40 FLOW bonded, once"
+    );
+    let stats = flaky.stats();
+    assert!(
+        stats.rate_limited + stats.unavailable + stats.dropped > 0,
+        "the provider misbehaved: {stats:?}"
+    );
+
+    // Refusals: a deployment for another chain, and one whose addresses hold other code.
+    let mut other = d.clone();
+    other.chain_id = 421614;
+    let other_file = dir.path().join("other-chain.json");
+    other.save(&other_file).unwrap();
+    let of = other_file.display().to_string();
+    let args = status(&[
+        "--rpc-url",
+        flaky.url(),
+        "--rpc-ca-cert",
+        &ca,
+        "--deployment",
+        &of,
+    ]);
+    let err = refused(&peerflow(&borrowed(&args), &[]));
+    assert!(
+        err.contains("is for chain 421614 but the RPC serves chain 31337"),
+        "{err}"
+    );
+    let mut swapped = d.clone();
+    swapped.staking = d.ticket_broker;
+    let swapped_file = dir.path().join("swapped.json");
+    swapped.save(&swapped_file).unwrap();
+    let sf = swapped_file.display().to_string();
+    let args = status(&[
+        "--rpc-url",
+        flaky.url(),
+        "--rpc-ca-cert",
+        &ca,
+        "--deployment",
+        &sf,
+    ]);
+    let err = refused(&peerflow(&borrowed(&args), &[]));
+    assert!(err.contains("is not peerflow's Staking"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_cli_broadcaster_role_funds_its_deposit_once_through_a_flaky_https_provider() {
+    use peerflow_rpc_standin::{PublicRpc, StandinConfig};
+    let chain = DevChain::spawn().unwrap();
+    let deployer = provider(&chain.endpoint(), chain.signer(0)).unwrap();
+    let d = deploy_suite(&deployer, &SuiteParams::devnet(chain.address(0)))
+        .await
+        .unwrap();
+    let b = chain.address(BROADCASTER);
+    give(&deployer, &d, b, parse_ether("100").unwrap())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("deployment.json");
+    d.save(&file).unwrap();
+    let key = dir.path().join("b.key");
+    std::fs::write(
+        &key,
+        alloy::primitives::hex::encode(chain.secret_key(BROADCASTER)),
+    )
+    .unwrap();
+    let flaky = PublicRpc::start(StandinConfig::flaky(chain.endpoint(), 25))
+        .await
+        .unwrap();
+    let port = common::free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let child = Command::new(env!("CARGO_BIN_EXE_peerflow"))
+        .env("RUST_LOG", "warn")
+        .args(["broadcaster", "--rpc-url", flaky.url(), "--rpc-ca-cert"])
+        .arg(flaky.ca_file())
+        .arg("--deployment")
+        .arg(&file)
+        .arg("--key-file")
+        .arg(&key)
+        .args(["--listen", &listen, "--file-claims", "false"])
+        .args([
+            "--min-deposit",
+            "5000000000000000000",
+            "--deposit-target",
+            "15000000000000000000",
+        ])
+        .arg("--data-dir")
+        .arg(dir.path().join("b"))
+        .spawn()
+        .unwrap();
+    let _child = common::Kill(child);
+    common::wait_http(&format!("http://{listen}/")).await;
+    let broker = TicketBroker::new(d.ticket_broker, &deployer);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    while broker
+        .getSenderInfo(b)
+        .call()
+        .await
+        .unwrap()
+        .deposit
+        .is_zero()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the deposit was never funded"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    // Two more checks of the keeper (every 10 s): the deposit is full, so nothing more is sent.
+    // (The target stays under 2^64 wei: the layered config cannot carry a larger integer.)
+    tokio::time::sleep(std::time::Duration::from_secs(21)).await;
+    assert_eq!(
+        broker.getSenderInfo(b).call().await.unwrap().deposit,
+        parse_ether("15").unwrap()
+    );
+    assert_eq!(
+        WorkToken::new(d.work_token, &deployer)
+            .balanceOf(b)
+            .call()
+            .await
+            .unwrap(),
+        parse_ether("85").unwrap(),
+        "15 tokens moved to the deposit, once"
+    );
+    let stats = flaky.stats();
+    assert!(
+        stats.forwarded.contains_key("eth_sendRawTransaction"),
+        "{stats:?}"
+    );
+}

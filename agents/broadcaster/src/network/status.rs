@@ -66,11 +66,13 @@ use std::sync::Arc;
 use alloy::eips::BlockId;
 use alloy::primitives::{Address, U256};
 use alloy::providers::{DynProvider, Provider};
+use alloy::sol_types::SolEvent;
 use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use peerflow_chain::Deployment;
 use peerflow_chain::bindings::ticket_broker::TicketBroker;
+use peerflow_chain::logscan::LogScanner;
 use serde::Serialize;
 
 use super::ledger::{AccountView, Ledger};
@@ -350,14 +352,15 @@ async fn chain_status(api: &StatusApi) -> Result<ChainStatus, ApiError> {
         .call()
         .await
         .map_err(|e| failed("TicketBroker.getSenderInfo", &e))?;
-    let won = broker
-        .WinningTicketRedeemed_filter()
-        .topic1(api.me)
-        .from_block(api.deployment.start_block)
-        .to_block(block)
-        .query()
+    let filter = broker.WinningTicketRedeemed_filter().topic1(api.me).filter;
+    let won: Vec<_> = LogScanner::new(filter)
+        .scan(&api.chain, api.deployment.scan_from(), block)
         .await
-        .map_err(|e| failed("TicketBroker WinningTicketRedeemed logs", &e))?;
+        .map_err(|e| failed("TicketBroker WinningTicketRedeemed logs", &e))?
+        .iter()
+        .filter_map(|l| TicketBroker::WinningTicketRedeemed::decode_log(&l.inner).ok())
+        .map(|e| (e.data, ()))
+        .collect();
     Ok(ChainStatus {
         block,
         deposit: Wei(info.deposit),

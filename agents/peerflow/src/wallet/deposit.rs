@@ -50,7 +50,7 @@ pub async fn run(c: &DepositCommand) -> Result<()> {
             deposit,
             reserve,
             chain,
-        } => fund(&Session::for_sending(chain)?, deposit, reserve).await,
+        } => fund(&Session::for_sending(chain).await?, deposit, reserve).await,
         DepositCommand::Unlock { chain } => {
             simple(chain, TicketBroker::unlockCall {}, "unlock()").await
         }
@@ -61,7 +61,7 @@ pub async fn run(c: &DepositCommand) -> Result<()> {
             simple(chain, TicketBroker::withdrawCall {}, "withdraw()").await
         }
         DepositCommand::Status { json, chain } => {
-            let s = Session::for_reading(chain)?;
+            let s = Session::for_reading(chain).await?;
             let token = fee_token(&s).await?;
             status(&s, &token, *json).await
         }
@@ -133,7 +133,7 @@ async fn simple<C: alloy::sol_types::SolCall>(
     call: C,
     human: &str,
 ) -> Result<()> {
-    let s = Session::for_sending(chain)?;
+    let s = Session::for_sending(chain).await?;
     let token = fee_token(&s).await?;
     s.run(vec![Step::new(
         "TicketBroker",

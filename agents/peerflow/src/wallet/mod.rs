@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 use alloy::network::TransactionBuilder;
 use alloy::primitives::{Address, Bytes, U256};
-use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::providers::{DynProvider, Provider};
 use alloy::rpc::types::simulate::{SimBlock, SimulatePayload};
 use alloy::rpc::types::{TransactionReceipt, TransactionRequest};
 use anyhow::{Context, Result, anyhow, bail};
@@ -21,21 +21,22 @@ use peerflow_chain::amount::{format_amount, parse_amount};
 use peerflow_chain::bindings::work_token::WorkToken;
 use peerflow_chain::refusal;
 
+use crate::chain_access::NetworkArgs;
 use crate::keys::KeyArgs;
 
 /// Where to act and as whom.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ChainOpts {
-    /// Chain RPC endpoint.
-    #[arg(
-        long,
-        env = "PEERFLOW_RPC_URL",
-        default_value = "http://127.0.0.1:8545"
-    )]
-    pub rpc_url: String,
-    /// Deployment file (addresses of the contract suite), as written by the deploy script.
+    /// Chain RPC endpoint(s), http:// or https://: a comma-separated list is tried in order, the
+    /// next when one keeps failing (default: the --network's, else http://127.0.0.1:8545).
+    #[arg(long, env = "PEERFLOW_RPC_URL")]
+    pub rpc_url: Option<String>,
+    /// Deployment file (addresses of the contract suite), as written by the deploy script
+    /// (default with --network: deployments/<chain-id>.json).
     #[arg(long, env = "PEERFLOW_DEPLOYMENT")]
-    pub deployment: PathBuf,
+    pub deployment: Option<PathBuf>,
+    #[command(flatten)]
+    pub net: NetworkArgs,
     #[command(flatten)]
     pub keys: KeyArgs,
     /// The account to show or to act as (default: the key's). With --dry-run no key is needed.
@@ -59,19 +60,17 @@ pub struct Session {
 
 impl Session {
     /// Connects for sending: needs a key unless this is a dry run with `--account`.
-    pub fn for_sending(o: &ChainOpts) -> Result<Self> {
-        Self::open(o, !o.dry_run || o.account.is_none())
+    pub async fn for_sending(o: &ChainOpts) -> Result<Self> {
+        Self::open(o, !o.dry_run || o.account.is_none()).await
     }
 
     /// Connects for reading: the key is used only when no `--account` is given.
-    pub fn for_reading(o: &ChainOpts) -> Result<Self> {
-        Self::open(o, o.account.is_none())
+    pub async fn for_reading(o: &ChainOpts) -> Result<Self> {
+        Self::open(o, o.account.is_none()).await
     }
 
-    fn open(o: &ChainOpts, needs_key: bool) -> Result<Self> {
-        let url = o.rpc_url.parse().context("--rpc-url")?;
-        let d = Deployment::load(&o.deployment)?;
-        let (chain, me, can_sign) = if needs_key {
+    async fn open(o: &ChainOpts, needs_key: bool) -> Result<Self> {
+        let (signer, me, can_sign) = if needs_key {
             let signer = o.keys.signer()?;
             let me = signer.address();
             if let Some(account) = o.account
@@ -79,17 +78,27 @@ impl Session {
             {
                 bail!("--account {account} is not the key's account {me}");
             }
-            let p = ProviderBuilder::new().wallet(signer).connect_http(url);
-            (p.erased(), me, true)
+            (Some(signer), me, true)
         } else {
             let me = o.account.context("--account or a key is required")?;
-            (ProviderBuilder::new().connect_http(url).erased(), me, false)
+            (None, me, false)
         };
+        let access = o
+            .net
+            .connect(o.rpc_url.as_deref(), o.deployment.as_deref(), signer)
+            .await?;
+        let rpc_url = access.rpc.urls.join(",");
+        let rpc_url = rpc_url
+            .split(',')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_string();
         Ok(Self {
-            chain,
-            d,
+            chain: access.chain,
+            d: access.deployment,
             me,
-            rpc_url: o.rpc_url.clone(),
+            rpc_url,
             can_sign,
             dry_run: o.dry_run,
         })

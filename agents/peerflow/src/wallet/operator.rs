@@ -3,7 +3,6 @@
 //! Running the node itself is `peerflow orchestrator` with no subcommand.
 
 use alloy::primitives::{Address, B256, U256};
-use alloy::providers::Provider;
 use alloy::rpc::types::Filter;
 use alloy::sol_types::SolEvent;
 use anyhow::{Context, Result, bail};
@@ -88,7 +87,7 @@ pub async fn run(a: &OrchestratorAction) -> Result<()> {
             chain,
         } => {
             register(
-                &Session::for_sending(chain)?,
+                &Session::for_sending(chain).await?,
                 stake,
                 reward_cut,
                 fee_share,
@@ -97,10 +96,10 @@ pub async fn run(a: &OrchestratorAction) -> Result<()> {
             .await
         }
         OrchestratorAction::SetPrice { price, chain } => {
-            set_price(&Session::for_sending(chain)?, price).await
+            set_price(&Session::for_sending(chain).await?, price).await
         }
         OrchestratorAction::SetService { service, chain } => {
-            let s = Session::for_sending(chain)?;
+            let s = Session::for_sending(chain).await?;
             let token = s.token(s.d.work_token).await?;
             let step = advertise(&s, &token, service)?.context("--service-uri is required")?;
             s.run(vec![step]).await?;
@@ -110,7 +109,7 @@ pub async fn run(a: &OrchestratorAction) -> Result<()> {
             rounds,
             json,
             chain,
-        } => status(&Session::for_reading(chain)?, *rounds, *json).await,
+        } => status(&Session::for_reading(chain).await?, *rounds, *json).await,
     }
 }
 
@@ -292,9 +291,9 @@ async fn reward_calls(s: &Session, o: Address, since_round: u64) -> Result<Vec<R
     let filter = Filter::new()
         .address(s.d.staking)
         .event_signature(Staking::Reward::SIGNATURE_HASH)
-        .topic1(o.into_word())
-        .from_block(s.d.start_block + since_round * s.d.round_length);
-    let logs = s.chain.get_logs(&filter).await?;
+        .topic1(o.into_word());
+    let from = (s.d.start_block + since_round * s.d.round_length).max(s.d.scan_from());
+    let logs = peerflow_chain::logscan::scan_to_head(&s.chain, filter, from).await?;
     Ok(logs
         .iter()
         .filter_map(|l| {

@@ -65,25 +65,25 @@ pub enum StakeCommand {
 pub async fn run(c: &StakeCommand) -> Result<()> {
     match c {
         StakeCommand::Bond { amount, to, chain } => {
-            bond(&Session::for_sending(chain)?, amount, *to).await
+            bond(&Session::for_sending(chain).await?, amount, *to).await
         }
         StakeCommand::Unbond { amount, chain } => {
-            unbond(&Session::for_sending(chain)?, amount).await
+            unbond(&Session::for_sending(chain).await?, amount).await
         }
         StakeCommand::Rebond { lock, to, chain } => {
-            rebond(&Session::for_sending(chain)?, *lock, *to).await
+            rebond(&Session::for_sending(chain).await?, *lock, *to).await
         }
         StakeCommand::Withdraw { lock, chain } => {
-            withdraw(&Session::for_sending(chain)?, *lock).await
+            withdraw(&Session::for_sending(chain).await?, *lock).await
         }
         StakeCommand::Claim { keep_fees, chain } => {
-            claim(&Session::for_sending(chain)?, *keep_fees).await
+            claim(&Session::for_sending(chain).await?, *keep_fees).await
         }
         StakeCommand::Status {
             rounds,
             json,
             chain,
-        } => status(&Session::for_reading(chain)?, *rounds, *json).await,
+        } => status(&Session::for_reading(chain).await?, *rounds, *json).await,
     }
 }
 
