@@ -86,9 +86,9 @@ pub struct ComputeSubmit {
     /// The directory in the container whose files are the outputs.
     #[arg(long, default_value = "/out")]
     pub output_dir: String,
-    /// Give the container a network (none by default).
+    /// Give the container a network (none by default; `--network` names the chain).
     #[arg(long)]
-    pub network: bool,
+    pub container_network: bool,
     /// Wall-clock limit of one run (the deadline must leave room for it).
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     pub timeout: Duration,
@@ -409,7 +409,7 @@ async fn compute_submit(s: &ComputeSubmit) -> Result<()> {
             env,
             inputs,
             output_dir: s.output_dir.clone(),
-            network: s.network,
+            network: s.container_network,
         },
         resources: resources(s.cpus, s.memory, s.disk, s.gpus)?,
         timeout_secs: s.timeout.as_secs().max(1),

@@ -10,7 +10,7 @@
 mod common;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -119,7 +119,9 @@ struct StandIn {
     infos: AtomicUsize,
     segments: AtomicUsize,
     tickets: AtomicUsize,
-    /// The flaw: the rand behind each commitment, the sender's key, tickets redeemed.
+    /// The flaw: the next nonce it announces (past every nonce it was paid with), the rand behind
+    /// each commitment, the sender's key, tickets redeemed.
+    next_nonce: AtomicU64,
     rands: Mutex<HashMap<B256, B256>>,
     sender_key: [u8; 32],
     redeemed: AtomicUsize,
@@ -152,6 +154,7 @@ impl StandIn {
 
     /// Quotes 0.01-token tickets at 1/1000 under a commitment to a fresh rand of its own.
     fn commit(&self, info: &mut OrchestratorInfo) {
+        info.next_nonce = info.next_nonce.max(self.next_nonce.load(Ordering::SeqCst));
         let p = &mut info.ticket_params;
         p.face_value = U256::from(10_000_000_000_000_000u64); // 0.01 token
         p.win_prob = U256::MAX / U256::from(1000u64);
@@ -183,6 +186,8 @@ impl StandIn {
             ),
             Mode::Flawed => {
                 for t in &payment.tickets {
+                    self.next_nonce
+                        .fetch_max(t.sender_nonce + 1, Ordering::SeqCst);
                     let rand = self
                         .rands
                         .lock()
@@ -276,6 +281,7 @@ async fn stand_in(net: &Devnet, mode: Mode) -> Arc<StandIn> {
         infos: AtomicUsize::new(0),
         segments: AtomicUsize::new(0),
         tickets: AtomicUsize::new(0),
+        next_nonce: AtomicU64::new(0),
         rands: Mutex::new(HashMap::new()),
         sender_key: net.chain.secret_key(BROADCASTER_ACCOUNT),
         redeemed: AtomicUsize::new(0),
