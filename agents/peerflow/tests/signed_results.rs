@@ -16,6 +16,7 @@ use axum::body::Bytes;
 use axum::http::{HeaderValue, request};
 use common::proxy::{Proxy, Reply, Rewrite, advertise_at, push, put_in_front, sign_reply};
 use peerflow::devnet::{Devnet, DevnetOptions, start};
+use peerflow_broadcaster::network::reputation::SuspensionPolicy;
 use peerflow_media::testsrc;
 use peerflow_protocol::multipart;
 use peerflow_protocol::result::{RESULT_SIGNATURE_HEADER, ResultDomain};
@@ -91,13 +92,35 @@ async fn tamper_with(net: &Devnet, index: usize) -> Arc<Proxy<Tamperer>> {
     put_in_front(net, index, tamperer).await
 }
 
+/// Waits until the broadcaster's record no longer suspends `who` (at most a minute).
+async fn wait_out_suspension(net: &Devnet, who: Address) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while net.reputation.is_suspended(who).unwrap() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still suspended after a minute"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn tampered_foreign_and_unsigned_replies_fail_over_and_lose_no_segment() {
     let dir = tempfile::tempdir().unwrap();
-    let net = start(&DevnetOptions::new(dir.path())).await.unwrap();
+    let mut options = DevnetOptions::new(dir.path());
+    // Suspensions long enough that a slow transcode under load does not outlast them, so the
+    // segment after a failure certainly finds the culprit suspended; the test then waits each
+    // suspension out by the broadcaster's own record, not by a guess at its length.
+    options.suspension = SuspensionPolicy {
+        base: Duration::from_secs(15),
+        max: Duration::from_secs(15),
+        ..SuspensionPolicy::default()
+    };
+    let net = start(&options).await.unwrap();
     // The tamperer is the cheapest, so it is tried first whenever it is not suspended (a worse
     // record only ranks an orchestrator after others of the same price).
     let proxy = tamper_with(&net, 1).await;
+    let culprit = net.orchestrators[1].0;
     advertise_at(&net, 0, &net.orchestrators[0].1.url, 2).await;
     let honest = net.orchestrators[0].0;
     let segments =
@@ -110,7 +133,8 @@ async fn tampered_foreign_and_unsigned_replies_fail_over_and_lose_no_segment() {
         1,
         "the proxy was tried"
     );
-    // The culprit is suspended (5 s): segment 1 goes straight to the honest orchestrator.
+    // The culprit is suspended: segment 1 goes straight to the honest orchestrator.
+    assert!(net.reputation.is_suspended(culprit).unwrap());
     push(&net, "signed", 1, &segments[1]).await;
     assert_eq!(
         proxy.rewriter.segments.load(Ordering::SeqCst),
@@ -118,12 +142,13 @@ async fn tampered_foreign_and_unsigned_replies_fail_over_and_lose_no_segment() {
         "suspended"
     );
 
-    // Once the suspension (5 s, then 10 s) is over: a signature by another key, then none at all.
-    tokio::time::sleep(Duration::from_millis(5_500)).await;
+    // Once the suspension is over: a signature by another key, then none at all.
+    wait_out_suspension(&net, culprit).await;
     *proxy.rewriter.mode.lock().unwrap() = Tamper::ForeignKey;
     push(&net, "signed", 2, &segments[2]).await;
     assert_eq!(proxy.rewriter.segments.load(Ordering::SeqCst), 2);
-    tokio::time::sleep(Duration::from_millis(10_500)).await;
+    assert!(net.reputation.is_suspended(culprit).unwrap());
+    wait_out_suspension(&net, culprit).await;
     *proxy.rewriter.mode.lock().unwrap() = Tamper::Strip;
     push(&net, "signed", 3, &segments[3]).await;
     assert_eq!(proxy.rewriter.segments.load(Ordering::SeqCst), 3);

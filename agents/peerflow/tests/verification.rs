@@ -519,7 +519,11 @@ async fn every_cheat_is_caught_claimed_and_slashed_without_losing_a_segment() {
     // The finder's fee (from Staking) and the bond (from FaultClaims) came back in the slash's
     // own transaction; over its block, the broadcaster's balance moved by exactly its transfers
     // (its deposit keeper may top up the broker in the same block).
-    let bond = c.bond;
+    // The slashing claim's own bond: bonds scale with what the accused can lose.
+    let bond = claim(&net.deployer, &net.deployment, event.id)
+        .await
+        .unwrap()
+        .bond;
     let transfers = token
         .Transfer_filter()
         .from_block(at)
