@@ -258,12 +258,12 @@ contract FaultClaims is IFaultClaims, Ownable2Step {
         if (verifier != address(this)) revert NotStakingVerifier(verifier);
     }
 
-    /// @dev `p.bond`, or `BOND_PER_SLASHABLE_PPM` of `p.slashPpm` of the orchestrator's own bonded
-    ///      stake when more (what Staking's `slash` would take).
+    /// @dev `p.bond`, or `BOND_PER_SLASHABLE_PPM` of `p.slashPpm` of the orchestrator's slashable
+    ///      stake (own bonded stake and unbonding locks: what Staking's `slash` would take, and what
+    ///      the claim freezes) when more.
     function _bondFor(address orchestrator, Parameters memory p) internal view returns (uint256 bond) {
         bond = p.bond;
-        if (staking.delegateOf(orchestrator) != orchestrator) return bond;
-        uint256 scaled = staking.pendingStake(orchestrator) * p.slashPpm / PPM * BOND_PER_SLASHABLE_PPM / PPM;
+        uint256 scaled = staking.slashableStake(orchestrator) * p.slashPpm / PPM * BOND_PER_SLASHABLE_PPM / PPM;
         if (scaled > bond) bond = scaled;
     }
 

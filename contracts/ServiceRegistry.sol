@@ -102,6 +102,7 @@ contract ServiceRegistry is IServiceRegistry {
             listings[i] = Listing({
                 orchestrator: members[i],
                 stake: info.stake,
+                atRisk: staking.slashableStake(members[i]),
                 rewardCut: info.rewardCut,
                 feeShare: info.feeShare,
                 activeThisRound: info.activeThisRound,

@@ -236,8 +236,8 @@ interface IFaultClaims {
     /// @notice Parameters for claims filed now.
     function parameters() external view returns (Parameters memory);
     /// @notice The bond a claim against `orchestrator` pulls now: `parameters().bond`, or
-    ///         `BOND_PER_SLASHABLE_PPM` of what it would slash (`slashPpm` of the orchestrator's own
-    ///         bonded stake) when that is more.
+    ///         `BOND_PER_SLASHABLE_PPM` of what it would slash (`slashPpm` of
+    ///         `IStaking.slashableStake`: own bonded stake and unbonding locks) when that is more.
     function bondFor(address orchestrator) external view returns (uint256);
     /// @notice The episode claims against `orchestrator` filed now join (episodes count from 1; a
     ///         claim's own is `claim(id).episode`).

@@ -14,10 +14,14 @@ interface IServiceRegistry {
         uint64 version; // increments on every update
     }
 
-    /// @notice One member of the active set, with its stake, rates and advertisement.
+    /// @notice One member of the active set, with its stake, rates and advertisement. `stake` is
+    ///         its whole pool (delegations included); `atRisk` is what a fault claim can slash
+    ///         (`IStaking.slashableStake`: its own bonded stake and its unbonding locks), the
+    ///         security a broadcaster actually holds against it.
     struct Listing {
         address orchestrator;
         uint256 stake;
+        uint256 atRisk;
         uint32 rewardCut;
         uint32 feeShare;
         bool activeThisRound;

@@ -220,6 +220,27 @@ contract FaultClaimsAttacks is FaultClaimsTestBase {
         assertEq(token.balanceOf(whale), cost, "paid to the frozen orchestrator");
     }
 
+    /// Unbonding everything does not make the stake cheap to freeze: the locks stay slashable, so
+    /// the bond still scales with them (before the fix only the bonded self-stake counted, and a
+    /// claim froze 1,000,000 in locks for the base bond).
+    function test_Attack_StakeOnlyInLocksStillCostsTheScaledBond() public {
+        address whale = newSigner("whale", 1_000_000 ether);
+        vm.prank(whale);
+        staking.unbond(1_000_000 ether);
+        assertEq(staking.pendingStake(whale), 0);
+        assertEq(staking.slashableStake(whale), 1_000_000 ether, "the lock is still slashable");
+        assertEq(faultClaims.bondFor(whale), 10_000 ether, "4% of the 250,000 a claim can slash");
+        address griefer = newBroadcaster("griefer");
+        give(griefer, 10_000 ether);
+        uint256 start = token.balanceOf(griefer);
+        uint256 id = file(result(whale, griefer, 0));
+        assertEq(start - token.balanceOf(griefer), 10_000 ether, "the scaled bond was taken");
+        assertTrue(staking.frozen(whale));
+        vm.warp(block.timestamp + VOTING_PERIOD);
+        faultClaims.expire(id);
+        assertEq(start - token.balanceOf(griefer), 1_000 ether, "a tenth kept for the freeze");
+    }
+
     /// A griefing claim the committee rejects costs the whole bond, paid to the accused.
     function test_Attack_RejectedGriefingClaimCostsTheWholeBond() public {
         uint256 before = token.balanceOf(bcast);

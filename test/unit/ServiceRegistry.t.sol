@@ -257,6 +257,7 @@ contract ServiceRegistryTest is Fixture {
             if (l.orchestrator == o1) {
                 seen1 = true;
                 assertEq(l.stake, 10 ether);
+                assertEq(l.atRisk, 10 ether, "all its own");
                 assertEq(l.rewardCut, 100_000);
                 assertEq(l.feeShare, 200_000);
                 assertTrue(l.activeThisRound);
@@ -268,6 +269,8 @@ contract ServiceRegistryTest is Fixture {
             } else if (l.orchestrator == o2) {
                 seen2 = true;
                 assertEq(l.stake, 25 ether, "delegated stake included");
+                assertEq(l.atRisk, staking.slashableStake(o2), "what a claim can slash");
+                assertLt(l.atRisk, l.stake, "delegations are not at risk");
                 assertEq(l.rewardCut, 300_000);
                 assertEq(l.feeShare, 400_000);
                 assertTrue(l.activeThisRound);

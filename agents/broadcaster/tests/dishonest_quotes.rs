@@ -134,6 +134,7 @@ async fn serve(mode: Mode) -> (Arc<StandIn>, Candidate) {
         address: ORCH,
         uri,
         stake: U256::ZERO,
+        at_risk: U256::ZERO,
         advertised_price: U256::from(1u64),
         services: vec!["transcode:h264".into()],
         regions: vec![],

@@ -586,6 +586,13 @@ async fn every_cheat_is_caught_claimed_and_slashed_without_losing_a_segment() {
     assert_eq!(record["faultClaims"]["value"]["upheld"], 6, "{record}");
     assert_eq!(record["broadcaster"]["value"]["faults"], 6, "{record}");
     assert_eq!(record["staking"]["value"]["registered"], false, "{record}");
+    // What a claim can still slash, as Staking counts it (delegations are never slashed).
+    let at_risk = staking.slashableStake(culprit).call().await.unwrap();
+    assert_eq!(
+        record["staking"]["value"]["atRisk"],
+        serde_json::to_value(at_risk).unwrap(),
+        "{record}"
+    );
     assert!(
         record["broadcaster"]["source"]
             .as_str()

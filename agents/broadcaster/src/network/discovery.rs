@@ -10,7 +10,10 @@ use peerflow_chain::bindings::service_registry::ServiceRegistry;
 pub struct Candidate {
     pub address: Address,
     pub uri: String,
+    /// Its whole pool, delegations included.
     pub stake: U256,
+    /// What a fault claim can slash: its own stake and unbonding locks (delegations never are).
+    pub at_risk: U256,
     /// Advertised price (0: none; the quote in `/v1/info` is what counts).
     pub advertised_price: U256,
     pub services: Vec<String>,
@@ -40,6 +43,7 @@ pub async fn discover<P: Provider>(
             address: l.orchestrator,
             uri: l.service.uri.trim_end_matches('/').to_string(),
             stake: l.stake,
+            at_risk: l.atRisk,
             advertised_price: l.service.pricePerUnit,
             services: l.service.serviceIds.iter().map(string_of).collect(),
             regions: l.service.regions.iter().map(string_of).collect(),

@@ -545,7 +545,7 @@ impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
 
 /// Orders `(candidate, price, success rate, latency ms)`: cheapest first by the price it quoted us
 /// (else the one it advertises), every unpriced one after every priced one; then the better
-/// record here, then the fastest, then the most stake.
+/// record here, then the fastest, then the most stake at risk (slashable: delegated stake is not).
 fn rank(mut usable: Vec<(Candidate, Option<U256>, f64, f64)>) -> Vec<Candidate> {
     usable.sort_by(|(a, pa, ra, la), (b, pb, rb, lb)| {
         let by_price = match (pa, pb) {
@@ -557,7 +557,7 @@ fn rank(mut usable: Vec<(Candidate, Option<U256>, f64, f64)>) -> Vec<Candidate> 
         by_price
             .then(rb.total_cmp(ra))
             .then(la.total_cmp(lb))
-            .then(b.stake.cmp(&a.stake))
+            .then(b.at_risk.cmp(&a.at_risk))
     });
     usable.into_iter().map(|(c, ..)| c).collect()
 }
@@ -589,11 +589,13 @@ impl<P: Provider + Clone + 'static> SegmentProcessor for NetworkHandle<P> {
 mod tests {
     use super::*;
 
-    fn candidate(byte: u8, stake: u64) -> Candidate {
+    fn candidate(byte: u8, at_risk: u64) -> Candidate {
         Candidate {
             address: Address::repeat_byte(byte),
             uri: format!("http://o{byte}"),
-            stake: U256::from(stake),
+            // A big pool of delegations weighs nothing: only the stake at risk ranks.
+            stake: U256::from(1_000_000 - at_risk),
+            at_risk: U256::from(at_risk),
             advertised_price: U256::ZERO,
             services: vec![],
             regions: vec![],
@@ -611,7 +613,7 @@ mod tests {
             (quoted_cheap.clone(), Some(U256::from(1u64)), 0.1, 900.0),
         ]);
         assert_eq!(order, vec![quoted_cheap, advertised, unpriced]);
-        // Same price: the better record, then the faster, then the bigger stake.
+        // Same price: the better record, then the faster, then the more stake at risk.
         let (a, b, c) = (candidate(4, 1), candidate(5, 1), candidate(6, 9));
         let p = Some(U256::from(7u64));
         let order = rank(vec![

@@ -50,6 +50,8 @@ pub struct StakeRecord {
     pub active_this_round: bool,
     /// Total stake delegated to it, wei.
     pub stake: U256,
+    /// What a fault claim can slash (its own stake and unbonding locks), wei.
+    pub at_risk: U256,
     pub reward_cut_ppm: u32,
     pub fee_share_ppm: u32,
 }
@@ -100,6 +102,15 @@ pub async fn record_of(sources: &RecordSources, who: Address) -> Result<Record, 
             what: "Staking.orchestratorInfo",
             source,
         })?;
+    let at_risk =
+        staking
+            .slashableStake(who)
+            .call()
+            .await
+            .map_err(|source| RecordError::Chain {
+                what: "Staking.slashableStake",
+                source,
+            })?;
     let escrow = JobEscrow::new(d.job_escrow, &sources.chain)
         .recordOf(who)
         .call()
@@ -123,6 +134,7 @@ pub async fn record_of(sources: &RecordSources, who: Address) -> Result<Record, 
                 registered: info.registered,
                 active_this_round: info.activeThisRound,
                 stake: info.stake,
+                at_risk,
                 reward_cut_ppm: info.rewardCut,
                 fee_share_ppm: info.feeShare,
             },
