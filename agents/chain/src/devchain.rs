@@ -118,6 +118,11 @@ impl DevChain {
         PrivateKeySigner::from(self.anvil.keys()[index].clone())
     }
 
+    /// The anvil process's id (tests stop and continue it to stand in for an RPC outage).
+    pub fn pid(&self) -> u32 {
+        self.anvil.child().id()
+    }
+
     /// The 32-byte secret key of development account `index`.
     pub fn secret_key(&self, index: usize) -> [u8; 32] {
         self.anvil.keys()[index].to_bytes().into()

@@ -1,5 +1,8 @@
 //! What the orchestrator reads from the chain to accept payments: the block clock and each sender's
-//! funds, cached briefly so a busy stream does not cost an RPC round trip per segment.
+//! funds, cached briefly so a busy stream does not cost an RPC round trip per segment. While the
+//! RPC is down, the last head read and each sender's last funds read stand in for a bounded time
+//! ([`HeadPolicy::max_stale`], well inside the broker's unlock period, so a sender that was not
+//! unlocking cannot have withdrawn meanwhile): a chain outage does not stop paid work.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -8,6 +11,7 @@ use std::time::{Duration, Instant};
 use alloy::primitives::{Address, U256};
 use alloy::providers::Provider;
 use peerflow_chain::bindings::ticket_broker::TicketBroker;
+use peerflow_chain::head::{Head, HeadPolicy};
 
 use crate::validator::SenderFunds;
 
@@ -35,6 +39,8 @@ pub struct ChainView<P> {
     round_length: u64,
     ttl: Duration,
     funds: Mutex<FundsCache>,
+    head: Head,
+    outage: HeadPolicy,
 }
 
 impl<P: Provider + Clone> ChainView<P> {
@@ -54,6 +60,8 @@ impl<P: Provider + Clone> ChainView<P> {
             round_length,
             ttl: Duration::from_secs(2),
             funds: Mutex::new(HashMap::new()),
+            head: Head::new(HeadPolicy::default()),
+            outage: HeadPolicy::default(),
         }
     }
 
@@ -67,7 +75,7 @@ impl<P: Provider + Clone> ChainView<P> {
     }
 
     pub async fn clock(&self) -> Result<Clock, ChainViewError> {
-        let block = self.provider.get_block_number().await.map_err(err)?;
+        let block = self.head.block(&self.provider).await.map_err(err)?;
         Ok(Clock {
             block,
             round: block.saturating_sub(self.start_block) / self.round_length,
@@ -88,40 +96,70 @@ impl<P: Provider + Clone> ChainView<P> {
         let cached = self.funds.lock().expect("funds cache").get(&key).copied();
         let funds = match cached {
             Some((at, funds)) if at.elapsed() < self.ttl => funds,
-            _ => {
-                let info = self
-                    .broker
-                    .getSenderInfo(sender)
-                    .call()
-                    .await
-                    .map_err(err)?;
-                let reserve = self
-                    .broker
-                    .claimableReserve(sender, self.recipient, U256::from(creation_round))
-                    .call()
-                    .await
-                    .map_err(err)?;
-                let authorized = self
-                    .broker
-                    .isAuthorizedSigner(sender, signer, U256::from(creation_round))
-                    .call()
-                    .await
-                    .map_err(err)?;
-                let funds = SenderFunds {
-                    available: info.deposit + reserve,
-                    unlocking: info.withdrawRound != U256::ZERO,
-                    signer_authorized: authorized,
-                };
-                self.funds
-                    .lock()
-                    .expect("funds cache")
-                    .insert(key, (Instant::now(), funds));
-                funds
-            }
+            // Three reads: thrice the time a head read may take.
+            _ => match tokio::time::timeout(
+                self.outage.read_timeout * 3,
+                self.read_funds(sender, signer, creation_round),
+            )
+            .await
+            .unwrap_or_else(|_| Err(err("no reply in time")))
+            {
+                Ok(funds) => {
+                    self.funds
+                        .lock()
+                        .expect("funds cache")
+                        .insert(key, (Instant::now(), funds));
+                    funds
+                }
+                // The last funds read stand in during an outage, if recent enough and the sender
+                // was not unlocking then (it cannot have withdrawn since).
+                Err(e) => match cached {
+                    Some((at, funds))
+                        if at.elapsed() <= self.outage.max_stale && !funds.unlocking =>
+                    {
+                        tracing::warn!(%sender, error = %e, stale_for = ?at.elapsed(), "the chain does not answer; going on from the sender's last funds read");
+                        funds
+                    }
+                    _ => return Err(e),
+                },
+            },
         };
         Ok(SenderFunds {
             available: funds.available.saturating_sub(spoken_for),
             ..funds
+        })
+    }
+}
+
+impl<P: Provider + Clone> ChainView<P> {
+    async fn read_funds(
+        &self,
+        sender: Address,
+        signer: Address,
+        creation_round: u64,
+    ) -> Result<SenderFunds, ChainViewError> {
+        let info = self
+            .broker
+            .getSenderInfo(sender)
+            .call()
+            .await
+            .map_err(err)?;
+        let reserve = self
+            .broker
+            .claimableReserve(sender, self.recipient, U256::from(creation_round))
+            .call()
+            .await
+            .map_err(err)?;
+        let authorized = self
+            .broker
+            .isAuthorizedSigner(sender, signer, U256::from(creation_round))
+            .call()
+            .await
+            .map_err(err)?;
+        Ok(SenderFunds {
+            available: info.deposit + reserve,
+            unlocking: info.withdrawRound != U256::ZERO,
+            signer_authorized: authorized,
         })
     }
 }

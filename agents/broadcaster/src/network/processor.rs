@@ -17,6 +17,7 @@ use alloy::primitives::{Address, U256};
 use alloy::providers::Provider;
 use bytes::Bytes;
 use peerflow_chain::bindings::ticket_broker::TicketBroker;
+use peerflow_chain::head::{Head, HeadPolicy};
 use peerflow_media::{InputFormat, MediaInfo, Profile};
 use peerflow_protocol::SignedResult;
 use peerflow_protocol::api::{ProfileSpec, RENDITION_HEADER, SegmentRequest};
@@ -24,7 +25,7 @@ use peerflow_protocol::metrics::{LATENCY_BUCKETS, Metrics};
 use peerflow_protocol::multipart::Part;
 use tokio::sync::{RwLock, mpsc};
 
-use super::discovery::{Candidate, discover};
+use super::discovery::{Candidate, DiscoveryError, discover};
 use super::evidence::{FaultReport, write_bundle};
 use super::pricing::StreamCeiling;
 use super::reputation::{Reputation, Score};
@@ -67,6 +68,9 @@ enum Outcome {
     Failed(AttemptError),
 }
 
+/// The longest a registry read may hold up a segment before the orchestrators found before serve.
+const DISCOVERY_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Pays orchestrators found on-chain to transcode segments.
 pub struct NetworkProcessor<P> {
     provider: P,
@@ -75,6 +79,8 @@ pub struct NetworkProcessor<P> {
     config: NetworkConfig,
     specs: Vec<ProfileSpec>,
     candidates: RwLock<Option<(Instant, Vec<Candidate>)>>,
+    /// The chain head, the last one read standing in while the RPC is down.
+    head: Head,
     faults: Option<mpsc::UnboundedSender<FaultReport>>,
     metrics: Arc<Metrics>,
     stats: Arc<StreamStats>,
@@ -102,6 +108,7 @@ impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
             config,
             specs,
             candidates: RwLock::new(None),
+            head: Head::new(HeadPolicy::default()),
             faults,
             metrics,
             stats,
@@ -117,16 +124,32 @@ impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
     pub async fn ranked(&self) -> Result<Vec<Candidate>, ProcessError> {
         let fresh = matches!(&*self.candidates.read().await, Some((at, _)) if at.elapsed() < self.config.rediscover_every);
         if !fresh {
-            let found = discover(
-                self.provider.clone(),
-                self.config.registry,
-                &self.config.service,
-                self.config.region.as_deref(),
+            let found = tokio::time::timeout(
+                DISCOVERY_TIMEOUT,
+                discover(
+                    self.provider.clone(),
+                    self.config.registry,
+                    &self.config.service,
+                    self.config.region.as_deref(),
+                ),
             )
             .await
-            .map_err(|e| ProcessError::Unavailable(e.to_string()))?;
-            self.read_funds(found.len()).await;
-            *self.candidates.write().await = Some((Instant::now(), found));
+            .unwrap_or_else(|_| Err(DiscoveryError("no reply in time".into())));
+            match found {
+                Ok(found) => {
+                    self.read_funds(found.len()).await;
+                    *self.candidates.write().await = Some((Instant::now(), found));
+                }
+                // The chain does not answer: the orchestrators already found serve on (asked
+                // again at the next rediscovery), so an outage does not stop the stream.
+                Err(e) if self.candidates.read().await.is_some() => {
+                    tracing::warn!(error = %e, "rediscovery failed; going on with the orchestrators found before");
+                    if let Some((at, _)) = self.candidates.write().await.as_mut() {
+                        *at = Instant::now();
+                    }
+                }
+                Err(e) => return Err(ProcessError::Unavailable(e.to_string())),
+            }
         }
         let all = self
             .candidates
@@ -232,8 +255,8 @@ impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
             profiles: self.specs.clone(),
         };
         let block = self
-            .provider
-            .get_block_number()
+            .head
+            .block(&self.provider)
             .await
             .map_err(|e| ProcessError::Unavailable(e.to_string()))?;
         let ranked = self.ranked().await?;
