@@ -48,6 +48,11 @@ contract TicketBroker is ITicketBroker, EIP712 {
     /// @dev secp256k1n / 2: the largest canonical `s` (as OpenZeppelin's ECDSA accepts).
     uint256 internal constant HALF_N = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0;
 
+    /// @notice Nonces per replay word: word `w` covers nonces `w * 192 .. w * 192 + 191`.
+    uint256 public constant NONCE_WORD_BITS = 192;
+    /// @notice Replay words kept per (signer, recipient): the window is the newest 16 words.
+    uint256 public constant NONCE_RING_SLOTS = 16;
+
     bytes32 public constant TICKET_TYPEHASH = keccak256(
         "Ticket(address recipient,address sender,address signer,uint256 faceValue,uint256 winProb,uint256 senderNonce,bytes32 recipientRandHash,uint256 creationRound)"
     );
@@ -68,8 +73,10 @@ contract TicketBroker is ITicketBroker, EIP712 {
     mapping(address => Sender) internal _senders;
     mapping(address => Reserve) internal _reserves;
     mapping(address sender => mapping(uint256 round => mapping(address recipient => uint256))) internal _reserveClaimed;
-    /// @dev Replay state, one bit per nonce: word `nonce >> 8`, bit `nonce & 255` (Permit2-style).
-    mapping(address signer => mapping(address recipient => mapping(uint256 word => uint256 bits))) internal _usedNonces;
+    /// @dev Replay state: a ring of NONCE_RING_SLOTS words per (signer, recipient). Word `w` (nonces
+    ///      `w * 192 .. w * 192 + 191`) lives in slot `w % 16` as `(w + 1) << 192 | bits` (bit `i`: nonce
+    ///      `w * 192 + i` paid); 0 is an empty slot. A newer word evicts the older one sharing its slot.
+    mapping(address signer => mapping(address recipient => uint256[NONCE_RING_SLOTS] ring)) internal _nonceRing;
     mapping(address funder => mapping(address signer => SignerAuth)) internal _signers;
 
     /* CONSTRUCTOR */
@@ -206,7 +213,16 @@ contract TicketBroker is ITicketBroker, EIP712 {
         uint256 credit;
         uint256 creditRound;
         for (uint256 i; i < tickets.length; ++i) {
+            // Each ticket's scratch memory (draft, hashes, ecrecover input) is released after it: the
+            // loop reuses one region instead of growing memory (and its quadratic cost) per ticket.
+            uint256 freeMemory;
+            assembly ("memory-safe") {
+                freeMemory := mload(0x40)
+            }
             (RedeemStatus status, uint256 faceValue, uint256 creationRound) = _redeem(tickets[i], round);
+            assembly ("memory-safe") {
+                mstore(0x40, freeMemory)
+            }
             statuses[i] = status;
             if (status != RedeemStatus.Redeemed) {
                 emit TicketRejected(
@@ -259,14 +275,32 @@ contract TicketBroker is ITicketBroker, EIP712 {
     }
 
     /// @inheritdoc ITicketBroker
-    function isNonceUsed(address signer, address recipient, uint256 nonce) external view returns (bool) {
+    function nonceState(address signer, address recipient, uint256 nonce) public view returns (NonceState) {
+        if (nonce > type(uint56).max) revert InvalidParameters();
+        uint256 word = nonce / NONCE_WORD_BITS;
+        uint256 slot = _nonceRing[signer][recipient][word % NONCE_RING_SLOTS];
+        uint256 stored = slot >> NONCE_WORD_BITS;
+        if (stored > word + 1) return NonceState.TooOld;
         // forge-lint: disable-next-line(incorrect-shift)
-        return _usedNonces[signer][recipient][nonce >> 8] & (1 << (nonce & 0xff)) != 0;
+        if (stored == word + 1 && slot & (1 << (nonce % NONCE_WORD_BITS)) != 0) return NonceState.Used;
+        return NonceState.Redeemable;
     }
 
     /// @inheritdoc ITicketBroker
-    function nonceBitmap(address signer, address recipient, uint256 word) external view returns (uint256) {
-        return _usedNonces[signer][recipient][word];
+    function isNonceUsed(address signer, address recipient, uint256 nonce) external view returns (bool) {
+        return nonceState(signer, recipient, nonce) != NonceState.Redeemable;
+    }
+
+    /// @inheritdoc ITicketBroker
+    function nonceSlot(address signer, address recipient, uint256 slotIndex)
+        external
+        view
+        returns (uint64 wordId, uint192 bits)
+    {
+        if (slotIndex >= NONCE_RING_SLOTS) revert InvalidParameters();
+        uint256 slot = _nonceRing[signer][recipient][slotIndex];
+        if (slot == 0) return (0, 0);
+        return (uint64((slot >> NONCE_WORD_BITS) - 1), uint192(slot));
     }
 
     /// @inheritdoc ITicketBroker
@@ -351,13 +385,32 @@ contract TicketBroker is ITicketBroker, EIP712 {
         }
         if (!isAuthorizedSigner(d.sender, d.signer, creationRound)) return (RedeemStatus.UnauthorizedSigner, 0, 0);
 
-        // Replay protection is per nonce, so redemption order never matters.
-        mapping(uint256 => uint256) storage used = _usedNonces[d.signer][msg.sender];
-        uint256 word = d.nonce >> 8;
-        uint256 bits = used[word];
-        // forge-lint: disable-next-line(incorrect-shift)
-        uint256 bit = 1 << (d.nonce & 0xff);
-        if (bits & bit != 0) return (RedeemStatus.NonceUsed, 0, 0);
+        // Replay protection is per nonce within the window, so redemption order never matters there.
+        uint256[NONCE_RING_SLOTS] storage ring = _nonceRing[d.signer][msg.sender];
+        uint256 tag; // the nonce's word + 1 (0 is an empty slot)
+        uint256 index;
+        uint256 bit;
+        // The nonce is a uint56: its word + 1 < 2^50 fits the slot's 64-bit tag, nothing overflows.
+        unchecked {
+            tag = d.nonce / NONCE_WORD_BITS + 1;
+            index = (tag - 1) & (NONCE_RING_SLOTS - 1);
+            // forge-lint: disable-next-line(incorrect-shift)
+            bit = 1 << (d.nonce % NONCE_WORD_BITS);
+        }
+        uint256 slot = ring[index];
+        {
+            uint256 stored = slot >> NONCE_WORD_BITS;
+            if (stored == tag) {
+                if (slot & bit != 0) return (RedeemStatus.NonceUsed, 0, 0);
+                slot |= bit;
+            } else if (stored > tag) {
+                // A newer word took the slot: this word's unpaid nonces were given up with it.
+                return (RedeemStatus.NonceTooOld, 0, 0);
+            } else {
+                // Empty, or an older word: the window moves on and evicts it.
+                slot = tag << NONCE_WORD_BITS | bit;
+            }
+        }
         Sender storage sender = _senders[d.sender];
         {
             uint256 withdrawRound = sender.withdrawRound;
@@ -375,7 +428,7 @@ contract TicketBroker is ITicketBroker, EIP712 {
             deposit = faceValue;
         }
         sender.deposit = uint128(deposit - faceValue);
-        used[word] = bits | bit;
+        ring[index] = slot;
         emit WinningTicketRedeemed(d.sender, msg.sender, faceValue, d.nonce, fromReserve);
         return (RedeemStatus.Redeemed, faceValue, creationRound);
     }
@@ -431,6 +484,7 @@ contract TicketBroker is ITicketBroker, EIP712 {
         if (status == RedeemStatus.InvalidSignature) revert TicketInvalidSignature();
         if (status == RedeemStatus.UnauthorizedSigner) revert TicketUnauthorizedSigner();
         if (status == RedeemStatus.NonceUsed) revert TicketNonceUsed();
+        if (status == RedeemStatus.NonceTooOld) revert TicketNonceTooOld();
         if (status == RedeemStatus.FundsUnlocked) revert TicketFundsUnlocked();
         revert TicketInsufficientFunds();
     }

@@ -23,11 +23,18 @@ pragma solidity 0.8.37;
 ///      `winProb`;
 ///      `meta` = signer << 96 | senderNonce (uint56) << 40 | creationRound (uint32) << 8 | v;
 ///      `recipientRand`, `r`, `s`. The recipient is the caller.
-///      Replay: per (signer, recipient) each nonce pays at most once, tracked in a bitmap (one bit per
-///      nonce, 256 per storage word). Order does not matter: redeeming a later nonce never makes an
-///      earlier winner unredeemable, and a ticket that is skipped (e.g. insufficient funds) stays
-///      redeemable. Senders must not reuse a nonce with the same recipient: only one ticket per
-///      (signer, recipient, nonce) can be paid.
+///      Replay: per (signer, recipient) each nonce pays at most once, within a window. Nonces are
+///      grouped in words of 192 (word `w` = nonces `w * 192 .. w * 192 + 191`) and the broker keeps 16
+///      words in a ring: word `w` lives in slot `w % 16`. Exactly: a nonce of word `w` pays iff it was
+///      never paid and no word `w + 16k` (k ≥ 1) of the pair was ever redeemed. So, with `N` the
+///      newest word redeemed so far, every nonce from `(N - 15) * 192` on (the 16 newest words, 3,072
+///      nonces, and any later nonce) can still be redeemed, in any order; an older nonce is too old
+///      (`TicketNonceTooOld`) once a nonce of a later word in its slot (16, 32, ... words later) was
+///      redeemed: that redemption evicted its word, whose unpaid nonces can never be paid.
+///      Recipients should redeem each signer's winners within 3,072 nonces of the newest they have
+///      redeemed, oldest first. A ticket skipped (e.g. insufficient funds) is not burned: it stays
+///      redeemable while it is within the window. Senders must not reuse a nonce with the same
+///      recipient: only one ticket per (signer, recipient, nonce) can be paid.
 interface ITicketBroker {
     /* TYPES */
 
@@ -64,7 +71,15 @@ interface ITicketBroker {
         UnauthorizedSigner,
         NonceUsed,
         FundsUnlocked,
-        InsufficientFunds
+        InsufficientFunds,
+        NonceTooOld
+    }
+
+    /// @notice Replay state of one (signer, recipient, nonce), see `nonceState`.
+    enum NonceState {
+        Redeemable, // never paid, and its word is still in the window
+        Used, // paid
+        TooOld // its word was evicted from the window by a newer one: it can never be paid
     }
 
     /// @notice A sender's funds and unlock state.
@@ -107,6 +122,9 @@ interface ITicketBroker {
     error TicketInvalidSignature();
     error TicketUnauthorizedSigner();
     error TicketNonceUsed();
+    /// @notice The nonce's replay word was evicted by a newer word of the same (signer, recipient): the
+    ///         ticket lies before the 16-word (3,072-nonce) window and can never be paid.
+    error TicketNonceTooOld();
     error TicketFundsUnlocked();
     error TicketInsufficientFunds();
     /// @notice The token moved `received = balanceAfter - balanceBefore` into the broker instead of
@@ -152,9 +170,11 @@ interface ITicketBroker {
 
     /// @notice Redeems one winning ticket addressed to the caller; reverts with the reason otherwise.
     function redeemWinningTicket(SignedTicket calldata ticket) external;
-    /// @notice Redeems tickets addressed to the caller in one loop, in any order; a ticket that cannot
-    ///         be paid is skipped with its status and stays redeemable (its nonce stays unused, and no
-    ///         other ticket's redemption uses it).
+    /// @notice Redeems tickets addressed to the caller in one loop, in any order within the replay
+    ///         window; a ticket that cannot be paid is skipped with its status and stays redeemable
+    ///         while it is within the window (its nonce stays unused; only a later ticket 16 or more
+    ///         words newer in the same slot, in this batch or after, would evict it). Order each
+    ///         signer's tickets oldest nonce first.
     /// @return statuses One status per ticket.
     function redeemWinningTickets(SignedTicket[] calldata tickets) external returns (RedeemStatus[] memory statuses);
 
@@ -182,10 +202,20 @@ interface ITicketBroker {
         external
         view
         returns (uint256);
-    /// @notice Whether a ticket of `signer` to `recipient` with `nonce` has been paid.
+    /// @notice Whether a ticket of `signer` to `recipient` with `nonce` is paid (`Used`), can no longer
+    ///         be paid because its word left the window (`TooOld`), or can still pay (`Redeemable`).
+    ///         Reverts with InvalidParameters for a nonce above type(uint56).max (no ticket carries one).
+    function nonceState(address signer, address recipient, uint256 nonce) external view returns (NonceState);
+    /// @notice True iff `nonce` can no longer pay for (signer, recipient): it was paid, or it is too
+    ///         old (its word left the window). False iff `nonceState` is `Redeemable`.
     function isNonceUsed(address signer, address recipient, uint256 nonce) external view returns (bool);
-    /// @notice The replay bitmap word `word` of (signer, recipient): bit `i` is nonce `word * 256 + i`.
-    function nonceBitmap(address signer, address recipient, uint256 word) external view returns (uint256);
+    /// @notice Slot `slotIndex` (< 16) of the replay ring of (signer, recipient): it holds word `wordId`,
+    ///         and bit `i` of `bits` is nonce `wordId * 192 + i` (paid). An empty slot reads (0, 0); a
+    ///         slot in use always has a bit set. Reverts with InvalidParameters for `slotIndex >= 16`.
+    function nonceSlot(address signer, address recipient, uint256 slotIndex)
+        external
+        view
+        returns (uint64 wordId, uint192 bits);
     /// @notice True if `signer` may sign for `funder` a ticket created in `creationRound`.
     function isAuthorizedSigner(address funder, address signer, uint256 creationRound) external view returns (bool);
     /// @notice The EIP-712 digest of a ticket (bound to this chain and this broker).

@@ -211,6 +211,124 @@ contract TicketBrokerAttacksTest is BrokerTestBase {
         assertEq(staking.pendingFees(o), 5 ether);
     }
 
+    /* REPLAY WINDOW: 16 WORDS OF 192 NONCES PER (signer, recipient) */
+
+    uint256 internal constant WORD = 192;
+
+    /// @dev The ticket with nonce `nonce`, always winning, signed by the sender.
+    function _at(uint256 nonce) internal view returns (ITicketBroker.SignedTicket memory) {
+        return _signedBy(o, 1 ether, nonce);
+    }
+
+    /// @notice The recipient replays every ticket it was paid for, spread over the whole window (one
+    ///         per word, first and last bits of the words, the newest last): each is refused as used
+    ///         and nothing more is paid.
+    function test_Attack_ReplayAnywhereInTheWindowIsRefused() public {
+        fundSender(sender, 100 ether, 0);
+        uint256[] memory nonces = new uint256[](18);
+        for (uint256 w; w < 16; ++w) {
+            nonces[w] = (100 + w) * WORD + (w % 2 == 0 ? 0 : WORD - 1);
+        }
+        nonces[16] = 115 * WORD + 77; // a second nonce in the newest word
+        nonces[17] = 100 * WORD + 5; // and one in the oldest word of the window
+        for (uint256 i; i < nonces.length; ++i) {
+            _redeem(o, _at(nonces[i]));
+        }
+        assertEq(staking.pendingFees(o), 18 ether);
+        View memory before = _view(sender, sender, o);
+        for (uint256 i; i < nonces.length; ++i) {
+            _expectRedeemRevert(o, _at(nonces[i]), ITicketBroker.TicketNonceUsed.selector);
+            assertEq(uint8(_statusOf(o, _at(nonces[i]))), uint8(ITicketBroker.RedeemStatus.NonceUsed));
+        }
+        ITicketBroker.SignedTicket[] memory again = new ITicketBroker.SignedTicket[](nonces.length);
+        for (uint256 i; i < nonces.length; ++i) {
+            again[i] = _at(nonces[i]);
+        }
+        ITicketBroker.RedeemStatus[] memory statuses = _batch(o, again);
+        for (uint256 i; i < nonces.length; ++i) {
+            assertEq(uint8(statuses[i]), uint8(ITicketBroker.RedeemStatus.NonceUsed));
+        }
+        _assertSame(before, _view(sender, sender, o));
+        assertEq(staking.pendingFees(o), 18 ether, "nothing paid twice");
+    }
+
+    /// @notice A winner older than the window (its word's slot was taken by a word 16 later) is
+    ///         refused with TicketNonceTooOld, alone or in a batch, and moves no funds; the boundary
+    ///         is exact: 15 words back still pays.
+    function test_Attack_NonceOlderThanTheWindowIsRefusedAndPaysNothing() public {
+        fundSender(sender, 10 ether, 0);
+        _redeem(o, _at(40 * WORD + 3)); // newest word: 40; window: words 25..40
+        ITicketBroker.SignedTicket memory tooOld = _at(24 * WORD + 191); // slot 8, taken by word 40
+        View memory before = _view(sender, sender, o);
+        uint256 feesBefore = staking.pendingFees(o);
+        assertEq(uint8(broker.nonceState(sender, o, 24 * WORD + 191)), uint8(ITicketBroker.NonceState.TooOld));
+        _expectRedeemRevert(o, tooOld, ITicketBroker.TicketNonceTooOld.selector);
+        vm.expectEmit(address(broker));
+        emit ITicketBroker.TicketRejected(sender, o, 24 * WORD + 191, ITicketBroker.RedeemStatus.NonceTooOld);
+        ITicketBroker.RedeemStatus[] memory statuses = _batch(o, _one(tooOld));
+        assertEq(uint8(statuses[0]), uint8(ITicketBroker.RedeemStatus.NonceTooOld));
+        _expectRedeemRevert(o, _at(8 * WORD), ITicketBroker.TicketNonceTooOld.selector); // 32 words back
+        _assertSame(before, _view(sender, sender, o));
+        assertEq(staking.pendingFees(o), feesBefore, "a too-old winner pays nothing");
+
+        _redeem(o, _at(25 * WORD)); // 15 words back: in the window
+        assertEq(staking.pendingFees(o), feesBefore + 1 ether);
+    }
+
+    /// @notice The winner with the later nonce is due (and redeemed) first; an earlier winner up to
+    ///         15 words (and 191 nonces) back still pays, and each pays once.
+    function test_Attack_LaterWinnerFirstStillLetsAnEarlierOneInTheWindowPay() public {
+        fundSender(sender, 10 ether, 0);
+        _redeem(o, _at(16 * WORD)); // the ring is warm: slot 0 holds word 16
+        uint256 late = 31 * WORD + 191; // the last nonce of word 31 (slot 15)
+        uint256 early = 16 * WORD + 1; // the first words of the window: 3,070 nonces earlier
+        _redeem(o, _at(late));
+        _redeem(o, _at(early));
+        _redeem(o, _at(30 * WORD + 2));
+        _expectRedeemRevert(o, _at(early), ITicketBroker.TicketNonceUsed.selector);
+        _expectRedeemRevert(o, _at(late), ITicketBroker.TicketNonceUsed.selector);
+        assertEq(broker.getSenderInfo(sender).deposit, 6 ether, "four winners, each paid once");
+        assertEq(staking.pendingFees(o), 4 ether);
+    }
+
+    /// @notice A batch skips a winner for insufficient funds and pays a later winner nearly a whole
+    ///         window ahead: the skipped one is not burned, and pays after the sender tops up.
+    function test_Attack_BatchSkipWithinTheWindowLeavesTheWinnerRedeemable() public {
+        fundSender(sender, 1 ether, 0);
+        ITicketBroker.SignedTicket[] memory sts = new ITicketBroker.SignedTicket[](2);
+        sts[0] = _signedBy(o, 5 ether, 1000); // word 5
+        sts[1] = _signedBy(o, 1 ether, 1000 + 15 * WORD); // word 20: slot 4, word 5 stays
+        ITicketBroker.RedeemStatus[] memory statuses = _batch(o, sts);
+        assertEq(uint8(statuses[0]), uint8(ITicketBroker.RedeemStatus.InsufficientFunds));
+        assertEq(uint8(statuses[1]), uint8(ITicketBroker.RedeemStatus.Redeemed));
+        assertEq(uint8(broker.nonceState(sender, o, 1000)), uint8(ITicketBroker.NonceState.Redeemable));
+        fundSender(sender, 5 ether, 0);
+        _redeem(o, sts[0]);
+        assertEq(staking.pendingFees(o), 6 ether, "both winners paid");
+        assertEq(broker.getSenderInfo(sender).deposit, 0);
+        _expectRedeemRevert(o, sts[0], ITicketBroker.TicketNonceUsed.selector);
+    }
+
+    /// @notice Slot reuse cannot resurrect a used nonce: a paid nonce whose word is evicted (its slot
+    ///         now holds a newer word, its bit gone) is too old, not fresh, and never pays twice,
+    ///         however many more words go through its slot.
+    function test_Attack_SlotReuseCannotResurrectAUsedNonce() public {
+        fundSender(sender, 10 ether, 0);
+        uint256 paid = 3 * WORD + 9;
+        _redeem(o, _at(paid));
+        _redeem(o, _at(19 * WORD + 9)); // slot 3: word 19 evicts word 3, bit 9 set for word 19
+        (uint64 wordId, uint192 bits) = broker.nonceSlot(sender, o, 3);
+        assertEq(wordId, 19);
+        assertEq(bits, uint192(1) << 9, "the same bit, now another word's");
+        _expectRedeemRevert(o, _at(paid), ITicketBroker.TicketNonceTooOld.selector);
+        for (uint256 k = 2; k < 5; ++k) {
+            _redeem(o, _at((3 + 16 * k) * WORD + 100)); // more words through slot 3
+            _expectRedeemRevert(o, _at(paid), ITicketBroker.TicketNonceTooOld.selector);
+        }
+        assertEq(staking.pendingFees(o), 5 ether, "the first nonce paid once");
+        assertEq(broker.getSenderInfo(sender).deposit, 5 ether);
+    }
+
     /* MEDIUM: FEE-ON-TRANSFER TOKENS */
 
     /// @notice With a fee-on-transfer payment token the broker would credit 100 and hold 99: the last

@@ -16,7 +16,12 @@ contract GasBench is Fixture {
     address internal o;
     address internal b;
     uint256 internal bKey;
+    address internal b2; // a broadcaster that never paid o
+    uint256 internal b2Key;
     uint256 internal nonce;
+
+    /// @dev Winners about 1000 nonces apart (winProb ~1/1000): each lands in a word of its own.
+    uint256 internal constant SPARSE = 1000;
 
     function setUp() public override {
         super.setUp();
@@ -27,13 +32,25 @@ contract GasBench is Fixture {
         bondAs(makeAddr("delegator"), 500 ether, o);
         (b, bKey) = makeAddrAndKey("broadcaster");
         fundSender(b, 1000 ether, 100 ether);
+        (b2, b2Key) = makeAddrAndKey("broadcaster2");
+        fundSender(b2, 10 ether, 0);
         nextRound();
-        // Steady state: the orchestrator was paid and rewarded in an earlier round, so its fee and
-        // nonce slots exist; the measured round starts fresh.
-        redeem(signed(1 ether));
+        // Steady state: the orchestrator was paid and rewarded in an earlier round, so its fee slots
+        // exist, and b's replay ring is warm: each of its 16 slots holds an older word (winners
+        // SPARSE nonces apart have been redeemed for a while). The measured round starts fresh.
+        for (uint256 w; w < 16; ++w) {
+            nonce = w * 192;
+            redeem(signed(1 ether));
+        }
+        nonce = 16 * 192;
         vm.prank(o);
         staking.reward();
         nextRound();
+    }
+
+    /// @dev Moves `nonce` to the next winner of a sparse stream (SPARSE nonces after the last one).
+    function nextSparse() internal {
+        nonce = (nonce + SPARSE - 1) / SPARSE * SPARSE;
     }
 
     function report(string memory name, uint256 value) internal pure {
@@ -78,26 +95,36 @@ contract GasBench is Fixture {
         token.transfer(makeAddr("other"), 1 ether);
         report("erc20_transfer_gas", vm.lastCallGas().gasTotalUsed);
 
+        // Winners are SPARSE nonces apart, so each opens a new word of the replay ring, whose slot
+        // holds an older word (the ring is warm): a nonzero-to-nonzero write.
         // First ticket to this orchestrator since its fees were last folded (pending-fee slot is zero).
+        nextSparse();
         report("redeem_single_cold_gas", redeem(signed(1 ether)));
         // The orchestrator has already earned this round: the common case.
+        nextSparse();
         report("redeem_single_gas", redeem(signed(1 ether)));
+        // A second winner in the same replay word (dense winners: high winProb).
+        report("redeem_single_same_word_gas", redeem(signed(1 ether)));
         report("redeem_single_calldata_bytes", abi.encodeCall(broker.redeemWinningTicket, (signed(1))).length);
         nonce--;
-        // A winner whose nonce opens a new word of the replay bitmap (256 nonces per word): with
-        // winProb 1/256 most winners do, as winners lie about 256 nonces apart.
-        nonce = (nonce / 256 + 1) * 256;
-        report("redeem_single_new_bitmap_word_gas", redeem(signed(1 ether)));
+        // The very first winner of a (signer, recipient) pair: its ring slot is empty (zero to nonzero).
+        {
+            bytes32 rand = keccak256("first");
+            ITicketBroker.SignedTicket memory first = sign(b2Key, ticketFor(o, b2, 1 ether, 0, rand), rand);
+            report("redeem_single_first_gas", redeem(first));
+        }
 
+        // Consecutive nonces (dense winners), then winners SPARSE nonces apart (the realistic case).
+        nextSparse();
         (uint256 one, uint256 oneBytes) = redeemBatch(1);
         (uint256 ten, uint256 tenBytes) = redeemBatch(10);
         report("redeem_batch1_gas", one);
         report("redeem_batch10_gas", ten);
         report("redeem_batch10_marginal_gas", (ten - one) / 9);
         report("ticket_calldata_bytes", (tenBytes - oneBytes) / 9);
-        // Winners about 256 nonces apart (winProb 1/256): each opens its own replay-bitmap word.
-        (uint256 oneSparse,) = redeemBatch(1, 256);
-        (uint256 tenSparse,) = redeemBatch(10, 256);
+        (uint256 oneSparse,) = redeemBatch(1, SPARSE);
+        (uint256 tenSparse,) = redeemBatch(10, SPARSE);
+        report("redeem_batch10_sparse_gas", tenSparse);
         report("redeem_batch10_sparse_marginal_gas", (tenSparse - oneSparse) / 9);
 
         // Funding (balance-difference check on the token transfer included).

@@ -65,7 +65,8 @@ contract TicketBrokerFuzzTest is BrokerTestBase {
         assertEq(after_.deposit, deposit - (face - fromReserve));
         assertEq(after_.reserve, reserve - fromReserve);
         assertEq(after_.fees, before.fees + face);
-        assertEq(after_.nonceBits, 1);
+        assertEq(_wordBits(sender, o, 0), 1, "its nonce used");
+        assertTrue(after_.nonceRing != before.nonceRing);
         assertEq(after_.brokerBalance, before.brokerBalance);
         assertEq(after_.claimable, share - fromReserve);
     }
@@ -187,25 +188,108 @@ contract TicketBrokerFuzzTest is BrokerTestBase {
 
     /* NONCES */
 
-    /// @dev Replay protection is per nonce: any second nonce pays whatever the order, the same one never.
+    /// @dev Replay protection is per nonce within the window: a second nonce pays whatever the order,
+    ///      unless it is older than the first and shares its ring slot (16k words earlier, k ≥ 1); the
+    ///      same one never pays twice.
     function testFuzz_Nonce_EachPaysOnceInAnyOrder(uint56 first, uint56 second) public {
         fundSender(sender, 2 ether, 0);
         ITicketBroker.SignedTicket memory a = _signedBy(o, 1 ether, first);
         ITicketBroker.SignedTicket memory b = _signedBy(o, 1 ether, second);
         _redeem(o, a);
         assertTrue(broker.isNonceUsed(sender, o, first));
-        assertEq(broker.isNonceUsed(sender, o, second), second == first);
+        uint256 wa = uint256(first) / 192;
+        uint256 wb = uint256(second) / 192;
+        bool evicted = wb < wa && (wa - wb) % 16 == 0;
+        assertEq(broker.isNonceUsed(sender, o, second), second == first || evicted);
         (bool ok, bytes memory err) = _try(o, b);
-        if (second != first) {
+        if (second == first) {
+            _assertRevertedWith(ok, err, ITicketBroker.TicketNonceUsed.selector);
+            assertEq(broker.getSenderInfo(sender).deposit, 1 ether);
+        } else if (evicted) {
+            _assertRevertedWith(ok, err, ITicketBroker.TicketNonceTooOld.selector);
+            assertEq(broker.getSenderInfo(sender).deposit, 1 ether, "a too-old nonce pays nothing");
+        } else {
             assertTrue(ok, "a different nonce pays, lower or higher");
             assertTrue(broker.isNonceUsed(sender, o, second));
             assertEq(broker.getSenderInfo(sender).deposit, 0);
-        } else {
-            _assertRevertedWith(ok, err, ITicketBroker.TicketNonceUsed.selector);
-            assertEq(broker.getSenderInfo(sender).deposit, 1 ether);
         }
+        // `a` stays paid; it is too old instead if `b` (paid) evicted its word.
+        bool aEvicted = ok && wa < wb && (wb - wa) % 16 == 0;
         (ok, err) = _try(o, a);
-        _assertRevertedWith(ok, err, ITicketBroker.TicketNonceUsed.selector);
+        _assertRevertedWith(
+            ok, err, aEvicted ? ITicketBroker.TicketNonceTooOld.selector : ITicketBroker.TicketNonceUsed.selector
+        );
+    }
+
+    /// @dev Random sequences of nonces, each presented once or again, alone or in a batch of one, checked
+    ///      against a model built from the history alone (not the ring): a nonce pays iff it was never
+    ///      paid and no later word in its slot (16k words later, k ≥ 1) was ever paid; it reverts with
+    ///      TicketNonceTooOld when such a word was paid, else TicketNonceUsed. Whatever came before, a
+    ///      nonce never paid whose word is within 15 words of the newest paid word always pays.
+    function testFuzz_Nonce_RandomSequencesPayOnceWithinTheWindow(uint32[24] memory picks) public {
+        uint256 n = picks.length;
+        fundSender(sender, n * 1 ether, 0);
+        uint256[] memory presented = new uint256[](n);
+        uint256[] memory paid = new uint256[](n);
+        uint256 paidCount;
+        uint256 newestWord;
+        for (uint256 i; i < n; ++i) {
+            uint256 pick = picks[i];
+            // A quarter of the steps present an earlier nonce again; the rest draw from 48 words
+            // (three turns of the ring), so eviction, reuse of a slot and replays all happen.
+            uint256 nonce = i > 0 && pick % 4 == 0 ? presented[(pick >> 2) % i] : (pick >> 3) % (48 * 192);
+            presented[i] = nonce;
+            uint256 word = nonce / 192;
+
+            bool wasPaid;
+            bool evicted;
+            for (uint256 j; j < paidCount; ++j) {
+                uint256 w = paid[j] / 192;
+                if (paid[j] == nonce) wasPaid = true;
+                if (w > word && (w - word) % 16 == 0) evicted = true;
+            }
+            if (!wasPaid && paidCount > 0 && word + 15 >= newestWord) {
+                assertFalse(evicted, "a nonce within the window is never too old");
+            }
+
+            ITicketBroker.SignedTicket memory st = _signedBy(o, 1 ether, nonce);
+            uint256 depositBefore = broker.getSenderInfo(sender).deposit;
+            uint256 feesBefore = staking.pendingFees(o);
+            bool asBatch = (pick >> 2) % 2 == 1;
+            bool ok;
+            if (asBatch) {
+                ITicketBroker.RedeemStatus status = _batch(o, _one(st))[0];
+                ok = status == ITicketBroker.RedeemStatus.Redeemed;
+                if (!ok) {
+                    assertEq(
+                        uint8(status),
+                        uint8(evicted ? ITicketBroker.RedeemStatus.NonceTooOld : ITicketBroker.RedeemStatus.NonceUsed)
+                    );
+                }
+            } else {
+                bytes memory err;
+                (ok, err) = _try(o, st);
+                if (!ok) {
+                    _assertRevertedWith(
+                        ok,
+                        err,
+                        evicted ? ITicketBroker.TicketNonceTooOld.selector : ITicketBroker.TicketNonceUsed.selector
+                    );
+                }
+            }
+            assertEq(ok, !wasPaid && !evicted, "pays iff never paid and within the window");
+            if (ok) {
+                paid[paidCount++] = nonce;
+                if (word > newestWord) newestWord = word;
+                assertEq(broker.getSenderInfo(sender).deposit, depositBefore - 1 ether);
+                assertEq(staking.pendingFees(o), feesBefore + 1 ether);
+            } else {
+                assertEq(broker.getSenderInfo(sender).deposit, depositBefore, "a refused nonce pays nothing");
+                assertEq(staking.pendingFees(o), feesBefore);
+            }
+            assertTrue(broker.isNonceUsed(sender, o, nonce), "paid or refused: it can no longer pay");
+        }
+        assertEq(staking.pendingFees(o), paidCount * 1 ether, "each paid nonce paid once");
     }
 
     /* ROUNDS */

@@ -59,7 +59,7 @@ contract PeerflowHandler is Test {
     uint256 public rewardRevertRound;
     // tickets
     mapping(bytes32 => bool) public ticketPaid;
-    /// @dev Next fresh nonce per (signer, recipient): the broker keeps a bitmap, not a counter.
+    /// @dev Next fresh nonce per (signer, recipient): the broker keeps a window of used nonces, not a counter.
     mapping(address => mapping(address => uint256)) internal freshNonce;
     bool public ticketPaidTwice;
     bytes32 public ticketPaidTwiceHash;
@@ -626,6 +626,9 @@ contract PeerflowHandler is Test {
     function redeemTicket(uint256 bSeed, uint256 oSeed, uint256 faceSeed, uint256 flags) external step("redeemTicket") {
         TicketParams memory p = _ticketParams(bSeed, oSeed, faceSeed, flags);
         p.nonce = freshNonce[_signerOf(p)][p.recipient] + (flags % 7 == 0 ? (flags >> 32) % 4 : 0);
+        // Sometimes far ahead (up to 24 replay words of 192 nonces): the broker's 16-word window moves
+        // on and evicts older words, so replays of older paid tickets meet TicketNonceTooOld.
+        if (flags % 11 == 0) p.nonce += 192 * (1 + (flags >> 40) % 24);
         freshNonce[_signerOf(p)][p.recipient] = p.nonce + 1;
         (ITicketBroker.SignedTicket memory st, bytes32 h) = _sign(p);
         uint256 before = _senderFunds();

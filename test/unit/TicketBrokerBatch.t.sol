@@ -27,7 +27,8 @@ contract TicketBrokerBatchTest is BrokerTestBase {
     }
 
     function test_RedeemBatch_ReportsEveryStatusAndPaysTheRest() public {
-        ITicketBroker.SignedTicket[] memory sts = new ITicketBroker.SignedTicket[](11);
+        _redeem(o, _signedBy(o, 1 ether, 17 * 192)); // word 17 takes slot 1: word 1 is too old
+        ITicketBroker.SignedTicket[] memory sts = new ITicketBroker.SignedTicket[](12);
         sts[0] = _signedBy(o, 1 ether, 0); // Redeemed
         sts[1] = _signedBy(o, 0, 1); // ZeroFaceValue
         sts[2] = _signedAt(o, 1 ether, 2, 4); // FutureRound
@@ -39,8 +40,9 @@ contract TicketBrokerBatchTest is BrokerTestBase {
         sts[8] = sign(unlockedKey, _t(o, unlocked, unlocked, 1 ether, ALWAYS, 0, RAND, 3), RAND); // FundsUnlocked
         sts[9] = _signedBy(o, 1000 ether, 9); // InsufficientFunds
         sts[10] = _signedBy(o, 5 ether, 10); // Redeemed
+        sts[11] = _signedBy(o, 1 ether, 192 + 3); // NonceTooOld: word 1, evicted by word 17
 
-        uint8[11] memory expected = [
+        uint8[12] memory expected = [
             uint8(ITicketBroker.RedeemStatus.Redeemed),
             uint8(ITicketBroker.RedeemStatus.ZeroFaceValue),
             uint8(ITicketBroker.RedeemStatus.FutureRound),
@@ -51,9 +53,10 @@ contract TicketBrokerBatchTest is BrokerTestBase {
             uint8(ITicketBroker.RedeemStatus.NonceUsed),
             uint8(ITicketBroker.RedeemStatus.FundsUnlocked),
             uint8(ITicketBroker.RedeemStatus.InsufficientFunds),
-            uint8(ITicketBroker.RedeemStatus.Redeemed)
+            uint8(ITicketBroker.RedeemStatus.Redeemed),
+            uint8(ITicketBroker.RedeemStatus.NonceTooOld)
         ];
-        uint56[11] memory nonces = [uint56(0), 1, 2, 3, 4, 5, 6, 0, 0, 9, 10];
+        uint56[12] memory nonces = [uint56(0), 1, 2, 3, 4, 5, 6, 0, 0, 9, 10, 192 + 3];
 
         vm.expectEmit(address(broker));
         emit ITicketBroker.WinningTicketRedeemed(sender, o, 1 ether, 0, 0);
@@ -64,17 +67,19 @@ contract TicketBrokerBatchTest is BrokerTestBase {
         }
         vm.expectEmit(address(broker));
         emit ITicketBroker.WinningTicketRedeemed(sender, o, 5 ether, 10, 0);
+        vm.expectEmit(address(broker));
+        emit ITicketBroker.TicketRejected(sender, o, nonces[11], ITicketBroker.RedeemStatus.NonceTooOld);
         ITicketBroker.RedeemStatus[] memory statuses = _batch(o, sts);
 
-        assertEq(statuses.length, 11);
-        for (uint256 i; i < 11; ++i) {
+        assertEq(statuses.length, 12);
+        for (uint256 i; i < 12; ++i) {
             assertEq(_status(statuses, i), expected[i], string.concat("status of ticket ", vm.toString(i)));
         }
-        assertEq(broker.getSenderInfo(sender).deposit, 94 ether);
+        assertEq(broker.getSenderInfo(sender).deposit, 93 ether);
         assertEq(broker.getSenderInfo(unlocked).deposit, 10 ether);
         // Only the two paid tickets' nonces are used; every skipped one stays usable.
-        assertEq(broker.nonceBitmap(sender, o, 0), 1 << 0 | 1 << 10);
-        assertEq(staking.pendingFees(o), 6 ether);
+        assertEq(_wordBits(sender, o, 0), 1 << 0 | 1 << 10);
+        assertEq(staking.pendingFees(o), 7 ether);
     }
 
     function test_RedeemBatch_SkippedTicketStaysRedeemable() public {
@@ -89,12 +94,12 @@ contract TicketBrokerBatchTest is BrokerTestBase {
         statuses = _batch(o, _one(sts[1]));
         assertEq(uint256(statuses[0]), uint256(ITicketBroker.RedeemStatus.Redeemed));
         assertEq(broker.getSenderInfo(sender).deposit, 0);
-        assertEq(broker.nonceBitmap(sender, o, 0), 3);
+        assertEq(_wordBits(sender, o, 0), 3);
     }
 
     function test_RedeemBatch_AnyNonceOrderPaysEveryTicket() public {
         ITicketBroker.SignedTicket[] memory sts = new ITicketBroker.SignedTicket[](4);
-        sts[0] = _signedBy(o, 1 ether, 300); // another bitmap word
+        sts[0] = _signedBy(o, 1 ether, 300); // another replay word
         sts[1] = _signedBy(o, 1 ether, 1);
         sts[2] = _signedBy(o, 1 ether, 0);
         sts[3] = _signedBy(o, 1 ether, 2);
@@ -103,8 +108,8 @@ contract TicketBrokerBatchTest is BrokerTestBase {
             assertEq(uint256(statuses[i]), uint256(ITicketBroker.RedeemStatus.Redeemed));
         }
         assertEq(broker.getSenderInfo(sender).deposit, 96 ether);
-        assertEq(broker.nonceBitmap(sender, o, 0), 7);
-        assertEq(broker.nonceBitmap(sender, o, 1), 2 ** (300 - 256));
+        assertEq(_wordBits(sender, o, 0), 7);
+        assertEq(_wordBits(sender, o, 1), 2 ** (300 - 192));
     }
 
     /// @dev Issue 14: a skipped ticket used to be burned by a later nonce of the same signer in the
@@ -122,6 +127,30 @@ contract TicketBrokerBatchTest is BrokerTestBase {
         assertEq(uint256(statuses[0]), uint256(ITicketBroker.RedeemStatus.Redeemed), "the skipped winner pays later");
         assertEq(staking.pendingFees(o) - feesBefore, 150 ether);
         assertEq(broker.getSenderInfo(sender).deposit, 0);
+    }
+
+    /// @dev Within one batch the window moves as tickets are paid: a ticket 16 words newer placed first
+    ///      evicts an older one's word; placed oldest first, both pay.
+    function test_RedeemBatch_OldestFirstKeepsEveryTicketInTheWindow() public {
+        ITicketBroker.SignedTicket memory older = _signedBy(o, 1 ether, 5);
+        ITicketBroker.SignedTicket memory newer = _signedBy(o, 1 ether, 16 * 192 + 5);
+        ITicketBroker.SignedTicket[] memory sts = new ITicketBroker.SignedTicket[](2);
+        (sts[0], sts[1]) = (newer, older);
+        uint256 snap = vm.snapshotState();
+        vm.expectEmit(address(broker));
+        emit ITicketBroker.TicketRejected(sender, o, 5, ITicketBroker.RedeemStatus.NonceTooOld);
+        ITicketBroker.RedeemStatus[] memory statuses = _batch(o, sts);
+        assertEq(uint256(statuses[0]), uint256(ITicketBroker.RedeemStatus.Redeemed));
+        assertEq(uint256(statuses[1]), uint256(ITicketBroker.RedeemStatus.NonceTooOld));
+        assertEq(broker.getSenderInfo(sender).deposit, 99 ether);
+        vm.revertToState(snap);
+
+        (sts[0], sts[1]) = (older, newer);
+        statuses = _batch(o, sts);
+        assertEq(uint256(statuses[0]), uint256(ITicketBroker.RedeemStatus.Redeemed));
+        assertEq(uint256(statuses[1]), uint256(ITicketBroker.RedeemStatus.Redeemed));
+        assertEq(broker.getSenderInfo(sender).deposit, 98 ether);
+        assertEq(uint8(broker.nonceState(sender, o, 5)), uint8(ITicketBroker.NonceState.TooOld), "paid, then evicted");
     }
 
     function test_RedeemBatch_DuplicateTicketPaidOnce() public {
@@ -145,8 +174,8 @@ contract TicketBrokerBatchTest is BrokerTestBase {
         for (uint256 i; i < 4; ++i) {
             assertEq(uint256(statuses[i]), uint256(ITicketBroker.RedeemStatus.Redeemed));
         }
-        assertEq(broker.nonceBitmap(sender, o, 0), 3);
-        assertEq(broker.nonceBitmap(hot, o, 0), 3);
+        assertEq(_wordBits(sender, o, 0), 3);
+        assertEq(_wordBits(hot, o, 0), 3);
         assertEq(broker.getSenderInfo(sender).deposit, 96 ether);
     }
 

@@ -37,7 +37,7 @@ contract TicketBrokerRedeemTest is BrokerTestBase {
 
         assertEq(broker.getSenderInfo(sender).deposit, 9 ether, "deposit debited");
         assertTrue(broker.isNonceUsed(sender, o, 0), "nonce used");
-        assertEq(broker.nonceBitmap(sender, o, 0), 1, "exactly its bit");
+        assertEq(_wordBits(sender, o, 0), 1, "exactly its bit");
         assertEq(token.balanceOf(address(broker)), brokerBalance, "tokens stay in the broker as fees");
         // 0.5 to o's cut, 0.5 shared over 200 ether of stake, half of it o's own.
         assertEq(staking.pendingFees(o), 0.75 ether);
@@ -62,9 +62,9 @@ contract TicketBrokerRedeemTest is BrokerTestBase {
         ITicketBroker.SignedTicket memory a = _signedBy(o, 1 ether, 5);
         ITicketBroker.SignedTicket memory b = _signedBy(o, 1 ether, 9);
         _redeem(o, a);
-        assertEq(broker.nonceBitmap(sender, o, 0), 1 << 5);
+        assertEq(_wordBits(sender, o, 0), 1 << 5);
         _redeem(o, b);
-        assertEq(broker.nonceBitmap(sender, o, 0), 1 << 5 | 1 << 9);
+        assertEq(_wordBits(sender, o, 0), 1 << 5 | 1 << 9);
         assertFalse(broker.isNonceUsed(sender, o, 6), "skipped nonces stay usable");
     }
 
@@ -80,13 +80,25 @@ contract TicketBrokerRedeemTest is BrokerTestBase {
         assertEq(staking.pendingFees(other), 1 ether);
     }
 
-    function test_Redeem_LargestNonceUsesTheLastBit() public {
-        ITicketBroker.SignedTicket memory last = _signedBy(o, 1 ether, type(uint56).max);
-        _redeem(o, last);
-        assertEq(broker.nonceBitmap(sender, o, uint256(type(uint56).max) >> 8), 1 << 255);
-        ITicketBroker.SignedTicket memory again = _signedBy(o, 1 ether, type(uint56).max);
-        _expectRedeemRevert(o, again, ITicketBroker.TicketNonceUsed.selector);
-        _redeem(o, _signedBy(o, 1 ether, 0)); // lower nonces still pay
+    /// @dev The largest nonce (type(uint56).max) is in word 375,299,968,947,541 (slot 5), bit 63: its
+    ///      tag fits the slot, and it evicts nothing but its own slot's older word.
+    function test_Redeem_LargestNonceFitsTheRing() public {
+        uint256 maxNonce = type(uint56).max;
+        uint256 word = maxNonce / 192;
+        assertEq(word % 16, 5);
+        _redeem(o, _signedBy(o, 1 ether, 5 * 192)); // word 5, slot 5
+        _redeem(o, _signedBy(o, 1 ether, maxNonce));
+        (uint64 wordId, uint192 bits) = broker.nonceSlot(sender, o, 5);
+        assertEq(wordId, word);
+        assertEq(bits, uint192(1) << 63);
+        assertEq(uint8(broker.nonceState(sender, o, maxNonce)), uint8(ITicketBroker.NonceState.Used));
+        _expectRedeemRevert(o, _signedBy(o, 1 ether, maxNonce), ITicketBroker.TicketNonceUsed.selector);
+        // Word 5 was evicted by it: too old, paid or not.
+        _expectRedeemRevert(o, _signedBy(o, 1 ether, 5 * 192), ITicketBroker.TicketNonceTooOld.selector);
+        _expectRedeemRevert(o, _signedBy(o, 1 ether, 5 * 192 + 1), ITicketBroker.TicketNonceTooOld.selector);
+        // Within the window (the word before, slot 4), nonces still pay.
+        _redeem(o, _signedBy(o, 1 ether, maxNonce - 192));
+        assertEq(broker.getSenderInfo(sender).deposit, 7 ether);
     }
 
     function test_Redeem_NonRoundedWinProb() public {
@@ -245,6 +257,16 @@ contract TicketBrokerRedeemTest is BrokerTestBase {
         assertEq(broker.getSenderInfo(sender).deposit, 9 ether, "paid once");
     }
 
+    function test_RevertWhen_NonceTooOld_NothingChanges() public {
+        _redeem(o, _signedBy(o, 1 ether, 16 * 192)); // word 16 takes slot 0
+        ITicketBroker.SignedTicket memory old = _signedBy(o, 1 ether, 191); // word 0, never paid
+        View memory before = _v();
+        _expectRedeemRevert(o, old, ITicketBroker.TicketNonceTooOld.selector);
+        _assertSame(before, _v());
+        assertEq(broker.getSenderInfo(sender).deposit, 9 ether, "only the newer one paid");
+        _redeem(o, _signedBy(o, 1 ether, 192)); // word 1: slot 1 is empty, it pays
+    }
+
     function test_Redeem_LowerNonceAfterHigherOnePays() public {
         ITicketBroker.SignedTicket memory low = _signedBy(o, 1 ether, 3);
         ITicketBroker.SignedTicket memory high = _signedBy(o, 1 ether, 4);
@@ -253,7 +275,7 @@ contract TicketBrokerRedeemTest is BrokerTestBase {
         assertEq(broker.getSenderInfo(sender).deposit, 8 ether, "both paid");
         _expectRedeemRevert(o, low, ITicketBroker.TicketNonceUsed.selector);
         _expectRedeemRevert(o, high, ITicketBroker.TicketNonceUsed.selector);
-        assertEq(broker.nonceBitmap(sender, o, 0), 1 << 3 | 1 << 4);
+        assertEq(_wordBits(sender, o, 0), 1 << 3 | 1 << 4);
     }
 
     function test_RevertWhen_FundsUnlockedAtWithdrawRound() public {

@@ -130,20 +130,55 @@ contract TicketBrokerViewsTest is BrokerTestBase {
         assertEq(u.recipientRandHash, keccak256(abi.encodePacked(bytes32(0))));
     }
 
-    function test_NonceBitmap_StartsEmptyAndRecordsEachRedeemedNonce() public {
+    function test_NonceSlot_StartsEmptyAndRecordsEachRedeemedNonce() public {
         address o = newOrchestrator("o", 10 ether, 0, 0);
         assertFalse(broker.isNonceUsed(sender, o, 41));
-        assertEq(broker.nonceBitmap(sender, o, 0), 0);
+        assertEq(uint8(broker.nonceState(sender, o, 41)), uint8(ITicketBroker.NonceState.Redeemable));
+        for (uint256 i; i < 16; ++i) {
+            (uint64 wordId, uint192 bits) = broker.nonceSlot(sender, o, i);
+            assertEq(wordId, 0);
+            assertEq(bits, 0);
+        }
         fundSender(sender, 10 ether, 0);
         _redeem(o, _signedBy(o, 1, 41));
-        _redeem(o, _signedBy(o, 1, 256 * 7 + 3));
+        _redeem(o, _signedBy(o, 1, 192 * 7 + 3));
         assertTrue(broker.isNonceUsed(sender, o, 41));
         assertFalse(broker.isNonceUsed(sender, o, 40));
         assertFalse(broker.isNonceUsed(sender, o, 42));
-        assertEq(broker.nonceBitmap(sender, o, 0), 1 << 41);
-        assertEq(broker.nonceBitmap(sender, o, 7), 1 << 3);
-        assertTrue(broker.isNonceUsed(sender, o, 256 * 7 + 3));
+        (uint64 w0, uint192 b0) = broker.nonceSlot(sender, o, 0);
+        (uint64 w7, uint192 b7) = broker.nonceSlot(sender, o, 7);
+        (uint64 w1, uint192 b1) = broker.nonceSlot(sender, o, 1);
+        assertEq(w0, 0);
+        assertEq(b0, uint192(1) << 41);
+        assertEq(w7, 7);
+        assertEq(b7, uint192(1) << 3);
+        assertEq(w1, 0, "untouched slot");
+        assertEq(b1, 0, "untouched slot");
+        assertTrue(broker.isNonceUsed(sender, o, 192 * 7 + 3));
+        assertEq(uint8(broker.nonceState(sender, o, 192 * 7 + 3)), uint8(ITicketBroker.NonceState.Used));
         assertFalse(broker.isNonceUsed(o, sender, 41), "per (signer, recipient)");
+
+        // Word 16 takes slot 0: word 0's nonces, paid or not, are too old; the view says so.
+        _redeem(o, _signedBy(o, 1, 192 * 16 + 5));
+        (w0, b0) = broker.nonceSlot(sender, o, 0);
+        assertEq(w0, 16);
+        assertEq(b0, uint192(1) << 5);
+        assertEq(uint8(broker.nonceState(sender, o, 41)), uint8(ITicketBroker.NonceState.TooOld));
+        assertEq(uint8(broker.nonceState(sender, o, 40)), uint8(ITicketBroker.NonceState.TooOld));
+        assertTrue(broker.isNonceUsed(sender, o, 40), "too old counts as used");
+        assertEq(uint8(broker.nonceState(sender, o, 192 * 16 + 6)), uint8(ITicketBroker.NonceState.Redeemable));
+        assertEq(uint8(broker.nonceState(sender, o, 192 * 32)), uint8(ITicketBroker.NonceState.Redeemable));
+    }
+
+    function test_RevertWhen_NonceViewsOutOfRange() public {
+        vm.expectRevert(ITicketBroker.InvalidParameters.selector);
+        broker.nonceSlot(sender, sender, 16);
+        vm.expectRevert(ITicketBroker.InvalidParameters.selector);
+        broker.nonceState(sender, sender, uint256(type(uint56).max) + 1);
+        vm.expectRevert(ITicketBroker.InvalidParameters.selector);
+        broker.isNonceUsed(sender, sender, type(uint256).max);
+        broker.nonceSlot(sender, sender, 15);
+        broker.nonceState(sender, sender, type(uint56).max);
     }
 
     function test_GetSenderInfo_UnknownSenderIsEmpty() public view {

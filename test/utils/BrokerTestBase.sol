@@ -156,7 +156,7 @@ abstract contract BrokerTestBase is Fixture {
         uint256 deposit;
         uint256 reserve;
         uint256 withdrawRound;
-        uint256 nonceBits; // replay bitmap word 0 of (signer, recipient)
+        bytes32 nonceRing; // hash of the 16 replay-ring slots of (signer, recipient)
         uint256 fees;
         uint256 brokerBalance;
         uint256 claimable;
@@ -167,7 +167,7 @@ abstract contract BrokerTestBase is Fixture {
         v.deposit = info.deposit;
         v.reserve = info.reserve;
         v.withdrawRound = info.withdrawRound;
-        v.nonceBits = broker.nonceBitmap(signer, recipient, 0);
+        v.nonceRing = _ringHash(signer, recipient);
         v.fees = staking.pendingFees(recipient);
         v.brokerBalance = token.balanceOf(address(broker));
         v.claimable = broker.claimableReserve(from, recipient, broker.currentRound());
@@ -177,10 +177,24 @@ abstract contract BrokerTestBase is Fixture {
         assertEq(a.deposit, b.deposit, "deposit");
         assertEq(a.reserve, b.reserve, "reserve");
         assertEq(a.withdrawRound, b.withdrawRound, "withdrawRound");
-        assertEq(a.nonceBits, b.nonceBits, "nonce bitmap");
+        assertEq(a.nonceRing, b.nonceRing, "nonce ring");
         assertEq(a.fees, b.fees, "fees");
         assertEq(a.brokerBalance, b.brokerBalance, "broker balance");
         assertEq(a.claimable, b.claimable, "claimable");
+    }
+
+    /// @dev Every slot of the replay ring of (signer, recipient), hashed: any change shows.
+    function _ringHash(address signer, address recipient) internal view returns (bytes32 h) {
+        for (uint256 i; i < 16; ++i) {
+            (uint64 wordId, uint192 bits) = broker.nonceSlot(signer, recipient, i);
+            h = keccak256(abi.encode(h, wordId, bits));
+        }
+    }
+
+    /// @dev The paid-nonce bits of word `word` of (signer, recipient), or 0 when its slot holds another word.
+    function _wordBits(address signer, address recipient, uint256 word) internal view returns (uint256) {
+        (uint64 wordId, uint192 bits) = broker.nonceSlot(signer, recipient, word % 16);
+        return wordId == word ? bits : 0;
     }
 
     function _one(ITicketBroker.SignedTicket memory st) internal pure returns (ITicketBroker.SignedTicket[] memory a) {

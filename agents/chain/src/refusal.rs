@@ -143,6 +143,12 @@ fn rule(name: &str) -> Option<&'static str> {
         "NotUnlocking" => "unlock the funds first, then withdraw after the unlock period",
         "UnlockPeriodNotOver" => "unlocked funds can be withdrawn only from their withdraw round",
         "SignerIsFunder" => "the funder signs its own tickets without authorizing itself",
+        "TicketNonceUsed" => "a ticket pays once per (signer, recipient, nonce)",
+        "TicketNonceTooOld" => {
+            "a ticket pays only within the replay window of its signer and recipient (the newest \
+             redeemed word of 192 nonces and the 15 before it: 3,072 nonces); a winner 16 words newer \
+             was redeemed first, so this one can never be paid"
+        }
         "UnsupportedToken" => {
             "the payment token delivered less than the amount (a transfer fee or rebase): not accepted"
         }
@@ -208,6 +214,20 @@ mod tests {
         let r = decode(&data, Some("Staking")).unwrap();
         assert_eq!(r.contract, "WorkToken");
         assert_eq!(r.name, "ERC20InsufficientBalance");
+    }
+
+    #[test]
+    fn a_ticket_out_of_the_replay_window_is_named_with_its_rule() {
+        let data = TicketBroker::TicketNonceTooOld {}.abi_encode();
+        let r = decode(&data, Some("TicketBroker")).expect("a TicketBroker error");
+        assert_eq!(
+            (r.contract, r.name.as_str()),
+            ("TicketBroker", "TicketNonceTooOld")
+        );
+        assert!(r.rule.unwrap().contains("3,072"));
+        let used = decode(&TicketBroker::TicketNonceUsed {}.abi_encode(), None).unwrap();
+        assert_eq!(used.name, "TicketNonceUsed");
+        assert_ne!(used.rule, r.rule);
     }
 
     #[test]

@@ -1,13 +1,17 @@
 //! Redeems queued winning tickets on-chain once their parameters have expired (so revealing
 //! `recipientRand` gives a broadcaster nothing to game), in one batch per call. The broker keeps
-//! replay state per nonce, so the order of redemption never matters: a winner due later (older
-//! parameters that expire after newer ones) or one skipped for insufficient funds stays redeemable
-//! whatever was redeemed before it. Every outcome is written back: a ticket is marked redeemed, kept
+//! replay state per nonce within a window: per (signer, recipient), the nonces of the newest
+//! redeemed 192-nonce word and of the 15 words before it (3,072 nonces) pay in any order, so a
+//! winner due later (older parameters that expire after newer ones) or one skipped for insufficient
+//! funds stays redeemable whatever was redeemed before it, as long as it is within that window.
+//! Due tickets are sent oldest nonce first per signer, so a batch never pushes one of its own
+//! tickets out of the window. Every outcome is written back: a ticket is marked redeemed, kept
 //! pending with the reason when it may still succeed later, or marked failed with the reason. None
 //! is ever dropped. `NonceUsed` means this orchestrator was already paid for that (signer, nonce):
 //! the validator queues each (signer, nonce) at most once, so it was this ticket, redeemed by an
 //! earlier transaction whose outcome was not recorded (e.g. the receipt was lost): it is marked
-//! redeemed, not failed.
+//! redeemed, not failed. `NonceTooOld` means a winner 16 or more words newer was redeemed first and
+//! took the ticket's slot: the broker will never pay it, so it is marked failed (and logged).
 
 use alloy::primitives::{Log, U256};
 use alloy::providers::Provider;
@@ -42,13 +46,13 @@ pub struct GasPolicy {
 }
 
 impl Default for GasPolicy {
-    /// From `./script/bench gas`: a winner whose nonce opens a new word of the broker's replay
-    /// bitmap (the usual case at low winProb, winners lie far apart) costs about 35,000 gas in a
-    /// batch (`redeem_batch10_sparse_marginal_gas`) and 77,000 alone; consecutive nonces cost less.
+    /// From `./script/bench gas`: with winners far apart (low winProb), each takes over a slot of the
+    /// broker's replay window that held an older word: about 15,000 gas per ticket in a batch
+    /// (`redeem_batch10_sparse_marginal_gas`), 61,000 for a batch of one (`redeem_batch1_gas`).
     fn default() -> Self {
         Self {
-            base_gas: 42_000,
-            per_ticket_gas: 35_000,
+            base_gas: 46_000,
+            per_ticket_gas: 15_000,
             max_cost_ppm: 10_000,
         }
     }
@@ -136,6 +140,10 @@ impl<P: Provider> Redeemer<P> {
                 due.push(t);
             }
         }
+        // Oldest nonce first per signer: redeeming a nonce evicts the older words of its slot in the
+        // broker's window (16, 32, ... words older), so a newer ticket sent first could push an
+        // older one of the same batch (or of a later batch) out of it.
+        due.sort_by_key(|t| (t.signer, t.nonce));
         for batch in due.chunks(self.max_batch) {
             if !self.worth_it(batch, round).await? {
                 report.deferred += batch.len();
@@ -246,6 +254,26 @@ impl<P: Provider> Redeemer<P> {
                     redeemed(&self.metrics);
                     report.redeemed += 1;
                 }
+                Some(status) if status == NONCE_TOO_OLD => {
+                    // Permanent: a newer word took the ticket's slot in the broker's window.
+                    tracing::warn!(
+                        signer = %t.signer,
+                        nonce = t.nonce,
+                        sender = %t.sender,
+                        face_value = %t.face_value,
+                        tx = %tx,
+                        "winning ticket given up: its nonce fell out of the broker's replay window \
+                         (a winner 16 or more words of 192 nonces newer was redeemed first)"
+                    );
+                    lock(store).record_attempt(
+                        t.id,
+                        WinningTicketStatus::Failed,
+                        Some(status_name(status)),
+                        Some(tx),
+                    )?;
+                    redemption_failed(&self.metrics, status_name(status));
+                    report.failed += 1;
+                }
                 Some(status) if status == INSUFFICIENT_FUNDS => {
                     // The sender may top up before the ticket expires: try again later.
                     lock(store).record_attempt(
@@ -274,7 +302,7 @@ impl<P: Provider> Redeemer<P> {
 }
 
 /// `ITicketBroker.RedeemStatus`, in declaration order.
-const REDEEM_STATUS: [&str; 10] = [
+const REDEEM_STATUS: [&str; 11] = [
     "Redeemed",
     "ZeroFaceValue",
     "FutureRound",
@@ -285,9 +313,11 @@ const REDEEM_STATUS: [&str; 10] = [
     "NonceUsed",
     "FundsUnlocked",
     "InsufficientFunds",
+    "NonceTooOld",
 ];
 const NONCE_USED: u8 = 7;
 const INSUFFICIENT_FUNDS: u8 = 9;
+const NONCE_TOO_OLD: u8 = 10;
 
 fn status_name(status: u8) -> &'static str {
     REDEEM_STATUS

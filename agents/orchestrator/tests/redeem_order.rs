@@ -1,7 +1,10 @@
 //! Issue 16: winners must never be lost by the order in which they are redeemed. With old and new
 //! ticket parameters overlapping, the winner of the newer, shorter-lived parameters (a higher nonce)
 //! is due first; the older winner (lower nonce), due later, still pays. A winner whose redemption
-//! landed without being recorded is recorded as redeemed, not failed.
+//! landed without being recorded is recorded as redeemed, not failed. The broker keeps a window of
+//! 16 words of 192 nonces per (signer, recipient): winners due together are redeemed oldest nonce
+//! first and all pay; one pushed out of the window by a newer winner redeemed earlier is given up
+//! (failed, `NonceTooOld`), never retried.
 
 use alloy::primitives::{Address, U256, utils::parse_ether};
 use alloy::providers::{Provider, ProviderBuilder, ext::AnvilApi};
@@ -153,6 +156,147 @@ async fn a_later_nonce_redeemed_first_loses_no_winner_and_a_lost_receipt_is_not_
     assert_eq!(
         one.last_error.as_deref(),
         Some("paid by an earlier transaction (nonce used)")
+    );
+}
+
+#[tokio::test]
+async fn winners_due_together_pay_oldest_first_and_one_pushed_out_of_the_window_is_given_up() {
+    let chain = DevChain::spawn().expect("anvil");
+    let provider = |i: usize| {
+        ProviderBuilder::new()
+            .wallet(chain.signer(i))
+            .connect_http(chain.endpoint().parse().unwrap())
+    };
+    let deployer = provider(0);
+    let d = deploy_suite(&deployer, &SuiteParams::devnet(chain.address(0)))
+        .await
+        .unwrap();
+    // b: its newer winner is due first and pushes the older one out; b2: both due together.
+    let (o, b, b2) = (chain.address(1), chain.address(2), chain.address(3));
+    for to in [o, b, b2] {
+        give(&deployer, &d, to, parse_ether("100").unwrap())
+            .await
+            .unwrap();
+    }
+    let orchestrator = provider(1);
+    register_orchestrator(&orchestrator, &d, o, parse_ether("50").unwrap(), 0, 0)
+        .await
+        .unwrap();
+    let staking = Staking::new(d.staking, &orchestrator);
+    let broker = TicketBroker::new(d.ticket_broker, &orchestrator);
+    for i in [2, 3] {
+        fund_sender(&provider(i), &d, parse_ether("10").unwrap(), U256::ZERO)
+            .await
+            .unwrap();
+    }
+    deployer
+        .anvil_mine(Some(d.round_length), None)
+        .await
+        .unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = PaymentStore::open(&dir.path().join("payments.sqlite")).unwrap();
+    let store = std::sync::Mutex::new(store);
+    let domain = TicketDomain {
+        chain_id: chain.chain_id(),
+        broker: d.ticket_broker,
+    };
+    let secret = RecipientSecret::new([9; 32]);
+    let validator = Validator::new(o, domain, secret.clone());
+    let policy = |lifetime_blocks| ParamsPolicy {
+        price_per_pixel: U256::from(1u64),
+        face_value: parse_ether("1").unwrap(),
+        win_prob: U256::MAX,
+        lifetime_blocks,
+    };
+    let block = deployer.get_block_number().await.unwrap();
+    let round = staking.currentRound().call().await.unwrap().to::<u64>();
+    let funds = SenderFunds {
+        available: parse_ether("10").unwrap(),
+        unlocking: false,
+        signer_authorized: true,
+    };
+    // Word 0 and word 16 share slot 0 of the broker's window.
+    let window_apart = 16 * 192;
+    let b_old = TicketParams::issue(&secret, &policy(20), o, b, block, round);
+    let b_new = TicketParams::issue(&secret, &policy(3), o, b, block, round);
+    let b2_params = TicketParams::issue(&secret, &policy(3), o, b2, block, round);
+    {
+        let mut store = store.lock().unwrap();
+        for params in [&b_old, &b_new, &b2_params] {
+            store.save_params(params).unwrap();
+        }
+        let accepted = [
+            (&b_old, b, 2, 5),
+            (&b_new, b, 2, 5 + window_apart),
+            (&b2_params, b2, 3, 5),
+            (&b2_params, b2, 3, 5 + window_apart),
+        ];
+        for (params, sender, key, nonce) in accepted {
+            let t = ticket(params, sender, nonce);
+            let sig = Signature::sign(&chain.secret_key(key), t.hash(&domain)).unwrap();
+            let accepted = validator
+                .accept(&mut store, &t, &sig, &funds, block)
+                .unwrap();
+            assert!(accepted.winning);
+        }
+    }
+    let redeemer = Redeemer::new(
+        d.ticket_broker,
+        &orchestrator,
+        GasPolicy {
+            max_cost_ppm: 1_000_000,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+
+    // Short-lived parameters expire first: b's newer winner and both of b2's are due.
+    deployer.anvil_mine(Some(4), None).await.unwrap();
+    let first = redeemer.redeem_due(&store).await.unwrap();
+    assert_eq!(
+        (first.redeemed, first.failed),
+        (3, 0),
+        "b2's two winners, a window apart, both pay when sent oldest first"
+    );
+    assert_eq!(
+        broker.getSenderInfo(b2).call().await.unwrap().deposit,
+        parse_ether("8").unwrap()
+    );
+    const TOO_OLD: u8 = 2; // ITicketBroker.NonceState.TooOld
+    assert_eq!(
+        broker.nonceState(b, o, U256::from(5)).call().await.unwrap(),
+        TOO_OLD,
+        "b's newer winner took slot 0"
+    );
+
+    // b's older winner is due now, but out of the window: given up at once, not retried.
+    deployer.anvil_mine(Some(20), None).await.unwrap();
+    let second = redeemer.redeem_due(&store).await.unwrap();
+    assert_eq!((second.redeemed, second.retrying, second.failed), (0, 0, 1));
+    let third = redeemer.redeem_due(&store).await.unwrap();
+    assert_eq!(third, Default::default(), "nothing left to try");
+    assert_eq!(
+        broker.getSenderInfo(b).call().await.unwrap().deposit,
+        parse_ether("9").unwrap(),
+        "the too-old winner paid nothing"
+    );
+    assert_eq!(
+        staking.pendingFees(o).call().await.unwrap(),
+        parse_ether("3").unwrap()
+    );
+    let store = store.lock().unwrap();
+    let failed = store.winning_tickets(WinningTicketStatus::Failed).unwrap();
+    assert_eq!(failed.len(), 1);
+    assert_eq!((failed[0].signer, failed[0].nonce), (b, 5));
+    assert_eq!(failed[0].last_error.as_deref(), Some("NonceTooOld"));
+    assert!(failed[0].tx_hash.is_some());
+    assert!(
+        store
+            .winning_tickets(WinningTicketStatus::Pending)
+            .unwrap()
+            .is_empty()
     );
 }
 
