@@ -43,7 +43,37 @@ pub struct GasPolicy {
     /// Largest share of the batch's face value the transaction may cost, in parts per million.
     /// Tickets in the last round of their validity are redeemed whatever the cost.
     pub max_cost_ppm: u64,
+    /// What one whole fee token (10^18 base units) is worth in wei of the chain's gas currency:
+    /// gas is paid in ETH and tickets in the fee token, so the cost is converted with it before
+    /// it is compared with the face value. 10^18 (the default) prices them 1:1.
+    pub wei_per_token: U256,
 }
+
+impl GasPolicy {
+    /// The cost of `gas` at `gas_price` (wei), in fee-token base units.
+    pub fn cost_in_tokens(&self, gas: u64, gas_price: u128) -> U256 {
+        let wei = U256::from(gas_price).saturating_mul(U256::from(gas));
+        // A zero price is refused where the policy is built; treat it as "worth nothing" here.
+        if self.wei_per_token.is_zero() {
+            return U256::MAX;
+        }
+        wei.saturating_mul(U256::from(ONE_TOKEN)) / self.wei_per_token
+    }
+
+    /// Whether a batch of `tickets` worth `value` (fee-token base units) is worth redeeming at
+    /// `gas_price`.
+    pub fn worth_it(&self, tickets: usize, value: U256, gas_price: u128) -> bool {
+        let gas = self
+            .base_gas
+            .saturating_add(self.per_ticket_gas.saturating_mul(tickets as u64));
+        let allowed =
+            value.saturating_mul(U256::from(self.max_cost_ppm)) / U256::from(1_000_000u64);
+        self.cost_in_tokens(gas, gas_price) <= allowed
+    }
+}
+
+/// 10^18: base units in one fee token (and wei in one ether).
+const ONE_TOKEN: u64 = 1_000_000_000_000_000_000;
 
 impl Default for GasPolicy {
     /// From `./script/bench gas`: with winners far apart (low winProb), each takes over a slot of the
@@ -54,6 +84,7 @@ impl Default for GasPolicy {
             base_gas: 46_000,
             per_ticket_gas: 15_000,
             max_cost_ppm: 10_000,
+            wei_per_token: U256::from(ONE_TOKEN),
         }
     }
 }
@@ -167,10 +198,14 @@ impl<P: Provider> Redeemer<P> {
             .get_gas_price()
             .await
             .map_err(chain)?;
-        let gas = self.gas.base_gas + self.gas.per_ticket_gas * batch.len() as u64;
-        let cost = U256::from(gas_price) * U256::from(gas);
-        let value: U256 = batch.iter().map(|t| t.face_value).sum();
-        Ok(cost * U256::from(1_000_000u64) <= value * U256::from(self.gas.max_cost_ppm))
+        let value = batch
+            .iter()
+            .fold(U256::ZERO, |sum, t| sum.saturating_add(t.face_value));
+        let worth = self.gas.worth_it(batch.len(), value, gas_price);
+        if !worth {
+            tracing::info!(tickets = batch.len(), %value, gas_price, "redemption deferred: gas would cost more than the policy allows");
+        }
+        Ok(worth)
     }
 
     async fn redeem_batch(
@@ -332,4 +367,40 @@ fn lock(store: &Mutex<PaymentStore>) -> std::sync::MutexGuard<'_, PaymentStore> 
 
 fn chain(e: impl std::fmt::Display) -> RedeemError {
     RedeemError::Chain(e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(wei_per_token: u64) -> GasPolicy {
+        GasPolicy {
+            wei_per_token: U256::from(wei_per_token),
+            ..GasPolicy::default()
+        }
+    }
+
+    #[test]
+    fn gas_is_priced_in_the_fee_token_before_it_is_compared() {
+        let one = U256::from(ONE_TOKEN);
+        // 61,000 gas (a batch of one) at 100 gwei is 0.0061 ETH.
+        let gas_price = 100_000_000_000u128;
+        // 1:1, that is 0.61 % of a 1-token ticket: worth it.
+        assert_eq!(
+            policy(ONE_TOKEN).cost_in_tokens(61_000, gas_price),
+            U256::from(6_100_000_000_000_000u64)
+        );
+        assert!(policy(ONE_TOKEN).worth_it(1, one, gas_price));
+        // A token worth 0.1 ETH: the same gas is 0.061 tokens, 6.1 % of the ticket: deferred.
+        assert_eq!(
+            policy(ONE_TOKEN / 10).cost_in_tokens(61_000, gas_price),
+            U256::from(61_000_000_000_000_000u64)
+        );
+        assert!(!policy(ONE_TOKEN / 10).worth_it(1, one, gas_price));
+        // ... until gas is ten times cheaper.
+        assert!(policy(ONE_TOKEN / 10).worth_it(1, one, gas_price / 10));
+        // No overflow on absurd inputs; a zero price never redeems on cost alone.
+        assert!(!policy(1).worth_it(usize::MAX, one, u128::MAX));
+        assert!(!policy(0).worth_it(1, U256::MAX, 1));
+    }
 }

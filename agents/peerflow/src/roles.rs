@@ -135,6 +135,26 @@ pub struct OrchestratorOpts {
     /// Also run an ffmpeg transcoder in this process.
     #[arg(long)]
     pub local_transcoder: Option<bool>,
+    /// What one fee token is worth in the chain's gas currency (ETH), e.g. "0.0004": redemption
+    /// gas, paid in ETH, is converted with it before it is held against a winner's face value
+    /// (at most 1 %, else the winner waits for cheaper gas until its last valid round). Default
+    /// 1 (the fee token priced as ETH).
+    #[arg(long)]
+    pub token_price_eth: Option<String>,
+}
+
+impl OrchestratorOpts {
+    /// The redemption gas policy, with the fee token priced by `--token-price-eth`.
+    pub fn gas_policy(&self) -> Result<GasPolicy> {
+        let mut gas = GasPolicy::default();
+        if let Some(price) = &self.token_price_eth {
+            let wei = peerflow_chain::amount::parse_amount(price, "ETH")
+                .with_context(|| format!("--token-price-eth: `{price}` is not an amount of ETH"))?;
+            anyhow::ensure!(!wei.is_zero(), "--token-price-eth must be above 0");
+            gas.wei_per_token = wei;
+        }
+        Ok(gas)
+    }
 }
 
 /// Options of `peerflow transcoder`.
@@ -272,7 +292,7 @@ pub async fn start_orchestrator(
         },
         max_segment_bytes: 64 << 20,
         redeem_every: Duration::from_secs(2),
-        gas: GasPolicy::default(),
+        gas: o.gas_policy()?,
     };
     let running = start(chain, me, key, config).await?;
     if o.local_transcoder.unwrap_or(false) {
@@ -328,6 +348,30 @@ pub async fn transcoder(opts: &TranscoderOpts, config: Option<&Path>) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_token_price_flag_prices_redemption_gas() {
+        let priced = |text: Option<&str>| {
+            OrchestratorOpts {
+                token_price_eth: text.map(str::to_string),
+                ..Default::default()
+            }
+            .gas_policy()
+        };
+        assert_eq!(
+            priced(None).unwrap().wei_per_token,
+            U256::from(10u64).pow(U256::from(18u64)),
+            "1:1 unless told"
+        );
+        assert_eq!(
+            priced(Some("0.0004")).unwrap().wei_per_token,
+            U256::from(400_000_000_000_000u64)
+        );
+        for bad in ["0", "cheap", "-1"] {
+            let err = priced(Some(bad)).unwrap_err().to_string();
+            assert!(err.contains("--token-price-eth"), "{bad}: {err}");
+        }
+    }
 
     #[test]
     fn broadcaster_price_flags_parse_into_limits_and_stream_ceilings() {

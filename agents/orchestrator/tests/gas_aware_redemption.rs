@@ -1,0 +1,154 @@
+//! Redemption gas is paid in ETH and tickets in the fee token: the redeemer prices the token
+//! before it holds the gas against a winner. On anvil with its base fee driven up and down: a
+//! winner is deferred while gas costs more than 1 % of its face value at the token's price (gas
+//! that 1:1 pricing would have called cheap), nothing is paid meanwhile, and it is redeemed once
+//! gas falls.
+
+use alloy::primitives::{Address, U256, utils::parse_ether};
+use alloy::providers::{Provider, ProviderBuilder, ext::AnvilApi};
+use peerflow_chain::actions::{fund_sender, give, register_orchestrator};
+use peerflow_chain::bindings::{staking::Staking, ticket_broker::TicketBroker};
+use peerflow_chain::{DevChain, SuiteParams, deploy_suite};
+use peerflow_orchestrator::{
+    GasPolicy, ParamsPolicy, PaymentStore, RecipientSecret, Redeemer, SenderFunds, TicketParams,
+    Validator, WinningTicketStatus,
+};
+use peerflow_protocol::{Signature, Ticket, TicketDomain};
+
+const GWEI: u128 = 1_000_000_000;
+
+#[tokio::test]
+async fn a_winner_waits_out_a_gas_spike_priced_in_the_fee_token_and_is_redeemed_after() {
+    let chain = DevChain::spawn().expect("anvil");
+    let provider = |i: usize| {
+        ProviderBuilder::new()
+            .wallet(chain.signer(i))
+            .connect_http(chain.endpoint().parse().unwrap())
+    };
+    let deployer = provider(0);
+    let d = deploy_suite(&deployer, &SuiteParams::devnet(chain.address(0)))
+        .await
+        .unwrap();
+    let (o, b) = (chain.address(1), chain.address(2));
+    for to in [o, b] {
+        give(&deployer, &d, to, parse_ether("100").unwrap())
+            .await
+            .unwrap();
+    }
+    let orchestrator = provider(1);
+    register_orchestrator(&orchestrator, &d, o, parse_ether("50").unwrap(), 0, 0)
+        .await
+        .unwrap();
+    fund_sender(&provider(2), &d, parse_ether("10").unwrap(), U256::ZERO)
+        .await
+        .unwrap();
+    // Start at the head of a round, so the winner is far from its last valid round (where it
+    // would be redeemed whatever the gas).
+    let head = deployer.get_block_number().await.unwrap();
+    let into_round = (head - d.start_block) % d.round_length;
+    deployer
+        .anvil_mine(Some(2 * d.round_length - into_round), None)
+        .await
+        .unwrap();
+
+    // One winning ticket of 1 token.
+    let staking = Staking::new(d.staking, &orchestrator);
+    let domain = TicketDomain {
+        chain_id: chain.chain_id(),
+        broker: d.ticket_broker,
+    };
+    let secret = RecipientSecret::new([5; 32]);
+    let policy = ParamsPolicy {
+        price_per_pixel: U256::from(1u64),
+        face_value: parse_ether("1").unwrap(),
+        win_prob: U256::MAX,
+        lifetime_blocks: 3,
+    };
+    let block = deployer.get_block_number().await.unwrap();
+    let round = staking.currentRound().call().await.unwrap().to::<u64>();
+    let params = TicketParams::issue(&secret, &policy, o, b, block, round);
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = PaymentStore::open(&dir.path().join("payments.sqlite")).unwrap();
+    store.save_params(&params).unwrap();
+    let t = ticket(&params, b, 0);
+    let sig = Signature::sign(&chain.secret_key(2), t.hash(&domain)).unwrap();
+    let funds = SenderFunds {
+        available: parse_ether("10").unwrap(),
+        unlocking: false,
+        signer_authorized: true,
+    };
+    let accepted = Validator::new(o, domain, secret)
+        .accept(&mut store, &t, &sig, &funds, block)
+        .unwrap();
+    assert!(accepted.winning);
+    let store = std::sync::Mutex::new(store);
+
+    // The fee token is worth 0.1 ETH.
+    let gas = GasPolicy {
+        wei_per_token: parse_ether("0.1").unwrap(),
+        ..GasPolicy::default()
+    };
+    let redeemer = Redeemer::new(d.ticket_broker, &orchestrator, gas)
+        .await
+        .unwrap();
+    let broker = TicketBroker::new(d.ticket_broker, &orchestrator);
+    let deposit = || async { broker.getSenderInfo(b).call().await.unwrap().deposit };
+    let before = deposit().await;
+
+    // A spike: 100 gwei. A batch of one (61,000 gas) costs 0.0061 ETH, 0.061 tokens: 6.1 % of
+    // the ticket. Priced 1:1 it would be 0.61 %, and redeemed.
+    deployer
+        .anvil_set_next_block_base_fee_per_gas(100 * GWEI)
+        .await
+        .unwrap();
+    deployer.anvil_mine(Some(4), None).await.unwrap();
+    let spiked = deployer.get_gas_price().await.unwrap();
+    assert!(spiked >= 50 * GWEI, "the spike took: {spiked} wei");
+    assert!(
+        GasPolicy::default().worth_it(1, parse_ether("1").unwrap(), spiked),
+        "1:1 pricing would have redeemed at {spiked} wei"
+    );
+    let report = redeemer.redeem_due(&store).await.unwrap();
+    assert_eq!((report.redeemed, report.deferred), (0, 1), "{report:?}");
+    assert_eq!(deposit().await, before, "nothing paid during the spike");
+    assert_eq!(
+        store
+            .lock()
+            .unwrap()
+            .winning_tickets(WinningTicketStatus::Pending)
+            .unwrap()
+            .len(),
+        1,
+        "the winner waits in the queue"
+    );
+
+    // Gas falls back to 1 gwei: the winner is redeemed, the ticket's face value paid.
+    deployer
+        .anvil_set_next_block_base_fee_per_gas(GWEI)
+        .await
+        .unwrap();
+    deployer.anvil_mine(Some(1), None).await.unwrap();
+    let calm = deployer.get_gas_price().await.unwrap();
+    assert!(calm < 10 * GWEI, "gas fell: {calm} wei");
+    let report = redeemer.redeem_due(&store).await.unwrap();
+    assert_eq!((report.redeemed, report.deferred), (1, 0), "{report:?}");
+    assert_eq!(before - deposit().await, parse_ether("1").unwrap());
+    assert_eq!(
+        staking.currentRound().call().await.unwrap().to::<u64>(),
+        round,
+        "all within the ticket's first round: deferral, not the last-chance rule"
+    );
+}
+
+fn ticket(params: &TicketParams, sender: Address, nonce: u64) -> Ticket {
+    Ticket {
+        recipient: params.recipient,
+        sender,
+        signer: sender,
+        faceValue: params.face_value,
+        winProb: params.win_prob,
+        senderNonce: U256::from(nonce),
+        recipientRandHash: params.recipient_rand_hash,
+        creationRound: U256::from(params.creation_round),
+    }
+}
