@@ -5,6 +5,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -212,10 +213,56 @@ async fn head_blob(
     }
 }
 
-/// Fetches and uploads blobs over HTTP.
-#[derive(Debug, Clone, Default)]
+/// Fetches and uploads blobs over HTTP: connections and headers wait at most
+/// [`IDLE_TIMEOUT`], bodies are read within their limit ([`read_bounded`]).
+#[derive(Debug, Clone)]
 pub struct BlobClient {
     http: reqwest::Client,
+    idle: Duration,
+}
+
+impl Default for BlobClient {
+    fn default() -> Self {
+        Self::with_idle_timeout(IDLE_TIMEOUT)
+    }
+}
+
+/// The longest a source may keep a download waiting for its next bytes (or its headers).
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Why a bounded fetch failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Fetch {
+    /// More than the limit was declared or arrived (the bytes counted so far).
+    #[error("{0} bytes is over the limit")]
+    TooLarge(u64),
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// Reads `resp`'s body, chunk by chunk, stopping as soon as it passes `limit` bytes (a chunked
+/// body declares no length) or the source sends nothing for `idle`; so neither a huge
+/// nor a trickling source can hold the provider's memory or its job.
+async fn read_bounded(
+    mut resp: reqwest::Response,
+    limit: u64,
+    idle: Duration,
+) -> Result<Vec<u8>, Fetch> {
+    let mut bytes = Vec::new();
+    loop {
+        let chunk = tokio::time::timeout(idle, resp.chunk())
+            .await
+            .map_err(|_| Fetch::Failed(format!("no bytes for {idle:?}")))?
+            .map_err(|e| Fetch::Failed(e.to_string()))?;
+        let Some(chunk) = chunk else {
+            return Ok(bytes);
+        };
+        let size = bytes.len() as u64 + chunk.len() as u64;
+        if size > limit {
+            return Err(Fetch::TooLarge(size));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
 }
 
 /// The URL of a blob at a store.
@@ -226,6 +273,15 @@ pub fn blob_url(source: &str, digest: Digest) -> String {
 impl BlobClient {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A client that gives up on a source silent for `idle` (connecting, or between bytes).
+    pub fn with_idle_timeout(idle: Duration) -> Self {
+        let http = reqwest::Client::builder()
+            .connect_timeout(idle)
+            .build()
+            .unwrap_or_default();
+        Self { http, idle }
     }
 
     /// Uploads `bytes` to the store at `base` and returns the [`BlobRef`] naming it there.
@@ -253,6 +309,20 @@ impl BlobClient {
         })
     }
 
+    /// GETs `url` (a 2xx answer), reading at most `limit` bytes, each wait (connect, headers,
+    /// the next bytes) bounded by the idle timeout.
+    pub async fn get_bounded(&self, url: &str, limit: u64) -> Result<Vec<u8>, Fetch> {
+        let resp = tokio::time::timeout(self.idle, self.http.get(url).send())
+            .await
+            .map_err(|_| Fetch::Failed(format!("no answer within {:?}", self.idle)))?
+            .and_then(|r| r.error_for_status())
+            .map_err(|e| Fetch::Failed(e.to_string()))?;
+        if let Some(len) = resp.content_length().filter(|&l| l > limit) {
+            return Err(Fetch::TooLarge(len));
+        }
+        read_bounded(resp, limit, self.idle).await
+    }
+
     /// Fetches `blob` from the first of its sources (then `extra` sources) that has it with the
     /// right hash; a source serving other bytes is skipped with a warning.
     pub async fn fetch(&self, blob: &BlobRef, extra: &[String]) -> Result<Vec<u8>, BlobError> {
@@ -270,38 +340,20 @@ impl BlobClient {
     ) -> Result<Vec<u8>, BlobError> {
         for source in sources {
             let url = blob_url(source, digest);
-            let resp = match self.http.get(&url).send().await {
-                Ok(r) if r.status().is_success() => r,
-                Ok(r) => {
-                    tracing::debug!(%url, status = %r.status(), "blob not at source");
-                    continue;
-                }
-                Err(e) => {
-                    tracing::debug!(%url, error = %e, "blob source unreachable");
-                    continue;
-                }
-            };
-            if let Some(len) = resp.content_length().filter(|&l| l > limit) {
-                return Err(BlobError::TooLarge {
-                    digest,
-                    size: len,
-                    limit,
-                });
-            }
-            let bytes = match resp.bytes().await {
+            let bytes = match self.get_bounded(&url, limit).await {
                 Ok(b) => b,
-                Err(e) => {
-                    tracing::warn!(%url, error = %e, "blob download failed");
+                Err(Fetch::TooLarge(size)) => {
+                    return Err(BlobError::TooLarge {
+                        digest,
+                        size,
+                        limit,
+                    });
+                }
+                Err(Fetch::Failed(e)) => {
+                    tracing::debug!(%url, error = %e, "blob not fetched from this source");
                     continue;
                 }
             };
-            if bytes.len() as u64 > limit {
-                return Err(BlobError::TooLarge {
-                    digest,
-                    size: bytes.len() as u64,
-                    limit,
-                });
-            }
             let got = Digest::of(&bytes);
             if got != digest {
                 tracing::warn!(%url, %got, "blob source served other content; skipped");
@@ -381,5 +433,75 @@ mod tests {
             client.fetch(&small, &[]).await,
             Err(BlobError::TooLarge { .. })
         ));
+    }
+
+    /// A hostile source: a chunked body that never ends, or headers and then silence.
+    async fn hostile(flood: bool) -> String {
+        use axum::body::Body;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let app = Router::new().fallback(get(move || async move {
+            let chunks = futures_stream(flood);
+            Body::from_stream(chunks)
+        }));
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        url
+    }
+
+    /// 64 KiB chunks for ever (flood), or one byte then nothing for a minute (trickle).
+    fn futures_stream(
+        flood: bool,
+    ) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send {
+        futures_util::stream::unfold(0u64, move |sent| async move {
+            if flood {
+                Some((Ok(Bytes::from(vec![0u8; 64 << 10])), sent + 1))
+            } else if sent == 0 {
+                Some((Ok(Bytes::from_static(b"x")), 1))
+            } else {
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                None
+            }
+        })
+    }
+
+    #[tokio::test]
+    async fn an_endless_or_silent_source_costs_a_bounded_read_and_the_next_source_serves() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::open(dir.path()).unwrap();
+        let bytes = b"the honest copy".to_vec();
+        let digest = Digest::of(&bytes);
+        std::fs::write(store.path(digest), &bytes).unwrap();
+        let honest = serve(store).await;
+        let client = BlobClient::with_idle_timeout(Duration::from_millis(500));
+
+        // An endless chunked body: refused as soon as it passes the declared size.
+        let flood = hostile(true).await;
+        let blob = BlobRef {
+            sha256: digest,
+            size: 1 << 20,
+            sources: vec![flood],
+        };
+        match client.fetch(&blob, &[]).await {
+            Err(BlobError::TooLarge { size, limit, .. }) => {
+                assert_eq!(limit, 1 << 20);
+                assert!(size <= limit + (64 << 10), "read {size} bytes");
+            }
+            other => panic!("{other:?}"),
+        }
+
+        // One byte then silence: given up after the idle timeout, the next source serves.
+        let trickle = hostile(false).await;
+        let started = std::time::Instant::now();
+        let blob = BlobRef {
+            sha256: digest,
+            size: bytes.len() as u64,
+            sources: vec![trickle, honest],
+        };
+        assert_eq!(client.fetch(&blob, &[]).await.unwrap(), bytes);
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
     }
 }

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use alloy::primitives::{Address, B256, U256, Uint, keccak256};
 use alloy::providers::Provider;
 use alloy::sol_types::SolValue;
+use peerflow_compute::blob::Fetch;
 use peerflow_compute::escrow::{
     CreatedJob, Escrow, EscrowError, JobParams, codes, result_commitment, slot_status_name,
 };
@@ -93,7 +94,6 @@ pub struct Agent<P> {
     store: Mutex<ProviderStore>,
     blobs: BlobStore,
     client: BlobClient,
-    http: reqwest::Client,
     executors: Executors,
     running: Mutex<HashSet<u64>>,
     metrics: Arc<Metrics>,
@@ -117,7 +117,6 @@ impl<P: Provider + Clone + 'static> Agent<P> {
             store: Mutex::new(store),
             blobs,
             client: BlobClient::new(),
-            http: reqwest::Client::new(),
             executors,
             running: Mutex::new(HashSet::new()),
             metrics,
@@ -479,26 +478,14 @@ impl<P: Provider + Clone + 'static> Agent<P> {
         let expected = Digest::from(job.params.specHash);
         let bytes = match self.blobs.get(expected).map_err(|e| e.to_string())? {
             Some(b) => b,
-            None => {
-                let resp = self
-                    .http
-                    .get(&job.spec_uri)
-                    .send()
-                    .await
-                    .and_then(|r| r.error_for_status())
-                    .map_err(|e| format!("spec unavailable: {e}"))?;
-                if resp.content_length().is_some_and(|l| l > MAX_SPEC_BYTES) {
-                    return Err(format!("spec larger than {MAX_SPEC_BYTES} bytes"));
-                }
-                let bytes = resp
-                    .bytes()
-                    .await
-                    .map_err(|e| format!("spec unavailable: {e}"))?;
-                if bytes.len() as u64 > MAX_SPEC_BYTES {
-                    return Err(format!("spec larger than {MAX_SPEC_BYTES} bytes"));
-                }
-                bytes.to_vec()
-            }
+            None => self
+                .client
+                .get_bounded(&job.spec_uri, MAX_SPEC_BYTES)
+                .await
+                .map_err(|e| match e {
+                    Fetch::TooLarge(_) => format!("spec larger than {MAX_SPEC_BYTES} bytes"),
+                    Fetch::Failed(e) => format!("spec unavailable: {e}"),
+                })?,
         };
         let spec = JobSpec::from_bytes_checked(&bytes, expected).map_err(|e| e.to_string())?;
         self.blobs.put(&bytes).map_err(|e| e.to_string())?;
