@@ -37,6 +37,8 @@ pub struct DevnetOptions {
     /// Seconds per block (rounds are 50 blocks).
     pub block_time: u64,
     pub win_probability: f64,
+    /// What the orchestrators advertise and charge, fee-token wei per output pixel.
+    pub price_per_pixel: u64,
     /// Segments sent to two orchestrators at once.
     pub redundancy: usize,
     /// Orchestrators' reward cut and fee share, parts per million.
@@ -60,6 +62,7 @@ impl DevnetOptions {
             broadcaster_listen: "127.0.0.1:0".parse().expect("constant"),
             block_time: 1,
             win_probability: 0.1,
+            price_per_pixel: 1,
             redundancy: 1,
             reward_cut: 100_000,
             fee_share: 500_000,
@@ -161,6 +164,7 @@ pub async fn start(options: &DevnetOptions) -> Result<Devnet> {
                 ..Default::default()
             },
             win_probability: Some(options.win_probability),
+            price_per_pixel: Some(options.price_per_pixel),
             face_value: Some(10_000_000_000_000_000),
             params_lifetime_blocks: Some(10),
             local_transcoder: Some(true),
@@ -188,7 +192,7 @@ pub async fn start(options: &DevnetOptions) -> Result<Devnet> {
             &running.url,
             &["transcode:h264"],
             &["local"],
-            U256::from(1u64),
+            U256::from(options.price_per_pixel),
         )
         .await?;
         orchestrators.push((me, running));

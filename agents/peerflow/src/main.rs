@@ -100,6 +100,10 @@ struct DevnetArgs {
     /// Ticket win probability (high on the devnet so that a short demo sees tickets redeemed).
     #[arg(long, default_value_t = 0.5)]
     win_probability: f64,
+    /// Orchestrators' price, fee-token wei per output pixel (the default makes a 2 s segment of
+    /// the default ladder cost about one ticket's worth, so the demo's money moves visibly).
+    #[arg(long, default_value_t = 250_000_000)]
+    price_per_pixel: u64,
     /// Push a 20 s 720p test stream, print a summary and exit.
     #[arg(long)]
     demo: bool,
@@ -111,6 +115,7 @@ async fn devnet(args: &DevnetArgs) -> anyhow::Result<()> {
     options.providers = args.providers;
     options.broadcaster_listen = args.listen;
     options.win_probability = args.win_probability;
+    options.price_per_pixel = args.price_per_pixel;
     println!(
         "starting the devnet (anvil, contracts, {} orchestrators, broadcaster)…",
         args.orchestrators
