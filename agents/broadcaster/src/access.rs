@@ -16,7 +16,7 @@
 //! `require_keys` off, which `peerflow broadcaster` allows only on a loopback listen address.
 //! Everything is checked before the body is read, so a refused push costs nothing.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
@@ -132,8 +132,8 @@ pub struct Access {
     db: Mutex<Connection>,
     admin_token: String,
     require_keys: bool,
+    /// By key id: bounded by the keys the operator made.
     buckets: Mutex<HashMap<i64, Bucket>>,
-    private_streams: Mutex<HashSet<String>>,
 }
 
 /// The admin file: where the admin API is and the token it takes.
@@ -168,14 +168,6 @@ impl Access {
                  key_id INTEGER NOT NULL REFERENCES stream_keys(id)
              );",
         )?;
-        let private_streams = {
-            let mut stmt = db.prepare(
-                "SELECT o.stream FROM stream_owners o JOIN stream_keys k ON k.id = o.key_id
-                 WHERE k.private = 1",
-            )?;
-            stmt.query_map([], |row| row.get::<_, String>(0))?
-                .collect::<Result<HashSet<_>, _>>()?
-        };
         let admin_token = match read_admin_file(data_dir) {
             Some(file) => file.token,
             None => random_hex(32)?,
@@ -192,7 +184,6 @@ impl Access {
             admin_token,
             require_keys,
             buckets: Mutex::default(),
-            private_streams: Mutex::new(private_streams),
         })
     }
 
@@ -297,14 +288,17 @@ impl Access {
     }
 
     /// Decides whether a push (or an end) of `stream` with `key` may go ahead, and under which
-    /// published name. `live_streams` counts the key's streams live now other than this one.
-    /// Consumes one unit of the key's rate when `segment` is set.
+    /// published name. For a push (`segment`): `live_streams` counts the key's streams live now
+    /// other than this one, and `room` says whether the broadcaster takes the published name (its
+    /// own limit on live streams); only then is one unit of the key's rate consumed and the
+    /// stream claimed for the key.
     pub fn authorize(
         &self,
         key: Option<&str>,
         stream: &str,
         segment: bool,
         live_streams: impl FnOnce(&[String]) -> u32,
+        room: impl FnOnce(&str) -> Result<(), ApiError>,
     ) -> Result<Grant, ApiError> {
         let Some(key) = key else {
             if self.require_keys {
@@ -319,6 +313,9 @@ impl Access {
                 return Err(ApiError::Forbidden(format!(
                     "stream {stream:?} belongs to a stream key; push with that key"
                 )));
+            }
+            if segment {
+                room(stream)?;
             }
             return Ok(Grant {
                 stream: stream.to_owned(),
@@ -355,8 +352,9 @@ impl Access {
             if live_streams(&others) >= row.max_streams {
                 return Err(ApiError::TooManyStreams(row.max_streams));
             }
+            room(&published)?;
             self.take_token(row.id, row.segments_per_minute)?;
-            self.claim(&published, row.id, row.playback_id.is_some())?;
+            self.claim(&published, row.id)?;
         }
         Ok(Grant {
             stream: published,
@@ -369,10 +367,25 @@ impl Access {
 
     /// Whether `stream` is private (listed nowhere).
     pub fn is_private(&self, stream: &str) -> bool {
-        self.private_streams
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .contains(stream)
+        // Read from the store rather than kept in memory, which would grow with every private
+        // stream ever pushed; a listing asks once per stream it holds.
+        let private = self
+            .db()
+            .query_row(
+                "SELECT k.private FROM stream_owners o JOIN stream_keys k ON k.id = o.key_id
+                 WHERE o.stream = ?1",
+                [stream],
+                |row| row.get::<_, bool>(0),
+            )
+            .optional();
+        match private {
+            Ok(private) => private.unwrap_or(false),
+            Err(err) => {
+                // Unknown is listed nowhere: a private stream must not show.
+                tracing::warn!(stream, %err, "could not read whether a stream is private");
+                true
+            }
+        }
     }
 
     fn take_token(&self, id: i64, per_minute: u32) -> Result<(), ApiError> {
@@ -394,19 +407,13 @@ impl Access {
         Ok(())
     }
 
-    fn claim(&self, stream: &str, key_id: i64, private: bool) -> Result<(), ApiError> {
+    fn claim(&self, stream: &str, key_id: i64) -> Result<(), ApiError> {
         self.db()
             .execute(
                 "INSERT OR IGNORE INTO stream_owners (stream, key_id) VALUES (?1, ?2)",
                 params![stream, key_id],
             )
             .map_err(AccessError::from)?;
-        if private {
-            self.private_streams
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .insert(stream.to_owned());
-        }
         Ok(())
     }
 
@@ -563,11 +570,11 @@ mod tests {
             .unwrap();
         for _ in 0..3 {
             access
-                .authorize(Some(&created.key), "s", true, |_| 0)
+                .authorize(Some(&created.key), "s", true, |_| 0, |_| Ok(()))
                 .unwrap();
         }
         let err = access
-            .authorize(Some(&created.key), "s", true, |_| 0)
+            .authorize(Some(&created.key), "s", true, |_| 0, |_| Ok(()))
             .unwrap_err();
         assert_eq!(err.code(), "rate_limited");
     }

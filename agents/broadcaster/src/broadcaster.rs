@@ -1,8 +1,13 @@
 //! The path of one segment, from the push to the playlists: refuse pushes to ended streams,
 //! hand the segment to the processor, check its renditions, record them, then publish them to
 //! viewers, in that order, so that a failure at any step publishes nothing.
+//!
+//! Memory is bounded by the registry: at most `max_live_streams` live streams, and the newest
+//! `max_ended_streams` of the others; a stream dropped from memory is dropped from the
+//! processor's tables too ([`SegmentProcessor::forget`]), and its recording stays on disk.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -12,7 +17,7 @@ use crate::config::BroadcasterConfig;
 use crate::error::ApiError;
 use crate::processor::{IncomingSegment, RenditionOut, SegmentFormat, SegmentProcessor};
 use crate::recording::Recorder;
-use crate::registry::StreamRegistry;
+use crate::registry::{Counts, Dropped, StreamEntry, StreamRegistry};
 use crate::stream::{StreamState, check_renditions};
 
 /// The broadcaster's ingest and delivery state, shared by every HTTP handler.
@@ -22,6 +27,32 @@ pub struct Broadcaster {
     registry: StreamRegistry,
     recorder: Recorder,
     access: Access,
+    /// Segments published by the streams dropped from memory, for totals since the start.
+    dropped_segments_out: AtomicU64,
+}
+
+/// A push let into the registry; handed back when dropped, whatever became of the push.
+struct Admission<'a> {
+    broadcaster: &'a Broadcaster,
+    stream: String,
+    entry: Arc<StreamEntry>,
+    /// Leave no trace of a stream that never published (see [`StreamRegistry::leave`]).
+    discard: bool,
+}
+
+impl Drop for Admission<'_> {
+    fn drop(&mut self) {
+        let left = self
+            .broadcaster
+            .registry
+            .leave(&self.stream, &self.entry, self.discard);
+        if left.orphaned {
+            // Dropped from memory while this push was processed: what the processor noted of it
+            // since goes too.
+            self.broadcaster.processor.forget(&self.stream);
+        }
+        self.broadcaster.forget(left.dropped);
+    }
 }
 
 impl Broadcaster {
@@ -32,12 +63,14 @@ impl Broadcaster {
     ) -> Result<Self, AccessError> {
         let recorder = Recorder::new(config.recordings_dir());
         let access = Access::open(&config.data_dir, config.require_stream_keys)?;
+        let registry = StreamRegistry::new(config.max_live_streams, config.max_ended_streams);
         Ok(Self {
             config,
             processor,
-            registry: StreamRegistry::default(),
+            registry,
             recorder,
             access,
+            dropped_segments_out: AtomicU64::new(0),
         })
     }
 
@@ -47,23 +80,73 @@ impl Broadcaster {
     }
 
     /// Whether a push (`segment`) or an end of `stream` with `key` may go ahead, and under which
-    /// published name; counts the key's live streams against its limit.
+    /// published name; counts the key's live streams against its limit, and a new stream against
+    /// the broadcaster's.
     pub fn authorize(
         &self,
         key: Option<&str>,
         stream: &str,
         segment: bool,
     ) -> Result<Grant, ApiError> {
-        self.access.authorize(key, stream, segment, |others| {
-            others
-                .iter()
-                .filter(|name| {
-                    self.registry
-                        .get(name)
-                        .is_some_and(|entry| !entry.snapshot().ended)
-                })
-                .count() as u32
+        self.access.authorize(
+            key,
+            stream,
+            segment,
+            |others| {
+                others
+                    .iter()
+                    .filter(|name| self.registry.is_live(name))
+                    .count() as u32
+            },
+            |published| {
+                if self.registry.has_room_for(published) {
+                    Ok(())
+                } else {
+                    Err(ApiError::TooManyLiveStreams(self.config.max_live_streams))
+                }
+            },
+        )
+    }
+
+    /// Lets a push to `stream` into the registry, or refuses it with `too_many_streams`.
+    fn admit(&self, stream: &str) -> Result<Admission<'_>, ApiError> {
+        let entry = self
+            .registry
+            .admit(stream)
+            .map_err(|full| ApiError::TooManyLiveStreams(full.max))?;
+        Ok(Admission {
+            broadcaster: self,
+            stream: stream.to_owned(),
+            entry,
+            discard: false,
         })
+    }
+
+    /// Drops what is kept beside the registry for streams it dropped from memory.
+    fn forget(&self, dropped: Vec<Dropped>) {
+        for Dropped { name, entry } in dropped {
+            let state = entry.snapshot();
+            let segments = state.published_seqs().len() as u64;
+            self.dropped_segments_out
+                .fetch_add(segments, Ordering::Relaxed);
+            self.processor.forget(&name);
+            tracing::info!(
+                stream = %name,
+                ended = state.ended,
+                segments,
+                "stream dropped from memory; its recording stays on disk"
+            );
+        }
+    }
+
+    /// How many streams are in memory: live, and ended (with those that never published).
+    pub fn stream_counts(&self) -> Counts {
+        self.registry.counts()
+    }
+
+    /// Segments published by the streams dropped from memory since the start.
+    pub fn dropped_segments_out(&self) -> u64 {
+        self.dropped_segments_out.load(Ordering::Relaxed)
     }
 
     /// The configuration this broadcaster runs with.
@@ -74,8 +157,21 @@ impl Broadcaster {
     /// Transcodes, records and publishes one pushed segment; returns its renditions.
     pub async fn ingest(&self, segment: IncomingSegment) -> Result<Vec<RenditionOut>, ApiError> {
         let (stream, seq) = (segment.stream.clone(), segment.seq);
-        let entry = self.registry.get_or_create(&stream);
-        if entry.snapshot().ended {
+        let mut admission = self.admit(&stream)?;
+        let entry = admission.entry.clone();
+        let state = entry.snapshot();
+        if state.ended {
+            return Err(ApiError::StreamEnded(stream));
+        }
+        // A stream that never published here may be one dropped from memory (or recorded before a
+        // restart): an ended recording keeps its name taken. Every push checks until one
+        // publishes, so that none gets past while another looks.
+        if !state.is_published() && self.recorder.ended(&stream).await? {
+            admission.discard = true;
+            tracing::info!(
+                stream,
+                "push refused: the stream's recording has ended (its name stays taken)"
+            );
             return Err(ApiError::StreamEnded(stream));
         }
         // A stream whose pushes keep arriving is live, however long the network takes with them
@@ -83,7 +179,7 @@ impl Broadcaster {
         entry.touch();
         let renditions = self.processor.process(segment).await?;
         check_renditions(&renditions).map_err(ApiError::InvalidRenditions)?;
-        self.publish(&stream, seq, &renditions).await?;
+        self.publish(&stream, &entry, seq, &renditions).await?;
         Ok(renditions)
     }
 
@@ -92,10 +188,10 @@ impl Broadcaster {
     async fn publish(
         &self,
         stream: &str,
+        entry: &StreamEntry,
         seq: u64,
         renditions: &[RenditionOut],
     ) -> Result<(), ApiError> {
-        let entry = self.registry.get_or_create(stream);
         let writer = entry.write().await;
         let current = writer.current();
         if current.ended {
@@ -117,7 +213,8 @@ impl Broadcaster {
         Ok(())
     }
 
-    /// Ends `stream`: its playlists get `EXT-X-ENDLIST` and further pushes are refused.
+    /// Ends `stream`: its playlists get `EXT-X-ENDLIST` and further pushes are refused. It stays
+    /// in memory (listed, playable) until `max_ended_streams` newer streams ended.
     /// Ending an ended stream changes nothing.
     pub async fn end(&self, stream: &str) -> Result<(), ApiError> {
         let unknown = || ApiError::UnknownStream(format!("no stream {stream:?}"));
@@ -132,9 +229,15 @@ impl Broadcaster {
         }
         let mut next = StreamState::clone(&current);
         next.ended = true;
+        // Nothing changes any more: viewers read the segments from the recording, and the stream
+        // keeps only its listing in memory while it is kept.
+        next.release_bytes();
         self.recorder.write_playlists(stream, &next).await?;
         writer.replace(next);
+        drop(writer);
         tracing::info!(stream, "stream ended");
+        let dropped = self.registry.ended(stream, &entry);
+        self.forget(dropped);
         Ok(())
     }
 

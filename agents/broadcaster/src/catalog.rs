@@ -1,7 +1,6 @@
 //! A read-only listing of every stream for status pages: what viewers can play, where, and how
 //! far each rendition got. It reads the registry's snapshots, so it never waits on a writer.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -13,6 +12,17 @@ use crate::stream::StreamState;
 /// Every stream of one broadcaster, as the status pages see it. Cheap to clone.
 #[derive(Clone)]
 pub struct Streams(pub(crate) Arc<Broadcaster>);
+
+/// How many streams a broadcaster holds in memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StreamCounts {
+    /// Published and not ended, or with a push being processed; at most `max_live_streams`.
+    pub live: usize,
+    /// Ended, with those whose pushes all failed before a segment was published; at most
+    /// `max_ended_streams`.
+    pub ended: usize,
+}
 
 /// One stream that published at least one segment.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -71,14 +81,25 @@ impl Streams {
     pub fn get(&self, id: &str) -> Option<StreamSummary> {
         self.0.published(id).ok().map(|state| summarize(id, &state))
     }
+
+    /// How many streams are in memory now.
+    pub fn counts(&self) -> StreamCounts {
+        let counts = self.0.stream_counts();
+        StreamCounts {
+            live: counts.live,
+            ended: counts.inactive,
+        }
+    }
+
+    /// Segments published by the streams no longer in memory (ended ones past
+    /// `max_ended_streams`), since the start: what [`Self::list`] no longer counts.
+    pub fn dropped_segments_out(&self) -> u64 {
+        self.0.dropped_segments_out()
+    }
 }
 
 fn summarize(id: &str, state: &StreamState) -> StreamSummary {
-    let seqs: BTreeSet<u64> = state
-        .renditions
-        .iter()
-        .flat_map(|r| r.segments.keys().copied())
-        .collect();
+    let seqs = state.published_seqs();
     StreamSummary {
         id: id.to_owned(),
         ended: state.ended,

@@ -61,6 +61,12 @@ pub enum ApiError {
     /// A key that already keeps its most streams live.
     #[error("this stream key may keep {0} streams live at once; end one first")]
     TooManyStreams(u32),
+    /// A push that would open one more stream than the broadcaster keeps live, all keys
+    /// together.
+    #[error(
+        "this broadcaster keeps at most {0} streams live at once; try again when one has ended"
+    )]
+    TooManyLiveStreams(usize),
     /// An admin call naming a key that does not exist.
     #[error("no stream key {0}")]
     UnknownKey(i64),
@@ -87,7 +93,9 @@ impl ApiError {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
-            Self::RateLimited(_) | Self::TooManyStreams(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::RateLimited(_) | Self::TooManyStreams(_) | Self::TooManyLiveStreams(_) => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             Self::UnknownKey(_) => StatusCode::NOT_FOUND,
         }
     }
@@ -112,6 +120,7 @@ impl ApiError {
             Self::Forbidden(_) => "forbidden",
             Self::RateLimited(_) => "rate_limited",
             Self::TooManyStreams(_) => "stream_limit",
+            Self::TooManyLiveStreams(_) => "too_many_streams",
             Self::UnknownKey(_) => "unknown_key",
         }
     }

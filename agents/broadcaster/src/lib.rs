@@ -31,8 +31,8 @@ use std::sync::Arc;
 
 use axum::Router;
 
-pub use catalog::{RenditionSummary, StreamSummary, Streams};
-pub use config::BroadcasterConfig;
+pub use catalog::{RenditionSummary, StreamCounts, StreamSummary, Streams};
+pub use config::{BroadcasterConfig, DEFAULT_MAX_ENDED_STREAMS, DEFAULT_MAX_LIVE_STREAMS};
 pub use error::ApiError;
 pub use processor::{
     BoxFuture, IncomingSegment, ProcessError, RenditionOut, SegmentFormat, SegmentProcessor,
@@ -59,7 +59,9 @@ use broadcaster::Broadcaster;
 /// | `GET` | `/ui/{file}` | the page's script, style sheet and hls.js |
 ///
 /// When `config.idle_timeout` is set, a background task ends idle streams; it stops when the
-/// router is dropped.
+/// router is dropped. At most `config.max_live_streams` streams are live (a push that would open
+/// one more gets `429 too_many_streams`), and the newest `config.max_ended_streams` ended ones
+/// are kept in memory; older ones are 404 to viewers, their recordings stay on disk.
 ///
 /// # Panics
 /// Outside a Tokio runtime when `config.idle_timeout` is set.

@@ -20,6 +20,13 @@ pub trait SegmentProcessor: Send + Sync + 'static {
         &self,
         segment: IncomingSegment,
     ) -> BoxFuture<'static, Result<Vec<RenditionOut>, ProcessError>>;
+
+    /// The broadcaster dropped `stream` from memory (an ended stream past the ones it keeps, or
+    /// one that never published): an implementation that keeps anything per stream drops it, so
+    /// that its memory stays bounded with the broadcaster's. Nothing by default.
+    fn forget(&self, stream: &str) {
+        let _ = stream;
+    }
 }
 
 /// The container of a segment, chosen by the extension of the push URL.

@@ -3,7 +3,7 @@
 //! ended) and `<root>/<stream>/index.m3u8` (the master). Every file is written to a temporary
 //! name and renamed, so a reader never sees half a file.
 
-use std::io;
+use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
@@ -99,6 +99,18 @@ impl Recorder {
         write_atomically(&dir.join("index.m3u8"), playlist::master(state).as_bytes()).await
     }
 
+    /// Whether `stream` was recorded and ended: its first media playlist ends in
+    /// `EXT-X-ENDLIST`. Reads the master playlist and the last bytes of that one only.
+    pub async fn ended(&self, stream: &str) -> Result<bool, RecordingError> {
+        let dir = self.stream_dir(stream);
+        tokio::task::spawn_blocking(move || recorded_end(&dir))
+            .await
+            .map_err(|err| RecordingError {
+                path: PathBuf::new(),
+                source: io::Error::other(err),
+            })?
+    }
+
     /// Reads a recorded segment back, for segments that left the live window.
     pub async fn read_segment(
         &self,
@@ -113,6 +125,39 @@ impl Recorder {
             Err(source) => Err(RecordingError { path, source }),
         }
     }
+}
+
+fn recorded_end(dir: &Path) -> Result<bool, RecordingError> {
+    const ENDLIST: &[u8] = b"#EXT-X-ENDLIST\n";
+    let failed = |path: &Path| {
+        let path = path.to_owned();
+        move |source| RecordingError { path, source }
+    };
+    let master = dir.join("index.m3u8");
+    let text = match std::fs::read_to_string(&master) {
+        Ok(text) => text,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(err) => return Err(failed(&master)(err)),
+    };
+    let Some(media) = text
+        .lines()
+        .map(str::trim)
+        .find(|line| !line.is_empty() && !line.starts_with('#'))
+    else {
+        return Ok(false);
+    };
+    let path = dir.join(media);
+    let mut file = match std::fs::File::open(&path) {
+        Ok(file) => file,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(err) => return Err(failed(&path)(err)),
+    };
+    let len = file.metadata().map_err(failed(&path))?.len();
+    let from = len.saturating_sub(ENDLIST.len() as u64);
+    file.seek(SeekFrom::Start(from)).map_err(failed(&path))?;
+    let mut tail = Vec::with_capacity(ENDLIST.len());
+    file.read_to_end(&mut tail).map_err(failed(&path))?;
+    Ok(tail == ENDLIST)
 }
 
 async fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), RecordingError> {
@@ -190,6 +235,11 @@ mod tests {
         let media = std::fs::read_to_string(dir.path().join("s/360p.m3u8")).unwrap();
         assert!(media.contains("360p/7.ts") && media.ends_with("#EXT-X-ENDLIST\n"));
         assert!(dir.path().join("s/index.m3u8").is_file());
+        assert!(recorder.ended("s").await.unwrap());
+        assert!(!recorder.ended("never").await.unwrap());
+        state.ended = false;
+        recorder.write_playlists("s", &state).await.unwrap();
+        assert!(!recorder.ended("s").await.unwrap());
         let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("s/360p"))
             .unwrap()
             .map(|e| e.unwrap().file_name())

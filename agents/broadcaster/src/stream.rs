@@ -1,8 +1,7 @@
 //! The state of one stream: its renditions and, per rendition, the segments published so far.
 //! Pure data and rules; the registry decides who may change it and the recording persists it.
 
-use std::collections::BTreeMap;
-use std::collections::HashSet;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -61,8 +60,8 @@ pub struct Segment {
     pub duration_s: f64,
     /// Container of the segment's bytes.
     pub container: SegmentFormat,
-    /// The bytes while the segment is in the live window; older segments are served from the
-    /// recording.
+    /// The bytes while the segment is in the live window of a live stream; older segments, and
+    /// every segment of an ended stream, are served from the recording.
     pub bytes: Option<Bytes>,
 }
 
@@ -176,6 +175,23 @@ impl StreamState {
         !self.renditions.is_empty()
     }
 
+    /// Drops every segment's bytes from memory (an ended stream's are read from the recording).
+    pub fn release_bytes(&mut self) {
+        for r in &mut self.renditions {
+            for segment in r.segments.values_mut() {
+                segment.bytes = None;
+            }
+        }
+    }
+
+    /// The distinct sequence numbers published, over every rendition.
+    pub fn published_seqs(&self) -> BTreeSet<u64> {
+        self.renditions
+            .iter()
+            .flat_map(|r| r.segments.keys().copied())
+            .collect()
+    }
+
     /// The rendition called `name`.
     pub fn rendition(&self, name: &str) -> Option<&Rendition> {
         self.renditions.iter().find(|r| r.name == name)
@@ -260,6 +276,23 @@ mod tests {
             .map(|(seq, _)| *seq)
             .collect();
         assert_eq!(in_memory, vec![3, 4, 5]);
+    }
+
+    #[test]
+    fn released_bytes_leave_the_segments_listed() {
+        let mut state = StreamState::default();
+        for seq in 0..3 {
+            state.publish(seq, &[out("360p", 2.0), out("240p", 2.0)], 6);
+        }
+        state.release_bytes();
+        assert_eq!(state.published_seqs().len(), 3);
+        assert!(
+            state
+                .renditions
+                .iter()
+                .flat_map(|r| r.segments.values())
+                .all(|s| s.bytes.is_none())
+        );
     }
 
     #[test]

@@ -269,6 +269,8 @@ pub async fn start(options: &DevnetOptions) -> Result<Devnet> {
         require_stream_keys: crate::roles::stream_keys_required(listener.local_addr()?, None),
         limits: Default::default(),
         stream_ceilings: Default::default(),
+        max_live_streams: peerflow_broadcaster::DEFAULT_MAX_LIVE_STREAMS,
+        max_ended_streams: peerflow_broadcaster::DEFAULT_MAX_ENDED_STREAMS,
     })?;
     crate::broadcaster_keys::publish_admin_url(
         &options.data_dir.join("broadcaster"),

@@ -485,6 +485,14 @@ pub struct BroadcasterOpts {
     #[arg(long = "stream-max-price")]
     #[serde(default)]
     pub stream_max_price: Vec<String>,
+    /// Streams live at once, every key and keyless push together (default 64); a push that would
+    /// open one more gets 429 `too_many_streams` before anything is paid.
+    #[arg(long)]
+    pub max_live_streams: Option<usize>,
+    /// Ended streams kept in memory, listed and playable (default 32); older ones are dropped
+    /// from memory, their recordings stay on disk.
+    #[arg(long)]
+    pub max_ended_streams: Option<usize>,
 }
 
 /// Whether a broadcaster listening on `listen` takes only keyed pushes: as the operator says, else
@@ -569,6 +577,9 @@ pub struct BroadcasterSetup {
     /// What it pays at most, broadcaster-wide and per stream.
     pub limits: PaymentLimits,
     pub stream_ceilings: std::collections::HashMap<String, StreamCeiling>,
+    /// Streams live at once, and ended streams kept in memory.
+    pub max_live_streams: usize,
+    pub max_ended_streams: usize,
 }
 
 /// A broadcaster built: its router (push, HLS, the web page and its status, faults, reputation)
@@ -599,12 +610,16 @@ pub fn broadcaster_app(s: BroadcasterSetup) -> Result<BroadcasterApp> {
     let fault_dir = s.data_dir.join("faults");
     let mut broadcaster = BroadcasterConfig::new(s.data_dir);
     broadcaster.require_stream_keys = s.require_stream_keys;
+    broadcaster.max_live_streams = s.max_live_streams;
+    broadcaster.max_ended_streams = s.max_ended_streams;
     let result_domain = ResultDomain {
         chain_id: s.deployment.chain_id,
         staking: s.deployment.staking,
     };
     let metrics = Arc::new(Metrics::new());
-    let stats = Arc::new(StreamStats::default());
+    let stats = Arc::new(StreamStats::with_capacity(
+        broadcaster.max_streams_in_memory(),
+    ));
     let (faults, claim_filer) = match s.claims_url {
         Some(public_url) => {
             let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
@@ -729,6 +744,12 @@ pub async fn broadcaster(opts: &BroadcasterOpts, config: Option<&Path>) -> Resul
     if !(0.0..=1.0).contains(&sample_rate) {
         anyhow::bail!("--sample-rate must be between 0 and 1, not {sample_rate}");
     }
+    let max_live_streams = b
+        .max_live_streams
+        .unwrap_or(peerflow_broadcaster::DEFAULT_MAX_LIVE_STREAMS);
+    if max_live_streams == 0 {
+        anyhow::bail!("--max-live-streams must be at least 1");
+    }
     let ladder = match &b.ladder {
         Some(l) => peerflow_media::Profile::parse_ladder(l)?,
         None => default_ladder(),
@@ -774,6 +795,10 @@ pub async fn broadcaster(opts: &BroadcasterOpts, config: Option<&Path>) -> Resul
         require_stream_keys,
         limits: b.payment_limits()?,
         stream_ceilings: b.stream_ceilings()?,
+        max_live_streams,
+        max_ended_streams: b
+            .max_ended_streams
+            .unwrap_or(peerflow_broadcaster::DEFAULT_MAX_ENDED_STREAMS),
     })?;
     let admin_url = crate::broadcaster_keys::publish_admin_url(&data_dir, bound)?;
     let push = if require_stream_keys {

@@ -606,6 +606,10 @@ impl<P: Provider + Clone + 'static> SegmentProcessor for NetworkHandle<P> {
     ) -> BoxFuture<'static, Result<Vec<RenditionOut>, ProcessError>> {
         Box::pin(Arc::clone(&self.0).process_segment(segment))
     }
+
+    fn forget(&self, stream: &str) {
+        self.0.stats.forget(stream);
+    }
 }
 
 #[cfg(test)]

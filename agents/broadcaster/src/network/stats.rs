@@ -2,6 +2,11 @@
 //! orchestrator chosen for the latest segment, the round-trip latency, the verification results
 //! and the money sent in tickets. The processor ([`super::processor`]) writes it; the status API
 //! ([`super::status`]) reads it. Only counts since this process started.
+//!
+//! Records follow the broadcaster's streams: the one of a stream dropped from its memory is
+//! dropped too ([`StreamStats::forget`]), and at most a capacity of them is kept whatever happens
+//! (the least recently updated goes first). What a dropped record counted stays in the totals
+//! ([`StreamStats::retired`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, PoisonError};
@@ -61,6 +66,17 @@ pub struct Checks {
     pub faults: BTreeMap<u8, (&'static str, u64)>,
 }
 
+impl Checks {
+    fn absorb(&mut self, other: &Checks) {
+        self.segments += other.segments;
+        self.renditions += other.renditions;
+        self.sampled += other.sampled;
+        for (&code, &(name, count)) in &other.faults {
+            self.faults.entry(code).or_insert((name, 0)).1 += count;
+        }
+    }
+}
+
 /// Everything recorded for one stream.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StreamRecord {
@@ -74,13 +90,93 @@ pub struct StreamRecord {
     pub refused: BTreeMap<&'static str, u64>,
 }
 
+impl StreamRecord {
+    /// Adds `other`'s counts to this record (its latest orchestrator is left out).
+    pub fn absorb(&mut self, other: &StreamRecord) {
+        self.segments_in += other.segments_in;
+        self.latency.last_ms = other.latency.last_ms;
+        self.latency.total_ms += other.latency.total_ms;
+        self.latency.count += other.latency.count;
+        self.checks.absorb(&other.checks);
+        self.spend.add(&other.spend);
+        for (&reason, &count) in &other.refused {
+            *self.refused.entry(reason).or_default() += count;
+        }
+    }
+}
+
 /// Per-stream records, shared by the processor and the status API.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct StreamStats {
-    streams: Mutex<HashMap<String, StreamRecord>>,
+    records: Mutex<Records>,
+}
+
+#[derive(Debug)]
+struct Records {
+    /// By stream: when the record was last updated (a tick of `clock`), and the record.
+    streams: HashMap<String, (u64, StreamRecord)>,
+    clock: u64,
+    capacity: usize,
+    /// The sum of the records dropped.
+    retired: StreamRecord,
+}
+
+impl Records {
+    fn retire(&mut self, stream: &str) -> bool {
+        match self.streams.remove(stream) {
+            Some((_, record)) => {
+                self.retired.absorb(&record);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+impl Default for StreamStats {
+    /// Room for the streams a broadcaster with the default limits keeps in memory.
+    fn default() -> Self {
+        Self::with_capacity(crate::DEFAULT_MAX_LIVE_STREAMS + crate::DEFAULT_MAX_ENDED_STREAMS)
+    }
 }
 
 impl StreamStats {
+    /// Keeps at most `capacity` records (at least one): a new stream past it drops the least
+    /// recently updated record. Give it the broadcaster's
+    /// [`max_streams_in_memory`](crate::BroadcasterConfig::max_streams_in_memory), so that only
+    /// records of streams dropped already go that way.
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self {
+            records: Mutex::new(Records {
+                streams: HashMap::new(),
+                clock: 0,
+                capacity: capacity.max(1),
+                retired: StreamRecord::default(),
+            }),
+        }
+    }
+
+    /// Drops the record of `stream`, which the broadcaster no longer holds; its counts stay in
+    /// [`Self::retired`].
+    pub fn forget(&self, stream: &str) {
+        self.lock().retire(stream);
+    }
+
+    /// The sum of every record dropped since the start.
+    pub fn retired(&self) -> StreamRecord {
+        self.lock().retired.clone()
+    }
+
+    /// How many records are kept.
+    pub fn len(&self) -> usize {
+        self.lock().streams.len()
+    }
+
+    /// Whether no record is kept.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// A segment of `stream` arrived.
     pub fn pushed(&self, stream: &str) {
         self.update(stream, |r| r.segments_in += 1);
@@ -139,20 +235,40 @@ impl StreamStats {
 
     /// The record of `stream`, if the network ever saw it.
     pub fn get(&self, stream: &str) -> Option<StreamRecord> {
-        self.lock().get(stream).cloned()
+        self.lock().streams.get(stream).map(|(_, r)| r.clone())
     }
 
     /// Every record, by stream.
     pub fn all(&self) -> HashMap<String, StreamRecord> {
-        self.lock().clone()
+        self.lock()
+            .streams
+            .iter()
+            .map(|(stream, (_, record))| (stream.clone(), record.clone()))
+            .collect()
     }
 
     fn update(&self, stream: &str, change: impl FnOnce(&mut StreamRecord)) {
-        change(self.lock().entry(stream.to_owned()).or_default());
+        let mut records = self.lock();
+        records.clock += 1;
+        let now = records.clock;
+        if !records.streams.contains_key(stream) && records.streams.len() >= records.capacity {
+            let oldest = records
+                .streams
+                .iter()
+                .min_by_key(|(_, (updated, _))| *updated)
+                .map(|(name, _)| name.clone());
+            if let Some(oldest) = oldest {
+                tracing::debug!(stream = %oldest, "stream statistics over capacity: oldest retired");
+                records.retire(&oldest);
+            }
+        }
+        let (updated, record) = records.streams.entry(stream.to_owned()).or_default();
+        *updated = now;
+        change(record);
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, StreamRecord>> {
-        self.streams.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> std::sync::MutexGuard<'_, Records> {
+        self.records.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -198,5 +314,33 @@ mod tests {
         assert_eq!(stats.get("other").unwrap().segments_in, 1);
         assert!(stats.get("none").is_none());
         assert_eq!(Latency::default().mean_ms(), None);
+    }
+
+    #[test]
+    fn records_are_bounded_and_what_they_counted_stays_in_the_totals() {
+        let stats = StreamStats::with_capacity(2);
+        let spend = Spend {
+            tickets: 1,
+            face_value: U256::from(10u64),
+            expected_value: U256::from(1u64),
+        };
+        for stream in ["a", "b", "a", "c"] {
+            stats.pushed(stream);
+            stats.paid(stream, &spend);
+        }
+        stats.faulted("a", 3, "wrong_resolution");
+        // "b", updated least recently, made room for "c".
+        assert_eq!(stats.len(), 2);
+        assert!(stats.get("b").is_none());
+        assert_eq!(stats.get("a").unwrap().segments_in, 2);
+        stats.forget("a");
+        stats.forget("unknown");
+        assert_eq!(stats.len(), 1);
+        let retired = stats.retired();
+        assert_eq!(retired.segments_in, 3);
+        assert_eq!(retired.spend.tickets, 3);
+        assert_eq!(retired.spend.face_value, U256::from(30u64));
+        assert_eq!(retired.checks.faults[&3], ("wrong_resolution", 1));
+        assert!(retired.chosen.is_none());
     }
 }

@@ -58,7 +58,8 @@
 //! ```
 //!
 //! Counts, latencies and money are this process's since it started ([`super::stats`]); the
-//! chain part is read on every request.
+//! chain part is read on every request. `streams` lists the streams the broadcaster holds in
+//! memory (every live one, the newest ended ones); `totals` also count those dropped since.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -312,7 +313,9 @@ fn every_stream(api: &StatusApi) -> Vec<StreamStatus> {
         .collect()
 }
 
-fn totals(streams: &[StreamStatus]) -> Totals {
+/// The totals of `streams`, plus what the streams dropped from memory counted (`retired`, and
+/// their `dropped_segments_out`).
+fn totals(streams: &[StreamStatus], retired: &StreamRecord, dropped_segments_out: u64) -> Totals {
     let mut t = Totals {
         segments_in: 0,
         segments_out: 0,
@@ -323,6 +326,14 @@ fn totals(streams: &[StreamStatus]) -> Totals {
         renditions_sampled: 0,
         faults: 0,
     };
+    t.segments_in += retired.segments_in;
+    t.segments_out += dropped_segments_out;
+    t.tickets_sent += retired.spend.tickets;
+    t.face_value_sent.0 += retired.spend.face_value;
+    t.expected_value.0 += retired.spend.expected_value;
+    t.renditions_checked += retired.checks.renditions;
+    t.renditions_sampled += retired.checks.sampled;
+    t.faults += retired.checks.faults.values().map(|(_, n)| n).sum::<u64>();
     for s in streams {
         t.segments_in += s.segments_in;
         t.segments_out += s.segments_out;
@@ -388,7 +399,11 @@ async fn status(State(api): State<Arc<StatusApi>>) -> Json<Status> {
         },
         chain,
         chain_error,
-        totals: totals(&streams),
+        totals: totals(
+            &streams,
+            &api.stats.retired(),
+            api.streams.dropped_segments_out(),
+        ),
         payments: Payments {
             limits: LimitsStatus {
                 max_price_per_pixel: Wei(api.limits.max_price_per_pixel),
@@ -468,7 +483,13 @@ mod tests {
             .map(|f| (f.code, f.name, f.count))
             .collect();
         assert_eq!(faults, vec![(5, "stale_segment", 1)]);
-        let t = totals(&[s]);
+        let t = totals(&[s], &StreamRecord::default(), 0);
+        assert_eq!((t.tickets_sent, t.faults), (3, 1));
+        assert_eq!(t.face_value_sent, Wei(U256::from(30u64)));
+        // A stream dropped from memory still counts.
+        stats.forget("lost");
+        let t = totals(&[], &stats.retired(), 7);
+        assert_eq!((t.segments_in, t.segments_out), (1, 7));
         assert_eq!((t.tickets_sent, t.faults), (3, 1));
         assert_eq!(t.face_value_sent, Wei(U256::from(30u64)));
         let json = serde_json::to_value(stream_status("x", None, None)).unwrap();

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use peerflow_broadcaster::{BroadcasterConfig, SegmentProcessor, router};
+use peerflow_broadcaster::{BroadcasterConfig, SegmentProcessor, Streams, router_and_streams};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use tempfile::TempDir;
@@ -16,6 +16,8 @@ pub struct TestServer {
     pub port: u16,
     pub data_dir: TempDir,
     pub client: reqwest::Client,
+    /// The broadcaster's own view of its streams (what is held in memory).
+    pub streams: Streams,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -34,7 +36,7 @@ impl TestServer {
         let data_dir = tempfile::tempdir().unwrap();
         let mut config = BroadcasterConfig::new(data_dir.path());
         tune(&mut config);
-        let app = router(config, Arc::new(processor));
+        let (app, streams) = router_and_streams(config, Arc::new(processor));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let server = tokio::spawn(async move {
@@ -45,6 +47,7 @@ impl TestServer {
             port,
             data_dir,
             client: reqwest::Client::new(),
+            streams,
             server,
         }
     }
