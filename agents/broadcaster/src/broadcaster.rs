@@ -267,6 +267,11 @@ impl Broadcaster {
             .ok_or_else(|| ApiError::UnknownStream(format!("no stream {stream:?}")))
     }
 
+    /// Whether `stream` was pushed with a private key (listed nowhere).
+    pub(crate) fn is_private(&self, stream: &str) -> bool {
+        self.access.is_private(stream)
+    }
+
     /// Every stream viewers can see (published at least once), with its state; private streams
     /// are played by whoever knows their name but listed nowhere.
     pub fn published_streams(&self) -> Vec<(String, Arc<StreamState>)> {

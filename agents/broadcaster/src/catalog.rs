@@ -82,6 +82,11 @@ impl Streams {
         self.0.published(id).ok().map(|state| summarize(id, &state))
     }
 
+    /// Whether `id` is a private stream: played by whoever knows its name, listed nowhere.
+    pub fn is_private(&self, id: &str) -> bool {
+        self.0.is_private(id)
+    }
+
     /// How many streams are in memory now.
     pub fn counts(&self) -> StreamCounts {
         let counts = self.0.stream_counts();

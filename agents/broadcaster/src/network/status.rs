@@ -313,6 +313,14 @@ fn every_stream(api: &StatusApi) -> Vec<StreamStatus> {
         .collect()
 }
 
+/// `streams` less the private ones (pushed with a private key: played by name, listed nowhere).
+fn listed(api: &StatusApi, streams: Vec<StreamStatus>) -> Vec<StreamStatus> {
+    streams
+        .into_iter()
+        .filter(|s| !api.streams.is_private(&s.id))
+        .collect()
+}
+
 /// The totals of `streams`, plus what the streams dropped from memory counted (`retired`, and
 /// their `dropped_segments_out`).
 fn totals(streams: &[StreamStatus], retired: &StreamRecord, dropped_segments_out: u64) -> Totals {
@@ -391,6 +399,14 @@ async fn status(State(api): State<Arc<StatusApi>>) -> Json<Status> {
         }
     };
     let streams = every_stream(&api);
+    let totals = totals(
+        &streams,
+        &api.stats.retired(),
+        api.streams.dropped_segments_out(),
+    );
+    // The network's records name every stream it was handed: private ones count in the totals
+    // but are listed nowhere.
+    let streams = listed(&api, streams);
     Json(Status {
         broadcaster: Identity {
             address: api.me,
@@ -399,11 +415,7 @@ async fn status(State(api): State<Arc<StatusApi>>) -> Json<Status> {
         },
         chain,
         chain_error,
-        totals: totals(
-            &streams,
-            &api.stats.retired(),
-            api.streams.dropped_segments_out(),
-        ),
+        totals,
         payments: Payments {
             limits: LimitsStatus {
                 max_price_per_pixel: Wei(api.limits.max_price_per_pixel),
@@ -420,7 +432,7 @@ async fn status(State(api): State<Arc<StatusApi>>) -> Json<Status> {
 }
 
 async fn all_streams(State(api): State<Arc<StatusApi>>) -> Json<Vec<StreamStatus>> {
-    Json(every_stream(&api))
+    Json(listed(&api, every_stream(&api)))
 }
 
 async fn one_stream(
