@@ -386,7 +386,9 @@ async fn every_cheat_is_caught_claimed_and_slashed_without_losing_a_segment() {
         let id = U256::from(*id);
         wait_for(
             "the claim to be decided",
-            Duration::from_secs(120),
+            // A hang detector: jurors re-encode the reference single-threaded, and on two loaded
+            // cores a claim can take minutes (a juror gives a slow claim more time each attempt).
+            Duration::from_secs(300),
             async || {
                 let c = claim(&net.deployer, &net.deployment, id).await.unwrap();
                 c.status.is_final().then_some(())
@@ -399,7 +401,7 @@ async fn every_cheat_is_caught_claimed_and_slashed_without_losing_a_segment() {
     // The false claim is rejected: its bond goes to the orchestrator it accused.
     wait_for(
         "the false claim to be decided",
-        Duration::from_secs(120),
+        Duration::from_secs(300),
         async || {
             let c = claim(&net.deployer, &net.deployment, false_claim)
                 .await

@@ -94,6 +94,12 @@ impl Default for JurorLimits {
     }
 }
 
+/// The time an attempt at a claim gets after `timeouts` attempts that ran out of it: twice as
+/// much each time, up to 16× `base`.
+fn attempt_budget(base: Duration, timeouts: u32) -> Duration {
+    base.saturating_mul(1 << timeouts.min(4))
+}
+
 /// The file names a manifest may list: the bundle's, nothing else ([`super::evidence`]).
 const RESULT: &str = "result.json";
 const FINDING: &str = "finding.json";
@@ -196,7 +202,10 @@ impl<P: Provider + Clone + Send + Sync + 'static> Juror<P> {
         let this = Arc::new(self);
         tokio::spawn(async move {
             let mut next = from_block;
-            let mut pending: VecDeque<FiledClaim> = VecDeque::new();
+            // Each claim with the number of its attempts that ran out of time: the next attempt
+            // gets twice the time (up to 16×), so a loaded machine slows judging down but never
+            // starts the same work over and over.
+            let mut pending: VecDeque<(FiledClaim, u32)> = VecDeque::new();
             let mut running: HashSet<U256> = HashSet::new();
             let mut done: HashSet<U256> = HashSet::new();
             let mut tasks = tokio::task::JoinSet::new();
@@ -208,9 +217,9 @@ impl<P: Provider + Clone + Send + Sync + 'static> Juror<P> {
                                 for c in filed {
                                     let known = done.contains(&c.id)
                                         || running.contains(&c.id)
-                                        || pending.iter().any(|p| p.id == c.id);
+                                        || pending.iter().any(|(p, _)| p.id == c.id);
                                     if !known {
-                                        pending.push_back(c);
+                                        pending.push_back((c, 0));
                                     }
                                 }
                                 next = head + 1;
@@ -222,18 +231,19 @@ impl<P: Provider + Clone + Send + Sync + 'static> Juror<P> {
                     Err(error) => tracing::warn!(%error, "reading the chain head"),
                 }
                 while running.len() < this.limits.concurrency.max(1) {
-                    let Some(filed) = pending.pop_front() else {
+                    let Some((filed, timeouts)) = pending.pop_front() else {
                         break;
                     };
                     running.insert(filed.id);
                     let juror = Arc::clone(&this);
+                    let budget = attempt_budget(this.limits.claim_time, timeouts);
                     tasks.spawn(async move {
-                        let result = juror.act(&filed).await;
-                        (filed, result)
+                        let result = juror.act(&filed, budget).await;
+                        (filed, timeouts, result)
                     });
                 }
                 while let Some(joined) = tasks.try_join_next() {
-                    let Ok((filed, result)) = joined else {
+                    let Ok((filed, timeouts, result)) = joined else {
                         continue; // a panicked attempt; its claim is read again below
                     };
                     running.remove(&filed.id);
@@ -253,7 +263,9 @@ impl<P: Provider + Clone + Send + Sync + 'static> Juror<P> {
                                 &[("code", error.code())],
                             );
                             tracing::warn!(claim = %filed.id, %error, "claim not judged yet");
-                            pending.push_back(filed); // behind the others
+                            let timeouts =
+                                timeouts + u32::from(matches!(error, JurorError::TimedOut(_)));
+                            pending.push_back((filed, timeouts)); // behind the others
                         }
                     }
                 }
@@ -274,7 +286,7 @@ impl<P: Provider + Clone + Send + Sync + 'static> Juror<P> {
     }
 
     /// Votes on `filed` unless it is closed or this member already voted; says what it did.
-    async fn act(&self, filed: &FiledClaim) -> Result<Outcome, JurorError> {
+    async fn act(&self, filed: &FiledClaim, budget: Duration) -> Result<Outcome, JurorError> {
         let current = claim(&self.chain, &self.deployment, filed.id).await?;
         let claims = FaultClaims::new(self.deployment.fault_claims, &self.chain);
         let voted = claims
@@ -300,7 +312,7 @@ impl<P: Provider + Clone + Send + Sync + 'static> Juror<P> {
             return Ok(Outcome::Party); // a party to the claim does not vote on it
         }
         let started = Instant::now();
-        let judgement = self.judge(filed).await?;
+        let judgement = self.judge_within(filed, budget).await?;
         self.metrics.observe(
             JUDGE_SECONDS,
             "Time to fetch and check one claim's evidence.",
@@ -320,9 +332,18 @@ impl<P: Provider + Clone + Send + Sync + 'static> Juror<P> {
 
     /// Fetches and checks the evidence of `filed`, within [`JurorLimits::claim_time`].
     pub async fn judge(&self, filed: &FiledClaim) -> Result<Judgement, JurorError> {
-        let examined = tokio::time::timeout(self.limits.claim_time, self.examine(filed))
+        self.judge_within(filed, self.limits.claim_time).await
+    }
+
+    /// [`Self::judge`] within `budget`.
+    async fn judge_within(
+        &self,
+        filed: &FiledClaim,
+        budget: Duration,
+    ) -> Result<Judgement, JurorError> {
+        let examined = tokio::time::timeout(budget, self.examine(filed, budget))
             .await
-            .map_err(|_| JurorError::TimedOut(self.limits.claim_time))?;
+            .map_err(|_| JurorError::TimedOut(budget))?;
         match examined {
             Err(JurorError::TooLarge { url, limit }) => {
                 Ok(Judgement::Reject(format!("{url} is over {limit} bytes")))
@@ -331,7 +352,7 @@ impl<P: Provider + Clone + Send + Sync + 'static> Juror<P> {
         }
     }
 
-    async fn examine(&self, filed: &FiledClaim) -> Result<Judgement, JurorError> {
+    async fn examine(&self, filed: &FiledClaim, time: Duration) -> Result<Judgement, JurorError> {
         let base = filed.evidence_uri.trim_end_matches('/');
         if let Err(why) = check_evidence_url(base, self.limits.allow_private) {
             return Ok(Judgement::Reject(why));
@@ -401,7 +422,7 @@ impl<P: Provider + Clone + Send + Sync + 'static> Juror<P> {
         let claimed = filed.fault;
         // The checks' tools get no more time than the claim has.
         let limits = peerflow_media::ToolLimits {
-            wall: self.limits.claim_time,
+            wall: time,
             ..peerflow_media::tool_limits()
         };
         let found = tokio::task::spawn_blocking(move || {
@@ -855,6 +876,13 @@ mod tests {
             matches!(&judged, Judgement::Reject(why) if why.contains("bytes")),
             "{judged:?}"
         );
+    }
+
+    #[test]
+    fn each_attempt_that_runs_out_of_time_gets_twice_as_much_up_to_sixteen_times() {
+        let base = Duration::from_secs(120);
+        let budgets: Vec<u64> = (0..7).map(|n| attempt_budget(base, n).as_secs()).collect();
+        assert_eq!(budgets, [120, 240, 480, 960, 1920, 1920, 1920]);
     }
 
     #[tokio::test]
