@@ -7,7 +7,7 @@
 
 use alloy_primitives::ruint::Uint;
 use alloy_primitives::{Address, B256, U256, keccak256};
-use peerflow_protocol::recipient_rand_hash;
+use peerflow_protocol::{Ticket, recipient_rand_hash};
 
 /// The node secret from which every `recipientRand` is derived.
 #[derive(Clone)]
@@ -89,6 +89,21 @@ impl TicketParams {
             creation_round: round,
             expiration_block: block + policy.lifetime_blocks,
             price_per_pixel: policy.price_per_pixel,
+        }
+    }
+
+    /// The ticket `signer` signs under these parameters with `nonce` (signer = sender unless the
+    /// sender authorized a hot key).
+    pub fn ticket(&self, signer: Address, nonce: u64) -> Ticket {
+        Ticket {
+            recipient: self.recipient,
+            sender: self.sender,
+            signer,
+            faceValue: self.face_value,
+            winProb: self.win_prob,
+            senderNonce: U256::from(nonce),
+            recipientRandHash: self.recipient_rand_hash,
+            creationRound: U256::from(self.creation_round),
         }
     }
 

@@ -4,7 +4,7 @@
 //! that 1:1 pricing would have called cheap), nothing is paid meanwhile, and it is redeemed once
 //! gas falls.
 
-use alloy::primitives::{Address, U256, utils::parse_ether};
+use alloy::primitives::{U256, utils::parse_ether};
 use alloy::providers::{Provider, ProviderBuilder, ext::AnvilApi};
 use peerflow_chain::actions::{fund_sender, give, register_orchestrator};
 use peerflow_chain::bindings::{staking::Staking, ticket_broker::TicketBroker};
@@ -13,7 +13,7 @@ use peerflow_orchestrator::{
     GasPolicy, ParamsPolicy, PaymentStore, RecipientSecret, Redeemer, SenderFunds, TicketParams,
     Validator, WinningTicketStatus,
 };
-use peerflow_protocol::{Signature, Ticket, TicketDomain};
+use peerflow_protocol::{Signature, TicketDomain};
 
 const GWEI: u128 = 1_000_000_000;
 
@@ -70,7 +70,7 @@ async fn a_winner_waits_out_a_gas_spike_priced_in_the_fee_token_and_is_redeemed_
     let dir = tempfile::tempdir().unwrap();
     let mut store = PaymentStore::open(&dir.path().join("payments.sqlite")).unwrap();
     store.save_params(&params).unwrap();
-    let t = ticket(&params, b, 0);
+    let t = params.ticket(b, 0);
     let sig = Signature::sign(&chain.secret_key(2), t.hash(&domain)).unwrap();
     let funds = SenderFunds {
         available: parse_ether("10").unwrap(),
@@ -138,17 +138,4 @@ async fn a_winner_waits_out_a_gas_spike_priced_in_the_fee_token_and_is_redeemed_
         round,
         "all within the ticket's first round: deferral, not the last-chance rule"
     );
-}
-
-fn ticket(params: &TicketParams, sender: Address, nonce: u64) -> Ticket {
-    Ticket {
-        recipient: params.recipient,
-        sender,
-        signer: sender,
-        faceValue: params.face_value,
-        winProb: params.win_prob,
-        senderNonce: U256::from(nonce),
-        recipientRandHash: params.recipient_rand_hash,
-        creationRound: U256::from(params.creation_round),
-    }
 }

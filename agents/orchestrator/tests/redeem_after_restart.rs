@@ -1,7 +1,7 @@
 //! Winning tickets accepted before a restart are redeemed on-chain after it; a ticket the sender
 //! cannot cover stays queued with the reason and is paid once the sender tops up.
 
-use alloy::primitives::{Address, U256, utils::parse_ether};
+use alloy::primitives::{U256, utils::parse_ether};
 use alloy::providers::{Provider, ProviderBuilder, ext::AnvilApi};
 use peerflow_chain::actions::{fund_sender, give, register_orchestrator};
 use peerflow_chain::bindings::{staking::Staking, ticket_broker::TicketBroker};
@@ -10,7 +10,7 @@ use peerflow_orchestrator::{
     GasPolicy, ParamsPolicy, PaymentStore, RecipientSecret, Redeemer, SenderFunds, TicketParams,
     Validator, WinningTicketStatus,
 };
-use peerflow_protocol::{Signature, Ticket, TicketDomain};
+use peerflow_protocol::{Signature, TicketDomain};
 
 #[tokio::test]
 async fn winners_survive_a_restart_and_are_redeemed_in_nonce_order() {
@@ -73,7 +73,7 @@ async fn winners_survive_a_restart_and_are_redeemed_in_nonce_order() {
             let params = TicketParams::issue(&secret, &policy, o, sender, block, round);
             store.save_params(&params).unwrap();
             for nonce in nonces {
-                let t = ticket(&params, sender, nonce);
+                let t = params.ticket(sender, nonce);
                 let sig = Signature::sign(&chain.secret_key(key_index), t.hash(&domain)).unwrap();
                 assert!(
                     validator
@@ -146,17 +146,4 @@ async fn winners_survive_a_restart_and_are_redeemed_in_nonce_order() {
             .len(),
         4
     );
-}
-
-fn ticket(params: &TicketParams, sender: Address, nonce: u64) -> Ticket {
-    Ticket {
-        recipient: params.recipient,
-        sender,
-        signer: sender,
-        faceValue: params.face_value,
-        winProb: params.win_prob,
-        senderNonce: U256::from(nonce),
-        recipientRandHash: params.recipient_rand_hash,
-        creationRound: U256::from(params.creation_round),
-    }
 }

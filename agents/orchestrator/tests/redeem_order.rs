@@ -6,7 +6,7 @@
 //! first and all pay; one pushed out of the window by a newer winner redeemed earlier is given up
 //! (failed, `NonceTooOld`), never retried.
 
-use alloy::primitives::{Address, U256, utils::parse_ether};
+use alloy::primitives::{U256, utils::parse_ether};
 use alloy::providers::{Provider, ProviderBuilder, ext::AnvilApi};
 use peerflow_chain::actions::{fund_sender, give, register_orchestrator};
 use peerflow_chain::bindings::{staking::Staking, ticket_broker::TicketBroker};
@@ -15,7 +15,7 @@ use peerflow_orchestrator::{
     GasPolicy, ParamsPolicy, PaymentStore, RecipientSecret, Redeemer, SenderFunds, TicketParams,
     Validator, WinningTicketStatus,
 };
-use peerflow_protocol::{Signature, Ticket, TicketDomain};
+use peerflow_protocol::{Signature, TicketDomain};
 
 #[tokio::test]
 async fn a_later_nonce_redeemed_first_loses_no_winner_and_a_lost_receipt_is_not_a_failure() {
@@ -80,7 +80,7 @@ async fn a_later_nonce_redeemed_first_loses_no_winner_and_a_lost_receipt_is_not_
         store.save_params(&old).unwrap();
         store.save_params(&new).unwrap();
         for (params, nonce) in [(&old, 0u64), (&old, 1), (&new, 2)] {
-            let t = ticket(params, b, nonce);
+            let t = params.ticket(b, nonce);
             let sig = Signature::sign(&chain.secret_key(2), t.hash(&domain)).unwrap();
             let accepted = validator
                 .accept(&mut store, &t, &sig, &funds, block)
@@ -233,7 +233,7 @@ async fn winners_due_together_pay_oldest_first_and_one_pushed_out_of_the_window_
             (&b2_params, b2, 3, 5 + window_apart),
         ];
         for (params, sender, key, nonce) in accepted {
-            let t = ticket(params, sender, nonce);
+            let t = params.ticket(sender, nonce);
             let sig = Signature::sign(&chain.secret_key(key), t.hash(&domain)).unwrap();
             let accepted = validator
                 .accept(&mut store, &t, &sig, &funds, block)
@@ -298,17 +298,4 @@ async fn winners_due_together_pay_oldest_first_and_one_pushed_out_of_the_window_
             .unwrap()
             .is_empty()
     );
-}
-
-fn ticket(params: &TicketParams, sender: Address, nonce: u64) -> Ticket {
-    Ticket {
-        recipient: params.recipient,
-        sender,
-        signer: sender,
-        faceValue: params.face_value,
-        winProb: params.win_prob,
-        senderNonce: U256::from(nonce),
-        recipientRandHash: params.recipient_rand_hash,
-        creationRound: U256::from(params.creation_round),
-    }
 }
