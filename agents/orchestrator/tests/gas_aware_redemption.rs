@@ -4,44 +4,30 @@
 //! that 1:1 pricing would have called cheap), nothing is paid meanwhile, and it is redeemed once
 //! gas falls.
 
+mod redeem_support;
+
 use alloy::primitives::{U256, utils::parse_ether};
-use alloy::providers::{Provider, ProviderBuilder, ext::AnvilApi};
-use peerflow_chain::actions::{fund_sender, give, register_orchestrator};
+use alloy::providers::{Provider, ext::AnvilApi};
 use peerflow_chain::bindings::{staking::Staking, ticket_broker::TicketBroker};
-use peerflow_chain::{DevChain, SuiteParams, deploy_suite};
 use peerflow_orchestrator::{
     GasPolicy, ParamsPolicy, PaymentStore, RecipientSecret, Redeemer, SenderFunds, TicketParams,
     Validator, WinningTicketStatus,
 };
 use peerflow_protocol::{Signature, TicketDomain};
+use redeem_support::{Redemption, redemption_chain};
 
 const GWEI: u128 = 1_000_000_000;
 
 #[tokio::test]
 async fn a_winner_waits_out_a_gas_spike_priced_in_the_fee_token_and_is_redeemed_after() {
-    let chain = DevChain::spawn().expect("anvil");
-    let provider = |i: usize| {
-        ProviderBuilder::new()
-            .wallet(chain.signer(i))
-            .connect_http(chain.endpoint().parse().unwrap())
-    };
-    let deployer = provider(0);
-    let d = deploy_suite(&deployer, &SuiteParams::devnet(chain.address(0)))
-        .await
-        .unwrap();
-    let (o, b) = (chain.address(1), chain.address(2));
-    for to in [o, b] {
-        give(&deployer, &d, to, parse_ether("100").unwrap())
-            .await
-            .unwrap();
-    }
-    let orchestrator = provider(1);
-    register_orchestrator(&orchestrator, &d, o, parse_ether("50").unwrap(), 0, 0)
-        .await
-        .unwrap();
-    fund_sender(&provider(2), &d, parse_ether("10").unwrap(), U256::ZERO)
-        .await
-        .unwrap();
+    let Redemption {
+        chain,
+        d,
+        deployer,
+        orchestrator,
+        o,
+    } = redemption_chain(&[(2, "10")]).await;
+    let b = chain.address(2);
     // Start at the head of a round, so the winner is far from its last valid round (where it
     // would be redeemed whatever the gas).
     let head = deployer.get_block_number().await.unwrap();

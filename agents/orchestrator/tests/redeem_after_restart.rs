@@ -1,46 +1,30 @@
 //! Winning tickets accepted before a restart are redeemed on-chain after it; a ticket the sender
 //! cannot cover stays queued with the reason and is paid once the sender tops up.
 
+mod redeem_support;
+
 use alloy::primitives::{U256, utils::parse_ether};
-use alloy::providers::{Provider, ProviderBuilder, ext::AnvilApi};
-use peerflow_chain::actions::{fund_sender, give, register_orchestrator};
+use alloy::providers::{Provider, ext::AnvilApi};
+use peerflow_chain::actions::fund_sender;
 use peerflow_chain::bindings::{staking::Staking, ticket_broker::TicketBroker};
-use peerflow_chain::{DevChain, SuiteParams, deploy_suite};
 use peerflow_orchestrator::{
     GasPolicy, ParamsPolicy, PaymentStore, RecipientSecret, Redeemer, SenderFunds, TicketParams,
     Validator, WinningTicketStatus,
 };
 use peerflow_protocol::{Signature, TicketDomain};
+use redeem_support::{Redemption, redemption_chain, wallet};
 
 #[tokio::test]
 async fn winners_survive_a_restart_and_are_redeemed_in_nonce_order() {
-    let chain = DevChain::spawn().expect("anvil");
-    let provider = |i: usize| {
-        ProviderBuilder::new()
-            .wallet(chain.signer(i))
-            .connect_http(chain.endpoint().parse().unwrap())
-    };
-    let deployer = provider(0);
-    let d = deploy_suite(&deployer, &SuiteParams::devnet(chain.address(0)))
-        .await
-        .unwrap();
-    let (o, b1, b2) = (chain.address(1), chain.address(2), chain.address(3));
-    for to in [o, b1, b2] {
-        give(&deployer, &d, to, parse_ether("100").unwrap())
-            .await
-            .unwrap();
-    }
-    let orchestrator = provider(1);
-    register_orchestrator(&orchestrator, &d, o, parse_ether("50").unwrap(), 0, 0)
-        .await
-        .unwrap();
+    let Redemption {
+        chain,
+        d,
+        deployer,
+        orchestrator,
+        o,
+    } = redemption_chain(&[(2, "10"), (3, "0.5")]).await;
+    let (b1, b2) = (chain.address(2), chain.address(3));
     let staking = Staking::new(d.staking, &orchestrator);
-    fund_sender(&provider(2), &d, parse_ether("10").unwrap(), U256::ZERO)
-        .await
-        .unwrap();
-    fund_sender(&provider(3), &d, parse_ether("0.5").unwrap(), U256::ZERO)
-        .await
-        .unwrap();
     deployer
         .anvil_mine(Some(d.round_length), None)
         .await
@@ -128,9 +112,14 @@ async fn winners_survive_a_restart_and_are_redeemed_in_nonce_order() {
         (b2, Some("InsufficientFunds"))
     );
 
-    fund_sender(&provider(3), &d, parse_ether("1").unwrap(), U256::ZERO)
-        .await
-        .unwrap();
+    fund_sender(
+        &wallet(&chain, 3),
+        &d,
+        parse_ether("1").unwrap(),
+        U256::ZERO,
+    )
+    .await
+    .unwrap();
     let report = redeemer.redeem_due(&store).await.unwrap();
     assert_eq!(report.redeemed, 1);
     assert_eq!(

@@ -6,44 +6,30 @@
 //! first and all pay; one pushed out of the window by a newer winner redeemed earlier is given up
 //! (failed, `NonceTooOld`), never retried.
 
+mod redeem_support;
+
 use alloy::primitives::{U256, utils::parse_ether};
-use alloy::providers::{Provider, ProviderBuilder, ext::AnvilApi};
-use peerflow_chain::actions::{fund_sender, give, register_orchestrator};
+use alloy::providers::{Provider, ext::AnvilApi};
 use peerflow_chain::bindings::{staking::Staking, ticket_broker::TicketBroker};
-use peerflow_chain::{DevChain, SuiteParams, deploy_suite};
 use peerflow_orchestrator::{
     GasPolicy, ParamsPolicy, PaymentStore, RecipientSecret, Redeemer, SenderFunds, TicketParams,
     Validator, WinningTicketStatus,
 };
 use peerflow_protocol::{Signature, TicketDomain};
+use redeem_support::{Redemption, redemption_chain};
 
 #[tokio::test]
 async fn a_later_nonce_redeemed_first_loses_no_winner_and_a_lost_receipt_is_not_a_failure() {
-    let chain = DevChain::spawn().expect("anvil");
-    let provider = |i: usize| {
-        ProviderBuilder::new()
-            .wallet(chain.signer(i))
-            .connect_http(chain.endpoint().parse().unwrap())
-    };
-    let deployer = provider(0);
-    let d = deploy_suite(&deployer, &SuiteParams::devnet(chain.address(0)))
-        .await
-        .unwrap();
-    let (o, b) = (chain.address(1), chain.address(2));
-    for to in [o, b] {
-        give(&deployer, &d, to, parse_ether("100").unwrap())
-            .await
-            .unwrap();
-    }
-    let orchestrator = provider(1);
-    register_orchestrator(&orchestrator, &d, o, parse_ether("50").unwrap(), 0, 0)
-        .await
-        .unwrap();
+    let Redemption {
+        chain,
+        d,
+        deployer,
+        orchestrator,
+        o,
+    } = redemption_chain(&[(2, "10")]).await;
+    let b = chain.address(2);
     let staking = Staking::new(d.staking, &orchestrator);
     let broker = TicketBroker::new(d.ticket_broker, &orchestrator);
-    fund_sender(&provider(2), &d, parse_ether("10").unwrap(), U256::ZERO)
-        .await
-        .unwrap();
     deployer
         .anvil_mine(Some(d.round_length), None)
         .await
@@ -161,34 +147,17 @@ async fn a_later_nonce_redeemed_first_loses_no_winner_and_a_lost_receipt_is_not_
 
 #[tokio::test]
 async fn winners_due_together_pay_oldest_first_and_one_pushed_out_of_the_window_is_given_up() {
-    let chain = DevChain::spawn().expect("anvil");
-    let provider = |i: usize| {
-        ProviderBuilder::new()
-            .wallet(chain.signer(i))
-            .connect_http(chain.endpoint().parse().unwrap())
-    };
-    let deployer = provider(0);
-    let d = deploy_suite(&deployer, &SuiteParams::devnet(chain.address(0)))
-        .await
-        .unwrap();
     // b: its newer winner is due first and pushes the older one out; b2: both due together.
-    let (o, b, b2) = (chain.address(1), chain.address(2), chain.address(3));
-    for to in [o, b, b2] {
-        give(&deployer, &d, to, parse_ether("100").unwrap())
-            .await
-            .unwrap();
-    }
-    let orchestrator = provider(1);
-    register_orchestrator(&orchestrator, &d, o, parse_ether("50").unwrap(), 0, 0)
-        .await
-        .unwrap();
+    let Redemption {
+        chain,
+        d,
+        deployer,
+        orchestrator,
+        o,
+    } = redemption_chain(&[(2, "10"), (3, "10")]).await;
+    let (b, b2) = (chain.address(2), chain.address(3));
     let staking = Staking::new(d.staking, &orchestrator);
     let broker = TicketBroker::new(d.ticket_broker, &orchestrator);
-    for i in [2, 3] {
-        fund_sender(&provider(i), &d, parse_ether("10").unwrap(), U256::ZERO)
-            .await
-            .unwrap();
-    }
     deployer
         .anvil_mine(Some(d.round_length), None)
         .await
