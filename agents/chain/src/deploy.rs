@@ -257,7 +257,13 @@ pub async fn deploy_suite<P: Provider>(
 pub async fn execute<P: Provider, D: alloy::contract::CallDecoder>(
     call: alloy::contract::CallBuilder<P, D>,
 ) -> Result<TransactionReceipt, ChainError> {
-    confirm(call.send().await?.get_receipt().await?)
+    confirm(
+        crate::nonce::send(&call)
+            .await?
+            .with_timeout(Some(crate::nonce::RECEIPT_WAIT))
+            .get_receipt()
+            .await?,
+    )
 }
 
 /// The first `E` event a mined transaction emitted, if any.

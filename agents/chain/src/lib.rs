@@ -11,6 +11,7 @@ pub mod devchain;
 pub mod head;
 pub mod logscan;
 pub mod network;
+pub mod nonce;
 pub mod refusal;
 pub mod rpc;
 pub mod stake_view;

@@ -216,9 +216,11 @@ impl<P: Provider> Redeemer<P> {
     ) -> Result<(), RedeemError> {
         let tickets: Vec<ITicketBroker::SignedTicket> =
             batch.iter().map(|t| t.wire.into()).collect();
-        let sent = self.broker.redeemWinningTickets(tickets).send().await;
+        let call = self.broker.redeemWinningTickets(tickets);
+        let sent = peerflow_chain::nonce::send(&call).await;
         let receipt = match sent {
             Ok(pending) => pending
+                .with_timeout(Some(peerflow_chain::nonce::RECEIPT_WAIT))
                 .get_receipt()
                 .await
                 .map_err(|e| RedeemError::Chain(e.to_string()))?,

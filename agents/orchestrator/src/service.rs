@@ -245,8 +245,12 @@ async fn reward_loop<P: Provider + Clone>(
             rewarded = info.activeThisRound.then_some(round);
             continue;
         }
-        match staking.reward().send().await {
-            Ok(pending) => match pending.get_receipt().await {
+        match peerflow_chain::nonce::send(&staking.reward()).await {
+            Ok(pending) => match pending
+                .with_timeout(Some(peerflow_chain::nonce::RECEIPT_WAIT))
+                .get_receipt()
+                .await
+            {
                 Ok(receipt) if receipt.status() => {
                     tracing::info!(%round, "reward() called");
                     reward_call(&metrics, "rewarded");

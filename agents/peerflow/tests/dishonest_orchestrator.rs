@@ -201,9 +201,10 @@ impl StandIn {
                         Signature::sign(&self.sender_key, ticket.hash(&self.domain)).unwrap();
                     let signed = SignedTicket::pack(&ticket, rand, &signature).unwrap();
                     let broker = TicketBroker::new(self.broker, &self.wallet);
-                    let receipt = broker
-                        .redeemWinningTicket(signed.into())
-                        .send()
+                    // The orchestrator behind the stand-in sends with the same key: through
+                    // the shared nonces, as every role does.
+                    let call = broker.redeemWinningTicket(signed.into());
+                    let receipt = peerflow_chain::nonce::send(&call)
                         .await
                         .unwrap()
                         .get_receipt()

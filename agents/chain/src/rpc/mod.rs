@@ -228,9 +228,14 @@ impl RpcOptions {
             .erased())
     }
 
-    /// A provider that signs and sends with `signer`.
+    /// A provider that signs and sends with `signer`, its nonces from the process-wide
+    /// [`SharedNonces`](crate::nonce::SharedNonces) (every provider of one key agrees).
     pub fn wallet_provider(&self, signer: PrivateKeySigner) -> Result<DynProvider, RpcError> {
         Ok(ProviderBuilder::new()
+            .disable_recommended_fillers()
+            .with_gas_estimation()
+            .with_nonce_management(crate::nonce::SharedNonces)
+            .fetch_chain_id()
             .wallet(signer)
             .connect_client(self.client()?)
             .erased())
