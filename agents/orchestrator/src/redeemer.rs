@@ -12,8 +12,14 @@
 //! earlier transaction whose outcome was not recorded (e.g. the receipt was lost): it is marked
 //! redeemed, not failed. `NonceTooOld` means a winner 16 or more words newer was redeemed first and
 //! took the ticket's slot: the broker will never pay it, so it is marked failed (and logged).
+//!
+//! Reorgs: with [`Redeemer::with_confirmations`] above 1, a mined redemption only marks its tickets
+//! `Submitted`; each pass looks at the transaction again, and counts its outcomes once it is that
+//! many blocks deep. A transaction a reorg took out (no receipt any more, or one that now reverts)
+//! puts its tickets back to `Pending`, and they are sent again in the same pass: the broker's replay
+//! state makes a second inclusion of the first transaction pay nothing twice (`NonceUsed`).
 
-use alloy::primitives::{Log, U256};
+use alloy::primitives::{B256, Log, U256};
 use alloy::providers::Provider;
 use alloy::sol_types::SolEvent;
 use peerflow_chain::bindings::ticket_broker::{ITicketBroker, TicketBroker};
@@ -97,6 +103,10 @@ pub struct RedeemReport {
     pub failed: usize,
     /// Due tickets left for a cheaper moment.
     pub deferred: usize,
+    /// Tickets in a mined redemption not yet deep enough to count.
+    pub submitted: usize,
+    /// Tickets whose mined redemption a reorg took out (sent again).
+    pub reorged: usize,
 }
 
 /// Redeems for the orchestrator whose wallet `provider` signs with.
@@ -105,6 +115,8 @@ pub struct Redeemer<P> {
     ticket_validity: u64,
     gas: GasPolicy,
     max_batch: usize,
+    /// Blocks a redemption must be deep (1: its own block) before its outcome counts.
+    confirmations: u64,
     metrics: Arc<Metrics>,
 }
 
@@ -126,8 +138,15 @@ impl<P: Provider> Redeemer<P> {
             ticket_validity,
             gas,
             max_batch: 50,
+            confirmations: 1,
             metrics: Arc::new(Metrics::new()),
         })
+    }
+
+    /// Counts a redemption only once its transaction is `blocks` deep (at least 1: mined).
+    pub fn with_confirmations(mut self, blocks: u64) -> Self {
+        self.confirmations = blocks.max(1);
+        self
     }
 
     /// Counts redemptions into `metrics` (the orchestrator's, see [`crate::metrics`]).
@@ -152,6 +171,7 @@ impl<P: Provider> Redeemer<P> {
             .map_err(chain)?
             .to::<u64>();
         let mut report = RedeemReport::default();
+        self.settle_submitted(store, block, &mut report).await?;
         let mut due = Vec::new();
         let pending = lock(store).winning_tickets(WinningTicketStatus::Pending)?;
         for t in pending {
@@ -253,6 +273,80 @@ impl<P: Provider> Redeemer<P> {
             report.retrying += batch.len();
             return Ok(());
         }
+        if self.confirmations > 1 {
+            for t in batch {
+                lock(store).record_attempt(t.id, WinningTicketStatus::Submitted, None, Some(tx))?;
+            }
+            report.submitted += batch.len();
+            return Ok(());
+        }
+        self.count_outcomes(store, batch, &receipt, report)
+    }
+
+    /// Looks again at every submitted redemption: counts the outcomes of those deep enough, puts
+    /// back to pending the tickets of those a reorg took out.
+    async fn settle_submitted(
+        &self,
+        store: &Mutex<PaymentStore>,
+        head: u64,
+        report: &mut RedeemReport,
+    ) -> Result<(), RedeemError> {
+        let submitted = lock(store).winning_tickets(WinningTicketStatus::Submitted)?;
+        // One batch per transaction, in the order it was sent ((signer, nonce), as listed).
+        let mut batches: Vec<(B256, Vec<WinningTicket>)> = Vec::new();
+        for t in submitted {
+            let tx = t.tx_hash.unwrap_or_default();
+            match batches.iter_mut().find(|(h, _)| *h == tx) {
+                Some((_, b)) => b.push(t),
+                None => batches.push((tx, vec![t])),
+            }
+        }
+        for (tx, batch) in batches {
+            let receipt = self
+                .broker
+                .provider()
+                .get_transaction_receipt(tx)
+                .await
+                .map_err(chain)?;
+            let gone = match &receipt {
+                None => Some("the redemption transaction was reorged out"),
+                Some(r) if !r.status() => Some("the redemption reverted after a reorg"),
+                Some(_) => None,
+            };
+            if let Some(why) = gone {
+                tracing::warn!(%tx, tickets = batch.len(), why, "redeeming again");
+                for t in &batch {
+                    lock(store).record_attempt(
+                        t.id,
+                        WinningTicketStatus::Pending,
+                        Some(why),
+                        None,
+                    )?;
+                    redemption_retry(&self.metrics, "reorged");
+                }
+                report.reorged += batch.len();
+                continue;
+            }
+            let receipt = receipt.expect("present");
+            let mined = receipt.block_number.unwrap_or(head);
+            if head + 1 >= mined + self.confirmations {
+                self.count_outcomes(store, &batch, &receipt, report)?;
+            } else {
+                report.submitted += batch.len();
+            }
+        }
+        Ok(())
+    }
+
+    /// Records what a mined (and deep enough) redemption did to each ticket of its batch.
+    fn count_outcomes(
+        &self,
+        store: &Mutex<PaymentStore>,
+        batch: &[WinningTicket],
+        receipt: &alloy::rpc::types::TransactionReceipt,
+        report: &mut RedeemReport,
+    ) -> Result<(), RedeemError> {
+        let tx = receipt.transaction_hash;
         // The broker emits exactly one of these two events per ticket, in batch order.
         let outcomes = receipt
             .inner

@@ -50,6 +50,8 @@ pub struct ServiceConfig {
     pub max_segment_bytes: usize,
     pub redeem_every: Duration,
     pub gas: GasPolicy,
+    /// Blocks a redemption must be deep before it counts ([`Redeemer::with_confirmations`]).
+    pub confirmations: u64,
 }
 
 /// A started orchestrator; its tasks stop when this is dropped.
@@ -166,12 +168,13 @@ pub async fn start<P: Provider + Clone + 'static>(
     let redeemer = Redeemer::new(d.ticket_broker, provider.clone(), config.gas)
         .await
         .map_err(|e| ServiceError::Chain(e.to_string()))?
-        .with_metrics(Arc::clone(node.metrics()));
+        .with_metrics(Arc::clone(node.metrics()))
+        .with_confirmations(config.confirmations);
     let every = config.redeem_every;
     tasks.push(tokio::spawn(async move {
         loop {
             match redeemer.redeem_due(&redeem_store).await {
-                Ok(r) if r.redeemed + r.retrying + r.failed > 0 => {
+                Ok(r) if r.redeemed + r.retrying + r.failed + r.reorged > 0 => {
                     tracing::info!(?r, "redemption pass")
                 }
                 Ok(_) => {}

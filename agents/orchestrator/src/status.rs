@@ -196,7 +196,12 @@ pub async fn status<P: Provider + Clone>(node: &Node<P>) -> Result<Status, Statu
     let (pending, redeemed, failed) = {
         let store = node.store();
         (
-            store.winning_summary(WinningTicketStatus::Pending)?,
+            {
+                // In a redemption short of its confirmations: not paid for good yet.
+                let (n, v) = store.winning_summary(WinningTicketStatus::Pending)?;
+                let (m, w) = store.winning_summary(WinningTicketStatus::Submitted)?;
+                (n + m, v + w)
+            },
             store.winning_summary(WinningTicketStatus::Redeemed)?,
             store.winning_summary(WinningTicketStatus::Failed)?,
         )

@@ -42,6 +42,9 @@ pub enum StoreError {
 pub enum WinningTicketStatus {
     /// Waiting for its parameters to expire, or for a retry.
     Pending,
+    /// In a mined redemption transaction (`tx_hash`) that does not have its confirmations yet: a
+    /// reorg may still take it out, when it goes back to `Pending`.
+    Submitted,
     Redeemed,
     /// The chain refused it for good (e.g. expired): kept with the reason, never deleted.
     Failed,
@@ -51,6 +54,7 @@ impl WinningTicketStatus {
     fn as_str(self) -> &'static str {
         match self {
             Self::Pending => "pending",
+            Self::Submitted => "submitted",
             Self::Redeemed => "redeemed",
             Self::Failed => "failed",
         }
@@ -59,6 +63,7 @@ impl WinningTicketStatus {
     fn parse(s: &str) -> Result<Self, StoreError> {
         match s {
             "pending" => Ok(Self::Pending),
+            "submitted" => Ok(Self::Submitted),
             "redeemed" => Ok(Self::Redeemed),
             "failed" => Ok(Self::Failed),
             _ => Err(StoreError::Corrupt("winning_tickets.status")),
@@ -398,6 +403,8 @@ impl PaymentStore {
     }
 
     /// Total face value of `sender`'s winning tickets not yet redeemed: funds already spoken for.
+    /// (A submitted ticket's redemption is already in the chain's view of the deposit; a reorg
+    /// that takes it out makes it pending again.)
     pub fn pending_face_value(&self, sender: Address) -> Result<U256, StoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT face_value FROM winning_tickets WHERE sender = ?1 AND status = 'pending'",

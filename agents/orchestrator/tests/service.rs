@@ -54,6 +54,7 @@ async fn orchestrator_rewards_every_round_and_keeps_its_secret() {
         max_segment_bytes: 1 << 20,
         redeem_every: Duration::from_millis(200),
         gas: GasPolicy::default(),
+        confirmations: 1,
     };
     let running = start(o.clone(), me, chain.secret_key(1), config.clone())
         .await

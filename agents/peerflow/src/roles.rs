@@ -141,6 +141,10 @@ pub struct OrchestratorOpts {
     /// 1 (the fee token priced as ETH).
     #[arg(long)]
     pub token_price_eth: Option<String>,
+    /// Blocks a redemption must be deep before it counts (a reorg that takes it out sooner makes
+    /// its tickets redeemed again). Default 3.
+    #[arg(long)]
+    pub confirmations: Option<u64>,
 }
 
 impl OrchestratorOpts {
@@ -293,6 +297,7 @@ pub async fn start_orchestrator(
         max_segment_bytes: 64 << 20,
         redeem_every: Duration::from_secs(2),
         gas: o.gas_policy()?,
+        confirmations: o.confirmations.unwrap_or(3),
     };
     let running = start(chain, me, key, config).await?;
     if o.local_transcoder.unwrap_or(false) {

@@ -2,8 +2,9 @@
 //! (account 1, 50 tokens bonded, rates 0) and senders with the deposits asked for.
 
 use alloy::primitives::{Address, U256, utils::parse_ether};
-use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::providers::DynProvider;
 use peerflow_chain::actions::{fund_sender, give, register_orchestrator};
+use peerflow_chain::rpc::RpcOptions;
 use peerflow_chain::{Deployment, DevChain, SuiteParams, deploy_suite};
 
 pub struct Redemption {
@@ -15,12 +16,11 @@ pub struct Redemption {
     pub o: Address,
 }
 
-/// A signing provider for development account `i`.
+/// A signing provider for development account `i`, as the roles build it (shared nonces).
 pub fn wallet(chain: &DevChain, i: usize) -> DynProvider {
-    ProviderBuilder::new()
-        .wallet(chain.signer(i))
-        .connect_http(chain.endpoint().parse().unwrap())
-        .erased()
+    RpcOptions::new([chain.endpoint()])
+        .wallet_provider(chain.signer(i))
+        .unwrap()
 }
 
 /// Deploys, gives the orchestrator and each sender 100 tokens, registers the orchestrator, and
