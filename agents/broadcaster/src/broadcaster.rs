@@ -241,7 +241,8 @@ impl Broadcaster {
         Ok(())
     }
 
-    /// Ends every live stream that has published nothing and received no push for `idle`.
+    /// Ends every live stream that has published nothing, received no push for `idle` and has
+    /// no push in flight (one the network takes long with is no sign the encoder stopped).
     pub async fn end_idle_streams(&self, idle: Duration) {
         for (name, entry) in self.registry.all() {
             let state = entry.snapshot();
@@ -250,6 +251,7 @@ impl Broadcaster {
                 || state.ended
                 || state.last_publish.elapsed() < idle
                 || pushed_lately
+                || self.registry.in_flight(&name) > 0
             {
                 continue;
             }

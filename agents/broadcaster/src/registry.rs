@@ -196,6 +196,14 @@ impl StreamRegistry {
             .collect()
     }
 
+    /// Pushes to `name` being processed now.
+    pub fn in_flight(&self, name: &str) -> usize {
+        self.lock()
+            .streams
+            .get(name)
+            .map_or(0, |slot| slot.in_flight)
+    }
+
     /// Whether `name` is live: published and not ended, or with a push in flight.
     pub fn is_live(&self, name: &str) -> bool {
         self.lock()

@@ -84,3 +84,30 @@ async fn pushes_that_keep_arriving_keep_a_stalled_stream_live() {
     assert!(!media.contains("#EXT-X-ENDLIST"), "the stream was ended");
     assert!(media.contains("360p/12.ts"), "{media}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_push_slower_than_the_idle_timeout_keeps_its_stream_live() {
+    let idle = Duration::from_secs(1);
+    let outage = Outage::default();
+    let server = TestServer::start(outage.clone(), |c| c.idle_timeout = Some(idle)).await;
+    let segment = source_segment(0).await;
+    let (status, reply) = server
+        .push(Method::PUT, "/live/slow/0.ts", segment.clone())
+        .await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+
+    // One push takes three idle periods (a loaded orchestrator), and nothing else arrives
+    // meanwhile: a push in flight is not idleness.
+    *outage.stalled_until.lock().unwrap() = Some(Instant::now() + 3 * idle);
+    let (status, reply) = server
+        .push(Method::PUT, "/live/slow/1.ts", segment.clone())
+        .await;
+    assert_eq!(status, StatusCode::OK, "the slow push: {reply}");
+    let (status, reply) = server
+        .push(Method::PUT, "/live/slow/2.ts", segment.clone())
+        .await;
+    assert_eq!(status, StatusCode::OK, "the next push: {reply}");
+    let media = server.playlist("/live/slow/360p.m3u8").await;
+    assert!(!media.contains("#EXT-X-ENDLIST"), "the stream was ended");
+    assert!(media.contains("360p/2.ts"), "{media}");
+}

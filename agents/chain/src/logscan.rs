@@ -188,7 +188,8 @@ impl Cursors {
         })
     }
 
-    fn set(&self, name: &str, next_block: u64) -> Result<(), ScanError> {
+    /// Records that scan `name` has handled every block before `next_block`.
+    pub fn set(&self, name: &str, next_block: u64) -> Result<(), ScanError> {
         let db = self.db.lock().expect("not poisoned");
         db.execute(
             "INSERT INTO log_cursors (name, next_block) VALUES (?1, ?2)

@@ -1,6 +1,9 @@
 //! The embedded default: a local chain with the suite deployed, several orchestrators (each with
 //! its transcoder) advertised in the registry, and a broadcaster paying them, all in one process
-//! with their state in one data directory.
+//! with their state in one data directory. Optionally the roles reach the chain the way they
+//! would on a public network ([`DevnetOptions::public_rpc`]: through a stand-in public provider,
+//! https with its own CA, capped log ranges, rate limits and faults) over a chain with history
+//! ([`DevnetOptions::history_blocks`]).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -14,15 +17,16 @@ use peerflow_broadcaster::network::juror::{Juror, JurorLimits};
 use peerflow_broadcaster::network::reputation::{Reputation, SuspensionPolicy};
 use peerflow_broadcaster::network::verification::VerifyPolicy;
 use peerflow_chain::actions::{advertise, fund_sender, give, register_orchestrator};
+use peerflow_chain::rpc::RpcOptions;
 use peerflow_chain::{Deployment, DevChain, DevChainOptions, SuiteParams, deploy_suite};
 use peerflow_orchestrator::service::RunningOrchestrator;
 use peerflow_protocol::api::ProfileSpec;
 use peerflow_protocol::metrics::Metrics;
+use peerflow_rpc_standin::{PublicRpc, StandinConfig};
 
 use crate::provider::{ProviderOpts, RunningProvider, start_provider};
 use crate::roles::{
-    BroadcasterSetup, NodeOpts, OrchestratorOpts, broadcaster_app, ladder_specs, provider,
-    start_orchestrator,
+    BroadcasterSetup, NodeOpts, OrchestratorOpts, broadcaster_app, ladder_specs, start_orchestrator,
 };
 
 /// How big a devnet to run.
@@ -51,6 +55,12 @@ pub struct DevnetOptions {
     pub suspension: SuspensionPolicy,
     /// Run the fault-claim committee's jurors (else [`spawn_jurors`] starts them later).
     pub jurors: bool,
+    /// Every role reaches the chain through a stand-in public provider misbehaving as this says
+    /// (its `upstream` is set to the devnet's anvil); the devnet's own admin calls go direct.
+    pub public_rpc: Option<StandinConfig>,
+    /// Blocks of history before the suite is deployed (the chain starts at this block number):
+    /// event scans must start at the deployment block, not at 0.
+    pub history_blocks: u64,
 }
 
 impl DevnetOptions {
@@ -70,6 +80,8 @@ impl DevnetOptions {
             verify: VerifyPolicy::default(),
             suspension: SuspensionPolicy::default(),
             jurors: true,
+            public_rpc: None,
+            history_blocks: 0,
         }
     }
 }
@@ -91,6 +103,10 @@ pub struct Devnet {
     pub reputation: Arc<Reputation>,
     /// How the broadcaster (and so the devnet's jurors) checks renditions.
     pub verify: VerifyPolicy,
+    /// How the roles reach the chain: anvil, or the stand-in public provider in front of it.
+    pub rpc: RpcOptions,
+    /// The stand-in public provider, when the roles go through one.
+    pub public_rpc: Option<PublicRpc>,
     data_dir: PathBuf,
     server: tokio::task::JoinHandle<()>,
     deposit_keeper: tokio::task::JoinHandle<()>,
@@ -135,9 +151,24 @@ pub async fn start(options: &DevnetOptions) -> Result<Devnet> {
     let chain = DevChain::spawn_with(&DevChainOptions {
         block_time: Some(options.block_time),
         accounts: Some(COMMITTEE[COMMITTEE.len() - 1] + 1),
+        genesis_block: (options.history_blocks > 0).then_some(options.history_blocks),
         ..Default::default()
     })?;
-    let deployer = provider(&chain.endpoint(), chain.signer(0))?;
+    let direct = RpcOptions::new([chain.endpoint()]);
+    let deployer = direct.wallet_provider(chain.signer(0))?;
+    let (rpc, public_rpc) = match &options.public_rpc {
+        Some(config) => {
+            let standin = PublicRpc::start(StandinConfig {
+                upstream: chain.endpoint(),
+                ..config.clone()
+            })
+            .await?;
+            let rpc = RpcOptions::new([standin.url()]).with_ca_certs([standin.ca_path()]);
+            (rpc, Some(standin))
+        }
+        None => (direct, None),
+    };
+    let wallet_of = |i: usize| rpc.wallet_provider(chain.signer(i));
     let committee = COMMITTEE.iter().map(|&i| chain.address(i)).collect();
     let params = SuiteParams::devnet(chain.address(0)).with_committee(committee, QUORUM);
     let deployment = deploy_suite(&deployer, &params).await?;
@@ -146,7 +177,7 @@ pub async fn start(options: &DevnetOptions) -> Result<Devnet> {
     let mut orchestrators = Vec::new();
     for i in 1..=options.orchestrators {
         let me = chain.address(i);
-        let wallet = provider(&chain.endpoint(), chain.signer(i))?;
+        let wallet = wallet_of(i)?;
         give(&deployer, &deployment, me, parse_ether("1000")?).await?;
         register_orchestrator(
             &wallet,
@@ -214,7 +245,7 @@ pub async fn start(options: &DevnetOptions) -> Result<Devnet> {
             poll_secs: Some(0.5),
             ..Default::default()
         };
-        let wallet = provider(&chain.endpoint(), chain.signer(i))?;
+        let wallet = wallet_of(i)?;
         providers.push((
             me,
             start_provider(wallet, me, &deployment, &opts, false).await?,
@@ -228,7 +259,7 @@ pub async fn start(options: &DevnetOptions) -> Result<Devnet> {
     )?;
 
     let broadcaster = chain.address(BROADCASTER);
-    let wallet = provider(&chain.endpoint(), chain.signer(BROADCASTER))?;
+    let wallet = wallet_of(BROADCASTER)?;
     give(&deployer, &deployment, broadcaster, parse_ether("1000")?).await?;
     fund_sender(
         &wallet,
@@ -297,6 +328,8 @@ pub async fn start(options: &DevnetOptions) -> Result<Devnet> {
         ladder,
         reputation,
         verify: options.verify.clone(),
+        rpc,
+        public_rpc,
         data_dir: options.data_dir.clone(),
         server,
         deposit_keeper,
@@ -322,7 +355,7 @@ pub fn spawn_jurors(net: &Devnet, from_block: u64) -> Vec<RunningJuror> {
     COMMITTEE
         .iter()
         .filter_map(|&i| {
-            let wallet = provider(&net.chain.endpoint(), net.chain.signer(i)).ok()?;
+            let wallet = net.rpc.wallet_provider(net.chain.signer(i)).ok()?;
             let metrics = Arc::new(Metrics::new());
             // Everything in a devnet is on loopback: its jurors fetch evidence there.
             let juror = Juror::new(

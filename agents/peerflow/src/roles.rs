@@ -693,6 +693,7 @@ pub fn broadcaster_app(s: BroadcasterSetup) -> Result<BroadcasterApp> {
         me: s.me,
         ledger: Arc::clone(&ledger),
         limits: s.limits,
+        won: Default::default(),
     };
     let api = NetworkApi {
         metrics,

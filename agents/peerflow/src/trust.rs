@@ -8,11 +8,12 @@ use std::time::Duration;
 use alloy::primitives::Address;
 use alloy::providers::Provider;
 use anyhow::{Context, Result};
-use peerflow_broadcaster::network::juror::{Juror, JurorLimits};
+use peerflow_broadcaster::network::juror::{self, Juror, JurorLimits};
 use peerflow_broadcaster::network::record::{Record, RecordSources, record_of};
 use peerflow_broadcaster::network::reputation::{Reputation, SuspensionPolicy};
 use peerflow_broadcaster::network::verification::VerifyPolicy;
 use peerflow_chain::bindings::fault_claims::FaultClaims;
+use peerflow_chain::logscan::Cursors;
 use peerflow_protocol::metrics::Metrics;
 
 use crate::roles::NodeOpts;
@@ -22,7 +23,8 @@ use crate::roles::NodeOpts;
 pub struct JurorOpts {
     #[command(flatten)]
     pub node: NodeOpts,
-    /// Judge claims filed from this block on (default: the current block).
+    /// Judge claims filed from this block on (default: where this juror left off, kept in
+    /// `<data-dir>/juror.sqlite`; the first time, the current block).
     #[arg(long)]
     pub from_block: Option<u64>,
     /// Seconds between looks at the chain.
@@ -52,9 +54,17 @@ pub async fn juror(opts: &JurorOpts) -> Result<()> {
             c.deployment.fault_claims
         );
     }
-    let from = match opts.from_block {
-        Some(b) => b,
-        None => c.chain.get_block_number().await?,
+    let data_dir = opts
+        .node
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("peerflow-juror"));
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("creating {}", data_dir.display()))?;
+    let cursors = Cursors::open(&data_dir.join("juror.sqlite"))?;
+    let from = match (opts.from_block, cursors.get(juror::CURSOR)?) {
+        (Some(b), _) | (None, Some(b)) => b,
+        (None, None) => c.chain.get_block_number().await?,
     };
     let metrics = Arc::new(Metrics::new());
     let _metrics = match opts.metrics_listen {
@@ -79,6 +89,7 @@ pub async fn juror(opts: &JurorOpts) -> Result<()> {
         limits,
         metrics,
     )
+    .with_cursor(cursors)
     .spawn(from, Duration::from_secs_f64(opts.poll_secs.max(0.1)));
     crate::shutdown::requested().await.ok();
     handle.abort();

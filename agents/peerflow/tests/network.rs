@@ -19,6 +19,7 @@ use peerflow_chain::deploy::confirm;
 use peerflow_media::{probe_bytes, testsrc};
 use peerflow_orchestrator::WinningTicketStatus;
 use peerflow_protocol::metrics::Exposition;
+use peerflow_rpc_standin::StandinConfig;
 
 async fn scrape(url: &str) -> Exposition {
     let text = reqwest::get(format!("{url}/metrics"))
@@ -125,7 +126,45 @@ async fn check_hls(net: &Devnet, dir: &std::path::Path, stream: &str, segments: 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn ten_segments_are_transcoded_paid_and_redeemed_exactly() {
     let dir = tempfile::tempdir().unwrap();
+    ten_segments_paid_exactly(DevnetOptions::new(dir.path()), dir.path()).await;
+}
+
+/// The same ten segments on a chain with 50,000 blocks of history, every role reaching it through
+/// a public provider's RPC: https with its own CA, `eth_getLogs` capped at 500 blocks, 429s past
+/// 400 requests a second, 1 % 503s and 1 % dropped connections, 2 ms more per request. Every
+/// ticket and balance comes out as exact, and no scan reaches back before the deployment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ten_segments_through_a_public_provider_over_a_long_chain() {
+    let dir = tempfile::tempdir().unwrap();
     let mut options = DevnetOptions::new(dir.path());
+    options.history_blocks = 50_000;
+    options.public_rpc = Some(StandinConfig {
+        max_requests_per_second: Some(400),
+        unavailable_ppm: 10_000,
+        drop_ppm: 10_000,
+        latency: Duration::from_millis(2),
+        ..StandinConfig::new("")
+    });
+    let net = ten_segments_paid_exactly(options, dir.path()).await;
+    let standin = net.public_rpc.as_ref().unwrap();
+    let stats = standin.stats();
+    let deployed = net.deployment.deployment_block.unwrap();
+    assert!(deployed > 50_000, "deployed after the history: {deployed}");
+    assert!(
+        stats.lowest_log_block >= deployed,
+        "a scan reached back to block {} (deployed at {deployed})",
+        stats.lowest_log_block
+    );
+    assert!(
+        stats.unavailable + stats.dropped > 0,
+        "the faults were met: {stats:?}"
+    );
+    eprintln!("through the stand-in: {stats:?}");
+}
+
+/// Pushes ten segments through a one-orchestrator devnet where every ticket wins and checks every
+/// balance, ticket and figure against the chain.
+async fn ten_segments_paid_exactly(mut options: DevnetOptions, dir: &std::path::Path) -> Devnet {
     options.orchestrators = 1;
     options.win_probability = 1.0;
     options.reward_cut = 0; // rewards then keep stake proportions exactly: the fee split is exact
@@ -180,10 +219,9 @@ async fn ten_segments_are_transcoded_paid_and_redeemed_exactly() {
     let staking = Staking::new(net.deployment.staking, &net.deployer);
     let deposit_before = broker.getSenderInfo(net.broadcaster).call().await.unwrap();
 
-    let segments =
-        testsrc::generate_segments(&dir.path().join("src"), 10, 2, 1280, 720, 30).unwrap();
+    let segments = testsrc::generate_segments(&dir.join("src"), 10, 2, 1280, 720, 30).unwrap();
     push_segments(&net, "demo", 0, &segments).await;
-    let pixels = check_hls(&net, dir.path(), "demo", 10).await;
+    let pixels = check_hls(&net, dir, "demo", 10).await;
 
     // Let the parameters expire, then the redeemer pays every winner (winProb = 1: all of them).
     net.deployer.anvil_mine(Some(20), None).await.unwrap();
@@ -322,6 +360,7 @@ async fn ten_segments_are_transcoded_paid_and_redeemed_exactly() {
         let x = scrape(&p.url).await;
         assert_eq!(x.get("peerflow_provider_running_jobs", &[]), Some(0.0));
     }
+    net
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

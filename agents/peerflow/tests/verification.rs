@@ -29,7 +29,7 @@ use peerflow_broadcaster::network::verification::{Finding, VerifyPolicy};
 use peerflow_chain::bindings::fault_claims::FaultClaims;
 use peerflow_chain::bindings::staking::Staking;
 use peerflow_chain::bindings::work_token::WorkToken;
-use peerflow_chain::claims::{ClaimStatus, claim};
+use peerflow_chain::claims::{ClaimStatus, claim, claims_filed_since};
 use peerflow_media::cheat::Cheat;
 use peerflow_media::{InputFormat, Profile, VideoCodec, testsrc};
 use peerflow_protocol::SignedResult;
@@ -674,25 +674,27 @@ async fn every_cheat_is_caught_claimed_and_slashed_without_losing_a_segment() {
         alloy::primitives::hex::encode(net.chain.secret_key(JUROR)),
     )
     .unwrap();
+    let juror_dir = dir.path().join("juror");
+    let spawn_juror = |port: u16, from: &[&str]| {
+        common::Kill(
+            std::process::Command::new(env!("CARGO_BIN_EXE_peerflow"))
+                .args(["juror", "--rpc-url", &net.chain.endpoint(), "--deployment"])
+                .arg(dir.path().join("deployment.json"))
+                .arg("--key-file")
+                .arg(&member_key)
+                .arg("--data-dir")
+                .arg(&juror_dir)
+                .args(from)
+                .args(["--poll-secs", "0.2", "--metrics-listen"])
+                .arg(format!("127.0.0.1:{port}"))
+                .env("RUST_LOG", "warn")
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap(),
+        )
+    };
     let port = common::free_port();
-    let _juror = common::Kill(
-        std::process::Command::new(env!("CARGO_BIN_EXE_peerflow"))
-            .args(["juror", "--rpc-url", &net.chain.endpoint(), "--deployment"])
-            .arg(dir.path().join("deployment.json"))
-            .arg("--key-file")
-            .arg(&member_key)
-            .args([
-                "--from-block",
-                "0",
-                "--poll-secs",
-                "0.2",
-                "--metrics-listen",
-            ])
-            .arg(format!("127.0.0.1:{port}"))
-            .env("RUST_LOG", "warn")
-            .spawn()
-            .unwrap(),
-    );
+    let first = spawn_juror(port, &["--from-block", "0"]);
     let url = format!("http://127.0.0.1:{port}/metrics");
     common::wait_http(&url).await;
     let scrape = async || {
@@ -718,4 +720,35 @@ async fn every_cheat_is_caught_claimed_and_slashed_without_losing_a_segment() {
     );
     assert_eq!(metrics.value(juror::PENDING, &[]), 0.0);
     assert_eq!(metrics.sum(juror::ERRORS), 0.0);
+
+    // Restarted without --from-block, it resumes where it left off (its place is in
+    // <data-dir>/juror.sqlite): after the last claim, with nothing to read again.
+    drop(first);
+    let last_claim = claims_filed_since(&net.deployer, &net.deployment, 0)
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|c| c.block)
+        .max()
+        .unwrap();
+    let port = common::free_port();
+    let mut again = spawn_juror(port, &[]);
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(again.0.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let resumed: u64 = line
+        .split("filed from block ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|b| b.parse().ok())
+        .unwrap_or_else(|| panic!("{line}"));
+    assert!(resumed > last_claim, "resumed at {resumed}: {line}");
+    let url = format!("http://127.0.0.1:{port}/metrics");
+    common::wait_http(&url).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let m = Exposition::parse(&reqwest::get(&url).await.unwrap().text().await.unwrap()).unwrap();
+    assert_eq!(m.sum(juror::CLAIMS), 0.0, "no claim read twice");
 }

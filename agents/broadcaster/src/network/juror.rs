@@ -32,7 +32,7 @@
 //! | `peerflow_juror_pending_claims` | gauge | | filed claims it has not finished with |
 //! | `peerflow_juror_errors_total` | counter | `code` | attempts that failed and are tried again: `fetch`, `timeout`, `chain`, `tools` |
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -41,6 +41,7 @@ use alloy::primitives::{Address, U256, keccak256};
 use alloy::providers::Provider;
 use peerflow_chain::bindings::fault_claims::FaultClaims;
 use peerflow_chain::claims::{ClaimStatus, FiledClaim, claim, claims_filed_since, expire, vote};
+use peerflow_chain::logscan::Cursors;
 use peerflow_chain::{ChainError, Deployment};
 use peerflow_media::verify::Fault;
 use peerflow_media::{InputFormat, Profile, VideoCodec};
@@ -171,7 +172,13 @@ pub struct Juror<P> {
     /// Where it counts what it does (see the module's table).
     pub metrics: Arc<Metrics>,
     http: reqwest::Client,
+    /// Where it keeps its place across restarts ([`Juror::with_cursor`]).
+    cursor: Option<Cursors>,
 }
+
+/// The name of the juror's place in its [`Cursors`]: the first block with a claim it may not be
+/// done with.
+pub const CURSOR: &str = "juror-claims";
 
 impl<P: Provider + Clone + Send + Sync + 'static> Juror<P> {
     /// A committee member that signs its votes through `chain`.
@@ -192,7 +199,15 @@ impl<P: Provider + Clone + Send + Sync + 'static> Juror<P> {
             limits,
             metrics,
             http,
+            cursor: None,
         }
+    }
+
+    /// Keeps its place in `cursors` ([`CURSOR`]): the first block with a claim it has not finished
+    /// with, so a restarted juror resumes there and misses no claim filed while it was down.
+    pub fn with_cursor(mut self, cursors: Cursors) -> Self {
+        self.cursor = Some(cursors);
+        self
     }
 
     /// Judges and votes on every open claim filed from `from_block` on, polling every `poll`;
@@ -206,9 +221,11 @@ impl<P: Provider + Clone + Send + Sync + 'static> Juror<P> {
             // gets twice the time (up to 16×), so a loaded machine slows judging down but never
             // starts the same work over and over.
             let mut pending: VecDeque<(FiledClaim, u32)> = VecDeque::new();
-            let mut running: HashSet<U256> = HashSet::new();
+            // Claims being judged, with the block each was filed in.
+            let mut running: HashMap<U256, Option<u64>> = HashMap::new();
             let mut done: HashSet<U256> = HashSet::new();
             let mut tasks = tokio::task::JoinSet::new();
+            let mut saved = None;
             loop {
                 match this.chain.get_block_number().await {
                     Ok(head) if head >= next => {
@@ -216,7 +233,7 @@ impl<P: Provider + Clone + Send + Sync + 'static> Juror<P> {
                             Ok(filed) => {
                                 for c in filed {
                                     let known = done.contains(&c.id)
-                                        || running.contains(&c.id)
+                                        || running.contains_key(&c.id)
                                         || pending.iter().any(|(p, _)| p.id == c.id);
                                     if !known {
                                         pending.push_back((c, 0));
@@ -234,7 +251,7 @@ impl<P: Provider + Clone + Send + Sync + 'static> Juror<P> {
                     let Some((filed, timeouts)) = pending.pop_front() else {
                         break;
                     };
-                    running.insert(filed.id);
+                    running.insert(filed.id, filed.block);
                     let juror = Arc::clone(&this);
                     let budget = attempt_budget(this.limits.claim_time, timeouts);
                     tasks.spawn(async move {
@@ -273,6 +290,22 @@ impl<P: Provider + Clone + Send + Sync + 'static> Juror<P> {
                     // Attempts that panicked: their claims are read from the chain again.
                     running.clear();
                     next = from_block;
+                }
+                if let Some(cursors) = &this.cursor {
+                    // Claims found but not finished are read again after a restart.
+                    let unfinished = pending
+                        .iter()
+                        .map(|(c, _)| c.block)
+                        .chain(running.values().copied())
+                        .flatten()
+                        .min();
+                    let resume = unfinished.unwrap_or(next).min(next);
+                    if saved != Some(resume) {
+                        match cursors.set(CURSOR, resume) {
+                            Ok(()) => saved = Some(resume),
+                            Err(error) => tracing::warn!(%error, "saving the juror's place"),
+                        }
+                    }
                 }
                 this.metrics.set(
                     PENDING,

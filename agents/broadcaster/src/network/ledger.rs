@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use alloy::primitives::{Address, U256};
 use alloy::providers::Provider;
+use alloy::sol_types::SolEvent;
 use peerflow_chain::bindings::ticket_broker::TicketBroker;
+use peerflow_chain::logscan::LogScanner;
 use peerflow_protocol::metrics::Metrics;
 use serde::Serialize;
 
@@ -270,16 +272,20 @@ impl<P: Provider> WinWatcher<P> {
     /// recipient, and suspends (for the fault period) every orchestrator whose wins just became
     /// implausible. Returns those suspended.
     pub async fn poll(&self, from: u64, to: u64) -> Result<Vec<Address>, String> {
-        let events = TicketBroker::new(self.broker, &self.chain)
+        let filter = TicketBroker::new(self.broker, &self.chain)
             .WinningTicketRedeemed_filter()
             .topic1(self.me)
-            .from_block(from)
-            .to_block(to)
-            .query()
+            .filter;
+        // In windows the provider accepts: after an outage `from..=to` may span thousands of blocks.
+        let logs = LogScanner::new(filter)
+            .scan(&self.chain, from, to)
             .await
             .map_err(|e| e.to_string())?;
+        let events = logs
+            .iter()
+            .filter_map(|l| TicketBroker::WinningTicketRedeemed::decode_log(&l.inner).ok());
         let mut flagged = Vec::new();
-        for (event, _) in events {
+        for event in events {
             let Ok(nonce) = u64::try_from(event.senderNonce) else {
                 continue;
             };

@@ -93,6 +93,16 @@ pub struct StatusApi {
     pub ledger: Arc<Ledger>,
     /// Our broadcaster-wide limits.
     pub limits: PaymentLimits,
+    /// Our redeemed winners counted so far: each status scans only the blocks since the last.
+    pub won: tokio::sync::Mutex<WonTally>,
+}
+
+/// Our winning tickets redeemed in blocks before `next_block`, and what they paid.
+#[derive(Debug, Default)]
+pub struct WonTally {
+    next_block: u64,
+    tickets: u64,
+    paid: U256,
 }
 
 /// The routes above.
@@ -371,22 +381,30 @@ async fn chain_status(api: &StatusApi) -> Result<ChainStatus, ApiError> {
         .call()
         .await
         .map_err(|e| failed("TicketBroker.getSenderInfo", &e))?;
-    let filter = broker.WinningTicketRedeemed_filter().topic1(api.me).filter;
-    let won: Vec<_> = LogScanner::new(filter)
-        .scan(&api.chain, api.deployment.scan_from(), block)
-        .await
-        .map_err(|e| failed("TicketBroker WinningTicketRedeemed logs", &e))?
-        .iter()
-        .filter_map(|l| TicketBroker::WinningTicketRedeemed::decode_log(&l.inner).ok())
-        .map(|e| (e.data, ()))
-        .collect();
+    let mut won = api.won.lock().await;
+    let from = won.next_block.max(api.deployment.scan_from());
+    if from <= block {
+        let filter = broker.WinningTicketRedeemed_filter().topic1(api.me).filter;
+        let logs = LogScanner::new(filter)
+            .scan(&api.chain, from, block)
+            .await
+            .map_err(|e| failed("TicketBroker WinningTicketRedeemed logs", &e))?;
+        for e in logs
+            .iter()
+            .filter_map(|l| TicketBroker::WinningTicketRedeemed::decode_log(&l.inner).ok())
+        {
+            won.tickets += 1;
+            won.paid += e.faceValue;
+        }
+        won.next_block = block + 1;
+    }
     Ok(ChainStatus {
         block,
         deposit: Wei(info.deposit),
         reserve: Wei(info.reserve),
         withdraw_round: info.withdrawRound,
-        tickets_won: won.len() as u64,
-        paid: Wei(won.iter().map(|(e, _)| e.faceValue).sum()),
+        tickets_won: won.tickets,
+        paid: Wei(won.paid),
     })
 }
 
