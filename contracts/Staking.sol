@@ -155,6 +155,10 @@ contract Staking is IStaking, Ownable2Step {
     /// @dev Orchestrators active in round `r - 1` and inactive from round `r` on, per `r`: the reserve
     ///      claimants that are no longer counted in the active set (see reserveEligibility).
     mapping(uint256 round => uint256) internal _departures;
+    /// @dev Operator keys: the one hot key per orchestrator that may call rewardFor for it, and the one
+    ///      that may redeem its tickets in the broker (which reads it here: one record of the keys).
+    mapping(address orchestrator => address) internal _rewardCallers;
+    mapping(address orchestrator => address) internal _redeemers;
 
     /* CONSTRUCTOR */
 
@@ -367,41 +371,29 @@ contract Staking is IStaking, Ownable2Step {
 
     /// @inheritdoc IStaking
     function reward() external {
-        Orchestrator storage orch = _orchestrators[msg.sender];
-        uint256 round = currentRound();
-        if (!orch.registered || !_isActive(orch, round)) revert NotActiveOrchestrator(msg.sender, round);
-        if (_freezes[msg.sender] != 0) revert StakeFrozen(msg.sender);
-        if (orch.lastRewardRound == round) revert AlreadyRewarded(msg.sender, round);
-        orch.lastRewardRound = uint40(round);
-        _roll(msg.sender, orch, round);
-        _foldFees(msg.sender, orch);
+        _reward(msg.sender);
+    }
 
-        // Paid on, and shared over, the stake that earned all round: stake that arrived this round
-        // (`arrived`) starts earning next round, so bonding just before reward() earns nothing.
-        uint256 stake = orch.stake;
-        uint256 earning = stake - orch.arrived;
-        (, uint256 totalAtStart) = _totalsAt(round);
-        // A pool whose earning stake is below the active minimum (or dust) mints nothing: its reward
-        // factor cannot be blown up by draining the pool before reward() and refilling it.
-        uint256 floor = minActiveStake > DUST_STAKE ? minActiveStake : DUST_STAKE;
-        uint256 minted = earning < floor ? 0 : minter.mintReward(earning, totalAtStart);
-        uint256 cut;
-        if (minted > 0) {
-            (uint256 rewardCut,) = _ratesAt(orch, round);
-            cut = minted * rewardCut / PPM;
-            Delegator storage self = _delegators[msg.sender];
-            // The cut is the orchestrator's own stake; without a self-bond it stays with the pool.
-            if (self.delegate != msg.sender) cut = 0;
-            // minted ≤ earning (mintable ≤ supply share), so the factor at most doubles in a round.
-            orch.cumulativeRewardFactor = (orch.cumulativeRewardFactor * (earning + minted - cut) / earning).toUint128();
-            if (cut > 0) {
-                _claim(msg.sender, self);
-                self.principal = (self.principal + cut).toUint96();
-            }
-            _setStake(msg.sender, orch, stake + minted);
-            _totals.totalBonded = (_totals.totalBonded + minted).toUint128();
+    /// @inheritdoc IStaking
+    function rewardFor(address orchestrator) external {
+        if (msg.sender != orchestrator && _rewardCallers[orchestrator] != msg.sender) {
+            revert NotRewardCaller(msg.sender, orchestrator);
         }
-        emit Reward(msg.sender, round, minted, cut);
+        _reward(orchestrator);
+    }
+
+    /* OPERATOR KEYS */
+
+    /// @inheritdoc IStaking
+    function setRewardCaller(address rewardCaller) external {
+        _rewardCallers[msg.sender] = rewardCaller;
+        emit RewardCallerSet(msg.sender, rewardCaller);
+    }
+
+    /// @inheritdoc IStaking
+    function setRedeemer(address redeemer) external {
+        _redeemers[msg.sender] = redeemer;
+        emit RedeemerSet(msg.sender, redeemer);
     }
 
     /* PAYMENTS AND SLASHING */
@@ -640,6 +632,16 @@ contract Staking is IStaking, Ownable2Step {
     }
 
     /// @inheritdoc IStaking
+    function rewardCallerOf(address orchestrator) external view returns (address) {
+        return _rewardCallers[orchestrator];
+    }
+
+    /// @inheritdoc IStaking
+    function redeemerOf(address orchestrator) external view returns (address) {
+        return _redeemers[orchestrator];
+    }
+
+    /// @inheritdoc IStaking
     function reserveEligibility(address orchestrator, uint256 round, uint256 creationRound)
         external
         view
@@ -656,6 +658,47 @@ contract Staking is IStaking, Ownable2Step {
         for (uint256 r = round; r + window > round + 1 && r > 0; --r) {
             activeCount += _departures[r];
         }
+    }
+
+    /* INTERNAL: REWARD */
+
+    /// @dev reward() for `orchestrator`, whose authority the caller has checked.
+    function _reward(address orchestrator) internal {
+        Orchestrator storage orch = _orchestrators[orchestrator];
+        uint256 round = currentRound();
+        if (!orch.registered || !_isActive(orch, round)) revert NotActiveOrchestrator(orchestrator, round);
+        if (_freezes[orchestrator] != 0) revert StakeFrozen(orchestrator);
+        if (orch.lastRewardRound == round) revert AlreadyRewarded(orchestrator, round);
+        orch.lastRewardRound = uint40(round);
+        _roll(orchestrator, orch, round);
+        _foldFees(orchestrator, orch);
+
+        // Paid on, and shared over, the stake that earned all round: stake that arrived this round
+        // (`arrived`) starts earning next round, so bonding just before reward() earns nothing.
+        uint256 stake = orch.stake;
+        uint256 earning = stake - orch.arrived;
+        (, uint256 totalAtStart) = _totalsAt(round);
+        // A pool whose earning stake is below the active minimum (or dust) mints nothing: its reward
+        // factor cannot be blown up by draining the pool before reward() and refilling it.
+        uint256 floor = minActiveStake > DUST_STAKE ? minActiveStake : DUST_STAKE;
+        uint256 minted = earning < floor ? 0 : minter.mintReward(earning, totalAtStart);
+        uint256 cut;
+        if (minted > 0) {
+            (uint256 rewardCut,) = _ratesAt(orch, round);
+            cut = minted * rewardCut / PPM;
+            Delegator storage self = _delegators[orchestrator];
+            // The cut is the orchestrator's own stake; without a self-bond it stays with the pool.
+            if (self.delegate != orchestrator) cut = 0;
+            // minted ≤ earning (mintable ≤ supply share), so the factor at most doubles in a round.
+            orch.cumulativeRewardFactor = (orch.cumulativeRewardFactor * (earning + minted - cut) / earning).toUint128();
+            if (cut > 0) {
+                _claim(orchestrator, self);
+                self.principal = (self.principal + cut).toUint96();
+            }
+            _setStake(orchestrator, orch, stake + minted);
+            _totals.totalBonded = (_totals.totalBonded + minted).toUint128();
+        }
+        emit Reward(orchestrator, round, minted, cut);
     }
 
     /* INTERNAL: EARNINGS */

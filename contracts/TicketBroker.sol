@@ -200,44 +200,27 @@ contract TicketBroker is ITicketBroker, EIP712 {
 
     /// @inheritdoc ITicketBroker
     function redeemWinningTicket(SignedTicket calldata ticket) external {
-        (RedeemStatus status, uint256 faceValue, uint256 creationRound) = _redeem(ticket, currentRound());
-        if (status != RedeemStatus.Redeemed) _revertWith(status);
-        staking.creditFees(msg.sender, faceValue, creationRound);
+        _redeemOne(msg.sender, ticket);
+    }
+
+    /// @inheritdoc ITicketBroker
+    function redeemWinningTicketFor(address recipient, SignedTicket calldata ticket) external {
+        _requireRedeemer(recipient);
+        _redeemOne(recipient, ticket);
     }
 
     /// @inheritdoc ITicketBroker
     function redeemWinningTickets(SignedTicket[] calldata tickets) external returns (RedeemStatus[] memory statuses) {
-        uint256 round = currentRound();
-        statuses = new RedeemStatus[](tickets.length);
-        // Fees are credited once per run of tickets with the same creation round (one fee share).
-        uint256 credit;
-        uint256 creditRound;
-        for (uint256 i; i < tickets.length; ++i) {
-            // Each ticket's scratch memory (draft, hashes, ecrecover input) is released after it: the
-            // loop reuses one region instead of growing memory (and its quadratic cost) per ticket.
-            uint256 freeMemory;
-            assembly ("memory-safe") {
-                freeMemory := mload(0x40)
-            }
-            (RedeemStatus status, uint256 faceValue, uint256 creationRound) = _redeem(tickets[i], round);
-            assembly ("memory-safe") {
-                mstore(0x40, freeMemory)
-            }
-            statuses[i] = status;
-            if (status != RedeemStatus.Redeemed) {
-                emit TicketRejected(
-                    address(uint160(tickets[i].senderFace >> 96)), msg.sender, uint56(tickets[i].meta >> 40), status
-                );
-                continue;
-            }
-            if (credit > 0 && creationRound != creditRound) {
-                staking.creditFees(msg.sender, credit, creditRound);
-                credit = 0;
-            }
-            credit += faceValue;
-            creditRound = creationRound;
-        }
-        if (credit > 0) staking.creditFees(msg.sender, credit, creditRound);
+        return _redeemBatch(msg.sender, tickets);
+    }
+
+    /// @inheritdoc ITicketBroker
+    function redeemWinningTicketsFor(address recipient, SignedTicket[] calldata tickets)
+        external
+        returns (RedeemStatus[] memory statuses)
+    {
+        _requireRedeemer(recipient);
+        return _redeemBatch(recipient, tickets);
     }
 
     /// @inheritdoc ITicketBroker
@@ -350,9 +333,66 @@ contract TicketBroker is ITicketBroker, EIP712 {
 
     /* INTERNAL: REDEMPTION */
 
-    /// @dev Checks one ticket addressed to the caller and, if it can be paid in full, pays it from the
-    ///      sender's funds. Returns without touching state when it cannot.
-    function _redeem(SignedTicket calldata t, uint256 round)
+    /// @dev The caller redeems for `recipient`: it is the recipient, or the recipient's redeemer in
+    ///      Staking (the one record of an orchestrator's keys). Whoever calls, fees go to `recipient`.
+    function _requireRedeemer(address recipient) internal view {
+        if (msg.sender != recipient && staking.redeemerOf(recipient) != msg.sender) {
+            revert NotRedeemer(msg.sender, recipient);
+        }
+    }
+
+    /// @dev One ticket to `recipient`, all or nothing; its face value is credited to `recipient`.
+    function _redeemOne(address recipient, SignedTicket calldata ticket) internal {
+        (RedeemStatus status, uint256 faceValue, uint256 creationRound) = _redeem(ticket, recipient, currentRound());
+        if (status != RedeemStatus.Redeemed) _revertWith(status);
+        staking.creditFees(recipient, faceValue, creationRound);
+    }
+
+    /// @dev Tickets to `recipient`, each paid or skipped with its status; every payment is credited
+    ///      to `recipient`. A ticket signed for another recipient fails its signature check here
+    ///      (the digest is computed with `recipient`) and is skipped: a batch pays one recipient.
+    function _redeemBatch(address recipient, SignedTicket[] calldata tickets)
+        internal
+        returns (RedeemStatus[] memory statuses)
+    {
+        uint256 round = currentRound();
+        statuses = new RedeemStatus[](tickets.length);
+        // Fees are credited once per run of tickets with the same creation round (one fee share).
+        uint256 credit;
+        uint256 creditRound;
+        for (uint256 i; i < tickets.length; ++i) {
+            // Each ticket's scratch memory (draft, hashes, ecrecover input) is released after it: the
+            // loop reuses one region instead of growing memory (and its quadratic cost) per ticket.
+            uint256 freeMemory;
+            assembly ("memory-safe") {
+                freeMemory := mload(0x40)
+            }
+            (RedeemStatus status, uint256 faceValue, uint256 creationRound) = _redeem(tickets[i], recipient, round);
+            assembly ("memory-safe") {
+                mstore(0x40, freeMemory)
+            }
+            statuses[i] = status;
+            if (status != RedeemStatus.Redeemed) {
+                emit TicketRejected(
+                    address(uint160(tickets[i].senderFace >> 96)), recipient, uint56(tickets[i].meta >> 40), status
+                );
+                continue;
+            }
+            if (credit > 0 && creationRound != creditRound) {
+                staking.creditFees(recipient, credit, creditRound);
+                credit = 0;
+            }
+            credit += faceValue;
+            creditRound = creationRound;
+        }
+        if (credit > 0) staking.creditFees(recipient, credit, creditRound);
+    }
+
+    /// @dev Checks one ticket addressed to `recipient` and, if it can be paid in full, pays it from the
+    ///      sender's funds. Returns without touching state when it cannot. Everything keyed by the
+    ///      recipient (the signed digest, the replay ring, the reserve share and its eligibility, the
+    ///      event) uses `recipient`, never the caller.
+    function _redeem(SignedTicket calldata t, address recipient, uint256 round)
         internal
         returns (RedeemStatus status, uint256 faceValue, uint256 creationRound)
     {
@@ -368,7 +408,7 @@ contract TicketBroker is ITicketBroker, EIP712 {
         if (_draw(t.r, t.s, d.v, t.recipientRand) >= t.winProb) return (RedeemStatus.NotWinning, 0, 0);
         {
             bytes32 ticketHash = _hashTicket(
-                msg.sender,
+                recipient,
                 d.sender,
                 d.signer,
                 faceValue,
@@ -386,7 +426,7 @@ contract TicketBroker is ITicketBroker, EIP712 {
         if (!isAuthorizedSigner(d.sender, d.signer, creationRound)) return (RedeemStatus.UnauthorizedSigner, 0, 0);
 
         // Replay protection is per nonce within the window, so redemption order never matters there.
-        uint256[NONCE_RING_SLOTS] storage ring = _nonceRing[d.signer][msg.sender];
+        uint256[NONCE_RING_SLOTS] storage ring = _nonceRing[d.signer][recipient];
         uint256 tag; // the nonce's word + 1 (0 is an empty slot)
         uint256 index;
         uint256 bit;
@@ -421,15 +461,15 @@ contract TicketBroker is ITicketBroker, EIP712 {
         uint256 fromReserve;
         if (faceValue > deposit) {
             fromReserve = faceValue - deposit;
-            if (fromReserve > _claimableReserve(d.sender, msg.sender, round, creationRound)) {
+            if (fromReserve > _claimableReserve(d.sender, recipient, round, creationRound)) {
                 return (RedeemStatus.InsufficientFunds, 0, 0);
             }
-            _claimFromReserve(d.sender, msg.sender, round, fromReserve);
+            _claimFromReserve(d.sender, recipient, round, fromReserve);
             deposit = faceValue;
         }
         sender.deposit = uint128(deposit - faceValue);
         ring[index] = slot;
-        emit WinningTicketRedeemed(d.sender, msg.sender, faceValue, d.nonce, fromReserve);
+        emit WinningTicketRedeemed(d.sender, recipient, faceValue, d.nonce, fromReserve);
         return (RedeemStatus.Redeemed, faceValue, creationRound);
     }
 

@@ -38,6 +38,17 @@ pragma solidity 0.8.37;
 ///        delegate and withdraw fees.
 ///      - `joinActiveSet`: the joining orchestrator only; the evicted one must have strictly less stake.
 ///      - `slash`: the verifier only. `creditFees`: the ticket broker only. Parameters: the owner only.
+///
+///      Operator keys. The orchestrator's own address (its stake key) does everything above and may
+///      be kept cold: it names two optional hot keys, each one address per orchestrator, set, replaced
+///      or cleared (zero) by the orchestrator alone, at any time (frozen or slashed included), with an
+///      event. The reward caller (`setRewardCaller`) may call `rewardFor(orchestrator)` and nothing
+///      else; the redeemer (`setRedeemer`) may redeem tickets addressed to the orchestrator through
+///      the ticket broker's `redeemWinningTicket(s)For`, which credits the fees to the orchestrator,
+///      and nothing else. A key acts for its orchestrator only while it is the current one: a
+///      replaced or cleared key is refused from the next transaction on. One address may serve as
+///      the key of several orchestrators (a reward or redemption service): each names it for itself,
+///      and it acts for each only when called with that orchestrator's address.
 interface IStaking {
     /* TYPES */
 
@@ -90,6 +101,11 @@ interface IStaking {
     /// @notice `amount` of delegators' fee share went to the orchestrator because the pool had no
     ///         earning stake to share it with (`earningStake` below 1 gwei) or its fee factor is exhausted.
     event FeesNotShared(address indexed orchestrator, uint256 amount, uint256 earningStake);
+    /// @notice `orchestrator` named `rewardCaller` as the key that may call `rewardFor` for it (zero: none).
+    event RewardCallerSet(address indexed orchestrator, address indexed rewardCaller);
+    /// @notice `orchestrator` named `redeemer` as the key that may redeem its tickets in the ticket
+    ///         broker (zero: none).
+    event RedeemerSet(address indexed orchestrator, address indexed redeemer);
 
     /* ERRORS */
 
@@ -125,6 +141,8 @@ interface IStaking {
     error NotFrozen(address account);
     error RecentlySlashed(address account, uint256 untilRound);
     error MaxActiveTooLarge(uint256 requested, uint256 maximum);
+    /// @notice `caller` called `rewardFor(orchestrator)` without being it nor its reward caller.
+    error NotRewardCaller(address caller, address orchestrator);
 
     /* ROUNDS */
 
@@ -202,6 +220,25 @@ interface IStaking {
     ///         earning stake (stake that has not arrived this round); a pool whose earning stake is
     ///         below the minimum active stake mints nothing.
     function reward() external;
+
+    /// @notice `reward()` for `orchestrator`, called by the orchestrator itself or by its current
+    ///         reward caller (`setRewardCaller`); anyone else gets `NotRewardCaller`. Every rule of
+    ///         `reward()` applies to `orchestrator` (registered, active, not frozen, once per round),
+    ///         the reward goes to its pool exactly as if it had called, and `Reward` names it.
+    function rewardFor(address orchestrator) external;
+
+    /* OPERATOR KEYS */
+
+    /// @notice Names `rewardCaller` as the caller's reward caller: the one address besides the caller
+    ///         that may call `rewardFor(caller)`; it can do nothing else for the caller. Replaces the
+    ///         previous one; zero clears it. Allowed at any time (frozen, slashed, or not registered yet).
+    function setRewardCaller(address rewardCaller) external;
+
+    /// @notice Names `redeemer` as the caller's redeemer: the one address besides the caller that may
+    ///         redeem tickets addressed to the caller (`ITicketBroker.redeemWinningTicket(s)For`), the
+    ///         fees going to the caller; it can do nothing else for the caller. Replaces the previous
+    ///         one; zero clears it. Allowed at any time (frozen, slashed, or not registered yet).
+    function setRedeemer(address redeemer) external;
 
     /* PAYMENTS AND SLASHING */
 
@@ -305,6 +342,10 @@ interface IStaking {
     function delegateOf(address account) external view returns (address);
     /// @notice An unbonding lock of `account`.
     function unbondingLock(address account, uint256 lockId) external view returns (UnbondingLock memory);
+    /// @notice `orchestrator`'s reward caller (zero: none), see `setRewardCaller`.
+    function rewardCallerOf(address orchestrator) external view returns (address);
+    /// @notice `orchestrator`'s redeemer in the ticket broker (zero: none), see `setRedeemer`.
+    function redeemerOf(address orchestrator) external view returns (address);
     /// @notice Reserve eligibility for the ticket broker: whether `orchestrator` may claim from a
     ///         sender's reserve in `round` for a ticket created in `creationRound`, and the number of
     ///         orchestrators that may claim in `round` (the divisor of each one's share): the active

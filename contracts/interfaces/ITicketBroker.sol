@@ -22,7 +22,10 @@ pragma solidity 0.8.37;
 ///      `senderFace` = sender << 96 | faceValue (uint96);
 ///      `winProb`;
 ///      `meta` = signer << 96 | senderNonce (uint56) << 40 | creationRound (uint32) << 8 | v;
-///      `recipientRand`, `r`, `s`. The recipient is the caller.
+///      `recipientRand`, `r`, `s`. The recipient is not in the calldata of a ticket: it is the caller
+///      (`redeemWinningTicket(s)`) or the address named by `redeemWinningTicket(s)For`, whose caller
+///      must be that recipient or its redeemer (`IStaking.redeemerOf`). Either way the signed digest,
+///      the replay ring, the reserve share and the fees are the recipient's; a redeemer only pays gas.
 ///      Replay: per (signer, recipient) each nonce pays at most once, within a window. Nonces are
 ///      grouped in words of 192 (word `w` = nonces `w * 192 .. w * 192 + 191`) and the broker keeps 16
 ///      words in a ring: word `w` lives in slot `w % 16`. Exactly: a nonce of word `w` pays iff it was
@@ -127,6 +130,8 @@ interface ITicketBroker {
     error TicketNonceTooOld();
     error TicketFundsUnlocked();
     error TicketInsufficientFunds();
+    /// @notice `caller` redeemed for `recipient` without being it nor its redeemer (`IStaking.redeemerOf`).
+    error NotRedeemer(address caller, address recipient);
     /// @notice The token moved `received = balanceAfter - balanceBefore` into the broker instead of
     ///         `amount` (a fee-on-transfer or rebasing token): nothing is credited.
     error UnsupportedToken(uint256 amount, uint256 balanceBefore, uint256 balanceAfter);
@@ -177,6 +182,23 @@ interface ITicketBroker {
     ///         signer's tickets oldest nonce first.
     /// @return statuses One status per ticket.
     function redeemWinningTickets(SignedTicket[] calldata tickets) external returns (RedeemStatus[] memory statuses);
+
+    /// @notice Like `redeemWinningTicket`, for a ticket addressed to `recipient`, by `recipient` or by
+    ///         its redeemer, a hot key the recipient set in Staking (`IStaking.setRedeemer`): the
+    ///         orchestrator's stake key can stay cold. The ticket is checked, replay-protected and paid
+    ///         exactly as if `recipient` had redeemed it, and its face value is credited to
+    ///         `recipient`'s fee pool, never to the caller. Reverts with `NotRedeemer` for any other
+    ///         caller (a revoked or replaced redeemer included), before anything is read or paid.
+    function redeemWinningTicketFor(address recipient, SignedTicket calldata ticket) external;
+    /// @notice Like `redeemWinningTickets`, for tickets addressed to `recipient`, by `recipient` or its
+    ///         redeemer (see `redeemWinningTicketFor`); every payment is credited to `recipient`. One
+    ///         recipient per batch: the recipient is part of each ticket's signed digest, so a ticket
+    ///         addressed to anyone else fails its signature check (status `InvalidSignature`, event
+    ///         `TicketRejected`), is skipped and stays redeemable by its own recipient.
+    /// @return statuses One status per ticket.
+    function redeemWinningTicketsFor(address recipient, SignedTicket[] calldata tickets)
+        external
+        returns (RedeemStatus[] memory statuses);
 
     /// @notice Pays earned fees out of the broker. Staking only (Staking.withdrawFees).
     function payFees(address to, uint256 amount) external;

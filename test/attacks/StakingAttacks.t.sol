@@ -329,6 +329,190 @@ contract StakingAttacksTest is StakingHelpers {
         staking.slash(other, address(0), 100_000, 0);
     }
 
+    /* OPERATOR KEYS: THE REWARD CALLER */
+
+    /// @dev o (cold stake key) names `key` its reward caller; o and o2 active from the next round.
+    function withRewardCaller() internal returns (address o, address o2, address key) {
+        o = newOrchestrator("cold", 1000 ether, 100_000, 500_000);
+        o2 = newOrchestrator("neighbour", 1000 ether, 100_000, 500_000);
+        key = makeAddr("rewardKey");
+        vm.prank(o);
+        staking.setRewardCaller(key);
+        nextRound();
+    }
+
+    /// @notice o's reward caller calls rewardFor for another orchestrator (to mint for a pool it is
+    ///         delegated to, or to time a competitor's reward): refused, nothing minted.
+    function test_Attack_RewardCallerCallsForAnotherOrchestrator_Refused() public {
+        (, address o2, address key) = withRewardCaller();
+        vm.prank(key);
+        vm.expectRevert(abi.encodeWithSelector(IStaking.NotRewardCaller.selector, key, o2));
+        staking.rewardFor(o2);
+        assertEq(minter.currentMinted(), 0);
+        assertEq(staking.orchestratorInfo(o2).lastRewardRound, 0);
+    }
+
+    /// @notice A reward caller that was replaced, or cleared, keeps calling: refused from the
+    ///         transaction after the change on; the new key works.
+    function test_Attack_RevokedRewardCallerStillActs_Refused() public {
+        (address o,, address key) = withRewardCaller();
+        address next = makeAddr("nextRewardKey");
+        vm.prank(o);
+        staking.setRewardCaller(next);
+        vm.prank(key);
+        vm.expectRevert(abi.encodeWithSelector(IStaking.NotRewardCaller.selector, key, o));
+        staking.rewardFor(o);
+        vm.prank(next);
+        staking.rewardFor(o);
+        nextRound();
+        vm.prank(o);
+        staking.setRewardCaller(address(0));
+        vm.prank(next);
+        vm.expectRevert(abi.encodeWithSelector(IStaking.NotRewardCaller.selector, next, o));
+        staking.rewardFor(o);
+        vm.prank(key);
+        vm.expectRevert(abi.encodeWithSelector(IStaking.NotRewardCaller.selector, key, o));
+        staking.rewardFor(o);
+    }
+
+    /// @notice A stolen reward-caller key tries every other power of the stake key: rates, bonding,
+    ///         unbonding, fees, registration, the keys themselves. Each acts on the key's own (empty)
+    ///         account or is refused; o's rates, stake, fees and keys do not move.
+    function test_Attack_RewardCallerTriesEverythingElse_OrchestratorUntouched() public {
+        (address o,, address key) = withRewardCaller();
+        payFees(o, 10 ether);
+        IStaking.OrchestratorInfo memory info = staking.orchestratorInfo(o);
+        uint256 stake = staking.pendingStake(o);
+        uint256 fees = staking.pendingFees(o);
+        vm.startPrank(key);
+        vm.expectRevert(abi.encodeWithSelector(IStaking.NotOrchestrator.selector, key));
+        staking.setRates(1_000_000, 0);
+        vm.expectRevert(abi.encodeWithSelector(IStaking.NotBonded.selector, key));
+        staking.unbond(1 ether);
+        vm.expectRevert(abi.encodeWithSelector(IStaking.InsufficientFees.selector, 0, fees));
+        staking.withdrawFees(key, fees);
+        vm.expectRevert(abi.encodeWithSelector(IStaking.NotBonded.selector, key));
+        staking.claimEarnings();
+        vm.expectRevert(abi.encodeWithSelector(IStaking.UnknownUnbondingLock.selector, key, 0));
+        staking.withdrawStake(0);
+        vm.expectRevert(abi.encodeWithSelector(IStaking.NotEligibleForActiveSet.selector, key));
+        staking.joinActiveSet(o);
+        // Writing keys writes the key's own record: o's are unchanged.
+        staking.setRewardCaller(key);
+        staking.setRedeemer(key);
+        // reward() rewards the caller's own account, which is no orchestrator.
+        vm.expectRevert(abi.encodeWithSelector(IStaking.NotActiveOrchestrator.selector, key, 1));
+        staking.reward();
+        vm.stopPrank();
+        assertEq(staking.rewardCallerOf(o), key);
+        assertEq(staking.redeemerOf(o), address(0));
+        IStaking.OrchestratorInfo memory now_ = staking.orchestratorInfo(o);
+        assertEq(now_.rewardCut, info.rewardCut);
+        assertEq(now_.feeShare, info.feeShare);
+        assertEq(now_.stake, info.stake);
+        assertEq(staking.pendingStake(o), stake);
+        assertEq(staking.pendingFees(o), fees);
+        assertEq(token.balanceOf(key), 0);
+    }
+
+    /// @notice A third party names itself (or a key it controls) as o's reward caller: it can only
+    ///         write its own record, so the key it named is refused for o.
+    function test_Attack_KeySetByAnotherThanTheOrchestrator_Refused() public {
+        (address o,,) = withRewardCaller();
+        address attacker = makeAddr("keyAttacker");
+        vm.prank(attacker);
+        staking.setRewardCaller(attacker);
+        vm.prank(attacker);
+        staking.setRedeemer(attacker);
+        assertEq(staking.rewardCallerOf(attacker), attacker, "its own record");
+        assertEq(staking.rewardCallerOf(o), makeAddr("rewardKey"), "o's record unchanged");
+        assertEq(staking.redeemerOf(o), address(0));
+        vm.prank(attacker);
+        vm.expectRevert(abi.encodeWithSelector(IStaking.NotRewardCaller.selector, attacker, o));
+        staking.rewardFor(o);
+    }
+
+    /// @notice The old reward caller sees o's rotation in the mempool and calls rewardFor first (or
+    ///         twice): o's pool gets its one reward of the round, exactly as o's own call would mint;
+    ///         the key gains nothing, the new key finds the round rewarded, the old key is refused after.
+    function test_Attack_FrontRunRewardCallerRotation_GainsNothing() public {
+        (address o,, address key) = withRewardCaller();
+        uint256 snap = vm.snapshotState();
+        vm.prank(o);
+        staking.reward();
+        uint256 honestStake = staking.pendingStake(o);
+        uint256 honestMinted = minter.currentMinted();
+        vm.revertToState(snap);
+
+        vm.prank(key);
+        staking.rewardFor(o); // front-run
+        vm.prank(key);
+        vm.expectRevert(abi.encodeWithSelector(IStaking.AlreadyRewarded.selector, o, 1));
+        staking.rewardFor(o);
+        address next = makeAddr("nextRewardKey");
+        vm.prank(o);
+        staking.setRewardCaller(next); // the rotation lands
+        vm.prank(next);
+        vm.expectRevert(abi.encodeWithSelector(IStaking.AlreadyRewarded.selector, o, 1));
+        staking.rewardFor(o);
+        assertEq(staking.pendingStake(o), honestStake, "the same reward as o's own call");
+        assertEq(minter.currentMinted(), honestMinted);
+        assertEq(staking.pendingStake(key), 0);
+        assertEq(token.balanceOf(key), 0);
+        nextRound();
+        vm.prank(key);
+        vm.expectRevert(abi.encodeWithSelector(IStaking.NotRewardCaller.selector, key, o));
+        staking.rewardFor(o);
+    }
+
+    /// @notice While o is frozen (a claim is open) its reward caller cannot reward it, no more than o
+    ///         can; once slashed (unregistered) neither can; the key outlives neither rule.
+    function test_Attack_RewardCallerOfFrozenOrSlashedOrchestrator_Refused() public {
+        (address o,, address key) = withRewardCaller();
+        vm.prank(verifier);
+        staking.freeze(o);
+        vm.prank(key);
+        vm.expectRevert(abi.encodeWithSelector(IStaking.StakeFrozen.selector, o));
+        staking.rewardFor(o);
+        vm.prank(verifier);
+        staking.slash(o, address(0), 500_000, 0);
+        vm.prank(verifier);
+        staking.unfreeze(o);
+        vm.prank(key);
+        vm.expectRevert(abi.encodeWithSelector(IStaking.NotActiveOrchestrator.selector, o, 1));
+        staking.rewardFor(o);
+        nextRound();
+        vm.prank(key);
+        vm.expectRevert(abi.encodeWithSelector(IStaking.NotActiveOrchestrator.selector, o, 2));
+        staking.rewardFor(o);
+        assertEq(minter.currentMinted(), 0);
+    }
+
+    /// @notice One key serving as reward caller of two orchestrators (allowed: a reward service) acts
+    ///         for each only where named, and one orchestrator's revocation leaves the other's.
+    function test_Attack_SharedRewardCaller_ActsOnlyWhereNamed() public {
+        (address o, address o2, address key) = withRewardCaller();
+        address o3 = newOrchestrator("third", 1000 ether, 0, 0);
+        vm.prank(o2);
+        staking.setRewardCaller(key);
+        nextRound();
+        vm.startPrank(key);
+        staking.rewardFor(o);
+        staking.rewardFor(o2);
+        vm.expectRevert(abi.encodeWithSelector(IStaking.NotRewardCaller.selector, key, o3));
+        staking.rewardFor(o3);
+        vm.stopPrank();
+        vm.prank(o);
+        staking.setRewardCaller(address(0));
+        nextRound();
+        vm.prank(key);
+        vm.expectRevert(abi.encodeWithSelector(IStaking.NotRewardCaller.selector, key, o));
+        staking.rewardFor(o);
+        vm.prank(key);
+        staking.rewardFor(o2);
+        assertEq(staking.orchestratorInfo(o2).lastRewardRound, 3);
+    }
+
     /* ACTIVE SET SIZE */
 
     function test_Attack_UnboundedActiveSet_Capped() public {

@@ -6,6 +6,7 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {BrokerTestBase} from "../utils/BrokerTestBase.sol";
 import {TicketBroker} from "../../contracts/TicketBroker.sol";
 import {ITicketBroker} from "../../contracts/interfaces/ITicketBroker.sol";
+import {IStaking} from "../../contracts/interfaces/IStaking.sol";
 
 /// @notice A token that keeps 1% of every transfer between two holders (a fee-on-transfer token).
 contract FeeOnTransferToken is ERC20 {
@@ -327,6 +328,240 @@ contract TicketBrokerAttacksTest is BrokerTestBase {
         }
         assertEq(staking.pendingFees(o), 5 ether, "the first nonce paid once");
         assertEq(broker.getSenderInfo(sender).deposit, 5 ether);
+    }
+
+    /* OPERATOR KEYS: THE HOT REDEMPTION KEY */
+
+    /// @dev o names `rk` its redeemer; `o2` is another active orchestrator with no redeemer.
+    function _withRedeemer() internal returns (address rk, address o2) {
+        rk = makeAddr("redemptionKey");
+        vm.prank(o);
+        staking.setRedeemer(rk);
+        o2 = newOrchestrator("victim-o2", 100 ether, 0, 0);
+        nextRound(); // round 2: o and o2 active
+    }
+
+    function _notRedeemer(address by, address recipient) internal pure returns (bytes memory) {
+        return abi.encodeWithSelector(ITicketBroker.NotRedeemer.selector, by, recipient);
+    }
+
+    /// @notice o's hot key redeems a winner addressed to another orchestrator, every way it can:
+    ///         naming o2 (not its redeemer), naming o (the digest is o's, the signature o2's), or as
+    ///         itself. All refused; nothing moves; o2 redeems its winner afterwards.
+    function test_Attack_HotKeyRedeemsAnotherOrchestratorsTicket_Refused() public {
+        (address rk, address o2) = _withRedeemer();
+        fundSender(sender, 10 ether, 0);
+        ITicketBroker.SignedTicket memory theirs = _signedBy(o2, 1 ether, 0);
+        View memory before = _view(sender, sender, o2);
+        vm.startPrank(rk);
+        vm.expectRevert(_notRedeemer(rk, o2));
+        broker.redeemWinningTicketFor(o2, theirs);
+        vm.expectRevert(_notRedeemer(rk, o2));
+        broker.redeemWinningTicketsFor(o2, _one(theirs));
+        vm.expectRevert(ITicketBroker.TicketInvalidSignature.selector);
+        broker.redeemWinningTicketFor(o, theirs);
+        vm.expectRevert(ITicketBroker.TicketInvalidSignature.selector);
+        broker.redeemWinningTicket(theirs);
+        ITicketBroker.RedeemStatus[] memory statuses = broker.redeemWinningTicketsFor(o, _one(theirs));
+        vm.stopPrank();
+        assertEq(uint8(statuses[0]), uint8(ITicketBroker.RedeemStatus.InvalidSignature));
+        _assertSame(before, _view(sender, sender, o2));
+        assertEq(staking.pendingFees(o), 0);
+        _redeem(o2, theirs);
+        assertEq(staking.pendingFees(o2), 1 ether);
+    }
+
+    /// @notice A stolen hot key tries to take the money: redeem o's winners to itself (the signature
+    ///         names o), withdraw o's fees, change o's rates, bond or unbond o's stake. The fees of every
+    ///         winner it redeems reach o's pool; the key ends with no token and no fee; o is untouched
+    ///         and withdraws its fees with its cold key.
+    function test_Attack_HotKeyRedirectsFeesOrActsAsTheStakeKey_Refused() public {
+        (address rk,) = _withRedeemer();
+        fundSender(sender, 10 ether, 0);
+        ITicketBroker.SignedTicket memory st = _signedBy(o, 3 ether, 0);
+        vm.startPrank(rk);
+        vm.expectRevert(ITicketBroker.TicketInvalidSignature.selector);
+        broker.redeemWinningTicket(st); // as its own recipient
+        vm.expectRevert(ITicketBroker.TicketInvalidSignature.selector);
+        broker.redeemWinningTicketFor(rk, st);
+        broker.redeemWinningTicketFor(o, st); // the only way that pays: to o
+        vm.expectRevert(abi.encodeWithSelector(IStaking.InsufficientFees.selector, 0, 3 ether));
+        staking.withdrawFees(rk, 3 ether);
+        vm.expectRevert(abi.encodeWithSelector(IStaking.NotOrchestrator.selector, rk));
+        staking.setRates(0, 1_000_000);
+        vm.expectRevert(abi.encodeWithSelector(IStaking.NotBonded.selector, rk));
+        staking.unbond(1 ether);
+        vm.expectRevert(abi.encodeWithSelector(IStaking.NotRewardCaller.selector, rk, o));
+        staking.rewardFor(o);
+        staking.setRedeemer(address(0)); // its own record: o's redeemer stays
+        vm.stopPrank();
+        assertEq(staking.redeemerOf(o), rk);
+        assertEq(staking.pendingFees(rk), 0, "nothing credited to the key");
+        assertEq(token.balanceOf(rk), 0, "no token reached the key");
+        assertEq(staking.pendingFees(o), 3 ether, "all of it is o's");
+        assertEq(staking.orchestratorInfo(o).feeShare, 0);
+        assertEq(staking.pendingStake(o), 100 ether);
+        uint256 balance = token.balanceOf(o);
+        vm.prank(o);
+        staking.withdrawFees(o, 3 ether);
+        assertEq(token.balanceOf(o) - balance, 3 ether);
+    }
+
+    /// @notice o rotates (or clears) a compromised hot key; the old key keeps redeeming: refused
+    ///         from the next transaction on, single and batch, and the winners it held stay o's to
+    ///         redeem (with the new key or the stake key).
+    function test_Attack_RevokedRedeemerStillRedeems_Refused() public {
+        (address rk,) = _withRedeemer();
+        fundSender(sender, 10 ether, 0);
+        address next = makeAddr("nextRedemptionKey");
+        vm.prank(o);
+        staking.setRedeemer(next);
+        ITicketBroker.SignedTicket memory a = _signedBy(o, 1 ether, 0);
+        ITicketBroker.SignedTicket memory b = _signedBy(o, 1 ether, 1);
+        vm.startPrank(rk);
+        vm.expectRevert(_notRedeemer(rk, o));
+        broker.redeemWinningTicketFor(o, a);
+        vm.expectRevert(_notRedeemer(rk, o));
+        broker.redeemWinningTicketsFor(o, _one(b));
+        vm.stopPrank();
+        vm.prank(next);
+        broker.redeemWinningTicketFor(o, a);
+        vm.prank(o);
+        staking.setRedeemer(address(0));
+        vm.prank(next);
+        vm.expectRevert(_notRedeemer(next, o));
+        broker.redeemWinningTicketFor(o, b);
+        _redeem(o, b);
+        assertEq(staking.pendingFees(o), 2 ether);
+        assertEq(staking.pendingFees(rk) + staking.pendingFees(next), 0);
+    }
+
+    /// @notice The hot key sees its revocation in the mempool and front-runs it with every winner it
+    ///         holds (and replays): each winner pays once, to o; the key gains nothing and is refused
+    ///         once the revocation lands.
+    function test_Attack_FrontRunRedeemerRevocation_FeesStillReachTheRecipient() public {
+        (address rk,) = _withRedeemer();
+        fundSender(sender, 10 ether, 0);
+        ITicketBroker.SignedTicket[] memory sts = new ITicketBroker.SignedTicket[](4);
+        for (uint256 i; i < 3; ++i) {
+            sts[i] = _signedBy(o, 1 ether, i);
+        }
+        sts[3] = sts[0];
+        vm.prank(rk);
+        ITicketBroker.RedeemStatus[] memory statuses = broker.redeemWinningTicketsFor(o, sts);
+        assertEq(uint8(statuses[3]), uint8(ITicketBroker.RedeemStatus.NonceUsed));
+        vm.prank(o);
+        staking.setRedeemer(address(0)); // the revocation lands
+        ITicketBroker.SignedTicket memory later = _signedBy(o, 1 ether, 3);
+        vm.prank(rk);
+        vm.expectRevert(_notRedeemer(rk, o));
+        broker.redeemWinningTicketFor(o, later);
+        assertEq(broker.getSenderInfo(sender).deposit, 7 ether, "three winners, once each");
+        assertEq(staking.pendingFees(o), 3 ether);
+        assertEq(staking.pendingFees(rk), 0);
+        assertEq(token.balanceOf(rk), 0);
+    }
+
+    /// @notice A stranger names o's hot key as its own redeemer, before or after o does (to squat the
+    ///         key or steer its redemptions). Allowed, and harmless: a key may serve several
+    ///         orchestrators, o's setRedeemer cannot be blocked, and whom the key redeems for is the
+    ///         recipient it names, each paid its own tickets.
+    function test_Attack_StrangerNamesAnotherOrchestratorsRedeemer_Harmless() public {
+        address rk = makeAddr("redemptionKey");
+        address squatter = newOrchestrator("squatter", 100 ether, 0, 0);
+        vm.prank(squatter);
+        staking.setRedeemer(rk); // front-runs o's setRedeemer(rk)
+        vm.prank(o);
+        staking.setRedeemer(rk); // not blocked
+        nextRound();
+        fundSender(sender, 10 ether, 0);
+        ITicketBroker.SignedTicket memory ofO = _signedBy(o, 2 ether, 0);
+        vm.prank(rk);
+        broker.redeemWinningTicketFor(o, ofO);
+        ITicketBroker.SignedTicket memory ofSquatter = _signedBy(squatter, 1 ether, 0);
+        vm.prank(rk);
+        broker.redeemWinningTicketFor(squatter, ofSquatter);
+        assertEq(staking.pendingFees(o), 2 ether);
+        assertEq(staking.pendingFees(squatter), 1 ether);
+        assertEq(staking.pendingFees(rk), 0);
+    }
+
+    /// @notice Decided: one key may be the redeemer of two orchestrators (a redemption service). It
+    ///         redeems each one's winners for that one only; a batch for one that slips in the
+    ///         other's winners pays those to nobody (InvalidSignature, still redeemable by their
+    ///         recipient); one revocation leaves the other orchestrator's.
+    function test_Attack_OneKeyRedeemerOfTwoOrchestrators_EachPaidItsOwn() public {
+        (address rk, address o2) = _withRedeemer();
+        vm.prank(o2);
+        staking.setRedeemer(rk);
+        fundSender(sender, 10 ether, 0);
+        ITicketBroker.SignedTicket[] memory mixed = new ITicketBroker.SignedTicket[](3);
+        mixed[0] = _signedBy(o, 1 ether, 0);
+        mixed[1] = _signedBy(o2, 2 ether, 0);
+        mixed[2] = _signedBy(o, 1 ether, 1);
+        vm.prank(rk);
+        ITicketBroker.RedeemStatus[] memory statuses = broker.redeemWinningTicketsFor(o, mixed);
+        assertEq(uint8(statuses[0]), uint8(ITicketBroker.RedeemStatus.Redeemed));
+        assertEq(uint8(statuses[1]), uint8(ITicketBroker.RedeemStatus.InvalidSignature));
+        assertEq(uint8(statuses[2]), uint8(ITicketBroker.RedeemStatus.Redeemed));
+        assertEq(staking.pendingFees(o), 2 ether, "o paid its two winners only");
+        assertEq(staking.pendingFees(o2), 0);
+        assertEq(uint8(broker.nonceState(sender, o2, 0)), uint8(ITicketBroker.NonceState.Redeemable));
+
+        vm.prank(o);
+        staking.setRedeemer(address(0));
+        vm.prank(rk);
+        broker.redeemWinningTicketsFor(o2, _one(mixed[1]));
+        assertEq(staking.pendingFees(o2), 2 ether, "o2's winner paid to o2");
+        ITicketBroker.SignedTicket memory later = _signedBy(o, 1 ether, 2);
+        vm.prank(rk);
+        vm.expectRevert(_notRedeemer(rk, o));
+        broker.redeemWinningTicketFor(o, later);
+        assertEq(broker.getSenderInfo(sender).deposit, 6 ether);
+        assertEq(staking.pendingFees(rk), 0);
+    }
+
+    /// @notice The hot key is itself an active orchestrator (with its own reserve share): redeeming o's
+    ///         winners spends o's share of the reserve, never its own, so it cannot double-dip, and a
+    ///         winner above o's share is refused though the key's own share is untouched.
+    function test_Attack_RedeemerCannotDrawItsOwnReserveShareForTheRecipient() public {
+        address rk = newOrchestrator("redeemer-o", 100 ether, 0, 0);
+        vm.prank(o);
+        staking.setRedeemer(rk);
+        fundSender(sender, 0, 4 ether); // round 1: backs tickets from round 2
+        nextRound(); // round 2: o and rk active: 2 ether each
+        uint256 round = broker.currentRound();
+        ITicketBroker.SignedTicket memory share = _signedBy(o, 2 ether, 0);
+        vm.prank(rk);
+        broker.redeemWinningTicketFor(o, share);
+        assertEq(broker.claimableReserve(sender, o, round), 0, "o's share spent");
+        assertEq(broker.claimableReserve(sender, rk, round), 2 ether, "the key's own share untouched");
+        ITicketBroker.SignedTicket memory beyondShare = _signedBy(o, 1 ether, 1);
+        vm.prank(rk);
+        vm.expectRevert(ITicketBroker.TicketInsufficientFunds.selector);
+        broker.redeemWinningTicketFor(o, beyondShare);
+        assertEq(staking.pendingFees(o), 2 ether);
+        assertEq(staking.pendingFees(rk), 0);
+    }
+
+    /// @notice The replay ring is keyed by (signer, recipient), never by the caller: a winner redeemed
+    ///         by o cannot be paid again through its hot key, nor the other way round.
+    function test_Attack_ReplayThroughTheOtherKey_Refused() public {
+        (address rk,) = _withRedeemer();
+        fundSender(sender, 10 ether, 0);
+        ITicketBroker.SignedTicket memory a = _signedBy(o, 1 ether, 0);
+        ITicketBroker.SignedTicket memory b = _signedBy(o, 1 ether, 1);
+        _redeem(o, a);
+        vm.prank(rk);
+        vm.expectRevert(ITicketBroker.TicketNonceUsed.selector);
+        broker.redeemWinningTicketFor(o, a);
+        vm.prank(rk);
+        broker.redeemWinningTicketFor(o, b);
+        _expectRedeemRevert(o, b, ITicketBroker.TicketNonceUsed.selector);
+        vm.prank(rk);
+        ITicketBroker.RedeemStatus[] memory statuses = broker.redeemWinningTicketsFor(o, _one(a));
+        assertEq(uint8(statuses[0]), uint8(ITicketBroker.RedeemStatus.NonceUsed));
+        assertEq(broker.getSenderInfo(sender).deposit, 8 ether, "each winner paid once");
     }
 
     /* MEDIUM: FEE-ON-TRANSFER TOKENS */

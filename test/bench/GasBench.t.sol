@@ -162,6 +162,84 @@ contract GasBench is Fixture {
         report("claim_earnings_gas", vm.lastCallGas().gasTotalUsed);
     }
 
+    /// @dev The operator keys' paths, from the same steady state as test_GasFigures: the orchestrator
+    ///      names its keys (cold key), then each figure is measured twice on the same state (a snapshot
+    ///      between): by the orchestrator as in test_GasFigures, and by its hot key. Redemption: a first
+    ///      fee since the fold, the common case, a sparse batch; reward: the first touch of the pool in
+    ///      the round (its fees folded), after the round's first reward.
+    function test_OperatorKeyGasFigures() public {
+        address redeemerKey = makeAddr("redeemerKey");
+        address rewardKey = makeAddr("rewardCallerKey");
+        vm.prank(o);
+        staking.setRedeemer(redeemerKey);
+        report("set_redeemer_gas", vm.lastCallGas().gasTotalUsed);
+        vm.prank(o);
+        staking.setRewardCaller(rewardKey);
+        report("set_reward_caller_gas", vm.lastCallGas().gasTotalUsed);
+
+        nextSparse();
+        pairRedeem("redeem_single_cold", redeemerKey);
+        nextSparse();
+        pairRedeem("redeem_single", redeemerKey);
+
+        nextSparse();
+        ITicketBroker.SignedTicket[] memory one = sparseBatch(1);
+        ITicketBroker.SignedTicket[] memory ten = sparseBatch(10);
+        uint256 snap = vm.snapshotState();
+        vm.prank(o);
+        broker.redeemWinningTickets(one);
+        uint256 oneGas = vm.lastCallGas().gasTotalUsed;
+        vm.prank(o);
+        broker.redeemWinningTickets(ten);
+        uint256 tenGas = vm.lastCallGas().gasTotalUsed;
+        report("pair_redeem_batch10_sparse_marginal_by_recipient_gas", (tenGas - oneGas) / 9);
+        vm.revertToState(snap);
+        vm.prank(redeemerKey);
+        broker.redeemWinningTicketsFor(o, one);
+        oneGas = vm.lastCallGas().gasTotalUsed;
+        vm.prank(redeemerKey);
+        broker.redeemWinningTicketsFor(o, ten);
+        tenGas = vm.lastCallGas().gasTotalUsed;
+        report("pair_redeem_batch10_sparse_marginal_by_redeemer_gas", (tenGas - oneGas) / 9);
+
+        vm.prank(makeAddr("peer0"));
+        staking.reward(); // initializes the round in the Minter
+        snap = vm.snapshotState();
+        vm.prank(o);
+        staking.reward();
+        report("pair_reward_by_orchestrator_gas", vm.lastCallGas().gasTotalUsed);
+        vm.revertToState(snap);
+        vm.prank(rewardKey);
+        staking.rewardFor(o);
+        report("pair_reward_by_reward_caller_gas", vm.lastCallGas().gasTotalUsed);
+    }
+
+    /// @dev One winner redeemed on the same state by the orchestrator (redeemWinningTicket), by its
+    ///      redeemer and by itself through redeemWinningTicketFor; the redeemer's redemption is kept.
+    function pairRedeem(string memory name, address redeemerKey) internal {
+        ITicketBroker.SignedTicket memory st = signed(1 ether);
+        uint256 snap = vm.snapshotState();
+        vm.prank(o);
+        broker.redeemWinningTicket(st);
+        report(string.concat("pair_", name, "_by_recipient_gas"), vm.lastCallGas().gasTotalUsed);
+        vm.revertToState(snap);
+        vm.prank(o);
+        broker.redeemWinningTicketFor(o, st);
+        report(string.concat("pair_", name, "_for_by_recipient_gas"), vm.lastCallGas().gasTotalUsed);
+        vm.revertToState(snap);
+        vm.prank(redeemerKey);
+        broker.redeemWinningTicketFor(o, st);
+        report(string.concat("pair_", name, "_by_redeemer_gas"), vm.lastCallGas().gasTotalUsed);
+    }
+
+    function sparseBatch(uint256 n) internal returns (ITicketBroker.SignedTicket[] memory tickets) {
+        tickets = new ITicketBroker.SignedTicket[](n);
+        for (uint256 i; i < n; ++i) {
+            nonce = (nonce + SPARSE - 1) / SPARSE * SPARSE;
+            tickets[i] = signed(1 ether);
+        }
+    }
+
     /// @dev JobEscrow's hot paths: a 3-replica fixed-price job with one checkpoint, created by a buyer
     ///      that has created a job before (the job counter is already non-zero, as on a live chain), and
     ///      accepted and committed by providers that already hold tokens and have approved the escrow.

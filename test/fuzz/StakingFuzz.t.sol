@@ -367,6 +367,44 @@ contract StakingFuzzTest is StakingHelpers {
         assertConservation();
     }
 
+    /// @notice Whoever calls rewardFor(o) and whatever reward caller o named: it mints iff the caller is
+    ///         o or o's current caller, exactly as o's own reward() would (same event, same stake), and
+    ///         the caller gains nothing; anyone else gets NotRewardCaller and nothing is minted.
+    function testFuzz_RewardFor_OnlyTheOrchestratorOrItsCaller(address someone, address someKey, uint8 mode) public {
+        vm.assume(someone != address(0) && someone != address(vm) && someone != CONSOLE);
+        address rewardCaller = [address(0), someKey, o, o2][mode % 4];
+        vm.prank(o);
+        staking.setRewardCaller(rewardCaller);
+        address caller = [o, rewardCaller == address(0) ? o : rewardCaller, o2, someone][(mode >> 2) % 4];
+        bool allowed = caller == o || caller == rewardCaller;
+        nextRound();
+
+        uint256 snap = vm.snapshotState();
+        vm.prank(o);
+        staking.reward();
+        uint256 stakeAfter = staking.pendingStake(o);
+        uint256 minted = minter.currentMinted();
+        vm.revertToState(snap);
+
+        uint256 callerStake = staking.pendingStake(caller);
+        uint256 callerBalance = token.balanceOf(caller);
+        vm.prank(caller);
+        (bool ok, bytes memory err) = address(staking).call(abi.encodeCall(IStaking.rewardFor, (o)));
+        if (!allowed) {
+            assertFalse(ok);
+            assertEq(err, abi.encodeWithSelector(IStaking.NotRewardCaller.selector, caller, o));
+            assertEq(minter.currentMinted(), 0);
+            assertEq(staking.orchestratorInfo(o).lastRewardRound, 0);
+            return;
+        }
+        assertTrue(ok);
+        assertEq(minter.currentMinted(), minted);
+        assertEq(staking.pendingStake(o), stakeAfter);
+        assertEq(staking.orchestratorInfo(o).lastRewardRound, 1);
+        if (caller != o) assertEq(staking.pendingStake(caller), callerStake, "the caller gains nothing");
+        if (caller != o && caller != address(staking)) assertEq(token.balanceOf(caller), callerBalance);
+    }
+
     function testFuzz_RewardEveryRoundConserves(uint256 a, uint256 b, uint256 c, uint8 rounds) public {
         addBackgroundStake();
         a = bound(a, 1, MAX_STAKE);

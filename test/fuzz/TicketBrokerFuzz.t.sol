@@ -3,6 +3,7 @@ pragma solidity 0.8.37;
 
 import {BrokerTestBase} from "../utils/BrokerTestBase.sol";
 import {ITicketBroker} from "../../contracts/interfaces/ITicketBroker.sol";
+import {IStaking} from "../../contracts/interfaces/IStaking.sol";
 
 /// @notice Fuzzing of everything that takes amounts, probabilities, nonces or signatures.
 contract TicketBrokerFuzzTest is BrokerTestBase {
@@ -394,6 +395,105 @@ contract TicketBrokerFuzzTest is BrokerTestBase {
             liabilities += info.deposit + info.reserve;
         }
         assertEq(token.balanceOf(address(broker)), liabilities + credited);
+    }
+
+    /* OPERATOR KEYS */
+
+    /// @dev A fuzzed address that can be pranked (not zero: msg.sender never is; not the cheatcodes).
+    function _caller(address a) internal view returns (address) {
+        vm.assume(a != address(0) && a != address(vm) && a != CONSOLE);
+        return a;
+    }
+
+    /// @notice Whoever calls redeemWinningTicket(s)For(o, …) and whatever redeemer o named: the ticket
+    ///         pays iff the caller is o or o's current redeemer, and then all of its face value is
+    ///         credited to o (fee share 0) and nothing to the caller, whose tokens do not move; any
+    ///         other caller gets NotRedeemer and nothing moves.
+    function testFuzz_RedeemFor_PaysOnlyTheRecipientAndOnlyForItsKeys(
+        address someone,
+        address someKey,
+        uint8 mode,
+        uint256 face,
+        bool batch
+    ) public {
+        face = _bound(face, 1, 10 ether);
+        fundSender(sender, 10 ether, 0);
+        // The redeemer o names: none, a fuzzed key, o itself, or another orchestrator.
+        address other = newOrchestrator("other", 1 ether, 0, 0);
+        address redeemer = [address(0), someKey, o, other][mode % 4];
+        vm.prank(o);
+        staking.setRedeemer(redeemer);
+        // The caller: o, its redeemer, the other orchestrator, or anyone.
+        address caller = [o, redeemer == address(0) ? o : redeemer, other, _caller(someone)][(mode >> 2) % 4];
+        bool allowed = caller == o || caller == redeemer;
+
+        ITicketBroker.SignedTicket memory st = _signedBy(o, face, 0);
+        View memory before = _view(sender, sender, o);
+        uint256 callerFees = staking.pendingFees(caller);
+        uint256 callerBalance = token.balanceOf(caller);
+        vm.prank(caller);
+        (bool ok, bytes memory err) = address(broker).call(
+            batch
+                ? abi.encodeCall(ITicketBroker.redeemWinningTicketsFor, (o, _one(st)))
+                : abi.encodeCall(ITicketBroker.redeemWinningTicketFor, (o, st))
+        );
+        assertEq(token.balanceOf(caller), callerBalance, "a redemption moves no token");
+        if (!allowed) {
+            assertFalse(ok);
+            assertEq(err, abi.encodeWithSelector(ITicketBroker.NotRedeemer.selector, caller, o));
+            _assertSame(before, _view(sender, sender, o));
+            return;
+        }
+        assertTrue(ok, "o or its redeemer");
+        assertEq(staking.pendingFees(o), before.fees + face, "all to the recipient");
+        assertEq(broker.getSenderInfo(sender).deposit, before.deposit - face);
+        assertTrue(broker.isNonceUsed(sender, o, 0));
+        if (caller != o) {
+            assertEq(staking.pendingFees(caller), callerFees, "nothing to the caller");
+            assertFalse(caller != address(0) && broker.isNonceUsed(sender, caller, 0), "no ring of the caller");
+        }
+    }
+
+    /// @notice A redeemer shared by three orchestrators redeems a batch of tickets to random recipients
+    ///         for one of them: exactly that one's tickets pay (others: InvalidSignature), credited to
+    ///         it; the others' fees and replay state do not move and the key gets nothing.
+    function testFuzz_RedeemBatchFor_MixedRecipientsPayOnlyTheNamedOne(uint8[6] memory picks, uint8 target) public {
+        address[3] memory os = [o, newOrchestrator("o2", 1 ether, 0, 0), newOrchestrator("o3", 1 ether, 0, 0)];
+        address rk = makeAddr("sharedRedeemer");
+        for (uint256 i; i < 3; ++i) {
+            vm.prank(os[i]);
+            staking.setRedeemer(rk);
+        }
+        nextRound(); // round 2: all three active
+        fundSender(sender, 100 ether, 0);
+        address named = os[target % 3];
+        ITicketBroker.SignedTicket[] memory sts = new ITicketBroker.SignedTicket[](picks.length);
+        uint256[3] memory nonces;
+        uint256[3] memory feesBefore;
+        uint256 expected;
+        for (uint256 i; i < picks.length; ++i) {
+            uint256 k = picks[i] % 3;
+            sts[i] = _signedBy(os[k], 1 ether + i, nonces[k]++);
+            if (os[k] == named) expected += 1 ether + i;
+        }
+        for (uint256 k; k < 3; ++k) {
+            feesBefore[k] = staking.pendingFees(os[k]);
+        }
+        vm.prank(rk);
+        ITicketBroker.RedeemStatus[] memory statuses = broker.redeemWinningTicketsFor(named, sts);
+        for (uint256 i; i < picks.length; ++i) {
+            ITicketBroker.RedeemStatus want = os[picks[i] % 3] == named
+                ? ITicketBroker.RedeemStatus.Redeemed
+                : ITicketBroker.RedeemStatus.InvalidSignature;
+            assertEq(uint8(statuses[i]), uint8(want));
+        }
+        for (uint256 k; k < 3; ++k) {
+            uint256 gained = staking.pendingFees(os[k]) - feesBefore[k];
+            assertEq(gained, os[k] == named ? expected : 0);
+            if (os[k] != named && nonces[k] > 0) assertFalse(broker.isNonceUsed(sender, os[k], 0));
+        }
+        assertEq(broker.getSenderInfo(sender).deposit, 100 ether - expected);
+        assertEq(staking.pendingFees(rk), 0);
     }
 
     /* WIRE FORMAT */

@@ -14,7 +14,9 @@ import {ITicketBroker} from "../../contracts/interfaces/ITicketBroker.sol";
 ///         keeps ghost accounting for the invariants in PeerflowInvariants.t.sol.
 /// @dev Actors: 3 orchestrators (self-bonded, registered), 4 delegators, 2 "twin" delegators with
 ///      identical bonds to orchestrator 0 (the eager one claims after every handler step, the lazy one
-///      never acts), 3 broadcasters with hot-key signers. Calls into the suite are wrapped in
+///      never acts), 3 broadcasters with hot-key signers, and 2 operator keys that the orchestrators
+///      name (and rename, share and clear) as their redeemer or reward caller, and that also try to
+///      act for orchestrators that did not name them. Calls into the suite are wrapped in
 ///      try/catch wherever a revert is an expected outcome, so that each step runs to the end and
 ///      the eager twin's claim and the event bookkeeping always happen.
 contract PeerflowHandler is Test {
@@ -37,6 +39,7 @@ contract PeerflowHandler is Test {
     uint256[] internal bcasterKeys;
     address[] public hotSigners; // hotSigners[i] may be authorized by bcasters[i]
     uint256[] internal hotKeys;
+    address[] public opKeys; // operator keys: redeemers and reward callers, shared among orchestrators
 
     /* GHOSTS */
 
@@ -95,6 +98,13 @@ contract PeerflowHandler is Test {
     mapping(address => uint256) internal frozenSlashable;
     mapping(address => bool) public heldByHandler;
     bool public frozenSlashableDecreased;
+    // operator keys
+    address internal redeemRecipient; // the recipient of this step's redemptions: FeesCredited must name it
+    bool public feesCreditedToNonRecipient;
+    address public feesCreditedTo;
+    bool public unauthorizedRedemption; // a redemption by a key that was neither the recipient nor its redeemer
+    bool public unauthorizedReward; // a rewardFor by a key that was neither the orchestrator nor its caller
+    uint256 public keyRedemptions; // redemptions that went through redeemWinningTicket(s)For
 
     // coverage counters: handler calls and successful suite calls per action (for debugging a campaign)
     mapping(bytes32 => uint256) public calls;
@@ -124,6 +134,8 @@ contract PeerflowHandler is Test {
             hotSigners.push(h);
             hotKeys.push(hk);
         }
+        opKeys.push(makeAddr("opKey0"));
+        opKeys.push(makeAddr("opKey1"));
     }
 
     /// @dev Called once by the test after it has given every actor tokens.
@@ -170,6 +182,7 @@ contract PeerflowHandler is Test {
         calls[name]++;
         _current = name;
         eagerFeesBefore = staking.pendingFees(eager);
+        redeemRecipient = address(0);
         vm.recordLogs();
         _;
         vm.prank(eager);
@@ -212,6 +225,11 @@ contract PeerflowHandler is Test {
             if (logs[i].emitter != address(staking) || logs[i].topics.length < 2) continue;
             bytes32 sig = logs[i].topics[0];
             address subject = address(uint160(uint256(logs[i].topics[1])));
+            // Fees are credited only by a redemption, and only to the tickets' recipient, whoever called.
+            if (sig == IStaking.FeesCredited.selector && subject != redeemRecipient && !feesCreditedToNonRecipient) {
+                feesCreditedToNonRecipient = true;
+                feesCreditedTo = subject;
+            }
             if (sig == IStaking.FeesCredited.selector && subject == orchs[0]) {
                 (uint256 delegatorFees,,) = abi.decode(logs[i].data, (uint256, uint256, uint256));
                 poolFees0 += delegatorFees;
@@ -366,49 +384,83 @@ contract PeerflowHandler is Test {
 
     function reward(uint256 orchSeed) external step("reward") {
         address o = orchs[orchSeed % 3];
-        _reward(o);
+        _reward(o, o);
     }
 
     /// @dev All three orchestrators call reward in turn (the common case in a real round).
     function rewardAll() external step("rewardAll") {
         for (uint256 i; i < orchs.length; ++i) {
-            _reward(orchs[i]);
+            _reward(orchs[i], orchs[i]);
         }
     }
 
-    function _reward(address o) internal {
+    /// @notice rewardFor(o) by an operator key: o's reward caller most of the time, else any key.
+    function rewardByKey(uint256 orchSeed, uint256 keySeed) external step("rewardByKey") {
+        address o = orchs[orchSeed % 3];
+        address named = staking.rewardCallerOf(o);
+        _reward(o, keySeed % 4 != 0 && named != address(0) ? named : opKeys[(keySeed >> 2) % opKeys.length]);
+    }
+
+    /// @dev `by` rewards `o`: reward() when it is o, rewardFor(o) otherwise.
+    function _reward(address o, address by) internal {
         IStaking.OrchestratorInfo memory info = staking.orchestratorInfo(o);
         uint256 round = staking.currentRound();
-        bool eligible = info.registered && !staking.frozen(o) && info.activeThisRound && info.lastRewardRound != round;
-        uint256 bondedBefore = staking.totalBonded();
-        (uint256 ownedBefore, uint256 members) = _ownedStake(o);
+        bool authorized = by == o || staking.rewardCallerOf(o) == by;
+        bool eligible = authorized && info.registered && !staking.frozen(o) && info.activeThisRound
+            && info.lastRewardRound != round;
+        RewardSnapshot memory before;
+        before.round = round;
+        before.bonded = staking.totalBonded();
+        (before.owned, before.members) = _ownedStake(o);
         // Only stake that did not arrive this round shares the reward (it is what mints it).
-        uint256 earningBefore = staking.earningStake(o);
-        uint256 arrivedBefore = info.stake - earningBefore;
-        vm.prank(o);
-        try staking.reward() {
+        before.earning = staking.earningStake(o);
+        before.arrived = info.stake - before.earning;
+        (bool ok, bytes memory err) = _callReward(o, by);
+        if (ok) {
+            if (!authorized) unauthorizedReward = true;
             _ok();
-            uint256 minted = staking.totalBonded() - bondedBefore;
-            (uint256 ownedAfter,) = _ownedStake(o);
-            uint256 ownedEarning = ownedBefore > arrivedBefore ? ownedBefore - arrivedBefore : 0;
-            uint256 ownedArrived = ownedBefore - ownedEarning; // unchanged by the reward
-            uint256 earningAfter = ownedAfter > ownedArrived ? ownedAfter - ownedArrived : 0;
-            _checkRewardPaid(o, minted, earningBefore, ownedEarning, earningAfter, members);
-            if (round != mintRound) {
-                mintRound = round;
-                mintedThisRound = 0;
-            }
-            mintedThisRound += minted;
-            mintableThisRound = minter.currentMintable();
-            if (mintedThisRound > mintableThisRound) overMinted = true;
-        } catch (bytes memory err) {
-            if (eligible && !rewardRevertedWhenEligible) {
-                rewardRevertedWhenEligible = true;
-                rewardRevertData = err;
-                rewardRevertOrchestrator = o;
-                rewardRevertRound = round;
-            }
+            _rewardPaid(o, before);
+        } else if (eligible && !rewardRevertedWhenEligible) {
+            rewardRevertedWhenEligible = true;
+            rewardRevertData = err;
+            rewardRevertOrchestrator = o;
+            rewardRevertRound = round;
         }
+    }
+
+    struct RewardSnapshot {
+        uint256 round;
+        uint256 bonded; // totalBonded
+        uint256 owned; // Σ pendingStake of the pool's members
+        uint256 members;
+        uint256 earning; // the pool's earning stake
+        uint256 arrived; // the pool's stake that arrived this round
+    }
+
+    /// @dev After a successful reward of `o`: the owners got their share, the round's mint is within
+    ///      its mintable.
+    function _rewardPaid(address o, RewardSnapshot memory before) internal {
+        uint256 minted = staking.totalBonded() - before.bonded;
+        (uint256 ownedAfter,) = _ownedStake(o);
+        uint256 ownedEarning = before.owned > before.arrived ? before.owned - before.arrived : 0;
+        uint256 ownedArrived = before.owned - ownedEarning; // unchanged by the reward
+        uint256 earningAfter = ownedAfter > ownedArrived ? ownedAfter - ownedArrived : 0;
+        _checkRewardPaid(o, minted, before.earning, ownedEarning, earningAfter, before.members);
+        if (before.round != mintRound) {
+            mintRound = before.round;
+            mintedThisRound = 0;
+        }
+        mintedThisRound += minted;
+        mintableThisRound = minter.currentMintable();
+        if (mintedThisRound > mintableThisRound) overMinted = true;
+    }
+
+    /// @dev `by` calls reward() when it is `o`, rewardFor(o) otherwise.
+    function _callReward(address o, address by) internal returns (bool ok, bytes memory err) {
+        vm.prank(by);
+        (ok, err) = address(staking).call(
+            by == o ? abi.encodeCall(IStaking.reward, ()) : abi.encodeCall(IStaking.rewardFor, (o))
+        );
     }
 
     /// @dev pendingStake / pendingFees, or 0 when the view reverts (PeerflowInvariants checks that it
@@ -622,8 +674,23 @@ contract PeerflowHandler is Test {
         bytes32 rand;
     }
 
-    /// @notice Redeems one freshly signed ticket.
+    /// @notice Redeems one freshly signed ticket, as its recipient.
     function redeemTicket(uint256 bSeed, uint256 oSeed, uint256 faceSeed, uint256 flags) external step("redeemTicket") {
+        _redeemTicket(bSeed, oSeed, faceSeed, flags, false, 0);
+    }
+
+    /// @notice Redeems one freshly signed ticket through redeemWinningTicketFor, by the recipient's
+    ///         redeemer, the recipient itself, or an operator key it may not have named.
+    function redeemTicketByKey(uint256 bSeed, uint256 oSeed, uint256 faceSeed, uint256 flags, uint256 keySeed)
+        external
+        step("redeemTicketByKey")
+    {
+        _redeemTicket(bSeed, oSeed, faceSeed, flags, true, keySeed);
+    }
+
+    function _redeemTicket(uint256 bSeed, uint256 oSeed, uint256 faceSeed, uint256 flags, bool byKey, uint256 keySeed)
+        internal
+    {
         TicketParams memory p = _ticketParams(bSeed, oSeed, faceSeed, flags);
         p.nonce = freshNonce[_signerOf(p)][p.recipient] + (flags % 7 == 0 ? (flags >> 32) % 4 : 0);
         // Sometimes far ahead (up to 24 replay words of 192 nonces): the broker's 16-word window moves
@@ -631,23 +698,69 @@ contract PeerflowHandler is Test {
         if (flags % 11 == 0) p.nonce += 192 * (1 + (flags >> 40) % 24);
         freshNonce[_signerOf(p)][p.recipient] = p.nonce + 1;
         (ITicketBroker.SignedTicket memory st, bytes32 h) = _sign(p);
+        address caller = byKey ? _keyFor(p.recipient, keySeed) : p.recipient;
+        bool authorized = caller == p.recipient || staking.redeemerOf(p.recipient) == caller;
+        redeemRecipient = p.recipient;
         uint256 before = _senderFunds();
-        vm.prank(p.recipient);
-        try broker.redeemWinningTicket(st) {
+        vm.prank(caller);
+        (bool ok,) = address(broker).call(
+            byKey
+                ? abi.encodeCall(ITicketBroker.redeemWinningTicketFor, (p.recipient, st))
+                : abi.encodeCall(ITicketBroker.redeemWinningTicket, (st))
+        );
+        if (ok) {
+            if (!authorized) unauthorizedRedemption = true;
+            if (byKey) keyRedemptions++;
             _recordRedeemed(p.recipient, h, p.face, st);
-        } catch {}
+        }
         _accountFunds(before);
     }
 
     /// @notice Redeems a batch of 1-4 fresh tickets (one sender, one recipient, nonce order per signer),
-    ///         sometimes with a copy of one of them or an already redeemed ticket slipped in.
+    ///         sometimes with a copy of one of them or an already redeemed ticket slipped in, as the
+    ///         recipient.
     function redeemBatch(uint256 bSeed, uint256 oSeed, uint256 faceSeed, uint256 flags) external step("redeemBatch") {
+        (ITicketBroker.SignedTicket[] memory sts, bytes32[] memory hashes, uint256[] memory faces, address recipient)
+        = _buildBatch(bSeed, oSeed, faceSeed, flags);
+        _submitBatch(sts, hashes, faces, recipient, recipient, false);
+    }
+
+    /// @notice The same batch through redeemWinningTicketsFor, by the recipient's redeemer, the
+    ///         recipient itself, or an operator key it may not have named. Sometimes a ticket of
+    ///         another recipient is slipped in: it must not pay (it fails its signature check).
+    function redeemBatchByKey(uint256 bSeed, uint256 oSeed, uint256 faceSeed, uint256 flags, uint256 keySeed)
+        external
+        step("redeemBatchByKey")
+    {
+        (ITicketBroker.SignedTicket[] memory sts, bytes32[] memory hashes, uint256[] memory faces, address recipient)
+        = _buildBatch(bSeed, oSeed, faceSeed, flags);
+        if (keySeed % 3 == 0 && redeemed.length > 0) {
+            // Another recipient's paid ticket in place of the first (a replay under the wrong recipient).
+            Redeemed storage old = redeemed[(keySeed >> 8) % redeemed.length];
+            if (old.recipient != recipient) {
+                (sts[0], hashes[0], faces[0]) = (old.st, old.hash, old.face);
+                replaysAttempted++;
+            }
+        }
+        _submitBatch(sts, hashes, faces, recipient, _keyFor(recipient, keySeed >> 2), true);
+    }
+
+    function _buildBatch(uint256 bSeed, uint256 oSeed, uint256 faceSeed, uint256 flags)
+        internal
+        returns (
+            ITicketBroker.SignedTicket[] memory sts,
+            bytes32[] memory hashes,
+            uint256[] memory faces,
+            address recipient
+        )
+    {
         uint256 n = 1 + flags % 4;
         bool extra = (flags >> 4) % 3 == 0;
-        ITicketBroker.SignedTicket[] memory sts = new ITicketBroker.SignedTicket[](n + (extra ? 1 : 0));
-        bytes32[] memory hashes = new bytes32[](sts.length);
-        uint256[] memory faces = new uint256[](sts.length);
+        sts = new ITicketBroker.SignedTicket[](n + (extra ? 1 : 0));
+        hashes = new bytes32[](sts.length);
+        faces = new uint256[](sts.length);
         TicketParams memory p = _ticketParams(bSeed, oSeed, faceSeed, flags);
+        recipient = p.recipient;
         uint256 nonceOwn = freshNonce[bcasters[p.bIndex]][p.recipient];
         uint256 nonceHot = freshNonce[hotSigners[p.bIndex]][p.recipient];
         for (uint256 i; i < n; ++i) {
@@ -678,16 +791,56 @@ contract PeerflowHandler is Test {
                 (sts[pos], hashes[pos], faces[pos]) = (sts[src], hashes[src], faces[src]);
             }
         }
+    }
+
+    function _submitBatch(
+        ITicketBroker.SignedTicket[] memory sts,
+        bytes32[] memory hashes,
+        uint256[] memory faces,
+        address recipient,
+        address caller,
+        bool byKey
+    ) internal {
+        bool authorized = caller == recipient || staking.redeemerOf(recipient) == caller;
+        redeemRecipient = recipient;
         uint256 before = _senderFunds();
-        vm.prank(p.recipient);
-        try broker.redeemWinningTickets(sts) returns (ITicketBroker.RedeemStatus[] memory statuses) {
+        vm.prank(caller);
+        (bool ok, bytes memory ret) = address(broker).call(
+            byKey
+                ? abi.encodeCall(ITicketBroker.redeemWinningTicketsFor, (recipient, sts))
+                : abi.encodeCall(ITicketBroker.redeemWinningTickets, (sts))
+        );
+        if (ok) {
+            ITicketBroker.RedeemStatus[] memory statuses = abi.decode(ret, (ITicketBroker.RedeemStatus[]));
             for (uint256 i; i < statuses.length; ++i) {
-                if (statuses[i] == ITicketBroker.RedeemStatus.Redeemed) {
-                    _recordRedeemed(p.recipient, hashes[i], faces[i], sts[i]);
-                }
+                if (statuses[i] != ITicketBroker.RedeemStatus.Redeemed) continue;
+                if (!authorized) unauthorizedRedemption = true;
+                if (byKey) keyRedemptions++;
+                _recordRedeemed(recipient, hashes[i], faces[i], sts[i]);
             }
-        } catch {}
+        }
         _accountFunds(before);
+    }
+
+    /// @dev Who redeems for `recipient` through the For functions: its redeemer (when it has one) half
+    ///      of the time, else the recipient itself or any operator key (named by it or not).
+    function _keyFor(address recipient, uint256 seed) internal view returns (address) {
+        address named = staking.redeemerOf(recipient);
+        if (seed % 2 == 0 && named != address(0)) return named;
+        if (seed % 8 == 1) return recipient;
+        return opKeys[(seed >> 3) % opKeys.length];
+    }
+
+    /// @notice An orchestrator names, renames or clears its redeemer or its reward caller (one of the
+    ///         operator keys, which several orchestrators may share).
+    function setOperatorKey(uint256 orchSeed, uint256 keySeed, bool redeemer) external step("setOperatorKey") {
+        address o = orchs[orchSeed % 3];
+        uint256 k = keySeed % (opKeys.length + 1);
+        address key = k == opKeys.length ? address(0) : opKeys[k];
+        vm.prank(o);
+        if (redeemer) staking.setRedeemer(key);
+        else staking.setRewardCaller(key);
+        _ok();
     }
 
     /// @notice Presents an already redeemed ticket again, as its recipient.
@@ -695,6 +848,7 @@ contract PeerflowHandler is Test {
         if (redeemed.length == 0) return;
         Redeemed memory old = redeemed[idx % redeemed.length];
         replaysAttempted++;
+        redeemRecipient = old.recipient;
         uint256 before = _senderFunds();
         vm.prank(old.recipient);
         if (asBatch) {
@@ -876,6 +1030,10 @@ contract PeerflowHandler is Test {
 
     function bcastersLength() external view returns (uint256) {
         return bcasters.length;
+    }
+
+    function opKeysLength() external view returns (uint256) {
+        return opKeys.length;
     }
 
     /// @dev A pool's cumulative reward factor.

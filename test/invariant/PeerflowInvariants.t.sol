@@ -58,7 +58,7 @@ contract PeerflowInvariants is Fixture {
         selectors[20] = PeerflowHandler.revokeSigner.selector;
         selectors[21] = PeerflowHandler.redeemTicket.selector;
         selectors[22] = PeerflowHandler.redeemBatch.selector;
-        bytes4[] memory all = new bytes4[](selectors.length + 6);
+        bytes4[] memory all = new bytes4[](selectors.length + 11);
         for (uint256 i; i < selectors.length; ++i) {
             all[i] = selectors[i];
         }
@@ -68,6 +68,11 @@ contract PeerflowInvariants is Fixture {
         all[selectors.length + 3] = PeerflowHandler.resolveClaim.selector;
         all[selectors.length + 4] = PeerflowHandler.jitBond.selector;
         all[selectors.length + 5] = PeerflowHandler.jitBond.selector; // twice as likely: it hops
+        all[selectors.length + 6] = PeerflowHandler.setOperatorKey.selector;
+        all[selectors.length + 7] = PeerflowHandler.setOperatorKey.selector; // keys change often
+        all[selectors.length + 8] = PeerflowHandler.redeemTicketByKey.selector;
+        all[selectors.length + 9] = PeerflowHandler.redeemBatchByKey.selector;
+        all[selectors.length + 10] = PeerflowHandler.rewardByKey.selector;
         targetContract(address(handler));
         targetSelector(FuzzSelector({addr: address(handler), selectors: all}));
     }
@@ -230,6 +235,34 @@ contract PeerflowInvariants is Fixture {
             handler.fundsDecreaseByRedemption(),
             "sum of redeemed face values != decrease of deposits + reserves"
         );
+    }
+
+    /// @notice Fees are credited only to the recipient of the tickets redeemed, whoever redeems them
+    ///         (the recipient, its redeemer, or a key trying to act for someone else).
+    function invariant_feesCreditedOnlyToTheRecipient() public {
+        if (handler.feesCreditedToNonRecipient()) emit log_named_address("credited", handler.feesCreditedTo());
+        assertFalse(handler.feesCreditedToNonRecipient(), "fees credited to an account that was not the recipient");
+    }
+
+    /* 5b. OPERATOR KEYS */
+
+    /// @notice A key acts for an orchestrator only while it is the orchestrator's named key: no
+    ///         redemption by anyone but the recipient or its current redeemer, no reward by anyone but
+    ///         the orchestrator or its current reward caller.
+    function invariant_operatorKeysActOnlyForTheirOrchestrator() public view {
+        assertFalse(handler.unauthorizedRedemption(), "a ticket was redeemed by a key not named by its recipient");
+        assertFalse(handler.unauthorizedReward(), "rewardFor succeeded for a key not named by the orchestrator");
+    }
+
+    /// @notice Operator keys never hold anything: no token, no fee, no stake, however often they redeem
+    ///         and reward for the orchestrators that named them.
+    function invariant_operatorKeysHoldNothing() public view {
+        for (uint256 i; i < handler.opKeysLength(); ++i) {
+            address key = handler.opKeys(i);
+            assertEq(token.balanceOf(key), 0, "an operator key holds tokens");
+            assertEq(staking.pendingFees(key), 0, "an operator key earned fees");
+            assertEq(staking.pendingStake(key), 0, "an operator key holds stake");
+        }
     }
 
     /* 6. PATH INDEPENDENCE */
