@@ -113,6 +113,12 @@ fn rule(name: &str) -> Option<&'static str> {
         "ZeroAmount" => "the amount must be more than zero",
         "ZeroAddress" => "the address must not be zero",
         "NotOrchestrator" => "only a registered orchestrator may do this",
+        "NotRewardCaller" => {
+            "only the orchestrator or the reward caller it named (setRewardCaller) may call rewardFor"
+        }
+        "NotRedeemer" => {
+            "only the recipient or the redeemer it named (setRedeemer) may redeem its tickets"
+        }
         "AlreadyRegistered" => "an account registers as an orchestrator once",
         "OrchestratorMustSelfDelegate" => {
             "an orchestrator bonds to itself before it registers, and cannot delegate elsewhere"

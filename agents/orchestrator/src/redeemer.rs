@@ -117,6 +117,9 @@ pub struct Redeemer<P> {
     max_batch: usize,
     /// Blocks a redemption must be deep (1: its own block) before its outcome counts.
     confirmations: u64,
+    /// The orchestrator whose tickets these are, when `provider` signs with its redemption key
+    /// (`Staking.setRedeemer`) rather than its own.
+    recipient: Option<alloy::primitives::Address>,
     metrics: Arc<Metrics>,
 }
 
@@ -139,8 +142,16 @@ impl<P: Provider> Redeemer<P> {
             gas,
             max_batch: 50,
             confirmations: 1,
+            recipient: None,
             metrics: Arc::new(Metrics::new()),
         })
+    }
+
+    /// Redeems `recipient`'s tickets with a redemption key it named (`Staking.setRedeemer`): the
+    /// broker pays the recipient, the key only pays the gas.
+    pub fn for_recipient(mut self, recipient: alloy::primitives::Address) -> Self {
+        self.recipient = Some(recipient);
+        self
     }
 
     /// Counts a redemption only once its transaction is `blocks` deep (at least 1: mined).
@@ -236,8 +247,16 @@ impl<P: Provider> Redeemer<P> {
     ) -> Result<(), RedeemError> {
         let tickets: Vec<ITicketBroker::SignedTicket> =
             batch.iter().map(|t| t.wire.into()).collect();
-        let call = self.broker.redeemWinningTickets(tickets);
-        let sent = peerflow_chain::nonce::send(&call).await;
+        let sent = match self.recipient {
+            Some(recipient) => {
+                let call = self.broker.redeemWinningTicketsFor(recipient, tickets);
+                peerflow_chain::nonce::send(&call).await
+            }
+            None => {
+                let call = self.broker.redeemWinningTickets(tickets);
+                peerflow_chain::nonce::send(&call).await
+            }
+        };
         let receipt = match sent {
             Ok(pending) => pending
                 .with_timeout(Some(peerflow_chain::nonce::RECEIPT_WAIT))

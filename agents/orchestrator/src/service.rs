@@ -52,6 +52,8 @@ pub struct ServiceConfig {
     pub gas: GasPolicy,
     /// Blocks a redemption must be deep before it counts ([`Redeemer::with_confirmations`]).
     pub confirmations: u64,
+    /// Call `reward()` each round (off when a reward-caller key does, see [`reward_loop`]).
+    pub reward_calls: bool,
 }
 
 /// A started orchestrator; its tasks stop when this is dropped.
@@ -111,6 +113,19 @@ pub async fn start<P: Provider + Clone + 'static>(
     key: [u8; 32],
     config: ServiceConfig,
 ) -> Result<RunningOrchestrator<P>, ServiceError> {
+    start_with_keys(provider, None, me, key, config).await
+}
+
+/// [`start`], redeeming through `redeemer` (a provider signing with the redemption key `me` named
+/// with `Staking.setRedeemer`) when given; `reward()` is called each round unless
+/// [`ServiceConfig::reward_calls`] is off (a reward-caller key does it elsewhere).
+pub async fn start_with_keys<P: Provider + Clone + 'static>(
+    provider: P,
+    redeemer: Option<P>,
+    me: Address,
+    key: [u8; 32],
+    config: ServiceConfig,
+) -> Result<RunningOrchestrator<P>, ServiceError> {
     let dir = &config.data_dir;
     std::fs::create_dir_all(dir).map_err(|e| ServiceError::DataDir(dir.clone(), e))?;
     let secret = RecipientSecret::load_or_create(&dir.join("recipient.secret"))
@@ -165,11 +180,21 @@ pub async fn start<P: Provider + Clone + 'static>(
 
     // Redemption runs on its own connection to the same database (sqlite WAL).
     let redeem_store = std::sync::Mutex::new(PaymentStore::open(&db)?);
-    let redeemer = Redeemer::new(d.ticket_broker, provider.clone(), config.gas)
-        .await
-        .map_err(|e| ServiceError::Chain(e.to_string()))?
-        .with_metrics(Arc::clone(node.metrics()))
-        .with_confirmations(config.confirmations);
+    let hot = redeemer.is_some();
+    let redeemer = Redeemer::new(
+        d.ticket_broker,
+        redeemer.unwrap_or_else(|| provider.clone()),
+        config.gas,
+    )
+    .await
+    .map_err(|e| ServiceError::Chain(e.to_string()))?
+    .with_metrics(Arc::clone(node.metrics()))
+    .with_confirmations(config.confirmations);
+    let redeemer = if hot {
+        redeemer.for_recipient(me)
+    } else {
+        redeemer
+    };
     let every = config.redeem_every;
     tasks.push(tokio::spawn(async move {
         loop {
@@ -189,12 +214,14 @@ pub async fn start<P: Provider + Clone + 'static>(
         me,
         Arc::clone(&node),
     )));
-    tasks.push(tokio::spawn(reward_loop(
-        provider,
-        d.staking,
-        me,
-        Arc::clone(node.metrics()),
-    )));
+    if config.reward_calls {
+        tasks.push(tokio::spawn(reward_loop(
+            provider,
+            d.staking,
+            me,
+            Arc::clone(node.metrics()),
+        )));
+    }
     tracing::info!(%url, orchestrator = %me, "orchestrator started");
     Ok(RunningOrchestrator { url, node, tasks })
 }
@@ -224,8 +251,10 @@ async fn follow_advertised_price<P: Provider + Clone>(
     }
 }
 
-/// Calls `reward()` once in every round in which this orchestrator is active.
-async fn reward_loop<P: Provider + Clone>(
+/// Calls `rewardFor(me)` once in every round in which orchestrator `me` is active, through
+/// `provider`: the orchestrator's own key, or the reward-caller key it named
+/// (`Staking.setRewardCaller`, `peerflow orchestrator call-rewards`).
+pub async fn reward_loop<P: Provider + Clone>(
     provider: P,
     staking: Address,
     me: Address,
@@ -248,14 +277,14 @@ async fn reward_loop<P: Provider + Clone>(
             rewarded = info.activeThisRound.then_some(round);
             continue;
         }
-        match peerflow_chain::nonce::send(&staking.reward()).await {
+        match peerflow_chain::nonce::send(&staking.rewardFor(me)).await {
             Ok(pending) => match pending
                 .with_timeout(Some(peerflow_chain::nonce::RECEIPT_WAIT))
                 .get_receipt()
                 .await
             {
                 Ok(receipt) if receipt.status() => {
-                    tracing::info!(%round, "reward() called");
+                    tracing::info!(%round, orchestrator = %me, "rewardFor() called");
                     reward_call(&metrics, "rewarded");
                     rewarded = Some(round);
                 }

@@ -224,6 +224,7 @@ async fn started() -> Started {
         max_segment_bytes: 1 << 20,
         redeem_every: Duration::from_millis(200),
         confirmations: 1,
+        reward_calls: true,
         gas: GasPolicy::default(),
     };
     let running = start(o.clone(), me, chain.secret_key(1), config)

@@ -55,6 +55,7 @@ async fn orchestrator_rewards_every_round_and_keeps_its_secret() {
         redeem_every: Duration::from_millis(200),
         gas: GasPolicy::default(),
         confirmations: 1,
+        reward_calls: true,
     };
     let running = start(o.clone(), me, chain.secret_key(1), config.clone())
         .await

@@ -212,6 +212,7 @@ pub async fn start(options: &DevnetOptions) -> Result<Devnet> {
                 });
         let running = start_orchestrator(
             wallet.clone(),
+            None,
             me,
             chain.secret_key(i),
             &opts,

@@ -28,12 +28,13 @@ use peerflow_broadcaster::network::verification::VerifyPolicy;
 use peerflow_chain::Deployment;
 use peerflow_chain::actions::advertise;
 use peerflow_chain::bindings::service_registry::ServiceRegistry;
+use peerflow_chain::bindings::staking::Staking;
 use peerflow_chain::bindings::ticket_broker::TicketBroker;
 use peerflow_chain::rpc::RpcOptions;
 use peerflow_media::{
     FfmpegTranscoder, Rav1eTranscoder, Transcoder, default_ladder, measure_capacity,
 };
-use peerflow_orchestrator::service::{RunningOrchestrator, ServiceConfig, start};
+use peerflow_orchestrator::service::{RunningOrchestrator, ServiceConfig, start_with_keys};
 use peerflow_orchestrator::{GasPolicy, NodeConfig, ParamsPolicy};
 use peerflow_protocol::api::ProfileSpec;
 use peerflow_protocol::metrics::Metrics;
@@ -145,6 +146,15 @@ pub struct OrchestratorOpts {
     /// its tickets redeemed again). Default 3.
     #[arg(long)]
     pub confirmations: Option<u64>,
+    /// Redeem winning tickets with this hot key (a raw hex key file) instead of the
+    /// orchestrator's: it must be the redeemer the orchestrator named (`peerflow orchestrator
+    /// set-keys --redeemer`); it can only redeem, the fees go to the orchestrator.
+    #[arg(long)]
+    pub redeem_key_file: Option<PathBuf>,
+    /// Call reward() each round (default true); `false` when a reward-caller key does it
+    /// (`peerflow orchestrator call-rewards --for <this orchestrator>`).
+    #[arg(long)]
+    pub reward_calls: Option<bool>,
 }
 
 impl OrchestratorOpts {
@@ -228,7 +238,20 @@ pub async fn orchestrator(opts: &OrchestratorOpts, config: Option<&Path>) -> Res
         );
         println!("price: {advertised} wei per pixel, as advertised");
     }
-    let running = start_orchestrator(chain.clone(), me, key, &o, deployment.clone(), None).await?;
+    let redeemer = match &o.redeem_key_file {
+        Some(file) => Some(redemption_key(&o, file, me, &deployment).await?),
+        None => None,
+    };
+    let running = start_orchestrator(
+        chain.clone(),
+        redeemer,
+        me,
+        key,
+        &o,
+        deployment.clone(),
+        None,
+    )
+    .await?;
     println!("orchestrator {me} listening on {}", running.url);
     if let Some(uri) = &o.service_uri {
         let codecs = o.codecs.clone().unwrap_or_else(|| vec!["h264".into()]);
@@ -251,10 +274,48 @@ pub async fn orchestrator(opts: &OrchestratorOpts, config: Option<&Path>) -> Res
     Ok(())
 }
 
+/// A provider signing with the redemption key in `file`, once the chain confirms `me` named it.
+async fn redemption_key(
+    o: &OrchestratorOpts,
+    file: &Path,
+    me: alloy::primitives::Address,
+    deployment: &Deployment,
+) -> Result<DynProvider> {
+    let signer = crate::keys::KeyArgs {
+        key_file: Some(file.to_path_buf()),
+        ..Default::default()
+    }
+    .signer()
+    .context("--redeem-key-file")?;
+    let hot = signer.address();
+    let access = o
+        .node
+        .net
+        .connect(
+            o.node.rpc_url.as_deref(),
+            o.node.deployment.as_deref(),
+            Some(signer),
+        )
+        .await?;
+    let named = Staking::new(deployment.staking, &access.chain)
+        .redeemerOf(me)
+        .call()
+        .await
+        .context("reading this orchestrator's redeemer")?;
+    anyhow::ensure!(
+        named == hot,
+        "--redeem-key-file is {hot}, but {me} names {named} as its redeemer: run \
+         `peerflow orchestrator set-keys --redeemer {hot}` with the orchestrator's key first"
+    );
+    println!("redeeming with {hot} for {me}");
+    Ok(access.chain)
+}
+
 /// Starts an orchestrator from resolved options (shared with the devnet); `key` is `me`'s secret
-/// key, which signs every segment result.
+/// key, which signs every segment result; `redeemer`, when given, signs redemptions.
 pub async fn start_orchestrator(
     chain: DynProvider,
+    redeemer: Option<DynProvider>,
     me: alloy::primitives::Address,
     key: [u8; 32],
     o: &OrchestratorOpts,
@@ -298,8 +359,9 @@ pub async fn start_orchestrator(
         redeem_every: Duration::from_secs(2),
         gas: o.gas_policy()?,
         confirmations: o.confirmations.unwrap_or(3),
+        reward_calls: o.reward_calls.unwrap_or(true),
     };
-    let running = start(chain, me, key, config).await?;
+    let running = start_with_keys(chain, redeemer, me, key, config).await?;
     if o.local_transcoder.unwrap_or(false) {
         // It reports into the orchestrator's registry: its series are on the orchestrator's /metrics.
         let pull = PullConfig {

@@ -760,3 +760,111 @@ async fn operator_cli_broadcaster_role_funds_its_deposit_once_through_a_flaky_ht
         "{stats:?}"
     );
 }
+
+/// Keys an operator can keep apart (LIP-118): the orchestrator's key names a reward caller and a
+/// redeemer with `set-keys`; `call-rewards` run with the reward caller's key calls rewardFor each
+/// round (the orchestrator's stake grows, the caller holds nothing); anyone else is refused; a key
+/// is cleared with `none`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_keys_are_named_and_the_reward_caller_calls_rewards_through_the_cli() {
+    const CALLER: usize = 5;
+    const HOT: usize = 6;
+    const STRANGER: usize = 7;
+    let chain = DevChain::spawn().unwrap();
+    let deployer = provider(&chain.endpoint(), chain.signer(0)).unwrap();
+    let d = deploy_suite(&deployer, &SuiteParams::devnet(chain.address(0)))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let deployment = dir.path().join("deployment.json");
+    d.save(&deployment).unwrap();
+    give(
+        &deployer,
+        &d,
+        chain.address(ORCH),
+        parse_ether("1000").unwrap(),
+    )
+    .await
+    .unwrap();
+    let env = Env {
+        chain,
+        d,
+        deployer,
+        dir,
+        deployment,
+    };
+    let o = env.chain.address(ORCH);
+    let (caller, hot) = (env.chain.address(CALLER), env.chain.address(HOT));
+    let o_key = env.key_file(ORCH);
+    ok(&env.run(&["orchestrator", "register", "--stake", "200 FLOW"], &o_key));
+    env.mine_rounds(1).await;
+
+    let out = ok(&env.run(
+        &[
+            "orchestrator",
+            "set-keys",
+            "--reward-caller",
+            &caller.to_string(),
+            "--redeemer",
+            &hot.to_string(),
+        ],
+        &o_key,
+    ));
+    assert!(
+        out.contains(&format!("reward caller {caller}, redeemer {hot}")),
+        "{out}"
+    );
+    let staking = env.staking();
+    assert_eq!(staking.rewardCallerOf(o).call().await.unwrap(), caller);
+    assert_eq!(staking.redeemerOf(o).call().await.unwrap(), hot);
+
+    // Nobody else may call rewards for it: refused before anything is sent.
+    let stranger = refused(&env.run(
+        &["orchestrator", "call-rewards", "--for", &o.to_string()],
+        &env.key_file(STRANGER),
+    ));
+    assert!(stranger.contains("may not call rewards"), "{stranger}");
+
+    // The reward caller calls rewardFor(o) in this round.
+    let stake_before = staking.orchestratorInfo(o).call().await.unwrap().stake;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_peerflow"));
+    cmd.env("RUST_LOG", "warn")
+        .args(["orchestrator", "call-rewards", "--for", &o.to_string()])
+        .arg("--rpc-url")
+        .arg(env.chain.endpoint())
+        .arg("--deployment")
+        .arg(&env.deployment)
+        .args(env.key_file(CALLER));
+    let _caller = common::Kill(cmd.spawn().unwrap());
+    let round = staking.currentRound().call().await.unwrap();
+    let mut rewarded = false;
+    for _ in 0..120 {
+        if staking
+            .orchestratorInfo(o)
+            .call()
+            .await
+            .unwrap()
+            .lastRewardRound
+            == round
+        {
+            rewarded = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    assert!(rewarded, "rewardFor was not called in round {round}");
+    assert!(staking.orchestratorInfo(o).call().await.unwrap().stake > stake_before);
+    assert_eq!(
+        env.balance(caller).await,
+        U256::ZERO,
+        "the caller holds nothing"
+    );
+    assert_eq!(
+        staking.pendingStake(caller).call().await.unwrap(),
+        U256::ZERO
+    );
+
+    // Cleared with `none`.
+    ok(&env.run(&["orchestrator", "set-keys", "--redeemer", "none"], &o_key));
+    assert_eq!(staking.redeemerOf(o).call().await.unwrap(), Address::ZERO);
+}

@@ -120,6 +120,7 @@ async fn a_two_slot_transcoder_reports_its_load_and_each_job() {
         max_segment_bytes: 16 << 20,
         redeem_every: Duration::from_secs(1),
         confirmations: 1,
+        reward_calls: true,
         gas: GasPolicy::default(),
     };
     let orchestrator = start(provider(1), chain.address(1), chain.secret_key(1), config)

@@ -83,6 +83,7 @@ async fn pulled_segment_comes_back_as_decodable_renditions_charged_per_pixel() {
         max_segment_bytes: 16 << 20,
         redeem_every: Duration::from_secs(1),
         confirmations: 1,
+        reward_calls: true,
         gas: GasPolicy::default(),
     };
     let orchestrator = start(provider(1), chain.address(1), chain.secret_key(1), config)

@@ -1,6 +1,12 @@
-//! `peerflow orchestrator register|set-price|set-service|status`: an operator's on-chain side
-//! (self-bond and registration, the service registry advertisement, rates, rewards, earnings).
-//! Running the node itself is `peerflow orchestrator` with no subcommand.
+//! `peerflow orchestrator register|set-price|set-service|set-keys|call-rewards|status`: an
+//! operator's on-chain side (self-bond and registration, the service registry advertisement, rates,
+//! the operator keys, rewards, earnings). Running the node itself is `peerflow orchestrator` with no
+//! subcommand.
+//!
+//! Keys (Livepeer's LIP-118): the orchestrator's own key bonds, sets rates and names two others
+//! with `set-keys`: a reward caller, which can only call `rewardFor` for it (`call-rewards`, each
+//! round), and a redeemer, a hot key that can only redeem its winning tickets (`peerflow
+//! orchestrator --redeem-key-file`); the fees always go to the orchestrator.
 
 use alloy::primitives::{Address, B256, U256};
 use alloy::rpc::types::Filter;
@@ -46,6 +52,26 @@ pub enum OrchestratorAction {
     SetService {
         #[command(flatten)]
         service: ServiceArgs,
+        #[command(flatten)]
+        chain: ChainOpts,
+    },
+    /// Name (or clear, with `none`) the reward-caller key and the redemption key.
+    SetKeys {
+        /// The address that may call rewardFor(this orchestrator), or `none`.
+        #[arg(long)]
+        reward_caller: Option<String>,
+        /// The address that may redeem this orchestrator's winning tickets, or `none`.
+        #[arg(long)]
+        redeemer: Option<String>,
+        #[command(flatten)]
+        chain: ChainOpts,
+    },
+    /// Run as a reward caller: call rewardFor(--for) once in every round it is active, until
+    /// interrupted. The key must be the orchestrator's or the reward caller it named.
+    CallRewards {
+        /// The orchestrator to call rewards for.
+        #[arg(long = "for")]
+        orchestrator: Address,
         #[command(flatten)]
         chain: ChainOpts,
     },
@@ -105,12 +131,112 @@ pub async fn run(a: &OrchestratorAction) -> Result<()> {
             s.run(vec![step]).await?;
             show_service(&s).await
         }
+        OrchestratorAction::SetKeys {
+            reward_caller,
+            redeemer,
+            chain,
+        } => {
+            let s = Session::for_sending(chain).await?;
+            set_keys(&s, reward_caller.as_deref(), redeemer.as_deref()).await
+        }
+        OrchestratorAction::CallRewards {
+            orchestrator,
+            chain,
+        } => call_rewards(&Session::for_sending(chain).await?, *orchestrator).await,
         OrchestratorAction::Status {
             rounds,
             json,
             chain,
         } => status(&Session::for_reading(chain).await?, *rounds, *json).await,
     }
+}
+
+/// `none` (clear) or an address.
+fn key_address(text: &str, flag: &str) -> Result<Address> {
+    if text.eq_ignore_ascii_case("none") {
+        return Ok(Address::ZERO);
+    }
+    text.parse()
+        .with_context(|| format!("{flag}: `{text}` is neither an address nor `none`"))
+}
+
+async fn set_keys(s: &Session, reward_caller: Option<&str>, redeemer: Option<&str>) -> Result<()> {
+    let mut steps = Vec::new();
+    if let Some(text) = reward_caller {
+        let caller = key_address(text, "--reward-caller")?;
+        steps.push(Step::new(
+            "Staking",
+            s.d.staking,
+            Staking::setRewardCallerCall {
+                rewardCaller: caller,
+            },
+            format!("setRewardCaller({caller})"),
+            vec![caller.to_string()],
+        ));
+    }
+    if let Some(text) = redeemer {
+        let key = key_address(text, "--redeemer")?;
+        steps.push(Step::new(
+            "Staking",
+            s.d.staking,
+            Staking::setRedeemerCall { redeemer: key },
+            format!("setRedeemer({key})"),
+            vec![key.to_string()],
+        ));
+    }
+    if steps.is_empty() {
+        bail!("nothing to set: give --reward-caller and/or --redeemer (an address, or `none`)");
+    }
+    s.run(steps).await?;
+    if !s.is_dry_run() {
+        print_keys(s, s.me).await?;
+    }
+    Ok(())
+}
+
+async fn keys_of(s: &Session, o: Address) -> Result<(Address, Address)> {
+    let staking = Staking::new(s.d.staking, &s.chain);
+    Ok((
+        staking.rewardCallerOf(o).call().await?,
+        staking.redeemerOf(o).call().await?,
+    ))
+}
+
+async fn print_keys(s: &Session, o: Address) -> Result<()> {
+    let (caller, redeemer) = keys_of(s, o).await?;
+    let show = |a: Address| {
+        if a.is_zero() {
+            "none".to_string()
+        } else {
+            a.to_string()
+        }
+    };
+    println!(
+        "keys      reward caller {}, redeemer {}",
+        show(caller),
+        show(redeemer)
+    );
+    Ok(())
+}
+
+async fn call_rewards(s: &Session, orchestrator: Address) -> Result<()> {
+    let (caller, _) = keys_of(s, orchestrator).await?;
+    if s.me != orchestrator && s.me != caller {
+        bail!(
+            "{} may not call rewards for {orchestrator}: its reward caller is {caller} \
+             (the orchestrator names one with `peerflow orchestrator set-keys --reward-caller`)",
+            s.me
+        );
+    }
+    println!("calling rewardFor({orchestrator}) each round as {}", s.me);
+    let metrics = std::sync::Arc::new(peerflow_protocol::metrics::Metrics::new());
+    tokio::select! {
+        _ = peerflow_orchestrator::service::reward_loop(s.chain.clone(), s.d.staking, orchestrator, metrics) => {}
+        r = crate::shutdown::requested() => {
+            r?;
+        }
+    }
+    Ok(())
 }
 
 async fn register(
@@ -365,6 +491,7 @@ async fn status(s: &Session, rounds: u64, json: bool) -> Result<()> {
         token.format(summary.slashable)
     );
     print_position(&position, &token);
+    print_keys(s, s.me).await?;
     print_service(&svc);
     if rewards.is_empty() {
         println!("rewards   no reward calls in the last {rounds} rounds");
