@@ -9,6 +9,7 @@
 
 pub mod chain_view;
 pub mod earnings;
+pub mod gas_outlook;
 pub mod http;
 pub mod jobs;
 pub mod limits;

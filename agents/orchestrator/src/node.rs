@@ -138,6 +138,9 @@ pub struct Node<P> {
     /// The price quoted from now on (starts at `config.policy.price_per_pixel`; follows the
     /// on-chain advertisement, see [`Node::set_price`]).
     price: std::sync::RwLock<U256>,
+    /// The face value quoted from now on (starts at `config.policy.face_value`; follows the gas
+    /// outlook, see [`crate::gas_outlook`]).
+    face_value: std::sync::RwLock<U256>,
     limits: Limits,
     info_by_ip: RateLimiter<std::net::IpAddr>,
     info_by_sender: RateLimiter<Address>,
@@ -211,6 +214,7 @@ impl<P: Provider + Clone> Node<P> {
             streams: Streams::default(),
             earnings: EarningsReader::new(from_block),
             price: std::sync::RwLock::new(config.policy.price_per_pixel),
+            face_value: std::sync::RwLock::new(config.policy.face_value),
             config,
             limits: Limits::default(),
             info_by_ip: RateLimiter::new(0.0, 0.0, 1),
@@ -254,6 +258,20 @@ impl<P: Provider + Clone> Node<P> {
             tracing::info!(from = %*current, to = %price, "price per pixel changed");
             *current = price;
         }
+    }
+
+    /// Quotes tickets of `face` from now on (fresh parameters are issued at the next `/v1/info`).
+    pub fn set_face_value(&self, face: U256) {
+        let mut current = self.face_value.write().expect("face value lock");
+        if *current != face {
+            tracing::info!(from = %*current, to = %face, "ticket face value changed with the gas outlook");
+            *current = face;
+        }
+    }
+
+    /// The face value quoted now.
+    pub fn face_value(&self) -> U256 {
+        *self.face_value.read().expect("face value lock")
     }
 
     /// Reports into `metrics` (shared, e.g., with a transcoder in the same process).
@@ -319,12 +337,14 @@ impl<P: Provider + Clone> Node<P> {
     pub async fn info(&self, sender: Address) -> Result<OrchestratorInfo, NodeError> {
         let clock = self.chain.clock().await?;
         let price = self.price();
+        let face_value = self.face_value();
         let store = self.store();
         let params = match store.latest_params(sender)? {
             Some(p)
                 if p.creation_round == clock.round
                     && p.expiration_block >= clock.block + self.config.refresh_margin_blocks
-                    && p.price_per_pixel == price =>
+                    && p.price_per_pixel == price
+                    && p.face_value == face_value =>
             {
                 p
             }
@@ -333,6 +353,7 @@ impl<P: Provider + Clone> Node<P> {
                     self.validator.secret(),
                     &ParamsPolicy {
                         price_per_pixel: price,
+                        face_value,
                         ..self.config.policy.clone()
                     },
                     self.recipient(),

@@ -17,6 +17,7 @@ use peerflow_protocol::result::{ResultDomain, ResultSigner};
 use tokio::task::JoinHandle;
 
 use crate::chain_view::ChainView;
+use crate::gas_outlook::{self, FacePolicy};
 use crate::http::router;
 use crate::metrics::reward_call;
 use crate::node::{Node, NodeConfig};
@@ -54,6 +55,9 @@ pub struct ServiceConfig {
     pub confirmations: u64,
     /// Call `reward()` each round (off when a reward-caller key does, see [`reward_loop`]).
     pub reward_calls: bool,
+    /// The most the ticket face value may rise to with the gas outlook ([`crate::gas_outlook`]);
+    /// 0: it stays at the configured one.
+    pub max_face_value: U256,
 }
 
 /// A started orchestrator; its tasks stop when this is dropped.
@@ -208,6 +212,19 @@ pub async fn start_with_keys<P: Provider + Clone + 'static>(
             tokio::time::sleep(every).await;
         }
     }));
+    if config.max_face_value > config.node.policy.face_value {
+        let face = FacePolicy {
+            floor: config.node.policy.face_value,
+            cap: config.max_face_value,
+            gas: config.gas,
+        };
+        let quoting = Arc::clone(&node);
+        tasks.push(tokio::spawn(gas_outlook::follow(
+            provider.clone(),
+            face,
+            Arc::new(move |f| quoting.set_face_value(f)),
+        )));
+    }
     tasks.push(tokio::spawn(follow_advertised_price(
         provider.clone(),
         d.service_registry,

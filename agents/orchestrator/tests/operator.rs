@@ -225,6 +225,7 @@ async fn started() -> Started {
         redeem_every: Duration::from_millis(200),
         confirmations: 1,
         reward_calls: true,
+        max_face_value: U256::ZERO,
         gas: GasPolicy::default(),
     };
     let running = start(o.clone(), me, chain.secret_key(1), config)

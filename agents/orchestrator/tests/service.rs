@@ -56,6 +56,7 @@ async fn orchestrator_rewards_every_round_and_keeps_its_secret() {
         gas: GasPolicy::default(),
         confirmations: 1,
         reward_calls: true,
+        max_face_value: U256::ZERO,
     };
     let running = start(o.clone(), me, chain.secret_key(1), config.clone())
         .await

@@ -151,6 +151,11 @@ pub struct OrchestratorOpts {
     /// set-keys --redeemer`); it can only redeem, the fees go to the orchestrator.
     #[arg(long)]
     pub redeem_key_file: Option<PathBuf>,
+    /// Highest ticket face value in fee-token wei the gas outlook may raise it to (default 1 token;
+    /// the configured --face-value is the floor; 0 keeps it fixed): redemption gas stays within 1 %
+    /// of a ticket's value while gas rises.
+    #[arg(long)]
+    pub max_face_value: Option<u128>,
     /// Call reward() each round (default true); `false` when a reward-caller key does it
     /// (`peerflow orchestrator call-rewards --for <this orchestrator>`).
     #[arg(long)]
@@ -360,6 +365,7 @@ pub async fn start_orchestrator(
         gas: o.gas_policy()?,
         confirmations: o.confirmations.unwrap_or(3),
         reward_calls: o.reward_calls.unwrap_or(true),
+        max_face_value: U256::from(o.max_face_value.unwrap_or(1_000_000_000_000_000_000)),
     };
     let running = start_with_keys(chain, redeemer, me, key, config).await?;
     if o.local_transcoder.unwrap_or(false) {

@@ -733,12 +733,16 @@ async fn every_cheat_is_caught_claimed_and_slashed_without_losing_a_segment() {
         .unwrap();
     let port = common::free_port();
     let mut again = spawn_juror(port, &[]);
+    // Its first lines say where its metrics are and where it resumes.
+    let mut out = std::io::BufReader::new(again.0.stdout.take().unwrap());
     let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(again.0.stdout.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
+    while !line.contains("filed from block ") {
+        line.clear();
+        assert!(
+            std::io::BufRead::read_line(&mut out, &mut line).unwrap() > 0,
+            "no start line"
+        );
+    }
     let resumed: u64 = line
         .split("filed from block ")
         .nth(1)
@@ -751,4 +755,6 @@ async fn every_cheat_is_caught_claimed_and_slashed_without_losing_a_segment() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     let m = Exposition::parse(&reqwest::get(&url).await.unwrap().text().await.unwrap()).unwrap();
     assert_eq!(m.sum(juror::CLAIMS), 0.0, "no claim read twice");
+    drop(again);
+    drop(out);
 }

@@ -121,6 +121,7 @@ async fn a_two_slot_transcoder_reports_its_load_and_each_job() {
         redeem_every: Duration::from_secs(1),
         confirmations: 1,
         reward_calls: true,
+        max_face_value: U256::ZERO,
         gas: GasPolicy::default(),
     };
     let orchestrator = start(provider(1), chain.address(1), chain.secret_key(1), config)

@@ -84,6 +84,7 @@ async fn pulled_segment_comes_back_as_decodable_renditions_charged_per_pixel() {
         redeem_every: Duration::from_secs(1),
         confirmations: 1,
         reward_calls: true,
+        max_face_value: U256::ZERO,
         gas: GasPolicy::default(),
     };
     let orchestrator = start(provider(1), chain.address(1), chain.secret_key(1), config)
