@@ -253,17 +253,12 @@ pub async fn deploy_suite<P: Provider>(
     })
 }
 
-/// Sends a contract call, waits for it to be mined and fails if it reverted.
-pub async fn execute<P: Provider, D: alloy::contract::CallDecoder>(
+/// Sends a contract call, waits for it to be mined (replacing it while it is stuck, see
+/// [`crate::send`]) and fails if it reverted.
+pub async fn execute<P: Provider + Clone, D: alloy::contract::CallDecoder + Clone>(
     call: alloy::contract::CallBuilder<P, D>,
 ) -> Result<TransactionReceipt, ChainError> {
-    confirm(
-        crate::nonce::send(&call)
-            .await?
-            .with_timeout(Some(crate::nonce::RECEIPT_WAIT))
-            .get_receipt()
-            .await?,
-    )
+    confirm(crate::send::until_mined(&call).await?)
 }
 
 /// The first `E` event a mined transaction emitted, if any.

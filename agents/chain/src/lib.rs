@@ -14,10 +14,18 @@ pub mod network;
 pub mod nonce;
 pub mod refusal;
 pub mod rpc;
+pub mod send;
 pub mod stake_view;
 
 pub use deploy::{Deployment, SuiteParams, deploy_suite};
 pub use devchain::{DevChain, DevChainError, DevChainOptions};
+
+/// What a send would have paid, and the ceiling that stopped it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FeeCeiling {
+    pub needed: u128,
+    pub ceiling: u128,
+}
 
 /// Errors from chain calls made by this crate.
 #[derive(Debug, thiserror::Error)]
@@ -42,4 +50,14 @@ pub enum ChainError {
     MissingEvent(&'static str),
     #[error(transparent)]
     Scan(#[from] logscan::ScanError),
+    /// A transaction still unmined after every replacement the send policy allows.
+    #[error("transaction {0} still not mined after every fee bump allowed")]
+    Stuck(alloy::primitives::TxHash),
+    /// Getting mined now would take more than the operator's fee ceiling.
+    #[error(
+        "gas needs {} wei per gas, above the ceiling of {} (--max-fee-gwei)",
+        .0.needed,
+        .0.ceiling
+    )]
+    GasAboveCeiling(Box<FeeCeiling>),
 }

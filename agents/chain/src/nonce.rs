@@ -37,11 +37,6 @@ use alloy::transports::TransportResult;
 /// How long a nonce handed to a send not made through [`send`] counts as in flight.
 pub const HINT: Duration = Duration::from_secs(15);
 
-/// The longest a sender waits for a sent transaction's receipt; past it the caller reports the
-/// send as failed and tries again later (a transaction that did land makes the retry's outcome
-/// "already done": a used ticket nonce, a vote already cast).
-pub const RECEIPT_WAIT: Duration = Duration::from_secs(300);
-
 /// Sends of one call refused for their nonce before [`send`] gives up.
 pub const ATTEMPTS: usize = 4;
 

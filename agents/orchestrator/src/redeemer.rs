@@ -247,24 +247,21 @@ impl<P: Provider> Redeemer<P> {
     ) -> Result<(), RedeemError> {
         let tickets: Vec<ITicketBroker::SignedTicket> =
             batch.iter().map(|t| t.wire.into()).collect();
-        let sent = match self.recipient {
+        let mined = match self.recipient {
             Some(recipient) => {
                 let call = self.broker.redeemWinningTicketsFor(recipient, tickets);
-                peerflow_chain::nonce::send(&call).await
+                peerflow_chain::send::until_mined(&call).await
             }
             None => {
                 let call = self.broker.redeemWinningTickets(tickets);
-                peerflow_chain::nonce::send(&call).await
+                peerflow_chain::send::until_mined(&call).await
             }
         };
-        let receipt = match sent {
-            Ok(pending) => pending
-                .with_timeout(Some(peerflow_chain::nonce::RECEIPT_WAIT))
-                .get_receipt()
-                .await
-                .map_err(|e| RedeemError::Chain(e.to_string()))?,
+        let receipt = match mined {
+            Ok(receipt) => receipt,
             Err(e) => {
-                // The whole call was refused (e.g. not a registered orchestrator): keep every ticket.
+                // Refused (e.g. not a registered orchestrator), or not mined in time: keep every
+                // ticket; one that was paid after all comes back as "nonce used" next time.
                 for t in batch {
                     lock(store).record_attempt(
                         t.id,

@@ -294,29 +294,19 @@ pub async fn reward_loop<P: Provider + Clone>(
             rewarded = info.activeThisRound.then_some(round);
             continue;
         }
-        match peerflow_chain::nonce::send(&staking.rewardFor(me)).await {
-            Ok(pending) => match pending
-                .with_timeout(Some(peerflow_chain::nonce::RECEIPT_WAIT))
-                .get_receipt()
-                .await
-            {
-                Ok(receipt) if receipt.status() => {
-                    tracing::info!(%round, orchestrator = %me, "rewardFor() called");
-                    reward_call(&metrics, "rewarded");
-                    rewarded = Some(round);
-                }
-                Ok(receipt) => {
-                    reward_call(&metrics, "reverted");
-                    tracing::warn!(tx = %receipt.transaction_hash, "reward() reverted")
-                }
-                Err(e) => {
-                    reward_call(&metrics, "failed");
-                    tracing::warn!(error = %e, "reward() receipt")
-                }
-            },
+        match peerflow_chain::send::until_mined(&staking.rewardFor(me)).await {
+            Ok(receipt) if receipt.status() => {
+                tracing::info!(%round, orchestrator = %me, "rewardFor() called");
+                reward_call(&metrics, "rewarded");
+                rewarded = Some(round);
+            }
+            Ok(receipt) => {
+                reward_call(&metrics, "reverted");
+                tracing::warn!(tx = %receipt.transaction_hash, "rewardFor() reverted")
+            }
             Err(e) => {
                 reward_call(&metrics, "failed");
-                tracing::warn!(error = %e, "reward() not sent")
+                tracing::warn!(error = %e, "rewardFor() not mined")
             }
         }
     }

@@ -11,6 +11,7 @@ use anyhow::Result;
 use peerflow_chain::Deployment;
 use peerflow_chain::network::{Target, verify_deployment};
 use peerflow_chain::rpc::RpcOptions;
+use peerflow_chain::send::SendPolicy;
 use serde::{Deserialize, Serialize};
 
 /// The network flags every chain-connected role and command takes beside `--rpc-url` and
@@ -29,6 +30,14 @@ pub struct NetworkArgs {
     /// Where --network finds deployment files (default: deployments).
     #[arg(long, env = "PEERFLOW_DEPLOYMENTS_DIR")]
     pub deployments_dir: Option<PathBuf>,
+    /// The most this process pays per gas, in gwei (default: no ceiling). A transaction that would
+    /// need more to be mined waits (redemptions are deferred, rewards tried again).
+    #[arg(long, env = "PEERFLOW_MAX_FEE_GWEI")]
+    pub max_fee_gwei: Option<f64>,
+    /// Seconds a sent transaction may wait unmined before it is replaced with higher fees
+    /// (default 60).
+    #[arg(long, env = "PEERFLOW_STUCK_AFTER_SECS")]
+    pub stuck_after_secs: Option<u64>,
 }
 
 /// A checked connection: the provider, the deployment it serves, and how it was reached.
@@ -47,6 +56,15 @@ impl NetworkArgs {
         deployment: Option<&Path>,
         signer: Option<PrivateKeySigner>,
     ) -> Result<Access> {
+        let mut policy = SendPolicy::default();
+        if let Some(gwei) = self.max_fee_gwei {
+            anyhow::ensure!(gwei > 0.0, "--max-fee-gwei must be above 0");
+            policy.max_fee_per_gas = Some((gwei * 1e9) as u128);
+        }
+        if let Some(secs) = self.stuck_after_secs {
+            policy.stuck_after = std::time::Duration::from_secs(secs.max(1));
+        }
+        peerflow_chain::send::set_policy(policy);
         let resolved = Target {
             network: self.network.clone(),
             rpc_urls: rpc_url.map(|u| vec![u.to_string()]).unwrap_or_default(),

@@ -1,0 +1,200 @@
+//! Sending a transaction until it is mined: a transaction still unmined after
+//! [`SendPolicy::stuck_after`] (gas rose after it was priced) is replaced, same nonce, with fees
+//! raised to at least 12.5 % above its own and to the current EIP-1559 estimate (from
+//! `eth_feeHistory`), or sent again if the pool dropped it, up to [`SendPolicy::bumps`] times; never
+//! above
+//! [`SendPolicy::max_fee_per_gas`], the operator's ceiling: past it the send gives up with
+//! [`ChainError::GasAboveCeiling`] (the transaction stays in the pool and may still be mined when
+//! gas falls; the caller tries again later, and the contracts' replay rules make a second
+//! inclusion a no-op: a used ticket nonce, a reward already called).
+//!
+//! Nonces come from [`crate::nonce`]; the policy is the process's ([`set_policy`]), set once from
+//! the role's flags.
+
+use std::sync::RwLock;
+use std::time::Duration;
+
+use alloy::consensus::Transaction as _;
+use alloy::contract::{CallBuilder, CallDecoder};
+use alloy::providers::{PendingTransactionError, Provider, WatchTxError};
+use alloy::rpc::types::TransactionReceipt;
+
+use crate::nonce;
+use crate::{ChainError, FeeCeiling};
+
+/// How a process sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendPolicy {
+    /// How long a sent transaction may wait unmined before it is replaced with higher fees.
+    pub stuck_after: Duration,
+    /// Replacements before the send gives up (the transaction stays in the pool).
+    pub bumps: u32,
+    /// The most wei per gas this process pays (`None`: no ceiling).
+    pub max_fee_per_gas: Option<u128>,
+}
+
+impl Default for SendPolicy {
+    fn default() -> Self {
+        Self {
+            stuck_after: Duration::from_secs(60),
+            bumps: 5,
+            max_fee_per_gas: None,
+        }
+    }
+}
+
+static POLICY: RwLock<SendPolicy> = RwLock::new(SendPolicy {
+    stuck_after: Duration::from_secs(60),
+    bumps: 5,
+    max_fee_per_gas: None,
+});
+
+/// Sets how this process sends (from `--max-fee-gwei` and the like).
+pub fn set_policy(policy: SendPolicy) {
+    *POLICY.write().unwrap_or_else(|e| e.into_inner()) = policy;
+}
+
+/// How this process sends.
+pub fn policy() -> SendPolicy {
+    *POLICY.read().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A fee 12.5 % (and at least 1 wei) above `fee`: what a node accepts as a replacement.
+fn bumped(fee: u128) -> u128 {
+    fee.saturating_add(fee / 8).saturating_add(1)
+}
+
+/// Sends `call` and waits until it is mined, replacing it while it is stuck (see the module);
+/// returns the receipt, reverted or not.
+pub async fn until_mined<P, D>(call: &CallBuilder<P, D>) -> Result<TransactionReceipt, ChainError>
+where
+    P: Provider + Clone,
+    D: CallDecoder + Clone,
+{
+    let policy = policy();
+    within_ceiling(&call.provider, &policy).await?;
+    let mut pending = nonce::send(call).await?;
+    let mut sent = vec![*pending.tx_hash()];
+    let mut bumps = 0;
+    loop {
+        match pending
+            .with_timeout(Some(policy.stuck_after))
+            .get_receipt()
+            .await
+        {
+            Ok(receipt) => return Ok(receipt),
+            Err(PendingTransactionError::TxWatcher(WatchTxError::Timeout)) => {}
+            Err(e) => return Err(e.into()),
+        }
+        // One of the versions sent may have been mined meanwhile.
+        if let Some(receipt) = mined(&call.provider, &sent).await? {
+            return Ok(receipt);
+        }
+        let last = *sent.last().expect("one sent");
+        let tx = call
+            .provider
+            .get_transaction_by_hash(last)
+            .await
+            .map_err(|e| ChainError::Contract(e.into()))?;
+        let Some(tx) = tx else {
+            // Dropped from the pool (nodes evict what the base fee outgrew): send it afresh.
+            if bumps >= policy.bumps {
+                return Err(ChainError::Stuck(last));
+            }
+            within_ceiling(&call.provider, &policy).await?;
+            bumps += 1;
+            pending = nonce::send(call).await?;
+            sent.push(*pending.tx_hash());
+            continue;
+        };
+        if bumps >= policy.bumps {
+            return Err(ChainError::Stuck(last));
+        }
+        let estimate = call
+            .provider
+            .estimate_eip1559_fees()
+            .await
+            .map_err(|e| ChainError::Contract(e.into()))?;
+        let tip = bumped(tx.max_priority_fee_per_gas().unwrap_or(0))
+            .max(estimate.max_priority_fee_per_gas);
+        let max_fee = bumped(tx.max_fee_per_gas())
+            .max(estimate.max_fee_per_gas)
+            .max(tip);
+        if let Some(ceiling) = policy.max_fee_per_gas
+            && max_fee > ceiling
+        {
+            return Err(ChainError::GasAboveCeiling(Box::new(FeeCeiling {
+                needed: max_fee,
+                ceiling,
+            })));
+        }
+        tracing::warn!(%last, nonce = tx.nonce(), max_fee, tip, "transaction stuck: replacing it with higher fees");
+        let replacement = call
+            .clone()
+            .nonce(tx.nonce())
+            .max_fee_per_gas(max_fee)
+            .max_priority_fee_per_gas(tip);
+        match replacement.send().await {
+            Ok(p) => {
+                pending = p;
+                sent.push(*pending.tx_hash());
+                bumps += 1;
+            }
+            Err(error) => {
+                // The original may have been mined between the look and the replacement.
+                if let Some(receipt) = mined(&call.provider, &sent).await? {
+                    return Ok(receipt);
+                }
+                return Err(error.into());
+            }
+        }
+    }
+}
+
+/// Fails with [`ChainError::GasAboveCeiling`] when being mined now takes more than the ceiling.
+async fn within_ceiling<P: Provider>(provider: &P, policy: &SendPolicy) -> Result<(), ChainError> {
+    let Some(ceiling) = policy.max_fee_per_gas else {
+        return Ok(());
+    };
+    let needed = provider
+        .estimate_eip1559_fees()
+        .await
+        .map_err(|e| ChainError::Contract(e.into()))?
+        .max_fee_per_gas;
+    if needed > ceiling {
+        return Err(ChainError::GasAboveCeiling(Box::new(FeeCeiling {
+            needed,
+            ceiling,
+        })));
+    }
+    Ok(())
+}
+
+/// The receipt of whichever of `sent` was mined, if one was.
+async fn mined<P: Provider>(
+    provider: &P,
+    sent: &[alloy::primitives::TxHash],
+) -> Result<Option<TransactionReceipt>, ChainError> {
+    for hash in sent {
+        if let Some(r) = provider
+            .get_transaction_receipt(*hash)
+            .await
+            .map_err(|e| ChainError::Contract(e.into()))?
+        {
+            return Ok(Some(r));
+        }
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_replacement_pays_at_least_an_eighth_more() {
+        assert_eq!(bumped(0), 1);
+        assert_eq!(bumped(800), 901);
+        assert_eq!(bumped(u128::MAX), u128::MAX);
+    }
+}
