@@ -268,6 +268,9 @@ async fn follow_advertised_price<P: Provider + Clone>(
     }
 }
 
+/// How often the reward loop reads the round and the orchestrator's last rewarded round.
+pub const REWARD_POLL: Duration = Duration::from_secs(1);
+
 /// Calls `rewardFor(me)` once in every round in which orchestrator `me` is active, through
 /// `provider`: the orchestrator's own key, or the reward-caller key it named
 /// (`Staking.setRewardCaller`, `peerflow orchestrator call-rewards`).
@@ -278,27 +281,23 @@ pub async fn reward_loop<P: Provider + Clone>(
     metrics: Arc<peerflow_protocol::metrics::Metrics>,
 ) {
     let staking = Staking::new(staking, provider);
-    let mut rewarded: Option<U256> = None;
     loop {
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        // The chain says whether this round is rewarded, every time: a reward() a reorg took out
+        // is called again.
+        tokio::time::sleep(REWARD_POLL).await;
         let Ok(round) = staking.currentRound().call().await else {
             continue;
         };
-        if rewarded == Some(round) {
-            continue;
-        }
         let Ok(info) = staking.orchestratorInfo(me).call().await else {
             continue;
         };
         if !info.activeThisRound || info.lastRewardRound == round {
-            rewarded = info.activeThisRound.then_some(round);
             continue;
         }
         match peerflow_chain::send::until_mined(&staking.rewardFor(me)).await {
             Ok(receipt) if receipt.status() => {
                 tracing::info!(%round, orchestrator = %me, "rewardFor() called");
                 reward_call(&metrics, "rewarded");
-                rewarded = Some(round);
             }
             Ok(receipt) => {
                 reward_call(&metrics, "reverted");

@@ -4,21 +4,23 @@
 use std::time::Duration;
 
 use alloy::primitives::{U256, utils::parse_ether};
-use alloy::providers::{Provider, ProviderBuilder, ext::AnvilApi};
+use alloy::providers::{Provider, ext::AnvilApi};
+use alloy::rpc::types::anvil::ReorgOptions;
 use peerflow_chain::actions::{give, register_orchestrator};
 use peerflow_chain::bindings::staking::Staking;
 use peerflow_chain::{DevChain, SuiteParams, deploy_suite};
+use peerflow_orchestrator::metrics::REWARD_CALLS;
 use peerflow_orchestrator::service::{ServiceConfig, start};
 use peerflow_orchestrator::{GasPolicy, NodeConfig, ParamsPolicy, RecipientSecret};
 
 #[tokio::test]
 async fn orchestrator_rewards_every_round_and_keeps_its_secret() {
     let chain = DevChain::spawn().unwrap();
+    // As the roles build them: one nonce sequence per key (a reorg rolls the account back).
     let provider = |i: usize| {
-        ProviderBuilder::new()
-            .wallet(chain.signer(i))
-            .connect_http(chain.endpoint().parse().unwrap())
-            .erased()
+        peerflow_chain::rpc::RpcOptions::new([chain.endpoint()])
+            .wallet_provider(chain.signer(i))
+            .unwrap()
     };
     let deployer = provider(0);
     let d = deploy_suite(&deployer, &SuiteParams::devnet(chain.address(0)))
@@ -95,6 +97,41 @@ async fn orchestrator_rewards_every_round_and_keeps_its_secret() {
         assert!(rewarded, "reward() called in round {round}");
     }
     assert!(staking.pendingStake(me).call().await.unwrap() > parse_ether("100").unwrap());
+
+    // A reorg takes the last reward() out (it is in the newest block): it is called again.
+    let rewarded = |r: &peerflow_orchestrator::service::RunningOrchestrator<_>| {
+        r.node
+            .metrics()
+            .counter(REWARD_CALLS, &[("outcome", "rewarded")])
+    };
+    let calls = rewarded(&running);
+    let round = staking.currentRound().call().await.unwrap();
+    deployer
+        .anvil_reorg(ReorgOptions {
+            depth: 1,
+            tx_block_pairs: vec![],
+        })
+        .await
+        .unwrap();
+    eprintln!(
+        "after the reorg: last rewarded {}",
+        staking
+            .orchestratorInfo(me)
+            .call()
+            .await
+            .unwrap()
+            .lastRewardRound
+    );
+    let mut again = false;
+    for _ in 0..50 {
+        let info = staking.orchestratorInfo(me).call().await.unwrap();
+        if rewarded(&running) > calls && info.lastRewardRound == round {
+            again = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(again, "reward() called again after the reorg");
 
     let secret = RecipientSecret::load_or_create(&dir.path().join("recipient.secret"))
         .unwrap()
