@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use alloy::primitives::{U256, utils::parse_ether};
-use alloy::providers::{Provider, ext::AnvilApi};
+use alloy::providers::ext::AnvilApi;
 use alloy::rpc::types::anvil::ReorgOptions;
 use peerflow_chain::actions::{give, register_orchestrator};
 use peerflow_chain::bindings::staking::Staking;
