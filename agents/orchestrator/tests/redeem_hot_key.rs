@@ -5,30 +5,27 @@
 mod redeem_support;
 
 use alloy::primitives::{U256, utils::parse_ether};
-use alloy::providers::{Provider, ext::AnvilApi};
+use alloy::providers::ext::AnvilApi;
 use peerflow_chain::bindings::staking::Staking;
 use peerflow_chain::deploy::execute;
-use peerflow_orchestrator::{
-    GasPolicy, ParamsPolicy, PaymentStore, RecipientSecret, Redeemer, SenderFunds, TicketParams,
-    Validator, WinningTicketStatus,
-};
-use peerflow_protocol::{Signature, TicketDomain};
-use redeem_support::{Redemption, redemption_chain, wallet};
+use peerflow_orchestrator::{GasPolicy, PaymentStore, Redeemer, WinningTicketStatus};
+use redeem_support::{Redemption, queue_winners, redemption_chain, wallet};
 
 const HOT: usize = 4;
 const UNNAMED: usize = 5;
 
 #[tokio::test]
 async fn winners_redeemed_with_the_named_hot_key_pay_the_orchestrator() {
+    let r = redemption_chain(&[(2, "10")]).await;
     let Redemption {
         chain,
         d,
         deployer,
         orchestrator,
         o,
-    } = redemption_chain(&[(2, "10")]).await;
-    let b = chain.address(2);
-    let staking = Staking::new(d.staking, &orchestrator);
+    } = &r;
+    let (o, d) = (*o, d.clone());
+    let staking = Staking::new(d.staking, orchestrator);
     execute(staking.setRedeemer(chain.address(HOT)))
         .await
         .unwrap();
@@ -39,40 +36,7 @@ async fn winners_redeemed_with_the_named_hot_key_pay_the_orchestrator() {
 
     let dir = tempfile::tempdir().unwrap();
     let store = std::sync::Mutex::new(PaymentStore::open(&dir.path().join("p.sqlite")).unwrap());
-    let domain = TicketDomain {
-        chain_id: chain.chain_id(),
-        broker: d.ticket_broker,
-    };
-    let secret = RecipientSecret::new([5; 32]);
-    let validator = Validator::new(o, domain, secret.clone());
-    let policy = ParamsPolicy {
-        price_per_pixel: U256::from(1u64),
-        face_value: parse_ether("1").unwrap(),
-        win_prob: U256::MAX,
-        lifetime_blocks: 5,
-    };
-    let block = deployer.get_block_number().await.unwrap();
-    let round = staking.currentRound().call().await.unwrap().to::<u64>();
-    let funds = SenderFunds {
-        available: parse_ether("10").unwrap(),
-        unlocking: false,
-        signer_authorized: true,
-    };
-    {
-        let mut s = store.lock().unwrap();
-        let params = TicketParams::issue(&secret, &policy, o, b, block, round);
-        s.save_params(&params).unwrap();
-        for nonce in 0..2 {
-            let t = params.ticket(b, nonce);
-            let sig = Signature::sign(&chain.secret_key(2), t.hash(&domain)).unwrap();
-            assert!(
-                validator
-                    .accept(&mut s, &t, &sig, &funds, block)
-                    .unwrap()
-                    .winning
-            );
-        }
-    }
+    queue_winners(&r, &store, 2, 0..2).await;
     deployer.anvil_mine(Some(6), None).await.unwrap();
     let gas = GasPolicy {
         max_cost_ppm: 1_000_000,
@@ -80,7 +44,7 @@ async fn winners_redeemed_with_the_named_hot_key_pay_the_orchestrator() {
     };
 
     // A key the orchestrator did not name: the whole call is refused, the winners wait.
-    let unnamed = Redeemer::new(d.ticket_broker, wallet(&chain, UNNAMED), gas)
+    let unnamed = Redeemer::new(d.ticket_broker, wallet(chain, UNNAMED), gas)
         .await
         .unwrap()
         .for_recipient(o);
@@ -101,7 +65,7 @@ async fn winners_redeemed_with_the_named_hot_key_pay_the_orchestrator() {
     );
 
     // The named hot key redeems both; the orchestrator is paid, the key holds nothing.
-    let hot = Redeemer::new(d.ticket_broker, wallet(&chain, HOT), gas)
+    let hot = Redeemer::new(d.ticket_broker, wallet(chain, HOT), gas)
         .await
         .unwrap()
         .for_recipient(o);

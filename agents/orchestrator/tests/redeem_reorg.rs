@@ -5,30 +5,28 @@
 mod redeem_support;
 
 use alloy::primitives::{U256, utils::parse_ether};
-use alloy::providers::{Provider, ext::AnvilApi};
+use alloy::providers::ext::AnvilApi;
 use alloy::rpc::types::anvil::ReorgOptions;
 use peerflow_chain::bindings::{staking::Staking, ticket_broker::TicketBroker};
-use peerflow_orchestrator::{
-    GasPolicy, ParamsPolicy, PaymentStore, RecipientSecret, Redeemer, SenderFunds, TicketParams,
-    Validator, WinningTicketStatus,
-};
-use peerflow_protocol::{Signature, TicketDomain};
-use redeem_support::{Redemption, redemption_chain};
+use peerflow_orchestrator::{GasPolicy, PaymentStore, Redeemer, WinningTicketStatus};
+use redeem_support::{Redemption, queue_winners, redemption_chain};
 
 const CONFIRMATIONS: u64 = 3;
 
 #[tokio::test]
 async fn a_reorged_redemption_is_sent_again_and_paid_once() {
+    let r = redemption_chain(&[(2, "10")]).await;
     let Redemption {
         chain,
         d,
         deployer,
         orchestrator,
         o,
-    } = redemption_chain(&[(2, "10")]).await;
+    } = &r;
+    let (o, d) = (*o, d.clone());
     let b = chain.address(2);
-    let staking = Staking::new(d.staking, &orchestrator);
-    let broker = TicketBroker::new(d.ticket_broker, &orchestrator);
+    let staking = Staking::new(d.staking, orchestrator);
+    let broker = TicketBroker::new(d.ticket_broker, orchestrator);
     deployer
         .anvil_mine(Some(d.round_length), None)
         .await
@@ -36,44 +34,11 @@ async fn a_reorged_redemption_is_sent_again_and_paid_once() {
 
     let dir = tempfile::tempdir().unwrap();
     let store = std::sync::Mutex::new(PaymentStore::open(&dir.path().join("p.sqlite")).unwrap());
-    let domain = TicketDomain {
-        chain_id: chain.chain_id(),
-        broker: d.ticket_broker,
-    };
-    let secret = RecipientSecret::new([7; 32]);
-    let validator = Validator::new(o, domain, secret.clone());
-    let policy = ParamsPolicy {
-        price_per_pixel: U256::from(1u64),
-        face_value: parse_ether("1").unwrap(),
-        win_prob: U256::MAX,
-        lifetime_blocks: 5,
-    };
-    let block = deployer.get_block_number().await.unwrap();
-    let round = staking.currentRound().call().await.unwrap().to::<u64>();
-    let funds = SenderFunds {
-        available: parse_ether("10").unwrap(),
-        unlocking: false,
-        signer_authorized: true,
-    };
-    {
-        let mut s = store.lock().unwrap();
-        let params = TicketParams::issue(&secret, &policy, o, b, block, round);
-        s.save_params(&params).unwrap();
-        for nonce in 0..3 {
-            let t = params.ticket(b, nonce);
-            let sig = Signature::sign(&chain.secret_key(2), t.hash(&domain)).unwrap();
-            assert!(
-                validator
-                    .accept(&mut s, &t, &sig, &funds, block)
-                    .unwrap()
-                    .winning
-            );
-        }
-    }
+    queue_winners(&r, &store, 2, 0..3).await;
     let count = |status| store.lock().unwrap().winning_tickets(status).unwrap().len();
     let redeemer = Redeemer::new(
         d.ticket_broker,
-        &orchestrator,
+        orchestrator,
         GasPolicy {
             max_cost_ppm: 1_000_000,
             ..Default::default()

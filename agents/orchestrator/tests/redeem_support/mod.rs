@@ -2,7 +2,7 @@
 //! (account 1, 50 tokens bonded, rates 0) and senders with the deposits asked for.
 
 use alloy::primitives::{Address, U256, utils::parse_ether};
-use alloy::providers::DynProvider;
+use alloy::providers::{DynProvider, Provider};
 use peerflow_chain::actions::{fund_sender, give, register_orchestrator};
 use peerflow_chain::rpc::RpcOptions;
 use peerflow_chain::{Deployment, DevChain, SuiteParams, deploy_suite};
@@ -57,5 +57,59 @@ pub async fn redemption_chain(senders: &[(usize, &str)]) -> Redemption {
         deployer,
         orchestrator,
         o,
+    }
+}
+
+#[allow(dead_code)] // each test file includes this module; not every one queues winners this way
+/// Queues winning tickets (win probability 1, 1 token each) that development account `sender`
+/// signs with `nonces`, under parameters `r`'s orchestrator issues now (they expire in 5 blocks).
+pub async fn queue_winners(
+    r: &Redemption,
+    store: &std::sync::Mutex<peerflow_orchestrator::PaymentStore>,
+    sender: usize,
+    nonces: std::ops::Range<u64>,
+) {
+    use peerflow_chain::bindings::staking::Staking;
+    use peerflow_orchestrator::{
+        ParamsPolicy, RecipientSecret, SenderFunds, TicketParams, Validator,
+    };
+    use peerflow_protocol::{Signature, TicketDomain};
+    let domain = TicketDomain {
+        chain_id: r.chain.chain_id(),
+        broker: r.d.ticket_broker,
+    };
+    let secret = RecipientSecret::new([7; 32]);
+    let validator = Validator::new(r.o, domain, secret.clone());
+    let policy = ParamsPolicy {
+        price_per_pixel: U256::from(1u64),
+        face_value: parse_ether("1").unwrap(),
+        win_prob: U256::MAX,
+        lifetime_blocks: 5,
+    };
+    let block = r.deployer.get_block_number().await.unwrap();
+    let round = Staking::new(r.d.staking, &r.deployer)
+        .currentRound()
+        .call()
+        .await
+        .unwrap()
+        .to::<u64>();
+    let funds = SenderFunds {
+        available: parse_ether("10").unwrap(),
+        unlocking: false,
+        signer_authorized: true,
+    };
+    let b = r.chain.address(sender);
+    let mut s = store.lock().unwrap();
+    let params = TicketParams::issue(&secret, &policy, r.o, b, block, round);
+    s.save_params(&params).unwrap();
+    for nonce in nonces {
+        let t = params.ticket(b, nonce);
+        let sig = Signature::sign(&r.chain.secret_key(sender), t.hash(&domain)).unwrap();
+        assert!(
+            validator
+                .accept(&mut s, &t, &sig, &funds, block)
+                .unwrap()
+                .winning
+        );
     }
 }
