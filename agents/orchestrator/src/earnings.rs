@@ -36,7 +36,7 @@ fn err(e: impl std::fmt::Display) -> EarningsError {
 }
 
 /// One `reward()` call of this orchestrator.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RewardCall {
     pub round: u64,
     /// Minted into the pool.
@@ -69,7 +69,10 @@ pub struct Earnings {
     pub rewards: Vec<RewardCall>,
 }
 
-#[derive(Debug)]
+/// Where the scan is and what it counted: kept in the orchestrator's database
+/// ([`EarningsReader::resume`], [`EarningsReader::read`]'s `persist`), so that a restart goes on
+/// from there instead of scanning from the deployment again.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 struct Scan {
     next_block: u64,
     redeemed_count: u64,
@@ -101,13 +104,30 @@ impl EarningsReader {
         }
     }
 
-    /// The earnings of `me` at the current block.
+    /// Goes on from a scan state `persist` saved (unless it is unreadable or before `from_block`),
+    /// else starts at `from_block`.
+    pub fn resume(from_block: u64, saved: Option<&str>) -> Self {
+        match saved.map(serde_json::from_str::<Scan>) {
+            Some(Ok(scan)) if scan.next_block >= from_block => Self {
+                scan: Mutex::new(scan),
+            },
+            Some(Err(error)) => {
+                tracing::warn!(%error, "earnings scan state unreadable: scanning again");
+                Self::new(from_block)
+            }
+            _ => Self::new(from_block),
+        }
+    }
+
+    /// The earnings of `me` at the current block; `persist` is handed the scan state (JSON) each
+    /// time it moves on.
     pub async fn read<P: Provider + Clone>(
         &self,
         provider: &P,
         staking: Address,
         broker: Address,
         me: Address,
+        persist: impl Fn(&str),
     ) -> Result<Earnings, EarningsError> {
         let head = provider.get_block_number().await.map_err(err)?;
         let staking = Staking::new(staking, provider.clone());
@@ -164,6 +184,9 @@ impl EarningsReader {
             let excess = scan.rewards.len().saturating_sub(REWARDS_KEPT);
             scan.rewards.drain(..excess);
             scan.next_block = to + 1;
+            if let Ok(json) = serde_json::to_string(&*scan) {
+                persist(&json);
+            }
         }
         let at = BlockId::number(head);
         let bonded_stake = staking

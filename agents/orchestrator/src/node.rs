@@ -203,6 +203,11 @@ impl<P: Provider + Clone> Node<P> {
             "segment results must be signed by the orchestrator"
         );
         let from_block = chain.start_block();
+        let saved = store.earnings_scan().unwrap_or_else(|error| {
+            tracing::warn!(%error, "reading the earnings scan state");
+            None
+        });
+        let earnings = EarningsReader::resume(from_block, saved.as_deref());
         Self {
             validator,
             store: Mutex::new(store),
@@ -212,7 +217,7 @@ impl<P: Provider + Clone> Node<P> {
             jobs: JobQueue::default(),
             transcoders: Transcoders::default(),
             streams: Streams::default(),
-            earnings: EarningsReader::new(from_block),
+            earnings,
             price: std::sync::RwLock::new(config.policy.price_per_pixel),
             face_value: std::sync::RwLock::new(config.policy.face_value),
             config,

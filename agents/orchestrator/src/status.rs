@@ -221,6 +221,11 @@ pub async fn status<P: Provider + Clone>(node: &Node<P>) -> Result<Status, Statu
             node.staking(),
             node.domain().broker,
             node.recipient(),
+            |json| {
+                if let Err(error) = node.store().save_earnings_scan(json) {
+                    tracing::warn!(%error, "saving the earnings scan");
+                }
+            },
         )
         .await;
     let (earnings, rewards, chain_error) = match chain {

@@ -120,6 +120,7 @@ CREATE TABLE IF NOT EXISTS winning_tickets (
     face_value BLOB NOT NULL, creation_round INTEGER NOT NULL, redeemable_from_block INTEGER NOT NULL,
     wire BLOB NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT,
     tx_hash BLOB, UNIQUE (signer, nonce));
+CREATE TABLE IF NOT EXISTS earnings_scan (id INTEGER PRIMARY KEY CHECK (id = 1), state TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS request_nonces (
     sender BLOB NOT NULL, nonce INTEGER NOT NULL, PRIMARY KEY (sender, nonce));
 ";
@@ -445,6 +446,26 @@ impl PaymentStore {
             Some(h) => self.params(B256::from_slice(&h)),
             None => Ok(None),
         }
+    }
+
+    /// The earnings scan's saved state ([`crate::earnings`]), if any.
+    pub fn earnings_scan(&self) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT state FROM earnings_scan WHERE id = 1", [], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
+    /// Saves the earnings scan's state.
+    pub fn save_earnings_scan(&self, state: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO earnings_scan (id, state) VALUES (1, ?1)
+             ON CONFLICT (id) DO UPDATE SET state = excluded.state",
+            [state],
+        )?;
+        Ok(())
     }
 
     /// Records the outcome of a redemption attempt.

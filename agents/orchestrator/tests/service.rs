@@ -113,15 +113,6 @@ async fn orchestrator_rewards_every_round_and_keeps_its_secret() {
         })
         .await
         .unwrap();
-    eprintln!(
-        "after the reorg: last rewarded {}",
-        staking
-            .orchestratorInfo(me)
-            .call()
-            .await
-            .unwrap()
-            .lastRewardRound
-    );
     let mut again = false;
     for _ in 0..50 {
         let info = staking.orchestratorInfo(me).call().await.unwrap();
@@ -133,11 +124,43 @@ async fn orchestrator_rewards_every_round_and_keeps_its_secret() {
     }
     assert!(again, "reward() called again after the reorg");
 
+    // The status counts the reward calls from the chain; the scan's place is saved with them.
+    let status = |url: String| async move {
+        reqwest::get(format!("{url}/v1/status"))
+            .await
+            .unwrap()
+            .json::<serde_json::Value>()
+            .await
+            .unwrap()
+    };
+    let before = status(running.url.clone()).await["rewards"]["count"].clone();
+    // Two rounds rewarded (the reorged-out call was replaced by the one after it).
+    assert!(before.as_u64().unwrap() >= 2, "{before}");
+
     let secret = RecipientSecret::load_or_create(&dir.path().join("recipient.secret"))
         .unwrap()
         .bytes();
     drop(running);
+    let saved: serde_json::Value = serde_json::from_str(
+        &peerflow_orchestrator::PaymentStore::open(&dir.path().join("payments.sqlite"))
+            .unwrap()
+            .earnings_scan()
+            .unwrap()
+            .expect("the earnings scan's place is saved"),
+    )
+    .unwrap();
+    assert!(saved["next_block"].as_u64().unwrap() > d.deployment_block.unwrap());
     let again = start(o, me, chain.secret_key(1), config).await.unwrap();
+    // After the restart the scan goes on from its place: the same calls, not counted twice.
+    let after = status(again.url.clone()).await["rewards"]["count"].clone();
+    assert!(
+        after.as_u64().unwrap() >= before.as_u64().unwrap(),
+        "{after} after {before}"
+    );
+    assert!(
+        after.as_u64().unwrap() <= before.as_u64().unwrap() + 1,
+        "{after} after {before}"
+    );
     assert_eq!(
         RecipientSecret::load_or_create(&dir.path().join("recipient.secret"))
             .unwrap()
