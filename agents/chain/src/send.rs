@@ -1,8 +1,8 @@
 //! Sending a transaction until it is mined: a transaction still unmined after
 //! [`SendPolicy::stuck_after`] (gas rose after it was priced) is replaced, same nonce, with fees
 //! raised to at least 12.5 % above its own and to the current EIP-1559 estimate (from
-//! `eth_feeHistory`), or sent again if the pool dropped it, up to [`SendPolicy::bumps`] times; never
-//! above
+//! `eth_feeHistory`) — also when the pool dropped it: always with the first version's nonce, so
+//! that at most one version is ever mined — up to [`SendPolicy::bumps`] times; never above
 //! [`SendPolicy::max_fee_per_gas`], the operator's ceiling: past it the send gives up with
 //! [`ChainError::GasAboveCeiling`] (the transaction stays in the pool and may still be mined when
 //! gas falls; the caller tries again later, and the contracts' replay rules make a second
@@ -75,6 +75,9 @@ where
     within_ceiling(&call.provider, &policy).await?;
     let mut pending = nonce::send(call).await?;
     let mut sent = vec![*pending.tx_hash()];
+    // The nonce and fees of the last version sent: every later version reuses the nonce, so at
+    // most one of them is ever mined (a fresh nonce could execute the call twice).
+    let mut version = version_of(&call.provider, sent[0]).await?;
     let mut bumps = 0;
     loop {
         match pending
@@ -91,21 +94,19 @@ where
             return Ok(receipt);
         }
         let last = *sent.last().expect("one sent");
-        let tx = call
-            .provider
-            .get_transaction_by_hash(last)
-            .await
-            .map_err(|e| ChainError::Contract(e.into()))?;
-        let Some(tx) = tx else {
-            // Dropped from the pool (nodes evict what the base fee outgrew): send it afresh.
-            if bumps >= policy.bumps {
-                return Err(ChainError::Stuck(last));
-            }
-            within_ceiling(&call.provider, &policy).await?;
-            bumps += 1;
-            pending = nonce::send(call).await?;
-            sent.push(*pending.tx_hash());
-            continue;
+        // Still in the pool: its own fees; dropped (nodes evict what the base fee outgrew): the
+        // fees it was sent with.
+        if let Some(v) = version_of(&call.provider, last).await? {
+            version = Some(v);
+        }
+        let Some(Version {
+            nonce,
+            max_fee,
+            tip,
+        }) = version
+        else {
+            // Its nonce was never seen: sending again could execute the call twice.
+            return Err(ChainError::Stuck(last));
         };
         if bumps >= policy.bumps {
             return Err(ChainError::Stuck(last));
@@ -115,11 +116,8 @@ where
             .estimate_eip1559_fees()
             .await
             .map_err(|e| ChainError::Contract(e.into()))?;
-        let tip = bumped(tx.max_priority_fee_per_gas().unwrap_or(0))
-            .max(estimate.max_priority_fee_per_gas);
-        let max_fee = bumped(tx.max_fee_per_gas())
-            .max(estimate.max_fee_per_gas)
-            .max(tip);
+        let tip = bumped(tip).max(estimate.max_priority_fee_per_gas);
+        let max_fee = bumped(max_fee).max(estimate.max_fee_per_gas).max(tip);
         if let Some(ceiling) = policy.max_fee_per_gas
             && max_fee > ceiling
         {
@@ -128,20 +126,25 @@ where
                 ceiling,
             })));
         }
-        tracing::warn!(%last, nonce = tx.nonce(), max_fee, tip, "transaction stuck: replacing it with higher fees");
+        tracing::warn!(%last, nonce, max_fee, tip, "transaction not mined: sending it again, same nonce, higher fees");
         let replacement = call
             .clone()
-            .nonce(tx.nonce())
+            .nonce(nonce)
             .max_fee_per_gas(max_fee)
             .max_priority_fee_per_gas(tip);
+        bumps += 1;
         match replacement.send().await {
             Ok(p) => {
                 pending = p;
                 sent.push(*pending.tx_hash());
-                bumps += 1;
+                version = Some(Version {
+                    nonce,
+                    max_fee,
+                    tip,
+                });
             }
             Err(error) => {
-                // The original may have been mined between the look and the replacement.
+                // One version may have been mined between the look and the replacement.
                 if let Some(receipt) = mined(&call.provider, &sent).await? {
                     return Ok(receipt);
                 }
@@ -149,6 +152,30 @@ where
             }
         }
     }
+}
+
+/// What a sent version of a transaction committed to.
+#[derive(Debug, Clone, Copy)]
+struct Version {
+    nonce: u64,
+    max_fee: u128,
+    tip: u128,
+}
+
+/// The nonce and fees of transaction `hash`, if the node knows it.
+async fn version_of<P: Provider>(
+    provider: &P,
+    hash: alloy::primitives::TxHash,
+) -> Result<Option<Version>, ChainError> {
+    let tx = provider
+        .get_transaction_by_hash(hash)
+        .await
+        .map_err(|e| ChainError::Contract(e.into()))?;
+    Ok(tx.map(|tx| Version {
+        nonce: tx.nonce(),
+        max_fee: tx.max_fee_per_gas(),
+        tip: tx.max_priority_fee_per_gas().unwrap_or(0),
+    }))
 }
 
 /// Fails with [`ChainError::GasAboveCeiling`] when being mined now takes more than the ceiling.
