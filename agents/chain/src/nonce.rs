@@ -13,8 +13,9 @@
 //! the highest in flight + 1, and the last accepted + 1 (a node may count an accepted transaction a
 //! moment late; a load-balanced provider may ask another node). That last one only stands while the
 //! node still knows the transaction: one a reorg took out and dropped no longer holds the nonce.
-//! Concurrent sends in one process never collide, and neither a refused estimate (its nonce is
-//! released unused) nor a reorg leaves a gap. A nonce handed to a send made without [`send`] is
+//! Sends of one key in one process take turns from taking their nonce until the node accepted or
+//! refused them, so they never collide, and neither a refused estimate (its nonce is released
+//! unused, before the next send takes one) nor a reorg leaves a gap. A nonce handed to a send made without [`send`] is
 //! released after [`HINT`]. [`send`] also retries a call the node refused for its nonce (another
 //! process took it between the read and the send) with a fresh one.
 //!
@@ -24,7 +25,7 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{LazyLock, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 use alloy::contract::{CallBuilder, CallDecoder};
@@ -57,9 +58,27 @@ fn accounts() -> std::sync::MutexGuard<'static, HashMap<Address, Account>> {
     ACCOUNTS.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Per address: whose turn it is to take a nonce and hand its transaction to the node. A send made
+/// through [`send`] holds it from taking its nonce until the node accepted or refused it, so a
+/// send that fails never leaves a gap under a later one that went through.
+static TURNS: LazyLock<Mutex<HashMap<Address, Arc<tokio::sync::Mutex<()>>>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
+fn turn_of(address: Address) -> Arc<tokio::sync::Mutex<()>> {
+    let mut turns = TURNS.lock().unwrap_or_else(|e| e.into_inner());
+    Arc::clone(turns.entry(address).or_default())
+}
+
+/// A nonce a send in this task took, and its turn.
+struct Taken {
+    address: Address,
+    nonce: u64,
+    _turn: tokio::sync::OwnedMutexGuard<()>,
+}
+
 tokio::task_local! {
-    /// The (address, nonce) pairs taken by the send [`send`] is making in this task.
-    static TAKEN: RefCell<Vec<(Address, u64)>>;
+    /// The nonces taken by the send [`send`] is making in this task.
+    static TAKEN: RefCell<Vec<Taken>>;
 }
 
 /// What [`SharedNonces::take`] decided.
@@ -141,13 +160,18 @@ impl NonceManager for SharedNonces {
         P: Provider<N>,
         N: alloy::network::Network,
     {
+        // Inside [`send`], wait for this key's turn (held until the send is over).
+        let turn = match TAKEN.try_with(|_| ()) {
+            Ok(()) => Some(turn_of(address).lock_owned().await),
+            Err(_) => None,
+        };
         let mut known = false;
         let nonce = loop {
             let ended = Self::ended(address);
             let pending = provider.get_transaction_count(address).pending().await?;
             match Self::take(address, pending, ended, known, Instant::now()) {
                 Take::Nonce(n) => break n,
-                Take::Stale => {}
+                Take::Stale => known = false,
                 Take::Check(tx) => {
                     known = provider.get_transaction_by_hash(tx).await?.is_some();
                     if !known {
@@ -156,8 +180,16 @@ impl NonceManager for SharedNonces {
                 }
             }
         };
-        // Inside [`send`], the nonce is released when its send is over.
-        let _ = TAKEN.try_with(|t| t.borrow_mut().push((address, nonce)));
+        // Inside [`send`], the nonce is released, and the turn passed on, when its send is over.
+        if let Some(turn) = turn {
+            let _ = TAKEN.try_with(|t| {
+                t.borrow_mut().push(Taken {
+                    address,
+                    nonce,
+                    _turn: turn,
+                })
+            });
+        }
         Ok(nonce)
     }
 }
@@ -194,8 +226,9 @@ pub async fn send<P: Provider, D: CallDecoder>(
         // The filler takes one nonce per send; the accepted transaction has the last one taken.
         let accepted = sent.as_ref().ok().map(|p| *p.tx_hash());
         let last = taken.len().saturating_sub(1);
-        for (i, (address, nonce)) in taken.into_iter().enumerate() {
-            SharedNonces::release(address, nonce, accepted.filter(|_| i == last));
+        for (i, t) in taken.into_iter().enumerate() {
+            SharedNonces::release(t.address, t.nonce, accepted.filter(|_| i == last));
+            // The turn passes on here, once the release is recorded.
         }
         match sent {
             Ok(pending) => return Ok(pending),
