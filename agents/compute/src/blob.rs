@@ -15,6 +15,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Serialize;
 
+use peerflow_protocol::netguard::{self, UrlRefused};
+
 use crate::Digest;
 use crate::spec::BlobRef;
 
@@ -42,6 +44,26 @@ pub enum BlobError {
     },
     #[error("http: {0}")]
     Http(String),
+    /// Every source was refused before anything was fetched (see [`BlobClient::guarded`]).
+    #[error("blob {digest}: {reason}")]
+    Refused {
+        digest: Digest,
+        reason: UrlRefused,
+    },
+}
+
+impl BlobError {
+    /// Machine-readable reason, safe to show to anyone (no URL, no OS error text).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Io { .. } => "storage",
+            Self::NotFound(_) => "unavailable",
+            Self::Corrupt { .. } => "corrupt",
+            Self::TooLarge { .. } => "too_large",
+            Self::Http(_) => "http",
+            Self::Refused { reason, .. } => reason.code(),
+        }
+    }
 }
 
 /// A directory of blobs named by sha256 hex.
@@ -214,11 +236,15 @@ async fn head_blob(
 }
 
 /// Fetches and uploads blobs over HTTP: connections and headers wait at most
-/// [`IDLE_TIMEOUT`], bodies are read within their limit ([`read_bounded`]).
+/// [`IDLE_TIMEOUT`], bodies are read within their limit ([`read_bounded`]). A
+/// [`BlobClient::guarded`] client fetches only from public addresses (every redirect hop
+/// included), for URLs someone else chose.
 #[derive(Debug, Clone)]
 pub struct BlobClient {
     http: reqwest::Client,
     idle: Duration,
+    /// `Some(allow_private)` for a guarded client.
+    guard: Option<bool>,
 }
 
 impl Default for BlobClient {
@@ -236,8 +262,22 @@ pub enum Fetch {
     /// More than the limit was declared or arrived (the bytes counted so far).
     #[error("{0} bytes is over the limit")]
     TooLarge(u64),
+    /// Refused before anything was fetched.
+    #[error(transparent)]
+    Refused(UrlRefused),
     #[error("{0}")]
     Failed(String),
+}
+
+impl Fetch {
+    /// Machine-readable reason, safe to show to anyone.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::TooLarge(_) => "too_large",
+            Self::Refused(r) => r.code(),
+            Self::Failed(_) => "unavailable",
+        }
+    }
 }
 
 /// Reads `resp`'s body, chunk by chunk, stopping as soon as it passes `limit` bytes (a chunked
@@ -281,7 +321,25 @@ impl BlobClient {
             .connect_timeout(idle)
             .build()
             .unwrap_or_default();
-        Self { http, idle }
+        Self {
+            http,
+            idle,
+            guard: None,
+        }
+    }
+
+    /// A client for URLs others chose (a buyer's spec and input sources): only public addresses
+    /// unless `allow_private` (a devnet), checked for address literals, resolved names and every
+    /// redirect hop ([`peerflow_protocol::netguard`]).
+    pub fn guarded(allow_private: bool) -> Self {
+        let http = netguard::guarded_client(allow_private, IDLE_TIMEOUT)
+            .build()
+            .unwrap_or_default();
+        Self {
+            http,
+            idle: IDLE_TIMEOUT,
+            guard: Some(allow_private),
+        }
     }
 
     /// Uploads `bytes` to the store at `base` and returns the [`BlobRef`] naming it there.
@@ -312,6 +370,9 @@ impl BlobClient {
     /// GETs `url` (a 2xx answer), reading at most `limit` bytes, each wait (connect, headers,
     /// the next bytes) bounded by the idle timeout.
     pub async fn get_bounded(&self, url: &str, limit: u64) -> Result<Vec<u8>, Fetch> {
+        if let Some(allow_private) = self.guard {
+            netguard::check_url_str(url, allow_private).map_err(Fetch::Refused)?;
+        }
         let resp = tokio::time::timeout(self.idle, self.http.get(url).send())
             .await
             .map_err(|_| Fetch::Failed(format!("no answer within {:?}", self.idle)))?
@@ -338,6 +399,7 @@ impl BlobClient {
         sources: &[String],
         limit: u64,
     ) -> Result<Vec<u8>, BlobError> {
+        let mut refused = None;
         for source in sources {
             let url = blob_url(source, digest);
             let bytes = match self.get_bounded(&url, limit).await {
@@ -348,6 +410,11 @@ impl BlobClient {
                         size,
                         limit,
                     });
+                }
+                Err(Fetch::Refused(reason)) => {
+                    tracing::debug!(%url, %reason, "blob source refused");
+                    refused = Some(reason);
+                    continue;
                 }
                 Err(Fetch::Failed(e)) => {
                     tracing::debug!(%url, error = %e, "blob not fetched from this source");
@@ -361,7 +428,10 @@ impl BlobClient {
             }
             return Ok(bytes.to_vec());
         }
-        Err(BlobError::NotFound(digest))
+        Err(match refused {
+            Some(reason) => BlobError::Refused { digest, reason },
+            None => BlobError::NotFound(digest),
+        })
     }
 }
 

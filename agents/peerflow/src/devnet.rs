@@ -244,6 +244,8 @@ pub async fn start(options: &DevnetOptions) -> Result<Devnet> {
             },
             rates: Some("1e15,1e10,1e13".into()),
             poll_secs: Some(0.5),
+            // Everything in the devnet listens on 127.0.0.1.
+            allow_private_urls: Some(true),
             ..Default::default()
         };
         let wallet = wallet_of(i)?;

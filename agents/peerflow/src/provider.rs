@@ -67,6 +67,16 @@ pub struct ProviderOpts {
     /// outvote this provider and take its collateral.
     #[arg(long = "arbiter")]
     pub arbiters: Option<Vec<Address>>,
+    /// Take container jobs that ask for a network (default false: skipped, reason
+    /// `network_not_allowed`). They join the bridge `peerflow-jobs` (no traffic between
+    /// containers) and reach whatever this host routes to, the host itself included: firewall
+    /// the host's and the cloud metadata addresses in the DOCKER-USER chain before turning it on.
+    #[arg(long)]
+    pub allow_network_jobs: Option<bool>,
+    /// Fetch buyers' specs and inputs from private, loopback and link-local addresses too
+    /// (default false; a devnet on one machine needs it).
+    #[arg(long)]
+    pub allow_private_urls: Option<bool>,
 }
 
 fn ether(s: Option<&str>, default: &str, what: &str) -> Result<alloy::primitives::U256> {
@@ -210,6 +220,8 @@ pub async fn start_provider(
             .arbiters
             .clone()
             .unwrap_or_else(|| vec![deployment.deployer]),
+        allow_network_jobs: o.allow_network_jobs.unwrap_or(false),
+        allow_private_urls: o.allow_private_urls.unwrap_or(false),
     };
     let url = cfg.public_url.clone();
     let escrow = Escrow::new(deployment.job_escrow, deployment.work_token, chain)

@@ -14,6 +14,8 @@ pub mod metrics;
 #[cfg(feature = "http")]
 pub mod metrics_http;
 pub mod multipart;
+#[cfg(feature = "net")]
+pub mod netguard;
 pub mod result;
 pub mod signature;
 pub mod ticket;

@@ -98,6 +98,8 @@ async fn main() {
         poll: POLL,
         max_jobs: 2,
         arbiters: vec![chain.address(0)],
+        allow_network_jobs: false,
+        allow_private_urls: true,
     };
     let executor = Recording(
         ContainerExecutor::new(Runner::new(engine.clone()), "bench"),

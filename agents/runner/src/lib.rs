@@ -21,6 +21,7 @@ mod archive;
 pub mod cgroup;
 mod engine;
 mod error;
+mod imageid;
 pub mod linalg;
 mod logs;
 pub mod meter;
@@ -30,8 +31,9 @@ mod spec;
 pub mod testimage;
 
 pub use archive::{OutputData, OutputFile};
-pub use engine::{BuildContext, Engine};
+pub use engine::{BuildContext, Engine, JOB_NETWORK};
 pub use error::RunnerError;
+pub use imageid::archive_image_id;
 pub use logs::{DiscardLogs, LogLine, LogSink, LogStream};
 pub use meter::{Usage, UsageSample};
 pub use pricing::{Fit, Rates};

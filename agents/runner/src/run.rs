@@ -105,6 +105,9 @@ impl Runner {
         if spec.gpus > 0 {
             self.check_gpus(spec.gpus).await?;
         }
+        if spec.network {
+            self.engine.ensure_job_network().await?;
+        }
         let cgroup = JobCgroup::new(job_label);
         cgroup.enable_io_accounting();
         let docker = self.engine.docker();
@@ -370,7 +373,8 @@ impl Runner {
     }
 }
 
-/// The create request: limits, no privileges, no network unless asked.
+/// The create request: limits, no privileges, no network unless asked (then the jobs' own
+/// network, [`crate::JOB_NETWORK`]).
 fn container_body(spec: &RunSpec, job_label: &str, cgroup: &JobCgroup) -> ContainerCreateBody {
     let limits = &spec.limits;
     let memory = i64::try_from(limits.memory_bytes).unwrap_or(i64::MAX);
@@ -392,7 +396,11 @@ fn container_body(spec: &RunSpec, job_label: &str, cgroup: &JobCgroup) -> Contai
         privileged: Some(false),
         cap_drop: Some(vec!["ALL".to_string()]),
         security_opt: Some(vec!["no-new-privileges".to_string()]),
-        network_mode: (!spec.network).then(|| "none".to_string()),
+        network_mode: Some(if spec.network {
+            crate::engine::JOB_NETWORK.to_string()
+        } else {
+            "none".to_string()
+        }),
         cgroup_parent: Some(cgroup.docker_parent()),
         device_requests,
         ..Default::default()

@@ -73,7 +73,8 @@ pub struct RunSpec {
     pub output_host_dir: Option<PathBuf>,
     /// Resource limits.
     pub limits: Limits,
-    /// Whether the job gets a network (`false`: network mode `none`, only loopback).
+    /// Whether the job gets a network (`false`: network mode `none`, only loopback; `true`: the
+    /// jobs' own bridge, [`crate::JOB_NETWORK`]).
     pub network: bool,
     /// NVIDIA GPUs to attach (0 for none).
     pub gpus: u16,

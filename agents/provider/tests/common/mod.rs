@@ -102,6 +102,8 @@ impl Market {
                 poll: Duration::from_millis(200),
                 max_jobs: 4,
                 arbiters: vec![chain.address(ARBITER)],
+                allow_network_jobs: false,
+                allow_private_urls: true,
             };
             adjust(k, &mut cfg);
             let escrow = Escrow::new(d.job_escrow, d.work_token, wallet(&chain, i));
