@@ -1,6 +1,7 @@
 //! Container jobs through Docker ([`peerflow_runner`]): the image is loaded from the spec's
 //! archive blob when the daemon does not have it, the inputs are the fetched blobs, limits come
-//! from the spec (no network unless it asks), stdout/stderr go to the job's log as they come,
+//! from the spec (no network unless it asks; disk: a read-only root and a tmpfs of the spec's
+//! `disk_mb` for `/tmp` and the outputs), stdout/stderr go to the job's log as they come,
 //! and usage is metered from the container's cgroups.
 //!
 //! Images run by id, never by tag: the id is read from the spec's archive blob (the sha256 of the
@@ -101,6 +102,9 @@ impl Executor for ContainerExecutor {
                     memory_bytes: u64::from(r.memory_mb) << 20,
                     pids: 256,
                     timeout: std::time::Duration::from_secs(job.spec.timeout_secs),
+                    // The spec's disk (checked against this provider's offer): a read-only root,
+                    // `/tmp` and the outputs on a tmpfs of that size.
+                    disk_bytes: Some(u64::from(r.disk_mb.max(1)) << 20),
                 },
                 network: *network,
                 gpus: r.gpus,
@@ -122,7 +126,7 @@ impl Executor for ContainerExecutor {
             job.log.line(
                 "provider",
                 &format!(
-                    "exit code {}{}{}, {:.2} cpu-s, peak {} MiB",
+                    "exit code {}{}{}{}, {:.2} cpu-s, peak {} MiB",
                     outcome.exit_code,
                     if outcome.timed_out {
                         " (timed out)"
@@ -131,6 +135,11 @@ impl Executor for ContainerExecutor {
                     },
                     if outcome.oom_killed {
                         " (out of memory)"
+                    } else {
+                        ""
+                    },
+                    if outcome.disk_full {
+                        " (disk limit reached)"
                     } else {
                         ""
                     },

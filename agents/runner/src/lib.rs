@@ -27,6 +27,7 @@ mod logs;
 pub mod meter;
 pub mod pricing;
 mod run;
+mod scratch;
 mod spec;
 pub mod testimage;
 
