@@ -251,7 +251,7 @@ pub async fn start(options: &DevnetOptions) -> Result<Devnet> {
         let wallet = wallet_of(i)?;
         providers.push((
             me,
-            start_provider(wallet, me, &deployment, &opts, false).await?,
+            start_provider(wallet, me, chain.secret_key(i), &deployment, &opts, false).await?,
         ));
     }
     let buyer = chain.address(BUYER);

@@ -9,6 +9,7 @@
 //! [`SegmentResult`] that each segment reply carries.
 
 pub mod api;
+pub mod blobauth;
 pub mod lottery;
 pub mod metrics;
 #[cfg(feature = "http")]

@@ -161,9 +161,14 @@ mod tests {
         assert!(check_url_str("http://93.184.216.34/x", false).is_ok());
         assert!(check_url_str("https://example.com/x", false).is_ok());
         assert_eq!(
-            check_url_str("file:///etc/passwd", true).unwrap_err().code(),
+            check_url_str("file:///etc/passwd", true)
+                .unwrap_err()
+                .code(),
             "url_invalid"
         );
-        assert_eq!(check_url_str("nonsense", true).unwrap_err().code(), "url_invalid");
+        assert_eq!(
+            check_url_str("nonsense", true).unwrap_err().code(),
+            "url_invalid"
+        );
     }
 }

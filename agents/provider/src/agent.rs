@@ -62,6 +62,9 @@ pub struct ProviderConfig {
     /// link-local addresses: for a devnet or tests only. Off, such a URL is never fetched (nor
     /// any redirect to one) and the job is skipped with a reason code.
     pub allow_private_urls: bool,
+    /// This provider's key, signing its requests to other blob stores (which let only signed
+    /// readers fetch a job's spec and inputs). `None`: unsigned requests.
+    pub request_key: Option<peerflow_protocol::blobauth::RequestKey>,
 }
 
 /// Errors of one tick (the loop logs them and goes on).
@@ -120,7 +123,10 @@ impl<P: Provider + Clone + 'static> Agent<P> {
         let blobs = BlobStore::open(cfg.data_dir.join("blobs"))?;
         let metrics = Arc::new(Metrics::new());
         metrics::init(&metrics);
-        let client = BlobClient::guarded(cfg.allow_private_urls);
+        let client = match &cfg.request_key {
+            Some(key) => BlobClient::guarded(cfg.allow_private_urls).with_key(key.clone()),
+            None => BlobClient::guarded(cfg.allow_private_urls),
+        };
         Ok(Self {
             cfg,
             escrow,
@@ -151,7 +157,27 @@ impl<P: Provider + Clone + 'static> Agent<P> {
         self.store().get(job_id)
     }
 
-    fn store(&self) -> std::sync::MutexGuard<'_, ProviderStore> {
+    pub(crate) fn escrow(&self) -> &Escrow<P> {
+        &self.escrow
+    }
+
+    /// Records the jobs created since the last look (their spec and buyer), for the blob store's
+    /// access policy.
+    pub(crate) async fn sync_seen_jobs(&self) -> Result<(), AgentError> {
+        let head = self.escrow.chain_time().await?.0;
+        let from = self.store().seen_cursor()?.map_or(0, |c| c + 1);
+        if from > head {
+            return Ok(());
+        }
+        for job in self.escrow.created(from, head).await? {
+            self.store()
+                .record_seen(job.job_id, Digest::from(job.params.specHash), job.buyer)?;
+        }
+        self.store().set_seen_cursor(head)?;
+        Ok(())
+    }
+
+    pub(crate) fn store(&self) -> std::sync::MutexGuard<'_, ProviderStore> {
         self.store.lock().expect("store lock")
     }
 
@@ -186,11 +212,19 @@ impl<P: Provider + Clone + 'static> Agent<P> {
         let from = self.store().cursor()?.map_or(0, |c| c + 1);
         if from <= head {
             for job in self.escrow.created(from, head).await? {
+                self.store().record_seen(
+                    job.job_id,
+                    Digest::from(job.params.specHash),
+                    job.buyer,
+                )?;
                 if self.store().get(job.job_id)?.is_none() {
                     self.consider(job, now).await?;
                 }
             }
             self.store().set_cursor(head)?;
+            if self.store().seen_cursor()?.is_none_or(|c| c < head) {
+                self.store().set_seen_cursor(head)?;
+            }
         }
         let deferred = self.store().in_phase(JobPhase::Deferred)?;
         for row in deferred {
@@ -532,7 +566,13 @@ impl<P: Provider + Clone + 'static> Agent<P> {
                 _ => "spec_invalid",
             }
         })?;
-        self.blobs.put(&bytes).map_err(|e| {
+        let names: Vec<Digest> = spec.blobs().iter().map(|b| b.sha256).collect();
+        let stored = self
+            .blobs
+            .put(&bytes)
+            .map_err(AgentError::from)
+            .and_then(|_| Ok(self.store().add_spec_blobs(expected, &names)?));
+        stored.map_err(|e| {
             tracing::warn!(job = job.job_id, error = %e, "spec blob not stored");
             "storage"
         })?;
@@ -658,6 +698,7 @@ impl<P: Provider + Clone + 'static> Agent<P> {
         let mut files = Vec::with_capacity(x.outputs.len());
         for (path, bytes) in &x.outputs {
             let sha256 = self.blobs.put(bytes)?;
+            self.store().add_job_output(sha256, id)?;
             files.push(ManifestFile {
                 path: path.clone(),
                 sha256,
@@ -666,6 +707,7 @@ impl<P: Provider + Clone + 'static> Agent<P> {
         }
         let manifest = ResultManifest::new(spec, x.exit_code, files);
         let result = self.blobs.put(&manifest.to_bytes())?;
+        self.store().add_job_output(result, id)?;
         let quote = self.cfg.rates.quote(&x.usage);
         let charge = if self.cfg.rates.is_unpriced() {
             price
@@ -681,6 +723,7 @@ impl<P: Provider + Clone + 'static> Agent<P> {
             charge,
         };
         let usage = self.blobs.put(&record.to_bytes())?;
+        self.store().add_job_output(usage, id)?;
         Ok((result, usage))
     }
 

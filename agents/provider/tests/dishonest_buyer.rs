@@ -7,7 +7,9 @@
 //! - a job asking for a network is not taken unless the operator allows network jobs;
 //! - spec and input URLs naming private or loopback addresses are never fetched, and the job
 //!   view gives a reason code, not the URL or the error;
-//! - a job that writes past its disk fails cleanly (its result says so) and the provider goes on.
+//! - a job that writes past its disk fails cleanly (its result says so) and the provider goes on;
+//! - the blob store takes signed uploads only, and gives a job's spec, inputs, results and log
+//!   to its buyer, not to another key (401/403 with a code).
 
 mod common;
 
@@ -20,7 +22,8 @@ use common::{BUYER, Market, wallet};
 use peerflow_chain::actions::give;
 use peerflow_compute::buyer::{fetch_results, submit};
 use peerflow_compute::escrow::Escrow;
-use peerflow_compute::{BlobRef, ImageSpec, InputFile, JobSpec, Resources, Workload};
+use peerflow_compute::{BlobClient, BlobRef, ImageSpec, InputFile, JobSpec, Resources, Workload};
+use peerflow_protocol::blobauth::{BLOB_AUTH_HEADER, RequestKey};
 use peerflow_protocol::metrics::Exposition;
 use peerflow_provider::agent::Executors;
 use peerflow_provider::container::ContainerExecutor;
@@ -175,18 +178,24 @@ async fn another_buyers_archive_tagged_like_mine_does_not_change_what_my_job_run
     )
     .await
     .unwrap();
-    let attacker = Escrow::new(m.d.job_escrow, m.d.work_token, wallet(&m.chain, OTHER_BUYER));
+    let attacker = Escrow::new(
+        m.d.job_escrow,
+        m.d.work_token,
+        wallet(&m.chain, OTHER_BUYER),
+    );
     let image = |archive: BlobRef| ImageSpec {
         archive,
         reference: tag.clone(),
     };
+    let attacker_blobs =
+        BlobClient::new().with_key(RequestKey::new(m.chain.secret_key(OTHER_BUYER)).unwrap());
     let my_image = image(m.blobs.upload(&store, mine).await.unwrap());
-    let their_image = image(m.blobs.upload(&store, theirs).await.unwrap());
+    let their_image = image(attacker_blobs.upload(&store, theirs).await.unwrap());
 
     // The attacker's job runs first: its archive is loaded and re-tags the shared name.
     let (theirs_job, _) = submit(
         &attacker,
-        &m.blobs,
+        &attacker_blobs,
         &store,
         &spec(their_image, "cat /who > /out/who", vec![], false),
         &m.terms(1, "1", 600).await,
@@ -208,7 +217,9 @@ async fn another_buyers_archive_tagged_like_mine_does_not_change_what_my_job_run
     .unwrap();
     settle(&m, &[my_job]).await;
     let out = m.dir.path().join("mine");
-    fetch_results(&m.buyer, &m.blobs, my_job, &out).await.unwrap();
+    fetch_results(&m.buyer, &m.blobs, my_job, &out)
+        .await
+        .unwrap();
     assert_eq!(
         std::fs::read_to_string(out.join("who")).unwrap().trim(),
         "victim",
@@ -371,16 +382,30 @@ async fn urls_naming_private_addresses_are_never_fetched_and_the_view_gives_a_co
         }],
         false,
     );
-    let (job, _) = submit(&m.buyer, &m.blobs, &m.urls[0], &s, &m.terms(1, "1", 600).await)
-        .await
-        .unwrap();
+    let (job, _) = submit(
+        &m.buyer,
+        &m.blobs,
+        &m.urls[0],
+        &s,
+        &m.terms(1, "1", 600).await,
+    )
+    .await
+    .unwrap();
     jobs.push(job);
     m.drive_until(Duration::from_secs(60), || async {
         jobs.iter().all(|&j| phase(&m, 0, j).is_some())
     })
     .await;
-    assert_eq!(hits.load(Ordering::SeqCst), 0, "nothing internal was fetched");
-    let expected = ["spec_url_not_public", "spec_unavailable", "input_url_not_public"];
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        0,
+        "nothing internal was fetched"
+    );
+    let expected = [
+        "spec_url_not_public",
+        "spec_unavailable",
+        "input_url_not_public",
+    ];
     for (&job, want) in jobs.iter().zip(expected) {
         assert_eq!(phase(&m, 0, job), Some(JobPhase::Skipped));
         let body = reqwest::get(format!("{}/v1/jobs/{job}", m.urls[0]))
@@ -414,9 +439,15 @@ async fn a_job_writing_past_its_disk_fails_cleanly_and_the_provider_goes_on() {
         vec![],
         false,
     );
-    let (job, _) = submit(&m.buyer, &m.blobs, &m.urls[0], &s, &m.terms(1, "1", 600).await)
-        .await
-        .unwrap();
+    let (job, _) = submit(
+        &m.buyer,
+        &m.blobs,
+        &m.urls[0],
+        &s,
+        &m.terms(1, "1", 600).await,
+    )
+    .await
+    .unwrap();
     settle(&m, &[job]).await;
     // A result, not an error: committed with the failing exit code, and the log says why.
     let out = m.dir.path().join("disk");
@@ -434,8 +465,163 @@ async fn a_job_writing_past_its_disk_fails_cleanly_and_the_provider_goes_on() {
         .map(|r| r.filter_map(Result::ok).map(|e| e.file_name()).collect())
         .unwrap_or_default();
     assert!(
-        !left.iter().any(|n| n.to_string_lossy().starts_with("disk-job")),
+        !left
+            .iter()
+            .any(|n| n.to_string_lossy().starts_with("disk-job")),
         "{left:?}"
     );
+    honest_job_completes(&m, &image).await;
+}
+
+/// A GET by `client` (signed when it has a key): the status and the JSON `code`, if any.
+async fn get_as(client: &BlobClient, url: &str) -> (u16, Option<String>, Vec<u8>) {
+    let resp = client
+        .signed(reqwest::Client::new().get(url), "GET", url)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let body = resp.bytes().await.unwrap().to_vec();
+    let code = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v["code"].as_str().map(str::to_owned));
+    (status, code, body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blobs_and_logs_are_only_for_the_jobs_buyer_and_uploads_are_signed() {
+    let d = docker().await;
+    let m = Market::start(containers(&d, "auth")).await;
+    let url = m.urls[0].clone();
+    let image = busybox_spec_image(&d, &m).await;
+    let stranger =
+        BlobClient::new().with_key(RequestKey::new(m.chain.secret_key(OTHER_BUYER)).unwrap());
+    let unsigned = BlobClient::new();
+
+    // An unsigned upload is refused and stores nothing.
+    let resp = reqwest::Client::new()
+        .post(format!("{url}/v1/blobs"))
+        .body("anonymous")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["code"], "unauthorized");
+    assert!(
+        !m.providers[0]
+            .blobs()
+            .contains(peerflow_compute::Digest::of(b"anonymous"))
+    );
+    let err = unsigned
+        .upload(&url, b"anonymous".to_vec())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("401"), "{err}");
+
+    // The buyer's job: a secret input, a result, a log.
+    let secret = m
+        .blobs
+        .upload(&url, b"the buyer's secret\n".to_vec())
+        .await
+        .unwrap();
+    let s = spec(
+        image.clone(),
+        "cat /in/secret > /out/copy; echo logged",
+        vec![InputFile {
+            path: "/in/secret".into(),
+            blob: secret.clone(),
+        }],
+        false,
+    );
+    let provider = m.provider_address(0);
+    let before = m.balance(provider).await;
+    let (job, _) = submit(&m.buyer, &m.blobs, &url, &s, &m.terms(1, "1", 600).await)
+        .await
+        .unwrap();
+    settle(&m, &[job]).await;
+    let result = m.buyer.results(job).await.unwrap()[0].clone();
+    let manifest_url = format!(
+        "{url}/v1/blobs/{}",
+        peerflow_compute::Digest::from(result.result_hash)
+    );
+    let usage_url = format!(
+        "{url}/v1/blobs/{}",
+        peerflow_compute::Digest::from(result.usage_hash)
+    );
+    let spec_url = format!("{url}/v1/blobs/{}", s.digest());
+    let input_url = format!("{url}/v1/blobs/{}", secret.sha256);
+    let log_url = format!("{url}/v1/jobs/{job}/logs");
+
+    for target in [&spec_url, &input_url, &manifest_url, &usage_url, &log_url] {
+        let (status, code, body) = get_as(&stranger, target).await;
+        assert_eq!(
+            (status, code.as_deref()),
+            (403, Some("forbidden")),
+            "{target}"
+        );
+        assert!(
+            !String::from_utf8_lossy(&body).contains("secret"),
+            "{target}"
+        );
+        let (status, code, _) = get_as(&unsigned, target).await;
+        assert_eq!(
+            (status, code.as_deref()),
+            (401, Some("unauthorized")),
+            "{target}"
+        );
+        let (status, _, _) = get_as(&m.blobs, target).await;
+        assert_eq!(status, 200, "the buyer reads {target}");
+    }
+    let (_, _, log) = get_as(&m.blobs, &log_url).await;
+    assert!(String::from_utf8_lossy(&log).contains("[stdout] logged"));
+
+    // A signature is good for its own path only, and only its signer's.
+    let signed_for_spec = stranger.key().unwrap().authorize("GET", "/v1/blobs/00");
+    let resp = reqwest::Client::new()
+        .get(&input_url)
+        .header(BLOB_AUTH_HEADER, signed_for_spec.to_header())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    let buyer_key = m.blobs.key().unwrap();
+    let path = format!("/v1/blobs/{}", secret.sha256);
+    let mut forged = stranger.key().unwrap().authorize("GET", &path);
+    forged.signer = buyer_key.address();
+    let resp = reqwest::Client::new()
+        .get(&input_url)
+        .header(BLOB_AUTH_HEADER, forged.to_header())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.status(),
+        401,
+        "a signature claiming the buyer's address"
+    );
+    let expired = buyer_key.sign("GET", &path, 1);
+    let resp = reqwest::Client::new()
+        .get(&input_url)
+        .header(BLOB_AUTH_HEADER, expired.to_header())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401, "an expired signature");
+
+    // The buyer fetches its results through the normal path; the provider was paid its charge.
+    let out = m.dir.path().join("auth");
+    fetch_results(&m.buyer, &m.blobs, job, &out).await.unwrap();
+    assert_eq!(
+        std::fs::read_to_string(out.join("copy")).unwrap(),
+        "the buyer's secret\n"
+    );
+    assert!(
+        fetch_results(&m.buyer, &stranger, job, &out).await.is_err(),
+        "another key cannot fetch the results"
+    );
+    assert_eq!(m.balance(provider).await, before + result.charge);
+    let metrics = scrape(&url).await;
+    assert!(metrics.value(pm::ERRORS, &[("source", "api"), ("code", "forbidden")]) >= 5.0);
     honest_job_completes(&m, &image).await;
 }

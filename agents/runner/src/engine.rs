@@ -237,7 +237,10 @@ impl Engine {
             .await;
         match created {
             Ok(_) => {
-                info!(network = JOB_NETWORK, "created the jobs' network (no inter-container traffic)");
+                info!(
+                    network = JOB_NETWORK,
+                    "created the jobs' network (no inter-container traffic)"
+                );
                 Ok(())
             }
             // Created concurrently by another run.

@@ -30,7 +30,10 @@ fn bad(message: impl Into<String>) -> RunnerError {
 
 /// The id (`sha256:…`) of the image an archive holds under `reference` (a tag in its
 /// `RepoTags`, or the id itself); with `reference` `None`, of its first image.
-pub fn archive_image_id(archive: impl Read, reference: Option<&str>) -> Result<String, RunnerError> {
+pub fn archive_image_id(
+    archive: impl Read,
+    reference: Option<&str>,
+) -> Result<String, RunnerError> {
     let mut tar = tar::Archive::new(archive);
     let mut manifest: Option<Vec<u8>> = None;
     let mut docs: HashMap<String, Vec<u8>> = HashMap::new();
@@ -73,8 +76,8 @@ pub fn archive_image_id(archive: impl Read, reference: Option<&str>) -> Result<S
         }
     }
     let manifest = manifest.ok_or_else(|| bad("no manifest.json (not a docker save archive)"))?;
-    let entries: Vec<ManifestEntry> = serde_json::from_slice(&manifest)
-        .map_err(|e| bad(format!("manifest.json: {e}")))?;
+    let entries: Vec<ManifestEntry> =
+        serde_json::from_slice(&manifest).map_err(|e| bad(format!("manifest.json: {e}")))?;
     let id_of = |entry: &ManifestEntry| -> Result<String, RunnerError> {
         let config = entry.config.trim_start_matches("./");
         let bytes = docs
@@ -83,7 +86,11 @@ pub fn archive_image_id(archive: impl Read, reference: Option<&str>) -> Result<S
         Ok(format!("sha256:{}", hex::encode(Sha256::digest(bytes))))
     };
     match reference {
-        None => id_of(entries.first().ok_or_else(|| bad("the archive holds no image"))?),
+        None => id_of(
+            entries
+                .first()
+                .ok_or_else(|| bad("the archive holds no image"))?,
+        ),
         Some(reference) => {
             for entry in &entries {
                 let tagged = entry

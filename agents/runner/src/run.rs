@@ -162,7 +162,15 @@ impl Runner {
         };
         info!(job = job_label, container = %short(&created.id), image = spec.image, "job created");
         let result = self
-            .drive(spec, &created.id, &cgroup, scratch.as_ref(), t_create, logs, cancel)
+            .drive(
+                spec,
+                &created.id,
+                &cgroup,
+                scratch.as_ref(),
+                t_create,
+                logs,
+                cancel,
+            )
             .await;
         guard.cleanup().await;
         result

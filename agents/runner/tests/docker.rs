@@ -296,11 +296,16 @@ async fn a_bounded_disk_stops_a_job_that_writes_too_much() {
     assert_eq!(text("copy"), "input bytes");
     assert_eq!(text("root"), "ro", "the root filesystem is read-only");
     // The scratch mount is gone with the job.
-    let scratch = std::env::temp_dir().join("peerflow-runner").join(label(name));
+    let scratch = std::env::temp_dir()
+        .join("peerflow-runner")
+        .join(label(name));
     assert!(!scratch.exists(), "{} left behind", scratch.display());
 
     // Within the limit the same job writes what it needs and succeeds.
-    let mut spec = RunSpec::shell(&image, "head -c 4m /dev/zero > /tmp/x && wc -c < /tmp/x > /out/n");
+    let mut spec = RunSpec::shell(
+        &image,
+        "head -c 4m /dev/zero > /tmp/x && wc -c < /tmp/x > /out/n",
+    );
     spec.limits.disk_bytes = Some(8 << 20);
     let outcome = run(&runner, &spec, "disk-ok").await;
     assert_eq!(outcome.exit_code, 0);

@@ -45,8 +45,8 @@ use peerflow_chain::{ChainError, Deployment};
 use peerflow_media::verify::Fault;
 use peerflow_media::{InputFormat, Profile, VideoCodec};
 use peerflow_protocol::SignedResult;
-use peerflow_protocol::netguard;
 use peerflow_protocol::metrics::{LATENCY_BUCKETS, Metrics};
+use peerflow_protocol::netguard;
 
 use super::evidence::{Manifest, ManifestFile};
 use super::verification::{VerifyPolicy, check_one};
@@ -614,11 +614,11 @@ fn profile_of(p: &peerflow_protocol::result::Profile) -> Option<Profile> {
 mod tests {
     use super::*;
     use crate::network::evidence::ManifestFile;
-    use std::net::SocketAddr;
     use alloy::primitives::B256;
     use alloy::providers::ProviderBuilder;
     use axum::extract::{Path, State};
     use std::collections::HashMap;
+    use std::net::SocketAddr;
 
     type Files = Arc<HashMap<String, Vec<u8>>>;
 
