@@ -161,17 +161,13 @@ impl Runner {
             done: false,
         };
         info!(job = job_label, container = %short(&created.id), image = spec.image, "job created");
-        let result = self
-            .drive(
-                spec,
-                &created.id,
-                &cgroup,
-                scratch.as_ref(),
-                t_create,
-                logs,
-                cancel,
-            )
-            .await;
+        let container = Created {
+            id: &created.id,
+            cgroup: &cgroup,
+            scratch: scratch.as_ref(),
+            at: t_create,
+        };
+        let result = self.drive(spec, &container, logs, cancel).await;
         guard.cleanup().await;
         result
     }
@@ -179,13 +175,16 @@ impl Runner {
     async fn drive(
         &self,
         spec: &RunSpec,
-        id: &str,
-        cgroup: &JobCgroup,
-        scratch: Option<&Scratch>,
-        t_create: Instant,
+        container: &Created<'_>,
         sink: &mut dyn LogSink,
         cancel: Option<&CancellationToken>,
     ) -> Result<RunOutcome, RunnerError> {
+        let Created {
+            id,
+            cgroup,
+            scratch,
+            at: t_create,
+        } = *container;
         let docker = self.engine.docker();
         // A bounded job's inputs and output directory are bind mounts (its root is read-only).
         if scratch.is_none() {
@@ -548,6 +547,16 @@ async fn kill(docker: &Docker, id: &str) -> Result<(), RunnerError> {
 
 fn short(id: &str) -> &str {
     &id[..id.len().min(12)]
+}
+
+/// A created container and what goes with it.
+#[derive(Clone, Copy)]
+struct Created<'a> {
+    id: &'a str,
+    cgroup: &'a JobCgroup,
+    scratch: Option<&'a Scratch>,
+    /// When the create request was sent.
+    at: Instant,
 }
 
 /// Removes the container and the job's cgroups: explicitly via [`ContainerGuard::cleanup`],

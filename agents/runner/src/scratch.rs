@@ -96,7 +96,7 @@ impl Scratch {
         // SAFETY: statvfs is plain data; the path is a valid C string.
         let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
         let rc = unsafe { libc::statvfs(path.as_ptr(), &mut st) };
-        (rc == 0).then(|| u64::from(st.f_bavail) * u64::from(st.f_frsize))
+        (rc == 0).then(|| st.f_bavail.saturating_mul(st.f_frsize))
     }
 
     /// Unmounts (lazily, so a container still holding it cannot keep it) and removes the
