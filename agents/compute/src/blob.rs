@@ -1,6 +1,11 @@
 //! Content-addressed blobs: a directory of files named by their sha256, served over HTTP
 //! (`PUT|GET|HEAD /v1/blobs/{sha256}`, `POST /v1/blobs`), and a client that fetches a blob from any
 //! of its sources and checks its hash, so no source has to be trusted.
+//!
+//! Who may upload and read is a [`BlobAccess`] policy ([`OpenAccess`]: anyone). Requests are
+//! signed by the requester's key ([`peerflow_protocol::blobauth`], header
+//! `x-peerflow-blob-auth`); a [`BlobClient::with_key`] client signs every request it makes. A
+//! refused request gets 401 `unauthorized` (no valid signature) or 403 `forbidden`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -10,10 +15,14 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path as UrlPath, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Serialize;
+
+use alloy::primitives::Address;
+use peerflow_protocol::blobauth::{BLOB_AUTH_HEADER, BlobAuth, RequestKey, unix_now};
+use peerflow_protocol::netguard::{self, UrlRefused};
 
 use crate::Digest;
 use crate::spec::BlobRef;
@@ -42,6 +51,23 @@ pub enum BlobError {
     },
     #[error("http: {0}")]
     Http(String),
+    /// Every source was refused before anything was fetched (see [`BlobClient::guarded`]).
+    #[error("blob {digest}: {reason}")]
+    Refused { digest: Digest, reason: UrlRefused },
+}
+
+impl BlobError {
+    /// Machine-readable reason, safe to show to anyone (no URL, no OS error text).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Io { .. } => "storage",
+            Self::NotFound(_) => "unavailable",
+            Self::Corrupt { .. } => "corrupt",
+            Self::TooLarge { .. } => "too_large",
+            Self::Http(_) => "http",
+            Self::Refused { reason, .. } => reason.code(),
+        }
+    }
 }
 
 /// A directory of blobs named by sha256 hex.
@@ -125,8 +151,96 @@ fn error(status: StatusCode, code: &'static str, message: impl Into<String>) -> 
     (status, axum::Json(body)).into_response()
 }
 
-/// The blob routes over `store`; bodies up to `max_bytes`.
+/// Whether a read is allowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadAccess {
+    Allowed,
+    /// Not without a signed request.
+    Unauthenticated,
+    /// Not for this signer.
+    Forbidden,
+}
+
+/// A boxed future of a [`BlobAccess`] decision.
+pub type AccessFuture<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = ReadAccess> + Send + 'a>>;
+
+/// Who may upload and read a store's blobs.
+pub trait BlobAccess: Send + Sync + 'static {
+    /// Whether an upload must be signed.
+    fn uploads_need_auth(&self) -> bool;
+    /// Records that `by` (`None`: unsigned) stored `digest`, whose bytes are `bytes`.
+    fn uploaded(&self, digest: Digest, bytes: &[u8], by: Option<Address>);
+    /// Whether `reader` (`None`: an unsigned request) may read `digest`.
+    fn may_read(&self, digest: Digest, reader: Option<Address>) -> AccessFuture<'_>;
+}
+
+/// Anyone uploads and reads, signed or not (a buyer's own store, tests).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OpenAccess;
+
+impl BlobAccess for OpenAccess {
+    fn uploads_need_auth(&self) -> bool {
+        false
+    }
+    fn uploaded(&self, _: Digest, _: &[u8], _: Option<Address>) {}
+    fn may_read(&self, _: Digest, _: Option<Address>) -> AccessFuture<'_> {
+        Box::pin(async { ReadAccess::Allowed })
+    }
+}
+
+/// The signer of a request: `Ok(None)` when unsigned, `Err` (401 `unauthorized`) when the
+/// signature does not hold for this method and path now.
+pub fn request_signer(
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Result<Option<Address>, Box<Response>> {
+    let Some(value) = headers.get(BLOB_AUTH_HEADER) else {
+        return Ok(None);
+    };
+    BlobAuth::parse(value.as_bytes())
+        .and_then(|auth| auth.verify(method.as_str(), uri.path(), unix_now()))
+        .map(Some)
+        .map_err(|e| {
+            Box::new(error(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                e.to_string(),
+            ))
+        })
+}
+
+/// The reply to a refused read.
+pub fn refused(access: ReadAccess) -> Option<Response> {
+    match access {
+        ReadAccess::Allowed => None,
+        ReadAccess::Unauthenticated => Some(error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            format!("sign the request ({BLOB_AUTH_HEADER})"),
+        )),
+        ReadAccess::Forbidden => Some(error(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "this key may not read it",
+        )),
+    }
+}
+
+#[derive(Clone)]
+struct Served {
+    store: Arc<BlobStore>,
+    access: Arc<dyn BlobAccess>,
+}
+
+/// The blob routes over `store`, open to anyone; bodies up to `max_bytes`.
 pub fn routes(store: Arc<BlobStore>, max_bytes: usize) -> Router {
+    routes_with(store, max_bytes, Arc::new(OpenAccess))
+}
+
+/// The blob routes over `store` under the `access` policy; bodies up to `max_bytes`.
+pub fn routes_with(store: Arc<BlobStore>, max_bytes: usize, access: Arc<dyn BlobAccess>) -> Router {
     Router::new()
         .route("/v1/blobs", post(post_blob))
         .route(
@@ -134,7 +248,7 @@ pub fn routes(store: Arc<BlobStore>, max_bytes: usize) -> Router {
             get(get_blob).put(put_blob).head(head_blob),
         )
         .layer(DefaultBodyLimit::max(max_bytes))
-        .with_state(store)
+        .with_state(Served { store, access })
 }
 
 fn parse(digest: &str) -> Result<Digest, Box<Response>> {
@@ -147,10 +261,31 @@ fn parse(digest: &str) -> Result<Digest, Box<Response>> {
     })
 }
 
-async fn store_blob(store: Arc<BlobStore>, body: Bytes) -> Response {
+/// The uploader, when the policy lets this request upload.
+fn uploader(
+    served: &Served,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Result<Option<Address>, Box<Response>> {
+    let signer = request_signer(method, uri, headers)?;
+    if signer.is_none() && served.access.uploads_need_auth() {
+        return Err(Box::new(error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            format!("uploads must be signed ({BLOB_AUTH_HEADER})"),
+        )));
+    }
+    Ok(signer)
+}
+
+async fn store_blob(served: Served, body: Bytes, by: Option<Address>) -> Response {
     let size = body.len();
-    match tokio::task::spawn_blocking(move || store.put(&body)).await {
+    let store = Arc::clone(&served.store);
+    let bytes = body.clone();
+    match tokio::task::spawn_blocking(move || store.put(&bytes)).await {
         Ok(Ok(sha256)) => {
+            served.access.uploaded(sha256, &body, by);
             (StatusCode::CREATED, axum::Json(Stored { sha256, size })).into_response()
         }
         Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, "storage", e.to_string()),
@@ -158,15 +293,31 @@ async fn store_blob(store: Arc<BlobStore>, body: Bytes) -> Response {
     }
 }
 
-async fn post_blob(State(store): State<Arc<BlobStore>>, body: Bytes) -> Response {
-    store_blob(store, body).await
+async fn post_blob(
+    State(served): State<Served>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match uploader(&served, &method, &uri, &headers) {
+        Ok(by) => store_blob(served, body, by).await,
+        Err(r) => *r,
+    }
 }
 
 async fn put_blob(
-    State(store): State<Arc<BlobStore>>,
+    State(served): State<Served>,
     UrlPath(digest): UrlPath<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let by = match uploader(&served, &method, &uri, &headers) {
+        Ok(by) => by,
+        Err(r) => return *r,
+    };
     let want = match parse(&digest) {
         Ok(d) => d,
         Err(r) => return *r,
@@ -179,17 +330,37 @@ async fn put_blob(
             format!("body hashes to {got}, not {want}"),
         );
     }
-    store_blob(store, body).await
+    store_blob(served, body, by).await
+}
+
+/// The digest of a read the policy allows, or the reply refusing it.
+async fn readable(
+    served: &Served,
+    digest: &str,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Result<Digest, Box<Response>> {
+    let reader = request_signer(method, uri, headers)?;
+    let digest = parse(digest)?;
+    match refused(served.access.may_read(digest, reader).await) {
+        None => Ok(digest),
+        Some(r) => Err(Box::new(r)),
+    }
 }
 
 async fn get_blob(
-    State(store): State<Arc<BlobStore>>,
+    State(served): State<Served>,
     UrlPath(digest): UrlPath<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
 ) -> Response {
-    let digest = match parse(&digest) {
+    let digest = match readable(&served, &digest, &method, &uri, &headers).await {
         Ok(d) => d,
         Err(r) => return *r,
     };
+    let store = Arc::clone(&served.store);
     match tokio::task::spawn_blocking(move || store.get(digest)).await {
         Ok(Ok(Some(bytes))) => bytes.into_response(),
         Ok(Ok(None)) => error(
@@ -203,22 +374,31 @@ async fn get_blob(
 }
 
 async fn head_blob(
-    State(store): State<Arc<BlobStore>>,
+    State(served): State<Served>,
     UrlPath(digest): UrlPath<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
 ) -> Response {
-    match parse(&digest) {
-        Ok(d) if store.contains(d) => StatusCode::OK.into_response(),
+    match readable(&served, &digest, &method, &uri, &headers).await {
+        Ok(d) if served.store.contains(d) => StatusCode::OK.into_response(),
         Ok(_) => StatusCode::NOT_FOUND.into_response(),
         Err(r) => *r,
     }
 }
 
 /// Fetches and uploads blobs over HTTP: connections and headers wait at most
-/// [`IDLE_TIMEOUT`], bodies are read within their limit ([`read_bounded`]).
+/// [`IDLE_TIMEOUT`], bodies are read within their limit ([`read_bounded`]). A
+/// [`BlobClient::guarded`] client fetches only from public addresses (every redirect hop
+/// included), for URLs someone else chose.
 #[derive(Debug, Clone)]
 pub struct BlobClient {
     http: reqwest::Client,
     idle: Duration,
+    /// `Some(allow_private)` for a guarded client.
+    guard: Option<bool>,
+    /// Signs every request when set.
+    key: Option<RequestKey>,
 }
 
 impl Default for BlobClient {
@@ -236,8 +416,22 @@ pub enum Fetch {
     /// More than the limit was declared or arrived (the bytes counted so far).
     #[error("{0} bytes is over the limit")]
     TooLarge(u64),
+    /// Refused before anything was fetched.
+    #[error(transparent)]
+    Refused(UrlRefused),
     #[error("{0}")]
     Failed(String),
+}
+
+impl Fetch {
+    /// Machine-readable reason, safe to show to anyone.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::TooLarge(_) => "too_large",
+            Self::Refused(r) => r.code(),
+            Self::Failed(_) => "unavailable",
+        }
+    }
 }
 
 /// Reads `resp`'s body, chunk by chunk, stopping as soon as it passes `limit` bytes (a chunked
@@ -281,16 +475,62 @@ impl BlobClient {
             .connect_timeout(idle)
             .build()
             .unwrap_or_default();
-        Self { http, idle }
+        Self {
+            http,
+            idle,
+            guard: None,
+            key: None,
+        }
+    }
+
+    /// A client for URLs others chose (a buyer's spec and input sources): only public addresses
+    /// unless `allow_private` (a devnet), checked for address literals, resolved names and every
+    /// redirect hop ([`peerflow_protocol::netguard`]).
+    pub fn guarded(allow_private: bool) -> Self {
+        let http = netguard::guarded_client(allow_private, IDLE_TIMEOUT)
+            .build()
+            .unwrap_or_default();
+        Self {
+            http,
+            idle: IDLE_TIMEOUT,
+            guard: Some(allow_private),
+            key: None,
+        }
+    }
+
+    /// The same client signing every request with `key` (a buyer's or a provider's key): stores
+    /// record who uploaded a blob and let only those allowed read it.
+    pub fn with_key(mut self, key: RequestKey) -> Self {
+        self.key = Some(key);
+        self
+    }
+
+    /// The key requests are signed with, if any.
+    pub fn key(&self) -> Option<&RequestKey> {
+        self.key.as_ref()
+    }
+
+    /// `request` signed for `method` on `url`'s path, when this client has a key.
+    pub fn signed(
+        &self,
+        request: reqwest::RequestBuilder,
+        method: &str,
+        url: &str,
+    ) -> reqwest::RequestBuilder {
+        let Some(key) = &self.key else {
+            return request;
+        };
+        let path = reqwest::Url::parse(url).map_or_else(|_| String::new(), |u| u.path().to_owned());
+        request.header(BLOB_AUTH_HEADER, key.authorize(method, &path).to_header())
     }
 
     /// Uploads `bytes` to the store at `base` and returns the [`BlobRef`] naming it there.
     pub async fn upload(&self, base: &str, bytes: Vec<u8>) -> Result<BlobRef, BlobError> {
         let digest = Digest::of(&bytes);
         let size = bytes.len() as u64;
+        let url = blob_url(base, digest);
         let resp = self
-            .http
-            .put(blob_url(base, digest))
+            .signed(self.http.put(&url), "PUT", &url)
             .body(bytes)
             .send()
             .await
@@ -312,7 +552,11 @@ impl BlobClient {
     /// GETs `url` (a 2xx answer), reading at most `limit` bytes, each wait (connect, headers,
     /// the next bytes) bounded by the idle timeout.
     pub async fn get_bounded(&self, url: &str, limit: u64) -> Result<Vec<u8>, Fetch> {
-        let resp = tokio::time::timeout(self.idle, self.http.get(url).send())
+        if let Some(allow_private) = self.guard {
+            netguard::check_url_str(url, allow_private).map_err(Fetch::Refused)?;
+        }
+        let request = self.signed(self.http.get(url), "GET", url);
+        let resp = tokio::time::timeout(self.idle, request.send())
             .await
             .map_err(|_| Fetch::Failed(format!("no answer within {:?}", self.idle)))?
             .and_then(|r| r.error_for_status())
@@ -338,6 +582,7 @@ impl BlobClient {
         sources: &[String],
         limit: u64,
     ) -> Result<Vec<u8>, BlobError> {
+        let mut refused = None;
         for source in sources {
             let url = blob_url(source, digest);
             let bytes = match self.get_bounded(&url, limit).await {
@@ -348,6 +593,11 @@ impl BlobClient {
                         size,
                         limit,
                     });
+                }
+                Err(Fetch::Refused(reason)) => {
+                    tracing::debug!(%url, %reason, "blob source refused");
+                    refused = Some(reason);
+                    continue;
                 }
                 Err(Fetch::Failed(e)) => {
                     tracing::debug!(%url, error = %e, "blob not fetched from this source");
@@ -361,7 +611,10 @@ impl BlobClient {
             }
             return Ok(bytes.to_vec());
         }
-        Err(BlobError::NotFound(digest))
+        Err(match refused {
+            Some(reason) => BlobError::Refused { digest, reason },
+            None => BlobError::NotFound(digest),
+        })
     }
 }
 

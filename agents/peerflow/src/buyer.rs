@@ -12,6 +12,7 @@ use peerflow_chain::bindings::service_registry::ServiceRegistry;
 use peerflow_compute::buyer::{Terms, confirmed, fetch_results, submit};
 use peerflow_compute::escrow::{Escrow, codes, job_status_name, slot_status_name};
 use peerflow_compute::{BlobClient, BlobRef, JobSpec, Resources, Workload};
+use peerflow_protocol::blobauth::RequestKey;
 
 use crate::roles::{Connected, NodeOpts};
 
@@ -252,7 +253,10 @@ pub async fn compute(cmd: &ComputeCommand) -> Result<()> {
             );
             Ok(())
         }
-        ComputeCommand::Usage(a) => usage(&escrow_of(&a.node).await?, a.job).await,
+        ComputeCommand::Usage(a) => {
+            let (c, escrow) = connect(&a.node).await?;
+            usage(&escrow, &buyer_blobs(&c)?, a.job).await
+        }
         ComputeCommand::Finalize(a) => {
             let escrow = escrow_of(&a.node).await?;
             escrow.finalize(a.job).await?;
@@ -305,6 +309,12 @@ async fn connect(node: &NodeOpts) -> Result<(Connected, Escrow<DynProvider>)> {
     )
     .scanning_from(c.deployment.scan_from());
     Ok((c, escrow))
+}
+
+/// A blob client signing with the buyer's key: providers' stores take signed uploads only and let
+/// only a job's buyer read its results and logs.
+fn buyer_blobs(c: &Connected) -> Result<BlobClient> {
+    Ok(BlobClient::new().with_key(RequestKey::new(c.key).context("the buyer's key")?))
 }
 
 async fn escrow_of(node: &NodeOpts) -> Result<Escrow<DynProvider>> {
@@ -384,7 +394,7 @@ fn split_pair(s: &str, what: &str) -> Result<(String, String)> {
 
 async fn compute_submit(s: &ComputeSubmit) -> Result<()> {
     let (c, escrow) = connect(&s.node).await?;
-    let blobs = BlobClient::new();
+    let blobs = buyer_blobs(&c)?;
     let store = &s.terms.store;
     let archive = upload_file(&blobs, store, &s.image_archive).await?;
     let mut inputs = Vec::new();
@@ -425,7 +435,7 @@ async fn compute_submit(s: &ComputeSubmit) -> Result<()> {
 async fn vod_submit(s: &VodSubmit) -> Result<()> {
     let (c, escrow) = connect(&s.node).await?;
     peerflow_media::Profile::parse_ladder(&with_rav1e(&s.ladder)).context("--ladder")?;
-    let blobs = BlobClient::new();
+    let blobs = buyer_blobs(&c)?;
     let input = upload_file(&blobs, &s.terms.store, &s.input).await?;
     println!(
         "uploaded {} ({} bytes) as {}",
@@ -576,14 +586,16 @@ async fn provider_url(
 async fn logs(node: &NodeOpts, job: u64) -> Result<()> {
     let (c, escrow) = connect(node).await?;
     let http = reqwest::Client::new();
+    let blobs = buyer_blobs(&c)?;
     for (provider, _) in escrow.slots(job).await? {
         println!("== {provider}");
         let Some(url) = provider_url(&c, &escrow, job, provider).await else {
             println!("(no endpoint known: not committed yet and not in the service registry)");
             continue;
         };
-        let resp = http
-            .get(format!("{}/v1/jobs/{job}/logs", url.trim_end_matches('/')))
+        let logs_url = format!("{}/v1/jobs/{job}/logs", url.trim_end_matches('/'));
+        let resp = blobs
+            .signed(http.get(&logs_url), "GET", &logs_url)
             .send()
             .await;
         match resp {
@@ -595,8 +607,7 @@ async fn logs(node: &NodeOpts, job: u64) -> Result<()> {
     Ok(())
 }
 
-async fn usage(escrow: &Escrow<DynProvider>, job: u64) -> Result<()> {
-    let blobs = BlobClient::new();
+async fn usage(escrow: &Escrow<DynProvider>, blobs: &BlobClient, job: u64) -> Result<()> {
     for r in escrow.results(job).await? {
         let digest = peerflow_compute::Digest::from(r.usage_hash);
         let record: peerflow_compute::UsageRecord = match blobs
@@ -637,8 +648,8 @@ async fn usage(escrow: &Escrow<DynProvider>, job: u64) -> Result<()> {
 }
 
 async fn results(a: &ResultsArgs) -> Result<()> {
-    let escrow = escrow_of(&a.node).await?;
-    let blobs = BlobClient::new();
+    let (c, escrow) = connect(&a.node).await?;
+    let blobs = buyer_blobs(&c)?;
     let manifest = fetch_results(&escrow, &blobs, a.job, &a.out).await?;
     println!(
         "job {}: exit code {}, {} files written to {}",

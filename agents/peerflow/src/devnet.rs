@@ -244,12 +244,14 @@ pub async fn start(options: &DevnetOptions) -> Result<Devnet> {
             },
             rates: Some("1e15,1e10,1e13".into()),
             poll_secs: Some(0.5),
+            // Everything in the devnet listens on 127.0.0.1.
+            allow_private_urls: Some(true),
             ..Default::default()
         };
         let wallet = wallet_of(i)?;
         providers.push((
             me,
-            start_provider(wallet, me, &deployment, &opts, false).await?,
+            start_provider(wallet, me, chain.secret_key(i), &deployment, &opts, false).await?,
         ));
     }
     let buyer = chain.address(BUYER);

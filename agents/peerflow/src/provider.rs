@@ -67,6 +67,16 @@ pub struct ProviderOpts {
     /// outvote this provider and take its collateral.
     #[arg(long = "arbiter")]
     pub arbiters: Option<Vec<Address>>,
+    /// Take container jobs that ask for a network (default false: skipped, reason
+    /// `network_not_allowed`). They join the bridge `peerflow-jobs` (no traffic between
+    /// containers) and reach whatever this host routes to, the host itself included: firewall
+    /// the host's and the cloud metadata addresses in the DOCKER-USER chain before turning it on.
+    #[arg(long)]
+    pub allow_network_jobs: Option<bool>,
+    /// Fetch buyers' specs and inputs from private, loopback and link-local addresses too
+    /// (default false; a devnet on one machine needs it).
+    #[arg(long)]
+    pub allow_private_urls: Option<bool>,
 }
 
 fn ether(s: Option<&str>, default: &str, what: &str) -> Result<alloy::primitives::U256> {
@@ -110,11 +120,11 @@ pub async fn provider(opts: &ProviderOpts, config: Option<&Path>) -> Result<()> 
     let o = layered(opts, config, "provider")?;
     let Connected {
         me,
+        key,
         chain,
         deployment,
-        ..
     } = o.node.connect().await?;
-    let running = start_provider(chain, me, &deployment, &o, true).await?;
+    let running = start_provider(chain, me, key, &deployment, &o, true).await?;
     println!(
         "provider {me} serving {} (offers {:?})",
         running.url,
@@ -125,11 +135,13 @@ pub async fn provider(opts: &ProviderOpts, config: Option<&Path>) -> Result<()> 
     Ok(())
 }
 
-/// Starts a provider from resolved options (shared with the devnet). Without a Docker engine it
+/// Starts a provider from resolved options (shared with the devnet); `key` (`me`'s) signs its
+/// requests to other providers' blob stores. Without a Docker engine it
 /// fails when `require_docker`, else offers VOD only.
 pub async fn start_provider(
     chain: DynProvider,
     me: Address,
+    key: [u8; 32],
     deployment: &Deployment,
     o: &ProviderOpts,
     require_docker: bool,
@@ -210,6 +222,11 @@ pub async fn start_provider(
             .arbiters
             .clone()
             .unwrap_or_else(|| vec![deployment.deployer]),
+        allow_network_jobs: o.allow_network_jobs.unwrap_or(false),
+        allow_private_urls: o.allow_private_urls.unwrap_or(false),
+        request_key: Some(
+            peerflow_protocol::blobauth::RequestKey::new(key).context("the provider's key")?,
+        ),
     };
     let url = cfg.public_url.clone();
     let escrow = Escrow::new(deployment.job_escrow, deployment.work_token, chain)

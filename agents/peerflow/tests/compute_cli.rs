@@ -89,6 +89,8 @@ async fn buyer_and_providers_through_the_cli() {
                 ])
                 .args(["--data-dir", data.to_str().unwrap(), "--poll-secs", "0.2"])
                 .args(["--rates", "1e15,1e10,1e13", "--cpus", "2", "--memory", "1G"])
+                // The buyer's store is the other provider, on 127.0.0.1.
+                .args(["--allow-private-urls", "true"])
                 .stdout(Stdio::null())
                 .spawn()
                 .unwrap(),

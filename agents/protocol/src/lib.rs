@@ -9,11 +9,14 @@
 //! [`SegmentResult`] that each segment reply carries.
 
 pub mod api;
+pub mod blobauth;
 pub mod lottery;
 pub mod metrics;
 #[cfg(feature = "http")]
 pub mod metrics_http;
 pub mod multipart;
+#[cfg(feature = "net")]
+pub mod netguard;
 pub mod result;
 pub mod signature;
 pub mod ticket;

@@ -16,6 +16,7 @@ use peerflow_compute::buyer::{Terms, submit};
 use peerflow_compute::escrow::Escrow;
 use peerflow_compute::manifest::RateCard;
 use peerflow_compute::{BlobClient, ImageSpec, JobSpec, Resources, Workload};
+use peerflow_protocol::blobauth::RequestKey;
 use peerflow_provider::agent::Executors;
 use peerflow_provider::container::ContainerExecutor;
 use peerflow_provider::executor::ExecFuture;
@@ -98,6 +99,9 @@ async fn main() {
         poll: POLL,
         max_jobs: 2,
         arbiters: vec![chain.address(0)],
+        allow_network_jobs: false,
+        allow_private_urls: true,
+        request_key: Some(RequestKey::new(chain.secret_key(2)).unwrap()),
     };
     let executor = Recording(
         ContainerExecutor::new(Runner::new(engine.clone()), "bench"),
@@ -121,7 +125,7 @@ async fn main() {
     // One provider per account: its nonce cache is shared by the transfer and the escrow calls.
     let buyer_wallet = wallet(&chain, 1);
     let buyer = Escrow::new(d.job_escrow, d.work_token, buyer_wallet.clone());
-    let blobs = BlobClient::new();
+    let blobs = BlobClient::new().with_key(RequestKey::new(chain.secret_key(1)).unwrap());
     let archive = blobs.upload(&url, archive).await.unwrap();
     let token = WorkToken::new(d.work_token, buyer_wallet);
     let mut transfer_ms = Vec::new();

@@ -53,6 +53,18 @@ pub struct ProviderConfig {
     /// job's arbiter, so a buyer naming its own arbiter could slash this provider at will: jobs
     /// naming any other arbiter are skipped.
     pub arbiters: Vec<Address>,
+    /// Whether jobs asking for a network (`network: true`) are taken at all; when not, they are
+    /// skipped with `network_not_allowed`. Such a job joins the runner's own bridge
+    /// ([`peerflow_runner::JOB_NETWORK`], no traffic between containers) and reaches whatever the
+    /// host routes to, the host itself included.
+    pub allow_network_jobs: bool,
+    /// Whether buyer-supplied URLs (the spec URI, blob sources) may name private, loopback or
+    /// link-local addresses: for a devnet or tests only. Off, such a URL is never fetched (nor
+    /// any redirect to one) and the job is skipped with a reason code.
+    pub allow_private_urls: bool,
+    /// This provider's key, signing its requests to other blob stores (which let only signed
+    /// readers fetch a job's spec and inputs). `None`: unsigned requests.
+    pub request_key: Option<peerflow_protocol::blobauth::RequestKey>,
 }
 
 /// Errors of one tick (the loop logs them and goes on).
@@ -111,12 +123,16 @@ impl<P: Provider + Clone + 'static> Agent<P> {
         let blobs = BlobStore::open(cfg.data_dir.join("blobs"))?;
         let metrics = Arc::new(Metrics::new());
         metrics::init(&metrics);
+        let client = match &cfg.request_key {
+            Some(key) => BlobClient::guarded(cfg.allow_private_urls).with_key(key.clone()),
+            None => BlobClient::guarded(cfg.allow_private_urls),
+        };
         Ok(Self {
             cfg,
             escrow,
             store: Mutex::new(store),
             blobs,
-            client: BlobClient::new(),
+            client,
             executors,
             running: Mutex::new(HashSet::new()),
             metrics,
@@ -141,7 +157,27 @@ impl<P: Provider + Clone + 'static> Agent<P> {
         self.store().get(job_id)
     }
 
-    fn store(&self) -> std::sync::MutexGuard<'_, ProviderStore> {
+    pub(crate) fn escrow(&self) -> &Escrow<P> {
+        &self.escrow
+    }
+
+    /// Records the jobs created since the last look (their spec and buyer), for the blob store's
+    /// access policy.
+    pub(crate) async fn sync_seen_jobs(&self) -> Result<(), AgentError> {
+        let head = self.escrow.chain_time().await?.0;
+        let from = self.store().seen_cursor()?.map_or(0, |c| c + 1);
+        if from > head {
+            return Ok(());
+        }
+        for job in self.escrow.created(from, head).await? {
+            self.store()
+                .record_seen(job.job_id, Digest::from(job.params.specHash), job.buyer)?;
+        }
+        self.store().set_seen_cursor(head)?;
+        Ok(())
+    }
+
+    pub(crate) fn store(&self) -> std::sync::MutexGuard<'_, ProviderStore> {
         self.store.lock().expect("store lock")
     }
 
@@ -176,11 +212,19 @@ impl<P: Provider + Clone + 'static> Agent<P> {
         let from = self.store().cursor()?.map_or(0, |c| c + 1);
         if from <= head {
             for job in self.escrow.created(from, head).await? {
+                self.store().record_seen(
+                    job.job_id,
+                    Digest::from(job.params.specHash),
+                    job.buyer,
+                )?;
                 if self.store().get(job.job_id)?.is_none() {
                     self.consider(job, now).await?;
                 }
             }
             self.store().set_cursor(head)?;
+            if self.store().seen_cursor()?.is_none_or(|c| c < head) {
+                self.store().set_seen_cursor(head)?;
+            }
         }
         let deferred = self.store().in_phase(JobPhase::Deferred)?;
         for row in deferred {
@@ -270,10 +314,13 @@ impl<P: Provider + Clone + 'static> Agent<P> {
         Ok(self.store().in_phase(JobPhase::Accepted)?.len() >= self.cfg.max_jobs.max(1))
     }
 
-    fn skip(&self, job_id: u64, why: &str) -> Result<(), AgentError> {
+    /// Leaves a job alone. `why` is a reason code (shown in the public job view and counted by
+    /// reason in the metrics), never an error's text, which may name internal URLs or addresses.
+    fn skip(&self, job_id: u64, why: &'static str) -> Result<(), AgentError> {
         tracing::info!(job = job_id, reason = why, "job skipped");
         self.store().set(job_id, JobPhase::Skipped, why, None)?;
         metrics::job(&self.metrics, "skipped");
+        metrics::skipped(&self.metrics, why);
         Ok(())
     }
 
@@ -289,27 +336,27 @@ impl<P: Provider + Clone + 'static> Agent<P> {
             && r.diskMb <= offer.disk_mb
             && r.gpus <= offer.gpus;
         if job.buyer == self.cfg.address {
-            return self.skip(id, "own job");
+            return self.skip(id, "own_job");
         }
         if !self.cfg.arbiters.contains(&p.arbiter) {
-            return self.skip(id, "arbiter not trusted");
+            return self.skip(id, "arbiter_not_trusted");
         }
         if !fits {
-            return self.skip(id, "needs more resources than offered");
+            return self.skip(id, "resources_over_offer");
         }
         if U256::from(p.price) < self.cfg.min_price {
-            return self.skip(id, "price below minimum");
+            return self.skip(id, "price_below_minimum");
         }
         if U256::from(p.collateral) > self.cfg.max_collateral {
-            return self.skip(id, "collateral above maximum");
+            return self.skip(id, "collateral_above_maximum");
         }
         let state = self.escrow.job(id).await?;
         let sealed = p.mode == codes::MODE_SEALED_BID;
         if sealed && (state.status != codes::JOB_BIDDING || now >= p.bidDeadline) {
-            return self.skip(id, "bidding closed");
+            return self.skip(id, "bidding_closed");
         }
         if !sealed && (state.status != codes::JOB_OPEN || state.filled >= p.replicas) {
-            return self.skip(id, "not open or full");
+            return self.skip(id, "not_open_or_full");
         }
         if self.busy()? {
             tracing::info!(job = id, "all job slots busy; deferred");
@@ -327,12 +374,17 @@ impl<P: Provider + Clone + 'static> Agent<P> {
         }
         let record = self.escrow.record(self.cfg.address).await?;
         if record.completed < u64::from(p.minCompleted) {
-            return self.skip(id, "record below the job's minimum");
+            return self.skip(id, "record_below_minimum");
         }
         let spec = match self.fetch_spec(&job).await {
             Ok(s) => s,
-            Err(why) => return self.skip(id, &why),
+            Err(why) => return self.skip(id, why),
         };
+        if matches!(spec.workload, Workload::Container { network: true, .. })
+            && !self.cfg.allow_network_jobs
+        {
+            return self.skip(id, "network_not_allowed");
+        }
         if spec.resources
             != (Resources {
                 milli_cpus: r.milliCpus,
@@ -341,7 +393,7 @@ impl<P: Provider + Clone + 'static> Agent<P> {
                 gpus: r.gpus,
             })
         {
-            return self.skip(id, "spec resources differ from the escrow's");
+            return self.skip(id, "spec_resources_mismatch");
         }
         // A sealed-bid job runs only once its auction closed.
         let starts = if sealed {
@@ -350,14 +402,14 @@ impl<P: Provider + Clone + 'static> Agent<P> {
             now
         };
         if starts + spec.timeout_secs >= p.deadline {
-            return self.skip(id, "deadline too close for the spec's timeout");
+            return self.skip(id, "deadline_too_close");
         }
         let supported = match spec.workload {
             Workload::Container { .. } => self.executors.container.is_some(),
             Workload::Vod { .. } => self.executors.vod.is_some(),
         };
         if !supported {
-            return self.skip(id, "workload kind not offered");
+            return self.skip(id, "workload_not_offered");
         }
         for blob in spec.blobs() {
             if self.blobs.contains(blob.sha256) {
@@ -367,7 +419,10 @@ impl<P: Provider + Clone + 'static> Agent<P> {
                 Ok(bytes) => {
                     self.blobs.put(&bytes)?;
                 }
-                Err(e) => return self.skip(id, &format!("input unavailable: {e}")),
+                Err(e) => {
+                    tracing::info!(job = id, blob = %blob.sha256, error = %e, "input not fetched");
+                    return self.skip(id, input_reason(&e));
+                }
             }
         }
         if sealed {
@@ -380,7 +435,10 @@ impl<P: Provider + Clone + 'static> Agent<P> {
                 metrics::job(&self.metrics, "accepted");
                 Ok(())
             }
-            Err(e) => self.skip(id, &format!("accept failed: {e}")),
+            Err(e) => {
+                tracing::info!(job = id, error = %e, "accept failed");
+                self.skip(id, "accept_failed")
+            }
         }
     }
 
@@ -410,7 +468,10 @@ impl<P: Provider + Clone + 'static> Agent<P> {
                 metrics::job(&self.metrics, "bid");
                 Ok(())
             }
-            Err(e) => self.skip(id, &format!("bid failed: {e}")),
+            Err(e) => {
+                tracing::info!(job = id, error = %e, "bid failed");
+                self.skip(id, "bid_failed")
+            }
         }
     }
 
@@ -474,21 +535,47 @@ impl<P: Provider + Clone + 'static> Agent<P> {
         Ok(())
     }
 
-    async fn fetch_spec(&self, job: &CreatedJob) -> Result<JobSpec, String> {
+    /// The job's spec, checked against its hash; on failure, the reason code to skip it with
+    /// (the details are logged, not published).
+    async fn fetch_spec(&self, job: &CreatedJob) -> Result<JobSpec, &'static str> {
         let expected = Digest::from(job.params.specHash);
-        let bytes = match self.blobs.get(expected).map_err(|e| e.to_string())? {
+        let stored = self.blobs.get(expected).map_err(|e| {
+            tracing::warn!(job = job.job_id, error = %e, "spec blob unreadable");
+            "storage"
+        })?;
+        let bytes = match stored {
             Some(b) => b,
             None => self
                 .client
                 .get_bounded(&job.spec_uri, MAX_SPEC_BYTES)
                 .await
-                .map_err(|e| match e {
-                    Fetch::TooLarge(_) => format!("spec larger than {MAX_SPEC_BYTES} bytes"),
-                    Fetch::Failed(e) => format!("spec unavailable: {e}"),
+                .map_err(|e| {
+                    tracing::info!(job = job.job_id, uri = job.spec_uri, error = %e, "spec not fetched");
+                    match e {
+                        Fetch::TooLarge(_) => "spec_too_large",
+                        Fetch::Refused(r) if r.code() == "url_not_public" => "spec_url_not_public",
+                        Fetch::Refused(_) => "spec_url_invalid",
+                        Fetch::Failed(_) => "spec_unavailable",
+                    }
                 })?,
         };
-        let spec = JobSpec::from_bytes_checked(&bytes, expected).map_err(|e| e.to_string())?;
-        self.blobs.put(&bytes).map_err(|e| e.to_string())?;
+        let spec = JobSpec::from_bytes_checked(&bytes, expected).map_err(|e| {
+            tracing::info!(job = job.job_id, error = %e, "spec refused");
+            match e {
+                peerflow_compute::SpecError::HashMismatch { .. } => "spec_hash_mismatch",
+                _ => "spec_invalid",
+            }
+        })?;
+        let names: Vec<Digest> = spec.blobs().iter().map(|b| b.sha256).collect();
+        let stored = self
+            .blobs
+            .put(&bytes)
+            .map_err(AgentError::from)
+            .and_then(|_| Ok(self.store().add_spec_blobs(expected, &names)?));
+        stored.map_err(|e| {
+            tracing::warn!(job = job.job_id, error = %e, "spec blob not stored");
+            "storage"
+        })?;
         Ok(spec)
     }
 
@@ -540,8 +627,7 @@ impl<P: Provider + Clone + 'static> Agent<P> {
                     Err(e) => {
                         tracing::warn!(job = id, error = %e, "run failed; no result committed");
                         ctx.log.line("provider", &format!("run failed: {e}"));
-                        self.store()
-                            .set(id, JobPhase::Failed, &e.to_string(), None)?;
+                        self.store().set(id, JobPhase::Failed, e.code(), None)?;
                         metrics::job(&self.metrics, "failed");
                         return Ok(());
                     }
@@ -612,6 +698,7 @@ impl<P: Provider + Clone + 'static> Agent<P> {
         let mut files = Vec::with_capacity(x.outputs.len());
         for (path, bytes) in &x.outputs {
             let sha256 = self.blobs.put(bytes)?;
+            self.store().add_job_output(sha256, id)?;
             files.push(ManifestFile {
                 path: path.clone(),
                 sha256,
@@ -620,6 +707,7 @@ impl<P: Provider + Clone + 'static> Agent<P> {
         }
         let manifest = ResultManifest::new(spec, x.exit_code, files);
         let result = self.blobs.put(&manifest.to_bytes())?;
+        self.store().add_job_output(result, id)?;
         let quote = self.cfg.rates.quote(&x.usage);
         let charge = if self.cfg.rates.is_unpriced() {
             price
@@ -635,6 +723,7 @@ impl<P: Provider + Clone + 'static> Agent<P> {
             charge,
         };
         let usage = self.blobs.put(&record.to_bytes())?;
+        self.store().add_job_output(usage, id)?;
         Ok((result, usage))
     }
 
@@ -665,6 +754,17 @@ impl<P: Provider + Clone + 'static> Agent<P> {
             metrics::settled(&self.metrics, outcome);
         }
         Ok(())
+    }
+}
+
+/// The reason code for an input that could not be fetched.
+fn input_reason(e: &peerflow_compute::BlobError) -> &'static str {
+    match e.code() {
+        "url_not_public" => "input_url_not_public",
+        "url_invalid" => "input_url_invalid",
+        "too_large" => "input_too_large",
+        "storage" => "storage",
+        _ => "input_unavailable",
     }
 }
 

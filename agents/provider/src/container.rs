@@ -1,13 +1,23 @@
 //! Container jobs through Docker ([`peerflow_runner`]): the image is loaded from the spec's
 //! archive blob when the daemon does not have it, the inputs are the fetched blobs, limits come
-//! from the spec (no network unless it asks), stdout/stderr go to the job's log as they come,
+//! from the spec (no network unless it asks; disk: a read-only root and a tmpfs of the spec's
+//! `disk_mb` for `/tmp` and the outputs), stdout/stderr go to the job's log as they come,
 //! and usage is metered from the container's cgroups.
+//!
+//! Images run by id, never by tag: the id is read from the spec's archive blob (the sha256 of the
+//! image's config, which `docker load` checks), so another buyer's archive that tags a different
+//! image with the same name cannot change what this job runs.
 
 use peerflow_compute::Workload;
 use peerflow_compute::manifest::MeteredUsage;
 use peerflow_runner::{
     Input, InputSource, Limits, LogLine, LogStream, OutputData, RunSpec, Runner,
 };
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use peerflow_compute::{Digest, ImageSpec};
 
 use crate::executor::{ExecError, ExecFuture, Execution, Executor, JobContext, read_blob};
 
@@ -17,6 +27,8 @@ pub struct ContainerExecutor {
     runner: Runner,
     /// Prefix of the job labels (names the job's cgroup), unique per provider on a host.
     label_prefix: String,
+    /// Image ids by (archive blob, reference), read from the archives once.
+    ids: Arc<Mutex<HashMap<(Digest, String), String>>>,
 }
 
 impl ContainerExecutor {
@@ -28,7 +40,28 @@ impl ContainerExecutor {
                 .filter(|c| c.is_ascii_alphanumeric())
                 .take(16)
                 .collect(),
+            ids: Arc::default(),
         }
+    }
+
+    /// The id of the job's image, loaded from its archive blob unless the daemon has that id.
+    async fn image_id(&self, job: &JobContext, image: &ImageSpec) -> Result<String, ExecError> {
+        let key = (image.archive.sha256, image.reference.clone());
+        let known = self.ids.lock().expect("ids").get(&key).cloned();
+        let engine = self.runner.engine();
+        let failed = |e: peerflow_runner::RunnerError| ExecError::Failed(e.to_string());
+        if let Some(id) = &known
+            && engine.has_image(id).await.map_err(failed)?
+        {
+            return Ok(id.clone());
+        }
+        let archive = read_blob(job, image.archive.sha256)?;
+        let id = engine
+            .load_image_named(archive, Some(&image.reference))
+            .await
+            .map_err(|e| ExecError::Invalid(format!("image archive: {e}")))?;
+        self.ids.lock().expect("ids").insert(key, id.clone());
+        Ok(id)
     }
 }
 
@@ -46,21 +79,11 @@ impl Executor for ContainerExecutor {
             else {
                 return Err(ExecError::Unsupported("vod"));
             };
-            let engine = self.runner.engine();
             let failed = |e: peerflow_runner::RunnerError| ExecError::Failed(e.to_string());
-            if !engine.has_image(&image.reference).await.map_err(failed)? {
-                let archive = read_blob(job, image.archive.sha256)?;
-                engine.load_image(archive).await.map_err(failed)?;
-                if !engine.has_image(&image.reference).await.map_err(failed)? {
-                    return Err(ExecError::Invalid(format!(
-                        "the image archive does not hold {}",
-                        image.reference
-                    )));
-                }
-            }
+            let image_id = self.image_id(job, image).await?;
             let r = job.spec.resources;
             let spec = RunSpec {
-                image: image.reference.clone(),
+                image: image_id,
                 cmd: cmd.clone(),
                 env: env.clone(),
                 workdir: None,
@@ -79,6 +102,9 @@ impl Executor for ContainerExecutor {
                     memory_bytes: u64::from(r.memory_mb) << 20,
                     pids: 256,
                     timeout: std::time::Duration::from_secs(job.spec.timeout_secs),
+                    // The spec's disk (checked against this provider's offer): a read-only root,
+                    // `/tmp` and the outputs on a tmpfs of that size.
+                    disk_bytes: Some(u64::from(r.disk_mb.max(1)) << 20),
                 },
                 network: *network,
                 gpus: r.gpus,
@@ -100,7 +126,7 @@ impl Executor for ContainerExecutor {
             job.log.line(
                 "provider",
                 &format!(
-                    "exit code {}{}{}, {:.2} cpu-s, peak {} MiB",
+                    "exit code {}{}{}{}, {:.2} cpu-s, peak {} MiB",
                     outcome.exit_code,
                     if outcome.timed_out {
                         " (timed out)"
@@ -109,6 +135,11 @@ impl Executor for ContainerExecutor {
                     },
                     if outcome.oom_killed {
                         " (out of memory)"
+                    } else {
+                        ""
+                    },
+                    if outcome.disk_full {
+                        " (disk limit reached)"
                     } else {
                         ""
                     },

@@ -52,6 +52,20 @@ pub enum ExecError {
     Failed(String),
 }
 
+impl ExecError {
+    /// Machine-readable reason, shown in the public job view (the text is logged, not published:
+    /// it may name host paths or daemon errors).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unsupported(_) => "workload_not_offered",
+            Self::MissingBlob(_) => "input_missing",
+            Self::Invalid(_) => "invalid_workload",
+            Self::OutputTooLarge { .. } => "output_too_large",
+            Self::Failed(_) => "run_failed",
+        }
+    }
+}
+
 /// A boxed future returned by [`Executor::execute`].
 pub type ExecFuture<'a> = Pin<Box<dyn Future<Output = Result<Execution, ExecError>> + Send + 'a>>;
 

@@ -1,6 +1,7 @@
 //! The provider's HTTP API: the blob store (`/v1/blobs/...`: inputs it fetched, outputs, result
-//! manifests, usage records), `GET /v1/jobs/{id}` (this provider's progress on a job),
-//! `GET /v1/jobs/{id}/logs`, `GET /v1/rates` (its per-resource prices and what it offers) and
+//! manifests, usage records; signed requests only, see [`crate::access`]), `GET /v1/jobs/{id}`
+//! (this provider's progress on a job, reason codes only), `GET /v1/jobs/{id}/logs` (signed by
+//! the job's buyer), `GET /v1/rates` (its per-resource prices and what it offers) and
 //! `GET /metrics` (Prometheus, see [`crate::metrics`]).
 
 use std::sync::Arc;
@@ -8,9 +9,10 @@ use std::sync::Arc;
 use alloy::providers::Provider;
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use peerflow_compute::blob::{ReadAccess, refused, request_signer};
 use serde_json::json;
 
 use crate::agent::Agent;
@@ -20,7 +22,11 @@ pub const MAX_BLOB_BYTES: usize = 512 << 20;
 
 /// The router over `agent`.
 pub fn router<P: Provider + Clone + 'static>(agent: Arc<Agent<P>>) -> Router {
-    let blobs = peerflow_compute::blob::routes(Arc::new(agent.blobs().clone()), MAX_BLOB_BYTES);
+    let blobs = peerflow_compute::blob::routes_with(
+        Arc::new(agent.blobs().clone()),
+        MAX_BLOB_BYTES,
+        Arc::new(crate::access::AgentAccess(Arc::clone(&agent))),
+    );
     let metrics = Arc::clone(agent.metrics());
     Router::new()
         .route("/v1/jobs/{id}", get(job::<P>))
@@ -64,7 +70,28 @@ async fn job<P: Provider + Clone + 'static>(
 async fn logs<P: Provider + Clone + 'static>(
     State(agent): State<Arc<Agent<P>>>,
     Path(id): Path<u64>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
 ) -> Response {
+    let reader = match request_signer(&method, &uri, &headers) {
+        Ok(r) => r,
+        Err(refusal) => return *refusal,
+    };
+    let access = match reader {
+        None => ReadAccess::Unauthenticated,
+        Some(r) => match agent.may_read_log(id, r).await {
+            Ok(true) => ReadAccess::Allowed,
+            Ok(false) => ReadAccess::Forbidden,
+            Err(e) => {
+                tracing::warn!(job = id, error = %e, "log access not decided");
+                ReadAccess::Forbidden
+            }
+        },
+    };
+    if let Some(refusal) = refused(access) {
+        return refusal;
+    }
     match std::fs::read_to_string(agent.log_path(id)) {
         Ok(text) => text.into_response(),
         Err(_) => not_found(format!("no log for job {id}")),

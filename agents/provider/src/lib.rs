@@ -3,8 +3,10 @@
 //! rav1e), publishes the outputs as blobs, commits the result hash with a metered charge, and
 //! finalizes jobs once they can be settled. Its progress per job lives in sqlite ([`store`]), so a
 //! restart resumes every job it holds a slot in. [`http`] serves blobs, job status and logs, and
-//! [`metrics`] (Prometheus).
+//! [`metrics`] (Prometheus); [`access`] decides who may upload and read blobs and logs (signed
+//! requests only).
 
+pub mod access;
 pub mod agent;
 pub mod container;
 pub mod executor;

@@ -3,6 +3,7 @@
 //! | Name | Kind | Labels | |
 //! |---|---|---|---|
 //! | `peerflow_provider_jobs_total` | counter | `outcome` | jobs by what this provider did: `skipped`, `deferred`, `bid`, `accepted` (slot taken), `failed` (run failed or finished late), `committed` (sealed result committed), `revealed` (sealed result revealed) |
+//! | `peerflow_provider_jobs_skipped_total` | counter | `reason` | jobs left alone, by reason code (`network_not_allowed`, `spec_url_not_public`, `input_unavailable`, `price_below_minimum`, …; the same code is the job view's `detail`) |
 //! | `peerflow_provider_jobs_settled_total` | counter | `status` | slots settled, by the escrow's slot status (`paid`, `slashed`, `refunded`, `lost`, …) |
 //! | `peerflow_provider_running_jobs` | gauge | | jobs executing now |
 //! | `peerflow_provider_job_seconds` | histogram | `workload` | time to execute a job (`container`, `vod`), failed runs included |
@@ -18,6 +19,7 @@ use axum::response::Response;
 use peerflow_protocol::metrics::Metrics;
 
 pub const JOBS: &str = "peerflow_provider_jobs_total";
+pub const JOBS_SKIPPED: &str = "peerflow_provider_jobs_skipped_total";
 pub const JOBS_SETTLED: &str = "peerflow_provider_jobs_settled_total";
 pub const RUNNING_JOBS: &str = "peerflow_provider_running_jobs";
 pub const JOB_SECONDS: &str = "peerflow_provider_job_seconds";
@@ -36,6 +38,14 @@ pub fn job(m: &Metrics, outcome: &str) {
         JOBS,
         "Jobs by what this provider did with them.",
         &[("outcome", outcome)],
+    );
+}
+
+pub fn skipped(m: &Metrics, reason: &str) {
+    m.inc(
+        JOBS_SKIPPED,
+        "Jobs left alone, by reason code.",
+        &[("reason", reason)],
     );
 }
 

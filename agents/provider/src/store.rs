@@ -6,6 +6,8 @@ use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+mod readers;
+
 /// Errors from the provider store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -117,6 +119,7 @@ impl ProviderStore {
                  salt TEXT NOT NULL
              );",
         )?;
+        readers::create(&conn)?;
         Ok(Self { conn })
     }
 

@@ -134,7 +134,7 @@ async fn a_job_naming_an_untrusted_arbiter_is_skipped() {
     p.tick().await.unwrap();
     let row = p.job(job).unwrap().unwrap();
     assert_eq!(row.phase, JobPhase::Skipped);
-    assert_eq!(row.detail, "arbiter not trusted");
+    assert_eq!(row.detail, "arbiter_not_trusted");
     assert_eq!(m.buyer.job(job).await.unwrap().filled, 0);
     assert_eq!(
         m.balance(m.provider_address(0)).await,

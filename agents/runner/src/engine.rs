@@ -10,6 +10,9 @@ use tracing::{debug, info};
 
 use crate::error::RunnerError;
 
+/// The Docker network of jobs that ask for one (see [`Engine::ensure_job_network`]).
+pub const JOB_NETWORK: &str = "peerflow-jobs";
+
 /// What `docker build` builds from.
 #[derive(Debug, Clone)]
 pub enum BuildContext {
@@ -58,8 +61,22 @@ impl Engine {
     }
 
     /// Loads an image archive produced by `docker save` (the form in which buyers ship images)
-    /// and returns the id (`sha256:…`) of the image it holds.
+    /// and returns the id (`sha256:…`) of its first image, read from the archive itself (never
+    /// by looking up a tag, which another load may have moved meanwhile).
     pub async fn load_image(&self, tar: Vec<u8>) -> Result<String, RunnerError> {
+        self.load_image_named(tar, None).await
+    }
+
+    /// [`Engine::load_image`] for the image the archive holds under `reference` (a tag in its
+    /// `RepoTags`, or its id); `None`: its first image. The id comes from the archive; the load
+    /// must leave an image by that id on the daemon. Tags the archive carries are applied by the
+    /// daemon as usual, so jobs must run ids, not tags.
+    pub async fn load_image_named(
+        &self,
+        tar: Vec<u8>,
+        reference: Option<&str>,
+    ) -> Result<String, RunnerError> {
+        let id = crate::imageid::archive_image_id(&tar[..], reference)?;
         let mut stream = self.docker.import_image(
             ImportImageOptions {
                 quiet: true,
@@ -68,7 +85,6 @@ impl Engine {
             bollard::body_full(Bytes::from(tar)),
             None,
         );
-        let mut loaded = None;
         while let Some(item) = stream.next().await {
             let info = item.map_err(|e| match e {
                 bollard::errors::Error::DockerStreamError { error } => RunnerError::Image {
@@ -88,20 +104,19 @@ impl Engine {
             }
             if let Some(line) = info.stream {
                 debug!(line = line.trim(), "docker load");
-                if let Some(r) = parse_loaded(&line) {
-                    loaded = Some(r);
-                }
             }
         }
-        let reference = loaded.ok_or_else(|| RunnerError::Image {
-            op: "load",
-            message: "the daemon did not report a loaded image".to_string(),
-        })?;
-        self.image_id(&reference).await
+        if !self.has_image(&id).await? {
+            return Err(RunnerError::Image {
+                op: "load",
+                message: format!("the daemon holds no image {id} after the load"),
+            });
+        }
+        Ok(id)
     }
 
     /// Builds an image from a context (a directory or a tar of one, with a `Dockerfile`),
-    /// tags it `tag` and returns its id.
+    /// tags it `tag` and returns its id (as the build reported it).
     pub async fn build_image(
         &self,
         context: BuildContext,
@@ -121,6 +136,7 @@ impl Engine {
         let mut stream =
             self.docker
                 .build_image(options, None, Some(bollard::body_full(Bytes::from(tar))));
+        let mut built = None;
         while let Some(item) = stream.next().await {
             let info = item.map_err(|e| match e {
                 bollard::errors::Error::DockerStreamError { error } => RunnerError::Image {
@@ -138,11 +154,20 @@ impl Engine {
                     message: detail,
                 });
             }
+            if let Some(image) = info.aux
+                && let Some(id) = image.id
+            {
+                built = Some(id);
+            }
             if let Some(line) = info.stream {
                 debug!(line = line.trim_end(), "docker build");
             }
         }
-        let id = self.image_id(tag).await?;
+        // The id the build reported; the tag is looked up only when it reported none.
+        let id = match built {
+            Some(id) => id,
+            None => self.image_id(tag).await?,
+        };
         info!(tag, id, "built image");
         Ok(id)
     }
@@ -174,6 +199,61 @@ impl Engine {
         })
     }
 
+    /// Makes sure the network jobs that ask for one join exists: [`JOB_NETWORK`], a bridge of
+    /// its own with inter-container communication off (jobs cannot reach each other or the
+    /// provider's other containers) and IP masquerading on (they reach what the host routes to,
+    /// the host itself included: see the README's *Compute marketplace* section).
+    pub async fn ensure_job_network(&self) -> Result<(), RunnerError> {
+        match self.docker.inspect_network(JOB_NETWORK, None).await {
+            Ok(_) => return Ok(()),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => {}
+            Err(e) => {
+                return Err(RunnerError::Docker {
+                    op: "inspect network",
+                    source: e,
+                });
+            }
+        }
+        let options = std::collections::HashMap::from([
+            (
+                "com.docker.network.bridge.enable_icc".to_string(),
+                "false".to_string(),
+            ),
+            (
+                "com.docker.network.bridge.enable_ip_masquerade".to_string(),
+                "true".to_string(),
+            ),
+        ]);
+        let created = self
+            .docker
+            .create_network(bollard::models::NetworkCreateRequest {
+                name: JOB_NETWORK.to_string(),
+                driver: Some("bridge".to_string()),
+                options: Some(options),
+                ..Default::default()
+            })
+            .await;
+        match created {
+            Ok(_) => {
+                info!(
+                    network = JOB_NETWORK,
+                    "created the jobs' network (no inter-container traffic)"
+                );
+                Ok(())
+            }
+            // Created concurrently by another run.
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 409, ..
+            }) => Ok(()),
+            Err(e) => Err(RunnerError::Docker {
+                op: "create network",
+                source: e,
+            }),
+        }
+    }
+
     /// Exports an image as a `docker save` archive (what [`Engine::load_image`] takes).
     pub async fn save_image(&self, reference: &str) -> Result<Vec<u8>, RunnerError> {
         let mut stream = self.docker.export_image(reference);
@@ -183,16 +263,6 @@ impl Engine {
         }
         Ok(out)
     }
-}
-
-/// The reference in a `docker load` progress line: `Loaded image: name:tag` or
-/// `Loaded image ID: sha256:…`.
-fn parse_loaded(line: &str) -> Option<String> {
-    let line = line.trim();
-    line.strip_prefix("Loaded image ID: ")
-        .or_else(|| line.strip_prefix("Loaded image: "))
-        .map(|r| r.trim().to_string())
-        .filter(|r| !r.is_empty())
 }
 
 /// Packs a build context directory into a tar archive.
@@ -209,23 +279,4 @@ fn tar_dir(dir: &Path) -> Result<Vec<u8>, RunnerError> {
         op: "pack build context",
         source,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn load_lines_name_the_image() {
-        assert_eq!(
-            parse_loaded("Loaded image: peerflow/busybox:abc\n").as_deref(),
-            Some("peerflow/busybox:abc")
-        );
-        assert_eq!(
-            parse_loaded("Loaded image ID: sha256:0123\n").as_deref(),
-            Some("sha256:0123")
-        );
-        assert_eq!(parse_loaded("Loading layer 1/2"), None);
-        assert_eq!(parse_loaded("Loaded image: "), None);
-    }
 }

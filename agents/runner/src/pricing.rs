@@ -94,6 +94,8 @@ pub fn calibration_limits() -> Limits {
         memory_bytes: 768 << 20,
         pids: 64,
         timeout: Duration::from_secs(120),
+        // Calibration measures block I/O, which a tmpfs-backed disk would hide.
+        disk_bytes: None,
     }
 }
 

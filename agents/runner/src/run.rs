@@ -2,11 +2,12 @@
 //! enforce the timeout, wait, meter, collect outputs, remove.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
 use bollard::Docker;
 use bollard::container::LogOutput;
-use bollard::models::{ContainerCreateBody, DeviceRequest, HostConfig};
+use bollard::models::{ContainerCreateBody, DeviceRequest, HostConfig, Mount, MountType};
 use bollard::query_parameters::{
     DownloadFromContainerOptions, KillContainerOptions, ListContainersOptions, LogsOptions,
     RemoveContainerOptions, UploadToContainerOptions, WaitContainerOptions,
@@ -22,7 +23,11 @@ use crate::engine::Engine;
 use crate::error::RunnerError;
 use crate::logs::{LineSplitter, LogSink, LogStream};
 use crate::meter::{DEFAULT_INTERVAL, Sampler, Usage, UsageSample, summarize};
-use crate::spec::{RunSpec, is_valid_label};
+use crate::scratch::Scratch;
+use crate::spec::{InputSource, RunSpec, is_valid_label};
+
+/// Free space under which a bounded job counts as having filled its disk.
+const DISK_FULL_SLACK: u64 = 64 << 10;
 
 /// Container label holding the job label.
 pub const JOB_LABEL: &str = "peerflow.job";
@@ -39,6 +44,9 @@ pub struct RunOutcome {
     pub timed_out: bool,
     /// The kernel's OOM killer killed a process of the job.
     pub oom_killed: bool,
+    /// The job filled its disk ([`crate::Limits::disk_bytes`]): less than 64 KiB was left free
+    /// when it exited (it saw `ENOSPC` on the way, and its outputs may be incomplete).
+    pub disk_full: bool,
     /// Regular files left in the output directory, sorted by path.
     pub outputs: Vec<OutputFile>,
     /// Metered consumption.
@@ -58,6 +66,8 @@ pub struct RunOutcome {
 pub struct Runner {
     engine: Engine,
     sample_interval: Duration,
+    /// Where bounded jobs' scratch mounts go (`<root>/<job label>`).
+    scratch_root: PathBuf,
 }
 
 impl Runner {
@@ -66,7 +76,15 @@ impl Runner {
         Runner {
             engine,
             sample_interval: DEFAULT_INTERVAL,
+            scratch_root: std::env::temp_dir().join("peerflow-runner"),
         }
+    }
+
+    /// The same runner mounting bounded jobs' disks under `root` (default
+    /// `$TMPDIR/peerflow-runner`); the Docker daemon must see the same path.
+    pub fn with_scratch_root(mut self, root: impl Into<PathBuf>) -> Runner {
+        self.scratch_root = root.into();
+        self
     }
 
     /// The same runner sampling every `interval` (at least 10 ms).
@@ -105,24 +123,51 @@ impl Runner {
         if spec.gpus > 0 {
             self.check_gpus(spec.gpus).await?;
         }
+        if spec.network {
+            self.engine.ensure_job_network().await?;
+        }
         let cgroup = JobCgroup::new(job_label);
         cgroup.enable_io_accounting();
+        let scratch = match spec.limits.disk_bytes {
+            Some(bytes) => Some(prepare_scratch(&self.scratch_root, job_label, bytes, spec)?),
+            None => None,
+        };
         let docker = self.engine.docker();
         let t_create = Instant::now();
-        let created = docker
-            .create_container(None, container_body(spec, job_label, &cgroup))
+        let mounts = match &scratch {
+            Some(s) => Some(scratch_mounts(s, spec)?),
+            None => None,
+        };
+        let created = match docker
+            .create_container(None, container_body(spec, job_label, &cgroup, mounts))
             .await
-            .map_err(RunnerError::docker("create container"))?;
+        {
+            Ok(c) => c,
+            Err(e) => {
+                if let Some(s) = &scratch {
+                    s.unmount();
+                }
+                return Err(RunnerError::Docker {
+                    op: "create container",
+                    source: e,
+                });
+            }
+        };
         let mut guard = ContainerGuard {
             docker: docker.clone(),
             id: created.id.clone(),
             cgroup: cgroup.clone(),
+            scratch: scratch.clone(),
             done: false,
         };
         info!(job = job_label, container = %short(&created.id), image = spec.image, "job created");
-        let result = self
-            .drive(spec, &created.id, &cgroup, t_create, logs, cancel)
-            .await;
+        let container = Created {
+            id: &created.id,
+            cgroup: &cgroup,
+            scratch: scratch.as_ref(),
+            at: t_create,
+        };
+        let result = self.drive(spec, &container, logs, cancel).await;
         guard.cleanup().await;
         result
     }
@@ -130,25 +175,32 @@ impl Runner {
     async fn drive(
         &self,
         spec: &RunSpec,
-        id: &str,
-        cgroup: &JobCgroup,
-        t_create: Instant,
+        container: &Created<'_>,
         sink: &mut dyn LogSink,
         cancel: Option<&CancellationToken>,
     ) -> Result<RunOutcome, RunnerError> {
+        let Created {
+            id,
+            cgroup,
+            scratch,
+            at: t_create,
+        } = *container;
         let docker = self.engine.docker();
-        let inputs = pack_inputs(&spec.inputs, &spec.output_dir)?;
-        docker
-            .upload_to_container(
-                id,
-                Some(UploadToContainerOptions {
-                    path: "/".to_string(),
-                    ..Default::default()
-                }),
-                bollard::body_full(Bytes::from(inputs)),
-            )
-            .await
-            .map_err(RunnerError::docker("upload inputs"))?;
+        // A bounded job's inputs and output directory are bind mounts (its root is read-only).
+        if scratch.is_none() {
+            let inputs = pack_inputs(&spec.inputs, &spec.output_dir)?;
+            docker
+                .upload_to_container(
+                    id,
+                    Some(UploadToContainerOptions {
+                        path: "/".to_string(),
+                        ..Default::default()
+                    }),
+                    bollard::body_full(Bytes::from(inputs)),
+                )
+                .await
+                .map_err(RunnerError::docker("upload inputs"))?;
+        }
 
         docker
             .start_container(id, None)
@@ -255,11 +307,14 @@ impl Runner {
             .unwrap_or_default();
         let exit_code = state.exit_code.unwrap_or(-1);
         let oom_killed = state.oom_killed.unwrap_or(false);
+        let disk_full = scratch
+            .and_then(Scratch::free_bytes)
+            .is_some_and(|free| free < DISK_FULL_SLACK);
 
         let usage = summarize(&samples, &cgroup.read_parent(), exited - started);
         let outputs = self.collect_outputs(spec, id).await?;
         info!(
-            container = %short(id), exit_code, timed_out, oom_killed,
+            container = %short(id), exit_code, timed_out, oom_killed, disk_full,
             cpu_s = usage.cpu_seconds, peak_mib = usage.peak_memory_bytes >> 20,
             outputs = outputs.len(), "job finished"
         );
@@ -267,6 +322,7 @@ impl Runner {
             exit_code,
             timed_out,
             oom_killed,
+            disk_full,
             outputs,
             usage,
             samples,
@@ -370,8 +426,60 @@ impl Runner {
     }
 }
 
-/// The create request: limits, no privileges, no network unless asked.
-fn container_body(spec: &RunSpec, job_label: &str, cgroup: &JobCgroup) -> ContainerCreateBody {
+/// Mounts the job's scratch space and writes its in-memory inputs there.
+fn prepare_scratch(
+    root: &std::path::Path,
+    job_label: &str,
+    bytes: u64,
+    spec: &RunSpec,
+) -> Result<Scratch, RunnerError> {
+    std::fs::create_dir_all(root).map_err(RunnerError::io(root))?;
+    let scratch = Scratch::mount(root, job_label, bytes)?;
+    for (k, input) in spec.inputs.iter().enumerate() {
+        if let InputSource::Bytes(b) = &input.source {
+            let path = scratch.input(k);
+            if let Err(e) = std::fs::write(&path, b) {
+                scratch.unmount();
+                return Err(RunnerError::Io { path, source: e });
+            }
+        }
+    }
+    Ok(scratch)
+}
+
+/// A bounded job's mounts: `/tmp` and the output directory from its scratch space (read-write),
+/// each input read-only (a host file as it is, in-memory ones from the scratch space).
+fn scratch_mounts(scratch: &Scratch, spec: &RunSpec) -> Result<Vec<Mount>, RunnerError> {
+    let bind = |source: PathBuf, target: &str, read_only: bool| Mount {
+        target: Some(target.to_string()),
+        source: Some(source.to_string_lossy().into_owned()),
+        typ: Some(MountType::BIND),
+        read_only: Some(read_only),
+        ..Default::default()
+    };
+    let output_dir = spec.output_dir.trim_end_matches('/');
+    let mut mounts = vec![bind(scratch.out(), output_dir, false)];
+    if output_dir != "/tmp" {
+        mounts.push(bind(scratch.tmp(), "/tmp", false));
+    }
+    for (k, input) in spec.inputs.iter().enumerate() {
+        let source = match &input.source {
+            InputSource::Bytes(_) => scratch.input(k),
+            InputSource::HostFile(p) => std::fs::canonicalize(p).map_err(RunnerError::io(p))?,
+        };
+        mounts.push(bind(source, &input.container_path, true));
+    }
+    Ok(mounts)
+}
+
+/// The create request: limits, no privileges, no network unless asked (then the jobs' own
+/// network, [`crate::JOB_NETWORK`]); with `mounts` (a bounded disk), a read-only root.
+fn container_body(
+    spec: &RunSpec,
+    job_label: &str,
+    cgroup: &JobCgroup,
+    mounts: Option<Vec<Mount>>,
+) -> ContainerCreateBody {
     let limits = &spec.limits;
     let memory = i64::try_from(limits.memory_bytes).unwrap_or(i64::MAX);
     let device_requests = (spec.gpus > 0).then(|| {
@@ -392,9 +500,15 @@ fn container_body(spec: &RunSpec, job_label: &str, cgroup: &JobCgroup) -> Contai
         privileged: Some(false),
         cap_drop: Some(vec!["ALL".to_string()]),
         security_opt: Some(vec!["no-new-privileges".to_string()]),
-        network_mode: (!spec.network).then(|| "none".to_string()),
+        network_mode: Some(if spec.network {
+            crate::engine::JOB_NETWORK.to_string()
+        } else {
+            "none".to_string()
+        }),
         cgroup_parent: Some(cgroup.docker_parent()),
         device_requests,
+        readonly_rootfs: Some(mounts.is_some()),
+        mounts,
         ..Default::default()
     };
     ContainerCreateBody {
@@ -435,19 +549,30 @@ fn short(id: &str) -> &str {
     &id[..id.len().min(12)]
 }
 
+/// A created container and what goes with it.
+#[derive(Clone, Copy)]
+struct Created<'a> {
+    id: &'a str,
+    cgroup: &'a JobCgroup,
+    scratch: Option<&'a Scratch>,
+    /// When the create request was sent.
+    at: Instant,
+}
+
 /// Removes the container and the job's cgroups: explicitly via [`ContainerGuard::cleanup`],
 /// or, if the run is abandoned midway (its future dropped), from `Drop` on a spawned task.
 struct ContainerGuard {
     docker: Docker,
     id: String,
     cgroup: JobCgroup,
+    scratch: Option<Scratch>,
     done: bool,
 }
 
 impl ContainerGuard {
     async fn cleanup(&mut self) {
         self.done = true;
-        remove(&self.docker, &self.id, &self.cgroup).await;
+        remove(&self.docker, &self.id, &self.cgroup, self.scratch.as_ref()).await;
     }
 }
 
@@ -457,16 +582,17 @@ impl Drop for ContainerGuard {
             return;
         }
         let (docker, id, cgroup) = (self.docker.clone(), self.id.clone(), self.cgroup.clone());
+        let scratch = self.scratch.clone();
         match tokio::runtime::Handle::try_current() {
             Ok(handle) => {
-                handle.spawn(async move { remove(&docker, &id, &cgroup).await });
+                handle.spawn(async move { remove(&docker, &id, &cgroup, scratch.as_ref()).await });
             }
             Err(_) => warn!(container = %short(&id), "no runtime left to remove the container"),
         }
     }
 }
 
-async fn remove(docker: &Docker, id: &str, cgroup: &JobCgroup) {
+async fn remove(docker: &Docker, id: &str, cgroup: &JobCgroup, scratch: Option<&Scratch>) {
     let removed = docker
         .remove_container(
             id,
@@ -483,5 +609,8 @@ async fn remove(docker: &Docker, id: &str, cgroup: &JobCgroup) {
     }
     if let Err(e) = cgroup.remove().await {
         warn!(error = %e, "cannot remove the job's cgroups");
+    }
+    if let Some(s) = scratch {
+        s.unmount();
     }
 }

@@ -25,9 +25,13 @@ pub enum InputSource {
 
 /// Resource limits enforced on the container.
 ///
-/// Disk is not limited: with overlay2 on ext4 (as here) Docker's `storage-opt size` needs an xfs
-/// backing filesystem with project quotas, so a job's writable layer is bounded only by the
-/// host's disk. Outputs are capped by [`RunSpec::max_output_bytes`].
+/// Disk: with overlay2 on ext4 (as here) Docker's `storage-opt size` needs an xfs backing
+/// filesystem with project quotas, so a writable layer cannot be bounded. With
+/// [`Limits::disk_bytes`] the job gets none: its root filesystem is read-only and `/tmp`, the
+/// output directory and its in-memory inputs live on a tmpfs of that size (see the crate's
+/// `scratch` module), so writing past it fails with `ENOSPC` ([`crate::RunOutcome::disk_full`]).
+/// Without it (the provider's own calibration workloads) the writable layer is unbounded.
+/// Outputs are capped by [`RunSpec::max_output_bytes`] either way.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
     /// CPU, in thousandths of a core (`1000` = one core); becomes `nano_cpus`.
@@ -38,6 +42,9 @@ pub struct Limits {
     pub pids: u64,
     /// Wall-clock limit; the job is killed when it is reached.
     pub timeout: Duration,
+    /// Everything the job may write (`/tmp` and the output directory together), in bytes; backed
+    /// by memory and charged to the job's memory cgroup. `None`: an unbounded writable layer.
+    pub disk_bytes: Option<u64>,
 }
 
 impl Default for Limits {
@@ -47,6 +54,7 @@ impl Default for Limits {
             memory_bytes: 512 << 20,
             pids: 256,
             timeout: Duration::from_secs(600),
+            disk_bytes: None,
         }
     }
 }
@@ -73,7 +81,8 @@ pub struct RunSpec {
     pub output_host_dir: Option<PathBuf>,
     /// Resource limits.
     pub limits: Limits,
-    /// Whether the job gets a network (`false`: network mode `none`, only loopback).
+    /// Whether the job gets a network (`false`: network mode `none`, only loopback; `true`: the
+    /// jobs' own bridge, [`crate::JOB_NETWORK`]).
     pub network: bool,
     /// NVIDIA GPUs to attach (0 for none).
     pub gpus: u16,
@@ -135,6 +144,9 @@ impl RunSpec {
         }
         if self.limits.pids == 0 || self.limits.timeout.is_zero() {
             return bad("limits need a pid limit and a timeout".into());
+        }
+        if self.limits.disk_bytes.is_some_and(|d| d < (1 << 20)) {
+            return bad("a disk limit must be at least 1 MiB".into());
         }
         Ok(())
     }

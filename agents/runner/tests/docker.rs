@@ -252,6 +252,64 @@ async fn no_network_unless_asked() {
         unreachable!()
     };
     assert!(String::from_utf8_lossy(b).split_whitespace().count() >= 2);
+    // That network is the jobs' own bridge, with no traffic between containers.
+    let network = runner
+        .engine()
+        .docker()
+        .inspect_network(peerflow_runner::JOB_NETWORK, None)
+        .await
+        .unwrap();
+    let options = network.options.unwrap_or_default();
+    assert_eq!(
+        options
+            .get("com.docker.network.bridge.enable_icc")
+            .map(String::as_str),
+        Some("false")
+    );
+}
+
+#[tokio::test]
+async fn a_bounded_disk_stops_a_job_that_writes_too_much() {
+    let _serial = SERIAL.lock().await;
+    let (runner, image) = setup().await;
+    let script = "cat /in/a > /out/copy; \
+                  if touch /rootfile 2>/dev/null; then echo rw; else echo ro; fi > /out/root; \
+                  head -c 64m /dev/zero > /tmp/fill";
+    let mut spec = RunSpec::shell(&image, script);
+    spec.inputs.push(Input {
+        container_path: "/in/a".into(),
+        source: InputSource::Bytes(b"input bytes".to_vec()),
+    });
+    spec.limits.disk_bytes = Some(8 << 20);
+    let name = "disk";
+    let outcome = run(&runner, &spec, name).await;
+    assert!(outcome.disk_full, "{outcome:?}");
+    assert_ne!(outcome.exit_code, 0, "the write past the limit failed");
+    assert!(!outcome.oom_killed);
+    let text = |p: &str| {
+        let f = outcome.outputs.iter().find(|f| f.path == p).unwrap();
+        match &f.data {
+            OutputData::Bytes(b) => String::from_utf8_lossy(b).trim().to_string(),
+            OutputData::File(_) => unreachable!(),
+        }
+    };
+    assert_eq!(text("copy"), "input bytes");
+    assert_eq!(text("root"), "ro", "the root filesystem is read-only");
+    // The scratch mount is gone with the job.
+    let scratch = std::env::temp_dir()
+        .join("peerflow-runner")
+        .join(label(name));
+    assert!(!scratch.exists(), "{} left behind", scratch.display());
+
+    // Within the limit the same job writes what it needs and succeeds.
+    let mut spec = RunSpec::shell(
+        &image,
+        "head -c 4m /dev/zero > /tmp/x && wc -c < /tmp/x > /out/n",
+    );
+    spec.limits.disk_bytes = Some(8 << 20);
+    let outcome = run(&runner, &spec, "disk-ok").await;
+    assert_eq!(outcome.exit_code, 0);
+    assert!(!outcome.disk_full);
 }
 
 #[tokio::test]

@@ -33,7 +33,6 @@
 //! | `peerflow_juror_errors_total` | counter | `code` | attempts that failed and are tried again: `fetch`, `timeout`, `chain`, `tools` |
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -47,6 +46,7 @@ use peerflow_media::verify::Fault;
 use peerflow_media::{InputFormat, Profile, VideoCodec};
 use peerflow_protocol::SignedResult;
 use peerflow_protocol::metrics::{LATENCY_BUCKETS, Metrics};
+use peerflow_protocol::netguard;
 
 use super::evidence::{Manifest, ManifestFile};
 use super::verification::{VerifyPolicy, check_one};
@@ -553,98 +553,26 @@ impl<'a> Bundle<'a> {
 
 /// The client jurors fetch evidence with: no redirects (a public URL must not bounce to an
 /// internal one), no proxy from the environment, and unless `allow_private`, names resolved to
-/// public addresses only.
+/// public addresses only ([`peerflow_protocol::netguard`]).
 fn evidence_client(allow_private: bool) -> reqwest::Client {
-    let builder = reqwest::Client::builder()
+    netguard::guarded_client(allow_private, Duration::from_secs(10))
         .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .connect_timeout(Duration::from_secs(10));
-    let builder = if allow_private {
-        builder
-    } else {
-        builder.dns_resolver(Arc::new(PublicOnly))
-    };
-    builder.build().expect("a plain HTTP client builds")
-}
-
-/// Resolves names to their public addresses only.
-struct PublicOnly;
-
-impl reqwest::dns::Resolve for PublicOnly {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let host = name.as_str().to_owned();
-        Box::pin(async move {
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .filter(|a| is_public(a.ip()))
-                .collect();
-            if addrs.is_empty() {
-                return Err(format!("{host} resolves to no public address").into());
-            }
-            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
-        })
-    }
+        .build()
+        .expect("a plain HTTP client builds")
 }
 
 /// Whether evidence at `base` may be fetched: http or https, and unless `allow_private`, not an
 /// address literal of a private, loopback, link-local or otherwise non-public range.
 pub fn check_evidence_url(base: &str, allow_private: bool) -> Result<(), String> {
-    let url = reqwest::Url::parse(base).map_err(|e| format!("the evidence URL is invalid: {e}"))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!(
-            "the evidence URL's scheme {} is not http(s)",
-            url.scheme()
-        ));
-    }
-    let Some(host) = url.host_str() else {
-        return Err("the evidence URL has no host".into());
-    };
-    let Ok(ip) = host
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .parse::<IpAddr>()
-    else {
-        return Ok(()); // a name: resolved to public addresses only, see evidence_client
-    };
-    if allow_private || is_public(ip) {
-        Ok(())
-    } else {
-        Err(format!("the evidence is at a non-public address ({ip})"))
-    }
+    netguard::check_url_str(base, allow_private).map_err(|e| match e {
+        netguard::UrlRefused::NonPublic(ip) => {
+            format!("the evidence is at a non-public address ({ip})")
+        }
+        other => format!("the evidence URL: {other}"),
+    })
 }
 
-/// Whether `ip` is a public unicast address.
-pub fn is_public(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
-            !(v4.is_private()
-                || v4.is_loopback()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_multicast()
-                || v4.is_documentation()
-                || a == 0
-                || (a == 100 && (64..128).contains(&b)) // shared (carrier-grade NAT)
-                || (a == 192 && b == 0 && v4.octets()[2] == 0) // IETF protocol assignments
-                || (a == 198 && (18..20).contains(&b)) // benchmarking
-                || a >= 240)
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public(IpAddr::V4(v4));
-            }
-            let first = v6.segments()[0];
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00 // unique local
-                || (first & 0xffc0) == 0xfe80 // link local
-                || first == 0x2001 && v6.segments()[1] == 0x0db8) // documentation
-        }
-    }
-}
+pub use netguard::is_public;
 
 /// An error with its sources, for a reason a person can act on.
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -690,6 +618,7 @@ mod tests {
     use alloy::providers::ProviderBuilder;
     use axum::extract::{Path, State};
     use std::collections::HashMap;
+    use std::net::SocketAddr;
 
     type Files = Arc<HashMap<String, Vec<u8>>>;
 

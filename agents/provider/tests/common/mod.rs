@@ -14,6 +14,7 @@ use peerflow_compute::buyer::Terms;
 use peerflow_compute::escrow::Escrow;
 use peerflow_compute::manifest::RateCard;
 use peerflow_compute::{BlobClient, JobSpec, Resources, Workload};
+use peerflow_protocol::blobauth::RequestKey;
 use peerflow_provider::agent::Executors;
 use peerflow_provider::{Agent, ProviderConfig};
 
@@ -102,6 +103,9 @@ impl Market {
                 poll: Duration::from_millis(200),
                 max_jobs: 4,
                 arbiters: vec![chain.address(ARBITER)],
+                allow_network_jobs: false,
+                allow_private_urls: true,
+                request_key: Some(RequestKey::new(chain.secret_key(i)).unwrap()),
             };
             adjust(k, &mut cfg);
             let escrow = Escrow::new(d.job_escrow, d.work_token, wallet(&chain, i));
@@ -112,13 +116,15 @@ impl Market {
             urls.push(url);
         }
         let buyer = Escrow::new(d.job_escrow, d.work_token, wallet(&chain, BUYER));
+        // The buyer signs its uploads and reads (the providers' stores refuse unsigned ones).
+        let blobs = BlobClient::new().with_key(RequestKey::new(chain.secret_key(BUYER)).unwrap());
         Market {
             chain,
             d,
             buyer,
             providers,
             urls,
-            blobs: BlobClient::new(),
+            blobs,
             dir,
         }
     }
