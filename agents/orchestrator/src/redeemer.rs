@@ -318,12 +318,16 @@ impl<P: Provider> Redeemer<P> {
             }
         }
         for (tx, batch) in batches {
-            let receipt = self
-                .broker
-                .provider()
-                .get_transaction_receipt(tx)
-                .await
-                .map_err(chain)?;
+            let receipt = self.broker.provider().get_transaction_receipt(tx).await;
+            let receipt = match receipt {
+                Ok(r) => r,
+                Err(error) => {
+                    // Looked at again next pass; the other batches and new winners go on.
+                    tracing::warn!(%tx, %error, "reading a submitted redemption's receipt");
+                    report.submitted += batch.len();
+                    continue;
+                }
+            };
             let gone = match &receipt {
                 None => Some("the redemption transaction was reorged out"),
                 Some(r) if !r.status() => Some("the redemption reverted after a reorg"),
@@ -344,8 +348,11 @@ impl<P: Provider> Redeemer<P> {
                 continue;
             }
             let receipt = receipt.expect("present");
-            let mined = receipt.block_number.unwrap_or(head);
-            if head + 1 >= mined + self.confirmations {
+            // A receipt without its block is not counted as deep yet.
+            let deep = receipt
+                .block_number
+                .is_some_and(|mined| head + 1 >= mined + self.confirmations);
+            if deep {
                 self.count_outcomes(store, &batch, &receipt, report)?;
             } else {
                 report.submitted += batch.len();
