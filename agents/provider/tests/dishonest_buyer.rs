@@ -77,6 +77,13 @@ async fn image_saying(d: &Docker, who: &str, tag: &str) -> Vec<u8> {
     d.engine.save_image(tag).await.unwrap()
 }
 
+/// Submits `spec` as the market's buyer, through `store`, for one replica at the tests' terms.
+async fn submit_one(m: &Market, store: &str, spec: &JobSpec) -> (u64, String) {
+    submit(&m.buyer, &m.blobs, store, spec, &m.terms(1, "1", 600).await)
+        .await
+        .unwrap()
+}
+
 fn spec(image: ImageSpec, script: &str, inputs: Vec<InputFile>, network: bool) -> JobSpec {
     JobSpec {
         version: 1,
@@ -144,9 +151,7 @@ async fn honest_job_completes(m: &Market, image: &ImageSpec) {
     );
     let provider = m.provider_address(0);
     let before = m.balance(provider).await;
-    let (job, _) = submit(&m.buyer, &m.blobs, store, &s, &m.terms(1, "1", 600).await)
-        .await
-        .unwrap();
+    let (job, _) = submit_one(m, store, &s).await;
     settle(m, &[job]).await;
     assert_eq!(detail(m, 0, job), "paid");
     let charge = charge_of(m, job).await;
@@ -206,15 +211,12 @@ async fn another_buyers_archive_tagged_like_mine_does_not_change_what_my_job_run
     let provider = m.provider_address(0);
     let before = m.balance(provider).await;
     let b0 = m.balance(m.chain.address(BUYER)).await;
-    let (my_job, _) = submit(
-        &m.buyer,
-        &m.blobs,
+    let (my_job, _) = submit_one(
+        &m,
         &store,
         &spec(my_image.clone(), "cat /who > /out/who", vec![], false),
-        &m.terms(1, "1", 600).await,
     )
-    .await
-    .unwrap();
+    .await;
     settle(&m, &[my_job]).await;
     let out = m.dir.path().join("mine");
     fetch_results(&m.buyer, &m.blobs, my_job, &out)
@@ -254,15 +256,7 @@ async fn a_network_job_is_not_taken_unless_the_operator_allows_it() {
         vec![],
         true,
     );
-    let (job, _) = submit(
-        &m.buyer,
-        &m.blobs,
-        &m.urls[0],
-        &net,
-        &m.terms(1, "1", 600).await,
-    )
-    .await
-    .unwrap();
+    let (job, _) = submit_one(&m, &m.urls[0], &net).await;
     m.drive_until(Duration::from_secs(60), || async {
         phase(&m, 0, job).is_some()
     })
@@ -291,15 +285,7 @@ async fn a_network_job_is_not_taken_unless_the_operator_allows_it() {
     .await;
     let image = busybox_spec_image(&d, &allowing).await;
     let net = spec(image, "ls /sys/class/net > /out/ifaces", vec![], true);
-    let (job, _) = submit(
-        &allowing.buyer,
-        &allowing.blobs,
-        &allowing.urls[0],
-        &net,
-        &allowing.terms(1, "1", 600).await,
-    )
-    .await
-    .unwrap();
+    let (job, _) = submit_one(&allowing, &allowing.urls[0], &net).await;
     settle(&allowing, &[job]).await;
     let out = allowing.dir.path().join("net");
     fetch_results(&allowing.buyer, &allowing.blobs, job, &out)
@@ -382,15 +368,7 @@ async fn urls_naming_private_addresses_are_never_fetched_and_the_view_gives_a_co
         }],
         false,
     );
-    let (job, _) = submit(
-        &m.buyer,
-        &m.blobs,
-        &m.urls[0],
-        &s,
-        &m.terms(1, "1", 600).await,
-    )
-    .await
-    .unwrap();
+    let (job, _) = submit_one(&m, &m.urls[0], &s).await;
     jobs.push(job);
     m.drive_until(Duration::from_secs(60), || async {
         jobs.iter().all(|&j| phase(&m, 0, j).is_some())
@@ -439,15 +417,7 @@ async fn a_job_writing_past_its_disk_fails_cleanly_and_the_provider_goes_on() {
         vec![],
         false,
     );
-    let (job, _) = submit(
-        &m.buyer,
-        &m.blobs,
-        &m.urls[0],
-        &s,
-        &m.terms(1, "1", 600).await,
-    )
-    .await
-    .unwrap();
+    let (job, _) = submit_one(&m, &m.urls[0], &s).await;
     settle(&m, &[job]).await;
     // A result, not an error: committed with the failing exit code, and the log says why.
     let out = m.dir.path().join("disk");
@@ -536,9 +506,7 @@ async fn blobs_and_logs_are_only_for_the_jobs_buyer_and_uploads_are_signed() {
     );
     let provider = m.provider_address(0);
     let before = m.balance(provider).await;
-    let (job, _) = submit(&m.buyer, &m.blobs, &url, &s, &m.terms(1, "1", 600).await)
-        .await
-        .unwrap();
+    let (job, _) = submit_one(&m, &url, &s).await;
     settle(&m, &[job]).await;
     let result = m.buyer.results(job).await.unwrap()[0].clone();
     let manifest_url = format!(
