@@ -1,7 +1,7 @@
 //! Bad pushes and unknown names: each gets its status and error code, and nothing of a refused
 //! segment is published or recorded.
 
-mod common;
+use crate::common;
 
 use common::hls::parse_media;
 use common::media::source_segment;

@@ -1,7 +1,7 @@
 //! ffmpeg itself as the encoder: its segment muxer (chunked `POST`) and its HLS muxer
 //! (chunked `PUT`, playlists included) push straight into the broadcaster.
 
-mod common;
+use crate::common;
 
 use common::hls::parse_media;
 use common::media::{ENCODE_720P, LAVFI_AUDIO, LAVFI_SOURCE, probe};

@@ -1,6 +1,6 @@
 //! How streams end (DELETE, idle time) and what browsers need (CORS).
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

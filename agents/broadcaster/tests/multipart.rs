@@ -1,6 +1,6 @@
 //! `Accept: multipart/mixed`: the push reply carries every rendition's bytes.
 
-mod common;
+use crate::common;
 
 use common::media::{probe, source_segment};
 use common::processor::{FfmpegProcessor, LADDER};

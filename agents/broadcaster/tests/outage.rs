@@ -2,7 +2,7 @@
 //! pushes keep arriving is not idle: it is not ended under the encoder, and every segment is
 //! published once the network answers again.
 
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

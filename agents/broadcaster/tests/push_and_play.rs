@@ -1,6 +1,6 @@
 //! Segments pushed over HTTP come out as HLS that plays, live and from the recording.
 
-mod common;
+use crate::common;
 
 use common::hls::{parse_master, parse_media};
 use common::media::{SEGMENT_SECONDS, SOURCE_SEGMENTS, probe, source_segment, source_segments};

@@ -3,7 +3,7 @@
 //! which takes the admin token only; a key's rate, live streams and streams are its own; a
 //! private stream plays by its name and is listed nowhere.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -3,7 +3,7 @@
 //! `max_ended_streams` ended streams stay in memory; older ones leave every table, the
 //! processor's included, while their recordings stay on disk and their names stay taken.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

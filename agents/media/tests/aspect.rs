@@ -2,7 +2,7 @@
 //! and 240x426 from the default ladder, not squashed into 640x360, and the verifier holds every
 //! rendition to the same rule ([`Profile::fit`]).
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

@@ -1,6 +1,6 @@
 //! FfmpegTranscoder on generated live segments: renditions, timestamps, audio, errors.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

@@ -1,6 +1,6 @@
 //! probe(): what ffprobe reports for real files.
 
-mod common;
+use crate::common;
 
 use common::{FRAME_S, assert_close, read, segments};
 use peerflow_media::{probe, probe_bytes};

@@ -1,6 +1,6 @@
 //! Rav1eTranscoder: AV1 renditions encoded in-process, deterministic.
 
-mod common;
+use crate::common;
 
 use common::{FRAME_S, assert_close, probe_of, read, segments};
 use peerflow_media::{

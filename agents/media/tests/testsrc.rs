@@ -1,6 +1,6 @@
 //! testsrc::generate_segments: a live stream cut like a broadcaster cuts it.
 
-mod common;
+use crate::common;
 
 use common::{FRAME_S, assert_close};
 use peerflow_media::{probe, testsrc};

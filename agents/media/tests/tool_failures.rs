@@ -1,6 +1,6 @@
 //! Failures on our side are not blamed on the segment, and carry what ffmpeg said.
 
-mod common;
+use crate::common;
 
 use common::{read, segments};
 use peerflow_media::{FfmpegTranscoder, InputFormat, MediaError, Transcoder, default_ladder};

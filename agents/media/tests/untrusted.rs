@@ -3,7 +3,7 @@
 //! run is bounded in time and output. An HLS playlist that never ends, a concat list pointing at
 //! /etc/passwd, an endless decode or a huge output each fail fast with a clear error.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

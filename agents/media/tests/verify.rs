@@ -1,7 +1,7 @@
 //! Verification of renditions on real encodes: honest renditions pass every check, including one
 //! from another encoder backend (rav1e for an SVT-AV1 profile); each cheat fails with its fault.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

@@ -3,7 +3,7 @@
 //! credit does not cover, oversized requests, and a flood of made-up senders on `/v1/info`. Each
 //! test checks the victim's credit, the ticket store and that honest senders are still served.
 
-mod common;
+use crate::common;
 
 use common::*;
 use peerflow_orchestrator::http::JOB_ERROR_HEADER;

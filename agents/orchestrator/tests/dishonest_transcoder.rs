@@ -2,7 +2,7 @@
 //! against anvil: it cannot answer a job handed to another transcoder, and the pixel counts it
 //! reports never set what the broadcaster is charged.
 
-mod common;
+use crate::common;
 
 use common::*;
 

@@ -4,7 +4,7 @@
 //! that 1:1 pricing would have called cheap), nothing is paid meanwhile, and it is redeemed once
 //! gas falls.
 
-mod redeem_support;
+use crate::redeem_support;
 
 use alloy::primitives::{U256, utils::parse_ether};
 use alloy::providers::{Provider, ext::AnvilApi};

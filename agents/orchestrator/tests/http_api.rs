@@ -1,7 +1,7 @@
 //! The orchestrator's HTTP API over real HTTP against anvil: quoting, payment, every refusal with
 //! its code (and nothing debited), the transcoder pull protocol, and charging at its own price.
 
-mod common;
+use crate::common;
 
 use common::*;
 

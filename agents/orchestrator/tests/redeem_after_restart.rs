@@ -1,7 +1,7 @@
 //! Winning tickets accepted before a restart are redeemed on-chain after it; a ticket the sender
 //! cannot cover stays queued with the reason and is paid once the sender tops up.
 
-mod redeem_support;
+use crate::redeem_support;
 
 use alloy::primitives::{U256, utils::parse_ether};
 use alloy::providers::{Provider, ext::AnvilApi};

@@ -2,7 +2,7 @@
 //! redeemer sends its winners through it and the fees go to the orchestrator; a key it did not
 //! name is refused and loses no winner.
 
-mod redeem_support;
+use crate::redeem_support;
 
 use alloy::primitives::{U256, utils::parse_ether};
 use alloy::providers::ext::AnvilApi;

@@ -6,7 +6,7 @@
 //! first and all pay; one pushed out of the window by a newer winner redeemed earlier is given up
 //! (failed, `NonceTooOld`), never retried.
 
-mod redeem_support;
+use crate::redeem_support;
 
 use alloy::primitives::{U256, utils::parse_ether};
 use alloy::providers::{Provider, ext::AnvilApi};

@@ -2,7 +2,7 @@
 //! puts its winners back in the queue, they are redeemed again, and the orchestrator is paid for
 //! each exactly once.
 
-mod redeem_support;
+use crate::redeem_support;
 
 use alloy::primitives::{U256, utils::parse_ether};
 use alloy::providers::ext::AnvilApi;

@@ -4,7 +4,7 @@
 //! found before the outage; winning tickets wait in the orchestrators' queues and are all redeemed
 //! once the chain answers again.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 use std::time::{Duration, Instant};

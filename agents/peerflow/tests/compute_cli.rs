@@ -3,7 +3,7 @@
 //! settles), then `status`, `logs` and `results`; a VOD job is submitted detached and fetched
 //! later. Bad input gets a clear message and a non-zero exit.
 
-mod common;
+use crate::common;
 
 use common::{Kill, free_port, wait_http};
 use std::path::Path;

@@ -2,7 +2,7 @@
 //! SIGINT takes everything it started with it: its anvil and its HTTP servers are gone, their ports
 //! free, and the process exits cleanly.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpStream;

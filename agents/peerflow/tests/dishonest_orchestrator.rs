@@ -7,7 +7,7 @@
 //! the chain: nothing paid that was not earned (or, for the lucky cheat, no more than the watch
 //! lets through).
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};

@@ -1,7 +1,7 @@
 //! The whole network on one machine: ffmpeg-cut segments pushed over HTTP to the broadcaster, paid
 //! orchestrators found on-chain, renditions back as HLS, winning tickets redeemed on anvil.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -5,7 +5,7 @@
 //! Every action is checked on-chain; a dry run changes nothing; refusals name the contract rule; the
 //! yield per staked token `stake status` reports equals what a delegator's stake and fees did.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};

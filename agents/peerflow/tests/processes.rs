@@ -3,7 +3,7 @@
 //! finding the orchestrator on-chain. Started without a price, the orchestrator keeps the one it
 //! advertised before.
 
-mod common;
+use crate::common;
 
 use common::{Kill, free_port, wait_http};
 use std::process::{Command, Stdio};

@@ -6,8 +6,6 @@
 //! namespace at 10.99.0.1. Hosts are joined by point-to-point veth links, so nothing is forwarded.
 //! Needs root (to make namespaces), iproute2, ffmpeg/ffplay and the npm toolchain (cast).
 
-mod common;
-
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

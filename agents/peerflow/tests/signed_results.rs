@@ -5,7 +5,7 @@
 //! orchestrator and is not lost, the culprit is suspended, and the evidence kept beside the
 //! recording verifies and matches the recorded renditions.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

@@ -8,7 +8,7 @@
 //! orchestrator's own key, as a dishonest operator would: the signature is valid, so only the
 //! checks of the renditions can catch it.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

@@ -11,8 +11,6 @@
 //! (`source script/lib.sh; ensure_node_toolchain; ensure_browser`); without them the test fails
 //! saying so.
 
-mod common;
-
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

@@ -2,7 +2,7 @@
 //! auction closes, the two lowest take the slots and are each paid the lowest losing bid (reverse
 //! Vickrey); the loser gets its collateral back. Balances checked exactly.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

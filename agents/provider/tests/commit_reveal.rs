@@ -2,7 +2,7 @@
 //! in sqlite, so a provider restarted between its commit and the reveal window still reveals and
 //! is paid; and a provider takes only jobs whose arbiter it trusts.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

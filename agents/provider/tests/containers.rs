@@ -3,7 +3,7 @@
 //! failing and a late provider each end as the escrow says (collateral to the buyer), with every
 //! balance checked against the committed charges.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -11,7 +11,7 @@
 //! - the blob store takes signed uploads only, and gives a job's spec, inputs, results and log
 //!   to its buyer, not to another key (401/403 with a code).
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

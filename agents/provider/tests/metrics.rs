@@ -2,7 +2,7 @@
 //! that fails and one that is paid are counted by outcome with their run times, and error replies
 //! are counted by their code.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

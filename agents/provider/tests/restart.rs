@@ -1,7 +1,7 @@
 //! A provider that stops after taking a slot resumes the job from its sqlite state when it starts
 //! again: the job runs, its result is committed and it is paid — nothing it accepted is lost.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

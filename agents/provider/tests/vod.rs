@@ -3,7 +3,7 @@
 //! charge; a third that alters one frame of the input commits a different result and loses its
 //! collateral to the buyer. Balances are checked against the escrow's settlement, token by token.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,0 +1,17 @@
+//! Every integration test of this crate, linked into one binary (one test binary per crate keeps
+//! the build's disk and link time small); each file below is one module, named as its file.
+
+mod common;
+
+mod chain_outage;
+mod compute_cli;
+mod devnet_signals;
+mod dishonest_orchestrator;
+mod network;
+mod operator_cli;
+mod private_streams;
+mod processes;
+mod recipes;
+mod signed_results;
+mod verification;
+mod web;
