@@ -242,15 +242,19 @@ contract FaultClaims is IFaultClaims, Ownable2Step {
         if (rendition >= renditions) revert RenditionOutOfRange(rendition, renditions);
         if (msg.sender != result.broadcaster) revert NotBroadcaster(msg.sender, result.broadcaster);
         address orchestrator = result.orchestrator;
-        // The accused and its delegators would pay the finder's fee to themselves.
-        if (msg.sender == orchestrator || staking.delegateOf(msg.sender) == orchestrator) {
+        // The accused, its delegators and its keys would pay the finder's fee to themselves.
+        if (
+            msg.sender == orchestrator || staking.delegateOf(msg.sender) == orchestrator
+                || staking.signsResultsFor(orchestrator, msg.sender)
+        ) {
             revert ClaimantTiedToAccused(msg.sender, orchestrator);
         }
         digest = SegmentResultHash.digest(result, block.chainid, address(staking));
         (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(digest, signature);
         // Malformed, EIP-2098 compact and high-s signatures are refused: one result, one signature.
         if (err != ECDSA.RecoverError.NoError) revert InvalidSignature();
-        if (signer != result.orchestrator) revert NotSignedByOrchestrator(signer, result.orchestrator);
+        // The orchestrator's own key or its hot key (a replaced one stays answerable for a while).
+        if (!staking.signsResultsFor(orchestrator, signer)) revert NotSignedByOrchestrator(signer, orchestrator);
         uint256 existing = claimOfResult[digest];
         if (existing != 0) revert AlreadyClaimed(digest, existing);
         if (!staking.isRegistered(orchestrator)) revert NotRegistered(orchestrator);

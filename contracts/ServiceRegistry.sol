@@ -106,6 +106,7 @@ contract ServiceRegistry is IServiceRegistry {
                 rewardCut: info.rewardCut,
                 feeShare: info.feeShare,
                 activeThisRound: info.activeThisRound,
+                hotKey: staking.redeemerOf(members[i]),
                 service: _services[members[i]]
             });
         }

@@ -159,6 +159,9 @@ contract Staking is IStaking, Ownable2Step {
     ///      that may redeem its tickets in the broker (which reads it here: one record of the keys).
     mapping(address orchestrator => address) internal _rewardCallers;
     mapping(address orchestrator => address) internal _redeemers;
+    /// @dev The round after which a replaced redeemer no longer signs results for the orchestrator
+    ///      (`signsResultsFor`): the replacement round plus `unbondingPeriod`.
+    mapping(address orchestrator => mapping(address key => uint256 round)) internal _redeemerAnswerableUntil;
 
     /* CONSTRUCTOR */
 
@@ -392,6 +395,10 @@ contract Staking is IStaking, Ownable2Step {
 
     /// @inheritdoc IStaking
     function setRedeemer(address redeemer) external {
+        address previous = _redeemers[msg.sender];
+        if (previous != address(0) && previous != redeemer) {
+            _redeemerAnswerableUntil[msg.sender][previous] = currentRound() + unbondingPeriod;
+        }
         _redeemers[msg.sender] = redeemer;
         emit RedeemerSet(msg.sender, redeemer);
     }
@@ -639,6 +646,13 @@ contract Staking is IStaking, Ownable2Step {
     /// @inheritdoc IStaking
     function redeemerOf(address orchestrator) external view returns (address) {
         return _redeemers[orchestrator];
+    }
+
+    /// @inheritdoc IStaking
+    function signsResultsFor(address orchestrator, address signer) external view returns (bool) {
+        if (signer == address(0)) return false;
+        if (signer == orchestrator || signer == _redeemers[orchestrator]) return true;
+        return currentRound() < _redeemerAnswerableUntil[orchestrator][signer];
     }
 
     /// @inheritdoc IStaking

@@ -25,6 +25,8 @@ interface IServiceRegistry {
         uint32 rewardCut;
         uint32 feeShare;
         bool activeThisRound;
+        /// @dev Its hot key (`IStaking.redeemerOf`; zero: none), which may sign its segment results.
+        address hotKey;
         Service service;
     }
 

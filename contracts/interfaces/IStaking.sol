@@ -234,10 +234,13 @@ interface IStaking {
     ///         previous one; zero clears it. Allowed at any time (frozen, slashed, or not registered yet).
     function setRewardCaller(address rewardCaller) external;
 
-    /// @notice Names `redeemer` as the caller's redeemer: the one address besides the caller that may
-    ///         redeem tickets addressed to the caller (`ITicketBroker.redeemWinningTicket(s)For`), the
-    ///         fees going to the caller; it can do nothing else for the caller. Replaces the previous
-    ///         one; zero clears it. Allowed at any time (frozen, slashed, or not registered yet).
+    /// @notice Names `redeemer` as the caller's redeemer, its hot key: the one address besides the
+    ///         caller that may redeem tickets addressed to the caller
+    ///         (`ITicketBroker.redeemWinningTicket(s)For`, the fees going to the caller) and sign the
+    ///         caller's segment results (`signsResultsFor`), so the stake key can stay offline. It can
+    ///         do nothing else for the caller. Replaces the previous one, which stays answerable for
+    ///         the results it signed for `unbondingPeriod` rounds; zero clears it. Allowed at any
+    ///         time (frozen, slashed, or not registered yet).
     function setRedeemer(address redeemer) external;
 
     /* PAYMENTS AND SLASHING */
@@ -346,6 +349,11 @@ interface IStaking {
     function rewardCallerOf(address orchestrator) external view returns (address);
     /// @notice `orchestrator`'s redeemer in the ticket broker (zero: none), see `setRedeemer`.
     function redeemerOf(address orchestrator) external view returns (address);
+    /// @notice Whether a segment result of `orchestrator` signed by `signer` is `orchestrator`'s: the
+    ///         orchestrator itself, its redeemer, or a redeemer it replaced less than
+    ///         `unbondingPeriod` rounds ago (replacing a key never escapes a fault claim while the
+    ///         stake it put at risk can still be slashed). Fault claims check signatures with it.
+    function signsResultsFor(address orchestrator, address signer) external view returns (bool);
     /// @notice Reserve eligibility for the ticket broker: whether `orchestrator` may claim from a
     ///         sender's reserve in `round` for a ticket created in `creationRound`, and the number of
     ///         orchestrators that may claim in `round` (the divisor of each one's share): the active

@@ -314,4 +314,101 @@ contract FaultClaimsAttacks is FaultClaimsTestBase {
         castVote(m2, id, true);
         assertEq(token.balanceOf(bcast), before + BOND + 12.5 ether);
     }
+
+    /* HOT KEYS: RESULTS SIGNED BY THE ORCHESTRATOR'S REDEEMER (ITS STAKE KEY STAYS OFFLINE) */
+
+    /// @dev Files a claim as `r.broadcaster` on a result signed with `key`.
+    function fileSignedBy(uint256 key, SegmentResultHash.SegmentResult memory r) internal returns (uint256) {
+        bytes memory sig = signWith(key, r);
+        vm.prank(r.broadcaster);
+        return faultClaims.fileClaim(r, sig, 1, WRONG_RESOLUTION, keccak256("evidence"), "");
+    }
+
+    /// A result signed by o's hot key is o's: the claim is filed and upheld, and o's stake pays.
+    function test_HotKeySignedResult_SlashesTheOrchestrator() public {
+        (address hot, uint256 hotKey) = makeAddrAndKey("o's hot key");
+        vm.prank(o);
+        staking.setRedeemer(hot);
+        uint256 stakeBefore = staking.pendingStake(o);
+        uint256 id = fileSignedBy(hotKey, result(o, bcast, 1));
+        uphold(id);
+        assertEq(uint256(statusOf(id)), uint256(IFaultClaims.ClaimStatus.Upheld));
+        assertEq(stakeBefore - staking.pendingStake(o), 25 ether, "o's own stake is slashed");
+    }
+
+    /// o cheats with its hot key, then names a new one before the broadcaster files: the replaced
+    /// key still answers for o until its stake could have left (unbonding period), so the claim
+    /// is filed and upheld; after that the old key signs nothing for o (a leaked old key cannot
+    /// frame it for ever).
+    function test_Attack_ReplacingTheHotKeyDoesNotEscapeTheClaim() public {
+        (address hot, uint256 hotKey) = makeAddrAndKey("o's hot key");
+        vm.prank(o);
+        staking.setRedeemer(hot);
+        SegmentResultHash.SegmentResult memory cheat = result(o, bcast, 1);
+        bytes memory sig = signWith(hotKey, cheat);
+        vm.prank(o);
+        staking.setRedeemer(makeAddr("o's next hot key"));
+        rollRounds(params.unbondingPeriod - 1);
+        assertTrue(staking.signsResultsFor(o, hot), "answerable for the unbonding period");
+        vm.prank(bcast);
+        uint256 id = faultClaims.fileClaim(cheat, sig, 1, WRONG_RESOLUTION, keccak256("evidence"), "");
+        uphold(id);
+        assertEq(uint256(statusOf(id)), uint256(IFaultClaims.ClaimStatus.Upheld));
+
+        rollRounds(1);
+        assertFalse(staking.signsResultsFor(o, hot), "the replaced key's time is over");
+        SegmentResultHash.SegmentResult memory framed = result(o, bcast, 2);
+        sig = signWith(hotKey, framed);
+        vm.expectRevert(abi.encodeWithSelector(IFaultClaims.NotSignedByOrchestrator.selector, hot, o));
+        vm.prank(bcast);
+        faultClaims.fileClaim(framed, sig, 1, WRONG_RESOLUTION, bytes32(0), "");
+    }
+
+    /// Naming the same key again, or clearing it and naming it back, keeps it o's, and clearing
+    /// the key starts the same countdown as replacing it.
+    function test_HotKey_ClearedStaysAnswerableThenNot() public {
+        (address hot,) = makeAddrAndKey("o's hot key");
+        vm.startPrank(o);
+        staking.setRedeemer(hot);
+        staking.setRedeemer(hot);
+        staking.setRedeemer(address(0));
+        vm.stopPrank();
+        assertTrue(staking.signsResultsFor(o, hot));
+        rollRounds(params.unbondingPeriod);
+        assertFalse(staking.signsResultsFor(o, hot));
+        vm.prank(o);
+        staking.setRedeemer(hot);
+        assertTrue(staking.signsResultsFor(o, hot));
+        assertFalse(staking.signsResultsFor(o, address(0)), "the zero address signs nothing");
+    }
+
+    /// A key another orchestrator named, or no one named, signs nothing for o: a broadcaster holding
+    /// such a key cannot make a result o never signed into a claim against o.
+    function test_Attack_KeyNamedByAnotherOrchestratorCannotFrame() public {
+        address other = newSigner("other", 100 ether);
+        (address hot, uint256 hotKey) = makeAddrAndKey("other's hot key");
+        vm.prank(other);
+        staking.setRedeemer(hot);
+        SegmentResultHash.SegmentResult memory framed = result(o, bcast, 1);
+        bytes memory sig = signWith(hotKey, framed);
+        vm.expectRevert(abi.encodeWithSelector(IFaultClaims.NotSignedByOrchestrator.selector, hot, o));
+        vm.prank(bcast);
+        faultClaims.fileClaim(framed, sig, 1, WRONG_RESOLUTION, bytes32(0), "");
+        assertEq(faultClaims.claimCount(), 0);
+    }
+
+    /// o's hot key as the claimant of a result it signed for o would pay o's finder's fee to o.
+    function test_Attack_HotKeyAsClaimant_Refused() public {
+        (address hot, uint256 hotKey) = makeAddrAndKey("o's hot key");
+        vm.prank(o);
+        staking.setRedeemer(hot);
+        give(hot, BOND);
+        vm.prank(hot);
+        token.approve(address(faultClaims), type(uint256).max);
+        SegmentResultHash.SegmentResult memory r = result(o, hot, 1);
+        bytes memory sig = signWith(hotKey, r);
+        vm.expectRevert(abi.encodeWithSelector(IFaultClaims.ClaimantTiedToAccused.selector, hot, o));
+        vm.prank(hot);
+        faultClaims.fileClaim(r, sig, 1, WRONG_RESOLUTION, bytes32(0), "");
+    }
 }

@@ -105,6 +105,9 @@ contract PeerflowHandler is Test {
     bool public unauthorizedRedemption; // a redemption by a key that was neither the recipient nor its redeemer
     bool public unauthorizedReward; // a rewardFor by a key that was neither the orchestrator nor its caller
     uint256 public keyRedemptions; // redemptions that went through redeemWinningTicket(s)For
+    // the round from which each key no longer signs results for each orchestrator once it stops
+    // being its redeemer (set when the handler replaces or clears it)
+    mapping(address orchestrator => mapping(address key => uint256 round)) public signsUntil;
 
     // coverage counters: handler calls and successful suite calls per action (for debugging a campaign)
     mapping(bytes32 => uint256) public calls;
@@ -837,9 +840,13 @@ contract PeerflowHandler is Test {
         address o = orchs[orchSeed % 3];
         uint256 k = keySeed % (opKeys.length + 1);
         address key = k == opKeys.length ? address(0) : opKeys[k];
+        address previous = staking.redeemerOf(o);
         vm.prank(o);
         if (redeemer) staking.setRedeemer(key);
         else staking.setRewardCaller(key);
+        if (redeemer && previous != address(0) && previous != key) {
+            signsUntil[o][previous] = staking.currentRound() + staking.unbondingPeriod();
+        }
         _ok();
     }
 

@@ -265,6 +265,22 @@ contract PeerflowInvariants is Fixture {
         }
     }
 
+    /// @notice A key signs segment results for an orchestrator (fault claims hold it to them) only
+    ///         if it is the orchestrator, its redeemer, or a redeemer it replaced or cleared less than
+    ///         `unbondingPeriod` rounds ago, however keys are named, shared and renamed.
+    function invariant_resultSignersAreTheOrchestratorsKeys() public view {
+        for (uint256 i; i < 3; ++i) {
+            address o = handler.orchs(i);
+            assertTrue(staking.signsResultsFor(o, o), "an orchestrator signs its own results");
+            assertFalse(staking.signsResultsFor(o, address(0)), "the zero address signs nothing");
+            for (uint256 k; k < handler.opKeysLength(); ++k) {
+                address key = handler.opKeys(k);
+                bool expected = staking.redeemerOf(o) == key || staking.currentRound() < handler.signsUntil(o, key);
+                assertEq(staking.signsResultsFor(o, key), expected, "a key signs results it may not");
+            }
+        }
+    }
+
     /* 6. PATH INDEPENDENCE */
 
     /// @notice Twins with identical bonds to one orchestrator: claiming after every step and never

@@ -71,6 +71,46 @@ contract StakingKeysTest is StakingHelpers {
         assertEq(staking.redeemerOf(o), address(0));
     }
 
+    /* SIGNING SEGMENT RESULTS */
+
+    /// @notice The orchestrator and its redeemer sign its results; a replaced redeemer for
+    ///         `unbondingPeriod` rounds after it was replaced; the reward caller and strangers never.
+    function test_SignsResultsFor_OwnKeyRedeemerAndReplacedRedeemerForAWhile() public {
+        assertTrue(staking.signsResultsFor(o, o));
+        assertFalse(staking.signsResultsFor(o, redeemer), "not named yet");
+        vm.prank(o);
+        staking.setRedeemer(redeemer);
+        setCaller(o, caller);
+        assertTrue(staking.signsResultsFor(o, redeemer));
+        assertFalse(staking.signsResultsFor(o, caller), "the reward caller only calls reward");
+        assertFalse(staking.signsResultsFor(o2, redeemer), "only for the orchestrator that named it");
+        assertFalse(staking.signsResultsFor(o, o2));
+        vm.prank(o);
+        staking.setRedeemer(stranger);
+        for (uint256 i; i < params.unbondingPeriod; ++i) {
+            assertTrue(staking.signsResultsFor(o, redeemer), "replaced, still answerable");
+            nextRound();
+        }
+        assertFalse(staking.signsResultsFor(o, redeemer), "replaced unbondingPeriod rounds ago");
+        assertTrue(staking.signsResultsFor(o, stranger));
+    }
+
+    /// @notice Whoever names whatever: a key signs for `o` only if it is `o` or one `o` named.
+    function testFuzz_SignsResultsFor_OnlyKeysTheOrchestratorNamed(address key, address signer, uint8 rounds) public {
+        vm.assume(signer != o && signer != address(0));
+        vm.prank(o2);
+        staking.setRedeemer(signer); // named by another orchestrator: nothing for o
+        vm.prank(o);
+        staking.setRedeemer(key);
+        rollRounds(bound(rounds, 0, 10));
+        assertEq(staking.signsResultsFor(o, signer), signer == key);
+        vm.prank(o);
+        staking.setRedeemer(address(0));
+        uint256 r = bound(rounds, 0, 2 * params.unbondingPeriod);
+        rollRounds(r);
+        assertEq(staking.signsResultsFor(o, signer), signer == key && r < params.unbondingPeriod);
+    }
+
     /// @notice Each account writes its own record only; the same key may be named by several.
     function test_SetKeys_ArePerOrchestrator() public {
         setCaller(o, caller);

@@ -138,6 +138,7 @@ async fn serve(mode: Mode) -> (Arc<StandIn>, Candidate) {
         advertised_price: U256::from(1u64),
         services: vec!["transcode:h264".into()],
         regions: vec![],
+        hot_key: None,
     };
     (s, candidate)
 }

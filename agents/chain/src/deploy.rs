@@ -253,12 +253,13 @@ pub async fn deploy_suite<P: Provider>(
     })
 }
 
-/// Sends a contract call, waits for it to be mined (replacing it while it is stuck, see
-/// [`crate::send`]) and fails if it reverted.
+/// Sends a contract call, waits for it to be mined (replacing it while it is stuck) and to be as
+/// deep as the process's policy asks (sending it again if a reorg took it out, see
+/// [`crate::send`]), and fails if it reverted.
 pub async fn execute<P: Provider + Clone, D: alloy::contract::CallDecoder + Clone>(
     call: alloy::contract::CallBuilder<P, D>,
 ) -> Result<TransactionReceipt, ChainError> {
-    confirm(crate::send::until_mined(&call).await?)
+    confirm(crate::send::until_confirmed(&call).await?)
 }
 
 /// The first `E` event a mined transaction emitted, if any.

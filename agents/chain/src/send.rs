@@ -8,6 +8,9 @@
 //! gas falls; the caller tries again later, and the contracts' replay rules make a second
 //! inclusion a no-op: a used ticket nonce, a reward already called).
 //!
+//! [`until_confirmed`] then waits until the transaction is [`SendPolicy::confirmations`] blocks
+//! deep, sending it again (same nonce) when a reorg took it out.
+//!
 //! Nonces come from [`crate::nonce`]; the policy is the process's ([`set_policy`]), set once from
 //! the role's flags.
 
@@ -31,23 +34,27 @@ pub struct SendPolicy {
     pub bumps: u32,
     /// The most wei per gas this process pays (`None`: no ceiling).
     pub max_fee_per_gas: Option<u128>,
+    /// Blocks deep a transaction must be before [`until_confirmed`] counts it (1: mined).
+    pub confirmations: u64,
 }
 
 impl Default for SendPolicy {
     fn default() -> Self {
-        Self {
-            stuck_after: Duration::from_secs(60),
-            bumps: 5,
-            max_fee_per_gas: None,
-        }
+        DEFAULT_POLICY
     }
 }
 
-static POLICY: RwLock<SendPolicy> = RwLock::new(SendPolicy {
+const DEFAULT_POLICY: SendPolicy = SendPolicy {
     stuck_after: Duration::from_secs(60),
     bumps: 5,
     max_fee_per_gas: None,
-});
+    confirmations: 1,
+};
+
+static POLICY: RwLock<SendPolicy> = RwLock::new(DEFAULT_POLICY);
+
+/// How often [`until_confirmed`] looks at the chain while it waits for depth.
+const DEPTH_POLL: Duration = Duration::from_millis(500);
 
 /// Sets how this process sends (from `--max-fee-gwei` and the like).
 pub fn set_policy(policy: SendPolicy) {
@@ -87,6 +94,9 @@ where
         {
             Ok(receipt) => return Ok(receipt),
             Err(PendingTransactionError::TxWatcher(WatchTxError::Timeout)) => {}
+            // Seen in a block that a reorg took out before its receipt was read: look again.
+            Err(PendingTransactionError::TransportError(alloy::transports::RpcError::NullResp)) => {
+            }
             Err(e) => return Err(e.into()),
         }
         // One of the versions sent may have been mined meanwhile.
@@ -149,6 +159,54 @@ where
                     return Ok(receipt);
                 }
                 return Err(error.into());
+            }
+        }
+    }
+}
+
+/// [`until_mined`], then until the transaction is [`SendPolicy::confirmations`] blocks deep. One a
+/// reorg took out and the node no longer holds is sent again with its own nonce (so that at most
+/// one of them executes), and waited for again; one the node holds again is waited for.
+pub async fn until_confirmed<P, D>(
+    call: &CallBuilder<P, D>,
+) -> Result<TransactionReceipt, ChainError>
+where
+    P: Provider + Clone,
+    D: CallDecoder + Clone,
+{
+    let depth = policy().confirmations.max(1);
+    let mut receipt = until_mined(call).await?;
+    if depth == 1 {
+        return Ok(receipt);
+    }
+    let chain = |e: alloy::transports::TransportError| ChainError::Contract(e.into());
+    let Some(Version { nonce, .. }) = version_of(&call.provider, receipt.transaction_hash).await?
+    else {
+        return Ok(receipt); // mined, but no longer known by hash: nothing to look after
+    };
+    loop {
+        tokio::time::sleep(DEPTH_POLL).await;
+        let head = call.provider.get_block_number().await.map_err(chain)?;
+        let hash = receipt.transaction_hash;
+        match call
+            .provider
+            .get_transaction_receipt(hash)
+            .await
+            .map_err(chain)?
+        {
+            Some(now) => {
+                let mined_at = now.block_number.unwrap_or(head);
+                if head + 1 >= mined_at + depth {
+                    return Ok(now);
+                }
+                receipt = now;
+            }
+            None if version_of(&call.provider, hash).await?.is_some() => {
+                // Back in the pool after a reorg: it will be mined again.
+            }
+            None => {
+                tracing::warn!(%hash, nonce, "transaction reorged out: sending it again, same nonce");
+                receipt = until_mined(&call.clone().nonce(nonce)).await?;
             }
         }
     }

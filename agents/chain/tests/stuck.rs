@@ -1,12 +1,14 @@
 //! A transaction priced before gas rose is not mined: the sender replaces it (same nonce, higher
 //! fees), or sends it again if the pool dropped it, until it is mined, once; above the operator's
-//! fee ceiling it gives up instead and pays nothing more.
+//! fee ceiling it gives up instead and pays nothing more. A transaction a reorg took out before it
+//! was deep enough is sent again and counts once.
 
 use std::time::Duration;
 
 use alloy::primitives::{Address, U256};
 use alloy::providers::{DynProvider, Provider, ext::AnvilApi};
 use peerflow_chain::bindings::work_token::WorkToken;
+use peerflow_chain::deploy::execute;
 use peerflow_chain::rpc::RpcOptions;
 use peerflow_chain::send::{SendPolicy, set_policy, until_mined};
 use peerflow_chain::{ChainError, DevChain, SuiteParams, deploy_suite};
@@ -68,6 +70,7 @@ async fn a_transaction_stuck_behind_a_gas_rise_is_replaced_and_mined_once() {
         stuck_after: Duration::from_secs(2),
         bumps: 5,
         max_fee_per_gas: None,
+        ..SendPolicy::default()
     });
     let (chain, p, d) = setup().await;
     let to = Address::repeat_byte(0x42);
@@ -102,6 +105,7 @@ async fn above_the_fee_ceiling_the_send_gives_up_and_pays_nothing_more() {
         stuck_after: Duration::from_secs(2),
         bumps: 5,
         max_fee_per_gas: Some(2 * offered),
+        ..SendPolicy::default()
     });
     let to = Address::repeat_byte(0x43);
     let token = WorkToken::new(d.work_token, &p);
@@ -114,4 +118,58 @@ async fn above_the_fee_ceiling_the_send_gives_up_and_pays_nothing_more() {
         "{error}"
     );
     assert_eq!(token.balanceOf(to).call().await.unwrap(), U256::ZERO);
+}
+
+/// An escrow action, a command, any `execute`d call with 4 confirmations asked: mined, then a
+/// reorg takes its block out before it is 4 deep; it is sent again (same nonce) and the call
+/// returns only once it is 4 deep on the chain that stayed, having executed once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_reorged_out_before_its_confirmations_is_sent_again_and_counts_once() {
+    let (chain, p, d) = setup().await;
+    set_policy(SendPolicy {
+        confirmations: 4,
+        stuck_after: Duration::from_secs(2),
+        ..SendPolicy::default()
+    });
+    let me = chain.address(0);
+    let to = Address::repeat_byte(0x44);
+    let token = WorkToken::new(d.work_token, &p);
+    let amount = U256::from(9u64);
+    let send = execute(token.transfer(to, amount));
+    tokio::pin!(send);
+    let mut reorged = false;
+    let receipt = loop {
+        tokio::select! {
+            r = &mut send => break r.unwrap(),
+            _ = tokio::time::sleep(Duration::from_millis(100)) => {
+                let waiting = p.get_transaction_count(me).pending().await.unwrap()
+                    > p.get_transaction_count(me).await.unwrap();
+                if reorged {
+                    p.anvil_mine(Some(1), None).await.unwrap();
+                } else if waiting {
+                    // The transfer is mined, then its block is replaced by an empty one.
+                    p.anvil_mine(Some(1), None).await.unwrap();
+                    assert_eq!(token.balanceOf(to).call().await.unwrap(), amount);
+                    tokio::time::sleep(Duration::from_millis(1500)).await;
+                    p.anvil_reorg(alloy::rpc::types::anvil::ReorgOptions {
+                        depth: 1,
+                        tx_block_pairs: vec![],
+                    })
+                    .await
+                    .unwrap();
+                    assert_eq!(token.balanceOf(to).call().await.unwrap(), U256::ZERO, "reorged out");
+                    reorged = true;
+                }
+            }
+        }
+    };
+    assert!(reorged, "the reorg happened before the call counted");
+    assert!(receipt.status());
+    let head = p.get_block_number().await.unwrap();
+    assert!(head + 1 >= receipt.block_number.unwrap() + 4, "4 deep");
+    assert_eq!(
+        token.balanceOf(to).call().await.unwrap(),
+        amount,
+        "transferred once"
+    );
 }

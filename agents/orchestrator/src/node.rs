@@ -186,10 +186,8 @@ impl Drop for Reservation<'_> {
 }
 
 impl<P: Provider + Clone> Node<P> {
-    /// `signer` signs every segment result; it must be the recipient's (the orchestrator's) key.
-    ///
-    /// # Panics
-    /// If `signer` is not the validator's recipient.
+    /// `signer` signs every segment result: the recipient's (the orchestrator's) key, or the hot
+    /// key it named (`Staking.redeemerOf`, checked by [`crate::service::start_with_keys`]).
     pub fn new(
         validator: Validator,
         store: PaymentStore,
@@ -197,11 +195,6 @@ impl<P: Provider + Clone> Node<P> {
         config: NodeConfig,
         signer: ResultSigner,
     ) -> Self {
-        assert_eq!(
-            signer.address(),
-            validator.recipient,
-            "segment results must be signed by the orchestrator"
-        );
         let from_block = chain.start_block();
         let saved = store.earnings_scan().unwrap_or_else(|error| {
             tracing::warn!(%error, "reading the earnings scan state");

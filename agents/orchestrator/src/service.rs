@@ -39,6 +39,15 @@ pub enum ServiceError {
     Chain(String),
     #[error("the signing key is not {0}'s")]
     WrongKey(Address),
+    #[error(
+        "{key} is not {orchestrator}'s hot key (it names {named}): run `peerflow orchestrator \
+         set-keys --redeemer {key}` with the orchestrator's key first"
+    )]
+    NotHotKey {
+        orchestrator: Address,
+        key: Address,
+        named: Address,
+    },
 }
 
 /// Everything an orchestrator needs besides its chain connection.
@@ -123,6 +132,10 @@ pub async fn start<P: Provider + Clone + 'static>(
 /// [`start`], redeeming through `redeemer` (a provider signing with the redemption key `me` named
 /// with `Staking.setRedeemer`) when given; `reward()` is called each round unless
 /// [`ServiceConfig::reward_calls`] is off (a reward-caller key does it elsewhere).
+///
+/// With `me`'s stake key offline, `key` and `provider` are `me`'s hot key (the redeemer it named,
+/// checked here): it signs the segment results, redeems for `me`, and calls `reward()` for `me`
+/// only if `me` also named it its reward caller.
 pub async fn start_with_keys<P: Provider + Clone + 'static>(
     provider: P,
     redeemer: Option<P>,
@@ -147,9 +160,29 @@ pub async fn start_with_keys<P: Provider + Clone + 'static>(
             staking: d.staking,
         },
     )
-    .ok()
-    .filter(|s| s.address() == me)
-    .ok_or(ServiceError::WrongKey(me))?;
+    .map_err(|_| ServiceError::WrongKey(me))?;
+    let cold = signer.address() != me;
+    let mut reward_calls = config.reward_calls;
+    if cold {
+        let staking = Staking::new(d.staking, &provider);
+        let chain = |e: alloy::contract::Error| ServiceError::Chain(e.to_string());
+        let named = staking.redeemerOf(me).call().await.map_err(chain)?;
+        if named != signer.address() {
+            return Err(ServiceError::NotHotKey {
+                orchestrator: me,
+                key: signer.address(),
+                named,
+            });
+        }
+        if reward_calls && staking.rewardCallerOf(me).call().await.map_err(chain)? != named {
+            tracing::warn!(
+                orchestrator = %me,
+                hot_key = %named,
+                "the hot key is not the reward caller: reward() is left to it (call-rewards --for)"
+            );
+            reward_calls = false;
+        }
+    }
     let view = ChainView::new(
         provider.clone(),
         d.ticket_broker,
@@ -184,7 +217,7 @@ pub async fn start_with_keys<P: Provider + Clone + 'static>(
 
     // Redemption runs on its own connection to the same database (sqlite WAL).
     let redeem_store = std::sync::Mutex::new(PaymentStore::open(&db)?);
-    let hot = redeemer.is_some();
+    let hot = redeemer.is_some() || cold;
     let redeemer = Redeemer::new(
         d.ticket_broker,
         redeemer.unwrap_or_else(|| provider.clone()),
@@ -231,7 +264,7 @@ pub async fn start_with_keys<P: Provider + Clone + 'static>(
         me,
         Arc::clone(&node),
     )));
-    if config.reward_calls {
+    if reward_calls {
         tasks.push(tokio::spawn(reward_loop(
             provider,
             d.staking,

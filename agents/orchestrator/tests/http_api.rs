@@ -138,7 +138,7 @@ async fn paid_segment_is_transcoded_by_a_pulling_transcoder_and_charged_at_the_o
         &[b"rendition bytes"],
     );
     let domain = result_domain(&net.chain, &net.d);
-    assert_eq!(result.verify(&domain, &signature), Ok(()));
+    assert_eq!(result.verify(&domain, &signature, None), Ok(()));
     let tampered = SegmentResult::new(
         net.chain.address(1),
         net.chain.address(2),
@@ -146,7 +146,7 @@ async fn paid_segment_is_transcoded_by_a_pulling_transcoder_and_charged_at_the_o
         &net.segment,
         &[b"rendition bytez"],
     );
-    assert!(tampered.verify(&domain, &signature).is_err());
+    assert!(tampered.verify(&domain, &signature, None).is_err());
     transcoder.await.unwrap();
     let balance = net.info(net.chain.address(2)).await.balance;
     assert_eq!(

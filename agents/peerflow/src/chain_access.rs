@@ -38,7 +38,15 @@ pub struct NetworkArgs {
     /// (default 60).
     #[arg(long, env = "PEERFLOW_STUCK_AFTER_SECS")]
     pub stuck_after_secs: Option<u64>,
+    /// Blocks deep a transaction must be before it counts: redemptions, escrow actions and
+    /// commands wait for it, and one a reorg took out is sent again (default 3; 1 on a local
+    /// chain, chain id 31337, whose blocks may come only with transactions).
+    #[arg(long, env = "PEERFLOW_CONFIRMATIONS")]
+    pub confirmations: Option<u64>,
 }
+
+/// Chain id of anvil and other local development chains.
+const LOCAL_CHAIN_ID: u64 = 31337;
 
 /// A checked connection: the provider, the deployment it serves, and how it was reached.
 pub struct Access {
@@ -64,7 +72,6 @@ impl NetworkArgs {
         if let Some(secs) = self.stuck_after_secs {
             policy.stuck_after = std::time::Duration::from_secs(secs.max(1));
         }
-        peerflow_chain::send::set_policy(policy);
         let resolved = Target {
             network: self.network.clone(),
             rpc_urls: rpc_url.map(|u| vec![u.to_string()]).unwrap_or_default(),
@@ -73,6 +80,12 @@ impl NetworkArgs {
             deployments_dir: self.deployments_dir.clone(),
         }
         .resolve()?;
+        policy.confirmations = match self.confirmations {
+            Some(n) => n.max(1),
+            None if resolved.deployment.chain_id == LOCAL_CHAIN_ID => 1,
+            None => 3,
+        };
+        peerflow_chain::send::set_policy(policy);
         let chain = match signer {
             Some(signer) => resolved.rpc.wallet_provider(signer)?,
             None => resolved.rpc.provider()?,

@@ -199,8 +199,6 @@ pub async fn start(options: &DevnetOptions) -> Result<Devnet> {
             face_value: Some(10_000_000_000_000_000),
             params_lifetime_blocks: Some(10),
             local_transcoder: Some(true),
-            // A local chain does not reorg.
-            confirmations: Some(1),
             ..Default::default()
         };
         // Capacity is measured once (same machine for every local orchestrator).

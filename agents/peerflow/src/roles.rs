@@ -142,10 +142,6 @@ pub struct OrchestratorOpts {
     /// 1 (the fee token priced as ETH).
     #[arg(long)]
     pub token_price_eth: Option<String>,
-    /// Blocks a redemption must be deep before it counts (a reorg that takes it out sooner makes
-    /// its tickets redeemed again). Default 3.
-    #[arg(long)]
-    pub confirmations: Option<u64>,
     /// Redeem winning tickets with this hot key (a raw hex key file) instead of the
     /// orchestrator's: it must be the redeemer the orchestrator named (`peerflow orchestrator
     /// set-keys --redeemer`); it can only redeem, the fees go to the orchestrator.
@@ -160,6 +156,13 @@ pub struct OrchestratorOpts {
     /// (`peerflow orchestrator call-rewards --for <this orchestrator>`).
     #[arg(long)]
     pub reward_calls: Option<bool>,
+    /// Serve this orchestrator with its hot key, its stake key staying offline: the key given
+    /// (--key-file, keystore) is then the redeemer it named (`peerflow orchestrator set-keys
+    /// --redeemer`), which signs segment results and redeems for it, and calls reward() for it
+    /// if also named its reward caller. Advertising (`set-service`) needs the stake key.
+    #[arg(long = "for", value_name = "ORCHESTRATOR")]
+    #[serde(rename = "for")]
+    pub for_orchestrator: Option<alloy::primitives::Address>,
 }
 
 impl OrchestratorOpts {
@@ -224,11 +227,25 @@ pub async fn local_capacity(transcoder: Arc<dyn Transcoder>) -> Result<u64> {
 pub async fn orchestrator(opts: &OrchestratorOpts, config: Option<&Path>) -> Result<()> {
     let mut o = layered(opts, config, "orchestrator")?;
     let Connected {
-        me,
+        me: key_owner,
         key,
         chain,
         deployment,
     } = o.node.connect().await?;
+    // With --for, the key is the orchestrator's hot key (start_orchestrator checks it is).
+    let me = o.for_orchestrator.unwrap_or(key_owner);
+    if me != key_owner {
+        anyhow::ensure!(
+            o.redeem_key_file.is_none(),
+            "--for runs on the hot key, which redeems: --redeem-key-file is for a node holding the stake key"
+        );
+        anyhow::ensure!(
+            o.service_uri.is_none(),
+            "--service-uri advertises, which needs the stake key: run `peerflow orchestrator \
+             set-service` with it, and start the node without --service-uri"
+        );
+        println!("serving {me} with its hot key {key_owner}");
+    }
     // Without --price, keep the advertised one: a restart must not undo a `set-price`.
     let advertised = ServiceRegistry::new(deployment.service_registry, &chain)
         .getService(me)
@@ -317,7 +334,8 @@ async fn redemption_key(
 }
 
 /// Starts an orchestrator from resolved options (shared with the devnet); `key` is `me`'s secret
-/// key, which signs every segment result; `redeemer`, when given, signs redemptions.
+/// key, or the hot key `me` named (`--for`), which signs every segment result; `redeemer`, when
+/// given, signs redemptions.
 pub async fn start_orchestrator(
     chain: DynProvider,
     redeemer: Option<DynProvider>,
@@ -363,7 +381,9 @@ pub async fn start_orchestrator(
         max_segment_bytes: 64 << 20,
         redeem_every: Duration::from_secs(2),
         gas: o.gas_policy()?,
-        confirmations: o.confirmations.unwrap_or(3),
+        // --confirmations (the process's send policy): a redemption a reorg took out sooner is
+        // redeemed again.
+        confirmations: peerflow_chain::send::policy().confirmations,
         reward_calls: o.reward_calls.unwrap_or(true),
         max_face_value: U256::from(o.max_face_value.unwrap_or(1_000_000_000_000_000_000)),
     };

@@ -1,7 +1,7 @@
 //! Each role as its own `peerflow` process over real HTTP: an orchestrator configured from a TOML
 //! file, a transcoder pulling from it, and a broadcaster configured by flags and environment,
 //! finding the orchestrator on-chain. Started without a price, the orchestrator keeps the one it
-//! advertised before.
+//! advertised before. And an orchestrator served by its hot key alone, its stake key offline.
 
 use crate::common;
 
@@ -10,10 +10,13 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use alloy::primitives::{U256, utils::parse_ether};
+use alloy::providers::Provider;
 use alloy::providers::ext::AnvilApi;
 use peerflow::roles::provider;
 use peerflow_chain::actions::{advertise, fund_sender, give, register_orchestrator};
 use peerflow_chain::bindings::service_registry::ServiceRegistry;
+use peerflow_chain::bindings::staking::Staking;
+use peerflow_chain::bindings::ticket_broker::TicketBroker;
 use peerflow_chain::{DevChain, DevChainOptions, SuiteParams, deploy_suite};
 use peerflow_media::{probe_bytes, testsrc};
 use peerflow_protocol::api::OrchestratorInfo;
@@ -186,4 +189,235 @@ async fn orchestrator_transcoder_and_broadcaster_run_as_separate_processes() {
         .await
         .unwrap();
     assert_eq!(quote.price_per_pixel, U256::from(ADVERTISED_PRICE));
+}
+
+/// The stake key stays offline: it registers, advertises and names a hot key (redeemer and reward
+/// caller), then sends nothing more. `peerflow orchestrator --for O` on the hot key serves a
+/// stream whose results the hot key signs (the broadcaster checks them against the key O names on
+/// chain), redeems every winner to O's fee pool and calls reward() for O; the hot key holds
+/// nothing. A key O never named is refused at start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_orchestrator_serves_with_its_hot_key_while_its_stake_key_stays_offline() {
+    const O: usize = 1;
+    const BROADCASTER: usize = 2;
+    const HOT: usize = 3;
+    const STRANGER: usize = 4;
+    let chain = DevChain::spawn_with(&DevChainOptions {
+        block_time: Some(1),
+        ..Default::default()
+    })
+    .unwrap();
+    let deployer = provider(&chain.endpoint(), chain.signer(0)).unwrap();
+    let d = deploy_suite(&deployer, &SuiteParams::devnet(chain.address(0)))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let deployment = dir.path().join("deployment.json");
+    d.save(&deployment).unwrap();
+    for i in [O, BROADCASTER] {
+        give(
+            &deployer,
+            &d,
+            chain.address(i),
+            parse_ether("1000").unwrap(),
+        )
+        .await
+        .unwrap();
+    }
+    let (o, hot) = (chain.address(O), chain.address(HOT));
+    let stake_key = provider(&chain.endpoint(), chain.signer(O)).unwrap();
+    register_orchestrator(&stake_key, &d, o, parse_ether("100").unwrap(), 0, 0)
+        .await
+        .unwrap();
+    let o_port = free_port();
+    let o_url = format!("http://127.0.0.1:{o_port}");
+    advertise(
+        &stake_key,
+        &d,
+        &o_url,
+        &["transcode:h264"],
+        &[],
+        U256::from(1u64),
+    )
+    .await
+    .unwrap();
+    let staking = Staking::new(d.staking, &stake_key);
+    let named = staking.setRedeemer(hot).send().await.unwrap();
+    named.get_receipt().await.unwrap();
+    let named = staking.setRewardCaller(hot).send().await.unwrap();
+    named.get_receipt().await.unwrap();
+    fund_sender(
+        &provider(&chain.endpoint(), chain.signer(BROADCASTER)).unwrap(),
+        &d,
+        parse_ether("100").unwrap(),
+        U256::ZERO,
+    )
+    .await
+    .unwrap();
+    deployer
+        .anvil_mine(Some(d.round_length), None)
+        .await
+        .unwrap();
+    let stake_key_nonce = deployer.get_transaction_count(o).await.unwrap();
+    let key_file = |i: usize| {
+        let path = dir.path().join(format!("key{i}"));
+        std::fs::write(&path, alloy::primitives::hex::encode(chain.secret_key(i))).unwrap();
+        path.display().to_string()
+    };
+    let o_str = o.to_string();
+    let node_args = |key: &str, data: &str| {
+        vec![
+            "orchestrator".to_string(),
+            "--for".into(),
+            o_str.clone(),
+            "--key-file".into(),
+            key.into(),
+            "--rpc-url".into(),
+            chain.endpoint(),
+            "--deployment".into(),
+            deployment.display().to_string(),
+            "--listen".into(),
+            format!("127.0.0.1:{o_port}"),
+            "--data-dir".into(),
+            dir.path().join(data).display().to_string(),
+            "--transcoder-token".into(),
+            "tok".into(),
+            "--win-probability".into(),
+            "1".into(),
+            "--confirmations".into(),
+            "1".into(),
+        ]
+    };
+
+    let refused = Command::new(env!("CARGO_BIN_EXE_peerflow"))
+        .args(node_args(&key_file(STRANGER), "stranger"))
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "a key O never named is refused");
+    assert!(
+        stderr.contains(&format!("is not {o}'s hot key")),
+        "the refusal says why: {stderr}"
+    );
+
+    let started_round = Staking::new(d.staking, &deployer)
+        .currentRound()
+        .call()
+        .await
+        .unwrap();
+    let args = node_args(&key_file(HOT), "o");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let _orchestrator = peerflow(&args, &[]);
+    wait_http(&format!(
+        "{o_url}/v1/info?sender={}",
+        chain.address(BROADCASTER)
+    ))
+    .await;
+    let _transcoder = peerflow(
+        &["transcoder", "--orchestrator", &o_url, "--token", "tok"],
+        &[],
+    );
+    let b_port = free_port();
+    let b_url = format!("http://127.0.0.1:{b_port}");
+    let _broadcaster = peerflow(
+        &[
+            "broadcaster",
+            "--listen",
+            &format!("127.0.0.1:{b_port}"),
+            "--deployment",
+            &deployment.display().to_string(),
+        ],
+        &[
+            ("PEERFLOW_RPC_URL", chain.endpoint()),
+            ("PEERFLOW_KEY_FILE", key_file(BROADCASTER)),
+            (
+                "PEERFLOW_DATA_DIR",
+                dir.path().join("b").display().to_string(),
+            ),
+        ],
+    );
+    wait_http(&format!("{b_url}/live/none/index.m3u8")).await;
+    let broker = TicketBroker::new(d.ticket_broker, &deployer);
+    let deposit_before = broker
+        .getSenderInfo(chain.address(BROADCASTER))
+        .call()
+        .await
+        .unwrap()
+        .deposit;
+
+    let segments =
+        testsrc::generate_segments(&dir.path().join("src"), 2, 2, 1280, 720, 30).unwrap();
+    let http = reqwest::Client::new();
+    for (seq, path) in segments.iter().enumerate() {
+        let reply = http
+            .put(format!("{b_url}/live/s/{seq}.ts"))
+            .body(std::fs::read(path).unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            reply.status().as_u16(),
+            200,
+            "segment {seq}, signed by the hot key"
+        );
+    }
+    let segment = http
+        .get(format!("{b_url}/live/s/360p/1.ts"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(probe_bytes(&segment).unwrap().height, 360);
+
+    // Every ticket wins; the hot key redeems them for O once their parameters expire, and calls
+    // reward() for O each round.
+    let staking = Staking::new(d.staking, &deployer);
+    let mut paid = U256::ZERO;
+    let rewarded = || async {
+        staking
+            .orchestratorInfo(o)
+            .call()
+            .await
+            .unwrap()
+            .lastRewardRound
+            >= started_round
+    };
+    for _ in 0..120 {
+        paid = deposit_before
+            - broker
+                .getSenderInfo(chain.address(BROADCASTER))
+                .call()
+                .await
+                .unwrap()
+                .deposit;
+        if !paid.is_zero()
+            && !staking.pendingFees(o).call().await.unwrap().is_zero()
+            && rewarded().await
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(
+        !paid.is_zero(),
+        "winners redeemed from the broadcaster's deposit"
+    );
+    let fees = staking.pendingFees(o).call().await.unwrap();
+    assert!(
+        fees <= paid && fees + U256::from(2u64) >= paid,
+        "O's fee pool has what was paid ({fees} of {paid})"
+    );
+    assert!(rewarded().await, "the hot key called reward() for O");
+    assert_eq!(
+        deployer.get_transaction_count(o).await.unwrap(),
+        stake_key_nonce,
+        "the stake key sent nothing"
+    );
+    let token = peerflow_chain::bindings::work_token::WorkToken::new(d.work_token, &deployer);
+    assert_eq!(token.balanceOf(hot).call().await.unwrap(), U256::ZERO);
+    assert_eq!(staking.pendingStake(hot).call().await.unwrap(), U256::ZERO);
+    assert_eq!(staking.pendingFees(hot).call().await.unwrap(), U256::ZERO);
 }

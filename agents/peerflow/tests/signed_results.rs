@@ -174,7 +174,7 @@ async fn tampered_foreign_and_unsigned_replies_fail_over_and_lose_no_segment() {
         assert_eq!(result.inputHash, keccak256(std::fs::read(segment).unwrap()));
         assert_eq!(result.digest(&domain), evidence.digest);
         let signature = Signature::from_bytes(&evidence.signature).unwrap();
-        assert_eq!(result.verify(&domain, &signature), Ok(()));
+        assert_eq!(result.verify(&domain, &signature, None), Ok(()));
         assert_eq!(result.profiles.len(), net.ladder.len());
         for (i, profile) in net.ladder.iter().enumerate() {
             assert_eq!(result.profiles[i].name, profile.name);

@@ -161,10 +161,16 @@ impl SegmentResult {
         Signature::sign(secret_key, self.digest(domain))
     }
 
-    /// Checks that `signature` is this result's, made by `self.orchestrator`.
-    pub fn verify(&self, domain: &ResultDomain, signature: &Signature) -> Result<(), ResultError> {
+    /// Checks that `signature` is this result's, made by `self.orchestrator` or by `hot_key`, the
+    /// key it named to sign for it (`Staking.redeemerOf`; fault claims accept both).
+    pub fn verify(
+        &self,
+        domain: &ResultDomain,
+        signature: &Signature,
+        hot_key: Option<Address>,
+    ) -> Result<(), ResultError> {
         let signer = signature.recover(self.digest(domain))?;
-        if signer != self.orchestrator {
+        if signer != self.orchestrator && Some(signer) != hot_key.filter(|k| !k.is_zero()) {
             return Err(ResultError::WrongSigner {
                 signer,
                 expected: self.orchestrator,
@@ -215,7 +221,8 @@ impl SignedResult {
     }
 }
 
-/// An orchestrator's signing identity for segment results. Its `Debug` form hides the key.
+/// An orchestrator's signing identity for segment results (its own key or its hot key). Its
+/// `Debug` form hides the key.
 #[derive(Clone)]
 pub struct ResultSigner {
     key: [u8; 32],
@@ -242,7 +249,7 @@ impl ResultSigner {
         })
     }
 
-    /// The signer's address (the orchestrator's).
+    /// The signer's address: the orchestrator's, or its hot key's.
     pub fn address(&self) -> Address {
         self.address
     }
@@ -293,24 +300,36 @@ mod tests {
             &[b"a", b"b"],
         );
         let sig = signer.sign(&result).unwrap();
-        assert_eq!(result.verify(&domain(), &sig), Ok(()));
+        assert_eq!(result.verify(&domain(), &sig, None), Ok(()));
 
         let mut altered = result.clone();
         altered.renditionHashes[1] = keccak256(b"c");
         assert!(matches!(
-            altered.verify(&domain(), &sig),
+            altered.verify(&domain(), &sig, None),
             Err(ResultError::WrongSigner { .. })
         ));
         let foreign = result.sign(&domain(), &[4u8; 32]).unwrap();
         assert!(matches!(
-            result.verify(&domain(), &foreign),
+            result.verify(&domain(), &foreign, None),
             Err(ResultError::WrongSigner { .. })
         ));
+        // The orchestrator's hot key signs for it; a zero hot key is none.
+        let hot = address_of_secret(&[4u8; 32]).unwrap();
+        assert_eq!(result.verify(&domain(), &foreign, Some(hot)), Ok(()));
+        assert!(matches!(
+            result.verify(&domain(), &foreign, Some(Address::ZERO)),
+            Err(ResultError::WrongSigner { .. })
+        ));
+        let unsigned_hot = result.sign(&domain(), &[5u8; 32]).unwrap();
+        assert!(
+            result.verify(&domain(), &unsigned_hot, Some(hot)).is_err(),
+            "a key other than the named one"
+        );
         let other_chain = ResultDomain {
             chain_id: 1,
             ..domain()
         };
-        assert!(result.verify(&other_chain, &sig).is_err());
+        assert!(result.verify(&other_chain, &sig, None).is_err());
         let header = alloy_primitives::hex::encode_prefixed(sig.to_bytes());
         assert_eq!(parse_signature_header(Some(&header)), Ok(sig));
         assert_eq!(parse_signature_header(None), Err(ResultError::Missing));

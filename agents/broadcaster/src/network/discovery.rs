@@ -18,6 +18,9 @@ pub struct Candidate {
     pub advertised_price: U256,
     pub services: Vec<String>,
     pub regions: Vec<String>,
+    /// The key it named to sign its segment results besides its own (`Staking.redeemerOf`), so its
+    /// stake key can stay offline; `None`: its own key signs.
+    pub hot_key: Option<Address>,
 }
 
 /// Reading the registry failed.
@@ -47,6 +50,7 @@ pub async fn discover<P: Provider>(
             advertised_price: l.service.pricePerUnit,
             services: l.service.serviceIds.iter().map(string_of).collect(),
             regions: l.service.regions.iter().map(string_of).collect(),
+            hot_key: (!l.hotKey.is_zero()).then_some(l.hotKey),
         })
         .filter(|c| !c.uri.is_empty() && c.services.iter().any(|s| s == service))
         .filter(|c| region.is_none_or(|r| c.regions.iter().any(|x| x == r)))

@@ -626,6 +626,7 @@ mod tests {
             advertised_price: U256::ZERO,
             services: vec![],
             regions: vec![],
+            hot_key: None,
         }
     }
 

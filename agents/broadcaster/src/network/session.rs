@@ -523,7 +523,8 @@ impl Payer {
         self.verify(to, request, segment, parts, signature.as_deref())
     }
 
-    /// Recomputes the result from what we sent and received, and checks `to` signed it.
+    /// Recomputes the result from what we sent and received, and checks `to` (or its hot key) signed
+    /// it.
     fn verify(
         &self,
         to: &Candidate,
@@ -545,7 +546,7 @@ impl Payer {
             }),
         )?;
         let signature = parse_signature_header(signature)?;
-        result.verify(&self.result_domain, &signature)?;
+        result.verify(&self.result_domain, &signature, to.hot_key)?;
         let mut slots: Vec<Option<Part>> = parts.into_iter().map(Some).collect();
         let parts = order
             .into_iter()
