@@ -149,6 +149,7 @@ impl Access {
     pub fn open(data_dir: &Path, require_keys: bool) -> Result<Self, AccessError> {
         std::fs::create_dir_all(data_dir)?;
         let db = Connection::open(data_dir.join("access.sqlite"))?;
+        db.busy_timeout(std::time::Duration::from_secs(10))?;
         db.execute_batch(
             "PRAGMA journal_mode = WAL;
              PRAGMA synchronous = FULL;

@@ -6,9 +6,14 @@ use std::path::Path;
 
 use alloy_primitives::{Address, B256, U256};
 use peerflow_protocol::SignedTicket;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::params::TicketParams;
+
+/// How long a connection waits for another's write before giving up: long enough for a commit
+/// stalled behind a loaded disk (its fsync), which is how "database is locked" reached a
+/// broadcaster as a 503 under load with SQLite's default of 5 s.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Errors from the payment store.
 #[derive(Debug, thiserror::Error)]
@@ -138,6 +143,9 @@ impl PaymentStore {
     /// Opens (creating if needed) the database at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let conn = Connection::open(path)?;
+        // The API, the redeemer and the earnings scan each hold a connection: a writer waits for
+        // another's write instead of failing with "database is locked".
+        conn.busy_timeout(BUSY_TIMEOUT)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.execute_batch(SCHEMA)?;
@@ -201,7 +209,9 @@ impl PaymentStore {
 
     /// Records an accepted ticket atomically: nonce above every earlier one, credit, winner.
     pub fn accept(&mut self, a: &Acceptance) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let next: i64 = tx
             .query_row(
                 "SELECT next_nonce FROM nonces WHERE signer = ?1",
@@ -249,7 +259,9 @@ impl PaymentStore {
 
     /// Debits `amount` from `sender`'s credit, or fails leaving it untouched.
     pub fn debit(&mut self, sender: Address, amount: U256) -> Result<U256, StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let available = balance_in(&tx, sender)?;
         if available < amount {
             return Err(StoreError::InsufficientBalance {
@@ -265,7 +277,9 @@ impl PaymentStore {
 
     /// Gives back `amount` of a reservation that was not spent; returns the new balance.
     pub fn refund(&mut self, sender: Address, amount: U256) -> Result<U256, StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let credit = balance_in(&tx, sender)? + amount;
         set_balance_in(&tx, sender, credit)?;
         tx.commit()?;
@@ -275,7 +289,9 @@ impl PaymentStore {
     /// Uses `sender`'s request nonce `nonce` (a request may touch the sender's credit once per
     /// nonce). Refused if used before or older than [`REQUEST_NONCE_WINDOW`] below the highest.
     pub fn use_request_nonce(&mut self, sender: Address, nonce: u64) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let highest: Option<i64> = tx.query_row(
             "SELECT MAX(nonce) FROM request_nonces WHERE sender = ?1",
             [sender.as_slice()],

@@ -108,6 +108,7 @@ pub struct Devnet {
     /// The stand-in public provider, when the roles go through one.
     pub public_rpc: Option<PublicRpc>,
     data_dir: PathBuf,
+    options: DevnetOptions,
     server: tokio::task::JoinHandle<()>,
     deposit_keeper: tokio::task::JoinHandle<()>,
     claim_filer: Option<tokio::task::JoinHandle<()>>,
@@ -117,6 +118,45 @@ pub struct Devnet {
 impl Devnet {
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
+    }
+
+    /// Stops orchestrator `index` and starts it again as a restarted process would: same key,
+    /// address and data directory, so what it kept in sqlite (winning tickets, ticket parameters,
+    /// its recipient secret) carries over.
+    pub async fn restart_orchestrator(&mut self, index: usize) -> Result<()> {
+        let (me, old) = self.orchestrators.remove(index);
+        let account = (1..=5)
+            .find(|&i| self.chain.address(i) == me)
+            .context("not a devnet orchestrator")?;
+        let listen: SocketAddr = old.url.trim_start_matches("http://").parse()?;
+        let capacity = old.node.config.capacity_pixels_per_second;
+        drop(old);
+        let opts = orchestrator_opts(&self.options, account, listen);
+        let mut attempt = 0;
+        let running = loop {
+            // The stopped server lets go of its port as its task ends.
+            match start_orchestrator(
+                self.rpc.wallet_provider(self.chain.signer(account))?,
+                None,
+                me,
+                self.chain.secret_key(account),
+                &opts,
+                self.deployment.clone(),
+                Some(capacity),
+            )
+            .await
+            {
+                Ok(running) => break running,
+                Err(e) if attempt < 50 => {
+                    attempt += 1;
+                    tracing::debug!(error = %e, "orchestrator restart: trying again");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        self.orchestrators.insert(index, (me, running));
+        Ok(())
     }
 }
 
@@ -130,6 +170,23 @@ impl Drop for Devnet {
         for juror in &self.jurors {
             juror.task.abort();
         }
+    }
+}
+
+/// How the devnet runs orchestrator `i` (anvil account `i`), listening on `listen`.
+fn orchestrator_opts(options: &DevnetOptions, i: usize, listen: SocketAddr) -> OrchestratorOpts {
+    OrchestratorOpts {
+        node: NodeOpts {
+            listen: Some(listen),
+            data_dir: Some(options.data_dir.join(format!("orchestrator-{i}"))),
+            ..Default::default()
+        },
+        win_probability: Some(options.win_probability),
+        price_per_pixel: Some(options.price_per_pixel),
+        face_value: Some(10_000_000_000_000_000),
+        params_lifetime_blocks: Some(10),
+        local_transcoder: Some(true),
+        ..Default::default()
     }
 }
 
@@ -188,19 +245,7 @@ pub async fn start(options: &DevnetOptions) -> Result<Devnet> {
             options.fee_share,
         )
         .await?;
-        let opts = OrchestratorOpts {
-            node: NodeOpts {
-                listen: Some("127.0.0.1:0".parse()?),
-                data_dir: Some(options.data_dir.join(format!("orchestrator-{i}"))),
-                ..Default::default()
-            },
-            win_probability: Some(options.win_probability),
-            price_per_pixel: Some(options.price_per_pixel),
-            face_value: Some(10_000_000_000_000_000),
-            params_lifetime_blocks: Some(10),
-            local_transcoder: Some(true),
-            ..Default::default()
-        };
+        let opts = orchestrator_opts(options, i, "127.0.0.1:0".parse()?);
         // Capacity is measured once (same machine for every local orchestrator).
         let capacity =
             orchestrators
@@ -332,6 +377,7 @@ pub async fn start(options: &DevnetOptions) -> Result<Devnet> {
         rpc,
         public_rpc,
         data_dir: options.data_dir.clone(),
+        options: options.clone(),
         server,
         deposit_keeper,
         claim_filer,

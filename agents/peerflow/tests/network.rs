@@ -404,6 +404,87 @@ async fn killing_the_chosen_orchestrator_mid_stream_loses_no_segment() {
     );
 }
 
+/// Through the public-provider stand-in (https, 500-block log cap, 429s, 1 % 503s and dropped
+/// connections) on a chain with 50,000 blocks of history, the one orchestrator of a live stream
+/// is restarted mid-stream (same key, data directory and address, as a restarted process): the
+/// stream goes on on the credit and ticket parameters from before, no segment is lost, and every
+/// winning ticket is redeemed once, after the restart, from what the orchestrator kept in sqlite:
+/// the broadcaster's deposit falls by exactly their face value.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_orchestrator_restarted_mid_stream_through_a_public_provider_loses_no_segment_or_winner()
+{
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = DevnetOptions::new(dir.path());
+    options.orchestrators = 1;
+    options.win_probability = 1.0;
+    options.history_blocks = 50_000;
+    options.public_rpc = Some(StandinConfig {
+        max_requests_per_second: Some(400),
+        unavailable_ppm: 10_000,
+        drop_ppm: 10_000,
+        latency: Duration::from_millis(2),
+        ..StandinConfig::new("")
+    });
+    let mut net = start(&options).await.unwrap();
+    let broker = TicketBroker::new(net.deployment.ticket_broker, net.deployer.clone());
+    let deposit_before = broker.getSenderInfo(net.broadcaster).call().await.unwrap();
+    let segments =
+        testsrc::generate_segments(&dir.path().join("src"), 6, 2, 1280, 720, 30).unwrap();
+    push_segments(&net, "restart", 0, &segments[..3]).await;
+    let won_before = {
+        let store = net.orchestrators[0].1.node.store();
+        store
+            .winning_tickets(WinningTicketStatus::Pending)
+            .unwrap()
+            .len()
+            + store
+                .winning_tickets(WinningTicketStatus::Redeemed)
+                .unwrap()
+                .len()
+    };
+    assert!(won_before > 0, "tickets won before the restart");
+    net.restart_orchestrator(0).await.unwrap();
+    push_segments(&net, "restart", 3, &segments[3..]).await;
+    check_hls(&net, dir.path(), "restart", 6).await;
+
+    // Parameters expire, then the restarted orchestrator redeems every winner it kept.
+    net.deployer.anvil_mine(Some(20), None).await.unwrap();
+    let mut redeemed = Vec::new();
+    for _ in 0..300 {
+        let (pending, submitted, done) = {
+            let store = net.orchestrators[0].1.node.store();
+            (
+                store.winning_tickets(WinningTicketStatus::Pending).unwrap(),
+                store
+                    .winning_tickets(WinningTicketStatus::Submitted)
+                    .unwrap(),
+                store
+                    .winning_tickets(WinningTicketStatus::Redeemed)
+                    .unwrap(),
+            )
+        };
+        if pending.is_empty() && submitted.is_empty() {
+            redeemed = done;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // One ticket's value covers many segments: the credit it bought before the restart pays for
+    // the segments after it (the balance is in sqlite too).
+    assert!(
+        redeemed.len() >= won_before,
+        "every winner from before the restart ({won_before}) redeemed after it: {}",
+        redeemed.len()
+    );
+    let paid: U256 = redeemed.iter().map(|t| t.face_value).sum();
+    let deposit_after = broker.getSenderInfo(net.broadcaster).call().await.unwrap();
+    assert_eq!(
+        deposit_before.deposit - deposit_after.deposit,
+        paid,
+        "the broadcaster paid exactly the winners' face value, each once"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn premium_streams_send_each_segment_to_two_orchestrators_at_once() {
     let dir = tempfile::tempdir().unwrap();

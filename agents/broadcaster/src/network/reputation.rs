@@ -199,7 +199,7 @@ impl Reputation {
         change: impl FnOnce(&mut Score),
     ) -> Result<Score, ReputationError> {
         let mut conn = self.conn.lock().expect("reputation store");
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut score = read(&tx, who)?.unwrap_or_else(|| fresh(who));
         score.updated_at_ms = now();
         change(&mut score);
