@@ -33,30 +33,95 @@ fn peerflow(args: &[&str], envs: &[(&str, String)]) -> Kill {
     Kill(cmd.spawn().expect("peerflow binary"))
 }
 
+/// A chain mining a block a second with the suite deployed (its deployment file written), the
+/// given accounts funded with 1000 tokens each.
+struct Suite {
+    chain: DevChain,
+    deployer: alloy::providers::DynProvider,
+    d: peerflow_chain::Deployment,
+    dir: tempfile::TempDir,
+    deployment: std::path::PathBuf,
+}
+
+impl Suite {
+    async fn new(funded: &[usize]) -> Self {
+        let chain = DevChain::spawn_with(&DevChainOptions {
+            block_time: Some(1),
+            ..Default::default()
+        })
+        .unwrap();
+        let deployer = provider(&chain.endpoint(), chain.signer(0)).unwrap();
+        let d = deploy_suite(&deployer, &SuiteParams::devnet(chain.address(0)))
+            .await
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let deployment = dir.path().join("deployment.json");
+        d.save(&deployment).unwrap();
+        for &i in funded {
+            give(
+                &deployer,
+                &d,
+                chain.address(i),
+                parse_ether("1000").unwrap(),
+            )
+            .await
+            .unwrap();
+        }
+        Self {
+            chain,
+            deployer,
+            d,
+            dir,
+            deployment,
+        }
+    }
+
+    /// Account `i`'s raw key, written to a file.
+    fn key_file(&self, i: usize) -> String {
+        let path = self.dir.path().join(format!("key{i}"));
+        std::fs::write(
+            &path,
+            alloy::primitives::hex::encode(self.chain.secret_key(i)),
+        )
+        .unwrap();
+        path.display().to_string()
+    }
+
+    /// A broadcaster process of account `i` on `port`, configured by flags and environment, once
+    /// it answers.
+    async fn broadcaster(&self, i: usize, port: u16) -> Kill {
+        let b = peerflow(
+            &[
+                "broadcaster",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--deployment",
+                &self.deployment.display().to_string(),
+            ],
+            &[
+                ("PEERFLOW_RPC_URL", self.chain.endpoint()),
+                ("PEERFLOW_KEY_FILE", self.key_file(i)),
+                (
+                    "PEERFLOW_DATA_DIR",
+                    self.dir.path().join("b").display().to_string(),
+                ),
+            ],
+        );
+        wait_http(&format!("http://127.0.0.1:{port}/live/none/index.m3u8")).await;
+        b
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn orchestrator_transcoder_and_broadcaster_run_as_separate_processes() {
-    let chain = DevChain::spawn_with(&DevChainOptions {
-        block_time: Some(1),
-        ..Default::default()
-    })
-    .unwrap();
-    let deployer = provider(&chain.endpoint(), chain.signer(0)).unwrap();
-    let d = deploy_suite(&deployer, &SuiteParams::devnet(chain.address(0)))
-        .await
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let deployment = dir.path().join("deployment.json");
-    d.save(&deployment).unwrap();
-    for i in [1, 2] {
-        give(
-            &deployer,
-            &d,
-            chain.address(i),
-            parse_ether("1000").unwrap(),
-        )
-        .await
-        .unwrap();
-    }
+    let suite = Suite::new(&[1, 2]).await;
+    let (chain, deployer, d, dir, deployment) = (
+        &suite.chain,
+        &suite.deployer,
+        &suite.d,
+        &suite.dir,
+        &suite.deployment,
+    );
     register_orchestrator(
         &provider(&chain.endpoint(), chain.signer(1)).unwrap(),
         &d,
@@ -79,12 +144,6 @@ async fn orchestrator_transcoder_and_broadcaster_run_as_separate_processes() {
         .anvil_mine(Some(d.round_length), None)
         .await
         .unwrap();
-    let key_file = |i: usize| {
-        let path = dir.path().join(format!("key{i}"));
-        std::fs::write(&path, alloy::primitives::hex::encode(chain.secret_key(i))).unwrap();
-        path.display().to_string()
-    };
-
     let (o_port, b_port) = (free_port(), free_port());
     let o_url = format!("http://127.0.0.1:{o_port}");
     // The operator set its price on-chain before (as `peerflow orchestrator set-price 7` does);
@@ -108,7 +167,7 @@ async fn orchestrator_transcoder_and_broadcaster_run_as_separate_processes() {
             chain.endpoint(),
             deployment.display(),
             dir.path().join("o").display(),
-            key_file(1)
+            suite.key_file(1)
         ),
     )
     .unwrap();
@@ -122,24 +181,7 @@ async fn orchestrator_transcoder_and_broadcaster_run_as_separate_processes() {
         &[],
     );
     let b_url = format!("http://127.0.0.1:{b_port}");
-    let _broadcaster = peerflow(
-        &[
-            "broadcaster",
-            "--listen",
-            &format!("127.0.0.1:{b_port}"),
-            "--deployment",
-            &deployment.display().to_string(),
-        ],
-        &[
-            ("PEERFLOW_RPC_URL", chain.endpoint()),
-            ("PEERFLOW_KEY_FILE", key_file(2)),
-            (
-                "PEERFLOW_DATA_DIR",
-                dir.path().join("b").display().to_string(),
-            ),
-        ],
-    );
-    wait_http(&format!("{b_url}/live/none/index.m3u8")).await;
+    let _broadcaster = suite.broadcaster(2, b_port).await;
 
     let segments =
         testsrc::generate_segments(&dir.path().join("src"), 2, 2, 1280, 720, 30).unwrap();
@@ -202,28 +244,14 @@ async fn an_orchestrator_serves_with_its_hot_key_while_its_stake_key_stays_offli
     const BROADCASTER: usize = 2;
     const HOT: usize = 3;
     const STRANGER: usize = 4;
-    let chain = DevChain::spawn_with(&DevChainOptions {
-        block_time: Some(1),
-        ..Default::default()
-    })
-    .unwrap();
-    let deployer = provider(&chain.endpoint(), chain.signer(0)).unwrap();
-    let d = deploy_suite(&deployer, &SuiteParams::devnet(chain.address(0)))
-        .await
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let deployment = dir.path().join("deployment.json");
-    d.save(&deployment).unwrap();
-    for i in [O, BROADCASTER] {
-        give(
-            &deployer,
-            &d,
-            chain.address(i),
-            parse_ether("1000").unwrap(),
-        )
-        .await
-        .unwrap();
-    }
+    let suite = Suite::new(&[O, BROADCASTER]).await;
+    let (chain, deployer, d, dir, deployment) = (
+        &suite.chain,
+        &suite.deployer,
+        &suite.d,
+        &suite.dir,
+        &suite.deployment,
+    );
     let (o, hot) = (chain.address(O), chain.address(HOT));
     let stake_key = provider(&chain.endpoint(), chain.signer(O)).unwrap();
     register_orchestrator(&stake_key, &d, o, parse_ether("100").unwrap(), 0, 0)
@@ -259,11 +287,6 @@ async fn an_orchestrator_serves_with_its_hot_key_while_its_stake_key_stays_offli
         .await
         .unwrap();
     let stake_key_nonce = deployer.get_transaction_count(o).await.unwrap();
-    let key_file = |i: usize| {
-        let path = dir.path().join(format!("key{i}"));
-        std::fs::write(&path, alloy::primitives::hex::encode(chain.secret_key(i))).unwrap();
-        path.display().to_string()
-    };
     let o_str = o.to_string();
     let node_args = |key: &str, data: &str| {
         vec![
@@ -290,7 +313,7 @@ async fn an_orchestrator_serves_with_its_hot_key_while_its_stake_key_stays_offli
     };
 
     let refused = Command::new(env!("CARGO_BIN_EXE_peerflow"))
-        .args(node_args(&key_file(STRANGER), "stranger"))
+        .args(node_args(&suite.key_file(STRANGER), "stranger"))
         .env("RUST_LOG", "warn")
         .output()
         .unwrap();
@@ -306,7 +329,7 @@ async fn an_orchestrator_serves_with_its_hot_key_while_its_stake_key_stays_offli
         .call()
         .await
         .unwrap();
-    let args = node_args(&key_file(HOT), "o");
+    let args = node_args(&suite.key_file(HOT), "o");
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let _orchestrator = peerflow(&args, &[]);
     wait_http(&format!(
@@ -320,24 +343,7 @@ async fn an_orchestrator_serves_with_its_hot_key_while_its_stake_key_stays_offli
     );
     let b_port = free_port();
     let b_url = format!("http://127.0.0.1:{b_port}");
-    let _broadcaster = peerflow(
-        &[
-            "broadcaster",
-            "--listen",
-            &format!("127.0.0.1:{b_port}"),
-            "--deployment",
-            &deployment.display().to_string(),
-        ],
-        &[
-            ("PEERFLOW_RPC_URL", chain.endpoint()),
-            ("PEERFLOW_KEY_FILE", key_file(BROADCASTER)),
-            (
-                "PEERFLOW_DATA_DIR",
-                dir.path().join("b").display().to_string(),
-            ),
-        ],
-    );
-    wait_http(&format!("{b_url}/live/none/index.m3u8")).await;
+    let _broadcaster = suite.broadcaster(BROADCASTER, b_port).await;
     let broker = TicketBroker::new(d.ticket_broker, &deployer);
     let deposit_before = broker
         .getSenderInfo(chain.address(BROADCASTER))
