@@ -242,11 +242,10 @@ contract FaultClaims is IFaultClaims, Ownable2Step {
         if (rendition >= renditions) revert RenditionOutOfRange(rendition, renditions);
         if (msg.sender != result.broadcaster) revert NotBroadcaster(msg.sender, result.broadcaster);
         address orchestrator = result.orchestrator;
-        // The accused, its delegators and its keys would pay the finder's fee to themselves.
-        if (
-            msg.sender == orchestrator || staking.delegateOf(msg.sender) == orchestrator
-                || staking.signsResultsFor(orchestrator, msg.sender)
-        ) {
+        // The accused and its delegators would pay the finder's fee to themselves.
+        // Not its hot keys: the accused names those alone, and naming the broadcaster would lock it
+        // out of its own claim (its hot key claiming is its own sybil, which the fee sharing bounds).
+        if (msg.sender == orchestrator || staking.delegateOf(msg.sender) == orchestrator) {
             revert ClaimantTiedToAccused(msg.sender, orchestrator);
         }
         digest = SegmentResultHash.digest(result, block.chainid, address(staking));

@@ -237,10 +237,11 @@ interface IStaking {
     /// @notice Names `redeemer` as the caller's redeemer, its hot key: the one address besides the
     ///         caller that may redeem tickets addressed to the caller
     ///         (`ITicketBroker.redeemWinningTicket(s)For`, the fees going to the caller) and sign the
-    ///         caller's segment results (`signsResultsFor`), so the stake key can stay offline. It can
-    ///         do nothing else for the caller. Replaces the previous one, which stays answerable for
-    ///         the results it signed for `unbondingPeriod` rounds; zero clears it. Allowed at any
-    ///         time (frozen, slashed, or not registered yet).
+    ///         caller's segment results (`signsResultsFor`), so the stake key can stay offline: fault
+    ///         claims against results it signs slash the caller's stake, so name only a key you hold.
+    ///         It can do nothing else for the caller. Replaces the previous one, which stays
+    ///         answerable for the results it signed for `unbondingPeriod` rounds; zero clears it.
+    ///         Allowed at any time (frozen, slashed, or not registered yet).
     function setRedeemer(address redeemer) external;
 
     /* PAYMENTS AND SLASHING */
@@ -351,8 +352,9 @@ interface IStaking {
     function redeemerOf(address orchestrator) external view returns (address);
     /// @notice Whether a segment result of `orchestrator` signed by `signer` is `orchestrator`'s: the
     ///         orchestrator itself, its redeemer, or a redeemer it replaced less than
-    ///         `unbondingPeriod` rounds ago (replacing a key never escapes a fault claim while the
-    ///         stake it put at risk can still be slashed). Fault claims check signatures with it.
+    ///         `unbondingPeriod` rounds ago: a claim on a result signed by a replaced key must be
+    ///         filed within that window (as long as stake unbonded at the replacement stays
+    ///         slashable; claimants file at once). Fault claims check signatures with it.
     function signsResultsFor(address orchestrator, address signer) external view returns (bool);
     /// @notice Reserve eligibility for the ticket broker: whether `orchestrator` may claim from a
     ///         sender's reserve in `round` for a ticket created in `creationRound`, and the number of

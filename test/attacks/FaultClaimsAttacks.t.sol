@@ -397,18 +397,22 @@ contract FaultClaimsAttacks is FaultClaimsTestBase {
         assertEq(faultClaims.claimCount(), 0);
     }
 
-    /// o's hot key as the claimant of a result it signed for o would pay o's finder's fee to o.
-    function test_Attack_HotKeyAsClaimant_Refused() public {
-        (address hot, uint256 hotKey) = makeAddrAndKey("o's hot key");
-        vm.prank(o);
-        staking.setRedeemer(hot);
-        give(hot, BOND);
-        vm.prank(hot);
-        token.approve(address(faultClaims), type(uint256).max);
-        SegmentResultHash.SegmentResult memory r = result(o, hot, 1);
-        bytes memory sig = signWith(hotKey, r);
-        vm.expectRevert(abi.encodeWithSelector(IFaultClaims.ClaimantTiedToAccused.selector, hot, o));
-        vm.prank(hot);
-        faultClaims.fileClaim(r, sig, 1, WRONG_RESOLUTION, bytes32(0), "");
+    /// o cheats the broadcaster, then names the broadcaster's own address as its hot key (no
+    /// consent is asked of a named key) hoping the claim is refused as filed by one of o's keys:
+    /// the claim is filed and upheld, the broadcaster paid.
+    function test_Attack_NamingTheBroadcasterAsHotKeyDoesNotBlockItsClaim() public {
+        SegmentResultHash.SegmentResult memory cheat = result(o, bcast, 1);
+        bytes memory sig = signWith(keyOf[o], cheat);
+        vm.startPrank(o);
+        staking.setRedeemer(bcast);
+        staking.setRedeemer(makeAddr("o's next hot key")); // and replaced: bcast stays "answerable"
+        vm.stopPrank();
+        assertTrue(staking.signsResultsFor(o, bcast));
+        uint256 before = token.balanceOf(bcast);
+        vm.prank(bcast);
+        uint256 id = faultClaims.fileClaim(cheat, sig, 1, WRONG_RESOLUTION, keccak256("evidence"), "");
+        uphold(id);
+        assertEq(uint256(statusOf(id)), uint256(IFaultClaims.ClaimStatus.Upheld));
+        assertEq(token.balanceOf(bcast), before + 12.5 ether, "the bond back and the whole finder's fee");
     }
 }

@@ -166,7 +166,8 @@ where
 
 /// [`until_mined`], then until the transaction is [`SendPolicy::confirmations`] blocks deep. One a
 /// reorg took out and the node no longer holds is sent again with its own nonce (so that at most
-/// one of them executes), and waited for again; one the node holds again is waited for.
+/// one of them executes), and waited for again; one the node holds again is waited for. If the
+/// resend fails, any version already mined still counts.
 pub async fn until_confirmed<P, D>(
     call: &CallBuilder<P, D>,
 ) -> Result<TransactionReceipt, ChainError>
@@ -175,38 +176,41 @@ where
     D: CallDecoder + Clone,
 {
     let depth = policy().confirmations.max(1);
-    let mut receipt = until_mined(call).await?;
+    let first = until_mined(call).await?;
     if depth == 1 {
-        return Ok(receipt);
+        return Ok(first);
     }
     let chain = |e: alloy::transports::TransportError| ChainError::Contract(e.into());
-    let Some(Version { nonce, .. }) = version_of(&call.provider, receipt.transaction_hash).await?
-    else {
-        return Ok(receipt); // mined, but no longer known by hash: nothing to look after
-    };
+    // The nonce every version shares (unknown if the node already lost the transaction).
+    let nonce = version_of(&call.provider, first.transaction_hash)
+        .await?
+        .map(|v| v.nonce);
+    let mut sent = vec![first.transaction_hash];
     loop {
         tokio::time::sleep(DEPTH_POLL).await;
         let head = call.provider.get_block_number().await.map_err(chain)?;
-        let hash = receipt.transaction_hash;
-        match call
-            .provider
-            .get_transaction_receipt(hash)
-            .await
-            .map_err(chain)?
-        {
-            Some(now) => {
-                let mined_at = now.block_number.unwrap_or(head);
-                if head + 1 >= mined_at + depth {
-                    return Ok(now);
+        if let Some(now) = mined(&call.provider, &sent).await? {
+            let mined_at = now.block_number.unwrap_or(head);
+            if head + 1 >= mined_at + depth {
+                return Ok(now);
+            }
+            continue;
+        }
+        let last = *sent.last().expect("one sent");
+        if version_of(&call.provider, last).await?.is_some() {
+            continue; // back in the pool after a reorg: it will be mined again
+        }
+        let Some(nonce) = nonce else {
+            return Err(ChainError::Stuck(last)); // reorged out, and its nonce was never read
+        };
+        tracing::warn!(hash = %last, nonce, "transaction reorged out: sending it again, same nonce");
+        match until_mined(&call.clone().nonce(nonce)).await {
+            Ok(again) => sent.push(again.transaction_hash),
+            // Refused (its nonce is used): by one of ours that a node mined after all, or not.
+            Err(e) => {
+                if mined(&call.provider, &sent).await?.is_none() {
+                    return Err(e);
                 }
-                receipt = now;
-            }
-            None if version_of(&call.provider, hash).await?.is_some() => {
-                // Back in the pool after a reorg: it will be mined again.
-            }
-            None => {
-                tracing::warn!(%hash, nonce, "transaction reorged out: sending it again, same nonce");
-                receipt = until_mined(&call.clone().nonce(nonce)).await?;
             }
         }
     }

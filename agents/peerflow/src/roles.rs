@@ -144,7 +144,8 @@ pub struct OrchestratorOpts {
     pub token_price_eth: Option<String>,
     /// Redeem winning tickets with this hot key (a raw hex key file) instead of the
     /// orchestrator's: it must be the redeemer the orchestrator named (`peerflow orchestrator
-    /// set-keys --redeemer`); it can only redeem, the fees go to the orchestrator.
+    /// set-keys --redeemer`); the fees go to the orchestrator. (That key may also sign the
+    /// orchestrator's results: see --for.)
     #[arg(long)]
     pub redeem_key_file: Option<PathBuf>,
     /// Highest ticket face value in fee-token wei the gas outlook may raise it to (default 1 token;

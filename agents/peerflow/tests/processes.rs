@@ -124,7 +124,7 @@ async fn orchestrator_transcoder_and_broadcaster_run_as_separate_processes() {
     );
     register_orchestrator(
         &provider(&chain.endpoint(), chain.signer(1)).unwrap(),
-        &d,
+        d,
         chain.address(1),
         parse_ether("100").unwrap(),
         0,
@@ -134,7 +134,7 @@ async fn orchestrator_transcoder_and_broadcaster_run_as_separate_processes() {
     .unwrap();
     fund_sender(
         &provider(&chain.endpoint(), chain.signer(2)).unwrap(),
-        &d,
+        d,
         parse_ether("100").unwrap(),
         U256::ZERO,
     )
@@ -150,7 +150,7 @@ async fn orchestrator_transcoder_and_broadcaster_run_as_separate_processes() {
     // started without a price, the orchestrator keeps it, in the registry and in its quotes.
     advertise(
         &provider(&chain.endpoint(), chain.signer(1)).unwrap(),
-        &d,
+        d,
         "http://old.example:8935",
         &["transcode:h264"],
         &[],
@@ -254,14 +254,14 @@ async fn an_orchestrator_serves_with_its_hot_key_while_its_stake_key_stays_offli
     );
     let (o, hot) = (chain.address(O), chain.address(HOT));
     let stake_key = provider(&chain.endpoint(), chain.signer(O)).unwrap();
-    register_orchestrator(&stake_key, &d, o, parse_ether("100").unwrap(), 0, 0)
+    register_orchestrator(&stake_key, d, o, parse_ether("100").unwrap(), 0, 0)
         .await
         .unwrap();
     let o_port = free_port();
     let o_url = format!("http://127.0.0.1:{o_port}");
     advertise(
         &stake_key,
-        &d,
+        d,
         &o_url,
         &["transcode:h264"],
         &[],
@@ -276,7 +276,7 @@ async fn an_orchestrator_serves_with_its_hot_key_while_its_stake_key_stays_offli
     named.get_receipt().await.unwrap();
     fund_sender(
         &provider(&chain.endpoint(), chain.signer(BROADCASTER)).unwrap(),
-        &d,
+        d,
         parse_ether("100").unwrap(),
         U256::ZERO,
     )

@@ -5,8 +5,9 @@
 //!
 //! Keys (Livepeer's LIP-118): the orchestrator's own key bonds, sets rates and names two others
 //! with `set-keys`: a reward caller, which can only call `rewardFor` for it (`call-rewards`, each
-//! round), and a redeemer, a hot key that can only redeem its winning tickets (`peerflow
-//! orchestrator --redeem-key-file`); the fees always go to the orchestrator.
+//! round), and a redeemer, a hot key that can only redeem its winning tickets (the fees always go
+//! to the orchestrator) and sign its segment results (`peerflow orchestrator --for`): fault claims
+//! hold the orchestrator to what that key signs, so name only a key the operator holds.
 
 use alloy::primitives::{Address, B256, U256};
 use alloy::rpc::types::Filter;
