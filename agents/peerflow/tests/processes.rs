@@ -76,6 +76,23 @@ impl Suite {
         }
     }
 
+    /// Account `i` deposits 100 tokens as a ticket sender; then a round passes, so orchestrators
+    /// registered before are active.
+    async fn fund_sender_and_start_a_round(&self, i: usize) {
+        fund_sender(
+            &provider(&self.chain.endpoint(), self.chain.signer(i)).unwrap(),
+            &self.d,
+            parse_ether("100").unwrap(),
+            U256::ZERO,
+        )
+        .await
+        .unwrap();
+        self.deployer
+            .anvil_mine(Some(self.d.round_length), None)
+            .await
+            .unwrap();
+    }
+
     /// Account `i`'s raw key, written to a file.
     fn key_file(&self, i: usize) -> String {
         let path = self.dir.path().join(format!("key{i}"));
@@ -132,18 +149,7 @@ async fn orchestrator_transcoder_and_broadcaster_run_as_separate_processes() {
     )
     .await
     .unwrap();
-    fund_sender(
-        &provider(&chain.endpoint(), chain.signer(2)).unwrap(),
-        d,
-        parse_ether("100").unwrap(),
-        U256::ZERO,
-    )
-    .await
-    .unwrap();
-    deployer
-        .anvil_mine(Some(d.round_length), None)
-        .await
-        .unwrap();
+    suite.fund_sender_and_start_a_round(2).await;
     let (o_port, b_port) = (free_port(), free_port());
     let o_url = format!("http://127.0.0.1:{o_port}");
     // The operator set its price on-chain before (as `peerflow orchestrator set-price 7` does);
@@ -274,18 +280,7 @@ async fn an_orchestrator_serves_with_its_hot_key_while_its_stake_key_stays_offli
     named.get_receipt().await.unwrap();
     let named = staking.setRewardCaller(hot).send().await.unwrap();
     named.get_receipt().await.unwrap();
-    fund_sender(
-        &provider(&chain.endpoint(), chain.signer(BROADCASTER)).unwrap(),
-        d,
-        parse_ether("100").unwrap(),
-        U256::ZERO,
-    )
-    .await
-    .unwrap();
-    deployer
-        .anvil_mine(Some(d.round_length), None)
-        .await
-        .unwrap();
+    suite.fund_sender_and_start_a_round(BROADCASTER).await;
     let stake_key_nonce = deployer.get_transaction_count(o).await.unwrap();
     let o_str = o.to_string();
     let node_args = |key: &str, data: &str| {
