@@ -92,13 +92,28 @@ async fn tamper_with(net: &Devnet, index: usize) -> Arc<Proxy<Tamperer>> {
     put_in_front(net, index, tamperer).await
 }
 
-/// Waits until the broadcaster's record no longer suspends `who` (at most a minute).
+/// Asserts that the broadcaster's record counts `failures` failures of `who` and that the last
+/// one, after `tried` (unix ms), suspended it: by the record, not by whether the suspension is
+/// still running, which a slow failover may outlast.
+fn assert_failure_suspended(net: &Devnet, who: Address, failures: u64, tried: u64) {
+    let score = net.reputation.score(who).unwrap().expect("a record");
+    assert_eq!(score.failures, failures, "{score:?}");
+    assert_eq!(score.faults, 0, "a bad reply is a failure, not a proven fault");
+    assert!(score.suspended_until_ms > tried, "{score:?}");
+}
+
+fn unix_ms() -> u64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    u64::try_from(since.unwrap().as_millis()).unwrap()
+}
+
+/// Waits until the broadcaster's record no longer suspends `who` (at most 90 s).
 async fn wait_out_suspension(net: &Devnet, who: Address) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
     while net.reputation.is_suspended(who).unwrap() {
         assert!(
             std::time::Instant::now() < deadline,
-            "still suspended after a minute"
+            "still suspended after 90 s"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -108,12 +123,12 @@ async fn wait_out_suspension(net: &Devnet, who: Address) {
 async fn tampered_foreign_and_unsigned_replies_fail_over_and_lose_no_segment() {
     let dir = tempfile::tempdir().unwrap();
     let mut options = DevnetOptions::new(dir.path());
-    // Suspensions long enough that a slow transcode under load does not outlast them, so the
-    // segment after a failure certainly finds the culprit suspended; the test then waits each
+    // Suspensions long enough that a slow transcode under load (over 15 s in CI) does not outlast
+    // them, so segment 1 certainly finds the culprit suspended; the test then waits each
     // suspension out by the broadcaster's own record, not by a guess at its length.
     options.suspension = SuspensionPolicy {
-        base: Duration::from_secs(15),
-        max: Duration::from_secs(15),
+        base: Duration::from_secs(45),
+        max: Duration::from_secs(45),
         ..SuspensionPolicy::default()
     };
     let net = start(&options).await.unwrap();
@@ -127,12 +142,14 @@ async fn tampered_foreign_and_unsigned_replies_fail_over_and_lose_no_segment() {
         testsrc::generate_segments(&dir.path().join("src"), 4, 2, 1280, 720, 30).unwrap();
 
     // Rendition altered after signing: refused, the honest orchestrator transcodes segment 0.
+    let tried = unix_ms();
     push(&net, "signed", 0, &segments[0]).await;
     assert_eq!(
         proxy.rewriter.segments.load(Ordering::SeqCst),
         1,
         "the proxy was tried"
     );
+    assert_failure_suspended(&net, culprit, 1, tried);
     // The culprit is suspended: segment 1 goes straight to the honest orchestrator.
     assert!(net.reputation.is_suspended(culprit).unwrap());
     push(&net, "signed", 1, &segments[1]).await;
@@ -145,13 +162,16 @@ async fn tampered_foreign_and_unsigned_replies_fail_over_and_lose_no_segment() {
     // Once the suspension is over: a signature by another key, then none at all.
     wait_out_suspension(&net, culprit).await;
     *proxy.rewriter.mode.lock().unwrap() = Tamper::ForeignKey;
+    let tried = unix_ms();
     push(&net, "signed", 2, &segments[2]).await;
     assert_eq!(proxy.rewriter.segments.load(Ordering::SeqCst), 2);
-    assert!(net.reputation.is_suspended(culprit).unwrap());
+    assert_failure_suspended(&net, culprit, 2, tried);
     wait_out_suspension(&net, culprit).await;
     *proxy.rewriter.mode.lock().unwrap() = Tamper::Strip;
+    let tried = unix_ms();
     push(&net, "signed", 3, &segments[3]).await;
     assert_eq!(proxy.rewriter.segments.load(Ordering::SeqCst), 3);
+    assert_failure_suspended(&net, culprit, 3, tried);
 
     // Every segment is recorded, from the honest orchestrator, with its signed result beside it.
     let domain = ResultDomain {
