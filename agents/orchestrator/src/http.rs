@@ -110,7 +110,7 @@ impl From<NodeError> for ApiError {
             "ticket_replayed" | "request_replayed" => StatusCode::CONFLICT,
             "unauthorized_request" | "unauthorized_signer" => StatusCode::UNAUTHORIZED,
             "rate_limited" => StatusCode::TOO_MANY_REQUESTS,
-            "capacity" | "chain_unavailable" => StatusCode::SERVICE_UNAVAILABLE,
+            "capacity" | "chain_unavailable" | "key_retired" => StatusCode::SERVICE_UNAVAILABLE,
             "transcode_failed" => StatusCode::BAD_GATEWAY,
             "internal" => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::PAYMENT_REQUIRED,

@@ -63,6 +63,10 @@ pub enum NodeError {
         available: U256,
         cost: U256,
     },
+    /// The hot key this node signs and redeems with is no longer the one its orchestrator names
+    /// (`Staking.setRedeemer` replaced or cleared it): it takes no new work or tickets.
+    #[error("this node's key {key} is no longer the orchestrator's hot key (it names {named})")]
+    KeyRetired { key: Address, named: Address },
 }
 
 impl From<StoreError> for NodeError {
@@ -93,6 +97,7 @@ impl NodeError {
             Self::Unauthorized(_) => "unauthorized_request",
             Self::RateLimited(_) => "rate_limited",
             Self::InsufficientBalance { .. } => "insufficient_balance",
+            Self::KeyRetired { .. } => "key_retired",
         }
     }
 
@@ -100,7 +105,9 @@ impl NodeError {
     pub fn retry_elsewhere(&self) -> bool {
         matches!(
             self,
-            Self::Chain(_) | Self::Job(JobError::NoCapacity(_) | JobError::Failed(_))
+            Self::Chain(_)
+                | Self::Job(JobError::NoCapacity(_) | JobError::Failed(_))
+                | Self::KeyRetired { .. }
         ) || matches!(
             self,
             Self::Payment(PaymentError::Store(
@@ -142,6 +149,9 @@ pub struct Node<P> {
     /// outlook, see [`crate::gas_outlook`]).
     face_value: std::sync::RwLock<U256>,
     limits: Limits,
+    /// The key the orchestrator names now, when it is not the one this node signs with (see
+    /// [`Node::follow_named_key`]); `None` while this node's key is the orchestrator's.
+    retired_for: std::sync::RwLock<Option<Address>>,
     info_by_ip: RateLimiter<std::net::IpAddr>,
     info_by_sender: RateLimiter<Address>,
 }
@@ -215,6 +225,7 @@ impl<P: Provider + Clone> Node<P> {
             face_value: std::sync::RwLock::new(config.policy.face_value),
             config,
             limits: Limits::default(),
+            retired_for: std::sync::RwLock::new(None),
             info_by_ip: RateLimiter::new(0.0, 0.0, 1),
             info_by_sender: RateLimiter::new(0.0, 0.0, 1),
         }
@@ -304,6 +315,48 @@ impl<P: Provider + Clone> Node<P> {
         self.store.lock().expect("payment store")
     }
 
+    /// The key that signs this node's segment results.
+    pub fn signing_key(&self) -> Address {
+        self.signer.address()
+    }
+
+    /// Records that the orchestrator names `named` as its hot key now (read from
+    /// `Staking.redeemerOf` by [`crate::service`]): if that is not this node's key, the node
+    /// refuses new work and tickets ([`NodeError::KeyRetired`]) until it is named again. Results
+    /// it signed before stay answerable on-chain for an unbonding period, and its queued winners
+    /// wait in the payment store for the key that is named now.
+    pub fn follow_named_key(&self, named: Address) {
+        let key = self.signing_key();
+        let retired = (named != key).then_some(named);
+        let mut current = self.retired_for.write().expect("retired lock");
+        if *current != retired {
+            match retired {
+                Some(named) => {
+                    tracing::error!(%key, %named, orchestrator = %self.recipient(), "this node's hot key was replaced: refusing new work and tickets")
+                }
+                None => {
+                    tracing::info!(%key, orchestrator = %self.recipient(), "this node's key is the orchestrator's hot key again: serving")
+                }
+            }
+            *current = retired;
+        }
+    }
+
+    /// Whether the orchestrator no longer names this node's key ([`Node::follow_named_key`]).
+    pub fn retired(&self) -> bool {
+        self.retired_for.read().expect("retired lock").is_some()
+    }
+
+    fn serving(&self) -> Result<(), NodeError> {
+        match *self.retired_for.read().expect("retired lock") {
+            Some(named) => Err(NodeError::KeyRetired {
+                key: self.signing_key(),
+                named,
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// Price, capabilities and ticket parameters for `sender` (reused while fresh, else new ones),
     /// asked from `client`. A sender without credit here is a stranger: its requests are rate
     /// limited per client IP and per sender address, and the parameters kept for strangers are
@@ -333,6 +386,7 @@ impl<P: Provider + Clone> Node<P> {
     /// Price, capabilities and ticket parameters for `sender` (reused while fresh, else new ones),
     /// without rate limits (see [`Node::info_for`]).
     pub async fn info(&self, sender: Address) -> Result<OrchestratorInfo, NodeError> {
+        self.serving()?;
         let clock = self.chain.clock().await?;
         let price = self.price();
         let face_value = self.face_value();
@@ -397,6 +451,7 @@ impl<P: Provider + Clone> Node<P> {
 
     /// Validates and books every ticket of `payment`; returns the credit they earned.
     pub async fn accept_payment(&self, payment: &Payment) -> Result<U256, NodeError> {
+        self.serving()?;
         let clock = self.chain.clock().await?;
         let mut credited = U256::ZERO;
         for msg in &payment.tickets {
@@ -534,6 +589,7 @@ impl<P: Provider + Clone> Node<P> {
         request: SegmentRequest,
         segment: Vec<u8>,
     ) -> Result<Transcoded, NodeError> {
+        self.serving()?;
         self.check_request(&request)?;
         let frames = count_frames(&segment).await?;
         let per_profile: Vec<u64> = request

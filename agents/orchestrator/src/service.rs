@@ -233,8 +233,14 @@ pub async fn start_with_keys<P: Provider + Clone + 'static>(
         redeemer
     };
     let every = config.redeem_every;
+    let redeeming = Arc::clone(&node);
     tasks.push(tokio::spawn(async move {
         loop {
+            if redeeming.retired() {
+                // The broker would refuse this key: the winners wait for the key named now.
+                tokio::time::sleep(every).await;
+                continue;
+            }
             match redeemer.redeem_due(&redeem_store).await {
                 Ok(r) if r.redeemed + r.retrying + r.failed + r.reorged > 0 => {
                     tracing::info!(?r, "redemption pass")
@@ -256,6 +262,14 @@ pub async fn start_with_keys<P: Provider + Clone + 'static>(
             provider.clone(),
             face,
             Arc::new(move |f| quoting.set_face_value(f)),
+        )));
+    }
+    if cold {
+        tasks.push(tokio::spawn(follow_named_key(
+            provider.clone(),
+            d.staking,
+            me,
+            Arc::clone(&node),
         )));
     }
     tasks.push(tokio::spawn(follow_advertised_price(
@@ -298,6 +312,25 @@ async fn follow_advertised_price<P: Provider + Clone>(
             Err(e) => tracing::debug!(error = %e, "reading the service registry"),
         }
         tokio::time::sleep(ADVERTISEMENT_POLL).await;
+    }
+}
+
+/// Keeps a hot-key node's [`Node::follow_named_key`] current: the stake key may replace or clear
+/// the hot key at any time (`peerflow orchestrator set-keys`), and a node whose key is no longer
+/// named stops taking work it could neither redeem nor be named for.
+async fn follow_named_key<P: Provider + Clone>(
+    provider: P,
+    staking: Address,
+    me: Address,
+    node: Arc<Node<P>>,
+) {
+    let staking = Staking::new(staking, provider);
+    loop {
+        tokio::time::sleep(ADVERTISEMENT_POLL).await;
+        match staking.redeemerOf(me).call().await {
+            Ok(named) => node.follow_named_key(named),
+            Err(e) => tracing::debug!(error = %e, "reading the orchestrator's hot key"),
+        }
     }
 }
 

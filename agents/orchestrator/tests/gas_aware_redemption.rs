@@ -2,7 +2,8 @@
 //! before it holds the gas against a winner. On anvil with its base fee driven up and down: a
 //! winner is deferred while gas costs more than 1 % of its face value at the token's price (gas
 //! that 1:1 pricing would have called cheap), nothing is paid meanwhile, and it is redeemed once
-//! gas falls.
+//! gas falls. The orchestrator reads fees and redeems only through a flaky public-provider
+//! stand-in over a chain with 50,000 blocks of history.
 
 use crate::redeem_support;
 
@@ -14,7 +15,7 @@ use peerflow_orchestrator::{
     Validator, WinningTicketStatus,
 };
 use peerflow_protocol::{Signature, TicketDomain};
-use redeem_support::{Redemption, redemption_chain};
+use redeem_support::{Redemption, Rpc, redemption_chain_via};
 
 const GWEI: u128 = 1_000_000_000;
 
@@ -26,7 +27,8 @@ async fn a_winner_waits_out_a_gas_spike_priced_in_the_fee_token_and_is_redeemed_
         deployer,
         orchestrator,
         o,
-    } = redemption_chain(&[(2, "10")]).await;
+        public_rpc,
+    } = redemption_chain_via(Rpc::Public, &[(2, "10")]).await;
     let b = chain.address(2);
     // Start at the head of a round, so the winner is far from its last valid round (where it
     // would be redeemed whatever the gas).
@@ -124,4 +126,6 @@ async fn a_winner_waits_out_a_gas_spike_priced_in_the_fee_token_and_is_redeemed_
         round,
         "all within the ticket's first round: deferral, not the last-chance rule"
     );
+    let stats = public_rpc.unwrap().stats();
+    assert!(stats.forwarded.contains_key("eth_feeHistory"), "{stats:?}");
 }

@@ -8,6 +8,7 @@ mod dishonest_broadcaster;
 mod dishonest_transcoder;
 mod gas_aware_redemption;
 mod gas_outlook;
+mod hot_key_service;
 mod http_api;
 mod lottery_statistics;
 mod operator;

@@ -5,6 +5,8 @@
 //! fields the status has and loads nothing from elsewhere. A price change advertised on-chain is
 //! quoted from the next quote on.
 
+use crate::common::{TOKEN, service_config};
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,8 +22,7 @@ use peerflow_orchestrator::http::{
     TRANSCODER_PIXELS_HEADER, TRANSCODER_SLOTS_HEADER,
 };
 use peerflow_orchestrator::metrics as m;
-use peerflow_orchestrator::service::{RunningOrchestrator, ServiceConfig, start};
-use peerflow_orchestrator::{GasPolicy, NodeConfig, ParamsPolicy};
+use peerflow_orchestrator::service::{RunningOrchestrator, start};
 use peerflow_protocol::api::{
     OrchestratorInfo, PAYMENT_HEADER, Payment, ProfileSpec, RENDITION_HEADER, REQUEST_AUTH_HEADER,
     RequestAuth, RequestContext, SEGMENT_HEADER, SegmentRequest, TicketMsg,
@@ -32,7 +33,6 @@ use peerflow_protocol::{Signature, TicketDomain};
 use serde_json::Value;
 use tokio::sync::{Notify, mpsc};
 
-const TOKEN: &str = "t";
 const PIXELS: u64 = 1_000;
 const NAME: &str = "fake-1";
 
@@ -204,30 +204,7 @@ async fn started() -> Started {
 
     let face = parse_ether("0.01").unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let config = ServiceConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: dir.path().to_path_buf(),
-        deployment: d.clone(),
-        node: NodeConfig {
-            policy: ParamsPolicy {
-                price_per_pixel: U256::from(1u64),
-                face_value: face,
-                win_prob: U256::MAX, // every ticket wins
-                lifetime_blocks: 10,
-            },
-            codecs: vec!["h264".into()],
-            transcoder_token: TOKEN.into(),
-            refresh_margin_blocks: 2,
-            job_timeout: Duration::from_secs(10),
-            capacity_pixels_per_second: 1,
-        },
-        max_segment_bytes: 1 << 20,
-        redeem_every: Duration::from_millis(200),
-        confirmations: 1,
-        reward_calls: true,
-        max_face_value: U256::ZERO,
-        gas: GasPolicy::default(),
-    };
+    let config = service_config(&d, dir.path(), face);
     let running = start(o.clone(), me, chain.secret_key(1), config)
         .await
         .unwrap();

@@ -22,6 +22,7 @@ async fn winners_survive_a_restart_and_are_redeemed_in_nonce_order() {
         deployer,
         orchestrator,
         o,
+        ..
     } = redemption_chain(&[(2, "10"), (3, "0.5")]).await;
     let (b1, b2) = (chain.address(2), chain.address(3));
     let staking = Staking::new(d.staking, &orchestrator);

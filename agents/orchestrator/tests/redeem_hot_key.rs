@@ -23,6 +23,7 @@ async fn winners_redeemed_with_the_named_hot_key_pay_the_orchestrator() {
         deployer,
         orchestrator,
         o,
+        ..
     } = &r;
     let (o, d) = (*o, d.clone());
     let staking = Staking::new(d.staking, orchestrator);

@@ -26,6 +26,7 @@ async fn a_later_nonce_redeemed_first_loses_no_winner_and_a_lost_receipt_is_not_
         deployer,
         orchestrator,
         o,
+        ..
     } = redemption_chain(&[(2, "10")]).await;
     let b = chain.address(2);
     let staking = Staking::new(d.staking, &orchestrator);
@@ -154,6 +155,7 @@ async fn winners_due_together_pay_oldest_first_and_one_pushed_out_of_the_window_
         deployer,
         orchestrator,
         o,
+        ..
     } = redemption_chain(&[(2, "10"), (3, "10")]).await;
     let (b, b2) = (chain.address(2), chain.address(3));
     let staking = Staking::new(d.staking, &orchestrator);

@@ -1,6 +1,7 @@
 //! A redemption counts only once it is deep enough: a 3-block reorg that takes the redemption out
 //! puts its winners back in the queue, they are redeemed again, and the orchestrator is paid for
-//! each exactly once.
+//! each exactly once. The orchestrator reaches the chain (50,000 blocks of history) only through
+//! a flaky public-provider stand-in; the test reorgs anvil directly.
 
 use crate::redeem_support;
 
@@ -9,19 +10,20 @@ use alloy::providers::ext::AnvilApi;
 use alloy::rpc::types::anvil::ReorgOptions;
 use peerflow_chain::bindings::{staking::Staking, ticket_broker::TicketBroker};
 use peerflow_orchestrator::{GasPolicy, PaymentStore, Redeemer, WinningTicketStatus};
-use redeem_support::{Redemption, queue_winners, redemption_chain};
+use redeem_support::{Redemption, Rpc, queue_winners, redemption_chain_via};
 
 const CONFIRMATIONS: u64 = 3;
 
 #[tokio::test]
-async fn a_reorged_redemption_is_sent_again_and_paid_once() {
-    let r = redemption_chain(&[(2, "10")]).await;
+async fn a_reorged_redemption_through_a_public_provider_is_sent_again_and_paid_once() {
+    let r = redemption_chain_via(Rpc::Public, &[(2, "10")]).await;
     let Redemption {
         chain,
         d,
         deployer,
         orchestrator,
         o,
+        ..
     } = &r;
     let (o, d) = (*o, d.clone());
     let b = chain.address(2);
@@ -32,6 +34,15 @@ async fn a_reorged_redemption_is_sent_again_and_paid_once() {
         .await
         .unwrap();
 
+    let sends = || {
+        let stats = r.public_rpc.as_ref().unwrap().stats();
+        stats
+            .forwarded
+            .get("eth_sendRawTransaction")
+            .copied()
+            .unwrap_or(0)
+    };
+    let sends_before = sends();
     let dir = tempfile::tempdir().unwrap();
     let store = std::sync::Mutex::new(PaymentStore::open(&dir.path().join("p.sqlite")).unwrap());
     queue_winners(&r, &store, 2, 0..3).await;
@@ -97,4 +108,9 @@ async fn a_reorged_redemption_is_sent_again_and_paid_once() {
     );
     let idle = redeemer.redeem_due(&store).await.unwrap();
     assert_eq!(idle, Default::default());
+    // Both redemptions (the first, and the one after the reorg) went through the public
+    // provider, and its faults were met.
+    assert!(sends() >= sends_before + 2, "{sends_before} sends before");
+    let stats = r.public_rpc.as_ref().unwrap().stats();
+    assert!(stats.unavailable + stats.dropped > 0, "{stats:?}");
 }

@@ -1,17 +1,19 @@
 //! A started orchestrator calls `reward()` in each round it is active, serves its API, and keeps
 //! its recipient secret across restarts.
 
+use crate::common::service_config;
+
 use std::time::Duration;
 
-use alloy::primitives::{U256, utils::parse_ether};
+use alloy::primitives::utils::parse_ether;
 use alloy::providers::ext::AnvilApi;
 use alloy::rpc::types::anvil::ReorgOptions;
 use peerflow_chain::actions::{give, register_orchestrator};
 use peerflow_chain::bindings::staking::Staking;
 use peerflow_chain::{DevChain, SuiteParams, deploy_suite};
+use peerflow_orchestrator::RecipientSecret;
 use peerflow_orchestrator::metrics::REWARD_CALLS;
-use peerflow_orchestrator::service::{ServiceConfig, start};
-use peerflow_orchestrator::{GasPolicy, NodeConfig, ParamsPolicy, RecipientSecret};
+use peerflow_orchestrator::service::start;
 
 #[tokio::test]
 async fn orchestrator_rewards_every_round_and_keeps_its_secret() {
@@ -36,30 +38,8 @@ async fn orchestrator_rewards_every_round_and_keeps_its_secret() {
         .unwrap();
 
     let dir = tempfile::tempdir().unwrap();
-    let config = ServiceConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: dir.path().to_path_buf(),
-        deployment: d.clone(),
-        node: NodeConfig {
-            policy: ParamsPolicy {
-                price_per_pixel: U256::from(1u64),
-                face_value: parse_ether("0.01").unwrap(),
-                win_prob: U256::MAX,
-                lifetime_blocks: 10,
-            },
-            codecs: vec!["h264".into()],
-            transcoder_token: "t".into(),
-            refresh_margin_blocks: 2,
-            job_timeout: Duration::from_secs(1),
-            capacity_pixels_per_second: 1,
-        },
-        max_segment_bytes: 1 << 20,
-        redeem_every: Duration::from_millis(200),
-        gas: GasPolicy::default(),
-        confirmations: 1,
-        reward_calls: true,
-        max_face_value: U256::ZERO,
-    };
+    let mut config = service_config(&d, dir.path(), parse_ether("0.01").unwrap());
+    config.node.job_timeout = Duration::from_secs(1);
     let running = start(o.clone(), me, chain.secret_key(1), config.clone())
         .await
         .unwrap();

@@ -1,5 +1,7 @@
-//! The compute marketplace through the binary: two `peerflow provider` processes on anvil and the
-//! local dockerd; a buyer runs `peerflow compute submit … -- cmd` (which follows the job until it
+//! The compute marketplace through the binary: two `peerflow provider` processes and the local
+//! dockerd, every role reaching the chain (50,000 blocks of history before the deployment) only
+//! through a flaky public-provider stand-in (https with its own CA, a 500-block log cap, 429s,
+//! 503s, dropped connections); a buyer runs `peerflow compute submit … -- cmd` (which follows the job until it
 //! settles), then `status`, `logs` and `results`; a VOD job is submitted detached and fetched
 //! later. Bad input gets a clear message and a non-zero exit.
 
@@ -13,7 +15,8 @@ use std::time::{Duration, Instant};
 use alloy::primitives::utils::parse_ether;
 use peerflow::roles::provider;
 use peerflow_chain::actions::give;
-use peerflow_chain::{DevChain, SuiteParams, deploy_suite};
+use peerflow_chain::{DevChain, DevChainOptions, SuiteParams, deploy_suite};
+use peerflow_rpc_standin::{PublicRpc, StandinConfig};
 
 fn bin() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_peerflow"));
@@ -46,8 +49,12 @@ fn job_id(out: &Output) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn buyer_and_providers_through_the_cli() {
-    let chain = DevChain::spawn().unwrap();
+async fn buyer_and_providers_through_the_cli_and_a_public_provider() {
+    let chain = DevChain::spawn_with(&DevChainOptions {
+        genesis_block: Some(50_000),
+        ..DevChainOptions::default()
+    })
+    .unwrap();
     let deployer = provider(&chain.endpoint(), chain.signer(0)).unwrap();
     let d = deploy_suite(&deployer, &SuiteParams::devnet(chain.address(0)))
         .await
@@ -70,7 +77,10 @@ async fn buyer_and_providers_through_the_cli() {
         .await
         .unwrap();
     }
-    let rpc = chain.endpoint();
+    let standin = PublicRpc::start(StandinConfig::flaky(chain.endpoint(), 100))
+        .await
+        .unwrap();
+    let (rpc, ca) = (standin.url(), standin.ca_file().display().to_string());
     let deployment = deployment.to_string_lossy().into_owned();
     let mut urls = Vec::new();
     let mut providers = Vec::new();
@@ -80,7 +90,8 @@ async fn buyer_and_providers_through_the_cli() {
         let data = dir.path().join(format!("provider{i}"));
         providers.push(Kill(
             bin()
-                .args(["provider", "--rpc-url", &rpc, "--deployment", &deployment])
+                .args(["provider", "--rpc-url", rpc, "--rpc-ca-cert", &ca])
+                .args(["--deployment", &deployment])
                 .args([
                     "--key-file",
                     &key_file(i),
@@ -101,7 +112,9 @@ async fn buyer_and_providers_through_the_cli() {
     let buyer_key = key_file(1);
     let node = [
         "--rpc-url",
-        rpc.as_str(),
+        rpc,
+        "--rpc-ca-cert",
+        ca.as_str(),
         "--deployment",
         deployment.as_str(),
         "--key-file",
@@ -295,4 +308,13 @@ async fn buyer_and_providers_through_the_cli() {
     let info = peerflow_media::probe(&pkg.join("144p/index.m3u8")).unwrap();
     assert_eq!((info.width, info.height), (256, 144));
     drop(providers);
+
+    // Everything went through the stand-in's faults, and no scan reached into the history.
+    let stats = standin.stats();
+    let deployed = d.deployment_block.unwrap();
+    assert!(deployed >= 50_000, "{deployed}");
+    assert!(stats.forwarded.contains_key("eth_getLogs"), "{stats:?}");
+    assert!(stats.lowest_log_block >= deployed, "{stats:?}");
+    assert!(stats.unavailable + stats.dropped > 0, "{stats:?}");
+    eprintln!("through the stand-in: {stats:?}");
 }

@@ -98,7 +98,10 @@ async fn tamper_with(net: &Devnet, index: usize) -> Arc<Proxy<Tamperer>> {
 fn assert_failure_suspended(net: &Devnet, who: Address, failures: u64, tried: u64) {
     let score = net.reputation.score(who).unwrap().expect("a record");
     assert_eq!(score.failures, failures, "{score:?}");
-    assert_eq!(score.faults, 0, "a bad reply is a failure, not a proven fault");
+    assert_eq!(
+        score.faults, 0,
+        "a bad reply is a failure, not a proven fault"
+    );
     assert!(score.suspended_until_ms > tried, "{score:?}");
 }
 

@@ -14,8 +14,9 @@ pub use peerflow_orchestrator::chain_view::ChainView;
 pub use peerflow_orchestrator::http::{
     JOB_HEADER, JOB_SECRET_HEADER, JobHeader, PIXELS_HEADER, router,
 };
+pub use peerflow_orchestrator::service::ServiceConfig;
 pub use peerflow_orchestrator::{
-    Limits, Node, NodeConfig, ParamsPolicy, PaymentStore, RecipientSecret, Validator,
+    GasPolicy, Limits, Node, NodeConfig, ParamsPolicy, PaymentStore, RecipientSecret, Validator,
 };
 pub use peerflow_protocol::api::{
     ErrorBody, OrchestratorInfo, PAYMENT_HEADER, Payment, ProfileSpec, RENDITION_HEADER,
@@ -275,6 +276,36 @@ impl Net {
             post = post.header(REQUEST_AUTH_HEADER, serde_json::to_string(auth).unwrap());
         }
         post.body(segment.to_vec()).send().await.unwrap()
+    }
+}
+
+/// A service for `d` keeping its data in `dir`, on a free local port: every ticket wins at `face`
+/// (1 wei per pixel), redemption is tried every 200 ms and counts at once, `reward()` is called,
+/// and the face value stays where it is. Tests change what they are about.
+pub fn service_config(d: &Deployment, dir: &std::path::Path, face: U256) -> ServiceConfig {
+    ServiceConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.to_path_buf(),
+        deployment: d.clone(),
+        node: NodeConfig {
+            policy: ParamsPolicy {
+                price_per_pixel: U256::from(1u64),
+                face_value: face,
+                win_prob: U256::MAX,
+                lifetime_blocks: 10,
+            },
+            codecs: vec!["h264".into()],
+            transcoder_token: TOKEN.into(),
+            refresh_margin_blocks: 2,
+            job_timeout: Duration::from_secs(10),
+            capacity_pixels_per_second: 1,
+        },
+        max_segment_bytes: 1 << 20,
+        redeem_every: Duration::from_millis(200),
+        gas: GasPolicy::default(),
+        confirmations: 1,
+        reward_calls: true,
+        max_face_value: U256::ZERO,
     }
 }
 
