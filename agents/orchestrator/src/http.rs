@@ -188,6 +188,8 @@ async fn paid_segment<P: Provider + Clone>(
     headers: &HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    // A node whose key was retired refuses before it spends a request nonce or a chain call.
+    node.serving()?;
     let request: SegmentRequest = json_header(headers, SEGMENT_HEADER)?;
     let payment: Payment = json_header(headers, PAYMENT_HEADER)?;
     if !headers.contains_key(REQUEST_AUTH_HEADER) {

@@ -18,6 +18,7 @@
 //! | `peerflow_orchestrator_transcoder_load` | gauge | `transcoder` | jobs it holds |
 //! | `peerflow_orchestrator_segments_queued` | gauge | | segments waiting for a transcoder |
 //! | `peerflow_orchestrator_reward_calls_total` | counter | `outcome` | `reward()` calls: `rewarded`, `reverted`, `failed` (not sent or no receipt) |
+//! | `peerflow_orchestrator_key_retired` | gauge | | 1 while the orchestrator no longer names this node's hot key (it serves nothing; its winners wait for the key named now) |
 //!
 //! Gauges are read from their sources (the payment database, the transcoder registry, the job
 //! queue) when `/metrics` is rendered. A transcoder running in this process (`--local-transcoder`)
@@ -50,6 +51,7 @@ pub const TRANSCODER_CAPACITY: &str = "peerflow_orchestrator_transcoder_capacity
 pub const TRANSCODER_LOAD: &str = "peerflow_orchestrator_transcoder_load";
 pub const SEGMENTS_QUEUED: &str = "peerflow_orchestrator_segments_queued";
 pub const REWARD_CALLS: &str = "peerflow_orchestrator_reward_calls_total";
+pub const KEY_RETIRED: &str = "peerflow_orchestrator_key_retired";
 
 /// A paid segment request ended with `outcome` after `seconds`.
 pub fn segment(m: &Metrics, outcome: &str, seconds: f64) {
@@ -174,6 +176,12 @@ pub fn refresh<P: Provider + Clone>(node: &Node<P>) {
         }
         Err(e) => tracing::warn!(error = %e, "pending redemptions unreadable"),
     }
+    m.set(
+        KEY_RETIRED,
+        "1 while the orchestrator no longer names this node's hot key.",
+        &[],
+        f64::from(u8::from(node.retired())),
+    );
     let connected = node.transcoders.connected(&node.jobs);
     m.set(
         TRANSCODERS_CONNECTED,

@@ -324,30 +324,56 @@ impl<P: Provider + Clone> Node<P> {
     /// `Staking.redeemerOf` by [`crate::service`]): if that is not this node's key, the node
     /// refuses new work and tickets ([`NodeError::KeyRetired`]) until it is named again. Results
     /// it signed before stay answerable on-chain for an unbonding period, and its queued winners
-    /// wait in the payment store for the key that is named now.
+    /// wait in the payment store for the key that is named now (a node started on this data
+    /// directory with that key, or with the stake key, redeems them).
     pub fn follow_named_key(&self, named: Address) {
         let key = self.signing_key();
         let retired = (named != key).then_some(named);
-        let mut current = self.retired_for.write().expect("retired lock");
-        if *current != retired {
-            match retired {
-                Some(named) => {
-                    tracing::error!(%key, %named, orchestrator = %self.recipient(), "this node's hot key was replaced: refusing new work and tickets")
-                }
-                None => {
-                    tracing::info!(%key, orchestrator = %self.recipient(), "this node's key is the orchestrator's hot key again: serving")
-                }
+        {
+            // Released before the store is read below: `accept_payment` takes the two the
+            // other way round.
+            let mut current = self.retired_for.write().expect("retired lock");
+            if *current == retired {
+                return;
             }
             *current = retired;
+        }
+        let orchestrator = self.recipient();
+        match retired {
+            Some(named) => {
+                let (waiting, face) = self
+                    .store()
+                    .winning_summary(crate::store::WinningTicketStatus::Pending)
+                    .unwrap_or_default();
+                tracing::error!(
+                    %key,
+                    %named,
+                    %orchestrator,
+                    waiting,
+                    %face,
+                    "this node's hot key was replaced: refusing new work and tickets, and \
+                     redeeming nothing; run this data directory with the key named now (or the \
+                     stake key) before its waiting winners expire"
+                )
+            }
+            None => {
+                tracing::info!(%key, %orchestrator, "this node's key is the orchestrator's hot key again: serving")
+            }
         }
     }
 
     /// Whether the orchestrator no longer names this node's key ([`Node::follow_named_key`]).
     pub fn retired(&self) -> bool {
-        self.retired_for.read().expect("retired lock").is_some()
+        self.retired_for().is_some()
     }
 
-    fn serving(&self) -> Result<(), NodeError> {
+    /// The key the orchestrator names now, when it is no longer this node's.
+    pub fn retired_for(&self) -> Option<Address> {
+        *self.retired_for.read().expect("retired lock")
+    }
+
+    /// Refuses with [`NodeError::KeyRetired`] while this node's key is not the one named.
+    pub fn serving(&self) -> Result<(), NodeError> {
         match *self.retired_for.read().expect("retired lock") {
             Some(named) => Err(NodeError::KeyRetired {
                 key: self.signing_key(),
@@ -468,6 +494,8 @@ impl<P: Provider + Clone> Node<P> {
             // What is spoken for is read under the same lock that books the ticket: concurrent
             // payments cannot each count the same funds for a winner.
             let mut store = self.store();
+            // No ticket is booked once the key is retired (it could not be redeemed from here).
+            self.serving()?;
             let spoken_for = store.pending_face_value(payment.sender)?;
             let funds = crate::validator::SenderFunds {
                 available: funds.available.saturating_sub(spoken_for),
@@ -641,6 +669,9 @@ impl<P: Provider + Clone> Node<P> {
                 ..slots[i].take().expect("each index once")
             })
             .collect();
+        // Retired while transcoding: a broadcaster that already knows the new key would refuse a
+        // result signed with this one; the reservation is refunded instead of charged.
+        self.serving()?;
         let signature = self.signer.sign(&result)?;
         reservation.commit();
         let balance = self.store().balance(sender)?;

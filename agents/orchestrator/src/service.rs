@@ -329,7 +329,9 @@ async fn follow_named_key<P: Provider + Clone>(
         tokio::time::sleep(ADVERTISEMENT_POLL).await;
         match staking.redeemerOf(me).call().await {
             Ok(named) => node.follow_named_key(named),
-            Err(e) => tracing::debug!(error = %e, "reading the orchestrator's hot key"),
+            // Fails open: a chain outage must not stop the video (tickets queue meanwhile);
+            // the key is read again at the next poll.
+            Err(e) => tracing::warn!(error = %e, "reading the orchestrator's hot key failed"),
         }
     }
 }

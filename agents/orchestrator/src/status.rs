@@ -27,9 +27,14 @@
 //!     "calls": [{"round": 2, "minted": {…}, "orchestratorCut": {…}, "block": 101,
 //!                "timestamp": 1733090000, "tx": "0x…"}]
 //!   },
+//!   "signingKey": "0x…", "keyRetired": null,
 //!   "chainError": null
 //! }
 //! ```
+//!
+//! `signingKey` signs segment results (the orchestrator's key, or the hot key it named);
+//! `keyRetired` is the key the orchestrator names now when that is no longer `signingKey`: the
+//! node then serves nothing and redeems nothing (see [`Node::follow_named_key`]).
 //!
 //! `tickets.received` and `tickets.refused` count since this process started (they are the
 //! [`crate::metrics`] counters); `won`, `redeemed`, `failed` and `pending` come from the payment
@@ -91,6 +96,8 @@ pub struct Status {
     pub pending: PendingView,
     pub earnings: Option<EarningsView>,
     pub rewards: Option<RewardsView>,
+    pub signing_key: Address,
+    pub key_retired: Option<Address>,
     pub chain_error: Option<String>,
 }
 
@@ -261,6 +268,8 @@ pub async fn status<P: Provider + Clone>(node: &Node<P>) -> Result<Status, Statu
         },
         earnings,
         rewards,
+        signing_key: node.signing_key(),
+        key_retired: node.retired_for(),
         chain_error,
     })
 }

@@ -4,7 +4,7 @@
 //! would refuse; its queued winners wait in the payment store. Named again, it serves and redeems
 //! them, and the orchestrator is paid for each once.
 
-use crate::common::{ErrorBody, error_of, service_config};
+use crate::common::{ErrorBody, OrchestratorInfo, error_of, payment, service_config};
 use crate::redeem_support::{Redemption, queue_winners, redemption_chain, wallet};
 
 use std::time::{Duration, Instant};
@@ -18,6 +18,12 @@ use peerflow_orchestrator::{PaymentStore, WinningTicketStatus};
 
 const HOT: usize = 4;
 const SUCCESSOR: usize = 5;
+
+fn address(v: &serde_json::Value) -> Address {
+    v.as_str()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("not an address: {v}"))
+}
 
 /// Waits (at most 30 s) until `done` holds.
 async fn until(what: &str, mut done: impl FnMut() -> bool) {
@@ -64,19 +70,53 @@ async fn a_replaced_hot_key_stops_serving_and_redeeming_until_it_is_named_again(
     .await
     .unwrap();
     let info = |sender: Address| reqwest::get(format!("{}/v1/info?sender={sender}", running.url));
-    assert_eq!(info(chain.address(2)).await.unwrap().status(), 200);
+    let quoted: OrchestratorInfo = info(chain.address(2)).await.unwrap().json().await.unwrap();
+    let status = || async {
+        let url = format!("{}/v1/status", running.url);
+        let s: serde_json::Value = reqwest::get(url).await.unwrap().json().await.unwrap();
+        s
+    };
+    let s = status().await;
+    assert_eq!(address(&s["signingKey"]), chain.address(HOT), "{s}");
+    assert!(s["keyRetired"].is_null(), "{s}");
 
     // The stake key names a successor: the node stops taking work.
     name(SUCCESSOR).await;
     until("retired", || running.node.retired()).await;
-    let (status, body) = error_of(info(chain.address(3)).await.unwrap()).await;
-    assert_eq!(status, 503);
+    let (http_status, body) = error_of(info(chain.address(3)).await.unwrap()).await;
+    assert_eq!(http_status, 503);
     let ErrorBody {
         code,
         retry_elsewhere,
         ..
     } = body;
     assert_eq!((code.as_str(), retry_elsewhere), ("key_retired", true));
+    // A ticket under the parameters quoted before is refused, and books no credit.
+    let paid = reqwest::Client::new()
+        .post(format!("{}/v1/payment", running.url))
+        .json(&payment(chain, 2, &quoted, 0, 1))
+        .send()
+        .await
+        .unwrap();
+    let (http_status, body) = error_of(paid).await;
+    assert_eq!((http_status, body.code.as_str()), (503, "key_retired"));
+    assert_eq!(
+        running.node.store().balance(chain.address(2)).unwrap(),
+        U256::ZERO
+    );
+    // The operator sees it.
+    let s = status().await;
+    assert_eq!(address(&s["keyRetired"]), chain.address(SUCCESSOR), "{s}");
+    let metrics = reqwest::get(format!("{}/metrics", running.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("peerflow_orchestrator_key_retired 1"),
+        "{metrics}"
+    );
 
     // Winners it had queued wait: no redemption is sent while its key is not named.
     let store =
@@ -100,6 +140,7 @@ async fn a_replaced_hot_key_stops_serving_and_redeeming_until_it_is_named_again(
     name(HOT).await;
     until("serving", || !running.node.retired()).await;
     assert_eq!(info(chain.address(3)).await.unwrap().status(), 200);
+    assert!(status().await["keyRetired"].is_null());
     let redeemed = || {
         store
             .lock()

@@ -196,22 +196,7 @@ impl Net {
 
     /// A payment of `n` tickets from broadcaster account `i` under `info`'s parameters.
     pub fn payment(&self, i: usize, info: &OrchestratorInfo, first_nonce: u64, n: u64) -> Payment {
-        let p = &info.ticket_params;
-        let sender = self.chain.address(i);
-        let domain = TicketDomain {
-            chain_id: info.chain_id,
-            broker: info.ticket_broker,
-        };
-        let tickets = (first_nonce..first_nonce + n)
-            .map(|nonce| {
-                let ticket = p.ticket(sender, nonce);
-                TicketMsg::new(
-                    &ticket,
-                    &Signature::sign(&self.chain.secret_key(i), ticket.hash(&domain)).unwrap(),
-                )
-            })
-            .collect();
-        Payment { sender, tickets }
+        payment(&self.chain, i, info, first_nonce, n)
     }
 
     /// The sender's signature (its account's key) over `request` and `segment` under `info`'s
@@ -277,6 +262,33 @@ impl Net {
         }
         post.body(segment.to_vec()).send().await.unwrap()
     }
+}
+
+/// A payment of `n` tickets that development account `i` of `chain` signs under `info`'s
+/// parameters, nonces from `first_nonce`.
+pub fn payment(
+    chain: &DevChain,
+    i: usize,
+    info: &OrchestratorInfo,
+    first_nonce: u64,
+    n: u64,
+) -> Payment {
+    let p = &info.ticket_params;
+    let sender = chain.address(i);
+    let domain = TicketDomain {
+        chain_id: info.chain_id,
+        broker: info.ticket_broker,
+    };
+    let tickets = (first_nonce..first_nonce + n)
+        .map(|nonce| {
+            let ticket = p.ticket(sender, nonce);
+            TicketMsg::new(
+                &ticket,
+                &Signature::sign(&chain.secret_key(i), ticket.hash(&domain)).unwrap(),
+            )
+        })
+        .collect();
+    Payment { sender, tickets }
 }
 
 /// A service for `d` keeping its data in `dir`, on a free local port: every ticket wins at `face`
