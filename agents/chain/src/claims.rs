@@ -193,8 +193,9 @@ impl From<FaultClaims::ClaimResolved> for Resolution {
 }
 
 /// Files a claim on `result` (signed by its orchestrator with `signature`) from `provider`'s account,
-/// which must be the result's broadcaster; approves the bond first when the allowance is short.
-/// Returns the claim's id.
+/// which must be the result's broadcaster; approves twice the bond first when the allowance is
+/// short (the bond follows the accused's stake, which may grow before the claim is mined), and
+/// again if the claim still finds it short. Returns the claim's id.
 #[allow(clippy::too_many_arguments)]
 pub async fn file_claim<P: Provider>(
     provider: &P,
@@ -208,30 +209,48 @@ pub async fn file_claim<P: Provider>(
 ) -> Result<U256, ChainError> {
     let claims = FaultClaims::new(d.fault_claims, provider);
     let token = WorkToken::new(d.work_token, provider);
-    // The bond scales with the accused's slashable stake: ask for the one this claim pulls.
-    let bond = claims.bondFor(result.orchestrator).call().await?;
-    let allowance = token
-        .allowance(result.broadcaster, d.fault_claims)
-        .call()
-        .await?;
-    if allowance < bond {
-        execute(token.approve(d.fault_claims, bond))
-            .await
-            .map_err(refused)?;
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        // The bond scales with the accused's slashable stake, which may grow (a reward, a bond)
+        // between this read and the claim's block: the approval leaves room for that, and a claim
+        // that still finds it short is approved again and sent again, never given up.
+        let bond = claims.bondFor(result.orchestrator).call().await?;
+        let allowance = token
+            .allowance(result.broadcaster, d.fault_claims)
+            .call()
+            .await?;
+        if allowance < bond {
+            execute(token.approve(d.fault_claims, bond.saturating_mul(U256::from(2))))
+                .await
+                .map_err(refused)?;
+        }
+        let call = claims.fileClaim(
+            result.into(),
+            Bytes::copy_from_slice(&signature.to_bytes()),
+            U256::from(rendition),
+            fault.code(),
+            evidence_hash,
+            evidence_uri.to_owned(),
+        );
+        match execute(call).await.map_err(refused) {
+            Ok(receipt) => {
+                let filed = event_in::<FaultClaims::ClaimFiled>(&receipt)
+                    .ok_or(ChainError::MissingEvent("ClaimFiled"))?;
+                return Ok(filed.id);
+            }
+            Err(ChainError::Refused { reason, .. })
+                if reason.starts_with("ERC20InsufficientAllowance") && tries < BOND_TRIES =>
+            {
+                tracing::info!(%reason, "the claim bond grew since it was approved; approving again");
+            }
+            Err(e) => return Err(e),
+        }
     }
-    let call = claims.fileClaim(
-        result.into(),
-        Bytes::copy_from_slice(&signature.to_bytes()),
-        U256::from(rendition),
-        fault.code(),
-        evidence_hash,
-        evidence_uri.to_owned(),
-    );
-    let receipt = execute(call).await.map_err(refused)?;
-    let filed = event_in::<FaultClaims::ClaimFiled>(&receipt)
-        .ok_or(ChainError::MissingEvent("ClaimFiled"))?;
-    Ok(filed.id)
 }
+
+/// Approvals [`file_claim`] makes when the bond outgrows the last one before it gives up.
+const BOND_TRIES: u32 = 3;
 
 /// Votes on claim `id` from `provider`'s account (a committee member). Returns the resolution when
 /// this vote decided the claim.

@@ -64,6 +64,16 @@ impl Cheat {
         }
     }
 
+    /// Whether a finding named `fault` catches this cheat: its [`Cheat::caught_as`], or, for a
+    /// rendition cut short, any finding that it is short (`undecodable`, `frame_count`,
+    /// `duration`: one fault, see [`crate::verify::Fault::upholds`]). Which one a cut rendition
+    /// shows depends on where in a frame the encoder's packets put the cut: the honest encode it is
+    /// cut from is not byte-identical from one run to the next under load.
+    pub fn is_caught_by(self, fault: &str) -> bool {
+        fault == self.caught_as()
+            || (self == Cheat::Truncated && ["frame_count", "duration"].contains(&fault))
+    }
+
     /// Makes the cheating rendition of `profile` for `source` (in `format`), from the honest
     /// rendition `honest` of this segment and `previous`, the honest rendition of another
     /// segment (used by [`Cheat::Stale`]).

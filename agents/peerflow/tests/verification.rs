@@ -148,6 +148,10 @@ async fn wait_for<T>(what: &str, timeout: Duration, mut f: impl AsyncFnMut() -> 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_cheat_is_caught_claimed_and_slashed_without_losing_a_segment() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("peerflow_broadcaster=info,peerflow_chain=info")
+        .with_test_writer()
+        .try_init();
     let dir = tempfile::tempdir().unwrap();
     let mut options = DevnetOptions::new(dir.path());
     options.providers = 0;
@@ -238,10 +242,10 @@ async fn every_cheat_is_caught_claimed_and_slashed_without_losing_a_segment() {
         .collect();
     by_seq.sort();
     for (cheat, (seq, code, _)) in Cheat::ALL.iter().zip(&by_seq) {
-        assert_eq!(
-            peerflow_media::verify::Fault::name_of(*code),
-            Some(cheat.caught_as()),
-            "segment {seq}: {}",
+        let found = peerflow_media::verify::Fault::name_of(*code).unwrap_or("none");
+        assert!(
+            cheat.is_caught_by(found),
+            "segment {seq}: {} found as {found}",
             cheat.as_str()
         );
     }
