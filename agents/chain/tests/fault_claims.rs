@@ -334,3 +334,119 @@ async fn rejected_claim_gives_the_bond_to_the_orchestrator_and_an_undecided_one_
         (1, 1, 0, 0)
     );
 }
+
+/// The bond follows the accused's slashable stake. Here the stake triples between the moment the
+/// broadcaster approves the bond and the moment its claim is estimated (the approval and the
+/// accused's new bond are mined in one block, as a reward or a bond could be on a live chain):
+/// the claim finds the allowance short, is approved again and filed, never given up.
+#[tokio::test]
+async fn a_bond_that_grows_after_its_approval_is_approved_again_and_the_claim_filed() {
+    let net = Net::start().await;
+    let accused = net.chain.address(ORCHESTRATOR);
+    let broadcaster = net.chain.address(BROADCASTER);
+    // Enough own stake that the bond is scaled by it (1 % of it, above the 10-token floor).
+    give(
+        &net.deployer,
+        &net.d,
+        accused,
+        parse_ether("10000").unwrap(),
+    )
+    .await
+    .unwrap();
+    let o = net.wallet(ORCHESTRATOR);
+    let staking = Staking::new(net.d.staking, &o);
+    peerflow_chain::deploy::execute(
+        WorkToken::new(net.d.work_token, &o).approve(net.d.staking, parse_ether("10000").unwrap()),
+    )
+    .await
+    .unwrap();
+    peerflow_chain::deploy::execute(staking.bond(parse_ether("1900").unwrap(), accused))
+        .await
+        .unwrap();
+    let claims = FaultClaims::new(net.d.fault_claims, &net.deployer);
+    assert_eq!(
+        claims.bondFor(accused).call().await.unwrap(),
+        parse_ether("20").unwrap()
+    );
+
+    // Blocks only when the test mines them, until the approval is in. (A block mined by hand is
+    // not always seen by a receipt watcher: the send looks again after 2 s.)
+    peerflow_chain::send::set_policy(peerflow_chain::send::SendPolicy {
+        stuck_after: std::time::Duration::from_secs(2),
+        ..peerflow_chain::send::policy()
+    });
+    net.deployer.anvil_set_auto_mine(false).await.unwrap();
+    let sent = net
+        .deployer
+        .get_transaction_count(broadcaster)
+        .await
+        .unwrap();
+    let (result, sig) = net.signed_result(ORCHESTRATOR, 7);
+    let filing = {
+        // As the broadcaster builds its wallet: one nonce sequence per key (alloy's default
+        // nonce cache would leave a gap after the refused estimate).
+        let wallet = peerflow_chain::rpc::RpcOptions::new([net.chain.endpoint()])
+            .wallet_provider(net.chain.signer(BROADCASTER))
+            .unwrap();
+        let d = net.d.clone();
+        tokio::spawn(async move {
+            file_claim(
+                &wallet,
+                &d,
+                &result,
+                &sig,
+                1,
+                Fault::LowQuality,
+                keccak256("ssim report"),
+                "file:///recordings/demo/7.result.json",
+            )
+            .await
+        })
+    };
+    // The approval waits in the pool: the accused's bond of 4,000 more joins it in one block.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while net
+        .deployer
+        .get_transaction_count(broadcaster)
+        .pending()
+        .await
+        .unwrap()
+        == sent
+    {
+        assert!(std::time::Instant::now() < deadline, "no approval sent");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let grown = staking
+        .bond(parse_ether("4000").unwrap(), accused)
+        .send()
+        .await
+        .unwrap();
+    net.deployer.anvil_mine(Some(1), None).await.unwrap();
+    net.deployer.anvil_set_auto_mine(true).await.unwrap();
+    let bond = claims.bondFor(accused).call().await.unwrap();
+    assert_eq!(bond, parse_ether("60").unwrap(), "tripled");
+    assert!(
+        net.deployer
+            .get_transaction_receipt(*grown.tx_hash())
+            .await
+            .unwrap()
+            .is_some_and(|r| r.status()),
+        "the accused's bond was mined with the approval"
+    );
+
+    let filed = tokio::time::timeout(std::time::Duration::from_secs(60), filing)
+        .await
+        .expect("filed within a minute")
+        .unwrap();
+    let id = filed.expect("the claim is filed, not refused");
+    let c = claim(&net.deployer, &net.d, id).await.unwrap();
+    assert_eq!(c.bond, bond, "the bond in force when it was filed");
+    assert_eq!(c.status, ClaimStatus::Open);
+    // Approved twice the first bond, then twice the grown one; the claim took the grown one.
+    let allowance = WorkToken::new(net.d.work_token, &net.deployer)
+        .allowance(broadcaster, net.d.fault_claims)
+        .call()
+        .await
+        .unwrap();
+    assert_eq!(allowance, parse_ether("60").unwrap());
+}
