@@ -13,6 +13,9 @@ use crate::error::RunnerError;
 /// The Docker network of jobs that ask for one (see [`Engine::ensure_job_network`]).
 pub const JOB_NETWORK: &str = "peerflow-jobs";
 
+/// Seconds bollard waits for a request on a socket named by path (its own default).
+const UNIX_TIMEOUT_S: u64 = 120;
+
 /// What `docker build` builds from.
 #[derive(Debug, Clone)]
 pub enum BuildContext {
@@ -35,11 +38,29 @@ impl Engine {
     pub async fn connect() -> Result<Engine, RunnerError> {
         let address = std::env::var("DOCKER_HOST")
             .unwrap_or_else(|_| "unix:///var/run/docker.sock".to_string());
-        let no_daemon = |source| RunnerError::NoDaemon {
+        let docker = Docker::connect_with_defaults().map_err(|source| RunnerError::NoDaemon {
             address: address.clone(),
             source,
+        })?;
+        Engine::checked(docker, &address).await
+    }
+
+    /// Connects to the daemon listening on the unix socket at `path` (a proxy in front of
+    /// dockerd, say), with the same checks as [`Engine::connect`].
+    pub async fn connect_unix(path: &str) -> Result<Engine, RunnerError> {
+        let docker = Docker::connect_with_unix(path, UNIX_TIMEOUT_S, bollard::API_DEFAULT_VERSION)
+            .map_err(|source| RunnerError::NoDaemon {
+                address: path.to_string(),
+                source,
+            })?;
+        Engine::checked(docker, path).await
+    }
+
+    async fn checked(docker: Docker, address: &str) -> Result<Engine, RunnerError> {
+        let no_daemon = |source| RunnerError::NoDaemon {
+            address: address.to_string(),
+            source,
         };
-        let docker = Docker::connect_with_defaults().map_err(no_daemon)?;
         // Older daemons (20.10 speaks API 1.41) refuse requests made with a newer version.
         let docker = docker.negotiate_version().await.map_err(no_daemon)?;
         docker.ping().await.map_err(no_daemon)?;

@@ -34,6 +34,10 @@ pub const JOB_LABEL: &str = "peerflow.job";
 
 /// How long to wait for the log stream to end once the container has exited.
 const LOG_DRAIN: Duration = Duration::from_secs(5);
+/// How often a wait for a running container is asked again after its connection fails, and
+/// the pause before each new ask.
+const WAIT_RETRIES: u32 = 5;
+const WAIT_RETRY_PAUSE: Duration = Duration::from_millis(250);
 
 /// What happened to a job. A non-zero exit, a timeout or an OOM kill are results, not errors.
 #[derive(Debug, Clone)]
@@ -242,6 +246,7 @@ impl Runner {
         let cancel = cancel.unwrap_or(&never);
         let (mut timed_out, mut cancelled, mut killed) = (false, false, false);
         let mut logs_open = true;
+        let mut rewaits = 0;
         loop {
             tokio::select! {
                 waited = wait.next() => {
@@ -249,6 +254,19 @@ impl Runner {
                         None | Some(Ok(_)) => {}
                         // Non-zero exits come back as errors from bollard; the code is read below.
                         Some(Err(bollard::errors::Error::DockerContainerWaitError { .. })) => {}
+                        // The daemon's own answer (no such container, say) is final.
+                        Some(Err(e @ bollard::errors::Error::DockerResponseServerError { .. })) => {
+                            return Err(RunnerError::Docker { op: "wait container", source: e });
+                        }
+                        // A dropped connection says nothing about the container, which runs on:
+                        // ask again (a wait on an exited container answers at once).
+                        Some(Err(e)) if rewaits < WAIT_RETRIES => {
+                            rewaits += 1;
+                            warn!(container = %short(id), error = %e, rewaits, "wait for the container failed, waiting again");
+                            tokio::time::sleep(WAIT_RETRY_PAUSE).await;
+                            wait = Box::pin(docker.wait_container(id, None::<WaitContainerOptions>));
+                            continue;
+                        }
                         Some(Err(e)) => return Err(RunnerError::Docker { op: "wait container", source: e }),
                     }
                     break;

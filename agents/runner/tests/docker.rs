@@ -527,3 +527,100 @@ async fn calibration_fits_the_price_list() {
         w.name
     );
 }
+
+/// A unix-socket proxy in front of dockerd that cuts the first container wait's connection
+/// once the daemon has answered its headers (the body, the exit code, never arrives), as a
+/// daemon restart or a proxy's idle timeout would. It counts the cuts.
+struct CuttingProxy {
+    path: std::path::PathBuf,
+    cuts: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    _dir: tempfile::TempDir,
+}
+
+impl CuttingProxy {
+    fn start() -> CuttingProxy {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let upstream = std::env::var("DOCKER_HOST")
+            .unwrap_or_else(|_| "unix:///var/run/docker.sock".into())
+            .replacen("unix://", "", 1);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("docker.sock");
+        let listener = tokio::net::UnixListener::bind(&path).unwrap();
+        let cuts = Arc::new(AtomicUsize::new(0));
+        let counted = cuts.clone();
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let upstream = upstream.clone();
+                let cuts = counted.clone();
+                tokio::spawn(async move {
+                    let mut daemon = tokio::net::UnixStream::connect(&upstream).await.unwrap();
+                    let (mut a, mut b) = (vec![0u8; 64 << 10], vec![0u8; 64 << 10]);
+                    let mut armed = false;
+                    loop {
+                        tokio::select! {
+                            n = client.read(&mut a) => {
+                                let Ok(n @ 1..) = n else { break };
+                                let request = String::from_utf8_lossy(&a[..n]);
+                                if request.starts_with("POST") && request.contains("/wait") {
+                                    armed = cuts.load(Ordering::SeqCst) == 0;
+                                }
+                                if daemon.write_all(&a[..n]).await.is_err() { break }
+                            }
+                            n = daemon.read(&mut b) => {
+                                let Ok(n @ 1..) = n else { break };
+                                let head_end = b[..n].windows(4).position(|w| w == b"\r\n\r\n");
+                                if let (true, Some(end)) = (armed, head_end) {
+                                    let _ = client.write_all(&b[..end + 4]).await;
+                                    cuts.fetch_add(1, Ordering::SeqCst);
+                                    break;
+                                }
+                                if client.write_all(&b[..n]).await.is_err() { break }
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        CuttingProxy {
+            path,
+            cuts,
+            _dir: dir,
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_dropped_wait_connection_is_asked_again_and_the_job_ends_with_its_own_exit() {
+    let _serial = SERIAL.lock().await;
+    let (_, image) = setup().await;
+    let proxy = CuttingProxy::start();
+    let engine = Engine::connect_unix(proxy.path.to_str().unwrap())
+        .await
+        .expect("connect through the proxy");
+    let runner = Runner::new(engine);
+    let spec = RunSpec::shell(&image, "echo before; sleep 1; echo after; exit 7");
+    let lines: StdMutex<Vec<String>> = StdMutex::new(Vec::new());
+    let mut sink = |l: LogLine| lines.lock().unwrap().push(l.text);
+    let outcome = runner
+        .run(&spec, &label("rewait"), &mut sink, None)
+        .await
+        .expect("a dropped wait is not the job's end");
+    assert_eq!(
+        proxy.cuts.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "the proxy cut the wait once"
+    );
+    assert_eq!(outcome.exit_code, 7, "the job's own exit code");
+    assert!(!outcome.timed_out && !outcome.oom_killed);
+    assert_eq!(lines.into_inner().unwrap(), ["before", "after"]);
+    assert!(
+        runner
+            .job_containers(&label("rewait"))
+            .await
+            .unwrap()
+            .is_empty(),
+        "the container was removed"
+    );
+}
