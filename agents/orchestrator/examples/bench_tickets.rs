@@ -11,8 +11,8 @@ use peerflow_chain::{DevChain, SuiteParams, deploy_suite};
 use peerflow_orchestrator::chain_view::ChainView;
 use peerflow_orchestrator::http::router;
 use peerflow_orchestrator::{
-    Node, NodeConfig, ParamsPolicy, PaymentStore, RecipientSecret, SenderFunds, TicketParams,
-    Validator,
+    Node, NodeConfig, ParamsPolicy, PaymentStore, RecipientSecret, SenderFunds, TicketBook,
+    TicketParams, Validator,
 };
 use peerflow_protocol::api::{OrchestratorInfo, Payment, TicketMsg};
 use peerflow_protocol::{
@@ -119,7 +119,18 @@ fn main() {
     );
     println!("ticket_verify_per_s: {verify_all:.0}");
     println!("ticket_verify_threads: {threads}");
-    println!("ticket_accept_per_s_per_core: {:.0}", accept_rate(&domain));
+    println!("raw_fsync_per_s: {:.0}", raw_fsync_per_s());
+    println!(
+        "ticket_accept_one_tx_each_per_s_per_core: {:.0}",
+        accept_rate_one_transaction_each(&domain)
+    );
+    println!(
+        "ticket_check_per_s_per_core: {:.0}",
+        check_rate(&domain, 64)
+    );
+    let (per_s, per_commit) = accept_rate_group_commit(&domain, 64);
+    println!("ticket_accept_per_s_per_core: {per_s:.0}");
+    println!("ticket_accept_tickets_per_commit: {per_commit:.1}");
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let (per_s, p50, p99) = runtime.block_on(payment_http());
@@ -128,48 +139,207 @@ fn main() {
     println!("payment_http_p99_ms: {p99:.2}");
 }
 
-/// Validation plus the durable booking in sqlite (one transaction per ticket).
-fn accept_rate(domain: &TicketDomain) -> f64 {
+/// Tickets of `senders` senders, `per_sender` each (nonces from 0), under parameters issued to
+/// each sender and saved in `store`, signed by the senders.
+struct Flood {
+    validator: Validator,
+    params: Vec<TicketParams>,
+    /// Per sender, its tickets in nonce order.
+    tickets: Vec<Vec<(Ticket, Signature)>>,
+}
+
+impl Flood {
+    fn new(store: &PaymentStore, domain: &TicketDomain, senders: usize, per_sender: u64) -> Flood {
+        let secret = RecipientSecret::new([5; 32]);
+        let recipient = Address::repeat_byte(0x0e);
+        let policy = ParamsPolicy {
+            price_per_pixel: U256::from(1u64),
+            face_value: U256::from(1_000_000u64),
+            win_prob: U256::MAX / U256::from(100u64),
+            lifetime_blocks: 1_000_000,
+        };
+        let mut params = Vec::new();
+        let mut tickets = Vec::new();
+        for k in 0..senders {
+            let key = [0x11u8.wrapping_add(k as u8); 32];
+            let sender = peerflow_protocol::signature::address_of_secret(&key).unwrap();
+            let p = TicketParams::issue(&secret, &policy, recipient, sender, 1, 7);
+            store.save_params(&p).unwrap();
+            tickets.push(
+                (0..per_sender)
+                    .map(|i| {
+                        let t = Ticket {
+                            recipient,
+                            sender,
+                            signer: sender,
+                            faceValue: p.face_value,
+                            winProb: p.win_prob,
+                            senderNonce: U256::from(i),
+                            recipientRandHash: p.recipient_rand_hash,
+                            creationRound: U256::from(7u64),
+                        };
+                        let sig = Signature::sign(&key, t.hash(domain)).unwrap();
+                        (t, sig)
+                    })
+                    .collect(),
+            );
+            params.push(p);
+        }
+        Flood {
+            validator: Validator::new(recipient, *domain, secret),
+            params,
+            tickets,
+        }
+    }
+
+    fn count(&self) -> usize {
+        self.tickets.iter().map(Vec::len).sum()
+    }
+}
+
+const FUNDS: SenderFunds = SenderFunds {
+    available: U256::MAX,
+    unlocking: false,
+    signer_authorized: true,
+};
+
+/// Validation plus the durable booking in sqlite, one transaction (and fsync) per ticket, one
+/// ticket after another: how acceptance worked before the group commit.
+fn accept_rate_one_transaction_each(domain: &TicketDomain) -> f64 {
     let dir = tempfile::tempdir().unwrap();
     let mut store = PaymentStore::open(&dir.path().join("bench.sqlite")).unwrap();
-    let secret = RecipientSecret::new([5; 32]);
-    let key = [0x11u8; 32];
-    let sender = peerflow_protocol::signature::address_of_secret(&key).unwrap();
-    let recipient = Address::repeat_byte(0x0e);
-    let policy = ParamsPolicy {
-        price_per_pixel: U256::from(1u64),
-        face_value: U256::from(1_000_000u64),
-        win_prob: U256::MAX / U256::from(100u64),
-        lifetime_blocks: 1_000_000,
-    };
-    let params = TicketParams::issue(&secret, &policy, recipient, sender, 1, 7);
-    store.save_params(&params).unwrap();
-    let validator = Validator::new(recipient, *domain, secret);
-    let n = 2_000;
-    let batch: Vec<(Ticket, Signature)> = (0..n)
-        .map(|i| {
-            let t = Ticket {
-                recipient,
-                sender,
-                signer: sender,
-                faceValue: params.face_value,
-                winProb: params.win_prob,
-                senderNonce: U256::from(i),
-                recipientRandHash: params.recipient_rand_hash,
-                creationRound: U256::from(7u64),
-            };
-            let sig = Signature::sign(&key, t.hash(domain)).unwrap();
-            (t, sig)
-        })
-        .collect();
-    let funds = SenderFunds {
-        available: U256::MAX,
-        unlocking: false,
-        signer_authorized: true,
-    };
+    let flood = Flood::new(&store, domain, 1, 2_000);
     let start = Instant::now();
-    for (t, s) in &batch {
-        validator.accept(&mut store, t, s, &funds, 2).unwrap();
+    for (t, s) in &flood.tickets[0] {
+        flood.validator.accept(&mut store, t, s, &FUNDS, 2).unwrap();
+    }
+    rate(flood.count(), start.elapsed())
+}
+
+/// Validation plus the durable booking through the [`TicketBook`] (many payments to a commit),
+/// with `senders` senders paying at once, one ticket per payment, each waiting for its answer
+/// before its next: the node's path without HTTP. Everything (the payers on a single-threaded
+/// runtime, the booking thread) is pinned to one core.
+fn accept_rate_group_commit(domain: &TicketDomain, senders: usize) -> (f64, f64) {
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                pin_to_one_core();
+                let dir = tempfile::tempdir().unwrap();
+                let db = dir.path().join("bench.sqlite");
+                let store = PaymentStore::open(&db).unwrap();
+                let flood = Flood::new(&store, domain, senders, (N / senders) as u64);
+                let book = TicketBook::open(&db).unwrap();
+                let lookups = std::sync::Mutex::new(store);
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .build()
+                    .unwrap();
+                let start = Instant::now();
+                let booked: usize = runtime.block_on(async {
+                    let payers = flood.tickets.iter().map(|tickets| {
+                        let (book, flood, lookups) = (&book, &flood, &lookups);
+                        async move {
+                            let mut booked = 0;
+                            for (t, s) in tickets {
+                                let params = lookups
+                                    .lock()
+                                    .unwrap()
+                                    .params(t.recipientRandHash)
+                                    .unwrap()
+                                    .unwrap();
+                                let (_, acceptance) =
+                                    flood.validator.check(&params, t, s, &FUNDS, 2).unwrap();
+                                let answer = book.book(vec![acceptance]).await;
+                                assert!(answer.refused.is_none(), "{:?}", answer.refused);
+                                booked += answer.booked;
+                                // Another payer's turn, as another connection's request would be.
+                                tokio::task::yield_now().await;
+                            }
+                            booked
+                        }
+                    });
+                    futures_util::future::join_all(payers)
+                        .await
+                        .into_iter()
+                        .sum()
+                });
+                let elapsed = start.elapsed();
+                assert_eq!(booked, flood.count());
+                let store = PaymentStore::open(&db).unwrap();
+                for p in &flood.params {
+                    assert_eq!(store.next_nonce(p.sender).unwrap(), (N / senders) as u64);
+                }
+                (
+                    rate(booked, elapsed),
+                    booked as f64 / book.commits().max(1) as f64,
+                )
+            })
+            .join()
+            .unwrap()
+    })
+}
+
+/// The check alone (parameters looked up, signature, draw) of the same flood, pinned to one core
+/// as above: what acceptance would cost if booking were free.
+fn check_rate(domain: &TicketDomain, senders: usize) -> f64 {
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                pin_to_one_core();
+                let dir = tempfile::tempdir().unwrap();
+                let store = PaymentStore::open(&dir.path().join("bench.sqlite")).unwrap();
+                let flood = Flood::new(&store, domain, senders, (N / senders) as u64);
+                let start = Instant::now();
+                let mut ok = 0;
+                for tickets in &flood.tickets {
+                    for (t, s) in tickets {
+                        let params = store.params(t.recipientRandHash).unwrap().unwrap();
+                        ok += usize::from(flood.validator.check(&params, t, s, &FUNDS, 2).is_ok());
+                    }
+                }
+                assert_eq!(ok, flood.count());
+                rate(ok, start.elapsed())
+            })
+            .join()
+            .unwrap()
+    })
+}
+
+/// Pins the calling thread (and the threads it starts afterwards) to the first CPU it may use.
+fn pin_to_one_core() {
+    // SAFETY: a zeroed cpu_set_t is a valid empty set; sched_{get,set}affinity read and write
+    // only the set passed, of the size passed, for the calling thread (pid 0).
+    unsafe {
+        let mut allowed: libc::cpu_set_t = std::mem::zeroed();
+        assert_eq!(
+            libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut allowed),
+            0
+        );
+        let first = (0..libc::CPU_SETSIZE as usize)
+            .find(|&c| libc::CPU_ISSET(c, &allowed))
+            .expect("a CPU to run on");
+        let mut one: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(first, &mut one);
+        assert_eq!(
+            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &one),
+            0
+        );
+    }
+}
+
+/// Raw durable writes of this disk: 4 KiB appended and `fdatasync`ed, one after another, for
+/// a second (what one commit at a time cannot beat).
+fn raw_fsync_per_s() -> f64 {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let mut f = std::fs::File::create(dir.path().join("fsync")).unwrap();
+    let block = [7u8; 4096];
+    let start = Instant::now();
+    let mut n = 0;
+    while start.elapsed() < Duration::from_secs(1) {
+        f.write_all(&block).unwrap();
+        f.sync_data().unwrap();
+        n += 1;
     }
     rate(n, start.elapsed())
 }
@@ -221,6 +391,7 @@ async fn payment_http() -> (f64, f64, f64) {
     let node = Arc::new(Node::new(
         Validator::new(chain.address(1), domain, RecipientSecret::random()),
         PaymentStore::open(&dir.path().join("payments.sqlite")).unwrap(),
+        TicketBook::open(&dir.path().join("payments.sqlite")).unwrap(),
         ChainView::new(
             o.clone(),
             d.ticket_broker,

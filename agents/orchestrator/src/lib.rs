@@ -7,6 +7,7 @@
 //! (Prometheus) and [`status`] (JSON and a web page), which report the connected [`transcoders`],
 //! the [`streams`] served and its on-chain [`earnings`].
 
+pub mod book;
 pub mod chain_view;
 pub mod earnings;
 pub mod gas_outlook;
@@ -24,6 +25,7 @@ pub mod streams;
 pub mod transcoders;
 pub mod validator;
 
+pub use book::TicketBook;
 pub use limits::Limits;
 pub use node::{Node, NodeConfig, NodeError};
 pub use params::{ParamsPolicy, RecipientSecret, TicketParams};

@@ -15,6 +15,7 @@ use peerflow_protocol::metrics::Metrics;
 use peerflow_protocol::result::ResultSigner;
 use peerflow_protocol::{SegmentResult, Signature, SignatureError, TicketDomain};
 
+use crate::book::TicketBook;
 use crate::chain_view::{ChainView, ChainViewError};
 use crate::earnings::EarningsReader;
 use crate::jobs::{JobError, JobQueue, RenditionResult};
@@ -111,7 +112,10 @@ impl NodeError {
         ) || matches!(
             self,
             Self::Payment(PaymentError::Store(
-                StoreError::Sqlite(_) | StoreError::Corrupt(_)
+                StoreError::Sqlite(_)
+                    | StoreError::Corrupt(_)
+                    | StoreError::Batch(_)
+                    | StoreError::BookClosed
             ))
         )
     }
@@ -133,6 +137,8 @@ pub struct Transcoded {
 pub struct Node<P> {
     validator: Validator,
     store: Mutex<PaymentStore>,
+    /// Books accepted tickets, many payments to a commit (see [`crate::book`]).
+    book: TicketBook,
     chain: ChainView<P>,
     signer: ResultSigner,
     metrics: Arc<Metrics>,
@@ -201,6 +207,7 @@ impl<P: Provider + Clone> Node<P> {
     pub fn new(
         validator: Validator,
         store: PaymentStore,
+        book: TicketBook,
         chain: ChainView<P>,
         config: NodeConfig,
         signer: ResultSigner,
@@ -214,6 +221,7 @@ impl<P: Provider + Clone> Node<P> {
         Self {
             validator,
             store: Mutex::new(store),
+            book,
             chain,
             signer,
             metrics: Arc::new(Metrics::new()),
@@ -479,43 +487,64 @@ impl<P: Provider + Clone> Node<P> {
     pub async fn accept_payment(&self, payment: &Payment) -> Result<U256, NodeError> {
         self.serving()?;
         let clock = self.chain.clock().await?;
-        let mut credited = U256::ZERO;
+        let refused = |e: PaymentError| {
+            crate::metrics::ticket_refused(&self.metrics, e.code());
+            e
+        };
+        // Checked one by one (signature, parameters, the draw) up to the first bad one; the good
+        // ones before it are booked together, in order, then the payment answered.
+        let mut checked = Vec::with_capacity(payment.tickets.len());
+        let mut bookings = Vec::with_capacity(payment.tickets.len());
+        let mut bad = None;
         for msg in &payment.tickets {
-            let (ticket, signature) =
-                msg.ticket(self.recipient(), payment.sender).map_err(|e| {
-                    let e = PaymentError::from(e);
-                    crate::metrics::ticket_refused(&self.metrics, e.code());
-                    e
-                })?;
-            let funds = self
-                .chain
-                .sender_funds(payment.sender, msg.signer, msg.creation_round, U256::ZERO)
-                .await?;
-            // What is spoken for is read under the same lock that books the ticket: concurrent
-            // payments cannot each count the same funds for a winner.
-            let mut store = self.store();
-            // No ticket is booked once the key is retired (it could not be redeemed from here).
-            self.serving()?;
-            let spoken_for = store.pending_face_value(payment.sender)?;
-            let funds = crate::validator::SenderFunds {
-                available: funds.available.saturating_sub(spoken_for),
-                ..funds
+            let check = async {
+                let (ticket, signature) = msg
+                    .ticket(self.recipient(), payment.sender)
+                    .map_err(PaymentError::from)?;
+                let funds = self
+                    .chain
+                    .sender_funds(payment.sender, msg.signer, msg.creation_round, U256::ZERO)
+                    .await
+                    .map_err(NodeError::from)?;
+                let params = self
+                    .store()
+                    .params(ticket.recipientRandHash)?
+                    .ok_or(PaymentError::UnknownParams)?;
+                Ok::<_, NodeError>(self.validator.check(
+                    &params,
+                    &ticket,
+                    &signature,
+                    &funds,
+                    clock.block,
+                )?)
             };
-            match self
-                .validator
-                .accept(&mut store, &ticket, &signature, &funds, clock.block)
-            {
-                Ok(accepted) => {
-                    crate::metrics::ticket_accepted(&self.metrics, accepted.winning);
-                    credited += accepted.credited;
+            match check.await {
+                Ok((accepted, booking)) => {
+                    checked.push(accepted);
+                    bookings.push(booking);
                 }
                 Err(e) => {
-                    crate::metrics::ticket_refused(&self.metrics, e.code());
-                    return Err(e.into());
+                    bad = Some(e);
+                    break;
                 }
             }
         }
-        Ok(credited)
+        // No ticket is booked once the key is retired (it could not be redeemed from here).
+        self.serving()?;
+        let booked = self.book.book(bookings).await;
+        let mut credited = U256::ZERO;
+        for accepted in &checked[..booked.booked] {
+            crate::metrics::ticket_accepted(&self.metrics, accepted.winning);
+            credited += accepted.credited;
+        }
+        if let Some(e) = booked.refused {
+            return Err(refused(e.into()).into());
+        }
+        match bad {
+            Some(NodeError::Payment(e)) => Err(refused(e).into()),
+            Some(e) => Err(e),
+            None => Ok(credited),
+        }
     }
 
     /// Checks that `auth` is the sender's signature over this very request and segment, under

@@ -16,6 +16,7 @@ use peerflow_protocol::TicketDomain;
 use peerflow_protocol::result::{ResultDomain, ResultSigner};
 use tokio::task::JoinHandle;
 
+use crate::book::TicketBook;
 use crate::chain_view::ChainView;
 use crate::gas_outlook::{self, FacePolicy};
 use crate::http::router;
@@ -193,6 +194,7 @@ pub async fn start_with_keys<P: Provider + Clone + 'static>(
     let node = Arc::new(Node::new(
         Validator::new(me, domain, secret),
         PaymentStore::open(&db)?,
+        TicketBook::open(&db)?,
         view,
         config.node.clone(),
         signer,

@@ -2,6 +2,9 @@
 //! sender's credit, and the winning-ticket queue. Accepting a ticket is one transaction, so a crash
 //! never leaves a ticket half-accepted, and a restart keeps both replay protection and every winner.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::path::Path;
 
 use alloy_primitives::{Address, B256, U256};
@@ -38,8 +41,23 @@ pub enum StoreError {
         nonce: u64,
         next: u64,
     },
+    #[error(
+        "{sender} has {deposit} in deposit, {spoken_for} of it spoken for by winners waiting here; a ticket may pay {face_value}"
+    )]
+    FundsSpokenFor {
+        sender: Address,
+        deposit: U256,
+        spoken_for: U256,
+        face_value: U256,
+    },
     #[error("corrupt row: {0}")]
     Corrupt(&'static str),
+    /// The batch these tickets were booked in failed as a whole (its first error is this one's
+    /// text); nothing of it was booked.
+    #[error("booking failed: {0}")]
+    Batch(String),
+    #[error("the ticket book has stopped")]
+    BookClosed,
 }
 
 /// Where a winning ticket is in its life.
@@ -102,6 +120,21 @@ pub struct Acceptance {
     pub sender: Address,
     pub credit: U256,
     pub winner: Option<NewWinner>,
+    /// What the ticket may pay if it wins, and what the sender's deposit (with this
+    /// orchestrator's share of the reserve) held when the chain was read: the ticket is refused
+    /// unless the deposit, less the face value of the sender's winners still waiting here,
+    /// covers it. Read in the booking transaction, so concurrent payments cannot each count the
+    /// same funds.
+    pub face_value: U256,
+    pub deposit: U256,
+}
+
+/// How a group of tickets given to [`PaymentStore::accept_batch`] fared: the first `booked` of
+/// them are booked; the one after, if any, was refused for `refused` and the rest not looked at.
+#[derive(Debug)]
+pub struct Booked {
+    pub booked: usize,
+    pub refused: Option<StoreError>,
 }
 
 /// A winning ticket about to be queued.
@@ -125,6 +158,7 @@ CREATE TABLE IF NOT EXISTS winning_tickets (
     face_value BLOB NOT NULL, creation_round INTEGER NOT NULL, redeemable_from_block INTEGER NOT NULL,
     wire BLOB NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT,
     tx_hash BLOB, UNIQUE (signer, nonce));
+CREATE INDEX IF NOT EXISTS winning_tickets_by_sender ON winning_tickets (sender, status);
 CREATE TABLE IF NOT EXISTS earnings_scan (id INTEGER PRIMARY KEY CHECK (id = 1), state TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS request_nonces (
     sender BLOB NOT NULL, nonce INTEGER NOT NULL, PRIMARY KEY (sender, nonce));
@@ -137,7 +171,13 @@ pub const REQUEST_NONCE_WINDOW: u64 = 256;
 /// The orchestrator's payment database.
 pub struct PaymentStore {
     conn: Connection,
+    /// Parameters read or saved here, by their commitment (a row never changes once written;
+    /// a prune empties it). Every ticket's check reads them.
+    params_cache: RefCell<HashMap<B256, TicketParams>>,
 }
+
+/// The most parameters [`PaymentStore`] keeps in memory (emptied when full).
+const PARAMS_CACHE: usize = 4096;
 
 impl PaymentStore {
     /// Opens (creating if needed) the database at `path`.
@@ -149,7 +189,10 @@ impl PaymentStore {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.execute_batch(SCHEMA)?;
-        Ok(Self { conn })
+        Ok(Self {
+            conn,
+            params_cache: RefCell::new(HashMap::new()),
+        })
     }
 
     pub fn save_params(&self, p: &TicketParams) -> Result<(), StoreError> {
@@ -167,12 +210,25 @@ impl PaymentStore {
                 word(p.price_per_pixel),
             ],
         )?;
+        self.cache_params(p);
         Ok(())
+    }
+
+    fn cache_params(&self, p: &TicketParams) {
+        let mut cache = self.params_cache.borrow_mut();
+        if cache.len() >= PARAMS_CACHE {
+            cache.clear();
+        }
+        cache.insert(p.recipient_rand_hash, p.clone());
     }
 
     /// The parameters whose commitment is `rand_hash`.
     pub fn params(&self, rand_hash: B256) -> Result<Option<TicketParams>, StoreError> {
-        self.conn
+        if let Some(p) = self.params_cache.borrow().get(&rand_hash) {
+            return Ok(Some(p.clone()));
+        }
+        let found = self
+            .conn
             .query_row(
                 "SELECT * FROM params WHERE rand_hash = ?1",
                 [rand_hash.as_slice()],
@@ -190,50 +246,99 @@ impl PaymentStore {
                     })
                 },
             )
-            .optional()
-            .map_err(Into::into)
+            .optional()?;
+        if let Some(p) = &found {
+            self.cache_params(p);
+        }
+        Ok(found)
     }
 
     /// The lowest nonce `signer` may still use.
     pub fn next_nonce(&self, signer: Address) -> Result<u64, StoreError> {
-        let next: Option<i64> = self
-            .conn
-            .query_row(
-                "SELECT next_nonce FROM nonces WHERE signer = ?1",
-                [signer.as_slice()],
-                |r| r.get(0),
-            )
-            .optional()?;
-        Ok(next.unwrap_or(0) as u64)
+        next_nonce_in(&self.conn, signer)
     }
 
-    /// Records an accepted ticket atomically: nonce above every earlier one, credit, winner.
+    /// Records an accepted ticket atomically: nonce above every earlier one, funds not spoken for,
+    /// credit, winner.
     pub fn accept(&mut self, a: &Acceptance) -> Result<(), StoreError> {
+        let mut outcome = self.accept_batch(std::slice::from_ref(&vec![a.clone()]))?;
+        match outcome.pop().and_then(|o| o.refused) {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Books groups of tickets in one transaction (one commit, one fsync, for them all). The
+    /// tickets of a group are booked in order up to the first one refused (a replayed nonce,
+    /// funds spoken for), which ends its group only; each later group sees what the earlier ones
+    /// booked. On an error of the database itself nothing is booked.
+    pub fn accept_batch(&mut self, groups: &[Vec<Acceptance>]) -> Result<Vec<Booked>, StoreError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let next: i64 = tx
-            .query_row(
-                "SELECT next_nonce FROM nonces WHERE signer = ?1",
-                [a.signer.as_slice()],
-                |r| r.get(0),
-            )
-            .optional()?
-            .unwrap_or(0);
-        if (a.nonce as i64) < next {
-            return Err(StoreError::NonceReplayed {
-                signer: a.signer,
-                nonce: a.nonce,
-                next: next as u64,
-            });
+        let mut next_nonce: HashMap<Address, u64> = HashMap::new();
+        let mut credit: HashMap<Address, U256> = HashMap::new();
+        let mut spoken_for: HashMap<Address, U256> = HashMap::new();
+        let mut winners: Vec<&Acceptance> = Vec::new();
+        let mut outcomes = Vec::with_capacity(groups.len());
+        for group in groups {
+            let mut booked = Booked {
+                booked: 0,
+                refused: None,
+            };
+            for a in group {
+                let next = match next_nonce.entry(a.signer) {
+                    Entry::Occupied(e) => e.into_mut(),
+                    Entry::Vacant(e) => e.insert(next_nonce_in(&tx, a.signer)?),
+                };
+                if a.nonce < *next {
+                    booked.refused = Some(StoreError::NonceReplayed {
+                        signer: a.signer,
+                        nonce: a.nonce,
+                        next: *next,
+                    });
+                    break;
+                }
+                let pending = match spoken_for.entry(a.sender) {
+                    Entry::Occupied(e) => e.into_mut(),
+                    Entry::Vacant(e) => e.insert(pending_face_value_in(&tx, a.sender)?),
+                };
+                if a.deposit.saturating_sub(*pending) < a.face_value {
+                    booked.refused = Some(StoreError::FundsSpokenFor {
+                        sender: a.sender,
+                        deposit: a.deposit,
+                        spoken_for: *pending,
+                        face_value: a.face_value,
+                    });
+                    break;
+                }
+                *next = a.nonce + 1;
+                if let Some(w) = &a.winner {
+                    *pending += w.face_value;
+                    winners.push(a);
+                }
+                let sender_credit = match credit.entry(a.sender) {
+                    Entry::Occupied(e) => e.into_mut(),
+                    Entry::Vacant(e) => e.insert(balance_in(&tx, a.sender)?),
+                };
+                *sender_credit += a.credit;
+                booked.booked += 1;
+            }
+            outcomes.push(booked);
         }
-        tx.execute(
-            "INSERT INTO nonces VALUES (?1, ?2) ON CONFLICT (signer) DO UPDATE SET next_nonce = ?2",
-            params![a.signer.as_slice(), a.nonce as i64 + 1],
-        )?;
-        let credit = balance_in(&tx, a.sender)? + a.credit;
-        set_balance_in(&tx, a.sender, credit)?;
-        if let Some(w) = &a.winner {
+        {
+            let mut set_nonce = tx.prepare_cached(
+                "INSERT INTO nonces VALUES (?1, ?2) ON CONFLICT (signer) DO UPDATE SET next_nonce = ?2",
+            )?;
+            for (signer, next) in &next_nonce {
+                set_nonce.execute(params![signer.as_slice(), *next as i64])?;
+            }
+        }
+        for (sender, credit) in &credit {
+            set_balance_in(&tx, *sender, *credit)?;
+        }
+        for a in winners {
+            let w = a.winner.as_ref().expect("only winners are listed");
             tx.execute(
                 "INSERT INTO winning_tickets (signer, nonce, sender, face_value, creation_round,
                  redeemable_from_block, wire, status) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending')",
@@ -249,7 +354,7 @@ impl PaymentStore {
             )?;
         }
         tx.commit()?;
-        Ok(())
+        Ok(outcomes)
     }
 
     /// A sender's unspent credit.
@@ -349,6 +454,9 @@ impl PaymentStore {
                 WHERE b.sender IS NULL ORDER BY p.rowid DESC LIMIT -1 OFFSET ?1)",
             [max_unpaid as i64],
         )?;
+        if expired + unpaid > 0 {
+            self.params_cache.borrow_mut().clear();
+        }
         Ok(expired + unpaid)
     }
 
@@ -423,15 +531,7 @@ impl PaymentStore {
     /// (A submitted ticket's redemption is already in the chain's view of the deposit; a reorg
     /// that takes it out makes it pending again.)
     pub fn pending_face_value(&self, sender: Address) -> Result<U256, StoreError> {
-        let mut stmt = self.conn.prepare(
-            "SELECT face_value FROM winning_tickets WHERE sender = ?1 AND status = 'pending'",
-        )?;
-        let rows = stmt.query_map([sender.as_slice()], |r| r.get::<_, Vec<u8>>(0))?;
-        let mut total = U256::ZERO;
-        for face in rows {
-            total += U256::from_be_slice(&face?);
-        }
-        Ok(total)
+        pending_face_value_in(&self.conn, sender)
     }
 
     /// How many winning tickets have `status`, and their total face value (every sender).
@@ -505,13 +605,30 @@ fn word(value: U256) -> [u8; 32] {
     value.to_be_bytes()
 }
 
+fn next_nonce_in(conn: &Connection, signer: Address) -> Result<u64, StoreError> {
+    let next: Option<i64> = conn
+        .prepare_cached("SELECT next_nonce FROM nonces WHERE signer = ?1")?
+        .query_row([signer.as_slice()], |r| r.get(0))
+        .optional()?;
+    Ok(next.unwrap_or(0) as u64)
+}
+
+fn pending_face_value_in(conn: &Connection, sender: Address) -> Result<U256, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT face_value FROM winning_tickets WHERE sender = ?1 AND status = 'pending'",
+    )?;
+    let rows = stmt.query_map([sender.as_slice()], |r| r.get::<_, Vec<u8>>(0))?;
+    let mut total = U256::ZERO;
+    for face in rows {
+        total += U256::from_be_slice(&face?);
+    }
+    Ok(total)
+}
+
 fn balance_in(conn: &Connection, sender: Address) -> Result<U256, StoreError> {
     let credit: Option<Vec<u8>> = conn
-        .query_row(
-            "SELECT credit FROM balances WHERE sender = ?1",
-            [sender.as_slice()],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT credit FROM balances WHERE sender = ?1")?
+        .query_row([sender.as_slice()], |r| r.get(0))
         .optional()?;
     Ok(credit
         .map(|c| U256::from_be_slice(&c))
@@ -519,10 +636,10 @@ fn balance_in(conn: &Connection, sender: Address) -> Result<U256, StoreError> {
 }
 
 fn set_balance_in(conn: &Connection, sender: Address, credit: U256) -> Result<(), StoreError> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO balances VALUES (?1, ?2) ON CONFLICT (sender) DO UPDATE SET credit = ?2",
-        params![sender.as_slice(), word(credit)],
-    )?;
+    )?
+    .execute(params![sender.as_slice(), word(credit)])?;
     Ok(())
 }
 

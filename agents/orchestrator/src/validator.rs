@@ -58,7 +58,9 @@ impl PaymentError {
             Self::Signature(_) | Self::WrongSigner { .. } => "invalid_signature",
             Self::UnauthorizedSigner { .. } => "unauthorized_signer",
             Self::SenderUnlocking(_) => "sender_unlocking",
-            Self::InsufficientFunds { .. } => "insufficient_deposit",
+            Self::InsufficientFunds { .. } | Self::Store(StoreError::FundsSpokenFor { .. }) => {
+                "insufficient_deposit"
+            }
             Self::Store(StoreError::NonceReplayed { .. }) => "ticket_replayed",
             Self::Store(StoreError::InsufficientBalance { .. }) => "insufficient_balance",
             Self::Store(_) => "internal",
@@ -113,13 +115,33 @@ impl Validator {
         funds: &SenderFunds,
         block: u64,
     ) -> Result<Accepted, PaymentError> {
-        if ticket.recipient != self.recipient {
-            return Err(PaymentError::WrongRecipient);
-        }
         let params = store
             .params(ticket.recipientRandHash)?
             .ok_or(PaymentError::UnknownParams)?;
-        check_against_params(ticket, &params, block)?;
+        let (accepted, acceptance) = self.check(&params, ticket, signature, funds, block)?;
+        store.accept(&acceptance)?;
+        Ok(accepted)
+    }
+
+    /// Checks one ticket at `block` against `params`, the parameters its `recipientRandHash`
+    /// names (the caller looked them up where they were issued): what it earns its sender, and
+    /// the [`Acceptance`] that books it. Nothing is booked here, so neither its nonce nor the
+    /// funds it may win are known to be free yet: the booking checks both.
+    pub fn check(
+        &self,
+        params: &TicketParams,
+        ticket: &Ticket,
+        signature: &Signature,
+        funds: &SenderFunds,
+        block: u64,
+    ) -> Result<(Accepted, Acceptance), PaymentError> {
+        if ticket.recipient != self.recipient {
+            return Err(PaymentError::WrongRecipient);
+        }
+        if ticket.recipientRandHash != params.recipient_rand_hash {
+            return Err(PaymentError::UnknownParams);
+        }
+        check_against_params(ticket, params, block)?;
 
         let hash = ticket.hash(&self.domain);
         let recovered = signature.recover(hash)?;
@@ -163,14 +185,16 @@ impl Validator {
             None
         };
         let credited = params.ticket_value();
-        store.accept(&Acceptance {
+        let acceptance = Acceptance {
             signer: ticket.signer,
             nonce: ticket.senderNonce.to::<u64>(),
             sender: ticket.sender,
             credit: credited,
             winner,
-        })?;
-        Ok(Accepted { credited, winning })
+            face_value: ticket.faceValue,
+            deposit: funds.available,
+        };
+        Ok((Accepted { credited, winning }, acceptance))
     }
 }
 

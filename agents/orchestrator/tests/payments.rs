@@ -336,6 +336,8 @@ fn concurrent_connections_wait_for_each_other_instead_of_failing() {
                             sender: signer,
                             credit: U256::from(1u64),
                             winner: None,
+                            face_value: U256::from(1u64),
+                            deposit: U256::from(1u64),
                         })
                         .unwrap_or_else(|e| panic!("writer {who}, nonce {nonce}: {e}"));
                 }
@@ -353,4 +355,154 @@ fn concurrent_connections_wait_for_each_other_instead_of_failing() {
             "every acceptance of writer {who} booked"
         );
     }
+}
+
+/// Many payments are booked in one transaction ([`PaymentStore::accept_batch`]); each sees what
+/// the ones before it in the batch booked: the same nonce sent in two payments is booked once,
+/// the winners of one payment count against the deposit for the next, and a payment refused
+/// part-way keeps the tickets before the refusal and takes nothing from the payments after it.
+#[test]
+fn one_batch_books_each_nonce_once_and_counts_each_winner_against_the_deposit() {
+    use peerflow_orchestrator::store::Acceptance;
+    let mut s = setup(U256::MAX); // every ticket wins
+    let face = s.params.face_value;
+    let funds = SenderFunds {
+        // Room for three winners and a half.
+        available: face * U256::from(7u64) / U256::from(2u64),
+        ..funded()
+    };
+    let accepted = |s: &Setup, nonce: u64| -> Acceptance {
+        let t = ticket(s, nonce);
+        let sig = signed(&s.validator, &t, &SENDER_KEY);
+        s.validator
+            .check(&s.params, &t, &sig, &funds, BLOCK)
+            .unwrap()
+            .1
+    };
+    let groups = vec![
+        vec![accepted(&s, 0)],
+        vec![accepted(&s, 0)], // the same ticket again, in the same batch
+        vec![accepted(&s, 1), accepted(&s, 1), accepted(&s, 2)], // a replay mid-payment
+        vec![accepted(&s, 2), accepted(&s, 3)], // 2 is booked now; 3 would be the fourth winner
+        vec![accepted(&s, 3)],
+    ];
+    let out = s.store.accept_batch(&groups).unwrap();
+    let booked: Vec<usize> = out.iter().map(|o| o.booked).collect();
+    assert_eq!(booked, [1, 0, 1, 1, 0]);
+    assert!(out[0].refused.is_none());
+    assert!(matches!(
+        out[1].refused,
+        Some(StoreError::NonceReplayed {
+            nonce: 0,
+            next: 1,
+            ..
+        })
+    ));
+    assert!(matches!(
+        out[2].refused,
+        Some(StoreError::NonceReplayed {
+            nonce: 1,
+            next: 2,
+            ..
+        })
+    ));
+    assert!(matches!(
+        out[3].refused,
+        Some(StoreError::FundsSpokenFor { .. })
+    ));
+    assert!(matches!(
+        out[4].refused,
+        Some(StoreError::FundsSpokenFor { .. })
+    ));
+    // Nonces 0, 1, 2 booked once each, and all of it durable: read from a fresh connection.
+    let store = PaymentStore::open(&s.db).unwrap();
+    assert_eq!(store.next_nonce(s.sender).unwrap(), 3);
+    assert_eq!(
+        store.balance(s.sender).unwrap(),
+        s.params.ticket_value() * U256::from(3u64)
+    );
+    assert_eq!(
+        store.pending_face_value(s.sender).unwrap(),
+        face * U256::from(3u64)
+    );
+    let winners = store.winning_tickets(WinningTicketStatus::Pending).unwrap();
+    assert_eq!(
+        winners.iter().map(|w| w.nonce).collect::<Vec<_>>(),
+        [0, 1, 2]
+    );
+}
+
+/// The booking thread ([`TicketBook`]) under racing payments: sixteen payments of the same
+/// ticket at once are booked once; eight winners of eight signers of one sender at once, with
+/// room in the deposit for three, are booked three.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_payments_through_the_ticket_book_are_booked_once_within_the_deposit() {
+    use peerflow_orchestrator::TicketBook;
+    use peerflow_orchestrator::store::Acceptance;
+    let s = setup(U256::MAX);
+    let book = TicketBook::open(&s.db).unwrap();
+    let face = s.params.face_value;
+    let t = ticket(&s, 0);
+    let sig = signed(&s.validator, &t, &SENDER_KEY);
+    let (_, same) = s
+        .validator
+        .check(&s.params, &t, &sig, &funded(), BLOCK)
+        .unwrap();
+    let replies = all((0..16)
+        .map(|_| {
+            let (book, same) = (book.clone(), same.clone());
+            tokio::spawn(async move { book.book(vec![same]).await })
+        })
+        .collect())
+    .await;
+    assert_eq!(replies.iter().map(|r| r.booked).sum::<usize>(), 1);
+    assert_eq!(
+        replies
+            .iter()
+            .filter(|r| matches!(r.refused, Some(StoreError::NonceReplayed { .. })))
+            .count(),
+        15
+    );
+
+    let deposit = face * U256::from(4u64) + face / U256::from(2u64); // one winner is pending
+    let winners: Vec<Acceptance> = (1..=8u8)
+        .map(|k| Acceptance {
+            signer: Address::repeat_byte(k),
+            deposit,
+            ..same.clone()
+        })
+        .collect();
+    let replies = all(winners
+        .into_iter()
+        .map(|w| {
+            let book = book.clone();
+            tokio::spawn(async move { book.book(vec![w]).await })
+        })
+        .collect())
+    .await;
+    assert_eq!(replies.iter().map(|r| r.booked).sum::<usize>(), 3);
+    assert_eq!(
+        replies
+            .iter()
+            .filter(|r| matches!(r.refused, Some(StoreError::FundsSpokenFor { .. })))
+            .count(),
+        5
+    );
+    let store = PaymentStore::open(&s.db).unwrap();
+    assert_eq!(
+        store.pending_face_value(s.sender).unwrap(),
+        face * U256::from(4u64)
+    );
+    assert_eq!(
+        store.balance(s.sender).unwrap(),
+        s.params.ticket_value() * U256::from(4u64)
+    );
+}
+
+async fn all<T>(tasks: Vec<tokio::task::JoinHandle<T>>) -> Vec<T> {
+    let mut out = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
 }

@@ -422,3 +422,194 @@ async fn an_orchestrator_serves_with_its_hot_key_while_its_stake_key_stays_offli
     assert_eq!(staking.pendingStake(hot).call().await.unwrap(), U256::ZERO);
     assert_eq!(staking.pendingFees(hot).call().await.unwrap(), U256::ZERO);
 }
+
+/// Sends sender `i`'s tickets to `url` one payment at a time, nonces from 0, until the
+/// orchestrator stops answering; returns how many were answered 200 (booked, the orchestrator
+/// says) and the parameters they were signed under.
+async fn flood_tickets(
+    url: String,
+    key: [u8; 32],
+    sender: alloy::primitives::Address,
+    domain: peerflow_protocol::TicketDomain,
+) -> (u64, peerflow_protocol::api::TicketParamsMsg) {
+    use peerflow_protocol::Signature;
+    use peerflow_protocol::api::{Payment, TicketMsg};
+    let http = reqwest::Client::new();
+    let info: OrchestratorInfo = http
+        .get(format!("{url}/v1/info?sender={sender}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let p = info.ticket_params;
+    let mut acked = 0;
+    loop {
+        let t = p.ticket(sender, acked);
+        let sig = Signature::sign(&key, t.hash(&domain)).unwrap();
+        let body = Payment {
+            sender,
+            tickets: vec![TicketMsg::new(&t, &sig)],
+        };
+        match http
+            .post(format!("{url}/v1/payment"))
+            .json(&body)
+            .send()
+            .await
+        {
+            Ok(r) if r.status() == 200 => acked += 1,
+            Ok(r) => panic!("ticket {acked} of {sender}: {}", r.text().await.unwrap()),
+            Err(_) => return (acked, p),
+        }
+    }
+}
+
+/// Tickets are booked many payments to a commit; a payment is answered only once its commit is
+/// done. Four senders flood an orchestrator process with one-ticket payments and it is killed
+/// with SIGKILL mid-flood. Restarted on the same data directory, it still has every ticket it
+/// answered 200 for (each sender's next nonce is past the last one answered; only the one in
+/// flight at the kill may be booked too), credited exactly once (credit = tickets booked × their
+/// value), and a ticket answered before the kill and sent again is refused as a replay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_during_a_ticket_flood_loses_no_accepted_ticket_and_books_none_twice() {
+    use peerflow_protocol::api::{Payment, TicketMsg};
+    use peerflow_protocol::{Signature, TicketDomain};
+    let senders = [2usize, 3, 4, 5];
+    let suite = Suite::new(&[1, 2, 3, 4, 5]).await;
+    let (chain, d, dir) = (&suite.chain, &suite.d, &suite.dir);
+    register_orchestrator(
+        &provider(&chain.endpoint(), chain.signer(1)).unwrap(),
+        d,
+        chain.address(1),
+        parse_ether("100").unwrap(),
+        0,
+        0,
+    )
+    .await
+    .unwrap();
+    for &i in &senders {
+        suite.fund_sender_and_start_a_round(i).await;
+    }
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let config = dir.path().join("flood.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[orchestrator]\nrpc-url = \"{}\"\ndeployment = \"{}\"\nlisten = \"127.0.0.1:{port}\"\ndata-dir = \"{}\"\n\
+             transcoder-token = \"tok\"\nservice-uri = \"{url}\"\nkey-file = \"{}\"\n",
+            chain.endpoint(),
+            suite.deployment.display(),
+            dir.path().join("o").display(),
+            suite.key_file(1)
+        ),
+    )
+    .unwrap();
+    let start = || {
+        peerflow(
+            &["--config", &config.display().to_string(), "orchestrator"],
+            &[],
+        )
+    };
+    let info_url = |i: usize| format!("{url}/v1/info?sender={}", chain.address(i));
+    let mut orchestrator = start();
+    wait_http(&info_url(2)).await;
+    let domain = TicketDomain {
+        chain_id: chain.chain_id(),
+        broker: d.ticket_broker,
+    };
+    let floods: Vec<_> = senders
+        .iter()
+        .map(|&i| {
+            tokio::spawn(flood_tickets(
+                url.clone(),
+                chain.secret_key(i),
+                chain.address(i),
+                domain,
+            ))
+        })
+        .collect();
+    // Killed once a good number of tickets are booked, mid-flood.
+    let http = reqwest::Client::new();
+    let booked_so_far = || async {
+        let mut total = 0;
+        for &i in &senders {
+            // A sender without credit yet may be rate-limited (429): nothing booked to count.
+            let reply = http.get(info_url(i)).send().await.unwrap();
+            if reply.status() == 200 {
+                total += reply.json::<OrchestratorInfo>().await.unwrap().next_nonce;
+            }
+        }
+        total
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while booked_so_far().await < 2_000 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the flood did not get going"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    orchestrator.0.kill().unwrap();
+    orchestrator.0.wait().unwrap();
+    let mut answered = Vec::new();
+    for flood in floods {
+        answered.push(flood.await.unwrap());
+    }
+
+    let _restarted = start();
+    wait_http(&info_url(2)).await;
+    for (&i, (acked, params)) in senders.iter().zip(&answered) {
+        assert!(*acked > 0, "sender {i} had tickets booked before the kill");
+        let info: OrchestratorInfo = http
+            .get(info_url(i))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert!(
+            (*acked..=acked + 1).contains(&info.next_nonce),
+            "sender {i}: {acked} tickets answered 200, next nonce after the restart {}",
+            info.next_nonce
+        );
+        assert_eq!(
+            info.balance,
+            params.ticket_value * U256::from(info.next_nonce),
+            "sender {i}: every booked ticket credited once"
+        );
+        // The last ticket answered before the kill, sent again.
+        let t = params.ticket(chain.address(i), acked - 1);
+        let sig = Signature::sign(&chain.secret_key(i), t.hash(&domain)).unwrap();
+        let replay = http
+            .post(format!("{url}/v1/payment"))
+            .json(&Payment {
+                sender: chain.address(i),
+                tickets: vec![TicketMsg::new(&t, &sig)],
+            })
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(replay.status(), 409, "sender {i}: a replay is refused");
+        let body: serde_json::Value = replay.json().await.unwrap();
+        assert_eq!(body["code"], "ticket_replayed", "sender {i}: {body}");
+        let after: OrchestratorInfo = http
+            .get(info_url(i))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            after.balance, info.balance,
+            "sender {i}: a replay credits nothing"
+        );
+    }
+    eprintln!(
+        "tickets answered 200 before the kill: {:?}",
+        answered.iter().map(|(n, _)| n).collect::<Vec<_>>()
+    );
+}

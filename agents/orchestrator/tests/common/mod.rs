@@ -16,7 +16,8 @@ pub use peerflow_orchestrator::http::{
 };
 pub use peerflow_orchestrator::service::ServiceConfig;
 pub use peerflow_orchestrator::{
-    GasPolicy, Limits, Node, NodeConfig, ParamsPolicy, PaymentStore, RecipientSecret, Validator,
+    GasPolicy, Limits, Node, NodeConfig, ParamsPolicy, PaymentStore, RecipientSecret, TicketBook,
+    Validator,
 };
 pub use peerflow_protocol::api::{
     ErrorBody, OrchestratorInfo, PAYMENT_HEADER, Payment, ProfileSpec, RENDITION_HEADER,
@@ -144,6 +145,7 @@ pub async fn start_full(limits: Limits, policy: ParamsPolicy) -> Net {
     };
     let validator = Validator::new(chain.address(1), domain, RecipientSecret::random());
     let store = PaymentStore::open(&dir.path().join("payments.sqlite")).unwrap();
+    let book = TicketBook::open(&dir.path().join("payments.sqlite")).unwrap();
     let view = ChainView::new(
         o.clone(),
         d.ticket_broker,
@@ -160,7 +162,8 @@ pub async fn start_full(limits: Limits, policy: ParamsPolicy) -> Net {
         capacity_pixels_per_second: 1_000_000,
     };
     let signer = ResultSigner::new(chain.secret_key(1), result_domain(&chain, &d)).unwrap();
-    let node = Arc::new(Node::new(validator, store, view, config, signer).with_limits(limits));
+    let node =
+        Arc::new(Node::new(validator, store, book, view, config, signer).with_limits(limits));
     let segments = testsrc::generate_segments(&dir.path().join("src"), 1, 1, 320, 180, 10).unwrap();
     let segment = std::fs::read(&segments[0]).unwrap();
     let frames = probe_bytes(&segment).unwrap().frames;
