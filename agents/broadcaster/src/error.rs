@@ -30,6 +30,9 @@ pub enum ApiError {
     /// The transcoding network could not take the segment.
     #[error("{0}")]
     NoOrchestrator(String),
+    /// Every orchestrator is full: a new stream is refused while the running ones keep real time.
+    #[error("{0}")]
+    NoCapacity(String),
     /// A stream, rendition or segment that is not (or no longer) published.
     #[error("{0}")]
     UnknownStream(String),
@@ -85,7 +88,7 @@ impl ApiError {
             Self::BadRequest(_) | Self::BadSegment(_) => StatusCode::BAD_REQUEST,
             Self::UnsupportedFormat(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::SegmentTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::NoOrchestrator(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::NoOrchestrator(_) | Self::NoCapacity(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::UnknownStream(_) | Self::NotFound => StatusCode::NOT_FOUND,
             Self::StreamEnded(_) => StatusCode::CONFLICT,
             Self::InvalidRenditions(_) | Self::ChainUnavailable(_) => StatusCode::BAD_GATEWAY,
@@ -108,6 +111,7 @@ impl ApiError {
             Self::SegmentTooLarge { .. } => "segment_too_large",
             Self::BadSegment(_) => "bad_segment",
             Self::NoOrchestrator(_) => "no_orchestrator",
+            Self::NoCapacity(_) => "no_capacity",
             Self::UnknownStream(_) => "unknown_stream",
             Self::StreamEnded(_) => "stream_ended",
             Self::InvalidRenditions(_) => "invalid_renditions",
@@ -131,6 +135,7 @@ impl From<ProcessError> for ApiError {
         match err {
             ProcessError::BadSegment(msg) => Self::BadSegment(msg),
             ProcessError::Unavailable(msg) => Self::NoOrchestrator(msg),
+            ProcessError::NoCapacity(msg) => Self::NoCapacity(msg),
         }
     }
 }

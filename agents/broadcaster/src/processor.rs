@@ -117,4 +117,8 @@ pub enum ProcessError {
     /// No orchestrator could transcode the segment right now.
     #[error("no orchestrator available: {0}")]
     Unavailable(String),
+    /// Every orchestrator tried is full: none takes on another stream now (the streams they hold
+    /// go on).
+    #[error("no orchestrator has capacity for this stream now: {0}")]
+    NoCapacity(String),
 }

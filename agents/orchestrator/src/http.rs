@@ -213,9 +213,11 @@ async fn paid_segment<P: Provider + Clone>(
     let params = node
         .authorize_request(payment.sender, &auth, &request, &body)
         .await?;
+    // A new stream that does not fit is refused before its payment is booked.
+    let admitted = node.admit(payment.sender, &request, &body).await?;
     node.accept_payment(&payment).await?;
     let done = node
-        .transcode(payment.sender, &params, request, body.to_vec())
+        .transcode(payment.sender, &params, request, body.to_vec(), admitted)
         .await?;
     let signature = alloy::primitives::hex::encode_prefixed(done.signature.to_bytes());
     let parts: Vec<Part> = done.renditions.into_iter().map(rendition_part).collect();
@@ -318,7 +320,7 @@ async fn take_work<P: Provider + Clone>(
         // Its request gave up between the queue and here.
         return Ok(StatusCode::NO_CONTENT.into_response());
     };
-    node.transcoders.took(&name, job.id);
+    node.transcoders.took(&name, job.id, job.pixels);
     let meta = serde_json::to_string(&JobHeader {
         id: job.id,
         request: job.request,

@@ -15,6 +15,8 @@ pub struct Job {
     pub id: u64,
     pub request: SegmentRequest,
     pub segment: Vec<u8>,
+    /// The output pixels it asks for (its profiles over the segment's frames).
+    pub pixels: u64,
 }
 
 /// One rendition a transcoder produced, with the output pixels it encoded (frames × width × height).
@@ -59,6 +61,7 @@ impl JobQueue {
         &self,
         request: SegmentRequest,
         segment: Vec<u8>,
+        pixels: u64,
         timeout: Duration,
     ) -> Outcome {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
@@ -68,6 +71,7 @@ impl JobQueue {
             id,
             request,
             segment,
+            pixels,
         });
         self.available.notify_one();
         match tokio::time::timeout(timeout, rx).await {

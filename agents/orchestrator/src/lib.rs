@@ -7,6 +7,7 @@
 //! (Prometheus) and [`status`] (JSON and a web page), which report the connected [`transcoders`],
 //! the [`streams`] served and its on-chain [`earnings`].
 
+pub mod admission;
 pub mod book;
 pub mod chain_view;
 pub mod earnings;

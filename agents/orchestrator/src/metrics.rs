@@ -52,6 +52,9 @@ pub const TRANSCODER_LOAD: &str = "peerflow_orchestrator_transcoder_load";
 pub const SEGMENTS_QUEUED: &str = "peerflow_orchestrator_segments_queued";
 pub const REWARD_CALLS: &str = "peerflow_orchestrator_reward_calls_total";
 pub const KEY_RETIRED: &str = "peerflow_orchestrator_key_retired";
+pub const CAPACITY_PIXELS: &str = "peerflow_orchestrator_capacity_pixels_per_second";
+pub const STREAMS_HELD: &str = "peerflow_orchestrator_streams_held";
+pub const DEMAND_PIXELS: &str = "peerflow_orchestrator_demand_pixels_per_second";
 
 /// A paid segment request ended with `outcome` after `seconds`.
 pub fn segment(m: &Metrics, outcome: &str, seconds: f64) {
@@ -182,7 +185,29 @@ pub fn refresh<P: Provider + Clone>(node: &Node<P>) {
         &[],
         f64::from(u8::from(node.retired())),
     );
-    let connected = node.transcoders.connected(&node.jobs);
+    let connected = node.transcoders_connected();
+    let held = node.load();
+    m.set(
+        CAPACITY_PIXELS,
+        "Output pixels per second the connected transcoders can take, as admission counts it.",
+        &[],
+        connected
+            .iter()
+            .map(|t| t.estimated_pixels_per_second as f64)
+            .sum(),
+    );
+    m.set(
+        STREAMS_HELD,
+        "Streams admitted and held (a new one beyond the capacity is refused with `capacity`).",
+        &[],
+        held.streams as f64,
+    );
+    m.set(
+        DEMAND_PIXELS,
+        "Output pixels per second the streams held ask for.",
+        &[],
+        held.demand as f64,
+    );
     m.set(
         TRANSCODERS_CONNECTED,
         "Transcoders connected (polling, working, or seen in the last 10 s).",

@@ -15,6 +15,7 @@ use peerflow_protocol::metrics::Metrics;
 use peerflow_protocol::result::ResultSigner;
 use peerflow_protocol::{SegmentResult, Signature, SignatureError, TicketDomain};
 
+use crate::admission::{Admission, Full, Seat};
 use crate::book::TicketBook;
 use crate::chain_view::{ChainView, ChainViewError};
 use crate::earnings::EarningsReader;
@@ -51,6 +52,9 @@ pub enum NodeError {
     Chain(#[from] ChainViewError),
     #[error(transparent)]
     Job(#[from] JobError),
+    /// A new stream beyond what the transcoders can take on now.
+    #[error("no capacity: {0}")]
+    Full(#[from] Full),
     #[error("bad request: {0}")]
     BadRequest(String),
     /// The request is not covered by a valid signature of the sender (or its authorized signer).
@@ -91,7 +95,7 @@ impl NodeError {
             }
             Self::Payment(e) => e.code(),
             Self::Chain(_) => "chain_unavailable",
-            Self::Job(JobError::NoCapacity(_)) => "capacity",
+            Self::Job(JobError::NoCapacity(_)) | Self::Full(_) => "capacity",
             Self::Job(JobError::BadSegment(_)) => "bad_segment",
             Self::Job(JobError::Failed(_)) => "transcode_failed",
             Self::BadRequest(_) => "bad_request",
@@ -108,6 +112,7 @@ impl NodeError {
             self,
             Self::Chain(_)
                 | Self::Job(JobError::NoCapacity(_) | JobError::Failed(_))
+                | Self::Full(_)
                 | Self::KeyRetired { .. }
         ) || matches!(
             self,
@@ -119,6 +124,13 @@ impl NodeError {
             ))
         )
     }
+}
+
+/// A segment probed and its stream admitted: the frames it is charged for, and its stream's
+/// place (kept once the segment is served).
+pub struct Admitted<'a> {
+    frames: u64,
+    seat: Seat<'a>,
 }
 
 /// Result of a paid segment.
@@ -144,6 +156,7 @@ pub struct Node<P> {
     metrics: Arc<Metrics>,
     pub jobs: JobQueue,
     pub transcoders: Transcoders,
+    admission: Admission,
     pub streams: Streams,
     /// Reads what it earned on-chain (for the status).
     pub earnings: EarningsReader,
@@ -227,6 +240,7 @@ impl<P: Provider + Clone> Node<P> {
             metrics: Arc::new(Metrics::new()),
             jobs: JobQueue::default(),
             transcoders: Transcoders::default(),
+            admission: Admission::default(),
             streams: Streams::default(),
             earnings,
             price: std::sync::RwLock::new(config.policy.price_per_pixel),
@@ -633,22 +647,79 @@ impl<P: Provider + Clone> Node<P> {
         Ok(())
     }
 
-    /// Transcodes a segment for `sender` and charges it, at the price of `params` (the parameters
-    /// its request was signed under), for the output pixels the request asks for: each profile's
-    /// width × height × the frames the orchestrator itself counts in the segment (never what a
-    /// transcoder reports). The cost is reserved from the sender's credit before any work starts
-    /// (refused with `insufficient_balance` if it does not cover it) and given back if the work
-    /// fails or the request is dropped.
+    /// Probes a segment of `sender` and admits its stream (see [`crate::admission`]): refused
+    /// with `capacity` when it is a new stream that the transcoders connected now cannot take on
+    /// beside the streams held. Checked before the payment is booked.
+    pub async fn admit(
+        &self,
+        sender: Address,
+        request: &SegmentRequest,
+        segment: &[u8],
+    ) -> Result<Admitted<'_>, NodeError> {
+        self.check_request(request)?;
+        let info = probe(segment).await?;
+        let per_frame: u64 = request
+            .profiles
+            .iter()
+            .map(|p| u64::from(p.width) * u64::from(p.height))
+            .sum();
+        let seconds = if info.duration_s > 0.0 {
+            info.duration_s
+        } else if info.fps > 0.0 {
+            info.frames as f64 / info.fps
+        } else {
+            info.frames as f64 / 30.0
+        };
+        let demand = (per_frame as f64 * info.frames as f64 / seconds.max(1e-3)) as u64;
+        let capacity = self.capacity();
+        let seat = self
+            .admission
+            .admit(sender, &request.stream, demand, capacity)
+            .inspect_err(|full| {
+                tracing::info!(%sender, stream = %request.stream, %full, "stream refused: no capacity");
+            })?;
+        Ok(Admitted {
+            frames: info.frames,
+            seat,
+        })
+    }
+
+    /// The output pixels per second the connected transcoders can take together, as far as
+    /// this orchestrator can tell (see [`crate::transcoders::TranscoderStatus`]).
+    pub fn capacity(&self) -> u64 {
+        self.transcoders_connected()
+            .iter()
+            .map(|t| t.estimated_pixels_per_second)
+            .sum()
+    }
+
+    /// The connected transcoders, with what admission counts on from each.
+    pub fn transcoders_connected(&self) -> Vec<crate::transcoders::TranscoderStatus> {
+        self.transcoders
+            .connected(&self.jobs, self.config.capacity_pixels_per_second)
+    }
+
+    /// What the streams held ask for now.
+    pub fn load(&self) -> crate::admission::Load {
+        self.admission.load()
+    }
+
+    /// Transcodes an [`admitted`](Node::admit) segment for `sender` and charges it, at the price
+    /// of `params` (the parameters its request was signed under), for the output pixels the
+    /// request asks for: each profile's width × height × the frames the orchestrator itself
+    /// counts in the segment (never what a transcoder reports). The cost is reserved from the
+    /// sender's credit before any work starts (refused with `insufficient_balance` if it does not
+    /// cover it) and given back if the work fails or the request is dropped.
     pub async fn transcode(
         &self,
         sender: Address,
         params: &TicketParams,
         request: SegmentRequest,
         segment: Vec<u8>,
+        admitted: Admitted<'_>,
     ) -> Result<Transcoded, NodeError> {
         self.serving()?;
-        self.check_request(&request)?;
-        let frames = count_frames(&segment).await?;
+        let frames = admitted.frames;
         let per_profile: Vec<u64> = request
             .profiles
             .iter()
@@ -677,7 +748,12 @@ impl<P: Provider + Clone> Node<P> {
         };
         let renditions = self
             .jobs
-            .run(request.clone(), segment.clone(), self.config.job_timeout)
+            .run(
+                request.clone(),
+                segment.clone(),
+                pixels,
+                self.config.job_timeout,
+            )
             .await?;
         let (result, order) = SegmentResult::from_named(
             self.recipient(),
@@ -703,6 +779,7 @@ impl<P: Provider + Clone> Node<P> {
         self.serving()?;
         let signature = self.signer.sign(&result)?;
         reservation.commit();
+        admitted.seat.keep();
         let balance = self.store().balance(sender)?;
         self.streams
             .served(sender, &request.stream, request.seq, pixels);
@@ -719,9 +796,9 @@ impl<P: Provider + Clone> Node<P> {
 /// The largest width or height a profile may ask for.
 pub const MAX_DIMENSION: u32 = 8192;
 
-/// Video frames in `segment`, counted by ffprobe (off the async runtime); a segment it cannot
-/// read is a bad segment.
-async fn count_frames(segment: &[u8]) -> Result<u64, NodeError> {
+/// `segment` probed by ffprobe (off the async runtime); a segment it cannot read, or without
+/// video frames, is a bad segment.
+async fn probe(segment: &[u8]) -> Result<peerflow_media::MediaInfo, NodeError> {
     let bytes = segment.to_vec();
     let info = tokio::task::spawn_blocking(move || peerflow_media::probe_bytes(&bytes))
         .await
@@ -730,5 +807,5 @@ async fn count_frames(segment: &[u8]) -> Result<u64, NodeError> {
     if info.frames == 0 {
         return Err(JobError::BadSegment("segment without video frames".into()).into());
     }
-    Ok(info.frames)
+    Ok(info)
 }

@@ -111,6 +111,11 @@ pub struct TranscodersView {
     pub load: u64,
     /// Segments waiting for a transcoder.
     pub queued: usize,
+    /// Output pixels per second they can take together, as admission counts it.
+    pub pixels_per_second: u64,
+    /// The streams admitted and held now, and the output pixels per second they ask for.
+    pub streams_held: usize,
+    pub demand_pixels_per_second: u64,
     pub list: Vec<TranscoderStatus>,
 }
 
@@ -213,12 +218,16 @@ pub async fn status<P: Provider + Clone>(node: &Node<P>) -> Result<Status, Statu
             store.winning_summary(WinningTicketStatus::Failed)?,
         )
     };
-    let list = node.transcoders.connected(&node.jobs);
+    let list = node.transcoders_connected();
+    let held = node.load();
     let transcoders = TranscodersView {
         connected: list.len(),
         capacity: list.iter().map(|t| u64::from(t.capacity)).sum(),
         load: list.iter().map(|t| u64::from(t.load)).sum(),
         queued: node.jobs.queued(),
+        pixels_per_second: list.iter().map(|t| t.estimated_pixels_per_second).sum(),
+        streams_held: held.streams,
+        demand_pixels_per_second: held.demand,
         list,
     };
     let chain = node

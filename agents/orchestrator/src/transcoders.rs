@@ -13,6 +13,9 @@ use crate::jobs::JobQueue;
 
 /// How long a transcoder counts as connected after its last request.
 pub const LINGER: Duration = Duration::from_secs(10);
+/// How long a transcoder that neither polls nor works still counts towards capacity (the gap
+/// between posting a result and polling again); one gone longer takes its capacity with it.
+pub const CAPACITY_LINGER: Duration = Duration::from_secs(2);
 /// Entries idle this long are forgotten.
 const FORGET: Duration = Duration::from_secs(3600);
 
@@ -24,6 +27,25 @@ struct Entry {
     last_seen: Instant,
     last_seen_unix: u64,
     completed: u64,
+    /// Output pixels per second of its jobs as seen from here (take to answer), a moving
+    /// average; `None` before its first answer.
+    observed: Option<f64>,
+}
+
+/// Weight of the newest job in [`Entry::observed`].
+const OBSERVED_WEIGHT: f64 = 0.3;
+
+impl Entry {
+    /// What it can encode per second, as far as this orchestrator can tell: what it measured at
+    /// its start (`default` if it said nothing), lowered to what its jobs show (each job's rate
+    /// times its slots) when they show less (a machine busier than when it measured).
+    fn estimate(&self, default: u64) -> u64 {
+        let reported = self.pixels_per_second.unwrap_or(default);
+        match self.observed {
+            Some(rate) => reported.min((rate * f64::from(self.slots.max(1))) as u64),
+            None => reported,
+        }
+    }
 }
 
 /// One connected transcoder, as `/v1/status` and the metrics report it.
@@ -37,6 +59,9 @@ pub struct TranscoderStatus {
     pub load: u32,
     /// Its measured encoding capacity, if it reported one (output pixels per second).
     pub pixels_per_second: Option<u64>,
+    /// What admission counts on from it: the reported capacity, lowered to what its jobs show;
+    /// 0 once it has been gone [`CAPACITY_LINGER`].
+    pub estimated_pixels_per_second: u64,
     /// Jobs it answered since this orchestrator started.
     pub completed: u64,
     /// Unix seconds of its last request.
@@ -47,8 +72,8 @@ pub struct TranscoderStatus {
 #[derive(Debug, Default)]
 pub struct Transcoders {
     entries: Mutex<HashMap<String, Entry>>,
-    /// Job id → the transcoder that took it.
-    jobs: Mutex<HashMap<u64, String>>,
+    /// Job id → the transcoder that took it, when, and the output pixels it asks for.
+    jobs: Mutex<HashMap<u64, (String, Instant, u64)>>,
 }
 
 /// An open long poll; closing it (the request ends or its connection drops) is noted on drop.
@@ -89,6 +114,7 @@ impl Transcoders {
             last_seen: Instant::now(),
             last_seen_unix: unix_now(),
             completed: 0,
+            observed: None,
         });
         e.slots = slots;
         e.pixels_per_second = pixels_per_second.or(e.pixels_per_second);
@@ -100,32 +126,42 @@ impl Transcoders {
         }
     }
 
-    /// `name` took job `job`.
-    pub fn took(&self, name: &str, job: u64) {
+    /// `name` took job `job`, which asks for `pixels` output pixels.
+    pub fn took(&self, name: &str, job: u64, pixels: u64) {
         self.jobs
             .lock()
             .expect("transcoder jobs")
-            .insert(job, name.to_owned());
+            .insert(job, (name.to_owned(), Instant::now(), pixels));
     }
 
-    /// Job `job`'s result came back; `delivered`: a request still waited for it.
+    /// Job `job`'s result came back; `delivered`: a request still waited for it (only then does
+    /// its time count towards the transcoder's observed rate).
     pub fn answered(&self, job: u64, delivered: bool) {
-        let Some(name) = self.jobs.lock().expect("transcoder jobs").remove(&job) else {
+        let Some((name, taken, pixels)) = self.jobs.lock().expect("transcoder jobs").remove(&job)
+        else {
             return;
         };
         if let Some(e) = self.entries.lock().expect("transcoders").get_mut(&name) {
             e.completed += u64::from(delivered);
+            let seconds = taken.elapsed().as_secs_f64();
+            if delivered && pixels > 0 && seconds > 0.0 {
+                let rate = pixels as f64 / seconds;
+                e.observed = Some(
+                    e.observed
+                        .map_or(rate, |old| old + OBSERVED_WEIGHT * (rate - old)),
+                );
+            }
             touch(e);
         }
     }
 
     /// The connected transcoders, by name. Jobs whose request gave up waiting no longer count.
-    pub fn connected(&self, queue: &JobQueue) -> Vec<TranscoderStatus> {
+    pub fn connected(&self, queue: &JobQueue, default: u64) -> Vec<TranscoderStatus> {
         let mut load: HashMap<String, u32> = HashMap::new();
         {
             let mut jobs = self.jobs.lock().expect("transcoder jobs");
             jobs.retain(|id, _| queue.is_waiting(*id));
-            for name in jobs.values() {
+            for (name, ..) in jobs.values() {
                 *load.entry(name.clone()).or_default() += 1;
             }
         }
@@ -143,6 +179,14 @@ impl Transcoders {
                         capacity: e.slots,
                         load,
                         pixels_per_second: e.pixels_per_second,
+                        estimated_pixels_per_second: if e.polls > 0
+                            || load > 0
+                            || e.last_seen.elapsed() < CAPACITY_LINGER
+                        {
+                            e.estimate(default)
+                        } else {
+                            0
+                        },
                         completed: e.completed,
                         last_seen: e.last_seen_unix,
                     }
@@ -173,34 +217,72 @@ mod tests {
         let queue = std::sync::Arc::new(JobQueue::default());
         let registry = Transcoders::default();
         let poll = registry.poll("t1", 2, Some(1000));
-        assert_eq!(registry.connected(&queue)[0].load, 0);
+        assert_eq!(registry.connected(&queue, 0)[0].load, 0);
         let q = std::sync::Arc::clone(&queue);
-        let waiting =
-            tokio::spawn(
-                async move { q.run(request(), vec![1], Duration::from_millis(300)).await },
-            );
+        let waiting = tokio::spawn(async move {
+            q.run(request(), vec![1], 0, Duration::from_millis(300))
+                .await
+        });
         let job = queue.take(Duration::from_secs(1)).await.unwrap();
-        registry.took("t1", job.id);
+        registry.took("t1", job.id, job.pixels);
         drop(poll);
-        let status = registry.connected(&queue);
+        let status = registry.connected(&queue, 0);
         assert_eq!(status.len(), 1);
         assert_eq!((status[0].capacity, status[0].load), (2, 1));
         // The request times out: the job no longer counts as load.
         assert!(waiting.await.unwrap().is_err());
-        assert_eq!(registry.connected(&queue)[0].load, 0);
+        assert_eq!(registry.connected(&queue, 0)[0].load, 0);
         registry.answered(job.id, queue.is_waiting(job.id));
-        assert_eq!(registry.connected(&queue)[0].completed, 0, "abandoned job");
+        assert_eq!(
+            registry.connected(&queue, 0)[0].completed,
+            0,
+            "abandoned job"
+        );
 
         let q = std::sync::Arc::clone(&queue);
         let waiting =
-            tokio::spawn(async move { q.run(request(), vec![1], Duration::from_secs(5)).await });
+            tokio::spawn(async move { q.run(request(), vec![1], 0, Duration::from_secs(5)).await });
         let job = queue.take(Duration::from_secs(1)).await.unwrap();
-        registry.took("t1", job.id);
-        assert_eq!(registry.connected(&queue)[0].load, 1);
+        registry.took("t1", job.id, job.pixels);
+        assert_eq!(registry.connected(&queue, 0)[0].load, 1);
         registry.answered(job.id, queue.is_waiting(job.id));
         assert!(queue.complete(job.id, Ok(vec![])));
         waiting.await.unwrap().unwrap();
-        let status = registry.connected(&queue);
+        let status = registry.connected(&queue, 0);
         assert_eq!((status[0].load, status[0].completed), (0, 1));
+    }
+
+    #[tokio::test]
+    async fn capacity_is_lowered_to_what_the_jobs_show_and_gone_with_the_transcoder() {
+        let queue = JobQueue::default();
+        let registry = Transcoders::default();
+        let poll = registry.poll("t1", 2, Some(1_000_000));
+        assert_eq!(
+            registry.connected(&queue, 0)[0].estimated_pixels_per_second,
+            1_000_000,
+            "what it measured at its start"
+        );
+        // A job of 20,000 pixels takes 100 ms or more: at most 200,000 pixels/s a job, two slots.
+        registry.took("t1", 7, 20_000);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        registry.answered(7, true);
+        let estimate = registry.connected(&queue, 0)[0].estimated_pixels_per_second;
+        assert!(
+            (50_000..=400_000).contains(&estimate),
+            "lowered to what its jobs show: {estimate}"
+        );
+        // Faster jobs than it measured never raise it above its measurement.
+        for id in 8..20 {
+            registry.took("t1", id, 10_000_000);
+            registry.answered(id, true);
+        }
+        assert_eq!(
+            registry.connected(&queue, 0)[0].estimated_pixels_per_second,
+            1_000_000
+        );
+        drop(poll);
+        tokio::time::sleep(CAPACITY_LINGER + Duration::from_millis(100)).await;
+        let gone = &registry.connected(&queue, 0)[0];
+        assert_eq!(gone.estimated_pixels_per_second, 0, "{gone:?}");
     }
 }

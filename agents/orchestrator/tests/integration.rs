@@ -4,6 +4,7 @@
 mod common;
 mod redeem_support;
 
+mod admission;
 mod dishonest_broadcaster;
 mod dishonest_transcoder;
 mod gas_aware_redemption;

@@ -61,6 +61,9 @@ pub struct DevnetOptions {
     /// Blocks of history before the suite is deployed (the chain starts at this block number):
     /// event scans must start at the deployment block, not at 0.
     pub history_blocks: u64,
+    /// What each orchestrator's local transcoder announces it can encode, output pixels per
+    /// second (admission counts on it); `None` measures the machine once for all of them.
+    pub capacity: Option<u64>,
 }
 
 impl DevnetOptions {
@@ -82,6 +85,7 @@ impl DevnetOptions {
             jurors: true,
             public_rpc: None,
             history_blocks: 0,
+            capacity: None,
         }
     }
 }
@@ -247,12 +251,13 @@ pub async fn start(options: &DevnetOptions) -> Result<Devnet> {
         .await?;
         let opts = orchestrator_opts(options, i, "127.0.0.1:0".parse()?);
         // Capacity is measured once (same machine for every local orchestrator).
-        let capacity =
+        let capacity = options.capacity.or_else(|| {
             orchestrators
                 .first()
                 .map(|(_, o): &(Address, RunningOrchestrator<DynProvider>)| {
                     o.node.config.capacity_pixels_per_second
-                });
+                })
+        });
         let running = start_orchestrator(
             wallet.clone(),
             None,

@@ -530,3 +530,75 @@ async fn premium_streams_send_each_segment_to_two_orchestrators_at_once() {
     assert_eq!(accounts.len(), 2, "both were paid: {accounts:?}");
     check_hls(&net, dir.path(), "premium", 2).await;
 }
+
+/// Admission control across the network: two orchestrators whose transcoders announce room for
+/// one and a half streams each. The first stream is taken on by one, the second (refused there
+/// with `capacity`) by the other; a third finds both full and its first push is answered 503
+/// `no_capacity`, while the two running streams go on at the orchestrators that hold them. A
+/// full orchestrator is not suspended for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_full_network_refuses_a_new_stream_and_the_running_ones_go_on() {
+    use peerflow_media::{Profile, VideoCodec};
+    let dir = tempfile::tempdir().unwrap();
+    let segments = testsrc::generate_segments(&dir.path().join("src"), 2, 2, 320, 180, 10).unwrap();
+    let info = probe_bytes(&std::fs::read(&segments[0]).unwrap()).unwrap();
+    let demand = (426.0 * 240.0 * info.frames as f64 / info.duration_s) as u64;
+    let mut options = DevnetOptions::new(dir.path());
+    options.providers = 0;
+    options.ladder = vec![Profile::new("240p", 426, 240, 300, VideoCodec::H264)];
+    options.capacity = Some(demand * 3 / 2);
+    let net = start(&options).await.unwrap();
+    let http = reqwest::Client::new();
+    let put = |stream: &str, seq: usize| {
+        let (http, url, body) = (
+            http.clone(),
+            format!("{}/live/{stream}/{seq}.ts", net.broadcaster_url),
+            std::fs::read(&segments[seq]).unwrap(),
+        );
+        async move { http.put(url).body(body).send().await.unwrap() }
+    };
+    let holder = |stream: &str| {
+        let url = format!("{}/v1/streams/{stream}", net.broadcaster_url);
+        async move {
+            let s: serde_json::Value = reqwest::get(url).await.unwrap().json().await.unwrap();
+            s["orchestrator"]["address"].as_str().unwrap().to_owned()
+        }
+    };
+    for stream in ["one", "two"] {
+        let r = put(stream, 0).await;
+        assert_eq!(r.status(), 200, "{stream}: {}", r.text().await.unwrap());
+    }
+    let (one, two) = (holder("one").await, holder("two").await);
+    assert_ne!(one, two, "each orchestrator holds one stream");
+
+    let r = put("three", 0).await;
+    assert_eq!(r.status(), 503);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "no_capacity", "{body}");
+
+    for stream in ["one", "two"] {
+        let r = put(stream, 1).await;
+        assert_eq!(r.status(), 200, "{stream}: {}", r.text().await.unwrap());
+    }
+    assert_eq!((holder("one").await, holder("two").await), (one, two));
+    for (address, _) in &net.orchestrators {
+        let score = net.reputation.score(*address).unwrap();
+        assert!(
+            !score.is_some_and(|s| s.is_suspended()),
+            "a full orchestrator is not suspended"
+        );
+    }
+    let b = scrape(&net.broadcaster_url).await;
+    assert_eq!(
+        b.value(
+            "peerflow_broadcaster_segments_total",
+            &[("outcome", "no_capacity")]
+        ),
+        1.0
+    );
+    assert!(b.value("peerflow_broadcaster_capacity_refusals_total", &[]) >= 2.0);
+    for (_, o) in &net.orchestrators {
+        let m = scrape(&o.url).await;
+        assert_eq!(m.value("peerflow_orchestrator_streams_held", &[]), 1.0);
+    }
+}

@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
 
 use alloy::primitives::{Address, U256};
@@ -84,7 +84,12 @@ pub struct NetworkProcessor<P> {
     faults: Option<mpsc::UnboundedSender<FaultReport>>,
     metrics: Arc<Metrics>,
     stats: Arc<StreamStats>,
+    /// Orchestrators that said they are full, until when they go last for new streams.
+    full: std::sync::Mutex<HashMap<Address, Instant>>,
 }
+
+/// How long an orchestrator that said it is full goes last for new streams.
+pub const FULL_FOR: Duration = Duration::from_secs(5);
 
 impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
     /// `reputation` is shared by every stream (and may be by other processors); each fault's
@@ -112,6 +117,7 @@ impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
             faults,
             metrics,
             stats,
+            full: std::sync::Mutex::new(HashMap::new()),
         }
     }
 
@@ -220,6 +226,7 @@ impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
                 "published"
             }
             Err(ProcessError::BadSegment(_)) => "bad_segment",
+            Err(ProcessError::NoCapacity(_)) => "no_capacity",
             Err(_) => "unavailable",
         };
         metrics.inc(
@@ -259,7 +266,7 @@ impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
             .block(&self.provider)
             .await
             .map_err(|e| ProcessError::Unavailable(e.to_string()))?;
-        let ranked = self.ranked().await?;
+        let ranked = self.in_stream_order(&segment.stream, self.ranked().await?);
         let ceiling = self
             .config
             .stream_ceilings
@@ -267,8 +274,8 @@ impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
             .copied()
             .unwrap_or_default();
         let mut last = String::from("no orchestrator offers the service");
-        // Whether every orchestrator tried said the segment is bad.
-        let (mut tried, mut bad_segment) = (0usize, 0usize);
+        // Whether every orchestrator tried said the segment is bad, or that it is full.
+        let (mut tried, mut bad_segment, mut full) = (0usize, 0usize, 0usize);
         let mut queue = ranked.into_iter();
         loop {
             let batch: Vec<Candidate> =
@@ -276,6 +283,9 @@ impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
             if batch.is_empty() {
                 if tried > 0 && bad_segment == tried {
                     return Err(ProcessError::BadSegment(last));
+                }
+                if tried > 0 && full == tried {
+                    return Err(ProcessError::NoCapacity(last));
                 }
                 return Err(ProcessError::Unavailable(last));
             }
@@ -354,6 +364,20 @@ impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
                             );
                             self.stats.refused(&segment.stream, reason);
                         }
+                        if e.is_capacity() {
+                            // Full is not failing: it goes last for new streams for a while,
+                            // and the streams it holds go on there.
+                            full += 1;
+                            self.full_until(c.address, Instant::now() + FULL_FOR);
+                            self.metrics.inc(
+                                "peerflow_broadcaster_capacity_refusals_total",
+                                "Segments an orchestrator refused because it is full.",
+                                &[],
+                            );
+                            tracing::info!(orchestrator = %c.address, stream = %segment.stream, "orchestrator full; trying the next");
+                            last = format!("{}: {e}", c.address);
+                            continue;
+                        }
                         // Our probe accepted the segment: an orchestrator that calls it bad is
                         // failing, not the segment (unless every one of them says so).
                         let bad = e.is_bad_segment();
@@ -374,6 +398,34 @@ impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
                 }
             }
         }
+    }
+
+    /// `ranked` in the order `stream`'s segment tries them: the orchestrator that served its last
+    /// segment first (it holds the stream's place: admission there is not asked again), then the
+    /// rest as ranked, those that said they are full (within [`FULL_FOR`]) last.
+    fn in_stream_order(&self, stream: &str, mut ranked: Vec<Candidate>) -> Vec<Candidate> {
+        let now = Instant::now();
+        let full: Vec<Address> = {
+            let mut full = self.full.lock().unwrap_or_else(PoisonError::into_inner);
+            full.retain(|_, until| *until > now);
+            full.keys().copied().collect()
+        };
+        // A stable sort keeps the ranking within each group.
+        ranked.sort_by_key(|c| usize::from(full.contains(&c.address)));
+        if let Some(held) = self.stats.chosen(stream)
+            && let Some(i) = ranked.iter().position(|c| c.address == held)
+        {
+            let c = ranked.remove(i);
+            ranked.insert(0, c);
+        }
+        ranked
+    }
+
+    fn full_until(&self, who: Address, until: Instant) {
+        self.full
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(who, until);
     }
 
     /// Counts the tickets sent for a segment of `stream`.

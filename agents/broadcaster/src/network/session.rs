@@ -92,6 +92,12 @@ impl AttemptError {
         }
     }
 
+    /// The orchestrator is full (`capacity`): it takes on no new stream now. Not a failure of
+    /// its own (tickets sent with the refused request stay in our books as credit there).
+    pub fn is_capacity(&self) -> bool {
+        matches!(self, Self::Refused { code, .. } if code == "capacity")
+    }
+
     /// The orchestrator says the segment itself is bad: no orchestrator will take it.
     pub fn is_bad_segment(&self) -> bool {
         matches!(self, Self::Refused { code, .. } if code == "bad_segment")

@@ -234,6 +234,14 @@ impl StreamStats {
     }
 
     /// The record of `stream`, if the network ever saw it.
+    /// The orchestrator that served `stream`'s latest published segment.
+    pub fn chosen(&self, stream: &str) -> Option<Address> {
+        self.lock()
+            .streams
+            .get(stream)
+            .and_then(|(_, r)| r.chosen.as_ref().map(|c| c.address))
+    }
+
     pub fn get(&self, stream: &str) -> Option<StreamRecord> {
         self.lock().streams.get(stream).map(|(_, r)| r.clone())
     }

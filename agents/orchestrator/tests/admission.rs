@@ -1,0 +1,156 @@
+//! Admission control over HTTP: a new stream is taken on only while the connected transcoders'
+//! capacity covers it beside the streams held; beyond that its first segment is refused with
+//! `capacity` (503, try elsewhere) before its payment is booked, while the streams held go on.
+//! A transcoder that joins adds its capacity at once; one that leaves takes it away.
+
+use crate::common::*;
+use peerflow_orchestrator::http::{TRANSCODER_PIXELS_HEADER, TRANSCODER_SLOTS_HEADER};
+use peerflow_orchestrator::transcoders::CAPACITY_LINGER;
+
+/// A transcoder that announces `pixels_per_second` and answers every job at once with one
+/// dummy rendition per profile, until aborted (it polls a second at a time).
+fn transcoder(net: &Net, name: &str, pixels_per_second: u64) -> tokio::task::JoinHandle<()> {
+    let (http, url, name) = (net.http.clone(), net.url.clone(), name.to_owned());
+    tokio::spawn(async move {
+        loop {
+            let job = http
+                .get(format!("{url}/v1/transcoder/work?wait=1"))
+                .bearer_auth(TOKEN)
+                .header("x-peerflow-transcoder", &name)
+                .header(TRANSCODER_SLOTS_HEADER, "1")
+                .header(TRANSCODER_PIXELS_HEADER, pixels_per_second.to_string())
+                .send()
+                .await
+                .unwrap();
+            if job.status() == 204 {
+                continue;
+            }
+            let meta: JobHeader =
+                serde_json::from_slice(job.headers()[JOB_HEADER].as_bytes()).unwrap();
+            let parts: Vec<Part> = meta
+                .request
+                .profiles
+                .iter()
+                .map(|p| {
+                    Part::new("video/mp2t", b"rendition".to_vec())
+                        .with_header(RENDITION_HEADER, p.name.clone())
+                        .with_header(PIXELS_HEADER, "1")
+                })
+                .collect();
+            let (content_type, body) = multipart::encode(&parts);
+            http.post(format!("{url}/v1/transcoder/result/{}", meta.id))
+                .bearer_auth(TOKEN)
+                .header(JOB_SECRET_HEADER, meta.secret.as_str())
+                .header("content-type", content_type)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+        }
+    })
+}
+
+/// Posts the test segment as a segment of `stream`, paid with one fresh ticket.
+async fn push(net: &Net, stream: &str, nonce: u64) -> reqwest::Response {
+    let sender = net.chain.address(2);
+    let info = net.info(sender).await;
+    let request = SegmentRequest {
+        stream: stream.into(),
+        ..request()
+    };
+    let payment = net.payment(2, &info, nonce, 1);
+    let auth = net.auth(&info, sender, &request, &net.segment);
+    net.post(&request, &payment, Some(&auth), &net.segment)
+        .await
+}
+
+async fn status(net: &Net) -> serde_json::Value {
+    net.http
+        .get(format!("{}/v1/status", net.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_beyond_the_capacity_are_refused_and_the_held_ones_go_on() {
+    let net = start().await;
+    // The test segment's one 426x240 profile over its frames and duration.
+    let info = probe_bytes(&net.segment).unwrap();
+    let demand = (426.0 * 240.0 * info.frames as f64 / info.duration_s) as u64;
+    // Room for two such streams and a half.
+    let t1 = transcoder(&net, "t1", demand * 5 / 2);
+    let sender = net.chain.address(2);
+    let mut nonce = 0;
+    for stream in ["a", "b"] {
+        let r = push(&net, stream, nonce).await;
+        assert_eq!(r.status(), 200, "{stream}: {}", r.text().await.unwrap());
+        nonce += 1;
+    }
+    let before = net.info(sender).await;
+    let (code, body) = error_of(push(&net, "c", nonce).await).await;
+    assert_eq!(
+        (code, body.code.as_str(), body.retry_elsewhere),
+        (503, "capacity", true),
+        "{}",
+        body.message
+    );
+    let after = net.info(sender).await;
+    assert_eq!(
+        (after.next_nonce, after.balance),
+        (before.next_nonce, before.balance),
+        "the refused segment's ticket was not booked and nothing was charged"
+    );
+    // The streams held go on.
+    for stream in ["a", "b"] {
+        let r = push(&net, stream, nonce).await;
+        assert_eq!(r.status(), 200, "{stream}");
+        nonce += 1;
+    }
+    let s = status(&net).await;
+    assert_eq!(s["transcoders"]["streamsHeld"], 2);
+    assert_eq!(s["transcoders"]["pixelsPerSecond"], demand * 5 / 2);
+    let metrics = net
+        .http
+        .get(format!("{}/metrics", net.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("peerflow_orchestrator_streams_held 2"),
+        "{metrics}"
+    );
+
+    // A second transcoder joins: the third stream fits at once.
+    let t2 = transcoder(&net, "t2", demand * 5 / 2);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while status(&net).await["transcoders"]["pixelsPerSecond"] != demand * 5 {
+        assert!(std::time::Instant::now() < deadline, "t2 never counted");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let r = push(&net, "c", nonce).await;
+    assert_eq!(r.status(), 200, "c: {}", r.text().await.unwrap());
+    nonce += 1;
+
+    // It leaves: its capacity goes with it, a fourth stream is refused; the three held go on.
+    t2.abort();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5) + CAPACITY_LINGER;
+    while status(&net).await["transcoders"]["pixelsPerSecond"] != demand * 5 / 2 {
+        assert!(std::time::Instant::now() < deadline, "t2 still counted");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (code, body) = error_of(push(&net, "d", nonce).await).await;
+    assert_eq!((code, body.code.as_str()), (503, "capacity"));
+    for stream in ["a", "b", "c"] {
+        let r = push(&net, stream, nonce).await;
+        assert_eq!(r.status(), 200, "{stream}");
+        nonce += 1;
+    }
+    t1.abort();
+}
