@@ -178,8 +178,10 @@ impl Broadcaster {
         // (a chain outage, a slow orchestrator): the idle rule counts arrivals, not publications.
         entry.touch();
         let renditions = self.processor.process(segment).await?;
+        let publishing = std::time::Instant::now();
         check_renditions(&renditions).map_err(ApiError::InvalidRenditions)?;
         self.publish(&stream, &entry, seq, &renditions).await?;
+        self.processor.published(&stream, publishing.elapsed());
         Ok(renditions)
     }
 

@@ -118,7 +118,9 @@ async fn receive(
     body: Body,
 ) -> Result<Response, ApiError> {
     let limit = broadcaster.config().max_segment_bytes;
+    let receiving = std::time::Instant::now();
     let bytes = read_body(body, push.declared_len, limit).await?;
+    let received_in = receiving.elapsed();
     let PushTarget::Segment { seq, format } = push.target else {
         return Ok(StatusCode::NO_CONTENT.into_response());
     };
@@ -135,6 +137,7 @@ async fn receive(
         format,
         bytes,
         duration_hint: push.duration_hint,
+        received_in,
     };
     let renditions = broadcaster.ingest(segment).await?;
     Ok(if push.multipart {

@@ -27,6 +27,12 @@ pub trait SegmentProcessor: Send + Sync + 'static {
     fn forget(&self, stream: &str) {
         let _ = stream;
     }
+
+    /// A segment of `stream` was published, which took `took` after its renditions came back
+    /// (recording and playlists): the last stage of its time. Nothing by default.
+    fn published(&self, stream: &str, took: std::time::Duration) {
+        let _ = (stream, took);
+    }
 }
 
 /// The container of a segment, chosen by the extension of the push URL.
@@ -85,6 +91,8 @@ pub struct IncomingSegment {
     pub bytes: Bytes,
     /// The duration in seconds announced by the pusher (`Content-Duration`, in ms), if any.
     pub duration_hint: Option<f64>,
+    /// How long its body took to arrive.
+    pub received_in: std::time::Duration,
 }
 
 /// One rendition of a segment.

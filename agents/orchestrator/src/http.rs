@@ -21,6 +21,7 @@ use peerflow_protocol::api::{
 };
 use peerflow_protocol::multipart::{self, Part};
 use peerflow_protocol::result::RESULT_SIGNATURE_HEADER;
+use peerflow_protocol::timing::{SERVER_TIMING_HEADER, Stages};
 use serde::{Deserialize, Serialize};
 
 use crate::jobs::{JobError, RenditionResult};
@@ -188,6 +189,7 @@ async fn paid_segment<P: Provider + Clone>(
     headers: &HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    let mut stages = Stages::new();
     // A node whose key was retired refuses before it spends a request nonce or a chain call.
     node.serving()?;
     let request: SegmentRequest = json_header(headers, SEGMENT_HEADER)?;
@@ -213,15 +215,22 @@ async fn paid_segment<P: Provider + Clone>(
     let params = node
         .authorize_request(payment.sender, &auth, &request, &body)
         .await?;
+    stages.lap("auth");
     // A new stream that does not fit is refused before its payment is booked.
     let admitted = node.admit(payment.sender, &request, &body).await?;
+    stages.lap("probe");
     node.accept_payment(&payment).await?;
+    stages.lap("pay");
     let done = node
         .transcode(payment.sender, &params, request, body.to_vec(), admitted)
         .await?;
+    stages.add("queue", done.times.queued);
+    stages.add("transcode", done.times.transcoding);
     let signature = alloy::primitives::hex::encode_prefixed(done.signature.to_bytes());
     let parts: Vec<Part> = done.renditions.into_iter().map(rendition_part).collect();
     let (content_type, body) = multipart::encode(&parts);
+    stages.lap("sign");
+    crate::metrics::stages(node.metrics(), &stages);
     let mut response = (StatusCode::OK, body).into_response();
     let h = response.headers_mut();
     h.insert(
@@ -239,6 +248,10 @@ async fn paid_segment<P: Provider + Clone>(
     h.insert(
         RESULT_SIGNATURE_HEADER,
         HeaderValue::from_str(&signature).expect("ascii"),
+    );
+    h.insert(
+        SERVER_TIMING_HEADER,
+        HeaderValue::from_str(&stages.server_timing()).expect("ascii"),
     );
     Ok(response)
 }

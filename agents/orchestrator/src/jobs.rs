@@ -4,7 +4,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use peerflow_protocol::api::SegmentRequest;
 use tokio::sync::{Notify, oneshot};
@@ -41,8 +41,20 @@ pub enum JobError {
 
 type Outcome = Result<Vec<RenditionResult>, JobError>;
 
-/// Where a waiting request's outcome goes, and the secret of the transcoder its job went to.
-type Waiting = (oneshot::Sender<Outcome>, Option<[u8; 32]>);
+/// A request waiting for its job: where the outcome goes, and once a transcoder took the job,
+/// the secret only that transcoder learns and when it took it.
+struct Waiting {
+    reply: oneshot::Sender<(Outcome, Option<Instant>)>,
+    secret: Option<[u8; 32]>,
+    taken: Option<Instant>,
+}
+
+/// Where a job's time went: waiting for a transcoder, then with it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct JobTimes {
+    pub queued: Duration,
+    pub transcoding: Duration,
+}
 
 /// Jobs waiting for a transcoder, and requests waiting for their job's outcome.
 #[derive(Default)]
@@ -64,9 +76,28 @@ impl JobQueue {
         pixels: u64,
         timeout: Duration,
     ) -> Outcome {
+        self.run_timed(request, segment, pixels, timeout).await.0
+    }
+
+    /// [`JobQueue::run`], and where the job's time went.
+    pub async fn run_timed(
+        &self,
+        request: SegmentRequest,
+        segment: Vec<u8>,
+        pixels: u64,
+        timeout: Duration,
+    ) -> (Outcome, JobTimes) {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let (tx, rx) = oneshot::channel();
-        self.waiting.lock().expect("waiting").insert(id, (tx, None));
+        let (reply, rx) = oneshot::channel();
+        let queued = Instant::now();
+        self.waiting.lock().expect("waiting").insert(
+            id,
+            Waiting {
+                reply,
+                secret: None,
+                taken: None,
+            },
+        );
         self.queued.lock().expect("queue").push_back(Job {
             id,
             request,
@@ -75,11 +106,22 @@ impl JobQueue {
         });
         self.available.notify_one();
         match tokio::time::timeout(timeout, rx).await {
-            Ok(Ok(outcome)) => outcome,
+            Ok(Ok((outcome, taken))) => {
+                let taken = taken.unwrap_or(queued);
+                let times = JobTimes {
+                    queued: taken.saturating_duration_since(queued),
+                    transcoding: taken.elapsed(),
+                };
+                (outcome, times)
+            }
             _ => {
                 self.queued.lock().expect("queue").retain(|j| j.id != id);
                 self.waiting.lock().expect("waiting").remove(&id);
-                Err(JobError::NoCapacity(timeout))
+                let times = JobTimes {
+                    queued: queued.elapsed(),
+                    transcoding: Duration::ZERO,
+                };
+                (Err(JobError::NoCapacity(timeout)), times)
             }
         }
     }
@@ -104,7 +146,8 @@ impl JobQueue {
         let secret = alloy_primitives::B256::random().0;
         let mut waiting = self.waiting.lock().expect("waiting");
         let entry = waiting.get_mut(&id)?;
-        entry.1 = Some(secret);
+        entry.secret = Some(secret);
+        entry.taken = Some(Instant::now());
         Some(secret)
     }
 
@@ -112,7 +155,10 @@ impl JobQueue {
     pub fn holds_secret(&self, id: u64, presented: &[u8]) -> bool {
         let waiting = self.waiting.lock().expect("waiting");
         match waiting.get(&id) {
-            Some((_, Some(secret))) => {
+            Some(Waiting {
+                secret: Some(secret),
+                ..
+            }) => {
                 presented.len() == secret.len()
                     && presented
                         .iter()
@@ -137,7 +183,7 @@ impl JobQueue {
     /// Delivers a job's outcome; false if nobody waits for it any more (timed out).
     pub fn complete(&self, id: u64, outcome: Outcome) -> bool {
         match self.waiting.lock().expect("waiting").remove(&id) {
-            Some((tx, _)) => tx.send(outcome).is_ok(),
+            Some(w) => w.reply.send((outcome, w.taken)).is_ok(),
             None => false,
         }
     }

@@ -37,6 +37,7 @@ use crate::store::WinningTicketStatus;
 
 pub const SEGMENTS: &str = "peerflow_orchestrator_segments_total";
 pub const SEGMENT_SECONDS: &str = "peerflow_orchestrator_segment_seconds";
+pub const SEGMENT_STAGE_SECONDS: &str = "peerflow_orchestrator_segment_stage_seconds";
 pub const TICKETS_RECEIVED: &str = "peerflow_orchestrator_tickets_received_total";
 pub const TICKETS_REFUSED: &str = "peerflow_orchestrator_tickets_refused_total";
 pub const TICKETS_WINNING: &str = "peerflow_orchestrator_tickets_winning_total";
@@ -70,6 +71,22 @@ pub fn segment(m: &Metrics, outcome: &str, seconds: f64) {
             LATENCY_BUCKETS,
             &[],
             seconds,
+        );
+    }
+}
+
+/// Where a transcoded segment's time went, stage by stage (`auth`, `probe`, `pay`, `queue`,
+/// `transcode`, `sign`).
+pub fn stages(m: &Metrics, stages: &peerflow_protocol::timing::Stages) {
+    for (stage, took) in stages.laps() {
+        m.observe(
+            SEGMENT_STAGE_SECONDS,
+            "Time a transcoded segment spent in each stage here: auth (request signature), probe \
+             (ffprobe and admission), pay (tickets booked), queue (waiting for a transcoder), \
+             transcode, sign (result signed, reply built).",
+            LATENCY_BUCKETS,
+            &[("stage", stage)],
+            took.as_secs_f64(),
         );
     }
 }

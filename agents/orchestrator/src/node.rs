@@ -19,7 +19,7 @@ use crate::admission::{Admission, Full, Seat};
 use crate::book::TicketBook;
 use crate::chain_view::{ChainView, ChainViewError};
 use crate::earnings::EarningsReader;
-use crate::jobs::{JobError, JobQueue, RenditionResult};
+use crate::jobs::{JobError, JobQueue, JobTimes, RenditionResult};
 use crate::limits::{Limits, RateLimiter};
 use crate::params::{ParamsPolicy, TicketParams};
 use crate::store::{PaymentStore, StoreError};
@@ -142,6 +142,8 @@ pub struct Transcoded {
     pub balance: U256,
     /// This orchestrator's signature over the [`SegmentResult`] of the renditions.
     pub signature: Signature,
+    /// Where the job's time went (waiting for a transcoder, then with it).
+    pub times: JobTimes,
 }
 
 /// One orchestrator: its payment state, chain view and transcoder queue, and what it reports
@@ -746,15 +748,16 @@ impl<P: Provider + Clone> Node<P> {
                 committed: false,
             }
         };
-        let renditions = self
+        let (renditions, times) = self
             .jobs
-            .run(
+            .run_timed(
                 request.clone(),
                 segment.clone(),
                 pixels,
                 self.config.job_timeout,
             )
-            .await?;
+            .await;
+        let renditions = renditions?;
         let (result, order) = SegmentResult::from_named(
             self.recipient(),
             sender,
@@ -789,6 +792,7 @@ impl<P: Provider + Clone> Node<P> {
             charged: cost,
             balance,
             signature,
+            times,
         })
     }
 }

@@ -100,6 +100,14 @@ async fn paid_segment_is_transcoded_by_a_pulling_transcoder_and_charged_at_the_o
         .unwrap()
         .parse()
         .unwrap();
+    // Where the segment's time went here, stage by stage, in the standard Server-Timing header.
+    let timing = peerflow_protocol::timing::parse_server_timing(
+        reply.headers()["server-timing"].to_str().unwrap(),
+    );
+    assert_eq!(
+        timing.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
+        ["auth", "probe", "pay", "queue", "transcode", "sign"]
+    );
     // The transcoder's own pixel count (6000) is not believed: the orchestrator charges the
     // profile's size × the frames it counted in the segment, at its price.
     let pixels = 426 * 240 * net.frames;

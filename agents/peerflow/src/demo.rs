@@ -84,7 +84,33 @@ pub async fn run(net: &Devnet, stream: &str) -> Result<()> {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     let after = balances(net).await?;
-    summary(net, stream, &segments, &latencies, &before, &after)
+    let status: serde_json::Value = http
+        .get(format!("{}/v1/streams/{stream}", net.broadcaster_url))
+        .send()
+        .await?
+        .json()
+        .await?;
+    summary(net, stream, &segments, &latencies, &before, &after)?;
+    print_stages(&status);
+    Ok(())
+}
+
+/// Where the segments' time went, stage by stage, as the broadcaster accounts it.
+fn print_stages(status: &serde_json::Value) {
+    let Some(stages) = status["stages"].as_array() else {
+        return;
+    };
+    let total: f64 = stages.iter().filter_map(|s| s["meanMs"].as_f64()).sum();
+    println!("where a segment's time goes (mean of {total:.0} ms):");
+    for s in stages {
+        let (Some(stage), Some(mean)) = (s["stage"].as_str(), s["meanMs"].as_f64()) else {
+            continue;
+        };
+        println!(
+            "  {stage:<13} {mean:>7.1} ms  {:>4.1} %",
+            100.0 * mean / total.max(f64::MIN_POSITIVE)
+        );
+    }
 }
 
 fn summary(

@@ -136,6 +136,11 @@ pub struct OrchestratorOpts {
     /// Also run an ffmpeg transcoder in this process.
     #[arg(long)]
     pub local_transcoder: Option<bool>,
+    /// Output pixels per second the local transcoder announces (and what a transcoder that
+    /// announces nothing counts for): admission takes on streams up to it. Default: measured at
+    /// start on the default ladder.
+    #[arg(long)]
+    pub capacity: Option<u64>,
     /// What one fee token is worth in the chain's gas currency (ETH), e.g. "0.0004": redemption
     /// gas, paid in ETH, is converted with it before it is held against a winner's face value
     /// (at most 1 %, else the winner waits for cheaper gas until its last valid round). Default
@@ -200,6 +205,10 @@ pub struct TranscoderOpts {
     /// Jobs taken at once (default 1).
     #[arg(long)]
     pub slots: Option<usize>,
+    /// Output pixels per second to announce to the orchestrator, whose admission counts on it
+    /// (default: measured at start on the default ladder, for ffmpeg).
+    #[arg(long)]
+    pub capacity: Option<u64>,
 }
 
 /// A signing provider on `rpc` (one URL or a comma-separated list) through the retrying transport.
@@ -272,7 +281,7 @@ pub async fn orchestrator(opts: &OrchestratorOpts, config: Option<&Path>) -> Res
         key,
         &o,
         deployment.clone(),
-        None,
+        o.capacity,
     )
     .await?;
     println!("orchestrator {me} listening on {}", running.url);
@@ -416,7 +425,9 @@ pub async fn transcoder(opts: &TranscoderOpts, config: Option<&Path>) -> Result<
     let orchestrator = t.orchestrator.context("--orchestrator is required")?;
     let token = t.token.context("--token is required")?;
     let mut pull = PullConfig::new(orchestrator.clone(), token);
-    if encoder.name() == "ffmpeg" {
+    if let Some(capacity) = t.capacity {
+        pull.pixels_per_second = Some(capacity);
+    } else if encoder.name() == "ffmpeg" {
         let capacity = local_capacity(Arc::clone(&encoder)).await?;
         println!("capacity: {capacity} output pixels/s");
         pull.pixels_per_second = Some(capacity);

@@ -597,8 +597,64 @@ async fn a_full_network_refuses_a_new_stream_and_the_running_ones_go_on() {
         1.0
     );
     assert!(b.value("peerflow_broadcaster_capacity_refusals_total", &[]) >= 2.0);
+    let mut transcoded = 0.0;
     for (_, o) in &net.orchestrators {
         let m = scrape(&o.url).await;
         assert_eq!(m.value("peerflow_orchestrator_streams_held", &[]), 1.0);
+        transcoded += m.value(
+            "peerflow_orchestrator_segment_stage_seconds_count",
+            &[("stage", "transcode")],
+        );
     }
+    assert_eq!(
+        transcoded, 4.0,
+        "every transcoded segment's stages are counted"
+    );
+
+    // Every millisecond accounted: each published segment's time, stage by stage, in order.
+    let s: serde_json::Value = reqwest::get(format!("{}/v1/streams/one", net.broadcaster_url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let stages: Vec<(&str, f64)> = s["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|st| {
+            (
+                st["stage"].as_str().unwrap(),
+                st["meanMs"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        stages.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
+        peerflow_broadcaster::network::stats::STAGES,
+        "{s}"
+    );
+    let of = |name: &str| stages.iter().find(|(n, _)| *n == name).unwrap().1;
+    assert!(
+        of("transcode") > 0.0 && of("verify") > 0.0 && of("pay") > 0.0,
+        "{s}"
+    );
+    // The stages up to the renditions add up to the round trip from arrival to renditions.
+    let before_publish: f64 = stages
+        .iter()
+        .filter(|(n, _)| !matches!(*n, "receive" | "publish"))
+        .map(|(_, ms)| ms)
+        .sum();
+    let latency = s["latencyMs"]["mean"].as_f64().unwrap();
+    assert!(
+        (before_publish - latency).abs() < 0.05 * latency + 5.0,
+        "stages {before_publish} ms vs latency {latency} ms: {s}"
+    );
+    assert_eq!(
+        b.value(
+            "peerflow_broadcaster_segment_stage_seconds_count",
+            &[("stage", "publish")]
+        ),
+        4.0
+    );
 }

@@ -328,6 +328,7 @@ async fn every_cheat_is_caught_claimed_and_slashed_without_losing_a_segment() {
             format: peerflow_broadcaster::SegmentFormat::Ts,
             bytes: std::fs::read(&segments[1]).unwrap().into(),
             duration_hint: None,
+            received_in: std::time::Duration::ZERO,
         },
         &honest_result,
         &Finding {

@@ -20,6 +20,7 @@ pub mod netguard;
 pub mod result;
 pub mod signature;
 pub mod ticket;
+pub mod timing;
 pub mod wire;
 
 pub use lottery::{is_winning_ticket, recipient_rand_hash};

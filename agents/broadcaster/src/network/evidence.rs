@@ -275,6 +275,7 @@ mod tests {
             format: SegmentFormat::Ts,
             bytes: bytes::Bytes::from_static(b"source bytes"),
             duration_hint: None,
+            received_in: std::time::Duration::ZERO,
         };
         let evidence = signed(b"source bytes", b"rendition bytes");
         let report = write_bundle(

@@ -88,6 +88,64 @@ pub struct NetworkProcessor<P> {
     full: std::sync::Mutex<HashMap<Address, Instant>>,
 }
 
+const STAGE_SECONDS: &str = "peerflow_broadcaster_segment_stage_seconds";
+const STAGE_HELP: &str = "Where published segments' time went, by stage: receive (the push's body), \
+    prepare (probe, chain head, ranking), failover (attempts that failed first), pay (quote, \
+    tickets, request signature), transfer (the network both ways), orchestrator (its request \
+    check, probe, booking, signing), queue and transcode (at the orchestrator, as it reports), \
+    verify, publish (recording, playlists).";
+
+/// What one published segment's time was spent on, measured here.
+struct Spent {
+    /// Its body arriving.
+    received: Duration,
+    /// From the body in hand to the first attempt.
+    prepared: Duration,
+    /// Every attempt, from the first one's start to the one used.
+    attempts: Duration,
+    /// The attempt used, from its start to its verdict, and its verification.
+    attempt: Duration,
+    verify: Duration,
+}
+
+impl Spent {
+    /// The segment's stages (all but publishing), in order. The orchestrator's own account
+    /// splits the round trip; what it does not cover is the network's (`transfer`). Its figures
+    /// are its word: each is capped at the round trip.
+    fn stages(&self, verified: &Verified) -> Vec<(&'static str, Duration)> {
+        let ms = |ms: f64| Duration::from_secs_f64(ms / 1e3).min(verified.round_trip);
+        let remote = |name: &str| {
+            verified
+                .remote_stages
+                .iter()
+                .filter(|(n, _)| n == name)
+                .map(|(_, v)| ms(*v))
+                .sum::<Duration>()
+        };
+        let (queue, transcode) = (remote("queue"), remote("transcode"));
+        let orchestrator = verified
+            .remote_stages
+            .iter()
+            .filter(|(n, _)| n != "queue" && n != "transcode")
+            .map(|(_, v)| ms(*v))
+            .sum::<Duration>();
+        let transfer = verified
+            .round_trip
+            .saturating_sub(queue + transcode + orchestrator);
+        vec![
+            ("receive", self.received),
+            ("prepare", self.prepared),
+            ("failover", self.attempts.saturating_sub(self.attempt)),
+            ("pay", verified.paying),
+            ("transfer", transfer),
+            ("orchestrator", orchestrator),
+            ("queue", queue),
+            ("transcode", transcode),
+            ("verify", self.verify),
+        ]
+    }
+}
+
 /// How long an orchestrator that said it is full goes last for new streams.
 pub const FULL_FOR: Duration = Duration::from_secs(5);
 
@@ -241,6 +299,7 @@ impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
         self: Arc<Self>,
         segment: IncomingSegment,
     ) -> Result<Vec<RenditionOut>, ProcessError> {
+        let started = Instant::now();
         let bytes = segment.bytes.clone();
         let info = tokio::task::spawn_blocking(move || peerflow_media::probe_bytes(&bytes))
             .await
@@ -273,6 +332,8 @@ impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
             .get(&segment.stream)
             .copied()
             .unwrap_or_default();
+        let prepared = started.elapsed();
+        let attempts_started = Instant::now();
         let mut last = String::from("no orchestrator offers the service");
         // Whether every orchestrator tried said the segment is bad, or that it is full.
         let (mut tried, mut bad_segment, mut full) = (0usize, 0usize, 0usize);
@@ -306,6 +367,7 @@ impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
                         .submit(&c, &request, &segment, pixels, block, &ceiling, &mut spent)
                         .await;
                     me.paid(&request.stream, &spent);
+                    let checking = Instant::now();
                     let outcome = match submitted {
                         Ok(verified) => {
                             me.check(&request.stream, segment, format, info, verified)
@@ -313,11 +375,11 @@ impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
                         }
                         Err(e) => Outcome::Failed(e),
                     };
-                    (c, started.elapsed(), outcome)
+                    (c, started.elapsed(), outcome, checking.elapsed())
                 });
             }
             while let Some(joined) = attempts.join_next().await {
-                let (c, took, outcome) =
+                let (c, took, outcome, verify) =
                     joined.map_err(|e| ProcessError::Unavailable(e.to_string()))?;
                 tried += 1;
                 let name = match &outcome {
@@ -336,7 +398,19 @@ impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
                         self.stats
                             .chose(&segment.stream, segment.seq, c.address, &c.uri);
                         attempts.abort_all();
+                        let attempts_took = attempts_started.elapsed();
+                        // Keeping the signed result is part of verifying it.
+                        let keeping = Instant::now();
                         self.keep_evidence(&segment, &verified.evidence).await;
+                        let stages = Spent {
+                            received: segment.received_in,
+                            prepared,
+                            attempts: attempts_took,
+                            attempt: took,
+                            verify: verify + keeping.elapsed(),
+                        }
+                        .stages(&verified);
+                        self.record_stages(&segment.stream, &stages);
                         return self.renditions(verified.parts, info.duration_s);
                     }
                     Outcome::Faulty(verified, finding) => {
@@ -398,6 +472,21 @@ impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
                 }
             }
         }
+    }
+
+    /// Counts where a published segment of `stream` spent its time (the last stage, publishing,
+    /// comes from the broadcaster: [`SegmentProcessor::published`]).
+    fn record_stages(&self, stream: &str, stages: &[(&'static str, Duration)]) {
+        for (stage, took) in stages {
+            self.metrics.observe(
+                STAGE_SECONDS,
+                STAGE_HELP,
+                LATENCY_BUCKETS,
+                &[("stage", stage)],
+                took.as_secs_f64(),
+            );
+        }
+        self.stats.stages(stream, stages);
     }
 
     /// `ranked` in the order `stream`'s segment tries them: the orchestrator that served its last
@@ -661,6 +750,10 @@ impl<P: Provider + Clone + 'static> SegmentProcessor for NetworkHandle<P> {
 
     fn forget(&self, stream: &str) {
         self.0.stats.forget(stream);
+    }
+
+    fn published(&self, stream: &str, took: Duration) {
+        self.0.record_stages(stream, &[("publish", took)]);
     }
 }
 

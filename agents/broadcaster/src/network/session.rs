@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use alloy::primitives::{Address, U256};
 use peerflow_protocol::api::RENDITION_HEADER;
@@ -23,6 +23,7 @@ use peerflow_protocol::multipart::{self, Part};
 use peerflow_protocol::result::{
     RESULT_SIGNATURE_HEADER, ResultDomain, ResultError, parse_signature_header,
 };
+use peerflow_protocol::timing::{SERVER_TIMING_HEADER, parse_server_timing};
 use peerflow_protocol::{SegmentResult, Signature, SignedResult, TicketDomain};
 use tokio::sync::Mutex;
 
@@ -119,6 +120,12 @@ pub struct Verified {
     pub parts: Vec<Part>,
     /// The signed result, kept as evidence.
     pub evidence: SignedResult,
+    /// Time spent paying (quotes, tickets, the request's signature) and on the wire with the
+    /// orchestrator (every try at it), and the stages it said its own time went to (its
+    /// `Server-Timing`, milliseconds: its word, for the accounts only).
+    pub paying: Duration,
+    pub round_trip: Duration,
+    pub remote_stages: Vec<(String, f64)>,
 }
 
 struct Quote {
@@ -249,16 +256,24 @@ impl Payer {
     ) -> Result<Verified, AttemptError> {
         let (mut refreshed, mut caught_up) = (false, false);
         let mut paid = false;
+        let (mut paying, mut round_trip) = (Duration::ZERO, Duration::ZERO);
         loop {
+            let started = Instant::now();
             let (payment, spend, cost) = self
                 .payment_for(to, pixels, block, ceiling, refreshed, caught_up)
                 .await?;
             spent.add(&spend);
             paid |= spend.tickets > 0;
             let auth = self.sign_request(to, request, segment).await?;
-            match self.post(to, request, &payment, &auth, segment).await {
-                Ok(verified) => {
+            paying += started.elapsed();
+            let sent = Instant::now();
+            let posted = self.post(to, request, &payment, &auth, segment).await;
+            round_trip += sent.elapsed();
+            match posted {
+                Ok(mut verified) => {
                     self.ledger.charged(to.address, cost);
+                    verified.paying = paying;
+                    verified.round_trip = round_trip;
                     return Ok(verified);
                 }
                 Err(AttemptError::Refused { code, .. })
@@ -518,6 +533,12 @@ impl Payer {
             .headers()
             .get(RESULT_SIGNATURE_HEADER)
             .map(|v| v.to_str().unwrap_or_default().to_string());
+        let remote_stages = reply
+            .headers()
+            .get(SERVER_TIMING_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(parse_server_timing)
+            .unwrap_or_default();
         let body = read_limited(reply, self.max_reply_bytes).await?;
         if let Some(balance) = balance
             && let Some(q) = self.slot(to.address).lock().await.as_mut()
@@ -526,7 +547,9 @@ impl Payer {
         }
         let parts = multipart::decode(&content_type, &body)
             .map_err(|e| AttemptError::BadReply(e.to_string()))?;
-        self.verify(to, request, segment, parts, signature.as_deref())
+        let mut verified = self.verify(to, request, segment, parts, signature.as_deref())?;
+        verified.remote_stages = remote_stages;
+        Ok(verified)
     }
 
     /// Recomputes the result from what we sent and received, and checks `to` (or its hot key) signed
@@ -561,6 +584,9 @@ impl Payer {
         Ok(Verified {
             parts,
             evidence: SignedResult::new(result, &self.result_domain, &signature),
+            paying: Duration::ZERO,
+            round_trip: Duration::ZERO,
+            remote_stages: Vec::new(),
         })
     }
 }

@@ -52,6 +52,13 @@ impl Latency {
     pub fn mean_ms(&self) -> Option<f64> {
         (self.count > 0).then(|| self.total_ms / self.count as f64)
     }
+
+    fn add(&mut self, took: Duration) {
+        let ms = took.as_secs_f64() * 1e3;
+        self.last_ms = ms;
+        self.total_ms += ms;
+        self.count += 1;
+    }
 }
 
 /// Verification results of one stream.
@@ -88,7 +95,27 @@ pub struct StreamRecord {
     pub spend: Spend,
     /// Orchestrator quotes refused for this stream's segments, by reason.
     pub refused: BTreeMap<&'static str, u64>,
+    /// Where published segments' time went, by stage (see [`STAGES`]).
+    pub stages: BTreeMap<&'static str, Latency>,
 }
+
+/// The stages of a published segment's time, in order: its body arriving, probing it and
+/// choosing orchestrators, attempts that failed before the one used, paying (quote, tickets,
+/// request signature), the network both ways, the orchestrator's own work before and after the
+/// transcoder (request check, probe and admission, booking the tickets, signing), waiting for a
+/// transcoder there, transcoding, our verification, and publishing (recording, playlists).
+pub const STAGES: [&str; 10] = [
+    "receive",
+    "prepare",
+    "failover",
+    "pay",
+    "transfer",
+    "orchestrator",
+    "queue",
+    "transcode",
+    "verify",
+    "publish",
+];
 
 impl StreamRecord {
     /// Adds `other`'s counts to this record (its latest orchestrator is left out).
@@ -101,6 +128,12 @@ impl StreamRecord {
         self.spend.add(&other.spend);
         for (&reason, &count) in &other.refused {
             *self.refused.entry(reason).or_default() += count;
+        }
+        for (&stage, other) in &other.stages {
+            let mine = self.stages.entry(stage).or_default();
+            mine.last_ms = other.last_ms;
+            mine.total_ms += other.total_ms;
+            mine.count += other.count;
         }
     }
 }
@@ -207,6 +240,15 @@ impl StreamStats {
             r.latency.last_ms = ms;
             r.latency.total_ms += ms;
             r.latency.count += 1;
+        });
+    }
+
+    /// A published segment of `stream` spent `took` in each stage named.
+    pub fn stages(&self, stream: &str, stages: &[(&'static str, Duration)]) {
+        self.update(stream, |r| {
+            for (stage, took) in stages {
+                r.stages.entry(stage).or_default().add(*took);
+            }
         });
     }
 

@@ -53,7 +53,10 @@
 //!   "verification": { "segmentsChecked": 11, "renditionsChecked": 22, "renditionsSampled": 2,
 //!                     "faults": [ { "code": 3, "name": "wrong_resolution", "count": 1 } ] },
 //!   "money": { "ticketsSent": 40, "faceValueSent": Wei, "expectedValue": Wei },
-//!   "quotesRefused": { "segment_price_too_high": 1 }
+//!   "quotesRefused": { "segment_price_too_high": 1 },
+//!   "stages": [ { "stage": "receive", "lastMs": 3.1, "meanMs": 2.8 }, …,   // where the time went:
+//!               { "stage": "transcode", "lastMs": 612.0, "meanMs": 598.4 }, …  // see stats::STAGES
+//!               { "stage": "publish", "lastMs": 4.0, "meanMs": 3.7 } ]
 //! }
 //! ```
 //!
@@ -217,6 +220,17 @@ pub struct StreamStatus {
     pub money: MoneyStatus,
     /// Quotes refused for this stream's segments, by reason.
     pub quotes_refused: std::collections::BTreeMap<&'static str, u64>,
+    /// Where its published segments' time went, stage by stage in order (see
+    /// `peerflow_broadcaster::network::stats::STAGES`): the last segment's and the mean.
+    pub stages: Vec<StageStatus>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StageStatus {
+    pub stage: &'static str,
+    pub last_ms: f64,
+    pub mean_ms: f64,
 }
 
 #[derive(Debug, Serialize)]
@@ -301,6 +315,17 @@ fn stream_status(
             face_value_sent: Wei(record.spend.face_value),
             expected_value: Wei(record.spend.expected_value),
         },
+        stages: super::stats::STAGES
+            .iter()
+            .filter_map(|stage| {
+                let l = record.stages.get(stage)?;
+                Some(StageStatus {
+                    stage,
+                    last_ms: l.last_ms,
+                    mean_ms: l.mean_ms()?,
+                })
+            })
+            .collect(),
         quotes_refused: record.refused,
     }
 }
