@@ -6,6 +6,7 @@ use crate::common::service_config;
 use std::time::Duration;
 
 use alloy::primitives::utils::parse_ether;
+use alloy::providers::Provider;
 use alloy::providers::ext::AnvilApi;
 use alloy::rpc::types::anvil::ReorgOptions;
 use peerflow_chain::actions::{give, register_orchestrator};
@@ -78,7 +79,9 @@ async fn orchestrator_rewards_every_round_and_keeps_its_secret() {
     }
     assert!(staking.pendingStake(me).call().await.unwrap() > parse_ether("100").unwrap());
 
-    // A reorg takes the last reward() out (it is in the newest block): it is called again.
+    // A reorg takes the last reward() out: it is called again. (Its block is not always the
+    // newest: a call sent while `anvil_mine` was still mining the round's blocks lands in one of
+    // them, so the reorg goes as deep as that block.)
     let rewarded = |r: &peerflow_orchestrator::service::RunningOrchestrator<_>| {
         r.node
             .metrics()
@@ -86,9 +89,24 @@ async fn orchestrator_rewards_every_round_and_keeps_its_secret() {
     };
     let calls = rewarded(&running);
     let round = staking.currentRound().call().await.unwrap();
+    let head = deployer.get_block_number().await.unwrap();
+    let mut depth = None;
+    for back in 0..=d.round_length {
+        let block = deployer
+            .get_block_by_number((head - back).into())
+            .full()
+            .await
+            .unwrap()
+            .unwrap();
+        if block.transactions.txns().any(|tx| tx.inner.signer() == me) {
+            depth = Some(back + 1);
+            break;
+        }
+    }
+    let depth = depth.expect("the reward() call is in the round's blocks");
     deployer
         .anvil_reorg(ReorgOptions {
-            depth: 1,
+            depth,
             tx_block_pairs: vec![],
         })
         .await
