@@ -3,13 +3,17 @@
 //! the next orchestrator) instead of letting every stream fall behind real time.
 //!
 //! A stream's demand is the output pixels per second its segments ask for (each profile's width
-//! × height × the segment's frames, over the segment's duration). Its first segment is admitted
-//! if the demand of the streams held plus its own fits the capacity; later segments of a held
-//! stream always pass (a stream taken on keeps its place; its demand follows its segments). A
-//! stream is let go after [`IDLE`] without a segment. An orchestrator holding no stream admits
-//! the first one whatever its estimate. A first segment holds its place only while
-//! its request runs and for good once its renditions are signed: a request that fails (unpaid,
-//! say) frees it at once, so refused payments cannot fill the orchestrator.
+//! × height × the segment's frames, over its duration: see [`demand`]). A new stream fits if the
+//! demand of the streams held plus its own is within the capacity; an orchestrator holding no
+//! stream takes one whatever its estimate. A held stream passes unless its demand grows by more
+//! than a quarter beyond what it was taken on with and the growth does not fit.
+//!
+//! A segment is checked twice: before its payment is booked ([`Admission::check`], nothing
+//! taken), and when its work is paid for ([`Admission::admit`], which takes the place). A place is
+//! held for good, and a held stream's demand and time updated, only once a segment has been served
+//! ([`Seat::keep`]): a request that fails (unpaid, say) takes nothing and refreshes nothing, so
+//! neither refused payments nor unpaid segments can fill the orchestrator or keep a stream's place.
+//! A stream is let go [`Admission::idle`] after its last segment was served.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -18,23 +22,49 @@ use std::time::{Duration, Instant};
 use alloy::primitives::Address;
 use serde::Serialize;
 
-/// How long a stream keeps its place without a segment.
+/// How long a stream keeps its place after its last segment was served, by default.
 pub const IDLE: Duration = Duration::from_secs(10);
+
+/// The shortest and longest a segment counts for in its stream's demand: its own timestamps are
+/// the sender's word, so a segment claiming a millisecond (a huge demand for a few paid frames)
+/// or an hour (no demand at all) counts as one or ten seconds.
+pub const SEGMENT_SECONDS: (f64, f64) = (1.0, 10.0);
+
+/// The output pixels per second a segment of `frames` frames, each `pixels_per_frame` output
+/// pixels over its profiles, asks for when it says it lasts `seconds`.
+pub fn demand(pixels_per_frame: u64, frames: u64, seconds: f64) -> u64 {
+    let seconds = if seconds.is_finite() {
+        seconds.clamp(SEGMENT_SECONDS.0, SEGMENT_SECONDS.1)
+    } else {
+        SEGMENT_SECONDS.0
+    };
+    (pixels_per_frame as f64 * frames as f64 / seconds).min(u64::MAX as f64) as u64
+}
 
 type Key = (Address, String);
 
 struct Held {
     demand: u64,
-    last_seen: Instant,
+    last_served: Instant,
+    /// A segment of it was served (until then, its first segments' requests hold the place).
+    served: bool,
+    /// Admitted segments whose requests are still running.
+    in_flight: u32,
 }
 
 /// The streams held, by (broadcaster, stream name).
-#[derive(Default)]
 pub struct Admission {
     held: Mutex<HashMap<Key, Held>>,
+    idle: Duration,
 }
 
-/// A new stream did not fit.
+impl Default for Admission {
+    fn default() -> Self {
+        Self::new(IDLE)
+    }
+}
+
+/// A new stream, or a held one's growth, did not fit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error(
     "a stream of {demand} output pixels/s does not fit: {held} pixels/s held of {capacity} pixels/s"
@@ -54,30 +84,79 @@ pub struct Load {
     pub demand: u64,
 }
 
-/// A segment's place: for a new stream, given back on drop unless [`Seat::keep`] was called.
+/// A paid segment's place: kept with [`Seat::keep`] once the segment is served; dropped
+/// otherwise, when it gives back a new stream's place.
 pub struct Seat<'a> {
     admission: &'a Admission,
-    key: Option<Key>,
+    key: Key,
+    demand: u64,
+    kept: bool,
 }
 
 impl Seat<'_> {
-    /// The segment was served: its stream keeps its place.
+    /// The segment was served: its stream keeps its place, with this segment's demand.
     pub fn keep(mut self) {
-        self.key = None;
+        self.kept = true;
+        let admission = self.admission;
+        let mut held = admission.held.lock().expect("admission");
+        if let Some(h) = held.get_mut(&self.key) {
+            h.demand = self.demand;
+            h.last_served = Instant::now();
+            h.served = true;
+            h.in_flight = h.in_flight.saturating_sub(1);
+        }
     }
 }
 
 impl Drop for Seat<'_> {
     fn drop(&mut self) {
-        if let Some(key) = self.key.take() {
-            self.admission.held.lock().expect("admission").remove(&key);
+        if self.kept {
+            return;
+        }
+        let mut held = self.admission.held.lock().expect("admission");
+        if let Some(h) = held.get_mut(&self.key) {
+            h.in_flight = h.in_flight.saturating_sub(1);
+            if !h.served && h.in_flight == 0 {
+                held.remove(&self.key);
+            }
         }
     }
 }
 
 impl Admission {
-    /// Admits a segment of `stream` from `broadcaster` asking `demand` output pixels per second,
-    /// against `capacity` pixels per second.
+    /// Streams are let go `idle` after their last segment was served.
+    pub fn new(idle: Duration) -> Self {
+        Self {
+            held: Mutex::new(HashMap::new()),
+            idle,
+        }
+    }
+
+    /// How long a stream keeps its place after its last segment was served.
+    pub fn idle(&self) -> Duration {
+        self.idle
+    }
+
+    /// Whether a segment of `stream` from `broadcaster` asking `demand` output pixels per second
+    /// would be admitted against `capacity`; takes nothing.
+    pub fn check(
+        &self,
+        broadcaster: Address,
+        stream: &str,
+        demand: u64,
+        capacity: u64,
+    ) -> Result<(), Full> {
+        let mut held = self.held.lock().expect("admission");
+        self.fits(
+            &mut held,
+            &(broadcaster, stream.to_owned()),
+            demand,
+            capacity,
+        )
+    }
+
+    /// Admits a paid segment of `stream`: a new stream takes its place now (given back if the
+    /// segment is not served).
     pub fn admit(
         &self,
         broadcaster: Address,
@@ -85,52 +164,72 @@ impl Admission {
         demand: u64,
         capacity: u64,
     ) -> Result<Seat<'_>, Full> {
-        let now = Instant::now();
-        let mut held = self.held.lock().expect("admission");
-        held.retain(|_, h| now.duration_since(h.last_seen) < IDLE);
         let key = (broadcaster, stream.to_owned());
-        if let Some(h) = held.get_mut(&key) {
-            h.demand = demand;
-            h.last_seen = now;
-            return Ok(Seat {
-                admission: self,
-                key: None,
-            });
-        }
-        let total: u64 = held.values().map(|h| h.demand).sum();
-        // An orchestrator holding no stream takes one whatever its estimate: refusing it would
-        // help no broadcaster (a transcoder not connected yet, or a low measurement, would turn
-        // away every stream), and its jobs then correct the estimate.
-        if !held.is_empty() && total.saturating_add(demand) > capacity {
-            return Err(Full {
+        let mut held = self.held.lock().expect("admission");
+        self.fits(&mut held, &key, demand, capacity)?;
+        held.entry(key.clone())
+            .or_insert(Held {
                 demand,
-                held: total,
-                capacity,
-            });
-        }
-        held.insert(
-            key.clone(),
-            Held {
-                demand,
-                last_seen: now,
-            },
-        );
+                last_served: Instant::now(),
+                served: false,
+                in_flight: 0,
+            })
+            .in_flight += 1;
         Ok(Seat {
             admission: self,
-            key: Some(key),
+            key,
+            demand,
+            kept: false,
         })
+    }
+
+    fn fits(
+        &self,
+        held: &mut HashMap<Key, Held>,
+        key: &Key,
+        demand: u64,
+        capacity: u64,
+    ) -> Result<(), Full> {
+        let now = Instant::now();
+        held.retain(|_, h| {
+            !h.served || h.in_flight > 0 || now.duration_since(h.last_served) < self.idle
+        });
+        let total = held
+            .values()
+            .fold(0u64, |sum, h| sum.saturating_add(h.demand));
+        let full = |demand| Full {
+            demand,
+            held: total,
+            capacity,
+        };
+        match held.get(key) {
+            // A held stream passes, unless it grows by more than a quarter and that does not fit.
+            Some(h) => {
+                let grown = demand > h.demand.saturating_add(h.demand / 4);
+                if grown && total.saturating_sub(h.demand).saturating_add(demand) > capacity {
+                    return Err(full(demand));
+                }
+                Ok(())
+            }
+            // An orchestrator holding no stream takes one whatever its estimate: refusing it
+            // would help no broadcaster (a transcoder not connected yet, or a low measurement,
+            // would turn away every stream), and its jobs then correct the estimate.
+            None if held.is_empty() => Ok(()),
+            None if total.saturating_add(demand) > capacity => Err(full(demand)),
+            None => Ok(()),
+        }
     }
 
     /// The streams held now.
     pub fn load(&self) -> Load {
         let now = Instant::now();
         let held = self.held.lock().expect("admission");
-        let live = held
-            .values()
-            .filter(|h| now.duration_since(h.last_seen) < IDLE);
+        let live = held.values().filter(|h| {
+            !h.served || h.in_flight > 0 || now.duration_since(h.last_served) < self.idle
+        });
         Load {
             streams: live.clone().count(),
-            demand: live.map(|h| h.demand).sum(),
+            demand: live.fold(0u64, |sum, h| sum.saturating_add(h.demand)),
         }
     }
 }
@@ -141,12 +240,18 @@ mod tests {
 
     const B: Address = Address::repeat_byte(0xb);
 
+    fn serve(a: &Admission, stream: &str, demand: u64, capacity: u64) -> Result<(), Full> {
+        a.check(B, stream, demand, capacity)?;
+        a.admit(B, stream, demand, capacity)?.keep();
+        Ok(())
+    }
+
     #[test]
-    fn new_streams_fit_or_are_refused_and_held_ones_always_pass() {
+    fn new_streams_fit_or_are_refused_and_held_ones_pass() {
         let a = Admission::default();
-        a.admit(B, "one", 40, 100).unwrap().keep();
-        a.admit(B, "two", 40, 100).unwrap().keep();
-        let full = a.admit(B, "three", 40, 100).err().unwrap();
+        serve(&a, "one", 40, 100).unwrap();
+        serve(&a, "two", 40, 100).unwrap();
+        let full = serve(&a, "three", 40, 100).unwrap_err();
         assert_eq!(
             full,
             Full {
@@ -155,34 +260,74 @@ mod tests {
                 capacity: 100
             }
         );
-        // A held stream passes even once capacity shrank below what is held.
-        a.admit(B, "one", 45, 50).unwrap();
+        // A held stream passes even once capacity shrank below what is held, and may grow a
+        // little; growing much more than that must fit.
+        serve(&a, "one", 45, 50).unwrap();
+        assert!(serve(&a, "one", 90, 100).is_err());
+        serve(&a, "one", 55, 100).unwrap();
         assert_eq!(
             a.load(),
             Load {
                 streams: 2,
-                demand: 85
+                demand: 95
             }
         );
         // The same name from another broadcaster is another stream.
-        assert!(a.admit(Address::repeat_byte(0xc), "one", 40, 100).is_err());
+        assert!(a.check(Address::repeat_byte(0xc), "one", 40, 100).is_err());
     }
 
     #[test]
     fn an_orchestrator_holding_nothing_takes_one_stream_whatever_its_estimate() {
         let a = Admission::default();
-        a.admit(B, "big", 500, 0).unwrap().keep();
-        assert!(a.admit(B, "small", 1, 0).is_err());
+        serve(&a, "big", 500, 0).unwrap();
+        assert!(serve(&a, "small", 1, 0).is_err());
     }
 
     #[test]
-    fn a_first_segment_that_fails_frees_its_place() {
+    fn a_first_segment_not_served_frees_its_place_and_refreshes_nothing() {
         let a = Admission::default();
         let seat = a.admit(B, "one", 60, 100).unwrap();
-        assert!(a.admit(B, "two", 60, 100).is_err(), "held while it runs");
+        assert!(a.check(B, "two", 60, 100).is_err(), "held while it runs");
+        // A second segment of the same new stream at once passes as held.
+        let second = a.admit(B, "one", 60, 100).unwrap();
         drop(seat);
-        assert_eq!(a.load().streams, 0);
-        a.admit(B, "two", 60, 100).unwrap().keep();
+        assert_eq!(a.load().streams, 1, "still running");
+        second.keep();
         assert_eq!(a.load().streams, 1);
+
+        let b = Admission::default();
+        drop(b.admit(B, "one", 60, 100).unwrap());
+        assert_eq!(b.load().streams, 0);
+        serve(&b, "two", 60, 100).unwrap();
+        assert_eq!(b.load().streams, 1);
+    }
+
+    #[test]
+    fn a_held_stream_is_let_go_after_its_idle_time_and_unserved_segments_do_not_refresh_it() {
+        let a = Admission::new(Duration::from_millis(200));
+        serve(&a, "one", 60, 100).unwrap();
+        std::thread::sleep(Duration::from_millis(120));
+        // Admitted but not served (the payment failed, say): no refresh.
+        drop(a.admit(B, "one", 60, 100).unwrap());
+        std::thread::sleep(Duration::from_millis(120));
+        assert_eq!(a.load().streams, 0, "let go");
+        serve(&a, "two", 60, 100).unwrap();
+    }
+
+    #[test]
+    fn a_segments_own_timestamps_cannot_claim_a_huge_or_no_demand() {
+        assert_eq!(demand(1_000, 60, 2.0), 30_000);
+        assert_eq!(
+            demand(1_000, 2, 0.001),
+            2_000,
+            "a millisecond counts as a second"
+        );
+        assert_eq!(
+            demand(1_000, 60, 3600.0),
+            6_000,
+            "an hour counts as ten seconds"
+        );
+        assert_eq!(demand(1_000, 60, f64::NAN), 60_000);
+        assert_eq!(demand(u64::MAX, u64::MAX, 1.0), u64::MAX);
     }
 }

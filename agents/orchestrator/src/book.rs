@@ -90,7 +90,9 @@ fn run(mut store: PaymentStore, queue: mpsc::Receiver<Request>, commits: &Atomic
             batch.into_iter().map(|r| (r.tickets, r.reply)).unzip();
         match store.accept_batch(&groups) {
             Ok(outcomes) => {
-                commits.fetch_add(1, Ordering::Relaxed);
+                if outcomes.iter().any(|o| o.booked > 0) {
+                    commits.fetch_add(1, Ordering::Relaxed);
+                }
                 for (reply, outcome) in replies.into_iter().zip(outcomes) {
                     // A caller gone (its request dropped) is told nothing; its tickets stay booked,
                     // as a broadcaster that asks again is told `ticket_replayed`.

@@ -111,7 +111,9 @@ impl From<NodeError> for ApiError {
             "ticket_replayed" | "request_replayed" => StatusCode::CONFLICT,
             "unauthorized_request" | "unauthorized_signer" => StatusCode::UNAUTHORIZED,
             "rate_limited" => StatusCode::TOO_MANY_REQUESTS,
-            "capacity" | "chain_unavailable" | "key_retired" => StatusCode::SERVICE_UNAVAILABLE,
+            "capacity" | "no_transcoder" | "chain_unavailable" | "key_retired" => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             "transcode_failed" => StatusCode::BAD_GATEWAY,
             "internal" => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::PAYMENT_REQUIRED,
@@ -406,7 +408,8 @@ async fn put_result<P: Provider + Clone>(
                 .map(Ok)?
         }
     };
-    node.transcoders.answered(id, node.jobs.is_waiting(id));
+    node.transcoders
+        .answered(id, node.jobs.is_waiting(id), outcome.is_ok());
     if node.jobs.complete(id, outcome) {
         Ok(StatusCode::NO_CONTENT)
     } else {

@@ -32,7 +32,7 @@ pub struct RenditionResult {
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
     #[error("no transcoder took the segment within {0:?}")]
-    NoCapacity(Duration),
+    NoTranscoder(Duration),
     #[error("the segment cannot be transcoded: {0}")]
     BadSegment(String),
     #[error("transcoder failed: {0}")]
@@ -121,7 +121,7 @@ impl JobQueue {
                     queued: queued.elapsed(),
                     transcoding: Duration::ZERO,
                 };
-                (Err(JobError::NoCapacity(timeout)), times)
+                (Err(JobError::NoTranscoder(timeout)), times)
             }
         }
     }

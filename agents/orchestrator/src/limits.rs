@@ -19,6 +19,9 @@ pub struct Limits {
     pub max_unpaid_params: u64,
     /// Keys each rate-limit table tracks at most (least recently seen dropped first).
     pub max_tracked_keys: usize,
+    /// How long a stream keeps its place in admission after its last segment was served
+    /// (see [`crate::admission`]).
+    pub stream_idle: std::time::Duration,
 }
 
 impl Default for Limits {
@@ -30,6 +33,7 @@ impl Default for Limits {
             info_sender_burst: 10.0,
             max_unpaid_params: 10_000,
             max_tracked_keys: 10_000,
+            stream_idle: crate::admission::IDLE,
         }
     }
 }

@@ -15,7 +15,7 @@ use peerflow_protocol::metrics::Metrics;
 use peerflow_protocol::result::ResultSigner;
 use peerflow_protocol::{SegmentResult, Signature, SignatureError, TicketDomain};
 
-use crate::admission::{Admission, Full, Seat};
+use crate::admission::{Admission, Full};
 use crate::book::TicketBook;
 use crate::chain_view::{ChainView, ChainViewError};
 use crate::earnings::EarningsReader;
@@ -95,7 +95,8 @@ impl NodeError {
             }
             Self::Payment(e) => e.code(),
             Self::Chain(_) => "chain_unavailable",
-            Self::Job(JobError::NoCapacity(_)) | Self::Full(_) => "capacity",
+            Self::Full(_) => "capacity",
+            Self::Job(JobError::NoTranscoder(_)) => "no_transcoder",
             Self::Job(JobError::BadSegment(_)) => "bad_segment",
             Self::Job(JobError::Failed(_)) => "transcode_failed",
             Self::BadRequest(_) => "bad_request",
@@ -111,7 +112,7 @@ impl NodeError {
         matches!(
             self,
             Self::Chain(_)
-                | Self::Job(JobError::NoCapacity(_) | JobError::Failed(_))
+                | Self::Job(JobError::NoTranscoder(_) | JobError::Failed(_))
                 | Self::Full(_)
                 | Self::KeyRetired { .. }
         ) || matches!(
@@ -126,11 +127,11 @@ impl NodeError {
     }
 }
 
-/// A segment probed and its stream admitted: the frames it is charged for, and its stream's
-/// place (kept once the segment is served).
-pub struct Admitted<'a> {
+/// A segment probed and its stream found to fit: the frames it is charged for, and the output
+/// pixels per second it asks for (see [`crate::admission`]).
+pub struct Admitted {
     frames: u64,
-    seat: Seat<'a>,
+    demand: u64,
 }
 
 /// Result of a paid segment.
@@ -268,6 +269,7 @@ impl<P: Provider + Clone> Node<P> {
             limits.info_sender_burst,
             limits.max_tracked_keys,
         );
+        self.admission = Admission::new(limits.stream_idle);
         self.limits = limits;
         self
     }
@@ -657,7 +659,7 @@ impl<P: Provider + Clone> Node<P> {
         sender: Address,
         request: &SegmentRequest,
         segment: &[u8],
-    ) -> Result<Admitted<'_>, NodeError> {
+    ) -> Result<Admitted, NodeError> {
         self.check_request(request)?;
         let info = probe(segment).await?;
         let per_frame: u64 = request
@@ -667,22 +669,18 @@ impl<P: Provider + Clone> Node<P> {
             .sum();
         let seconds = if info.duration_s > 0.0 {
             info.duration_s
-        } else if info.fps > 0.0 {
-            info.frames as f64 / info.fps
         } else {
-            info.frames as f64 / 30.0
+            info.frames as f64 / if info.fps > 0.0 { info.fps } else { 30.0 }
         };
-        let demand = (per_frame as f64 * info.frames as f64 / seconds.max(1e-3)) as u64;
-        let capacity = self.capacity();
-        let seat = self
-            .admission
-            .admit(sender, &request.stream, demand, capacity)
+        let demand = crate::admission::demand(per_frame, info.frames, seconds);
+        self.admission
+            .check(sender, &request.stream, demand, self.capacity())
             .inspect_err(|full| {
                 tracing::info!(%sender, stream = %request.stream, %full, "stream refused: no capacity");
             })?;
         Ok(Admitted {
             frames: info.frames,
-            seat,
+            demand,
         })
     }
 
@@ -718,7 +716,7 @@ impl<P: Provider + Clone> Node<P> {
         params: &TicketParams,
         request: SegmentRequest,
         segment: Vec<u8>,
-        admitted: Admitted<'_>,
+        admitted: Admitted,
     ) -> Result<Transcoded, NodeError> {
         self.serving()?;
         let frames = admitted.frames;
@@ -748,6 +746,11 @@ impl<P: Provider + Clone> Node<P> {
                 committed: false,
             }
         };
+        // The place is taken once the work is paid for: a stream that no longer fits (another
+        // took the room since the check) is refused and the reservation given back.
+        let seat =
+            self.admission
+                .admit(sender, &request.stream, admitted.demand, self.capacity())?;
         let (renditions, times) = self
             .jobs
             .run_timed(
@@ -782,7 +785,7 @@ impl<P: Provider + Clone> Node<P> {
         self.serving()?;
         let signature = self.signer.sign(&result)?;
         reservation.commit();
-        admitted.seat.keep();
+        seat.keep();
         let balance = self.store().balance(sender)?;
         self.streams
             .served(sender, &request.stream, request.seq, pixels);

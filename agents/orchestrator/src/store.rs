@@ -3,8 +3,8 @@
 //! never leaves a ticket half-accepted, and a restart keeps both replay protection and every winner.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use alloy_primitives::{Address, B256, U256};
@@ -280,6 +280,7 @@ impl PaymentStore {
         let mut credit: HashMap<Address, U256> = HashMap::new();
         let mut spoken_for: HashMap<Address, U256> = HashMap::new();
         let mut winners: Vec<&Acceptance> = Vec::new();
+        let mut booked_signers: HashSet<Address> = HashSet::new();
         let mut outcomes = Vec::with_capacity(groups.len());
         for group in groups {
             let mut booked = Booked {
@@ -313,6 +314,7 @@ impl PaymentStore {
                     break;
                 }
                 *next = a.nonce + 1;
+                booked_signers.insert(a.signer);
                 if let Some(w) = &a.winner {
                     *pending += w.face_value;
                     winners.push(a);
@@ -326,14 +328,19 @@ impl PaymentStore {
             }
             outcomes.push(booked);
         }
+        // Nothing booked (replays, say): nothing to write, and no commit to wait for.
+        if booked_signers.is_empty() {
+            return Ok(outcomes);
+        }
         {
             let mut set_nonce = tx.prepare_cached(
                 "INSERT INTO nonces VALUES (?1, ?2) ON CONFLICT (signer) DO UPDATE SET next_nonce = ?2",
             )?;
-            for (signer, next) in &next_nonce {
-                set_nonce.execute(params![signer.as_slice(), *next as i64])?;
+            for signer in &booked_signers {
+                set_nonce.execute(params![signer.as_slice(), next_nonce[signer] as i64])?;
             }
         }
+        // Only senders with a booked ticket are in `credit`.
         for (sender, credit) in &credit {
             set_balance_in(&tx, *sender, *credit)?;
         }

@@ -134,9 +134,9 @@ impl Transcoders {
             .insert(job, (name.to_owned(), Instant::now(), pixels));
     }
 
-    /// Job `job`'s result came back; `delivered`: a request still waited for it (only then does
-    /// its time count towards the transcoder's observed rate).
-    pub fn answered(&self, job: u64, delivered: bool) {
+    /// Job `job`'s answer came back; `delivered`: a request still waited for it; `succeeded`:
+    /// renditions, not an error (only a delivered success counts towards its observed rate).
+    pub fn answered(&self, job: u64, delivered: bool, succeeded: bool) {
         let Some((name, taken, pixels)) = self.jobs.lock().expect("transcoder jobs").remove(&job)
         else {
             return;
@@ -144,7 +144,7 @@ impl Transcoders {
         if let Some(e) = self.entries.lock().expect("transcoders").get_mut(&name) {
             e.completed += u64::from(delivered);
             let seconds = taken.elapsed().as_secs_f64();
-            if delivered && pixels > 0 && seconds > 0.0 {
+            if delivered && succeeded && pixels > 0 && seconds > 0.0 {
                 let rate = pixels as f64 / seconds;
                 e.observed = Some(
                     e.observed
@@ -232,7 +232,7 @@ mod tests {
         // The request times out: the job no longer counts as load.
         assert!(waiting.await.unwrap().is_err());
         assert_eq!(registry.connected(&queue, 0)[0].load, 0);
-        registry.answered(job.id, queue.is_waiting(job.id));
+        registry.answered(job.id, queue.is_waiting(job.id), true);
         assert_eq!(
             registry.connected(&queue, 0)[0].completed,
             0,
@@ -245,7 +245,7 @@ mod tests {
         let job = queue.take(Duration::from_secs(1)).await.unwrap();
         registry.took("t1", job.id, job.pixels);
         assert_eq!(registry.connected(&queue, 0)[0].load, 1);
-        registry.answered(job.id, queue.is_waiting(job.id));
+        registry.answered(job.id, queue.is_waiting(job.id), true);
         assert!(queue.complete(job.id, Ok(vec![])));
         waiting.await.unwrap().unwrap();
         let status = registry.connected(&queue, 0);
@@ -265,7 +265,7 @@ mod tests {
         // A job of 20,000 pixels takes 100 ms or more: at most 200,000 pixels/s a job, two slots.
         registry.took("t1", 7, 20_000);
         tokio::time::sleep(Duration::from_millis(100)).await;
-        registry.answered(7, true);
+        registry.answered(7, true, true);
         let estimate = registry.connected(&queue, 0)[0].estimated_pixels_per_second;
         assert!(
             (50_000..=400_000).contains(&estimate),
@@ -274,7 +274,7 @@ mod tests {
         // Faster jobs than it measured never raise it above its measurement.
         for id in 8..20 {
             registry.took("t1", id, 10_000_000);
-            registry.answered(id, true);
+            registry.answered(id, true, true);
         }
         assert_eq!(
             registry.connected(&queue, 0)[0].estimated_pixels_per_second,

@@ -17,7 +17,9 @@ fn transcoder(net: &Net, name: &str, pixels_per_second: u64) -> tokio::task::Joi
                 .get(format!("{url}/v1/transcoder/work?wait=1"))
                 .bearer_auth(TOKEN)
                 .header("x-peerflow-transcoder", &name)
-                .header(TRANSCODER_SLOTS_HEADER, "1")
+                // Many slots: a slow answer on a loaded machine cannot lower the estimate
+                // below what it announces (its jobs' rate times its slots).
+                .header(TRANSCODER_SLOTS_HEADER, "64")
                 .header(TRANSCODER_PIXELS_HEADER, pixels_per_second.to_string())
                 .send()
                 .await
@@ -50,15 +52,19 @@ fn transcoder(net: &Net, name: &str, pixels_per_second: u64) -> tokio::task::Joi
     })
 }
 
-/// Posts the test segment as a segment of `stream`, paid with one fresh ticket.
+/// Posts the test segment as a segment of `stream`, paid with one fresh ticket of account 2.
 async fn push(net: &Net, stream: &str, nonce: u64) -> reqwest::Response {
-    let sender = net.chain.address(2);
+    push_as(net, 2, stream, nonce).await
+}
+
+async fn push_as(net: &Net, account: usize, stream: &str, nonce: u64) -> reqwest::Response {
+    let sender = net.chain.address(account);
     let info = net.info(sender).await;
     let request = SegmentRequest {
         stream: stream.into(),
         ..request()
     };
-    let payment = net.payment(2, &info, nonce, 1);
+    let payment = net.payment(account, &info, nonce, 1);
     let auth = net.auth(&info, sender, &request, &net.segment);
     net.post(&request, &payment, Some(&auth), &net.segment)
         .await
@@ -77,13 +83,27 @@ async fn status(net: &Net) -> serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streams_beyond_the_capacity_are_refused_and_the_held_ones_go_on() {
-    let net = start().await;
+    // Streams are held a minute past their last segment, so that a loaded machine's waits
+    // below cannot let one go.
+    let net = start_with(Limits {
+        info_sender_per_second: 1000.0,
+        info_sender_burst: 1000.0,
+        info_ip_per_second: 1000.0,
+        info_ip_burst: 1000.0,
+        stream_idle: Duration::from_secs(60),
+        ..Limits::default()
+    })
+    .await;
     // The test segment's one 426x240 profile over its frames and duration.
     let info = probe_bytes(&net.segment).unwrap();
     let demand = (426.0 * 240.0 * info.frames as f64 / info.duration_s) as u64;
     // Room for two such streams and a half.
     let t1 = transcoder(&net, "t1", demand * 5 / 2);
     let sender = net.chain.address(2);
+    // A sender whose payment is refused (its deposit cannot cover a ticket) takes no place.
+    let (code, body) = error_of(push_as(&net, 3, "ghost", 0).await).await;
+    assert_eq!((code, body.code.as_str()), (402, "insufficient_deposit"));
+    assert_eq!(status(&net).await["transcoders"]["streamsHeld"], 0);
     let mut nonce = 0;
     for stream in ["a", "b"] {
         let r = push(&net, stream, nonce).await;

@@ -87,12 +87,12 @@ async fn nobody_but_the_sender_can_spend_its_credit() {
     assert_eq!(error_of(r).await.1.code, "ticket_params_expired");
 
     // 5. A genuine request, captured on the wire: it runs once (no transcoder here, so it fails
-    //    with "capacity" and its reservation is given back) ...
+    //    with "no_transcoder" and its reservation is given back) ...
     let genuine = net.auth(&info, victim, &request, &seg);
     let r = net
         .post(&request, &no_tickets(victim), Some(&genuine), &seg)
         .await;
-    assert_eq!(error_of(r).await.1.code, "capacity");
+    assert_eq!(error_of(r).await.1.code, "no_transcoder");
     assert_eq!(
         net.info(victim).await.balance,
         credit,
@@ -271,6 +271,7 @@ async fn a_flood_of_made_up_senders_holds_bounded_state_and_paying_senders_are_s
         info_sender_burst: 3.0,
         max_unpaid_params: 25,
         max_tracked_keys: 64,
+        ..Limits::default()
     };
     let net = start_with(limits).await;
     let payer = net.chain.address(2);

@@ -169,7 +169,8 @@ async fn refused_payments_say_why_and_debit_nothing() {
     let b = net.chain.address(2);
     let info = net.info(b).await;
 
-    // No transcoder connected: the tickets pay, the work is refused with "capacity", nothing is charged.
+    // No transcoder connected: the tickets pay, the work is refused with "no_transcoder" (the
+    // job waited for one in vain), nothing is charged.
     let (status, body) = error_of(
         net.submit(&info, &net.payment(2, &info, 0, 1), &net.segment)
             .await,
@@ -177,7 +178,7 @@ async fn refused_payments_say_why_and_debit_nothing() {
     .await;
     assert_eq!(
         (status, body.code.as_str(), body.retry_elsewhere),
-        (503, "capacity", true)
+        (503, "no_transcoder", true)
     );
     let credit = net.info(b).await.balance;
     assert_eq!(credit, info.ticket_params.ticket_value);

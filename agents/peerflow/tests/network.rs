@@ -540,7 +540,7 @@ async fn premium_streams_send_each_segment_to_two_orchestrators_at_once() {
 async fn a_full_network_refuses_a_new_stream_and_the_running_ones_go_on() {
     use peerflow_media::{Profile, VideoCodec};
     let dir = tempfile::tempdir().unwrap();
-    let segments = testsrc::generate_segments(&dir.path().join("src"), 2, 2, 320, 180, 10).unwrap();
+    let segments = testsrc::generate_segments(&dir.path().join("src"), 3, 2, 320, 180, 10).unwrap();
     let info = probe_bytes(&std::fs::read(&segments[0]).unwrap()).unwrap();
     let demand = (426.0 * 240.0 * info.frames as f64 / info.duration_s) as u64;
     let mut options = DevnetOptions::new(dir.path());
@@ -570,6 +570,11 @@ async fn a_full_network_refuses_a_new_stream_and_the_running_ones_go_on() {
     }
     let (one, two) = (holder("one").await, holder("two").await);
     assert_ne!(one, two, "each orchestrator holds one stream");
+    // Both running (each served a segment a moment ago) when the third stream comes.
+    for stream in ["one", "two"] {
+        let r = put(stream, 1).await;
+        assert_eq!(r.status(), 200, "{stream}: {}", r.text().await.unwrap());
+    }
 
     let r = put("three", 0).await;
     assert_eq!(r.status(), 503);
@@ -577,7 +582,7 @@ async fn a_full_network_refuses_a_new_stream_and_the_running_ones_go_on() {
     assert_eq!(body["error"]["code"], "no_capacity", "{body}");
 
     for stream in ["one", "two"] {
-        let r = put(stream, 1).await;
+        let r = put(stream, 2).await;
         assert_eq!(r.status(), 200, "{stream}: {}", r.text().await.unwrap());
     }
     assert_eq!((holder("one").await, holder("two").await), (one, two));
@@ -607,7 +612,7 @@ async fn a_full_network_refuses_a_new_stream_and_the_running_ones_go_on() {
         );
     }
     assert_eq!(
-        transcoded, 4.0,
+        transcoded, 6.0,
         "every transcoded segment's stages are counted"
     );
 
@@ -655,6 +660,6 @@ async fn a_full_network_refuses_a_new_stream_and_the_running_ones_go_on() {
             "peerflow_broadcaster_segment_stage_seconds_count",
             &[("stage", "publish")]
         ),
-        4.0
+        6.0
     );
 }

@@ -44,6 +44,9 @@ pub enum AttemptError {
         retry_elsewhere: bool,
         /// Tickets were sent with the request that was refused.
         paid: bool,
+        /// …after the orchestrator said our credit was short and we paid the segment in full
+        /// again on our books' word.
+        repaid: bool,
     },
     #[error("unreachable: {0}")]
     Unreachable(String),
@@ -93,10 +96,14 @@ impl AttemptError {
         }
     }
 
-    /// The orchestrator is full (`capacity`): it takes on no new stream now. Not a failure of
-    /// its own (tickets sent with the refused request stay in our books as credit there).
+    /// The orchestrator is full (`capacity`): it takes on no new stream now, which is not a
+    /// failure of its own. Tickets sent with the refused request stay in our books as credit
+    /// there (our next segments there send fewer), whether or not it booked them: one that did
+    /// and refuses anyway gains nothing it can spend. Not after we paid a segment in full again
+    /// on its word that our credit was short: that refusal is its failure (else "short, then
+    /// full" would be paid in full once per try).
     pub fn is_capacity(&self) -> bool {
-        matches!(self, Self::Refused { code, .. } if code == "capacity")
+        matches!(self, Self::Refused { code, repaid: false, .. } if code == "capacity")
     }
 
     /// The orchestrator says the segment itself is bad: no orchestrator will take it.
@@ -305,6 +312,7 @@ impl Payer {
                         message,
                         retry_elsewhere,
                         paid,
+                        repaid: caught_up,
                     });
                 }
                 Err(other) => return Err(other),
@@ -600,12 +608,14 @@ async fn refusal(reply: reqwest::Response) -> AttemptError {
             message: e.message,
             retry_elsewhere: e.retry_elsewhere,
             paid: false,
+            repaid: false,
         },
         _ => AttemptError::Refused {
             code: format!("http_{}", status.as_u16()),
             message: status.to_string(),
             retry_elsewhere: true,
             paid: false,
+            repaid: false,
         },
     }
 }

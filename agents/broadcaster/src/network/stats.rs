@@ -275,7 +275,6 @@ impl StreamStats {
         self.update(stream, |r| r.spend.add(spend));
     }
 
-    /// The record of `stream`, if the network ever saw it.
     /// The orchestrator that served `stream`'s latest published segment.
     pub fn chosen(&self, stream: &str) -> Option<Address> {
         self.lock()
@@ -284,6 +283,7 @@ impl StreamStats {
             .and_then(|(_, r)| r.chosen.as_ref().map(|c| c.address))
     }
 
+    /// The record of `stream`, if the network ever saw it.
     pub fn get(&self, stream: &str) -> Option<StreamRecord> {
         self.lock().streams.get(stream).map(|(_, r)| r.clone())
     }
