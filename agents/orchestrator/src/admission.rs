@@ -22,19 +22,23 @@ use std::time::{Duration, Instant};
 use alloy::primitives::Address;
 use serde::Serialize;
 
-/// How long a stream keeps its place after its last segment was served, by default.
-pub const IDLE: Duration = Duration::from_secs(10);
+/// How long a stream keeps its place after its last segment was served, by default: twice the
+/// longest a segment counts for, so that a stream of long segments is not let go between two.
+pub const IDLE: Duration = Duration::from_secs(20);
 
 /// The shortest and longest a segment counts for in its stream's demand: its own timestamps are
 /// the sender's word, so a segment claiming a millisecond (a huge demand for a few paid frames)
-/// or an hour (no demand at all) counts as one or ten seconds.
+/// or an hour (no demand at all) counts as one or ten seconds (and never as slower than 10 frames
+/// a second).
 pub const SEGMENT_SECONDS: (f64, f64) = (1.0, 10.0);
 
 /// The output pixels per second a segment of `frames` frames, each `pixels_per_frame` output
 /// pixels over its profiles, asks for when it says it lasts `seconds`.
 pub fn demand(pixels_per_frame: u64, frames: u64, seconds: f64) -> u64 {
+    // Nor may it claim to be slower than 10 frames a second (a 60-frame segment claiming 10 s).
+    let longest = (frames as f64 / 10.0).clamp(SEGMENT_SECONDS.0, SEGMENT_SECONDS.1);
     let seconds = if seconds.is_finite() {
-        seconds.clamp(SEGMENT_SECONDS.0, SEGMENT_SECONDS.1)
+        seconds.clamp(SEGMENT_SECONDS.0, longest)
     } else {
         SEGMENT_SECONDS.0
     };
@@ -44,12 +48,27 @@ pub fn demand(pixels_per_frame: u64, frames: u64, seconds: f64) -> u64 {
 type Key = (Address, String);
 
 struct Held {
+    /// What its latest segment asks for (counted against the capacity).
     demand: u64,
+    /// What it was taken on with, or last grew to within the capacity: growth beyond a quarter
+    /// of this must fit.
+    baseline: u64,
+    /// When its last segment was served, or (before that) when its first was admitted.
     last_served: Instant,
     /// A segment of it was served (until then, its first segments' requests hold the place).
     served: bool,
     /// Admitted segments whose requests are still running.
     in_flight: u32,
+}
+
+impl Held {
+    /// Whether it still holds its place at `now`: a served stream until `idle` after its last
+    /// served segment, a stream never served while a first segment runs, for `idle` at most
+    /// (requests that keep failing hold nothing for long).
+    fn live(&self, now: Instant, idle: Duration) -> bool {
+        let recent = now.duration_since(self.last_served) < idle;
+        recent && (self.served || self.in_flight > 0)
+    }
 }
 
 /// The streams held, by (broadcaster, stream name).
@@ -99,12 +118,18 @@ impl Seat<'_> {
         self.kept = true;
         let admission = self.admission;
         let mut held = admission.held.lock().expect("admission");
-        if let Some(h) = held.get_mut(&self.key) {
-            h.demand = self.demand;
-            h.last_served = Instant::now();
-            h.served = true;
-            h.in_flight = h.in_flight.saturating_sub(1);
-        }
+        // Let go meanwhile (a transcode longer than the idle time): it takes its place again.
+        let h = held.entry(self.key.clone()).or_insert(Held {
+            demand: self.demand,
+            baseline: self.demand,
+            last_served: Instant::now(),
+            served: true,
+            in_flight: 1,
+        });
+        h.demand = self.demand;
+        h.last_served = Instant::now();
+        h.served = true;
+        h.in_flight = h.in_flight.saturating_sub(1);
     }
 }
 
@@ -167,14 +192,18 @@ impl Admission {
         let key = (broadcaster, stream.to_owned());
         let mut held = self.held.lock().expect("admission");
         self.fits(&mut held, &key, demand, capacity)?;
-        held.entry(key.clone())
-            .or_insert(Held {
-                demand,
-                last_served: Instant::now(),
-                served: false,
-                in_flight: 0,
-            })
-            .in_flight += 1;
+        let h = held.entry(key.clone()).or_insert(Held {
+            demand,
+            baseline: demand,
+            last_served: Instant::now(),
+            served: false,
+            in_flight: 0,
+        });
+        h.in_flight += 1;
+        // It grew by more than a quarter and that fitted: the growth is its new baseline.
+        if demand > h.baseline.saturating_add(h.baseline / 4) {
+            h.baseline = demand;
+        }
         Ok(Seat {
             admission: self,
             key,
@@ -191,9 +220,7 @@ impl Admission {
         capacity: u64,
     ) -> Result<(), Full> {
         let now = Instant::now();
-        held.retain(|_, h| {
-            !h.served || h.in_flight > 0 || now.duration_since(h.last_served) < self.idle
-        });
+        held.retain(|_, h| h.live(now, self.idle));
         let total = held
             .values()
             .fold(0u64, |sum, h| sum.saturating_add(h.demand));
@@ -205,7 +232,7 @@ impl Admission {
         match held.get(key) {
             // A held stream passes, unless it grows by more than a quarter and that does not fit.
             Some(h) => {
-                let grown = demand > h.demand.saturating_add(h.demand / 4);
+                let grown = demand > h.baseline.saturating_add(h.baseline / 4);
                 if grown && total.saturating_sub(h.demand).saturating_add(demand) > capacity {
                     return Err(full(demand));
                 }
@@ -224,9 +251,7 @@ impl Admission {
     pub fn load(&self) -> Load {
         let now = Instant::now();
         let held = self.held.lock().expect("admission");
-        let live = held.values().filter(|h| {
-            !h.served || h.in_flight > 0 || now.duration_since(h.last_served) < self.idle
-        });
+        let live = held.values().filter(|h| h.live(now, self.idle));
         Load {
             streams: live.clone().count(),
             demand: live.fold(0u64, |sum, h| sum.saturating_add(h.demand)),
@@ -277,6 +302,28 @@ mod tests {
     }
 
     #[test]
+    fn requests_that_never_get_served_hold_a_new_streams_place_for_the_idle_time_at_most() {
+        let a = Admission::new(Duration::from_millis(150));
+        let stuck = a.admit(B, "stuck", 60, 100).unwrap();
+        assert!(a.check(B, "other", 60, 100).is_err());
+        std::thread::sleep(Duration::from_millis(200));
+        serve(&a, "other", 60, 100).unwrap();
+        drop(stuck);
+        assert_eq!(a.load().streams, 1);
+    }
+
+    #[test]
+    fn a_held_streams_demand_cannot_creep_up_a_quarter_at_a_time() {
+        let a = Admission::default();
+        serve(&a, "one", 40, 60).unwrap();
+        serve(&a, "two", 10, 60).unwrap();
+        serve(&a, "one", 50, 60).unwrap(); // a quarter more than it came with
+        // Another quarter on top of that is growth beyond its baseline, and must fit: 62 + 10 > 60.
+        assert!(serve(&a, "one", 62, 60).is_err());
+        serve(&a, "one", 49, 60).unwrap();
+    }
+
+    #[test]
     fn an_orchestrator_holding_nothing_takes_one_stream_whatever_its_estimate() {
         let a = Admission::default();
         serve(&a, "big", 500, 0).unwrap();
@@ -324,7 +371,12 @@ mod tests {
         );
         assert_eq!(
             demand(1_000, 60, 3600.0),
-            6_000,
+            10_000,
+            "no slower than 10 frames a second"
+        );
+        assert_eq!(
+            demand(1_000, 600, 3600.0),
+            60_000,
             "an hour counts as ten seconds"
         );
         assert_eq!(demand(1_000, 60, f64::NAN), 60_000);

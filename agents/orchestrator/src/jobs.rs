@@ -56,6 +56,24 @@ pub struct JobTimes {
     pub transcoding: Duration,
 }
 
+/// Takes job `id` out of the queue and the waiting list when dropped (its request is over,
+/// one way or another; a job already answered is gone from both).
+struct Abandoned<'a> {
+    queue: &'a JobQueue,
+    id: u64,
+}
+
+impl Drop for Abandoned<'_> {
+    fn drop(&mut self) {
+        self.queue
+            .queued
+            .lock()
+            .expect("queue")
+            .retain(|j| j.id != self.id);
+        self.queue.waiting.lock().expect("waiting").remove(&self.id);
+    }
+}
+
 /// Jobs waiting for a transcoder, and requests waiting for their job's outcome.
 #[derive(Default)]
 pub struct JobQueue {
@@ -105,6 +123,9 @@ impl JobQueue {
             pixels,
         });
         self.available.notify_one();
+        // A request dropped while it waits (its client gone) takes its job with it: nobody
+        // would pay for the work, and its bytes would sit in the queue.
+        let _abandoned = Abandoned { queue: self, id };
         match tokio::time::timeout(timeout, rx).await {
             Ok(Ok((outcome, taken))) => {
                 let taken = taken.unwrap_or(queued);
@@ -115,8 +136,6 @@ impl JobQueue {
                 (outcome, times)
             }
             _ => {
-                self.queued.lock().expect("queue").retain(|j| j.id != id);
-                self.waiting.lock().expect("waiting").remove(&id);
                 let times = JobTimes {
                     queued: queued.elapsed(),
                     transcoding: Duration::ZERO,
@@ -186,5 +205,32 @@ impl JobQueue {
             Some(w) => w.reply.send((outcome, w.taken)).is_ok(),
             None => false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_request_dropped_while_it_waits_takes_its_job_out_of_the_queue() {
+        let queue = std::sync::Arc::new(JobQueue::default());
+        let q = std::sync::Arc::clone(&queue);
+        let request = SegmentRequest {
+            stream: "s".into(),
+            seq: 0,
+            format: "ts".into(),
+            profiles: vec![],
+        };
+        let waiting =
+            tokio::spawn(async move { q.run(request, vec![1], 10, Duration::from_secs(60)).await });
+        while queue.queued() == 0 {
+            tokio::task::yield_now().await;
+        }
+        waiting.abort();
+        let _ = waiting.await;
+        assert_eq!(queue.queued(), 0, "no transcoder gets unpaid work");
+        assert!(queue.take(Duration::from_millis(10)).await.is_none());
+        assert!(!queue.is_waiting(0));
     }
 }

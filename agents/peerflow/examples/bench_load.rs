@@ -5,8 +5,8 @@
 //! for K = 1, 2, 4, 8. Per K: streams taken on and refused (`no_capacity` on their first push),
 //! segments published, push latency p50/p95, and how far the slowest stream ended behind real
 //! time; then the K at which the first refusal came, beside the capacity the orchestrators
-//! announce and what one stream asks of it. Rounds are 11 s apart, so that the streams of one
-//! are no longer held when the next begins.
+//! announce and what one stream asks of it. Rounds are 21 s apart, so that the streams of one
+//! are no longer held (20 s after their last segment) when the next begins.
 
 use std::time::{Duration, Instant};
 
@@ -150,7 +150,7 @@ async fn main() -> Result<()> {
         if refused > 0 && first_refusal.is_none() {
             first_refusal = Some(k);
         }
-        tokio::time::sleep(Duration::from_secs(11)).await;
+        tokio::time::sleep(Duration::from_secs(21)).await;
     }
     match first_refusal {
         Some(k) => println!("first_refusal_at_k: {k}"),

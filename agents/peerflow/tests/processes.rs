@@ -435,14 +435,18 @@ async fn flood_tickets(
     use peerflow_protocol::Signature;
     use peerflow_protocol::api::{Payment, TicketMsg};
     let http = reqwest::Client::new();
-    let info: OrchestratorInfo = http
-        .get(format!("{url}/v1/info?sender={sender}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    // A sender without credit may be rate-limited a moment (429): ask again.
+    let info: OrchestratorInfo = loop {
+        let r = http
+            .get(format!("{url}/v1/info?sender={sender}"))
+            .send()
+            .await
+            .unwrap();
+        if r.status() == 200 {
+            break r.json().await.unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
     let p = info.ticket_params;
     let mut acked = 0;
     loop {

@@ -59,8 +59,12 @@ impl Stages {
     }
 }
 
+/// The longest stage a `Server-Timing` entry may report (a day), in milliseconds.
+pub const MAX_STAGE_MS: f64 = 86_400_000.0;
+
 /// The stages of a `Server-Timing` header value, in milliseconds; entries without a `dur`, or
-/// with one that is not a finite non-negative number, are left out (the header is the peer's).
+/// with one that is not a number from 0 to [`MAX_STAGE_MS`], are left out (the header is the
+/// peer's).
 pub fn parse_server_timing(value: &str) -> Vec<(String, f64)> {
     value
         .split(',')
@@ -74,7 +78,7 @@ pub fn parse_server_timing(value: &str) -> Vec<(String, f64)> {
                 let (k, v) = p.split_once('=')?;
                 (k.trim() == "dur").then(|| v.trim().parse::<f64>().ok())?
             })?;
-            (ms.is_finite() && ms >= 0.0).then(|| (name.to_owned(), ms))
+            (ms.is_finite() && (0.0..=MAX_STAGE_MS).contains(&ms)).then(|| (name.to_owned(), ms))
         })
         .take(16)
         .collect()
@@ -102,7 +106,7 @@ mod tests {
     #[test]
     fn a_peers_odd_header_gives_only_what_is_sound() {
         let parsed = parse_server_timing(
-            "queue;dur=3.5, nodur, bad;dur=x, neg;dur=-1, inf;dur=inf, db;desc=\"x\";dur=2",
+            "queue;dur=3.5, nodur, bad;dur=x, neg;dur=-1, inf;dur=inf, huge;dur=1e30, db;desc=\"x\";dur=2",
         );
         assert_eq!(
             parsed,

@@ -113,7 +113,8 @@ impl Spent {
     /// splits the round trip; what it does not cover is the network's (`transfer`). Its figures
     /// are its word: each is capped at the round trip.
     fn stages(&self, verified: &Verified) -> Vec<(&'static str, Duration)> {
-        let ms = |ms: f64| Duration::from_secs_f64(ms / 1e3).min(verified.round_trip);
+        let cap = verified.round_trip.as_secs_f64();
+        let ms = |ms: f64| Duration::from_secs_f64((ms / 1e3).clamp(0.0, cap));
         let remote = |name: &str| {
             verified
                 .remote_stages
@@ -489,9 +490,10 @@ impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
         self.stats.stages(stream, stages);
     }
 
-    /// `ranked` in the order `stream`'s segment tries them: the orchestrator that served its last
-    /// segment first (it holds the stream's place: admission there is not asked again), then the
-    /// rest as ranked, those that said they are full (within [`FULL_FOR`]) last.
+    /// `ranked` in the order `stream`'s segment tries them: as ranked, except that those that
+    /// said they are full (within [`FULL_FOR`]) go last, and among those the one that served the
+    /// stream's last segment goes first (it holds the stream's place and takes it; the others
+    /// would only refuse). With nobody full, the ranking alone decides.
     fn in_stream_order(&self, stream: &str, mut ranked: Vec<Candidate>) -> Vec<Candidate> {
         let now = Instant::now();
         let full: Vec<Address> = {
@@ -499,14 +501,18 @@ impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
             full.retain(|_, until| *until > now);
             full.keys().copied().collect()
         };
-        // A stable sort keeps the ranking within each group.
-        ranked.sort_by_key(|c| usize::from(full.contains(&c.address)));
-        if let Some(held) = self.stats.chosen(stream)
-            && let Some(i) = ranked.iter().position(|c| c.address == held)
-        {
-            let c = ranked.remove(i);
-            ranked.insert(0, c);
+        if full.is_empty() {
+            return ranked;
         }
+        let holder = self.stats.chosen(stream);
+        // A stable sort keeps the ranking within each group.
+        ranked.sort_by_key(
+            |c| match (full.contains(&c.address), Some(c.address) == holder) {
+                (false, _) => 0,
+                (true, true) => 1,
+                (true, false) => 2,
+            },
+        );
         ranked
     }
 
