@@ -59,15 +59,30 @@ struct Held {
     served: bool,
     /// Admitted segments whose requests are still running.
     in_flight: u32,
+    /// The time between its last two served segments, once it has had two.
+    gap: Option<Duration>,
 }
 
+/// The least a stream that has shown its pace is held without a segment.
+pub const MIN_HOLD: Duration = Duration::from_secs(4);
+
 impl Held {
-    /// Whether it still holds its place at `now`: a served stream until `idle` after its last
-    /// served segment, a stream never served while a first segment runs, for `idle` at most
-    /// (requests that keep failing hold nothing for long).
+    /// Whether it still holds its place at `now`. A served stream is let go once it has missed
+    /// about three segments at its own pace (three times the gap between its last two, at least
+    /// [`MIN_HOLD`]), and `idle` after its last served segment in any case: a stream that has
+    /// ended frees its place soon, one slowed down by load keeps it. A stream never served
+    /// holds its place while a first segment runs, for `idle` at most (requests that keep failing
+    /// hold nothing for long).
     fn live(&self, now: Instant, idle: Duration) -> bool {
-        let recent = now.duration_since(self.last_served) < idle;
-        recent && (self.served || self.in_flight > 0)
+        let hold = self
+            .gap
+            .map_or(idle, |gap| (gap * 3).clamp(MIN_HOLD.min(idle), idle));
+        let waited = now.duration_since(self.last_served);
+        if self.served {
+            waited < hold
+        } else {
+            self.in_flight > 0 && waited < idle
+        }
     }
 }
 
@@ -119,15 +134,20 @@ impl Seat<'_> {
         let admission = self.admission;
         let mut held = admission.held.lock().expect("admission");
         // Let go meanwhile (a transcode longer than the idle time): it takes its place again.
+        let now = Instant::now();
         let h = held.entry(self.key.clone()).or_insert(Held {
             demand: self.demand,
             baseline: self.demand,
-            last_served: Instant::now(),
-            served: true,
+            last_served: now,
+            served: false,
             in_flight: 1,
+            gap: None,
         });
+        if h.served {
+            h.gap = Some(now.duration_since(h.last_served));
+        }
         h.demand = self.demand;
-        h.last_served = Instant::now();
+        h.last_served = now;
         h.served = true;
         h.in_flight = h.in_flight.saturating_sub(1);
     }
@@ -198,6 +218,7 @@ impl Admission {
             last_served: Instant::now(),
             served: false,
             in_flight: 0,
+            gap: None,
         });
         h.in_flight += 1;
         // It grew by more than a quarter and that fitted: the growth is its new baseline.
@@ -303,13 +324,30 @@ mod tests {
 
     #[test]
     fn requests_that_never_get_served_hold_a_new_streams_place_for_the_idle_time_at_most() {
-        let a = Admission::new(Duration::from_millis(150));
+        let a = Admission::new(Duration::from_secs(1));
         let stuck = a.admit(B, "stuck", 60, 100).unwrap();
         assert!(a.check(B, "other", 60, 100).is_err());
-        std::thread::sleep(Duration::from_millis(200));
+        std::thread::sleep(Duration::from_millis(1100));
         serve(&a, "other", 60, 100).unwrap();
         drop(stuck);
         assert_eq!(a.load().streams, 1);
+    }
+
+    #[test]
+    fn a_stream_that_showed_its_pace_is_let_go_after_missing_three_segments() {
+        let a = Admission::new(Duration::from_secs(60));
+        serve(&a, "ended", 60, 100).unwrap();
+        std::thread::sleep(Duration::from_millis(10));
+        serve(&a, "ended", 60, 100).unwrap();
+        // Its pace is known (a gap of ~10 ms): held for MIN_HOLD, not the minute.
+        assert!(a.check(B, "next", 60, 100).is_err());
+        // With a short idle time, the hold is that (MIN_HOLD is capped by it), then let go.
+        let b = Admission::new(Duration::from_secs(1));
+        serve(&b, "ended", 60, 100).unwrap();
+        serve(&b, "ended", 60, 100).unwrap();
+        assert!(b.check(B, "next", 60, 100).is_err(), "held");
+        std::thread::sleep(Duration::from_millis(1100));
+        serve(&b, "next", 60, 100).unwrap();
     }
 
     #[test]
