@@ -70,6 +70,16 @@ async fn push_as(net: &Net, account: usize, stream: &str, nonce: u64) -> reqwest
         .await
 }
 
+/// One more segment of each of `streams` (each must be served); returns the next nonce.
+async fn keep_pushing(net: &Net, streams: &[&str], mut nonce: u64) -> u64 {
+    for stream in streams {
+        let r = push(net, stream, nonce).await;
+        assert_eq!(r.status(), 200, "{stream}: {}", r.text().await.unwrap());
+        nonce += 1;
+    }
+    nonce
+}
+
 async fn status(net: &Net) -> serde_json::Value {
     net.http
         .get(format!("{}/v1/status", net.url))
@@ -147,13 +157,15 @@ async fn streams_beyond_the_capacity_are_refused_and_the_held_ones_go_on() {
         "{metrics}"
     );
 
-    // A second transcoder joins: the third stream fits at once.
+    // A second transcoder joins: the third stream fits at once. (The running streams keep
+    // pushing meanwhile: a stream that misses a few segments at its pace is let go.)
     let t2 = transcoder(&net, "t2", demand * 5 / 2);
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while status(&net).await["transcoders"]["pixelsPerSecond"] != demand * 5 {
         assert!(std::time::Instant::now() < deadline, "t2 never counted");
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        nonce = keep_pushing(&net, &["a", "b"], nonce).await;
     }
+    nonce = keep_pushing(&net, &["a", "b"], nonce).await;
     let r = push(&net, "c", nonce).await;
     assert_eq!(r.status(), 200, "c: {}", r.text().await.unwrap());
     nonce += 1;
@@ -163,8 +175,9 @@ async fn streams_beyond_the_capacity_are_refused_and_the_held_ones_go_on() {
     let deadline = std::time::Instant::now() + Duration::from_secs(5) + CAPACITY_LINGER;
     while status(&net).await["transcoders"]["pixelsPerSecond"] != demand * 5 / 2 {
         assert!(std::time::Instant::now() < deadline, "t2 still counted");
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        nonce = keep_pushing(&net, &["a", "b", "c"], nonce).await;
     }
+    nonce = keep_pushing(&net, &["a", "b", "c"], nonce).await;
     let (code, body) = error_of(push(&net, "d", nonce).await).await;
     assert_eq!((code, body.code.as_str()), (503, "capacity"));
     for stream in ["a", "b", "c"] {
