@@ -13,7 +13,9 @@
 //! held for good, and a held stream's demand and time updated, only once a segment has been served
 //! ([`Seat::keep`]): a request that fails (unpaid, say) takes nothing and refreshes nothing, so
 //! neither refused payments nor unpaid segments can fill the orchestrator or keep a stream's place.
-//! A stream is let go [`Admission::idle`] after its last segment was served.
+//! A stream that has shown its pace is let go once it has missed about three segments at that
+//! pace (three times the gap between its last two served segments, at least [`MIN_HOLD`]), and
+//! [`Admission::idle`] after its last served segment in any case.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
