@@ -16,11 +16,18 @@ pub enum DevChainError {
     Spawn(#[from] alloy::node_bindings::NodeError),
     #[error("writing anvil's genesis file: {0}")]
     Genesis(std::io::Error),
+    #[error("making anvil's home directory: {0}")]
+    Home(std::io::Error),
 }
 
-/// A running anvil with its funded development accounts. Stops when dropped.
+/// A running anvil with its funded development accounts. Stops when dropped, and leaves nothing
+/// behind: anvil spills old block states to `$HOME/.foundry/anvil/tmp` and never removes them (a
+/// test suite left tens of gigabytes there), so each chain gets a home directory of its own, removed
+/// after anvil has stopped.
 pub struct DevChain {
+    // Fields drop in order: anvil stops (SIGTERM, then SIGKILL) before its home is removed.
     anvil: AnvilInstance,
+    _home: tempfile::TempDir,
     /// The genesis file written for `genesis_block`, removed on drop.
     genesis: Option<PathBuf>,
 }
@@ -62,7 +69,11 @@ impl DevChain {
         if !path.exists() {
             return Err(DevChainError::AnvilNotFound(path));
         }
-        let mut anvil = Anvil::at(path);
+        let home = tempfile::Builder::new()
+            .prefix("peerflow-anvil-")
+            .tempdir()
+            .map_err(DevChainError::Home)?;
+        let mut anvil = Anvil::at(path).env("HOME", home.path());
         if let Some(seconds) = options.block_time {
             anvil = anvil.block_time(seconds);
         }
@@ -95,8 +106,14 @@ impl DevChain {
         };
         Ok(Self {
             anvil: anvil.try_spawn()?,
+            _home: home,
             genesis,
         })
+    }
+
+    /// Anvil's home directory (where it spills old block states), removed once the chain stops.
+    pub fn home(&self) -> &std::path::Path {
+        self._home.path()
     }
 
     /// The port anvil listens on.
