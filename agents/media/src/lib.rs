@@ -35,7 +35,7 @@ pub use capacity::{Capacity, measure_capacity};
 pub use error::MediaError;
 pub use ffmpeg_transcoder::FfmpegTranscoder;
 pub use format::{Container, InputFormat};
-pub use probe::{MediaInfo, probe, probe_bytes, probe_bytes_as};
+pub use probe::{MediaInfo, probe, probe_bytes, probe_bytes_as, probe_packets_bytes};
 pub use profile::{
     LadderError, Profile, VideoCodec, default_ladder, ladder_pixels, validate_ladder,
 };

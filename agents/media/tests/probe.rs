@@ -3,7 +3,7 @@
 use crate::common;
 
 use common::{FRAME_S, assert_close, read, segments};
-use peerflow_media::{probe, probe_bytes};
+use peerflow_media::{MediaInfo, probe, probe_bytes, probe_packets_bytes};
 
 #[test]
 fn probe_reports_a_generated_segment() {
@@ -27,5 +27,24 @@ fn probe_bytes_matches_probe_of_the_file() {
 #[test]
 fn probe_of_garbage_is_a_bad_segment() {
     let err = probe_bytes(&[0x42; 4096]).unwrap_err();
+    assert!(err.is_bad_segment(), "{err}");
+}
+
+#[test]
+fn reading_packets_alone_gives_what_decoding_gives_on_a_clean_segment() {
+    for path in &segments()[..2] {
+        let bytes = read(path);
+        let decoded = probe_bytes(&bytes).unwrap();
+        let counted = probe_packets_bytes(&bytes).unwrap();
+        assert_eq!(counted.frames, 60);
+        assert_eq!(
+            counted,
+            MediaInfo {
+                other_frame_size: None,
+                ..decoded
+            }
+        );
+    }
+    let err = probe_packets_bytes(&[0x42; 4096]).unwrap_err();
     assert!(err.is_bad_segment(), "{err}");
 }

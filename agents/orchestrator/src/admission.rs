@@ -13,9 +13,9 @@
 //! held for good, and a held stream's demand and time updated, only once a segment has been served
 //! ([`Seat::keep`]): a request that fails (unpaid, say) takes nothing and refreshes nothing, so
 //! neither refused payments nor unpaid segments can fill the orchestrator or keep a stream's place.
-//! A stream that has shown its pace is let go once it has missed about three segments at that
-//! pace (three times the gap between its last two served segments, at least [`MIN_HOLD`]), and
-//! [`Admission::idle`] after its last served segment in any case.
+//! A stream is let go once it has missed about three segments at its pace (three times the gap
+//! between its last two served segments, or its first segment's duration until it has had two; at
+//! least [`MIN_HOLD`]), and [`Admission::idle`] after its last served segment in any case.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -37,14 +37,20 @@ pub const SEGMENT_SECONDS: (f64, f64) = (1.0, 10.0);
 /// The output pixels per second a segment of `frames` frames, each `pixels_per_frame` output
 /// pixels over its profiles, asks for when it says it lasts `seconds`.
 pub fn demand(pixels_per_frame: u64, frames: u64, seconds: f64) -> u64 {
+    let seconds = segment_seconds(frames, seconds);
+    (pixels_per_frame as f64 * frames as f64 / seconds).min(u64::MAX as f64) as u64
+}
+
+/// What a segment of `frames` frames that says it lasts `seconds` counts for (see
+/// [`SEGMENT_SECONDS`]).
+pub fn segment_seconds(frames: u64, seconds: f64) -> f64 {
     // Nor may it claim to be slower than 10 frames a second (a 60-frame segment claiming 10 s).
     let longest = (frames as f64 / 10.0).clamp(SEGMENT_SECONDS.0, SEGMENT_SECONDS.1);
-    let seconds = if seconds.is_finite() {
+    if seconds.is_finite() {
         seconds.clamp(SEGMENT_SECONDS.0, longest)
     } else {
         SEGMENT_SECONDS.0
-    };
-    (pixels_per_frame as f64 * frames as f64 / seconds).min(u64::MAX as f64) as u64
+    }
 }
 
 type Key = (Address, String);
@@ -61,7 +67,8 @@ struct Held {
     served: bool,
     /// Admitted segments whose requests are still running.
     in_flight: u32,
-    /// The time between its last two served segments, once it has had two.
+    /// The time between its last two served segments once it has had two; before that, its first
+    /// segment's duration.
     gap: Option<Duration>,
 }
 
@@ -70,9 +77,9 @@ pub const MIN_HOLD: Duration = Duration::from_secs(4);
 
 impl Held {
     /// Whether it still holds its place at `now`. A served stream is let go once it has missed
-    /// about three segments at its own pace (three times the gap between its last two, at least
+    /// about three segments at its own pace (three times its [`gap`](Held::gap), at least
     /// [`MIN_HOLD`]), and `idle` after its last served segment in any case: a stream that has
-    /// ended frees its place soon, one slowed down by load keeps it. A stream never served
+    /// ended (or a single test segment) frees its place soon, one slowed down by load keeps it. A stream never served
     /// holds its place while a first segment runs, for `idle` at most (requests that keep failing
     /// hold nothing for long).
     fn live(&self, now: Instant, idle: Duration) -> bool {
@@ -130,8 +137,10 @@ pub struct Seat<'a> {
 }
 
 impl Seat<'_> {
-    /// The segment was served: its stream keeps its place, with this segment's demand.
-    pub fn keep(mut self) {
+    /// The segment was served: its stream keeps its place, with this segment's demand. `lasted`
+    /// is the segment's duration (as [`segment_seconds`] counts it): the stream's pace until it
+    /// has shown its own.
+    pub fn keep(mut self, lasted: Duration) {
         self.kept = true;
         let admission = self.admission;
         let mut held = admission.held.lock().expect("admission");
@@ -145,9 +154,11 @@ impl Seat<'_> {
             in_flight: 1,
             gap: None,
         });
-        if h.served {
-            h.gap = Some(now.duration_since(h.last_served));
-        }
+        h.gap = Some(if h.served {
+            now.duration_since(h.last_served)
+        } else {
+            lasted
+        });
         h.demand = self.demand;
         h.last_served = now;
         h.served = true;
@@ -290,7 +301,8 @@ mod tests {
 
     fn serve(a: &Admission, stream: &str, demand: u64, capacity: u64) -> Result<(), Full> {
         a.check(B, stream, demand, capacity)?;
-        a.admit(B, stream, demand, capacity)?.keep();
+        a.admit(B, stream, demand, capacity)?
+            .keep(Duration::from_secs(2));
         Ok(())
     }
 
@@ -353,6 +365,18 @@ mod tests {
     }
 
     #[test]
+    fn a_stream_served_once_is_held_for_about_three_of_its_segments_not_the_idle_time() {
+        let a = Admission::new(Duration::from_secs(60));
+        let seat = a.admit(B, "probe", 60, 100).unwrap();
+        // A single segment of a second: held 3 s, which MIN_HOLD (4 s) raises.
+        seat.keep(Duration::from_secs(1));
+        assert!(a.check(B, "next", 60, 100).is_err(), "held");
+        std::thread::sleep(MIN_HOLD + Duration::from_millis(200));
+        serve(&a, "next", 60, 100).unwrap();
+        assert_eq!(a.load().streams, 1, "let go long before the minute");
+    }
+
+    #[test]
     fn a_held_streams_demand_cannot_creep_up_a_quarter_at_a_time() {
         let a = Admission::default();
         serve(&a, "one", 40, 60).unwrap();
@@ -379,7 +403,7 @@ mod tests {
         let second = a.admit(B, "one", 60, 100).unwrap();
         drop(seat);
         assert_eq!(a.load().streams, 1, "still running");
-        second.keep();
+        second.keep(Duration::from_secs(2));
         assert_eq!(a.load().streams, 1);
 
         let b = Admission::default();

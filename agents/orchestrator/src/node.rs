@@ -132,6 +132,8 @@ impl NodeError {
 pub struct Admitted {
     frames: u64,
     demand: u64,
+    /// The segment's duration, as admission counts it.
+    lasted: Duration,
 }
 
 /// Result of a paid segment.
@@ -673,6 +675,8 @@ impl<P: Provider + Clone> Node<P> {
             info.frames as f64 / if info.fps > 0.0 { info.fps } else { 30.0 }
         };
         let demand = crate::admission::demand(per_frame, info.frames, seconds);
+        let lasted =
+            Duration::from_secs_f64(crate::admission::segment_seconds(info.frames, seconds));
         self.admission
             .check(sender, &request.stream, demand, self.capacity())
             .inspect_err(|full| {
@@ -681,6 +685,7 @@ impl<P: Provider + Clone> Node<P> {
         Ok(Admitted {
             frames: info.frames,
             demand,
+            lasted,
         })
     }
 
@@ -785,7 +790,7 @@ impl<P: Provider + Clone> Node<P> {
         self.serving()?;
         let signature = self.signer.sign(&result)?;
         reservation.commit();
-        seat.keep();
+        seat.keep(admitted.lasted);
         let balance = self.store().balance(sender)?;
         self.streams
             .served(sender, &request.stream, request.seq, pixels);
@@ -804,10 +809,12 @@ impl<P: Provider + Clone> Node<P> {
 pub const MAX_DIMENSION: u32 = 8192;
 
 /// `segment` probed by ffprobe (off the async runtime); a segment it cannot read, or without
-/// video frames, is a bad segment.
+/// video frames, is a bad segment. Only its packets are read (the transcoder decodes it anyway,
+/// and a segment whose pictures do not decode fails there, its reservation given back): its
+/// frames are its video packets, as the broadcaster counts them when it pays.
 async fn probe(segment: &[u8]) -> Result<peerflow_media::MediaInfo, NodeError> {
     let bytes = segment.to_vec();
-    let info = tokio::task::spawn_blocking(move || peerflow_media::probe_bytes(&bytes))
+    let info = tokio::task::spawn_blocking(move || peerflow_media::probe_packets_bytes(&bytes))
         .await
         .map_err(|e| JobError::Failed(format!("probe task: {e}")))?
         .map_err(|e| JobError::BadSegment(format!("unreadable segment: {e}")))?;

@@ -32,17 +32,25 @@ struct Entry {
     observed: Option<f64>,
 }
 
+/// The share of a measured throughput that admission may fill. Segments arrive in bursts (a push
+/// waits on the previous answer, several streams' segments land at once), and as the load nears a
+/// machine's throughput its queue, and every stream's latency, grows without bound: a fifth is
+/// kept free. Applied to what transcoders measure at their start and to what their jobs show, not
+/// to a capacity an operator states.
+pub const SUSTAINED: f64 = 0.8;
+
 /// Weight of the newest job in [`Entry::observed`].
 const OBSERVED_WEIGHT: f64 = 0.3;
 
 impl Entry {
-    /// What it can encode per second, as far as this orchestrator can tell: what it measured at
-    /// its start (`default` if it said nothing), lowered to what its jobs show (each job's rate
-    /// times its slots) when they show less (a machine busier than when it measured).
+    /// What it can encode per second, as far as this orchestrator can tell: what it announced at
+    /// its start (`default` if it said nothing), lowered to the [`SUSTAINED`] share of what its
+    /// jobs show (each job's rate times its slots) when that is less (a machine busier than when
+    /// it measured).
     fn estimate(&self, default: u64) -> u64 {
         let reported = self.pixels_per_second.unwrap_or(default);
         match self.observed {
-            Some(rate) => reported.min((rate * f64::from(self.slots.max(1))) as u64),
+            Some(rate) => reported.min((rate * f64::from(self.slots.max(1)) * SUSTAINED) as u64),
             None => reported,
         }
     }
@@ -262,13 +270,14 @@ mod tests {
             1_000_000,
             "what it measured at its start"
         );
-        // A job of 20,000 pixels takes 100 ms or more: at most 200,000 pixels/s a job, two slots.
+        // A job of 20,000 pixels takes 100 ms or more: at most 200,000 pixels/s a job, two slots,
+        // of which the sustained share.
         registry.took("t1", 7, 20_000);
         tokio::time::sleep(Duration::from_millis(100)).await;
         registry.answered(7, true, true);
         let estimate = registry.connected(&queue, 0)[0].estimated_pixels_per_second;
         assert!(
-            (50_000..=400_000).contains(&estimate),
+            (40_000..=(400_000.0 * SUSTAINED) as u64).contains(&estimate),
             "lowered to what its jobs show: {estimate}"
         );
         // Faster jobs than it measured never raise it above its measurement.

@@ -62,7 +62,8 @@ pub struct DevnetOptions {
     /// event scans must start at the deployment block, not at 0.
     pub history_blocks: u64,
     /// What each orchestrator's local transcoder announces it can encode, output pixels per
-    /// second (admission counts on it); `None` measures the machine once for all of them.
+    /// second (admission counts on it); `None` measures the machine once and gives each
+    /// orchestrator its share (they all run on this machine).
     pub capacity: Option<u64>,
 }
 
@@ -235,6 +236,17 @@ pub async fn start(options: &DevnetOptions) -> Result<Devnet> {
     let deployment = deploy_suite(&deployer, &params).await?;
     deployment.save(&options.data_dir.join("deployment.json"))?;
 
+    // Every orchestrator's transcoder runs on this machine: each announces its share of it.
+    let capacity = match options.capacity {
+        Some(c) => Some(c),
+        None if options.orchestrators > 0 => {
+            let machine =
+                crate::roles::local_capacity(Arc::new(peerflow_media::FfmpegTranscoder::new()))
+                    .await?;
+            Some(machine / options.orchestrators as u64)
+        }
+        None => None,
+    };
     let mut orchestrators = Vec::new();
     for i in 1..=options.orchestrators {
         let me = chain.address(i);
@@ -250,14 +262,6 @@ pub async fn start(options: &DevnetOptions) -> Result<Devnet> {
         )
         .await?;
         let opts = orchestrator_opts(options, i, "127.0.0.1:0".parse()?);
-        // Capacity is measured once (same machine for every local orchestrator).
-        let capacity = options.capacity.or_else(|| {
-            orchestrators
-                .first()
-                .map(|(_, o): &(Address, RunningOrchestrator<DynProvider>)| {
-                    o.node.config.capacity_pixels_per_second
-                })
-        });
         let running = start_orchestrator(
             wallet.clone(),
             None,

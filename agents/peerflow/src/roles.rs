@@ -137,8 +137,8 @@ pub struct OrchestratorOpts {
     #[arg(long)]
     pub local_transcoder: Option<bool>,
     /// Output pixels per second the local transcoder announces (and what a transcoder that
-    /// announces nothing counts for): admission takes on streams up to it. Default: measured at
-    /// start on the default ladder.
+    /// announces nothing counts for): admission takes on streams up to it. Default: four fifths of
+    /// the throughput measured at start on the default ladder (a fifth kept free for bursts).
     #[arg(long)]
     pub capacity: Option<u64>,
     /// What one fee token is worth in the chain's gas currency (ETH), e.g. "0.0004": redemption
@@ -206,7 +206,8 @@ pub struct TranscoderOpts {
     #[arg(long)]
     pub slots: Option<usize>,
     /// Output pixels per second to announce to the orchestrator, whose admission counts on it
-    /// (default: measured at start on the default ladder, for ffmpeg).
+    /// (default: four fifths of the throughput measured at start on the default ladder, for
+    /// ffmpeg).
     #[arg(long)]
     pub capacity: Option<u64>,
 }
@@ -225,13 +226,15 @@ pub fn win_prob(p: f64) -> U256 {
     U256::MAX / U256::from(scale) * U256::from((p.clamp(0.0, 1.0) * scale as f64) as u128)
 }
 
-/// Measures the local encoder's capacity, in output pixels per second of the default ladder.
+/// Measures the local encoder's capacity and returns what admission may count on: the
+/// [`SUSTAINED`](peerflow_orchestrator::transcoders::SUSTAINED) share of its throughput, in output
+/// pixels per second of the default ladder.
 pub async fn local_capacity(transcoder: Arc<dyn Transcoder>) -> Result<u64> {
     let capacity = tokio::task::spawn_blocking(move || {
         measure_capacity(transcoder.as_ref(), &default_ladder())
     })
     .await??;
-    Ok(capacity.pixels_per_second as u64)
+    Ok((capacity.pixels_per_second * peerflow_orchestrator::transcoders::SUSTAINED) as u64)
 }
 
 pub async fn orchestrator(opts: &OrchestratorOpts, config: Option<&Path>) -> Result<()> {

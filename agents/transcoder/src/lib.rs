@@ -8,7 +8,7 @@ pub mod metrics;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use peerflow_media::{InputFormat, Profile, Transcoder, VideoCodec, probe_bytes};
+use peerflow_media::{InputFormat, Profile, Transcoder, VideoCodec, probe_packets_bytes};
 use peerflow_orchestrator::http::{
     JOB_ERROR_HEADER, JOB_HEADER, JOB_SECRET_HEADER, JobHeader, PIXELS_HEADER, TRANSCODER_HEADER,
     TRANSCODER_PIXELS_HEADER, TRANSCODER_SLOTS_HEADER,
@@ -240,7 +240,8 @@ fn encode(
     renditions
         .into_iter()
         .map(|r| {
-            let info = probe_bytes(&r.bytes)
+            // Our own output: its packets are its frames (nothing to decode).
+            let info = probe_packets_bytes(&r.bytes)
                 .map_err(|e| JobFailure::Failed(format!("probing our own output: {e}")))?;
             let pixels = info.frames * u64::from(info.width) * u64::from(info.height);
             Ok(Part::new(r.container.mime_type(), r.bytes)

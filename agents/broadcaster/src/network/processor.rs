@@ -147,6 +147,35 @@ impl Spent {
     }
 }
 
+/// The decoding probe of a segment's source, started before its first attempt and awaited by
+/// each attempt's checks: decoding the source overlaps paying and the orchestrator's work.
+#[derive(Clone)]
+struct Decoded(tokio::sync::watch::Receiver<Option<Result<MediaInfo, String>>>);
+
+impl Decoded {
+    fn start(bytes: Bytes) -> Self {
+        let (tx, rx) = tokio::sync::watch::channel(None);
+        tokio::task::spawn_blocking(move || {
+            let probed = peerflow_media::probe_bytes(&bytes).map_err(|e| e.to_string());
+            let _ = tx.send(Some(probed));
+        });
+        Decoded(rx)
+    }
+
+    /// The probe's outcome, once it has one.
+    async fn wait(mut self) -> Result<MediaInfo, String> {
+        match self.0.wait_for(Option::is_some).await {
+            Ok(probed) => probed.clone().expect("waited for it"),
+            Err(_) => Err("the probe task ended without an answer".into()),
+        }
+    }
+
+    /// The probe's outcome if it has one yet.
+    fn peek(&self) -> Option<Result<MediaInfo, String>> {
+        self.0.borrow().clone()
+    }
+}
+
 /// How long an orchestrator that said it is full goes last for new streams.
 pub const FULL_FOR: Duration = Duration::from_secs(5);
 
@@ -301,8 +330,11 @@ impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
         segment: IncomingSegment,
     ) -> Result<Vec<RenditionOut>, ProcessError> {
         let started = Instant::now();
+        // Paying needs the frame count alone, which the packets give without decoding; the
+        // renditions are checked against the decoded source, probed meanwhile (see `Decoded`).
+        let decoded = Decoded::start(segment.bytes.clone());
         let bytes = segment.bytes.clone();
-        let info = tokio::task::spawn_blocking(move || peerflow_media::probe_bytes(&bytes))
+        let info = tokio::task::spawn_blocking(move || peerflow_media::probe_packets_bytes(&bytes))
             .await
             .map_err(|e| ProcessError::Unavailable(e.to_string()))?
             .map_err(|e| ProcessError::BadSegment(e.to_string()))?;
@@ -353,12 +385,12 @@ impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
             }
             let mut attempts = tokio::task::JoinSet::new();
             for c in batch {
-                let (me, request, format, segment, info) = (
+                let (me, request, format, segment, decoded) = (
                     Arc::clone(&self),
                     request.clone(),
                     segment.format,
                     segment.bytes.clone(),
-                    info.clone(),
+                    decoded.clone(),
                 );
                 attempts.spawn(async move {
                     let started = Instant::now();
@@ -369,12 +401,16 @@ impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
                         .await;
                     me.paid(&request.stream, &spent);
                     let checking = Instant::now();
-                    let outcome = match submitted {
-                        Ok(verified) => {
+                    let outcome = match (submitted, decoded.wait().await) {
+                        (Ok(verified), Ok(info)) => {
                             me.check(&request.stream, segment, format, info, verified)
                                 .await
                         }
-                        Err(e) => Outcome::Failed(e),
+                        (Ok(_), Err(reason)) => Outcome::Failed(AttemptError::Unchecked {
+                            message: format!("the source does not decode: {reason}"),
+                            ours: true,
+                        }),
+                        (Err(e), _) => Outcome::Failed(e),
                     };
                     (c, started.elapsed(), outcome, checking.elapsed())
                 });
@@ -383,6 +419,12 @@ impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
                 let (c, took, outcome, verify) =
                     joined.map_err(|e| ProcessError::Unavailable(e.to_string()))?;
                 tried += 1;
+                // A source whose packets read but whose pictures do not decode fails every
+                // attempt alike: it is the segment's fault, and nobody else is paid for it.
+                if let Some(Err(reason)) = decoded.peek() {
+                    attempts.abort_all();
+                    return Err(ProcessError::BadSegment(reason));
+                }
                 let name = match &outcome {
                     Outcome::Good(_) => "ok",
                     Outcome::Faulty(..) => "fault",

@@ -86,8 +86,10 @@ pub enum Verdict {
 }
 
 /// Checks `renditions` (in ladder order) of `source` (in `format`, probed as `source_info`): the
-/// deterministic checks on each, and when `sampled` the quality check too. The first fault found
-/// is the verdict.
+/// deterministic checks on each, and when `sampled` the quality check too. The renditions are
+/// checked at once, each on a thread of its own (each check runs its own single-threaded ffmpeg
+/// processes, so the figures are those of one after another); the verdict is that of the first
+/// rendition in ladder order that did not pass, as if they had been checked in turn.
 pub fn check_segment(
     source: &[u8],
     format: InputFormat,
@@ -97,12 +99,31 @@ pub fn check_segment(
     sampled: bool,
     policy: &VerifyPolicy,
 ) -> Verdict {
+    let outcomes: Vec<_> = std::thread::scope(|scope| {
+        let checks: Vec<_> = renditions
+            .iter()
+            .zip(ladder)
+            .map(|(bytes, profile)| {
+                scope.spawn(move || {
+                    check_one(source, format, source_info, bytes, profile, sampled, policy)
+                })
+            })
+            .collect();
+        checks
+            .into_iter()
+            .map(|check| {
+                check
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
     let mut passed = Passed {
         measured: Vec::with_capacity(renditions.len()),
         sampled: Vec::with_capacity(renditions.len()),
     };
-    for (i, (bytes, profile)) in renditions.iter().zip(ladder).enumerate() {
-        match check_one(source, format, source_info, bytes, profile, sampled, policy) {
+    for (i, (outcome, profile)) in outcomes.into_iter().zip(ladder).enumerate() {
+        match outcome {
             Ok(Ok((measured, quality))) => {
                 passed.measured.push(measured);
                 passed.sampled.push(quality);
