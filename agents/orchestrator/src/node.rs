@@ -336,7 +336,7 @@ impl<P: Provider + Clone> Node<P> {
     }
 
     pub fn domain(&self) -> TicketDomain {
-        self.validator.domain
+        self.validator.domain()
     }
 
     pub fn store(&self) -> std::sync::MutexGuard<'_, PaymentStore> {
@@ -482,8 +482,8 @@ impl<P: Provider + Clone> Node<P> {
         };
         Ok(OrchestratorInfo {
             orchestrator: self.recipient(),
-            chain_id: self.validator.domain.chain_id,
-            ticket_broker: self.validator.domain.broker,
+            chain_id: self.validator.domain().chain_id,
+            ticket_broker: self.validator.domain().broker,
             price_per_pixel: params.price_per_pixel,
             codecs: self.config.codecs.clone(),
             capacity_pixels_per_second: self.config.capacity_pixels_per_second,

@@ -6,7 +6,7 @@
 //! Its expected value is credited to the sender; a winner is queued for redemption once its
 //! parameters have expired. Work is then debited at this orchestrator's own price.
 
-use alloy_primitives::{Address, U256};
+use alloy_primitives::{Address, B256, U256};
 use peerflow_protocol::{
     Signature, SignatureError, SignedTicket, Ticket, TicketDomain, is_winning_ticket,
 };
@@ -88,7 +88,9 @@ pub struct Accepted {
 /// Validates tickets addressed to `recipient` on one broker.
 pub struct Validator {
     pub recipient: Address,
-    pub domain: TicketDomain,
+    domain: TicketDomain,
+    /// The domain's EIP-712 separator, computed once.
+    separator: B256,
     secret: RecipientSecret,
 }
 
@@ -97,8 +99,14 @@ impl Validator {
         Self {
             recipient,
             domain,
+            separator: domain.separator(),
             secret,
         }
+    }
+
+    /// The chain and broker whose tickets it takes.
+    pub fn domain(&self) -> TicketDomain {
+        self.domain
     }
 
     /// The secret parameters are derived from (for issuing parameters).
@@ -143,7 +151,7 @@ impl Validator {
         }
         check_against_params(ticket, params, block)?;
 
-        let hash = ticket.hash(&self.domain);
+        let hash = ticket.hash_under(self.separator);
         let recovered = signature.recover(hash)?;
         if recovered != ticket.signer {
             return Err(PaymentError::WrongSigner {

@@ -75,7 +75,7 @@ fn ticket(s: &Setup, nonce: u64) -> Ticket {
 }
 
 fn signed(v: &Validator, t: &Ticket, key: &[u8; 32]) -> Signature {
-    Signature::sign(key, t.hash(&v.domain)).unwrap()
+    Signature::sign(key, t.hash(&v.domain())).unwrap()
 }
 
 #[test]

@@ -213,6 +213,11 @@ fn path() -> String {
     )
 }
 
+/// The orchestrator's status (host A) and the broadcaster's metrics (host C), as the test's host
+/// reaches them.
+const ORCHESTRATOR_STATUS: &str = "http://10.99.0.2:8935/v1/status";
+const BROADCASTER_METRICS: &str = "http://10.99.0.4:8936/metrics";
+
 async fn wait_until(what: &str, secs: u64, mut ok: impl AsyncFnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(secs);
     while Instant::now() < deadline {
@@ -221,7 +226,30 @@ async fn wait_until(what: &str, secs: u64, mut ok: impl AsyncFnMut() -> bool) {
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    panic!("{what}: not within {secs} s");
+    // What the network says, to tell why.
+    let http = reqwest::Client::new();
+    let status = text(&http, ORCHESTRATOR_STATUS).await;
+    let metrics: String = text(&http, BROADCASTER_METRICS)
+        .await
+        .lines()
+        .filter(|l| l.starts_with("peerflow_broadcaster_") && !l.contains("_bucket"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    panic!(
+        "{what}: not within {secs} s\norchestrator status: {status}\nbroadcaster metrics:\n{metrics}"
+    );
+}
+
+/// Waits until the orchestrator holds no stream: a stream that ended keeps its place for about
+/// three of its segments, and the recipes' streams (and the test's probe) come one after
+/// another on one transcoder, which may have room for only one of them at a time.
+async fn wait_for_no_stream_held(http: &reqwest::Client) {
+    wait_until("the orchestrator lets the last stream go", 60, async || {
+        let status: serde_json::Value =
+            serde_json::from_str(&text(http, ORCHESTRATOR_STATUS).await).unwrap_or_default();
+        status["transcoders"]["streamsHeld"] == 0
+    })
+    .await;
 }
 
 async fn text(http: &reqwest::Client, url: &str) -> String {
@@ -401,6 +429,7 @@ async fn readme_recipes_on_three_hosts() {
     .await;
 
     // --- push a generated source
+    wait_for_no_stream_held(&http).await;
     hosts.run('c', &c, &recipe("push-generated"), &env);
     // ffmpeg is done when its last segment is sent; the network may still be transcoding (on a
     // loaded machine, all of them).
@@ -451,6 +480,7 @@ async fn readme_recipes_on_three_hosts() {
         "-shortest",
         c.join("input.mp4").to_str().unwrap(),
     ]);
+    wait_for_no_stream_held(&http).await;
     let push = hosts.spawn('c', &c, &recipe("push-file"), &env);
     wait_until("the file's first segments are published", 60, async || {
         let r = http

@@ -42,9 +42,27 @@ impl TicketDomain {
     }
 }
 
+impl TicketDomain {
+    /// The EIP-712 domain separator (what [`Ticket::hash_under`] takes: computing it is most of
+    /// [`Ticket::hash`]'s work).
+    pub fn separator(&self) -> B256 {
+        self.eip712().separator()
+    }
+}
+
 impl Ticket {
     /// The digest that is signed and fed to the lottery (`TicketBroker.hashTicket`).
     pub fn hash(&self, domain: &TicketDomain) -> B256 {
         self.eip712_signing_hash(&domain.eip712())
+    }
+
+    /// [`Ticket::hash`] under a domain's [`separator`](TicketDomain::separator), computed once
+    /// for many tickets: `keccak256(0x1901 ‖ separator ‖ hashStruct(ticket))`.
+    pub fn hash_under(&self, separator: B256) -> B256 {
+        let mut digest = [0u8; 66];
+        digest[..2].copy_from_slice(&[0x19, 0x01]);
+        digest[2..34].copy_from_slice(separator.as_slice());
+        digest[34..].copy_from_slice(self.eip712_hash_struct().as_slice());
+        alloy_primitives::keccak256(digest)
     }
 }

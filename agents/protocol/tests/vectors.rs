@@ -83,6 +83,11 @@ fn every_vector_hashes_signs_packs_and_draws_like_the_contract() {
 
         let hash = ticket.hash(&domain(&v["domain"]));
         assert_eq!(hash, b256(&v["ticketHash"]), "{name}: EIP-712 digest");
+        assert_eq!(
+            ticket.hash_under(domain(&v["domain"]).separator()),
+            hash,
+            "{name}: digest under a separator computed once"
+        );
 
         let key = b256(&v["privateKey"]).0;
         assert_eq!(
