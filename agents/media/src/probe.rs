@@ -9,7 +9,8 @@ use crate::ffargs::os_args;
 use crate::format::InputFormat;
 use crate::tool::{self, Tool, stderr_tail};
 
-/// A file's video (and audio) as ffprobe sees it after decoding every frame.
+/// A file's video (and audio) as ffprobe sees it after decoding every frame (or, from
+/// [`probe_packets_bytes`], after reading its packets).
 #[derive(Debug, Clone, PartialEq)]
 pub struct MediaInfo {
     /// ffprobe's format name, e.g. `mpegts` or `mov,mp4,m4a,3gp,3g2,mj2`.
@@ -24,8 +25,8 @@ pub struct MediaInfo {
     pub fps: f64,
     pub video_codec: String,
     pub audio_codec: Option<String>,
-    /// Video frames decoded; from [`probe_packets_bytes`], video packets (one per frame as
-    /// encoders write MPEG-TS and MP4).
+    /// Video frames decoded; from [`probe_packets_bytes`], the video packets of an H.264 or HEVC
+    /// stream (whose parser splits exactly one frame per packet).
     pub frames: u64,
     /// Overall bitrate in bit/s, 0 when ffprobe cannot tell.
     pub bit_rate: u64,
@@ -76,11 +77,13 @@ pub fn probe_bytes(bytes: &[u8]) -> Result<MediaInfo, MediaError> {
 }
 
 /// Reads in-memory media without decoding it (about a third of [`probe_bytes`]'s time on a 720p
-/// segment): `frames` counts the video packets, and nothing tells whether they decode. The
-/// container is read from the first bytes, as for [`probe_bytes`]. What to count a segment's
-/// frames by before any work is paid for (the broadcaster's payment, the orchestrator's
-/// admission and charge, which must agree); checking renditions against their source needs the
-/// decoded count of [`probe_bytes`].
+/// segment): for H.264 and HEVC video, whose parser splits one frame per packet (never fewer
+/// packets than decoded frames), `frames` counts the video packets, and nothing tells whether
+/// they decode. Any other video codec (VP9 superframes, AV1 temporal units: several shown frames
+/// in one packet) is decoded, as [`probe_bytes`] does. The container is read from the first
+/// bytes, as for [`probe_bytes`]. What to count a segment's frames by before any work is paid
+/// for (the broadcaster's payment, the orchestrator's admission and charge, which must agree);
+/// checking renditions against their source needs the decoded count of [`probe_bytes`].
 pub fn probe_packets_bytes(bytes: &[u8]) -> Result<MediaInfo, MediaError> {
     let demuxer = sniff_demuxer(bytes)?;
     let file = temp_copy(bytes)?;
@@ -88,8 +91,16 @@ pub fn probe_packets_bytes(bytes: &[u8]) -> Result<MediaInfo, MediaError> {
     if !out.success {
         return Err(MediaError::bad_segment(stderr_tail(&out.stderr)));
     }
-    MediaInfo::from_json(&out.stdout)
+    let info = MediaInfo::from_json(&out.stdout)?;
+    if PACKET_PER_FRAME.contains(&info.video_codec.as_str()) {
+        Ok(info)
+    } else {
+        probe_with(file.path(), demuxer)
+    }
 }
+
+/// Video codecs whose packets, as ffmpeg's parsers split them, each hold one frame.
+const PACKET_PER_FRAME: [&str; 2] = ["h264", "hevc"];
 
 /// Probes in-memory media in `format`, decoding every frame: what to use on a segment whose
 /// container was declared (a push's extension, a request's `format`). Bytes in another container

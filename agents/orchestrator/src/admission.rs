@@ -88,7 +88,8 @@ impl Held {
             .map_or(idle, |gap| (gap * 3).clamp(MIN_HOLD.min(idle), idle));
         let waited = now.duration_since(self.last_served);
         if self.served {
-            waited < hold
+            // A segment still running keeps it too (bounded by the job timeout).
+            waited < hold || self.in_flight > 0
         } else {
             self.in_flight > 0 && waited < idle
         }
@@ -374,6 +375,17 @@ mod tests {
         std::thread::sleep(MIN_HOLD + Duration::from_millis(200));
         serve(&a, "next", 60, 100).unwrap();
         assert_eq!(a.load().streams, 1, "let go long before the minute");
+    }
+
+    #[test]
+    fn a_served_stream_whose_next_segment_still_runs_keeps_its_place_past_its_hold() {
+        let a = Admission::new(Duration::from_millis(200));
+        serve(&a, "slow", 60, 100).unwrap();
+        let running = a.admit(B, "slow", 60, 100).unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(a.check(B, "other", 60, 100).is_err(), "still held");
+        running.keep(Duration::from_secs(2));
+        assert_eq!(a.load().streams, 1);
     }
 
     #[test]

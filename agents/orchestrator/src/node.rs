@@ -809,9 +809,10 @@ impl<P: Provider + Clone> Node<P> {
 pub const MAX_DIMENSION: u32 = 8192;
 
 /// `segment` probed by ffprobe (off the async runtime); a segment it cannot read, or without
-/// video frames, is a bad segment. Only its packets are read (the transcoder decodes it anyway,
-/// and a segment whose pictures do not decode fails there, its reservation given back): its
-/// frames are its video packets, as the broadcaster counts them when it pays.
+/// video frames, is a bad segment. An H.264 or HEVC segment's packets are read, not decoded (see
+/// [`peerflow_media::probe_packets_bytes`]: the transcoder decodes it anyway, and a segment that
+/// yields no rendition fails there, its reservation given back): its frames are its video
+/// packets, as the broadcaster counts them when it pays.
 async fn probe(segment: &[u8]) -> Result<peerflow_media::MediaInfo, NodeError> {
     let bytes = segment.to_vec();
     let info = tokio::task::spawn_blocking(move || peerflow_media::probe_packets_bytes(&bytes))

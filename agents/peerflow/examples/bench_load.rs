@@ -52,6 +52,24 @@ async fn stream(
     }
 }
 
+/// The output pixels per second the devnet's orchestrators count on together (each one's
+/// transcoders, as its admission estimates them).
+async fn capacity(http: &reqwest::Client, net: &peerflow::devnet::Devnet) -> Result<u64> {
+    let mut total = 0u64;
+    for (_, o) in &net.orchestrators {
+        let status: serde_json::Value = http
+            .get(format!("{}/v1/status", o.url))
+            .send()
+            .await?
+            .json()
+            .await?;
+        total += status["transcoders"]["pixelsPerSecond"]
+            .as_u64()
+            .context("transcoders.pixelsPerSecond")?;
+    }
+    Ok(total)
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -77,18 +95,7 @@ async fn main() -> Result<()> {
         .sum();
     let demand = per_frame as f64 * info.frames as f64 / info.duration_s;
     let http = reqwest::Client::new();
-    let mut announced = 0u64;
-    for (_, o) in &net.orchestrators {
-        let status: serde_json::Value = http
-            .get(format!("{}/v1/status", o.url))
-            .send()
-            .await?
-            .json()
-            .await?;
-        announced += status["transcoders"]["pixelsPerSecond"]
-            .as_u64()
-            .context("transcoders.pixelsPerSecond")?;
-    }
+    let announced = capacity(&http, &net).await?;
     println!("capacity_announced_pixels_per_s: {announced}");
     println!("stream_demand_pixels_per_s: {demand:.0}");
     println!(
@@ -146,6 +153,11 @@ async fn main() -> Result<()> {
         println!(
             "k{k}_slowest_stream_behind_real_time_ms: {}",
             lag.as_millis()
+        );
+        // What admission counts on now, corrected by what the round's jobs showed.
+        println!(
+            "k{k}_capacity_estimated_streams: {:.2}",
+            capacity(&http, &net).await? as f64 / demand
         );
         if refused > 0 && first_refusal.is_none() {
             first_refusal = Some(k);

@@ -150,29 +150,61 @@ impl Spent {
 /// The decoding probe of a segment's source, started before its first attempt and awaited by
 /// each attempt's checks: decoding the source overlaps paying and the orchestrator's work.
 #[derive(Clone)]
-struct Decoded(tokio::sync::watch::Receiver<Option<Result<MediaInfo, String>>>);
+struct Decoded(tokio::sync::watch::Receiver<Option<Result<MediaInfo, ProbeFailed>>>);
+
+/// Why the decoding probe gave no answer: the segment (`bad`) or our side.
+#[derive(Debug, Clone)]
+struct ProbeFailed {
+    bad: bool,
+    reason: String,
+}
+
+impl From<ProbeFailed> for ProcessError {
+    fn from(f: ProbeFailed) -> Self {
+        if f.bad {
+            ProcessError::BadSegment(f.reason)
+        } else {
+            ProcessError::Unavailable(f.reason)
+        }
+    }
+}
 
 impl Decoded {
     fn start(bytes: Bytes) -> Self {
         let (tx, rx) = tokio::sync::watch::channel(None);
         tokio::task::spawn_blocking(move || {
-            let probed = peerflow_media::probe_bytes(&bytes).map_err(|e| e.to_string());
+            let probed = peerflow_media::probe_bytes(&bytes).map_err(|e| ProbeFailed {
+                bad: e.is_bad_segment(),
+                reason: e.to_string(),
+            });
             let _ = tx.send(Some(probed));
         });
         Decoded(rx)
     }
 
-    /// The probe's outcome, once it has one.
-    async fn wait(mut self) -> Result<MediaInfo, String> {
-        match self.0.wait_for(Option::is_some).await {
-            Ok(probed) => probed.clone().expect("waited for it"),
-            Err(_) => Err("the probe task ended without an answer".into()),
+    fn ended() -> ProbeFailed {
+        ProbeFailed {
+            bad: false,
+            reason: "the decoding probe ended without an answer".into(),
         }
     }
 
-    /// The probe's outcome if it has one yet.
-    fn peek(&self) -> Option<Result<MediaInfo, String>> {
-        self.0.borrow().clone()
+    /// The probe's outcome, once it has one.
+    async fn wait(mut self) -> Result<MediaInfo, ProbeFailed> {
+        match self.0.wait_for(Option::is_some).await {
+            Ok(probed) => probed.clone().expect("waited for it"),
+            Err(_) => Err(Self::ended()),
+        }
+    }
+
+    /// The probe's outcome if it has one yet; a probe task that ended without one (it panicked)
+    /// is a failure too.
+    fn peek(&self) -> Option<Result<MediaInfo, ProbeFailed>> {
+        let now = self.0.borrow().clone();
+        match now {
+            None if self.0.has_changed().is_err() => Some(Err(Self::ended())),
+            now => now,
+        }
     }
 }
 
@@ -406,8 +438,8 @@ impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
                             me.check(&request.stream, segment, format, info, verified)
                                 .await
                         }
-                        (Ok(_), Err(reason)) => Outcome::Failed(AttemptError::Unchecked {
-                            message: format!("the source does not decode: {reason}"),
+                        (Ok(_), Err(failed)) => Outcome::Failed(AttemptError::Unchecked {
+                            message: format!("the source was not decoded: {}", failed.reason),
                             ours: true,
                         }),
                         (Err(e), _) => Outcome::Failed(e),
@@ -419,11 +451,12 @@ impl<P: Provider + Clone + 'static> NetworkProcessor<P> {
                 let (c, took, outcome, verify) =
                     joined.map_err(|e| ProcessError::Unavailable(e.to_string()))?;
                 tried += 1;
-                // A source whose packets read but whose pictures do not decode fails every
-                // attempt alike: it is the segment's fault, and nobody else is paid for it.
-                if let Some(Err(reason)) = decoded.peek() {
+                // A source whose packets read but that does not decode (or that our probe could
+                // not decode) fails every attempt alike: no further orchestrator is tried (those
+                // of this batch may have been paid already); it is the segment's fault, or ours.
+                if let Some(Err(failed)) = decoded.peek() {
                     attempts.abort_all();
-                    return Err(ProcessError::BadSegment(reason));
+                    return Err(failed.into());
                 }
                 let name = match &outcome {
                     Outcome::Good(_) => "ok",
