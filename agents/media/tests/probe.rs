@@ -48,3 +48,24 @@ fn reading_packets_alone_gives_what_decoding_gives_on_a_clean_segment() {
     let err = probe_packets_bytes(&[0x42; 4096]).unwrap_err();
     assert!(err.is_bad_segment(), "{err}");
 }
+
+#[test]
+fn a_codec_that_may_hold_several_frames_in_a_packet_is_decoded_not_counted() {
+    // VP9 superframes and AV1 temporal units may show several frames from one packet: counting
+    // packets would let a sender pay for fewer frames than it gets transcoded.
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let path = dir.path().join("vp9.mp4");
+    let made = std::process::Command::new("ffmpeg")
+        .args(["-loglevel", "error", "-f", "lavfi", "-i"])
+        .arg("testsrc2=size=320x240:rate=30")
+        .args(["-t", "1", "-c:v", "libvpx-vp9", "-deadline", "realtime"])
+        .args(["-cpu-used", "8"])
+        .arg(&path)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let bytes = read(&path);
+    let decoded = probe_bytes(&bytes).unwrap();
+    assert_eq!(decoded.video_codec, "vp9");
+    assert_eq!(probe_packets_bytes(&bytes).unwrap(), decoded);
+}
