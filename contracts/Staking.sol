@@ -528,6 +528,12 @@ contract Staking is IStaking, Ownable2Step {
     }
 
     /// @inheritdoc IStaking
+    function everRegistered(address account) external view returns (bool) {
+        // Set by the first registration and never cleared: a slash unregisters, it does not erase.
+        return _orchestrators[account].wasRegistered;
+    }
+
+    /// @inheritdoc IStaking
     function isActive(address orchestrator, uint256 round) external view returns (bool) {
         return _isActive(_orchestrators[orchestrator], round);
     }

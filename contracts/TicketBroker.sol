@@ -82,7 +82,8 @@ contract TicketBroker is ITicketBroker, EIP712 {
     /* CONSTRUCTOR */
 
     /// @param token_ The ERC-20 in which tickets are paid (the devnet uses the work token).
-    /// @param staking_ Staking, credited with every redeemed ticket; its round clock is shared.
+    /// @param staking_ Staking, credited with every ticket redeemed to an orchestrator (present or
+    ///        past: `IStaking.everRegistered`); its round clock is shared.
     /// @param unlockPeriod_ Rounds from unlock to withdrawal; must exceed ticketValidity_.
     /// @param ticketValidity_ Rounds a ticket stays redeemable, at most Staking's rate-change cooldown.
     constructor(IERC20 token_, IStaking staking_, uint256 unlockPeriod_, uint256 ticketValidity_)
@@ -341,25 +342,52 @@ contract TicketBroker is ITicketBroker, EIP712 {
         }
     }
 
-    /// @dev One ticket to `recipient`, all or nothing; its face value is credited to `recipient`.
+    /// @dev Whether `recipient` is paid directly: it never registered as an orchestrator. Anyone who
+    ///      is or was one goes through its fee pool, so that neither its delegators' fee share nor a
+    ///      slash (which leaves it unregistered, and creditFees reverting) can be routed around.
+    function _paysDirectly(address recipient) internal view returns (bool) {
+        return !staking.everRegistered(recipient);
+    }
+
+    /// @dev One ticket to `recipient`, all or nothing; its face value is credited to `recipient`'s
+    ///      fee pool, or transferred to it if it never registered (after the ticket's state is written).
     function _redeemOne(address recipient, SignedTicket calldata ticket) internal {
+        bool direct = _paysDirectly(recipient);
         (RedeemStatus status, uint256 faceValue, uint256 creationRound) = _redeem(ticket, recipient, currentRound());
         if (status != RedeemStatus.Redeemed) _revertWith(status);
-        staking.creditFees(recipient, faceValue, creationRound);
+        if (_settle(recipient, faceValue, creationRound, direct) > 0) _token.safeTransfer(recipient, faceValue);
+    }
+
+    /// @dev Settles `amount` of tickets created in `creationRound` for `recipient`: credited to its fee
+    ///      pool, or (`direct`) announced and returned, for the caller to transfer once with the rest.
+    function _settle(address recipient, uint256 amount, uint256 creationRound, bool direct)
+        internal
+        returns (uint256 toTransfer)
+    {
+        if (direct) {
+            emit PaidToRecipient(recipient, amount, creationRound);
+            return amount;
+        }
+        staking.creditFees(recipient, amount, creationRound);
+        return 0;
     }
 
     /// @dev Tickets to `recipient`, each paid or skipped with its status; every payment is credited
-    ///      to `recipient`. A ticket signed for another recipient fails its signature check here
-    ///      (the digest is computed with `recipient`) and is skipped: a batch pays one recipient.
+    ///      to `recipient`'s fee pool, or, if it never registered, summed and transferred to it in one
+    ///      transfer after the loop (every ticket's state written first). A ticket signed for another
+    ///      recipient fails its signature check here (the digest is computed with `recipient`) and is
+    ///      skipped: a batch pays one recipient.
     function _redeemBatch(address recipient, SignedTicket[] calldata tickets)
         internal
         returns (RedeemStatus[] memory statuses)
     {
         uint256 round = currentRound();
+        bool direct = _paysDirectly(recipient); // one look-up per batch: nothing in the loop changes it
         statuses = new RedeemStatus[](tickets.length);
         // Fees are credited once per run of tickets with the same creation round (one fee share).
         uint256 credit;
         uint256 creditRound;
+        uint256 toTransfer; // direct payments, transferred once after the loop
         for (uint256 i; i < tickets.length; ++i) {
             // Each ticket's scratch memory (draft, hashes, ecrecover input) is released after it: the
             // loop reuses one region instead of growing memory (and its quadratic cost) per ticket.
@@ -373,25 +401,31 @@ contract TicketBroker is ITicketBroker, EIP712 {
             }
             statuses[i] = status;
             if (status != RedeemStatus.Redeemed) {
-                emit TicketRejected(
-                    address(uint160(tickets[i].senderFace >> 96)), recipient, uint56(tickets[i].meta >> 40), status
-                );
+                _emitRejected(tickets[i], recipient, status);
                 continue;
             }
             if (credit > 0 && creationRound != creditRound) {
-                staking.creditFees(recipient, credit, creditRound);
+                toTransfer += _settle(recipient, credit, creditRound, direct);
                 credit = 0;
             }
             credit += faceValue;
             creditRound = creationRound;
         }
-        if (credit > 0) staking.creditFees(recipient, credit, creditRound);
+        if (credit > 0) toTransfer += _settle(recipient, credit, creditRound, direct);
+        if (toTransfer > 0) _token.safeTransfer(recipient, toTransfer);
+    }
+
+    /// @dev TicketRejected for `t` (a function of its own: `_redeemBatch`'s stack is full).
+    function _emitRejected(SignedTicket calldata t, address recipient, RedeemStatus status) internal {
+        emit TicketRejected(address(uint160(t.senderFace >> 96)), recipient, uint56(t.meta >> 40), status);
     }
 
     /// @dev Checks one ticket addressed to `recipient` and, if it can be paid in full, pays it from the
     ///      sender's funds. Returns without touching state when it cannot. Everything keyed by the
     ///      recipient (the signed digest, the replay ring, the reserve share and its eligibility, the
-    ///      event) uses `recipient`, never the caller.
+    ///      event) uses `recipient`, never the caller. Only a registered orchestrator may draw on the
+    ///      reserve (`IStaking.reserveEligibility`): a recipient paid directly, which never registered,
+    ///      is paid from the deposit only.
     function _redeem(SignedTicket calldata t, address recipient, uint256 round)
         internal
         returns (RedeemStatus status, uint256 faceValue, uint256 creationRound)

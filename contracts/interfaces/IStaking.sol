@@ -247,7 +247,9 @@ interface IStaking {
     /* PAYMENTS AND SLASHING */
 
     /// @notice Credits a redeemed ticket's face value to `orchestrator`'s fee pool, split by the fee
-    ///         share in force in `creationRound`. Ticket broker only.
+    ///         share in force in `creationRound`. Ticket broker only, for every recipient that is or
+    ///         ever was an orchestrator (`everRegistered`); reverts `NotOrchestrator` for one that is
+    ///         not registered now (slashed).
     function creditFees(address orchestrator, uint256 amount, uint256 creationRound) external;
 
     /// @notice Slashes `slashPpm` of `orchestrator`'s own stake (bonded self-stake and unwithdrawn
@@ -305,6 +307,12 @@ interface IStaking {
     function ticketBroker() external view returns (address);
     /// @notice True if `account` is a registered orchestrator.
     function isRegistered(address account) external view returns (bool);
+    /// @notice True if `account` is or ever was a registered orchestrator: registered now, or
+    ///         registered once and slashed since (a slash is the only way to lose a registration, and
+    ///         it sets `slashedUntil`), i.e. `isRegistered(account) || slashedUntil(account) != 0`. The
+    ///         ticket broker pays an account for which this is false (a compute provider) directly,
+    ///         and credits every other recipient's fee pool through `creditFees`.
+    function everRegistered(address account) external view returns (bool);
     /// @notice True if `orchestrator` is active in `round` (a member of the set at that round's start).
     function isActive(address orchestrator, uint256 round) external view returns (bool);
     /// @notice Number of active orchestrators and their total stake at the start of the current round.

@@ -15,7 +15,17 @@ pragma solidity 0.8.37;
 ///         (ecrecover; no EIP-1271 contract signatures), so a signature has exactly one accepted
 ///         encoding and one draw. A winning ticket pays its full face value once, from the deposit
 ///         and, if that is short, from the recipient's per-round share of the reserve; otherwise it
-///         is not paid and not burned. Payments are credited to the recipient's fee pool in Staking.
+///         is not paid and not burned. Who gets paid how depends on the recipient, as Staking sees it
+///         at redemption (`IStaking.everRegistered`, one look-up per redemption call):
+///         - a recipient that is or ever was an orchestrator is credited in its fee pool in Staking
+///           (`IStaking.creditFees`, shared with its delegators by its fee share; withdrawn through
+///           `IStaking.withdrawFees`); one that was slashed and is not registered again cannot be
+///           credited, and its redemption reverts `IStaking.NotOrchestrator`, as before;
+///         - a recipient that never registered (a compute provider leasing machines) is paid directly:
+///           the face values are transferred to its address in the fee token (`PaidToRecipient`),
+///           nothing is credited in Staking, and it never draws on a sender's reserve (the reserve
+///           backs orchestrators only: a ticket beyond the deposit is `InsufficientFunds`). Once it
+///           registers as an orchestrator, its later redemptions go to its fee pool.
 ///         Tokens that deliver less than the amount transferred (transfer fees) are refused when
 ///         funding; rebasing tokens are not supported (a negative rebase is not detectable here).
 /// @dev Wire format: a signed ticket is six 32-byte words (192 bytes of calldata):
@@ -106,6 +116,13 @@ interface ITicketBroker {
     );
     event TicketRejected(address indexed sender, address indexed recipient, uint256 senderNonce, RedeemStatus status);
     event FeesPaid(address indexed to, uint256 amount);
+    /// @notice `amount`, the face values of the tickets created in `creationRound` that were just
+    ///         redeemed to `recipient` (one event per run of such tickets in a batch, as
+    ///         `IStaking.FeesCredited` for an orchestrator), was paid to `recipient`'s own address in
+    ///         the fee token: `recipient` never registered as an orchestrator (`IStaking.everRegistered`
+    ///         is false), so nothing is credited in Staking. A batch's direct payments are transferred
+    ///         once, after every ticket of it is settled.
+    event PaidToRecipient(address indexed recipient, uint256 amount, uint256 creationRound);
 
     /* ERRORS */
 
@@ -174,24 +191,34 @@ interface ITicketBroker {
     /* REDEMPTION */
 
     /// @notice Redeems one winning ticket addressed to the caller; reverts with the reason otherwise.
+    ///         Its face value is credited to the caller's fee pool in Staking if the caller is or ever
+    ///         was an orchestrator (reverting `IStaking.NotOrchestrator` if it was slashed and is not
+    ///         registered), or else transferred to the caller at once (`PaidToRecipient`).
     function redeemWinningTicket(SignedTicket calldata ticket) external;
     /// @notice Redeems tickets addressed to the caller in one loop, in any order within the replay
     ///         window; a ticket that cannot be paid is skipped with its status and stays redeemable
     ///         while it is within the window (its nonce stays unused; only a later ticket 16 or more
     ///         words newer in the same slot, in this batch or after, would evict it). Order each
-    ///         signer's tickets oldest nonce first.
+    ///         signer's tickets oldest nonce first. Payment as for `redeemWinningTicket`: credited to
+    ///         the caller's fee pool per run of tickets with the same creation round, or, for a caller
+    ///         that never registered as an orchestrator, one `PaidToRecipient` per such run and a
+    ///         single transfer of their sum to the caller after every ticket is settled.
     /// @return statuses One status per ticket.
     function redeemWinningTickets(SignedTicket[] calldata tickets) external returns (RedeemStatus[] memory statuses);
 
     /// @notice Like `redeemWinningTicket`, for a ticket addressed to `recipient`, by `recipient` or by
     ///         its redeemer, a hot key the recipient set in Staking (`IStaking.setRedeemer`): the
     ///         orchestrator's stake key can stay cold. The ticket is checked, replay-protected and paid
-    ///         exactly as if `recipient` had redeemed it, and its face value is credited to
-    ///         `recipient`'s fee pool, never to the caller. Reverts with `NotRedeemer` for any other
-    ///         caller (a revoked or replaced redeemer included), before anything is read or paid.
+    ///         exactly as if `recipient` had redeemed it, and its face value goes to `recipient`, never
+    ///         to the caller: to its fee pool if it is or ever was an orchestrator, else transferred
+    ///         to `recipient`'s address (`PaidToRecipient`). A recipient that never registered has no
+    ///         redeemer unless it named one itself (`IStaking.setRedeemer`). Reverts with
+    ///         `NotRedeemer` for any other caller (a revoked or replaced redeemer included), before
+    ///         anything is read or paid.
     function redeemWinningTicketFor(address recipient, SignedTicket calldata ticket) external;
     /// @notice Like `redeemWinningTickets`, for tickets addressed to `recipient`, by `recipient` or its
-    ///         redeemer (see `redeemWinningTicketFor`); every payment is credited to `recipient`. One
+    ///         redeemer (see `redeemWinningTicketFor`); every payment goes to `recipient`, its fee pool
+    ///         or its address as in `redeemWinningTickets`, never to the caller. One
     ///         recipient per batch: the recipient is part of each ticket's signed digest, so a ticket
     ///         addressed to anyone else fails its signature check (status `InvalidSignature`, event
     ///         `TicketRejected`), is skipped and stays redeemable by its own recipient.
@@ -219,7 +246,9 @@ interface ITicketBroker {
     ///         created in `creationRound`: the reserve at the round's start divided by every
     ///         orchestrator that may claim this round (the active set at the round's start plus those
     ///         that left it while tickets of a round they were active in are still valid, see
-    ///         `IStaking.reserveEligibility`), less what it already claimed this round.
+    ///         `IStaking.reserveEligibility`), less what it already claimed this round. Always 0 for a
+    ///         recipient that is not a registered orchestrator, one paid directly (never registered)
+    ///         included.
     function claimableReserve(address sender, address recipient, uint256 creationRound)
         external
         view

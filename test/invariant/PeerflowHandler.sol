@@ -3,6 +3,7 @@ pragma solidity 0.8.37;
 
 import {Test} from "forge-std/Test.sol";
 import {Vm} from "forge-std/Vm.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {WorkToken} from "../../contracts/WorkToken.sol";
 import {Staking} from "../../contracts/Staking.sol";
 import {Minter} from "../../contracts/Minter.sol";
@@ -16,7 +17,9 @@ import {ITicketBroker} from "../../contracts/interfaces/ITicketBroker.sol";
 ///      identical bonds to orchestrator 0 (the eager one claims after every handler step, the lazy one
 ///      never acts), 3 broadcasters with hot-key signers, and 2 operator keys that the orchestrators
 ///      name (and rename, share and clear) as their redeemer or reward caller, and that also try to
-///      act for orchestrators that did not name them. Calls into the suite are wrapped in
+///      act for orchestrators that did not name them, and 2 compute providers (issue 18): recipients
+///      that never registered, paid directly; provider 1 may register as an orchestrator later
+///      (`registerProvider`), from when on its tickets go to its pool. Calls into the suite are wrapped in
 ///      try/catch wherever a revert is an expected outcome, so that each step runs to the end and
 ///      the eager twin's claim and the event bookkeeping always happen.
 contract PeerflowHandler is Test {
@@ -40,6 +43,7 @@ contract PeerflowHandler is Test {
     address[] public hotSigners; // hotSigners[i] may be authorized by bcasters[i]
     uint256[] internal hotKeys;
     address[] public opKeys; // operator keys: redeemers and reward callers, shared among orchestrators
+    address[] public providers; // never registered (provider 1 until registerProvider): paid directly
 
     /* GHOSTS */
 
@@ -71,6 +75,18 @@ contract PeerflowHandler is Test {
     bool public redemptionIncreasedFunds;
     uint256 public ticketsRedeemed;
     uint256 public replaysAttempted;
+    // direct payments (issue 18)
+    mapping(address => bool) public providerRegistered; // registerProvider succeeded for it
+    mapping(address => uint256) public directPaid; // Σ face values redeemed to it while never registered
+    uint256 public directPaidTotal;
+    uint256 public paidToRecipientTotal; // Σ PaidToRecipient amounts
+    uint256 public directTransfersTotal; // Σ token transfers out of the broker to providers
+    bool public directPaidToOrchestrator; // a PaidToRecipient named an account that is or was registered
+    address public directPaidTo;
+    bool public severalTransfersInOneCall; // more than one direct transfer in one step (one call)
+    // the broker's books, from events: Σ FeesCredited (both shares) and Σ FeesPaid
+    uint256 public feesCreditedTotal;
+    uint256 public feesPaidTotal;
 
     struct Redeemed {
         address recipient;
@@ -139,6 +155,8 @@ contract PeerflowHandler is Test {
         }
         opKeys.push(makeAddr("opKey0"));
         opKeys.push(makeAddr("opKey1"));
+        providers.push(makeAddr("provider0"));
+        providers.push(makeAddr("provider1"));
     }
 
     /// @dev Called once by the test after it has given every actor tokens.
@@ -224,7 +242,18 @@ contract PeerflowHandler is Test {
         Vm.Log[] memory logs = vm.getRecordedLogs();
         uint256 poolFees0; // delegators' share credited to orchestrator 0 in this step
         bool notShared0;
+        uint256 directTransfers;
         for (uint256 i; i < logs.length; ++i) {
+            _scanBrokerLog(logs[i]);
+            if (
+                logs[i].emitter == address(token) && logs[i].topics.length == 3
+                    && logs[i].topics[0] == IERC20.Transfer.selector
+                    && address(uint160(uint256(logs[i].topics[1]))) == address(broker)
+                    && _isProvider(address(uint160(uint256(logs[i].topics[2]))))
+            ) {
+                ++directTransfers;
+                directTransfersTotal += abi.decode(logs[i].data, (uint256));
+            }
             if (logs[i].emitter != address(staking) || logs[i].topics.length < 2) continue;
             bytes32 sig = logs[i].topics[0];
             address subject = address(uint160(uint256(logs[i].topics[1])));
@@ -232,6 +261,10 @@ contract PeerflowHandler is Test {
             if (sig == IStaking.FeesCredited.selector && subject != redeemRecipient && !feesCreditedToNonRecipient) {
                 feesCreditedToNonRecipient = true;
                 feesCreditedTo = subject;
+            }
+            if (sig == IStaking.FeesCredited.selector) {
+                (uint256 poolShare, uint256 cut,) = abi.decode(logs[i].data, (uint256, uint256, uint256));
+                feesCreditedTotal += poolShare + cut;
             }
             if (sig == IStaking.FeesCredited.selector && subject == orchs[0]) {
                 (uint256 delegatorFees,,) = abi.decode(logs[i].data, (uint256, uint256, uint256));
@@ -249,6 +282,24 @@ contract PeerflowHandler is Test {
             }
         }
         _witnessFees(poolFees0, notShared0);
+        if (directTransfers > 1) severalTransfersInOneCall = true;
+    }
+
+    /// @dev PaidToRecipient must name a provider that never registered (the handler's own record, not
+    ///      Staking's); FeesPaid is what leaves the broker for fee withdrawals.
+    function _scanBrokerLog(Vm.Log memory log) internal {
+        if (log.emitter != address(broker) || log.topics.length < 2) return;
+        if (log.topics[0] == ITicketBroker.PaidToRecipient.selector) {
+            address to = address(uint160(uint256(log.topics[1])));
+            (uint256 amount,) = abi.decode(log.data, (uint256, uint256));
+            paidToRecipientTotal += amount;
+            if ((!_isProvider(to) || providerRegistered[to]) && !directPaidToOrchestrator) {
+                directPaidToOrchestrator = true;
+                directPaidTo = to;
+            }
+        } else if (log.topics[0] == ITicketBroker.FeesPaid.selector) {
+            feesPaidTotal += abi.decode(log.data, (uint256));
+        }
     }
 
     /// @dev The eager twin's stake always earns in orchestrator 0's pool, and its claim after the step
@@ -534,6 +585,17 @@ contract PeerflowHandler is Test {
         if (staking.isRegistered(o)) return;
         vm.prank(o);
         try staking.registerOrchestrator(uint32(_b(rewardCut, 0, PPM)), uint32(_b(feeShare, 0, PPM))) {
+            _ok();
+        } catch {}
+    }
+
+    /// @notice Provider 1 registers as an orchestrator (no stake): its later tickets go to its pool.
+    function registerProvider(uint256 rewardCut, uint256 feeShare) external step("registerProvider") {
+        address p = providers[1];
+        if (providerRegistered[p]) return;
+        vm.prank(p);
+        try staking.registerOrchestrator(uint32(_b(rewardCut, 0, PPM)), uint32(_b(feeShare, 0, PPM))) {
+            providerRegistered[p] = true;
             _ok();
         } catch {}
     }
@@ -885,6 +947,8 @@ contract PeerflowHandler is Test {
         for (uint256 k = 1; k < 3 && oSeed % 8 != 0 && !staking.isRegistered(p.recipient); ++k) {
             p.recipient = orchs[(oSeed % 3 + k) % 3];
         }
+        // one time in five a compute provider, paid directly while it never registered
+        if ((oSeed >> 8) % 5 == 0) p.recipient = providers[(oSeed >> 16) % providers.length];
         p.hot = (flags >> 40) % 4 == 0;
         p.face = _face(faceSeed);
         p.winProb = _winProb(flags >> 48);
@@ -948,6 +1012,10 @@ contract PeerflowHandler is Test {
         ticketPaid[h] = true;
         _ok();
         redeemedFaceTotal += face;
+        if (_isProvider(recipient) && !providerRegistered[recipient]) {
+            directPaid[recipient] += face;
+            directPaidTotal += face;
+        }
         ticketsRedeemed++;
         if (redeemed.length < MAX_REPLAYS) {
             redeemed.push(Redeemed({recipient: recipient, hash: h, face: face, st: st}));
@@ -980,6 +1048,13 @@ contract PeerflowHandler is Test {
     function _bonder(uint256 seed) internal view returns (address) {
         uint256 k = seed % 7;
         return k < 3 ? orchs[k] : dels[k - 3];
+    }
+
+    function _isProvider(address a) internal view returns (bool) {
+        for (uint256 i; i < providers.length; ++i) {
+            if (providers[i] == a) return true;
+        }
+        return false;
     }
 
     function _isOrch(address a) internal view returns (bool) {
@@ -1041,6 +1116,10 @@ contract PeerflowHandler is Test {
 
     function opKeysLength() external view returns (uint256) {
         return opKeys.length;
+    }
+
+    function providersLength() external view returns (uint256) {
+        return providers.length;
     }
 
     /// @dev A pool's cumulative reward factor.

@@ -58,7 +58,7 @@ contract PeerflowInvariants is Fixture {
         selectors[20] = PeerflowHandler.revokeSigner.selector;
         selectors[21] = PeerflowHandler.redeemTicket.selector;
         selectors[22] = PeerflowHandler.redeemBatch.selector;
-        bytes4[] memory all = new bytes4[](selectors.length + 11);
+        bytes4[] memory all = new bytes4[](selectors.length + 12);
         for (uint256 i; i < selectors.length; ++i) {
             all[i] = selectors[i];
         }
@@ -73,20 +73,60 @@ contract PeerflowInvariants is Fixture {
         all[selectors.length + 8] = PeerflowHandler.redeemTicketByKey.selector;
         all[selectors.length + 9] = PeerflowHandler.redeemBatchByKey.selector;
         all[selectors.length + 10] = PeerflowHandler.rewardByKey.selector;
+        all[selectors.length + 11] = PeerflowHandler.registerProvider.selector;
         targetContract(address(handler));
         targetSelector(FuzzSelector({addr: address(handler), selectors: all}));
     }
 
     /* 1. BROKER SOLVENCY */
 
-    /// @notice The broker holds every sender's deposit and reserve plus every fee not yet withdrawn.
+    /// @notice The broker holds every sender's deposit and reserve plus every fee not yet withdrawn
+    ///         (a provider that registered later earns fees too).
     function invariant_brokerCoversDepositsReservesAndUnclaimedFees() public view {
         uint256 owed = handler.senderFunds();
         for (uint256 i; i < stakers.length; ++i) {
             (bool ok, uint256 fees) = _fees(stakers[i]);
             if (ok) owed += fees; // an unreadable position fails invariant_positionsStaySettleable
         }
+        for (uint256 i; i < handler.providersLength(); ++i) {
+            owed += staking.pendingFees(handler.providers(i));
+        }
         assertGe(token.balanceOf(address(broker)), owed, "broker balance < deposits + reserves + fees owed");
+    }
+
+    /// @notice The broker's books, exactly: its balance is every sender's deposit and reserve plus every
+    ///         fee credited in Staking and not yet paid out (FeesCredited − FeesPaid). Direct payments
+    ///         leave with the sender funds they came from and are owed to no one afterwards.
+    function invariant_brokerBalanceEqualsFundsPlusUnpaidCreditedFees() public view {
+        assertEq(
+            token.balanceOf(address(broker)),
+            handler.senderFunds() + handler.feesCreditedTotal() - handler.feesPaidTotal(),
+            "broker balance != deposits + reserves + credited fees not yet paid"
+        );
+    }
+
+    /* 1b. DIRECT PAYMENTS (issue 18) */
+
+    /// @notice A provider (never registered) holds exactly the face values of the tickets redeemed to
+    ///         it while it had never registered; PaidToRecipient and the broker's transfers say the same.
+    function invariant_providersHoldExactlyTheirDirectlyPaidTickets() public view {
+        uint256 sum;
+        for (uint256 i; i < handler.providersLength(); ++i) {
+            address p = handler.providers(i);
+            assertEq(token.balanceOf(p), handler.directPaid(p), "provider balance != its direct payments");
+            sum += handler.directPaid(p);
+        }
+        assertEq(sum, handler.directPaidTotal());
+        assertEq(handler.paidToRecipientTotal(), sum, "PaidToRecipient amounts != direct payments");
+        assertEq(handler.directTransfersTotal(), sum, "transfers to providers != direct payments");
+    }
+
+    /// @notice Only an account that never registered takes the direct path; every (past or present)
+    ///         orchestrator's tickets go to its fee pool. One redemption call makes at most one transfer.
+    function invariant_directPathOnlyForNeverRegisteredOneTransferPerCall() public {
+        if (handler.directPaidToOrchestrator()) emit log_named_address("paid directly", handler.directPaidTo());
+        assertFalse(handler.directPaidToOrchestrator(), "an orchestrator (present or past) was paid directly");
+        assertFalse(handler.severalTransfersInOneCall(), "more than one direct transfer in one call");
     }
 
     /* 2. POOL ACCOUNTING */

@@ -195,14 +195,18 @@ contract TicketBrokerBatchTest is BrokerTestBase {
         _assertSame(before, _view(sender, sender, o));
     }
 
-    function test_RevertWhen_BatchRecipientIsNotAnOrchestrator() public {
+    /// @notice Issue 18: a batch to a recipient that never registered (a compute provider) is paid
+    ///         directly (see TicketBrokerProviders.t.sol); a rejected ticket in it is skipped as usual.
+    function test_RedeemBatch_RecipientNeverRegistered_IsPaidDirectly() public {
         address stranger = makeAddr("stranger");
         ITicketBroker.SignedTicket[] memory sts = new ITicketBroker.SignedTicket[](2);
         sts[0] = _signedBy(stranger, 0, 0);
         sts[1] = _signedBy(stranger, 1 ether, 1);
-        vm.prank(stranger);
-        vm.expectRevert(abi.encodeWithSelector(IStaking.NotOrchestrator.selector, stranger));
-        broker.redeemWinningTickets(sts);
+        ITicketBroker.RedeemStatus[] memory statuses = _batch(stranger, sts);
+        assertEq(_status(statuses, 0), uint256(ITicketBroker.RedeemStatus.ZeroFaceValue));
+        assertEq(_status(statuses, 1), uint256(ITicketBroker.RedeemStatus.Redeemed));
+        assertEq(token.balanceOf(stranger), 1 ether, "paid to its address");
+        assertEq(staking.pendingFees(stranger), 0, "nothing credited in Staking");
     }
 
     function test_RedeemBatch_FeesCreditedPerTicketWithItsCreationRound() public {

@@ -330,14 +330,19 @@ contract TicketBrokerRedeemTest is BrokerTestBase {
         _expectRedeemRevert(o, st, ITicketBroker.TicketInsufficientFunds.selector);
     }
 
-    function test_RevertWhen_RecipientIsNotAnOrchestrator() public {
+    /// @notice Issue 18: a recipient that never registered (a compute provider) is no longer refused:
+    ///         it is paid directly (see TicketBrokerProviders.t.sol), and nothing reaches Staking.
+    function test_Redeem_RecipientNeverRegistered_IsPaidDirectly() public {
         address stranger = makeAddr("stranger");
         ITicketBroker.SignedTicket memory st = _signedBy(stranger, 1 ether, 0);
+        vm.expectEmit(address(broker));
+        emit ITicketBroker.PaidToRecipient(stranger, 1 ether, 1);
         vm.prank(stranger);
-        vm.expectRevert(abi.encodeWithSelector(IStaking.NotOrchestrator.selector, stranger));
         broker.redeemWinningTicket(st);
-        assertEq(broker.getSenderInfo(sender).deposit, 10 ether);
-        assertFalse(broker.isNonceUsed(sender, stranger, 0));
+        assertEq(broker.getSenderInfo(sender).deposit, 9 ether);
+        assertTrue(broker.isNonceUsed(sender, stranger, 0));
+        assertEq(token.balanceOf(stranger), 1 ether, "paid to its address");
+        assertEq(staking.pendingFees(stranger), 0, "nothing credited in Staking");
     }
 
     function test_RevertWhen_RecipientWasSlashed() public {

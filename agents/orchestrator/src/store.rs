@@ -50,6 +50,9 @@ pub enum StoreError {
         spoken_for: U256,
         face_value: U256,
     },
+    /// The parameters take one ticket (a lease interval's) and one was booked already.
+    #[error("the parameters {0} were paid already")]
+    ParamsSpent(B256),
     #[error("corrupt row: {0}")]
     Corrupt(&'static str),
     /// The batch these tickets were booked in failed as a whole (its first error is this one's
@@ -127,6 +130,10 @@ pub struct Acceptance {
     /// same funds.
     pub face_value: U256,
     pub deposit: U256,
+    /// Parameters that take this one ticket and no other (a lease interval's): booked once, and
+    /// a second ticket under them is refused with [`StoreError::ParamsSpent`]. `None`: any
+    /// number of tickets (a stream's parameters).
+    pub spends_params: Option<B256>,
 }
 
 /// How a group of tickets given to [`PaymentStore::accept_batch`] fared: the first `booked` of
@@ -160,6 +167,7 @@ CREATE TABLE IF NOT EXISTS winning_tickets (
     tx_hash BLOB, UNIQUE (signer, nonce));
 CREATE INDEX IF NOT EXISTS winning_tickets_by_sender ON winning_tickets (sender, status);
 CREATE TABLE IF NOT EXISTS earnings_scan (id INTEGER PRIMARY KEY CHECK (id = 1), state TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS spent_params (rand_hash BLOB PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS request_nonces (
     sender BLOB NOT NULL, nonce INTEGER NOT NULL, PRIMARY KEY (sender, nonce));
 ";
@@ -281,6 +289,7 @@ impl PaymentStore {
         let mut spoken_for: HashMap<Address, U256> = HashMap::new();
         let mut winners: Vec<&Acceptance> = Vec::new();
         let mut booked_signers: HashSet<Address> = HashSet::new();
+        let mut spent: Vec<B256> = Vec::new();
         let mut outcomes = Vec::with_capacity(groups.len());
         for group in groups {
             let mut booked = Booked {
@@ -300,6 +309,12 @@ impl PaymentStore {
                     });
                     break;
                 }
+                if let Some(h) = a.spends_params
+                    && (spent.contains(&h) || params_spent_in(&tx, h)?)
+                {
+                    booked.refused = Some(StoreError::ParamsSpent(h));
+                    break;
+                }
                 let pending = match spoken_for.entry(a.sender) {
                     Entry::Occupied(e) => e.into_mut(),
                     Entry::Vacant(e) => e.insert(pending_face_value_in(&tx, a.sender)?),
@@ -315,6 +330,7 @@ impl PaymentStore {
                 }
                 *next = a.nonce + 1;
                 booked_signers.insert(a.signer);
+                spent.extend(a.spends_params);
                 if let Some(w) = &a.winner {
                     *pending += w.face_value;
                     winners.push(a);
@@ -340,6 +356,9 @@ impl PaymentStore {
                 set_nonce.execute(params![signer.as_slice(), next_nonce[signer] as i64])?;
             }
         }
+        for h in &spent {
+            tx.execute("INSERT INTO spent_params VALUES (?1)", [h.as_slice()])?;
+        }
         // Only senders with a booked ticket are in `credit`.
         for (sender, credit) in &credit {
             set_balance_in(&tx, *sender, *credit)?;
@@ -362,6 +381,11 @@ impl PaymentStore {
         }
         tx.commit()?;
         Ok(outcomes)
+    }
+
+    /// Whether parameters that take one ticket ([`Acceptance::spends_params`]) took it.
+    pub fn params_spent(&self, rand_hash: B256) -> Result<bool, StoreError> {
+        params_spent_in(&self.conn, rand_hash)
     }
 
     /// A sender's unspent credit.
@@ -630,6 +654,14 @@ fn pending_face_value_in(conn: &Connection, sender: Address) -> Result<U256, Sto
         total += U256::from_be_slice(&face?);
     }
     Ok(total)
+}
+
+fn params_spent_in(conn: &Connection, rand_hash: B256) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM spent_params WHERE rand_hash = ?1")?
+        .query_row([rand_hash.as_slice()], |_| Ok(()))
+        .optional()?
+        .is_some())
 }
 
 fn balance_in(conn: &Connection, sender: Address) -> Result<U256, StoreError> {

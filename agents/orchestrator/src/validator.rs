@@ -62,6 +62,7 @@ impl PaymentError {
                 "insufficient_deposit"
             }
             Self::Store(StoreError::NonceReplayed { .. }) => "ticket_replayed",
+            Self::Store(StoreError::ParamsSpent(_)) => "already_paid",
             Self::Store(StoreError::InsufficientBalance { .. }) => "insufficient_balance",
             Self::Store(_) => "internal",
         }
@@ -201,6 +202,7 @@ impl Validator {
             winner,
             face_value: ticket.faceValue,
             deposit: funds.available,
+            spends_params: None,
         };
         Ok((Accepted { credited, winning }, acceptance))
     }

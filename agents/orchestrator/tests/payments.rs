@@ -103,6 +103,44 @@ fn valid_ticket_is_credited_its_expected_value() {
 }
 
 #[test]
+fn parameters_that_take_one_ticket_take_one_in_a_batch_and_after_a_restart() {
+    let mut s = setup(U256::MAX);
+    let once = |s: &Setup, nonce: u64| {
+        let t = ticket(s, nonce);
+        let sig = signed(&s.validator, &t, &SENDER_KEY);
+        let mut a = s
+            .validator
+            .check(&s.params, &t, &sig, &funded(), BLOCK)
+            .unwrap()
+            .1;
+        a.spends_params = Some(s.params.recipient_rand_hash);
+        a
+    };
+    let hash = s.params.recipient_rand_hash;
+    assert!(!s.store.params_spent(hash).unwrap());
+    // Two tickets under the same one-ticket parameters, fresh nonces, one batch: one is booked.
+    let out = s
+        .store
+        .accept_batch(&[vec![once(&s, 0)], vec![once(&s, 1)]])
+        .unwrap();
+    assert_eq!(out[0].booked, 1);
+    assert_eq!(out[1].booked, 0);
+    assert!(matches!(out[1].refused, Some(StoreError::ParamsSpent(h)) if h == hash));
+    assert!(s.store.params_spent(hash).unwrap());
+    // After a restart, a third one with a fresh nonce is refused too and books nothing.
+    drop(s.store);
+    s.store = PaymentStore::open(&s.db).unwrap();
+    let err = s.store.accept(&once(&s, 7)).unwrap_err();
+    assert!(matches!(err, StoreError::ParamsSpent(_)), "{err}");
+    assert_eq!(s.store.next_nonce(s.sender).unwrap(), 1);
+    let winners = s
+        .store
+        .winning_tickets(WinningTicketStatus::Pending)
+        .unwrap();
+    assert_eq!(winners.len(), 1, "one winner queued, not three");
+}
+
+#[test]
 fn replayed_ticket_is_refused_even_after_a_restart() {
     let mut s = setup(U256::ZERO);
     let t = ticket(&s, 5);
@@ -338,6 +376,7 @@ fn concurrent_connections_wait_for_each_other_instead_of_failing() {
                             winner: None,
                             face_value: U256::from(1u64),
                             deposit: U256::from(1u64),
+                            spends_params: None,
                         })
                         .unwrap_or_else(|e| panic!("writer {who}, nonce {nonce}: {e}"));
                 }

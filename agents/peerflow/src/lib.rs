@@ -8,6 +8,7 @@ pub mod config;
 pub mod demo;
 pub mod devnet;
 pub mod keys;
+pub mod lease;
 pub mod metrics_http;
 pub mod provider;
 pub mod roles;

@@ -48,6 +48,10 @@ enum Command {
     /// Buy compute: submit container jobs, follow them, fetch results.
     #[command(subcommand)]
     Compute(peerflow::buyer::ComputeCommand),
+    /// Lease containers from providers, paid as they run: open, exec, shell, close, list, status,
+    /// and the agent that pays them.
+    #[command(subcommand)]
+    Lease(peerflow::lease::LeaseCommand),
     /// VOD: upload a video once, pay replicated providers to package it as HLS, fetch it later.
     #[command(subcommand)]
     Vod(peerflow::buyer::VodCommand),
@@ -212,6 +216,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Reputation(r) => peerflow::trust::reputation(r).await,
         Command::Compute(c) => peerflow::buyer::compute(c).await,
         Command::Vod(v) => peerflow::buyer::vod(v).await,
+        Command::Lease(l) => peerflow::lease::run(l).await,
     }
 }
 

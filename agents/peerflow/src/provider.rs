@@ -14,6 +14,8 @@ use peerflow_chain::Deployment;
 use peerflow_compute::Resources;
 use peerflow_compute::escrow::Escrow;
 use peerflow_compute::manifest::RateCard;
+use peerflow_lease::provider::docker::Containers;
+use peerflow_lease::{ChainInfo, LeaseConfig, LeaseService};
 use peerflow_provider::agent::Executors;
 use peerflow_provider::container::ContainerExecutor;
 use peerflow_provider::{Agent, ProviderConfig, VodExecutor};
@@ -77,6 +79,37 @@ pub struct ProviderOpts {
     /// (default false; a devnet on one machine needs it).
     #[arg(long)]
     pub allow_private_urls: Option<bool>,
+    /// Lease containers to buyers, paid as they run (default true when Docker answers).
+    #[arg(long)]
+    pub leases: Option<bool>,
+    /// Seconds between a lease's metered and charged intervals (default 5).
+    #[arg(long)]
+    pub lease_interval_secs: Option<f64>,
+    /// Unpaid usage a lease may run up before it is paused, in intervals at its full size
+    /// (default 2); paused that long again without being paid, it is closed.
+    #[arg(long)]
+    pub lease_credit_intervals: Option<u32>,
+    /// Probability that a lease ticket wins (default 0.05: one interval in twenty is redeemed
+    /// on-chain, for twenty times its charge). 1 makes every ticket a payment.
+    #[arg(long)]
+    pub lease_win_probability: Option<f64>,
+    /// Leases held at once (default 8).
+    #[arg(long)]
+    pub max_leases: Option<usize>,
+    /// Image a lease runs when it names none (default: a busybox image built here).
+    #[arg(long)]
+    pub lease_image: Option<String>,
+    /// Blocks an interval's ticket parameters are good for; unpaid ones are reissued (default 20).
+    #[arg(long)]
+    pub lease_params_blocks: Option<u64>,
+    /// Largest share of a redemption's value its gas may cost, parts per million (default 10000).
+    #[arg(long)]
+    pub redeem_max_cost_ppm: Option<u64>,
+    /// A dishonest meter multiplying the CPU time it charges leases, for the tests of the buyer's
+    /// checks; not an option of the binary.
+    #[arg(skip)]
+    #[serde(skip)]
+    pub lease_cpu_overreport: Option<f64>,
 }
 
 fn ether(s: Option<&str>, default: &str, what: &str) -> Result<alloy::primitives::U256> {
@@ -102,6 +135,8 @@ fn parse_rates(s: &str) -> Result<RateCard> {
 /// A provider started in this process (its API server and its loop run as tasks).
 pub struct RunningProvider {
     pub agent: Arc<Agent<DynProvider>>,
+    /// Its leases, when it offers them.
+    pub leases: Option<Arc<LeaseService<DynProvider>>>,
     pub url: String,
     /// Whether container jobs are offered (a Docker engine answered).
     pub containers: bool,
@@ -194,6 +229,10 @@ pub async fn start_provider(
         }
     }
     let containers = executors.container.is_some();
+    let lease_docker = match &executors.container {
+        Some(_) if o.leases.unwrap_or(true) => Some(peerflow_runner::Engine::connect().await?),
+        _ => None,
+    };
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding {listen}"))?;
@@ -229,20 +268,87 @@ pub async fn start_provider(
         ),
     };
     let url = cfg.public_url.clone();
-    let escrow = Escrow::new(deployment.job_escrow, deployment.work_token, chain)
+    let offer = cfg.offer;
+    let lease_dir = cfg.data_dir.join("leases");
+    let escrow = Escrow::new(deployment.job_escrow, deployment.work_token, chain.clone())
         .scanning_from(deployment.scan_from());
     let agent = Arc::new(Agent::new(cfg, escrow, executors)?);
-    let app = peerflow_provider::http::router(Arc::clone(&agent));
+    let mut app = peerflow_provider::http::router(Arc::clone(&agent));
+    let mut tasks = Vec::new();
+    let leases = match lease_docker {
+        Some(engine) => {
+            let default_image = match &o.lease_image {
+                Some(image) => image.clone(),
+                None => peerflow_runner::testimage::busybox_image(&engine)
+                    .await
+                    .context("building the default lease image (or pass --lease-image)")?,
+            };
+            let lease_cfg = LeaseConfig {
+                provider: me,
+                data_dir: lease_dir,
+                max: offer,
+                max_leases: o.max_leases.unwrap_or(8).max(1),
+                rates,
+                interval: Duration::from_secs_f64(o.lease_interval_secs.unwrap_or(5.0).max(0.2)),
+                credit_intervals: o.lease_credit_intervals.unwrap_or(2).max(1),
+                win_prob: crate::roles::win_prob(o.lease_win_probability.unwrap_or(0.05)),
+                lifetime_blocks: o.lease_params_blocks.unwrap_or(20).max(1),
+                default_image,
+                gas: peerflow_orchestrator::GasPolicy {
+                    max_cost_ppm: o.redeem_max_cost_ppm.unwrap_or(10_000),
+                    ..Default::default()
+                },
+                stop_after: Duration::from_secs_f64(
+                    o.lease_interval_secs.unwrap_or(5.0).max(0.2)
+                        * f64::from(o.lease_credit_intervals.unwrap_or(2).max(1)),
+                ),
+                cpu_overreport: o.lease_cpu_overreport.unwrap_or(1.0),
+            };
+            let svc = start_leases(lease_cfg, chain, deployment, &engine, &agent).await?;
+            app = app.merge(peerflow_lease::provider::http::routes(Arc::clone(&svc)));
+            tasks.push(tokio::spawn(Arc::clone(&svc).run()));
+            Some(svc)
+        }
+        None => None,
+    };
     let server = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(error = %e, "provider API stopped");
         }
     });
-    let work = tokio::spawn(Arc::clone(&agent).run(std::future::pending()));
+    tasks.push(server);
+    tasks.push(tokio::spawn(Arc::clone(&agent).run(std::future::pending())));
     Ok(RunningProvider {
         agent,
+        leases,
         url,
         containers,
-        tasks: vec![server, work],
+        tasks,
     })
+}
+
+/// The lease service of a provider whose wallet is `chain`, sharing the agent's metrics.
+pub async fn start_leases(
+    cfg: LeaseConfig,
+    chain: DynProvider,
+    deployment: &Deployment,
+    engine: &peerflow_runner::Engine,
+    agent: &Agent<DynProvider>,
+) -> Result<Arc<LeaseService<DynProvider>>> {
+    let info = ChainInfo {
+        broker: deployment.ticket_broker,
+        chain_id: deployment.chain_id,
+        start_block: deployment.start_block,
+        round_length: deployment.round_length,
+    };
+    let svc = LeaseService::new(
+        cfg,
+        chain,
+        info,
+        Containers::new(engine.docker().clone()),
+        Arc::clone(agent.metrics()),
+    )
+    .await
+    .context("starting the lease service")?;
+    Ok(Arc::new(svc))
 }

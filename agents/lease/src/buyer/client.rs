@@ -1,0 +1,243 @@
+//! The buyer's HTTP client of a provider's lease API: every request about a lease signed with the
+//! buyer's key.
+
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+
+use crate::auth::{LEASE_AUTH_HEADER, LeaseKey};
+use crate::frames::{Decoder, Frame, FrameError};
+use crate::proto::{
+    ExecRequest, IntervalsReply, LeaseView, Offer, OpenRequest, PayReply, PayRequest,
+};
+use crate::provider::http::{EXEC_HEADER, STDIN_HEADER};
+
+/// Why a call to a provider failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("{url}: {source}")]
+    Http {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("{status} {code}: {message}")]
+    Refused {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    #[error("the command's output: {0}")]
+    Frames(#[from] FrameError),
+    #[error("the command's output ended without its exit code")]
+    NoExit,
+    #[error("the provider failed the command: {0}")]
+    Exec(String),
+}
+
+impl ClientError {
+    /// The provider's refusal code, if it refused.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Self::Refused { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct LeaseClient {
+    http: reqwest::Client,
+    key: LeaseKey,
+}
+
+impl LeaseClient {
+    pub fn new(key: LeaseKey) -> Self {
+        Self {
+            http: reqwest::Client::new(),
+            key,
+        }
+    }
+
+    pub fn key(&self) -> &LeaseKey {
+        &self.key
+    }
+
+    fn http_err(url: &str) -> impl FnOnce(reqwest::Error) -> ClientError + '_ {
+        move |source| ClientError::Http {
+            url: url.to_string(),
+            source,
+        }
+    }
+
+    async fn reply<T: DeserializeOwned>(
+        url: &str,
+        resp: reqwest::Response,
+    ) -> Result<T, ClientError> {
+        let status = resp.status();
+        if status.is_success() {
+            return resp.json().await.map_err(Self::http_err(url));
+        }
+        Err(Self::refusal(status, resp).await)
+    }
+
+    async fn refusal(status: StatusCode, resp: reqwest::Response) -> ClientError {
+        let body: serde_json::Value = resp.json().await.unwrap_or_default();
+        ClientError::Refused {
+            status: status.as_u16(),
+            code: body["code"].as_str().unwrap_or("unknown").to_string(),
+            message: body["message"].as_str().unwrap_or("").to_string(),
+        }
+    }
+
+    async fn signed<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        base: &str,
+        path: &str,
+        body: Vec<u8>,
+    ) -> Result<T, ClientError> {
+        let url = format!("{}{path}", base.trim_end_matches('/'));
+        let auth = self.key.authorize(method.as_str(), path, &body);
+        let resp = self
+            .http
+            .request(method, &url)
+            .header(LEASE_AUTH_HEADER, auth.to_header())
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .map_err(Self::http_err(&url))?;
+        Self::reply(&url, resp).await
+    }
+
+    pub async fn offer(&self, base: &str) -> Result<Offer, ClientError> {
+        let url = format!("{}/v1/lease/offer", base.trim_end_matches('/'));
+        let resp = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .map_err(Self::http_err(&url))?;
+        Self::reply(&url, resp).await
+    }
+
+    pub async fn open(&self, base: &str, req: &OpenRequest) -> Result<LeaseView, ClientError> {
+        let body = serde_json::to_vec(req).expect("a request serializes");
+        self.signed(Method::POST, base, "/v1/leases", body).await
+    }
+
+    pub async fn view(&self, base: &str, id: &str) -> Result<LeaseView, ClientError> {
+        self.signed(Method::GET, base, &format!("/v1/leases/{id}"), vec![])
+            .await
+    }
+
+    pub async fn intervals(
+        &self,
+        base: &str,
+        id: &str,
+        from: u64,
+    ) -> Result<IntervalsReply, ClientError> {
+        let path = format!("/v1/leases/{id}/intervals?from={from}");
+        self.signed(Method::GET, base, &path, vec![]).await
+    }
+
+    pub async fn pay(
+        &self,
+        base: &str,
+        id: &str,
+        req: &PayRequest,
+    ) -> Result<PayReply, ClientError> {
+        let url = format!("{}/v1/leases/{id}/pay", base.trim_end_matches('/'));
+        let resp = self
+            .http
+            .post(&url)
+            .json(req)
+            .send()
+            .await
+            .map_err(Self::http_err(&url))?;
+        Self::reply(&url, resp).await
+    }
+
+    pub async fn close(&self, base: &str, id: &str) -> Result<LeaseView, ClientError> {
+        self.signed(
+            Method::POST,
+            base,
+            &format!("/v1/leases/{id}/close"),
+            vec![],
+        )
+        .await
+    }
+
+    /// Runs `cmd` in the lease's container; `stdin`, if given, is streamed to the command as it
+    /// comes. Every output frame goes to `on_output`; returns the exit code.
+    pub async fn exec<S>(
+        &self,
+        base: &str,
+        id: &str,
+        cmd: Vec<String>,
+        stdin: Option<S>,
+        mut on_output: impl FnMut(&Frame),
+    ) -> Result<i64, ClientError>
+    where
+        S: Stream<Item = Result<Bytes, std::io::Error>> + Send + Sync + 'static,
+    {
+        let path = format!("/v1/leases/{id}/exec");
+        let url = format!("{}{path}", base.trim_end_matches('/'));
+        let spec = serde_json::to_string(&ExecRequest { cmd }).expect("a command serializes");
+        let auth = self.key.authorize("POST", &path, spec.as_bytes());
+        let mut req = self
+            .http
+            .post(&url)
+            .header(LEASE_AUTH_HEADER, auth.to_header())
+            .header(EXEC_HEADER, spec);
+        if let Some(stdin) = stdin {
+            req = req
+                .header(STDIN_HEADER, "1")
+                .body(reqwest::Body::wrap_stream(stdin));
+        }
+        let resp = req.send().await.map_err(Self::http_err(&url))?;
+        if !resp.status().is_success() {
+            return Err(Self::refusal(resp.status(), resp).await);
+        }
+        let mut decoder = Decoder::default();
+        let mut body = resp.bytes_stream();
+        while let Some(chunk) = body.next().await {
+            decoder.push(&chunk.map_err(Self::http_err(&url))?);
+            while let Some(frame) = decoder.next_frame()? {
+                match frame {
+                    Frame::Exit(code) => return Ok(code),
+                    Frame::Error(m) => return Err(ClientError::Exec(m)),
+                    f => on_output(&f),
+                }
+            }
+        }
+        Err(ClientError::NoExit)
+    }
+
+    /// [`LeaseClient::exec`] without stdin, its output collected: (exit code, stdout, stderr).
+    pub async fn run(
+        &self,
+        base: &str,
+        id: &str,
+        cmd: &[&str],
+    ) -> Result<(i64, Vec<u8>, Vec<u8>), ClientError> {
+        let mut out = Vec::new();
+        let mut err = Vec::new();
+        let code = self
+            .exec(
+                base,
+                id,
+                cmd.iter().map(|s| s.to_string()).collect(),
+                None::<futures_util::stream::Empty<Result<Bytes, std::io::Error>>>,
+                |f| match f {
+                    Frame::Stdout(b) => out.extend_from_slice(b),
+                    Frame::Stderr(b) => err.extend_from_slice(b),
+                    _ => {}
+                },
+            )
+            .await?;
+        Ok((code, out, err))
+    }
+}

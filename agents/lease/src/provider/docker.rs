@@ -1,0 +1,234 @@
+//! A lease's container in the local dockerd: created with the lease's limits in a cgroup of its own
+//! (`/peerflow/lease-<id>`, where the meter reads it), paused, resumed, removed, and commands run in
+//! it. Containers outlive the provider process: a restarted provider finds them by id.
+
+use std::collections::HashMap;
+use std::pin::Pin;
+
+use bollard::Docker;
+use bollard::exec::{StartExecOptions, StartExecResults};
+use bollard::models::{ContainerCreateBody, ContainerStateStatusEnum, ExecConfig, HostConfig};
+use bollard::query_parameters::RemoveContainerOptions;
+use futures_util::Stream;
+use peerflow_runner::cgroup::JobCgroup;
+use tokio::io::AsyncWrite;
+
+use crate::proto::Terms;
+
+/// Container label holding the lease id.
+pub const LEASE_LABEL: &str = "peerflow.lease";
+
+/// What keeps a lease's container alive when the buyer names no command: a shell that waits.
+pub const KEEPALIVE: [&str; 3] = [
+    "sh",
+    "-c",
+    "trap 'exit 0' TERM INT; while :; do sleep 3600 & wait $!; done",
+];
+
+/// Processes one lease may run.
+const PIDS: i64 = 512;
+
+#[derive(Debug, thiserror::Error)]
+#[error("docker {op}: {source}")]
+pub struct DockerError {
+    op: &'static str,
+    #[source]
+    source: bollard::errors::Error,
+}
+
+fn docker(op: &'static str) -> impl FnOnce(bollard::errors::Error) -> DockerError {
+    move |source| DockerError { op, source }
+}
+
+/// Where a lease's container is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Liveness {
+    Running,
+    Paused,
+    /// Exited, dead or removed.
+    Gone,
+}
+
+/// Output of a command, as it comes.
+pub type ExecOutput = Pin<
+    Box<dyn Stream<Item = Result<bollard::container::LogOutput, bollard::errors::Error>> + Send>,
+>;
+
+/// A started command: its output, its stdin and its id (for the exit code).
+pub struct Exec {
+    pub id: String,
+    pub output: ExecOutput,
+    pub input: Pin<Box<dyn AsyncWrite + Send>>,
+}
+
+#[derive(Clone)]
+pub struct Containers {
+    docker: Docker,
+}
+
+/// The cgroup of lease `id`.
+pub fn lease_cgroup(id: &str) -> JobCgroup {
+    JobCgroup::new(&format!("lease-{id}"))
+}
+
+impl Containers {
+    pub fn new(docker: Docker) -> Self {
+        Self { docker }
+    }
+
+    /// Creates and starts the container of lease `id` on `terms`, running `cmd`.
+    pub async fn start(
+        &self,
+        id: &str,
+        terms: &Terms,
+        cmd: Vec<String>,
+    ) -> Result<String, DockerError> {
+        let memory = i64::try_from(terms.memory_mb.saturating_mul(1 << 20)).unwrap_or(i64::MAX);
+        let host_config = HostConfig {
+            nano_cpus: Some(i64::from(terms.milli_cpus) * 1_000_000),
+            memory: Some(memory),
+            memory_swap: Some(memory),
+            pids_limit: Some(PIDS),
+            privileged: Some(false),
+            cap_drop: Some(vec!["ALL".to_string()]),
+            security_opt: Some(vec!["no-new-privileges".to_string()]),
+            network_mode: Some("none".to_string()),
+            cgroup_parent: Some(lease_cgroup(id).docker_parent()),
+            ..Default::default()
+        };
+        let body = ContainerCreateBody {
+            image: Some(terms.image.clone()),
+            cmd: Some(cmd),
+            labels: Some(HashMap::from([(LEASE_LABEL.to_string(), id.to_string())])),
+            network_disabled: Some(true),
+            tty: Some(false),
+            host_config: Some(host_config),
+            ..Default::default()
+        };
+        let created = self
+            .docker
+            .create_container(None, body)
+            .await
+            .map_err(docker("create"))?;
+        if let Err(e) = self.docker.start_container(&created.id, None).await {
+            let _ = self.remove(&created.id).await;
+            return Err(docker("start")(e));
+        }
+        Ok(created.id)
+    }
+
+    pub async fn liveness(&self, container: &str) -> Result<Liveness, DockerError> {
+        match self.docker.inspect_container(container, None).await {
+            Ok(c) => {
+                let state = c.state.unwrap_or_default();
+                Ok(match state.status {
+                    Some(ContainerStateStatusEnum::RUNNING) => Liveness::Running,
+                    Some(ContainerStateStatusEnum::PAUSED) => Liveness::Paused,
+                    _ => Liveness::Gone,
+                })
+            }
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(Liveness::Gone),
+            Err(e) => Err(docker("inspect")(e)),
+        }
+    }
+
+    pub async fn pause(&self, container: &str) -> Result<(), DockerError> {
+        self.docker
+            .pause_container(container)
+            .await
+            .map_err(docker("pause"))
+    }
+
+    pub async fn unpause(&self, container: &str) -> Result<(), DockerError> {
+        self.docker
+            .unpause_container(container)
+            .await
+            .map_err(docker("unpause"))
+    }
+
+    /// Removes the container, running or not (gone already is fine).
+    pub async fn remove(&self, container: &str) -> Result<(), DockerError> {
+        match self
+            .docker
+            .remove_container(
+                container,
+                Some(RemoveContainerOptions {
+                    force: true,
+                    ..Default::default()
+                }),
+            )
+            .await
+        {
+            Ok(())
+            | Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(()),
+            Err(e) => Err(docker("remove")(e)),
+        }
+    }
+
+    /// Starts `cmd` in the container, its stdin open when `stdin`.
+    pub async fn exec(
+        &self,
+        container: &str,
+        cmd: Vec<String>,
+        stdin: bool,
+    ) -> Result<Exec, DockerError> {
+        let created = self
+            .docker
+            .create_exec(
+                container,
+                ExecConfig {
+                    attach_stdin: Some(stdin),
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    tty: Some(false),
+                    cmd: Some(cmd),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(docker("exec"))?;
+        let started = self
+            .docker
+            .start_exec(
+                &created.id,
+                Some(StartExecOptions {
+                    detach: false,
+                    tty: false,
+                    output_capacity: None,
+                }),
+            )
+            .await
+            .map_err(docker("exec start"))?;
+        match started {
+            StartExecResults::Attached { output, input } => Ok(Exec {
+                id: created.id,
+                output,
+                input,
+            }),
+            StartExecResults::Detached => Err(DockerError {
+                op: "exec start",
+                source: bollard::errors::Error::DockerStreamError {
+                    error: "the command detached".into(),
+                },
+            }),
+        }
+    }
+
+    /// A finished command's exit code (`None` while it runs).
+    pub async fn exit_code(&self, exec: &str) -> Result<Option<i64>, DockerError> {
+        let inspect = self
+            .docker
+            .inspect_exec(exec)
+            .await
+            .map_err(docker("exec inspect"))?;
+        Ok(if inspect.running == Some(true) {
+            None
+        } else {
+            inspect.exit_code
+        })
+    }
+}

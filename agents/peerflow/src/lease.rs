@@ -1,0 +1,428 @@
+//! `peerflow lease …`: rent containers from providers and pay for them as they run.
+//!
+//! `open` negotiates with the providers given (their offers: rates, limits, interval, credit) and
+//! opens one lease on each of the N cheapest at once; `exec`, `shell` and `close` act on one lease;
+//! `agent` pays every open lease in the data directory, interval by interval, after checking each
+//! metered interval. No chain RPC is needed: tickets are signed for the deployment's broker and
+//! paid from the deposit funded with `peerflow deposit fund`.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use bytes::Bytes;
+use peerflow_chain::Deployment;
+use peerflow_compute::manifest::RateCard;
+use peerflow_lease::buyer::Payer;
+use peerflow_lease::buyer::client::LeaseClient;
+use peerflow_lease::buyer::store::{BuyerStore, Standing};
+use peerflow_lease::frames::Frame;
+use peerflow_lease::{LeaseKey, OpenRequest};
+use peerflow_protocol::TicketDomain;
+
+use crate::buyer::parse_megabytes;
+use crate::keys::KeyArgs;
+
+/// What every lease command needs: the buyer's key, its lease book and the deployment.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LeaseCommon {
+    /// The buyer's lease book (sqlite) lives here.
+    #[arg(long, env = "PEERFLOW_LEASE_DIR", default_value = "peerflow-leases")]
+    pub data_dir: PathBuf,
+    /// Deployment file (the broker tickets are signed for).
+    #[arg(long, env = "PEERFLOW_DEPLOYMENT")]
+    pub deployment: PathBuf,
+    #[command(flatten)]
+    pub keys: KeyArgs,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct LeaseOpen {
+    #[command(flatten)]
+    pub common: LeaseCommon,
+    /// CPUs per lease.
+    #[arg(long, default_value_t = 1.0)]
+    pub cpus: f64,
+    /// Memory per lease, e.g. 512M or 1G.
+    #[arg(long, short = 'm', default_value = "256M")]
+    pub memory: String,
+    #[arg(long, default_value_t = 0)]
+    pub gpus: u16,
+    /// An image the providers have (default: each provider's default image).
+    #[arg(long)]
+    pub image: Option<String>,
+    /// Leases to open, each on a different provider.
+    #[arg(short = 'n', long, default_value_t = 1)]
+    pub count: usize,
+    /// The most a lease may cost per second with all its CPUs and memory busy, in token wei.
+    #[arg(long)]
+    pub max_rate: Option<f64>,
+    /// A provider's URL (repeatable, or comma-separated).
+    #[arg(
+        long = "provider",
+        env = "PEERFLOW_PROVIDERS",
+        value_delimiter = ',',
+        required = true
+    )]
+    pub providers: Vec<String>,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct LeaseExec {
+    #[command(flatten)]
+    pub common: LeaseCommon,
+    pub id: String,
+    /// Pipe this terminal's stdin to the command.
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    /// The command and its arguments.
+    #[arg(last = true, required = true)]
+    pub cmd: Vec<String>,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct LeaseId {
+    #[command(flatten)]
+    pub common: LeaseCommon,
+    pub id: String,
+}
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum LeaseCommand {
+    /// Open leases on N providers at once (the cheapest that fit), printing each with its provider.
+    Open(LeaseOpen),
+    /// Run a command in a lease's container: output streamed, its exit code returned.
+    Exec(LeaseExec),
+    /// A shell in a lease's container, reading this terminal's stdin.
+    Shell(LeaseId),
+    /// Close a lease and pay its last interval.
+    Close(LeaseId),
+    /// Every lease in the book: provider, standing, paid.
+    List(LeaseCommon),
+    /// One lease as its provider reports it (usage, paid, credit, rates) and as the book has it.
+    Status(LeaseId),
+    /// Pay every open lease as its intervals are metered, checking each, until stopped.
+    Agent(LeaseCommon),
+}
+
+struct Buyer {
+    client: LeaseClient,
+    store: BuyerStore,
+    domain: TicketDomain,
+}
+
+impl LeaseCommon {
+    fn buyer(&self) -> Result<Buyer> {
+        let signer = self.keys.signer()?;
+        let key = LeaseKey::new(signer.to_bytes().0).context("the buyer's key")?;
+        let deployment = Deployment::load(&self.deployment)
+            .with_context(|| format!("reading {}", self.deployment.display()))?;
+        let store = BuyerStore::open(&self.data_dir.join("leases.sqlite"))
+            .with_context(|| format!("opening the lease book in {}", self.data_dir.display()))?;
+        Ok(Buyer {
+            client: LeaseClient::new(key),
+            store,
+            domain: TicketDomain {
+                chain_id: deployment.chain_id,
+                broker: deployment.ticket_broker,
+            },
+        })
+    }
+}
+
+impl Buyer {
+    fn url(&self, id: &str) -> Result<String> {
+        match self.store.get(id)? {
+            Some(l) => Ok(l.provider_url),
+            None => bail!("no lease {id} in this lease book (see `peerflow lease list`)"),
+        }
+    }
+
+    fn payer(&self) -> Payer {
+        Payer::new(self.client.clone(), self.domain)
+    }
+}
+
+pub async fn run(cmd: &LeaseCommand) -> Result<()> {
+    match cmd {
+        LeaseCommand::Open(o) => open(o).await,
+        LeaseCommand::Exec(e) => {
+            let b = e.common.buyer()?;
+            let code = exec(&b, &e.id, e.cmd.clone(), e.interactive).await?;
+            std::process::exit(code.clamp(0, 255) as i32)
+        }
+        LeaseCommand::Shell(s) => {
+            let b = s.common.buyer()?;
+            let code = exec(&b, &s.id, vec!["sh".into()], true).await?;
+            std::process::exit(code.clamp(0, 255) as i32)
+        }
+        LeaseCommand::Close(c) => close(c).await,
+        LeaseCommand::List(c) => list(c),
+        LeaseCommand::Status(s) => status(s).await,
+        LeaseCommand::Agent(c) => agent(c).await,
+    }
+}
+
+/// Wei per second a lease of this size costs at `offer`'s rates with everything busy.
+fn full_rate(rates: &RateCard, milli_cpus: u32, memory_mb: u64) -> f64 {
+    rates.per_cpu_second * f64::from(milli_cpus) / 1000.0
+        + rates.per_memory_mb_second * memory_mb as f64
+}
+
+async fn open(o: &LeaseOpen) -> Result<()> {
+    if !o.cpus.is_finite() || o.cpus <= 0.0 {
+        bail!("--cpus must be above 0");
+    }
+    if o.count == 0 {
+        bail!("-n must be at least 1");
+    }
+    let b = o.common.buyer()?;
+    let milli_cpus = (o.cpus * 1000.0).round() as u32;
+    let memory_mb = u64::from(parse_megabytes(&o.memory).map_err(anyhow::Error::msg)?);
+    let offers = futures_util::future::join_all(
+        o.providers
+            .iter()
+            .map(|url| async { (url.clone(), b.client.offer(url).await) }),
+    )
+    .await;
+    let mut fitting = Vec::new();
+    for (url, offer) in offers {
+        let offer = match offer {
+            Ok(offer) => offer,
+            Err(e) => {
+                eprintln!("{url}: no offer ({e})");
+                continue;
+            }
+        };
+        let rate = full_rate(&offer.rates, milli_cpus, memory_mb);
+        let why = if milli_cpus > offer.max.milli_cpus
+            || memory_mb > u64::from(offer.max.memory_mb)
+            || o.gpus > offer.max.gpus
+        {
+            Some(format!(
+                "leases at most {} mCPU, {} MB, {} GPUs",
+                offer.max.milli_cpus, offer.max.memory_mb, offer.max.gpus
+            ))
+        } else if offer.open >= offer.max_leases {
+            Some(format!("holds its most leases ({})", offer.max_leases))
+        } else if o.max_rate.is_some_and(|max| rate > max) {
+            Some(format!("{rate:.0} wei/s at full use is over --max-rate"))
+        } else {
+            None
+        };
+        match why {
+            Some(why) => eprintln!("{url}: skipped: {why}"),
+            None => fitting.push((rate, url)),
+        }
+    }
+    fitting.sort_by(|a, b| a.0.total_cmp(&b.0));
+    fitting.truncate(o.count);
+    if fitting.is_empty() {
+        bail!("no provider offers a lease of {milli_cpus} mCPU and {memory_mb} MB");
+    }
+    let req = OpenRequest {
+        milli_cpus,
+        memory_mb,
+        gpus: o.gpus,
+        image: o.image.clone(),
+        ports: vec![],
+    };
+    let opened = futures_util::future::join_all(
+        fitting
+            .iter()
+            .map(|(_, url)| async { (url.clone(), b.client.open(url, &req).await) }),
+    )
+    .await;
+    let mut count = 0;
+    for (url, result) in opened {
+        match result {
+            Ok(view) => {
+                b.store
+                    .insert(&view.id, &url, &view.terms, view.opened_ms)?;
+                let rate = full_rate(
+                    &view.terms.rates,
+                    view.terms.milli_cpus,
+                    view.terms.memory_mb,
+                );
+                println!(
+                    "lease {} on {url} (provider {}): {} mCPU, {} MB, image {}, up to {rate:.0} wei/s, paid every {} ms, credit {} wei",
+                    view.id,
+                    view.terms.provider,
+                    view.terms.milli_cpus,
+                    view.terms.memory_mb,
+                    view.terms.image,
+                    view.terms.interval_ms,
+                    view.terms.credit
+                );
+                count += 1;
+            }
+            Err(e) => eprintln!("{url}: not opened ({e})"),
+        }
+    }
+    if count < o.count {
+        eprintln!("{count} of {} leases opened", o.count);
+    }
+    if count == 0 {
+        bail!("no lease opened");
+    }
+    Ok(())
+}
+
+/// Runs `cmd` in lease `id`, writing its output here; its exit code.
+async fn exec(b: &Buyer, id: &str, cmd: Vec<String>, interactive: bool) -> Result<i64> {
+    let url = b.url(id)?;
+    let stdin = interactive.then(|| {
+        let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(8);
+        std::thread::spawn(move || {
+            use std::io::Read;
+            let mut stdin = std::io::stdin();
+            let mut buf = vec![0u8; 16 << 10];
+            loop {
+                match stdin.read(&mut buf) {
+                    Ok(0) => return,
+                    Ok(n) => {
+                        if tx
+                            .blocking_send(Ok(Bytes::copy_from_slice(&buf[..n])))
+                            .is_err()
+                        {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        let _ = tx.blocking_send(Err(e));
+                        return;
+                    }
+                }
+            }
+        });
+        futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) })
+    });
+    let code = b
+        .client
+        .exec(&url, id, cmd, stdin, |frame| match frame {
+            Frame::Stdout(bytes) => {
+                let mut out = std::io::stdout().lock();
+                let _ = out.write_all(bytes).and_then(|_| out.flush());
+            }
+            Frame::Stderr(bytes) => {
+                let mut err = std::io::stderr().lock();
+                let _ = err.write_all(bytes).and_then(|_| err.flush());
+            }
+            _ => {}
+        })
+        .await
+        .with_context(|| format!("running the command in lease {id}"))?;
+    Ok(code)
+}
+
+async fn close(c: &LeaseId) -> Result<()> {
+    let mut b = c.common.buyer()?;
+    let url = b.url(&c.id)?;
+    b.client
+        .close(&url, &c.id)
+        .await
+        .with_context(|| format!("closing lease {}", c.id))?;
+    // The last interval, metered at the close, is paid now.
+    let payer = b.payer();
+    let progress = payer
+        .pay_lease(&mut b.store, &c.id)
+        .await
+        .with_context(|| format!("paying lease {}'s last intervals", c.id))?;
+    let lease = b.store.get(&c.id)?.context("the lease left the book")?;
+    if let Some(why) = &progress.refused {
+        bail!(
+            "lease {} closed; its last intervals were refused: {why}",
+            c.id
+        );
+    }
+    println!(
+        "lease {} closed: {} intervals paid, {} wei in all ({})",
+        c.id,
+        lease.next_seq,
+        lease.paid,
+        match lease.standing {
+            Standing::Closed => "settled",
+            Standing::Open => "the provider has not closed it yet",
+            Standing::Refused => "refused",
+        }
+    );
+    Ok(())
+}
+
+fn list(c: &LeaseCommon) -> Result<()> {
+    let b = c.buyer()?;
+    println!(
+        "{:<18} {:<9} {:>9} {:>24}  provider",
+        "lease", "standing", "intervals", "paid (wei)"
+    );
+    for l in b.store.leases(false)? {
+        println!(
+            "{:<18} {:<9} {:>9} {:>24}  {}",
+            l.id,
+            serde_json::to_value(l.standing)?.as_str().unwrap_or("?"),
+            l.next_seq,
+            l.paid,
+            l.provider_url
+        );
+    }
+    Ok(())
+}
+
+async fn status(s: &LeaseId) -> Result<()> {
+    let b = s.common.buyer()?;
+    let url = b.url(&s.id)?;
+    let local = b.store.get(&s.id)?;
+    let view = b.client.view(&url, &s.id).await?;
+    let rate_per_s = full_rate(
+        &view.terms.rates,
+        view.terms.milli_cpus,
+        view.terms.memory_mb,
+    );
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&serde_json::json!({
+            "provider": view,
+            "unpaid": view.unpaid(),
+            "fullRateWeiPerSecond": rate_per_s.round(),
+            "book": local,
+        }))?
+    );
+    Ok(())
+}
+
+async fn agent(c: &LeaseCommon) -> Result<()> {
+    let mut b = c.buyer()?;
+    let payer = b.payer();
+    println!(
+        "paying the open leases of {} as {}",
+        c.data_dir.display(),
+        b.client.key().address()
+    );
+    let stop = crate::shutdown::requested();
+    tokio::pin!(stop);
+    loop {
+        for lease in b.store.leases(true)? {
+            match payer.pay_lease(&mut b.store, &lease.id).await {
+                Ok(p) if p.tickets > 0 || p.refused.is_some() || p.closed => tracing::info!(
+                    lease = %lease.id,
+                    settled = p.settled,
+                    tickets = p.tickets,
+                    paid = %p.paid,
+                    refused = p.refused.as_deref().unwrap_or(""),
+                    closed = p.closed,
+                    "lease paid"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(lease = %lease.id, error = %e, "lease not paid this time"),
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+            signal = &mut stop => {
+                println!("stopped by {}", signal?);
+                return Ok(());
+            }
+        }
+    }
+}
