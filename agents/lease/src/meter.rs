@@ -183,6 +183,12 @@ pub fn check_interval(
             u.memory_mb_seconds
         )));
     }
+    if u.io_mb > terms.io_mb_per_second * wall * (1.0 + REL_SLACK) + 1.0 {
+        return Err(implausible(format!(
+            "{:.1} MB of I/O in {wall:.3} s at most {} MB/s",
+            u.io_mb, terms.io_mb_per_second
+        )));
+    }
     if u.peak_memory_bytes as f64 > limit_mb * MB * (1.0 + REL_SLACK) {
         return Err(implausible(format!(
             "a peak of {} bytes over a {limit_mb} MB limit",
@@ -266,6 +272,7 @@ mod tests {
             interval_ms: 2000,
             credit: U256::from(10u64).pow(U256::from(16u64)),
             win_prob: U256::MAX,
+            io_mb_per_second: 100.0,
         }
     }
 
@@ -356,6 +363,15 @@ mod tests {
         let mut i = ok.clone();
         i.ticket.as_mut().unwrap().win_prob = U256::MAX / U256::from(2u8);
         assert_eq!(code(&i, None), "wrong_ticket");
+        let mut i = ok.clone();
+        i.usage.io_mb = 1e6;
+        i.charge = t.rates.quote(&i.usage);
+        i.ticket.as_mut().unwrap().face_value = i.charge;
+        assert_eq!(
+            code(&i, None),
+            "implausible_usage",
+            "I/O over the agreed most"
+        );
         let mut i = ok;
         i.usage.cpu_seconds = f64::NAN;
         assert_eq!(code(&i, None), "implausible_usage");

@@ -100,6 +100,8 @@ pub struct Terms {
     /// Unpaid usage it may run up before the provider pauses it (token wei).
     pub credit: U256,
     pub win_prob: U256,
+    /// The most block I/O charged per second (MB/s): I/O over it is not charged.
+    pub io_mb_per_second: f64,
 }
 
 /// A lease as its provider reports it.
@@ -176,8 +178,6 @@ pub struct PayRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PayReply {
     pub seq: u64,
-    /// Whether the ticket won (it is redeemed once its parameters expire).
-    pub winning: bool,
     pub lease: LeaseView,
 }
 

@@ -302,6 +302,7 @@ pub async fn start_provider(
                     o.lease_interval_secs.unwrap_or(5.0).max(0.2)
                         * f64::from(o.lease_credit_intervals.unwrap_or(2).max(1)),
                 ),
+                io_mb_per_second: 200.0,
                 cpu_overreport: o.lease_cpu_overreport.unwrap_or(1.0),
             };
             let svc = start_leases(lease_cfg, chain, deployment, &engine, &agent).await?;

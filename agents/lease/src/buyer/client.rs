@@ -1,6 +1,8 @@
 //! The buyer's HTTP client of a provider's lease API: every request about a lease signed with the
 //! buyer's key.
 
+use std::time::Duration;
+
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use reqwest::{Method, StatusCode};
@@ -46,6 +48,13 @@ impl ClientError {
     }
 }
 
+/// How long a connection to a provider may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a JSON request may take (an exec streams as long as its command runs).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// The most output [`LeaseClient::run`] collects.
+const MAX_RUN_OUTPUT: usize = 1 << 20;
+
 #[derive(Clone)]
 pub struct LeaseClient {
     http: reqwest::Client,
@@ -54,10 +63,11 @@ pub struct LeaseClient {
 
 impl LeaseClient {
     pub fn new(key: LeaseKey) -> Self {
-        Self {
-            http: reqwest::Client::new(),
-            key,
-        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .build()
+            .expect("an HTTP client without TLS builds");
+        Self { http, key }
     }
 
     pub fn key(&self) -> &LeaseKey {
@@ -105,6 +115,7 @@ impl LeaseClient {
             .request(method, &url)
             .header(LEASE_AUTH_HEADER, auth.to_header())
             .header("content-type", "application/json")
+            .timeout(REQUEST_TIMEOUT)
             .body(body)
             .send()
             .await
@@ -117,6 +128,7 @@ impl LeaseClient {
         let resp = self
             .http
             .get(&url)
+            .timeout(REQUEST_TIMEOUT)
             .send()
             .await
             .map_err(Self::http_err(&url))?;
@@ -153,6 +165,7 @@ impl LeaseClient {
         let resp = self
             .http
             .post(&url)
+            .timeout(REQUEST_TIMEOUT)
             .json(req)
             .send()
             .await
@@ -216,7 +229,8 @@ impl LeaseClient {
         Err(ClientError::NoExit)
     }
 
-    /// [`LeaseClient::exec`] without stdin, its output collected: (exit code, stdout, stderr).
+    /// [`LeaseClient::exec`] without stdin, its output collected (up to 1 MiB each): (exit code,
+    /// stdout, stderr).
     pub async fn run(
         &self,
         base: &str,
@@ -232,8 +246,8 @@ impl LeaseClient {
                 cmd.iter().map(|s| s.to_string()).collect(),
                 None::<futures_util::stream::Empty<Result<Bytes, std::io::Error>>>,
                 |f| match f {
-                    Frame::Stdout(b) => out.extend_from_slice(b),
-                    Frame::Stderr(b) => err.extend_from_slice(b),
+                    Frame::Stdout(b) if out.len() < MAX_RUN_OUTPUT => out.extend_from_slice(b),
+                    Frame::Stderr(b) if err.len() < MAX_RUN_OUTPUT => err.extend_from_slice(b),
                     _ => {}
                 },
             )

@@ -42,6 +42,9 @@ pub struct PayProgress {
     pub closed: bool,
 }
 
+/// How far ahead of the buyer's clock an interval may end (the provider's clock may run ahead).
+const CLOCK_SKEW_MS: u64 = 5_000;
+
 pub struct Payer {
     client: LeaseClient,
     domain: TicketDomain,
@@ -89,33 +92,70 @@ impl Payer {
         }
         let url = lease.provider_url.clone();
         let reply = self.client.intervals(&url, id, lease.next_seq).await?;
-        let mut nonce = reply.next_nonce;
+        let mut nonce = reply
+            .next_nonce
+            .max(store.next_nonce(lease.terms.provider)?);
         let mut saw_last = false;
+        let now = now_ms();
         for i in &reply.intervals {
             if i.seq < lease.next_seq {
                 continue;
             }
-            if let Err(refusal) = check_interval(&lease.terms, lease.next_seq, lease.prev_end_ms, i)
-            {
+            let prev_end = lease.prev_end_ms.or(Some(lease.opened_ms));
+            let checked =
+                check_interval(&lease.terms, lease.next_seq, prev_end, i).and_then(|()| {
+                    if i.end_ms > now + CLOCK_SKEW_MS {
+                        Err(MeterRefusal::Implausible {
+                            seq: i.seq,
+                            what: format!(
+                                "it ends at {} ms, ahead of our clock ({now} ms)",
+                                i.end_ms
+                            ),
+                        })
+                    } else {
+                        Ok(())
+                    }
+                });
+            if let Err(refusal) = checked {
                 return self.refuse(store, &lease, refusal, progress).await;
             }
             let mut sent = None;
             if !i.charge.is_zero() && !i.paid {
-                let Some(ticket) = self.ticket(&lease, i, nonce) else {
-                    return Err(ClientError::Exec("the ticket could not be signed".into()).into());
+                let ticket = match store.sent(id, i.seq)? {
+                    // Sent before: the same ticket again, never a second one.
+                    Some(t) => t,
+                    None => {
+                        let Some(t) = self.ticket(&lease, i, nonce) else {
+                            return Err(
+                                ClientError::Exec("the ticket could not be signed".into()).into()
+                            );
+                        };
+                        store.record_sent(id, i.seq, lease.terms.provider, &t)?;
+                        nonce += 1;
+                        t
+                    }
                 };
+                let want = i.ticket.as_ref().map(|t| t.recipient_rand_hash);
+                if want != Some(ticket.recipient_rand_hash) {
+                    // Our one ticket for this interval went out under parameters the provider has
+                    // since replaced: paying again could pay twice.
+                    let refusal = MeterRefusal::Ticket {
+                        seq: i.seq,
+                        what: "parameters replaced after our ticket was sent".into(),
+                    };
+                    return self.refuse(store, &lease, refusal, progress).await;
+                }
                 let req = PayRequest {
                     seq: i.seq,
                     sender: self.client.key().address(),
-                    ticket,
+                    ticket: ticket.clone(),
                 };
                 match self.client.pay(&url, id, &req).await {
                     Ok(_) => {}
-                    Err(e) if e.code() == Some("already_paid") => {}
+                    Err(e) if matches!(e.code(), Some("already_paid" | "ticket_replayed")) => {}
                     Err(e) => return Err(e.into()),
                 }
-                sent = Some(nonce);
-                nonce += 1;
+                sent = Some(ticket.sender_nonce);
                 progress.tickets += 1;
             }
             store.settle(

@@ -32,6 +32,9 @@ CREATE TABLE IF NOT EXISTS leases (
     id TEXT PRIMARY KEY, provider_url TEXT NOT NULL, terms TEXT NOT NULL, status TEXT NOT NULL,
     next_seq INTEGER NOT NULL, prev_end_ms INTEGER, cpu_charged REAL NOT NULL, paid BLOB NOT NULL,
     refusal TEXT, opened_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS sent_tickets (
+    lease TEXT NOT NULL, seq INTEGER NOT NULL, provider BLOB NOT NULL, rand_hash BLOB NOT NULL,
+    nonce INTEGER NOT NULL, ticket TEXT NOT NULL, PRIMARY KEY (lease, seq));
 CREATE TABLE IF NOT EXISTS payments (
     lease TEXT NOT NULL, seq INTEGER NOT NULL, charge BLOB NOT NULL, nonce INTEGER,
     at_ms INTEGER NOT NULL, PRIMARY KEY (lease, seq));
@@ -237,6 +240,54 @@ impl BuyerStore {
         )?;
         tx.commit()?;
         Ok(())
+    }
+
+    /// Records the one ticket signed for an interval, before it is sent: a retry sends this very
+    /// ticket again, and no second one is ever signed for the interval.
+    pub fn record_sent(
+        &self,
+        lease: &str,
+        seq: u64,
+        provider: alloy::primitives::Address,
+        ticket: &peerflow_protocol::api::TicketMsg,
+    ) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO sent_tickets VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                lease,
+                seq as i64,
+                provider.as_slice(),
+                ticket.recipient_rand_hash.as_slice(),
+                ticket.sender_nonce as i64,
+                serde_json::to_string(ticket)?
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// The ticket signed for an interval, if one was.
+    pub fn sent(&self, lease: &str, seq: u64) -> Result<Option<peerflow_protocol::api::TicketMsg>> {
+        self.conn
+            .query_row(
+                "SELECT ticket FROM sent_tickets WHERE lease = ?1 AND seq = ?2",
+                params![lease, seq as i64],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()?
+            .map(|t| serde_json::from_str(&t).map_err(BuyerStoreError::from))
+            .transpose()
+    }
+
+    /// The lowest nonce never signed for `provider`.
+    pub fn next_nonce(&self, provider: alloy::primitives::Address) -> Result<u64> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT MAX(nonce) FROM sent_tickets WHERE provider = ?1",
+                [provider.as_slice()],
+                |r| r.get::<_, Option<i64>>(0),
+            )?
+            .map_or(0, |n| n as u64 + 1))
     }
 
     pub fn set_standing(&self, id: &str, standing: Standing, refusal: Option<&str>) -> Result<()> {

@@ -37,7 +37,7 @@ type Svc<P> = Arc<LeaseService<P>>;
 pub fn routes<P: Provider + Clone + 'static>(svc: Svc<P>) -> Router {
     Router::new()
         .route("/v1/lease/offer", get(offer::<P>))
-        .route("/v1/leases", post(open::<P>).get(list::<P>))
+        .route("/v1/leases", post(open::<P>))
         .route("/v1/leases/{id}", get(view::<P>))
         .route("/v1/leases/{id}/intervals", get(intervals::<P>))
         .route("/v1/leases/{id}/pay", post(pay::<P>))
@@ -105,14 +105,6 @@ fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Box<Respo
 async fn offer<P: Provider + Clone + 'static>(State(svc): State<Svc<P>>) -> Response {
     match svc.offer() {
         Ok(o) => axum::Json(o).into_response(),
-        Err(e) => e.into_response(),
-    }
-}
-
-/// Every lease (the operator's page lists them): ids, buyers, terms, states and totals.
-async fn list<P: Provider + Clone + 'static>(State(svc): State<Svc<P>>) -> Response {
-    match svc.all() {
-        Ok(all) => axum::Json(all).into_response(),
         Err(e) => e.into_response(),
     }
 }

@@ -75,6 +75,8 @@ pub struct LeaseConfig {
     pub gas: GasPolicy,
     /// Paused this long without being paid back under its credit, a lease is closed.
     pub stop_after: Duration,
+    /// The most block I/O a lease is charged for per second (MB/s).
+    pub io_mb_per_second: f64,
     /// A dishonest meter, for the tests of the buyer's checks: metered CPU time is multiplied by
     /// it. 1.0 is honest.
     pub cpu_overreport: f64,
@@ -314,6 +316,25 @@ impl<P: Provider + Clone + 'static> LeaseService<P> {
         let credit = self
             .full_interval_charge(req.milli_cpus, req.memory_mb)
             .saturating_mul(U256::from(self.cfg.credit_intervals.max(1)));
+        // The buyer's deposit must cover a ticket for its whole credit: a lease is not opened
+        // for a key that could not pay for it.
+        let clock = self.chain.clock().await?;
+        let funds = self
+            .chain
+            .sender_funds(buyer, buyer, clock.round, U256::ZERO)
+            .await?;
+        let needed = face_value_for(credit, self.cfg.win_prob);
+        if funds.unlocking {
+            return Err(PaymentError::SenderUnlocking(buyer).into());
+        }
+        if funds.available < needed {
+            return Err(PaymentError::InsufficientFunds {
+                sender: buyer,
+                available: funds.available,
+                face_value: needed,
+            }
+            .into());
+        }
         let terms = Terms {
             provider: self.cfg.provider,
             buyer,
@@ -326,6 +347,7 @@ impl<P: Provider + Clone + 'static> LeaseService<P> {
             interval_ms: self.cfg.interval.as_millis() as u64,
             credit,
             win_prob: self.cfg.win_prob,
+            io_mb_per_second: self.cfg.io_mb_per_second,
         };
         let id = hex::encode(&B256::random()[..8]);
         let cmd = KEEPALIVE.iter().map(|s| s.to_string()).collect();
@@ -381,7 +403,9 @@ impl<P: Provider + Clone + 'static> LeaseService<P> {
             .collect::<Result<_, _>>()?)
     }
 
-    /// The intervals from `from` on, unpaid ones whose parameters expired given fresh ones.
+    /// The intervals from `from` on. An unpaid interval whose parameters took their ticket is
+    /// marked paid (a crash came between booking and marking); one whose parameters expired
+    /// unspent gets fresh ones.
     pub async fn intervals(
         &self,
         buyer: Address,
@@ -389,30 +413,35 @@ impl<P: Provider + Clone + 'static> LeaseService<P> {
         from: u64,
     ) -> Result<IntervalsReply, LeaseError> {
         let row = self.owned(buyer, id)?;
-        let stale = self
+        let unpaid: Vec<Interval> = self
             .store()
             .intervals(id, from)?
             .into_iter()
-            .any(|i| !i.paid && i.ticket.is_some());
-        if stale {
+            .filter(|i| !i.paid && i.ticket.is_some())
+            .collect();
+        if !unpaid.is_empty() {
             let _op = self.ops.lock().await;
             let clock = self.chain.clock().await?;
-            let intervals = self.store().intervals(id, from)?;
-            for i in intervals {
-                if let Some(t) = &i.ticket
-                    && !i.paid
-                    && t.expiration_block < clock.block
-                {
+            for i in unpaid {
+                let t = i.ticket.as_ref().expect("filtered");
+                let spent = self.payments().params_spent(t.recipient_rand_hash)?;
+                if spent {
+                    self.store().mark_paid(id, i.seq)?;
+                } else if t.expiration_block < clock.block {
                     let fresh = self.issue(&row.terms, i.charge, &clock)?;
                     self.store().reissue(id, i.seq, &fresh)?;
                 }
             }
         }
-        let store = self.store();
+        let (lease, intervals) = {
+            let store = self.store();
+            (store.view(&row)?, store.intervals(id, from)?)
+        };
+        let next_nonce = self.payments().next_nonce(buyer)?;
         Ok(IntervalsReply {
-            lease: store.view(&row)?,
-            intervals: store.intervals(id, from)?,
-            next_nonce: self.payments().next_nonce(buyer)?,
+            lease,
+            intervals,
+            next_nonce,
         })
     }
 
@@ -465,6 +494,11 @@ impl<P: Provider + Clone + 'static> LeaseService<P> {
         if hash != want.recipient_rand_hash {
             return Err(LeaseError::WrongParams(req.seq));
         }
+        let spent = self.payments().params_spent(hash)?;
+        if spent {
+            self.store().mark_paid(id, req.seq)?;
+            return Err(LeaseError::AlreadyPaid(req.seq));
+        }
         let refused = |e: LeaseError| {
             self.metrics.inc(
                 metrics::REFUSED,
@@ -492,14 +526,15 @@ impl<P: Provider + Clone + 'static> LeaseService<P> {
             .params(hash)?
             .ok_or(PaymentError::UnknownParams)
             .map_err(|e| refused(e.into()))?;
-        let (accepted, mut booking) = self
+        let (_, mut booking) = self
             .validator
             .check(&params, &ticket, &signature, &funds, clock.block)
             .map_err(|e| refused(e.into()))?;
         // The interval's charge is what pays it; the sender's running credit is the stream's.
         booking.credit = U256::ZERO;
         booking.spends_params = Some(hash);
-        match self.payments().accept(&booking) {
+        let booked = self.payments().accept(&booking);
+        match booked {
             Ok(()) => {}
             Err(StoreError::ParamsSpent(_)) => {
                 self.store().mark_paid(id, req.seq)?;
@@ -518,10 +553,10 @@ impl<P: Provider + Clone + 'static> LeaseService<P> {
             self.resume_if_paid(&row).await?;
         }
         let row = self.owned(req.sender, id)?;
+        let lease = self.store().view(&row)?;
         Ok(PayReply {
             seq: req.seq,
-            winning: accepted.winning,
-            lease: self.store().view(&row)?,
+            lease,
         })
     }
 
@@ -596,6 +631,9 @@ impl<P: Provider + Clone + 'static> LeaseService<P> {
         let reading = Reading::from_counters(at, &counters);
         let mut usage = usage_between(&row.reading, &reading);
         usage.cpu_seconds *= self.cfg.cpu_overreport;
+        usage.io_mb = usage
+            .io_mb
+            .min(row.terms.io_mb_per_second * usage.wall_seconds);
         let charge = row.terms.rates.quote(&usage);
         let ticket = if charge.is_zero() {
             None

@@ -40,6 +40,7 @@ CREATE TABLE IF NOT EXISTS lease_intervals (
 CREATE TABLE IF NOT EXISTS lease_request_nonces (
     signer BLOB NOT NULL, nonce INTEGER NOT NULL, expires INTEGER NOT NULL,
     PRIMARY KEY (signer, nonce));
+CREATE INDEX IF NOT EXISTS lease_request_nonces_by_expiry ON lease_request_nonces (expires);
 ";
 
 /// One lease as the book holds it.
