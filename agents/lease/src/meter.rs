@@ -264,6 +264,7 @@ mod tests {
             gpus: 0,
             image: "img".into(),
             ports: vec![],
+            port_readers: vec![],
             rates: RateCard {
                 per_cpu_second: 1e15,
                 per_memory_mb_second: 1e10,

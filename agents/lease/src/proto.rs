@@ -9,6 +9,9 @@
 //! - `POST /v1/leases/{id}/exec` ([`ExecRequest`], signed): the command's output as
 //!   [`crate::frames`], then its exit code.
 //! - `POST /v1/leases/{id}/close` (signed): the container stops; a last interval is metered.
+//! - `POST /v1/leases/{id}/ports/{port}` (signed by the buyer or a reader it named): a TCP
+//!   connection to that published port of the container; the request body is what is sent, the
+//!   response body what comes back.
 //!
 //! A refusal is `{"code": …, "message": …}` with an HTTP status.
 
@@ -54,6 +57,9 @@ pub struct OpenRequest {
     /// Container ports the buyer may reach through the provider.
     #[serde(default)]
     pub ports: Vec<u16>,
+    /// Other accounts that may reach those ports (signing their requests).
+    #[serde(default)]
+    pub port_readers: Vec<Address>,
 }
 
 /// Where a lease is in its life.
@@ -95,6 +101,8 @@ pub struct Terms {
     pub gpus: u16,
     pub image: String,
     pub ports: Vec<u16>,
+    /// Accounts besides the buyer that may reach `ports`.
+    pub port_readers: Vec<Address>,
     pub rates: RateCard,
     pub interval_ms: u64,
     /// Unpaid usage it may run up before the provider pauses it (token wei).
@@ -185,4 +193,7 @@ pub struct PayReply {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExecRequest {
     pub cmd: Vec<String>,
+    /// Whether the request body is the command's stdin.
+    #[serde(default)]
+    pub stdin: bool,
 }

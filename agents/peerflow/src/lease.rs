@@ -58,6 +58,13 @@ pub struct LeaseOpen {
     /// The most a lease may cost per second with all its CPUs and memory busy, in token wei.
     #[arg(long)]
     pub max_rate: Option<f64>,
+    /// A container port to publish through the provider (repeatable): reach it with
+    /// `peerflow lease forward`.
+    #[arg(long = "port")]
+    pub ports: Vec<u16>,
+    /// Another account that may reach the published ports (repeatable).
+    #[arg(long = "allow")]
+    pub allow: Vec<alloy::primitives::Address>,
     /// A provider's URL (repeatable, or comma-separated).
     #[arg(
         long = "provider",
@@ -88,6 +95,21 @@ pub struct LeaseId {
     pub id: String,
 }
 
+#[derive(Debug, Clone, clap::Args)]
+pub struct LeaseForward {
+    #[command(flatten)]
+    pub common: LeaseCommon,
+    pub id: String,
+    /// The container port (published when the lease was opened).
+    pub port: u16,
+    /// The local address to listen on.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: std::net::SocketAddr,
+    /// The provider's URL, for a lease this book did not open (a reader the buyer allowed).
+    #[arg(long)]
+    pub provider: Option<String>,
+}
+
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum LeaseCommand {
     /// Open leases on N providers at once (the cheapest that fit), printing each with its provider.
@@ -96,6 +118,9 @@ pub enum LeaseCommand {
     Exec(LeaseExec),
     /// A shell in a lease's container, reading this terminal's stdin.
     Shell(LeaseId),
+    /// Reach a published port of a lease at a local address: each connection made to it is
+    /// carried, signed by this key, through the provider (until Ctrl-C).
+    Forward(LeaseForward),
     /// Close a lease and pay its last interval.
     Close(LeaseId),
     /// Every lease in the book: provider, standing, paid.
@@ -157,6 +182,7 @@ pub async fn run(cmd: &LeaseCommand) -> Result<()> {
             let code = exec(&b, &s.id, vec!["sh".into()], true).await?;
             std::process::exit(code.clamp(0, 255) as i32)
         }
+        LeaseCommand::Forward(f) => forward(f).await,
         LeaseCommand::Close(c) => close(c).await,
         LeaseCommand::List(c) => list(c),
         LeaseCommand::Status(s) => status(s).await,
@@ -226,7 +252,8 @@ async fn open(o: &LeaseOpen) -> Result<()> {
         memory_mb,
         gpus: o.gpus,
         image: o.image.clone(),
-        ports: vec![],
+        ports: o.ports.clone(),
+        port_readers: o.allow.clone(),
     };
     let opened = futures_util::future::join_all(
         fitting
@@ -425,4 +452,81 @@ async fn agent(c: &LeaseCommon) -> Result<()> {
             }
         }
     }
+}
+
+async fn forward(f: &LeaseForward) -> Result<()> {
+    let b = f.common.buyer()?;
+    let url = match &f.provider {
+        Some(url) => url.clone(),
+        None => b.url(&f.id)?,
+    };
+    let listener = tokio::net::TcpListener::bind(f.listen)
+        .await
+        .with_context(|| format!("listening on {}", f.listen))?;
+    println!(
+        "forwarding {} to port {} of lease {} on {url}",
+        listener.local_addr()?,
+        f.port,
+        f.id
+    );
+    let stop = crate::shutdown::requested();
+    tokio::pin!(stop);
+    loop {
+        let (socket, peer) = tokio::select! {
+            accepted = listener.accept() => accepted?,
+            signal = &mut stop => {
+                println!("stopped by {}", signal?);
+                return Ok(());
+            }
+        };
+        let (client, url, id, port) = (b.client.clone(), url.clone(), f.id.clone(), f.port);
+        tokio::spawn(async move {
+            if let Err(e) = carry(&client, &url, &id, port, socket).await {
+                eprintln!("{peer}: {e:#}");
+            }
+        });
+    }
+}
+
+/// Carries one local connection through the provider to the lease's port, both ways.
+async fn carry(
+    client: &LeaseClient,
+    url: &str,
+    id: &str,
+    port: u16,
+    socket: tokio::net::TcpStream,
+) -> Result<()> {
+    use futures_util::StreamExt;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (mut from, mut to) = socket.into_split();
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(8);
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 16 << 10];
+        loop {
+            match from.read(&mut buf).await {
+                Ok(0) => return,
+                Ok(n) => {
+                    if tx
+                        .send(Ok(Bytes::copy_from_slice(&buf[..n])))
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e)).await;
+                    return;
+                }
+            }
+        }
+    });
+    let upstream =
+        futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
+    let mut back = std::pin::pin!(client.tunnel(url, id, port, upstream).await?);
+    while let Some(chunk) = back.next().await {
+        to.write_all(&chunk?).await?;
+    }
+    to.shutdown().await?;
+    Ok(())
 }

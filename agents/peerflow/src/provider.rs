@@ -99,6 +99,14 @@ pub struct ProviderOpts {
     /// Image a lease runs when it names none (default: a busybox image built here).
     #[arg(long)]
     pub lease_image: Option<String>,
+    /// Let leases publish ports (default false). Their containers then join the bridge
+    /// `peerflow-jobs` (no traffic between containers) and reach whatever this host routes to,
+    /// the host itself included: firewall it in the DOCKER-USER chain first, as for network jobs.
+    #[arg(long)]
+    pub lease_ports: Option<bool>,
+    /// Another image a lease may name (repeatable); no other image of this host is offered.
+    #[arg(long = "lease-offer-image")]
+    pub lease_images: Option<Vec<String>>,
     /// Blocks an interval's ticket parameters are good for; unpaid ones are reissued (default 20).
     #[arg(long)]
     pub lease_params_blocks: Option<u64>,
@@ -294,6 +302,8 @@ pub async fn start_provider(
                 win_prob: crate::roles::win_prob(o.lease_win_probability.unwrap_or(0.05)),
                 lifetime_blocks: o.lease_params_blocks.unwrap_or(20).max(1),
                 default_image,
+                images: o.lease_images.clone().unwrap_or_default(),
+                ports: o.lease_ports.unwrap_or(false),
                 gas: peerflow_orchestrator::GasPolicy {
                     max_cost_ppm: o.redeem_max_cost_ppm.unwrap_or(10_000),
                     ..Default::default()
@@ -305,6 +315,9 @@ pub async fn start_provider(
                 io_mb_per_second: 200.0,
                 cpu_overreport: o.lease_cpu_overreport.unwrap_or(1.0),
             };
+            if lease_cfg.ports {
+                engine.ensure_job_network().await?;
+            }
             let svc = start_leases(lease_cfg, chain, deployment, &engine, &agent).await?;
             app = app.merge(peerflow_lease::provider::http::routes(Arc::clone(&svc)));
             tasks.push(tokio::spawn(Arc::clone(&svc).run()));

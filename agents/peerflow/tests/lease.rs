@@ -127,11 +127,12 @@ impl World {
             rates: Some("1e15,1e12,1e13".into()),
             poll_secs: Some(0.5),
             lease_interval_secs: Some(1.0),
-            lease_credit_intervals: Some(3),
+            lease_credit_intervals: Some(5),
             lease_win_probability: Some(1.0),
             lease_params_blocks: Some(2),
             redeem_max_cost_ppm: Some(u64::MAX / 2),
             lease_cpu_overreport: cheat,
+            lease_ports: Some(true),
             ..Default::default()
         };
         let chain = provider(&self.chain.endpoint(), self.chain.signer(i)).unwrap();
@@ -235,6 +236,8 @@ async fn leases_are_used_paid_per_interval_paused_closed_and_checked() {
             "128M",
             "-n",
             "2",
+            "--port",
+            "8080",
             "--provider",
             &format!("{},{}", a.url, b.url),
         ],
@@ -290,6 +293,57 @@ async fn leases_are_used_paid_per_interval_paused_closed_and_checked() {
         String::from_utf8_lossy(&out.stderr)
     );
 
+    // A service on a published port answers the buyer through the provider, and nobody else.
+    let out = w.lease(
+        &[
+            "exec",
+            &la,
+            "--",
+            "sh",
+            "-c",
+            "mkdir -p /tmp/www && echo hello-from-lease > /tmp/www/index.html && httpd -p 8080 -h /tmp/www",
+        ],
+        None,
+    );
+    assert!(out.status.success());
+    let local = free_port();
+    let _forward = Kill(
+        bin()
+            .args(["lease", "forward"])
+            .args(w.common())
+            .args([&la, "8080", "--listen", &format!("127.0.0.1:{local}")])
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let page = until(
+        "the lease's web server reached through the provider",
+        30,
+        async || {
+            let resp = reqwest::get(format!("http://127.0.0.1:{local}/index.html"))
+                .await
+                .ok()?;
+            resp.text().await.ok()
+        },
+    )
+    .await;
+    assert_eq!(page, "hello-from-lease\n");
+    let stranger = peerflow_lease::buyer::client::LeaseClient::new(
+        peerflow_lease::LeaseKey::new(w.chain.secret_key(4)).unwrap(),
+    );
+    let refused = stranger
+        .tunnel(&a.url, &la, 8080, futures_util::stream::empty())
+        .await
+        .err()
+        .expect("another key is refused");
+    assert_eq!(refused.code(), Some("forbidden"), "{refused}");
+    let unsigned = reqwest::Client::new()
+        .post(format!("{}/v1/leases/{la}/ports/8080", a.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unsigned.status(), 401);
+
     // The agent pays every interval as it is metered; CPU work is charged.
     let agent = w.agent();
     let out = w.lease(
@@ -313,6 +367,21 @@ async fn leases_are_used_paid_per_interval_paused_closed_and_checked() {
         },
     )
     .await;
+
+    let metrics = reqwest::get(format!("{}/metrics", a.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("peerflow_provider_lease_intervals_total"),
+        "{metrics}"
+    );
+
+    // A restarted agent goes on from where it was: nothing paid twice, nothing skipped.
+    drop(agent);
+    let agent = w.agent();
 
     // A provider restart keeps the lease: same container, metering and payment go on.
     let before = view(&b, &lb).intervals;
@@ -367,7 +436,7 @@ async fn leases_are_used_paid_per_interval_paused_closed_and_checked() {
     .await;
     assert_eq!(stopped.reason.as_deref(), Some("unpaid"));
     // Owed at most the credit plus the interval that went over it, and the paused one.
-    let per_interval = stopped.terms.credit / U256::from(3u8);
+    let per_interval = stopped.terms.credit / U256::from(5u8);
     assert!(
         stopped.unpaid() <= stopped.terms.credit + per_interval * U256::from(2u8),
         "{} unpaid with a credit of {}",
@@ -375,11 +444,12 @@ async fn leases_are_used_paid_per_interval_paused_closed_and_checked() {
         stopped.terms.credit
     );
     assert!(
-        stopped.intervals <= paused.intervals + 5,
+        stopped.intervals <= paused.intervals + 8,
         "closed soon after the pause"
     );
-    until("provider B paid for what the agent paid", 30, async || {
-        (w.balance(b_addr).await > U256::ZERO).then_some(())
+    // Every ticket B took was redeemed once: its balance is exactly what the agent paid it.
+    until("provider B's winning tickets redeemed", 60, async || {
+        (w.balance(b_addr).await == stopped.paid).then_some(())
     })
     .await;
 

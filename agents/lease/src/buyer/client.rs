@@ -13,7 +13,7 @@ use crate::frames::{Decoder, Frame, FrameError};
 use crate::proto::{
     ExecRequest, IntervalsReply, LeaseView, Offer, OpenRequest, PayReply, PayRequest,
 };
-use crate::provider::http::{EXEC_HEADER, STDIN_HEADER};
+use crate::provider::http::EXEC_HEADER;
 
 /// Why a call to a provider failed.
 #[derive(Debug, thiserror::Error)]
@@ -198,7 +198,11 @@ impl LeaseClient {
     {
         let path = format!("/v1/leases/{id}/exec");
         let url = format!("{}{path}", base.trim_end_matches('/'));
-        let spec = serde_json::to_string(&ExecRequest { cmd }).expect("a command serializes");
+        let spec = serde_json::to_string(&ExecRequest {
+            cmd,
+            stdin: stdin.is_some(),
+        })
+        .expect("a command serializes");
         let auth = self.key.authorize("POST", &path, spec.as_bytes());
         let mut req = self
             .http
@@ -206,9 +210,7 @@ impl LeaseClient {
             .header(LEASE_AUTH_HEADER, auth.to_header())
             .header(EXEC_HEADER, spec);
         if let Some(stdin) = stdin {
-            req = req
-                .header(STDIN_HEADER, "1")
-                .body(reqwest::Body::wrap_stream(stdin));
+            req = req.body(reqwest::Body::wrap_stream(stdin));
         }
         let resp = req.send().await.map_err(Self::http_err(&url))?;
         if !resp.status().is_success() {
@@ -227,6 +229,35 @@ impl LeaseClient {
             }
         }
         Err(ClientError::NoExit)
+    }
+
+    /// A connection to published port `port` of lease `id`: `upstream` is sent to it as it comes;
+    /// the returned stream is what it sends back.
+    pub async fn tunnel<S>(
+        &self,
+        base: &str,
+        id: &str,
+        port: u16,
+        upstream: S,
+    ) -> Result<impl Stream<Item = Result<Bytes, reqwest::Error>> + use<S>, ClientError>
+    where
+        S: Stream<Item = Result<Bytes, std::io::Error>> + Send + Sync + 'static,
+    {
+        let path = format!("/v1/leases/{id}/ports/{port}");
+        let url = format!("{}{path}", base.trim_end_matches('/'));
+        let auth = self.key.authorize("POST", &path, b"");
+        let resp = self
+            .http
+            .post(&url)
+            .header(LEASE_AUTH_HEADER, auth.to_header())
+            .body(reqwest::Body::wrap_stream(upstream))
+            .send()
+            .await
+            .map_err(Self::http_err(&url))?;
+        if !resp.status().is_success() {
+            return Err(Self::refusal(resp.status(), resp).await);
+        }
+        Ok(resp.bytes_stream())
     }
 
     /// [`LeaseClient::exec`] without stdin, its output collected (up to 1 MiB each): (exit code,

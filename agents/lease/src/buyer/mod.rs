@@ -45,15 +45,37 @@ pub struct PayProgress {
 /// How far ahead of the buyer's clock an interval may end (the provider's clock may run ahead).
 const CLOCK_SKEW_MS: u64 = 5_000;
 
+/// How often a lease's CPU time is audited from inside its container (each audit is an exec).
+const AUDIT_EVERY: std::time::Duration = std::time::Duration::from_secs(3);
+
 pub struct Payer {
     client: LeaseClient,
     domain: TicketDomain,
+    /// When each lease was last audited.
+    audited: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
 }
 
 impl Payer {
     /// Pays with `client`'s key, for tickets on `domain`'s broker.
     pub fn new(client: LeaseClient, domain: TicketDomain) -> Self {
-        Self { client, domain }
+        Self {
+            client,
+            domain,
+            audited: Default::default(),
+        }
+    }
+
+    /// Whether lease `id` is due an audit (and, if so, it counts as audited now).
+    fn audit_due(&self, id: &str) -> bool {
+        let mut audited = self.audited.lock().unwrap_or_else(|p| p.into_inner());
+        let now = std::time::Instant::now();
+        match audited.get(id) {
+            Some(at) if now.duration_since(*at) < AUDIT_EVERY => false,
+            _ => {
+                audited.insert(id.to_string(), now);
+                true
+            }
+        }
     }
 
     pub fn client(&self) -> &LeaseClient {
@@ -130,9 +152,8 @@ impl Payer {
                                 ClientError::Exec("the ticket could not be signed".into()).into()
                             );
                         };
-                        store.record_sent(id, i.seq, lease.terms.provider, &t)?;
                         nonce += 1;
-                        t
+                        store.record_sent(id, i.seq, lease.terms.provider, &t)?
                     }
                 };
                 let want = i.ticket.as_ref().map(|t| t.recipient_rand_hash);
@@ -176,20 +197,22 @@ impl Payer {
             lease.cpu_charged += i.usage.cpu_seconds;
             saw_last |= i.last;
         }
-        if reply.lease.state == LeaseState::Running && progress.settled > 0 {
-            let (code, out, _) = self.client.run(&url, id, &AUDIT_CMD).await?;
-            let measured = String::from_utf8_lossy(&out).trim().parse::<u64>().ok();
-            match (code, measured) {
-                (0, Some(ns)) => {
-                    if let Err(refusal) = check_audit(lease.cpu_charged, ns) {
+        if reply.lease.state == LeaseState::Running && progress.settled > 0 && self.audit_due(id) {
+            match self.client.run(&url, id, &AUDIT_CMD).await {
+                Ok((0, out, _)) => {
+                    if let Ok(ns) = String::from_utf8_lossy(&out).trim().parse::<u64>()
+                        && let Err(refusal) = check_audit(lease.cpu_charged, ns)
+                    {
                         return self.refuse(store, &lease, refusal, progress).await;
                     }
                 }
-                _ => tracing::debug!(
+                Ok((code, _, _)) => tracing::debug!(
                     lease = id,
                     code,
                     "the container's CPU counter is not readable; audit skipped"
                 ),
+                // Paused or closed since, say: the next audit reads the counter.
+                Err(e) => tracing::debug!(lease = id, error = %e, "audit not run"),
             }
         }
         let closed = reply.lease.state == LeaseState::Closed

@@ -217,7 +217,8 @@ impl BuyerStore {
             tx.query_row("SELECT paid FROM leases WHERE id = ?1", [id], |r| r.get(0))?;
         let total = U256::from_be_slice(&before) + paid;
         tx.execute(
-            "INSERT INTO payments VALUES (?1, ?2, ?3, ?4, ?5)",
+            // Another payer on this book (the agent and a `close`) may have settled it first.
+            "INSERT OR IGNORE INTO payments VALUES (?1, ?2, ?3, ?4, ?5)",
             params![
                 id,
                 seq as i64,
@@ -243,16 +244,17 @@ impl BuyerStore {
     }
 
     /// Records the one ticket signed for an interval, before it is sent: a retry sends this very
-    /// ticket again, and no second one is ever signed for the interval.
+    /// ticket again, and no second one is ever signed for the interval. Returns the ticket
+    /// recorded: another payer on this book may have recorded its own first, and that one is sent.
     pub fn record_sent(
         &self,
         lease: &str,
         seq: u64,
         provider: alloy::primitives::Address,
         ticket: &peerflow_protocol::api::TicketMsg,
-    ) -> Result<()> {
+    ) -> Result<peerflow_protocol::api::TicketMsg> {
         self.conn.execute(
-            "INSERT INTO sent_tickets VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT OR IGNORE INTO sent_tickets VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![
                 lease,
                 seq as i64,
@@ -262,7 +264,8 @@ impl BuyerStore {
                 serde_json::to_string(ticket)?
             ],
         )?;
-        Ok(())
+        self.sent(lease, seq)?
+            .ok_or_else(|| BuyerStoreError::Corrupt("a ticket recorded is not there".into()))
     }
 
     /// The ticket signed for an interval, if one was.

@@ -17,6 +17,8 @@ use crate::proto::Terms;
 
 /// Container label holding the lease id.
 pub const LEASE_LABEL: &str = "peerflow.lease";
+/// Container label holding the provider's address (several providers may share a dockerd).
+pub const PROVIDER_LABEL: &str = "peerflow.lease.provider";
 
 /// What keeps a lease's container alive when the buyer names no command: a shell that waits.
 pub const KEEPALIVE: [&str; 3] = [
@@ -92,15 +94,22 @@ impl Containers {
             privileged: Some(false),
             cap_drop: Some(vec!["ALL".to_string()]),
             security_opt: Some(vec!["no-new-privileges".to_string()]),
-            network_mode: Some("none".to_string()),
+            network_mode: Some(if terms.ports.is_empty() {
+                "none".to_string()
+            } else {
+                peerflow_runner::JOB_NETWORK.to_string()
+            }),
             cgroup_parent: Some(lease_cgroup(id).docker_parent()),
             ..Default::default()
         };
         let body = ContainerCreateBody {
             image: Some(terms.image.clone()),
             cmd: Some(cmd),
-            labels: Some(HashMap::from([(LEASE_LABEL.to_string(), id.to_string())])),
-            network_disabled: Some(true),
+            labels: Some(HashMap::from([
+                (LEASE_LABEL.to_string(), id.to_string()),
+                (PROVIDER_LABEL.to_string(), terms.provider.to_string()),
+            ])),
+            network_disabled: Some(terms.ports.is_empty()),
             tty: Some(false),
             host_config: Some(host_config),
             ..Default::default()
@@ -115,6 +124,33 @@ impl Containers {
             return Err(docker("start")(e));
         }
         Ok(created.id)
+    }
+
+    /// (container id, lease id) of every lease container of `provider`, running or not.
+    pub async fn of_provider(
+        &self,
+        provider: alloy::primitives::Address,
+    ) -> Result<Vec<(String, String)>, DockerError> {
+        let filters = HashMap::from([(
+            "label".to_string(),
+            vec![format!("{PROVIDER_LABEL}={provider}")],
+        )]);
+        let list = self
+            .docker
+            .list_containers(Some(bollard::query_parameters::ListContainersOptions {
+                all: true,
+                filters: Some(filters),
+                ..Default::default()
+            }))
+            .await
+            .map_err(docker("list"))?;
+        Ok(list
+            .into_iter()
+            .filter_map(|c| {
+                let lease = c.labels?.get(LEASE_LABEL)?.clone();
+                Some((c.id?, lease))
+            })
+            .collect())
     }
 
     pub async fn liveness(&self, container: &str) -> Result<Liveness, DockerError> {
@@ -156,6 +192,7 @@ impl Containers {
                 container,
                 Some(RemoveContainerOptions {
                     force: true,
+                    v: true,
                     ..Default::default()
                 }),
             )
@@ -167,6 +204,20 @@ impl Containers {
             }) => Ok(()),
             Err(e) => Err(docker("remove")(e)),
         }
+    }
+
+    /// The container's address on the leases' network, if it has one.
+    pub async fn address(&self, container: &str) -> Result<Option<std::net::IpAddr>, DockerError> {
+        let c = self
+            .docker
+            .inspect_container(container, None)
+            .await
+            .map_err(docker("inspect"))?;
+        Ok(c.network_settings
+            .and_then(|n| n.networks)
+            .and_then(|mut n| n.remove(peerflow_runner::JOB_NETWORK))
+            .and_then(|e| e.ip_address)
+            .and_then(|ip| ip.parse().ok()))
     }
 
     /// Starts `cmd` in the container, its stdin open when `stdin`.

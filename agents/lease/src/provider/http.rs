@@ -17,7 +17,7 @@ use axum::routing::{get, post};
 use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::json;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::{LeaseError, LeaseService};
 use crate::auth::{AuthError, LEASE_AUTH_HEADER, LeaseAuth, unix_now};
@@ -26,8 +26,6 @@ use crate::proto::{ExecRequest, OpenRequest, PayRequest};
 
 /// Header carrying an exec's JSON [`ExecRequest`] (the body is the command's stdin).
 pub const EXEC_HEADER: &str = "x-peerflow-exec";
-/// Header that, set to `1`, opens the command's stdin to the request body.
-pub const STDIN_HEADER: &str = "x-peerflow-stdin";
 
 /// Largest JSON body taken.
 const MAX_JSON: usize = 64 << 10;
@@ -43,6 +41,7 @@ pub fn routes<P: Provider + Clone + 'static>(svc: Svc<P>) -> Router {
         .route("/v1/leases/{id}/pay", post(pay::<P>))
         .route("/v1/leases/{id}/exec", post(exec::<P>))
         .route("/v1/leases/{id}/close", post(close::<P>))
+        .route("/v1/leases/{id}/ports/{port}", post(port::<P>))
         .with_state(svc)
 }
 
@@ -205,7 +204,8 @@ async fn close<P: Provider + Clone + 'static>(
 }
 
 /// Runs the command of the [`EXEC_HEADER`] and streams its output as [`Frame`]s, then its exit
-/// code. With [`STDIN_HEADER`] the request body is piped to its stdin as it arrives.
+/// code. With `stdin` in the (signed) request, the request body is piped to its stdin as it
+/// arrives.
 async fn exec<P: Provider + Clone + 'static>(
     State(svc): State<Svc<P>>,
     Path(id): Path<String>,
@@ -229,7 +229,7 @@ async fn exec<P: Provider + Clone + 'static>(
         Ok(r) => r,
         Err(r) => return *r,
     };
-    let stdin = headers.get(STDIN_HEADER).is_some_and(|v| v == "1");
+    let stdin = req.stdin;
     let exec = match svc.exec(buyer, &id, req.cmd, stdin).await {
         Ok(e) => e,
         Err(e) => return e.into_response(),
@@ -289,5 +289,49 @@ async fn exec<P: Provider + Clone + 'static>(
     Response::builder()
         .header("content-type", "application/octet-stream")
         .body(Body::from_stream(stream))
+        .expect("a streaming response")
+}
+
+/// A TCP connection to a published port: the request body goes to it as it arrives, what it sends
+/// back is the response body.
+async fn port<P: Provider + Clone + 'static>(
+    State(svc): State<Svc<P>>,
+    Path((id, port)): Path<(String, u16)>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let who = match signer(&svc, &method, &uri, &headers, b"") {
+        Ok(b) => b,
+        Err(r) => return *r,
+    };
+    let stream = match svc.connect(who, &id, port).await {
+        Ok(s) => s,
+        Err(e) => return e.into_response(),
+    };
+    let (from, mut to) = stream.into_split();
+    tokio::spawn(async move {
+        let mut body = body.into_data_stream();
+        while let Some(Ok(chunk)) = body.next().await {
+            if to.write_all(&chunk).await.is_err() {
+                return;
+            }
+        }
+        let _ = to.shutdown().await;
+    });
+    let back = futures_util::stream::unfold(from, |mut from| async move {
+        let mut buf = vec![0u8; 16 << 10];
+        match from.read(&mut buf).await {
+            Ok(0) | Err(_) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok::<_, Infallible>(Bytes::from(buf)), from))
+            }
+        }
+    });
+    Response::builder()
+        .header("content-type", "application/octet-stream")
+        .body(Body::from_stream(back))
         .expect("a streaming response")
 }

@@ -72,6 +72,12 @@ pub struct LeaseConfig {
     /// Blocks during which an interval's ticket parameters are good (unpaid ones are reissued).
     pub lifetime_blocks: u64,
     pub default_image: String,
+    /// Whether leases may publish ports (their containers then join the leases' bridge network,
+    /// no traffic between containers, and reach whatever the host routes to).
+    pub ports: bool,
+    /// Other images a lease may name (an image on the host is never offered unless listed: it
+    /// may hold the operator's secrets).
+    pub images: Vec<String>,
     pub gas: GasPolicy,
     /// Paused this long without being paid back under its credit, a lease is closed.
     pub stop_after: Duration,
@@ -120,6 +126,8 @@ pub enum LeaseError {
     Store(#[from] LeaseStoreError),
     #[error("chain: {0}")]
     Chain(String),
+    #[error("{0}")]
+    Unreachable(String),
 }
 
 impl From<ChainViewError> for LeaseError {
@@ -153,6 +161,7 @@ impl LeaseError {
             Self::Docker(_) => "container",
             Self::Store(_) => "storage",
             Self::Chain(_) => "chain_unavailable",
+            Self::Unreachable(_) => "port_unreachable",
         }
     }
 
@@ -166,6 +175,7 @@ impl LeaseError {
             | Self::NothingToPay(_)
             | Self::WrongParams(_) => 400,
             Self::Full(_) | Self::Chain(_) => 503,
+            Self::Unreachable(_) => 502,
             Self::Payment(e) => match e {
                 PaymentError::Store(StoreError::Sqlite(_) | StoreError::Corrupt(_)) => 500,
                 PaymentError::InsufficientFunds { .. }
@@ -176,6 +186,9 @@ impl LeaseError {
         }
     }
 }
+
+/// The most ports (and readers) one lease may name.
+pub const MAX_PORTS: usize = 16;
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
@@ -300,10 +313,15 @@ impl<P: Provider + Clone + 'static> LeaseService<P> {
                 max.milli_cpus, max.memory_mb, max.gpus
             )));
         }
-        if !req.ports.is_empty() {
+        if !req.ports.is_empty() && !self.cfg.ports {
             return Err(LeaseError::BadRequest(
                 "published ports are not offered by this provider".into(),
             ));
+        }
+        if req.ports.len() > MAX_PORTS || req.port_readers.len() > MAX_PORTS {
+            return Err(LeaseError::BadRequest(format!(
+                "at most {MAX_PORTS} ports and {MAX_PORTS} readers"
+            )));
         }
         let open = self.store().open_leases()?.len();
         if open >= self.cfg.max_leases {
@@ -313,6 +331,12 @@ impl<P: Provider + Clone + 'static> LeaseService<P> {
             .image
             .clone()
             .unwrap_or_else(|| self.cfg.default_image.clone());
+        if image != self.cfg.default_image && !self.cfg.images.contains(&image) {
+            return Err(LeaseError::BadRequest(format!(
+                "image {image} is not offered here (only {} and {:?})",
+                self.cfg.default_image, self.cfg.images
+            )));
+        }
         let credit = self
             .full_interval_charge(req.milli_cpus, req.memory_mb)
             .saturating_mul(U256::from(self.cfg.credit_intervals.max(1)));
@@ -343,6 +367,7 @@ impl<P: Provider + Clone + 'static> LeaseService<P> {
             gpus: req.gpus,
             image,
             ports: req.ports.clone(),
+            port_readers: req.port_readers.clone(),
             rates: self.cfg.rates,
             interval_ms: self.cfg.interval.as_millis() as u64,
             credit,
@@ -584,6 +609,45 @@ impl<P: Provider + Clone + 'static> LeaseService<P> {
         Ok(self.containers.exec(&row.container, cmd, stdin).await?)
     }
 
+    /// A TCP connection to published port `port` of lease `id`, for `who` (the buyer or a reader
+    /// it named).
+    pub async fn connect(
+        &self,
+        who: Address,
+        id: &str,
+        port: u16,
+    ) -> Result<tokio::net::TcpStream, LeaseError> {
+        let row = self
+            .store()
+            .get(id)?
+            .ok_or_else(|| LeaseError::NotFound(id.to_string()))?;
+        if row.terms.buyer != who && !row.terms.port_readers.contains(&who) {
+            return Err(LeaseError::Forbidden(id.to_string()));
+        }
+        if !row.terms.ports.contains(&port) {
+            return Err(LeaseError::NotFound(format!("port {port} of lease {id}")));
+        }
+        match row.state {
+            LeaseState::Running => {}
+            LeaseState::Paused => {
+                return Err(LeaseError::BadRequest(format!(
+                    "lease {id} is paused until its unpaid usage is paid"
+                )));
+            }
+            LeaseState::Closed => return Err(LeaseError::Closed(id.to_string())),
+        }
+        let ip = self
+            .containers
+            .address(&row.container)
+            .await?
+            .ok_or_else(|| {
+                LeaseError::BadRequest(format!("lease {id}'s container has no address"))
+            })?;
+        tokio::net::TcpStream::connect((ip, port))
+            .await
+            .map_err(|e| LeaseError::Unreachable(format!("port {port} of lease {id}: {e}")))
+    }
+
     /// A finished command's exit code.
     pub async fn exit_code(&self, exec: &str) -> Result<Option<i64>, LeaseError> {
         Ok(self.containers.exit_code(exec).await?)
@@ -760,8 +824,32 @@ impl<P: Provider + Clone + 'static> LeaseService<P> {
         Ok(())
     }
 
+    /// Removes lease containers of this provider that no open lease holds: one started just
+    /// before a crash, before its lease was written, or one whose removal failed.
+    pub async fn sweep(&self) -> Result<usize, LeaseError> {
+        let _op = self.ops.lock().await;
+        let open: Vec<String> = self
+            .store()
+            .open_leases()?
+            .into_iter()
+            .map(|r| r.container)
+            .collect();
+        let mut removed = 0;
+        for (container, lease) in self.containers.of_provider(self.cfg.provider).await? {
+            if !open.contains(&container) {
+                tracing::info!(%lease, %container, "removing a container no open lease holds");
+                self.containers.remove(&container).await?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
     /// Meters and redeems every interval until the task is dropped.
     pub async fn run(self: Arc<Self>) {
+        if let Err(e) = self.sweep().await {
+            tracing::warn!(error = %e, "stray lease containers not swept");
+        }
         let mut every = tokio::time::interval(self.cfg.interval);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         every.tick().await;
