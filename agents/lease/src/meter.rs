@@ -397,6 +397,35 @@ mod tests {
     }
 
     #[test]
+    fn the_buyer_prices_the_usage_it_reads_as_the_provider_did() {
+        // The usage goes through JSON (sqlite, HTTP): every f64 must come back exactly, or the
+        // buyer's quote is a wei off and an honest interval is refused.
+        let t = terms();
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..100_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let before = Reading {
+                at_ms: 1_000,
+                cpu_ns: x % 3_000_000_000,
+                memory_bytes: x % (256 << 20),
+                io_bytes: x % (64 << 20),
+            };
+            let after = Reading {
+                at_ms: 1_000 + 1 + x % 5_000,
+                cpu_ns: before.cpu_ns + x % 999_999_937,
+                memory_bytes: (x >> 3) % (256 << 20),
+                io_bytes: before.io_bytes + (x >> 5) % (8 << 20),
+            };
+            let usage = usage_between(&before, &after);
+            let back: MeteredUsage =
+                serde_json::from_str(&serde_json::to_string(&usage).unwrap()).unwrap();
+            assert_eq!(t.rates.quote(&back), t.rates.quote(&usage), "{usage:?}");
+        }
+    }
+
+    #[test]
     fn an_audit_refuses_cpu_time_the_container_did_not_use() {
         check_audit(1.0, 1_000_000_000).unwrap();
         check_audit(1.05, 1_000_000_000).unwrap();

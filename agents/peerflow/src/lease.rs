@@ -110,6 +110,15 @@ pub struct LeaseForward {
     pub provider: Option<String>,
 }
 
+#[derive(Debug, Clone, clap::Args)]
+pub struct LeaseDrop {
+    #[command(flatten)]
+    pub common: LeaseCommon,
+    /// How many to close.
+    #[arg(long)]
+    pub slowest: usize,
+}
+
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum LeaseCommand {
     /// Open leases on N providers at once (the cheapest that fit), printing each with its provider.
@@ -121,6 +130,11 @@ pub enum LeaseCommand {
     /// Reach a published port of a lease at a local address: each connection made to it is
     /// carried, signed by this key, through the provider (until Ctrl-C).
     Forward(LeaseForward),
+    /// Run a benchmark in every open lease (a shell loop on each of its CPUs): work per second,
+    /// and per token at its price with everything busy.
+    Bench(LeaseCommon),
+    /// Close the K least efficient open leases, by their last benchmark (work per token).
+    Drop(LeaseDrop),
     /// Close a lease and pay its last interval.
     Close(LeaseId),
     /// Every lease in the book: provider, standing, paid.
@@ -183,6 +197,8 @@ pub async fn run(cmd: &LeaseCommand) -> Result<()> {
             std::process::exit(code.clamp(0, 255) as i32)
         }
         LeaseCommand::Forward(f) => forward(f).await,
+        LeaseCommand::Bench(c) => bench(c).await,
+        LeaseCommand::Drop(d) => drop_slowest(d).await,
         LeaseCommand::Close(c) => close(c).await,
         LeaseCommand::List(c) => list(c),
         LeaseCommand::Status(s) => status(s).await,
@@ -341,6 +357,93 @@ async fn exec(b: &Buyer, id: &str, cmd: Vec<String>, interactive: bool) -> Resul
         .await
         .with_context(|| format!("running the command in lease {id}"))?;
     Ok(code)
+}
+
+/// Shell-loop iterations per CPU in one benchmark (about a second of a 2020s core).
+const BENCH_ITERATIONS: u64 = 150_000;
+
+async fn bench(c: &LeaseCommon) -> Result<()> {
+    let b = c.buyer()?;
+    let leases = b.store.leases(true)?;
+    if leases.is_empty() {
+        bail!("no open lease in {}", c.data_dir.display());
+    }
+    // Every lease at once: each runs on its own provider.
+    let client = &b.client;
+    let runs = futures_util::future::join_all(leases.iter().map(|l| async move {
+        let cpus = l.terms.milli_cpus.div_ceil(1000).max(1);
+        let script = format!(
+            "for j in $(seq {cpus}); do (i=0; while [ $i -lt {BENCH_ITERATIONS} ]; do i=$((i+1)); done) & done; wait"
+        );
+        let started = std::time::Instant::now();
+        let ran = client
+            .run(&l.provider_url, &l.id, &["sh", "-c", &script])
+            .await;
+        (l, ran, started.elapsed(), u64::from(cpus))
+    }))
+    .await;
+    println!(
+        "{:<18} {:>14} {:>18} {:>22}  provider",
+        "lease", "ops/s", "wei/s (full use)", "ops per 1e18 wei"
+    );
+    for (l, ran, took, cpus) in runs {
+        match ran {
+            Ok((0, _, _)) => {
+                let result = peerflow_lease::buyer::store::Bench {
+                    ops_per_second: (BENCH_ITERATIONS * cpus) as f64 / took.as_secs_f64(),
+                    wei_per_second: full_rate(
+                        &l.terms.rates,
+                        l.terms.milli_cpus,
+                        l.terms.memory_mb,
+                    ),
+                    at_ms: peerflow_lease::provider::now_ms(),
+                };
+                b.store.record_bench(&l.id, &result)?;
+                println!(
+                    "{:<18} {:>14.0} {:>18.0} {:>22.3e}  {}",
+                    l.id,
+                    result.ops_per_second,
+                    result.wei_per_second,
+                    result.efficiency() * 1e18,
+                    l.provider_url
+                );
+            }
+            Ok((code, _, err)) => eprintln!(
+                "{}: the benchmark exited {code}: {}",
+                l.id,
+                String::from_utf8_lossy(&err).trim()
+            ),
+            Err(e) => eprintln!("{}: no benchmark ({e})", l.id),
+        }
+    }
+    Ok(())
+}
+
+async fn drop_slowest(d: &LeaseDrop) -> Result<()> {
+    let b = d.common.buyer()?;
+    let mut ranked = Vec::new();
+    for l in b.store.leases(true)? {
+        match b.store.bench(&l.id)? {
+            Some(bench) => ranked.push((bench.efficiency(), l.id)),
+            None => bail!(
+                "lease {} has no benchmark: run `peerflow lease bench` first",
+                l.id
+            ),
+        }
+    }
+    ranked.sort_by(|a, b| a.0.total_cmp(&b.0));
+    for (efficiency, id) in ranked.into_iter().take(d.slowest) {
+        println!(
+            "dropping lease {id} ({:.3e} ops per 1e18 wei)",
+            efficiency * 1e18
+        );
+        close(&LeaseId {
+            common: d.common.clone(),
+            id,
+        })
+        .await?;
+    }
+    Ok(())
 }
 
 async fn close(c: &LeaseId) -> Result<()> {

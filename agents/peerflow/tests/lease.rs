@@ -116,7 +116,17 @@ impl World {
     }
 
     async fn start_provider(&self, i: usize, port: u16, cheat: Option<f64>) -> RunningProvider {
-        let opts = ProviderOpts {
+        self.start_provider_with(i, port, |o| o.lease_cpu_overreport = cheat)
+            .await
+    }
+
+    async fn start_provider_with(
+        &self,
+        i: usize,
+        port: u16,
+        adjust: impl FnOnce(&mut ProviderOpts),
+    ) -> RunningProvider {
+        let mut opts = ProviderOpts {
             node: NodeOpts {
                 listen: Some(([127, 0, 0, 1], port).into()),
                 data_dir: Some(self.dir.path().join(format!("provider{i}"))),
@@ -131,10 +141,10 @@ impl World {
             lease_win_probability: Some(1.0),
             lease_params_blocks: Some(2),
             redeem_max_cost_ppm: Some(u64::MAX / 2),
-            lease_cpu_overreport: cheat,
             lease_ports: Some(true),
             ..Default::default()
         };
+        adjust(&mut opts);
         let chain = provider(&self.chain.endpoint(), self.chain.signer(i)).unwrap();
         start_provider(
             chain,
@@ -184,8 +194,8 @@ fn view(p: &RunningProvider, id: &str) -> peerflow_lease::LeaseView {
         .expect("the lease is on this provider")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn leases_are_used_paid_per_interval_paused_closed_and_checked() {
+/// Anvil mining a block a second, the suite, and a buyer with 100 FLOW in deposit.
+async fn world() -> World {
     let chain = DevChain::spawn_with(&DevChainOptions {
         block_time: Some(1),
         ..DevChainOptions::default()
@@ -214,12 +224,17 @@ async fn leases_are_used_paid_per_interval_paused_closed_and_checked() {
     )
     .await
     .unwrap();
-    let w = World {
+    World {
         chain,
         d,
         dir,
         deployer,
-    };
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leases_are_used_paid_per_interval_paused_closed_and_checked() {
+    let w = world().await;
     let ports = [free_port(), free_port(), free_port()];
     let a = w.start_provider(2, ports[0], None).await;
     let mut b = w.start_provider(3, ports[1], None).await;
@@ -493,4 +508,53 @@ async fn leases_are_used_paid_per_interval_paused_closed_and_checked() {
         (view(&c, &lc).state == LeaseState::Closed).then_some(())
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bench_ranks_leases_by_work_per_token_and_drop_closes_the_least_efficient() {
+    let w = world().await;
+    let cheap = w.start_provider(2, free_port(), None).await;
+    // Ten times the CPU price for the same CPU.
+    let pricey = w
+        .start_provider_with(3, free_port(), |o| o.rates = Some("1e16,1e12,1e13".into()))
+        .await;
+    let out = w.lease(
+        &[
+            "open",
+            "--cpus",
+            "1",
+            "--memory",
+            "64M",
+            "-n",
+            "2",
+            "--provider",
+            &format!("{},{}", cheap.url, pricey.url),
+        ],
+        None,
+    );
+    let leases = lease_ids(&out);
+    assert_eq!(leases.len(), 2);
+    let on = |url: &str| leases.iter().find(|(_, u)| u == url).unwrap().0.clone();
+    let (lc, lp) = (on(&cheap.url), on(&pricey.url));
+    let _agent = w.agent();
+    let out = w.lease(&["drop", "--slowest", "1"], None);
+    assert!(!out.status.success(), "no benchmark yet: refused");
+    let out = w.lease(&["bench"], None);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(text.contains(&lc) && text.contains(&lp), "{text}");
+    let out = w.lease(&["drop", "--slowest", "1"], None);
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(&format!("dropping lease {lp}")),
+        "the pricey lease goes"
+    );
+    assert_eq!(view(&pricey, &lp).state, LeaseState::Closed);
+    assert_eq!(view(&cheap, &lc).state, LeaseState::Running);
+    let list = String::from_utf8_lossy(&w.lease(&["list"], None).stdout).into_owned();
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with(&lp) && l.contains("closed")),
+        "{list}"
+    );
 }

@@ -35,6 +35,9 @@ CREATE TABLE IF NOT EXISTS leases (
 CREATE TABLE IF NOT EXISTS sent_tickets (
     lease TEXT NOT NULL, seq INTEGER NOT NULL, provider BLOB NOT NULL, rand_hash BLOB NOT NULL,
     nonce INTEGER NOT NULL, ticket TEXT NOT NULL, PRIMARY KEY (lease, seq));
+CREATE TABLE IF NOT EXISTS benches (
+    lease TEXT PRIMARY KEY, ops_per_second REAL NOT NULL, wei_per_second REAL NOT NULL,
+    at_ms INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS payments (
     lease TEXT NOT NULL, seq INTEGER NOT NULL, charge BLOB NOT NULL, nonce INTEGER,
     at_ms INTEGER NOT NULL, PRIMARY KEY (lease, seq));
@@ -85,6 +88,26 @@ pub struct Settled {
     /// ticket already).
     pub nonce: Option<u64>,
     pub at_ms: u64,
+}
+
+/// A lease's benchmark: how much work it does per second and what that second costs.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Bench {
+    pub ops_per_second: f64,
+    /// Its price per second with all its CPUs and memory busy (token wei).
+    pub wei_per_second: f64,
+    pub at_ms: u64,
+}
+
+impl Bench {
+    /// Work per token wei: what `lease drop --slowest` ranks by.
+    pub fn efficiency(&self) -> f64 {
+        if self.wei_per_second > 0.0 {
+            self.ops_per_second / self.wei_per_second
+        } else {
+            f64::INFINITY
+        }
+    }
 }
 
 /// One lease in the buyer's book.
@@ -291,6 +314,33 @@ impl BuyerStore {
                 |r| r.get::<_, Option<i64>>(0),
             )?
             .map_or(0, |n| n as u64 + 1))
+    }
+
+    /// Records lease `id`'s last benchmark: work per second, and its price per second at full use.
+    pub fn record_bench(&self, id: &str, b: &Bench) -> Result<()> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO benches VALUES (?1, ?2, ?3, ?4)",
+            params![id, b.ops_per_second, b.wei_per_second, b.at_ms as i64],
+        )?;
+        Ok(())
+    }
+
+    /// Lease `id`'s last benchmark, if it had one.
+    pub fn bench(&self, id: &str) -> Result<Option<Bench>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT ops_per_second, wei_per_second, at_ms FROM benches WHERE lease = ?1",
+                [id],
+                |r| {
+                    Ok(Bench {
+                        ops_per_second: r.get(0)?,
+                        wei_per_second: r.get(1)?,
+                        at_ms: r.get::<_, i64>(2)? as u64,
+                    })
+                },
+            )
+            .optional()?)
     }
 
     pub fn set_standing(&self, id: &str, standing: Standing, refusal: Option<&str>) -> Result<()> {
