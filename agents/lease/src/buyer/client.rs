@@ -59,6 +59,8 @@ const MAX_RUN_OUTPUT: usize = 1 << 20;
 pub struct LeaseClient {
     http: reqwest::Client,
     key: LeaseKey,
+    /// Body bytes of the JSON requests sent and replies read (exec and tunnel streams excluded).
+    bytes: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl LeaseClient {
@@ -67,7 +69,22 @@ impl LeaseClient {
             .connect_timeout(CONNECT_TIMEOUT)
             .build()
             .expect("an HTTP client without TLS builds");
-        Self { http, key }
+        Self {
+            http,
+            key,
+            bytes: Default::default(),
+        }
+    }
+
+    /// Body bytes of the JSON requests sent and replies read so far, by this client and its
+    /// clones.
+    pub fn json_bytes(&self) -> u64 {
+        self.bytes.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn count(&self, n: usize) {
+        self.bytes
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub fn key(&self) -> &LeaseKey {
@@ -82,14 +99,21 @@ impl LeaseClient {
     }
 
     async fn reply<T: DeserializeOwned>(
+        &self,
         url: &str,
         resp: reqwest::Response,
     ) -> Result<T, ClientError> {
         let status = resp.status();
-        if status.is_success() {
-            return resp.json().await.map_err(Self::http_err(url));
+        if !status.is_success() {
+            return Err(Self::refusal(status, resp).await);
         }
-        Err(Self::refusal(status, resp).await)
+        let body = resp.bytes().await.map_err(Self::http_err(url))?;
+        self.count(body.len());
+        serde_json::from_slice(&body).map_err(|e| ClientError::Refused {
+            status: status.as_u16(),
+            code: "malformed_reply".into(),
+            message: e.to_string(),
+        })
     }
 
     async fn refusal(status: StatusCode, resp: reqwest::Response) -> ClientError {
@@ -110,6 +134,7 @@ impl LeaseClient {
     ) -> Result<T, ClientError> {
         let url = format!("{}{path}", base.trim_end_matches('/'));
         let auth = self.key.authorize(method.as_str(), path, &body);
+        self.count(body.len());
         let resp = self
             .http
             .request(method, &url)
@@ -120,7 +145,7 @@ impl LeaseClient {
             .send()
             .await
             .map_err(Self::http_err(&url))?;
-        Self::reply(&url, resp).await
+        self.reply(&url, resp).await
     }
 
     pub async fn offer(&self, base: &str) -> Result<Offer, ClientError> {
@@ -132,7 +157,7 @@ impl LeaseClient {
             .send()
             .await
             .map_err(Self::http_err(&url))?;
-        Self::reply(&url, resp).await
+        self.reply(&url, resp).await
     }
 
     pub async fn open(&self, base: &str, req: &OpenRequest) -> Result<LeaseView, ClientError> {
@@ -162,15 +187,18 @@ impl LeaseClient {
         req: &PayRequest,
     ) -> Result<PayReply, ClientError> {
         let url = format!("{}/v1/leases/{id}/pay", base.trim_end_matches('/'));
+        let body = serde_json::to_vec(req).expect("a payment serializes");
+        self.count(body.len());
         let resp = self
             .http
             .post(&url)
             .timeout(REQUEST_TIMEOUT)
-            .json(req)
+            .header("content-type", "application/json")
+            .body(body)
             .send()
             .await
             .map_err(Self::http_err(&url))?;
-        Self::reply(&url, resp).await
+        self.reply(&url, resp).await
     }
 
     pub async fn close(&self, base: &str, id: &str) -> Result<LeaseView, ClientError> {
