@@ -49,9 +49,13 @@ pub struct LeaseOpen {
     pub memory: String,
     #[arg(long, default_value_t = 0)]
     pub gpus: u16,
-    /// An image the providers have (default: each provider's default image).
+    /// An image the providers offer (default: each provider's default image); with
+    /// --image-archive, the image of the archive to run (default: its first).
     #[arg(long)]
     pub image: Option<String>,
+    /// A `docker save` archive loaded at each provider first; the leases run its image.
+    #[arg(long)]
+    pub image_archive: Option<PathBuf>,
     /// Leases to open, each on a different provider.
     #[arg(short = 'n', long, default_value_t = 1)]
     pub count: usize,
@@ -271,10 +275,26 @@ async fn open(o: &LeaseOpen) -> Result<()> {
         ports: o.ports.clone(),
         port_readers: o.allow.clone(),
     };
+    let archive = match &o.image_archive {
+        Some(path) => {
+            Some(std::fs::read(path).with_context(|| format!("reading {}", path.display()))?)
+        }
+        None => None,
+    };
+    let open_one = |url: String| {
+        let (req, archive, client) = (req.clone(), archive.clone(), &b.client);
+        async move {
+            let mut req = req;
+            if let Some(archive) = archive {
+                req.image = Some(client.load_image(&url, archive, o.image.as_deref()).await?);
+            }
+            client.open(&url, &req).await
+        }
+    };
     let opened = futures_util::future::join_all(
         fitting
             .iter()
-            .map(|(_, url)| async { (url.clone(), b.client.open(url, &req).await) }),
+            .map(|(_, url)| async { (url.clone(), open_one(url.clone()).await) }),
     )
     .await;
     let mut count = 0;

@@ -291,6 +291,20 @@ pub async fn start_provider(
                     .await
                     .context("building the default lease image (or pass --lease-image)")?,
             };
+            // Leases run image ids: a buyer's archive carrying the same tag cannot move them.
+            let default_image = engine
+                .image_id(&default_image)
+                .await
+                .with_context(|| format!("the lease image {default_image}"))?;
+            let mut images = Vec::new();
+            for image in o.lease_images.clone().unwrap_or_default() {
+                images.push(
+                    engine
+                        .image_id(&image)
+                        .await
+                        .with_context(|| format!("the lease image {image}"))?,
+                );
+            }
             let lease_cfg = LeaseConfig {
                 provider: me,
                 data_dir: lease_dir,
@@ -302,7 +316,7 @@ pub async fn start_provider(
                 win_prob: crate::roles::win_prob(o.lease_win_probability.unwrap_or(0.05)),
                 lifetime_blocks: o.lease_params_blocks.unwrap_or(20).max(1),
                 default_image,
-                images: o.lease_images.clone().unwrap_or_default(),
+                images,
                 ports: o.lease_ports.unwrap_or(false),
                 gas: peerflow_orchestrator::GasPolicy {
                     max_cost_ppm: o.redeem_max_cost_ppm.unwrap_or(10_000),
@@ -359,7 +373,7 @@ pub async fn start_leases(
         cfg,
         chain,
         info,
-        Containers::new(engine.docker().clone()),
+        Containers::new(engine.clone()),
         Arc::clone(agent.metrics()),
     )
     .await

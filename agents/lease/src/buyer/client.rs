@@ -52,6 +52,8 @@ impl ClientError {
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a JSON request may take (an exec streams as long as its command runs).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long loading an image archive at a provider may take.
+const IMAGE_TIMEOUT: Duration = Duration::from_secs(600);
 /// The most output [`LeaseClient::run`] collects.
 const MAX_RUN_OUTPUT: usize = 1 << 20;
 
@@ -132,6 +134,18 @@ impl LeaseClient {
         path: &str,
         body: Vec<u8>,
     ) -> Result<T, ClientError> {
+        self.signed_within(method, base, path, body, REQUEST_TIMEOUT)
+            .await
+    }
+
+    async fn signed_within<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        base: &str,
+        path: &str,
+        body: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<T, ClientError> {
         let url = format!("{}{path}", base.trim_end_matches('/'));
         let auth = self.key.authorize(method.as_str(), path, &body);
         self.count(body.len());
@@ -140,7 +154,7 @@ impl LeaseClient {
             .request(method, &url)
             .header(LEASE_AUTH_HEADER, auth.to_header())
             .header("content-type", "application/json")
-            .timeout(REQUEST_TIMEOUT)
+            .timeout(timeout)
             .body(body)
             .send()
             .await
@@ -163,6 +177,41 @@ impl LeaseClient {
     pub async fn open(&self, base: &str, req: &OpenRequest) -> Result<LeaseView, ClientError> {
         let body = serde_json::to_vec(req).expect("a request serializes");
         self.signed(Method::POST, base, "/v1/leases", body).await
+    }
+
+    /// Loads an image archive (`docker save`) at the provider; the image id a lease may then name.
+    pub async fn load_image(
+        &self,
+        base: &str,
+        archive: Vec<u8>,
+        reference: Option<&str>,
+    ) -> Result<String, ClientError> {
+        let path = match reference {
+            Some(r) => format!(
+                "/v1/lease/images?reference={}",
+                r.bytes()
+                    .map(|b| match b {
+                        b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                            (b as char).to_string()
+                        }
+                        _ => format!("%{b:02X}"),
+                    })
+                    .collect::<String>()
+            ),
+            None => "/v1/lease/images".to_string(),
+        };
+        // An archive may be large, and loading it takes the daemon a while.
+        let reply: serde_json::Value = self
+            .signed_within(Method::POST, base, &path, archive, IMAGE_TIMEOUT)
+            .await?;
+        reply["image"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| ClientError::Refused {
+                status: 200,
+                code: "malformed_reply".into(),
+                message: "no image id".into(),
+            })
     }
 
     pub async fn view(&self, base: &str, id: &str) -> Result<LeaseView, ClientError> {

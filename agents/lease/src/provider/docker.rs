@@ -65,6 +65,7 @@ pub struct Exec {
 
 #[derive(Clone)]
 pub struct Containers {
+    engine: peerflow_runner::Engine,
     docker: Docker,
 }
 
@@ -74,8 +75,27 @@ pub fn lease_cgroup(id: &str) -> JobCgroup {
 }
 
 impl Containers {
-    pub fn new(docker: Docker) -> Self {
-        Self { docker }
+    pub fn new(engine: peerflow_runner::Engine) -> Self {
+        Self {
+            docker: engine.docker().clone(),
+            engine,
+        }
+    }
+
+    /// Loads a buyer's image archive (`docker save`); the id (`sha256:…`) of the image it holds
+    /// under `reference` (its first with `None`). Leases run ids: a tag the archive carries may
+    /// move another image's tag, never what a lease runs.
+    pub async fn load(
+        &self,
+        archive: Vec<u8>,
+        reference: Option<&str>,
+    ) -> Result<String, peerflow_runner::RunnerError> {
+        self.engine.load_image_named(archive, reference).await
+    }
+
+    /// The id of the image `reference` names now.
+    pub async fn image_id(&self, reference: &str) -> Result<String, peerflow_runner::RunnerError> {
+        self.engine.image_id(reference).await
     }
 
     /// Creates and starts the container of lease `id` on `terms`, running `cmd`.

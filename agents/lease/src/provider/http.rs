@@ -27,6 +27,9 @@ use crate::proto::{ExecRequest, OpenRequest, PayRequest};
 /// Header carrying an exec's JSON [`ExecRequest`] (the body is the command's stdin).
 pub const EXEC_HEADER: &str = "x-peerflow-exec";
 
+/// Largest image archive a buyer may load.
+pub const MAX_IMAGE_ARCHIVE: usize = 1 << 30;
+
 /// Largest JSON body taken.
 const MAX_JSON: usize = 64 << 10;
 
@@ -36,6 +39,10 @@ pub fn routes<P: Provider + Clone + 'static>(svc: Svc<P>) -> Router {
     Router::new()
         .route("/v1/lease/offer", get(offer::<P>))
         .route("/v1/leases", post(open::<P>))
+        .route(
+            "/v1/lease/images",
+            post(load_image::<P>).layer(axum::extract::DefaultBodyLimit::max(MAX_IMAGE_ARCHIVE)),
+        )
         .route("/v1/leases/{id}", get(view::<P>))
         .route("/v1/leases/{id}/intervals", get(intervals::<P>))
         .route("/v1/leases/{id}/pay", post(pay::<P>))
@@ -334,4 +341,31 @@ async fn port<P: Provider + Clone + 'static>(
         .header("content-type", "application/octet-stream")
         .body(Body::from_stream(back))
         .expect("a streaming response")
+}
+
+#[derive(Deserialize)]
+struct ImageQuery {
+    reference: Option<String>,
+}
+
+/// Loads a buyer's `docker save` archive (the body); the reply names the image id leases may run.
+async fn load_image<P: Provider + Clone + 'static>(
+    State(svc): State<Svc<P>>,
+    Query(q): Query<ImageQuery>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let buyer = match signer(&svc, &method, &uri, &headers, &body) {
+        Ok(b) => b,
+        Err(r) => return *r,
+    };
+    match svc
+        .load_image(buyer, body.to_vec(), q.reference.as_deref())
+        .await
+    {
+        Ok(image) => (StatusCode::CREATED, axum::Json(json!({ "image": image }))).into_response(),
+        Err(e) => e.into_response(),
+    }
 }

@@ -331,9 +331,10 @@ impl<P: Provider + Clone + 'static> LeaseService<P> {
             .image
             .clone()
             .unwrap_or_else(|| self.cfg.default_image.clone());
-        if image != self.cfg.default_image && !self.cfg.images.contains(&image) {
+        let loaded = self.store().has_image(&image)?;
+        if image != self.cfg.default_image && !self.cfg.images.contains(&image) && !loaded {
             return Err(LeaseError::BadRequest(format!(
-                "image {image} is not offered here (only {} and {:?})",
+                "image {image} is not offered here (only {}, {:?} and images loaded by buyers, by id)",
                 self.cfg.default_image, self.cfg.images
             )));
         }
@@ -607,6 +608,23 @@ impl<P: Provider + Clone + 'static> LeaseService<P> {
             return Err(LeaseError::BadRequest("an empty command".into()));
         }
         Ok(self.containers.exec(&row.container, cmd, stdin).await?)
+    }
+
+    /// Loads `buyer`'s image archive; the image id leases may then name.
+    pub async fn load_image(
+        &self,
+        buyer: Address,
+        archive: Vec<u8>,
+        reference: Option<&str>,
+    ) -> Result<String, LeaseError> {
+        let id = self
+            .containers
+            .load(archive, reference)
+            .await
+            .map_err(|e| LeaseError::BadRequest(format!("image archive: {e}")))?;
+        self.store().add_image(&id, buyer, now_ms())?;
+        tracing::info!(%buyer, image = %id, "lease image loaded");
+        Ok(id)
     }
 
     /// A TCP connection to published port `port` of lease `id`, for `who` (the buyer or a reader

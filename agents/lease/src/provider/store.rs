@@ -40,6 +40,8 @@ CREATE TABLE IF NOT EXISTS lease_intervals (
 CREATE TABLE IF NOT EXISTS lease_request_nonces (
     signer BLOB NOT NULL, nonce INTEGER NOT NULL, expires INTEGER NOT NULL,
     PRIMARY KEY (signer, nonce));
+CREATE TABLE IF NOT EXISTS lease_images (
+    image TEXT PRIMARY KEY, buyer BLOB NOT NULL, loaded_ms INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS lease_request_nonces_by_expiry ON lease_request_nonces (expires);
 ";
 
@@ -307,6 +309,28 @@ impl LeaseStore {
             params![signer.as_slice(), nonce as i64, expires as i64],
         )?;
         Ok(inserted == 1)
+    }
+
+    /// Records an image a buyer loaded (leases may run it).
+    pub fn add_image(&self, image: &str, buyer: Address, at_ms: u64) -> Result<()> {
+        self.conn.execute(
+            "INSERT OR IGNORE INTO lease_images VALUES (?1, ?2, ?3)",
+            params![image, buyer.as_slice(), at_ms as i64],
+        )?;
+        Ok(())
+    }
+
+    /// Whether a buyer loaded this image (by id).
+    pub fn has_image(&self, image: &str) -> Result<bool> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT 1 FROM lease_images WHERE image = ?1",
+                [image],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
     }
 
     /// The lease as reported to its buyer.
