@@ -38,6 +38,7 @@ type Svc<P> = Arc<LeaseService<P>>;
 pub fn routes<P: Provider + Clone + 'static>(svc: Svc<P>) -> Router {
     Router::new()
         .route("/v1/lease/offer", get(offer::<P>))
+        .route("/leases", get(page::<P>))
         .route("/v1/leases", post(open::<P>))
         .route(
             "/v1/lease/images",
@@ -111,6 +112,14 @@ fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Box<Respo
 async fn offer<P: Provider + Clone + 'static>(State(svc): State<Svc<P>>) -> Response {
     match svc.offer() {
         Ok(o) => axum::Json(o).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// The operator's page: every lease, newest first.
+async fn page<P: Provider + Clone + 'static>(State(svc): State<Svc<P>>) -> Response {
+    match svc.all() {
+        Ok(all) => axum::response::Html(super::page::render(&all)).into_response(),
         Err(e) => e.into_response(),
     }
 }

@@ -9,6 +9,7 @@
 
 pub mod docker;
 pub mod http;
+pub mod page;
 pub mod store;
 
 use std::path::PathBuf;
