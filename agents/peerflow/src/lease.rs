@@ -115,6 +115,16 @@ pub struct LeaseForward {
 }
 
 #[derive(Debug, Clone, clap::Args)]
+pub struct LeaseCp {
+    #[command(flatten)]
+    pub common: LeaseCommon,
+    /// A local path, or ID:PATH in a lease.
+    pub from: String,
+    /// A local path, or ID:PATH in a lease.
+    pub to: String,
+}
+
+#[derive(Debug, Clone, clap::Args)]
 pub struct LeaseDrop {
     #[command(flatten)]
     pub common: LeaseCommon,
@@ -131,6 +141,8 @@ pub enum LeaseCommand {
     Exec(LeaseExec),
     /// A shell in a lease's container, reading this terminal's stdin.
     Shell(LeaseId),
+    /// Copy a file into a lease (`cp LOCAL ID:PATH`) or out of one (`cp ID:PATH LOCAL`).
+    Cp(LeaseCp),
     /// Reach a published port of a lease at a local address: each connection made to it is
     /// carried, signed by this key, through the provider (until Ctrl-C).
     Forward(LeaseForward),
@@ -200,6 +212,7 @@ pub async fn run(cmd: &LeaseCommand) -> Result<()> {
             let code = exec(&b, &s.id, vec!["sh".into()], true).await?;
             std::process::exit(code.clamp(0, 255) as i32)
         }
+        LeaseCommand::Cp(c) => copy(c).await,
         LeaseCommand::Forward(f) => forward(f).await,
         LeaseCommand::Bench(c) => bench(c).await,
         LeaseCommand::Drop(d) => drop_slowest(d).await,
@@ -651,5 +664,104 @@ async fn carry(
         to.write_all(&chunk?).await?;
     }
     to.shutdown().await?;
+    Ok(())
+}
+
+/// `ID:PATH` of a lease in `book`, if `arg` names one (a local path may contain a colon too).
+fn lease_path<'a>(b: &Buyer, arg: &'a str) -> Result<Option<(&'a str, &'a str)>> {
+    match arg.split_once(':') {
+        Some((id, path)) if b.store.get(id)?.is_some() => Ok(Some((id, path))),
+        _ => Ok(None),
+    }
+}
+
+/// Copies a file in or out through the lease's exec stream (the container's `cat`).
+async fn copy(c: &LeaseCp) -> Result<()> {
+    let b = c.common.buyer()?;
+    match (lease_path(&b, &c.from)?, lease_path(&b, &c.to)?) {
+        (None, Some((id, path))) => {
+            let url = b.url(id)?;
+            let mut file = tokio::fs::File::open(&c.from)
+                .await
+                .with_context(|| format!("opening {}", c.from))?;
+            let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(8);
+            tokio::spawn(async move {
+                use tokio::io::AsyncReadExt;
+                let mut buf = vec![0u8; 64 << 10];
+                loop {
+                    match file.read(&mut buf).await {
+                        Ok(0) => return,
+                        Ok(n) => {
+                            if tx
+                                .send(Ok(Bytes::copy_from_slice(&buf[..n])))
+                                .await
+                                .is_err()
+                            {
+                                return;
+                            }
+                        }
+                        Err(e) => {
+                            let _ = tx.send(Err(e)).await;
+                            return;
+                        }
+                    }
+                }
+            });
+            let stdin = futures_util::stream::unfold(rx, |mut rx| async move {
+                rx.recv().await.map(|c| (c, rx))
+            });
+            let mut err = Vec::new();
+            let cmd = ["sh", "-c", "cat > \"$1\"", "sh", path]
+                .map(String::from)
+                .to_vec();
+            let code = b
+                .client
+                .exec(&url, id, cmd, Some(stdin), |f| {
+                    if let Frame::Stderr(bytes) = f {
+                        err.extend_from_slice(bytes);
+                    }
+                })
+                .await?;
+            if code != 0 {
+                bail!(
+                    "writing {path} in lease {id}: exit {code}: {}",
+                    String::from_utf8_lossy(&err).trim()
+                );
+            }
+            println!("copied {} to {id}:{path}", c.from);
+        }
+        (Some((id, path)), None) => {
+            let url = b.url(id)?;
+            let mut out =
+                std::fs::File::create(&c.to).with_context(|| format!("creating {}", c.to))?;
+            let mut err = Vec::new();
+            let mut written = Ok(());
+            let code = b
+                .client
+                .exec(
+                    &url,
+                    id,
+                    vec!["cat".into(), path.into()],
+                    None::<futures_util::stream::Empty<std::io::Result<Bytes>>>,
+                    |f| match f {
+                        Frame::Stdout(bytes) if written.is_ok() => written = out.write_all(bytes),
+                        Frame::Stderr(bytes) => err.extend_from_slice(bytes),
+                        _ => {}
+                    },
+                )
+                .await?;
+            if code != 0 || written.is_err() {
+                let _ = std::fs::remove_file(&c.to);
+                written.with_context(|| format!("writing {}", c.to))?;
+                bail!(
+                    "reading {path} in lease {id}: exit {code}: {}",
+                    String::from_utf8_lossy(&err).trim()
+                );
+            }
+            println!("copied {id}:{path} to {}", c.to);
+        }
+        (Some(_), Some(_)) => bail!("copy between two leases: copy out, then in"),
+        (None, None) => bail!("name a lease path ID:PATH on one side"),
+    }
     Ok(())
 }

@@ -285,6 +285,33 @@ async fn leases_are_used_paid_per_interval_paused_closed_and_checked() {
     );
     assert_eq!(out.status.code(), Some(3));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "from-the-shell 42\n");
+    // Files go in and come out byte for byte.
+    let original: Vec<u8> = (0..200_000u32).map(|i| (i * 7919 % 251) as u8).collect();
+    let inside = w.dir.path().join("in.bin");
+    std::fs::write(&inside, &original).unwrap();
+    let out = w.lease(
+        &[
+            "cp",
+            inside.to_str().unwrap(),
+            &format!("{la}:/tmp/data.bin"),
+        ],
+        None,
+    );
+    assert!(out.status.success());
+    let back = w.dir.path().join("out.bin");
+    let out = w.lease(
+        &["cp", &format!("{la}:/tmp/data.bin"), back.to_str().unwrap()],
+        None,
+    );
+    assert!(out.status.success());
+    assert_eq!(std::fs::read(&back).unwrap(), original);
+    let out = w.lease(
+        &["cp", &format!("{la}:/no/such/file"), back.to_str().unwrap()],
+        None,
+    );
+    assert!(!out.status.success(), "a missing file is an error");
+    assert!(!back.exists(), "and leaves nothing behind");
+
     // Nobody but the buyer reaches a lease: another key is refused.
     let mut other = bin();
     let out = other

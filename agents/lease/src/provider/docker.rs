@@ -120,6 +120,14 @@ impl Containers {
                 peerflow_runner::JOB_NETWORK.to_string()
             }),
             cgroup_parent: Some(lease_cgroup(id).docker_parent()),
+            device_requests: (terms.gpus > 0).then(|| {
+                vec![bollard::models::DeviceRequest {
+                    driver: Some("nvidia".to_string()),
+                    count: Some(i64::from(terms.gpus)),
+                    capabilities: Some(vec![vec!["gpu".to_string()]]),
+                    ..Default::default()
+                }]
+            }),
             ..Default::default()
         };
         let body = ContainerCreateBody {
