@@ -1,5 +1,6 @@
-//! Every request a buyer makes about a lease is signed by its key: the method, the path with its
-//! query, a hash of the body, an expiry and a random nonce (EIP-191 `personal_sign`, in
+//! Every request a buyer makes about a lease is signed by its key: the provider it is for, the
+//! method, the path with its query, a hash of the body, an expiry and a random nonce (EIP-191
+//! `personal_sign`, in
 //! [`LEASE_AUTH_HEADER`]). The provider lets only the lease's buyer act on it, and takes each
 //! nonce once while its signature is valid, so a captured request can be neither altered (the body
 //! is signed: an exec's command, a close) nor replayed.
@@ -58,6 +59,7 @@ impl AuthError {
 impl LeaseAuth {
     /// The EIP-191 digest signed for one request.
     pub fn digest(
+        provider: Address,
         method: &str,
         path_and_query: &str,
         body: &[u8],
@@ -67,6 +69,7 @@ impl LeaseAuth {
     ) -> B256 {
         let mut inner = Vec::with_capacity(128 + path_and_query.len());
         inner.extend_from_slice(b"peerflow.lease-request.v1");
+        inner.extend_from_slice(provider.as_slice());
         for field in [method.as_bytes(), path_and_query.as_bytes()] {
             inner.extend_from_slice(&(field.len() as u64).to_be_bytes());
             inner.extend_from_slice(field);
@@ -92,6 +95,7 @@ impl LeaseAuth {
     /// caller's to use up).
     pub fn verify(
         &self,
+        provider: Address,
         method: &str,
         path_and_query: &str,
         body: &[u8],
@@ -104,6 +108,7 @@ impl LeaseAuth {
             return Err(AuthError::TooLong);
         }
         let digest = Self::digest(
+            provider,
             method,
             path_and_query,
             body,
@@ -152,10 +157,24 @@ impl LeaseKey {
     }
 
     /// Signs one request, valid for [`DEFAULT_VALIDITY_SECS`] from the local clock.
-    pub fn authorize(&self, method: &str, path_and_query: &str, body: &[u8]) -> LeaseAuth {
+    pub fn authorize(
+        &self,
+        provider: Address,
+        method: &str,
+        path_and_query: &str,
+        body: &[u8],
+    ) -> LeaseAuth {
         let expires = unix_now() + DEFAULT_VALIDITY_SECS;
         let nonce = u64::from_be_bytes(B256::random()[..8].try_into().expect("8 bytes"));
-        let digest = LeaseAuth::digest(method, path_and_query, body, self.address, expires, nonce);
+        let digest = LeaseAuth::digest(
+            provider,
+            method,
+            path_and_query,
+            body,
+            self.address,
+            expires,
+            nonce,
+        );
         let signature = Signature::sign(&self.secret, digest).expect("a valid key signs");
         LeaseAuth {
             signer: self.address,
@@ -180,11 +199,23 @@ mod tests {
     #[test]
     fn a_signature_covers_method_path_body_and_nonce() {
         let key = LeaseKey::new([7; 32]).unwrap();
-        let auth = key.authorize("POST", "/v1/leases/a/exec", b"{\"cmd\":[\"ls\"]}");
+        let p = Address::repeat_byte(9);
+        let auth = key.authorize(p, "POST", "/v1/leases/a/exec", b"{\"cmd\":[\"ls\"]}");
         let now = unix_now();
         assert_eq!(
-            auth.verify("POST", "/v1/leases/a/exec", b"{\"cmd\":[\"ls\"]}", now),
+            auth.verify(p, "POST", "/v1/leases/a/exec", b"{\"cmd\":[\"ls\"]}", now),
             Ok(key.address())
+        );
+        assert_eq!(
+            auth.verify(
+                Address::repeat_byte(8),
+                "POST",
+                "/v1/leases/a/exec",
+                b"{\"cmd\":[\"ls\"]}",
+                now
+            ),
+            Err(AuthError::BadSignature),
+            "made for another provider"
         );
         for (method, path, body) in [
             ("GET", "/v1/leases/a/exec", &b"{\"cmd\":[\"ls\"]}"[..]),
@@ -192,7 +223,7 @@ mod tests {
             ("POST", "/v1/leases/a/exec", &b"{\"cmd\":[\"rm\"]}"[..]),
         ] {
             assert_eq!(
-                auth.verify(method, path, body, now),
+                auth.verify(p, method, path, body, now),
                 Err(AuthError::BadSignature)
             );
         }
@@ -201,11 +232,12 @@ mod tests {
             ..auth.clone()
         };
         assert_eq!(
-            other_nonce.verify("POST", "/v1/leases/a/exec", b"{\"cmd\":[\"ls\"]}", now),
+            other_nonce.verify(p, "POST", "/v1/leases/a/exec", b"{\"cmd\":[\"ls\"]}", now),
             Err(AuthError::BadSignature)
         );
         assert_eq!(
             auth.verify(
+                p,
                 "POST",
                 "/v1/leases/a/exec",
                 b"{\"cmd\":[\"ls\"]}",

@@ -168,6 +168,8 @@ CREATE TABLE IF NOT EXISTS winning_tickets (
 CREATE INDEX IF NOT EXISTS winning_tickets_by_sender ON winning_tickets (sender, status);
 CREATE TABLE IF NOT EXISTS earnings_scan (id INTEGER PRIMARY KEY CHECK (id = 1), state TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS spent_params (rand_hash BLOB PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS once_nonces (signer BLOB NOT NULL, nonce INTEGER NOT NULL,
+    PRIMARY KEY (signer, nonce));
 CREATE TABLE IF NOT EXISTS request_nonces (
     sender BLOB NOT NULL, nonce INTEGER NOT NULL, PRIMARY KEY (sender, nonce));
 ";
@@ -290,6 +292,7 @@ impl PaymentStore {
         let mut winners: Vec<&Acceptance> = Vec::new();
         let mut booked_signers: HashSet<Address> = HashSet::new();
         let mut spent: Vec<B256> = Vec::new();
+        let mut once: Vec<(Address, u64)> = Vec::new();
         let mut outcomes = Vec::with_capacity(groups.len());
         for group in groups {
             let mut booked = Booked {
@@ -301,7 +304,16 @@ impl PaymentStore {
                     Entry::Occupied(e) => e.into_mut(),
                     Entry::Vacant(e) => e.insert(next_nonce_in(&tx, a.signer)?),
                 };
-                if a.nonce < *next {
+                // A ticket that takes its parameters once (a lease interval's) needs a nonce never
+                // used, not one above every other: its payer may resend it after a later one.
+                let replayed = match a.spends_params {
+                    None => a.nonce < *next,
+                    Some(_) => {
+                        once.contains(&(a.signer, a.nonce))
+                            || once_nonce_used_in(&tx, a.signer, a.nonce)?
+                    }
+                };
+                if replayed {
                     booked.refused = Some(StoreError::NonceReplayed {
                         signer: a.signer,
                         nonce: a.nonce,
@@ -328,9 +340,12 @@ impl PaymentStore {
                     });
                     break;
                 }
-                *next = a.nonce + 1;
+                *next = (*next).max(a.nonce + 1);
                 booked_signers.insert(a.signer);
                 spent.extend(a.spends_params);
+                if a.spends_params.is_some() {
+                    once.push((a.signer, a.nonce));
+                }
                 if let Some(w) = &a.winner {
                     *pending += w.face_value;
                     winners.push(a);
@@ -358,6 +373,12 @@ impl PaymentStore {
         }
         for h in &spent {
             tx.execute("INSERT INTO spent_params VALUES (?1)", [h.as_slice()])?;
+        }
+        for (signer, nonce) in &once {
+            tx.execute(
+                "INSERT INTO once_nonces VALUES (?1, ?2)",
+                params![signer.as_slice(), *nonce as i64],
+            )?;
         }
         // Only senders with a booked ticket are in `credit`.
         for (sender, credit) in &credit {
@@ -654,6 +675,14 @@ fn pending_face_value_in(conn: &Connection, sender: Address) -> Result<U256, Sto
         total += U256::from_be_slice(&face?);
     }
     Ok(total)
+}
+
+fn once_nonce_used_in(conn: &Connection, signer: Address, nonce: u64) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM once_nonces WHERE signer = ?1 AND nonce = ?2")?
+        .query_row(params![signer.as_slice(), nonce as i64], |_| Ok(()))
+        .optional()?
+        .is_some())
 }
 
 fn params_spent_in(conn: &Connection, rand_hash: B256) -> Result<bool, StoreError> {

@@ -141,6 +141,32 @@ fn parameters_that_take_one_ticket_take_one_in_a_batch_and_after_a_restart() {
 }
 
 #[test]
+fn one_ticket_parameters_take_any_unused_nonce_but_never_a_used_one() {
+    let mut s = setup(U256::MAX);
+    let under = |s: &Setup, seed: u8, nonce: u64| {
+        let mut p = s.params.clone();
+        p.seed = B256::repeat_byte(seed);
+        p.recipient_rand_hash =
+            recipient_rand_hash(RecipientSecret::new([0x42; 32]).recipient_rand(p.seed, s.sender));
+        s.store.save_params(&p).unwrap();
+        let mut t = ticket(s, nonce);
+        t.recipientRandHash = p.recipient_rand_hash;
+        let sig = signed(&s.validator, &t, &SENDER_KEY);
+        let mut a = s.validator.check(&p, &t, &sig, &funded(), BLOCK).unwrap().1;
+        a.spends_params = Some(p.recipient_rand_hash);
+        a
+    };
+    s.store.accept(&under(&s, 1, 5)).unwrap();
+    // An older nonce never used: a payer resending its ticket after a later one was booked.
+    s.store.accept(&under(&s, 2, 3)).unwrap();
+    assert_eq!(s.store.next_nonce(s.sender).unwrap(), 6);
+    for (seed, nonce) in [(3, 5), (4, 3)] {
+        let err = s.store.accept(&under(&s, seed, nonce)).unwrap_err();
+        assert!(matches!(err, StoreError::NonceReplayed { .. }), "{err}");
+    }
+}
+
+#[test]
 fn replayed_ticket_is_refused_even_after_a_restart() {
     let mut s = setup(U256::ZERO);
     let t = ticket(&s, 5);

@@ -90,14 +90,16 @@ impl Engine {
 
     /// [`Engine::load_image`] for the image the archive holds under `reference` (a tag in its
     /// `RepoTags`, or its id); `None`: its first image. The id comes from the archive; the load
-    /// must leave an image by that id on the daemon. Tags the archive carries are applied by the
-    /// daemon as usual, so jobs must run ids, not tags.
+    /// must leave an image by that id on the daemon. The archive is loaded without its names
+    /// ([`crate::imageid::strip_names`]): a buyer's archive cannot move a tag of this host's, and
+    /// what it loads is run by id.
     pub async fn load_image_named(
         &self,
         tar: Vec<u8>,
         reference: Option<&str>,
     ) -> Result<String, RunnerError> {
         let id = crate::imageid::archive_image_id(&tar[..], reference)?;
+        let tar = crate::imageid::strip_names(&tar)?;
         let mut stream = self.docker.import_image(
             ImportImageOptions {
                 quiet: true,

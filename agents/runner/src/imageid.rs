@@ -109,6 +109,72 @@ pub fn archive_image_id(
     }
 }
 
+/// The archive without the names it would give its images: `manifest.json`'s `RepoTags` emptied,
+/// `repositories` dropped, and the name annotations of an OCI `index.json` removed. `docker load`
+/// applies whatever names an archive carries, so a buyer's archive tagged like the host's own
+/// images (a provider's lease image, an image the operator runs) would move those names onto the
+/// buyer's image; loaded without names it can only be run by its id.
+pub fn strip_names(archive: &[u8]) -> Result<Vec<u8>, RunnerError> {
+    let tar_err = |op: &'static str| move |source| RunnerError::Tar { op, source };
+    let mut input = tar::Archive::new(archive);
+    let mut out = tar::Builder::new(Vec::with_capacity(archive.len()));
+    for entry in input.entries().map_err(tar_err("read image archive"))? {
+        let mut entry = entry.map_err(tar_err("read image archive"))?;
+        let path = entry
+            .path()
+            .map_err(tar_err("read image archive"))?
+            .to_string_lossy()
+            .trim_start_matches("./")
+            .to_string();
+        let mut header = entry.header().clone();
+        let rewrite: Option<fn(serde_json::Value) -> serde_json::Value> = match path.as_str() {
+            "repositories" => continue,
+            "manifest.json" => Some(|mut v| {
+                if let Some(images) = v.as_array_mut() {
+                    for image in images {
+                        if let Some(o) = image.as_object_mut() {
+                            o.insert("RepoTags".into(), serde_json::Value::Null);
+                        }
+                    }
+                }
+                v
+            }),
+            "index.json" => Some(|mut v| {
+                if let Some(manifests) = v.get_mut("manifests").and_then(|m| m.as_array_mut()) {
+                    for m in manifests {
+                        if let Some(a) = m.get_mut("annotations").and_then(|a| a.as_object_mut()) {
+                            a.remove("io.containerd.image.name");
+                            a.remove("org.opencontainers.image.ref.name");
+                        }
+                    }
+                }
+                v
+            }),
+            _ => None,
+        };
+        match rewrite {
+            Some(f) if entry.size() <= MAX_DOC_BYTES => {
+                let mut bytes = Vec::new();
+                entry
+                    .read_to_end(&mut bytes)
+                    .map_err(tar_err("read image archive"))?;
+                let doc: serde_json::Value =
+                    serde_json::from_slice(&bytes).map_err(|e| bad(format!("{path}: {e}")))?;
+                let bytes = serde_json::to_vec(&f(doc)).expect("JSON serializes");
+                header.set_size(bytes.len() as u64);
+                header.set_cksum();
+                out.append(&header, &bytes[..])
+                    .map_err(tar_err("write image archive"))?;
+            }
+            Some(_) => return Err(bad(format!("{path} is too large"))),
+            None => out
+                .append(&header, &mut entry)
+                .map_err(tar_err("write image archive"))?,
+        }
+    }
+    out.into_inner().map_err(tar_err("write image archive"))
+}
+
 /// `name` as Docker tags it when no tag is given (`name:latest`), if it has none.
 fn with_latest(reference: &str) -> Option<String> {
     let last = reference.rsplit('/').next().unwrap_or(reference);
@@ -149,5 +215,37 @@ mod tests {
         assert_eq!(archive_image_id(&tar[..], Some(&id_b)).unwrap(), id_b);
         assert!(archive_image_id(&tar[..], Some("x/a:2")).is_err());
         assert!(archive_image_id(&archive(&[("a", b"x")])[..], None).is_err());
+    }
+
+    #[test]
+    fn stripped_archives_name_nothing_and_keep_their_ids() {
+        let a = br#"{"a":1}"#.as_slice();
+        let manifest =
+            br#"[{"Config":"aaa.json","RepoTags":["peerflow/busybox:x"],"Layers":["l.tar"]}]"#;
+        let index = br#"{"manifests":[{"digest":"sha256:1","annotations":{"io.containerd.image.name":"peerflow/busybox:x","org.opencontainers.image.ref.name":"x","keep":"y"}}]}"#;
+        let tar = archive(&[
+            ("aaa.json", a),
+            ("l.tar", b"layer bytes"),
+            ("manifest.json", manifest),
+            ("index.json", index),
+            ("repositories", br#"{"peerflow/busybox":{"x":"aaa"}}"#),
+        ]);
+        let stripped = strip_names(&tar).unwrap();
+        assert_eq!(
+            archive_image_id(&stripped[..], None).unwrap(),
+            archive_image_id(&tar[..], Some("peerflow/busybox:x")).unwrap()
+        );
+        assert!(archive_image_id(&stripped[..], Some("peerflow/busybox:x")).is_err());
+        let mut names = Vec::new();
+        let mut t = tar::Archive::new(&stripped[..]);
+        for e in t.entries().unwrap() {
+            let mut e = e.unwrap();
+            let path = e.path().unwrap().to_string_lossy().into_owned();
+            let mut body = String::new();
+            e.read_to_string(&mut body).unwrap();
+            assert!(!body.contains("peerflow/busybox"), "{path}: {body}");
+            names.push(path);
+        }
+        assert_eq!(names, ["aaa.json", "l.tar", "manifest.json", "index.json"]);
     }
 }

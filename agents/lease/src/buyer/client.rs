@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use alloy::primitives::Address;
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use reqwest::{Method, StatusCode};
@@ -63,6 +64,9 @@ pub struct LeaseClient {
     key: LeaseKey,
     /// Body bytes of the JSON requests sent and replies read (exec and tunnel streams excluded).
     bytes: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Each provider's account, by URL (from its offer): every request is signed for it, so a
+    /// provider cannot replay a buyer's request at another.
+    accounts: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, Address>>>,
 }
 
 impl LeaseClient {
@@ -75,6 +79,28 @@ impl LeaseClient {
             http,
             key,
             bytes: Default::default(),
+            accounts: Default::default(),
+        }
+    }
+
+    /// The account of the provider at `base` (read from its offer once).
+    async fn account(&self, base: &str) -> Result<Address, ClientError> {
+        let known = self
+            .accounts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(base)
+            .copied();
+        match known {
+            Some(a) => Ok(a),
+            None => {
+                let a = self.offer(base).await?.provider;
+                self.accounts
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(base.to_string(), a);
+                Ok(a)
+            }
         }
     }
 
@@ -147,7 +173,9 @@ impl LeaseClient {
         timeout: Duration,
     ) -> Result<T, ClientError> {
         let url = format!("{}{path}", base.trim_end_matches('/'));
-        let auth = self.key.authorize(method.as_str(), path, &body);
+        let auth = self
+            .key
+            .authorize(self.account(base).await?, method.as_str(), path, &body);
         self.count(body.len());
         let resp = self
             .http
@@ -280,7 +308,9 @@ impl LeaseClient {
             stdin: stdin.is_some(),
         })
         .expect("a command serializes");
-        let auth = self.key.authorize("POST", &path, spec.as_bytes());
+        let auth = self
+            .key
+            .authorize(self.account(base).await?, "POST", &path, spec.as_bytes());
         let mut req = self
             .http
             .post(&url)
@@ -322,7 +352,9 @@ impl LeaseClient {
     {
         let path = format!("/v1/leases/{id}/ports/{port}");
         let url = format!("{}{path}", base.trim_end_matches('/'));
-        let auth = self.key.authorize("POST", &path, b"");
+        let auth = self
+            .key
+            .authorize(self.account(base).await?, "POST", &path, b"");
         let resp = self
             .http
             .post(&url)

@@ -45,6 +45,9 @@ pub struct PayProgress {
 /// How far ahead of the buyer's clock an interval may end (the provider's clock may run ahead).
 const CLOCK_SKEW_MS: u64 = 5_000;
 
+/// How long an audit may take (a provider must not stall the agent's other leases).
+const AUDIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// How often a lease's CPU time is audited from inside its container (each audit is an exec).
 const AUDIT_EVERY: std::time::Duration = std::time::Duration::from_secs(3);
 
@@ -114,9 +117,6 @@ impl Payer {
         }
         let url = lease.provider_url.clone();
         let reply = self.client.intervals(&url, id, lease.next_seq).await?;
-        let mut nonce = reply
-            .next_nonce
-            .max(store.next_nonce(lease.terms.provider)?);
         let mut saw_last = false;
         let now = now_ms();
         for i in &reply.intervals {
@@ -143,18 +143,15 @@ impl Payer {
             }
             let mut sent = None;
             if !i.charge.is_zero() && !i.paid {
-                let ticket = match store.sent(id, i.seq)? {
-                    // Sent before: the same ticket again, never a second one.
-                    Some(t) => t,
-                    None => {
-                        let Some(t) = self.ticket(&lease, i, nonce) else {
-                            return Err(
-                                ClientError::Exec("the ticket could not be signed".into()).into()
-                            );
-                        };
-                        nonce += 1;
-                        store.record_sent(id, i.seq, lease.terms.provider, &t)?
-                    }
+                let Some(ticket) = store.ticket_for(
+                    id,
+                    i.seq,
+                    lease.terms.provider,
+                    reply.next_nonce,
+                    |nonce| self.ticket(&lease, i, nonce),
+                )?
+                else {
+                    return Err(ClientError::Exec("the ticket could not be signed".into()).into());
                 };
                 let want = i.ticket.as_ref().map(|t| t.recipient_rand_hash);
                 if want != Some(ticket.recipient_rand_hash) {
@@ -173,7 +170,9 @@ impl Payer {
                 };
                 match self.client.pay(&url, id, &req).await {
                     Ok(_) => {}
-                    Err(e) if matches!(e.code(), Some("already_paid" | "ticket_replayed")) => {}
+                    // Only the provider saying the interval is paid settles it: a nonce it calls
+                    // replayed is not a payment it took.
+                    Err(e) if e.code() == Some("already_paid") => {}
                     Err(e) => return Err(e.into()),
                 }
                 sent = Some(ticket.sender_nonce);
@@ -198,7 +197,8 @@ impl Payer {
             saw_last |= i.last;
         }
         if reply.lease.state == LeaseState::Running && progress.settled > 0 && self.audit_due(id) {
-            match self.client.run(&url, id, &AUDIT_CMD).await {
+            let audit = tokio::time::timeout(AUDIT_TIMEOUT, self.client.run(&url, id, &AUDIT_CMD));
+            match audit.await.unwrap_or(Err(ClientError::NoExit)) {
                 Ok((0, out, _)) => {
                     if let Ok(ns) = String::from_utf8_lossy(&out).trim().parse::<u64>()
                         && let Err(refusal) = check_audit(lease.cpu_charged, ns)

@@ -266,29 +266,54 @@ impl BuyerStore {
         Ok(())
     }
 
-    /// Records the one ticket signed for an interval, before it is sent: a retry sends this very
-    /// ticket again, and no second one is ever signed for the interval. Returns the ticket
-    /// recorded: another payer on this book may have recorded its own first, and that one is sent.
-    pub fn record_sent(
-        &self,
-        lease: &str,
+    /// The one ticket for interval `seq` of lease `id`: the one recorded if there is one, else a
+    /// new one made by `sign` with a nonce never used towards `provider` (at least `hint`, the
+    /// provider's next), recorded before it is sent. Chosen and recorded in one transaction, so
+    /// two payers on this book (the agent and a `close`) neither sign twice nor share a nonce.
+    pub fn ticket_for(
+        &mut self,
+        id: &str,
         seq: u64,
         provider: alloy::primitives::Address,
-        ticket: &peerflow_protocol::api::TicketMsg,
-    ) -> Result<peerflow_protocol::api::TicketMsg> {
-        self.conn.execute(
-            "INSERT OR IGNORE INTO sent_tickets VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        hint: u64,
+        sign: impl FnOnce(u64) -> Option<peerflow_protocol::api::TicketMsg>,
+    ) -> Result<Option<peerflow_protocol::api::TicketMsg>> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let recorded: Option<String> = tx
+            .query_row(
+                "SELECT ticket FROM sent_tickets WHERE lease = ?1 AND seq = ?2",
+                params![id, seq as i64],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(t) = recorded {
+            return Ok(Some(serde_json::from_str(&t)?));
+        }
+        let next: u64 = tx
+            .query_row(
+                "SELECT MAX(nonce) FROM sent_tickets WHERE provider = ?1",
+                [provider.as_slice()],
+                |r| r.get::<_, Option<i64>>(0),
+            )?
+            .map_or(0, |n| n as u64 + 1);
+        let Some(ticket) = sign(next.max(hint)) else {
+            return Ok(None);
+        };
+        tx.execute(
+            "INSERT INTO sent_tickets VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![
-                lease,
+                id,
                 seq as i64,
                 provider.as_slice(),
                 ticket.recipient_rand_hash.as_slice(),
                 ticket.sender_nonce as i64,
-                serde_json::to_string(ticket)?
+                serde_json::to_string(&ticket)?
             ],
         )?;
-        self.sent(lease, seq)?
-            .ok_or_else(|| BuyerStoreError::Corrupt("a ticket recorded is not there".into()))
+        tx.commit()?;
+        Ok(Some(ticket))
     }
 
     /// The ticket signed for an interval, if one was.
@@ -302,18 +327,6 @@ impl BuyerStore {
             .optional()?
             .map(|t| serde_json::from_str(&t).map_err(BuyerStoreError::from))
             .transpose()
-    }
-
-    /// The lowest nonce never signed for `provider`.
-    pub fn next_nonce(&self, provider: alloy::primitives::Address) -> Result<u64> {
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT MAX(nonce) FROM sent_tickets WHERE provider = ?1",
-                [provider.as_slice()],
-                |r| r.get::<_, Option<i64>>(0),
-            )?
-            .map_or(0, |n| n as u64 + 1))
     }
 
     /// Records lease `id`'s last benchmark: work per second, and its price per second at full use.

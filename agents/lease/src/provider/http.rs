@@ -28,7 +28,7 @@ use crate::proto::{ExecRequest, OpenRequest, PayRequest};
 pub const EXEC_HEADER: &str = "x-peerflow-exec";
 
 /// Largest image archive a buyer may load.
-pub const MAX_IMAGE_ARCHIVE: usize = 1 << 30;
+pub const MAX_IMAGE_ARCHIVE: usize = 256 << 20;
 
 /// Largest JSON body taken.
 const MAX_JSON: usize = 64 << 10;
@@ -88,7 +88,7 @@ fn signer<P: Provider + Clone + 'static>(
     let path = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
     let now = unix_now();
     let who = auth
-        .verify(method.as_str(), path, signed, now)
+        .verify(svc.config().provider, method.as_str(), path, signed, now)
         .map_err(refused)?;
     match svc.store().use_nonce(who, auth.nonce, auth.expires, now) {
         Ok(true) => Ok(who),

@@ -188,6 +188,9 @@ impl LeaseError {
     }
 }
 
+/// The most image archives one buyer may load at a provider.
+pub const MAX_IMAGES_PER_BUYER: u64 = 4;
+
 /// The most ports (and readers) one lease may name.
 pub const MAX_PORTS: usize = 16;
 
@@ -210,6 +213,8 @@ pub struct LeaseService<P> {
     metrics: Arc<Metrics>,
     /// One state change at a time (open, meter, pay, close): each reads then writes the book.
     ops: tokio::sync::Mutex<()>,
+    /// One image load at a time.
+    loading: tokio::sync::Mutex<()>,
 }
 
 impl<P: Provider + Clone + 'static> LeaseService<P> {
@@ -254,6 +259,7 @@ impl<P: Provider + Clone + 'static> LeaseService<P> {
             metrics,
             cfg,
             ops: tokio::sync::Mutex::new(()),
+            loading: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -618,6 +624,27 @@ impl<P: Provider + Clone + 'static> LeaseService<P> {
         archive: Vec<u8>,
         reference: Option<&str>,
     ) -> Result<String, LeaseError> {
+        // Only a funded buyer, a few images each, one load at a time.
+        let clock = self.chain.clock().await?;
+        let funds = self
+            .chain
+            .sender_funds(buyer, buyer, clock.round, U256::ZERO)
+            .await?;
+        if funds.unlocking || funds.available.is_zero() {
+            return Err(PaymentError::InsufficientFunds {
+                sender: buyer,
+                available: funds.available,
+                face_value: U256::from(1u8),
+            }
+            .into());
+        }
+        let loaded = self.store().images_of(buyer)?;
+        if loaded >= MAX_IMAGES_PER_BUYER {
+            return Err(LeaseError::BadRequest(format!(
+                "{buyer} loaded {loaded} images here, the most"
+            )));
+        }
+        let _one = self.loading.lock().await;
         let id = self
             .containers
             .load(archive, reference)

@@ -320,6 +320,15 @@ impl LeaseStore {
         Ok(())
     }
 
+    /// How many images `buyer` loaded.
+    pub fn images_of(&self, buyer: Address) -> Result<u64> {
+        Ok(self.conn.query_row(
+            "SELECT COUNT(*) FROM lease_images WHERE buyer = ?1",
+            [buyer.as_slice()],
+            |r| r.get::<_, i64>(0),
+        )? as u64)
+    }
+
     /// Whether a buyer loaded this image (by id).
     pub fn has_image(&self, image: &str) -> Result<bool> {
         Ok(self
