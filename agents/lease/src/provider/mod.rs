@@ -891,23 +891,34 @@ impl<P: Provider + Clone + 'static> LeaseService<P> {
         Ok(removed)
     }
 
-    /// Meters and redeems every interval until the task is dropped.
+    /// Meters every interval, and redeems winners beside it, until the task is dropped.
     pub async fn run(self: Arc<Self>) {
         if let Err(e) = self.sweep().await {
             tracing::warn!(error = %e, "stray lease containers not swept");
         }
-        let mut every = tokio::time::interval(self.cfg.interval);
-        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        every.tick().await;
-        loop {
+        let meter = async {
+            let mut every = tokio::time::interval(self.cfg.interval);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             every.tick().await;
-            if let Err(e) = self.tick().await {
-                tracing::warn!(error = %e, "lease tick failed");
+            loop {
+                every.tick().await;
+                if let Err(e) = self.tick().await {
+                    tracing::warn!(error = %e, "lease tick failed");
+                }
             }
-            if let Err(e) = self.redeem().await {
-                tracing::warn!(error = %e, "lease redemption failed");
+        };
+        // Redemption waits on the chain: it must not hold up the meter.
+        let redeem = async {
+            let mut every = tokio::time::interval(self.cfg.interval.max(Duration::from_secs(1)));
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                if let Err(e) = self.redeem().await {
+                    tracing::warn!(error = %e, "lease redemption failed");
+                }
             }
-        }
+        };
+        tokio::join!(meter, redeem);
     }
 }
 
