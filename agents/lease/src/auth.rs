@@ -7,6 +7,7 @@
 
 use alloy::primitives::{Address, B256, Bytes, keccak256};
 use peerflow_protocol::Signature;
+use peerflow_protocol::blobauth::RequestKey;
 use serde::{Deserialize, Serialize};
 
 /// Header carrying a JSON [`LeaseAuth`].
@@ -127,36 +128,25 @@ impl LeaseAuth {
     }
 }
 
-/// A buyer's key. Its `Debug` does not show the key.
-#[derive(Clone)]
-pub struct LeaseKey {
-    secret: [u8; 32],
-    address: Address,
-}
-
-impl std::fmt::Debug for LeaseKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LeaseKey")
-            .field("address", &self.address)
-            .finish_non_exhaustive()
-    }
-}
+/// A buyer's key (its `Debug` does not show the key).
+#[derive(Debug, Clone)]
+pub struct LeaseKey(RequestKey);
 
 impl LeaseKey {
     pub fn new(secret: [u8; 32]) -> Result<Self, peerflow_protocol::SignatureError> {
-        let address = peerflow_protocol::signature::address_of_secret(&secret)?;
-        Ok(Self { secret, address })
+        Ok(Self(RequestKey::new(secret)?))
     }
 
     pub fn address(&self) -> Address {
-        self.address
+        self.0.address()
     }
 
-    pub(crate) fn secret(&self) -> &[u8; 32] {
-        &self.secret
+    /// Signs a digest (a ticket's) with this key.
+    pub fn sign_digest(&self, digest: B256) -> Signature {
+        self.0.sign_digest(digest)
     }
 
-    /// Signs one request, valid for [`DEFAULT_VALIDITY_SECS`] from the local clock.
+    /// Signs one request to `provider`, valid for [`DEFAULT_VALIDITY_SECS`] from the local clock.
     pub fn authorize(
         &self,
         provider: Address,
@@ -166,31 +156,26 @@ impl LeaseKey {
     ) -> LeaseAuth {
         let expires = unix_now() + DEFAULT_VALIDITY_SECS;
         let nonce = u64::from_be_bytes(B256::random()[..8].try_into().expect("8 bytes"));
+        let signer = self.address();
         let digest = LeaseAuth::digest(
             provider,
             method,
             path_and_query,
             body,
-            self.address,
+            signer,
             expires,
             nonce,
         );
-        let signature = Signature::sign(&self.secret, digest).expect("a valid key signs");
         LeaseAuth {
-            signer: self.address,
+            signer,
             expires,
             nonce,
-            signature: signature.to_bytes().to_vec().into(),
+            signature: self.sign_digest(digest).to_bytes().to_vec().into(),
         }
     }
 }
 
-/// Seconds since the Unix epoch, by the local clock.
-pub fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
+pub use peerflow_protocol::blobauth::unix_now;
 
 #[cfg(test)]
 mod tests {

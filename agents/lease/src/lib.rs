@@ -12,6 +12,7 @@
 
 pub mod auth;
 pub mod buyer;
+mod db;
 pub mod frames;
 pub mod meter;
 pub mod proto;

@@ -348,32 +348,7 @@ async fn open(o: &LeaseOpen) -> Result<()> {
 /// Runs `cmd` in lease `id`, writing its output here; its exit code.
 async fn exec(b: &Buyer, id: &str, cmd: Vec<String>, interactive: bool) -> Result<i64> {
     let url = b.url(id)?;
-    let stdin = interactive.then(|| {
-        let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(8);
-        std::thread::spawn(move || {
-            use std::io::Read;
-            let mut stdin = std::io::stdin();
-            let mut buf = vec![0u8; 16 << 10];
-            loop {
-                match stdin.read(&mut buf) {
-                    Ok(0) => return,
-                    Ok(n) => {
-                        if tx
-                            .blocking_send(Ok(Bytes::copy_from_slice(&buf[..n])))
-                            .is_err()
-                        {
-                            return;
-                        }
-                    }
-                    Err(e) => {
-                        let _ = tx.blocking_send(Err(e));
-                        return;
-                    }
-                }
-            }
-        });
-        futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) })
-    });
+    let stdin = interactive.then(|| byte_stream(tokio::io::stdin()));
     let code = b
         .client
         .exec(&url, id, cmd, stdin, |frame| match frame {
@@ -633,32 +608,9 @@ async fn carry(
     socket: tokio::net::TcpStream,
 ) -> Result<()> {
     use futures_util::StreamExt;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let (mut from, mut to) = socket.into_split();
-    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(8);
-    tokio::spawn(async move {
-        let mut buf = vec![0u8; 16 << 10];
-        loop {
-            match from.read(&mut buf).await {
-                Ok(0) => return,
-                Ok(n) => {
-                    if tx
-                        .send(Ok(Bytes::copy_from_slice(&buf[..n])))
-                        .await
-                        .is_err()
-                    {
-                        return;
-                    }
-                }
-                Err(e) => {
-                    let _ = tx.send(Err(e)).await;
-                    return;
-                }
-            }
-        }
-    });
-    let upstream =
-        futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
+    use tokio::io::AsyncWriteExt;
+    let (from, mut to) = socket.into_split();
+    let upstream = byte_stream(from);
     let mut back = std::pin::pin!(client.tunnel(url, id, port, upstream).await?);
     while let Some(chunk) = back.next().await {
         to.write_all(&chunk?).await?;
@@ -681,35 +633,10 @@ async fn copy(c: &LeaseCp) -> Result<()> {
     match (lease_path(&b, &c.from)?, lease_path(&b, &c.to)?) {
         (None, Some((id, path))) => {
             let url = b.url(id)?;
-            let mut file = tokio::fs::File::open(&c.from)
+            let file = tokio::fs::File::open(&c.from)
                 .await
                 .with_context(|| format!("opening {}", c.from))?;
-            let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(8);
-            tokio::spawn(async move {
-                use tokio::io::AsyncReadExt;
-                let mut buf = vec![0u8; 64 << 10];
-                loop {
-                    match file.read(&mut buf).await {
-                        Ok(0) => return,
-                        Ok(n) => {
-                            if tx
-                                .send(Ok(Bytes::copy_from_slice(&buf[..n])))
-                                .await
-                                .is_err()
-                            {
-                                return;
-                            }
-                        }
-                        Err(e) => {
-                            let _ = tx.send(Err(e)).await;
-                            return;
-                        }
-                    }
-                }
-            });
-            let stdin = futures_util::stream::unfold(rx, |mut rx| async move {
-                rx.recv().await.map(|c| (c, rx))
-            });
+            let stdin = byte_stream(file);
             let mut err = Vec::new();
             let cmd = ["sh", "-c", "cat > \"$1\"", "sh", path]
                 .map(String::from)
@@ -764,4 +691,27 @@ async fn copy(c: &LeaseCp) -> Result<()> {
         (None, None) => bail!("name a lease path ID:PATH on one side"),
     }
     Ok(())
+}
+
+/// What `reader` reads, as a stream of chunks (read on a task of its own), for a request body.
+fn byte_stream(
+    mut reader: impl tokio::io::AsyncRead + Unpin + Send + 'static,
+) -> impl futures_util::Stream<Item = std::io::Result<Bytes>> + Send + Sync + 'static {
+    use tokio::io::AsyncReadExt;
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(8);
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 64 << 10];
+        loop {
+            let chunk = match reader.read(&mut buf).await {
+                Ok(0) => return,
+                Ok(n) => Ok(Bytes::copy_from_slice(&buf[..n])),
+                Err(e) => Err(e),
+            };
+            let failed = chunk.is_err();
+            if tx.send(chunk).await.is_err() || failed {
+                return;
+            }
+        }
+    });
+    futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) })
 }

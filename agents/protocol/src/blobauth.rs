@@ -117,6 +117,11 @@ impl RequestKey {
         self.address
     }
 
+    /// Signs a digest of the caller's own scheme (a lease request, a ticket) with this key.
+    pub fn sign_digest(&self, digest: B256) -> Signature {
+        Signature::sign(&self.secret, digest).expect("a valid key signs")
+    }
+
     /// Signs `method` on `path` until `expires` (unix seconds).
     pub fn sign(&self, method: &str, path: &str, expires: u64) -> BlobAuth {
         let digest = BlobAuth::digest(method, path, self.address, expires);

@@ -11,7 +11,7 @@ pub mod store;
 
 use alloy::primitives::U256;
 use peerflow_protocol::api::TicketMsg;
-use peerflow_protocol::{Signature, Ticket, TicketDomain};
+use peerflow_protocol::{Ticket, TicketDomain};
 
 use crate::meter::{AUDIT_CMD, MeterRefusal, check_audit, check_interval};
 use crate::proto::{Interval, LeaseState, PayRequest};
@@ -98,7 +98,7 @@ impl Payer {
             recipientRandHash: t.recipient_rand_hash,
             creationRound: U256::from(t.creation_round),
         };
-        let signature = Signature::sign(key.secret(), ticket.hash(&self.domain)).ok()?;
+        let signature = key.sign_digest(ticket.hash(&self.domain));
         Some(TicketMsg::new(&ticket, &signature))
     }
 

@@ -3,7 +3,6 @@
 //! ticket it sent, so a restarted agent goes on from there and never pays an interval twice.
 
 use std::path::Path;
-use std::time::Duration;
 
 use alloy::primitives::U256;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -139,12 +138,9 @@ impl BuyerStore {
             std::fs::create_dir_all(dir)
                 .map_err(|e| BuyerStoreError::Corrupt(format!("{}: {e}", dir.display())))?;
         }
-        let conn = Connection::open(path)?;
-        conn.busy_timeout(Duration::from_secs(5))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.execute_batch(SCHEMA)?;
-        Ok(Self { conn })
+        Ok(Self {
+            conn: crate::db::open(path, SCHEMA)?,
+        })
     }
 
     pub fn insert(

@@ -17,7 +17,8 @@ use crate::proto::Terms;
 
 /// Container label holding the lease id.
 pub const LEASE_LABEL: &str = "peerflow.lease";
-/// Container label holding the provider's address (several providers may share a dockerd).
+/// Container label naming the provider instance (its data directory) that started it: several
+/// providers may share a dockerd, even under one account.
 pub const PROVIDER_LABEL: &str = "peerflow.lease.provider";
 
 /// What keeps a lease's container alive when the buyer names no command: a shell that waits.
@@ -104,6 +105,7 @@ impl Containers {
         id: &str,
         terms: &Terms,
         cmd: Vec<String>,
+        instance: &str,
     ) -> Result<String, DockerError> {
         let memory = i64::try_from(terms.memory_mb.saturating_mul(1 << 20)).unwrap_or(i64::MAX);
         let host_config = HostConfig {
@@ -135,7 +137,7 @@ impl Containers {
             cmd: Some(cmd),
             labels: Some(HashMap::from([
                 (LEASE_LABEL.to_string(), id.to_string()),
-                (PROVIDER_LABEL.to_string(), terms.provider.to_string()),
+                (PROVIDER_LABEL.to_string(), instance.to_string()),
             ])),
             network_disabled: Some(terms.ports.is_empty()),
             tty: Some(false),
@@ -154,14 +156,11 @@ impl Containers {
         Ok(created.id)
     }
 
-    /// (container id, lease id) of every lease container of `provider`, running or not.
-    pub async fn of_provider(
-        &self,
-        provider: alloy::primitives::Address,
-    ) -> Result<Vec<(String, String)>, DockerError> {
+    /// (container id, lease id) of every lease container of provider `instance`, running or not.
+    pub async fn of_provider(&self, instance: &str) -> Result<Vec<(String, String)>, DockerError> {
         let filters = HashMap::from([(
             "label".to_string(),
-            vec![format!("{PROVIDER_LABEL}={provider}")],
+            vec![format!("{PROVIDER_LABEL}={instance}")],
         )]);
         let list = self
             .docker

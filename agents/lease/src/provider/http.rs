@@ -97,6 +97,35 @@ fn signer<P: Provider + Clone + 'static>(
     }
 }
 
+/// A request signed by its sender ([`LeaseAuth`] over its method, path, and body), the nonce
+/// used up: who sent it, and the body.
+struct Signed {
+    who: Address,
+    body: Bytes,
+}
+
+impl<P: Provider + Clone + 'static> axum::extract::FromRequest<Svc<P>> for Signed {
+    type Rejection = Response;
+
+    async fn from_request(req: axum::extract::Request, svc: &Svc<P>) -> Result<Self, Response> {
+        let (parts, body) = req.into_parts();
+        let body =
+            Bytes::from_request(axum::extract::Request::from_parts(parts.clone(), body), svc)
+                .await
+                .map_err(IntoResponse::into_response)?;
+        let who = signer(svc, &parts.method, &parts.uri, &parts.headers, &body).map_err(|r| *r)?;
+        Ok(Signed { who, body })
+    }
+}
+
+/// The JSON of `result`, or its error's status and code.
+fn reply<T: serde::Serialize>(result: Result<T, LeaseError>) -> Response {
+    match result {
+        Ok(v) => axum::Json(v).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
 fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Box<Response>> {
     if body.len() > MAX_JSON {
         return Err(Box::new(error(
@@ -110,10 +139,7 @@ fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Box<Respo
 }
 
 async fn offer<P: Provider + Clone + 'static>(State(svc): State<Svc<P>>) -> Response {
-    match svc.offer() {
-        Ok(o) => axum::Json(o).into_response(),
-        Err(e) => e.into_response(),
-    }
+    reply(svc.offer())
 }
 
 /// The operator's page: every lease, newest first.
@@ -126,20 +152,13 @@ async fn page<P: Provider + Clone + 'static>(State(svc): State<Svc<P>>) -> Respo
 
 async fn open<P: Provider + Clone + 'static>(
     State(svc): State<Svc<P>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    signed: Signed,
 ) -> Response {
-    let buyer = match signer(&svc, &method, &uri, &headers, &body) {
-        Ok(b) => b,
-        Err(r) => return *r,
-    };
-    let req: OpenRequest = match json_body(&body) {
+    let req: OpenRequest = match json_body(&signed.body) {
         Ok(r) => r,
         Err(r) => return *r,
     };
-    match svc.open(buyer, &req).await {
+    match svc.open(signed.who, &req).await {
         Ok(v) => (StatusCode::CREATED, axum::Json(v)).into_response(),
         Err(e) => e.into_response(),
     }
@@ -148,18 +167,9 @@ async fn open<P: Provider + Clone + 'static>(
 async fn view<P: Provider + Clone + 'static>(
     State(svc): State<Svc<P>>,
     Path(id): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    signed: Signed,
 ) -> Response {
-    let buyer = match signer(&svc, &method, &uri, &headers, b"") {
-        Ok(b) => b,
-        Err(r) => return *r,
-    };
-    match svc.view(buyer, &id) {
-        Ok(v) => axum::Json(v).into_response(),
-        Err(e) => e.into_response(),
-    }
+    reply(svc.view(signed.who, &id))
 }
 
 #[derive(Deserialize)]
@@ -172,18 +182,9 @@ async fn intervals<P: Provider + Clone + 'static>(
     State(svc): State<Svc<P>>,
     Path(id): Path<String>,
     Query(q): Query<From>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    signed: Signed,
 ) -> Response {
-    let buyer = match signer(&svc, &method, &uri, &headers, b"") {
-        Ok(b) => b,
-        Err(r) => return *r,
-    };
-    match svc.intervals(buyer, &id, q.from).await {
-        Ok(v) => axum::Json(v).into_response(),
-        Err(e) => e.into_response(),
-    }
+    reply(svc.intervals(signed.who, &id, q.from).await)
 }
 
 async fn pay<P: Provider + Clone + 'static>(
@@ -191,32 +192,18 @@ async fn pay<P: Provider + Clone + 'static>(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let req: PayRequest = match json_body(&body) {
-        Ok(r) => r,
-        Err(r) => return *r,
-    };
-    match svc.pay(&id, &req).await {
-        Ok(v) => axum::Json(v).into_response(),
-        Err(e) => e.into_response(),
+    match json_body::<PayRequest>(&body) {
+        Ok(req) => reply(svc.pay(&id, &req).await),
+        Err(r) => *r,
     }
 }
 
 async fn close<P: Provider + Clone + 'static>(
     State(svc): State<Svc<P>>,
     Path(id): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    signed: Signed,
 ) -> Response {
-    let buyer = match signer(&svc, &method, &uri, &headers, &body) {
-        Ok(b) => b,
-        Err(r) => return *r,
-    };
-    match svc.close(buyer, &id).await {
-        Ok(v) => axum::Json(v).into_response(),
-        Err(e) => e.into_response(),
-    }
+    reply(svc.close(signed.who, &id).await)
 }
 
 /// Runs the command of the [`EXEC_HEADER`] and streams its output as [`Frame`]s, then its exit
@@ -361,17 +348,10 @@ struct ImageQuery {
 async fn load_image<P: Provider + Clone + 'static>(
     State(svc): State<Svc<P>>,
     Query(q): Query<ImageQuery>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    signed: Signed,
 ) -> Response {
-    let buyer = match signer(&svc, &method, &uri, &headers, &body) {
-        Ok(b) => b,
-        Err(r) => return *r,
-    };
     match svc
-        .load_image(buyer, body.to_vec(), q.reference.as_deref())
+        .load_image(signed.who, signed.body.to_vec(), q.reference.as_deref())
         .await
     {
         Ok(image) => (StatusCode::CREATED, axum::Json(json!({ "image": image }))).into_response(),

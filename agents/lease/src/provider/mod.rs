@@ -215,6 +215,8 @@ pub struct LeaseService<P> {
     ops: tokio::sync::Mutex<()>,
     /// One image load at a time.
     loading: tokio::sync::Mutex<()>,
+    /// This instance's name on its containers (from its data directory's secret).
+    instance: String,
 }
 
 impl<P: Provider + Clone + 'static> LeaseService<P> {
@@ -238,6 +240,7 @@ impl<P: Provider + Clone + 'static> LeaseService<P> {
             chain_id: info.chain_id,
             broker: info.broker,
         };
+        let instance = hex::encode(&alloy::primitives::keccak256(secret.bytes())[..8]);
         let redeemer = Redeemer::new(info.broker, chain.clone(), cfg.gas)
             .await
             .map_err(|e| LeaseError::Chain(e.to_string()))?
@@ -260,6 +263,7 @@ impl<P: Provider + Clone + 'static> LeaseService<P> {
             cfg,
             ops: tokio::sync::Mutex::new(()),
             loading: tokio::sync::Mutex::new(()),
+            instance,
         })
     }
 
@@ -384,7 +388,10 @@ impl<P: Provider + Clone + 'static> LeaseService<P> {
         };
         let id = hex::encode(&B256::random()[..8]);
         let cmd = KEEPALIVE.iter().map(|s| s.to_string()).collect();
-        let container = self.containers.start(&id, &terms, cmd).await?;
+        let container = self
+            .containers
+            .start(&id, &terms, cmd, &self.instance)
+            .await?;
         let at = now_ms();
         let counters = lease_cgroup(&id).read_container(&container);
         let row = LeaseRow {
@@ -602,15 +609,7 @@ impl<P: Provider + Clone + 'static> LeaseService<P> {
         stdin: bool,
     ) -> Result<Exec, LeaseError> {
         let row = self.owned(buyer, id)?;
-        match row.state {
-            LeaseState::Running => {}
-            LeaseState::Paused => {
-                return Err(LeaseError::BadRequest(format!(
-                    "lease {id} is paused until its unpaid usage is paid"
-                )));
-            }
-            LeaseState::Closed => return Err(LeaseError::Closed(id.to_string())),
-        }
+        usable(&row)?;
         if cmd.is_empty() {
             return Err(LeaseError::BadRequest("an empty command".into()));
         }
@@ -673,15 +672,7 @@ impl<P: Provider + Clone + 'static> LeaseService<P> {
         if !row.terms.ports.contains(&port) {
             return Err(LeaseError::NotFound(format!("port {port} of lease {id}")));
         }
-        match row.state {
-            LeaseState::Running => {}
-            LeaseState::Paused => {
-                return Err(LeaseError::BadRequest(format!(
-                    "lease {id} is paused until its unpaid usage is paid"
-                )));
-            }
-            LeaseState::Closed => return Err(LeaseError::Closed(id.to_string())),
-        }
+        usable(&row)?;
         let ip = self
             .containers
             .address(&row.container)
@@ -881,7 +872,7 @@ impl<P: Provider + Clone + 'static> LeaseService<P> {
             .map(|r| r.container)
             .collect();
         let mut removed = 0;
-        for (container, lease) in self.containers.of_provider(self.cfg.provider).await? {
+        for (container, lease) in self.containers.of_provider(&self.instance).await? {
             if !open.contains(&container) {
                 tracing::info!(%lease, %container, "removing a container no open lease holds");
                 self.containers.remove(&container).await?;
@@ -919,6 +910,18 @@ impl<P: Provider + Clone + 'static> LeaseService<P> {
             }
         };
         tokio::join!(meter, redeem);
+    }
+}
+
+/// Whether the lease's container may be used now (it runs, neither paused nor closed).
+fn usable(row: &LeaseRow) -> Result<(), LeaseError> {
+    match row.state {
+        LeaseState::Running => Ok(()),
+        LeaseState::Paused => Err(LeaseError::BadRequest(format!(
+            "lease {} is paused until its unpaid usage is paid",
+            row.id
+        ))),
+        LeaseState::Closed => Err(LeaseError::Closed(row.id.clone())),
     }
 }
 

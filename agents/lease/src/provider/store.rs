@@ -3,7 +3,6 @@
 //! charge and ticket parameters, and the request nonces it has taken.
 
 use std::path::Path;
-use std::time::Duration;
 
 use alloy::primitives::{Address, U256};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -72,12 +71,9 @@ fn word(v: U256) -> Vec<u8> {
 
 impl LeaseStore {
     pub fn open(path: &Path) -> Result<Self> {
-        let conn = Connection::open(path)?;
-        conn.busy_timeout(Duration::from_secs(5))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.execute_batch(SCHEMA)?;
-        Ok(Self { conn })
+        Ok(Self {
+            conn: crate::db::open(path, SCHEMA)?,
+        })
     }
 
     pub fn insert(&self, row: &LeaseRow) -> Result<()> {
