@@ -20,6 +20,7 @@ use peerflow_chain::actions::{fund_sender, give};
 use peerflow_chain::bindings::work_token::WorkToken;
 use peerflow_chain::{Deployment, DevChain, DevChainOptions, SuiteParams, deploy_suite};
 use peerflow_lease::LeaseState;
+use peerflow_lease::buyer::store::BuyerStore;
 
 const BUYER: usize = 1;
 
@@ -34,6 +35,30 @@ struct World {
     d: Deployment,
     dir: tempfile::TempDir,
     deployer: DynProvider,
+}
+
+/// Lease containers outlive their providers (by design): the test's are removed when it ends,
+/// passed or failed.
+impl Drop for World {
+    fn drop(&mut self) {
+        let Ok(book) = BuyerStore::open(&self.dir.path().join("buyer/leases.sqlite")) else {
+            return;
+        };
+        for lease in book.leases(false).unwrap_or_default() {
+            let ids = Command::new("docker")
+                .args(["ps", "-aq", "--filter"])
+                .arg(format!("label=peerflow.lease={}", lease.id))
+                .output();
+            if let Ok(ids) = ids {
+                for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
+                    let _ = Command::new("docker")
+                        .args(["rm", "-f", "-v", id])
+                        .stdout(Stdio::null())
+                        .status();
+                }
+            }
+        }
+    }
 }
 
 impl World {
