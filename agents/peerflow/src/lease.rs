@@ -139,7 +139,7 @@ pub enum LeaseCommand {
     Open(LeaseOpen),
     /// Run a command in a lease's container: output streamed, its exit code returned.
     Exec(LeaseExec),
-    /// A shell in a lease's container, reading this terminal's stdin.
+    /// An interactive shell (`sh -i`) in a lease's container, reading this terminal's stdin.
     Shell(LeaseId),
     /// Copy a file into a lease (`cp LOCAL ID:PATH`) or out of one (`cp ID:PATH LOCAL`).
     Cp(LeaseCp),
@@ -209,7 +209,7 @@ pub async fn run(cmd: &LeaseCommand) -> Result<()> {
         }
         LeaseCommand::Shell(s) => {
             let b = s.common.buyer()?;
-            let code = exec(&b, &s.id, vec!["sh".into()], true).await?;
+            let code = exec(&b, &s.id, vec!["sh".into(), "-i".into()], true).await?;
             std::process::exit(code.clamp(0, 255) as i32)
         }
         LeaseCommand::Cp(c) => copy(c).await,
