@@ -27,6 +27,9 @@ use crate::proto::{ExecRequest, OpenRequest, PayRequest};
 /// Header carrying an exec's JSON [`ExecRequest`] (the body is the command's stdin).
 pub const EXEC_HEADER: &str = "x-peerflow-exec";
 
+/// A tunnel with nothing sent either way for this long is closed.
+const TUNNEL_IDLE: Duration = Duration::from_secs(600);
+
 /// Largest image archive a buyer may load.
 pub const MAX_IMAGE_ARCHIVE: usize = 256 << 20;
 
@@ -309,27 +312,29 @@ async fn port<P: Provider + Clone + 'static>(
         Ok(b) => b,
         Err(r) => return *r,
     };
-    let stream = match svc.connect(who, &id, port).await {
+    let (stream, permit) = match svc.connect(who, &id, port).await {
         Ok(s) => s,
         Err(e) => return e.into_response(),
     };
     let (from, mut to) = stream.into_split();
     tokio::spawn(async move {
         let mut body = body.into_data_stream();
-        while let Some(Ok(chunk)) = body.next().await {
+        // A connection idle both ways for TUNNEL_IDLE ends.
+        while let Ok(Some(Ok(chunk))) = tokio::time::timeout(TUNNEL_IDLE, body.next()).await {
             if to.write_all(&chunk).await.is_err() {
                 return;
             }
         }
         let _ = to.shutdown().await;
     });
-    let back = futures_util::stream::unfold(from, |mut from| async move {
+    // The permit (one of the lease's connections) is held until the reply stream ends.
+    let back = futures_util::stream::unfold((from, permit), |(mut from, permit)| async move {
         let mut buf = vec![0u8; 16 << 10];
-        match from.read(&mut buf).await {
-            Ok(0) | Err(_) => None,
-            Ok(n) => {
+        match tokio::time::timeout(TUNNEL_IDLE, from.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => None,
+            Ok(Ok(n)) => {
                 buf.truncate(n);
-                Some((Ok::<_, Infallible>(Bytes::from(buf)), from))
+                Some((Ok::<_, Infallible>(Bytes::from(buf)), (from, permit)))
             }
         }
     });

@@ -188,6 +188,9 @@ impl LeaseError {
     }
 }
 
+/// The most connections open at once to one lease's ports.
+pub const MAX_TUNNELS: usize = 64;
+
 /// The most image archives one buyer may load at a provider.
 pub const MAX_IMAGES_PER_BUYER: u64 = 4;
 
@@ -217,6 +220,8 @@ pub struct LeaseService<P> {
     loading: tokio::sync::Mutex<()>,
     /// This instance's name on its containers (from its data directory's secret).
     instance: String,
+    /// Connections each lease may still open to its ports.
+    tunnels: Mutex<std::collections::HashMap<String, Arc<tokio::sync::Semaphore>>>,
 }
 
 impl<P: Provider + Clone + 'static> LeaseService<P> {
@@ -264,6 +269,7 @@ impl<P: Provider + Clone + 'static> LeaseService<P> {
             ops: tokio::sync::Mutex::new(()),
             loading: tokio::sync::Mutex::new(()),
             instance,
+            tunnels: Mutex::new(std::collections::HashMap::new()),
         })
     }
 
@@ -661,7 +667,7 @@ impl<P: Provider + Clone + 'static> LeaseService<P> {
         who: Address,
         id: &str,
         port: u16,
-    ) -> Result<tokio::net::TcpStream, LeaseError> {
+    ) -> Result<(tokio::net::TcpStream, tokio::sync::OwnedSemaphorePermit), LeaseError> {
         let row = self
             .store()
             .get(id)?
@@ -673,6 +679,18 @@ impl<P: Provider + Clone + 'static> LeaseService<P> {
             return Err(LeaseError::NotFound(format!("port {port} of lease {id}")));
         }
         usable(&row)?;
+        let places = Arc::clone(
+            self.tunnels
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .entry(id.to_string())
+                .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(MAX_TUNNELS))),
+        );
+        let permit = places.try_acquire_owned().map_err(|_| {
+            LeaseError::BadRequest(format!(
+                "lease {id} has {MAX_TUNNELS} connections open, its most"
+            ))
+        })?;
         let ip = self
             .containers
             .address(&row.container)
@@ -680,9 +698,10 @@ impl<P: Provider + Clone + 'static> LeaseService<P> {
             .ok_or_else(|| {
                 LeaseError::BadRequest(format!("lease {id}'s container has no address"))
             })?;
-        tokio::net::TcpStream::connect((ip, port))
+        let stream = tokio::net::TcpStream::connect((ip, port))
             .await
-            .map_err(|e| LeaseError::Unreachable(format!("port {port} of lease {id}: {e}")))
+            .map_err(|e| LeaseError::Unreachable(format!("port {port} of lease {id}: {e}")))?;
+        Ok((stream, permit))
     }
 
     /// A finished command's exit code.
@@ -706,6 +725,10 @@ impl<P: Provider + Clone + 'static> LeaseService<P> {
             tracing::warn!(lease = %row.id, error = %e, "last interval not metered");
         }
         self.containers.remove(&row.container).await?;
+        self.tunnels
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&row.id);
         if let Err(e) = lease_cgroup(&row.id).remove().await {
             tracing::debug!(lease = %row.id, error = %e, "lease cgroup not removed");
         }
