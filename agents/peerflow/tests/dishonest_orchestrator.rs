@@ -518,9 +518,10 @@ async fn reported_balances_refusals_after_payment_and_implausible_wins_cost_the_
         to_cheat >= lucky && to_cheat <= lucky + 1,
         "{to_cheat} winners, {lucky} lucky"
     );
+    // The watch flags at five wins or more; one of them may be that honest winner.
     assert!(
-        lucky as u64 >= 5 && lucky <= 8,
-        "the watch stopped it after {lucky} winners"
+        lucky as u64 + 1 >= 5 && lucky <= 8,
+        "the watch stopped it after {lucky} lucky winners"
     );
     assert!(
         to_cheat as u64 >= wins,
