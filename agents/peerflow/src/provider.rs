@@ -79,7 +79,8 @@ pub struct ProviderOpts {
     /// (default false; a devnet on one machine needs it).
     #[arg(long)]
     pub allow_private_urls: Option<bool>,
-    /// Lease containers to buyers, paid as they run (default true when Docker answers).
+    /// Lease containers to buyers, paid as they run (default: when Docker answers and a default
+    /// lease image can be had; `true` makes a missing image an error).
     #[arg(long)]
     pub leases: Option<bool>,
     /// Seconds between a lease's metered and charged intervals (default 5).
@@ -283,14 +284,26 @@ pub async fn start_provider(
     let agent = Arc::new(Agent::new(cfg, escrow, executors)?);
     let mut app = peerflow_provider::http::router(Arc::clone(&agent));
     let mut tasks = Vec::new();
-    let leases = match lease_docker {
-        Some(engine) => {
-            let default_image = match &o.lease_image {
-                Some(image) => image.clone(),
-                None => peerflow_runner::testimage::busybox_image(&engine)
-                    .await
-                    .context("building the default lease image (or pass --lease-image)")?,
-            };
+    // Without an image to lease, leases are not offered, unless the operator asked for them.
+    let lease_engine = match lease_docker {
+        Some(engine) => match &o.lease_image {
+            Some(image) => Some((engine, image.clone())),
+            None => match peerflow_runner::testimage::busybox_image(&engine).await {
+                Ok(image) => Some((engine, image)),
+                Err(e) if o.leases.is_none() => {
+                    tracing::warn!(error = %e, "no default lease image (pass --lease-image): leases not offered");
+                    None
+                }
+                Err(e) => {
+                    return Err(anyhow::Error::new(e)
+                        .context("building the default lease image (or pass --lease-image)"));
+                }
+            },
+        },
+        None => None,
+    };
+    let leases = match lease_engine {
+        Some((engine, default_image)) => {
             // Leases run image ids: a buyer's archive carrying the same tag cannot move them.
             let default_image = engine
                 .image_id(&default_image)
