@@ -79,9 +79,7 @@ impl LeaseAuth {
         inner.extend_from_slice(signer.as_slice());
         inner.extend_from_slice(&expires.to_be_bytes());
         inner.extend_from_slice(&nonce.to_be_bytes());
-        let mut prefixed = b"\x19Ethereum Signed Message:\n32".to_vec();
-        prefixed.extend_from_slice(keccak256(&inner).as_slice());
-        keccak256(&prefixed)
+        alloy::primitives::eip191_hash_message(keccak256(&inner))
     }
 
     pub fn parse(header: &[u8]) -> Result<Self, AuthError> {

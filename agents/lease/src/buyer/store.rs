@@ -312,19 +312,6 @@ impl BuyerStore {
         Ok(Some(ticket))
     }
 
-    /// The ticket signed for an interval, if one was.
-    pub fn sent(&self, lease: &str, seq: u64) -> Result<Option<peerflow_protocol::api::TicketMsg>> {
-        self.conn
-            .query_row(
-                "SELECT ticket FROM sent_tickets WHERE lease = ?1 AND seq = ?2",
-                params![lease, seq as i64],
-                |r| r.get::<_, String>(0),
-            )
-            .optional()?
-            .map(|t| serde_json::from_str(&t).map_err(BuyerStoreError::from))
-            .transpose()
-    }
-
     /// Records lease `id`'s last benchmark: work per second, and its price per second at full use.
     pub fn record_bench(&self, id: &str, b: &Bench) -> Result<()> {
         self.conn.execute(
