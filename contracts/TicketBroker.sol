@@ -30,7 +30,8 @@ contract TicketBroker is ITicketBroker, EIP712 {
 
     struct SignerAuth {
         bool authorized;
-        uint64 revokedFrom; // tickets created in this round or later are rejected; 0: not revoked
+        // Tickets created in this round or later are rejected (a revocation, or a grant's untilRound); 0: no end.
+        uint64 revokedFrom;
     }
 
     /// @dev A ticket's unpacked fields, kept in memory through one redemption.
@@ -56,6 +57,8 @@ contract TicketBroker is ITicketBroker, EIP712 {
     bytes32 public constant TICKET_TYPEHASH = keccak256(
         "Ticket(address recipient,address sender,address signer,uint256 faceValue,uint256 winProb,uint256 senderNonce,bytes32 recipientRandHash,uint256 creationRound)"
     );
+    bytes32 public constant SIGNER_GRANT_TYPEHASH =
+        keccak256("SignerGrant(address funder,address signer,uint256 untilRound,uint256 nonce,uint256 deadline)");
 
     /* IMMUTABLES */
 
@@ -78,6 +81,9 @@ contract TicketBroker is ITicketBroker, EIP712 {
     ///      `w * 192 + i` paid); 0 is an empty slot. A newer word evicts the older one sharing its slot.
     mapping(address signer => mapping(address recipient => uint256[NONCE_RING_SLOTS] ring)) internal _nonceRing;
     mapping(address funder => mapping(address signer => SignerAuth)) internal _signers;
+    /// @dev The nonce the funder's next signer grant must carry. Bumped by a relayed grant, by
+    ///      `cancelSignerGrants` and by `revokeSigner`: a grant signed before any of them is dead.
+    mapping(address funder => uint256) internal _signerGrantNonces;
 
     /* CONSTRUCTOR */
 
@@ -188,13 +194,59 @@ contract TicketBroker is ITicketBroker, EIP712 {
     }
 
     /// @inheritdoc ITicketBroker
+    function authorizeSignerWithSig(
+        address funder,
+        address signer,
+        uint256 untilRound,
+        uint256 deadline,
+        bytes calldata signature
+    ) external {
+        if (block.timestamp > deadline) revert SignerGrantExpired(deadline, block.timestamp);
+        if (signer == funder || signer == address(0)) revert SignerIsFunder();
+        uint256 round = currentRound();
+        // untilRound > round keeps this round's tickets valid, as revokeSigner does; the cap keeps
+        // the uint64 cast below exact.
+        if (untilRound <= round || untilRound > type(uint64).max) revert SignerGrantRoundOutOfRange(untilRound, round);
+        uint256 nonce = _signerGrantNonces[funder];
+        bytes32 digest =
+            _hashTypedDataV4(keccak256(abi.encode(SIGNER_GRANT_TYPEHASH, funder, signer, untilRound, nonce, deadline)));
+        // tryRecover rejects high-s values, v outside {27, 28}, lengths other than 65, and never
+        // returns address(0) without an error: funder zero cannot be granted for.
+        (address recovered, ECDSA.RecoverError err,) = ECDSA.tryRecoverCalldata(digest, signature);
+        if (err != ECDSA.RecoverError.NoError || recovered != funder) revert SignerGrantInvalidSignature();
+        _signerGrantNonces[funder] = nonce + 1;
+        // Exactly what the funder signed: it may extend, shorten or renew an earlier authorization.
+        _signers[funder][signer] = SignerAuth({authorized: true, revokedFrom: uint64(untilRound)});
+        emit SignerGrantNonceUsed(funder, nonce);
+        emit SignerAuthorized(funder, signer);
+        emit SignerAuthorizedUntil(funder, signer, untilRound);
+    }
+
+    /// @inheritdoc ITicketBroker
+    function cancelSignerGrants() external {
+        _useSignerGrantNonce(msg.sender);
+    }
+
+    /// @inheritdoc ITicketBroker
     function revokeSigner(address signer) external {
         SignerAuth storage auth = _signers[msg.sender][signer];
-        if (!auth.authorized || auth.revokedFrom != 0) revert SignerNotAuthorized(msg.sender, signer);
         // Tickets of the current round stay valid: recipients may already have accepted them.
         uint256 from = currentRound() + 1;
+        // An authorization that already ends by then (revoked, or a grant's untilRound) has nothing to revoke.
+        if (!auth.authorized || (auth.revokedFrom != 0 && auth.revokedFrom <= from)) {
+            revert SignerNotAuthorized(msg.sender, signer);
+        }
         auth.revokedFrom = from.toUint64();
         emit SignerRevoked(msg.sender, signer, from);
+        // A grant signed before the revocation and not yet relayed must not re-authorize the key.
+        _useSignerGrantNonce(msg.sender);
+    }
+
+    /// @dev Burns `funder`'s current grant nonce: every grant signed for it, unrelayed, dies.
+    function _useSignerGrantNonce(address funder) internal {
+        uint256 nonce = _signerGrantNonces[funder];
+        _signerGrantNonces[funder] = nonce + 1;
+        emit SignerGrantNonceUsed(funder, nonce);
     }
 
     /* REDEMPTION */
@@ -285,6 +337,11 @@ contract TicketBroker is ITicketBroker, EIP712 {
         uint256 slot = _nonceRing[signer][recipient][slotIndex];
         if (slot == 0) return (0, 0);
         return (uint64((slot >> NONCE_WORD_BITS) - 1), uint192(slot));
+    }
+
+    /// @inheritdoc ITicketBroker
+    function signerGrantNonce(address funder) external view returns (uint256) {
+        return _signerGrantNonces[funder];
     }
 
     /// @inheritdoc ITicketBroker

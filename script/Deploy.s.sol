@@ -58,6 +58,7 @@ contract Deploy is Script {
         vm.serializeAddress(key, "TicketBroker", address(s.broker));
         vm.serializeAddress(key, "JobEscrow", address(s.escrow));
         vm.serializeAddress(key, "FaultClaims", address(s.faultClaims));
+        vm.serializeAddress(key, "StreamSupport", address(s.streamSupport));
         vm.serializeAddress(key, "TeamVesting", address(s.teamVesting));
         vm.serializeAddress(key, "TreasuryVesting", address(s.treasuryVesting));
         string memory json = vm.serializeAddress(key, "ServiceRegistry", address(s.registry));

@@ -10,6 +10,7 @@ import {TicketBroker} from "../contracts/TicketBroker.sol";
 import {ServiceRegistry} from "../contracts/ServiceRegistry.sol";
 import {JobEscrow} from "../contracts/JobEscrow.sol";
 import {FaultClaims} from "../contracts/FaultClaims.sol";
+import {StreamSupport} from "../contracts/StreamSupport.sol";
 import {IFaultClaims} from "../contracts/interfaces/IFaultClaims.sol";
 
 /// @notice Deploys and wires the whole suite. Shared by script/Deploy.s.sol and the tests, so what the
@@ -54,6 +55,7 @@ library SuiteDeployer {
         ServiceRegistry registry;
         JobEscrow escrow;
         FaultClaims faultClaims;
+        StreamSupport streamSupport;
         VestingWallet teamVesting;
         VestingWallet treasuryVesting;
     }
@@ -132,6 +134,9 @@ library SuiteDeployer {
             p.deployer
         );
         s.staking.setVerifier(address(s.faultClaims));
+        // Viewers pay streamers in the work token. Deployed last (after the same transactions as
+        // agents/chain's deploy_suite), so that every earlier address is unchanged.
+        s.streamSupport = new StreamSupport(address(s.token));
         if (p.governance != p.deployer) {
             s.staking.transferOwnership(p.governance);
             s.faultClaims.transferOwnership(p.governance);

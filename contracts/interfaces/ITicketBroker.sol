@@ -111,6 +111,13 @@ interface ITicketBroker {
     event Withdrawal(address indexed sender, uint256 deposit, uint256 reserve);
     event SignerAuthorized(address indexed funder, address indexed signer);
     event SignerRevoked(address indexed funder, address indexed signer, uint256 fromCreationRound);
+    /// @notice `funder`'s signer-grant nonce `nonce` was used: by a relayed grant
+    ///         (`authorizeSignerWithSig`), by `cancelSignerGrants` or by `revokeSigner`. Grants must now
+    ///         carry `nonce + 1`; every grant signed with `nonce` or before is dead.
+    event SignerGrantNonceUsed(address indexed funder, uint256 nonce);
+    /// @notice A relayed grant authorized `signer` for `funder`'s tickets created before `untilRound`
+    ///         (with `SignerAuthorized`, which carries no bound).
+    event SignerAuthorizedUntil(address indexed funder, address indexed signer, uint256 untilRound);
     event WinningTicketRedeemed(
         address indexed sender, address indexed recipient, uint256 faceValue, uint256 senderNonce, uint256 fromReserve
     );
@@ -135,6 +142,14 @@ interface ITicketBroker {
     error UnlockPeriodNotOver(uint256 withdrawRound, uint256 currentRound);
     error SignerIsFunder();
     error SignerNotAuthorized(address funder, address signer);
+    /// @notice A signer grant relayed after its `deadline` (unix seconds) had passed.
+    error SignerGrantExpired(uint256 deadline, uint256 timestamp);
+    /// @notice A signer grant's `untilRound` is not after the current round (it would authorize
+    ///         nothing) or does not fit 64 bits.
+    error SignerGrantRoundOutOfRange(uint256 untilRound, uint256 currentRound);
+    /// @notice The signature is not the funder's over this grant with its current nonce (wrong key,
+    ///         chain, broker, fields or nonce), or not a canonical 65-byte ECDSA signature.
+    error SignerGrantInvalidSignature();
     error TicketZeroFaceValue();
     error TicketFromFutureRound();
     error TicketExpired();
@@ -183,10 +198,44 @@ interface ITicketBroker {
 
     /* SIGNERS */
 
-    /// @notice Lets `signer` (a hot key) sign tickets paid from the caller's funds.
+    /// @notice Lets `signer` (a hot key) sign tickets paid from the caller's funds, with no end (it
+    ///         replaces any bound an earlier grant or revocation set). Leaves the caller's signer
+    ///         grants untouched: to kill one signed but not relayed, call `cancelSignerGrants`.
     function authorizeSigner(address signer) external;
-    /// @notice Stops `signer`: tickets it signs with a creation round after the current one are rejected.
+    /// @notice Stops `signer`: tickets it signs with a creation round after the current one are
+    ///         rejected. Works on a key authorized by `authorizeSigner` or by a grant whose
+    ///         `untilRound` is later than the next round (it is shortened to the next round);
+    ///         reverts `SignerNotAuthorized` when the key's authorization already ends by then. Also
+    ///         uses the caller's signer-grant nonce (`SignerGrantNonceUsed`), so that no grant signed
+    ///         before the revocation can be relayed after it.
     function revokeSigner(address signer) external;
+    /// @notice Authorizes `signer` for `funder`'s tickets created before `untilRound`, on `funder`'s
+    ///         EIP-712 signature (a wallet's `eth_signTypedData_v4`), relayed by anyone: the funder
+    ///         needs no transaction. Typed data, under this broker's domain ("peerflow TicketBroker",
+    ///         "1", chain id, this broker): `SignerGrant(address funder,address signer,uint256
+    ///         untilRound,uint256 nonce,uint256 deadline)` with `nonce == signerGrantNonce(funder)`.
+    ///         The grant sets exactly what it says: whatever `signer` had before (nothing, a revoked or
+    ///         expired authorization, an unlimited `authorizeSigner` or a longer or shorter grant),
+    ///         it may now sign tickets with `creationRound < untilRound`, and no others. A relayer
+    ///         can only relay it as signed: front-running a relay changes nothing but who pays gas.
+    ///         Reverts `SignerGrantExpired` after `deadline` (`block.timestamp > deadline`),
+    ///         `SignerIsFunder` for `signer` zero or `funder`, `SignerGrantRoundOutOfRange` unless
+    ///         `currentRound() < untilRound < 2^64`, `SignerGrantInvalidSignature` unless `signature`
+    ///         is `funder`'s 65-byte canonical (low-s, v ∈ {27, 28}) ECDSA signature of the grant with
+    ///         the current nonce (no EIP-1271). Uses the nonce (`SignerGrantNonceUsed`) and emits
+    ///         `SignerAuthorized` and `SignerAuthorizedUntil`.
+    /// @param deadline Last unix time (inclusive) at which the grant can be relayed.
+    /// @param signature r ‖ s ‖ v, 65 bytes.
+    function authorizeSignerWithSig(
+        address funder,
+        address signer,
+        uint256 untilRound,
+        uint256 deadline,
+        bytes calldata signature
+    ) external;
+    /// @notice Uses the caller's current signer-grant nonce: every grant it signed and nobody relayed
+    ///         yet dies. Authorizations already in place are untouched (see `revokeSigner`).
+    function cancelSignerGrants() external;
 
     /* REDEMPTION */
 
@@ -267,6 +316,8 @@ interface ITicketBroker {
         external
         view
         returns (uint64 wordId, uint192 bits);
+    /// @notice The nonce `funder`'s next signer grant must carry (see `authorizeSignerWithSig`).
+    function signerGrantNonce(address funder) external view returns (uint256);
     /// @notice True if `signer` may sign for `funder` a ticket created in `creationRound`.
     function isAuthorizedSigner(address funder, address signer, uint256 creationRound) external view returns (bool);
     /// @notice The EIP-712 digest of a ticket (bound to this chain and this broker).

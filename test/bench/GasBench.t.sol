@@ -240,6 +240,66 @@ contract GasBench is Fixture {
         }
     }
 
+    /// @dev Issue 19, viewers paying streamers: a viewer's wallet grants a hot key by signature (relayed
+    ///         by the broadcaster; the funder's first grant: nonce and signer slots go from zero), beside
+    ///         the transaction it replaces; then StreamSupport, with a viewer that holds tokens and
+    ///         approved it, and a streamer that already holds tokens: a tip with a short message, the
+    ///         streamer's first price, a first subscription and its extension (nonzero to nonzero).
+    function test_StreamSupportGasFigures() public {
+        (address viewer, uint256 viewerKey) = makeAddrAndKey("viewer");
+        address hotKey = makeAddr("viewerHotKey");
+        uint256 snap = vm.snapshotState();
+        vm.prank(viewer);
+        broker.authorizeSigner(hotKey);
+        report("authorize_signer_gas", vm.lastCallGas().gasTotalUsed);
+        vm.revertToState(snap);
+        uint256 untilRound = broker.currentRound() + 30;
+        uint256 deadline = block.timestamp + 1 hours;
+        bytes memory sig = signGrant(viewerKey, viewer, hotKey, untilRound, deadline);
+        vm.prank(b); // the broadcaster relays it
+        broker.authorizeSignerWithSig(viewer, hotKey, untilRound, deadline, sig);
+        report("authorize_signer_with_sig_gas", vm.lastCallGas().gasTotalUsed);
+
+        address streamer = makeAddr("streamer");
+        give(streamer, 1 ether);
+        give(viewer, 1000 ether);
+        vm.prank(viewer);
+        token.approve(address(streamSupport), type(uint256).max);
+        vm.prank(viewer);
+        streamSupport.tip(streamer, 1 ether, "great stream, thanks for the set!");
+        report("tip_gas", vm.lastCallGas().gasTotalUsed);
+        vm.prank(streamer);
+        streamSupport.setSubscriptionPrice(5 ether);
+        report("set_subscription_price_gas", vm.lastCallGas().gasTotalUsed);
+        vm.prank(viewer);
+        streamSupport.subscribe(streamer, 1, 5 ether);
+        report("subscribe_first_gas", vm.lastCallGas().gasTotalUsed);
+        vm.prank(viewer);
+        streamSupport.subscribe(streamer, 1, 5 ether);
+        report("subscribe_extend_gas", vm.lastCallGas().gasTotalUsed);
+    }
+
+    /// @dev `funder`'s first SignerGrant (nonce 0), signed with `key` for this broker, as r ‖ s ‖ v.
+    function signGrant(uint256 key, address funder, address signer, uint256 untilRound, uint256 deadline)
+        internal
+        view
+        returns (bytes memory)
+    {
+        bytes32 structHash =
+            keccak256(abi.encode(broker.SIGNER_GRANT_TYPEHASH(), funder, signer, untilRound, uint256(0), deadline));
+        bytes32 domain = keccak256(
+            abi.encode(
+                keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"),
+                keccak256("peerflow TicketBroker"),
+                keccak256("1"),
+                block.chainid,
+                address(broker)
+            )
+        );
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, keccak256(abi.encodePacked("\x19\x01", domain, structHash)));
+        return abi.encodePacked(r, s, v);
+    }
+
     /// @dev JobEscrow's hot paths: a 3-replica fixed-price job with one checkpoint, created by a buyer
     ///      that has created a job before (the job counter is already non-zero, as on a live chain), and
     ///      accepted and committed by providers that already hold tokens and have approved the escrow.

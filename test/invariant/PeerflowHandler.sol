@@ -125,6 +125,25 @@ contract PeerflowHandler is Test {
     // being its redeemer (set when the handler replaces or clears it)
     mapping(address orchestrator => mapping(address key => uint256 round)) public signsUntil;
 
+    // signer grants (issue 19): the handler's model of each broadcaster's hot key, from the signer
+    // actions it took, against which the broker's answers and every hot-key payment are checked
+    address public grantRelayer; // relays every grant: gains nothing
+    mapping(address funder => uint256) public ghostGrantNonce; // relays + cancellations + revocations
+    mapping(address funder => bool) internal hotAuthorized;
+    mapping(address funder => uint256) internal hotUntil; // tickets created from this round on are refused; 0: never
+    mapping(address funder => HeldGrant) internal heldGrant; // the last grant signed: relayed, or held back
+    bool public signerModelMismatch; // the broker's nonce, authorization or a signer call's outcome differed
+    bool public staleGrantAccepted; // a grant signed with a nonce already used was relayed
+    bool public unauthorizedSignerPaid; // a hot-key ticket paid outside the key's authorization
+    uint256 public grantsRelayed;
+
+    struct HeldGrant {
+        uint256 untilRound;
+        uint256 nonce;
+        uint256 deadline;
+        bytes sig;
+    }
+
     // coverage counters: handler calls and successful suite calls per action (for debugging a campaign)
     mapping(bytes32 => uint256) public calls;
     mapping(bytes32 => uint256) public succeeded;
@@ -157,6 +176,7 @@ contract PeerflowHandler is Test {
         opKeys.push(makeAddr("opKey1"));
         providers.push(makeAddr("provider0"));
         providers.push(makeAddr("provider1"));
+        grantRelayer = makeAddr("grantRelayer");
     }
 
     /// @dev Called once by the test after it has given every actor tokens.
@@ -715,15 +735,115 @@ contract PeerflowHandler is Test {
         vm.prank(bcasters[i]);
         try broker.authorizeSigner(hotSigners[i]) {
             _ok();
-        } catch {}
+            (hotAuthorized[bcasters[i]], hotUntil[bcasters[i]]) = (true, 0);
+        } catch {
+            signerModelMismatch = true; // never refused: hot keys are neither zero nor their funder
+        }
+        _checkSignerModel(i);
     }
 
     function revokeSigner(uint256 bSeed) external step("revokeSigner") {
         uint256 i = bSeed % 3;
-        vm.prank(bcasters[i]);
+        address b = bcasters[i];
+        uint256 from = broker.currentRound() + 1;
+        bool expected = hotAuthorized[b] && (hotUntil[b] == 0 || hotUntil[b] > from);
+        vm.prank(b);
         try broker.revokeSigner(hotSigners[i]) {
             _ok();
-        } catch {}
+            hotUntil[b] = from;
+            ghostGrantNonce[b]++;
+            if (!expected) signerModelMismatch = true;
+        } catch {
+            if (expected) signerModelMismatch = true;
+        }
+        _checkSignerModel(i);
+    }
+
+    /// @notice Broadcaster i's wallet signs a grant for its hot key (untilRound from the current round
+    ///         to 5 rounds ahead: the current one is refused) with its current nonce; the grant is
+    ///         relayed at once, or held back for `relayHeldGrant` (after which other signer actions
+    ///         may have killed it).
+    function grantSigner(uint256 bSeed, uint256 untilSeed, bool hold) external step("grantSigner") {
+        uint256 i = bSeed % 3;
+        address b = bcasters[i];
+        HeldGrant storage g = heldGrant[b];
+        g.untilRound = broker.currentRound() + untilSeed % 6;
+        g.nonce = ghostGrantNonce[b];
+        g.deadline = block.timestamp + 1 + (untilSeed >> 8) % 3 hours;
+        bytes32 structHash =
+            keccak256(abi.encode(broker.SIGNER_GRANT_TYPEHASH(), b, hotSigners[i], g.untilRound, g.nonce, g.deadline));
+        bytes32 domain = keccak256(
+            abi.encode(
+                keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"),
+                keccak256("peerflow TicketBroker"),
+                keccak256("1"),
+                block.chainid,
+                address(broker)
+            )
+        );
+        (uint8 v, bytes32 r, bytes32 sig) =
+            vm.sign(bcasterKeys[i], keccak256(abi.encodePacked("\x19\x01", domain, structHash)));
+        g.sig = abi.encodePacked(r, sig, v);
+        if (!hold) _relayGrant(i);
+    }
+
+    /// @notice Relays broadcaster i's last signed grant, fresh, held back or already used (a replay).
+    function relayHeldGrant(uint256 bSeed, uint256 waitSeconds) external step("relayHeldGrant") {
+        uint256 i = bSeed % 3;
+        if (heldGrant[bcasters[i]].sig.length == 0) return;
+        if (waitSeconds % 4 == 0) vm.warp(block.timestamp + waitSeconds % 3 hours);
+        _relayGrant(i);
+    }
+
+    function _relayGrant(uint256 i) internal {
+        address b = bcasters[i];
+        HeldGrant memory g = heldGrant[b];
+        bool fresh = g.nonce == ghostGrantNonce[b];
+        bool expected = fresh && g.untilRound > broker.currentRound() && block.timestamp <= g.deadline;
+        uint256 relayerBalance = token.balanceOf(grantRelayer);
+        vm.prank(grantRelayer);
+        try broker.authorizeSignerWithSig(b, hotSigners[i], g.untilRound, g.deadline, g.sig) {
+            _ok();
+            grantsRelayed++;
+            if (!fresh) staleGrantAccepted = true;
+            if (!expected) signerModelMismatch = true;
+            (hotAuthorized[b], hotUntil[b]) = (true, g.untilRound);
+            ghostGrantNonce[b]++;
+        } catch {
+            if (expected) signerModelMismatch = true;
+        }
+        if (token.balanceOf(grantRelayer) != relayerBalance) signerModelMismatch = true;
+        _checkSignerModel(i);
+    }
+
+    function cancelSignerGrants(uint256 bSeed) external step("cancelSignerGrants") {
+        uint256 i = bSeed % 3;
+        vm.prank(bcasters[i]);
+        broker.cancelSignerGrants();
+        _ok();
+        ghostGrantNonce[bcasters[i]]++;
+        _checkSignerModel(i);
+    }
+
+    /// @dev Whether broadcaster i's hot key may sign a ticket created in `round`, in the handler's model.
+    function _hotMaySign(address b, uint256 round) internal view returns (bool) {
+        return hotAuthorized[b] && (hotUntil[b] == 0 || round < hotUntil[b]);
+    }
+
+    /// @dev The broker's grant nonce and its answers for the hot key around now and around the bound
+    ///      agree with the model.
+    function _checkSignerModel(uint256 i) internal {
+        address b = bcasters[i];
+        if (broker.signerGrantNonce(b) != ghostGrantNonce[b]) signerModelMismatch = true;
+        uint256 round = broker.currentRound();
+        uint256 until = hotUntil[b];
+        uint256[6] memory probes =
+            [round == 0 ? 0 : round - 1, round, round + 1, round + 2, until == 0 ? 0 : until - 1, until];
+        for (uint256 k; k < probes.length; ++k) {
+            if (broker.isAuthorizedSigner(b, hotSigners[i], probes[k]) != _hotMaySign(b, probes[k])) {
+                signerModelMismatch = true;
+            }
+        }
     }
 
     /* TICKETS */
@@ -1011,6 +1131,12 @@ contract PeerflowHandler is Test {
         }
         ticketPaid[h] = true;
         _ok();
+        {
+            // A hot-key ticket pays only within its key's authorization, as the handler granted it.
+            address signer = address(uint160(st.meta >> 96));
+            address funder = address(uint160(st.senderFace >> 96));
+            if (signer != funder && !_hotMaySign(funder, uint32(st.meta >> 8))) unauthorizedSignerPaid = true;
+        }
         redeemedFaceTotal += face;
         if (_isProvider(recipient) && !providerRegistered[recipient]) {
             directPaid[recipient] += face;

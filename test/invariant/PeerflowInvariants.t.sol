@@ -58,7 +58,7 @@ contract PeerflowInvariants is Fixture {
         selectors[20] = PeerflowHandler.revokeSigner.selector;
         selectors[21] = PeerflowHandler.redeemTicket.selector;
         selectors[22] = PeerflowHandler.redeemBatch.selector;
-        bytes4[] memory all = new bytes4[](selectors.length + 12);
+        bytes4[] memory all = new bytes4[](selectors.length + 15);
         for (uint256 i; i < selectors.length; ++i) {
             all[i] = selectors[i];
         }
@@ -74,6 +74,9 @@ contract PeerflowInvariants is Fixture {
         all[selectors.length + 9] = PeerflowHandler.redeemBatchByKey.selector;
         all[selectors.length + 10] = PeerflowHandler.rewardByKey.selector;
         all[selectors.length + 11] = PeerflowHandler.registerProvider.selector;
+        all[selectors.length + 12] = PeerflowHandler.grantSigner.selector;
+        all[selectors.length + 13] = PeerflowHandler.relayHeldGrant.selector;
+        all[selectors.length + 14] = PeerflowHandler.cancelSignerGrants.selector;
         targetContract(address(handler));
         targetSelector(FuzzSelector({addr: address(handler), selectors: all}));
     }
@@ -261,6 +264,19 @@ contract PeerflowInvariants is Fixture {
     }
 
     /* 5. TICKETS */
+
+    /// @notice Issue 19: the broker's hot-key authorizations and grant nonces follow the funders' signer
+    ///         actions exactly (authorizeSigner, revokeSigner, relayed grants, cancelSignerGrants); no
+    ///         grant signed with a used nonce (a replay, or one killed by a revocation or cancellation)
+    ///         is ever relayed; no hot-key ticket pays outside its authorization; relaying pays nothing.
+    function invariant_signerGrantsFollowTheFunders() public view {
+        assertFalse(
+            handler.signerModelMismatch(), "signer authorization or grant nonce differs from the funders' actions"
+        );
+        assertFalse(handler.staleGrantAccepted(), "a grant with a used nonce was relayed");
+        assertFalse(handler.unauthorizedSignerPaid(), "a hot-key ticket paid outside its authorization");
+        assertEq(token.balanceOf(handler.grantRelayer()), 0, "the grant relayer gained tokens");
+    }
 
     /// @notice No ticket hash is paid twice (replays and in-batch duplicates are attempted on purpose).
     function invariant_ticketPaysAtMostOnce() public view {

@@ -11,6 +11,8 @@ abstract contract BrokerTestBase is Fixture {
         "Ticket(address recipient,address sender,address signer,uint256 faceValue,uint256 winProb,uint256 senderNonce,bytes32 recipientRandHash,uint256 creationRound)";
     bytes32 internal constant EIP712_DOMAIN_TYPEHASH =
         keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
+    string internal constant SIGNER_GRANT_TYPE =
+        "SignerGrant(address funder,address signer,uint256 untilRound,uint256 nonce,uint256 deadline)";
     bytes32 internal constant RAND = keccak256("recipientRand");
     uint256 internal constant ALWAYS = type(uint256).max;
 
@@ -114,6 +116,70 @@ abstract contract BrokerTestBase is Fixture {
             (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, _digest(t));
             if (_wins(r, s, v, rand, t.winProb) == win) return rand;
         }
+    }
+
+    /* SIGNER GRANTS */
+
+    /// @dev A signer grant's fields, as the funder's wallet signs them.
+    struct Grant {
+        address funder;
+        address signer;
+        uint256 untilRound;
+        uint256 nonce;
+        uint256 deadline;
+    }
+
+    /// @dev The EIP-712 domain separator computed in the test, for any chain and broker.
+    function _domainSeparator(uint256 chainId, address verifyingContract) internal pure returns (bytes32) {
+        return keccak256(
+            abi.encode(
+                EIP712_DOMAIN_TYPEHASH,
+                keccak256(bytes("peerflow TicketBroker")),
+                keccak256(bytes("1")),
+                chainId,
+                verifyingContract
+            )
+        );
+    }
+
+    /// @dev A grant's EIP-712 digest computed in the test, independently of the broker.
+    function _grantDigest(Grant memory g, uint256 chainId, address verifyingContract) internal pure returns (bytes32) {
+        bytes32 structHash = keccak256(
+            abi.encode(keccak256(bytes(SIGNER_GRANT_TYPE)), g.funder, g.signer, g.untilRound, g.nonce, g.deadline)
+        );
+        return keccak256(abi.encodePacked("\x19\x01", _domainSeparator(chainId, verifyingContract), structHash));
+    }
+
+    /// @dev `funder`'s grant for `signer` until `untilRound`, with its current nonce, relayable for an hour.
+    function _grant(address funder, address signer, uint256 untilRound) internal view returns (Grant memory) {
+        return Grant(funder, signer, untilRound, broker.signerGrantNonce(funder), block.timestamp + 1 hours);
+    }
+
+    /// @dev `g` signed by `key` for this chain and broker: r ‖ s ‖ v (65 bytes, as eth_signTypedData_v4).
+    function _signGrant(uint256 key, Grant memory g) internal view returns (bytes memory) {
+        return _signGrantFor(key, g, block.chainid, address(broker));
+    }
+
+    function _signGrantFor(uint256 key, Grant memory g, uint256 chainId, address verifyingContract)
+        internal
+        pure
+        returns (bytes memory)
+    {
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, _grantDigest(g, chainId, verifyingContract));
+        return abi.encodePacked(r, s, v);
+    }
+
+    /// @dev Relays `g` with `sig` as `relayer`.
+    function _relay(address relayer, Grant memory g, bytes memory sig) internal {
+        vm.prank(relayer);
+        broker.authorizeSignerWithSig(g.funder, g.signer, g.untilRound, g.deadline, sig);
+    }
+
+    /// @dev Relays `g` with `sig` as `relayer`, expecting the revert `err` (full revert data).
+    function _expectRelayRevert(address relayer, Grant memory g, bytes memory sig, bytes memory err) internal {
+        vm.prank(relayer);
+        vm.expectRevert(err);
+        broker.authorizeSignerWithSig(g.funder, g.signer, g.untilRound, g.deadline, sig);
     }
 
     /* REDEMPTION */

@@ -9,6 +9,7 @@ import {Minter} from "../../contracts/Minter.sol";
 import {TicketBroker} from "../../contracts/TicketBroker.sol";
 import {ServiceRegistry} from "../../contracts/ServiceRegistry.sol";
 import {FaultClaims} from "../../contracts/FaultClaims.sol";
+import {StreamSupport} from "../../contracts/StreamSupport.sol";
 import {ITicketBroker} from "../../contracts/interfaces/ITicketBroker.sol";
 
 /// @notice The whole suite deployed exactly as script/Deploy.s.sol does, plus helpers to act as
@@ -23,6 +24,7 @@ abstract contract Fixture is Test {
     TicketBroker internal broker;
     ServiceRegistry internal registry;
     FaultClaims internal faultClaims;
+    StreamSupport internal streamSupport;
     /// @dev Staking's verifier in these tests, so that slashing can be driven directly; the deployment
     ///      itself makes FaultClaims the verifier (its tests set it back).
     address internal verifier = makeAddr("verifier");
@@ -38,6 +40,7 @@ abstract contract Fixture is Test {
         SuiteDeployer.Suite memory s = SuiteDeployer.deploy(params);
         (token, staking, minter, broker, registry) = (s.token, s.staking, s.minter, s.broker, s.registry);
         faultClaims = s.faultClaims;
+        streamSupport = s.streamSupport;
         staking.setVerifier(verifier);
     }
 

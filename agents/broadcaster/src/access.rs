@@ -21,7 +21,7 @@ use std::path::Path;
 use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
-use alloy::primitives::keccak256;
+use alloy::primitives::{U256, keccak256};
 use axum::http::{HeaderMap, header};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
@@ -48,6 +48,10 @@ pub struct KeySettings {
     pub max_streams: u32,
     #[serde(default = "default_segments_per_minute")]
     pub segments_per_minute: u32,
+    /// What a viewer pays per minute of this key's streams, in token wei (a decimal string); zero
+    /// (the default) makes them free to watch.
+    #[serde(default, with = "crate::gate::decimal")]
+    pub price_per_minute: U256,
 }
 
 fn default_max_streams() -> u32 {
@@ -65,6 +69,7 @@ impl Default for KeySettings {
             private: false,
             max_streams: DEFAULT_MAX_STREAMS,
             segments_per_minute: DEFAULT_SEGMENTS_PER_MINUTE,
+            price_per_minute: U256::ZERO,
         }
     }
 }
@@ -78,6 +83,9 @@ pub struct KeyInfo {
     pub private: bool,
     pub max_streams: u32,
     pub segments_per_minute: u32,
+    /// Token wei per minute of watching; zero for free streams.
+    #[serde(with = "crate::gate::decimal")]
+    pub price_per_minute: U256,
     /// For a private key: the prefix of its streams' published names.
     pub playback_id: Option<String>,
     pub created_unix: u64,
@@ -162,13 +170,25 @@ impl Access {
                  segments_per_minute INTEGER NOT NULL,
                  playback_id TEXT,
                  created_unix INTEGER NOT NULL,
-                 revoked INTEGER NOT NULL DEFAULT 0
+                 revoked INTEGER NOT NULL DEFAULT 0,
+                 price_per_minute TEXT NOT NULL DEFAULT '0'
              );
              CREATE TABLE IF NOT EXISTS stream_owners (
                  stream TEXT PRIMARY KEY,
                  key_id INTEGER NOT NULL REFERENCES stream_keys(id)
              );",
         )?;
+        // Key stores made before paid streams: every key free.
+        let priced: bool = db.query_row(
+            "SELECT COUNT(*) > 0 FROM pragma_table_info('stream_keys') WHERE name = 'price_per_minute'",
+            [],
+            |row| row.get(0),
+        )?;
+        if !priced {
+            db.execute_batch(
+                "ALTER TABLE stream_keys ADD COLUMN price_per_minute TEXT NOT NULL DEFAULT '0'",
+            )?;
+        }
         let admin_token = match read_admin_file(data_dir) {
             Some(file) => file.token,
             None => random_hex(32)?,
@@ -236,8 +256,9 @@ impl Access {
         let db = self.db();
         db.execute(
             "INSERT INTO stream_keys
-                 (hash, label, private, max_streams, segments_per_minute, playback_id, created_unix)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                 (hash, label, private, max_streams, segments_per_minute, playback_id, created_unix,
+                  price_per_minute)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![
                 keccak256(key.as_bytes()).as_slice(),
                 settings.label,
@@ -246,6 +267,7 @@ impl Access {
                 settings.segments_per_minute,
                 playback_id,
                 created_unix as i64,
+                settings.price_per_minute.to_string(),
             ],
         )
         .map_err(AccessError::from)?;
@@ -253,7 +275,7 @@ impl Access {
         let info = key_info(&db, id)
             .map_err(AccessError::from)?
             .expect("inserted above");
-        tracing::info!(id, label = %settings.label, private = settings.private, "stream key created");
+        tracing::info!(id, label = %settings.label, private = settings.private, price_per_minute = %settings.price_per_minute, "stream key created");
         Ok(CreatedKey { key, info })
     }
 
@@ -366,6 +388,27 @@ impl Access {
         })
     }
 
+    /// What watching `stream` costs per minute (token wei): its key's price, zero for a keyless
+    /// stream.
+    pub fn price_of(&self, stream: &str) -> Result<U256, ApiError> {
+        let price: Option<String> = self
+            .db()
+            .query_row(
+                "SELECT k.price_per_minute FROM stream_owners o JOIN stream_keys k ON k.id = o.key_id
+                 WHERE o.stream = ?1",
+                [stream],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(AccessError::from)?;
+        match price {
+            None => Ok(U256::ZERO),
+            Some(text) => text
+                .parse()
+                .map_err(|_| ApiError::Internal(format!("stored price {text:?} of {stream:?}"))),
+        }
+    }
+
     /// Whether `stream` is private (listed nowhere).
     pub fn is_private(&self, stream: &str) -> bool {
         // Read from the store rather than kept in memory, which would grow with every private
@@ -476,7 +519,7 @@ fn key_info(db: &Connection, id: i64) -> rusqlite::Result<Option<KeyInfo>> {
     let info = db
         .query_row(
             "SELECT label, private, max_streams, segments_per_minute, playback_id, created_unix,
-                    revoked
+                    revoked, price_per_minute
              FROM stream_keys WHERE id = ?1",
             [id],
             |row| {
@@ -489,6 +532,7 @@ fn key_info(db: &Connection, id: i64) -> rusqlite::Result<Option<KeyInfo>> {
                     playback_id: row.get(4)?,
                     created_unix: row.get::<_, i64>(5)? as u64,
                     revoked: row.get(6)?,
+                    price_per_minute: row.get::<_, String>(7)?.parse().unwrap_or(U256::MAX),
                     streams: Vec::new(),
                 })
             },

@@ -6,8 +6,8 @@
 //! `max_ended_streams` of the others; a stream dropped from memory is dropped from the
 //! processor's tables too ([`SegmentProcessor::forget`]), and its recording stays on disk.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -15,6 +15,7 @@ use bytes::Bytes;
 use crate::access::{Access, AccessError, Grant};
 use crate::config::BroadcasterConfig;
 use crate::error::ApiError;
+use crate::gate::{SegmentRequest, ViewerGate};
 use crate::processor::{IncomingSegment, RenditionOut, SegmentFormat, SegmentProcessor};
 use crate::recording::Recorder;
 use crate::registry::{Counts, Dropped, StreamEntry, StreamRegistry};
@@ -29,6 +30,8 @@ pub struct Broadcaster {
     access: Access,
     /// Segments published by the streams dropped from memory, for totals since the start.
     dropped_segments_out: AtomicU64,
+    /// Who may watch paid streams; set once, after the paywall is built on [`crate::Streams`].
+    gate: OnceLock<Arc<dyn ViewerGate>>,
 }
 
 /// A push let into the registry; handed back when dropped, whatever became of the push.
@@ -71,6 +74,7 @@ impl Broadcaster {
             recorder,
             access,
             dropped_segments_out: AtomicU64::new(0),
+            gate: OnceLock::new(),
         })
     }
 
@@ -288,14 +292,21 @@ impl Broadcaster {
             .collect()
     }
 
+    /// Sets the gate paid streams are watched through; `false` if one was set already.
+    pub(crate) fn set_gate(&self, gate: Arc<dyn ViewerGate>) -> bool {
+        self.gate.set(gate).is_ok()
+    }
+
     /// The bytes of one published rendition segment: from memory inside the live window, from
-    /// the recording before it.
+    /// the recording before it. A paid stream's segment goes only to a viewer the gate admits
+    /// (`viewer` is its session token); nobody gets it without a gate.
     pub async fn segment(
         &self,
         stream: &str,
         rendition: &str,
         seq: u64,
         container: SegmentFormat,
+        viewer: Option<&str>,
     ) -> Result<Bytes, ApiError> {
         let state = self.published(stream)?;
         let segment = state
@@ -305,6 +316,22 @@ impl Broadcaster {
             .ok_or_else(|| {
                 ApiError::UnknownStream(format!("no segment {rendition}/{seq}.{container}"))
             })?;
+        let price_per_minute = self.access.price_of(stream)?;
+        if !price_per_minute.is_zero() {
+            let gate = self.gate.get().ok_or_else(|| ApiError::Gate {
+                status: axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                code: "paywall_unavailable",
+                message: "this stream is paid and this broadcaster takes no payments".into(),
+            })?;
+            gate.admit(SegmentRequest {
+                stream,
+                price_per_minute,
+                viewer,
+                seq,
+                duration_ms: (segment.duration_s * 1000.0).round() as u64,
+            })
+            .await?;
+        }
         if let Some(bytes) = &segment.bytes {
             return Ok(bytes.clone());
         }

@@ -82,6 +82,18 @@ impl Streams {
         self.0.published(id).ok().map(|state| summarize(id, &state))
     }
 
+    /// The price per minute of watching `id` (token wei; zero for a free stream), or
+    /// `unknown_stream` when it published nothing.
+    pub fn price_per_minute(&self, id: &str) -> Result<alloy::primitives::U256, crate::ApiError> {
+        self.0.published(id)?;
+        self.0.access().price_of(id)
+    }
+
+    /// Makes `gate` the judge of who watches paid streams; `false` if a gate was set already.
+    pub fn set_gate(&self, gate: Arc<dyn crate::gate::ViewerGate>) -> bool {
+        self.0.set_gate(gate)
+    }
+
     /// Whether `id` is a private stream: played by whoever knows its name, listed nowhere.
     pub fn is_private(&self, id: &str) -> bool {
         self.0.is_private(id)

@@ -76,6 +76,13 @@ pub enum ApiError {
     /// A route that exists, called with the wrong method.
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// Refused by the viewer gate (paid playback): its own status and code.
+    #[error("{message}")]
+    Gate {
+        status: StatusCode,
+        code: &'static str,
+        message: String,
+    },
     /// A path outside the API.
     #[error("no such route")]
     NotFound,
@@ -100,6 +107,7 @@ impl ApiError {
                 StatusCode::TOO_MANY_REQUESTS
             }
             Self::UnknownKey(_) => StatusCode::NOT_FOUND,
+            Self::Gate { status, .. } => *status,
         }
     }
 
@@ -126,6 +134,7 @@ impl ApiError {
             Self::TooManyStreams(_) => "stream_limit",
             Self::TooManyLiveStreams(_) => "too_many_streams",
             Self::UnknownKey(_) => "unknown_key",
+            Self::Gate { code, .. } => code,
         }
     }
 }

@@ -3,12 +3,13 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
-use axum::http::header;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::broadcaster::Broadcaster;
 use crate::error::ApiError;
+use crate::gate::VIEWER_HEADER;
 use crate::playlist::{self, MediaView};
 use crate::processor::SegmentFormat;
 
@@ -42,17 +43,29 @@ pub async fn playlist(
         .into_response())
 }
 
-/// One rendition segment.
+/// `?viewer=`: a paid session's token, for players that cannot set a header.
+#[derive(Debug, serde::Deserialize)]
+pub struct ViewerQuery {
+    viewer: Option<String>,
+}
+
+/// One rendition segment (of a paid stream: to viewers the gate admits, see [`crate::gate`]).
 pub async fn segment(
     State(broadcaster): State<Arc<Broadcaster>>,
     Path((stream, rendition, file)): Path<(String, String, String)>,
+    Query(query): Query<ViewerQuery>,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let viewer = headers
+        .get(VIEWER_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .or(query.viewer.as_deref());
     let unknown = || ApiError::UnknownStream(format!("no segment {rendition}/{file}"));
     let (seq, ext) = file.rsplit_once('.').ok_or_else(unknown)?;
     let seq: u64 = seq.parse().map_err(|_| unknown())?;
     let container = SegmentFormat::from_extension(ext).ok_or_else(unknown)?;
     let bytes = broadcaster
-        .segment(&stream, &rendition, seq, container)
+        .segment(&stream, &rendition, seq, container, viewer)
         .await?;
     Ok(([(header::CONTENT_TYPE, container.content_type())], bytes).into_response())
 }

@@ -14,6 +14,7 @@ mod broadcaster;
 mod catalog;
 mod config;
 mod error;
+pub mod gate;
 mod hls;
 mod ingest;
 mod lifecycle;
@@ -34,6 +35,7 @@ use axum::Router;
 pub use catalog::{RenditionSummary, StreamCounts, StreamSummary, Streams};
 pub use config::{BroadcasterConfig, DEFAULT_MAX_ENDED_STREAMS, DEFAULT_MAX_LIVE_STREAMS};
 pub use error::ApiError;
+pub use gate::{SegmentRequest, VIEWER_HEADER, ViewerGate};
 pub use processor::{
     BoxFuture, IncomingSegment, ProcessError, RenditionOut, SegmentFormat, SegmentProcessor,
 };
@@ -49,7 +51,7 @@ use broadcaster::Broadcaster;
 /// | `PUT`, `POST` | `/live/{stream}/{seq}.{ts,mp4}` | push a segment; JSON summary, or the renditions with `Accept: multipart/mixed` |
 /// | `GET` | `/live/{stream}/index.m3u8` | master playlist |
 /// | `GET` | `/live/{stream}/{rendition}.m3u8` | live media playlist |
-/// | `GET` | `/live/{stream}/{rendition}/{seq}.{ts,mp4}` | rendition segment |
+/// | `GET` | `/live/{stream}/{rendition}/{seq}.{ts,mp4}` | rendition segment (a paid stream's: only through the [`ViewerGate`]) |
 /// | `PUT`, `POST` | `/live/{key}/{stream}/{seq}.{ts,mp4}` | the same push with a stream key |
 /// | `DELETE` | `/live/{stream}` | end the stream (the admin token, or keyless streams when keys are not required) |
 /// | `DELETE` | `/live/{key}/{stream}` | end a stream of that key |

@@ -78,6 +78,17 @@ pub mod fault_claims {
     );
 }
 
+/// `StreamSupport` (abi/StreamSupport.json): tips and subscriptions, viewer to streamer.
+pub mod stream_support {
+    #![allow(clippy::too_many_arguments, missing_docs)]
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug)]
+        StreamSupport,
+        "../../abi/StreamSupport.json"
+    );
+}
+
 /// `VestingWallet` (abi/VestingWallet.json).
 pub mod vesting_wallet {
     #![allow(clippy::too_many_arguments, missing_docs)]

@@ -15,6 +15,7 @@ use crate::bindings::{
     minter::Minter,
     service_registry::ServiceRegistry,
     staking::Staking,
+    stream_support::StreamSupport,
     ticket_broker::TicketBroker,
     vesting_wallet::VestingWallet,
     work_token::WorkToken,
@@ -132,6 +133,10 @@ pub struct Deployment {
     pub job_escrow: Address,
     #[serde(rename = "FaultClaims")]
     pub fault_claims: Address,
+    /// Tips and subscriptions (viewers pay streamers). Files written before it existed load with
+    /// the zero address: no StreamSupport on that deployment.
+    #[serde(rename = "StreamSupport", default)]
+    pub stream_support: Address,
     #[serde(rename = "TeamVesting")]
     pub team_vesting: Address,
     #[serde(rename = "TreasuryVesting")]
@@ -231,6 +236,8 @@ pub async fn deploy_suite<P: Provider>(
     )
     .await?;
     execute(staking.setVerifier(*claims.address())).await?;
+    // Last, as in SuiteDeployer: every earlier address is the same with or without it.
+    let support = StreamSupport::deploy(provider, *token.address()).await?;
 
     Ok(Deployment {
         chain_id: provider
@@ -248,6 +255,7 @@ pub async fn deploy_suite<P: Provider>(
         service_registry: *registry.address(),
         job_escrow: *escrow.address(),
         fault_claims: *claims.address(),
+        stream_support: *support.address(),
         team_vesting: *team.address(),
         treasury_vesting: *treasury.address(),
     })

@@ -13,9 +13,8 @@
 //! container used is refused.
 
 use alloy::primitives::U256;
-use alloy::primitives::ruint::Uint;
 use peerflow_compute::manifest::MeteredUsage;
-use peerflow_orchestrator::params::expected_value;
+pub use peerflow_orchestrator::params::face_value_for;
 use peerflow_runner::cgroup::Counters;
 use serde::{Deserialize, Serialize};
 
@@ -57,25 +56,6 @@ pub fn usage_between(before: &Reading, after: &Reading) -> MeteredUsage {
         wall_seconds: wall,
         samples: 2,
     }
-}
-
-/// The smallest face value whose expected value at `win_prob` covers `charge`.
-pub fn face_value_for(charge: U256, win_prob: U256) -> U256 {
-    if win_prob == U256::MAX || charge.is_zero() {
-        return charge;
-    }
-    if win_prob.is_zero() {
-        return U256::MAX;
-    }
-    // ceil(charge · 2²⁵⁶ / winProb), then the least value that expected_value rounds up to it.
-    let shifted: Uint<512, 8> = Uint::<512, 8>::from(charge) << 256;
-    let p = Uint::<512, 8>::from(win_prob);
-    let face = (shifted + p - Uint::<512, 8>::from(1u8)) / p;
-    let mut face = U256::saturating_from(face);
-    while expected_value(face, win_prob) < charge && face < U256::MAX {
-        face += U256::from(1u8);
-    }
-    face
 }
 
 /// Slack allowed on measured quantities (relative), and absolute slack on CPU seconds (a CFS
@@ -254,6 +234,7 @@ mod tests {
     use crate::proto::IntervalTicket;
     use alloy::primitives::{Address, B256};
     use peerflow_compute::manifest::RateCard;
+    use peerflow_orchestrator::params::expected_value;
 
     fn terms() -> Terms {
         Terms {

@@ -125,6 +125,25 @@ pub fn expected_value(face_value: U256, win_prob: U256) -> U256 {
     U256::from_limbs(high)
 }
 
+/// The smallest face value whose expected value at `win_prob` covers `charge`.
+pub fn face_value_for(charge: U256, win_prob: U256) -> U256 {
+    if win_prob == U256::MAX || charge.is_zero() {
+        return charge;
+    }
+    if win_prob.is_zero() {
+        return U256::MAX;
+    }
+    // ceil(charge · 2²⁵⁶ / winProb), then the least value that expected_value rounds up to it.
+    let shifted: Uint<512, 8> = Uint::<512, 8>::from(charge) << 256;
+    let p = Uint::<512, 8>::from(win_prob);
+    let face = (shifted + p - Uint::<512, 8>::from(1u8)) / p;
+    let mut face = U256::saturating_from(face);
+    while expected_value(face, win_prob) < charge && face < U256::MAX {
+        face += U256::from(1u8);
+    }
+    face
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

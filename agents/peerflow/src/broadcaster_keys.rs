@@ -57,6 +57,10 @@ pub enum KeysAction {
         max_streams: u32,
         #[arg(long, default_value_t = DEFAULT_SEGMENTS_PER_MINUTE)]
         segments_per_minute: u32,
+        /// What viewers pay per minute of its streams, in tokens ("0.01", or "1000 wei"); 0 (the
+        /// default) keeps them free. Viewers pay with lottery tickets as they watch.
+        #[arg(long, default_value = "0")]
+        price_per_minute: String,
     },
     /// Every key (never their secrets), as JSON.
     List,
@@ -74,12 +78,19 @@ pub async fn run(cli: &KeysCli) -> Result<()> {
             private,
             max_streams,
             segments_per_minute,
+            price_per_minute,
         } => {
             let settings = KeySettings {
                 label: label.clone(),
                 private: *private,
                 max_streams: *max_streams,
                 segments_per_minute: *segments_per_minute,
+                price_per_minute: peerflow_chain::amount::parse_amount(price_per_minute, "tokens")
+                    .with_context(|| {
+                        format!(
+                            "--price-per-minute: `{price_per_minute}` is not an amount of tokens"
+                        )
+                    })?,
             };
             http.post(&keys).bearer_auth(&token).json(&settings)
         }

@@ -65,6 +65,8 @@ pub struct DevnetOptions {
     /// second (admission counts on it); `None` measures the machine once and gives each
     /// orchestrator its share (they all run on this machine).
     pub capacity: Option<u64>,
+    /// How viewers of paid streams pay the broadcaster.
+    pub viewers: crate::roles::ViewerTerms,
 }
 
 impl DevnetOptions {
@@ -87,6 +89,7 @@ impl DevnetOptions {
             public_rpc: None,
             history_blocks: 0,
             capacity: None,
+            viewers: crate::roles::ViewerTerms::default(),
         }
     }
 }
@@ -117,6 +120,7 @@ pub struct Devnet {
     server: tokio::task::JoinHandle<()>,
     deposit_keeper: tokio::task::JoinHandle<()>,
     claim_filer: Option<tokio::task::JoinHandle<()>>,
+    paywall: tokio::task::JoinHandle<()>,
     jurors: Vec<RunningJuror>,
 }
 
@@ -169,6 +173,7 @@ impl Drop for Devnet {
     fn drop(&mut self) {
         self.server.abort();
         self.deposit_keeper.abort();
+        self.paywall.abort();
         if let Some(filer) = &self.claim_filer {
             filer.abort();
         }
@@ -359,13 +364,16 @@ pub async fn start(options: &DevnetOptions) -> Result<Devnet> {
         stream_ceilings: Default::default(),
         max_live_streams: peerflow_broadcaster::DEFAULT_MAX_LIVE_STREAMS,
         max_ended_streams: peerflow_broadcaster::DEFAULT_MAX_ENDED_STREAMS,
-    })?;
+        viewers: options.viewers,
+    })
+    .await?;
     crate::broadcaster_keys::publish_admin_url(
         &options.data_dir.join("broadcaster"),
         listener.local_addr()?,
     )?;
     let ladder = ladder_specs(&options.ladder);
-    let (router, reputation, claim_filer) = (app.router, app.reputation, app.claim_filer);
+    let (router, reputation, claim_filer, paywall) =
+        (app.router, app.reputation, app.claim_filer, app.paywall);
     let server = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, router).await {
             tracing::error!(error = %e, "broadcaster HTTP server stopped");
@@ -390,6 +398,7 @@ pub async fn start(options: &DevnetOptions) -> Result<Devnet> {
         server,
         deposit_keeper,
         claim_filer,
+        paywall,
         jurors: Vec::new(),
     };
     if options.jurors {

@@ -15,3 +15,4 @@ pub mod roles;
 pub mod shutdown;
 pub mod trust;
 pub mod wallet;
+pub mod watch;

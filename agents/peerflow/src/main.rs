@@ -56,6 +56,11 @@ enum Command {
     #[command(subcommand)]
     Vod(peerflow::buyer::VodCommand),
     /// Sit on the fault-claim committee: judge each claim from its evidence and vote.
+    /// Watch a stream, paying for it as it plays when it is paid.
+    Watch(Box<peerflow::watch::WatchArgs>),
+    /// Tip a streamer, subscribe to one, or set your subscription price.
+    #[command(subcommand)]
+    Support(peerflow::wallet::support::SupportCommand),
     Juror(Box<peerflow::trust::JurorOpts>),
     /// Show an orchestrator's or provider's record: broadcaster scores, stake, fault claims, jobs.
     Reputation(Box<peerflow::trust::ReputationOpts>),
@@ -217,6 +222,8 @@ async fn main() -> anyhow::Result<()> {
         Command::Compute(c) => peerflow::buyer::compute(c).await,
         Command::Vod(v) => peerflow::buyer::vod(v).await,
         Command::Lease(l) => peerflow::lease::run(l).await,
+        Command::Watch(w) => peerflow::watch::run(w).await,
+        Command::Support(s) => peerflow::wallet::support::run(s).await,
     }
 }
 

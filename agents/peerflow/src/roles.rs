@@ -36,6 +36,8 @@ use peerflow_media::{
 };
 use peerflow_orchestrator::service::{RunningOrchestrator, ServiceConfig, start_with_keys};
 use peerflow_orchestrator::{GasPolicy, NodeConfig, ParamsPolicy};
+use peerflow_paywall::server::ChainInfo as PaywallChain;
+use peerflow_paywall::{Paywall, PaywallConfig};
 use peerflow_protocol::api::ProfileSpec;
 use peerflow_protocol::metrics::Metrics;
 use peerflow_protocol::result::ResultDomain;
@@ -601,6 +603,16 @@ pub struct BroadcasterOpts {
     /// from memory, their recordings stay on disk.
     #[arg(long)]
     pub max_ended_streams: Option<usize>,
+    /// Paid streams: seconds of video one viewer ticket pays for (default 4).
+    #[arg(long)]
+    pub viewer_ticket_seconds: Option<f64>,
+    /// Paid streams: seconds of video a viewer may get ahead of its payments (default 10; at
+    /// least two tickets' worth).
+    #[arg(long)]
+    pub viewer_credit_seconds: Option<f64>,
+    /// Paid streams: the win probability of viewer tickets, 0 to 1 (default 0.1).
+    #[arg(long)]
+    pub viewer_win_probability: Option<f64>,
 }
 
 /// Whether a broadcaster listening on `listen` takes only keyed pushes: as the operator says, else
@@ -616,6 +628,45 @@ fn tokens(what: &str, text: &str) -> Result<U256> {
 }
 
 impl BroadcasterOpts {
+    /// How viewers of paid streams pay, from the flags.
+    pub fn viewer_terms(&self) -> Result<ViewerTerms> {
+        let d = ViewerTerms::default();
+        let ms = |what: &str, s: Option<f64>, default: u64| -> Result<u64> {
+            match s {
+                None => Ok(default),
+                Some(s) if s.is_finite() && s > 0.0 && s <= 3600.0 => {
+                    Ok((s * 1000.0).round() as u64)
+                }
+                Some(s) => anyhow::bail!("{what} must be between 0 and 3600 seconds, not {s}"),
+            }
+        };
+        let terms = ViewerTerms {
+            ms_per_ticket: ms(
+                "--viewer-ticket-seconds",
+                self.viewer_ticket_seconds,
+                d.ms_per_ticket,
+            )?,
+            credit_ms: ms(
+                "--viewer-credit-seconds",
+                self.viewer_credit_seconds,
+                d.credit_ms,
+            )?,
+            win_prob: match self.viewer_win_probability {
+                None => d.win_prob,
+                Some(p) if p > 0.0 && p <= 1.0 => win_prob(p),
+                Some(p) => anyhow::bail!("--viewer-win-probability must be in (0, 1], not {p}"),
+            },
+            grant_rounds: d.grant_rounds,
+        };
+        if terms.credit_ms < 2 * terms.ms_per_ticket {
+            anyhow::bail!(
+                "--viewer-credit-seconds must cover two tickets ({} s)",
+                2 * terms.ms_per_ticket / 1000
+            );
+        }
+        Ok(terms)
+    }
+
     /// The broadcaster-wide payment limits from the flags (defaults elsewhere).
     pub fn payment_limits(&self) -> Result<PaymentLimits> {
         let mut limits = PaymentLimits::default();
@@ -688,6 +739,32 @@ pub struct BroadcasterSetup {
     /// Streams live at once, and ended streams kept in memory.
     pub max_live_streams: usize,
     pub max_ended_streams: usize,
+    /// How viewers of paid streams pay.
+    pub viewers: ViewerTerms,
+}
+
+/// How viewers of paid streams pay this broadcaster (see `peerflow_paywall`).
+#[derive(Debug, Clone, Copy)]
+pub struct ViewerTerms {
+    /// Video one ticket pays for.
+    pub ms_per_ticket: u64,
+    /// How far behind its payments a viewer may get before segments are refused.
+    pub credit_ms: u64,
+    pub win_prob: U256,
+    /// Rounds a viewer's grant authorizes its hot key for.
+    pub grant_rounds: u64,
+}
+
+impl Default for ViewerTerms {
+    /// A ticket per 4 s of video, 10 s of credit, one ticket in ten wins, grants for 200 rounds.
+    fn default() -> Self {
+        Self {
+            ms_per_ticket: 4_000,
+            credit_ms: 10_000,
+            win_prob: win_prob(0.1),
+            grant_rounds: 200,
+        }
+    }
 }
 
 /// A broadcaster built: its router (push, HLS, the web page and its status, faults, reputation)
@@ -702,12 +779,14 @@ pub struct BroadcasterApp {
     /// Counts our tickets' on-chain wins per orchestrator and suspends implausible winners;
     /// abort it when the broadcaster stops.
     pub win_watch: tokio::task::JoinHandle<()>,
+    /// Redeems viewers' winning tickets; abort it when the broadcaster stops.
+    pub paywall: tokio::task::JoinHandle<()>,
 }
 
 /// Builds the broadcaster: push ingest and HLS in front of the paid network, with every reply
 /// verified, faults kept as evidence (and claimed on-chain when `claims_url` is set), and the
 /// reputation of every orchestrator kept in sqlite.
-pub fn broadcaster_app(s: BroadcasterSetup) -> Result<BroadcasterApp> {
+pub async fn broadcaster_app(s: BroadcasterSetup) -> Result<BroadcasterApp> {
     std::fs::create_dir_all(&s.data_dir)
         .with_context(|| format!("creating {}", s.data_dir.display()))?;
     let reputation_path = s.data_dir.join("reputation.sqlite");
@@ -716,6 +795,7 @@ pub fn broadcaster_app(s: BroadcasterSetup) -> Result<BroadcasterApp> {
             .with_context(|| format!("opening {}", reputation_path.display()))?,
     );
     let fault_dir = s.data_dir.join("faults");
+    let viewers_dir = s.data_dir.join("viewers");
     let mut broadcaster = BroadcasterConfig::new(s.data_dir);
     broadcaster.require_stream_keys = s.require_stream_keys;
     broadcaster.max_live_streams = s.max_live_streams;
@@ -788,6 +868,39 @@ pub fn broadcaster_app(s: BroadcasterSetup) -> Result<BroadcasterApp> {
         broadcaster,
         Arc::new(NetworkHandle(Arc::new(processor))),
     )?;
+    let paywall = Arc::new(
+        Paywall::new(
+            PaywallConfig {
+                recipient: s.me,
+                data_dir: viewers_dir,
+                ms_per_ticket: s.viewers.ms_per_ticket,
+                credit_ms: s.viewers.credit_ms,
+                win_prob: s.viewers.win_prob,
+                grant_rounds: s.viewers.grant_rounds,
+                deadline_secs: 600,
+                lifetime_blocks: 20,
+                grants_per_hour: peerflow_paywall::server::DEFAULT_GRANTS_PER_HOUR,
+                gas: GasPolicy::default(),
+            },
+            s.chain.clone(),
+            PaywallChain {
+                chain_id: s.deployment.chain_id,
+                broker: s.deployment.ticket_broker,
+                token: s.deployment.work_token,
+                support: s.deployment.stream_support,
+                start_block: s.deployment.start_block,
+                round_length: s.deployment.round_length,
+                scan_from: s.deployment.scan_from(),
+            },
+            streams.clone(),
+            Arc::clone(&metrics),
+        )
+        .await
+        .context("opening the viewers' book")?,
+    );
+    streams.set_gate(paywall.clone());
+    let paywall_routes = peerflow_paywall::http::routes(Arc::clone(&paywall));
+    let paywall_task = tokio::spawn(paywall.run(Duration::from_secs(5)));
     let status = StatusApi {
         streams,
         stats,
@@ -810,13 +923,15 @@ pub fn broadcaster_app(s: BroadcasterSetup) -> Result<BroadcasterApp> {
     };
     let router = router
         .merge(network_routes(Arc::new(api)))
-        .merge(status_routes(Arc::new(status)));
+        .merge(status_routes(Arc::new(status)))
+        .merge(paywall_routes);
     Ok(BroadcasterApp {
         router,
         reputation,
         claim_filer,
         ledger,
         win_watch,
+        paywall: paywall_task,
     })
 }
 
@@ -908,7 +1023,9 @@ pub async fn broadcaster(opts: &BroadcasterOpts, config: Option<&Path>) -> Resul
         max_ended_streams: b
             .max_ended_streams
             .unwrap_or(peerflow_broadcaster::DEFAULT_MAX_ENDED_STREAMS),
-    })?;
+        viewers: b.viewer_terms()?,
+    })
+    .await?;
     let admin_url = crate::broadcaster_keys::publish_admin_url(&data_dir, bound)?;
     let push = if require_stream_keys {
         "live/<key>/<stream>/<seq>.ts"
@@ -926,5 +1043,6 @@ pub async fn broadcaster(opts: &BroadcasterOpts, config: Option<&Path>) -> Resul
         .await?;
     keeper.abort();
     app.win_watch.abort();
+    app.paywall.abort();
     Ok(())
 }

@@ -10,6 +10,7 @@ mod dishonest_orchestrator;
 mod lease;
 mod network;
 mod operator_cli;
+mod paid_viewing;
 mod private_streams;
 mod processes;
 mod recipes;

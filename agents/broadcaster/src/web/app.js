@@ -1,7 +1,8 @@
 // The broadcaster page: polls /v1/status every REFRESH_MS, keeps one card per stream (its
 // <video> played by hls.js survives refreshes) and writes every number into the element with
 // its data-field attribute; data-value holds the exact value (wei as a decimal string, ms as a
-// number), the text its human form. document.body.dataset.ready counts successful renders.
+// number), the text its human form. document.body.dataset.ready counts successful renders. The
+// Viewers section polls /v1/watch/status the same way, and stays hidden when it 404s (no paywall).
 'use strict';
 
 const REFRESH_MS = 2000;
@@ -145,6 +146,78 @@ function renderStream(stream) {
   put(roots, 'expected-value', ...tokens(m.expectedValue));
 }
 
+// Wei as tokens of 18 decimals, e.g. "1.5 tokens".
+function formatWei(wei) {
+  const v = BigInt(wei);
+  const unit = 10n ** 18n;
+  const frac = (v % unit).toString().padStart(18, '0').replace(/0+$/, '');
+  return `${v / unit}${frac ? `.${frac}` : ''} tokens`;
+}
+
+const wei = (w) => (w === null || w === undefined ? [null, null] : [w, formatWei(w)]);
+const seconds = (ms) => [ms / 1000, `${(ms / 1000).toFixed(1)} s`];
+
+function renderViewers(status) {
+  const section = document.getElementById('viewers');
+  const roots = [section];
+  const t = status.totals;
+  put(roots, 'viewers', t.viewers);
+  put(roots, 'paid-seconds', ...seconds(t.paidMs));
+  put(roots, 'tickets-received', t.ticketsReceived);
+  put(roots, 'viewer-tickets-won', t.ticketsWon);
+  put(roots, 'tickets-redeemed', t.ticketsRedeemed);
+  put(roots, 'received-wei', ...wei(t.receivedWei));
+  put(roots, 'redeemed-wei', ...wei(t.redeemedWei));
+  list(section.querySelector('.sessions'), status.viewers, (li, v) => {
+    li.dataset.viewer = v.session;
+    li.innerHTML = `<code data-field="viewer-funder"></code> on <span data-field="viewer-stream"></span>:
+      <span data-field="viewer-paid-seconds"></span> paid, <span data-field="viewer-tickets"></span> tickets,
+      <span data-field="viewer-state"></span>`;
+    put([li], 'viewer-funder', v.funder);
+    put([li], 'viewer-stream', v.stream);
+    put([li], 'viewer-paid-seconds', ...seconds(v.paidMs));
+    put([li], 'viewer-tickets', v.ticketsAccepted);
+    put([li], 'viewer-state', v.state, v.subscriber ? `${v.state}, subscriber` : v.state);
+  });
+  put(roots, 'tips-count', status.tips.length, `${status.tips.length} tips`);
+  put(roots, 'tips-wei', ...wei(status.tipsWei));
+  list(section.querySelector('.tips'), status.tips, (li, tip) => {
+    li.dataset.tip = tip.tx;
+    li.innerHTML = '<span data-field="tip-amount"></span> from <code data-field="tip-from"></code>: <q data-field="tip-message"></q>';
+    put([li], 'tip-amount', ...wei(tip.amount));
+    put([li], 'tip-from', tip.from);
+    put([li], 'tip-message', tip.message); // textContent: a viewer's message is never markup
+  });
+  put(roots, 'subscribers', status.subscribers.length);
+  put(roots, 'subscriptions-wei', ...wei(status.subscriptionsWei));
+  list(section.querySelector('.subscribers'), status.subscribers, (li, s) => {
+    li.dataset.subscriber = s.subscriber;
+    li.innerHTML = '<code data-field="subscriber"></code> until <span data-field="subscriber-until"></span>, paid <span data-field="subscriber-paid"></span>';
+    put([li], 'subscriber', s.subscriber);
+    put([li], 'subscriber-until', s.until, new Date(s.until * 1000).toLocaleString());
+    put([li], 'subscriber-paid', ...wei(s.paid));
+  });
+  section.hidden = false;
+}
+
+async function refreshViewers() {
+  const section = document.getElementById('viewers');
+  try {
+    const reply = await fetch('/v1/watch/status', { cache: 'no-store' });
+    if (reply.status === 404) {
+      section.hidden = true; // no paywall on this broadcaster: nothing to show, nothing to poll
+      return;
+    }
+    const body = await reply.json();
+    if (!reply.ok) throw new Error(body.error ? `${body.error.code}: ${body.error.message}` : reply.statusText);
+    renderViewers(body);
+    showError([section], 'viewers-error', null);
+  } catch (e) {
+    showError([section], 'viewers-error', `viewers unavailable: ${e.message}`);
+  }
+  setTimeout(refreshViewers, REFRESH_MS);
+}
+
 async function refresh() {
   try {
     const reply = await fetch('/v1/status', { cache: 'no-store' });
@@ -164,3 +237,4 @@ async function refresh() {
 }
 
 refresh();
+refreshViewers();

@@ -7,6 +7,7 @@
 pub mod deposit;
 pub mod operator;
 pub mod stake;
+pub mod support;
 
 use std::path::PathBuf;
 

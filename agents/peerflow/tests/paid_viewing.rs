@@ -1,0 +1,476 @@
+//! Viewers pay streamers, end to end on a devnet (anvil mining a block a second, loopback): a
+//! stream key with a price per minute, a live stream pushed with it in real time, and viewers
+//! paying the broadcaster with tickets signed by a hot key their grant authorized.
+//!
+//! - `peerflow watch` pays as it plays; what it wrote plays through ffprobe.
+//! - A viewer that stops paying is refused (402 `payment_due`) once it is a credit behind.
+//! - A viewer with no deposit gets no session and no segment.
+//! - Every viewer ticket wins (winProb 1): the broadcaster is paid from the viewers' deposits
+//!   exactly the tickets' face value, a ticket per 4 s of video it served.
+//! - `peerflow support tip|price|subscribe` move exactly their amounts, the tip's message reaches
+//!   the streamer's status, and a subscriber without a deposit watches without tickets.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use alloy::eips::BlockId;
+use alloy::primitives::{Address, U256};
+use alloy::providers::ext::AnvilApi;
+use peerflow::devnet::{Devnet, DevnetOptions, start};
+use peerflow::roles::ViewerTerms;
+use peerflow_chain::bindings::ticket_broker::TicketBroker;
+use peerflow_chain::bindings::work_token::WorkToken;
+use peerflow_media::testsrc;
+use peerflow_paywall::viewer::Viewer;
+use serde_json::Value;
+
+const STREAM: &str = "paid";
+const SEGMENTS: usize = 24;
+/// 0.6 tokens a minute: 0.04 a ticket of 4 s.
+const PRICE_PER_MINUTE: &str = "0.6";
+const TICKET_WEI: u128 = 40_000_000_000_000_000;
+
+/// Dev accounts free on a devnet with one orchestrator and no providers.
+const WATCHER: usize = 3;
+const QUITTER: usize = 4;
+const PENNILESS: usize = 5;
+
+fn bin() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_peerflow"));
+    cmd.env("RUST_LOG", "warn");
+    cmd
+}
+
+fn run_ok(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn key_file(net: &Devnet, dir: &Path, index: usize) -> PathBuf {
+    let path = dir.join(format!("account{index}.key"));
+    std::fs::write(
+        &path,
+        alloy::primitives::hex::encode(net.chain.secret_key(index)),
+    )
+    .unwrap();
+    path
+}
+
+/// `--rpc-url … --deployment … --key-file …` for a wallet command as `index`.
+fn chain_args(net: &Devnet, dir: &Path, index: usize) -> Vec<String> {
+    vec![
+        "--rpc-url".into(),
+        net.chain.endpoint(),
+        "--deployment".into(),
+        dir.join("deployment.json").display().to_string(),
+        "--key-file".into(),
+        key_file(net, dir, index).display().to_string(),
+    ]
+}
+
+async fn get_json(url: &str) -> (u16, Value) {
+    let r = reqwest::get(url).await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn token_balance(net: &Devnet, who: Address, block: Option<u64>) -> U256 {
+    let token = WorkToken::new(net.deployment.work_token, &net.deployer);
+    let call = token.balanceOf(who);
+    match block {
+        Some(b) => call.block(BlockId::number(b)).call().await.unwrap(),
+        None => call.call().await.unwrap(),
+    }
+}
+
+async fn deposit_of(net: &Devnet, who: Address) -> U256 {
+    TicketBroker::new(net.deployment.ticket_broker, &net.deployer)
+        .getSenderInfo(who)
+        .call()
+        .await
+        .unwrap()
+        .deposit
+}
+
+/// Pushes the segments with `key` at the pace they play.
+fn push_live(net: &Devnet, key: String, segments: Vec<PathBuf>) -> tokio::task::JoinHandle<()> {
+    let (url, started) = (net.broadcaster_url.clone(), Instant::now());
+    tokio::spawn(async move {
+        let http = reqwest::Client::new();
+        for (seq, path) in segments.iter().enumerate() {
+            tokio::time::sleep_until((started + Duration::from_secs(2 * seq as u64)).into()).await;
+            let reply = http
+                .put(format!("{url}/live/{key}/{STREAM}/{seq}.ts"))
+                .body(std::fs::read(path).unwrap())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                reply.status(),
+                200,
+                "segment {seq}: {}",
+                reply.text().await.unwrap()
+            );
+        }
+    })
+}
+
+async fn wait_for_published(net: &Devnet, segments: u64) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, body) =
+            get_json(&format!("{}/v1/streams/{STREAM}", net.broadcaster_url)).await;
+        if status == 200 && body["segmentsOut"].as_u64() >= Some(segments) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{segments} segments never published: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// The newest segment URL of the stream's first rendition.
+async fn newest_segment(net: &Devnet) -> String {
+    let base = &net.broadcaster_url;
+    let name = &net.ladder[0].name;
+    let text = reqwest::get(format!("{base}/live/{STREAM}/{name}.m3u8"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let last = text
+        .lines()
+        .rfind(|l| !l.starts_with('#') && !l.is_empty())
+        .unwrap();
+    format!("{base}/live/{STREAM}/{last}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn viewers_pay_for_what_they_watch_tip_and_subscribe() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = DevnetOptions::new(dir.path());
+    options.orchestrators = 1;
+    options.providers = 0;
+    options.jurors = false;
+    options.viewers = ViewerTerms {
+        win_prob: U256::MAX,
+        ..ViewerTerms::default()
+    };
+    let net = start(&options).await.unwrap();
+    let base = net.broadcaster_url.clone();
+    let data = dir.path();
+    let token = WorkToken::new(net.deployment.work_token, &net.deployer);
+    for i in [WATCHER, QUITTER, PENNILESS] {
+        token
+            .transfer(net.chain.address(i), U256::from(50u128 * 10u128.pow(18)))
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+    }
+    for i in [WATCHER, QUITTER] {
+        run_ok(
+            bin()
+                .args(["deposit", "fund", "--deposit", "5"])
+                .args(chain_args(&net, data, i)),
+        );
+    }
+
+    // The streamer's key charges 0.6 tokens a minute.
+    let key = run_ok(bin().args([
+        "broadcaster",
+        "keys",
+        "create",
+        "--data-dir",
+        &data.join("broadcaster").display().to_string(),
+        "--label",
+        "paid",
+        "--price-per-minute",
+        PRICE_PER_MINUTE,
+    ]));
+    let key = key.trim().to_owned();
+    let segments =
+        testsrc::generate_segments(&data.join("src"), SEGMENTS, 2, 320, 180, 30).unwrap();
+    let pusher = push_live(&net, key, segments);
+    wait_for_published(&net, 2).await;
+
+    // The offer: price, ticket size, face value (winProb 1: face = price of 4 s).
+    let (status, offer) = get_json(&format!("{base}/v1/watch/{STREAM}/offer")).await;
+    assert_eq!(status, 200, "{offer}");
+    assert_eq!(offer["paid"], true);
+    assert_eq!(offer["faceValue"], TICKET_WEI.to_string());
+    assert_eq!(
+        offer["recipient"]
+            .as_str()
+            .unwrap()
+            .parse::<Address>()
+            .unwrap(),
+        net.broadcaster
+    );
+
+    // Nobody gets a paid segment without a session.
+    let url = newest_segment(&net).await;
+    let refused = reqwest::get(&url).await.unwrap();
+    assert_eq!(refused.status(), 402);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "payment_required", "{body}");
+
+    // A viewer with no deposit gets no session, so no segment.
+    let penniless = Viewer::connect(&base, STREAM, net.chain.secret_key(PENNILESS), None).await;
+    let err = penniless.err().expect("no deposit, no session");
+    assert_eq!(err.code(), Some("insufficient_deposit"), "{err}");
+
+    // `peerflow watch` pays as it plays, for 14 s of video.
+    let out = data.join("watched.ts");
+    let watcher_deposit = deposit_of(&net, net.chain.address(WATCHER)).await;
+    let watch = {
+        let mut cmd = bin();
+        cmd.args(["watch", &format!("{base}/watch/{STREAM}"), "--out"])
+            .arg(&out)
+            .args([
+                "--duration",
+                "14",
+                "--max-price-per-minute",
+                "1",
+                "--key-file",
+            ])
+            .arg(key_file(&net, data, WATCHER));
+        tokio::task::spawn_blocking(move || cmd.output().unwrap())
+    };
+
+    // Meanwhile a viewer pays for 8 s, then stops: it is refused once a credit behind.
+    let mut quitter = Viewer::connect(&base, STREAM, net.chain.secret_key(QUITTER), None)
+        .await
+        .unwrap();
+    let mut got_ms = 0u64;
+    let mut last = String::new();
+    let refusal = loop {
+        let url = newest_segment(&net).await;
+        if url == last {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            continue;
+        }
+        if quitter.tickets_paid < 2 {
+            quitter.get(&url).await.unwrap();
+            quitter.refresh().await.unwrap();
+            quitter.pay_due().await.unwrap();
+        } else {
+            // No more payments: fetch with the session until refused.
+            let r = reqwest::Client::new()
+                .get(&url)
+                .header("x-peerflow-viewer", &quitter.session().unwrap().session)
+                .send()
+                .await
+                .unwrap();
+            if r.status() == 402 {
+                break r.json::<Value>().await.unwrap();
+            }
+            assert_eq!(r.status(), 200);
+        }
+        got_ms += 2000;
+        last = url;
+        assert!(got_ms <= 60_000, "never cut off");
+    };
+    assert_eq!(refusal["error"]["code"], "payment_due", "{refusal}");
+    let view = quitter.refresh().await.unwrap().unwrap().clone();
+    assert_eq!(view.tickets_accepted, 2);
+    assert_eq!(view.paid_ms, 8_000);
+    assert!(
+        view.consumed_ms <= view.paid_ms + view.credit_ms
+            && view.consumed_ms + 2_000 > view.paid_ms + view.credit_ms,
+        "cut off as soon as the credit ran out: {view:?}"
+    );
+    assert_eq!(serde_json::to_value(view.state).unwrap(), "cut_off");
+
+    let watched = watch.await.unwrap();
+    assert!(
+        watched.status.success(),
+        "watch failed: {}",
+        String::from_utf8_lossy(&watched.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&watched.stderr).into_owned();
+    let probe = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let seconds: f64 = String::from_utf8_lossy(&probe.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0.0);
+    assert!(
+        seconds >= 13.0,
+        "ffprobe reads {seconds} s of {}: {stderr}",
+        out.display()
+    );
+    pusher.await.unwrap();
+
+    // Every ticket wins: once the parameters expire, the broadcaster redeems them all, paid from
+    // each viewer's deposit exactly the tickets' face value.
+    net.deployer.anvil_mine(Some(25), None).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        let (_, s) = get_json(&format!("{base}/v1/watch/status")).await;
+        if s["totals"]["ticketsRedeemed"] == s["totals"]["ticketsReceived"]
+            && s["totals"]["ticketsWon"] == s["totals"]["ticketsReceived"]
+        {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let book = peerflow_orchestrator::PaymentStore::open(
+                &data.join("broadcaster/viewers/viewers.sqlite"),
+            )
+            .unwrap();
+            use peerflow_orchestrator::WinningTicketStatus::*;
+            let pending: Vec<_> = [Pending, Submitted, Failed]
+                .into_iter()
+                .flat_map(|s| book.winning_tickets(s).unwrap())
+                .map(|t| (t.status, t.attempts, t.last_error))
+                .collect();
+            panic!("viewer tickets never redeemed: {s}\npending: {pending:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let viewers = status["viewers"].as_array().unwrap();
+    let row = |who: usize| {
+        viewers
+            .iter()
+            .find(|v| {
+                v["funder"].as_str().unwrap().parse::<Address>().unwrap() == net.chain.address(who)
+            })
+            .unwrap_or_else(|| panic!("no viewer {who} in {status}"))
+    };
+    let watcher_tickets = row(WATCHER)["ticketsAccepted"].as_u64().unwrap();
+    let watcher_ms = row(WATCHER)["consumedMs"].as_u64().unwrap();
+    assert!(
+        watcher_tickets * 4_000 <= watcher_ms && watcher_ms < watcher_tickets * 4_000 + 4_000,
+        "the watcher paid for what it got, to the ticket: {status}"
+    );
+    assert!(
+        stderr.contains(&format!("paid {watcher_tickets} tickets")),
+        "{stderr}"
+    );
+    assert_eq!(
+        watcher_deposit - deposit_of(&net, net.chain.address(WATCHER)).await,
+        U256::from(TICKET_WEI) * U256::from(watcher_tickets),
+        "the watcher's deposit paid exactly its tickets"
+    );
+    assert_eq!(
+        status["totals"]["redeemedWei"],
+        (TICKET_WEI * (watcher_tickets as u128 + 2)).to_string(),
+        "{status}"
+    );
+
+    // A tip with a message, from the CLI: exactly the amount moves, and the streamer sees it.
+    let streamer_url = format!("{base}/watch/{STREAM}");
+    let before = token_balance(&net, net.chain.address(WATCHER), None).await;
+    let tipped = run_ok(
+        bin()
+            .args([
+                "support",
+                "tip",
+                &streamer_url,
+                "2",
+                "--message",
+                "great stream",
+            ])
+            .args(chain_args(&net, data, WATCHER)),
+    );
+    assert!(tipped.contains("tipped"), "{tipped}");
+    assert_eq!(
+        before - token_balance(&net, net.chain.address(WATCHER), None).await,
+        U256::from(2u128 * 10u128.pow(18))
+    );
+    // The streamer sets a subscription price; a viewer with no deposit subscribes and watches.
+    run_ok(
+        bin()
+            .args(["support", "price", "3"])
+            .args(chain_args(&net, data, 9)),
+    );
+    let streamer_before = token_balance(&net, net.broadcaster, None).await;
+    let penniless_before = token_balance(&net, net.chain.address(PENNILESS), None).await;
+    run_ok(
+        bin()
+            .args(["support", "subscribe", &streamer_url, "--periods", "2"])
+            .args(chain_args(&net, data, PENNILESS)),
+    );
+    let six = U256::from(6u128 * 10u128.pow(18));
+    assert_eq!(
+        penniless_before - token_balance(&net, net.chain.address(PENNILESS), None).await,
+        six
+    );
+    assert_eq!(
+        token_balance(&net, net.broadcaster, None).await - streamer_before,
+        six
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        let (_, s) = get_json(&format!("{base}/v1/watch/status")).await;
+        if s["tips"].as_array().is_some_and(|t| !t.is_empty())
+            && s["subscribers"].as_array().is_some_and(|t| !t.is_empty())
+        {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "tips and subscribers never shown: {s}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert_eq!(status["tips"][0]["message"], "great stream");
+    assert_eq!(
+        status["tips"][0]["amount"],
+        (2u128 * 10u128.pow(18)).to_string()
+    );
+    assert_eq!(status["tipsWei"], (2u128 * 10u128.pow(18)).to_string());
+    assert_eq!(status["subscriptionsWei"], six.to_string());
+
+    // The subscriber opens a session without a deposit; its segments need no ticket.
+    let mut subscriber = Viewer::connect(&base, STREAM, net.chain.secret_key(PENNILESS), None)
+        .await
+        .unwrap();
+    let view = subscriber.session().unwrap().clone();
+    assert!(view.subscriber && view.ticket.is_none(), "{view:?}");
+    // The stream ended; its recording is still served, and still paid.
+    let ended = format!(
+        "{base}/live/{STREAM}/{}/{}.ts",
+        net.ladder[0].name,
+        SEGMENTS - 1
+    );
+    subscriber.get(&ended).await.unwrap();
+
+    let metrics = reqwest::get(format!("{base}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for name in [
+        "peerflow_broadcaster_viewer_tickets_total",
+        "peerflow_broadcaster_viewer_segments_total",
+        "peerflow_broadcaster_viewer_refusals_total{code=\"payment_due\"}",
+        "peerflow_broadcaster_tips_wei",
+        "peerflow_broadcaster_subscribers",
+    ] {
+        assert!(metrics.contains(name), "no {name} in /metrics");
+    }
+}
