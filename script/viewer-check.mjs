@@ -307,16 +307,17 @@ async function watch(browser, opts, index) {
       ...at(opts.stopPaying, () => window.peerflowWatch.stopPaying()),
       ...at(opts.resumePaying, () => window.peerflowWatch.resumePaying()),
     ];
-    const actions = [];
+    // One wallet transaction at a time, as a person would: the tips, then the subscriptions.
+    let actions = Promise.resolve();
     for (const t of opts.tips.filter((t) => t.index === index)) {
-      actions.push(support(page, 'tip', async () => {
+      actions = actions.then(() => support(page, 'tip', async () => {
         await page.fill('#tip-amount', formatTokens(t.wei));
         await page.fill('#tip-message', t.message);
-      }, '#tip-send', opts.timeout).then((r) => { report.tip = r; }));
+      }, '#tip-send', opts.timeout)).then((r) => { report.tip = r; });
     }
     for (const s of opts.subscribes.filter((s) => s.index === index)) {
-      actions.push(support(page, 'subscribe', () => page.fill('#subscribe-periods', String(s.periods)), '#subscribe', opts.timeout)
-        .then((r) => { report.subscribe = r; }));
+      actions = actions.then(() => support(page, 'subscribe', () => page.fill('#subscribe-periods', String(s.periods)), '#subscribe', opts.timeout))
+        .then((r) => { report.subscribe = r; });
     }
     while (Date.now() - start < opts.watchMs) {
       const time = await page.evaluate(() => { const v = document.querySelector('video'); return v ? v.currentTime : null; });
@@ -324,7 +325,7 @@ async function watch(browser, opts, index) {
       await sleep(Math.min(SAMPLE_MS, Math.max(0, opts.watchMs - (Date.now() - start))));
     }
     timers.forEach(clearTimeout);
-    await Promise.all(actions);
+    await actions;
     Object.assign(report, summarize(report.samples));
     report.state = await pageState(page);
   } finally {

@@ -474,3 +474,218 @@ async fn viewers_pay_for_what_they_watch_tip_and_subscribe() {
         assert!(metrics.contains(name), "no {name} in /metrics");
     }
 }
+
+/// Runs `script/viewer-check.mjs` with `args`; its JSON report.
+async fn viewer_check(args: &[String]) -> Value {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out = tokio::process::Command::new("node")
+        .arg(root.join("script/viewer-check.mjs"))
+        .args(args)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "viewer-check {args:?} failed ({}):\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("viewer-check output {e}: {stdout}"))
+}
+
+/// Two paying viewers and one with no deposit watch the stream's page in headless Chromium, each
+/// with an injected EIP-1193 test wallet (no extension store is reachable here): the wallet signs
+/// the grant (`eth_signTypedData_v4`, by `cast`) and sends the tip and subscription transactions;
+/// the page signs the tickets with its hot key. One viewer stops paying and is cut off within the
+/// credit while the other plays on; the one with no deposit never plays. Every ticket wins, so the
+/// broadcaster's token balance rises by exactly the tickets redeemed, the tip and the subscription.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn paying_viewers_play_in_the_browser_and_a_quitter_is_cut_off() {
+    crate::web::require_browser();
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = DevnetOptions::new(dir.path());
+    options.orchestrators = 1;
+    options.providers = 0;
+    options.jurors = false;
+    options.viewers = ViewerTerms {
+        win_prob: U256::MAX,
+        ..ViewerTerms::default()
+    };
+    let net = start(&options).await.unwrap();
+    let base = net.broadcaster_url.clone();
+    let data = dir.path();
+    let token = WorkToken::new(net.deployment.work_token, &net.deployer);
+    for i in [WATCHER, QUITTER, PENNILESS] {
+        token
+            .transfer(net.chain.address(i), U256::from(50u128 * 10u128.pow(18)))
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+    }
+    for i in [WATCHER, QUITTER] {
+        run_ok(
+            bin()
+                .args(["deposit", "fund", "--deposit", "5"])
+                .args(chain_args(&net, data, i)),
+        );
+    }
+    run_ok(
+        bin()
+            .args(["support", "price", "3"])
+            .args(chain_args(&net, data, 9)),
+    );
+    let key = run_ok(bin().args([
+        "broadcaster",
+        "keys",
+        "create",
+        "--data-dir",
+        &data.join("broadcaster").display().to_string(),
+        "--price-per-minute",
+        PRICE_PER_MINUTE,
+    ]));
+    let segments =
+        testsrc::generate_segments(&data.join("src"), SEGMENTS, 2, 320, 180, 30).unwrap();
+    let pusher = push_live(&net, key.trim().to_owned(), segments);
+    wait_for_published(&net, 2).await;
+
+    let deposits = [
+        deposit_of(&net, net.chain.address(WATCHER)).await,
+        deposit_of(&net, net.chain.address(QUITTER)).await,
+    ];
+    let watcher_tokens = token_balance(&net, net.chain.address(WATCHER), None).await;
+    let streamer_tokens = token_balance(&net, net.broadcaster, None).await;
+    let hex = |i: usize| alloy::primitives::hex::encode(net.chain.secret_key(i));
+    let report = viewer_check(&[
+        "--url".into(),
+        format!("{base}/watch/{STREAM}"),
+        "--rpc".into(),
+        net.chain.endpoint(),
+        "--viewer".into(),
+        hex(WATCHER),
+        "--viewer".into(),
+        hex(QUITTER),
+        "--viewer".into(),
+        hex(PENNILESS),
+        "--watch-ms".into(),
+        "24000".into(),
+        "--stop-paying".into(),
+        "1:6000".into(),
+        "--tip".into(),
+        "0:1000000000000000000:thanks from the page".into(),
+        "--subscribe".into(),
+        "0:1".into(),
+    ])
+    .await;
+    let viewers = report["viewers"].as_array().unwrap();
+    let (watcher, quitter, penniless) = (&viewers[0], &viewers[1], &viewers[2]);
+
+    // The payer played on; the quitter stopped paying and was cut off within the credit.
+    assert!(
+        watcher["playedSeconds"].as_f64().unwrap() >= 14.0,
+        "{watcher}"
+    );
+    assert_eq!(watcher["stalledSince"], Value::Null, "{watcher}");
+    assert_eq!(watcher["state"]["cutOff"], false, "{watcher}");
+    assert_eq!(watcher["tip"]["status"], "success", "{watcher}");
+    assert_eq!(watcher["subscribe"]["status"], "success", "{watcher}");
+    assert_eq!(quitter["state"]["last402Code"], "payment_due", "{quitter}");
+    assert!(quitter["stalledSince"].is_number(), "{quitter}");
+    let q_paid = quitter["state"]["paidMs"].as_u64().unwrap();
+    let q_got = quitter["state"]["consumedMs"].as_u64().unwrap();
+    assert!(
+        q_got <= q_paid + 10_000,
+        "cut off within the credit: {quitter}"
+    );
+    assert!(
+        quitter["playedSeconds"].as_f64().unwrap() < watcher["playedSeconds"].as_f64().unwrap(),
+        "{quitter}"
+    );
+    // No deposit: no session, no segment.
+    assert_eq!(penniless["state"]["session"], Value::Null, "{penniless}");
+    assert_eq!(
+        penniless["playedSeconds"].as_f64(),
+        Some(0.0),
+        "{penniless}"
+    );
+    assert!(
+        penniless.to_string().contains("insufficient_deposit"),
+        "{penniless}"
+    );
+
+    pusher.await.unwrap();
+    net.deployer.anvil_mine(Some(25), None).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        let (_, s) = get_json(&format!("{base}/v1/watch/status")).await;
+        let t = &s["totals"];
+        if t["ticketsRedeemed"] == t["ticketsReceived"]
+            && t["ticketsWon"] == t["ticketsReceived"]
+            && s["tips"].as_array().is_some_and(|a| !a.is_empty())
+        {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "viewer tickets never redeemed: {s}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let rows = status["viewers"].as_array().unwrap();
+    let mut redeemed = U256::ZERO;
+    for (k, (who, seen)) in [(WATCHER, watcher), (QUITTER, quitter)]
+        .into_iter()
+        .enumerate()
+    {
+        let row = rows
+            .iter()
+            .find(|v| {
+                v["funder"].as_str().unwrap().parse::<Address>().unwrap() == net.chain.address(who)
+            })
+            .unwrap();
+        let tickets = row["ticketsAccepted"].as_u64().unwrap();
+        assert!(tickets >= 1, "{row}");
+        assert_eq!(
+            seen["state"]["ticketsSigned"].as_u64(),
+            Some(tickets),
+            "{seen} {row}"
+        );
+        let paid = U256::from(TICKET_WEI) * U256::from(tickets);
+        assert_eq!(
+            deposits[k] - deposit_of(&net, net.chain.address(who)).await,
+            paid,
+            "{row}"
+        );
+        assert!(
+            row["paidMs"].as_u64() <= row["consumedMs"].as_u64(),
+            "never paid ahead: {row}"
+        );
+        redeemed += paid;
+    }
+    assert_eq!(
+        status["totals"]["redeemedWei"],
+        redeemed.to_string(),
+        "{status}"
+    );
+    assert_eq!(
+        status["tips"][0]["message"], "thanks from the page",
+        "{status}"
+    );
+    let (tip, sub) = (
+        U256::from(10u128.pow(18)),
+        U256::from(3u128 * 10u128.pow(18)),
+    );
+    assert_eq!(
+        watcher_tokens - token_balance(&net, net.chain.address(WATCHER), None).await,
+        tip + sub,
+        "the tip and the subscription cost exactly their amounts"
+    );
+    assert_eq!(
+        token_balance(&net, net.broadcaster, None).await - streamer_tokens,
+        redeemed + tip + sub,
+        "the streamer got the redeemed tickets, the tip and the subscription"
+    );
+}

@@ -33,7 +33,7 @@ fn repo_root() -> PathBuf {
 }
 
 /// Fails (never skips) when the browser or the harness's packages are missing.
-fn require_browser() {
+pub(crate) fn require_browser() {
     let root = repo_root();
     let missing: Vec<&str> = [
         (
