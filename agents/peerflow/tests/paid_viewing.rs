@@ -688,4 +688,39 @@ async fn paying_viewers_play_in_the_browser_and_a_quitter_is_cut_off() {
         redeemed + tip + sub,
         "the streamer got the redeemed tickets, the tip and the subscription"
     );
+
+    // The streamer's page shows the same: viewers, tickets, the tip and its message, the subscriber.
+    let page = crate::web::browser_check(
+        &format!("{base}/"),
+        &["--wait-for", "[data-field=tip-message]", "--fields"],
+    )
+    .await;
+    let fields = crate::web::page_fields(&page);
+    let node = &fields[""];
+    let totals = &status["totals"];
+    assert_eq!(
+        node["tickets-received"],
+        as_text(&totals["ticketsReceived"]),
+        "{page}"
+    );
+    assert_eq!(
+        node["tickets-redeemed"],
+        as_text(&totals["ticketsRedeemed"]),
+        "{page}"
+    );
+    assert_eq!(node["tips-count"], "1", "{page}");
+    assert_eq!(node["subscribers"], "1", "{page}");
+    let tx = status["tips"][0]["tx"].as_str().unwrap();
+    assert_eq!(
+        node[&format!("tip-message:{tx}")],
+        "thanks from the page",
+        "{page}"
+    );
+}
+
+fn as_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
 }

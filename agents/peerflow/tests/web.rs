@@ -66,7 +66,7 @@ pub(crate) fn require_browser() {
 }
 
 /// Runs the browser harness on `url` with `args`; its JSON report.
-async fn browser_check(url: &str, args: &[&str]) -> Value {
+pub(crate) async fn browser_check(url: &str, args: &[&str]) -> Value {
     let root = repo_root();
     let mut command = std::process::Command::new("node");
     command
@@ -97,14 +97,15 @@ async fn browser_check(url: &str, args: &[&str]) -> Value {
 
 /// The page's `data-field` values: node-wide ones under `""`, per stream under its id; each
 /// field's `data-value` (exact) by name.
-fn page_fields(report: &Value) -> HashMap<String, HashMap<String, String>> {
+pub(crate) fn page_fields(report: &Value) -> HashMap<String, HashMap<String, String>> {
     let mut out: HashMap<String, HashMap<String, String>> = HashMap::new();
     for f in report["fields"].as_array().expect("fields collected") {
         let data = &f["data"];
         let scope = data["stream"].as_str().unwrap_or_default().to_string();
-        // Per-rendition and per-fault entries are keyed by their name too.
+        // Per-rendition, per-fault, per-viewer, per-tip and per-subscriber entries are keyed by
+        // their name too.
         let mut name = f["field"].as_str().unwrap().to_string();
-        for key in ["rendition", "fault"] {
+        for key in ["rendition", "fault", "viewer", "tip", "subscriber"] {
             if let Some(v) = data[key].as_str() {
                 name = format!("{name}:{v}");
             }
