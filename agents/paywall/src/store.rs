@@ -3,8 +3,10 @@
 //!
 //! What a viewer has paid is never a counter of its own: it is the parameters issued to the
 //! account that the ticket book marked spent (`spent_params`), so a crash between booking a ticket
-//! and crediting it loses nothing. What it got (`consumed_ms`, `charged_through`) changes in one
-//! statement per segment.
+//! and crediting it loses nothing. What it got is the segments charged to it (`viewer_segments`,
+//! one row per sequence number, whatever the rendition) and their total (`consumed_ms`), written in
+//! one transaction per segment: a segment is charged once, and every segment is charged, whether
+//! the viewer fetched it live, behind the live edge or from the recording.
 //!
 //! [`PaymentStore`]: peerflow_orchestrator::PaymentStore
 
@@ -25,7 +27,7 @@ const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS viewer_accounts (
     stream TEXT NOT NULL, funder BLOB NOT NULL, session TEXT NOT NULL UNIQUE,
     signer BLOB NOT NULL, until_round INTEGER NOT NULL, subscribed_until INTEGER NOT NULL,
-    consumed_ms INTEGER NOT NULL DEFAULT 0, charged_through INTEGER NOT NULL DEFAULT -1,
+    consumed_ms INTEGER NOT NULL DEFAULT 0,
     pending BLOB, cut_off INTEGER NOT NULL DEFAULT 0,
     opened_ms INTEGER NOT NULL, last_seen_ms INTEGER NOT NULL,
     PRIMARY KEY (stream, funder));
@@ -33,6 +35,9 @@ CREATE TABLE IF NOT EXISTS viewer_params (
     rand_hash BLOB PRIMARY KEY, stream TEXT NOT NULL, funder BLOB NOT NULL,
     ms INTEGER NOT NULL, value BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS viewer_params_by_account ON viewer_params (stream, funder);
+CREATE TABLE IF NOT EXISTS viewer_segments (
+    stream TEXT NOT NULL, funder BLOB NOT NULL, seq INTEGER NOT NULL,
+    PRIMARY KEY (stream, funder, seq));
 CREATE TABLE IF NOT EXISTS viewer_grants (
     digest BLOB PRIMARY KEY, funder BLOB NOT NULL, at_ms INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS viewer_grants_by_funder ON viewer_grants (funder, at_ms);
@@ -49,8 +54,6 @@ pub struct Account {
     /// Unix seconds (0: not a subscriber).
     pub subscribed_until: u64,
     pub consumed_ms: u64,
-    /// The highest segment sequence number charged; -1 before the first.
-    pub charged_through: i64,
     /// The parameters of the ticket it pays with next.
     pub pending: Option<B256>,
     pub cut_off: bool,
@@ -92,7 +95,7 @@ pub struct ViewerStore {
 }
 
 const ACCOUNT_COLUMNS: &str = "a.stream, a.funder, a.session, a.signer, a.until_round,
-    a.subscribed_until, a.consumed_ms, a.charged_through, a.pending, a.cut_off, a.opened_ms,
+    a.subscribed_until, a.consumed_ms, a.pending, a.cut_off, a.opened_ms,
     a.last_seen_ms,
     (SELECT COUNT(*) FROM viewer_params p JOIN spent_params s ON s.rand_hash = p.rand_hash
      WHERE p.stream = a.stream AND p.funder = a.funder),
@@ -113,7 +116,7 @@ impl ViewerStore {
     fn account_from(&self, row: &rusqlite::Row<'_>) -> Result<Account, StoreError> {
         let stream: String = row.get(0)?;
         let funder = address(row.get::<_, Vec<u8>>(1)?)?;
-        let pending: Option<Vec<u8>> = row.get(8)?;
+        let pending: Option<Vec<u8>> = row.get(7)?;
         let pending = pending
             .map(|b| {
                 (b.len() == 32)
@@ -130,13 +133,12 @@ impl ViewerStore {
             until_round: row.get::<_, i64>(4)? as u64,
             subscribed_until: row.get::<_, i64>(5)? as u64,
             consumed_ms: row.get::<_, i64>(6)? as u64,
-            charged_through: row.get(7)?,
             pending,
-            cut_off: row.get(9)?,
-            opened_ms: row.get::<_, i64>(10)? as u64,
-            last_seen_ms: row.get::<_, i64>(11)? as u64,
-            tickets: row.get::<_, i64>(12)? as u64,
-            paid_ms: row.get::<_, i64>(13)? as u64,
+            cut_off: row.get(8)?,
+            opened_ms: row.get::<_, i64>(9)? as u64,
+            last_seen_ms: row.get::<_, i64>(10)? as u64,
+            tickets: row.get::<_, i64>(11)? as u64,
+            paid_ms: row.get::<_, i64>(12)? as u64,
             received_wei,
         })
     }
@@ -276,9 +278,10 @@ impl ViewerStore {
         Ok(())
     }
 
-    /// Charges segment `seq` (`duration_ms` long) to the session, unless charged already or it
-    /// would put the viewer more than `credit_ms` behind. A subscriber's segments are counted,
-    /// never due. One statement: two renditions of one segment fetched at once charge it once.
+    /// Charges segment `seq` (`duration_ms` long) to the session, unless charged already (another
+    /// rendition, a retry) or it would put the viewer more than `credit_ms` behind. A subscriber's
+    /// segments are recorded, never owed. One transaction: two renditions of one segment fetched at
+    /// once charge it once.
     pub fn charge(
         &self,
         session: &str,
@@ -288,33 +291,44 @@ impl ViewerStore {
         subscriber: bool,
         now_ms: u64,
     ) -> Result<Option<Charge>, StoreError> {
+        let tx = self.conn.unchecked_transaction()?;
         let Some(account) = self.by_session(session)? else {
             return Ok(None);
         };
-        if (seq as i64) <= account.charged_through {
-            self.conn.execute(
-                "UPDATE viewer_accounts SET last_seen_ms = ?2 WHERE session = ?1",
-                params![session, now_ms as i64],
-            )?;
+        let seen = |stmt: &str| {
+            tx.execute(stmt, params![session, now_ms as i64])
+                .map(|_| ())
+        };
+        let charged: bool = tx.query_row(
+            "SELECT COUNT(*) > 0 FROM viewer_segments WHERE stream = ?1 AND funder = ?2 AND seq = ?3",
+            params![account.stream, account.funder.as_slice(), seq as i64],
+            |r| r.get(0),
+        )?;
+        if charged {
+            seen("UPDATE viewer_accounts SET last_seen_ms = ?2 WHERE session = ?1")?;
+            tx.commit()?;
             return Ok(Some(Charge::Served));
         }
-        let owed = account.consumed_ms + duration_ms;
-        if !subscriber && owed > account.paid_ms + credit_ms {
-            self.conn.execute(
-                "UPDATE viewer_accounts SET cut_off = 1, last_seen_ms = ?2 WHERE session = ?1",
-                params![session, now_ms as i64],
-            )?;
+        if !subscriber && account.consumed_ms + duration_ms > account.paid_ms + credit_ms {
+            seen("UPDATE viewer_accounts SET cut_off = 1, last_seen_ms = ?2 WHERE session = ?1")?;
+            tx.commit()?;
             return Ok(Some(Charge::Due {
                 due_ms: account.consumed_ms.saturating_sub(account.paid_ms),
             }));
         }
-        // Guarded by the values read: a concurrent charge of the same segment changes nothing.
-        self.conn.execute(
-            "UPDATE viewer_accounts SET consumed_ms = consumed_ms + ?2, charged_through = ?3,
-                 cut_off = 0, last_seen_ms = ?4
-             WHERE session = ?1 AND charged_through < ?3",
-            params![session, duration_ms as i64, seq as i64, now_ms as i64],
+        tx.execute(
+            "INSERT INTO viewer_segments (stream, funder, seq) VALUES (?1, ?2, ?3)",
+            params![account.stream, account.funder.as_slice(), seq as i64],
         )?;
+        // A subscriber's segments are covered by its subscription: nothing is owed for them, then
+        // or after the subscription ends.
+        let owed = if subscriber { 0 } else { duration_ms };
+        tx.execute(
+            "UPDATE viewer_accounts SET consumed_ms = consumed_ms + ?2, cut_off = 0, last_seen_ms = ?3
+             WHERE session = ?1",
+            params![session, owed as i64, now_ms as i64],
+        )?;
+        tx.commit()?;
         Ok(Some(Charge::Served))
     }
 
@@ -332,4 +346,108 @@ fn address(bytes: Vec<u8>) -> Result<Address, StoreError> {
     (bytes.len() == 20)
         .then(|| Address::from_slice(&bytes))
         .ok_or(StoreError::Corrupt("address"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn book() -> (tempfile::TempDir, ViewerStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("viewers.sqlite");
+        peerflow_orchestrator::PaymentStore::open(&db).unwrap();
+        let store = ViewerStore::open(&db).unwrap();
+        store
+            .open_account(&NewSession {
+                stream: "s",
+                funder: Address::repeat_byte(1),
+                session: "t",
+                signer: Address::repeat_byte(2),
+                until_round: 10,
+                subscribed_until: 0,
+                now_ms: 0,
+            })
+            .unwrap();
+        (dir, store)
+    }
+
+    #[test]
+    fn every_segment_is_charged_once_whatever_its_rendition_or_age() {
+        let (_dir, store) = book();
+        let charge = |seq| {
+            store
+                .charge("t", seq, 2_000, 10_000, false, 1)
+                .unwrap()
+                .unwrap()
+        };
+        assert_eq!(charge(7), Charge::Served);
+        // Another rendition of 7, or a retry: not charged again.
+        assert_eq!(charge(7), Charge::Served);
+        assert_eq!(store.by_session("t").unwrap().unwrap().consumed_ms, 2_000);
+        // Segments behind the one charged (the recording, a seek back) are charged too.
+        for seq in [0, 1, 2, 3] {
+            assert_eq!(charge(seq), Charge::Served);
+        }
+        assert_eq!(store.by_session("t").unwrap().unwrap().consumed_ms, 10_000);
+        // Unpaid, the credit (10 s) is spent: the next new segment is refused, and charges nothing.
+        assert_eq!(charge(4), Charge::Due { due_ms: 10_000 });
+        let account = store.by_session("t").unwrap().unwrap();
+        assert_eq!(account.consumed_ms, 10_000);
+        assert!(account.cut_off);
+        // What was charged still plays.
+        assert_eq!(charge(2), Charge::Served);
+        assert_eq!(
+            store.charge("nosuch", 1, 2_000, 10_000, false, 1).unwrap(),
+            None
+        );
+    }
+
+    #[test]
+    fn a_new_session_of_the_same_viewer_keeps_what_it_owes() {
+        let (_dir, store) = book();
+        for seq in 0..5 {
+            store.charge("t", seq, 2_000, 10_000, false, 1).unwrap();
+        }
+        store
+            .open_account(&NewSession {
+                stream: "s",
+                funder: Address::repeat_byte(1),
+                session: "u",
+                signer: Address::repeat_byte(3),
+                until_round: 10,
+                subscribed_until: 0,
+                now_ms: 2,
+            })
+            .unwrap();
+        assert_eq!(
+            store.by_session("t").unwrap(),
+            None,
+            "the old token is dead"
+        );
+        let account = store.by_session("u").unwrap().unwrap();
+        assert_eq!(account.consumed_ms, 10_000);
+        assert_eq!(
+            store.charge("u", 5, 2_000, 10_000, false, 3).unwrap(),
+            Some(Charge::Due { due_ms: 10_000 })
+        );
+        assert_eq!(
+            store.charge("u", 3, 2_000, 10_000, false, 3).unwrap(),
+            Some(Charge::Served)
+        );
+    }
+
+    #[test]
+    fn a_subscriber_is_never_due() {
+        let (_dir, store) = book();
+        for seq in 0..20 {
+            assert_eq!(
+                store.charge("t", seq, 2_000, 10_000, true, 1).unwrap(),
+                Some(Charge::Served)
+            );
+        }
+        assert_eq!(store.by_session("t").unwrap().unwrap().consumed_ms, 0);
+        // Its subscription over, it owes for what it watches from then on only.
+        assert_eq!(store.charge("t", 20, 2_000, 10_000, false, 1).unwrap(), Some(Charge::Served));
+        assert_eq!(store.by_session("t").unwrap().unwrap().consumed_ms, 2_000);
+    }
 }
