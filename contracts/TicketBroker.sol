@@ -28,10 +28,19 @@ contract TicketBroker is ITicketBroker, EIP712 {
         uint128 fundsAtRoundStart;
     }
 
+    /// @dev Slot 0 is all a redemption by an unbounded key reads; slot 1 only a grant's bounds.
     struct SignerAuth {
         bool authorized;
         // Tickets created in this round or later are rejected (a revocation, or a grant's untilRound); 0: no end.
         uint64 revokedFrom;
+        // The only recipient the key's tickets may pay; 0: any (authorizeSigner). A grant always sets
+        // one, and a cap with it: recipient 0 iff maxSpend 0, so a redemption reads slot 1 only for a
+        // key with a recipient.
+        address recipient;
+        // Face value the key's tickets may take under the grant (0: no cap), and have taken since it
+        // was relayed (spent <= maxSpend).
+        uint128 maxSpend;
+        uint128 spent;
     }
 
     /// @dev A ticket's unpacked fields, kept in memory through one redemption.
@@ -57,8 +66,9 @@ contract TicketBroker is ITicketBroker, EIP712 {
     bytes32 public constant TICKET_TYPEHASH = keccak256(
         "Ticket(address recipient,address sender,address signer,uint256 faceValue,uint256 winProb,uint256 senderNonce,bytes32 recipientRandHash,uint256 creationRound)"
     );
-    bytes32 public constant SIGNER_GRANT_TYPEHASH =
-        keccak256("SignerGrant(address funder,address signer,uint256 untilRound,uint256 nonce,uint256 deadline)");
+    bytes32 public constant SIGNER_GRANT_TYPEHASH = keccak256(
+        "SignerGrant(address funder,address signer,address recipient,uint256 maxSpend,uint256 untilRound,uint256 nonce,uint256 deadline)"
+    );
 
     /* IMMUTABLES */
 
@@ -189,7 +199,10 @@ contract TicketBroker is ITicketBroker, EIP712 {
     /// @inheritdoc ITicketBroker
     function authorizeSigner(address signer) external {
         if (signer == msg.sender || signer == address(0)) revert SignerIsFunder();
-        _signers[msg.sender][signer] = SignerAuth({authorized: true, revokedFrom: 0});
+        SignerAuth storage auth = _signers[msg.sender][signer];
+        // A grant's cap and spent live in slot 1, set iff it has a recipient: only then is it cleared.
+        if (auth.recipient != address(0)) (auth.maxSpend, auth.spent) = (0, 0);
+        (auth.authorized, auth.revokedFrom, auth.recipient) = (true, 0, address(0));
         emit SignerAuthorized(msg.sender, signer);
     }
 
@@ -197,29 +210,62 @@ contract TicketBroker is ITicketBroker, EIP712 {
     function authorizeSignerWithSig(
         address funder,
         address signer,
+        address recipient,
+        uint256 maxSpend,
         uint256 untilRound,
         uint256 deadline,
         bytes calldata signature
     ) external {
         if (block.timestamp > deadline) revert SignerGrantExpired(deadline, block.timestamp);
         if (signer == funder || signer == address(0)) revert SignerIsFunder();
-        uint256 round = currentRound();
-        // untilRound > round keeps this round's tickets valid, as revokeSigner does; the cap keeps
-        // the uint64 cast below exact.
-        if (untilRound <= round || untilRound > type(uint64).max) revert SignerGrantRoundOutOfRange(untilRound, round);
+        if (recipient == address(0)) revert SignerGrantRecipientZero();
+        // Nonzero: a grant is always capped (and maxSpend 0 stores "no cap"); the bound keeps the
+        // uint128 cast below exact.
+        if (maxSpend == 0 || maxSpend > type(uint128).max) revert SignerGrantMaxSpendOutOfRange(maxSpend);
+        {
+            uint256 round = currentRound();
+            // untilRound > round keeps this round's tickets valid, as revokeSigner does; the bound keeps
+            // the uint64 cast below exact.
+            if (untilRound <= round || untilRound > type(uint64).max) {
+                revert SignerGrantRoundOutOfRange(untilRound, round);
+            }
+        }
         uint256 nonce = _signerGrantNonces[funder];
-        bytes32 digest =
-            _hashTypedDataV4(keccak256(abi.encode(SIGNER_GRANT_TYPEHASH, funder, signer, untilRound, nonce, deadline)));
+        bytes32 digest = _signerGrantDigest(funder, signer, recipient, maxSpend, untilRound, nonce, deadline);
         // tryRecover rejects high-s values, v outside {27, 28}, lengths other than 65, and never
         // returns address(0) without an error: funder zero cannot be granted for.
         (address recovered, ECDSA.RecoverError err,) = ECDSA.tryRecoverCalldata(digest, signature);
         if (err != ECDSA.RecoverError.NoError || recovered != funder) revert SignerGrantInvalidSignature();
         _signerGrantNonces[funder] = nonce + 1;
-        // Exactly what the funder signed: it may extend, shorten or renew an earlier authorization.
-        _signers[funder][signer] = SignerAuth({authorized: true, revokedFrom: uint64(untilRound)});
+        // Exactly what the funder signed: it may extend, shorten, renew or rebind an earlier
+        // authorization; the amount spent starts again from 0 (the new cap is the key's budget from now).
+        _signers[funder][signer] = SignerAuth({
+            authorized: true,
+            revokedFrom: uint64(untilRound),
+            recipient: recipient,
+            maxSpend: uint128(maxSpend),
+            spent: 0
+        });
         emit SignerGrantNonceUsed(funder, nonce);
         emit SignerAuthorized(funder, signer);
-        emit SignerAuthorizedUntil(funder, signer, untilRound);
+        emit SignerGrantAuthorized(funder, signer, recipient, maxSpend, untilRound);
+    }
+
+    /// @dev The EIP-712 digest of a SignerGrant under this broker's domain.
+    function _signerGrantDigest(
+        address funder,
+        address signer,
+        address recipient,
+        uint256 maxSpend,
+        uint256 untilRound,
+        uint256 nonce,
+        uint256 deadline
+    ) internal view returns (bytes32) {
+        return _hashTypedDataV4(
+            keccak256(
+                abi.encode(SIGNER_GRANT_TYPEHASH, funder, signer, recipient, maxSpend, untilRound, nonce, deadline)
+            )
+        );
     }
 
     /// @inheritdoc ITicketBroker
@@ -347,8 +393,25 @@ contract TicketBroker is ITicketBroker, EIP712 {
     /// @inheritdoc ITicketBroker
     function isAuthorizedSigner(address funder, address signer, uint256 creationRound) public view returns (bool) {
         if (signer == funder) return true;
-        SignerAuth memory auth = _signers[funder][signer];
-        return auth.authorized && (auth.revokedFrom == 0 || creationRound < auth.revokedFrom);
+        SignerAuth storage auth = _signers[funder][signer];
+        return _roundAuthorized(auth.authorized, auth.revokedFrom, creationRound);
+    }
+
+    /// @inheritdoc ITicketBroker
+    function signerGrant(address funder, address signer)
+        external
+        view
+        returns (address recipient, uint256 maxSpend, uint256 spent, uint256 untilRound, bool authorized)
+    {
+        if (signer == funder) return (address(0), 0, 0, 0, true);
+        SignerAuth storage auth = _signers[funder][signer];
+        return (
+            auth.recipient,
+            auth.maxSpend,
+            auth.spent,
+            auth.revokedFrom,
+            _roundAuthorized(auth.authorized, auth.revokedFrom, currentRound())
+        );
     }
 
     /// @inheritdoc ITicketBroker
@@ -514,22 +577,38 @@ contract TicketBroker is ITicketBroker, EIP712 {
                 return (RedeemStatus.InvalidSignature, 0, 0);
             }
         }
-        if (!isAuthorizedSigner(d.sender, d.signer, creationRound)) return (RedeemStatus.UnauthorizedSigner, 0, 0);
+        // A hot key: the round, and a grant's recipient. What a grant still lets it spend (no cap:
+        // type(uint256).max) is checked below, once the ticket could otherwise be paid. Slot 0 of its
+        // SignerAuth only, unless it has a recipient (a grant, always capped): then slot 1 too.
+        uint256 capLeft = type(uint256).max;
+        if (d.signer != d.sender) {
+            SignerAuth storage auth = _signers[d.sender][d.signer];
+            (bool authorized, uint256 revokedFrom, address bound) = (auth.authorized, auth.revokedFrom, auth.recipient);
+            // The round as isAuthorizedSigner checks it (inlined: every hot-key ticket's path), then
+            // the recipient.
+            if (
+                !authorized || (revokedFrom != 0 && creationRound >= revokedFrom)
+                    || (bound != address(0) && bound != recipient)
+            ) return (RedeemStatus.UnauthorizedSigner, 0, 0);
+            // spent <= maxSpend always: a payment adds at most what is left.
+            if (bound != address(0)) capLeft = auth.maxSpend - auth.spent;
+        }
 
         // Replay protection is per nonce within the window, so redemption order never matters there.
         uint256[NONCE_RING_SLOTS] storage ring = _nonceRing[d.signer][recipient];
-        uint256 tag; // the nonce's word + 1 (0 is an empty slot)
         uint256 index;
-        uint256 bit;
-        // The nonce is a uint56: its word + 1 < 2^50 fits the slot's 64-bit tag, nothing overflows.
-        unchecked {
-            tag = d.nonce / NONCE_WORD_BITS + 1;
-            index = (tag - 1) & (NONCE_RING_SLOTS - 1);
-            // forge-lint: disable-next-line(incorrect-shift)
-            bit = 1 << (d.nonce % NONCE_WORD_BITS);
-        }
-        uint256 slot = ring[index];
+        uint256 slot;
         {
+            uint256 tag; // the nonce's word + 1 (0 is an empty slot)
+            uint256 bit;
+            // The nonce is a uint56: its word + 1 < 2^50 fits the slot's 64-bit tag, nothing overflows.
+            unchecked {
+                tag = d.nonce / NONCE_WORD_BITS + 1;
+                index = (tag - 1) & (NONCE_RING_SLOTS - 1);
+                // forge-lint: disable-next-line(incorrect-shift)
+                bit = 1 << (d.nonce % NONCE_WORD_BITS);
+            }
+            slot = ring[index];
             uint256 stored = slot >> NONCE_WORD_BITS;
             if (stored == tag) {
                 if (slot & bit != 0) return (RedeemStatus.NonceUsed, 0, 0);
@@ -547,6 +626,9 @@ contract TicketBroker is ITicketBroker, EIP712 {
             uint256 withdrawRound = sender.withdrawRound;
             if (withdrawRound != 0 && round >= withdrawRound) return (RedeemStatus.FundsUnlocked, 0, 0);
         }
+        // Past the grant's cap: refused before anything is paid (the funder pays the whole face value,
+        // from deposit and reserve, or nothing: the face value is what the cap counts).
+        if (faceValue > capLeft) return (RedeemStatus.UnauthorizedSigner, 0, 0);
 
         uint256 deposit = sender.deposit;
         uint256 fromReserve;
@@ -560,8 +642,30 @@ contract TicketBroker is ITicketBroker, EIP712 {
         }
         sender.deposit = uint128(deposit - faceValue);
         ring[index] = slot;
+        if (capLeft != type(uint256).max) _spend(d.sender, d.signer, faceValue);
         emit WinningTicketRedeemed(d.sender, recipient, faceValue, d.nonce, fromReserve);
         return (RedeemStatus.Redeemed, faceValue, creationRound);
+    }
+
+    /// @dev Adds `faceValue` (at most what the cap leaves, checked by the caller) to what `signer`'s
+    ///      grant from `funder` has spent.
+    function _spend(address funder, address signer, uint256 faceValue) internal {
+        SignerAuth storage auth = _signers[funder][signer];
+        uint256 spent;
+        // spent + faceValue <= maxSpend < 2^128.
+        unchecked {
+            spent = auth.spent + faceValue;
+        }
+        auth.spent = uint128(spent);
+        emit SignerSpent(funder, signer, spent);
+    }
+
+    function _roundAuthorized(bool authorized, uint256 revokedFrom, uint256 creationRound)
+        internal
+        pure
+        returns (bool)
+    {
+        return authorized && (revokedFrom == 0 || creationRound < revokedFrom);
     }
 
     /// @dev The lottery draw: keccak256(r ‖ s ‖ v ‖ recipientRand), the signature's 65 bytes first.

@@ -115,9 +115,17 @@ interface ITicketBroker {
     ///         (`authorizeSignerWithSig`), by `cancelSignerGrants` or by `revokeSigner`. Grants must now
     ///         carry `nonce + 1`; every grant signed with `nonce` or before is dead.
     event SignerGrantNonceUsed(address indexed funder, uint256 nonce);
-    /// @notice A relayed grant authorized `signer` for `funder`'s tickets created before `untilRound`
-    ///         (with `SignerAuthorized`, which carries no bound).
-    event SignerAuthorizedUntil(address indexed funder, address indexed signer, uint256 untilRound);
+    /// @notice A relayed grant (`authorizeSignerWithSig`, right after its `SignerAuthorized`, which
+    ///         carries no bound) authorized `signer` for `funder`'s tickets to `recipient` only, created
+    ///         before `untilRound`, for at most `maxSpend` of face value redeemed from now on: the
+    ///         amount spent under the key's authorization is reset to 0 (no `SignerSpent` for the reset).
+    event SignerGrantAuthorized(
+        address indexed funder, address indexed signer, address indexed recipient, uint256 maxSpend, uint256 untilRound
+    );
+    /// @notice A ticket `signer` signed for `funder` under a capped grant was paid: `spent` is the face
+    ///         value redeemed under the grant so far, this ticket included (one event per ticket, emitted
+    ///         before its `WinningTicketRedeemed`). `maxSpend - spent` is what the key may still spend.
+    event SignerSpent(address indexed funder, address indexed signer, uint256 spent);
     event WinningTicketRedeemed(
         address indexed sender, address indexed recipient, uint256 faceValue, uint256 senderNonce, uint256 fromReserve
     );
@@ -147,6 +155,11 @@ interface ITicketBroker {
     /// @notice A signer grant's `untilRound` is not after the current round (it would authorize
     ///         nothing) or does not fit 64 bits.
     error SignerGrantRoundOutOfRange(uint256 untilRound, uint256 currentRound);
+    /// @notice A signer grant names no recipient (address zero): a grant always binds one.
+    error SignerGrantRecipientZero();
+    /// @notice A signer grant's `maxSpend` is zero (it would authorize nothing; a grant is always
+    ///         capped) or does not fit 128 bits.
+    error SignerGrantMaxSpendOutOfRange(uint256 maxSpend);
     /// @notice The signature is not the funder's over this grant with its current nonce (wrong key,
     ///         chain, broker, fields or nonce), or not a canonical 65-byte ECDSA signature.
     error SignerGrantInvalidSignature();
@@ -198,37 +211,62 @@ interface ITicketBroker {
 
     /* SIGNERS */
 
-    /// @notice Lets `signer` (a hot key) sign tickets paid from the caller's funds, with no end (it
-    ///         replaces any bound an earlier grant or revocation set). Leaves the caller's signer
+    /// @notice Lets `signer` (a hot key) sign tickets paid from the caller's funds, to any recipient,
+    ///         for any amount, with no end: it replaces every bound an earlier grant or revocation set
+    ///         (the grant's recipient, its cap and the amount spent under it are cleared; `signerGrant`
+    ///         then reads recipient 0, maxSpend 0, spent 0, untilRound 0). It is the funder's own
+    ///         transaction, hence unlimited: use a grant to bound a key. Leaves the caller's signer
     ///         grants untouched: to kill one signed but not relayed, call `cancelSignerGrants`.
     function authorizeSigner(address signer) external;
     /// @notice Stops `signer`: tickets it signs with a creation round after the current one are
     ///         rejected. Works on a key authorized by `authorizeSigner` or by a grant whose
-    ///         `untilRound` is later than the next round (it is shortened to the next round);
+    ///         `untilRound` is later than the next round (it is shortened to the next round; the
+    ///         grant's recipient, cap and spent stay as they are for the current round's tickets);
     ///         reverts `SignerNotAuthorized` when the key's authorization already ends by then. Also
     ///         uses the caller's signer-grant nonce (`SignerGrantNonceUsed`), so that no grant signed
     ///         before the revocation can be relayed after it.
     function revokeSigner(address signer) external;
-    /// @notice Authorizes `signer` for `funder`'s tickets created before `untilRound`, on `funder`'s
-    ///         EIP-712 signature (a wallet's `eth_signTypedData_v4`), relayed by anyone: the funder
-    ///         needs no transaction. Typed data, under this broker's domain ("peerflow TicketBroker",
-    ///         "1", chain id, this broker): `SignerGrant(address funder,address signer,uint256
-    ///         untilRound,uint256 nonce,uint256 deadline)` with `nonce == signerGrantNonce(funder)`.
+    /// @notice Authorizes `signer` for `funder`'s tickets to `recipient` only, created before
+    ///         `untilRound`, for at most `maxSpend` of face value redeemed, on `funder`'s EIP-712
+    ///         signature (a wallet's `eth_signTypedData_v4`), relayed by anyone: the funder needs no
+    ///         transaction. Typed data, under this broker's domain ("peerflow TicketBroker", "1", chain
+    ///         id, this broker): `SignerGrant(address funder,address signer,address recipient,uint256
+    ///         maxSpend,uint256 untilRound,uint256 nonce,uint256 deadline)` with
+    ///         `nonce == signerGrantNonce(funder)`. A hot key living in a web page (leaked, or the page
+    ///         malicious) thus takes at most `maxSpend` under the grant, and pays `recipient` only.
     ///         The grant sets exactly what it says: whatever `signer` had before (nothing, a revoked or
-    ///         expired authorization, an unlimited `authorizeSigner` or a longer or shorter grant),
-    ///         it may now sign tickets with `creationRound < untilRound`, and no others. A relayer
-    ///         can only relay it as signed: front-running a relay changes nothing but who pays gas.
+    ///         expired authorization, an unlimited `authorizeSigner` or another grant, with another
+    ///         recipient, cap or bound), it may now sign tickets with `creationRound < untilRound` to
+    ///         `recipient`, and no others, and the amount spent under it starts again from 0: each
+    ///         relayed grant lets the key spend up to its own `maxSpend` more (the funder's exposure is
+    ///         the sum of the caps of the grants it signed and that were relayed). Tickets the key
+    ///         signed before the grant and redeemed after it count under it. A relayer can only relay
+    ///         it as signed: front-running a relay changes nothing but who pays gas.
+    ///         At redemption (`redeemWinningTicket(s)(For)`), a ticket of `signer` to another recipient
+    ///         is refused with `UnauthorizedSigner` (`TicketUnauthorizedSigner` for one ticket), as is
+    ///         one whose face value would take the amount spent under the grant above `maxSpend`
+    ///         (checked after the replay and unlock checks, before any funds move); a ticket paid adds
+    ///         its face value to the amount spent (`SignerSpent`). The face value is what the funder
+    ///         pays: a ticket is paid in full, from the deposit and, if that is short, the reserve, or
+    ///         not at all. See `signerGrant`.
     ///         Reverts `SignerGrantExpired` after `deadline` (`block.timestamp > deadline`),
-    ///         `SignerIsFunder` for `signer` zero or `funder`, `SignerGrantRoundOutOfRange` unless
-    ///         `currentRound() < untilRound < 2^64`, `SignerGrantInvalidSignature` unless `signature`
-    ///         is `funder`'s 65-byte canonical (low-s, v ∈ {27, 28}) ECDSA signature of the grant with
-    ///         the current nonce (no EIP-1271). Uses the nonce (`SignerGrantNonceUsed`) and emits
-    ///         `SignerAuthorized` and `SignerAuthorizedUntil`.
+    ///         `SignerIsFunder` for `signer` zero or `funder`, `SignerGrantRecipientZero` for
+    ///         `recipient` zero, `SignerGrantMaxSpendOutOfRange` unless `0 < maxSpend < 2^128`,
+    ///         `SignerGrantRoundOutOfRange` unless `currentRound() < untilRound < 2^64`,
+    ///         `SignerGrantInvalidSignature` unless `signature` is `funder`'s 65-byte canonical
+    ///         (low-s, v ∈ {27, 28}) ECDSA signature of the grant with the current nonce (no
+    ///         EIP-1271). Uses the nonce (`SignerGrantNonceUsed`) and emits `SignerAuthorized` and
+    ///         `SignerGrantAuthorized`.
+    /// @param recipient The only recipient the key's tickets may pay (the broadcaster a viewer pays).
+    /// @param maxSpend The most face value the key's tickets may take from the funder under this grant.
+    /// @param untilRound Tickets created in this round or later are refused.
     /// @param deadline Last unix time (inclusive) at which the grant can be relayed.
     /// @param signature r ‖ s ‖ v, 65 bytes.
     function authorizeSignerWithSig(
         address funder,
         address signer,
+        address recipient,
+        uint256 maxSpend,
         uint256 untilRound,
         uint256 deadline,
         bytes calldata signature
@@ -318,8 +356,23 @@ interface ITicketBroker {
         returns (uint64 wordId, uint192 bits);
     /// @notice The nonce `funder`'s next signer grant must carry (see `authorizeSignerWithSig`).
     function signerGrantNonce(address funder) external view returns (uint256);
-    /// @notice True if `signer` may sign for `funder` a ticket created in `creationRound`.
+    /// @notice True if `signer` may sign for `funder` a ticket created in `creationRound` (always for
+    ///         `signer == funder`). The round only: a grant's recipient and spending cap are checked at
+    ///         redemption (see `signerGrant`).
     function isAuthorizedSigner(address funder, address signer, uint256 creationRound) external view returns (bool);
+    /// @notice The bounds of `signer`'s authorization for `funder`: the only recipient its tickets may
+    ///         pay (`recipient`, zero: any), the most face value they may take (`maxSpend`, zero: no
+    ///         cap) and how much they took since the last grant (`spent`; `maxSpend - spent` remains),
+    ///         the creation round from which its tickets are refused (`untilRound`, a grant's or a
+    ///         revocation's; zero: no end), and whether a ticket created in the current round passes
+    ///         the round check (`authorized`, as `isAuthorizedSigner(funder, signer, currentRound())`).
+    ///         A relayed grant sets a recipient and a cap (both nonzero) and spent 0; `authorizeSigner`
+    ///         clears all three. All zero and false for a key never authorized; for `signer == funder`,
+    ///         zeros (no bounds) and true.
+    function signerGrant(address funder, address signer)
+        external
+        view
+        returns (address recipient, uint256 maxSpend, uint256 spent, uint256 untilRound, bool authorized);
     /// @notice The EIP-712 digest of a ticket (bound to this chain and this broker).
     function hashTicket(Ticket calldata ticket) external view returns (bytes32);
     /// @notice The lottery draw: true iff the signature is in canonical form (`v ∈ {27, 28}`,

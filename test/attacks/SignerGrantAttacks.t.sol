@@ -10,8 +10,9 @@ import {IStaking} from "../../contracts/interfaces/IStaking.sol";
 /// @notice Issue 19: attacks on signer grants (authorizeSignerWithSig). Who can call: anyone, with a
 ///         grant in hand. What they know: every relayed grant (calldata and events are public), every
 ///         grant in the mempool, and, for the broadcaster that is paid, the grants the viewer handed it
-///         (relayed or not); a thief may also hold the hot key itself. Each attack is played by the
-///         party that would gain, with the safe outcome asserted.
+///         (relayed or not); a thief may also hold the hot key itself (or the page that holds it is
+///         malicious): then the grant's recipient and cap are what bounds the loss. Each attack is
+///         played by the party that would gain, with the safe outcome asserted.
 contract SignerGrantAttacksTest is BrokerTestBase {
     address internal o;
     address internal relayer; // the broadcaster the viewer pays: it holds the viewer's grants
@@ -27,6 +28,7 @@ contract SignerGrantAttacksTest is BrokerTestBase {
         fundSender(sender, 10 ether, 0);
         relayer = makeAddr("relayer");
         (mallory, malloryKey) = makeAddrAndKey("mallory");
+        grantTo = o;
     }
 
     function _hotTicket(uint256 nonce, uint256 creationRound)
@@ -81,7 +83,7 @@ contract SignerGrantAttacksTest is BrokerTestBase {
         bytes memory forThis = _signGrant(senderKey, g);
         vm.prank(mallory);
         vm.expectRevert(ITicketBroker.SignerGrantInvalidSignature.selector);
-        other.authorizeSignerWithSig(g.funder, g.signer, g.untilRound, g.deadline, forThis);
+        other.authorizeSignerWithSig(g.funder, g.signer, g.recipient, g.maxSpend, g.untilRound, g.deadline, forThis);
         // Nor after a fork: the chain id is read at relay time.
         uint256 snap = vm.snapshotState();
         vm.chainId(block.chainid + 1);
@@ -263,5 +265,125 @@ contract SignerGrantAttacksTest is BrokerTestBase {
         vm.expectRevert(abi.encodeWithSelector(ITicketBroker.SignerNotAuthorized.selector, hot, hot));
         broker.revokeSigner(hot);
         assertFalse(broker.isAuthorizedSigner(sender, hot, 3));
+    }
+    /* A LEAKED KEY OR A MALICIOUS PAGE: THE GRANT'S RECIPIENT AND CAP */
+
+    function _hotTo(address recipient, uint256 faceValue, uint256 nonce)
+        internal
+        view
+        returns (ITicketBroker.SignedTicket memory)
+    {
+        return sign(hotKey, _t(recipient, sender, hot, faceValue, ALWAYS, nonce, RAND, broker.currentRound()), RAND);
+    }
+
+    function _grantTo(address recipient, uint256 maxSpend) internal {
+        Grant memory g = _grant(sender, hot, recipient, maxSpend, 10);
+        _relay(relayer, g, _signGrant(senderKey, g));
+    }
+
+    /// @notice The audit's drain: whoever holds the hot key (a thief, or the page itself) signs a
+    ///         ticket for the whole deposit, winProb max, to an address of its own (never registered:
+    ///         it would be paid directly), to the hot key itself, or to another orchestrator. The key
+    ///         is bound to `o`: every such ticket is refused, single or in a batch, nothing moves and
+    ///         the refused tickets stay refused; `o`'s own tickets still pay.
+    function test_Attack_BoundKeySignsToAnotherRecipient() public {
+        address o2 = newOrchestrator("o2", 10 ether, 0, 0);
+        nextRound(); // round 2: o2 active
+        _grantTo(o, 1 ether);
+        address[3] memory thieves = [mallory, hot, o2];
+        uint256 brokerBalance = token.balanceOf(address(broker));
+        for (uint256 k; k < 3; ++k) {
+            ITicketBroker.SignedTicket memory drain = _hotTo(thieves[k], 10 ether, k);
+            _expectRedeemRevert(thieves[k], drain, ITicketBroker.TicketUnauthorizedSigner.selector);
+            ITicketBroker.SignedTicket[] memory sts = new ITicketBroker.SignedTicket[](2);
+            (sts[0], sts[1]) = (drain, _hotTo(thieves[k], 0.5 ether, k + 10));
+            ITicketBroker.RedeemStatus[] memory statuses = _batch(thieves[k], sts);
+            assertEq(uint256(statuses[0]), uint256(ITicketBroker.RedeemStatus.UnauthorizedSigner));
+            assertEq(uint256(statuses[1]), uint256(ITicketBroker.RedeemStatus.UnauthorizedSigner));
+            assertEq(token.balanceOf(thieves[k]), 0, "the thief got nothing");
+        }
+        assertEq(staking.pendingFees(o2), 0);
+        assertEq(token.balanceOf(address(broker)), brokerBalance, "nothing left the broker");
+        assertEq(broker.getSenderInfo(sender).deposit, 10 ether);
+        (,, uint256 spent,,) = broker.signerGrant(sender, hot);
+        assertEq(spent, 0, "refused tickets spend nothing");
+        _redeem(o, _hotTo(o, 1 ether, 0)); // A's tickets still pay
+        assertEq(staking.pendingFees(o), 1 ether);
+    }
+
+    /// @notice The same drain to the bound recipient itself (the page's own broadcaster, cheating its
+    ///         viewer): the whole-deposit ticket is refused, tickets within the cap pay, and the funder
+    ///         loses at most the cap, however the tickets are split, single or batched.
+    function test_Attack_LeakedKeyTakesAtMostTheCap() public {
+        _grantTo(o, 3 ether);
+        _expectRedeemRevert(o, _hotTo(o, 10 ether, 0), ITicketBroker.TicketUnauthorizedSigner.selector);
+        _redeem(o, _hotTo(o, 2 ether, 1));
+        ITicketBroker.SignedTicket[] memory sts = new ITicketBroker.SignedTicket[](5);
+        for (uint256 i; i < 5; ++i) {
+            sts[i] = _hotTo(o, 0.4 ether, 2 + i);
+        }
+        ITicketBroker.RedeemStatus[] memory statuses = _batch(o, sts);
+        for (uint256 i; i < 5; ++i) {
+            // 2 + 0.4 + 0.4 = 2.8 ether; a third 0.4 would make 3.2
+            assertEq(
+                uint256(statuses[i]),
+                uint256(i < 2 ? ITicketBroker.RedeemStatus.Redeemed : ITicketBroker.RedeemStatus.UnauthorizedSigner)
+            );
+        }
+        _redeem(o, _hotTo(o, 0.2 ether, 7)); // exactly what is left
+        _expectRedeemRevert(o, _hotTo(o, 1, 8), ITicketBroker.TicketUnauthorizedSigner.selector);
+        assertEq(broker.getSenderInfo(sender).deposit, 7 ether, "the funder lost exactly the cap");
+        assertEq(staking.pendingFees(o), 3 ether);
+    }
+
+    /// @notice The broadcaster holds a second grant the viewer signed (the next nonce, e.g. a renewal
+    ///         of the page's budget) and relays it once the first is spent: spent starts again from 0,
+    ///         so the viewer's exposure is the sum of the caps it signed and that were relayed, no
+    ///         more. cancelSignerGrants (or revokeSigner) kills the held one before it is relayed.
+    function test_Attack_HeldSecondGrantIsASecondBudgetOnly() public {
+        _grantTo(o, 2 ether);
+        Grant memory second = _grant(sender, hot, o, 1 ether, 10);
+        bytes memory secondSig = _signGrant(senderKey, second);
+        _redeem(o, _hotTo(o, 2 ether, 0));
+        uint256 snap = vm.snapshotState();
+        _relay(relayer, second, secondSig);
+        _expectRedeemRevert(o, _hotTo(o, 2 ether, 1), ITicketBroker.TicketUnauthorizedSigner.selector);
+        _redeem(o, _hotTo(o, 1 ether, 1));
+        _expectRedeemRevert(o, _hotTo(o, 1, 2), ITicketBroker.TicketUnauthorizedSigner.selector);
+        assertEq(broker.getSenderInfo(sender).deposit, 7 ether, "2 + 1 ether, the two caps");
+        _expectRelayRevert(relayer, second, secondSig, invalidSig); // and only once
+        vm.revertToState(snap);
+        vm.prank(sender);
+        broker.cancelSignerGrants();
+        _expectRelayRevert(relayer, second, secondSig, invalidSig);
+        _expectRedeemRevert(o, _hotTo(o, 1, 1), ITicketBroker.TicketUnauthorizedSigner.selector);
+        assertEq(broker.getSenderInfo(sender).deposit, 8 ether);
+    }
+
+    /// @notice The hot key, or the broadcaster, tries to widen the grant: another recipient, a higher
+    ///         cap, relayed with the funder's signature of the original: refused. Redeeming through
+    ///         the recipient's redeemer changes nothing either: the cap is the key's, not the caller's.
+    function test_Attack_WideningTheGrantOrRedeemingThroughAnotherPath() public {
+        Grant memory g = _grant(sender, hot, o, 1 ether, 10);
+        bytes memory sig = _signGrant(senderKey, g);
+        Grant memory wider = _grant(sender, hot, mallory, 1 ether, 10);
+        _expectRelayRevert(mallory, wider, sig, invalidSig);
+        wider = _grant(sender, hot, o, 100 ether, 10);
+        _expectRelayRevert(relayer, wider, sig, invalidSig);
+        _expectRelayRevert(hot, wider, _signGrant(hotKey, wider), invalidSig);
+        _relay(relayer, g, sig);
+        address redeemerKey = makeAddr("redeemerKey");
+        vm.prank(o);
+        staking.setRedeemer(redeemerKey);
+        ITicketBroker.SignedTicket memory first = _hotTo(o, 0.6 ether, 0);
+        ITicketBroker.SignedTicket memory second = _hotTo(o, 0.6 ether, 1);
+        vm.prank(redeemerKey);
+        broker.redeemWinningTicketFor(o, first);
+        vm.prank(redeemerKey);
+        vm.expectRevert(ITicketBroker.TicketUnauthorizedSigner.selector);
+        broker.redeemWinningTicketFor(o, second);
+        _redeem(o, _hotTo(o, 0.4 ether, 1));
+        (,, uint256 spent,,) = broker.signerGrant(sender, hot);
+        assertEq(spent, 1 ether);
     }
 }

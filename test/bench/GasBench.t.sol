@@ -69,6 +69,38 @@ contract GasBench is Fixture {
         gasUsed = vm.lastCallGas().gasTotalUsed;
     }
 
+    /// @dev One hot-key ticket of b to o on the current state, reverted after: the key is authorized
+    ///      by authorizeSigner (`capped` false) or by a relayed grant bound to o with a cap, and has
+    ///      paid o before under it (its replay slot holds an older word and, under a grant, its spent
+    ///      is nonzero): the steady state of a viewer's page paying its broadcaster.
+    function redeemHot(bool capped) internal returns (uint256 gasUsed) {
+        uint256 snap = vm.snapshotState();
+        (address hotKey, uint256 hotPk) = makeAddrAndKey("broadcasterHotKey");
+        if (capped) {
+            uint256 untilRound = broker.currentRound() + 30;
+            uint256 deadline = block.timestamp + 1 hours;
+            bytes memory sig = signGrant(bKey, b, hotKey, o, 100 ether, untilRound, deadline);
+            broker.authorizeSignerWithSig(b, hotKey, o, 100 ether, untilRound, deadline, sig);
+        } else {
+            vm.prank(b);
+            broker.authorizeSigner(hotKey);
+        }
+        redeem(hotSigned(hotKey, hotPk, 0));
+        gasUsed = redeem(hotSigned(hotKey, hotPk, 16 * 192)); // same slot, newer word
+        vm.revertToState(snap);
+    }
+
+    function hotSigned(address hotKey, uint256 hotPk, uint256 hotNonce)
+        internal
+        view
+        returns (ITicketBroker.SignedTicket memory)
+    {
+        bytes32 rand = keccak256(abi.encode("hot", hotNonce));
+        ITicketBroker.Ticket memory t = ticketFor(o, b, 1 ether, hotNonce, rand);
+        t.signer = hotKey;
+        return sign(hotPk, t, rand);
+    }
+
     function redeemBatch(uint256 n) internal returns (uint256 gasUsed, uint256 calldataBytes) {
         return redeemBatch(n, 1);
     }
@@ -103,6 +135,10 @@ contract GasBench is Fixture {
         // The orchestrator has already earned this round: the common case.
         nextSparse();
         report("redeem_single_gas", redeem(signed(1 ether)));
+        // The same with a hot key's ticket (signer != funder), each on this state and reverted after:
+        // a key authorized by authorizeSigner (no bounds), and one under a grant bound to o with a cap.
+        report("redeem_single_hot_key_gas", redeemHot(false));
+        report("redeem_single_capped_grant_gas", redeemHot(true));
         // A second winner in the same replay word (dense winners: high winProb).
         report("redeem_single_same_word_gas", redeem(signed(1 ether)));
         report("redeem_single_calldata_bytes", abi.encodeCall(broker.redeemWinningTicket, (signed(1))).length);
@@ -241,7 +277,8 @@ contract GasBench is Fixture {
     }
 
     /// @dev Issue 19, viewers paying streamers: a viewer's wallet grants a hot key by signature (relayed
-    ///         by the broadcaster; the funder's first grant: nonce and signer slots go from zero), beside
+    ///         by the broadcaster; the funder's first grant, bound to the broadcaster and capped: the
+    ///         nonce and both of the signer's slots go from zero), beside
     ///         the transaction it replaces; then StreamSupport, with a viewer that holds tokens and
     ///         approved it, and a streamer that already holds tokens: a tip with a short message, the
     ///         streamer's first price, a first subscription and its extension (nonzero to nonzero).
@@ -255,9 +292,10 @@ contract GasBench is Fixture {
         vm.revertToState(snap);
         uint256 untilRound = broker.currentRound() + 30;
         uint256 deadline = block.timestamp + 1 hours;
-        bytes memory sig = signGrant(viewerKey, viewer, hotKey, untilRound, deadline);
+        // Bound to the broadcaster the viewer pays, capped (cap and spent share a slot of their own).
+        bytes memory sig = signGrant(viewerKey, viewer, hotKey, b, 10 ether, untilRound, deadline);
         vm.prank(b); // the broadcaster relays it
-        broker.authorizeSignerWithSig(viewer, hotKey, untilRound, deadline, sig);
+        broker.authorizeSignerWithSig(viewer, hotKey, b, 10 ether, untilRound, deadline, sig);
         report("authorize_signer_with_sig_gas", vm.lastCallGas().gasTotalUsed);
 
         address streamer = makeAddr("streamer");
@@ -280,13 +318,20 @@ contract GasBench is Fixture {
     }
 
     /// @dev `funder`'s first SignerGrant (nonce 0), signed with `key` for this broker, as r ‖ s ‖ v.
-    function signGrant(uint256 key, address funder, address signer, uint256 untilRound, uint256 deadline)
-        internal
-        view
-        returns (bytes memory)
-    {
-        bytes32 structHash =
-            keccak256(abi.encode(broker.SIGNER_GRANT_TYPEHASH(), funder, signer, untilRound, uint256(0), deadline));
+    function signGrant(
+        uint256 key,
+        address funder,
+        address signer,
+        address recipient,
+        uint256 maxSpend,
+        uint256 untilRound,
+        uint256 deadline
+    ) internal view returns (bytes memory) {
+        bytes32 structHash = keccak256(
+            abi.encode(
+                broker.SIGNER_GRANT_TYPEHASH(), funder, signer, recipient, maxSpend, untilRound, uint256(0), deadline
+            )
+        );
         bytes32 domain = keccak256(
             abi.encode(
                 keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"),

@@ -19,7 +19,8 @@ contract SignerGrantFuzzTest is BrokerTestBase {
         (ok, err) = address(broker)
             .call(
                 abi.encodeCall(
-                    ITicketBroker.authorizeSignerWithSig, (g.funder, g.signer, g.untilRound, g.deadline, sig)
+                    ITicketBroker.authorizeSignerWithSig,
+                    (g.funder, g.signer, g.recipient, g.maxSpend, g.untilRound, g.deadline, sig)
                 )
             );
     }
@@ -91,18 +92,20 @@ contract SignerGrantFuzzTest is BrokerTestBase {
         assertFalse(broker.isAuthorizedSigner(sender, hot, broker.currentRound()));
     }
 
-    /// @notice Changing any signed field (funder, signer, untilRound, deadline) or the nonce it was
-    ///         signed with invalidates the signature.
+    /// @notice Changing any signed field (funder, signer, recipient, maxSpend, untilRound, deadline) or
+    ///         the nonce it was signed with invalidates the signature.
     function testFuzz_Grant_AnyAlteredFieldIsRefused(uint8 field, uint256 delta) public {
         delta = _bound(delta, 1, 1000);
         uint256 round = broker.currentRound();
         Grant memory g = _grant(sender, hot, round + 1 + 1000);
-        Grant memory signed = Grant(g.funder, g.signer, g.untilRound, g.nonce, g.deadline);
-        field %= 5;
+        Grant memory signed = Grant(g.funder, g.signer, g.recipient, g.maxSpend, g.untilRound, g.nonce, g.deadline);
+        field %= 7;
         if (field == 0) signed.funder = address(uint160(sender) ^ uint160(delta));
         else if (field == 1) signed.signer = address(uint160(hot) ^ uint160(delta));
         else if (field == 2) signed.untilRound += delta;
         else if (field == 3) signed.deadline += delta;
+        else if (field == 4) signed.recipient = address(uint160(g.recipient) ^ uint160(delta));
+        else if (field == 5) signed.maxSpend += delta;
         else signed.nonce += delta;
         (bool ok, bytes memory err) = _relayCall(g, _signGrant(senderKey, signed));
         assertFalse(ok);
@@ -156,5 +159,100 @@ contract SignerGrantFuzzTest is BrokerTestBase {
         assertTrue(broker.isAuthorizedSigner(sender, hot, end - 1));
         assertFalse(broker.isAuthorizedSigner(sender, hot, end));
         assertEq(broker.signerGrantNonce(sender), ok ? 2 : 1);
+    }
+    // testFuzz_CappedGrant_TotalPaidNeverExceedsMaxSpend's model (reset with the state between runs)
+    uint256 internal paidUnderGrant; // what the grant has paid, ticket after ticket
+    uint256[2] internal hotNonces; // next nonce to the bound recipient, to the other one
+
+    /// @notice Under a grant bound to `a` and capped at `maxSpend`, any sequence of hot-key tickets
+    ///         (face values up to 20 ether, to `a` or to another recipient, redeemed one by one or in
+    ///         batches) pays exactly the tickets to `a` that fit in what the cap leaves, in order:
+    ///         the total paid never exceeds `maxSpend`, nothing reaches anyone else, and `spent` is
+    ///         the total paid.
+    function testFuzz_CappedGrant_TotalPaidNeverExceedsMaxSpend(uint256 maxSpend, uint256 seed, uint8 count) public {
+        address a = makeAddr("boundRecipient"); // never registered: paid directly
+        address b = makeAddr("otherRecipient");
+        fundSender(sender, 100 ether, 0);
+        maxSpend = _bound(maxSpend, 1, 60 ether);
+        count = uint8(_bound(count, 1, 24));
+        Grant memory g = _grant(sender, hot, a, maxSpend, broker.currentRound() + 3);
+        _relay(relayer, g, _signGrant(senderKey, g));
+        for (uint256 i; i < count;) {
+            i += _cappedStep(a, b, maxSpend, uint256(keccak256(abi.encode(seed, i))), count - i);
+        }
+        uint256 paid = paidUnderGrant;
+        (,, uint256 spent,,) = broker.signerGrant(sender, hot);
+        assertEq(spent, paid, "spent is what was paid");
+        assertLe(paid, maxSpend, "paid above the cap");
+        assertEq(token.balanceOf(a), paid, "the bound recipient got what was paid");
+        assertEq(token.balanceOf(b), 0, "another recipient got something");
+        assertEq(broker.getSenderInfo(sender).deposit, 100 ether - paid);
+    }
+
+    /// @dev One redemption of up to `left` hot-key tickets drawn from `h`, to `a` or `b`: a single ticket
+    ///      or a batch of 1-3; checks each outcome against the model. Returns the tickets used.
+    function _cappedStep(address a, address b, uint256 maxSpend, uint256 h, uint256 left) internal returns (uint256 n) {
+        bool toA = h % 4 != 0;
+        address to = toA ? a : b;
+        bool single = h >> 8 & 1 == 0;
+        n = single ? 1 : 1 + (h >> 16) % 3;
+        if (n > left) n = left;
+        ITicketBroker.SignedTicket[] memory sts = new ITicketBroker.SignedTicket[](n);
+        bool[] memory pays = new bool[](n);
+        for (uint256 k; k < n; ++k) {
+            uint256 face = 1 + uint256(keccak256(abi.encode(h, k))) % 20 ether;
+            uint256 nonce = hotNonces[toA ? 0 : 1]++;
+            sts[k] = sign(hotKey, _t(to, sender, hot, face, ALWAYS, nonce, RAND, broker.currentRound()), RAND);
+            pays[k] = toA && paidUnderGrant + face <= maxSpend;
+            if (pays[k]) paidUnderGrant += face;
+        }
+        if (single) {
+            vm.prank(to);
+            (bool ok, bytes memory err) =
+                address(broker).call(abi.encodeCall(ITicketBroker.redeemWinningTicket, (sts[0])));
+            assertEq(ok, pays[0], "single ticket");
+            if (!ok) assertEq(err, abi.encodeWithSelector(ITicketBroker.TicketUnauthorizedSigner.selector));
+            return n;
+        }
+        ITicketBroker.RedeemStatus[] memory statuses = _batch(to, sts);
+        for (uint256 k; k < n; ++k) {
+            ITicketBroker.RedeemStatus want =
+                pays[k] ? ITicketBroker.RedeemStatus.Redeemed : ITicketBroker.RedeemStatus.UnauthorizedSigner;
+            assertEq(uint256(statuses[k]), uint256(want), "batch ticket");
+        }
+    }
+
+    /// @notice A relayed grant sets its recipient and cap exactly and spent to 0, whatever the key had
+    ///         (nothing, unlimited, another grant partly spent); authorizeSigner then clears them all.
+    function testFuzz_Grant_SetsExactlyItsBounds(address recipient, uint256 maxSpend, uint256 spentBefore, uint8 before)
+        public
+    {
+        vm.assume(recipient != address(0));
+        maxSpend = _bound(maxSpend, 1, type(uint128).max);
+        uint256 round = broker.currentRound();
+        address a = makeAddr("earlierRecipient");
+        if (before % 3 == 1) {
+            vm.prank(sender);
+            broker.authorizeSigner(hot);
+        } else if (before % 3 == 2) {
+            fundSender(sender, 10 ether, 0);
+            spentBefore = _bound(spentBefore, 1, 10 ether);
+            Grant memory earlier = _grant(sender, hot, a, 10 ether, round + 2);
+            _relay(relayer, earlier, _signGrant(senderKey, earlier));
+            ITicketBroker.SignedTicket memory st =
+                sign(hotKey, _t(a, sender, hot, spentBefore, ALWAYS, 0, RAND, round), RAND);
+            vm.prank(a);
+            broker.redeemWinningTicket(st);
+            (,, uint256 spent,,) = broker.signerGrant(sender, hot);
+            assertEq(spent, spentBefore);
+        }
+        Grant memory g = _grant(sender, hot, recipient, maxSpend, round + 1);
+        _relay(relayer, g, _signGrant(senderKey, g));
+        (address r, uint256 m, uint256 sp, uint256 u, bool ok) = broker.signerGrant(sender, hot);
+        assertEq(abi.encode(r, m, sp, u, ok), abi.encode(recipient, maxSpend, 0, round + 1, true));
+        vm.prank(sender);
+        broker.authorizeSigner(hot);
+        (r, m, sp, u, ok) = broker.signerGrant(sender, hot);
+        assertEq(abi.encode(r, m, sp, u, ok), abi.encode(address(0), 0, 0, 0, true));
     }
 }

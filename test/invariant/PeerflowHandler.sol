@@ -136,8 +136,20 @@ contract PeerflowHandler is Test {
     bool public staleGrantAccepted; // a grant signed with a nonce already used was relayed
     bool public unauthorizedSignerPaid; // a hot-key ticket paid outside the key's authorization
     uint256 public grantsRelayed;
+    // a grant's bounds (recipient and cap, both zero after authorizeSigner) and what the hot key's
+    // tickets paid since the grant was relayed, as the handler saw them paid
+    mapping(address funder => address) public hotRecipient;
+    mapping(address funder => uint256) public hotCap;
+    mapping(address funder => uint256) public paidUnderGrant;
+    mapping(address funder => uint256) public paidToOthersUnderGrant; // Σ paid by a bound key to anyone else
+    bool public grantOverspent; // a bound key's tickets paid more than its cap since the grant
+    uint256 public grantTicketsPaid; // hot-key tickets paid under a recipient-bound, capped grant
+    uint256 public grantRecipientRefusals; // a bound key's tickets to another recipient, refused
+    uint256 public grantCapRefusals; // a bound key's tickets beyond its cap, refused
 
     struct HeldGrant {
+        address recipient;
+        uint256 maxSpend;
         uint256 untilRound;
         uint256 nonce;
         uint256 deadline;
@@ -736,6 +748,8 @@ contract PeerflowHandler is Test {
         try broker.authorizeSigner(hotSigners[i]) {
             _ok();
             (hotAuthorized[bcasters[i]], hotUntil[bcasters[i]]) = (true, 0);
+            // the funder's own transaction: no recipient, no cap
+            (hotRecipient[bcasters[i]], hotCap[bcasters[i]], paidUnderGrant[bcasters[i]]) = (address(0), 0, 0);
         } catch {
             signerModelMismatch = true; // never refused: hot keys are neither zero nor their funder
         }
@@ -760,18 +774,36 @@ contract PeerflowHandler is Test {
     }
 
     /// @notice Broadcaster i's wallet signs a grant for its hot key (untilRound from the current round
-    ///         to 5 rounds ahead: the current one is refused) with its current nonce; the grant is
-    ///         relayed at once, or held back for `relayHeldGrant` (after which other signer actions
-    ///         may have killed it).
+    ///         to 5 rounds ahead: the current one is refused), bound to one orchestrator or provider
+    ///         and capped at 0.25 to 4 ether or at 1 to 64 wei (caps are reached; rarely a zero cap or
+    ///         recipient, refused), with its current nonce; the grant is relayed at once, or held back
+    ///         for `relayHeldGrant` (after which other signer actions may have killed it).
     function grantSigner(uint256 bSeed, uint256 untilSeed, bool hold) external step("grantSigner") {
         uint256 i = bSeed % 3;
         address b = bcasters[i];
         HeldGrant storage g = heldGrant[b];
+        uint256 h = uint256(keccak256(abi.encode("grant", untilSeed)));
+        uint256 who = h % 5;
+        g.recipient = who < 3 ? orchs[who] : providers[who - 3];
+        // (a third of the caps a few wei: the fuzzer's small seeds make tiny face values)
+        g.maxSpend = (h >> 24) % 3 == 0 ? 1 + (h >> 8) % 64 : 0.25 ether * (1 + (h >> 8) % 16);
+        if ((h >> 16) % 32 == 0) g.recipient = address(0);
+        if ((h >> 16) % 32 == 1) g.maxSpend = 0;
         g.untilRound = broker.currentRound() + untilSeed % 6;
         g.nonce = ghostGrantNonce[b];
         g.deadline = block.timestamp + 1 + (untilSeed >> 8) % 3 hours;
-        bytes32 structHash =
-            keccak256(abi.encode(broker.SIGNER_GRANT_TYPEHASH(), b, hotSigners[i], g.untilRound, g.nonce, g.deadline));
+        bytes32 structHash = keccak256(
+            abi.encode(
+                broker.SIGNER_GRANT_TYPEHASH(),
+                b,
+                hotSigners[i],
+                g.recipient,
+                g.maxSpend,
+                g.untilRound,
+                g.nonce,
+                g.deadline
+            )
+        );
         bytes32 domain = keccak256(
             abi.encode(
                 keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"),
@@ -799,15 +831,18 @@ contract PeerflowHandler is Test {
         address b = bcasters[i];
         HeldGrant memory g = heldGrant[b];
         bool fresh = g.nonce == ghostGrantNonce[b];
-        bool expected = fresh && g.untilRound > broker.currentRound() && block.timestamp <= g.deadline;
+        bool expected = fresh && g.untilRound > broker.currentRound() && block.timestamp <= g.deadline
+            && g.recipient != address(0) && g.maxSpend != 0;
         uint256 relayerBalance = token.balanceOf(grantRelayer);
         vm.prank(grantRelayer);
-        try broker.authorizeSignerWithSig(b, hotSigners[i], g.untilRound, g.deadline, g.sig) {
+        try broker.authorizeSignerWithSig(b, hotSigners[i], g.recipient, g.maxSpend, g.untilRound, g.deadline, g.sig) {
             _ok();
             grantsRelayed++;
             if (!fresh) staleGrantAccepted = true;
             if (!expected) signerModelMismatch = true;
             (hotAuthorized[b], hotUntil[b]) = (true, g.untilRound);
+            // exactly what it says, spent from zero again
+            (hotRecipient[b], hotCap[b], paidUnderGrant[b]) = (g.recipient, g.maxSpend, 0);
             ghostGrantNonce[b]++;
         } catch {
             if (expected) signerModelMismatch = true;
@@ -830,11 +865,12 @@ contract PeerflowHandler is Test {
         return hotAuthorized[b] && (hotUntil[b] == 0 || round < hotUntil[b]);
     }
 
-    /// @dev The broker's grant nonce and its answers for the hot key around now and around the bound
-    ///      agree with the model.
+    /// @dev The broker's grant nonce, the hot key's bounds (`signerGrant`) and its answers for the hot
+    ///      key around now and around the bound agree with the model.
     function _checkSignerModel(uint256 i) internal {
         address b = bcasters[i];
         if (broker.signerGrantNonce(b) != ghostGrantNonce[b]) signerModelMismatch = true;
+        _checkGrantBounds(i);
         uint256 round = broker.currentRound();
         uint256 until = hotUntil[b];
         uint256[6] memory probes =
@@ -844,6 +880,18 @@ contract PeerflowHandler is Test {
                 signerModelMismatch = true;
             }
         }
+    }
+
+    /// @dev `signerGrant` of broadcaster i's hot key matches the model: recipient, cap, what it paid
+    ///      under the grant, its end and whether it may sign this round's tickets.
+    function _checkGrantBounds(uint256 i) internal {
+        address b = bcasters[i];
+        (address recipient, uint256 maxSpend, uint256 spent, uint256 untilRound, bool authorized) =
+            broker.signerGrant(b, hotSigners[i]);
+        if (
+            recipient != hotRecipient[b] || maxSpend != hotCap[b] || spent != paidUnderGrant[b]
+                || untilRound != hotUntil[b] || authorized != _hotMaySign(b, broker.currentRound())
+        ) signerModelMismatch = true;
     }
 
     /* TICKETS */
@@ -888,7 +936,7 @@ contract PeerflowHandler is Test {
         redeemRecipient = p.recipient;
         uint256 before = _senderFunds();
         vm.prank(caller);
-        (bool ok,) = address(broker).call(
+        (bool ok, bytes memory ret) = address(broker).call(
             byKey
                 ? abi.encodeCall(ITicketBroker.redeemWinningTicketFor, (p.recipient, st))
                 : abi.encodeCall(ITicketBroker.redeemWinningTicket, (st))
@@ -897,6 +945,8 @@ contract PeerflowHandler is Test {
             if (!authorized) unauthorizedRedemption = true;
             if (byKey) keyRedemptions++;
             _recordRedeemed(p.recipient, h, p.face, st);
+        } else if (ret.length == 4 && bytes4(ret) == ITicketBroker.TicketUnauthorizedSigner.selector) {
+            _checkSignerRefusal(p.recipient, p.face, st);
         }
         _accountFunds(before);
     }
@@ -998,6 +1048,9 @@ contract PeerflowHandler is Test {
         if (ok) {
             ITicketBroker.RedeemStatus[] memory statuses = abi.decode(ret, (ITicketBroker.RedeemStatus[]));
             for (uint256 i; i < statuses.length; ++i) {
+                if (statuses[i] == ITicketBroker.RedeemStatus.UnauthorizedSigner) {
+                    _checkSignerRefusal(recipient, faces[i], sts[i]); // in order: spent as at this ticket
+                }
                 if (statuses[i] != ITicketBroker.RedeemStatus.Redeemed) continue;
                 if (!authorized) unauthorizedRedemption = true;
                 if (byKey) keyRedemptions++;
@@ -1070,6 +1123,11 @@ contract PeerflowHandler is Test {
         // one time in five a compute provider, paid directly while it never registered
         if ((oSeed >> 8) % 5 == 0) p.recipient = providers[(oSeed >> 16) % providers.length];
         p.hot = (flags >> 40) % 4 == 0;
+        // A hot key bound by a grant signs more often, mostly to its recipient (so that caps are
+        // reached), otherwise to a recipient it may not pay.
+        address bound = hotRecipient[bcasters[p.bIndex]];
+        if (bound != address(0) && (flags >> 44) % 3 == 0) p.hot = true;
+        if (bound != address(0) && (oSeed >> 24) % 4 < (p.hot ? 3 : 1)) p.recipient = bound;
         p.face = _face(faceSeed);
         p.winProb = _winProb(flags >> 48);
         p.rand = keccak256(abi.encode("rand", flags, faceSeed));
@@ -1136,6 +1194,13 @@ contract PeerflowHandler is Test {
             address signer = address(uint160(st.meta >> 96));
             address funder = address(uint160(st.senderFace >> 96));
             if (signer != funder && !_hotMaySign(funder, uint32(st.meta >> 8))) unauthorizedSignerPaid = true;
+            // ...and, under a grant, to its recipient only and within its cap.
+            if (signer != funder && hotRecipient[funder] != address(0)) {
+                if (recipient != hotRecipient[funder]) paidToOthersUnderGrant[funder] += face;
+                paidUnderGrant[funder] += face;
+                if (paidUnderGrant[funder] > hotCap[funder]) grantOverspent = true;
+                grantTicketsPaid++;
+            }
         }
         redeemedFaceTotal += face;
         if (_isProvider(recipient) && !providerRegistered[recipient]) {
@@ -1150,10 +1215,35 @@ contract PeerflowHandler is Test {
         }
     }
 
+    /// @dev A ticket to `recipient` refused as UnauthorizedSigner: the model must refuse it too, for its
+    ///      round, its recipient (a bound key's ticket to another) or its cap (a bound key's ticket
+    ///      past what the grant leaves, given what the handler saw paid under it so far).
+    function _checkSignerRefusal(address recipient, uint256 face, ITicketBroker.SignedTicket memory st) internal {
+        address signer = address(uint160(st.meta >> 96));
+        address funder = address(uint160(st.senderFace >> 96));
+        if (signer == funder) {
+            signerModelMismatch = true; // a funder is always its own signer
+            return;
+        }
+        if (!_hotMaySign(funder, uint32(st.meta >> 8))) return;
+        address bound = hotRecipient[funder];
+        if (bound != address(0) && recipient != bound) {
+            grantRecipientRefusals++;
+        } else if (bound != address(0) && paidUnderGrant[funder] + face > hotCap[funder]) {
+            grantCapRefusals++;
+        } else {
+            signerModelMismatch = true; // refused within its round, recipient and cap
+        }
+    }
+
     function _accountFunds(uint256 before) internal {
         uint256 afterwards = _senderFunds();
         if (afterwards > before) redemptionIncreasedFunds = true;
         else fundsDecreaseByRedemption += before - afterwards;
+        // after every redemption call: what each grant spent is what the handler saw paid under it
+        for (uint256 i; i < bcasters.length; ++i) {
+            _checkGrantBounds(i);
+        }
     }
 
     /* HELPERS AND VIEWS FOR THE INVARIANTS */

@@ -58,7 +58,7 @@ contract PeerflowInvariants is Fixture {
         selectors[20] = PeerflowHandler.revokeSigner.selector;
         selectors[21] = PeerflowHandler.redeemTicket.selector;
         selectors[22] = PeerflowHandler.redeemBatch.selector;
-        bytes4[] memory all = new bytes4[](selectors.length + 15);
+        bytes4[] memory all = new bytes4[](selectors.length + 16);
         for (uint256 i; i < selectors.length; ++i) {
             all[i] = selectors[i];
         }
@@ -77,6 +77,7 @@ contract PeerflowInvariants is Fixture {
         all[selectors.length + 12] = PeerflowHandler.grantSigner.selector;
         all[selectors.length + 13] = PeerflowHandler.relayHeldGrant.selector;
         all[selectors.length + 14] = PeerflowHandler.cancelSignerGrants.selector;
+        all[selectors.length + 15] = PeerflowHandler.grantSigner.selector; // twice: bounded grants get spent
         targetContract(address(handler));
         targetSelector(FuzzSelector({addr: address(handler), selectors: all}));
     }
@@ -265,10 +266,12 @@ contract PeerflowInvariants is Fixture {
 
     /* 5. TICKETS */
 
-    /// @notice Issue 19: the broker's hot-key authorizations and grant nonces follow the funders' signer
-    ///         actions exactly (authorizeSigner, revokeSigner, relayed grants, cancelSignerGrants); no
-    ///         grant signed with a used nonce (a replay, or one killed by a revocation or cancellation)
-    ///         is ever relayed; no hot-key ticket pays outside its authorization; relaying pays nothing.
+    /// @notice Issue 19: the broker's hot-key authorizations, their bounds (`signerGrant`) and grant
+    ///         nonces follow the funders' signer actions exactly (authorizeSigner, revokeSigner, relayed
+    ///         grants, cancelSignerGrants); no grant signed with a used nonce (a replay, or one killed by
+    ///         a revocation or cancellation) is ever relayed; no hot-key ticket pays outside its
+    ///         authorization, and none is refused as UnauthorizedSigner within its round, recipient
+    ///         and cap; relaying pays nothing.
     function invariant_signerGrantsFollowTheFunders() public view {
         assertFalse(
             handler.signerModelMismatch(), "signer authorization or grant nonce differs from the funders' actions"
@@ -276,6 +279,24 @@ contract PeerflowInvariants is Fixture {
         assertFalse(handler.staleGrantAccepted(), "a grant with a used nonce was relayed");
         assertFalse(handler.unauthorizedSignerPaid(), "a hot-key ticket paid outside its authorization");
         assertEq(token.balanceOf(handler.grantRelayer()), 0, "the grant relayer gained tokens");
+    }
+
+    /// @notice A grant bounds its hot key: since the grant was relayed, the key's tickets paid at most
+    ///         its cap, and nothing to anyone but its recipient; the broker's `signerGrant` reads the
+    ///         bounds the funder signed and exactly what the handler saw paid under them (a key the
+    ///         funder authorized itself has no bounds).
+    function invariant_grantBoundsHold() public view {
+        assertFalse(handler.grantOverspent(), "a grant's hot key was paid more than its cap");
+        for (uint256 i; i < bcasters.length; ++i) {
+            address b = bcasters[i];
+            assertEq(handler.paidToOthersUnderGrant(b), 0, "a bound hot key paid a recipient other than its own");
+            (address recipient, uint256 maxSpend, uint256 spent,,) = broker.signerGrant(b, handler.hotSigners(i));
+            assertEq(recipient, handler.hotRecipient(b), "grant recipient");
+            assertEq(maxSpend, handler.hotCap(b), "grant cap");
+            assertEq(spent, handler.paidUnderGrant(b), "spent under the grant != paid under it");
+            assertLe(spent, maxSpend, "spent above the cap");
+            assertEq(recipient == address(0), maxSpend == 0, "a recipient without a cap, or a cap without one");
+        }
     }
 
     /// @notice No ticket hash is paid twice (replays and in-batch duplicates are attempted on purpose).

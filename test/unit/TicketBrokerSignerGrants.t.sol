@@ -2,10 +2,12 @@
 pragma solidity 0.8.37;
 
 import {BrokerTestBase} from "../utils/BrokerTestBase.sol";
+import {Vm} from "forge-std/Vm.sol";
 import {ITicketBroker} from "../../contracts/interfaces/ITicketBroker.sol";
 
 /// @notice Issue 19: signer grants. A funder's wallet signs one EIP-712 `SignerGrant`; anyone relays
 ///         it with authorizeSignerWithSig; cancelSignerGrants and revokeSigner kill unrelayed grants.
+///         A grant binds the key to one recipient and caps what its tickets may take (`signerGrant`).
 contract TicketBrokerSignerGrantsTest is BrokerTestBase {
     address internal o;
     address internal relayer;
@@ -16,6 +18,7 @@ contract TicketBrokerSignerGrantsTest is BrokerTestBase {
         nextRound(); // round 1
         fundSender(sender, 10 ether, 0);
         relayer = makeAddr("relayer");
+        grantTo = o;
     }
 
     function _hotTicket(uint256 nonce, uint256 creationRound)
@@ -26,9 +29,34 @@ contract TicketBrokerSignerGrantsTest is BrokerTestBase {
         return sign(hotKey, _t(o, sender, hot, 1 ether, ALWAYS, nonce, RAND, creationRound), RAND);
     }
 
+    function _hotTicketTo(address recipient, uint256 faceValue, uint256 nonce)
+        internal
+        view
+        returns (ITicketBroker.SignedTicket memory)
+    {
+        return sign(hotKey, _t(recipient, sender, hot, faceValue, ALWAYS, nonce, RAND, broker.currentRound()), RAND);
+    }
+
     function _grantAndRelay(uint256 untilRound) internal {
         Grant memory g = _grant(sender, hot, untilRound);
         _relay(relayer, g, _signGrant(senderKey, g));
+    }
+
+    function _grantAndRelay(address recipient, uint256 maxSpend, uint256 untilRound) internal {
+        Grant memory g = _grant(sender, hot, recipient, maxSpend, untilRound);
+        _relay(relayer, g, _signGrant(senderKey, g));
+    }
+
+    function _assertGrant(address recipient, uint256 maxSpend, uint256 spent, uint256 untilRound, bool authorized)
+        internal
+        view
+    {
+        (address r, uint256 m, uint256 sp, uint256 u, bool a) = broker.signerGrant(sender, hot);
+        assertEq(r, recipient, "recipient");
+        assertEq(m, maxSpend, "maxSpend");
+        assertEq(sp, spent, "spent");
+        assertEq(u, untilRound, "untilRound");
+        assertEq(a, authorized, "authorized");
     }
 
     /* THE TYPED DATA */
@@ -54,7 +82,7 @@ contract TicketBrokerSignerGrantsTest is BrokerTestBase {
         vm.expectEmit(address(broker));
         emit ITicketBroker.SignerAuthorized(sender, hot);
         vm.expectEmit(address(broker));
-        emit ITicketBroker.SignerAuthorizedUntil(sender, hot, 3);
+        emit ITicketBroker.SignerGrantAuthorized(sender, hot, o, grantCap, 3);
         _relay(relayer, g, sig);
         assertEq(broker.signerGrantNonce(sender), 1);
         assertTrue(broker.isAuthorizedSigner(sender, hot, 0));
@@ -207,6 +235,10 @@ contract TicketBrokerSignerGrantsTest is BrokerTestBase {
         h = _grant(sender, hot, 3);
         h.deadline = g.deadline + 1; // a later deadline
         _expectRelayRevert(relayer, h, sig, err);
+        h = _grant(sender, hot, relayer, grantCap, 3); // another recipient
+        _expectRelayRevert(relayer, h, sig, err);
+        h = _grant(sender, hot, o, grantCap + 1, 3); // a larger cap
+        _expectRelayRevert(relayer, h, sig, err);
         assertEq(broker.signerGrantNonce(sender), 0);
         _relay(relayer, g, sig);
     }
@@ -261,6 +293,195 @@ contract TicketBrokerSignerGrantsTest is BrokerTestBase {
         broker.authorizeSigner(hot);
         assertTrue(broker.isAuthorizedSigner(sender, hot, 1000));
         assertEq(broker.signerGrantNonce(sender), 1, "authorizeSigner leaves the grant nonce alone");
+    }
+
+    /* RECIPIENT AND CAP */
+
+    function test_RevertWhen_GrantRecipientIsZero() public {
+        Grant memory g = _grant(sender, hot, address(0), 1 ether, 3);
+        _expectRelayRevert(
+            relayer,
+            g,
+            _signGrant(senderKey, g),
+            abi.encodeWithSelector(ITicketBroker.SignerGrantRecipientZero.selector)
+        );
+        assertEq(broker.signerGrantNonce(sender), 0);
+    }
+
+    function test_RevertWhen_GrantMaxSpendIsZeroOrAbove128Bits() public {
+        uint256[2] memory bad = [uint256(0), uint256(type(uint128).max) + 1];
+        for (uint256 k; k < 2; ++k) {
+            Grant memory g = _grant(sender, hot, o, bad[k], 3);
+            _expectRelayRevert(
+                relayer,
+                g,
+                _signGrant(senderKey, g),
+                abi.encodeWithSelector(ITicketBroker.SignerGrantMaxSpendOutOfRange.selector, bad[k])
+            );
+        }
+        assertEq(broker.signerGrantNonce(sender), 0);
+        _grantAndRelay(o, type(uint128).max, 3); // the largest cap
+        _assertGrant(o, type(uint128).max, 0, 3, true);
+    }
+
+    function test_SignerGrant_ReadsTheBounds() public {
+        _assertGrant(address(0), 0, 0, 0, false); // never authorized
+        (address r, uint256 m, uint256 sp, uint256 u, bool a) = broker.signerGrant(sender, sender);
+        assertEq(abi.encode(r, m, sp, u, a), abi.encode(address(0), 0, 0, 0, true), "the funder: no bounds");
+        vm.expectEmit(address(broker));
+        emit ITicketBroker.SignerGrantAuthorized(sender, hot, o, 3 ether, 3);
+        _grantAndRelay(o, 3 ether, 3);
+        _assertGrant(o, 3 ether, 0, 3, true);
+        _redeem(o, _hotTicketTo(o, 1 ether, 0));
+        _assertGrant(o, 3 ether, 1 ether, 3, true);
+        rollRounds(2); // round 3: the grant ended, its bounds stay readable
+        _assertGrant(o, 3 ether, 1 ether, 3, false);
+    }
+
+    function test_IsAuthorizedSigner_IsTheRoundOnly() public {
+        _grantAndRelay(o, 1, 3); // a 1-wei cap, recipient o
+        assertTrue(broker.isAuthorizedSigner(sender, hot, 2));
+        assertFalse(broker.isAuthorizedSigner(sender, hot, 3));
+    }
+
+    function test_Grant_APaidTicketCountsItsFaceValue() public {
+        _grantAndRelay(o, 3 ether, 5);
+        vm.expectEmit(address(broker));
+        emit ITicketBroker.SignerSpent(sender, hot, 1 ether);
+        vm.expectEmit(address(broker));
+        emit ITicketBroker.WinningTicketRedeemed(sender, o, 1 ether, 0, 0);
+        _redeem(o, _hotTicketTo(o, 1 ether, 0));
+        vm.expectEmit(address(broker));
+        emit ITicketBroker.SignerSpent(sender, hot, 3 ether);
+        _redeem(o, _hotTicketTo(o, 2 ether, 1)); // exactly the cap
+        _assertGrant(o, 3 ether, 3 ether, 5, true);
+        assertEq(broker.getSenderInfo(sender).deposit, 7 ether);
+        _expectRedeemRevert(o, _hotTicketTo(o, 1, 2), ITicketBroker.TicketUnauthorizedSigner.selector); // 1 wei over
+        assertFalse(broker.isNonceUsed(hot, o, 2), "a ticket refused for the cap is not burned");
+    }
+
+    function test_Grant_ATicketToAnotherRecipientIsRefused() public {
+        address o2 = newOrchestrator("o2", 10 ether, 0, 0);
+        nextRound(); // round 2: o2 active
+        _grantAndRelay(o, 5 ether, 5);
+        _expectRedeemRevert(o2, _hotTicketTo(o2, 1 ether, 0), ITicketBroker.TicketUnauthorizedSigner.selector);
+        ITicketBroker.SignedTicket[] memory one = new ITicketBroker.SignedTicket[](1);
+        one[0] = _hotTicketTo(o2, 1 ether, 0);
+        vm.expectEmit(address(broker));
+        emit ITicketBroker.TicketRejected(sender, o2, 0, ITicketBroker.RedeemStatus.UnauthorizedSigner);
+        assertEq(uint256(_batch(o2, one)[0]), uint256(ITicketBroker.RedeemStatus.UnauthorizedSigner));
+        assertEq(staking.pendingFees(o2), 0);
+        _assertGrant(o, 5 ether, 0, 5, true);
+        _redeem(o, _hotTicketTo(o, 1 ether, 0)); // its own recipient's still pays
+    }
+
+    /// @notice A ticket that cannot be paid for another reason (funds) spends nothing of the cap.
+    function test_Grant_AnUnpaidTicketSpendsNothing() public {
+        _grantAndRelay(o, 50 ether, 5);
+        assertEq(
+            uint256(_statusOf(o, _hotTicketTo(o, 11 ether, 0))), uint256(ITicketBroker.RedeemStatus.InsufficientFunds)
+        );
+        ITicketBroker.SignedTicket[] memory one = new ITicketBroker.SignedTicket[](1);
+        one[0] = _hotTicketTo(o, 11 ether, 0);
+        _batch(o, one);
+        _assertGrant(o, 50 ether, 0, 5, true);
+    }
+
+    /// @notice The cap counts the face value, which the funder pays in full: from the reserve too when
+    ///         the deposit is short.
+    function test_Grant_ATicketPaidPartlyFromTheReserveCountsItsFaceValue() public {
+        fundSender(sender, 0, 20 ether);
+        nextRound(); // round 2: the reserve backs tickets
+        _grantAndRelay(o, 15 ether, 5);
+        vm.expectEmit(address(broker));
+        emit ITicketBroker.WinningTicketRedeemed(sender, o, 15 ether, 0, 5 ether);
+        _redeem(o, _hotTicketTo(o, 15 ether, 0));
+        _assertGrant(o, 15 ether, 15 ether, 5, true);
+        ITicketBroker.SenderInfo memory info = broker.getSenderInfo(sender);
+        assertEq(info.deposit + info.reserve, 30 ether - 15 ether);
+    }
+
+    /// @notice The cap is checked after the replay check: a paid ticket presented again is NonceUsed,
+    ///         even with the cap spent.
+    function test_Grant_AReplayIsNonceUsedEvenWithTheCapSpent() public {
+        _grantAndRelay(o, 1 ether, 5);
+        ITicketBroker.SignedTicket memory st = _hotTicketTo(o, 1 ether, 0);
+        _redeem(o, st);
+        _expectRedeemRevert(o, st, ITicketBroker.TicketNonceUsed.selector);
+        _expectRedeemRevert(o, _hotTicketTo(o, 1 ether, 1), ITicketBroker.TicketUnauthorizedSigner.selector);
+    }
+
+    function test_Grant_ABatchPaysUpToTheCap() public {
+        _grantAndRelay(o, 2.5 ether, 5);
+        ITicketBroker.SignedTicket[] memory sts = new ITicketBroker.SignedTicket[](4);
+        for (uint256 i; i < 4; ++i) {
+            sts[i] = _hotTicketTo(o, 1 ether, i);
+        }
+        ITicketBroker.RedeemStatus[] memory statuses = _batch(o, sts);
+        assertEq(uint256(statuses[0]), uint256(ITicketBroker.RedeemStatus.Redeemed));
+        assertEq(uint256(statuses[1]), uint256(ITicketBroker.RedeemStatus.Redeemed));
+        assertEq(uint256(statuses[2]), uint256(ITicketBroker.RedeemStatus.UnauthorizedSigner));
+        assertEq(uint256(statuses[3]), uint256(ITicketBroker.RedeemStatus.UnauthorizedSigner));
+        _assertGrant(o, 2.5 ether, 2 ether, 5, true);
+        // What is left still pays a smaller ticket.
+        _redeem(o, _hotTicketTo(o, 0.5 ether, 4));
+        _assertGrant(o, 2.5 ether, 2.5 ether, 5, true);
+        assertEq(staking.pendingFees(o), 2.5 ether);
+    }
+
+    /// @notice A new grant for the same key sets exactly what it says, spent included: it starts from
+    ///         0, whatever the earlier grant spent (a new budget, the funder's exposure is the sum).
+    function test_Grant_ANewGrantResetsSpent() public {
+        _grantAndRelay(o, 2 ether, 5);
+        _redeem(o, _hotTicketTo(o, 2 ether, 0));
+        _expectRedeemRevert(o, _hotTicketTo(o, 1 ether, 1), ITicketBroker.TicketUnauthorizedSigner.selector);
+        _grantAndRelay(o, 1 ether, 5);
+        _assertGrant(o, 1 ether, 0, 5, true);
+        _redeem(o, _hotTicketTo(o, 1 ether, 1)); // the ticket refused before, under the new budget
+        _expectRedeemRevert(o, _hotTicketTo(o, 1, 2), ITicketBroker.TicketUnauthorizedSigner.selector);
+        assertEq(broker.getSenderInfo(sender).deposit, 7 ether, "2 + 1 ether: the sum of the two caps");
+    }
+
+    function test_Grant_ANewGrantRebindsTheRecipient() public {
+        address o2 = newOrchestrator("o2", 10 ether, 0, 0);
+        nextRound(); // round 2
+        _grantAndRelay(o, 5 ether, 5);
+        _redeem(o, _hotTicketTo(o, 1 ether, 0));
+        _grantAndRelay(o2, 5 ether, 5);
+        _expectRedeemRevert(o, _hotTicketTo(o, 1 ether, 1), ITicketBroker.TicketUnauthorizedSigner.selector);
+        _redeem(o2, _hotTicketTo(o2, 1 ether, 0));
+        _assertGrant(o2, 5 ether, 1 ether, 5, true);
+    }
+
+    /// @notice authorizeSigner, the funder's own transaction, clears a grant's recipient, cap and
+    ///         spent: the key is unlimited again, its tickets emit no SignerSpent.
+    function test_AuthorizeSigner_ClearsTheGrantsBounds() public {
+        address o2 = newOrchestrator("o2", 10 ether, 0, 0);
+        nextRound(); // round 2
+        _grantAndRelay(o, 1 ether, 5);
+        _redeem(o, _hotTicketTo(o, 1 ether, 0));
+        vm.prank(sender);
+        broker.authorizeSigner(hot);
+        _assertGrant(address(0), 0, 0, 0, true);
+        vm.recordLogs();
+        _redeem(o, _hotTicketTo(o, 3 ether, 1));
+        _redeem(o2, _hotTicketTo(o2, 3 ether, 0));
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        for (uint256 i; i < logs.length; ++i) {
+            assertTrue(logs[i].topics[0] != ITicketBroker.SignerSpent.selector, "no SignerSpent without a cap");
+        }
+        _assertGrant(address(0), 0, 0, 0, true);
+        assertEq(broker.getSenderInfo(sender).deposit, 3 ether);
+    }
+
+    /// @notice revokeSigner ends a grant early; what is left of its round keeps its recipient and cap.
+    function test_RevokeSigner_KeepsTheGrantsBounds() public {
+        _grantAndRelay(o, 1 ether, 10);
+        vm.prank(sender);
+        broker.revokeSigner(hot);
+        _assertGrant(o, 1 ether, 0, 2, true);
+        _redeem(o, _hotTicketTo(o, 1 ether, 0));
+        _expectRedeemRevert(o, _hotTicketTo(o, 1, 1), ITicketBroker.TicketUnauthorizedSigner.selector);
     }
 
     /* REVOCATION AND CANCELLATION */

@@ -12,7 +12,7 @@ abstract contract BrokerTestBase is Fixture {
     bytes32 internal constant EIP712_DOMAIN_TYPEHASH =
         keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
     string internal constant SIGNER_GRANT_TYPE =
-        "SignerGrant(address funder,address signer,uint256 untilRound,uint256 nonce,uint256 deadline)";
+        "SignerGrant(address funder,address signer,address recipient,uint256 maxSpend,uint256 untilRound,uint256 nonce,uint256 deadline)";
     bytes32 internal constant RAND = keccak256("recipientRand");
     uint256 internal constant ALWAYS = type(uint256).max;
 
@@ -20,11 +20,16 @@ abstract contract BrokerTestBase is Fixture {
     uint256 internal senderKey;
     address internal hot;
     uint256 internal hotKey;
+    /// @dev The recipient and cap `_grant(funder, signer, untilRound)` binds (tests that redeem under a
+    ///      grant set `grantTo` to their recipient).
+    address internal grantTo;
+    uint256 internal grantCap = 1000 ether;
 
     function setUp() public virtual override {
         super.setUp();
         (sender, senderKey) = makeAddrAndKey("sender");
         (hot, hotKey) = makeAddrAndKey("hot");
+        grantTo = makeAddr("grantRecipient");
     }
 
     /* TICKETS */
@@ -124,6 +129,8 @@ abstract contract BrokerTestBase is Fixture {
     struct Grant {
         address funder;
         address signer;
+        address recipient;
+        uint256 maxSpend;
         uint256 untilRound;
         uint256 nonce;
         uint256 deadline;
@@ -145,14 +152,36 @@ abstract contract BrokerTestBase is Fixture {
     /// @dev A grant's EIP-712 digest computed in the test, independently of the broker.
     function _grantDigest(Grant memory g, uint256 chainId, address verifyingContract) internal pure returns (bytes32) {
         bytes32 structHash = keccak256(
-            abi.encode(keccak256(bytes(SIGNER_GRANT_TYPE)), g.funder, g.signer, g.untilRound, g.nonce, g.deadline)
+            abi.encode(
+                keccak256(bytes(SIGNER_GRANT_TYPE)),
+                g.funder,
+                g.signer,
+                g.recipient,
+                g.maxSpend,
+                g.untilRound,
+                g.nonce,
+                g.deadline
+            )
         );
         return keccak256(abi.encodePacked("\x19\x01", _domainSeparator(chainId, verifyingContract), structHash));
     }
 
-    /// @dev `funder`'s grant for `signer` until `untilRound`, with its current nonce, relayable for an hour.
+    /// @dev `funder`'s grant for `signer` to `grantTo`, capped at `grantCap`, until `untilRound`, with its
+    ///      current nonce, relayable for an hour.
     function _grant(address funder, address signer, uint256 untilRound) internal view returns (Grant memory) {
-        return Grant(funder, signer, untilRound, broker.signerGrantNonce(funder), block.timestamp + 1 hours);
+        return _grant(funder, signer, grantTo, grantCap, untilRound);
+    }
+
+    /// @dev `funder`'s grant for `signer` to `recipient`, capped at `maxSpend`, until `untilRound`, with
+    ///      its current nonce, relayable for an hour.
+    function _grant(address funder, address signer, address recipient, uint256 maxSpend, uint256 untilRound)
+        internal
+        view
+        returns (Grant memory)
+    {
+        return Grant(
+            funder, signer, recipient, maxSpend, untilRound, broker.signerGrantNonce(funder), block.timestamp + 1 hours
+        );
     }
 
     /// @dev `g` signed by `key` for this chain and broker: r ‖ s ‖ v (65 bytes, as eth_signTypedData_v4).
@@ -172,14 +201,14 @@ abstract contract BrokerTestBase is Fixture {
     /// @dev Relays `g` with `sig` as `relayer`.
     function _relay(address relayer, Grant memory g, bytes memory sig) internal {
         vm.prank(relayer);
-        broker.authorizeSignerWithSig(g.funder, g.signer, g.untilRound, g.deadline, sig);
+        broker.authorizeSignerWithSig(g.funder, g.signer, g.recipient, g.maxSpend, g.untilRound, g.deadline, sig);
     }
 
     /// @dev Relays `g` with `sig` as `relayer`, expecting the revert `err` (full revert data).
     function _expectRelayRevert(address relayer, Grant memory g, bytes memory sig, bytes memory err) internal {
         vm.prank(relayer);
         vm.expectRevert(err);
-        broker.authorizeSignerWithSig(g.funder, g.signer, g.untilRound, g.deadline, sig);
+        broker.authorizeSignerWithSig(g.funder, g.signer, g.recipient, g.maxSpend, g.untilRound, g.deadline, sig);
     }
 
     /* REDEMPTION */

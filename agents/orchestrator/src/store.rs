@@ -586,6 +586,20 @@ impl PaymentStore {
         pending_face_value_in(&self.conn, sender)
     }
 
+    /// Total face value of the winning tickets signed by `signer` that were not refused for good:
+    /// what they took, or will take, of a spending cap on the signer (`TicketBroker.signerGrant`).
+    pub fn winners_face_by_signer(&self, signer: Address) -> Result<U256, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT face_value FROM winning_tickets WHERE signer = ?1 AND status != 'failed'",
+        )?;
+        let rows = stmt.query_map([signer.as_slice()], |r| r.get::<_, Vec<u8>>(0))?;
+        let mut total = U256::ZERO;
+        for face in rows {
+            total += U256::from_be_slice(&face?);
+        }
+        Ok(total)
+    }
+
     /// How many winning tickets have `status`, and their total face value (every sender).
     pub fn winning_summary(&self, status: WinningTicketStatus) -> Result<(u64, U256), StoreError> {
         let mut stmt = self

@@ -7,14 +7,16 @@ use peerflow_protocol::TicketDomain;
 use peerflow_protocol::signature::{Signature, SignatureError};
 
 alloy::sol! {
-    /// `SignerGrant(address funder,address signer,uint256 untilRound,uint256 nonce,uint256 deadline)`
-    /// under the broker's EIP-712 domain: `funder` lets `signer` sign its tickets created before
-    /// round `untilRound`; relayed at most once (`nonce` is the funder's grant nonce) and only
-    /// until `deadline` (unix seconds).
+    /// `SignerGrant(address funder,address signer,address recipient,uint256 maxSpend,uint256 untilRound,uint256 nonce,uint256 deadline)`
+    /// under the broker's EIP-712 domain: `funder` lets `signer` sign its tickets to `recipient`
+    /// created before round `untilRound`, for at most `maxSpend` of face value redeemed; relayed at
+    /// most once (`nonce` is the funder's grant nonce) and only until `deadline` (unix seconds).
     #[derive(Debug, PartialEq, Eq)]
     struct SignerGrant {
         address funder;
         address signer;
+        address recipient;
+        uint256 maxSpend;
         uint256 untilRound;
         uint256 nonce;
         uint256 deadline;
@@ -48,6 +50,8 @@ impl SignerGrant {
     pub fn new(
         funder: Address,
         signer: Address,
+        recipient: Address,
+        max_spend: U256,
         until_round: u64,
         nonce: U256,
         deadline: u64,
@@ -55,6 +59,8 @@ impl SignerGrant {
         Self {
             funder,
             signer,
+            recipient,
+            maxSpend: max_spend,
             untilRound: U256::from(until_round),
             nonce,
             deadline: U256::from(deadline),
@@ -78,6 +84,8 @@ mod tests {
         let grant = SignerGrant::new(
             funder,
             Address::repeat_byte(0x11),
+            Address::repeat_byte(0x22),
+            U256::from(10u8),
             12,
             U256::ZERO,
             1_900_000_000,
@@ -94,5 +102,15 @@ mod tests {
             ..grant.clone()
         };
         assert_ne!(later.signer_of(&sig, &domain).unwrap(), funder);
+        let elsewhere = SignerGrant {
+            recipient: Address::repeat_byte(0x33),
+            ..grant.clone()
+        };
+        assert_ne!(elsewhere.signer_of(&sig, &domain).unwrap(), funder);
+        let more = SignerGrant {
+            maxSpend: U256::from(11u8),
+            ..grant.clone()
+        };
+        assert_ne!(more.signer_of(&sig, &domain).unwrap(), funder);
     }
 }

@@ -37,6 +37,10 @@ pub struct Offer {
     pub grant_rounds: u64,
     /// How long a signed grant may wait to be relayed (seconds).
     pub deadline_secs: u64,
+    /// The spending cap a grant should carry (face value redeemed under it; a new grant, with a
+    /// new hot key, when it is spent): 25 winning tickets.
+    #[serde(with = "decimal")]
+    pub grant_max_spend: U256,
     /// The least deposit a paying viewer needs: one ticket's face value.
     #[serde(with = "decimal")]
     pub min_deposit: U256,
@@ -66,6 +70,10 @@ pub struct ViewerFunds {
 pub struct OpenSession {
     pub funder: Address,
     pub signer: Address,
+    /// Must be the broadcaster's account: the hot key signs tickets to nobody else.
+    pub recipient: Address,
+    #[serde(with = "decimal")]
+    pub max_spend: U256,
     #[serde(with = "decimal")]
     pub until_round: U256,
     #[serde(with = "decimal")]
@@ -136,7 +144,13 @@ pub struct SessionView {
     pub ms_per_ticket: u64,
     pub tickets_accepted: u64,
     pub state: SessionState,
-    /// Null when nothing can be paid: a subscriber's session.
+    /// The last round the hot key signs for is `untilRound - 1`.
+    pub until_round: u64,
+    /// What the grant's cap still allows (face value); below one ticket's face value the session
+    /// takes no more tickets and the viewer opens a new one, with a new grant.
+    #[serde(with = "decimal")]
+    pub grant_left: U256,
+    /// Null when nothing can be paid: a subscriber's session, or a grant spent.
     pub ticket: Option<TicketToSign>,
 }
 
@@ -155,7 +169,8 @@ pub struct TicketPayment {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ViewerRow {
-    pub session: String,
+    /// A short id of the session (never its token).
+    pub viewer: String,
     pub stream: String,
     pub funder: Address,
     pub subscriber: bool,

@@ -49,10 +49,18 @@ pub mod metrics {
     pub const SUBSCRIBERS: &str = "peerflow_broadcaster_subscribers";
 }
 
+/// How long the streamer's view is reused.
+const STATUS_TTL: Duration = Duration::from_secs(1);
 /// A session whose viewer fetched a segment this recently counts as watching.
 const WATCHING_MS: u64 = 30_000;
 /// Grants a funder may have relayed per hour (each costs the broadcaster a transaction).
 pub const DEFAULT_GRANTS_PER_HOUR: u64 = 6;
+/// Grants relayed per hour, every funder together.
+pub const DEFAULT_RELAYS_PER_HOUR: u64 = 600;
+/// A grant's suggested cap: this many winning tickets.
+pub const GRANT_WINNERS: u64 = 25;
+/// The broker's largest face value (`MAX_FACE_VALUE`, 96 bits).
+const MAX_FACE_VALUE: U256 = U256::from_limbs([u64::MAX, (1 << 32) - 1, 0, 0]);
 
 /// How this broadcaster charges its viewers.
 #[derive(Debug, Clone)]
@@ -72,6 +80,8 @@ pub struct PaywallConfig {
     /// Blocks a ticket's parameters stay valid.
     pub lifetime_blocks: u64,
     pub grants_per_hour: u64,
+    /// Grants relayed per hour, every funder together (the broadcaster's gas budget for them).
+    pub relays_per_hour: u64,
     pub gas: GasPolicy,
 }
 
@@ -108,6 +118,12 @@ pub enum PaywallError {
     NothingDue { due_ms: u64, ms_per_ticket: u64 },
     #[error("this ticket's parameters were paid already")]
     AlreadyPaid,
+    #[error("{0}")]
+    BadPrice(String),
+    #[error("the grant's cap is spent: open a new session with a new grant")]
+    GrantSpent,
+    #[error("the ticket must carry nonce {expected}, the one the session offered")]
+    WrongNonce { expected: u64 },
     #[error("the ticket is not on the parameters the session offers")]
     WrongParams,
     #[error("ticket refused: {0}")]
@@ -138,6 +154,9 @@ impl PaywallError {
             Self::FreeStream(_) => "free_stream",
             Self::NothingDue { .. } => "nothing_due",
             Self::AlreadyPaid => "already_paid",
+            Self::BadPrice(_) => "bad_price",
+            Self::GrantSpent => "grant_spent",
+            Self::WrongNonce { .. } => "wrong_nonce",
             Self::WrongParams => "wrong_params",
             Self::Ticket(e) => match e.code() {
                 "insufficient_deposit" | "sender_unlocking" => "insufficient_funds",
@@ -158,7 +177,9 @@ impl PaywallError {
             Self::TooManyGrants(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::UnknownSession(_) => StatusCode::NOT_FOUND,
             Self::Stream(e) => e.status(),
-            Self::NothingDue { .. } | Self::AlreadyPaid => StatusCode::CONFLICT,
+            Self::NothingDue { .. } | Self::AlreadyPaid | Self::GrantSpent => StatusCode::CONFLICT,
+            Self::WrongNonce { .. } => StatusCode::BAD_REQUEST,
+            Self::BadPrice(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Ticket(PaymentError::Store(TicketStoreError::NonceReplayed { .. })) => {
                 StatusCode::CONFLICT
             }
@@ -192,6 +213,7 @@ pub struct Paywall<P> {
     metrics: Arc<Metrics>,
     /// One session opening or payment at a time: each reads the chain and the book, then writes.
     ops: tokio::sync::Mutex<()>,
+    status_cache: tokio::sync::Mutex<Option<(std::time::Instant, StatusView)>>,
 }
 
 impl<P: Provider + Clone + 'static> Paywall<P> {
@@ -256,6 +278,7 @@ impl<P: Provider + Clone + 'static> Paywall<P> {
             info,
             cfg,
             ops: tokio::sync::Mutex::new(()),
+            status_cache: tokio::sync::Mutex::new(None),
         })
     }
 
@@ -284,7 +307,22 @@ impl<P: Provider + Clone + 'static> Paywall<P> {
 
     /// Expected value of one ticket at `price` per minute: the price of `ms_per_ticket` of video.
     pub fn ticket_value(&self, price: U256) -> U256 {
-        price * U256::from(self.cfg.ms_per_ticket) / U256::from(60_000u64)
+        price.saturating_mul(U256::from(self.cfg.ms_per_ticket)) / U256::from(60_000u64)
+    }
+
+    /// One ticket's expected value and face value at `price` per minute; refused when a ticket
+    /// would be worth nothing or its face value above what the broker redeems.
+    fn ticket_terms(&self, price: U256) -> Result<(U256, U256), PaywallError> {
+        let value = self.ticket_value(price);
+        let face = face_value_for(value, self.cfg.win_prob);
+        if value.is_zero() || face > MAX_FACE_VALUE {
+            return Err(PaywallError::BadPrice(format!(
+                "{price} wei a minute makes a ticket of {} ms worth {value} wei, face value {face}: \
+                 a ticket must be worth something and its face value at most 2^96 - 1",
+                self.cfg.ms_per_ticket
+            )));
+        }
+        Ok((value, face))
     }
 
     fn broker(&self) -> TicketBroker::TicketBrokerInstance<P> {
@@ -316,8 +354,11 @@ impl<P: Provider + Clone + 'static> Paywall<P> {
     ) -> Result<Offer, PaywallError> {
         let price = self.price(stream)?;
         let clock = self.chain.clock().await?;
-        let value = self.ticket_value(price);
-        let face_value = face_value_for(value, self.cfg.win_prob);
+        let face_value = if price.is_zero() {
+            U256::ZERO
+        } else {
+            self.ticket_terms(price)?.1
+        };
         let subscription_price = match self.support_contract() {
             Some(s) => s
                 .subscriptionPrice(self.cfg.recipient)
@@ -366,6 +407,7 @@ impl<P: Provider + Clone + 'static> Paywall<P> {
             round_length_blocks: self.info.round_length,
             grant_rounds: self.cfg.grant_rounds,
             deadline_secs: self.cfg.deadline_secs,
+            grant_max_spend: face_value.saturating_mul(U256::from(GRANT_WINNERS)),
             min_deposit: face_value,
             subscription_price,
             subscription_period_secs: crate::support::PERIOD_SECS,
@@ -375,18 +417,32 @@ impl<P: Provider + Clone + 'static> Paywall<P> {
 
     /// Opens (or reopens) the funder's session on `stream` on a grant its wallet signed: checks
     /// the grant and the funder's deposit (or subscription), relays the grant to the broker, and
-    /// offers the first ticket.
+    /// offers the first ticket. The relay waits for its transaction outside the lock payments
+    /// take, so opening sessions never holds up the viewers paying.
     pub async fn open(&self, stream: &str, req: &OpenSession) -> Result<SessionView, PaywallError> {
         let price = self.price(stream)?;
         if price.is_zero() {
             return Err(PaywallError::FreeStream(stream.to_owned()));
         }
+        let (_, face_value) = self.ticket_terms(price)?;
         let signature = Signature::from_bytes(&parse_hex(&req.signature)?)
             .map_err(|e| PaywallError::BadGrant(format!("grant signature: {e}")))?;
         if req.signer == req.funder || req.signer.is_zero() {
             return Err(PaywallError::BadGrant(
                 "the hot key must not be the funder".into(),
             ));
+        }
+        if req.recipient != self.cfg.recipient {
+            return Err(PaywallError::BadGrant(format!(
+                "the grant names recipient {}; this broadcaster is {}",
+                req.recipient, self.cfg.recipient
+            )));
+        }
+        if req.max_spend < face_value {
+            return Err(PaywallError::BadGrant(format!(
+                "the grant's cap ({}) is below one ticket's face value ({face_value})",
+                req.max_spend
+            )));
         }
         let until_round: u64 = req
             .until_round
@@ -395,6 +451,8 @@ impl<P: Provider + Clone + 'static> Paywall<P> {
         let grant = SignerGrant {
             funder: req.funder,
             signer: req.signer,
+            recipient: req.recipient,
+            maxSpend: req.max_spend,
             untilRound: req.until_round,
             nonce: req.nonce,
             deadline: req.deadline,
@@ -414,7 +472,6 @@ impl<P: Provider + Clone + 'static> Paywall<P> {
                 "the grant's deadline has passed".into(),
             ));
         }
-        let _op = self.ops.lock().await;
         let clock = self.chain.clock().await?;
         if until_round < clock.round + 2 {
             return Err(PaywallError::BadGrant(format!(
@@ -436,10 +493,11 @@ impl<P: Provider + Clone + 'static> Paywall<P> {
         }
         let subscribed_until = self.subscribed_until(req.funder).await?;
         let subscriber = subscribed_until > now / 1000;
-        let face_value = face_value_for(self.ticket_value(price), self.cfg.win_prob);
+        // Winners of this funder not yet redeemed here are spoken for.
+        let spoken_for = self.payments().pending_face_value(req.funder)?;
         let funds = self
             .chain
-            .sender_funds(req.funder, req.funder, clock.round, U256::ZERO)
+            .sender_funds(req.funder, req.funder, clock.round, spoken_for)
             .await?;
         let can_pay = !funds.unlocking && funds.available >= face_value;
         if !subscriber && !can_pay {
@@ -454,21 +512,26 @@ impl<P: Provider + Clone + 'static> Paywall<P> {
                 }
             )));
         }
-        let digest = grant.digest(&self.domain());
         let since = now.saturating_sub(3_600_000);
-        if self.store().grants_since(req.funder, since)? >= self.cfg.grants_per_hour {
-            return Err(PaywallError::TooManyGrants(req.funder));
-        }
-        if self
-            .store()
-            .take_grant(digest, req.funder, now, since)?
-            .is_none()
         {
-            return Err(PaywallError::BadGrant("this grant was used already".into()));
+            let store = self.store();
+            if store.grants_since(req.funder, since)? >= self.cfg.grants_per_hour
+                || store.all_grants_since(since)? >= self.cfg.relays_per_hour
+            {
+                return Err(PaywallError::TooManyGrants(req.funder));
+            }
+            // Taken before the relay: a grant is relayed once, whoever posts it twice at once.
+            if store
+                .take_grant(grant.digest(&self.domain()), req.funder, now, since)?
+                .is_none()
+            {
+                return Err(PaywallError::BadGrant("this grant was used already".into()));
+            }
         }
         if can_pay {
             self.relay(req, &signature).await?;
         }
+        let _op = self.ops.lock().await;
         let session = B256::random().to_string()[2..].to_owned();
         let stored_until = if subscriber { subscribed_until } else { 0 };
         self.store().open_account(&NewSession {
@@ -477,6 +540,7 @@ impl<P: Provider + Clone + 'static> Paywall<P> {
             session: &session,
             signer: req.signer,
             until_round,
+            max_spend: if can_pay { req.max_spend } else { U256::ZERO },
             subscribed_until: stored_until,
             now_ms: now,
         })?;
@@ -486,6 +550,7 @@ impl<P: Provider + Clone + 'static> Paywall<P> {
             &[("kind", if subscriber { "subscriber" } else { "paying" })],
         );
         tracing::info!(stream, funder = %req.funder, signer = %req.signer, subscriber, "viewer session opened");
+        let clock = self.chain.clock().await?;
         if can_pay {
             self.issue(stream, req.funder, price, &clock)?;
         }
@@ -499,6 +564,8 @@ impl<P: Provider + Clone + 'static> Paywall<P> {
         let call = broker.authorizeSignerWithSig(
             req.funder,
             req.signer,
+            req.recipient,
+            req.max_spend,
             req.until_round,
             req.deadline,
             Bytes::copy_from_slice(&signature.to_bytes()),
@@ -522,12 +589,12 @@ impl<P: Provider + Clone + 'static> Paywall<P> {
         price: U256,
         clock: &Clock,
     ) -> Result<TicketParams, PaywallError> {
-        let value = self.ticket_value(price);
+        let (_, face_value) = self.ticket_terms(price)?;
         let seed = B256::random();
         let params = TicketParams {
             recipient: self.cfg.recipient,
             sender: funder,
-            face_value: face_value_for(value, self.cfg.win_prob),
+            face_value,
             win_prob: self.cfg.win_prob,
             recipient_rand_hash: recipient_rand_hash(self.secret.recipient_rand(seed, funder)),
             seed,
@@ -561,6 +628,9 @@ impl<P: Provider + Clone + 'static> Paywall<P> {
     async fn view_of(&self, session: &str, clock: &Clock) -> Result<SessionView, PaywallError> {
         let account = self.account(session)?;
         let subscriber = account.subscribed_until > now_ms() / 1000;
+        let grant_left = account
+            .max_spend
+            .saturating_sub(self.payments().winners_face_by_signer(account.signer)?);
         let mut ticket = None;
         if let Some(hash) = account.pending {
             let params = self.payments().params(hash)?;
@@ -568,12 +638,16 @@ impl<P: Provider + Clone + 'static> Paywall<P> {
             let params = match params {
                 Some(p) if !spent && p.expiration_block >= clock.block => Some(p),
                 _ if subscriber => None,
-                _ => {
-                    let price = self.price(&account.stream)?;
-                    Some(self.issue(&account.stream, account.funder, price, clock)?)
-                }
+                // New parameters at the stream's price; none when the stream is gone.
+                _ => match self.price(&account.stream) {
+                    Ok(price) => Some(self.issue(&account.stream, account.funder, price, clock)?),
+                    Err(e) => {
+                        tracing::debug!(stream = %account.stream, error = %e, "no new ticket parameters");
+                        None
+                    }
+                },
             };
-            if let Some(p) = params {
+            if let Some(p) = params.filter(|p| p.face_value <= grant_left) {
                 let nonce = self.payments().next_nonce(account.signer)?;
                 ticket = Some(TicketToSign {
                     recipient: p.recipient,
@@ -587,13 +661,14 @@ impl<P: Provider + Clone + 'static> Paywall<P> {
                 });
             }
         }
-        Ok(self.session_view(&account, subscriber, ticket))
+        Ok(self.session_view(&account, subscriber, grant_left, ticket))
     }
 
     fn session_view(
         &self,
         a: &Account,
         subscriber: bool,
+        grant_left: U256,
         ticket: Option<TicketToSign>,
     ) -> SessionView {
         SessionView {
@@ -618,6 +693,8 @@ impl<P: Provider + Clone + 'static> Paywall<P> {
             } else {
                 SessionState::Ok
             },
+            until_round: a.until_round,
+            grant_left,
             ticket,
         }
     }
@@ -652,6 +729,18 @@ impl<P: Provider + Clone + 'static> Paywall<P> {
             .payments()
             .params(hash)?
             .ok_or(PaywallError::WrongParams)?;
+        // The nonce the session offered: nonces in order keep every winner redeemable (the
+        // broker remembers a window of the newest nonces per signer and recipient).
+        let expected = self.payments().next_nonce(account.signer)?;
+        if req.sender_nonce != U256::from(expected) {
+            return Err(self.refused(PaywallError::WrongNonce { expected }));
+        }
+        // Within the grant's cap, counting this ticket as a winner before the draw: refusing a
+        // ticket because it won would let the viewer pay with losers only.
+        let taken = self.payments().winners_face_by_signer(account.signer)?;
+        if taken.saturating_add(params.face_value) > account.max_spend {
+            return Err(self.refused(PaywallError::GrantSpent));
+        }
         let signature = Signature::from_bytes(&parse_hex(&req.signature)?)
             .map_err(|e| self.refused(PaywallError::Ticket(PaymentError::from(e))))?;
         let ticket = peerflow_protocol::Ticket {
@@ -664,9 +753,6 @@ impl<P: Provider + Clone + 'static> Paywall<P> {
             recipientRandHash: hash,
             creationRound: U256::from(params.creation_round),
         };
-        if req.sender_nonce > U256::from(u64::MAX >> 1) {
-            return Err(self.refused(PaywallError::BadRequest("senderNonce too large".into())));
-        }
         let clock = self.chain.clock().await?;
         let funds = self
             .chain
@@ -712,8 +798,11 @@ impl<P: Provider + Clone + 'static> Paywall<P> {
             u256_f64(value),
         );
         self.store().resume(session)?;
-        let price = self.price(&account.stream)?;
-        self.issue(&account.stream, account.funder, price, &clock)?;
+        // The ticket is taken: the next parameters are issued when the session is next read if
+        // the stream is gone now.
+        if let Ok(price) = self.price(&account.stream) {
+            self.issue(&account.stream, account.funder, price, &clock)?;
+        }
         self.view_of(session, &clock).await
     }
 
@@ -763,7 +852,8 @@ impl<P: Provider + Clone + 'static> Paywall<P> {
             .charge(
                 session,
                 request.seq,
-                request.duration_ms,
+                // A segment is never free, however short its pusher said it was.
+                request.duration_ms.max(1),
                 self.cfg.credit_ms,
                 subscriber,
                 now_ms(),
@@ -791,6 +881,19 @@ impl<P: Provider + Clone + 'static> Paywall<P> {
 
     /// The streamer's view: viewers, payments, tips and subscribers.
     pub async fn status(&self) -> Result<StatusView, PaywallError> {
+        // One computation a second at most, whoever asks (the page is public).
+        let mut cached = self.status_cache.lock().await;
+        if let Some((at, view)) = cached.as_ref()
+            && at.elapsed() < STATUS_TTL
+        {
+            return Ok(view.clone());
+        }
+        let view = self.compute_status().await?;
+        *cached = Some((std::time::Instant::now(), view.clone()));
+        Ok(view)
+    }
+
+    async fn compute_status(&self) -> Result<StatusView, PaywallError> {
         let accounts = self.store().all()?;
         let now = now_ms();
         let (won_pending, _) = self
@@ -860,10 +963,13 @@ impl<P: Provider + Clone + 'static> Paywall<P> {
         );
         Ok(StatusView {
             recipient: self.cfg.recipient,
+            // Never a session's token (it plays the viewer's account), nor a private stream's
+            // name (listed nowhere); their totals count.
             viewers: accounts
                 .iter()
+                .filter(|a| !self.streams.is_private(&a.stream))
                 .map(|a| ViewerRow {
-                    session: a.session.clone(),
+                    viewer: hex::encode(&alloy::primitives::keccak256(a.session.as_bytes())[..6]),
                     stream: a.stream.clone(),
                     funder: a.funder,
                     subscriber: a.subscribed_until > now_s,

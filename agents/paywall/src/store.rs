@@ -26,7 +26,8 @@ pub enum StoreError {
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS viewer_accounts (
     stream TEXT NOT NULL, funder BLOB NOT NULL, session TEXT NOT NULL UNIQUE,
-    signer BLOB NOT NULL, until_round INTEGER NOT NULL, subscribed_until INTEGER NOT NULL,
+    signer BLOB NOT NULL, until_round INTEGER NOT NULL, max_spend BLOB NOT NULL,
+    subscribed_until INTEGER NOT NULL,
     consumed_ms INTEGER NOT NULL DEFAULT 0,
     pending BLOB, cut_off INTEGER NOT NULL DEFAULT 0,
     opened_ms INTEGER NOT NULL, last_seen_ms INTEGER NOT NULL,
@@ -64,6 +65,8 @@ pub struct Account {
     pub tickets: u64,
     pub paid_ms: u64,
     pub received_wei: U256,
+    /// The cap of the hot key's grant (face value).
+    pub max_spend: U256,
 }
 
 /// A session being opened.
@@ -76,6 +79,8 @@ pub struct NewSession<'a> {
     /// The hot key.
     pub signer: Address,
     pub until_round: u64,
+    /// The grant's spending cap.
+    pub max_spend: U256,
     /// Unix seconds (0: not a subscriber).
     pub subscribed_until: u64,
     pub now_ms: u64,
@@ -100,7 +105,8 @@ const ACCOUNT_COLUMNS: &str = "a.stream, a.funder, a.session, a.signer, a.until_
     (SELECT COUNT(*) FROM viewer_params p JOIN spent_params s ON s.rand_hash = p.rand_hash
      WHERE p.stream = a.stream AND p.funder = a.funder),
     (SELECT COALESCE(SUM(p.ms), 0) FROM viewer_params p JOIN spent_params s ON s.rand_hash = p.rand_hash
-     WHERE p.stream = a.stream AND p.funder = a.funder)";
+     WHERE p.stream = a.stream AND p.funder = a.funder),
+    a.max_spend";
 
 impl ViewerStore {
     /// Opens the book in `path`, the file the ticket book ([`peerflow_orchestrator::PaymentStore`])
@@ -139,6 +145,7 @@ impl ViewerStore {
             last_seen_ms: row.get::<_, i64>(10)? as u64,
             tickets: row.get::<_, i64>(11)? as u64,
             paid_ms: row.get::<_, i64>(12)? as u64,
+            max_spend: U256::from_be_slice(&row.get::<_, Vec<u8>>(13)?),
             received_wei,
         })
     }
@@ -203,11 +210,11 @@ impl ViewerStore {
     pub fn open_account(&self, s: &NewSession<'_>) -> Result<(), StoreError> {
         self.conn.execute(
             "INSERT INTO viewer_accounts (stream, funder, session, signer, until_round,
-                 subscribed_until, opened_ms, last_seen_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
+                 subscribed_until, opened_ms, last_seen_ms, max_spend)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8)
              ON CONFLICT (stream, funder) DO UPDATE SET session = ?3, signer = ?4,
                  until_round = ?5, subscribed_until = ?6, pending = NULL, opened_ms = ?7,
-                 last_seen_ms = ?7",
+                 last_seen_ms = ?7, max_spend = ?8",
             params![
                 s.stream,
                 s.funder.as_slice(),
@@ -215,7 +222,8 @@ impl ViewerStore {
                 s.signer.as_slice(),
                 s.until_round as i64,
                 s.subscribed_until as i64,
-                s.now_ms as i64
+                s.now_ms as i64,
+                s.max_spend.to_be_bytes::<32>().as_slice()
             ],
         )?;
         Ok(())
@@ -250,6 +258,16 @@ impl ViewerStore {
         let count: i64 = self.conn.query_row(
             "SELECT COUNT(*) FROM viewer_grants WHERE funder = ?1 AND at_ms >= ?2",
             params![funder.as_slice(), since_ms as i64],
+            |r| r.get(0),
+        )?;
+        Ok(count as u64)
+    }
+
+    /// Grants relayed (or taken) since `since_ms`, every funder together.
+    pub fn all_grants_since(&self, since_ms: u64) -> Result<u64, StoreError> {
+        let count: i64 = self.conn.query_row(
+            "SELECT COUNT(*) FROM viewer_grants WHERE at_ms >= ?1",
+            [since_ms as i64],
             |r| r.get(0),
         )?;
         Ok(count as u64)
@@ -364,6 +382,7 @@ mod tests {
                 session: "t",
                 signer: Address::repeat_byte(2),
                 until_round: 10,
+                max_spend: U256::from(1u8),
                 subscribed_until: 0,
                 now_ms: 0,
             })
@@ -415,6 +434,7 @@ mod tests {
                 session: "u",
                 signer: Address::repeat_byte(3),
                 until_round: 10,
+                max_spend: U256::from(1u8),
                 subscribed_until: 0,
                 now_ms: 2,
             })
@@ -447,7 +467,10 @@ mod tests {
         }
         assert_eq!(store.by_session("t").unwrap().unwrap().consumed_ms, 0);
         // Its subscription over, it owes for what it watches from then on only.
-        assert_eq!(store.charge("t", 20, 2_000, 10_000, false, 1).unwrap(), Some(Charge::Served));
+        assert_eq!(
+            store.charge("t", 20, 2_000, 10_000, false, 1).unwrap(),
+            Some(Charge::Served)
+        );
         assert_eq!(store.by_session("t").unwrap().unwrap().consumed_ms, 2_000);
     }
 }

@@ -67,7 +67,26 @@ pub fn parse_watch_url(url: &str) -> Result<(String, String), ViewerError> {
     Ok((base, stream.to_owned()))
 }
 
+/// The longest a viewer lets a grant authorize its hot key for, in rounds, and wait to be
+/// relayed, in seconds, whatever the offer suggests.
+const MAX_GRANT_ROUNDS: u64 = 1_000;
+const MAX_DEADLINE_SECS: u64 = 3_600;
+
+/// What the viewer accepts to pay: its own limits, never the broadcaster's word.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Limits {
+    /// The highest price per minute it accepts.
+    pub max_price_per_minute: Option<U256>,
+    /// The cap of each grant (face value redeemed under it); default: the offer's suggestion.
+    pub max_spend: Option<U256>,
+}
+
 /// A viewer of one stream, with its session once paid.
+///
+/// It never trusts the broadcaster's accounts to decide what it pays: it counts the video it
+/// received ([`Viewer::segment`]) and signs a ticket only while the tickets it signed pay for no
+/// more than that. The chain, the broker, the recipient and the price are the first offer's,
+/// checked against its limits; later sessions (a grant spent) keep them.
 pub struct Viewer {
     http: reqwest::Client,
     base: String,
@@ -77,28 +96,32 @@ pub struct Viewer {
     hot_key: [u8; 32],
     hot: Address,
     offer: Offer,
+    limits: Limits,
     session: Option<SessionView>,
     last_nonce: Option<U256>,
+    /// Milliseconds of video received (segments, by their playlist duration).
+    received_ms: u64,
     /// Tickets signed and taken.
     pub tickets_paid: u64,
 }
 
 impl Viewer {
     /// Reads the offer and, for a paid stream, opens a session: a fresh hot key authorized by one
-    /// grant signed with `funder_key`. Refuses a stream above `max_price_per_minute`.
+    /// grant signed with `funder_key`. Refuses a stream above `limits.max_price_per_minute`.
     pub async fn connect(
         base: &str,
         stream: &str,
         funder_key: [u8; 32],
-        max_price_per_minute: Option<U256>,
+        limits: Limits,
     ) -> Result<Self, ViewerError> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()?;
         let funder = address_of_secret(&funder_key)?;
+        let base = base.trim_end_matches('/').to_owned();
         let offer: Offer =
             json(http.get(format!("{base}/v1/watch/{stream}/offer?viewer={funder}"))).await?;
-        if let Some(max) = max_price_per_minute
+        if let Some(max) = limits.max_price_per_minute
             && offer.price_per_minute > max
         {
             return Err(ViewerError::TooExpensive {
@@ -110,19 +133,22 @@ impl Viewer {
         let hot = address_of_secret(&hot_key)?;
         let mut viewer = Self {
             http,
-            base: base.trim_end_matches('/').to_owned(),
+            base,
             stream: stream.to_owned(),
             funder_key,
             funder,
             hot_key,
             hot,
             offer,
+            limits,
             session: None,
             last_nonce: None,
+            received_ms: 0,
             tickets_paid: 0,
         };
         if viewer.offer.paid {
-            viewer.open().await?;
+            let offer = viewer.offer.clone();
+            viewer.open(&offer).await?;
         }
         Ok(viewer)
     }
@@ -134,19 +160,40 @@ impl Viewer {
         }
     }
 
-    async fn open(&mut self) -> Result<(), ViewerError> {
-        let funds =
-            self.offer.viewer.as_ref().ok_or_else(|| {
-                ViewerError::BadTicket("the offer has no grant nonce for us".into())
-            })?;
+    /// Opens a session on a grant for the current hot key; `fresh` is an offer read now (for
+    /// the funder's grant nonce and the round), checked against the first one.
+    async fn open(&mut self, fresh: &Offer) -> Result<(), ViewerError> {
+        let first = &self.offer;
+        if (
+            fresh.chain_id,
+            fresh.broker,
+            fresh.recipient,
+            fresh.price_per_minute,
+        ) != (
+            first.chain_id,
+            first.broker,
+            first.recipient,
+            first.price_per_minute,
+        ) {
+            return Err(ViewerError::BadTicket(
+                "the broadcaster changed its chain, broker, account or price".into(),
+            ));
+        }
+        let funds = fresh
+            .viewer
+            .as_ref()
+            .ok_or_else(|| ViewerError::BadTicket("the offer has no grant nonce for us".into()))?;
         let deadline = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs())
-            + self.offer.deadline_secs;
+            + fresh.deadline_secs.min(MAX_DEADLINE_SECS);
+        let max_spend = self.limits.max_spend.unwrap_or(fresh.grant_max_spend);
         let grant = SignerGrant::new(
             self.funder,
             self.hot,
-            self.offer.round + self.offer.grant_rounds,
+            first.recipient,
+            max_spend,
+            fresh.round + fresh.grant_rounds.min(MAX_GRANT_ROUNDS),
             funds.grant_nonce,
             deadline,
         );
@@ -154,6 +201,8 @@ impl Viewer {
         let req = OpenSession {
             funder: self.funder,
             signer: self.hot,
+            recipient: grant.recipient,
+            max_spend,
             until_round: grant.untilRound,
             nonce: grant.nonce,
             deadline: grant.deadline,
@@ -167,6 +216,19 @@ impl Viewer {
         .await?;
         self.session = Some(view);
         Ok(())
+    }
+
+    /// A new hot key and a new grant, when the last one's cap is spent.
+    async fn reopen(&mut self) -> Result<(), ViewerError> {
+        self.hot_key = B256::random().0;
+        self.hot = address_of_secret(&self.hot_key)?;
+        self.last_nonce = None;
+        let fresh: Offer = json(self.http.get(format!(
+            "{}/v1/watch/{}/offer?viewer={}",
+            self.base, self.stream, self.funder
+        )))
+        .await?;
+        self.open(&fresh).await
     }
 
     pub fn offer(&self) -> &Offer {
@@ -186,6 +248,11 @@ impl Viewer {
         self.hot
     }
 
+    /// Milliseconds of video received.
+    pub fn received_ms(&self) -> u64 {
+        self.received_ms
+    }
+
     /// Reads the session again.
     pub async fn refresh(&mut self) -> Result<Option<&SessionView>, ViewerError> {
         let Some(s) = &self.session else {
@@ -200,7 +267,7 @@ impl Viewer {
         Ok(self.session.as_ref())
     }
 
-    /// Checks a ticket the session offers: ours to sign, worth what the offer says.
+    /// Checks a ticket the session offers: ours to sign, worth what the first offer says.
     fn check(&self, t: &TicketToSign) -> Result<(), ViewerError> {
         let bad = |what: &str| Err(ViewerError::BadTicket(what.to_owned()));
         if t.recipient != self.offer.recipient {
@@ -226,17 +293,29 @@ impl Viewer {
         Ok(())
     }
 
-    /// Pays every ticket due (a whole ticket's worth of video got and not paid); how many.
+    /// Pays every ticket due, as far as the video received covers it; how many. A grant spent
+    /// is replaced by a new one (a new hot key).
     pub async fn pay_due(&mut self) -> Result<u32, ViewerError> {
         let mut paid = 0;
+        let mut reopened = false;
         loop {
             let Some(s) = &self.session else {
                 return Ok(paid);
             };
-            if s.due_ms < s.ms_per_ticket {
+            let per_ticket = self.offer.ms_per_ticket;
+            if s.due_ms < per_ticket || s.subscriber {
+                return Ok(paid);
+            }
+            // Our own count, not the broadcaster's: what we signed never pays for more than we got.
+            if (self.tickets_paid + 1) * per_ticket > self.received_ms {
                 return Ok(paid);
             }
             let Some(t) = s.ticket.clone() else {
+                if s.grant_left < self.offer.face_value && !reopened {
+                    reopened = true;
+                    self.reopen().await?;
+                    continue;
+                }
                 return Ok(paid);
             };
             self.check(&t)?;
@@ -262,8 +341,8 @@ impl Viewer {
         }
     }
 
-    /// GETs `url` with the session's token; a segment refused for payment due is paid for and
-    /// asked again.
+    /// GETs `url` with the session's token; a refusal for payment due is paid (as far as the
+    /// video received covers it) and asked again.
     pub async fn get(&mut self, url: &str) -> Result<Bytes, ViewerError> {
         for attempt in 0..3 {
             let mut request = self.http.get(url);
@@ -283,6 +362,13 @@ impl Viewer {
             return Err(err);
         }
         unreachable!("the loop returns")
+    }
+
+    /// GETs a media segment `duration_ms` long, and counts it as received.
+    pub async fn segment(&mut self, url: &str, duration_ms: u64) -> Result<Bytes, ViewerError> {
+        let bytes = self.get(url).await?;
+        self.received_ms += duration_ms;
+        Ok(bytes)
     }
 
     pub fn base(&self) -> &str {
@@ -405,7 +491,12 @@ pub async fn watch<W: tokio::io::AsyncWrite + Unpin>(
             .filter(|e| next.is_none_or(|n| e.seq >= n))
             .collect();
         for e in new {
-            let bytes = viewer.get(&format!("{live}/{}", e.uri)).await?;
+            let bytes = viewer
+                .segment(
+                    &format!("{live}/{}", e.uri),
+                    (e.duration_s * 1000.0).round() as u64,
+                )
+                .await?;
             sink.write_all(&bytes)
                 .await
                 .map_err(|err| ViewerError::Playlist(format!("writing the output: {err}")))?;
@@ -462,6 +553,133 @@ async fn json<T: DeserializeOwned>(request: reqwest::RequestBuilder) -> Result<T
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::{Arc, Mutex};
+
+    use axum::Json;
+    use axum::extract::State;
+    use axum::routing::{get, post};
+
+    use crate::proto::SessionState;
+
+    /// A broadcaster that claims every viewer owes a minute of video, whatever it got.
+    #[derive(Default)]
+    struct Greedy {
+        signer: Mutex<Option<Address>>,
+        tickets: Mutex<u64>,
+    }
+
+    fn offer(funder: Address) -> Offer {
+        Offer {
+            stream: "s".into(),
+            paid: true,
+            price_per_minute: U256::from(600u64),
+            recipient: Address::repeat_byte(0xee),
+            chain_id: 1,
+            broker: Address::repeat_byte(0xbb),
+            token: Address::ZERO,
+            support: Address::ZERO,
+            ms_per_ticket: 4_000,
+            credit_ms: 10_000,
+            face_value: U256::from(40u64),
+            win_prob: U256::MAX,
+            round: 3,
+            round_length_blocks: 50,
+            grant_rounds: 1_000_000,
+            deadline_secs: 10_000_000,
+            grant_max_spend: U256::from(1_000u64),
+            min_deposit: U256::from(40u64),
+            subscription_price: U256::ZERO,
+            subscription_period_secs: 0,
+            viewer: Some(crate::proto::ViewerFunds {
+                address: funder,
+                grant_nonce: U256::ZERO,
+                deposit: U256::from(1_000u64),
+                subscribed_until: 0,
+            }),
+        }
+    }
+
+    fn view(g: &Greedy, funder: Address) -> SessionView {
+        let signer = g.signer.lock().unwrap().unwrap();
+        let n = *g.tickets.lock().unwrap();
+        SessionView {
+            session: "s1".into(),
+            stream: "s".into(),
+            funder,
+            signer,
+            subscriber: false,
+            subscribed_until: 0,
+            paid_ms: 0,
+            consumed_ms: 60_000,
+            due_ms: 60_000,
+            credit_ms: 10_000,
+            ms_per_ticket: 4_000,
+            tickets_accepted: n,
+            state: SessionState::Ok,
+            until_round: 100,
+            grant_left: U256::from(1_000u64),
+            ticket: Some(TicketToSign {
+                recipient: Address::repeat_byte(0xee),
+                sender: funder,
+                signer,
+                face_value: U256::from(40u64),
+                win_prob: U256::MAX,
+                sender_nonce: U256::from(n),
+                recipient_rand_hash: B256::repeat_byte(n as u8 + 1),
+                creation_round: U256::from(3u64),
+            }),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_viewer_pays_for_the_video_it_received_whatever_the_broadcaster_claims() {
+        let key = [9u8; 32];
+        let funder = address_of_secret(&key).unwrap();
+        let greedy = Arc::new(Greedy::default());
+        let app = axum::Router::new()
+            .route(
+                "/v1/watch/s/offer",
+                get(move || async move { Json(offer(funder)) }),
+            )
+            .route(
+                "/v1/watch/s/sessions",
+                post(
+                    move |State(g): State<Arc<Greedy>>, Json(req): Json<OpenSession>| async move {
+                        // The grant carries the viewer's bounds, not the offer's.
+                        assert!(req.until_round <= U256::from(3 + MAX_GRANT_ROUNDS));
+                        assert_eq!(req.recipient, Address::repeat_byte(0xee));
+                        *g.signer.lock().unwrap() = Some(req.signer);
+                        Json(view(&g, funder))
+                    },
+                ),
+            )
+            .route(
+                "/v1/watch/sessions/s1",
+                get(move |State(g): State<Arc<Greedy>>| async move { Json(view(&g, funder)) }),
+            )
+            .route(
+                "/v1/watch/sessions/s1/tickets",
+                post(move |State(g): State<Arc<Greedy>>| async move {
+                    *g.tickets.lock().unwrap() += 1;
+                    Json(view(&g, funder))
+                }),
+            )
+            .with_state(Arc::clone(&greedy));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+        let mut viewer = Viewer::connect(&base, "s", key, Limits::default())
+            .await
+            .unwrap();
+        // Nothing received: nothing paid, though the broadcaster says a minute is due.
+        assert_eq!(viewer.pay_due().await.unwrap(), 0);
+        // 9 s received: two tickets of 4 s, not fifteen.
+        viewer.received_ms = 9_000;
+        assert_eq!(viewer.pay_due().await.unwrap(), 2);
+        assert_eq!(*greedy.tickets.lock().unwrap(), 2);
+        assert_eq!(viewer.pay_due().await.unwrap(), 0);
+    }
 
     #[test]
     fn watch_urls_name_the_broadcaster_and_the_stream() {

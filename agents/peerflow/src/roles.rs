@@ -880,6 +880,7 @@ pub async fn broadcaster_app(s: BroadcasterSetup) -> Result<BroadcasterApp> {
                 deadline_secs: 600,
                 lifetime_blocks: 20,
                 grants_per_hour: peerflow_paywall::server::DEFAULT_GRANTS_PER_HOUR,
+                relays_per_hour: peerflow_paywall::server::DEFAULT_RELAYS_PER_HOUR,
                 gas: GasPolicy::default(),
             },
             s.chain.clone(),

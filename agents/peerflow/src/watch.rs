@@ -6,7 +6,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use peerflow_paywall::viewer::{Viewer, parse_watch_url, watch};
+use peerflow_paywall::viewer::{Limits, Viewer, parse_watch_url, watch};
 
 use crate::keys::KeyArgs;
 
@@ -29,24 +29,34 @@ pub struct WatchArgs {
     #[arg(long)]
     pub duration: Option<f64>,
     /// Refuse a stream that costs more than this per minute, in tokens ("0.5", "1000 wei").
+    #[arg(long, default_value = "1")]
+    pub max_price_per_minute: String,
+    /// The most the hot key may spend (face value of winning tickets) before a new grant is
+    /// signed, in tokens (default: what the broadcaster suggests, 25 winning tickets).
     #[arg(long)]
-    pub max_price_per_minute: Option<String>,
+    pub max_spend: Option<String>,
 }
 
 pub async fn run(a: &WatchArgs) -> Result<()> {
     let (base, stream) = parse_watch_url(&a.url)?;
-    let max = a
-        .max_price_per_minute
-        .as_deref()
-        .map(|t| peerflow_chain::amount::parse_amount(t, "tokens"))
-        .transpose()
-        .context("--max-price-per-minute")?;
+    let limits = Limits {
+        max_price_per_minute: Some(
+            peerflow_chain::amount::parse_amount(&a.max_price_per_minute, "tokens")
+                .context("--max-price-per-minute")?,
+        ),
+        max_spend: a
+            .max_spend
+            .as_deref()
+            .map(|t| peerflow_chain::amount::parse_amount(t, "tokens"))
+            .transpose()
+            .context("--max-spend")?,
+    };
     let duration = a.duration.map(Duration::from_secs_f64);
     if a.out.is_none() && !a.ffplay {
         bail!("give --out FILE (or - for standard output) or --ffplay");
     }
     let key = a.keys.signer()?;
-    let mut viewer = Viewer::connect(&base, &stream, key.to_bytes().0, max).await?;
+    let mut viewer = Viewer::connect(&base, &stream, key.to_bytes().0, limits).await?;
     let offer = viewer.offer();
     if offer.paid {
         eprintln!(

@@ -22,7 +22,9 @@ use peerflow::roles::ViewerTerms;
 use peerflow_chain::bindings::ticket_broker::TicketBroker;
 use peerflow_chain::bindings::work_token::WorkToken;
 use peerflow_media::testsrc;
-use peerflow_paywall::viewer::Viewer;
+use peerflow_paywall::grant::SignerGrant;
+use peerflow_paywall::proto::OpenSession;
+use peerflow_paywall::viewer::{Limits, Viewer};
 use serde_json::Value;
 
 const STREAM: &str = "paid";
@@ -228,9 +230,63 @@ async fn viewers_pay_for_what_they_watch_tip_and_subscribe() {
     assert_eq!(body["error"]["code"], "payment_required", "{body}");
 
     // A viewer with no deposit gets no session, so no segment.
-    let penniless = Viewer::connect(&base, STREAM, net.chain.secret_key(PENNILESS), None).await;
+    let penniless = Viewer::connect(
+        &base,
+        STREAM,
+        net.chain.secret_key(PENNILESS),
+        Limits::default(),
+    )
+    .await;
     let err = penniless.err().expect("no deposit, no session");
     assert_eq!(err.code(), Some("insufficient_deposit"), "{err}");
+
+    // A grant must name this broadcaster as the only recipient, and cap at least one ticket.
+    let funder = net.chain.address(QUITTER);
+    let (_, mine) = get_json(&format!("{base}/v1/watch/{STREAM}/offer?viewer={funder}")).await;
+    let domain = peerflow_protocol::TicketDomain {
+        chain_id: net.deployment.chain_id,
+        broker: net.deployment.ticket_broker,
+    };
+    let nonce: U256 = mine["viewer"]["grantNonce"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let round = mine["round"].as_u64().unwrap();
+    for (recipient, max_spend) in [
+        (Address::repeat_byte(7), U256::from(10u128.pow(18))),
+        (net.broadcaster, U256::from(TICKET_WEI - 1)),
+    ] {
+        let grant = SignerGrant::new(
+            funder,
+            Address::repeat_byte(0x42),
+            recipient,
+            max_spend,
+            round + 50,
+            nonce,
+            4_000_000_000,
+        );
+        let signature = grant.sign(&net.chain.secret_key(QUITTER), &domain).unwrap();
+        let body = OpenSession {
+            funder,
+            signer: grant.signer,
+            recipient,
+            max_spend,
+            until_round: grant.untilRound,
+            nonce,
+            deadline: grant.deadline,
+            signature: format!("0x{}", alloy::primitives::hex::encode(signature.to_bytes())),
+        };
+        let r = reqwest::Client::new()
+            .post(format!("{base}/v1/watch/{STREAM}/sessions"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400);
+        let e: Value = r.json().await.unwrap();
+        assert_eq!(e["error"]["code"], "bad_grant", "{e}");
+    }
 
     // `peerflow watch` pays as it plays, for 14 s of video.
     let out = data.join("watched.ts");
@@ -251,19 +307,30 @@ async fn viewers_pay_for_what_they_watch_tip_and_subscribe() {
     };
 
     // Meanwhile a viewer pays for 8 s, then stops: it is refused once a credit behind.
-    let mut quitter = Viewer::connect(&base, STREAM, net.chain.secret_key(QUITTER), None)
-        .await
-        .unwrap();
+    let mut quitter = Viewer::connect(
+        &base,
+        STREAM,
+        net.chain.secret_key(QUITTER),
+        Limits::default(),
+    )
+    .await
+    .unwrap();
     let mut got_ms = 0u64;
     let mut last = String::new();
+    let give_up = Instant::now() + Duration::from_secs(90);
     let refusal = loop {
+        assert!(
+            Instant::now() < give_up,
+            "never cut off: {:?}",
+            quitter.session()
+        );
         let url = newest_segment(&net).await;
         if url == last {
             tokio::time::sleep(Duration::from_millis(300)).await;
             continue;
         }
         if quitter.tickets_paid < 2 {
-            quitter.get(&url).await.unwrap();
+            quitter.segment(&url, 2_000).await.unwrap();
             quitter.refresh().await.unwrap();
             quitter.pay_due().await.unwrap();
         } else {
@@ -350,6 +417,11 @@ async fn viewers_pay_for_what_they_watch_tip_and_subscribe() {
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
+    let token = &quitter.session().unwrap().session;
+    assert!(
+        !status.to_string().contains(token.as_str()),
+        "the public status never shows a session's token: {status}"
+    );
     let viewers = status["viewers"].as_array().unwrap();
     let row = |who: usize| {
         viewers
@@ -445,9 +517,14 @@ async fn viewers_pay_for_what_they_watch_tip_and_subscribe() {
     assert_eq!(status["subscriptionsWei"], six.to_string());
 
     // The subscriber opens a session without a deposit; its segments need no ticket.
-    let mut subscriber = Viewer::connect(&base, STREAM, net.chain.secret_key(PENNILESS), None)
-        .await
-        .unwrap();
+    let mut subscriber = Viewer::connect(
+        &base,
+        STREAM,
+        net.chain.secret_key(PENNILESS),
+        Limits::default(),
+    )
+    .await
+    .unwrap();
     let view = subscriber.session().unwrap().clone();
     assert!(view.subscriber && view.ticket.is_none(), "{view:?}");
     // The stream ended; its recording is still served, and still paid.

@@ -169,7 +169,7 @@ function renderViewers(status) {
   put(roots, 'received-wei', ...wei(t.receivedWei));
   put(roots, 'redeemed-wei', ...wei(t.redeemedWei));
   list(section.querySelector('.sessions'), status.viewers, (li, v) => {
-    li.dataset.viewer = v.session;
+    li.dataset.viewer = v.viewer;
     li.innerHTML = `<code data-field="viewer-funder"></code> on <span data-field="viewer-stream"></span>:
       <span data-field="viewer-paid-seconds"></span> paid, <span data-field="viewer-tickets"></span> tickets,
       <span data-field="viewer-state"></span>`;

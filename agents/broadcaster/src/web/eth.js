@@ -92,14 +92,19 @@ const DOMAIN_TYPE = [
 
 const brokerDomain = (chainId, broker) => ({ name: 'peerflow TicketBroker', version: '1', chainId, verifyingContract: normalizeAddress(broker) });
 
-/** The SignerGrant a viewer's wallet signs to let `signer` sign the funder's tickets. */
-export function signerGrantTypedData({ chainId, broker, funder, signer, untilRound, nonce, deadline }) {
+/**
+ * The SignerGrant a viewer's wallet signs to let `signer` sign the funder's tickets to `recipient`
+ * alone, for at most `maxSpend` of face value redeemed, before round `untilRound`.
+ */
+export function signerGrantTypedData({ chainId, broker, funder, signer, recipient, maxSpend, untilRound, nonce, deadline }) {
   return {
     types: {
       EIP712Domain: DOMAIN_TYPE,
       SignerGrant: [
         { name: 'funder', type: 'address' },
         { name: 'signer', type: 'address' },
+        { name: 'recipient', type: 'address' },
+        { name: 'maxSpend', type: 'uint256' },
         { name: 'untilRound', type: 'uint256' },
         { name: 'nonce', type: 'uint256' },
         { name: 'deadline', type: 'uint256' },
@@ -110,6 +115,8 @@ export function signerGrantTypedData({ chainId, broker, funder, signer, untilRou
     message: {
       funder: normalizeAddress(funder),
       signer: normalizeAddress(signer),
+      recipient: normalizeAddress(recipient),
+      maxSpend: String(maxSpend),
       untilRound: String(untilRound),
       nonce: String(nonce),
       deadline: String(deadline),

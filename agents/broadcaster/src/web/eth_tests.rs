@@ -18,6 +18,8 @@ alloy::sol! {
     struct SignerGrant {
         address funder;
         address signer;
+        address recipient;
+        uint256 maxSpend;
         uint256 untilRound;
         uint256 nonce;
         uint256 deadline;
@@ -112,6 +114,8 @@ fn the_page_signs_tickets_and_grants_as_the_broker_checks_them() {
         let grant = SignerGrant {
             funder: signer,
             signer: Address::repeat_byte(0x5a),
+            recipient,
+            maxSpend: U256::from(25u64) * U256::from(10u64).pow(U256::from(18u64)),
             untilRound: U256::from(20u64),
             nonce: U256::from(i),
             deadline: U256::from(1_900_000_000u64),
@@ -128,6 +132,7 @@ fn the_page_signs_tickets_and_grants_as_the_broker_checks_them() {
             },
             "grant": {
                 "funder": grant.funder, "signer": grant.signer,
+                "recipient": grant.recipient, "maxSpend": grant.maxSpend.to_string(),
                 "untilRound": grant.untilRound.to_string(), "nonce": grant.nonce.to_string(),
                 "deadline": grant.deadline.to_string(),
             },

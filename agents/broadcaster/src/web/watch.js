@@ -14,6 +14,10 @@ const PLAYER_RESTART_MS = 3000;
 const MAX_ERRORS = 50;
 const MESSAGE_MAX_BYTES = 280;
 const VIEWER_HEADER = 'X-Peerflow-Viewer';
+// The longest the page lets a grant authorize its key (rounds) and wait to be relayed (seconds),
+// whatever the offer suggests.
+const MAX_GRANT_ROUNDS = 1000;
+const MAX_DEADLINE_SECS = 3600;
 
 const stream = decodeURIComponent(location.pathname.replace(/\/+$/, '').split('/').pop());
 const streamApi = `/v1/watch/${encodeURIComponent(stream)}`;
@@ -27,6 +31,7 @@ const state = {
   ticketsSigned: 0,
   lastSenderNonce: -1n,
   paying: true,
+  fetchedSeqs: new Set(),
   fetchedMs: 0, // media the player received in this session: the most the page pays for, plus credit
   last402Code: null,
   tip: null,
@@ -153,14 +158,18 @@ async function openSession() {
   const funder = await connectWallet();
   const o = state.offer;
   state.hotKey = eth.newKey();
+  state.lastSenderNonce = -1n; // a new key's nonces start again
+  // The page's own bounds on what the wallet is asked to sign, whatever the offer suggests.
   const grant = eth.signerGrantTypedData({
     chainId: o.chainId,
     broker: o.broker,
     funder,
     signer: state.hotKey.address,
-    untilRound: BigInt(o.round) + BigInt(o.grantRounds),
+    recipient: o.recipient,
+    maxSpend: o.grantMaxSpend,
+    untilRound: BigInt(o.round) + BigInt(Math.min(o.grantRounds, MAX_GRANT_ROUNDS)),
     nonce: o.viewer.grantNonce,
-    deadline: Math.floor(Date.now() / 1000) + o.deadlineSecs,
+    deadline: Math.floor(Date.now() / 1000) + Math.min(o.deadlineSecs, MAX_DEADLINE_SECS),
   });
   const signature = eth.canonicalV(await wallet('eth_signTypedData_v4', [funder, JSON.stringify(grant)]));
   // The wallet hashed the same typed data: a mismatch here is a bug in one of the two.
@@ -189,13 +198,27 @@ function ticketProblem(view) {
   if (BigInt(t.faceValue) !== BigInt(o.faceValue) || BigInt(t.winProb) !== BigInt(o.winProb)) return 'the ticket is not worth what the offer said';
   if (view.msPerTicket !== o.msPerTicket) return `a ticket now buys ${view.msPerTicket} ms, the offer said ${o.msPerTicket} ms`;
   if (BigInt(t.senderNonce) <= state.lastSenderNonce) return `ticket nonce ${t.senderNonce} was already used`;
-  // The server counts what it served; the player counts what arrived. Beyond the credit, never more.
-  if (view.paidMs + view.msPerTicket > state.fetchedMs + view.creditMs) return `asked to pay up to ${view.paidMs + view.msPerTicket} ms, the player received ${Math.round(state.fetchedMs)} ms`;
+  // The server counts what it served; the player counts what arrived, and pays for no more.
+  if ((state.ticketsSigned + 1) * o.msPerTicket > state.fetchedMs) return `asked for ticket ${state.ticketsSigned + 1} (${(state.ticketsSigned + 1) * o.msPerTicket} ms), the player received ${Math.round(state.fetchedMs)} ms`;
   return null;
 }
 
 /** Signs and sends the due tickets one by one, each on the view the previous one returned. */
 async function payDue() {
+  const v0 = state.view;
+  if (v0 && state.paying && v0.dueMs >= v0.msPerTicket && !v0.ticket && !v0.subscriber
+      && BigInt(v0.grantLeft) < BigInt(state.offer.faceValue) && !state.regranting) {
+    // The grant's cap is spent: a new key, and one more signature from the wallet.
+    state.regranting = true;
+    try {
+      await openSession();
+    } catch (e) {
+      report(`a new grant: ${e.message}`);
+    } finally {
+      state.regranting = false;
+    }
+    return;
+  }
   for (let v = state.view; v && state.paying && v.dueMs >= v.msPerTicket && v.ticket; v = state.view) {
     const problem = ticketProblem(v);
     if (problem) return report(`not paying: ${problem}`);
@@ -283,7 +306,11 @@ function attachPlayer() {
     },
   });
   hls.on(Hls.Events.FRAG_LOADED, (_, data) => {
-    if (data.frag.type === 'main') state.fetchedMs += data.frag.duration * 1000;
+    // Once per sequence number, as the broadcaster charges (a rendition switch reloads one).
+    if (data.frag.type === 'main' && !state.fetchedSeqs.has(data.frag.sn)) {
+      state.fetchedSeqs.add(data.frag.sn);
+      state.fetchedMs += Math.round(data.frag.duration * 1000);
+    }
   });
   hls.on(Hls.Events.MANIFEST_PARSED, () => video.play().catch(() => {}));
   hls.on(Hls.Events.ERROR, (_, data) => {
