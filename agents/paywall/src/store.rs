@@ -119,6 +119,16 @@ impl ViewerStore {
         Ok(Self { conn })
     }
 
+    /// A transaction that holds the write lock from its start. The ticket book writes to the same
+    /// file through its own connection: a transaction that read first and then wrote would fail
+    /// (`database is locked`, without waiting) whenever the ticket book wrote in between.
+    fn write(&self) -> Result<rusqlite::Transaction<'_>, StoreError> {
+        Ok(rusqlite::Transaction::new_unchecked(
+            &self.conn,
+            rusqlite::TransactionBehavior::Immediate,
+        )?)
+    }
+
     fn account_from(&self, row: &rusqlite::Row<'_>) -> Result<Account, StoreError> {
         let stream: String = row.get(0)?;
         let funder = address(row.get::<_, Vec<u8>>(1)?)?;
@@ -283,7 +293,7 @@ impl ViewerStore {
         ms: u64,
         value: U256,
     ) -> Result<(), StoreError> {
-        let tx = self.conn.unchecked_transaction()?;
+        let tx = self.write()?;
         tx.execute(
             "INSERT OR IGNORE INTO viewer_params (rand_hash, stream, funder, ms, value) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![rand_hash.as_slice(), stream, funder.as_slice(), ms as i64, value.to_be_bytes::<32>().as_slice()],
@@ -309,7 +319,7 @@ impl ViewerStore {
         subscriber: bool,
         now_ms: u64,
     ) -> Result<Option<Charge>, StoreError> {
-        let tx = self.conn.unchecked_transaction()?;
+        let tx = self.write()?;
         let Some(account) = self.by_session(session)? else {
             return Ok(None);
         };
@@ -454,6 +464,37 @@ mod tests {
             store.charge("u", 3, 2_000, 10_000, false, 3).unwrap(),
             Some(Charge::Served)
         );
+    }
+
+    /// The ticket book writes to the same file through its own connection while segments are
+    /// charged: no charge may fail for the lock (it did when its transaction read, then wrote).
+    #[test]
+    fn charges_wait_for_the_ticket_book_rather_than_fail() {
+        let (dir, store) = book();
+        let db = dir.path().join("viewers.sqlite");
+        let writer = std::thread::spawn(move || {
+            let payments = peerflow_orchestrator::PaymentStore::open(&db).unwrap();
+            for i in 0..400u64 {
+                payments
+                    .save_params(&peerflow_orchestrator::TicketParams {
+                        recipient: Address::repeat_byte(1),
+                        sender: Address::repeat_byte(2),
+                        face_value: U256::from(i),
+                        win_prob: U256::MAX,
+                        recipient_rand_hash: B256::from(U256::from(i)),
+                        seed: B256::ZERO,
+                        creation_round: 1,
+                        expiration_block: 10,
+                        price_per_pixel: U256::ZERO,
+                    })
+                    .unwrap();
+            }
+        });
+        for seq in 0..400 {
+            store.charge("t", seq, 1, u64::MAX / 4, false, 1).unwrap();
+        }
+        writer.join().unwrap();
+        assert_eq!(store.by_session("t").unwrap().unwrap().consumed_ms, 400);
     }
 
     #[test]

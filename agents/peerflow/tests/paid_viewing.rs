@@ -157,8 +157,10 @@ async fn newest_segment(net: &Devnet) -> String {
     format!("{base}/live/{STREAM}/{last}")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn viewers_pay_for_what_they_watch_tip_and_subscribe() {
+/// A devnet whose viewer tickets all win, three viewers with 50 tokens each (two of them with a
+/// deposit of 5), a stream key at [`PRICE_PER_MINUTE`], and the paid stream pushed with it in real
+/// time, two segments of it published.
+async fn paid_stream() -> (tempfile::TempDir, Devnet, tokio::task::JoinHandle<()>) {
     let dir = tempfile::tempdir().unwrap();
     let mut options = DevnetOptions::new(dir.path());
     options.orchestrators = 1;
@@ -169,7 +171,6 @@ async fn viewers_pay_for_what_they_watch_tip_and_subscribe() {
         ..ViewerTerms::default()
     };
     let net = start(&options).await.unwrap();
-    let base = net.broadcaster_url.clone();
     let data = dir.path();
     let token = WorkToken::new(net.deployment.work_token, &net.deployer);
     for i in [WATCHER, QUITTER, PENNILESS] {
@@ -189,7 +190,6 @@ async fn viewers_pay_for_what_they_watch_tip_and_subscribe() {
                 .args(chain_args(&net, data, i)),
         );
     }
-
     // The streamer's key charges 0.6 tokens a minute.
     let key = run_ok(bin().args([
         "broadcaster",
@@ -202,11 +202,18 @@ async fn viewers_pay_for_what_they_watch_tip_and_subscribe() {
         "--price-per-minute",
         PRICE_PER_MINUTE,
     ]));
-    let key = key.trim().to_owned();
     let segments =
         testsrc::generate_segments(&data.join("src"), SEGMENTS, 2, 320, 180, 30).unwrap();
-    let pusher = push_live(&net, key, segments);
+    let pusher = push_live(&net, key.trim().to_owned(), segments);
     wait_for_published(&net, 2).await;
+    (dir, net, pusher)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn viewers_pay_for_what_they_watch_tip_and_subscribe() {
+    let (dir, net, pusher) = paid_stream().await;
+    let base = net.broadcaster_url.clone();
+    let data = dir.path();
 
     // The offer: price, ticket size, face value (winProb 1: face = price of 4 s).
     let (status, offer) = get_json(&format!("{base}/v1/watch/{STREAM}/offer")).await;
@@ -580,54 +587,14 @@ async fn viewer_check(args: &[String]) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn paying_viewers_play_in_the_browser_and_a_quitter_is_cut_off() {
     crate::web::require_browser();
-    let dir = tempfile::tempdir().unwrap();
-    let mut options = DevnetOptions::new(dir.path());
-    options.orchestrators = 1;
-    options.providers = 0;
-    options.jurors = false;
-    options.viewers = ViewerTerms {
-        win_prob: U256::MAX,
-        ..ViewerTerms::default()
-    };
-    let net = start(&options).await.unwrap();
+    let (dir, net, pusher) = paid_stream().await;
     let base = net.broadcaster_url.clone();
     let data = dir.path();
-    let token = WorkToken::new(net.deployment.work_token, &net.deployer);
-    for i in [WATCHER, QUITTER, PENNILESS] {
-        token
-            .transfer(net.chain.address(i), U256::from(50u128 * 10u128.pow(18)))
-            .send()
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap();
-    }
-    for i in [WATCHER, QUITTER] {
-        run_ok(
-            bin()
-                .args(["deposit", "fund", "--deposit", "5"])
-                .args(chain_args(&net, data, i)),
-        );
-    }
     run_ok(
         bin()
             .args(["support", "price", "3"])
             .args(chain_args(&net, data, 9)),
     );
-    let key = run_ok(bin().args([
-        "broadcaster",
-        "keys",
-        "create",
-        "--data-dir",
-        &data.join("broadcaster").display().to_string(),
-        "--price-per-minute",
-        PRICE_PER_MINUTE,
-    ]));
-    let segments =
-        testsrc::generate_segments(&data.join("src"), SEGMENTS, 2, 320, 180, 30).unwrap();
-    let pusher = push_live(&net, key.trim().to_owned(), segments);
-    wait_for_published(&net, 2).await;
 
     let deposits = [
         deposit_of(&net, net.chain.address(WATCHER)).await,
