@@ -23,8 +23,8 @@ import {SegmentResultHash} from "./libraries/SegmentResultHash.sol";
 ///        Staking refuses (verifier rotated) is reported, never blocking.
 ///      - Staking burns the penalty less the finder's fee and pays that fee to the lone claimant of
 ///        the episode, or here, to a pot shared among the episode's claimants (see IFaultClaims).
-///      - Each claim carries the quorum and rates in force when it was filed, so governance cannot
-///        change the terms of a claim already under vote.
+///      - Each claim carries the committee term, quorum and rates in force when it was filed, so
+///        governance cannot change the terms, nor the jury, of a claim already under vote.
 contract FaultClaims is IFaultClaims, Ownable2Step {
     using SafeERC20 for IERC20;
 
@@ -36,6 +36,12 @@ contract FaultClaims is IFaultClaims, Ownable2Step {
     uint256 public constant MAX_VOTING_PERIOD = 30 days;
     /// @notice Largest committee (bounds the cost of replacing it).
     uint256 public constant MAX_COMMITTEE = 64;
+    /// @notice Shortest committee term governance may set.
+    uint256 public constant MIN_TERM_LENGTH = 1 hours;
+    /// @notice Longest committee term governance may set.
+    uint256 public constant MAX_TERM_LENGTH = 4 * 365 days;
+    /// @notice Most committee terms ever (claims store their term in 16 bits).
+    uint256 public constant MAX_TERMS = type(uint16).max;
     /// @notice The bond is at least this share (ppm) of what the claim could slash.
     uint256 public constant BOND_PER_SLASHABLE_PPM = 40_000;
     /// @notice Share (ppm) of an expired claim's bond paid to the accused for the freeze.
@@ -53,8 +59,13 @@ contract FaultClaims is IFaultClaims, Ownable2Step {
     Parameters internal _params;
     /// @inheritdoc IFaultClaims
     uint32 public quorum;
-    address[] internal _committee;
-    mapping(address => bool) internal _isMember;
+    /// @inheritdoc IFaultClaims
+    uint256 public currentTerm;
+    /// @inheritdoc IFaultClaims
+    uint64 public termLength;
+    mapping(uint256 term => Term) internal _terms;
+    mapping(uint256 term => address[]) internal _termMembers;
+    mapping(uint256 term => mapping(address => bool)) internal _isMemberOf;
 
     /// @inheritdoc IFaultClaims
     uint256 public claimCount;
@@ -81,6 +92,8 @@ contract FaultClaims is IFaultClaims, Ownable2Step {
     /// @param params_ Initial claim parameters (bounds as in `setParameters`).
     /// @param committee_ Initial committee (rules as in `setCommittee`).
     /// @param quorum_ Initial quorum.
+    /// @param termLength_ Length of a committee term (bounds as in `setTermLength`); the initial
+    ///        committee is term 1, ending `termLength_` after deployment.
     /// @param owner_ Governance owner (committee and parameters).
     constructor(
         IERC20 token_,
@@ -88,6 +101,7 @@ contract FaultClaims is IFaultClaims, Ownable2Step {
         Parameters memory params_,
         address[] memory committee_,
         uint32 quorum_,
+        uint64 termLength_,
         address owner_
     ) Ownable(owner_) {
         if (address(token_) == address(0) || address(staking_) == address(0)) {
@@ -96,6 +110,7 @@ contract FaultClaims is IFaultClaims, Ownable2Step {
         token = token_;
         staking = staking_;
         _setParameters(params_);
+        _setTermLength(termLength_);
         _setCommittee(committee_, quorum_);
     }
 
@@ -124,7 +139,7 @@ contract FaultClaims is IFaultClaims, Ownable2Step {
     /// @inheritdoc IFaultClaims
     function vote(uint256 id, bool uphold) external {
         Claim storage c = _openClaim(id);
-        if (!_isMember[msg.sender]) revert NotMember(msg.sender);
+        if (!_isMemberOf[c.term][msg.sender]) revert NotMember(msg.sender);
         if (msg.sender == c.claimant || msg.sender == c.orchestrator) revert PartyCannotVote(id, msg.sender);
         if (_voted[id][msg.sender]) revert AlreadyVoted(id, msg.sender);
         uint256 deadline = c.deadline;
@@ -174,6 +189,11 @@ contract FaultClaims is IFaultClaims, Ownable2Step {
         _setParameters(params);
     }
 
+    /// @inheritdoc IFaultClaims
+    function setTermLength(uint64 termLength_) external onlyOwner {
+        _setTermLength(termLength_);
+    }
+
     /* VIEWS */
 
     /// @inheritdoc IFaultClaims
@@ -204,12 +224,39 @@ contract FaultClaims is IFaultClaims, Ownable2Step {
 
     /// @inheritdoc IFaultClaims
     function committee() external view returns (address[] memory) {
-        return _committee;
+        return _termMembers[currentTerm];
     }
 
     /// @inheritdoc IFaultClaims
     function isMember(address account) external view returns (bool) {
-        return _isMember[account];
+        return _isMemberOf[currentTerm][account];
+    }
+
+    /// @inheritdoc IFaultClaims
+    function term(uint256 id) external view returns (Term memory) {
+        return _terms[id];
+    }
+
+    /// @inheritdoc IFaultClaims
+    function termMembers(uint256 id) external view returns (address[] memory) {
+        return _termMembers[id];
+    }
+
+    /// @inheritdoc IFaultClaims
+    function isMemberOf(uint256 id, address account) external view returns (bool) {
+        return _isMemberOf[id][account];
+    }
+
+    /// @inheritdoc IFaultClaims
+    function termLapsed() external view returns (bool) {
+        return block.timestamp >= _terms[currentTerm].end;
+    }
+
+    /// @inheritdoc IFaultClaims
+    function canVote(uint256 id, address member) external view returns (bool) {
+        Claim storage c = _claims[id];
+        return c.status == ClaimStatus.Open && block.timestamp < c.deadline && _isMemberOf[c.term][member]
+            && member != c.claimant && member != c.orchestrator && !_voted[id][member];
     }
 
     /// @inheritdoc IFaultClaims
@@ -270,7 +317,7 @@ contract FaultClaims is IFaultClaims, Ownable2Step {
         if (scaled > bond) bond = scaled;
     }
 
-    /// @dev Writes a new Open claim with the parameters and quorum in force now.
+    /// @dev Writes a new Open claim with the parameters, committee term and quorum in force now.
     function _storeClaim(bytes32 digest, address orchestrator, uint256 rendition, uint8 fault, bytes32 evidenceHash)
         internal
         returns (uint256 id, uint256 deadline, uint256 bond)
@@ -283,7 +330,9 @@ contract FaultClaims is IFaultClaims, Ownable2Step {
         claimOfResult[digest] = id;
         Claim storage c = _claims[id];
         c.resultDigest = digest;
-        (c.orchestrator, c.deadline, c.fault, c.status) = (orchestrator, uint64(deadline), fault, ClaimStatus.Open);
+        // Safe cast: `currentTerm` ≤ MAX_TERMS (`_setCommittee`).
+        (c.orchestrator, c.deadline, c.fault, c.status, c.term) =
+        (orchestrator, uint64(deadline), fault, ClaimStatus.Open, uint16(currentTerm));
         (c.claimant, c.quorum) = (msg.sender, quorum);
         // Safe cast: `rendition` is below the length of an array decoded from calldata.
         (c.bond, c.rendition, c.slashPpm, c.finderFeePpm) =
@@ -458,24 +507,37 @@ contract FaultClaims is IFaultClaims, Ownable2Step {
         emit ParametersSet(p.bond, p.votingPeriod, p.slashPpm, p.finderFeePpm);
     }
 
+    function _setTermLength(uint64 termLength_) internal {
+        if (termLength_ < MIN_TERM_LENGTH || termLength_ > MAX_TERM_LENGTH) {
+            revert TermLengthOutOfRange(termLength_, MIN_TERM_LENGTH, MAX_TERM_LENGTH);
+        }
+        termLength = termLength_;
+        emit TermLengthSet(termLength_);
+    }
+
+    /// @dev Opens the next term: earlier terms keep their members, who still decide the claims filed
+    ///      under them.
     function _setCommittee(address[] memory members, uint32 quorum_) internal {
         uint256 n = members.length;
         if (n == 0) revert EmptyCommittee();
         if (n > MAX_COMMITTEE) revert CommitteeTooLarge(n, MAX_COMMITTEE);
         // A strict majority: two disjoint sets of `quorum` members cannot both exist.
         if (quorum_ <= n / 2 || quorum_ > n) revert InvalidQuorum(quorum_, n);
-        address[] storage old = _committee;
-        for (uint256 i; i < old.length; ++i) {
-            _isMember[old[i]] = false;
-        }
+        uint256 id = currentTerm + 1;
+        if (id > MAX_TERMS) revert TooManyTerms();
+        mapping(address => bool) storage isMember_ = _isMemberOf[id];
         for (uint256 i; i < n; ++i) {
             address member = members[i];
             if (member == address(0)) revert ZeroAddress();
-            if (_isMember[member]) revert DuplicateMember(member);
-            _isMember[member] = true;
+            if (isMember_[member]) revert DuplicateMember(member);
+            isMember_[member] = true;
         }
-        _committee = members;
+        uint256 end = block.timestamp + termLength;
+        currentTerm = id;
+        _termMembers[id] = members;
+        _terms[id] = Term({start: uint64(block.timestamp), end: uint64(end), quorum: quorum_});
         quorum = quorum_;
         emit CommitteeSet(members, quorum_);
+        emit TermStarted(id, block.timestamp, end, quorum_);
     }
 }

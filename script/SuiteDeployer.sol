@@ -45,6 +45,7 @@ library SuiteDeployer {
         uint64 claimVotingPeriod; // seconds
         uint32 slashPpm; // share of an orchestrator's own stake an upheld claim slashes
         uint32 finderFeePpm; // share of the penalty paid to the claimant
+        uint64 committeeTerm; // seconds a fault-claim committee's term lasts (the committee stays past it)
     }
 
     struct Suite {
@@ -91,6 +92,7 @@ library SuiteDeployer {
         p.claimVotingPeriod = 1 days;
         p.slashPpm = 250_000;
         p.finderFeePpm = 500_000;
+        p.committeeTerm = 30 days;
     }
 
     function deploy(Params memory p) internal returns (Suite memory s) {
@@ -113,7 +115,7 @@ library SuiteDeployer {
             p.maxActive,
             p.deployer
         );
-        s.minter = new Minter(s.token, s.staking, p.inflation, p.inflationChange, p.targetBondingRate);
+        s.minter = new Minter(s.token, s.staking, p.inflation, p.inflationChange, p.targetBondingRate, p.deployer);
         s.token.setMinter(address(s.minter));
         address feeToken = p.feeToken == address(0) ? address(s.token) : p.feeToken;
         s.broker = new TicketBroker(IERC20(feeToken), s.staking, p.unlockPeriod, p.ticketValidity);
@@ -124,13 +126,11 @@ library SuiteDeployer {
             s.token,
             s.staking,
             IFaultClaims.Parameters({
-                bond: p.claimBond,
-                votingPeriod: p.claimVotingPeriod,
-                slashPpm: p.slashPpm,
-                finderFeePpm: p.finderFeePpm
+                bond: p.claimBond, votingPeriod: p.claimVotingPeriod, slashPpm: p.slashPpm, finderFeePpm: p.finderFeePpm
             }),
             p.committee,
             p.quorum,
+            p.committeeTerm,
             p.deployer
         );
         s.staking.setVerifier(address(s.faultClaims));

@@ -19,9 +19,15 @@ import {SegmentResultHash} from "../libraries/SegmentResultHash.sol";
 ///         Rules:
 ///         - Only the result's broadcaster may claim (nobody can front-run the finder's fee), once per
 ///           result digest ever, and only against an orchestrator registered at filing time.
-///         - The quorum, slash and finder-fee rates and the bond in force at filing apply to the claim
-///           for its whole life; governance changes affect later claims only. Members of the current
-///           committee vote, each once per claim; neither the claimant nor the accused may vote on it.
+///         - The committee term, quorum, slash and finder-fee rates, voting period and bond in force at
+///           filing apply to the claim for its whole life; governance changes affect later claims
+///           only. The members of the claim's term vote, each once per claim, even after governance
+///           has elected a new committee (a rotation never strands an open claim, nor hands it to a
+///           jury chosen after filing); neither the claimant nor the accused may vote on it.
+///         - Committees serve terms (`setCommittee` opens the next one, `termLength` long). A term's
+///           end is when governance should elect the next committee, not a stop: a committee whose
+///           term lapsed without a successor stays in office (`termLapsed()` reads true), claims are
+///           filed and decided as before, so claims can never become unfileable for want of a jury.
 ///         - `quorum > members / 2`, so two disjoint majorities cannot exist in one committee.
 ///         - An upheld claim against an orchestrator that is no longer registered (slashed already)
 ///           is upheld without a penalty.
@@ -89,6 +95,7 @@ interface IFaultClaims {
         uint64 deadline; // votes until then (unix seconds, exclusive); expiry from then on
         uint8 fault;
         ClaimStatus status;
+        uint16 term; // the committee term whose members decide the claim (the one in office at filing)
         address claimant; // the result's broadcaster
         uint32 quorum;
         uint32 votesFor;
@@ -115,6 +122,15 @@ interface IFaultClaims {
         uint128 pot; // finder's fee held for claimants still owed a share
         uint32 owed; // claimants with an open claim that have neither been paid nor forfeited
         bool slashed; // a claim of this episode was upheld
+    }
+
+    /// @notice A committee term: elected by governance (`setCommittee`), it decides every claim filed
+    ///         while it is the current term, for those claims' whole life. `end` is when governance
+    ///         should have elected the next one; past it the committee stays in office (see above).
+    struct Term {
+        uint64 start; // unix seconds of the election
+        uint64 end; // unix seconds: start + the term length in force at the election
+        uint32 quorum; // votes that decide a claim of the term
     }
 
     /* EVENTS */
@@ -150,6 +166,10 @@ interface IFaultClaims {
     ///         resolved anyway and Staking must release that freeze itself.
     event FreezeNotReleased(uint256 indexed id, address indexed orchestrator);
     event CommitteeSet(address[] members, uint32 quorum);
+    /// @notice Term `term` began with the committee of the `CommitteeSet` just before; it ends at `end`.
+    event TermStarted(uint256 indexed term, uint256 start, uint256 end, uint32 quorum);
+    /// @notice The length of the terms elected from now on.
+    event TermLengthSet(uint256 termLength);
     event ParametersSet(uint256 bond, uint256 votingPeriod, uint32 slashPpm, uint32 finderFeePpm);
 
     /* ERRORS */
@@ -162,6 +182,9 @@ interface IFaultClaims {
     error CommitteeTooLarge(uint256 members, uint256 max);
     error DuplicateMember(address member);
     error InvalidQuorum(uint256 quorum, uint256 members);
+    error TermLengthOutOfRange(uint256 termLength, uint256 min, uint256 max);
+    /// @notice `MAX_TERMS` committees have been elected: no further term can be stored.
+    error TooManyTerms();
     error UnknownFault(uint8 fault);
     error RenditionCountMismatch(uint256 profiles, uint256 renditionHashes);
     error RenditionOutOfRange(uint256 rendition, uint256 renditions);
@@ -218,10 +241,16 @@ interface IFaultClaims {
 
     /* GOVERNANCE */
 
-    /// @notice Replaces the whole committee and its quorum. Owner only. Members are distinct and
+    /// @notice Elects a new committee: the next term, with these members and quorum, starting now and
+    ///         ending `termLength` from now. Owner only (governance). Members are distinct and
     ///         non-zero, at most `MAX_COMMITTEE`; `members.length / 2 < quorum ≤ members.length`.
-    ///         Open claims keep their quorum; their remaining votes come from the new members.
+    ///         Claims filed from now on are decided by the new committee; open claims keep the committee
+    ///         (and quorum) of the term they were filed under, whose members keep voting on them.
     function setCommittee(address[] calldata members, uint32 quorum) external;
+
+    /// @notice Sets the length of the terms elected from now on (the current term keeps its end).
+    ///         Owner only. `MIN_TERM_LENGTH ≤ termLength ≤ MAX_TERM_LENGTH`.
+    function setTermLength(uint64 termLength) external;
 
     /// @notice Sets the parameters of claims filed from now on. Owner only. `bond > 0`,
     ///         `0 < votingPeriod ≤ MAX_VOTING_PERIOD`, both rates ≤ 1e6.
@@ -250,12 +279,29 @@ interface IFaultClaims {
     function claimOfResult(bytes32 resultDigest) external view returns (uint256);
     /// @notice Claims filed so far (the latest id).
     function claimCount() external view returns (uint256);
-    /// @notice The current committee, in the order governance set it.
+    /// @notice The current committee (the current term's), in the order governance set it.
     function committee() external view returns (address[] memory);
     /// @notice Votes that decide claims filed now.
     function quorum() external view returns (uint32);
-    /// @notice True if `account` is in the current committee.
+    /// @notice True if `account` is in the current committee (it decides claims filed now; to know who
+    ///         decides claim `id`, use `isMemberOf(claim(id).term, account)` or `canVote`).
     function isMember(address account) external view returns (bool);
+    /// @notice The current term's id (terms count from 1: the committee set at deployment).
+    function currentTerm() external view returns (uint256);
+    /// @notice The length of the terms elected from now on (seconds).
+    function termLength() external view returns (uint64);
+    /// @notice Term `id` (all zero: no such term).
+    function term(uint256 id) external view returns (Term memory);
+    /// @notice The members of term `id`, in the order governance set them.
+    function termMembers(uint256 id) external view returns (address[] memory);
+    /// @notice True if `account` is a member of term `id`.
+    function isMemberOf(uint256 id, address account) external view returns (bool);
+    /// @notice True once the current term's end has passed without a successor: the committee still
+    ///         serves (holdover) until governance elects the next one.
+    function termLapsed() external view returns (bool);
+    /// @notice True if `member` may vote on claim `id` now: the claim is open and before its deadline,
+    ///         `member` belongs to the claim's term, is not a party and has not voted on it.
+    function canVote(uint256 id, address member) external view returns (bool);
     /// @notice True if `member` has voted on claim `id`.
     function hasVoted(uint256 id, address member) external view returns (bool);
     /// @notice Claims against `orchestrator` by outcome.

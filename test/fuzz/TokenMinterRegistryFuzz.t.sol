@@ -48,7 +48,7 @@ contract TokenMinterRegistryFuzzTest is Fixture {
     function testFuzz_InflationMovesTowardTarget(uint256 bonded, uint64 inflation, uint64 change) public {
         inflation = uint64(bound(inflation, 0, 1_000_000_000));
         change = uint64(bound(change, 0, 1_000_000_000));
-        Minter m = new Minter(token, staking, inflation, change, 500_000_000);
+        Minter m = new Minter(token, staking, inflation, change, 500_000_000, address(this));
         bonded = bound(bonded, 0, 5_000_000 ether);
         if (bonded > 0) bondAs(makeAddr("holder"), bonded, makeAddr("holder"));
         uint256 supply = token.totalSupply();
@@ -81,10 +81,15 @@ contract TokenMinterRegistryFuzzTest is Fixture {
             regs[i] = bytes32(i + 1);
         }
         string memory uri = string(new bytes(uriLength));
-        if (uriLength == 0) vm.expectRevert(IServiceRegistry.EmptyUri.selector);
-        else if (uriLength > 256) vm.expectRevert(abi.encodeWithSelector(IServiceRegistry.UriTooLong.selector, uriLength, 256));
-        else if (ids.length > 16) vm.expectRevert(abi.encodeWithSelector(IServiceRegistry.TooManyServiceIds.selector, ids.length, 16));
-        else if (regs.length > 16) vm.expectRevert(abi.encodeWithSelector(IServiceRegistry.TooManyRegions.selector, regs.length, 16));
+        if (uriLength == 0) {
+            vm.expectRevert(IServiceRegistry.EmptyUri.selector);
+        } else if (uriLength > 256) {
+            vm.expectRevert(abi.encodeWithSelector(IServiceRegistry.UriTooLong.selector, uriLength, 256));
+        } else if (ids.length > 16) {
+            vm.expectRevert(abi.encodeWithSelector(IServiceRegistry.TooManyServiceIds.selector, ids.length, 16));
+        } else if (regs.length > 16) {
+            vm.expectRevert(abi.encodeWithSelector(IServiceRegistry.TooManyRegions.selector, regs.length, 16));
+        }
         vm.prank(o);
         registry.setService(uri, ids, regs, price);
         if (uriLength > 0 && uriLength <= 256 && ids.length <= 16 && regs.length <= 16) {

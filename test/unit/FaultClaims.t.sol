@@ -529,25 +529,84 @@ contract FaultClaimsTest is FaultClaimsTestBase {
 
     function test_Claim_KeepsTheTermsInForceAtFiling() public {
         uint256 id = file(first());
+        assertEq(faultClaims.claim(id).term, 2);
         faultClaims.setParameters(IFaultClaims.Parameters(1 ether, 2 days, 1_000_000, 1_000_000));
         address[] memory five = new address[](5);
         (five[0], five[1], five[2], five[3], five[4]) = (m1, m2, m3, makeAddr("m4"), makeAddr("m5"));
         faultClaims.setCommittee(five, 3);
+        assertEq(faultClaims.currentTerm(), 3);
 
+        // The new members are not the claim's jury.
+        assertFalse(faultClaims.canVote(id, five[3]));
+        vm.expectRevert(abi.encodeWithSelector(IFaultClaims.NotMember.selector, five[3]));
         castVote(five[3], id, true);
-        castVote(five[4], id, true);
-        // Quorum 2 of the claim, not 3 of the new committee; 25% and 50%, not 100%.
+        castVote(m1, id, true);
+        castVote(m2, id, true);
+        // Quorum 2 of the claim's term, not 3 of the new committee; 25% and 50%, not 100%.
         assertEq(uint8(statusOf(id)), uint8(IFaultClaims.ClaimStatus.Upheld));
         assertEq(staking.pendingStake(o), 75 ether);
         assertEq(faultClaims.claim(id).bond, BOND);
     }
 
-    function test_RevertWhen_VoteByARemovedMember() public {
-        uint256 id = file(first());
-        faultClaims.setCommittee(members3(m2, m3, makeAddr("m4")), 2);
+    function test_Vote_ARemovedMemberStillDecidesTheClaimsOfItsTerm() public {
+        uint256 before = file(first());
+        address m4 = makeAddr("m4");
+        faultClaims.setCommittee(members3(m2, m3, m4), 2);
         assertFalse(faultClaims.isMember(m1));
+        assertTrue(faultClaims.isMemberOf(2, m1));
+        assertTrue(faultClaims.canVote(before, m1));
+        uint256 afterRotation = file(result(o, bcast, 2));
+        assertEq(faultClaims.claim(afterRotation).term, 3);
+        // m1 no longer decides claims filed after the rotation; m4 decides only those.
         vm.expectRevert(abi.encodeWithSelector(IFaultClaims.NotMember.selector, m1));
+        castVote(m1, afterRotation, true);
+        vm.expectRevert(abi.encodeWithSelector(IFaultClaims.NotMember.selector, m4));
+        castVote(m4, before, true);
+        castVote(m1, before, false);
+        castVote(m3, before, false);
+        assertEq(uint8(statusOf(before)), uint8(IFaultClaims.ClaimStatus.Rejected));
+        castVote(m4, afterRotation, false);
+        castVote(m2, afterRotation, false);
+        assertEq(uint8(statusOf(afterRotation)), uint8(IFaultClaims.ClaimStatus.Rejected));
+    }
+
+    function test_Term_LapsedCommitteeKeepsServing() public {
+        IFaultClaims.Term memory t = faultClaims.term(faultClaims.currentTerm());
+        assertEq(t.end, t.start + 30 days);
+        assertEq(t.quorum, 2);
+        vm.warp(t.end);
+        assertTrue(faultClaims.termLapsed());
+        // Claims are still filed and decided by the holdover committee.
+        uint256 id = file(first());
+        assertEq(faultClaims.claim(id).term, faultClaims.currentTerm());
         castVote(m1, id, true);
+        castVote(m2, id, true);
+        assertEq(uint8(statusOf(id)), uint8(IFaultClaims.ClaimStatus.Upheld));
+        faultClaims.setCommittee(members3(m1, m2, m3), 2);
+        assertFalse(faultClaims.termLapsed());
+    }
+
+    function test_SetTermLength_AppliesToTheNextElection() public {
+        vm.expectEmit(address(faultClaims));
+        emit IFaultClaims.TermLengthSet(90 days);
+        faultClaims.setTermLength(90 days);
+        uint256 end = faultClaims.term(faultClaims.currentTerm()).end;
+        assertEq(end, block.timestamp + 30 days, "the current term keeps its end");
+        vm.expectEmit(address(faultClaims));
+        emit IFaultClaims.TermStarted(3, block.timestamp, block.timestamp + 90 days, 2);
+        faultClaims.setCommittee(members3(m1, m2, m3), 2);
+        assertEq(faultClaims.termMembers(3), members3(m1, m2, m3));
+        vm.expectRevert(
+            abi.encodeWithSelector(IFaultClaims.TermLengthOutOfRange.selector, 1 hours - 1, 1 hours, 4 * 365 days)
+        );
+        faultClaims.setTermLength(1 hours - 1);
+        vm.expectRevert(
+            abi.encodeWithSelector(IFaultClaims.TermLengthOutOfRange.selector, 4 * 365 days + 1, 1 hours, 4 * 365 days)
+        );
+        faultClaims.setTermLength(4 * 365 days + 1);
+        vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, m1));
+        vm.prank(m1);
+        faultClaims.setTermLength(1 days);
     }
 
     /* GOVERNANCE */
@@ -643,15 +702,15 @@ contract FaultClaimsTest is FaultClaimsTestBase {
     function test_RevertWhen_ConstructedWithoutTokenOrStaking() public {
         IFaultClaims.Parameters memory p = IFaultClaims.Parameters(1, 1 days, 0, 0);
         vm.expectRevert(IFaultClaims.ZeroAddress.selector);
-        new FaultClaims(IERC20(address(0)), staking, p, members3(m1, m2, m3), 2, address(this));
+        new FaultClaims(IERC20(address(0)), staking, p, members3(m1, m2, m3), 2, 30 days, address(this));
         vm.expectRevert(IFaultClaims.ZeroAddress.selector);
-        new FaultClaims(token, IStaking(address(0)), p, members3(m1, m2, m3), 2, address(this));
+        new FaultClaims(token, IStaking(address(0)), p, members3(m1, m2, m3), 2, 30 days, address(this));
         vm.expectRevert(IFaultClaims.ZeroBond.selector);
         new FaultClaims(
-            token, staking, IFaultClaims.Parameters(0, 1 days, 0, 0), members3(m1, m2, m3), 2, address(this)
+            token, staking, IFaultClaims.Parameters(0, 1 days, 0, 0), members3(m1, m2, m3), 2, 30 days, address(this)
         );
         vm.expectRevert(abi.encodeWithSelector(IFaultClaims.InvalidQuorum.selector, 1, 3));
-        new FaultClaims(token, staking, p, members3(m1, m2, m3), 1, address(this));
+        new FaultClaims(token, staking, p, members3(m1, m2, m3), 1, 30 days, address(this));
     }
 
     /* DEPLOYMENT */

@@ -6,6 +6,7 @@ import {Minter} from "../../contracts/Minter.sol";
 import {IMinter} from "../../contracts/interfaces/IMinter.sol";
 import {IStaking} from "../../contracts/interfaces/IStaking.sol";
 import {IWorkToken} from "../../contracts/interfaces/IWorkToken.sol";
+import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 
 /// @notice Minter: construction, round initialization and the inflation step toward the 50% target
 ///         bonding rate, mintReward (staking only, bounded by the round's mintable).
@@ -28,25 +29,25 @@ contract MinterTest is StakingHelpers {
 
     function test_RevertWhen_ConstructedWithZeroToken() public {
         vm.expectRevert(IMinter.InvalidParameters.selector);
-        new Minter(IWorkToken(address(0)), staking, 1, 1, 1);
+        new Minter(IWorkToken(address(0)), staking, 1, 1, 1, address(this));
     }
 
     function test_RevertWhen_ConstructedWithZeroStaking() public {
         vm.expectRevert(IMinter.InvalidParameters.selector);
-        new Minter(token, IStaking(address(0)), 1, 1, 1);
+        new Minter(token, IStaking(address(0)), 1, 1, 1, address(this));
     }
 
     function test_RevertWhen_ConstructedWithRatesAbovePpb() public {
         vm.expectRevert(IMinter.InvalidParameters.selector);
-        new Minter(token, staking, PPB + 1, 1, 1);
+        new Minter(token, staking, PPB + 1, 1, 1, address(this));
         vm.expectRevert(IMinter.InvalidParameters.selector);
-        new Minter(token, staking, 1, PPB + 1, 1);
+        new Minter(token, staking, 1, PPB + 1, 1, address(this));
         vm.expectRevert(IMinter.InvalidParameters.selector);
-        new Minter(token, staking, 1, 1, PPB + 1);
+        new Minter(token, staking, 1, 1, PPB + 1, address(this));
     }
 
     function test_Constructor_AcceptsPpbBounds() public {
-        Minter m = new Minter(token, staking, PPB, PPB, PPB);
+        Minter m = new Minter(token, staking, PPB, PPB, PPB, address(this));
         assertEq(m.inflation(), PPB);
         assertEq(m.inflationChange(), PPB);
         assertEq(m.targetBondingRate(), PPB);
@@ -105,14 +106,14 @@ contract MinterTest is StakingHelpers {
 
     function test_InitializeRound_InflationFloorsAtZero() public {
         bondAs(makeAddr("whale"), 8_000_000 ether, makeAddr("whale"));
-        Minter m = new Minter(token, staking, 300, 500, TARGET_BONDING_RATE);
+        Minter m = new Minter(token, staking, 300, 500, TARGET_BONDING_RATE, address(this));
         m.initializeRound();
         assertEq(m.inflation(), 0);
         assertEq(m.currentMintable(), 0);
     }
 
     function test_InitializeRound_InflationCapsAtPpb() public {
-        Minter m = new Minter(token, staking, PPB - 100, 500, TARGET_BONDING_RATE);
+        Minter m = new Minter(token, staking, PPB - 100, 500, TARGET_BONDING_RATE, address(this));
         m.initializeRound();
         assertEq(m.inflation(), PPB);
         assertEq(m.currentMintable(), GENESIS_SUPPLY);
@@ -234,5 +235,144 @@ contract MinterTest is StakingHelpers {
         vm.expectRevert(abi.encodeWithSelector(IStaking.NotActiveOrchestrator.selector, x, 1));
         vm.prank(x);
         staking.reward();
+    }
+
+    /* GOVERNANCE AND TREASURY */
+
+    /// @dev The deployed Minter with `treasury` at `rate` and `ceiling`, set by governance.
+    function setTreasury(address treasury, uint256 rate, uint256 ceiling) internal {
+        vm.startPrank(governance());
+        minter.setTreasury(treasury);
+        minter.setTreasuryBalanceCeiling(ceiling);
+        minter.setTreasuryRewardCutRate(rate);
+        vm.stopPrank();
+    }
+
+    function test_Treasury_ShareMintedAtRoundInitialization() public {
+        address t = makeAddr("treasury");
+        setTreasury(t, 100_000_000, 750_000 ether);
+        // 3285 of inflation: 10% (328.5) to the treasury, the rest mintable as rewards.
+        vm.expectEmit(address(minter));
+        emit IMinter.RoundInitialized(0, 219_000, 3285 ether, 0);
+        vm.expectEmit(address(minter));
+        emit IMinter.TreasuryRewardMinted(0, t, 328.5 ether);
+        minter.initializeRound();
+        assertEq(token.balanceOf(t), 328.5 ether);
+        assertEq(minter.currentMintable(), 3285 ether - 328.5 ether);
+        assertEq(minter.treasuryRewardCutRate(), 100_000_000);
+        assertEq(token.totalSupply(), GENESIS_SUPPLY + 328.5 ether);
+    }
+
+    function test_Treasury_ShareCappedAtTheCeilingThenRateZeroed() public {
+        address t = makeAddr("treasury");
+        setTreasury(t, 100_000_000, 500 ether);
+        give(t, 300 ether);
+        // 328.5 due, 200 of room: 200 minted, the balance reaches the ceiling, the rate goes to 0.
+        vm.expectEmit(address(minter));
+        emit IMinter.TreasuryCeilingReached(0, 500 ether, 500 ether);
+        vm.expectEmit(address(minter));
+        emit IMinter.TreasuryRewardCutRateSet(0);
+        vm.expectEmit(address(minter));
+        emit IMinter.TreasuryRewardMinted(0, t, 200 ether);
+        minter.initializeRound();
+        assertEq(token.balanceOf(t), 500 ether);
+        assertEq(minter.currentMintable(), 3285 ether - 200 ether);
+        assertEq(minter.treasuryRewardCutRate(), 0);
+        // Spending below the ceiling does not restart the share: governance must set the rate again.
+        vm.prank(t);
+        assertTrue(token.transfer(makeAddr("grantee"), 100 ether));
+        nextRound();
+        minter.initializeRound();
+        assertEq(token.balanceOf(t), 400 ether);
+        vm.prank(governance());
+        minter.setTreasuryRewardCutRate(100_000_000);
+        nextRound();
+        minter.initializeRound();
+        assertEq(token.balanceOf(t), 500 ether);
+    }
+
+    function test_Treasury_NothingMintedAtOrAboveTheCeiling() public {
+        address t = makeAddr("treasury");
+        setTreasury(t, 100_000_000, 100 ether);
+        give(t, 150 ether);
+        uint256 supply = token.totalSupply();
+        minter.initializeRound();
+        assertEq(token.balanceOf(t), 150 ether);
+        assertEq(token.totalSupply(), supply);
+        assertEq(minter.currentMintable(), 3285 ether);
+        assertEq(minter.treasuryRewardCutRate(), 0);
+    }
+
+    function test_Treasury_RewardsAndShareNeverExceedTheRoundsInflation() public {
+        address t = makeAddr("treasury");
+        setTreasury(t, 500_000_000, 1_000_000 ether);
+        vm.startPrank(address(staking));
+        minter.mintReward(1, 2);
+        minter.mintReward(1, 2);
+        vm.stopPrank();
+        assertEq(token.balanceOf(t), 1642.5 ether);
+        assertEq(token.totalSupply(), GENESIS_SUPPLY + 3285 ether);
+        vm.expectRevert(
+            abi.encodeWithSelector(IMinter.MintableExceeded.selector, 0, 1642.5 ether + 1.6425 ether, 1642.5 ether)
+        );
+        vm.prank(address(staking));
+        minter.mintReward(1, 1000);
+    }
+
+    function test_Governance_SettersBoundedAndOwnerOnly() public {
+        address gov = governance();
+        vm.startPrank(gov);
+        vm.expectEmit(address(minter));
+        emit IMinter.InflationChangeSet(PPB);
+        minter.setInflationChange(PPB);
+        vm.expectRevert(abi.encodeWithSelector(IMinter.RateOutOfBounds.selector, PPB + 1, PPB));
+        minter.setInflationChange(PPB + 1);
+        vm.expectEmit(address(minter));
+        emit IMinter.TargetBondingRateSet(0);
+        minter.setTargetBondingRate(0);
+        vm.expectRevert(abi.encodeWithSelector(IMinter.RateOutOfBounds.selector, PPB + 1, PPB));
+        minter.setTargetBondingRate(PPB + 1);
+        vm.expectRevert(IMinter.ZeroTreasury.selector);
+        minter.setTreasury(address(0));
+        vm.expectRevert(abi.encodeWithSelector(IMinter.RateOutOfBounds.selector, PPB / 2 + 1, PPB / 2));
+        minter.setTreasuryRewardCutRate(PPB / 2 + 1);
+        vm.stopPrank();
+        assertEq(minter.inflationChange(), PPB);
+        assertEq(minter.targetBondingRate(), 0);
+
+        address stranger = makeAddr("stranger");
+        vm.startPrank(stranger);
+        bytes memory unauthorized = abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, stranger);
+        vm.expectRevert(unauthorized);
+        minter.setInflationChange(1);
+        vm.expectRevert(unauthorized);
+        minter.setTargetBondingRate(1);
+        vm.expectRevert(unauthorized);
+        minter.setTreasury(stranger);
+        vm.expectRevert(unauthorized);
+        minter.setTreasuryRewardCutRate(1);
+        vm.expectRevert(unauthorized);
+        minter.setTreasuryBalanceCeiling(1);
+        vm.stopPrank();
+    }
+
+    function test_Governance_RateNeedsATreasury() public {
+        Minter m = new Minter(token, staking, INFLATION, INFLATION_CHANGE, TARGET_BONDING_RATE, address(this));
+        vm.expectRevert(IMinter.TreasuryNotSet.selector);
+        m.setTreasuryRewardCutRate(1);
+        m.setTreasuryRewardCutRate(0);
+    }
+
+    function test_Governance_NewStepAndTargetApplyFromTheNextRound() public {
+        minter.initializeRound();
+        vm.startPrank(governance());
+        minter.setInflationChange(10_000);
+        minter.setTargetBondingRate(0);
+        vm.stopPrank();
+        assertEq(minter.inflation(), 219_000, "the current round keeps its inflation");
+        nextRound();
+        bondAs(makeAddr("whale"), 1 ether, makeAddr("whale"));
+        minter.initializeRound();
+        assertEq(minter.inflation(), 209_000, "bonded above the 0 target: one new step down");
     }
 }

@@ -44,6 +44,11 @@ abstract contract Fixture is Test {
         staking.setVerifier(verifier);
     }
 
+    /// @dev The owner of every governed contract (the timelock once governance is deployed).
+    function governance() internal view returns (address) {
+        return staking.owner();
+    }
+
     /* ACCOUNTS AND ROUNDS */
 
     /// @dev Gives `who` `amount` tokens from the deployer's liquid genesis share.
