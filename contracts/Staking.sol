@@ -5,7 +5,9 @@ import {Ownable, Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step
 import {SafeERC20, IERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+import {Checkpoints} from "@openzeppelin/contracts/utils/structs/Checkpoints.sol";
 import {IStaking} from "./interfaces/IStaking.sol";
+import {IStakeVotes} from "./interfaces/IStakeVotes.sol";
 import {IMinter} from "./interfaces/IMinter.sol";
 import {IWorkToken} from "./interfaces/IWorkToken.sol";
 import {ITicketBroker} from "./interfaces/ITicketBroker.sol";
@@ -30,9 +32,10 @@ import {ITicketBroker} from "./interfaces/ITicketBroker.sol";
 ///      pool, its unwithdrawn unbonding locks, in O(1).
 ///      Per-round snapshots of the active set's count and stake are taken lazily: the first change
 ///      in a round records the value the round started with.
-contract Staking is IStaking, Ownable2Step {
+contract Staking is IStaking, IStakeVotes, Ownable2Step {
     using SafeERC20 for IERC20;
     using SafeCast for uint256;
+    using Checkpoints for Checkpoints.Trace208;
 
     /* TYPES */
 
@@ -113,6 +116,8 @@ contract Staking is IStaking, Ownable2Step {
     ///      empty (mints no reward, shares no fees; the fees go to the orchestrator with FeesNotShared).
     uint256 internal constant DUST_STAKE = 1e9;
     uint64 internal constant NEVER = type(uint64).max;
+    /// @inheritdoc IStaking
+    uint256 public constant MAX_UNBONDING_PERIOD = 365;
 
     /* IMMUTABLES */
 
@@ -123,8 +128,6 @@ contract Staking is IStaking, Ownable2Step {
     uint256 public immutable roundLength;
     /// @inheritdoc IStaking
     uint256 public immutable lockBlocks;
-    /// @inheritdoc IStaking
-    uint256 public immutable unbondingPeriod;
     /// @inheritdoc IStaking
     uint256 public immutable rateChangeCooldown;
 
@@ -141,6 +144,8 @@ contract Staking is IStaking, Ownable2Step {
     uint256 public maxActive;
     /// @inheritdoc IStaking
     uint256 public minSelfBond;
+    /// @inheritdoc IStaking
+    uint256 public unbondingPeriod;
 
     ActiveTotals internal _totals;
     address[] internal _activeSet;
@@ -162,6 +167,11 @@ contract Staking is IStaking, Ownable2Step {
     /// @dev The round after which a replaced redeemer no longer signs results for the orchestrator
     ///      (`signsResultsFor`): the replacement round plus `unbondingPeriod`.
     mapping(address orchestrator => mapping(address key => uint256 round)) internal _redeemerAnswerableUntil;
+    /// @dev Voting record (IStakeVotes), by block number: each pool's stake, each account's own bonded
+    ///      position (principal + pendingPrincipal as settled) and its delegate.
+    mapping(address orchestrator => Checkpoints.Trace208) internal _poolStakeHistory;
+    mapping(address account => Checkpoints.Trace208) internal _bondedHistory;
+    mapping(address account => Checkpoints.Trace208) internal _delegateHistory;
 
     /* CONSTRUCTOR */
 
@@ -186,7 +196,9 @@ contract Staking is IStaking, Ownable2Step {
         if (address(token_) == address(0) || roundLength_ == 0 || lockBlocks_ >= roundLength_) {
             revert InvalidParameters();
         }
-        if (unbondingPeriod_ == 0 || rateChangeCooldown_ == 0) revert InvalidParameters();
+        if (unbondingPeriod_ == 0 || unbondingPeriod_ > MAX_UNBONDING_PERIOD || rateChangeCooldown_ == 0) {
+            revert InvalidParameters();
+        }
         if (maxActive_ < MIN_MAX_ACTIVE) revert MaxActiveTooSmall(maxActive_, MIN_MAX_ACTIVE);
         if (maxActive_ > MAX_ACTIVE_LIMIT) revert MaxActiveTooLarge(maxActive_, MAX_ACTIVE_LIMIT);
         token = token_;
@@ -250,6 +262,7 @@ contract Staking is IStaking, Ownable2Step {
         _totals.totalBonded -= uint128(amount);
         // A fully unbonded delegator is free to bond anywhere; an orchestrator stays self-delegated.
         if (bonded == amount && !_orchestrators[msg.sender].registered) del.delegate = address(0);
+        _recordPosition(msg.sender, del);
         lockId = del.nextLockId++;
         uint256 withdrawRound = currentRound() + unbondingPeriod;
         _locks[msg.sender][lockId] =
@@ -264,6 +277,7 @@ contract Staking is IStaking, Ownable2Step {
         if (delegate == address(0)) revert NotBonded(msg.sender);
         uint256 amount = _consumeLock(msg.sender, lockId);
         _addStake(msg.sender, delegate, amount);
+        _recordPosition(msg.sender, _delegators[msg.sender]);
         emit Rebond(msg.sender, delegate, lockId, amount);
     }
 
@@ -275,6 +289,7 @@ contract Staking is IStaking, Ownable2Step {
         _requireCanDelegateTo(msg.sender, to);
         uint256 amount = _consumeLock(msg.sender, lockId);
         _addStake(msg.sender, to, amount);
+        _recordPosition(msg.sender, _delegators[msg.sender]);
         emit Rebond(msg.sender, to, lockId, amount);
     }
 
@@ -296,6 +311,7 @@ contract Staking is IStaking, Ownable2Step {
         Delegator storage del = _delegators[msg.sender];
         if (del.delegate == address(0)) revert NotBonded(msg.sender);
         _claim(msg.sender, del);
+        _recordPosition(msg.sender, del);
     }
 
     /// @inheritdoc IStaking
@@ -304,6 +320,7 @@ contract Staking is IStaking, Ownable2Step {
         if (to == address(0)) revert ZeroAddress();
         Delegator storage del = _delegators[msg.sender];
         _claim(msg.sender, del);
+        _recordPosition(msg.sender, del);
         if (msg.sender != del.delegate) _rollAndFold(msg.sender); // an orchestrator's own cut
         uint256 available = del.fees;
         if (amount > available) revert InsufficientFees(available, amount);
@@ -442,6 +459,7 @@ contract Staking is IStaking, Ownable2Step {
             _takeStake(orchestrator, self, orch, bondedPenalty);
             _totals.totalBonded -= uint128(bondedPenalty);
         }
+        _recordPosition(orchestrator, self);
         // Unbonding locks backed the same work until they mature: they share the penalty in O(1).
         LockPool storage locks = _lockPools[orchestrator];
         uint256 lockPenalty = uint256(locks.tokens) * slashPpm / PPM;
@@ -511,8 +529,60 @@ contract Staking is IStaking, Ownable2Step {
 
     /// @inheritdoc IStaking
     function setVerifier(address verifier_) external onlyOwner {
+        if (verifier_ == address(0)) revert ZeroAddress();
         verifier = verifier_;
         emit VerifierSet(verifier_);
+    }
+
+    /// @inheritdoc IStaking
+    function setUnbondingPeriod(uint256 unbondingPeriod_) external onlyOwner {
+        // Stake must stay slashable (and a replaced redeemer answerable) at least as long as a ticket it
+        // earned can be redeemed; existing locks keep the withdraw round they were given.
+        uint256 minimum = ticketBroker == address(0) ? 1 : ITicketBroker(ticketBroker).ticketValidity();
+        if (minimum == 0) minimum = 1;
+        if (unbondingPeriod_ < minimum || unbondingPeriod_ > MAX_UNBONDING_PERIOD) {
+            revert UnbondingPeriodOutOfRange(unbondingPeriod_, minimum, MAX_UNBONDING_PERIOD);
+        }
+        unbondingPeriod = unbondingPeriod_;
+        emit UnbondingPeriodSet(unbondingPeriod_);
+    }
+
+    /* VOTES */
+
+    /// @inheritdoc IStakeVotes
+    function getPoolStake(address orchestrator) external view returns (uint256) {
+        return _orchestrators[orchestrator].stake;
+    }
+
+    /// @inheritdoc IStakeVotes
+    function getPastPoolStake(address orchestrator, uint256 timepoint) external view returns (uint256) {
+        return _poolStakeHistory[orchestrator].upperLookupRecent(_pastBlock(timepoint));
+    }
+
+    /// @inheritdoc IStakeVotes
+    function getPastBondedStake(address account, uint256 timepoint) external view returns (uint256) {
+        return _bondedHistory[account].upperLookupRecent(_pastBlock(timepoint));
+    }
+
+    /// @inheritdoc IStakeVotes
+    function getPastDelegateOf(address account, uint256 timepoint) external view returns (address) {
+        return address(uint160(_delegateHistory[account].upperLookupRecent(_pastBlock(timepoint))));
+    }
+
+    function _pastBlock(uint256 timepoint) internal view returns (uint48) {
+        if (timepoint >= block.number) revert FutureLookup(timepoint, block.number);
+        return uint48(timepoint);
+    }
+
+    /// @dev Records `owner`'s position (settled bonded stake and delegate) as of this block.
+    function _recordPosition(address owner, Delegator storage del) internal {
+        uint48 now_ = uint48(block.number);
+        uint256 bonded = uint256(del.principal) + del.pendingPrincipal;
+        Checkpoints.Trace208 storage history = _bondedHistory[owner];
+        if (history.latest() != bonded) history.push(now_, uint208(bonded));
+        uint256 delegate = uint160(del.delegate);
+        history = _delegateHistory[owner];
+        if (history.latest() != delegate) history.push(now_, uint208(delegate));
     }
 
     /* VIEWS */
@@ -714,6 +784,7 @@ contract Staking is IStaking, Ownable2Step {
             if (cut > 0) {
                 _claim(orchestrator, self);
                 self.principal = (self.principal + cut).toUint96();
+                _recordPosition(orchestrator, self);
             }
             _setStake(orchestrator, orch, stake + minted);
             _totals.totalBonded = (_totals.totalBonded + minted).toUint128();
@@ -860,6 +931,7 @@ contract Staking is IStaking, Ownable2Step {
         _requireCanDelegateTo(owner, to);
         if (current != to) _moveDelegation(owner, del, current, to);
         _addStake(owner, to, amount);
+        _recordPosition(owner, del);
         emit Bond(owner, payer, to, amount);
         if (amount > 0) IERC20(address(token)).safeTransferFrom(payer, address(this), amount);
     }
@@ -972,6 +1044,7 @@ contract Staking is IStaking, Ownable2Step {
         uint256 round = currentRound();
         uint256 oldStake = orch.stake;
         orch.stake = newStake.toUint104();
+        if (newStake != oldStake) _poolStakeHistory[orchestrator].push(uint48(block.number), uint208(newStake));
         if (orch.inActiveSet) {
             ActiveTotals storage totals = _touchTotals(round);
             totals.stake = (totals.stake + newStake - oldStake).toUint128();

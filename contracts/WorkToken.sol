@@ -4,12 +4,16 @@ pragma solidity 0.8.37;
 import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
 import {ERC20Burnable} from "@openzeppelin/contracts/token/ERC20/extensions/ERC20Burnable.sol";
 import {ERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/ERC20Permit.sol";
+import {ERC20Votes} from "@openzeppelin/contracts/token/ERC20/extensions/ERC20Votes.sol";
+import {Nonces} from "@openzeppelin/contracts/utils/Nonces.sol";
 import {IWorkToken} from "./interfaces/IWorkToken.sol";
 
 /// @title WorkToken
 /// @notice The peerflow work token: staked by orchestrators and delegators, minted as inflation by the
 ///         staking minter only. The genesis allocation (including vesting wallets) is fixed at deployment.
-contract WorkToken is IWorkToken, ERC20, ERC20Permit, ERC20Burnable {
+///         Held tokens vote (ERC20Votes, block-number clock) once their holder delegates them, to itself
+///         or to another account; bonded tokens vote through Staking (see VotePower).
+contract WorkToken is IWorkToken, ERC20, ERC20Permit, ERC20Votes, ERC20Burnable {
     /* STORAGE */
 
     /// @inheritdoc IWorkToken
@@ -54,5 +58,17 @@ contract WorkToken is IWorkToken, ERC20, ERC20Permit, ERC20Burnable {
     /// @inheritdoc IWorkToken
     function burn(uint256 amount) public override(IWorkToken, ERC20Burnable) {
         super.burn(amount);
+    }
+
+    /* OVERRIDES */
+
+    /// @dev Balances move, then the votes of the holders' delegates (ERC20Votes).
+    function _update(address from, address to, uint256 value) internal override(ERC20, ERC20Votes) {
+        super._update(from, to, value);
+    }
+
+    /// @dev One nonce per owner, shared by permit and delegateBySig.
+    function nonces(address owner) public view override(ERC20Permit, Nonces) returns (uint256) {
+        return super.nonces(owner);
     }
 }

@@ -15,6 +15,10 @@ interface IStakeVotes {
     /// @notice Thrown when a lookup asks for the current block or a later one.
     error FutureLookup(uint256 timepoint, uint256 currentBlock);
 
+    /// @notice The stake bonded to `orchestrator`'s pool now (what `getPastPoolStake` will return for
+    ///         this block once it is past).
+    function getPoolStake(address orchestrator) external view returns (uint256);
+
     /// @notice The stake bonded to `orchestrator`'s pool at the end of block `timepoint` (its own and
     ///         its delegators', rewards included): the stake votes it casts.
     function getPastPoolStake(address orchestrator, uint256 timepoint) external view returns (uint256);

@@ -98,6 +98,8 @@ interface IStaking {
     event MaxActiveSet(uint256 maxActive);
     event VerifierSet(address verifier);
     event MinSelfBondSet(uint256 minSelfBond);
+    /// @notice The unbonding period of locks created from now on (existing locks keep theirs).
+    event UnbondingPeriodSet(uint256 unbondingPeriod);
     /// @notice `amount` of delegators' fee share went to the orchestrator because the pool had no
     ///         earning stake to share it with (`earningStake` below 1 gwei) or its fee factor is exhausted.
     event FeesNotShared(address indexed orchestrator, uint256 amount, uint256 earningStake);
@@ -143,6 +145,9 @@ interface IStaking {
     error MaxActiveTooLarge(uint256 requested, uint256 maximum);
     /// @notice `caller` called `rewardFor(orchestrator)` without being it nor its reward caller.
     error NotRewardCaller(address caller, address orchestrator);
+    /// @notice An unbonding period below the ticket broker's ticket validity (or zero) or above
+    ///         MAX_UNBONDING_PERIOD.
+    error UnbondingPeriodOutOfRange(uint256 requested, uint256 minimum, uint256 maximum);
 
     /* ROUNDS */
 
@@ -152,8 +157,12 @@ interface IStaking {
     function roundLength() external view returns (uint256);
     /// @notice Blocks at the end of each round during which rates cannot change.
     function lockBlocks() external view returns (uint256);
-    /// @notice Rounds an unbonded amount waits before it can be withdrawn.
+    /// @notice Rounds an unbonded amount waits before it can be withdrawn (for locks created now), for
+    ///         which a replaced redeemer stays answerable, and for which a slashed account is held.
     function unbondingPeriod() external view returns (uint256);
+    /// @notice Upper bound on `unbondingPeriod` (rounds): at daily rounds a year, the longest stake can
+    ///         be held from its owner after unbonding, whatever governance decides.
+    function MAX_UNBONDING_PERIOD() external view returns (uint256);
     /// @notice Minimum rounds between two rate changes of one orchestrator (≥ ticket validity).
     function rateChangeCooldown() external view returns (uint256);
     /// @notice The current round.
@@ -286,8 +295,13 @@ interface IStaking {
     /// @notice Sets the active-set cap (never below 100 nor below the current size, never above
     ///         MAX_ACTIVE_LIMIT, which bounds `activeSet` and every view built on it). Owner only.
     function setMaxActive(uint256 maxActive_) external;
-    /// @notice Sets the slashing verifier. Owner only.
+    /// @notice Sets the slashing verifier (not zero: a verifier can always be named, so slashing is
+    ///         never switched off by accident). Owner only.
     function setVerifier(address verifier_) external;
+    /// @notice Sets the unbonding period for locks created from now on; locks already created keep
+    ///         their withdraw round. Owner only. At least the ticket broker's `ticketValidity` (at least 1
+    ///         before the broker is wired), at most MAX_UNBONDING_PERIOD.
+    function setUnbondingPeriod(uint256 unbondingPeriod_) external;
 
     /* VIEWS */
 

@@ -15,6 +15,10 @@ import {IStakeVotes} from "./IStakeVotes.sol";
 interface IVotePower is IERC5805 {
     /// @notice Delegation happens on the work token (held tokens) or in Staking (bonded stake).
     error DelegateAtSource();
+    /// @notice The token's clock is not the block number (ERC-6372 `mode=blocknumber&from=default`).
+    error ClockMismatch(string tokenClockMode);
+    /// @notice The token or the staking contract is the zero address.
+    error ZeroSource();
 
     /// @notice The work token (ERC20Votes).
     function token() external view returns (IERC5805);

@@ -5,6 +5,9 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 
 /// @title IWorkToken
 /// @notice ERC-20 work token with EIP-2612 permit; after genesis only the staking minter mints.
+/// @dev The token is also an ERC20Votes token (IERC5805, block-number clock): a holder's balance votes
+///      once it delegates (`delegate`, `delegateBySig`), to itself or to another account; nobody's does
+///      before. Governance reads these votes, plus bonded stake, through VotePower.
 interface IWorkToken is IERC20 {
     /// @notice Emitted once, when the deployer hands minting to the staking minter.
     event MinterSet(address indexed minter);
