@@ -10,9 +10,14 @@ import {SuiteDeployer} from "./SuiteDeployer.sol";
 /// @dev `forge script script/Deploy.s.sol --rpc-url $RPC --private-key $KEY --broadcast`.
 ///      Every parameter has a devnet default and can be overridden by an environment variable
 ///      (PF_ROUND_LENGTH, PF_UNBONDING_PERIOD, PF_TICKET_VALIDITY, PF_UNLOCK_PERIOD, PF_MIN_ACTIVE_STAKE,
-///      PF_DISPUTE_PERIOD, PF_GOVERNANCE, PF_TEAM, PF_TREASURY, PF_FEE_TOKEN, PF_DEPLOYMENT_FILE, …).
-///      The fault-claim committee: PF_COMMITTEE (comma-separated addresses; default the deployer alone)
-///      and PF_QUORUM; claims: PF_CLAIM_BOND, PF_CLAIM_VOTING_PERIOD, PF_SLASH_PPM, PF_FINDER_FEE_PPM.
+///      PF_DISPUTE_PERIOD, PF_TEAM, PF_TREASURY, PF_FEE_TOKEN, PF_DEPLOYMENT_FILE, …).
+///      The fault-claim committee: PF_COMMITTEE (comma-separated addresses; default the deployer alone),
+///      PF_QUORUM and PF_COMMITTEE_TERM (seconds); claims: PF_CLAIM_BOND, PF_CLAIM_VOTING_PERIOD,
+///      PF_SLASH_PPM, PF_FINDER_FEE_PPM.
+///      Governance (every contract ends owned by the timelock, see SuiteDeployer): PF_VOTING_DELAY and
+///      PF_VOTING_PERIOD (blocks), PF_PROPOSAL_THRESHOLD (wei), PF_QUORUM_PERCENT, PF_TIMELOCK_DELAY,
+///      PF_TIMELOCK_MIN_DELAY, PF_TIMELOCK_MAX_DELAY (seconds), PF_TREASURY_CUT_RATE (ppb) and
+///      PF_TREASURY_CEILING (wei).
 contract Deploy is Script {
     using SafeCast for uint256;
 
@@ -22,7 +27,6 @@ contract Deploy is Script {
         vm.startBroadcast();
         (, address deployer,) = vm.readCallers();
         SuiteDeployer.Params memory p = SuiteDeployer.devnetParams(deployer);
-        p.governance = vm.envOr("PF_GOVERNANCE", p.governance);
         p.team = vm.envOr("PF_TEAM", p.team);
         p.treasury = vm.envOr("PF_TREASURY", p.treasury);
         p.feeToken = vm.envOr("PF_FEE_TOKEN", p.feeToken);
@@ -42,6 +46,16 @@ contract Deploy is Script {
         p.claimVotingPeriod = vm.envOr("PF_CLAIM_VOTING_PERIOD", uint256(p.claimVotingPeriod)).toUint64();
         p.slashPpm = vm.envOr("PF_SLASH_PPM", uint256(p.slashPpm)).toUint32();
         p.finderFeePpm = vm.envOr("PF_FINDER_FEE_PPM", uint256(p.finderFeePpm)).toUint32();
+        p.committeeTerm = vm.envOr("PF_COMMITTEE_TERM", uint256(p.committeeTerm)).toUint64();
+        p.votingDelay = vm.envOr("PF_VOTING_DELAY", uint256(p.votingDelay)).toUint48();
+        p.votingPeriod = vm.envOr("PF_VOTING_PERIOD", uint256(p.votingPeriod)).toUint32();
+        p.proposalThreshold = vm.envOr("PF_PROPOSAL_THRESHOLD", p.proposalThreshold);
+        p.quorumPercent = vm.envOr("PF_QUORUM_PERCENT", p.quorumPercent);
+        p.timelockDelay = vm.envOr("PF_TIMELOCK_DELAY", p.timelockDelay);
+        p.timelockMinDelay = vm.envOr("PF_TIMELOCK_MIN_DELAY", p.timelockMinDelay);
+        p.timelockMaxDelay = vm.envOr("PF_TIMELOCK_MAX_DELAY", p.timelockMaxDelay);
+        p.treasuryRewardCutRate = vm.envOr("PF_TREASURY_CUT_RATE", p.treasuryRewardCutRate);
+        p.treasuryBalanceCeiling = vm.envOr("PF_TREASURY_CEILING", p.treasuryBalanceCeiling);
 
         s = SuiteDeployer.deploy(p);
         vm.stopBroadcast();
@@ -61,6 +75,9 @@ contract Deploy is Script {
         vm.serializeAddress(key, "StreamSupport", address(s.streamSupport));
         vm.serializeAddress(key, "TeamVesting", address(s.teamVesting));
         vm.serializeAddress(key, "TreasuryVesting", address(s.treasuryVesting));
+        vm.serializeAddress(key, "VotePower", address(s.votePower));
+        vm.serializeAddress(key, "Timelock", address(s.timelock));
+        vm.serializeAddress(key, "Governor", address(s.governor));
         string memory json = vm.serializeAddress(key, "ServiceRegistry", address(s.registry));
         string memory file = vm.envOr(
             "PF_DEPLOYMENT_FILE", string.concat(vm.projectRoot(), "/deployments/", vm.toString(block.chainid), ".json")

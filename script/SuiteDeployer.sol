@@ -11,16 +11,45 @@ import {ServiceRegistry} from "../contracts/ServiceRegistry.sol";
 import {JobEscrow} from "../contracts/JobEscrow.sol";
 import {FaultClaims} from "../contracts/FaultClaims.sol";
 import {StreamSupport} from "../contracts/StreamSupport.sol";
+import {VotePower} from "../contracts/VotePower.sol";
+import {PeerflowTimelock} from "../contracts/PeerflowTimelock.sol";
+import {PeerflowGovernor} from "../contracts/PeerflowGovernor.sol";
 import {IFaultClaims} from "../contracts/interfaces/IFaultClaims.sol";
+import {IPeerflowGovernor} from "../contracts/interfaces/IPeerflowGovernor.sol";
+import {IVotePower} from "../contracts/interfaces/IVotePower.sol";
+import {IStakeVotes} from "../contracts/interfaces/IStakeVotes.sol";
+import {IERC5805} from "@openzeppelin/contracts/interfaces/IERC5805.sol";
 
 /// @notice Deploys and wires the whole suite. Shared by script/Deploy.s.sol and the tests, so what the
 ///         tests exercise is exactly what gets deployed.
+/// @dev Every call below is one transaction from `p.deployer` (agents/chain's deploy_suite mirrors them
+///      one by one, so the order and the addresses are fixed). The suite first, as before governance;
+///      then governance, after StreamSupport:
+///       G1 `new VotePower(token, staking)`
+///       G2 `new PeerflowTimelock(0, [deployer], [deployer], address(0), timelockMinDelay, timelockMaxDelay)`:
+///          delay 0 and the deployer as its only proposer, canceller and executor for the bootstrap,
+///          no admin but itself
+///       G3 `new PeerflowGovernor(votePower, timelock, settings, bounds)`
+///       G4 `staking.transferOwnership(timelock)`, G5 `minter.transferOwnership(timelock)`,
+///       G6 `faultClaims.transferOwnership(timelock)`
+///       G7 only when `treasury == deployer`: `treasuryVesting.transferOwnership(timelock)` (the
+///          treasury's genesis share vests to the timelock, not to the deployer)
+///       G8 `timelock.scheduleBatch(targets, values, payloads, 0x0, 0x0, 0)` and
+///       G9 `timelock.executeBatch(targets, values, payloads, 0x0, 0x0)` with `bootstrapBatch`: the
+///          timelock accepts the three ownerships, sets the Minter's treasury (itself), ceiling and rate,
+///          grants PROPOSER, CANCELLER and EXECUTOR to the governor, revokes the deployer's three
+///          roles and sets its real delay.
+///      After G9 the deployer holds no role and owns nothing; every parameter moves only through a
+///      proposal of the governor, executed by the timelock after its delay. The governor is the only
+///      executor (its `execute` is open to anyone once a proposal is queued and its delay passed), so
+///      every executed operation is a governor proposal with its ProposalExecuted event.
+///      The bootstrap batch runs with delay 0, so it needs `block.timestamp > 1` (OpenZeppelin's
+///      timelock reads timestamp 1 as "done"): true on every real chain; tests warp past it.
 library SuiteDeployer {
     struct Params {
         address deployer; // the account sending the deployment (gets the liquid genesis share)
-        address governance; // final owner of Staking and FaultClaims (two-step transfer when ≠ deployer)
         address team; // beneficiary of the team vesting wallet
-        address treasury; // beneficiary of the treasury vesting wallet
+        address treasury; // beneficiary of the treasury vesting wallet (the deployer: handed to the timelock)
         uint256 liquidSupply; // genesis tokens to the deployer (devnet faucet / distribution)
         uint256 teamSupply;
         uint256 treasurySupply;
@@ -46,6 +75,17 @@ library SuiteDeployer {
         uint32 slashPpm; // share of an orchestrator's own stake an upheld claim slashes
         uint32 finderFeePpm; // share of the penalty paid to the claimant
         uint64 committeeTerm; // seconds a fault-claim committee's term lasts (the committee stays past it)
+        // Governance (votes: held work tokens delegated on the token plus bonded stake; block numbers)
+        uint48 votingDelay; // blocks from proposal to the vote's snapshot
+        uint32 votingPeriod; // blocks the vote lasts
+        uint256 proposalThreshold; // votes needed to propose
+        uint256 quorumPercent; // For + Abstain votes needed, percent of the token's past total supply
+        uint256 timelockDelay; // seconds between queueing a passed proposal and executing it
+        uint256 timelockMinDelay; // bounds of the timelock delay governance may set
+        uint256 timelockMaxDelay;
+        IPeerflowGovernor.Bounds governorBounds; // bounds of the governor's settings
+        uint256 treasuryRewardCutRate; // ppb of each round's inflation minted to the treasury (the timelock)
+        uint256 treasuryBalanceCeiling; // work-token wei: the share stops once the treasury holds this
     }
 
     struct Suite {
@@ -59,13 +99,22 @@ library SuiteDeployer {
         StreamSupport streamSupport;
         VestingWallet teamVesting;
         VestingWallet treasuryVesting;
+        VotePower votePower;
+        PeerflowTimelock timelock;
+        PeerflowGovernor governor;
     }
 
     /// @notice Local-devnet defaults: short rounds so that a demo sees several of them. The fault-claim
-    ///         committee is the deployer alone (quorum 1); the devnet replaces it (see Deploy.s.sol).
+    ///         committee is the deployer alone (quorum 1) unless PF_COMMITTEE names one (Deploy.s.sol);
+    ///         after deployment only a governance proposal replaces it.
+    ///         Governance for an anvil mining a block a second: a vote opens 1 block after its proposal
+    ///         and lasts 20 blocks, the timelock waits 10 s; threshold 100 tokens, quorum 4%.
+    ///         A production-like profile (12 s blocks): votingDelay 7_200 (1 day), votingPeriod 50_400
+    ///         (1 week), proposalThreshold 100 tokens, quorumPercent 4 (Livepeer: 33), timelockDelay
+    ///         2 days within [1 day, 30 days], governor bounds: delay ≤ 50_400, period in
+    ///         [7_200, 201_600], threshold ≤ 1M tokens, quorum in [1, 50]; committee term 180 days.
     function devnetParams(address deployer) internal pure returns (Params memory p) {
         p.deployer = deployer;
-        p.governance = deployer;
         p.team = deployer;
         p.treasury = deployer;
         p.liquidSupply = 10_000_000 ether;
@@ -93,6 +142,23 @@ library SuiteDeployer {
         p.slashPpm = 250_000;
         p.finderFeePpm = 500_000;
         p.committeeTerm = 30 days;
+        p.votingDelay = 1;
+        p.votingPeriod = 20;
+        p.proposalThreshold = 100 ether;
+        p.quorumPercent = 4;
+        p.timelockDelay = 10;
+        p.timelockMinDelay = 1;
+        p.timelockMaxDelay = 30 days;
+        p.governorBounds = IPeerflowGovernor.Bounds({
+            maxVotingDelay: 50_400,
+            minVotingPeriod: 5,
+            maxVotingPeriod: 201_600,
+            maxProposalThreshold: 1_000_000 ether,
+            minQuorumNumerator: 1,
+            maxQuorumNumerator: 50
+        });
+        p.treasuryRewardCutRate = 100_000_000; // 10% (Livepeer's LIP-92)
+        p.treasuryBalanceCeiling = 750_000 ether;
     }
 
     function deploy(Params memory p) internal returns (Suite memory s) {
@@ -137,9 +203,65 @@ library SuiteDeployer {
         // Viewers pay streamers in the work token. Deployed last (after the same transactions as
         // agents/chain's deploy_suite), so that every earlier address is unchanged.
         s.streamSupport = new StreamSupport(address(s.token));
-        if (p.governance != p.deployer) {
-            s.staking.transferOwnership(p.governance);
-            s.faultClaims.transferOwnership(p.governance);
+        deployGovernance(p, s);
+    }
+
+    /// @notice G1 to G9 (see above): the vote source, the timelock and the governor, then every owned
+    ///         contract handed to the timelock and the deployer's bootstrap roles given up.
+    function deployGovernance(Params memory p, Suite memory s) internal {
+        s.votePower = new VotePower(IERC5805(address(s.token)), IStakeVotes(address(s.staking)));
+        address[] memory bootstrap = new address[](1);
+        bootstrap[0] = p.deployer;
+        s.timelock = new PeerflowTimelock(0, bootstrap, bootstrap, address(0), p.timelockMinDelay, p.timelockMaxDelay);
+        s.governor = new PeerflowGovernor(
+            IVotePower(address(s.votePower)),
+            s.timelock,
+            PeerflowGovernor.Settings({
+                votingDelay: p.votingDelay,
+                votingPeriod: p.votingPeriod,
+                proposalThreshold: p.proposalThreshold,
+                quorumNumerator: p.quorumPercent
+            }),
+            p.governorBounds
+        );
+        address timelock = address(s.timelock);
+        s.staking.transferOwnership(timelock);
+        s.minter.transferOwnership(timelock);
+        s.faultClaims.transferOwnership(timelock);
+        if (p.treasury == p.deployer) s.treasuryVesting.transferOwnership(timelock);
+        (address[] memory targets, uint256[] memory values, bytes[] memory payloads) = bootstrapBatch(p, s);
+        s.timelock.scheduleBatch(targets, values, payloads, bytes32(0), bytes32(0), 0);
+        s.timelock.executeBatch(targets, values, payloads, bytes32(0), bytes32(0));
+    }
+
+    /// @notice The timelock's bootstrap operation (G8/G9), in order.
+    function bootstrapBatch(Params memory p, Suite memory s)
+        internal
+        view
+        returns (address[] memory targets, uint256[] memory values, bytes[] memory payloads)
+    {
+        PeerflowTimelock t = s.timelock;
+        address governor = address(s.governor);
+        targets = new address[](13);
+        values = new uint256[](13);
+        payloads = new bytes[](13);
+        (targets[0], payloads[0]) = (address(s.staking), abi.encodeCall(s.staking.acceptOwnership, ()));
+        (targets[1], payloads[1]) = (address(s.minter), abi.encodeCall(s.minter.acceptOwnership, ()));
+        (targets[2], payloads[2]) = (address(s.faultClaims), abi.encodeCall(s.faultClaims.acceptOwnership, ()));
+        (targets[3], payloads[3]) = (address(s.minter), abi.encodeCall(s.minter.setTreasury, (address(t))));
+        (targets[4], payloads[4]) =
+        (address(s.minter), abi.encodeCall(s.minter.setTreasuryBalanceCeiling, (p.treasuryBalanceCeiling)));
+        (targets[5], payloads[5]) =
+        (address(s.minter), abi.encodeCall(s.minter.setTreasuryRewardCutRate, (p.treasuryRewardCutRate)));
+        payloads[6] = abi.encodeCall(t.grantRole, (t.PROPOSER_ROLE(), governor));
+        payloads[7] = abi.encodeCall(t.grantRole, (t.CANCELLER_ROLE(), governor));
+        payloads[8] = abi.encodeCall(t.grantRole, (t.EXECUTOR_ROLE(), governor));
+        payloads[9] = abi.encodeCall(t.revokeRole, (t.PROPOSER_ROLE(), p.deployer));
+        payloads[10] = abi.encodeCall(t.revokeRole, (t.CANCELLER_ROLE(), p.deployer));
+        payloads[11] = abi.encodeCall(t.revokeRole, (t.EXECUTOR_ROLE(), p.deployer));
+        payloads[12] = abi.encodeCall(t.updateDelay, (p.timelockDelay));
+        for (uint256 i = 6; i < 13; ++i) {
+            targets[i] = address(t);
         }
     }
 }

@@ -264,6 +264,7 @@ contract FaultClaimsAttacks is FaultClaimsTestBase {
         uint256 upheld = file(result(o, bcast, 1));
         uint256 expired = file(result(o, bcast, 2));
         address successor = makeAddr("new verifier");
+        vm.prank(governance());
         staking.setVerifier(successor);
 
         uint256 before = token.balanceOf(bcast);

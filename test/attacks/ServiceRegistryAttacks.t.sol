@@ -19,9 +19,12 @@ contract ServiceRegistryAttacksTest is Fixture {
     function test_Attack_MaxActiveBeyondLimit_Refused() public {
         uint256 limit = staking.MAX_ACTIVE_LIMIT();
         vm.expectRevert(abi.encodeWithSelector(IStaking.MaxActiveTooLarge.selector, limit + 1, limit));
+        vm.prank(governance());
         staking.setMaxActive(limit + 1);
         vm.expectRevert(abi.encodeWithSelector(IStaking.MaxActiveTooLarge.selector, type(uint256).max, limit));
+        vm.prank(governance());
         staking.setMaxActive(type(uint256).max);
+        vm.prank(governance());
         staking.setMaxActive(limit);
         assertEq(staking.maxActive(), limit);
     }

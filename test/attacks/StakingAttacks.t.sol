@@ -307,6 +307,7 @@ contract StakingAttacksTest is StakingHelpers {
         vm.prank(verifier);
         staking.freeze(o);
         address next = makeAddr("nextVerifier");
+        vm.prank(governance());
         staking.setVerifier(next);
         vm.prank(next);
         vm.expectRevert(abi.encodeWithSelector(IStaking.NotFrozen.selector, o));
@@ -518,7 +519,9 @@ contract StakingAttacksTest is StakingHelpers {
     function test_Attack_UnboundedActiveSet_Capped() public {
         uint256 limit = staking.MAX_ACTIVE_LIMIT();
         vm.expectRevert(abi.encodeWithSelector(IStaking.MaxActiveTooLarge.selector, limit + 1, limit));
+        vm.prank(governance());
         staking.setMaxActive(limit + 1);
+        vm.prank(governance());
         staking.setMaxActive(limit);
         address[] memory os = fillOrchestrators("paged", 5, 10 ether);
         (address[] memory page, uint256 total) = staking.activeSetPage(1, 3);

@@ -406,9 +406,11 @@ contract GasBench is Fixture {
     ///      (approval in place) against an orchestrator already under an open claim (its record and
     ///      Staking freeze count are warm), votes of a three-member committee with quorum 2, expiry.
     function test_FaultClaimsGasFigures() public {
+        vm.prank(governance());
         staking.setVerifier(address(faultClaims));
         address[] memory members = new address[](3);
         (members[0], members[1], members[2]) = (makeAddr("juror1"), makeAddr("juror2"), makeAddr("juror3"));
+        vm.prank(governance());
         faultClaims.setCommittee(members, 2);
         give(b, 100 ether);
         vm.prank(b);

@@ -55,6 +55,7 @@ contract FaultClaimsFuzz is FaultClaimsTestBase {
         delegated = bound(delegated, 0, MAX_STAKE);
         slashPpm = uint32(bound(slashPpm, 0, PPM));
         finderFeePpm = uint32(bound(finderFeePpm, 0, PPM));
+        vm.prank(governance());
         faultClaims.setParameters(IFaultClaims.Parameters(uint128(BOND), uint64(VOTING_PERIOD), slashPpm, finderFeePpm));
         address o = newSigner("o", selfStake);
         if (delegated > 0) bondAs(d, delegated, o);
@@ -114,6 +115,7 @@ contract FaultClaimsFuzz is FaultClaimsTestBase {
     ) public {
         bond = uint128(bound(bond, 1, 50 * BOND));
         period = uint64(bound(period, 1, 30 days));
+        vm.prank(governance());
         faultClaims.setParameters(IFaultClaims.Parameters(bond, period, 250_000, 500_000));
         address o = newSigner("o", 100 ether);
         uint256 claimantStart = token.balanceOf(bcast);

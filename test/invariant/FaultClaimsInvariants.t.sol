@@ -34,7 +34,7 @@ contract FaultClaimsInvariants is FaultClaimsTestBase {
         (voters[0], voters[1], voters[2]) = (m1, m2, m3);
         (voters[3], voters[4], voters[5]) = (makeAddr("member4"), makeAddr("member5"), makeAddr("outsider"));
         handler = new FaultClaimsHandler(
-            token, staking, faultClaims, address(this), orchestrators, keys, broadcasters, voters
+            token, staking, faultClaims, address(timelock), orchestrators, keys, broadcasters, voters
         );
         initialSupply = token.totalSupply();
 

@@ -298,6 +298,7 @@ contract FaultClaimsTest is FaultClaimsTestBase {
     }
 
     function test_Vote_ZeroSlashRateOnlyUnregisters() public {
+        vm.prank(governance());
         faultClaims.setParameters(IFaultClaims.Parameters(uint128(BOND), uint64(VOTING_PERIOD), 0, 500_000));
         uint256 id = file(first());
         castVote(m1, id, true);
@@ -374,6 +375,7 @@ contract FaultClaimsTest is FaultClaimsTestBase {
     }
 
     function test_RevertWhen_VoteByAParty() public {
+        vm.prank(governance());
         faultClaims.setCommittee(members3(m1, bcast, o), 2);
         uint256 id = file(first());
         vm.expectRevert(abi.encodeWithSelector(IFaultClaims.PartyCannotVote.selector, id, bcast));
@@ -530,9 +532,11 @@ contract FaultClaimsTest is FaultClaimsTestBase {
     function test_Claim_KeepsTheTermsInForceAtFiling() public {
         uint256 id = file(first());
         assertEq(faultClaims.claim(id).term, 2);
+        vm.prank(governance());
         faultClaims.setParameters(IFaultClaims.Parameters(1 ether, 2 days, 1_000_000, 1_000_000));
         address[] memory five = new address[](5);
         (five[0], five[1], five[2], five[3], five[4]) = (m1, m2, m3, makeAddr("m4"), makeAddr("m5"));
+        vm.prank(governance());
         faultClaims.setCommittee(five, 3);
         assertEq(faultClaims.currentTerm(), 3);
 
@@ -551,6 +555,7 @@ contract FaultClaimsTest is FaultClaimsTestBase {
     function test_Vote_ARemovedMemberStillDecidesTheClaimsOfItsTerm() public {
         uint256 before = file(first());
         address m4 = makeAddr("m4");
+        vm.prank(governance());
         faultClaims.setCommittee(members3(m2, m3, m4), 2);
         assertFalse(faultClaims.isMember(m1));
         assertTrue(faultClaims.isMemberOf(2, m1));
@@ -582,6 +587,7 @@ contract FaultClaimsTest is FaultClaimsTestBase {
         castVote(m1, id, true);
         castVote(m2, id, true);
         assertEq(uint8(statusOf(id)), uint8(IFaultClaims.ClaimStatus.Upheld));
+        vm.prank(governance());
         faultClaims.setCommittee(members3(m1, m2, m3), 2);
         assertFalse(faultClaims.termLapsed());
     }
@@ -589,20 +595,24 @@ contract FaultClaimsTest is FaultClaimsTestBase {
     function test_SetTermLength_AppliesToTheNextElection() public {
         vm.expectEmit(address(faultClaims));
         emit IFaultClaims.TermLengthSet(90 days);
+        vm.prank(governance());
         faultClaims.setTermLength(90 days);
         uint256 end = faultClaims.term(faultClaims.currentTerm()).end;
         assertEq(end, block.timestamp + 30 days, "the current term keeps its end");
         vm.expectEmit(address(faultClaims));
         emit IFaultClaims.TermStarted(3, block.timestamp, block.timestamp + 90 days, 2);
+        vm.prank(governance());
         faultClaims.setCommittee(members3(m1, m2, m3), 2);
         assertEq(faultClaims.termMembers(3), members3(m1, m2, m3));
         vm.expectRevert(
             abi.encodeWithSelector(IFaultClaims.TermLengthOutOfRange.selector, 1 hours - 1, 1 hours, 4 * 365 days)
         );
+        vm.prank(governance());
         faultClaims.setTermLength(1 hours - 1);
         vm.expectRevert(
             abi.encodeWithSelector(IFaultClaims.TermLengthOutOfRange.selector, 4 * 365 days + 1, 1 hours, 4 * 365 days)
         );
+        vm.prank(governance());
         faultClaims.setTermLength(4 * 365 days + 1);
         vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, m1));
         vm.prank(m1);
@@ -616,6 +626,7 @@ contract FaultClaimsTest is FaultClaimsTestBase {
         (two[0], two[1]) = (m3, makeAddr("m4"));
         vm.expectEmit(address(faultClaims));
         emit IFaultClaims.CommitteeSet(two, 2);
+        vm.prank(governance());
         faultClaims.setCommittee(two, 2);
         assertEq(faultClaims.committee(), two);
         assertEq(faultClaims.quorum(), 2);
@@ -633,24 +644,31 @@ contract FaultClaimsTest is FaultClaimsTestBase {
 
     function test_RevertWhen_SetCommitteeOutOfBounds() public {
         vm.expectRevert(IFaultClaims.EmptyCommittee.selector);
+        vm.prank(governance());
         faultClaims.setCommittee(new address[](0), 0);
         vm.expectRevert(abi.encodeWithSelector(IFaultClaims.InvalidQuorum.selector, 1, 3));
+        vm.prank(governance());
         faultClaims.setCommittee(members3(m1, m2, m3), 1);
         vm.expectRevert(abi.encodeWithSelector(IFaultClaims.InvalidQuorum.selector, 4, 3));
+        vm.prank(governance());
         faultClaims.setCommittee(members3(m1, m2, m3), 4);
         address[] memory four = new address[](4);
         (four[0], four[1], four[2], four[3]) = (m1, m2, m3, makeAddr("m4"));
         vm.expectRevert(abi.encodeWithSelector(IFaultClaims.InvalidQuorum.selector, 2, 4));
+        vm.prank(governance());
         faultClaims.setCommittee(four, 2);
         vm.expectRevert(IFaultClaims.ZeroAddress.selector);
+        vm.prank(governance());
         faultClaims.setCommittee(members3(m1, address(0), m3), 2);
         vm.expectRevert(abi.encodeWithSelector(IFaultClaims.DuplicateMember.selector, m1));
+        vm.prank(governance());
         faultClaims.setCommittee(members3(m1, m2, m1), 2);
         address[] memory many = new address[](65);
         for (uint256 i; i < many.length; ++i) {
             many[i] = address(uint160(0x1000 + i));
         }
         vm.expectRevert(abi.encodeWithSelector(IFaultClaims.CommitteeTooLarge.selector, 65, 64));
+        vm.prank(governance());
         faultClaims.setCommittee(many, 64);
         // Unchanged by the refusals.
         assertEq(faultClaims.committee(), members3(m1, m2, m3));
@@ -660,6 +678,7 @@ contract FaultClaimsTest is FaultClaimsTestBase {
     function test_SetCommittee_OneMemberQuorumOne() public {
         address[] memory one = new address[](1);
         one[0] = m1;
+        vm.prank(governance());
         faultClaims.setCommittee(one, 1);
         uint256 id = file(first());
         castVote(m1, id, false);
@@ -669,6 +688,7 @@ contract FaultClaimsTest is FaultClaimsTestBase {
     function test_SetParameters() public {
         vm.expectEmit(address(faultClaims));
         emit IFaultClaims.ParametersSet(5 ether, 30 days, 1_000_000, 0);
+        vm.prank(governance());
         faultClaims.setParameters(IFaultClaims.Parameters(5 ether, 30 days, 1_000_000, 0));
         IFaultClaims.Parameters memory p = faultClaims.parameters();
         assertEq(p.bond, 5 ether);
@@ -688,14 +708,19 @@ contract FaultClaimsTest is FaultClaimsTestBase {
 
     function test_RevertWhen_SetParametersOutOfBounds() public {
         vm.expectRevert(IFaultClaims.ZeroBond.selector);
+        vm.prank(governance());
         faultClaims.setParameters(IFaultClaims.Parameters(0, 1 days, 0, 0));
         vm.expectRevert(abi.encodeWithSelector(IFaultClaims.VotingPeriodOutOfRange.selector, 0, 30 days));
+        vm.prank(governance());
         faultClaims.setParameters(IFaultClaims.Parameters(1, 0, 0, 0));
         vm.expectRevert(abi.encodeWithSelector(IFaultClaims.VotingPeriodOutOfRange.selector, 30 days + 1, 30 days));
+        vm.prank(governance());
         faultClaims.setParameters(IFaultClaims.Parameters(1, 30 days + 1, 0, 0));
         vm.expectRevert(abi.encodeWithSelector(IFaultClaims.RateAbovePpm.selector, 1_000_001));
+        vm.prank(governance());
         faultClaims.setParameters(IFaultClaims.Parameters(1, 1 days, 1_000_001, 0));
         vm.expectRevert(abi.encodeWithSelector(IFaultClaims.RateAbovePpm.selector, 1_000_001));
+        vm.prank(governance());
         faultClaims.setParameters(IFaultClaims.Parameters(1, 1 days, 0, 1_000_001));
     }
 
@@ -730,17 +755,14 @@ contract FaultClaimsTest is FaultClaimsTestBase {
         assertEq(params_.votingPeriod, 1 days);
         assertEq(params_.slashPpm, 250_000);
         assertEq(params_.finderFeePpm, 500_000);
-        assertEq(s.faultClaims.owner(), address(this));
+        assertEq(s.faultClaims.owner(), address(s.timelock));
     }
 
     function test_Deployment_HandsFaultClaimsToGovernance() public {
-        SuiteDeployer.Params memory p = SuiteDeployer.devnetParams(address(this));
-        address governance = makeAddr("governance");
-        p.governance = governance;
-        SuiteDeployer.Suite memory s = SuiteDeployer.deploy(p);
-        assertEq(s.faultClaims.pendingOwner(), governance);
-        vm.prank(governance);
-        s.faultClaims.acceptOwnership();
-        assertEq(s.faultClaims.owner(), governance);
+        SuiteDeployer.Suite memory s = SuiteDeployer.deploy(SuiteDeployer.devnetParams(address(this)));
+        assertEq(s.faultClaims.owner(), address(s.timelock));
+        assertEq(s.faultClaims.pendingOwner(), address(0));
+        assertEq(s.faultClaims.termLength(), 30 days);
+        assertEq(s.faultClaims.currentTerm(), 1);
     }
 }

@@ -80,6 +80,7 @@ contract StakingAdminTest is StakingHelpers {
 
     function test_RevertWhen_WireTwice() public {
         vm.expectRevert(IStaking.AlreadyWired.selector);
+        vm.prank(governance());
         staking.wire(address(minter), address(broker));
     }
 
@@ -107,6 +108,7 @@ contract StakingAdminTest is StakingHelpers {
     function test_SetMinActiveStake() public {
         vm.expectEmit(address(staking));
         emit IStaking.MinActiveStakeSet(5 ether);
+        vm.prank(governance());
         staking.setMinActiveStake(5 ether);
         assertEq(staking.minActiveStake(), 5 ether);
     }
@@ -120,23 +122,29 @@ contract StakingAdminTest is StakingHelpers {
     function test_SetMaxActive_RaisesAndLowersAboveFloor() public {
         vm.expectEmit(address(staking));
         emit IStaking.MaxActiveSet(150);
+        vm.prank(governance());
         staking.setMaxActive(150);
         assertEq(staking.maxActive(), 150);
+        vm.prank(governance());
         staking.setMaxActive(100);
         assertEq(staking.maxActive(), 100);
     }
 
     function test_RevertWhen_SetMaxActiveBelow100() public {
         vm.expectRevert(abi.encodeWithSelector(IStaking.MaxActiveTooSmall.selector, 99, 100));
+        vm.prank(governance());
         staking.setMaxActive(99);
     }
 
     function test_RevertWhen_SetMaxActiveBelowCurrentSize() public {
+        vm.prank(governance());
         staking.setMaxActive(101);
         fillOrchestrators("f", 101, 1 ether);
         assertEq(staking.activeSet().length, 101);
         vm.expectRevert(abi.encodeWithSelector(IStaking.MaxActiveTooSmall.selector, 100, 101));
+        vm.prank(governance());
         staking.setMaxActive(100);
+        vm.prank(governance());
         staking.setMaxActive(101);
     }
 
@@ -149,6 +157,7 @@ contract StakingAdminTest is StakingHelpers {
     function test_SetVerifier() public {
         vm.expectEmit(address(staking));
         emit IStaking.VerifierSet(stranger);
+        vm.prank(governance());
         staking.setVerifier(stranger);
         assertEq(staking.verifier(), stranger);
     }
@@ -162,15 +171,17 @@ contract StakingAdminTest is StakingHelpers {
     /* OWNERSHIP (Ownable2Step) */
 
     function test_TransferOwnership_TwoStep() public {
+        vm.prank(governance());
         staking.transferOwnership(stranger);
-        assertEq(staking.owner(), address(this));
+        assertEq(staking.owner(), governance());
         assertEq(staking.pendingOwner(), stranger);
         vm.prank(stranger);
         staking.acceptOwnership();
         assertEq(staking.owner(), stranger);
         assertEq(staking.pendingOwner(), address(0));
 
-        vm.expectRevert(ownableUnauthorized(address(this)));
+        vm.expectRevert(ownableUnauthorized(governance()));
+        vm.prank(governance());
         staking.setMinActiveStake(0);
         vm.prank(stranger);
         staking.setMinActiveStake(0);
@@ -178,6 +189,7 @@ contract StakingAdminTest is StakingHelpers {
     }
 
     function test_RevertWhen_AcceptOwnershipNotPending() public {
+        vm.prank(governance());
         staking.transferOwnership(stranger);
         address other = makeAddr("other");
         vm.expectRevert(ownableUnauthorized(other));
@@ -192,9 +204,11 @@ contract StakingAdminTest is StakingHelpers {
     }
 
     function test_RenounceOwnership_LocksParameters() public {
+        vm.prank(governance());
         staking.renounceOwnership();
         assertEq(staking.owner(), address(0));
-        vm.expectRevert(ownableUnauthorized(address(this)));
+        vm.expectRevert(ownableUnauthorized(governance()));
+        vm.prank(governance());
         staking.setMaxActive(150);
     }
 
@@ -212,7 +226,7 @@ contract StakingAdminTest is StakingHelpers {
         assertEq(staking.verifier(), verifier);
         assertEq(staking.ticketBroker(), address(broker));
         assertEq(address(staking.minter()), address(minter));
-        assertEq(staking.owner(), address(this));
+        assertEq(staking.owner(), governance());
         assertEq(staking.totalBonded(), 0);
         assertEq(staking.activeSet().length, 0);
     }

@@ -56,6 +56,7 @@ contract StakingOrchestratorsTest is StakingHelpers {
     }
 
     function test_RegisterOrchestrator_WithoutStakeStaysOutOfSetUntilBonded() public {
+        vm.prank(governance());
         staking.setMinSelfBond(0); // delegated stake alone may then make it active
         address x = makeAddr("x");
         vm.prank(x);
@@ -291,6 +292,7 @@ contract StakingOrchestratorsTest is StakingHelpers {
 
         vm.expectEmit(address(staking));
         emit IStaking.MaxActiveSet(101);
+        vm.prank(governance());
         staking.setMaxActive(101);
         bondAs(d, 1 ether, x); // any stake change re-checks membership
         assertTrue(inActiveSet(x));
@@ -300,6 +302,7 @@ contract StakingOrchestratorsTest is StakingHelpers {
     function test_ActiveSet_RaisedMinimumAppliesOnNextStakeChange() public {
         vm.expectEmit(address(staking));
         emit IStaking.MinActiveStakeSet(200 ether);
+        vm.prank(governance());
         staking.setMinActiveStake(200 ether);
         assertTrue(inActiveSet(o));
         bondAs(d, 1 ether, o);
@@ -307,6 +310,7 @@ contract StakingOrchestratorsTest is StakingHelpers {
     }
 
     function test_ActiveSet_ZeroMinimumStillRequiresStake() public {
+        vm.prank(governance());
         staking.setMinActiveStake(0);
         address x = makeAddr("x");
         vm.prank(x);
@@ -373,9 +377,11 @@ contract StakingOrchestratorsTest is StakingHelpers {
     }
 
     function test_JoinActiveSet_NotFullJoinsWithoutEvicting() public {
+        vm.prank(governance());
         staking.setMinActiveStake(5 ether);
         address x = newOrchestrator("x", 3 ether, 0, 0);
         assertFalse(inActiveSet(x));
+        vm.prank(governance());
         staking.setMinActiveStake(1 ether);
         vm.prank(x);
         staking.joinActiveSet(o); // the evictee is ignored when there is room

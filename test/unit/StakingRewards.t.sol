@@ -132,6 +132,7 @@ contract StakingRewardsTest is StakingHelpers {
     }
 
     function test_Reward_NoCutWithoutSelfBond() public {
+        vm.prank(governance());
         staking.setMinSelfBond(0);
         address x = makeAddr("x");
         vm.prank(x);

@@ -150,6 +150,7 @@ contract StakingSlashTest is StakingHelpers {
 
     function test_Slash_ByNewVerifier() public {
         address v2 = makeAddr("v2");
+        vm.prank(governance());
         staking.setVerifier(v2);
         vm.expectRevert(abi.encodeWithSelector(IStaking.NotVerifier.selector, verifier));
         vm.prank(verifier);

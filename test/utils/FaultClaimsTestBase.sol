@@ -24,7 +24,9 @@ abstract contract FaultClaimsTestBase is Fixture {
     function setUp() public virtual override {
         super.setUp();
         // The Fixture points Staking's verifier at a plain account for the Staking tests: undo that.
+        vm.prank(governance());
         staking.setVerifier(address(faultClaims));
+        vm.prank(governance());
         faultClaims.setCommittee(members3(m1, m2, m3), 2);
         bcast = newBroadcaster("broadcaster");
     }
