@@ -262,15 +262,31 @@ contract GovernanceGovernorTest is GovernorTestBase {
     }
 
     function test_Quorum_CountsForAndAbstainOnly() public {
-        // Quorum 4% of 2000 = 80: o alone reaches it with For; Against never counts toward it.
-        votes.giveVotes(makeAddr("small"), 79 ether);
+        // Quorum: 4% of the supply at the snapshot (2079 votes): 83.16. Against never counts toward it.
+        address small = makeAddr("small");
+        votes.giveVotes(small, 79 ether);
         vm.roll(block.number + 1);
         uint256 id = propose(alice, address(governor), abi.encodeCall(governor.setVotingPeriod, (40)), "x");
         startVoting(id);
-        castVote(alice, id, 0);
-        castVote(makeAddr("small"), id, 2);
+        castVote(small, id, 1);
+        endVoting(id);
+        assertLt(uint256(79 ether), governor.quorum(governor.proposalSnapshot(id)));
+        assertEq(uint8(governor.state(id)), uint8(IGovernor.ProposalState.Defeated), "79 For: no quorum");
+
+        id = propose(alice, address(governor), abi.encodeCall(governor.setVotingPeriod, (41)), "y");
+        startVoting(id);
+        castVote(small, id, 1);
+        castOverride(d, id, 2); // 400 abstaining
+        castVote(alice, id, 0); // 1000 against: no help to the quorum, and it defeats the vote
         endVoting(id);
         assertEq(uint8(governor.state(id)), uint8(IGovernor.ProposalState.Defeated));
+
+        id = propose(alice, address(governor), abi.encodeCall(governor.setVotingPeriod, (42)), "z");
+        startVoting(id);
+        castVote(small, id, 1);
+        castOverride(d, id, 2); // For 79 + Abstain 400 ≥ quorum, For > Against 0
+        endVoting(id);
+        assertEq(uint8(governor.state(id)), uint8(IGovernor.ProposalState.Succeeded));
     }
 
     /* TIMELOCK */
