@@ -576,6 +576,11 @@ contract Staking is IStaking, IStakeVotes, Ownable2Step {
     }
 
     /// @inheritdoc IStakeVotes
+    function getBondedStake(address account) external view returns (uint256) {
+        return _bondedOf(_delegators[account]);
+    }
+
+    /// @inheritdoc IStakeVotes
     function getPastPoolStake(address orchestrator, uint256 timepoint) external view returns (uint256) {
         _requirePast(timepoint);
         Orchestrator storage orch = _orchestrators[orchestrator];
