@@ -522,6 +522,7 @@ contract Staking is IStaking, IStakeVotes, Ownable2Step {
     function wire(address minter_, address ticketBroker_) external onlyOwner {
         if (address(minter) != address(0)) revert AlreadyWired();
         if (minter_ == address(0) || ticketBroker_ == address(0)) revert ZeroAddress();
+        _checkUnbondingPeriod(unbondingPeriod, ITicketBroker(ticketBroker_).ticketValidity());
         minter = IMinter(minter_);
         ticketBroker = ticketBroker_;
         emit Wired(minter_, ticketBroker_);
@@ -559,13 +560,19 @@ contract Staking is IStaking, IStakeVotes, Ownable2Step {
     function setUnbondingPeriod(uint256 unbondingPeriod_) external onlyOwner {
         // Stake must stay slashable (and a replaced redeemer answerable) at least as long as a ticket it
         // earned can be redeemed; existing locks keep the withdraw round they were given.
-        uint256 minimum = ticketBroker == address(0) ? 1 : ITicketBroker(ticketBroker).ticketValidity();
-        if (minimum == 0) minimum = 1;
-        if (unbondingPeriod_ < minimum || unbondingPeriod_ > MAX_UNBONDING_PERIOD) {
-            revert UnbondingPeriodOutOfRange(unbondingPeriod_, minimum, MAX_UNBONDING_PERIOD);
-        }
+        _checkUnbondingPeriod(
+            unbondingPeriod_, ticketBroker == address(0) ? 1 : ITicketBroker(ticketBroker).ticketValidity()
+        );
         unbondingPeriod = unbondingPeriod_;
         emit UnbondingPeriodSet(unbondingPeriod_);
+    }
+
+    /// @dev At least the ticket validity (and never zero), at most MAX_UNBONDING_PERIOD.
+    function _checkUnbondingPeriod(uint256 period, uint256 ticketValidity) internal pure {
+        uint256 minimum = ticketValidity == 0 ? 1 : ticketValidity;
+        if (period < minimum || period > MAX_UNBONDING_PERIOD) {
+            revert UnbondingPeriodOutOfRange(period, minimum, MAX_UNBONDING_PERIOD);
+        }
     }
 
     /* VOTES */

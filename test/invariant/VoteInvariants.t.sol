@@ -31,6 +31,8 @@ contract VoteInvariantsTest is Fixture {
         targetContract(address(handler));
     }
 
+    /// forge-config: default.invariant.runs = 32
+    /// forge-config: default.invariant.depth = 48
     function invariant_VotesNeverExceedSupply() public view {
         uint256 n = handler.recordCount();
         for (uint256 k = handler.firstKept(); k < n; ++k) {
@@ -47,6 +49,8 @@ contract VoteInvariantsTest is Fixture {
         }
     }
 
+    /// forge-config: default.invariant.runs = 32
+    /// forge-config: default.invariant.depth = 48
     function invariant_OverridesFitInTheirPool() public view {
         uint256 n = handler.recordCount();
         uint256 actors = handler.actorCount();
@@ -64,6 +68,8 @@ contract VoteInvariantsTest is Fixture {
         }
     }
 
+    /// forge-config: default.invariant.runs = 32
+    /// forge-config: default.invariant.depth = 48
     function invariant_LookupsMatchTheSourcesAtTheTime() public view {
         uint256 n = handler.recordCount();
         for (uint256 k = handler.firstKept(); k < n; ++k) {

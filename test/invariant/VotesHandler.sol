@@ -9,7 +9,7 @@ import {Staking} from "../../contracts/Staking.sol";
 ///         rewards and claims, transfers tokens and (re)delegates them. At the end of each block it
 ///         leaves, it records what every source said, for the invariants to compare with the lookups.
 contract VotesHandler is Test {
-    uint256 internal constant KEPT = 8; // recorded blocks the invariants check (the latest ones)
+    uint256 internal constant KEPT = 4; // recorded blocks the invariants check (the latest ones)
 
     WorkToken internal token;
     Staking internal staking;

@@ -3,6 +3,7 @@ pragma solidity 0.8.37;
 
 import {StakingHelpers} from "../utils/StakingHelpers.sol";
 import {IStaking} from "../../contracts/interfaces/IStaking.sol";
+import {Staking} from "../../contracts/Staking.sol";
 import {IStakeVotes} from "../../contracts/interfaces/IStakeVotes.sol";
 
 /// @notice Staking's voting record (IStakeVotes): pool stake, own bonded stake and delegate at past
@@ -343,6 +344,26 @@ contract StakeVotesTest is StakingHelpers {
         staking.setUnbondingPeriod(max);
         assertEq(staking.unbondingPeriod(), max);
         vm.stopPrank();
+    }
+
+    function test_RevertWhen_WiredToABrokerWithLongerTicketValidity() public {
+        Staking s = new Staking(token, 100, 10, 1, 2, 1 ether, 100, address(this));
+        uint256 max = s.MAX_UNBONDING_PERIOD();
+        vm.expectRevert(abi.encodeWithSelector(IStaking.UnbondingPeriodOutOfRange.selector, 1, 2, max));
+        s.wire(address(minter), address(broker));
+    }
+
+    function test_SetUnbondingPeriod_BeforeWiringOnlyRefusesZero() public {
+        Staking s = new Staking(token, 100, 10, 3, 2, 1 ether, 100, address(this));
+        vm.expectRevert(abi.encodeWithSelector(IStaking.UnbondingPeriodOutOfRange.selector, 0, 1, 365));
+        s.setUnbondingPeriod(0);
+        s.setUnbondingPeriod(1);
+        assertEq(s.unbondingPeriod(), 1);
+    }
+
+    function test_RevertWhen_ConstructedWithUnbondingPeriodAboveMax() public {
+        vm.expectRevert(IStaking.InvalidParameters.selector);
+        new Staking(token, 100, 10, 366, 2, 1 ether, 100, address(this));
     }
 
     function test_RevertWhen_SetUnbondingPeriodNotOwner() public {
