@@ -5,12 +5,12 @@ import {Ownable, Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step
 import {SafeERC20, IERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
-import {Checkpoints} from "@openzeppelin/contracts/utils/structs/Checkpoints.sol";
 import {IStaking} from "./interfaces/IStaking.sol";
 import {IStakeVotes} from "./interfaces/IStakeVotes.sol";
 import {IMinter} from "./interfaces/IMinter.sol";
 import {IWorkToken} from "./interfaces/IWorkToken.sol";
 import {ITicketBroker} from "./interfaces/ITicketBroker.sol";
+import {ChangeLog} from "./libraries/ChangeLog.sol";
 
 /// @title Staking
 /// @notice Bonding, delegation, orchestrators, the active set, rewards, fee sharing, slashing and the
@@ -32,10 +32,16 @@ import {ITicketBroker} from "./interfaces/ITicketBroker.sol";
 ///      pool, its unwithdrawn unbonding locks, in O(1).
 ///      Per-round snapshots of the active set's count and stake are taken lazily: the first change
 ///      in a round records the value the round started with.
+///      Voting record (IStakeVotes). Each pool's stake, each account's own bonded stake (principal +
+///      pendingPrincipal as settled) and its delegate keep a ChangeLog: the current value is the
+///      struct's, and a change in a later block than the last one appends the value before it (one
+///      slot). Lengths and the block a position was first opened (`openedAt`: before it, the
+///      position's record is empty, so a first bond appends nothing) sit in slots every change writes.
+///      A position's factors at claim are only meaningful while its principal is nonzero: they are
+///      written when principal first appears (pending stake joining, a reward cut), not at opening.
 contract Staking is IStaking, IStakeVotes, Ownable2Step {
     using SafeERC20 for IERC20;
     using SafeCast for uint256;
-    using Checkpoints for Checkpoints.Trace208;
 
     /* TYPES */
 
@@ -56,6 +62,7 @@ contract Staking is IStaking, IStakeVotes, Ownable2Step {
         uint104 stake; // all stake delegated, earning or not
         uint104 arrived; // stake that arrived in touchRound: earns from the round after
         bool inActiveSet;
+        uint40 stakeLogLength; // entries in _stakeLog
         // slot 3
         uint64 activationRound;
         uint64 deactivationRound;
@@ -71,15 +78,25 @@ contract Staking is IStaking, IStakeVotes, Ownable2Step {
         // slot 0
         address delegate;
         uint96 principal; // earning stake, valued at rewardFactorAtClaim
-        // slot 1
+        // slot 1: the factors at claim are read only while principal != 0
         uint128 rewardFactorAtClaim;
         uint128 fees;
         // slot 2
         uint256 feeFactorAtClaim;
-        // slot 3: stake that arrived in pendingRound; earns from pendingRound + 1
+        // slot 3: stake that arrived in pendingRound; earns from pendingRound + 1. The voting record's
+        // header: written by every bond, unbond and claim, like the pending stake.
         uint96 pendingPrincipal;
         uint40 pendingRound;
-        uint64 nextLockId;
+        uint40 nextLockId; // 2^40 unbonds cannot be paid for
+        uint40 openedAt; // block of the position's first change: its record is empty before
+        uint40 bondedLogLength; // entries in _bondedLog
+    }
+
+    /// @dev Active-set eligibility parameters, read together by every membership check.
+    struct Eligibility {
+        uint112 minActiveStake;
+        uint112 minSelfBond;
+        uint32 maxActive;
     }
 
     /// @dev The pool factors at the end of a round in which stake arrived: that stake's starting point.
@@ -138,12 +155,7 @@ contract Staking is IStaking, IStakeVotes, Ownable2Step {
     address public ticketBroker;
     /// @inheritdoc IStaking
     address public verifier;
-    /// @inheritdoc IStaking
-    uint256 public minActiveStake;
-    /// @inheritdoc IStaking
-    uint256 public maxActive;
-    /// @inheritdoc IStaking
-    uint256 public minSelfBond;
+    Eligibility internal _eligibility;
     /// @inheritdoc IStaking
     uint256 public unbondingPeriod;
 
@@ -167,11 +179,13 @@ contract Staking is IStaking, IStakeVotes, Ownable2Step {
     /// @dev The round after which a replaced redeemer no longer signs results for the orchestrator
     ///      (`signsResultsFor`): the replacement round plus `unbondingPeriod`.
     mapping(address orchestrator => mapping(address key => uint256 round)) internal _redeemerAnswerableUntil;
-    /// @dev Voting record (IStakeVotes), by block number: each pool's stake, each account's own bonded
-    ///      position (principal + pendingPrincipal as settled) and its delegate.
-    mapping(address orchestrator => Checkpoints.Trace208) internal _poolStakeHistory;
-    mapping(address account => Checkpoints.Trace208) internal _bondedHistory;
-    mapping(address account => Checkpoints.Trace208) internal _delegateHistory;
+    /// @dev Voting record (IStakeVotes), ChangeLogs by block number: each pool's stake (length in
+    ///      Orchestrator), each account's own bonded stake (length in Delegator) and its delegate (length
+    ///      apart: delegates change rarely, and a position's first delegate needs no entry).
+    mapping(address orchestrator => mapping(uint256 => uint256)) internal _stakeLog;
+    mapping(address account => mapping(uint256 => uint256)) internal _bondedLog;
+    mapping(address account => mapping(uint256 => uint256)) internal _delegateLog;
+    mapping(address account => uint256) internal _delegateLogLength;
 
     /* CONSTRUCTOR */
 
@@ -207,9 +221,7 @@ contract Staking is IStaking, IStakeVotes, Ownable2Step {
         lockBlocks = lockBlocks_;
         unbondingPeriod = unbondingPeriod_;
         rateChangeCooldown = rateChangeCooldown_;
-        minActiveStake = minActiveStake_;
-        maxActive = maxActive_;
-        minSelfBond = minActiveStake_;
+        _eligibility = Eligibility(minActiveStake_.toUint112(), minActiveStake_.toUint112(), uint32(maxActive_));
     }
 
     /* MODIFIERS */
@@ -254,15 +266,16 @@ contract Staking is IStaking, IStakeVotes, Ownable2Step {
         Delegator storage del = _delegators[msg.sender];
         address delegate = del.delegate;
         if (delegate == address(0)) revert NotBonded(msg.sender);
+        uint256 bondedBefore = _bondedOf(del);
         _claim(msg.sender, del);
-        uint256 bonded = uint256(del.principal) + del.pendingPrincipal;
+        uint256 bonded = _bondedOf(del);
         if (amount > bonded) revert InsufficientBond(bonded, amount);
 
         _takeStake(delegate, del, _orchestrators[delegate], amount);
         _totals.totalBonded -= uint128(amount);
         // A fully unbonded delegator is free to bond anywhere; an orchestrator stays self-delegated.
         if (bonded == amount && !_orchestrators[msg.sender].registered) del.delegate = address(0);
-        _recordPosition(msg.sender, del);
+        _recordPosition(msg.sender, del, bondedBefore, delegate);
         lockId = del.nextLockId++;
         uint256 withdrawRound = currentRound() + unbondingPeriod;
         _locks[msg.sender][lockId] =
@@ -273,11 +286,13 @@ contract Staking is IStaking, IStakeVotes, Ownable2Step {
     /// @inheritdoc IStaking
     function rebond(uint256 lockId) external {
         _requireNotHeld(msg.sender);
-        address delegate = _delegators[msg.sender].delegate;
+        Delegator storage del = _delegators[msg.sender];
+        address delegate = del.delegate;
         if (delegate == address(0)) revert NotBonded(msg.sender);
         uint256 amount = _consumeLock(msg.sender, lockId);
+        uint256 bondedBefore = _bondedOf(del);
         _addStake(msg.sender, delegate, amount);
-        _recordPosition(msg.sender, _delegators[msg.sender]);
+        _recordPosition(msg.sender, del, bondedBefore, delegate);
         emit Rebond(msg.sender, delegate, lockId, amount);
     }
 
@@ -288,8 +303,10 @@ contract Staking is IStaking, IStakeVotes, Ownable2Step {
         if (delegate != address(0)) revert AlreadyBonded(msg.sender, delegate);
         _requireCanDelegateTo(msg.sender, to);
         uint256 amount = _consumeLock(msg.sender, lockId);
+        Delegator storage del = _delegators[msg.sender];
+        uint256 bondedBefore = _bondedOf(del); // zero: a fully unbonded position is empty
         _addStake(msg.sender, to, amount);
-        _recordPosition(msg.sender, _delegators[msg.sender]);
+        _recordPosition(msg.sender, del, bondedBefore, address(0));
         emit Rebond(msg.sender, to, lockId, amount);
     }
 
@@ -309,9 +326,11 @@ contract Staking is IStaking, IStakeVotes, Ownable2Step {
     /// @inheritdoc IStaking
     function claimEarnings() external {
         Delegator storage del = _delegators[msg.sender];
-        if (del.delegate == address(0)) revert NotBonded(msg.sender);
+        address delegate = del.delegate;
+        if (delegate == address(0)) revert NotBonded(msg.sender);
+        uint256 bondedBefore = _bondedOf(del);
         _claim(msg.sender, del);
-        _recordPosition(msg.sender, del);
+        _recordPosition(msg.sender, del, bondedBefore, delegate);
     }
 
     /// @inheritdoc IStaking
@@ -319,8 +338,9 @@ contract Staking is IStaking, IStakeVotes, Ownable2Step {
         if (amount == 0) revert ZeroAmount();
         if (to == address(0)) revert ZeroAddress();
         Delegator storage del = _delegators[msg.sender];
+        uint256 bondedBefore = _bondedOf(del);
         _claim(msg.sender, del);
-        _recordPosition(msg.sender, del);
+        _recordPosition(msg.sender, del, bondedBefore, del.delegate);
         if (msg.sender != del.delegate) _rollAndFold(msg.sender); // an orchestrator's own cut
         uint256 available = del.fees;
         if (amount > available) revert InsufficientFees(available, amount);
@@ -380,7 +400,7 @@ contract Staking is IStaking, IStakeVotes, Ownable2Step {
         if (orch.inActiveSet) revert AlreadyInActiveSet(msg.sender);
         if (!_eligible(msg.sender, orch)) revert NotEligibleForActiveSet(msg.sender);
         uint256 round = currentRound();
-        if (_totals.count >= maxActive) {
+        if (_totals.count >= _eligibility.maxActive) {
             Orchestrator storage out = _orchestrators[evictee];
             if (!out.inActiveSet) revert NotInActiveSet(evictee);
             if (out.stake >= orch.stake) revert EvicteeHasMoreStake(evictee, out.stake, orch.stake);
@@ -447,6 +467,7 @@ contract Staking is IStaking, IStakeVotes, Ownable2Step {
         Orchestrator storage orch = _orchestrators[orchestrator];
         if (!orch.registered) revert NotOrchestrator(orchestrator);
         Delegator storage self = _delegators[orchestrator];
+        uint256 bondedBefore = _bondedOf(self);
         _claim(orchestrator, self);
         _rollAndFold(orchestrator);
 
@@ -459,7 +480,7 @@ contract Staking is IStaking, IStakeVotes, Ownable2Step {
             _takeStake(orchestrator, self, orch, bondedPenalty);
             _totals.totalBonded -= uint128(bondedPenalty);
         }
-        _recordPosition(orchestrator, self);
+        _recordPosition(orchestrator, self, bondedBefore, self.delegate);
         // Unbonding locks backed the same work until they mature: they share the penalty in O(1).
         LockPool storage locks = _lockPools[orchestrator];
         uint256 lockPenalty = uint256(locks.tokens) * slashPpm / PPM;
@@ -501,6 +522,7 @@ contract Staking is IStaking, IStakeVotes, Ownable2Step {
     function wire(address minter_, address ticketBroker_) external onlyOwner {
         if (address(minter) != address(0)) revert AlreadyWired();
         if (minter_ == address(0) || ticketBroker_ == address(0)) revert ZeroAddress();
+        _checkUnbondingPeriod(unbondingPeriod, ITicketBroker(ticketBroker_).ticketValidity());
         minter = IMinter(minter_);
         ticketBroker = ticketBroker_;
         emit Wired(minter_, ticketBroker_);
@@ -508,13 +530,13 @@ contract Staking is IStaking, IStakeVotes, Ownable2Step {
 
     /// @inheritdoc IStaking
     function setMinActiveStake(uint256 minActiveStake_) external onlyOwner {
-        minActiveStake = minActiveStake_;
+        _eligibility.minActiveStake = minActiveStake_.toUint112();
         emit MinActiveStakeSet(minActiveStake_);
     }
 
     /// @inheritdoc IStaking
     function setMinSelfBond(uint256 minSelfBond_) external onlyOwner {
-        minSelfBond = minSelfBond_;
+        _eligibility.minSelfBond = minSelfBond_.toUint112();
         emit MinSelfBondSet(minSelfBond_);
     }
 
@@ -523,7 +545,7 @@ contract Staking is IStaking, IStakeVotes, Ownable2Step {
         uint256 floor = _totals.count > MIN_MAX_ACTIVE ? _totals.count : MIN_MAX_ACTIVE;
         if (maxActive_ < floor) revert MaxActiveTooSmall(maxActive_, floor);
         if (maxActive_ > MAX_ACTIVE_LIMIT) revert MaxActiveTooLarge(maxActive_, MAX_ACTIVE_LIMIT);
-        maxActive = maxActive_;
+        _eligibility.maxActive = uint32(maxActive_); // ≤ MAX_ACTIVE_LIMIT
         emit MaxActiveSet(maxActive_);
     }
 
@@ -538,13 +560,19 @@ contract Staking is IStaking, IStakeVotes, Ownable2Step {
     function setUnbondingPeriod(uint256 unbondingPeriod_) external onlyOwner {
         // Stake must stay slashable (and a replaced redeemer answerable) at least as long as a ticket it
         // earned can be redeemed; existing locks keep the withdraw round they were given.
-        uint256 minimum = ticketBroker == address(0) ? 1 : ITicketBroker(ticketBroker).ticketValidity();
-        if (minimum == 0) minimum = 1;
-        if (unbondingPeriod_ < minimum || unbondingPeriod_ > MAX_UNBONDING_PERIOD) {
-            revert UnbondingPeriodOutOfRange(unbondingPeriod_, minimum, MAX_UNBONDING_PERIOD);
-        }
+        _checkUnbondingPeriod(
+            unbondingPeriod_, ticketBroker == address(0) ? 1 : ITicketBroker(ticketBroker).ticketValidity()
+        );
         unbondingPeriod = unbondingPeriod_;
         emit UnbondingPeriodSet(unbondingPeriod_);
+    }
+
+    /// @dev At least the ticket validity (and never zero), at most MAX_UNBONDING_PERIOD.
+    function _checkUnbondingPeriod(uint256 period, uint256 ticketValidity) internal pure {
+        uint256 minimum = ticketValidity == 0 ? 1 : ticketValidity;
+        if (period < minimum || period > MAX_UNBONDING_PERIOD) {
+            revert UnbondingPeriodOutOfRange(period, minimum, MAX_UNBONDING_PERIOD);
+        }
     }
 
     /* VOTES */
@@ -555,37 +583,85 @@ contract Staking is IStaking, IStakeVotes, Ownable2Step {
     }
 
     /// @inheritdoc IStakeVotes
+    function getBondedStake(address account) external view returns (uint256) {
+        return _bondedOf(_delegators[account]);
+    }
+
+    /// @inheritdoc IStakeVotes
     function getPastPoolStake(address orchestrator, uint256 timepoint) external view returns (uint256) {
-        return _poolStakeHistory[orchestrator].upperLookupRecent(_pastBlock(timepoint));
+        _requirePast(timepoint);
+        Orchestrator storage orch = _orchestrators[orchestrator];
+        return ChangeLog.valueAt(_stakeLog[orchestrator], orch.stakeLogLength, timepoint, orch.stake);
     }
 
     /// @inheritdoc IStakeVotes
     function getPastBondedStake(address account, uint256 timepoint) external view returns (uint256) {
-        return _bondedHistory[account].upperLookupRecent(_pastBlock(timepoint));
+        _requirePast(timepoint);
+        Delegator storage del = _delegators[account];
+        if (timepoint < del.openedAt) return 0;
+        return ChangeLog.valueAt(_bondedLog[account], del.bondedLogLength, timepoint, _bondedOf(del));
     }
 
     /// @inheritdoc IStakeVotes
     function getPastDelegateOf(address account, uint256 timepoint) external view returns (address) {
-        return address(uint160(_delegateHistory[account].upperLookupRecent(_pastBlock(timepoint))));
+        _requirePast(timepoint);
+        Delegator storage del = _delegators[account];
+        if (timepoint < del.openedAt) return address(0);
+        uint256 delegate =
+            ChangeLog.valueAt(_delegateLog[account], _delegateLogLength[account], timepoint, uint160(del.delegate));
+        return address(uint160(delegate));
     }
 
-    function _pastBlock(uint256 timepoint) internal view returns (uint48) {
+    function _requirePast(uint256 timepoint) internal view {
         if (timepoint >= block.number) revert FutureLookup(timepoint, block.number);
-        return uint48(timepoint);
     }
 
-    /// @dev Records `owner`'s position (settled bonded stake and delegate) as of this block.
-    function _recordPosition(address owner, Delegator storage del) internal {
-        uint48 now_ = uint48(block.number);
-        uint256 bonded = uint256(del.principal) + del.pendingPrincipal;
-        Checkpoints.Trace208 storage history = _bondedHistory[owner];
-        if (history.latest() != bonded) history.push(now_, uint208(bonded));
-        uint256 delegate = uint160(del.delegate);
-        history = _delegateHistory[owner];
-        if (history.latest() != delegate) history.push(now_, uint208(delegate));
+    /// @dev A position's own bonded stake as settled: its voting weight as a delegator.
+    function _bondedOf(Delegator storage del) internal view returns (uint256) {
+        return uint256(del.principal) + del.pendingPrincipal;
+    }
+
+    /// @dev Records a change of `owner`'s position in its voting record, given its bonded stake and
+    ///      delegate before the change. Call once the change is done, in the same transaction.
+    function _recordPosition(address owner, Delegator storage del, uint256 bondedBefore, address delegateBefore)
+        internal
+    {
+        uint256 bonded = _bondedOf(del);
+        address delegate = del.delegate;
+        if (bonded == bondedBefore && delegate == delegateBefore) return;
+        uint256 openedAt = del.openedAt;
+        if (openedAt == 0) {
+            // The first change ever: the record was empty until now, which needs no entry.
+            openedAt = block.number;
+            del.openedAt = uint40(openedAt);
+        }
+        if (bonded != bondedBefore) {
+            del.bondedLogLength =
+                uint40(ChangeLog.noteChange(_bondedLog[owner], del.bondedLogLength, openedAt, bondedBefore));
+        }
+        if (delegate != delegateBefore) {
+            uint256 length = _delegateLogLength[owner];
+            uint256 next = ChangeLog.noteChange(_delegateLog[owner], length, openedAt, uint160(delegateBefore));
+            if (next != length) _delegateLogLength[owner] = next;
+        }
     }
 
     /* VIEWS */
+
+    /// @inheritdoc IStaking
+    function minActiveStake() external view returns (uint256) {
+        return _eligibility.minActiveStake;
+    }
+
+    /// @inheritdoc IStaking
+    function minSelfBond() external view returns (uint256) {
+        return _eligibility.minSelfBond;
+    }
+
+    /// @inheritdoc IStaking
+    function maxActive() external view returns (uint256) {
+        return _eligibility.maxActive;
+    }
 
     /// @inheritdoc IStaking
     function totalBonded() external view returns (uint256) {
@@ -770,7 +846,8 @@ contract Staking is IStaking, IStakeVotes, Ownable2Step {
         (, uint256 totalAtStart) = _totalsAt(round);
         // A pool whose earning stake is below the active minimum (or dust) mints nothing: its reward
         // factor cannot be blown up by draining the pool before reward() and refilling it.
-        uint256 floor = minActiveStake > DUST_STAKE ? minActiveStake : DUST_STAKE;
+        uint256 minStake = _eligibility.minActiveStake;
+        uint256 floor = minStake > DUST_STAKE ? minStake : DUST_STAKE;
         uint256 minted = earning < floor ? 0 : minter.mintReward(earning, totalAtStart);
         uint256 cut;
         if (minted > 0) {
@@ -781,15 +858,25 @@ contract Staking is IStaking, IStakeVotes, Ownable2Step {
             if (self.delegate != orchestrator) cut = 0;
             // minted ≤ earning (mintable ≤ supply share), so the factor at most doubles in a round.
             orch.cumulativeRewardFactor = (orch.cumulativeRewardFactor * (earning + minted - cut) / earning).toUint128();
-            if (cut > 0) {
-                _claim(orchestrator, self);
-                self.principal = (self.principal + cut).toUint96();
-                _recordPosition(orchestrator, self);
-            }
+            if (cut > 0) _addCut(orchestrator, orch, self, cut);
             _setStake(orchestrator, orch, stake + minted);
             _totals.totalBonded = (_totals.totalBonded + minted).toUint128();
         }
         emit Reward(orchestrator, round, minted, cut);
+    }
+
+    /// @dev Adds the orchestrator's reward cut to its own (settled) principal.
+    function _addCut(address orchestrator, Orchestrator storage orch, Delegator storage self, uint256 cut) internal {
+        uint256 bondedBefore = _bondedOf(self);
+        _claim(orchestrator, self);
+        uint256 principal = self.principal;
+        if (principal == 0) {
+            // The cut is its first earning principal: it starts at the pool's factors now.
+            self.rewardFactorAtClaim = orch.cumulativeRewardFactor;
+            self.feeFactorAtClaim = orch.cumulativeFeeFactor;
+        }
+        self.principal = (principal + cut).toUint96();
+        _recordPosition(orchestrator, self, bondedBefore, orchestrator);
     }
 
     /* INTERNAL: EARNINGS */
@@ -803,20 +890,28 @@ contract Staking is IStaking, IStakeVotes, Ownable2Step {
         uint256 round = currentRound();
         _roll(delegate, orch, round);
         _foldFees(delegate, orch);
+        uint256 principal = del.principal;
+        uint256 pending = del.pendingPrincipal;
+        bool joins = pending != 0 && del.pendingRound < round;
+        // Nothing earns: the factors at claim are not read (nor written, see the contract's notes).
+        if (principal == 0 && !joins) return;
         uint256 crf = orch.cumulativeRewardFactor;
         uint256 cff = orch.cumulativeFeeFactor;
-        uint256 principal = del.principal;
         uint256 newPrincipal = principal;
         uint256 fees;
-        uint256 crfAtClaim = del.rewardFactorAtClaim;
-        if (crf != crfAtClaim || cff != del.feeFactorAtClaim) {
-            // Rounding down keeps Σ delegator stake ≤ pool stake and Σ fees ≤ fees credited.
-            newPrincipal = principal * crf / crfAtClaim;
-            fees = Math.mulDiv(principal, cff - del.feeFactorAtClaim, crfAtClaim);
+        bool settled = true;
+        if (principal != 0) {
+            uint256 crfAtClaim = del.rewardFactorAtClaim;
+            uint256 cffAtClaim = del.feeFactorAtClaim;
+            if (crf != crfAtClaim || cff != cffAtClaim) {
+                // Rounding down keeps Σ delegator stake ≤ pool stake and Σ fees ≤ fees credited.
+                newPrincipal = principal * crf / crfAtClaim;
+                fees = Math.mulDiv(principal, cff - cffAtClaim, crfAtClaim);
+                settled = false;
+            }
         }
-        uint256 pending = del.pendingPrincipal;
         uint256 joined; // pending stake of an earlier round, now earning principal
-        if (pending != 0 && del.pendingRound < round) {
+        if (joins) {
             // Arrived in pendingRound: earns from the pool's factors at that round's end.
             Checkpoint storage ck = _checkpoints[delegate][del.pendingRound];
             uint256 ckCrf = ck.rewardFactor;
@@ -824,8 +919,9 @@ contract Staking is IStaking, IStakeVotes, Ownable2Step {
             fees += Math.mulDiv(pending, cff - ck.feeFactor, ckCrf);
             joined = pending;
             del.pendingPrincipal = 0;
+            settled = false;
         }
-        if (newPrincipal == principal && fees == 0 && crf == crfAtClaim && cff == del.feeFactorAtClaim) return;
+        if (settled) return;
         del.principal = newPrincipal.toUint96();
         del.rewardFactorAtClaim = uint128(crf);
         del.feeFactorAtClaim = cff;
@@ -899,8 +995,12 @@ contract Staking is IStaking, IStakeVotes, Ownable2Step {
         Orchestrator storage orch = _orchestrators[delegate];
         (uint256 cff,) = _feeFactorAfterFold(orch);
         uint256 crf = orch.cumulativeRewardFactor;
-        stake = uint256(del.principal) * crf / del.rewardFactorAtClaim;
-        fees += Math.mulDiv(del.principal, cff - del.feeFactorAtClaim, del.rewardFactorAtClaim);
+        stake = 0;
+        uint256 principal = del.principal;
+        if (principal != 0) {
+            stake = principal * crf / del.rewardFactorAtClaim;
+            fees += Math.mulDiv(principal, cff - del.feeFactorAtClaim, del.rewardFactorAtClaim);
+        }
         uint256 pending = del.pendingPrincipal;
         uint256 pendingRound = del.pendingRound;
         if (pending == 0) return (stake, fees);
@@ -924,14 +1024,13 @@ contract Staking is IStaking, IStakeVotes, Ownable2Step {
         Delegator storage del = _delegators[owner];
         address current = del.delegate;
         if (amount == 0 && current == to) revert NothingToBond();
+        uint256 bondedBefore = _bondedOf(del);
         // Moving to a new delegate takes the whole principal along: not while a claim holds it.
-        if (current != to && uint256(del.principal) + del.pendingPrincipal != 0 && _freezes[owner] != 0) {
-            revert StakeFrozen(owner);
-        }
+        if (current != to && bondedBefore != 0 && _freezes[owner] != 0) revert StakeFrozen(owner);
         _requireCanDelegateTo(owner, to);
         if (current != to) _moveDelegation(owner, del, current, to);
         _addStake(owner, to, amount);
-        _recordPosition(owner, del);
+        _recordPosition(owner, del, bondedBefore, current);
         emit Bond(owner, payer, to, amount);
         if (amount > 0) IERC20(address(token)).safeTransferFrom(payer, address(this), amount);
     }
@@ -956,41 +1055,37 @@ contract Staking is IStaking, IStakeVotes, Ownable2Step {
         uint256 moved;
         if (from != address(0)) {
             _claim(owner, del);
-            moved = uint256(del.principal) + del.pendingPrincipal;
+            moved = _bondedOf(del);
             _takeStake(from, del, _orchestrators[from], moved);
             _totals.totalBonded -= uint128(moved);
         }
-        del.delegate = address(0);
-        _openPosition(del, to);
+        _openPosition(owner, del, to);
         // Opening a position is announced by Bond / Rebond, which name the delegate.
         if (from != address(0)) emit DelegateChanged(owner, from, to, moved);
         if (moved > 0) _addStake(owner, to, moved);
     }
 
     /// @dev Opens `del`'s (empty) position at `delegate`'s current factors.
-    function _openPosition(Delegator storage del, address delegate) internal {
-        Orchestrator storage orch = _orchestrators[delegate];
-        _initPool(orch);
-        _roll(delegate, orch, currentRound());
-        _foldFees(delegate, orch);
+    function _openPosition(address owner, Delegator storage del, address delegate) internal {
+        // A registered delegate's pool was initialized at registration; a self-bond may come first.
+        if (delegate == owner) _initPool(_orchestrators[delegate]);
+        // An empty position (no delegate) holds nothing; its factors at claim are set when principal
+        // first appears (see _claim), so opening writes only the delegate.
         del.delegate = delegate;
-        del.rewardFactorAtClaim = orch.cumulativeRewardFactor;
-        del.feeFactorAtClaim = orch.cumulativeFeeFactor;
-        del.principal = 0;
-        del.pendingPrincipal = 0;
     }
 
     /// @dev Adds `amount` to `owner`'s stake with `delegate` (its current delegate, or a new one for
     ///      an empty position) as stake that arrives now.
     function _addStake(address owner, address delegate, uint256 amount) internal {
         Delegator storage del = _delegators[owner];
-        if (del.delegate != delegate) _openPosition(del, delegate); // rebondFromUnbonded
-        else _claim(owner, del);
+        if (del.delegate != delegate) _openPosition(owner, del, delegate); // rebondFromUnbonded
+        else if (_bondedOf(del) != 0) _claim(owner, del); // an empty position has nothing to settle
         if (amount == 0) return;
         Orchestrator storage orch = _orchestrators[delegate];
         uint256 round = currentRound();
+        // Closes the pool's last round if it is over. Arriving stake does not change the earning stake
+        // (stake − arrived) that pending fees are shared over, so they need not be folded first.
         _roll(delegate, orch, round);
-        _foldFees(delegate, orch);
         // _claim turned any pending stake of an earlier round into principal.
         del.pendingPrincipal = (del.pendingPrincipal + amount).toUint96();
         del.pendingRound = uint40(round);
@@ -1043,8 +1138,11 @@ contract Staking is IStaking, IStakeVotes, Ownable2Step {
     function _setStake(address orchestrator, Orchestrator storage orch, uint256 newStake) internal {
         uint256 round = currentRound();
         uint256 oldStake = orch.stake;
+        if (newStake != oldStake) {
+            orch.stakeLogLength =
+                uint40(ChangeLog.noteChange(_stakeLog[orchestrator], orch.stakeLogLength, 0, oldStake));
+        }
         orch.stake = newStake.toUint104();
-        if (newStake != oldStake) _poolStakeHistory[orchestrator].push(uint48(block.number), uint208(newStake));
         if (orch.inActiveSet) {
             ActiveTotals storage totals = _touchTotals(round);
             totals.stake = (totals.stake + newStake - oldStake).toUint128();
@@ -1057,17 +1155,19 @@ contract Staking is IStaking, IStakeVotes, Ownable2Step {
     /// @dev Registered, at least the minimum stake, and at least the minimum self-bond at risk.
     function _eligible(address orchestrator, Orchestrator storage orch) internal view returns (bool) {
         uint256 stake = orch.stake;
-        if (!orch.registered || stake == 0 || stake < minActiveStake) return false;
+        if (!orch.registered || stake == 0) return false;
+        Eligibility memory params = _eligibility; // one slot
+        if (stake < params.minActiveStake) return false;
         Delegator storage self = _delegators[orchestrator];
-        if (self.delegate != orchestrator) return minSelfBond == 0;
-        return uint256(self.principal) + self.pendingPrincipal >= minSelfBond;
+        if (self.delegate != orchestrator) return params.minSelfBond == 0;
+        return _bondedOf(self) >= params.minSelfBond;
     }
 
     function _updateMembership(address orchestrator, Orchestrator storage orch, uint256 round) internal {
         bool eligible = _eligible(orchestrator, orch);
         if (orch.inActiveSet) {
             if (!eligible) _leave(orchestrator, orch, round);
-        } else if (eligible && _totals.count < maxActive) {
+        } else if (eligible && _totals.count < _eligibility.maxActive) {
             _join(orchestrator, orch, round);
         }
     }

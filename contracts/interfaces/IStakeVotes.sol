@@ -23,6 +23,10 @@ interface IStakeVotes {
     ///         its delegators', rewards included): the stake votes it casts.
     function getPastPoolStake(address orchestrator, uint256 timepoint) external view returns (uint256);
 
+    /// @notice `account`'s own bonded position now, as last settled (what `getPastBondedStake` will
+    ///         return for this block once it is past).
+    function getBondedStake(address account) external view returns (uint256);
+
     /// @notice `account`'s own bonded position at the end of block `timepoint` as last settled (a
     ///         lower bound of its value: rewards not yet claimed are left out): the weight it may
     ///         override its orchestrator's vote with.

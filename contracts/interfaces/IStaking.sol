@@ -284,7 +284,8 @@ interface IStaking {
 
     /* ADMIN */
 
-    /// @notice Sets the Minter and the TicketBroker, once. Owner only.
+    /// @notice Sets the Minter and the TicketBroker, once. Owner only. The unbonding period must be at
+    ///         least the broker's ticket validity (`UnbondingPeriodOutOfRange` otherwise).
     function wire(address minter_, address ticketBroker_) external;
     /// @notice Sets the minimum stake for the active set. Owner only. Members below a raised minimum
     ///         leave at their next stake change or when an orchestrator with more stake evicts them.

@@ -126,6 +126,23 @@ contract GasBench is Fixture {
         vm.prank(holder);
         token.transfer(makeAddr("other"), 1 ether);
         report("erc20_transfer_gas", vm.lastCallGas().gasTotalUsed);
+        // Issue 20: the same between two holders that delegated their votes to themselves (both
+        // delegates' vote checkpoints move), and a holder's first delegation.
+        {
+            address voter = makeAddr("voter");
+            address voter2 = makeAddr("voter2");
+            give(voter, 10 ether);
+            give(voter2, 1);
+            vm.prank(voter2);
+            token.delegate(voter2);
+            vm.prank(voter);
+            token.delegate(voter);
+            report("token_delegate_gas", vm.lastCallGas().gasTotalUsed);
+            vm.roll(block.number + 1); // checkpoints of an earlier block exist: each transfer appends
+            vm.prank(voter);
+            token.transfer(voter2, 1 ether);
+            report("erc20_transfer_delegated_gas", vm.lastCallGas().gasTotalUsed);
+        }
 
         // Winners are SPARSE nonces apart, so each opens a new word of the replay ring, whose slot
         // holds an older word (the ring is warm): a nonzero-to-nonzero write.
@@ -179,6 +196,23 @@ contract GasBench is Fixture {
         vm.prank(d);
         staking.bond(100 ether, o);
         report("bond_gas", vm.lastCallGas().gasTotalUsed);
+        // Issue 20: the same delegator again in a later block (its position and the pool each append
+        // their value before to their voting record), then a partial unbond in a later block.
+        {
+            uint256 snap = vm.snapshotState();
+            vm.roll(block.number + 1);
+            give(d, 10 ether);
+            vm.prank(d);
+            token.approve(address(staking), 10 ether);
+            vm.prank(d);
+            staking.bond(10 ether, o);
+            report("bond_topup_gas", vm.lastCallGas().gasTotalUsed);
+            vm.roll(block.number + 1);
+            vm.prank(d);
+            staking.unbond(10 ether);
+            report("unbond_gas", vm.lastCallGas().gasTotalUsed);
+            vm.revertToState(snap);
+        }
 
         vm.prank(makeAddr("peer0"));
         staking.reward(); // initializes the round in the Minter
