@@ -47,7 +47,7 @@ abstract contract PrivilegeLists {
     }
 
     function _StakingViews() internal pure returns (string[] memory l) {
-        l = new string[](44);
+        l = new string[](45);
         l[0] = "MAX_ACTIVE_LIMIT()";
         l[1] = "MAX_UNBONDING_PERIOD()";
         l[2] = "activeSet()";
@@ -60,38 +60,39 @@ abstract contract PrivilegeLists {
         l[9] = "freezeCount(address)";
         l[10] = "freezesBy(address,address)";
         l[11] = "frozen(address)";
-        l[12] = "getPastBondedStake(address,uint256)";
-        l[13] = "getPastDelegateOf(address,uint256)";
-        l[14] = "getPastPoolStake(address,uint256)";
-        l[15] = "getPoolStake(address)";
-        l[16] = "isActive(address,uint256)";
-        l[17] = "isRegistered(address)";
-        l[18] = "lockBlocks()";
-        l[19] = "maxActive()";
-        l[20] = "minActiveStake()";
-        l[21] = "minSelfBond()";
-        l[22] = "minter()";
-        l[23] = "orchestratorInfo(address)";
-        l[24] = "owner()";
-        l[25] = "pendingFees(address)";
-        l[26] = "pendingOwner()";
-        l[27] = "pendingStake(address)";
-        l[28] = "poolFactors(address)";
-        l[29] = "rateChangeCooldown()";
-        l[30] = "redeemerOf(address)";
-        l[31] = "reserveEligibility(address,uint256,uint256)";
-        l[32] = "rewardCallerOf(address)";
-        l[33] = "roundLength()";
-        l[34] = "signsResultsFor(address,address)";
-        l[35] = "slashableStake(address)";
-        l[36] = "slashedUntil(address)";
-        l[37] = "startBlock()";
-        l[38] = "ticketBroker()";
-        l[39] = "token()";
-        l[40] = "totalBonded()";
-        l[41] = "unbondingLock(address,uint256)";
-        l[42] = "unbondingPeriod()";
-        l[43] = "verifier()";
+        l[12] = "getBondedStake(address)";
+        l[13] = "getPastBondedStake(address,uint256)";
+        l[14] = "getPastDelegateOf(address,uint256)";
+        l[15] = "getPastPoolStake(address,uint256)";
+        l[16] = "getPoolStake(address)";
+        l[17] = "isActive(address,uint256)";
+        l[18] = "isRegistered(address)";
+        l[19] = "lockBlocks()";
+        l[20] = "maxActive()";
+        l[21] = "minActiveStake()";
+        l[22] = "minSelfBond()";
+        l[23] = "minter()";
+        l[24] = "orchestratorInfo(address)";
+        l[25] = "owner()";
+        l[26] = "pendingFees(address)";
+        l[27] = "pendingOwner()";
+        l[28] = "pendingStake(address)";
+        l[29] = "poolFactors(address)";
+        l[30] = "rateChangeCooldown()";
+        l[31] = "redeemerOf(address)";
+        l[32] = "reserveEligibility(address,uint256,uint256)";
+        l[33] = "rewardCallerOf(address)";
+        l[34] = "roundLength()";
+        l[35] = "signsResultsFor(address,address)";
+        l[36] = "slashableStake(address)";
+        l[37] = "slashedUntil(address)";
+        l[38] = "startBlock()";
+        l[39] = "ticketBroker()";
+        l[40] = "token()";
+        l[41] = "totalBonded()";
+        l[42] = "unbondingLock(address,uint256)";
+        l[43] = "unbondingPeriod()";
+        l[44] = "verifier()";
     }
 
     // Minter
