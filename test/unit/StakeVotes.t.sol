@@ -380,7 +380,7 @@ contract StakeVotesTest is StakingHelpers {
         assertEq(staking.verifier(), verifier);
     }
 
-    function test_EligibilityParameters_PackedButUnchanged() public {
+    function test_EligibilityParameters_MinimumsPackedButUnchanged() public {
         address owner = staking.owner();
         vm.startPrank(owner);
         staking.setMinActiveStake(7 ether);
@@ -394,8 +394,8 @@ contract StakeVotesTest is StakingHelpers {
 
     function test_RevertWhen_EligibilityParameterBeyondItsField() public {
         address owner = staking.owner();
-        vm.expectRevert(abi.encodeWithSignature("SafeCastOverflowedUintDowncast(uint8,uint256)", 112, 1 << 112));
+        vm.expectRevert(abi.encodeWithSignature("SafeCastOverflowedUintDowncast(uint8,uint256)", 128, 1 << 128));
         vm.prank(owner);
-        staking.setMinActiveStake(1 << 112);
+        staking.setMinActiveStake(1 << 128);
     }
 }
