@@ -295,6 +295,12 @@ contract StakeVotesTest is StakingHelpers {
         assertEq(staking.pendingFees(d), staking.pendingFees(e));
     }
 
+    /// @dev The voting record brought Staking close to EIP-170's limit, which deployments enforce
+    ///      (tests here do not): the deployed runtime code must stay within it.
+    function test_StakingFitsTheCodeSizeLimit() public view {
+        assertLe(address(staking).code.length, 24_576);
+    }
+
     /* GOVERNANCE BOUNDS */
 
     function test_SetUnbondingPeriod() public {
