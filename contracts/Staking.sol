@@ -92,11 +92,11 @@ contract Staking is IStaking, IStakeVotes, Ownable2Step {
         uint40 bondedLogLength; // entries in _bondedLog
     }
 
-    /// @dev Active-set eligibility parameters, read together by every membership check.
-    struct Eligibility {
-        uint112 minActiveStake;
-        uint112 minSelfBond;
-        uint32 maxActive;
+    /// @dev The active-set minimums, read together by every membership check: one slot (a bond into
+    ///      an active pool reads both).
+    struct Minimums {
+        uint128 activeStake;
+        uint128 selfBond;
     }
 
     /// @dev The pool factors at the end of a round in which stake arrived: that stake's starting point.
@@ -155,7 +155,9 @@ contract Staking is IStaking, IStakeVotes, Ownable2Step {
     address public ticketBroker;
     /// @inheritdoc IStaking
     address public verifier;
-    Eligibility internal _eligibility;
+    /// @inheritdoc IStaking
+    uint256 public maxActive;
+    Minimums internal _minimums;
     /// @inheritdoc IStaking
     uint256 public unbondingPeriod;
 
@@ -221,7 +223,8 @@ contract Staking is IStaking, IStakeVotes, Ownable2Step {
         lockBlocks = lockBlocks_;
         unbondingPeriod = unbondingPeriod_;
         rateChangeCooldown = rateChangeCooldown_;
-        _eligibility = Eligibility(minActiveStake_.toUint112(), minActiveStake_.toUint112(), uint32(maxActive_));
+        maxActive = maxActive_;
+        _minimums = Minimums(minActiveStake_.toUint128(), minActiveStake_.toUint128());
     }
 
     /* MODIFIERS */
@@ -286,14 +289,9 @@ contract Staking is IStaking, IStakeVotes, Ownable2Step {
     /// @inheritdoc IStaking
     function rebond(uint256 lockId) external {
         _requireNotHeld(msg.sender);
-        Delegator storage del = _delegators[msg.sender];
-        address delegate = del.delegate;
+        address delegate = _delegators[msg.sender].delegate;
         if (delegate == address(0)) revert NotBonded(msg.sender);
-        uint256 amount = _consumeLock(msg.sender, lockId);
-        uint256 bondedBefore = _bondedOf(del);
-        _addStake(msg.sender, delegate, amount);
-        _recordPosition(msg.sender, del, bondedBefore, delegate);
-        emit Rebond(msg.sender, delegate, lockId, amount);
+        _rebond(delegate, delegate, lockId);
     }
 
     /// @inheritdoc IStaking
@@ -302,12 +300,7 @@ contract Staking is IStaking, IStakeVotes, Ownable2Step {
         address delegate = _delegators[msg.sender].delegate;
         if (delegate != address(0)) revert AlreadyBonded(msg.sender, delegate);
         _requireCanDelegateTo(msg.sender, to);
-        uint256 amount = _consumeLock(msg.sender, lockId);
-        Delegator storage del = _delegators[msg.sender];
-        uint256 bondedBefore = _bondedOf(del); // zero: a fully unbonded position is empty
-        _addStake(msg.sender, to, amount);
-        _recordPosition(msg.sender, del, bondedBefore, address(0));
-        emit Rebond(msg.sender, to, lockId, amount);
+        _rebond(address(0), to, lockId);
     }
 
     /// @inheritdoc IStaking
@@ -326,11 +319,8 @@ contract Staking is IStaking, IStakeVotes, Ownable2Step {
     /// @inheritdoc IStaking
     function claimEarnings() external {
         Delegator storage del = _delegators[msg.sender];
-        address delegate = del.delegate;
-        if (delegate == address(0)) revert NotBonded(msg.sender);
-        uint256 bondedBefore = _bondedOf(del);
-        _claim(msg.sender, del);
-        _recordPosition(msg.sender, del, bondedBefore, delegate);
+        if (del.delegate == address(0)) revert NotBonded(msg.sender);
+        _claimAndRecord(msg.sender, del);
     }
 
     /// @inheritdoc IStaking
@@ -338,9 +328,7 @@ contract Staking is IStaking, IStakeVotes, Ownable2Step {
         if (amount == 0) revert ZeroAmount();
         if (to == address(0)) revert ZeroAddress();
         Delegator storage del = _delegators[msg.sender];
-        uint256 bondedBefore = _bondedOf(del);
-        _claim(msg.sender, del);
-        _recordPosition(msg.sender, del, bondedBefore, del.delegate);
+        _claimAndRecord(msg.sender, del);
         if (msg.sender != del.delegate) _rollAndFold(msg.sender); // an orchestrator's own cut
         uint256 available = del.fees;
         if (amount > available) revert InsufficientFees(available, amount);
@@ -400,7 +388,7 @@ contract Staking is IStaking, IStakeVotes, Ownable2Step {
         if (orch.inActiveSet) revert AlreadyInActiveSet(msg.sender);
         if (!_eligible(msg.sender, orch)) revert NotEligibleForActiveSet(msg.sender);
         uint256 round = currentRound();
-        if (_totals.count >= _eligibility.maxActive) {
+        if (_totals.count >= maxActive) {
             Orchestrator storage out = _orchestrators[evictee];
             if (!out.inActiveSet) revert NotInActiveSet(evictee);
             if (out.stake >= orch.stake) revert EvicteeHasMoreStake(evictee, out.stake, orch.stake);
@@ -522,7 +510,7 @@ contract Staking is IStaking, IStakeVotes, Ownable2Step {
     function wire(address minter_, address ticketBroker_) external onlyOwner {
         if (address(minter) != address(0)) revert AlreadyWired();
         if (minter_ == address(0) || ticketBroker_ == address(0)) revert ZeroAddress();
-        _checkUnbondingPeriod(unbondingPeriod, ITicketBroker(ticketBroker_).ticketValidity());
+        _checkUnbondingPeriod(unbondingPeriod, ticketBroker_);
         minter = IMinter(minter_);
         ticketBroker = ticketBroker_;
         emit Wired(minter_, ticketBroker_);
@@ -530,13 +518,13 @@ contract Staking is IStaking, IStakeVotes, Ownable2Step {
 
     /// @inheritdoc IStaking
     function setMinActiveStake(uint256 minActiveStake_) external onlyOwner {
-        _eligibility.minActiveStake = minActiveStake_.toUint112();
+        _minimums.activeStake = minActiveStake_.toUint128();
         emit MinActiveStakeSet(minActiveStake_);
     }
 
     /// @inheritdoc IStaking
     function setMinSelfBond(uint256 minSelfBond_) external onlyOwner {
-        _eligibility.minSelfBond = minSelfBond_.toUint112();
+        _minimums.selfBond = minSelfBond_.toUint128();
         emit MinSelfBondSet(minSelfBond_);
     }
 
@@ -545,7 +533,7 @@ contract Staking is IStaking, IStakeVotes, Ownable2Step {
         uint256 floor = _totals.count > MIN_MAX_ACTIVE ? _totals.count : MIN_MAX_ACTIVE;
         if (maxActive_ < floor) revert MaxActiveTooSmall(maxActive_, floor);
         if (maxActive_ > MAX_ACTIVE_LIMIT) revert MaxActiveTooLarge(maxActive_, MAX_ACTIVE_LIMIT);
-        _eligibility.maxActive = uint32(maxActive_); // ≤ MAX_ACTIVE_LIMIT
+        maxActive = maxActive_;
         emit MaxActiveSet(maxActive_);
     }
 
@@ -560,16 +548,15 @@ contract Staking is IStaking, IStakeVotes, Ownable2Step {
     function setUnbondingPeriod(uint256 unbondingPeriod_) external onlyOwner {
         // Stake must stay slashable (and a replaced redeemer answerable) at least as long as a ticket it
         // earned can be redeemed; existing locks keep the withdraw round they were given.
-        _checkUnbondingPeriod(
-            unbondingPeriod_, ticketBroker == address(0) ? 1 : ITicketBroker(ticketBroker).ticketValidity()
-        );
+        _checkUnbondingPeriod(unbondingPeriod_, ticketBroker);
         unbondingPeriod = unbondingPeriod_;
         emit UnbondingPeriodSet(unbondingPeriod_);
     }
 
-    /// @dev At least the ticket validity (and never zero), at most MAX_UNBONDING_PERIOD.
-    function _checkUnbondingPeriod(uint256 period, uint256 ticketValidity) internal pure {
-        uint256 minimum = ticketValidity == 0 ? 1 : ticketValidity;
+    /// @dev At least `broker`'s ticket validity (and never zero), at most MAX_UNBONDING_PERIOD.
+    function _checkUnbondingPeriod(uint256 period, address broker) internal view {
+        uint256 minimum = broker == address(0) ? 0 : ITicketBroker(broker).ticketValidity();
+        if (minimum == 0) minimum = 1;
         if (period < minimum || period > MAX_UNBONDING_PERIOD) {
             revert UnbondingPeriodOutOfRange(period, minimum, MAX_UNBONDING_PERIOD);
         }
@@ -589,31 +576,34 @@ contract Staking is IStaking, IStakeVotes, Ownable2Step {
 
     /// @inheritdoc IStakeVotes
     function getPastPoolStake(address orchestrator, uint256 timepoint) external view returns (uint256) {
-        _requirePast(timepoint);
         Orchestrator storage orch = _orchestrators[orchestrator];
-        return ChangeLog.valueAt(_stakeLog[orchestrator], orch.stakeLogLength, timepoint, orch.stake);
+        return _valueAt(_stakeLog[orchestrator], orch.stakeLogLength, 0, timepoint, orch.stake);
     }
 
     /// @inheritdoc IStakeVotes
     function getPastBondedStake(address account, uint256 timepoint) external view returns (uint256) {
-        _requirePast(timepoint);
         Delegator storage del = _delegators[account];
-        if (timepoint < del.openedAt) return 0;
-        return ChangeLog.valueAt(_bondedLog[account], del.bondedLogLength, timepoint, _bondedOf(del));
+        return _valueAt(_bondedLog[account], del.bondedLogLength, del.openedAt, timepoint, _bondedOf(del));
     }
 
     /// @inheritdoc IStakeVotes
     function getPastDelegateOf(address account, uint256 timepoint) external view returns (address) {
-        _requirePast(timepoint);
         Delegator storage del = _delegators[account];
-        if (timepoint < del.openedAt) return address(0);
-        uint256 delegate =
-            ChangeLog.valueAt(_delegateLog[account], _delegateLogLength[account], timepoint, uint160(del.delegate));
-        return address(uint160(delegate));
+        uint256 length = _delegateLogLength[account];
+        return address(uint160(_valueAt(_delegateLog[account], length, del.openedAt, timepoint, uint160(del.delegate))));
     }
 
-    function _requirePast(uint256 timepoint) internal view {
+    /// @dev A record's value at the end of past block `timepoint`: zero before `floor`, else its log's.
+    function _valueAt(
+        mapping(uint256 => uint256) storage log,
+        uint256 length,
+        uint256 floor,
+        uint256 timepoint,
+        uint256 current
+    ) internal view returns (uint256) {
         if (timepoint >= block.number) revert FutureLookup(timepoint, block.number);
+        if (timepoint < floor) return 0;
+        return ChangeLog.valueAt(log, length, timepoint, current);
     }
 
     /// @dev A position's own bonded stake as settled: its voting weight as a delegator.
@@ -640,9 +630,8 @@ contract Staking is IStaking, IStakeVotes, Ownable2Step {
                 uint40(ChangeLog.noteChange(_bondedLog[owner], del.bondedLogLength, openedAt, bondedBefore));
         }
         if (delegate != delegateBefore) {
-            uint256 length = _delegateLogLength[owner];
-            uint256 next = ChangeLog.noteChange(_delegateLog[owner], length, openedAt, uint160(delegateBefore));
-            if (next != length) _delegateLogLength[owner] = next;
+            _delegateLogLength[owner] =
+                ChangeLog.noteChange(_delegateLog[owner], _delegateLogLength[owner], openedAt, uint160(delegateBefore));
         }
     }
 
@@ -650,17 +639,12 @@ contract Staking is IStaking, IStakeVotes, Ownable2Step {
 
     /// @inheritdoc IStaking
     function minActiveStake() external view returns (uint256) {
-        return _eligibility.minActiveStake;
+        return _minimums.activeStake;
     }
 
     /// @inheritdoc IStaking
     function minSelfBond() external view returns (uint256) {
-        return _eligibility.minSelfBond;
-    }
-
-    /// @inheritdoc IStaking
-    function maxActive() external view returns (uint256) {
-        return _eligibility.maxActive;
+        return _minimums.selfBond;
     }
 
     /// @inheritdoc IStaking
@@ -846,7 +830,7 @@ contract Staking is IStaking, IStakeVotes, Ownable2Step {
         (, uint256 totalAtStart) = _totalsAt(round);
         // A pool whose earning stake is below the active minimum (or dust) mints nothing: its reward
         // factor cannot be blown up by draining the pool before reward() and refilling it.
-        uint256 minStake = _eligibility.minActiveStake;
+        uint256 minStake = _minimums.activeStake;
         uint256 floor = minStake > DUST_STAKE ? minStake : DUST_STAKE;
         uint256 minted = earning < floor ? 0 : minter.mintReward(earning, totalAtStart);
         uint256 cut;
@@ -880,6 +864,13 @@ contract Staking is IStaking, IStakeVotes, Ownable2Step {
     }
 
     /* INTERNAL: EARNINGS */
+
+    /// @dev _claim, recorded in the voting record.
+    function _claimAndRecord(address owner, Delegator storage del) internal {
+        uint256 bondedBefore = _bondedOf(del);
+        _claim(owner, del);
+        _recordPosition(owner, del, bondedBefore, del.delegate);
+    }
 
     /// @dev Settles `owner`'s rewards and fees on its delegate's pool into principal and fees, and
     ///      turns stake that arrived in an earlier round into earning principal from that round's end.
@@ -1020,6 +1011,16 @@ contract Staking is IStaking, IStakeVotes, Ownable2Step {
 
     /* INTERNAL: STAKE */
 
+    /// @dev Moves the caller's lock `lockId` into its position with `to` (its delegate `delegate`).
+    function _rebond(address delegate, address to, uint256 lockId) internal {
+        uint256 amount = _consumeLock(msg.sender, lockId);
+        Delegator storage del = _delegators[msg.sender];
+        uint256 bondedBefore = _bondedOf(del);
+        _addStake(msg.sender, to, amount);
+        _recordPosition(msg.sender, del, bondedBefore, delegate);
+        emit Rebond(msg.sender, to, lockId, amount);
+    }
+
     function _bond(address payer, address owner, address to, uint256 amount) internal {
         Delegator storage del = _delegators[owner];
         address current = del.delegate;
@@ -1156,18 +1157,18 @@ contract Staking is IStaking, IStakeVotes, Ownable2Step {
     function _eligible(address orchestrator, Orchestrator storage orch) internal view returns (bool) {
         uint256 stake = orch.stake;
         if (!orch.registered || stake == 0) return false;
-        Eligibility memory params = _eligibility; // one slot
-        if (stake < params.minActiveStake) return false;
+        Minimums storage minimums = _minimums;
+        if (stake < minimums.activeStake) return false;
         Delegator storage self = _delegators[orchestrator];
-        if (self.delegate != orchestrator) return params.minSelfBond == 0;
-        return _bondedOf(self) >= params.minSelfBond;
+        if (self.delegate != orchestrator) return minimums.selfBond == 0;
+        return _bondedOf(self) >= minimums.selfBond;
     }
 
     function _updateMembership(address orchestrator, Orchestrator storage orch, uint256 round) internal {
         bool eligible = _eligible(orchestrator, orch);
         if (orch.inActiveSet) {
             if (!eligible) _leave(orchestrator, orch, round);
-        } else if (eligible && _totals.count < _eligibility.maxActive) {
+        } else if (eligible && _totals.count < maxActive) {
             _join(orchestrator, orch, round);
         }
     }
