@@ -89,6 +89,39 @@ pub mod stream_support {
     );
 }
 
+/// `PeerflowGovernor` (abi/PeerflowGovernor.json): OpenZeppelin's Governor over the vote source.
+pub mod governor {
+    #![allow(clippy::too_many_arguments, missing_docs)]
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug)]
+        PeerflowGovernor,
+        "../../abi/PeerflowGovernor.json"
+    );
+}
+
+/// `PeerflowTimelock` (abi/PeerflowTimelock.json): owns every contract of the suite.
+pub mod timelock {
+    #![allow(clippy::too_many_arguments, missing_docs)]
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug)]
+        PeerflowTimelock,
+        "../../abi/PeerflowTimelock.json"
+    );
+}
+
+/// `VotePower` (abi/VotePower.json): tokens held plus bonded stake, the governor's vote source.
+pub mod vote_power {
+    #![allow(clippy::too_many_arguments, missing_docs)]
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug)]
+        VotePower,
+        "../../abi/VotePower.json"
+    );
+}
+
 /// `VestingWallet` (abi/VestingWallet.json).
 pub mod vesting_wallet {
     #![allow(clippy::too_many_arguments, missing_docs)]

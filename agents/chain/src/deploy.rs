@@ -3,21 +3,25 @@
 
 use std::path::Path;
 
-use alloy::primitives::{Address, U256, utils::parse_ether};
+use alloy::primitives::{Address, B256, Bytes, U256, utils::parse_ether};
 use alloy::providers::Provider;
 use alloy::rpc::types::TransactionReceipt;
+use alloy::sol_types::SolCall;
 use serde::{Deserialize, Serialize};
 
 use crate::ChainError;
 use crate::bindings::{
     fault_claims::{FaultClaims, IFaultClaims},
+    governor::{IPeerflowGovernor, PeerflowGovernor},
     job_escrow::JobEscrow,
     minter::Minter,
     service_registry::ServiceRegistry,
     staking::Staking,
     stream_support::StreamSupport,
     ticket_broker::TicketBroker,
+    timelock::PeerflowTimelock,
     vesting_wallet::VestingWallet,
+    vote_power::VotePower,
     work_token::WorkToken,
 };
 
@@ -59,6 +63,64 @@ pub struct SuiteParams {
     pub slash_ppm: u32,
     /// Share of the penalty paid to the claimant, parts per million.
     pub finder_fee_ppm: u32,
+    /// Seconds a fault-claim committee's term lasts (it keeps serving past it until replaced).
+    pub committee_term: u64,
+    /// Token-holder governance (see [`Governance`]).
+    pub governance: Governance,
+}
+
+/// The governor's and timelock's settings at deployment, and the bounds governance may later move
+/// them within. Votes are counted in blocks (held tokens delegated on the work token plus bonded
+/// stake); the timelock's delay in seconds.
+#[derive(Debug, Clone)]
+pub struct Governance {
+    /// Blocks from a proposal to its snapshot (when voting opens).
+    pub voting_delay: u64,
+    /// Blocks a vote lasts.
+    pub voting_period: u32,
+    /// Votes needed to propose.
+    pub proposal_threshold: U256,
+    /// For + abstain votes needed, percent of the token supply at the snapshot.
+    pub quorum_percent: u64,
+    /// Seconds between queueing a passed proposal and executing it.
+    pub timelock_delay: u64,
+    pub timelock_min_delay: u64,
+    pub timelock_max_delay: u64,
+    pub max_voting_delay: u64,
+    pub min_voting_period: u32,
+    pub max_voting_period: u32,
+    pub max_proposal_threshold: U256,
+    pub min_quorum_percent: u64,
+    pub max_quorum_percent: u64,
+    /// Parts per billion of each round's inflation minted to the treasury (the timelock).
+    pub treasury_reward_cut_rate: u64,
+    /// The treasury's share stops once it holds this much.
+    pub treasury_balance_ceiling: U256,
+}
+
+impl Governance {
+    /// For an anvil mining a block a second (as `script/SuiteDeployer.sol`'s devnet parameters): a
+    /// vote opens a block after its proposal and lasts 20 blocks, the timelock waits 10 s; threshold
+    /// 100 tokens, quorum 4 %; 10 % of inflation to the treasury up to 750,000 tokens (LIP-92).
+    pub fn devnet() -> Self {
+        Self {
+            voting_delay: 1,
+            voting_period: 20,
+            proposal_threshold: parse_ether("100").expect("constant"),
+            quorum_percent: 4,
+            timelock_delay: 10,
+            timelock_min_delay: 1,
+            timelock_max_delay: 30 * 24 * 3600,
+            max_voting_delay: 50_400,
+            min_voting_period: 5,
+            max_voting_period: 201_600,
+            max_proposal_threshold: parse_ether("1000000").expect("constant"),
+            min_quorum_percent: 1,
+            max_quorum_percent: 50,
+            treasury_reward_cut_rate: 100_000_000,
+            treasury_balance_ceiling: parse_ether("750000").expect("constant"),
+        }
+    }
 }
 
 impl SuiteParams {
@@ -93,6 +155,8 @@ impl SuiteParams {
             claim_voting_period: 24 * 3600,
             slash_ppm: 250_000,
             finder_fee_ppm: 500_000,
+            committee_term: 30 * 24 * 3600,
+            governance: Governance::devnet(),
         }
     }
 
@@ -137,6 +201,15 @@ pub struct Deployment {
     /// the zero address: no StreamSupport on that deployment.
     #[serde(rename = "StreamSupport", default)]
     pub stream_support: Address,
+    /// Token-holder governance: the timelock that owns every contract, the governor that schedules
+    /// on it, and the governor's vote source. Files written before governance existed load with
+    /// zero addresses: no governance on that deployment.
+    #[serde(rename = "Timelock", default)]
+    pub timelock: Address,
+    #[serde(rename = "Governor", default)]
+    pub governor: Address,
+    #[serde(rename = "VotePower", default)]
+    pub vote_power: Address,
     #[serde(rename = "TeamVesting")]
     pub team_vesting: Address,
     #[serde(rename = "TreasuryVesting")]
@@ -203,6 +276,7 @@ pub async fn deploy_suite<P: Provider>(
         U256::from(p.inflation),
         U256::from(p.inflation_change),
         U256::from(p.target_bonding_rate),
+        p.deployer,
     )
     .await?;
     execute(token.setMinter(*minter.address())).await?;
@@ -232,12 +306,14 @@ pub async fn deploy_suite<P: Provider>(
         },
         p.committee.clone(),
         p.quorum,
+        p.committee_term,
         p.deployer,
     )
     .await?;
     execute(staking.setVerifier(*claims.address())).await?;
     // Last, as in SuiteDeployer: every earlier address is the same with or without it.
     let support = StreamSupport::deploy(provider, *token.address()).await?;
+    let gov = deploy_governance(provider, p, &token, &staking, &minter, &claims, &treasury).await?;
 
     Ok(Deployment {
         chain_id: provider
@@ -256,9 +332,156 @@ pub async fn deploy_suite<P: Provider>(
         job_escrow: *escrow.address(),
         fault_claims: *claims.address(),
         stream_support: *support.address(),
+        timelock: gov.timelock,
+        governor: gov.governor,
+        vote_power: gov.vote_power,
         team_vesting: *team.address(),
         treasury_vesting: *treasury.address(),
     })
+}
+
+/// The governance contracts of a deployment.
+struct GovernanceAddresses {
+    vote_power: Address,
+    timelock: Address,
+    governor: Address,
+}
+
+/// G1–G9 of `script/SuiteDeployer.sol`, transaction by transaction: the vote source, the timelock
+/// (delay 0, the deployer its only proposer and executor for the bootstrap) and the governor; every
+/// owned contract handed to the timelock; then one timelock batch that accepts the ownerships, sets
+/// the treasury's share, gives the governor its roles, takes the deployer's away and sets the real
+/// delay. Afterwards the deployer owns nothing and holds no role.
+async fn deploy_governance<P: Provider>(
+    provider: &P,
+    p: &SuiteParams,
+    token: &WorkToken::WorkTokenInstance<&P>,
+    staking: &Staking::StakingInstance<&P>,
+    minter: &Minter::MinterInstance<&P>,
+    claims: &FaultClaims::FaultClaimsInstance<&P>,
+    treasury: &VestingWallet::VestingWalletInstance<&P>,
+) -> Result<GovernanceAddresses, ChainError> {
+    let g = &p.governance;
+    let vote_power = VotePower::deploy(provider, *token.address(), *staking.address()).await?;
+    let timelock = PeerflowTimelock::deploy(
+        provider,
+        U256::ZERO,
+        vec![p.deployer],
+        vec![p.deployer],
+        Address::ZERO,
+        U256::from(g.timelock_min_delay),
+        U256::from(g.timelock_max_delay),
+    )
+    .await?;
+    let governor = PeerflowGovernor::deploy(
+        provider,
+        *vote_power.address(),
+        *timelock.address(),
+        PeerflowGovernor::Settings {
+            votingDelay: alloy::primitives::Uint::<48, 1>::from(g.voting_delay),
+            votingPeriod: g.voting_period,
+            proposalThreshold: g.proposal_threshold,
+            quorumNumerator: U256::from(g.quorum_percent),
+        },
+        IPeerflowGovernor::Bounds {
+            maxVotingDelay: alloy::primitives::Uint::<48, 1>::from(g.max_voting_delay),
+            minVotingPeriod: g.min_voting_period,
+            maxVotingPeriod: g.max_voting_period,
+            maxProposalThreshold: g.max_proposal_threshold,
+            minQuorumNumerator: U256::from(g.min_quorum_percent),
+            maxQuorumNumerator: U256::from(g.max_quorum_percent),
+        },
+    )
+    .await?;
+    let t = *timelock.address();
+    execute(staking.transferOwnership(t)).await?;
+    execute(minter.transferOwnership(t)).await?;
+    execute(claims.transferOwnership(t)).await?;
+    if p.treasury == p.deployer {
+        execute(treasury.transferOwnership(t)).await?;
+    }
+    let proposer = timelock.PROPOSER_ROLE().call().await?;
+    let canceller = timelock.CANCELLER_ROLE().call().await?;
+    let executor = timelock.EXECUTOR_ROLE().call().await?;
+    let gov = *governor.address();
+    let calls: Vec<(Address, Bytes)> = vec![
+        (
+            *staking.address(),
+            Staking::acceptOwnershipCall {}.abi_encode().into(),
+        ),
+        (
+            *minter.address(),
+            Minter::acceptOwnershipCall {}.abi_encode().into(),
+        ),
+        (
+            *claims.address(),
+            FaultClaims::acceptOwnershipCall {}.abi_encode().into(),
+        ),
+        (
+            *minter.address(),
+            Minter::setTreasuryCall { treasury_: t }.abi_encode().into(),
+        ),
+        (
+            *minter.address(),
+            Minter::setTreasuryBalanceCeilingCall {
+                ceiling: g.treasury_balance_ceiling,
+            }
+            .abi_encode()
+            .into(),
+        ),
+        (
+            *minter.address(),
+            Minter::setTreasuryRewardCutRateCall {
+                rate: U256::from(g.treasury_reward_cut_rate),
+            }
+            .abi_encode()
+            .into(),
+        ),
+        (t, grant(proposer, gov)),
+        (t, grant(canceller, gov)),
+        (t, grant(executor, gov)),
+        (t, revoke(proposer, p.deployer)),
+        (t, revoke(canceller, p.deployer)),
+        (t, revoke(executor, p.deployer)),
+        (
+            t,
+            PeerflowTimelock::updateDelayCall {
+                newDelay: U256::from(g.timelock_delay),
+            }
+            .abi_encode()
+            .into(),
+        ),
+    ];
+    let targets: Vec<Address> = calls.iter().map(|(a, _)| *a).collect();
+    let payloads: Vec<Bytes> = calls.into_iter().map(|(_, d)| d).collect();
+    let values = vec![U256::ZERO; targets.len()];
+    execute(timelock.scheduleBatch(
+        targets.clone(),
+        values.clone(),
+        payloads.clone(),
+        B256::ZERO,
+        B256::ZERO,
+        U256::ZERO,
+    ))
+    .await?;
+    execute(timelock.executeBatch(targets, values, payloads, B256::ZERO, B256::ZERO)).await?;
+    Ok(GovernanceAddresses {
+        vote_power: *vote_power.address(),
+        timelock: t,
+        governor: gov,
+    })
+}
+
+fn grant(role: B256, account: Address) -> Bytes {
+    PeerflowTimelock::grantRoleCall { role, account }
+        .abi_encode()
+        .into()
+}
+
+fn revoke(role: B256, account: Address) -> Bytes {
+    PeerflowTimelock::revokeRoleCall { role, account }
+        .abi_encode()
+        .into()
 }
 
 /// Sends a contract call, waits for it to be mined (replacing it while it is stuck) and to be as

@@ -8,6 +8,7 @@ pub mod bindings;
 pub mod claims;
 pub mod deploy;
 pub mod devchain;
+pub mod governance;
 pub mod head;
 pub mod logscan;
 pub mod network;

@@ -6,8 +6,9 @@ use alloy::primitives::Bytes;
 use alloy::sol_types::SolInterface;
 
 use crate::bindings::{
-    fault_claims::FaultClaims, job_escrow::JobEscrow, service_registry::ServiceRegistry,
-    staking::Staking, ticket_broker::TicketBroker, work_token::WorkToken,
+    fault_claims::FaultClaims, governor::PeerflowGovernor, job_escrow::JobEscrow, minter::Minter,
+    service_registry::ServiceRegistry, staking::Staking, ticket_broker::TicketBroker,
+    timelock::PeerflowTimelock, work_token::WorkToken,
 };
 
 /// A decoded custom error: which contract, which error with its arguments, and the rule it
@@ -35,13 +36,16 @@ impl std::fmt::Display for Refusal {
 
 /// The contracts in the order their errors are tried; `prefer` (the called contract) goes first
 /// because a few errors share a selector across contracts (e.g. `ZeroAmount()`).
-const CONTRACTS: [&str; 6] = [
+const CONTRACTS: [&str; 9] = [
     "Staking",
     "TicketBroker",
     "ServiceRegistry",
     "WorkToken",
     "FaultClaims",
     "JobEscrow",
+    "Governor",
+    "Timelock",
+    "Minter",
 ];
 
 /// Decodes `data` (revert data) as a custom error of `prefer` or of another contract of the suite.
@@ -71,6 +75,15 @@ fn decode_as(contract: &str, data: &[u8]) -> Option<Refusal> {
             FaultClaims::FaultClaimsErrors::abi_decode(data).ok()?
         ),
         "JobEscrow" => format!("{:?}", JobEscrow::JobEscrowErrors::abi_decode(data).ok()?),
+        "Governor" => format!(
+            "{:?}",
+            PeerflowGovernor::PeerflowGovernorErrors::abi_decode(data).ok()?
+        ),
+        "Timelock" => format!(
+            "{:?}",
+            PeerflowTimelock::PeerflowTimelockErrors::abi_decode(data).ok()?
+        ),
+        "Minter" => format!("{:?}", Minter::MinterErrors::abi_decode(data).ok()?),
         _ => return None,
     };
     let contract = CONTRACTS.iter().copied().find(|c| *c == contract)?;
@@ -165,6 +178,28 @@ fn rule(name: &str) -> Option<&'static str> {
         "TooManyRegions" => "too many regions in one advertisement",
         "ZeroServiceId" | "ZeroRegion" => "service ids and regions must not be empty",
         "NoService" => "the orchestrator has no advertisement",
+        // Governor and timelock
+        "GovernorUnexpectedProposalState" => {
+            "a proposal is voted on while active, queued once it succeeded, executed once queued"
+        }
+        "GovernorAlreadyCastVote" => "an account votes once per proposal",
+        "GovernorAlreadyOverriddenVote" => {
+            "a delegator overrides its orchestrator once per proposal"
+        }
+        "GovernorInsufficientProposerVotes" => {
+            "proposing needs the proposal threshold in votes at the previous block"
+        }
+        "GovernorNonexistentProposal" => "no such proposal",
+        "GovernorOnlyExecutor" => "governance settings change only through an executed proposal",
+        "TimelockUnexpectedOperationState" => {
+            "the timelock executes an operation once, after its delay, and only if it was queued"
+        }
+        "TimelockUnauthorizedCaller" | "AccessControlUnauthorizedAccount" => {
+            "only the governor schedules on the timelock, and only the timelock changes its delay"
+        }
+        "OwnableUnauthorizedAccount" => {
+            "parameters change only through the timelock, by an executed governance proposal"
+        }
         // ERC-20
         "ERC20InsufficientBalance" => "the account holds fewer tokens than the amount",
         "ERC20InsufficientAllowance" => "the contract may not spend that many of the tokens",

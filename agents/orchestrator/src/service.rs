@@ -209,7 +209,9 @@ pub async fn start_with_keys<P: Provider + Clone + 'static>(
             .local_addr()
             .map_err(|e| ServiceError::Listen(config.listen, e))?
     );
-    let app = router(Arc::clone(&node), config.max_segment_bytes);
+    let app = router(Arc::clone(&node), config.max_segment_bytes).merge(
+        peerflow_chain::governance::routes(provider.clone(), d.clone()),
+    );
     let mut tasks = vec![tokio::spawn(async move {
         let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
         if let Err(e) = axum::serve(listener, app).await {

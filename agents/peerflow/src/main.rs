@@ -55,12 +55,15 @@ enum Command {
     /// VOD: upload a video once, pay replicated providers to package it as HLS, fetch it later.
     #[command(subcommand)]
     Vod(peerflow::buyer::VodCommand),
-    /// Sit on the fault-claim committee: judge each claim from its evidence and vote.
     /// Watch a stream, paying for it as it plays when it is paid.
     Watch(Box<peerflow::watch::WatchArgs>),
     /// Tip a streamer, subscribe to one, or set your subscription price.
     #[command(subcommand)]
     Support(peerflow::wallet::support::SupportCommand),
+    /// Token-holder governance: delegate votes, propose parameter changes, vote, queue, execute.
+    #[command(subcommand)]
+    Gov(peerflow::wallet::gov::GovCommand),
+    /// Sit on the fault-claim committee: judge each claim from its evidence and vote.
     Juror(Box<peerflow::trust::JurorOpts>),
     /// Show an orchestrator's or provider's record: broadcaster scores, stake, fault claims, jobs.
     Reputation(Box<peerflow::trust::ReputationOpts>),
@@ -224,6 +227,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Lease(l) => peerflow::lease::run(l).await,
         Command::Watch(w) => peerflow::watch::run(w).await,
         Command::Support(s) => peerflow::wallet::support::run(s).await,
+        Command::Gov(g) => peerflow::wallet::gov::run(g).await,
     }
 }
 

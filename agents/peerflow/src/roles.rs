@@ -918,11 +918,12 @@ pub async fn broadcaster_app(s: BroadcasterSetup) -> Result<BroadcasterApp> {
         sources: RecordSources {
             reputation: Arc::clone(&reputation),
             reputation_source: format!("sqlite:{}", reputation_path.display()),
-            chain: s.chain,
-            deployment: s.deployment,
+            chain: s.chain.clone(),
+            deployment: s.deployment.clone(),
         },
     };
     let router = router
+        .merge(peerflow_chain::governance::routes(s.chain, s.deployment))
         .merge(network_routes(Arc::new(api)))
         .merge(status_routes(Arc::new(status)))
         .merge(paywall_routes);

@@ -39,7 +39,8 @@ pub struct JurorOpts {
     pub allow_private_evidence: bool,
 }
 
-/// Runs a juror until Ctrl-C. Refuses to start for an account that is not on the committee.
+/// Runs a juror until Ctrl-C. Refuses to start for an account that is not on the current committee
+/// (a member of an earlier term is told so; the claims of its term are decided by that term).
 pub async fn juror(opts: &JurorOpts) -> Result<()> {
     let c = opts.node.connect().await?;
     let member = FaultClaims::new(c.deployment.fault_claims, &c.chain)
@@ -49,7 +50,7 @@ pub async fn juror(opts: &JurorOpts) -> Result<()> {
         .context("reading the committee")?;
     if !member {
         anyhow::bail!(
-            "{} is not on the fault-claim committee of {} (governance sets it with FaultClaims.setCommittee)",
+            "{} is not on the current fault-claim committee of {} (token holders elect it: `peerflow gov propose --add-committee-member`)",
             c.me,
             c.deployment.fault_claims
         );

@@ -7,6 +7,7 @@ mod chain_outage;
 mod compute_cli;
 mod devnet_signals;
 mod dishonest_orchestrator;
+mod governance;
 mod lease;
 mod network;
 mod operator_cli;

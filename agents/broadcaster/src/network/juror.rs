@@ -147,6 +147,8 @@ pub enum Outcome {
     Expired,
     Closed,
     Party,
+    /// Filed in a committee term this juror did not sit on: that term's members decide it.
+    NotOnJury,
 }
 
 impl Outcome {
@@ -157,6 +159,7 @@ impl Outcome {
             Self::Expired => "expired",
             Self::Closed => "closed",
             Self::Party => "party",
+            Self::NotOnJury => "not_on_jury",
         }
     }
 }
@@ -343,6 +346,14 @@ impl<P: Provider + Clone + Send + Sync + 'static> Juror<P> {
         }
         if filed.orchestrator == self.me || filed.claimant == self.me {
             return Ok(Outcome::Party); // a party to the claim does not vote on it
+        }
+        if !claims
+            .canVote(filed.id, self.me)
+            .call()
+            .await
+            .map_err(ChainError::from)?
+        {
+            return Ok(Outcome::NotOnJury); // the committee of the claim's term decides it
         }
         let started = Instant::now();
         let judgement = self.judge_within(filed, budget).await?;

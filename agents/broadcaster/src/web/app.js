@@ -218,6 +218,36 @@ async function refreshViewers() {
   setTimeout(refreshViewers, REFRESH_MS);
 }
 
+// The open proposals (GET /v1/governance); the section stays hidden without a governor.
+async function refreshGovernance() {
+  const section = document.getElementById('governance');
+  try {
+    const reply = await fetch('/v1/governance', { cache: 'no-store' });
+    if (!reply.ok) throw new Error(reply.statusText);
+    const g = await reply.json();
+    section.hidden = !g.governor;
+    list(section.querySelector('.proposals'), g.proposals, (li, p) => {
+      li.dataset.proposal = p.id;
+      li.innerHTML = `<strong data-field="proposal-state"></strong> <q data-field="proposal-description"></q>
+        <span class="muted">(<span data-field="proposal-calls"></span>)</span>: for <span data-field="proposal-for"></span>,
+        against <span data-field="proposal-against"></span>, abstain <span data-field="proposal-abstain"></span>;
+        vote ends at block <span data-field="proposal-deadline"></span> <code class="muted" data-field="proposal-id"></code>`;
+      put([li], 'proposal-state', p.state);
+      put([li], 'proposal-description', p.description); // textContent: a proposer's words are never markup
+      put([li], 'proposal-calls', p.calls.map((c) => c.summary).join('; '));
+      put([li], 'proposal-for', ...wei(p.tally.for));
+      put([li], 'proposal-against', ...wei(p.tally.against));
+      put([li], 'proposal-abstain', ...wei(p.tally.abstain));
+      put([li], 'proposal-deadline', p.deadline);
+      put([li], 'proposal-id', p.id);
+    });
+    showError([section], 'governance-error', g.error ? `last read failed: ${g.error}` : null);
+  } catch (e) {
+    showError([section], 'governance-error', `proposals unavailable: ${e.message}`);
+  }
+  setTimeout(refreshGovernance, 10000);
+}
+
 async function refresh() {
   try {
     const reply = await fetch('/v1/status', { cache: 'no-store' });
@@ -238,3 +268,4 @@ async function refresh() {
 
 refresh();
 refreshViewers();
+refreshGovernance();

@@ -5,6 +5,7 @@
 //! the contract, its custom error and the rule behind it.
 
 pub mod deposit;
+pub mod gov;
 pub mod operator;
 pub mod stake;
 pub mod support;
