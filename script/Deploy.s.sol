@@ -11,15 +11,24 @@ import {SuiteDeployer} from "./SuiteDeployer.sol";
 ///      Every parameter has a devnet default and can be overridden by an environment variable
 ///      (PF_ROUND_LENGTH, PF_UNBONDING_PERIOD, PF_TICKET_VALIDITY, PF_UNLOCK_PERIOD, PF_MIN_ACTIVE_STAKE,
 ///      PF_DISPUTE_PERIOD, PF_TEAM, PF_TREASURY, PF_FEE_TOKEN, PF_DEPLOYMENT_FILE, …).
-///      The fault-claim committee: PF_COMMITTEE (comma-separated addresses; default the deployer alone),
+///      The fault-claim committee: PF_COMMITTEE (comma-separated addresses; on the devnet the default
+///      is the deployer alone),
 ///      PF_QUORUM and PF_COMMITTEE_TERM (seconds); claims: PF_CLAIM_BOND, PF_CLAIM_VOTING_PERIOD,
 ///      PF_SLASH_PPM, PF_FINDER_FEE_PPM.
 ///      Governance (every contract ends owned by the timelock, see SuiteDeployer): PF_VOTING_DELAY and
 ///      PF_VOTING_PERIOD (blocks), PF_PROPOSAL_THRESHOLD (wei), PF_QUORUM_PERCENT, PF_TIMELOCK_DELAY,
 ///      PF_TIMELOCK_MIN_DELAY, PF_TIMELOCK_MAX_DELAY (seconds), PF_TREASURY_CUT_RATE (ppb) and
-///      PF_TREASURY_CEILING (wei).
+///      PF_TREASURY_CEILING (wei); the governor's bounds: PF_MAX_VOTING_DELAY, PF_MIN_VOTING_PERIOD,
+///      PF_MAX_VOTING_PERIOD (blocks), PF_MAX_PROPOSAL_THRESHOLD (wei), PF_MIN_QUORUM_PERCENT,
+///      PF_MAX_QUORUM_PERCENT. Off the devnet (chain id ≠ 31337) PF_COMMITTEE is required and the
+///      governance defaults are SuiteDeployer.productionGovernance's (a day's delay, a week's vote,
+///      two days in the timelock, at least a day for each).
 contract Deploy is Script {
     using SafeCast for uint256;
+
+    /// @dev anvil's chain id: the only chain deployed with the devnet's governance settings and the
+    ///      deployer as the default committee.
+    uint256 internal constant DEVNET_CHAIN_ID = 31337;
 
     function run() external returns (SuiteDeployer.Suite memory s) {
         // No contract of the suite exists before the next block: the agents' event scans start here.
@@ -27,6 +36,14 @@ contract Deploy is Script {
         vm.startBroadcast();
         (, address deployer,) = vm.readCallers();
         SuiteDeployer.Params memory p = SuiteDeployer.devnetParams(deployer);
+        bool devnet = block.chainid == DEVNET_CHAIN_ID;
+        if (!devnet) {
+            // A public chain: nobody decides claims alone, and governance leaves holders time to react.
+            if (bytes(vm.envOr("PF_COMMITTEE", string(""))).length == 0) {
+                revert("PF_COMMITTEE must name the fault-claim committee off the devnet (the deployer alone would decide claims)");
+            }
+            SuiteDeployer.productionGovernance(p);
+        }
         p.team = vm.envOr("PF_TEAM", p.team);
         p.treasury = vm.envOr("PF_TREASURY", p.treasury);
         p.feeToken = vm.envOr("PF_FEE_TOKEN", p.feeToken);
@@ -56,6 +73,15 @@ contract Deploy is Script {
         p.timelockMaxDelay = vm.envOr("PF_TIMELOCK_MAX_DELAY", p.timelockMaxDelay);
         p.treasuryRewardCutRate = vm.envOr("PF_TREASURY_CUT_RATE", p.treasuryRewardCutRate);
         p.treasuryBalanceCeiling = vm.envOr("PF_TREASURY_CEILING", p.treasuryBalanceCeiling);
+        p.governorBounds.maxVotingDelay = vm.envOr("PF_MAX_VOTING_DELAY", uint256(p.governorBounds.maxVotingDelay)).toUint48();
+        p.governorBounds.minVotingPeriod =
+            vm.envOr("PF_MIN_VOTING_PERIOD", uint256(p.governorBounds.minVotingPeriod)).toUint32();
+        p.governorBounds.maxVotingPeriod =
+            vm.envOr("PF_MAX_VOTING_PERIOD", uint256(p.governorBounds.maxVotingPeriod)).toUint32();
+        p.governorBounds.maxProposalThreshold =
+            vm.envOr("PF_MAX_PROPOSAL_THRESHOLD", p.governorBounds.maxProposalThreshold);
+        p.governorBounds.minQuorumNumerator = vm.envOr("PF_MIN_QUORUM_PERCENT", p.governorBounds.minQuorumNumerator);
+        p.governorBounds.maxQuorumNumerator = vm.envOr("PF_MAX_QUORUM_PERCENT", p.governorBounds.maxQuorumNumerator);
 
         s = SuiteDeployer.deploy(p);
         vm.stopBroadcast();

@@ -109,10 +109,7 @@ library SuiteDeployer {
     ///         after deployment only a governance proposal replaces it.
     ///         Governance for an anvil mining a block a second: a vote opens 1 block after its proposal
     ///         and lasts 20 blocks, the timelock waits 10 s; threshold 100 tokens, quorum 4%.
-    ///         A production-like profile (12 s blocks): votingDelay 7_200 (1 day), votingPeriod 50_400
-    ///         (1 week), proposalThreshold 100 tokens, quorumPercent 4 (Livepeer: 33), timelockDelay
-    ///         2 days within [1 day, 30 days], governor bounds: delay ≤ 50_400, period in
-    ///         [7_200, 201_600], threshold ≤ 1M tokens, quorum in [1, 50]; committee term 180 days.
+    ///         Off the devnet, Deploy.s.sol applies `productionGovernance` (below).
     function devnetParams(address deployer) internal pure returns (Params memory p) {
         p.deployer = deployer;
         p.team = deployer;
@@ -155,10 +152,32 @@ library SuiteDeployer {
             maxVotingPeriod: 201_600,
             maxProposalThreshold: 1_000_000 ether,
             minQuorumNumerator: 1,
-            maxQuorumNumerator: 50
+            maxQuorumNumerator: 33
         });
         p.treasuryRewardCutRate = 100_000_000; // 10% (Livepeer's LIP-92)
         p.treasuryBalanceCeiling = 750_000 ether;
+    }
+
+    /// @notice The production governance profile (12 s blocks), for any chain but the devnet: a vote
+    ///         opens a day after its proposal and lasts a week; the timelock waits two days; and no
+    ///         proposal can shorten these below a day each (so holders always have time to see a
+    ///         proposal, claim their rewards before its snapshot, override, and exit before it runs).
+    ///         Quorum at most a third of supply, so governance cannot lock itself out.
+    function productionGovernance(Params memory p) internal pure {
+        p.votingDelay = 7_200;
+        p.votingPeriod = 50_400;
+        p.timelockDelay = 2 days;
+        p.timelockMinDelay = 1 days;
+        p.timelockMaxDelay = 30 days;
+        p.committeeTerm = 180 days;
+        p.governorBounds = IPeerflowGovernor.Bounds({
+            maxVotingDelay: 50_400,
+            minVotingPeriod: 7_200,
+            maxVotingPeriod: 201_600,
+            maxProposalThreshold: 1_000_000 ether,
+            minQuorumNumerator: 1,
+            maxQuorumNumerator: 33
+        });
     }
 
     function deploy(Params memory p) internal returns (Suite memory s) {

@@ -116,7 +116,7 @@ impl Governance {
             max_voting_period: 201_600,
             max_proposal_threshold: parse_ether("1000000").expect("constant"),
             min_quorum_percent: 1,
-            max_quorum_percent: 50,
+            max_quorum_percent: 33,
             treasury_reward_cut_rate: 100_000_000,
             treasury_balance_ceiling: parse_ether("750000").expect("constant"),
         }

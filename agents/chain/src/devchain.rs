@@ -95,8 +95,13 @@ impl DevChain {
                 let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let path = std::env::temp_dir()
                     .join(format!("peerflow-genesis-{}-{n}.json", std::process::id()));
+                // Stamped now, as a chain with that history would be (a timestamp of 0 keeps the
+                // next blocks' timestamps near 0, where the timelock reads 1 as "done").
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
                 let genesis = format!(
-                    r#"{{"config":{{"chainId":31337}},"number":"{number:#x}","timestamp":"0x0","gasLimit":"0x1c9c380","difficulty":"0x0","alloc":{{}}}}"#
+                    r#"{{"config":{{"chainId":31337}},"number":"{number:#x}","timestamp":"{now:#x}","gasLimit":"0x1c9c380","difficulty":"0x0","alloc":{{}}}}"#
                 );
                 std::fs::write(&path, genesis).map_err(DevChainError::Genesis)?;
                 anvil = anvil.arg("--init").arg(&path);

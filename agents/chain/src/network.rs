@@ -10,9 +10,9 @@ use alloy::providers::Provider;
 
 use crate::Deployment;
 use crate::bindings::{
-    fault_claims::FaultClaims, job_escrow::JobEscrow, minter::Minter,
+    fault_claims::FaultClaims, governor::PeerflowGovernor, job_escrow::JobEscrow, minter::Minter,
     service_registry::ServiceRegistry, staking::Staking, ticket_broker::TicketBroker,
-    work_token::WorkToken,
+    timelock::PeerflowTimelock, vote_power::VotePower, work_token::WorkToken,
 };
 use crate::rpc::RpcOptions;
 
@@ -219,7 +219,7 @@ pub async fn verify_deployment<P: Provider>(
             rpc_chain: chain,
         });
     }
-    let suite: [(&'static str, Address, &Bytes); 7] = [
+    let mut suite: Vec<(&'static str, Address, &Bytes)> = vec![
         ("WorkToken", d.work_token, &WorkToken::DEPLOYED_BYTECODE),
         ("Staking", d.staking, &Staking::DEPLOYED_BYTECODE),
         ("Minter", d.minter, &Minter::DEPLOYED_BYTECODE),
@@ -240,6 +240,22 @@ pub async fn verify_deployment<P: Provider>(
             &FaultClaims::DEPLOYED_BYTECODE,
         ),
     ];
+    // Deployments written before governance existed have no governor.
+    if !d.governor.is_zero() {
+        suite.extend([
+            (
+                "PeerflowGovernor",
+                d.governor,
+                &PeerflowGovernor::DEPLOYED_BYTECODE,
+            ),
+            (
+                "PeerflowTimelock",
+                d.timelock,
+                &PeerflowTimelock::DEPLOYED_BYTECODE,
+            ),
+            ("VotePower", d.vote_power, &VotePower::DEPLOYED_BYTECODE),
+        ]);
+    }
     for (contract, address, expected) in suite {
         let code = provider
             .get_code_at(address)

@@ -479,6 +479,10 @@ async fn propose(s: &Session, description: &str, changes: &Changes) -> Result<()
     if description.trim().is_empty() {
         bail!("--description must say what the proposal does");
     }
+    // The governor accepts a description ending in `#proposer=ADDRESS` only from that address, so
+    // nobody can copy a proposal from the mempool, propose it first and cancel it.
+    let description = format!("{description}\n\n#proposer={}", s.me);
+    let description = description.as_str();
     let token = work_token(s).await?;
     let actions = actions(s, &token, changes).await?;
     check_as_timelock(s, &actions).await?;
