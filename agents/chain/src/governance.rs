@@ -376,14 +376,7 @@ pub fn describe_call(d: &Deployment, target: Address, data: &[u8]) -> (&'static 
 
 /// `setParameters(setParametersCall { params: .. })` → `setParameters(params: ..)`.
 fn strip_call_suffix(debug: &str) -> String {
-    let name: String = debug
-        .chars()
-        .take_while(|c| c.is_alphanumeric() || *c == '_')
-        .collect();
-    let inner = debug
-        .strip_prefix(&format!("{name}("))
-        .and_then(|rest| rest.strip_suffix(')'))
-        .unwrap_or(debug);
+    let (name, inner) = crate::refusal::unwrap_variant(debug);
     let args = inner
         .split_once('{')
         .map(|(_, rest)| {

@@ -97,7 +97,7 @@ fn decode_as(contract: &str, data: &[u8]) -> Option<Refusal> {
 }
 
 /// The enum's `Debug` is `Name(Name { .. })` or `Name(Name)`: keep the inner part and the name.
-fn unwrap_variant(debug: &str) -> (String, String) {
+pub(crate) fn unwrap_variant(debug: &str) -> (String, String) {
     let name: String = debug
         .chars()
         .take_while(|c| c.is_alphanumeric() || *c == '_')
