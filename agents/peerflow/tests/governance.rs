@@ -228,6 +228,32 @@ async fn holders_change_the_slash_rate_and_elect_a_member_and_old_claims_keep_th
     ));
     assert!(out.contains("nothing was proposed"), "{out}");
 
+    // A dry run prints and simulates the call, and proposes nothing.
+    let out = ok(&env.run(
+        &[
+            "gov",
+            "propose",
+            "--description",
+            "Slash 50%",
+            "--slash-ppm",
+            "500000",
+            "--dry-run",
+        ],
+        HOLDER,
+    ));
+    assert!(
+        out.contains("dry run as") && out.contains("simulation: ok"),
+        "{out}"
+    );
+    assert!(out.contains("cast send"), "{out}");
+    let none = ok(&env.run(&["gov", "status", "--all", "--json"], HOLDER));
+    let none: serde_json::Value = serde_json::from_str(&none).unwrap();
+    assert_eq!(
+        none["proposals"].as_array().unwrap().len(),
+        0,
+        "nothing proposed"
+    );
+
     // The proposal.
     let out = ok(&env.run(
         &[

@@ -660,7 +660,7 @@ async fn every_cheat_is_caught_claimed_and_slashed_without_losing_a_segment() {
     assert!(!refused.status.success());
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(
-        stderr.contains("is not on the fault-claim committee"),
+        stderr.contains("is not on the current fault-claim committee"),
         "{stderr}"
     );
     let honest_text = cli(honest);
