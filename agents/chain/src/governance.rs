@@ -461,13 +461,19 @@ async fn refresh<P: Provider>(
         }));
         s.next_block = Some(head + 1);
     }
+    // A proposal that is canceled, defeated, expired or executed stays so: it is read one last time
+    // and then dropped, so each refresh reads only the proposals still open.
     let mut open = Vec::new();
+    let mut still = Vec::new();
     for c in s.created.iter().rev() {
         let p = read(provider, d, c.clone()).await?;
         if p.state.is_open() {
             open.push(p);
+            still.push(c.clone());
         }
     }
+    still.reverse();
+    s.created = still;
     s.open = open;
     Ok(())
 }
