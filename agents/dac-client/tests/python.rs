@@ -1,5 +1,6 @@
 //! Five nodes, each a Python process using `python/peerflow_dac.py` on its own shard
-//! (`python/spmd_check.py`), against the fake consensus. Needs `python3` (3.9 or later).
+//! (`python/spmd_check.py`), against the fake consensus; and the module's own unit tests
+//! (`python/test_peerflow_dac.py`). Needs `python3` (3.9 or later).
 
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
@@ -62,6 +63,19 @@ fn five_python_nodes_match_one_machine() {
         })
         .collect();
     check(&results, &shards);
+}
+
+#[test]
+fn python_unit_tests() {
+    let out = Command::new("python3")
+        .args(["-m", "unittest", "-v", "test_peerflow_dac"])
+        .current_dir(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("python"))
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .output()
+        .unwrap_or_else(|e| panic!("these tests need python3 on PATH: {e}"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("Ran 6 tests"), "{stderr}");
 }
 
 #[test]
