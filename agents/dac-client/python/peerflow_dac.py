@@ -176,7 +176,7 @@ class Client:
         try:
             outcome = Outcome(
                 value=[float(v) for v in j["value"]],
-                residual_bound=float(j["residual_bound"]),
+                residual_bound=_bound(j["residual_bound"]),
                 rounds=int(j["rounds"]),
                 alive=[int(n) for n in j["alive"]],
                 epoch=int(j["epoch"]),
@@ -401,6 +401,11 @@ class _Lu:
             for i, v in enumerate(self.solve(e)):
                 rows[i] += abs(v)
         return max(rows, default=0.0)
+
+
+def _bound(value) -> float:
+    """A residual bound; ``null`` (how JSON writes an infinite one) is infinity."""
+    return math.inf if value is None else float(value)
 
 
 def _finite(values: Sequence[float]) -> list:

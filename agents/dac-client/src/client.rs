@@ -51,7 +51,9 @@ pub struct Outcome {
     /// This node's value (one per input component).
     pub value: Vec<f64>,
     /// Bound on |value − exact| per component, exact being the operation's value computed on
-    /// one machine from every alive node's input.
+    /// one machine from every alive node's input. (A JSON `null`, which is how an infinite
+    /// bound serialises, reads as infinity.)
+    #[serde(deserialize_with = "bound_or_infinity")]
     pub residual_bound: f64,
     /// Averaging rounds the consensus ran.
     pub rounds: u32,
@@ -213,6 +215,11 @@ impl Client {
     }
 }
 
+/// A bound, `null` meaning infinite (serde_json writes non-finite floats as `null`).
+fn bound_or_infinity<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::INFINITY))
+}
+
 /// JSON carries no NaN or infinity: refuse them before sending.
 pub(crate) fn check_finite(values: &[f64]) -> Result<()> {
     match values.iter().position(|v| !v.is_finite()) {
@@ -283,6 +290,14 @@ mod tests {
         .agree(&[0.3333334, 2.0])
         .unwrap();
         assert_eq!(agreed.values, [0.333333, 2.0]);
+
+        let unbounded = Client::with_transport(Canned(
+            200,
+            r#"{"value":[1.0],"residual_bound":null,"rounds":1,"alive":[0],"epoch":0}"#,
+        ))
+        .average(&[1.0])
+        .unwrap();
+        assert_eq!(unbounded.residual_bound, f64::INFINITY);
 
         let short = Client::with_transport(Canned(
             200,
