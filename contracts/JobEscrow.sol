@@ -38,6 +38,9 @@ contract JobEscrow is IJobEscrow {
     /// @notice Where forfeited bid collateral goes (burned: nobody, the buyer included, gains it).
     address public constant BURN_ADDRESS = 0x000000000000000000000000000000000000dEaD;
 
+    /// @notice Longest URI `announceEndpoint` accepts, in bytes.
+    uint256 public constant MAX_ENDPOINT_URI = 256;
+
     uint8 internal constant VOTE_PAY = 1;
     uint8 internal constant VOTE_SLASH = 2;
 
@@ -276,6 +279,20 @@ contract JobEscrow is IJobEscrow {
         job.revealed += 1;
         job.lastRevealAt = uint64(block.timestamp);
         emit ResultRevealed(jobId, msg.sender, resultHash, uri);
+    }
+
+    /// @inheritdoc IJobEscrow
+    function announceEndpoint(uint256 jobId, string calldata uri) external {
+        Job storage job = _job(jobId);
+        if (job.status != JobStatus.Open) revert WrongStatus(jobId, job.status);
+        SlotStatus status = _slots[jobId][msg.sender].status;
+        if (status != SlotStatus.Accepted && status != SlotStatus.Committed) {
+            revert WrongSlotStatus(jobId, msg.sender, status);
+        }
+        uint256 length = bytes(uri).length;
+        if (length == 0) revert EmptyUri();
+        if (length > MAX_ENDPOINT_URI) revert UriTooLong(length, MAX_ENDPOINT_URI);
+        emit EndpointAnnounced(jobId, msg.sender, uri);
     }
 
     /* SETTLEMENT */

@@ -167,6 +167,9 @@ interface IJobEscrow {
         uint256 indexed jobId, address indexed provider, SlotStatus outcome, uint256 toProvider, uint256 toBuyer
     );
     event JobFinalized(uint256 indexed jobId, bytes32 majorityHash, uint256 refundToBuyer);
+    /// @notice A slot holder's API base URL for the job (cooperative jobs: peers relay messages to it).
+    ///         Re-announcing is allowed; the latest event of a provider wins.
+    event EndpointAnnounced(uint256 indexed jobId, address indexed provider, string uri);
 
     /* ERRORS */
 
@@ -216,6 +219,10 @@ interface IJobEscrow {
     error NotCommitted(uint256 jobId, address provider);
     /// @notice A dispute may be voted on only until it expires.
     error DisputeExpired(uint256 jobId, uint256 expiry);
+    /// @notice `announceEndpoint` with an empty URI.
+    error EmptyUri();
+    /// @notice `announceEndpoint` with a URI longer than `MAX_ENDPOINT_URI` bytes.
+    error UriTooLong(uint256 length, uint256 max);
 
     /* BUYER */
 
@@ -293,6 +300,16 @@ interface IJobEscrow {
     /// @param salt The salt in the commitment.
     /// @param uri Where the result and usage record can be fetched.
     function revealResult(uint256 jobId, bytes32 resultHash, bytes32 salt, string calldata uri) external;
+
+    /// @notice Announces the caller's API base URL for a job (no storage: emits `EndpointAnnounced`,
+    ///         the latest announcement of a provider wins). Providers of a cooperative job find each
+    ///         other this way; node order is `providersOf(jobId)`.
+    /// @dev Only a provider holding a slot of the job in status Accepted or Committed
+    ///      (`WrongSlotStatus` otherwise), while the job is Open (`WrongStatus`; `UnknownJob`).
+    /// @param jobId The job.
+    /// @param uri The base URL, 1..`MAX_ENDPOINT_URI` bytes (`EmptyUri`, `UriTooLong`); not checked
+    ///        further (peers authenticate each other by their chain keys, not by the URL).
+    function announceEndpoint(uint256 jobId, string calldata uri) external;
 
     /* SETTLEMENT */
 

@@ -299,3 +299,99 @@ contract JobEscrowAttacksTest is EscrowTestBase {
         assertEq(fee.balanceOf(address(e)), 0);
     }
 }
+
+/// @notice Issue 21: only a slot holder of an open job may announce an endpoint, and only its own.
+contract JobEscrowEndpointAttacksTest is EscrowTestBase {
+    function test_Attack_StrangerCannotAnnounce() public {
+        uint256 id = createFixed(2);
+        accept(id, p1);
+        vm.expectRevert(
+            abi.encodeWithSelector(IJobEscrow.WrongSlotStatus.selector, id, stranger, IJobEscrow.SlotStatus.None)
+        );
+        vm.prank(stranger);
+        escrow.announceEndpoint(id, "http://evil");
+    }
+
+    function test_Attack_BuyerCannotAnnounce() public {
+        uint256 id = createFixed(2);
+        accept(id, p1);
+        vm.expectRevert(
+            abi.encodeWithSelector(IJobEscrow.WrongSlotStatus.selector, id, buyer, IJobEscrow.SlotStatus.None)
+        );
+        vm.prank(buyer);
+        escrow.announceEndpoint(id, "http://evil");
+    }
+
+    function test_Attack_LostBidderCannotAnnounce() public {
+        uint256 id = create(sealedParams(1));
+        bid(id, p1, 5 ether);
+        bid(id, p2, 6 ether);
+        vm.warp(job(id).params.bidDeadline);
+        reveal(id, p1, 5 ether);
+        reveal(id, p2, 6 ether);
+        vm.warp(job(id).params.revealDeadline);
+        escrow.closeAuction(id);
+        vm.expectRevert(abi.encodeWithSelector(IJobEscrow.WrongSlotStatus.selector, id, p2, IJobEscrow.SlotStatus.Lost));
+        vm.prank(p2);
+        escrow.announceEndpoint(id, "http://evil");
+    }
+
+    function test_Attack_BidderCannotAnnounceBeforeTheAuctionCloses() public {
+        uint256 id = create(sealedParams(1));
+        bid(id, p1, 5 ether);
+        vm.expectRevert(abi.encodeWithSelector(IJobEscrow.WrongStatus.selector, id, IJobEscrow.JobStatus.Bidding));
+        vm.prank(p1);
+        escrow.announceEndpoint(id, "http://early");
+    }
+
+    function test_Attack_UnknownJobRefused() public {
+        vm.expectRevert(abi.encodeWithSelector(IJobEscrow.UnknownJob.selector, 42));
+        vm.prank(p1);
+        escrow.announceEndpoint(42, "http://ghost");
+    }
+
+    function test_Attack_FinalizedJobRefused() public {
+        uint256 id = createFixed(1);
+        accept(id, p1);
+        commit(id, p1, GOOD, PRICE);
+        toFinalizable(id);
+        escrow.finalize(id);
+        vm.expectRevert(abi.encodeWithSelector(IJobEscrow.WrongStatus.selector, id, IJobEscrow.JobStatus.Finalized));
+        vm.prank(p1);
+        escrow.announceEndpoint(id, "http://late");
+    }
+
+    function test_Attack_CancelledJobRefused() public {
+        uint256 id = createFixed(1);
+        vm.prank(buyer);
+        escrow.cancel(id);
+        vm.expectRevert(abi.encodeWithSelector(IJobEscrow.WrongStatus.selector, id, IJobEscrow.JobStatus.Cancelled));
+        vm.prank(p1);
+        escrow.announceEndpoint(id, "http://late");
+    }
+
+    /// @notice A holder of another job's slot cannot announce in this one.
+    function test_Attack_HolderOfAnotherJobCannotAnnounce() public {
+        uint256 a = createFixed(1);
+        uint256 b = createFixed(1);
+        accept(a, p1);
+        accept(b, p2);
+        vm.expectRevert(abi.encodeWithSelector(IJobEscrow.WrongSlotStatus.selector, b, p1, IJobEscrow.SlotStatus.None));
+        vm.prank(p1);
+        escrow.announceEndpoint(b, "http://evil");
+    }
+
+    /// @notice The event names the caller: a holder has no way to announce a URL for another
+    ///         provider, whose own (latest) announcement therefore stands.
+    function test_Attack_HolderCannotAnnounceForAnotherProvider() public {
+        uint256 id = createFixed(2);
+        accept(id, p1);
+        accept(id, p2);
+        vm.prank(p2);
+        escrow.announceEndpoint(id, "http://p2");
+        vm.expectEmit(true, true, false, true, address(escrow));
+        emit IJobEscrow.EndpointAnnounced(id, p1, "http://p2-hijack");
+        vm.prank(p1);
+        escrow.announceEndpoint(id, "http://p2-hijack");
+    }
+}

@@ -179,3 +179,27 @@ contract JobEscrowFuzzTest is EscrowTestBase {
         assertEq(_total(bidders), total, "every token accounted for");
     }
 }
+
+/// @notice announceEndpoint's URI bound: 1..MAX_ENDPOINT_URI bytes accepted, anything else refused.
+contract JobEscrowEndpointFuzzTest is EscrowTestBase {
+    function testFuzz_AnnounceEndpoint_UriLengthBound(uint256 length, bytes1 fill) public {
+        length = bound(length, 0, 600);
+        uint256 id = createFixed(1);
+        accept(id, p1);
+        bytes memory b = new bytes(length);
+        for (uint256 i; i < length; ++i) {
+            b[i] = fill;
+        }
+        uint256 max = escrow.MAX_ENDPOINT_URI();
+        if (length == 0) {
+            vm.expectRevert(IJobEscrow.EmptyUri.selector);
+        } else if (length > max) {
+            vm.expectRevert(abi.encodeWithSelector(IJobEscrow.UriTooLong.selector, length, max));
+        } else {
+            vm.expectEmit(address(escrow));
+            emit IJobEscrow.EndpointAnnounced(id, p1, string(b));
+        }
+        vm.prank(p1);
+        escrow.announceEndpoint(id, string(b));
+    }
+}

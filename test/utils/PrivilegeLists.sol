@@ -212,46 +212,48 @@ abstract contract PrivilegeLists {
     }
 
     function _JobEscrowOpen() internal pure returns (string[] memory l) {
-        l = new string[](15);
+        l = new string[](16);
         l[0] = "accept(uint256)";
-        l[1] = "cancel(uint256)";
-        l[2] = "closeAuction(uint256)";
-        l[3] = "commitBid(uint256,bytes32)";
-        l[4] = "commitResult(uint256,bytes32,uint96,bytes32)";
-        l[5] =
-            "createJob((bytes32,address,(uint32,uint32,uint32,uint16),uint8,uint96,uint96,uint8,uint8,uint32,uint64,uint64,uint64,uint32),string)";
+        l[1] = "announceEndpoint(uint256,string)";
+        l[2] = "cancel(uint256)";
+        l[3] = "closeAuction(uint256)";
+        l[4] = "commitBid(uint256,bytes32)";
+        l[5] = "commitResult(uint256,bytes32,uint96,bytes32)";
         l[6] =
+            "createJob((bytes32,address,(uint32,uint32,uint32,uint16),uint8,uint96,uint96,uint8,uint8,uint32,uint64,uint64,uint64,uint32),string)";
+        l[7] =
             "createJobWithPermit((bytes32,address,(uint32,uint32,uint32,uint16),uint8,uint96,uint96,uint8,uint8,uint32,uint64,uint64,uint64,uint32),string,uint256,uint8,bytes32,bytes32)";
-        l[7] = "dispute(uint256,address)";
-        l[8] = "finalize(uint256)";
-        l[9] = "releaseCheckpoint(uint256,address)";
-        l[10] = "reportCheckpoint(uint256,uint256,bytes32)";
-        l[11] = "revealBid(uint256,uint96,bytes32)";
-        l[12] = "revealResult(uint256,bytes32,bytes32,string)";
-        l[13] = "settleExpired(uint256,address)";
-        l[14] = "vote(uint256,address,bool)";
+        l[8] = "dispute(uint256,address)";
+        l[9] = "finalize(uint256)";
+        l[10] = "releaseCheckpoint(uint256,address)";
+        l[11] = "reportCheckpoint(uint256,uint256,bytes32)";
+        l[12] = "revealBid(uint256,uint96,bytes32)";
+        l[13] = "revealResult(uint256,bytes32,bytes32,string)";
+        l[14] = "settleExpired(uint256,address)";
+        l[15] = "vote(uint256,address,bool)";
     }
 
     function _JobEscrowViews() internal pure returns (string[] memory l) {
-        l = new string[](18);
+        l = new string[](19);
         l[0] = "BURN_ADDRESS()";
         l[1] = "MAX_BIDDERS()";
         l[2] = "MAX_CHECKPOINTS()";
         l[3] = "MAX_DISPUTE_PERIOD()";
-        l[4] = "MAX_REPLICAS()";
-        l[5] = "MIN_COLLATERAL_BPS()";
-        l[6] = "RECORD_VALUE_DIVISOR()";
-        l[7] = "REVEAL_PERIOD()";
-        l[8] = "disputeExpiry(uint256)";
-        l[9] = "disputePeriod()";
-        l[10] = "finalizableAt(uint256)";
-        l[11] = "getJob(uint256)";
-        l[12] = "getSlot(uint256,address)";
-        l[13] = "jobCount()";
-        l[14] = "providersOf(uint256)";
-        l[15] = "recordOf(address)";
-        l[16] = "resultRevealDeadline(uint256)";
-        l[17] = "token()";
+        l[4] = "MAX_ENDPOINT_URI()";
+        l[5] = "MAX_REPLICAS()";
+        l[6] = "MIN_COLLATERAL_BPS()";
+        l[7] = "RECORD_VALUE_DIVISOR()";
+        l[8] = "REVEAL_PERIOD()";
+        l[9] = "disputeExpiry(uint256)";
+        l[10] = "disputePeriod()";
+        l[11] = "finalizableAt(uint256)";
+        l[12] = "getJob(uint256)";
+        l[13] = "getSlot(uint256,address)";
+        l[14] = "jobCount()";
+        l[15] = "providersOf(uint256)";
+        l[16] = "recordOf(address)";
+        l[17] = "resultRevealDeadline(uint256)";
+        l[18] = "token()";
     }
 
     // FaultClaims

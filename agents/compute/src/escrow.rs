@@ -211,6 +211,42 @@ impl<P: Provider + Clone> Escrow<P> {
         .await?)
     }
 
+    /// Announces this account's API base URL for the job (`announceEndpoint`; it must hold a slot,
+    /// Accepted or Committed, of an open job; `uri` 1..=256 bytes). Announcing again replaces it.
+    pub async fn announce_endpoint(
+        &self,
+        job_id: u64,
+        uri: &str,
+    ) -> Result<TransactionReceipt, EscrowError> {
+        Ok(execute(
+            self.escrow
+                .announceEndpoint(U256::from(job_id), uri.to_owned()),
+        )
+        .await?)
+    }
+
+    /// The endpoints announced for the job (`EndpointAnnounced`), the latest per provider, in the
+    /// order the providers first announced. Node order is [`Escrow::providers_of`]'s, not this.
+    pub async fn endpoints(&self, job_id: u64) -> Result<Vec<(Address, String)>, EscrowError> {
+        let filter = self
+            .escrow
+            .EndpointAnnounced_filter()
+            .topic1(U256::from(job_id))
+            .filter;
+        let logs = self
+            .scan::<JobEscrow::EndpointAnnounced>(filter, 0, None)
+            .await?;
+        Ok(latest_per_provider(
+            logs.into_iter().map(|(e, _)| (e.provider, e.uri)),
+        ))
+    }
+
+    /// The providers holding slots (or bids) in the job, in order of arrival: a cooperative job's
+    /// node order (node i is `providers_of(job)[i]`).
+    pub async fn providers_of(&self, job_id: u64) -> Result<Vec<Address>, EscrowError> {
+        Ok(self.escrow.providersOf(U256::from(job_id)).call().await?)
+    }
+
     /// Until when (exclusive) sealed results of the job may be revealed.
     pub async fn result_reveal_deadline(&self, job_id: u64) -> Result<u64, EscrowError> {
         Ok(self
@@ -411,6 +447,20 @@ impl<P: Provider + Clone> Escrow<P> {
     }
 }
 
+/// The last URI of each provider, in the order the providers first appear.
+fn latest_per_provider(
+    announcements: impl IntoIterator<Item = (Address, String)>,
+) -> Vec<(Address, String)> {
+    let mut out: Vec<(Address, String)> = Vec::new();
+    for (provider, uri) in announcements {
+        match out.iter_mut().find(|(p, _)| *p == provider) {
+            Some(entry) => entry.1 = uri,
+            None => out.push((provider, uri)),
+        }
+    }
+    out
+}
+
 /// The escrow's enum values as the bindings carry them (`u8`), by name.
 pub mod codes {
     /// `Mode.SealedBid` (`Mode.Fixed` is 0).
@@ -462,5 +512,25 @@ pub fn job_status_name(status: u8) -> &'static str {
         3 => "finalized",
         4 => "cancelled",
         _ => "unknown",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_latest_announcement_of_each_provider_wins() {
+        let (a, b) = (Address::repeat_byte(1), Address::repeat_byte(2));
+        let got = latest_per_provider([
+            (a, "http://a1".to_owned()),
+            (b, "http://b1".to_owned()),
+            (a, "http://a2".to_owned()),
+        ]);
+        assert_eq!(
+            got,
+            vec![(a, "http://a2".to_owned()), (b, "http://b1".to_owned())]
+        );
+        assert!(latest_per_provider([]).is_empty());
     }
 }
