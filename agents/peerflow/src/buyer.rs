@@ -11,7 +11,11 @@ use anyhow::{Context, Result, bail};
 use peerflow_chain::bindings::service_registry::ServiceRegistry;
 use peerflow_compute::buyer::{Terms, confirmed, fetch_results, submit};
 use peerflow_compute::escrow::{Escrow, codes, job_status_name, slot_status_name};
-use peerflow_compute::{BlobClient, BlobRef, JobSpec, Resources, Workload};
+use peerflow_compute::progress::{NodeProgress, disagreement, sampled};
+use peerflow_compute::{
+    BlobClient, BlobRef, Cooperative, InputFile, JobSpec, Resources, Topology, TopologyKind,
+    Workload,
+};
 use peerflow_protocol::blobauth::RequestKey;
 
 use crate::roles::{Connected, NodeOpts};
@@ -22,9 +26,10 @@ pub struct TermsArgs {
     /// Base URL of the blob store the inputs and spec are uploaded to (a provider's API).
     #[arg(long, env = "PEERFLOW_STORE")]
     pub store: String,
-    /// Providers that run the job; results are compared and the majority is paid.
-    #[arg(long, default_value_t = 1)]
-    pub replicas: u8,
+    /// Providers that run the job; results are compared and the majority is paid (default 1; a
+    /// cooperative job has one per node).
+    #[arg(long)]
+    pub replicas: Option<u8>,
     /// Most paid per replica, in FLOW (each provider charges its metered usage up to this).
     #[arg(long)]
     pub max_price: String,
@@ -93,9 +98,135 @@ pub struct ComputeSubmit {
     /// Wall-clock limit of one run (the deadline must leave room for it).
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     pub timeout: Duration,
+    #[command(flatten)]
+    pub coop: CoopArgs,
     /// The command and its arguments (after `--`).
     #[arg(last = true, required = true)]
     pub cmd: Vec<String>,
+}
+
+/// `peerflow compute submit --cooperative N …`: N containers on N providers (one per replica),
+/// each with its own input shard, averaging values by distributed consensus (issue 21).
+#[derive(Debug, Clone, clap::Args)]
+pub struct CoopArgs {
+    /// Run a cooperative job of N nodes (2..=16); --replicas is then N.
+    #[arg(long, value_name = "N")]
+    pub cooperative: Option<u8>,
+    /// Consensus graph: ring, regular (random, --degree neighbours each) or complete.
+    #[arg(long, default_value = "ring")]
+    pub topology: TopologyKind,
+    /// Neighbours of each node in a regular topology.
+    #[arg(long, default_value_t = 4)]
+    pub degree: u32,
+    /// Seed of the random regular graph.
+    #[arg(long, default_value_t = 1)]
+    pub topology_seed: u64,
+    /// Node i's shard: PATH_IN_CONTAINER=LOCAL_FILE, given once per node in node order.
+    #[arg(long = "shard", value_name = "PATH_IN_CONTAINER=LOCAL_FILE")]
+    pub shards: Vec<String>,
+    /// One shard per node: the directory's files sorted by name, each mounted at --shard-path.
+    #[arg(long, conflicts_with = "shards")]
+    pub shards_dir: Option<PathBuf>,
+    /// Where --shards-dir's files are mounted in the containers.
+    #[arg(long, default_value = "/in/shard")]
+    pub shard_path: String,
+    /// Results are rounded to 10^-DECIMALS (0..=15) so that the nodes write identical bytes.
+    #[arg(long, default_value_t = 9)]
+    pub decimals: u8,
+    /// A peer silent this long is dropped (1s..=600s).
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub peer_timeout: Duration,
+    /// How long the nodes wait for every slot to be taken and announced before starting without
+    /// the missing ones.
+    #[arg(long, default_value = "120s", value_parser = parse_duration)]
+    pub join_timeout: Duration,
+}
+
+/// A cooperative job as the flags describe it, before its shards are uploaded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CoopPlan {
+    pub nodes: u8,
+    pub topology: Topology,
+    /// Node i's files: (path in the container, local file).
+    pub shards: Vec<Vec<(String, PathBuf)>>,
+    pub decimals: u8,
+    pub peer_timeout_ms: u32,
+    pub join_timeout_secs: u32,
+}
+
+impl CoopArgs {
+    /// The cooperative plan (`None` without --cooperative), checking the shard flags.
+    pub fn plan(&self) -> Result<Option<CoopPlan>> {
+        let Some(nodes) = self.cooperative else {
+            if !self.shards.is_empty() || self.shards_dir.is_some() {
+                bail!("--shard and --shards-dir need --cooperative N");
+            }
+            return Ok(None);
+        };
+        let n = usize::from(nodes);
+        let shards: Vec<Vec<(String, PathBuf)>> = if let Some(dir) = &self.shards_dir {
+            let mut files = Vec::new();
+            for entry in
+                std::fs::read_dir(dir).with_context(|| format!("--shards-dir {}", dir.display()))?
+            {
+                let entry = entry?;
+                if entry.file_type()?.is_file() {
+                    files.push(entry.path());
+                }
+            }
+            files.sort();
+            if files.len() != n {
+                bail!(
+                    "--shards-dir {} holds {} files; --cooperative {nodes} needs one per node",
+                    dir.display(),
+                    files.len()
+                );
+            }
+            files
+                .into_iter()
+                .map(|f| vec![(self.shard_path.clone(), f)])
+                .collect()
+        } else {
+            if self.shards.len() != n {
+                bail!(
+                    "--cooperative {nodes} needs {nodes} --shard PATH=FILE flags (one per node, in node order) or --shards-dir, got {}",
+                    self.shards.len()
+                );
+            }
+            self.shards
+                .iter()
+                .map(|s| {
+                    let (path, local) = split_pair(s, "--shard")?;
+                    Ok(vec![(path, PathBuf::from(local))])
+                })
+                .collect::<Result<_>>()?
+        };
+        let ms = self.peer_timeout.as_millis();
+        Ok(Some(CoopPlan {
+            nodes,
+            topology: Topology {
+                kind: self.topology,
+                degree: self.degree,
+                seed: self.topology_seed,
+            },
+            shards,
+            decimals: self.decimals,
+            peer_timeout_ms: u32::try_from(ms).context("--peer-timeout too long")?,
+            join_timeout_secs: u32::try_from(self.join_timeout.as_secs())
+                .context("--join-timeout too long")?,
+        }))
+    }
+}
+
+/// The replica count: --cooperative N fixes it to N (a different --replicas is refused).
+pub fn replicas_for(terms: &TermsArgs, coop: &CoopArgs) -> Result<Option<u8>> {
+    match (coop.cooperative, terms.replicas) {
+        (Some(n), Some(r)) if r != n => bail!(
+            "--replicas {r} conflicts with --cooperative {n}: a cooperative job runs one replica per node (leave --replicas out)"
+        ),
+        (Some(n), _) => Ok(Some(n)),
+        (None, r) => Ok(r),
+    }
 }
 
 /// `peerflow vod submit`.
@@ -225,7 +356,11 @@ pub enum VodCommand {
 pub async fn compute(cmd: &ComputeCommand) -> Result<()> {
     match cmd {
         ComputeCommand::Submit(s) => compute_submit(s).await,
-        ComputeCommand::Status(a) => status(&escrow_of(&a.node).await?, a.job).await,
+        ComputeCommand::Status(a) => {
+            let (c, escrow) = connect(&a.node).await?;
+            status(&escrow, a.job).await?;
+            consensus_progress(&c, &escrow, a.job).await
+        }
         ComputeCommand::Logs(a) => logs(&a.node, a.job).await,
         ComputeCommand::Results(a) => results(a).await,
         ComputeCommand::Cancel(a) => {
@@ -361,14 +496,15 @@ async fn terms(
             format_ether(least)
         );
     }
-    if t.replicas == 0 {
+    let replicas = t.replicas.unwrap_or(1);
+    if replicas == 0 {
         bail!("--replicas must be at least 1");
     }
     let (_, now) = escrow.chain_time().await?;
     Ok(Terms {
         price,
         collateral,
-        replicas: t.replicas,
+        replicas,
         checkpoints: t.checkpoints,
         min_completed: t.min_completed,
         deadline: now + t.deadline.as_secs(),
@@ -393,6 +529,9 @@ fn split_pair(s: &str, what: &str) -> Result<(String, String)> {
 }
 
 async fn compute_submit(s: &ComputeSubmit) -> Result<()> {
+    let plan = s.coop.plan()?;
+    let mut terms_args = s.terms.clone();
+    terms_args.replicas = replicas_for(&s.terms, &s.coop)?;
     let (c, escrow) = connect(&s.node).await?;
     let blobs = buyer_blobs(&c)?;
     let store = &s.terms.store;
@@ -424,12 +563,72 @@ async fn compute_submit(s: &ComputeSubmit) -> Result<()> {
         resources: resources(s.cpus, s.memory, s.disk, s.gpus)?,
         timeout_secs: s.timeout.as_secs().max(1),
         max_output_bytes: 1 << 30,
+        cooperative: None,
+    };
+    if let Some(plan) = &plan {
+        // Checked before uploading the shards (the spec's checks, with placeholder blobs).
+        with_shards(spec.clone(), plan, |_| placeholder_blob()).validate()?;
+    }
+    let spec = match &plan {
+        Some(plan) => {
+            let mut uploaded = Vec::new();
+            for files in &plan.shards {
+                let mut shard = Vec::new();
+                for (_, local) in files {
+                    shard.push(upload_file(&blobs, store, local).await?);
+                }
+                uploaded.push(shard);
+            }
+            let mut uploaded = uploaded.into_iter().flatten();
+            with_shards(spec, plan, |_| {
+                uploaded.next().expect("one blob per shard file")
+            })
+        }
+        None => spec,
     };
     spec.validate()?;
-    let terms = terms(&s.terms, s.timeout, &c, &escrow).await?;
+    let terms = terms(&terms_args, s.timeout, &c, &escrow).await?;
     let (job, uri) = submit(&escrow, &blobs, store, &spec, &terms).await?;
     println!("job {job} created: spec {uri}");
     follow(&escrow, job, s.terms.detach).await
+}
+
+/// `spec` made cooperative by `plan`, each shard file's blob from `blob(local file)` (in node
+/// order, file by file).
+fn with_shards(
+    mut spec: JobSpec,
+    plan: &CoopPlan,
+    mut blob: impl FnMut(&Path) -> BlobRef,
+) -> JobSpec {
+    spec.cooperative = Some(Cooperative {
+        nodes: plan.nodes,
+        topology: plan.topology,
+        shards: plan
+            .shards
+            .iter()
+            .map(|files| {
+                files
+                    .iter()
+                    .map(|(path, local)| InputFile {
+                        path: path.clone(),
+                        blob: blob(local),
+                    })
+                    .collect()
+            })
+            .collect(),
+        decimals: plan.decimals,
+        peer_timeout_ms: plan.peer_timeout_ms,
+        join_timeout_secs: plan.join_timeout_secs,
+    });
+    spec
+}
+
+fn placeholder_blob() -> BlobRef {
+    BlobRef {
+        sha256: peerflow_compute::Digest([0; 32]),
+        size: 0,
+        sources: Vec::new(),
+    }
 }
 
 async fn vod_submit(s: &VodSubmit) -> Result<()> {
@@ -454,6 +653,7 @@ async fn vod_submit(s: &VodSubmit) -> Result<()> {
         resources: resources(s.cpus, s.memory, 1024, 0)?,
         timeout_secs: s.timeout.as_secs().max(1),
         max_output_bytes: 4 << 30,
+        cooperative: None,
     };
     spec.validate()?;
     let terms = terms(&s.terms, s.timeout, &c, &escrow).await?;
@@ -583,6 +783,79 @@ async fn provider_url(
         .map(|s| s.uri)
 }
 
+/// Most rounds `compute status` prints of a consensus operation (else every k-th and the last).
+const PROGRESS_LINES: usize = 40;
+
+/// The job's spec, fetched from where the buyer published it (`None` if unavailable).
+async fn fetch_spec(escrow: &Escrow<DynProvider>, blobs: &BlobClient, job: u64) -> Option<JobSpec> {
+    let created = escrow.created_job(job).await.ok()?;
+    let digest = peerflow_compute::Digest::from(created.params.specHash);
+    let source = created
+        .spec_uri
+        .strip_suffix(&format!("/v1/blobs/{digest}"))
+        .unwrap_or(&created.spec_uri)
+        .to_owned();
+    let bytes = blobs.fetch_digest(digest, &[source], 16 << 20).await.ok()?;
+    JobSpec::from_bytes_checked(&bytes, digest).ok()
+}
+
+/// For a cooperative job (its spec says so, or its providers announced endpoints): each node's
+/// consensus progress from its provider, and the disagreement after each round of the latest
+/// operation.
+async fn consensus_progress(c: &Connected, escrow: &Escrow<DynProvider>, job: u64) -> Result<()> {
+    let blobs = buyer_blobs(c)?;
+    let endpoints = escrow.endpoints(job).await?;
+    let cooperative = fetch_spec(escrow, &blobs, job)
+        .await
+        .is_some_and(|spec| spec.cooperative.is_some());
+    if !cooperative && endpoints.is_empty() {
+        return Ok(());
+    }
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()?;
+    let mut nodes: Vec<NodeProgress> = Vec::new();
+    for (i, provider) in escrow.providers_of(job).await?.into_iter().enumerate() {
+        let announced = endpoints
+            .iter()
+            .find(|(p, _)| *p == provider)
+            .map(|(_, uri)| uri.clone());
+        let url = match announced {
+            Some(url) => Some(url),
+            None => provider_url(c, escrow, job, provider).await,
+        };
+        let Some(url) = url else {
+            println!("  (node {i}: unreachable)");
+            continue;
+        };
+        let progress_url = format!("{}/v1/dac/{job}/progress", url.trim_end_matches('/'));
+        let fetched = async {
+            let r = blobs
+                .signed(http.get(&progress_url), "GET", &progress_url)
+                .send()
+                .await?
+                .error_for_status()?;
+            r.json::<NodeProgress>().await
+        }
+        .await;
+        match fetched {
+            Ok(p) => nodes.push(p),
+            Err(_) => println!("  (node {i}: unreachable)"),
+        }
+    }
+    let rounds = disagreement(&nodes);
+    if rounds.is_empty() {
+        println!("  consensus: no rounds reported yet");
+    }
+    for r in sampled(&rounds, PROGRESS_LINES) {
+        println!(
+            "  op {} epoch {} round {}: disagreement {:e}",
+            r.op, r.epoch, r.round, r.disagreement
+        );
+    }
+    Ok(())
+}
+
 async fn logs(node: &NodeOpts, job: u64) -> Result<()> {
     let (c, escrow) = connect(node).await?;
     let http = reqwest::Client::new();
@@ -709,5 +982,267 @@ mod tests {
         assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
         assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
         assert!(parse_duration("5d").is_err());
+    }
+
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        submit: ComputeSubmit,
+    }
+
+    fn submit(extra: &[&str]) -> Result<ComputeSubmit, clap::Error> {
+        use clap::Parser;
+        let mut args = vec![
+            "peerflow",
+            "--store",
+            "http://store",
+            "--max-price",
+            "1",
+            "--image-archive",
+            "img.tar",
+            "--image",
+            "peerflow/busybox:1",
+        ];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--", "sh", "-c", "true"]);
+        Cli::try_parse_from(args).map(|c| c.submit)
+    }
+
+    fn base_spec() -> JobSpec {
+        JobSpec {
+            version: 1,
+            workload: Workload::Container {
+                image: peerflow_compute::ImageSpec {
+                    archive: placeholder_blob(),
+                    reference: "peerflow/busybox:1".into(),
+                },
+                cmd: vec!["true".into()],
+                env: Vec::new(),
+                inputs: vec![InputFile {
+                    path: "/in/common".into(),
+                    blob: placeholder_blob(),
+                }],
+                output_dir: "/out".into(),
+                network: false,
+            },
+            resources: resources(1.0, 64, 64, 0).unwrap(),
+            timeout_secs: 60,
+            max_output_bytes: 1 << 20,
+            cooperative: None,
+        }
+    }
+
+    #[test]
+    fn an_ordinary_submission_is_not_cooperative() {
+        let s = submit(&[]).unwrap();
+        assert_eq!(s.coop.plan().unwrap(), None);
+        assert_eq!(replicas_for(&s.terms, &s.coop).unwrap(), None);
+        let s = submit(&["--replicas", "2"]).unwrap();
+        assert_eq!(replicas_for(&s.terms, &s.coop).unwrap(), Some(2));
+        let err = submit(&["--shard", "/in/shard=a"]).unwrap().coop.plan();
+        assert!(err.unwrap_err().to_string().contains("need --cooperative"));
+    }
+
+    #[test]
+    fn cooperative_flags_with_shards_in_node_order() {
+        let s = submit(&[
+            "--cooperative",
+            "3",
+            "--shard",
+            "/in/shard=a.csv",
+            "--shard",
+            "/in/shard=b.csv",
+            "--shard",
+            "/in/part=c.csv",
+        ])
+        .unwrap();
+        assert_eq!(replicas_for(&s.terms, &s.coop).unwrap(), Some(3));
+        let plan = s.coop.plan().unwrap().unwrap();
+        assert_eq!(
+            plan,
+            CoopPlan {
+                nodes: 3,
+                topology: Topology {
+                    kind: TopologyKind::Ring,
+                    degree: 4,
+                    seed: 1,
+                },
+                shards: vec![
+                    vec![("/in/shard".into(), "a.csv".into())],
+                    vec![("/in/shard".into(), "b.csv".into())],
+                    vec![("/in/part".into(), "c.csv".into())],
+                ],
+                decimals: 9,
+                peer_timeout_ms: 10_000,
+                join_timeout_secs: 120,
+            }
+        );
+        let mut n = 0u8;
+        let spec = with_shards(base_spec(), &plan, |local| {
+            n += 1;
+            BlobRef {
+                sha256: peerflow_compute::Digest::of(local.to_str().unwrap().as_bytes()),
+                size: u64::from(n),
+                sources: vec!["http://store".into()],
+            }
+        });
+        spec.validate().unwrap();
+        let coop = spec.cooperative.as_ref().unwrap();
+        assert_eq!(coop.shards[2][0].path, "/in/part");
+        assert_eq!(coop.shards[1][0].blob.size, 2);
+        assert_eq!(
+            spec.shard_blobs(0)[0].sha256,
+            peerflow_compute::Digest::of(b"a.csv")
+        );
+        assert_eq!(spec.blobs().len(), 2, "image and the common input only");
+    }
+
+    #[test]
+    fn cooperative_flags_explicit() {
+        let s = submit(&[
+            "--cooperative",
+            "4",
+            "--replicas",
+            "4",
+            "--topology",
+            "regular",
+            "--degree",
+            "3",
+            "--topology-seed",
+            "42",
+            "--decimals",
+            "6",
+            "--peer-timeout",
+            "30s",
+            "--join-timeout",
+            "5m",
+            "--shard",
+            "/a=1",
+            "--shard",
+            "/a=2",
+            "--shard",
+            "/a=3",
+            "--shard",
+            "/a=4",
+        ])
+        .unwrap();
+        assert_eq!(replicas_for(&s.terms, &s.coop).unwrap(), Some(4));
+        let plan = s.coop.plan().unwrap().unwrap();
+        assert_eq!(
+            plan.topology,
+            Topology {
+                kind: TopologyKind::Regular,
+                degree: 3,
+                seed: 42
+            }
+        );
+        assert_eq!(
+            (plan.decimals, plan.peer_timeout_ms, plan.join_timeout_secs),
+            (6, 30_000, 300)
+        );
+        with_shards(base_spec(), &plan, |_| placeholder_blob())
+            .validate()
+            .unwrap();
+        assert!(submit(&["--cooperative", "3", "--topology", "star"]).is_err());
+    }
+
+    #[test]
+    fn cooperative_replicas_and_shard_counts_are_checked() {
+        let s = submit(&["--cooperative", "3", "--replicas", "2"]).unwrap();
+        let err = replicas_for(&s.terms, &s.coop).unwrap_err().to_string();
+        assert!(
+            err.contains("--replicas 2 conflicts with --cooperative 3"),
+            "{err}"
+        );
+        let s = submit(&[
+            "--cooperative",
+            "3",
+            "--shard",
+            "/in/s=a",
+            "--shard",
+            "/in/s=b",
+        ])
+        .unwrap();
+        let err = s.coop.plan().unwrap_err().to_string();
+        assert!(err.contains("needs 3 --shard"), "{err}");
+        let s = submit(&[
+            "--cooperative",
+            "2",
+            "--shard",
+            "/in/s",
+            "--shard",
+            "/in/s=b",
+        ])
+        .unwrap();
+        assert!(s.coop.plan().is_err());
+        assert!(
+            submit(&[
+                "--cooperative",
+                "2",
+                "--shard",
+                "/a=1",
+                "--shards-dir",
+                "/tmp"
+            ])
+            .is_err(),
+            "--shard and --shards-dir exclude each other"
+        );
+        // A plan the spec refuses: a ring of 2, a shard clashing with the common input.
+        let s = submit(&["--cooperative", "2", "--shard", "/a=1", "--shard", "/b=2"]).unwrap();
+        let plan = s.coop.plan().unwrap().unwrap();
+        assert!(
+            with_shards(base_spec(), &plan, |_| placeholder_blob())
+                .validate()
+                .is_err()
+        );
+        let s = submit(&[
+            "--cooperative",
+            "3",
+            "--shard",
+            "/in/common=1",
+            "--shard",
+            "/b=2",
+            "--shard",
+            "/b=3",
+        ])
+        .unwrap();
+        let plan = s.coop.plan().unwrap().unwrap();
+        assert!(
+            with_shards(base_spec(), &plan, |_| placeholder_blob())
+                .validate()
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn shards_dir_gives_one_file_per_node_sorted_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["part-2", "part-0", "part-1"] {
+            std::fs::write(dir.path().join(name), name).unwrap();
+        }
+        std::fs::create_dir(dir.path().join("subdir")).unwrap();
+        let d = dir.path().to_str().unwrap();
+        let s = submit(&[
+            "--cooperative",
+            "3",
+            "--shards-dir",
+            d,
+            "--shard-path",
+            "/data/x",
+        ])
+        .unwrap();
+        let plan = s.coop.plan().unwrap().unwrap();
+        let got: Vec<(String, PathBuf)> = plan.shards.iter().map(|f| f[0].clone()).collect();
+        assert_eq!(
+            got,
+            ["part-0", "part-1", "part-2"]
+                .map(|n| ("/data/x".to_owned(), dir.path().join(n)))
+                .to_vec()
+        );
+        let s = submit(&["--cooperative", "4", "--shards-dir", d]).unwrap();
+        let err = s.coop.plan().unwrap_err().to_string();
+        assert!(err.contains("holds 3 files"), "{err}");
+        let s = submit(&["--cooperative", "3", "--shards-dir", d]).unwrap();
+        assert_eq!(s.coop.plan().unwrap().unwrap().shards[0][0].0, "/in/shard");
     }
 }
