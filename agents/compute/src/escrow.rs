@@ -241,6 +241,30 @@ impl<P: Provider + Clone> Escrow<P> {
         ))
     }
 
+    /// The highest checkpoint each provider reported for the job (`CheckpointReported`).
+    pub async fn checkpoints_reported(
+        &self,
+        job_id: u64,
+    ) -> Result<Vec<(Address, u64)>, EscrowError> {
+        let filter = self
+            .escrow
+            .CheckpointReported_filter()
+            .topic1(U256::from(job_id))
+            .filter;
+        let logs = self
+            .scan::<JobEscrow::CheckpointReported>(filter, 0, None)
+            .await?;
+        let mut highest: Vec<(Address, u64)> = Vec::new();
+        for (e, _) in logs {
+            let index: u64 = e.index.to();
+            match highest.iter_mut().find(|(p, _)| *p == e.provider) {
+                Some((_, k)) => *k = (*k).max(index),
+                None => highest.push((e.provider, index)),
+            }
+        }
+        Ok(highest)
+    }
+
     /// The providers holding slots (or bids) in the job, in order of arrival: a cooperative job's
     /// node order (node i is `providers_of(job)[i]`).
     pub async fn providers_of(&self, job_id: u64) -> Result<Vec<Address>, EscrowError> {
@@ -471,7 +495,13 @@ pub mod codes {
     pub const JOB_OPEN: u8 = 2;
     pub const JOB_FINALIZED: u8 = 3;
     pub const JOB_CANCELLED: u8 = 4;
+    /// `SlotStatus.Bid` and `SlotStatus.Revealed`: a sealed bid, not a slot.
+    pub const SLOT_BID: u8 = 1;
+    pub const SLOT_REVEALED: u8 = 2;
     pub const SLOT_ACCEPTED: u8 = 3;
+    pub const SLOT_COMMITTED: u8 = 4;
+    /// `SlotStatus.Lost`: a sealed bid not awarded.
+    pub const SLOT_LOST: u8 = 9;
     /// The first settled `SlotStatus` (Paid, Slashed, Refunded and Lost follow).
     pub const SLOT_PAID: u8 = 6;
 

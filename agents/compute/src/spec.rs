@@ -307,6 +307,17 @@ impl JobSpec {
             .map(|files| files.iter().map(|f| &f.blob).collect())
             .unwrap_or_default()
     }
+
+    /// Every blob the job names: [`JobSpec::blobs`] and every shard. A blob store lets the job's
+    /// providers read these (each fetches only its own shard, but the store cannot tell which
+    /// node a provider will be before the slots are taken).
+    pub fn named_blobs(&self) -> Vec<&BlobRef> {
+        let shards = self
+            .cooperative
+            .iter()
+            .flat_map(|c| c.shards.iter().flatten().map(|f| &f.blob));
+        self.blobs().into_iter().chain(shards).collect()
+    }
 }
 
 /// Whether two absolute paths name the same file or one lies under the other.

@@ -165,6 +165,26 @@ fn assert_close(what: &str, got: &[f64], want: &[f64], tol: f64) {
 /// 1e-12 for the sums and means, 1e-9 for least squares; the oracle's bounds are 0, and every
 /// node agreed on node 0's rounded means.
 pub fn check(results: &[NodeResults], shards: &[Shard]) {
+    check_with(results, shards, None);
+}
+
+/// [`check`] against the real consensus: each value within its own residual bound of the
+/// single-machine answer (and the bounds small: 1e-9 relative), agreement to `decimals`.
+pub fn check_consensus(results: &[NodeResults], shards: &[Shard], decimals: u8) {
+    check_with(results, shards, Some(decimals));
+}
+
+fn within_bound(what: &str, got: &[f64], want: &[f64], bound: f64) {
+    assert!(bound < 1e-9, "{what}: bound {bound}");
+    for (g, w) in got.iter().zip(want) {
+        assert!(
+            (g - w).abs() <= bound + 1e-12 * (1.0 + w.abs()),
+            "{what}: {got:?} vs single machine {want:?}, bound {bound}"
+        );
+    }
+}
+
+fn check_with(results: &[NodeResults], shards: &[Shard], consensus: Option<u8>) {
     let n = shards.len();
     let sum: Vec<f64> = (0..4)
         .map(|j| shards.iter().map(|s| s.values[j]).sum())
@@ -189,6 +209,37 @@ pub fn check(results: &[NodeResults], shards: &[Shard]) {
     assert!((beta[1] + 2.0).abs() < 0.1, "a sensible fit: {beta:?}");
 
     assert_eq!(results.len(), n);
+    if let Some(decimals) = consensus {
+        for (i, r) in results.iter().enumerate() {
+            assert_eq!((r.node, r.nodes), (i as u32, n as u32));
+            within_bound("sum", &r.sum.value, &sum, r.sum.residual_bound);
+            within_bound("dot", &[r.dot.value], &[dot], r.dot.residual_bound);
+            within_bound("matvec", &r.matvec.value, &matvec, r.matvec.residual_bound);
+            within_bound(
+                "mean_rows",
+                &r.mean_rows.value,
+                &means,
+                r.mean_rows.residual_bound,
+            );
+            // The bound counts the consensus error, not the solver's rounding.
+            assert_close("lstsq", &r.lstsq.beta, &beta, 1e-9);
+            assert!(
+                r.lstsq.residual_bound < 1e-6,
+                "lstsq bound {}",
+                r.lstsq.residual_bound
+            );
+            assert_eq!(r.lstsq.rows, la.len() as u64);
+            assert_eq!(r.agree.decimals, decimals);
+            assert_eq!(r.agree.values, results[0].agree.values, "node {i} agreed");
+            assert_close(
+                "agree",
+                &r.agree.values,
+                &means,
+                10f64.powi(-i32::from(decimals)),
+            );
+        }
+        return;
+    }
     for (i, r) in results.iter().enumerate() {
         assert_eq!((r.node, r.nodes), (i as u32, n as u32));
         assert_close("sum", &r.sum.value, &sum, 1e-12);

@@ -14,6 +14,10 @@ fn script() -> PathBuf {
 
 /// Runs one Python node per shard file, all at once, and returns their outputs.
 fn run_nodes(fake: &FakeDac, shard_files: &[PathBuf]) -> Vec<Output> {
+    run_nodes_on(|i| fake.socket(i).to_path_buf(), shard_files)
+}
+
+fn run_nodes_on(socket: impl Fn(u32) -> PathBuf, shard_files: &[PathBuf]) -> Vec<Output> {
     let children: Vec<_> = shard_files
         .iter()
         .enumerate()
@@ -21,7 +25,7 @@ fn run_nodes(fake: &FakeDac, shard_files: &[PathBuf]) -> Vec<Output> {
             Command::new("python3")
                 .arg(script())
                 .arg(file)
-                .env("PF_DAC_SOCKET", fake.socket(i as u32))
+                .env("PF_DAC_SOCKET", socket(i as u32))
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()
@@ -34,21 +38,20 @@ fn run_nodes(fake: &FakeDac, shard_files: &[PathBuf]) -> Vec<Output> {
         .collect()
 }
 
-#[test]
-fn five_python_nodes_match_one_machine() {
-    let fake = FakeDac::start(5);
-    let shards = shards(5);
-    let dir = tempfile::tempdir().unwrap();
-    let files: Vec<PathBuf> = shards
+fn shard_files(dir: &std::path::Path, shards: &[crate::data::Shard]) -> Vec<PathBuf> {
+    shards
         .iter()
         .enumerate()
         .map(|(i, shard)| {
-            let path = dir.path().join(format!("shard{i}.json"));
+            let path = dir.join(format!("shard{i}.json"));
             std::fs::write(&path, serde_json::to_vec(shard).unwrap()).unwrap();
             path
         })
-        .collect();
-    let results: Vec<NodeResults> = run_nodes(&fake, &files)
+        .collect()
+}
+
+fn parse_results(outputs: Vec<Output>) -> Vec<NodeResults> {
+    outputs
         .into_iter()
         .enumerate()
         .map(|(i, out)| {
@@ -61,8 +64,26 @@ fn five_python_nodes_match_one_machine() {
             );
             serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("node {i}: {e}: {stdout}"))
         })
-        .collect();
-    check(&results, &shards);
+        .collect()
+}
+
+#[test]
+fn five_python_nodes_match_one_machine_over_the_real_consensus() {
+    let real = crate::real::RealDac::start(5);
+    let shards = shards(5);
+    let dir = tempfile::tempdir().unwrap();
+    let files = shard_files(dir.path(), &shards);
+    let results = parse_results(run_nodes_on(|i| real.socket(i), &files));
+    crate::data::check_consensus(&results, &shards, crate::real::DECIMALS);
+}
+
+#[test]
+fn five_python_nodes_match_one_machine() {
+    let fake = FakeDac::start(5);
+    let shards = shards(5);
+    let dir = tempfile::tempdir().unwrap();
+    let files = shard_files(dir.path(), &shards);
+    check(&parse_results(run_nodes(&fake, &files)), &shards);
 }
 
 #[test]

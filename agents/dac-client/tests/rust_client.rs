@@ -69,6 +69,27 @@ fn five_nodes_match_one_machine() {
 }
 
 #[test]
+fn five_nodes_match_one_machine_over_the_real_consensus() {
+    let real = crate::real::RealDac::start(5);
+    let shards = shards(5);
+    let results: Vec<NodeResults> = std::thread::scope(|scope| {
+        let handles: Vec<_> = shards
+            .iter()
+            .enumerate()
+            .map(|(i, shard)| {
+                let client = Client::unix(real.socket(i as u32));
+                scope.spawn(move || run_node(&client, shard))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap().expect("node's calls"))
+            .collect()
+    });
+    crate::data::check_consensus(&results, &shards, crate::real::DECIMALS);
+}
+
+#[test]
 fn a_dropped_node_is_told_so_and_the_survivors_go_on() {
     let fake = FakeDac::with_dropped(3, Some(1));
     let outcomes: Vec<_> = std::thread::scope(|scope| {

@@ -697,6 +697,11 @@ async fn follow(escrow: &Escrow<DynProvider>, job: u64, detach: bool) -> Result<
         if codes::job_ended(state.status) {
             break;
         }
+        if state.params.checkpoints > 0
+            && let Err(e) = release_reached(escrow, job, state.params.replicas).await
+        {
+            eprintln!("  checkpoint release not done yet: {e}");
+        }
         let (_, now) = escrow.chain_time().await?;
         if now >= escrow.finalizable_at(job).await? && escrow.finalize(job).await.is_ok() {
             println!("  finalized by the buyer");
@@ -704,6 +709,32 @@ async fn follow(escrow: &Escrow<DynProvider>, job: u64, detach: bool) -> Result<
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
     status(escrow, job).await
+}
+
+/// Pays as the job goes: releases each provider's reported checkpoints once a majority of the
+/// job's replicas reported at least as far (a cooperative job's checkpoints are its consensus
+/// operations, which the nodes complete together, so one provider reporting ahead of the others
+/// is not paid for it).
+async fn release_reached(escrow: &Escrow<DynProvider>, job: u64, replicas: u8) -> Result<()> {
+    let reported = escrow.checkpoints_reported(job).await?;
+    let majority = usize::from(replicas) / 2 + 1;
+    let reached = |k: u64| reported.iter().filter(|(_, r)| *r >= k).count() >= majority;
+    for (provider, slot) in escrow.slots(job).await? {
+        if slot.status != codes::SLOT_ACCEPTED && slot.status != codes::SLOT_COMMITTED {
+            continue;
+        }
+        let own = reported
+            .iter()
+            .find(|(p, _)| *p == provider)
+            .map_or(0, |(_, k)| *k);
+        let mut released = u64::from(slot.checkpointsReleased);
+        while released < own && reached(released + 1) {
+            escrow.release_checkpoint(job, provider).await?;
+            released += 1;
+            println!("  checkpoint {released} released to {provider}");
+        }
+    }
+    Ok(())
 }
 
 async fn status(escrow: &Escrow<DynProvider>, job: u64) -> Result<()> {

@@ -5,6 +5,7 @@ mod common;
 
 mod chain_outage;
 mod compute_cli;
+mod cooperative;
 mod devnet_signals;
 mod dishonest_orchestrator;
 mod governance;

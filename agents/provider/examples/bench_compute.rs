@@ -158,6 +158,7 @@ async fn main() {
             },
             timeout_secs: 30,
             max_output_bytes: 1 << 20,
+            cooperative: None,
         };
         let (_, now) = buyer.chain_time().await.unwrap();
         let terms = Terms {

@@ -65,7 +65,7 @@ impl<P: Provider + Clone + 'static> Agent<P> {
             store.add_owner(digest, by)?;
         }
         if let Ok(spec) = serde_json::from_slice::<JobSpec>(bytes) {
-            let blobs: Vec<Digest> = spec.blobs().iter().map(|b| b.sha256).collect();
+            let blobs: Vec<Digest> = spec.named_blobs().iter().map(|b| b.sha256).collect();
             store.add_spec_blobs(digest, &blobs)?;
         }
         Ok(())

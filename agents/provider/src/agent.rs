@@ -109,6 +109,8 @@ pub struct Agent<P> {
     executors: Executors,
     running: Mutex<HashSet<u64>>,
     metrics: Arc<Metrics>,
+    /// The consensus relay of cooperative jobs (needs the provider's signing key).
+    relay: Option<Arc<peerflow_dac::Relay>>,
 }
 
 impl<P: Provider + Clone + 'static> Agent<P> {
@@ -123,6 +125,7 @@ impl<P: Provider + Clone + 'static> Agent<P> {
         let blobs = BlobStore::open(cfg.data_dir.join("blobs"))?;
         let metrics = Arc::new(Metrics::new());
         metrics::init(&metrics);
+        let cfg_relay = cfg.request_key.clone().map(peerflow_dac::Relay::new);
         let client = match &cfg.request_key {
             Some(key) => BlobClient::guarded(cfg.allow_private_urls).with_key(key.clone()),
             None => BlobClient::guarded(cfg.allow_private_urls),
@@ -136,6 +139,7 @@ impl<P: Provider + Clone + 'static> Agent<P> {
             executors,
             running: Mutex::new(HashSet::new()),
             metrics,
+            relay: cfg_relay,
         })
     }
 
@@ -159,6 +163,23 @@ impl<P: Provider + Clone + 'static> Agent<P> {
 
     pub(crate) fn escrow(&self) -> &Escrow<P> {
         &self.escrow
+    }
+
+    /// The consensus relay (cooperative jobs), when this provider signs its requests.
+    pub fn relay(&self) -> Option<&Arc<peerflow_dac::Relay>> {
+        self.relay.as_ref()
+    }
+
+    /// Fetches `blob` into the store unless it is there.
+    pub(crate) async fn fetch_blob(
+        &self,
+        blob: &peerflow_compute::BlobRef,
+    ) -> Result<(), AgentError> {
+        if !self.blobs.contains(blob.sha256) {
+            let bytes = self.client.fetch(blob, &[]).await?;
+            self.blobs.put(&bytes)?;
+        }
+        Ok(())
     }
 
     /// Records the jobs created since the last look (their spec and buyer), for the blob store's
@@ -411,6 +432,9 @@ impl<P: Provider + Clone + 'static> Agent<P> {
         if !supported {
             return self.skip(id, "workload_not_offered");
         }
+        if spec.cooperative.is_some() && self.relay.is_none() {
+            return self.skip(id, "cooperative_not_offered");
+        }
         for blob in spec.blobs() {
             if self.blobs.contains(blob.sha256) {
                 continue;
@@ -433,6 +457,12 @@ impl<P: Provider + Clone + 'static> Agent<P> {
                 tracing::info!(job = id, "slot accepted");
                 self.store().set(id, JobPhase::Accepted, "", None)?;
                 metrics::job(&self.metrics, "accepted");
+                if spec.cooperative.is_some()
+                    && let Err(e) = self.announce(id).await
+                {
+                    // Tried again before the run starts.
+                    tracing::warn!(job = id, error = %e, "endpoint not announced yet");
+                }
                 Ok(())
             }
             Err(e) => {
@@ -566,7 +596,7 @@ impl<P: Provider + Clone + 'static> Agent<P> {
                 _ => "spec_invalid",
             }
         })?;
-        let names: Vec<Digest> = spec.blobs().iter().map(|b| b.sha256).collect();
+        let names: Vec<Digest> = spec.named_blobs().iter().map(|b| b.sha256).collect();
         let stored = self
             .blobs
             .put(&bytes)
@@ -603,6 +633,11 @@ impl<P: Provider + Clone + 'static> Agent<P> {
                 .ok_or_else(|| AgentError::Other("no executor".into()))?;
                 let work = tempfile::tempdir_in(&self.cfg.data_dir)
                     .map_err(|e| AgentError::Other(e.to_string()))?;
+                // A cooperative job's node joins its peers first; it leaves when `joined` drops.
+                let joined = match &spec.cooperative {
+                    Some(coop) => Some(self.join_group(id, coop).await?),
+                    None => None,
+                };
                 let ctx = JobContext {
                     job_id: id,
                     spec,
@@ -611,6 +646,7 @@ impl<P: Provider + Clone + 'static> Agent<P> {
                     work_dir: work.path().to_path_buf(),
                     log: JobLog::open(&self.logs_dir(), id)
                         .map_err(|e| AgentError::Other(e.to_string()))?,
+                    node: joined.as_ref().map(|j| j.ctx.clone()),
                 };
                 tracing::info!(job = id, "running");
                 let workload = match ctx.spec.workload {
@@ -620,6 +656,7 @@ impl<P: Provider + Clone + 'static> Agent<P> {
                 let started = Instant::now();
                 let running = metrics::Running::start(&self.metrics);
                 let executed = executor.execute(&ctx).await;
+                drop(joined);
                 drop(running);
                 metrics::job_seconds(&self.metrics, workload, started.elapsed().as_secs_f64());
                 let execution = match executed {

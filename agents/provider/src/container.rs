@@ -19,7 +19,9 @@ use std::sync::{Arc, Mutex};
 
 use peerflow_compute::{Digest, ImageSpec};
 
-use crate::executor::{ExecError, ExecFuture, Execution, Executor, JobContext, read_blob};
+use crate::executor::{
+    DAC_SOCKET, ExecError, ExecFuture, Execution, Executor, JobContext, read_blob,
+};
 
 /// Runs container workloads on one Docker engine.
 #[derive(Debug, Clone)]
@@ -82,18 +84,33 @@ impl Executor for ContainerExecutor {
             let failed = |e: peerflow_runner::RunnerError| ExecError::Failed(e.to_string());
             let image_id = self.image_id(job, image).await?;
             let r = job.spec.resources;
+            let mut env = env.clone();
+            let mut inputs: Vec<Input> = inputs
+                .iter()
+                .chain(job.node.iter().flat_map(|n| n.shard.iter()))
+                .map(|i| Input {
+                    container_path: i.path.clone(),
+                    source: InputSource::HostFile(job.blobs.path(i.blob.sha256)),
+                })
+                .collect();
+            if let Some(node) = &job.node {
+                // The consensus socket: the container's only way out, to its own provider.
+                inputs.push(Input {
+                    container_path: DAC_SOCKET.into(),
+                    source: InputSource::HostFile(node.socket.clone()),
+                });
+                env.extend([
+                    ("PF_DAC_SOCKET".into(), DAC_SOCKET.into()),
+                    ("PF_DAC_NODE".into(), node.index.to_string()),
+                    ("PF_DAC_NODES".into(), node.nodes.to_string()),
+                ]);
+            }
             let spec = RunSpec {
                 image: image_id,
                 cmd: cmd.clone(),
-                env: env.clone(),
+                env,
                 workdir: None,
-                inputs: inputs
-                    .iter()
-                    .map(|i| Input {
-                        container_path: i.path.clone(),
-                        source: InputSource::HostFile(job.blobs.path(i.blob.sha256)),
-                    })
-                    .collect(),
+                inputs,
                 output_dir: output_dir.clone(),
                 max_output_bytes: job.spec.max_output_bytes,
                 output_host_dir: None,

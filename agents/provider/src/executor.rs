@@ -24,7 +24,24 @@ pub struct JobContext {
     /// Scratch space, removed after the run.
     pub work_dir: PathBuf,
     pub log: JobLog,
+    /// For a cooperative job: this provider's node (its shard and the consensus socket).
+    pub node: Option<NodeContext>,
 }
+
+/// This provider's node of a cooperative job.
+#[derive(Debug, Clone)]
+pub struct NodeContext {
+    /// Node index (the slot's position in the escrow).
+    pub index: u32,
+    pub nodes: u32,
+    /// The node's shard inputs (path in the container, blob).
+    pub shard: Vec<peerflow_compute::InputFile>,
+    /// The host path of the node's consensus socket, mounted at [`DAC_SOCKET`].
+    pub socket: PathBuf,
+}
+
+/// Where the consensus socket appears in a cooperative job's container.
+pub const DAC_SOCKET: &str = "/run/peerflow/dac.sock";
 
 /// What a run produced.
 #[derive(Debug, Clone, Default)]

@@ -1,7 +1,8 @@
 //! The provider's HTTP API: the blob store (`/v1/blobs/...`: inputs it fetched, outputs, result
 //! manifests, usage records; signed requests only, see [`crate::access`]), `GET /v1/jobs/{id}`
 //! (this provider's progress on a job, reason codes only), `GET /v1/jobs/{id}/logs` (signed by
-//! the job's buyer), `GET /v1/rates` (its per-resource prices and what it offers) and
+//! the job's buyer), `GET /v1/rates` (its per-resource prices and what it offers), the consensus relay of cooperative
+//! jobs (`/v1/dac/{job}/...`, see [`peerflow_dac::relay`]) and
 //! `GET /metrics` (Prometheus, see [`crate::metrics`]).
 
 use std::sync::Arc;
@@ -28,12 +29,14 @@ pub fn router<P: Provider + Clone + 'static>(agent: Arc<Agent<P>>) -> Router {
         Arc::new(crate::access::AgentAccess(Arc::clone(&agent))),
     );
     let metrics = Arc::clone(agent.metrics());
+    let dac = agent.relay().map(|r| r.routes()).unwrap_or_default();
     Router::new()
         .route("/v1/jobs/{id}", get(job::<P>))
         .route("/v1/jobs/{id}/logs", get(logs::<P>))
         .route("/v1/rates", get(rates::<P>))
         .with_state(agent)
         .merge(blobs)
+        .merge(dac)
         .merge(crate::gpu_api::routes(crate::gpu_api::gpu_prover()))
         .merge(peerflow_protocol::metrics_http::router(Arc::clone(
             &metrics,

@@ -94,6 +94,7 @@ fn spec_for(case: &Case) -> JobSpec {
         },
         timeout_secs: 60,
         max_output_bytes: 1 << 20,
+        cooperative: None,
     }
 }
 

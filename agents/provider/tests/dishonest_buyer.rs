@@ -103,6 +103,7 @@ fn spec(image: ImageSpec, script: &str, inputs: Vec<InputFile>, network: bool) -
         },
         timeout_secs: 60,
         max_output_bytes: 1 << 20,
+        cooperative: None,
     }
 }
 

@@ -8,7 +8,9 @@
 //! The values go through `agree` and are written as compact JSON to `--out` (default
 //! `/out/result.json`): `{"op","values","decimals","nodes_alive"}`, byte-identical on honest
 //! nodes, so the escrow's majority compares them. The residual bound and the rounds go to
-//! stderr. `--lie` adds 1.0 to every value before writing (a dishonest node, for tests). A
+//! stderr. `--passes N` runs the computation N times (each pass is one consensus operation, so
+//! one checkpoint of the job while checkpoints last; the last pass is written): a long-running
+//! job for tests and benchmarks. `--lie` adds 1.0 to every value before writing (a dishonest node, for tests). A
 //! failed call exits non-zero with the server's error code on stderr (`dropped` exits 3,
 //! `isolated` 4, anything else 1; bad usage 2).
 
@@ -19,7 +21,7 @@ use peerflow_dac_client::{Client, Error};
 use serde::Serialize;
 
 const USAGE: &str = "\
-usage: dac-job (mean|lstsq) SHARD.csv [--out PATH] [--lie]
+usage: dac-job (mean|lstsq) SHARD.csv [--out PATH] [--passes N] [--lie]
 
 Runs one node of a cooperative job over the DAC socket (PF_DAC_SOCKET, default
 /run/peerflow/dac.sock). SHARD.csv: this node's rows, comma-separated f64, no header.
@@ -27,6 +29,8 @@ Runs one node of a cooperative job over the DAC socket (PF_DAC_SOCKET, default
   lstsq  least squares over every node's rows: the last column is b, the others A
 Options:
   --out PATH  where to write the result JSON (default /out/result.json)
+  --passes N  run the computation N times (one consensus operation, one
+              checkpoint each); the last is written (default 1)
   --lie       add 1.0 to every value written (a dishonest node, for tests)
   -h, --help  this text";
 
@@ -36,6 +40,7 @@ struct Args {
     op: Op,
     shard: PathBuf,
     out: PathBuf,
+    passes: u32,
     lie: bool,
 }
 
@@ -103,11 +108,19 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Option<Args>, String
     let mut positional = Vec::new();
     let mut out = PathBuf::from("/out/result.json");
     let mut lie = false;
+    let mut passes = 1u32;
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "-h" | "--help" => return Ok(None),
             "--lie" => lie = true,
+            "--passes" => {
+                passes = args
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .filter(|n| *n >= 1)
+                    .ok_or("--passes needs a count of at least 1")?
+            }
             "--out" => out = args.next().ok_or("--out needs a path")?.into(),
             s if s.starts_with("--out=") => out = s["--out=".len()..].into(),
             s if s.starts_with('-') && s.len() > 1 => return Err(format!("unknown option {s}")),
@@ -125,6 +138,7 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Option<Args>, String
         op,
         shard: shard.into(),
         out,
+        passes,
         lie,
     }))
 }
@@ -135,29 +149,14 @@ fn run(args: &Args) -> Result<(), Failure> {
     let rows =
         parse_csv(&text).map_err(|e| Failure(format!("{}: {e}", args.shard.display()), 1))?;
     let client = Client::from_env();
-    let (values, bound, rounds, epoch, alive) = match args.op {
-        Op::Mean => {
-            let o = client.mean_rows(&rows)?;
-            (o.value, o.residual_bound, o.rounds, o.epoch, o.alive)
-        }
-        Op::Lstsq => {
-            if rows[0].len() < 2 {
-                return Err(Failure(
-                    "lstsq needs at least two columns (A and b)".into(),
-                    1,
-                ));
-            }
-            let (a, b): (Vec<Vec<f64>>, Vec<f64>) = rows
-                .into_iter()
-                .map(|mut row| {
-                    let b = row.pop().expect("two columns");
-                    (row, b)
-                })
-                .unzip();
-            let s = client.lstsq(&a, &b)?;
-            (s.beta, s.residual_bound, s.rounds, s.epoch, s.alive)
-        }
-    };
+    for pass in 1..args.passes {
+        let (_, bound, rounds, epoch, alive) = compute(&client, args.op, rows.clone())?;
+        eprintln!(
+            "dac-job: pass {pass}: {} over nodes {alive:?}: residual bound {bound:e} after {rounds} rounds (epoch {epoch})",
+            args.op.name()
+        );
+    }
+    let (values, bound, rounds, epoch, alive) = compute(&client, args.op, rows)?;
     eprintln!(
         "dac-job: {} over nodes {alive:?}: residual bound {bound:e} after {rounds} rounds (epoch {epoch})",
         args.op.name()
@@ -181,6 +180,36 @@ fn run(args: &Args) -> Result<(), Failure> {
     std::fs::write(&args.out, json)
         .map_err(|e| Failure(format!("write {}: {e}", args.out.display()), 1))?;
     Ok(())
+}
+
+/// What one pass computes: the values, their residual bound, rounds, epoch and alive nodes.
+type Pass = (Vec<f64>, f64, u32, u32, Vec<u32>);
+
+/// One pass of `op` over this node's `rows`.
+fn compute(client: &Client, op: Op, rows: Vec<Vec<f64>>) -> Result<Pass, Failure> {
+    Ok(match op {
+        Op::Mean => {
+            let o = client.mean_rows(&rows)?;
+            (o.value, o.residual_bound, o.rounds, o.epoch, o.alive)
+        }
+        Op::Lstsq => {
+            if rows[0].len() < 2 {
+                return Err(Failure(
+                    "lstsq needs at least two columns (A and b)".into(),
+                    1,
+                ));
+            }
+            let (a, b): (Vec<Vec<f64>>, Vec<f64>) = rows
+                .into_iter()
+                .map(|mut row| {
+                    let b = row.pop().expect("two columns");
+                    (row, b)
+                })
+                .unzip();
+            let s = client.lstsq(&a, &b)?;
+            (s.beta, s.residual_bound, s.rounds, s.epoch, s.alive)
+        }
+    })
 }
 
 /// Rows of comma-separated f64 (blank lines skipped); at least one row, all of one width.

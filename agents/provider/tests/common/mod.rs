@@ -205,6 +205,7 @@ impl Market {
             },
             timeout_secs: 300,
             max_output_bytes: 50 << 20,
+            cooperative: None,
         }
     }
 
