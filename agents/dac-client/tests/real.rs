@@ -5,8 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use peerflow_dac::{Peer, Relay, SessionConfig, Topology, TopologyKind};
-use peerflow_protocol::blobauth::RequestKey;
+use peerflow_dac::{Topology, TopologyKind};
 
 /// The decimals the real sessions agree on.
 pub const DECIMALS: u8 = 9;
@@ -38,38 +37,22 @@ impl RealDac {
                 .build()
                 .unwrap();
             rt.block_on(async move {
-                let mut relays = Vec::new();
-                let mut peers = Vec::new();
-                for i in 0..nodes {
-                    let relay = Relay::new(RequestKey::new([i as u8 + 1; 32]).unwrap());
-                    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                    peers.push(Peer {
-                        address: relay.address(),
-                        url: format!("http://{}", listener.local_addr().unwrap()),
-                    });
-                    let app = relay.routes();
-                    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-                    relays.push(relay);
-                }
-                for (i, relay) in relays.iter().enumerate() {
-                    let session = relay
-                        .open(SessionConfig {
-                            job: 1,
-                            me: i as u32,
-                            peers: peers.clone(),
-                            topology: Topology {
-                                kind: TopologyKind::Ring,
-                                degree: 0,
-                                seed: 0,
-                            },
-                            decimals: DECIMALS,
-                            peer_timeout: Duration::from_secs(30),
-                            dropped: vec![],
-                        })
-                        .unwrap();
-                    peerflow_dac::local::serve(session, &paths[i])
-                        .await
-                        .unwrap();
+                let ring = Topology {
+                    kind: TopologyKind::Ring,
+                    degree: 0,
+                    seed: 0,
+                };
+                let cluster = peerflow_dac::loopback::cluster(
+                    nodes,
+                    1,
+                    ring,
+                    DECIMALS,
+                    Duration::from_secs(30),
+                )
+                .await
+                .unwrap();
+                for (session, path) in cluster.sessions.into_iter().zip(&paths) {
+                    peerflow_dac::local::serve(session, path).await.unwrap();
                 }
                 ready_tx.send(()).unwrap();
                 let _ = stopped.await;

@@ -47,16 +47,14 @@ fn run_node(client: &Client, shard: &Shard) -> Result<NodeResults, Error> {
     })
 }
 
-#[test]
-fn five_nodes_match_one_machine() {
-    let fake = FakeDac::start(5);
-    let shards = shards(5);
-    let results: Vec<NodeResults> = std::thread::scope(|scope| {
+/// Every shard's node at once, node i on `socket(i)`.
+fn run_all(socket: impl Fn(u32) -> std::path::PathBuf, shards: &[Shard]) -> Vec<NodeResults> {
+    std::thread::scope(|scope| {
         let handles: Vec<_> = shards
             .iter()
             .enumerate()
             .map(|(i, shard)| {
-                let client = Client::unix(fake.socket(i as u32));
+                let client = Client::unix(socket(i as u32));
                 scope.spawn(move || run_node(&client, shard))
             })
             .collect();
@@ -64,28 +62,21 @@ fn five_nodes_match_one_machine() {
             .into_iter()
             .map(|h| h.join().unwrap().expect("node's calls"))
             .collect()
-    });
-    check(&results, &shards);
+    })
+}
+
+#[test]
+fn five_nodes_match_one_machine() {
+    let fake = FakeDac::start(5);
+    let shards = shards(5);
+    check(&run_all(|i| fake.socket(i).to_path_buf(), &shards), &shards);
 }
 
 #[test]
 fn five_nodes_match_one_machine_over_the_real_consensus() {
     let real = crate::real::RealDac::start(5);
     let shards = shards(5);
-    let results: Vec<NodeResults> = std::thread::scope(|scope| {
-        let handles: Vec<_> = shards
-            .iter()
-            .enumerate()
-            .map(|(i, shard)| {
-                let client = Client::unix(real.socket(i as u32));
-                scope.spawn(move || run_node(&client, shard))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap().expect("node's calls"))
-            .collect()
-    });
+    let results = run_all(|i| real.socket(i), &shards);
     crate::data::check_consensus(&results, &shards, crate::real::DECIMALS);
 }
 

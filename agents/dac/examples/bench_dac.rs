@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use peerflow_dac::message::{AUTH_HEADER, Message, Phase, authorize};
-use peerflow_dac::{Peer, Relay, Session, SessionConfig, Topology, TopologyKind};
+use peerflow_dac::{Session, Topology, TopologyKind};
 use peerflow_protocol::blobauth::RequestKey;
 
 const TARGET: f64 = 1e-9;
@@ -33,35 +33,10 @@ impl Lcg {
 }
 
 async fn start(n: usize, topology: Topology, job: u64) -> Vec<Arc<Session>> {
-    let mut relays = Vec::new();
-    let mut peers = Vec::new();
-    for i in 0..n {
-        let relay = Relay::new(RequestKey::new([i as u8 + 1; 32]).unwrap());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        peers.push(Peer {
-            address: relay.address(),
-            url: format!("http://{}", listener.local_addr().unwrap()),
-        });
-        let app = relay.routes();
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        relays.push(relay);
-    }
-    relays
-        .iter()
-        .enumerate()
-        .map(|(i, r)| {
-            r.open(SessionConfig {
-                job,
-                me: i as u32,
-                peers: peers.clone(),
-                topology,
-                decimals: 9,
-                peer_timeout: Duration::from_secs(30),
-                dropped: vec![],
-            })
-            .unwrap()
-        })
-        .collect()
+    peerflow_dac::loopback::cluster(n as u32, job, topology, 9, Duration::from_secs(30))
+        .await
+        .unwrap()
+        .sessions
 }
 
 async fn message_rtt() -> f64 {

@@ -303,9 +303,11 @@ impl Session {
 
     /// Takes a message from a peer (already authenticated as coming from node `msg.from`);
     /// `false` when the inbox is full and the message was refused.
-    pub fn deliver(self: &Arc<Self>, msg: Message) -> bool {
+    pub fn deliver(self: &Arc<Self>, mut msg: Message) -> bool {
         let n = self.cfg.peers.len() as u32;
-        if msg.to != self.cfg.me || msg.from >= n || msg.from == self.cfg.me {
+        // Only the job's nodes can be dropped.
+        msg.dropped &= u64::MAX >> (64 - n);
+        if msg.to != self.cfg.me || msg.from >= n || msg.from == self.cfg.me || msg.source >= n {
             return true;
         }
         let mut s = self.state();

@@ -4,50 +4,19 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use peerflow_dac::{Outcome, Peer, Relay, Session, SessionConfig, Topology, TopologyKind};
+use peerflow_dac::loopback::Cluster;
+use peerflow_dac::{Outcome, Topology, TopologyKind};
 use peerflow_protocol::blobauth::RequestKey;
 
-struct Cluster {
-    sessions: Vec<Arc<Session>>,
-    relays: Vec<Arc<Relay>>,
-}
-
 async fn cluster(n: u32, kind: TopologyKind, timeout: Duration) -> Cluster {
-    let mut relays = Vec::new();
-    let mut peers = Vec::new();
-    for i in 0..n {
-        let relay = Relay::new(RequestKey::new([i as u8 + 1; 32]).unwrap());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let app = relay.routes();
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        peers.push(Peer {
-            address: relay.address(),
-            url,
-        });
-        relays.push(relay);
-    }
-    let sessions = relays
-        .iter()
-        .enumerate()
-        .map(|(i, r)| {
-            r.open(SessionConfig {
-                job: 7,
-                me: i as u32,
-                peers: peers.clone(),
-                topology: Topology {
-                    kind,
-                    degree: 4,
-                    seed: 3,
-                },
-                decimals: 9,
-                peer_timeout: timeout,
-                dropped: vec![],
-            })
-            .unwrap()
-        })
-        .collect();
-    Cluster { sessions, relays }
+    let topology = Topology {
+        kind,
+        degree: 4,
+        seed: 3,
+    };
+    peerflow_dac::loopback::cluster(n, 7, topology, 9, timeout)
+        .await
+        .unwrap()
 }
 
 /// Node i's data: a vector of `d` values.

@@ -193,6 +193,20 @@ impl Net {
             .unwrap()
     }
 
+    /// `peerflow compute results JOB` into a fresh directory `name`, which it returns.
+    fn results(&self, job: u64, name: &str) -> PathBuf {
+        let out = self.dir.path().join(name);
+        let mut args: Vec<String> = ["compute", "results"].map(String::from).to_vec();
+        args.extend(self.node_args(BUYER));
+        args.extend([
+            job.to_string(),
+            "--out".into(),
+            out.to_string_lossy().into_owned(),
+        ]);
+        assert!(run(&args).status.success());
+        out
+    }
+
     /// Moves the chain's clock forward and mines a block.
     async fn warp(&self, seconds: u64) {
         self.deployer.anvil_increase_time(seconds).await.unwrap();
@@ -353,15 +367,7 @@ async fn five_providers_average_solve_survive_a_kill_and_outvote_a_liar() {
     let slots = outcomes(&net, job).await;
     assert_eq!(slots.len(), NODES);
     assert!(slots.iter().all(|(_, o)| *o == "paid"), "{slots:?}");
-    let fetched = net.dir.path().join("means");
-    let mut args: Vec<String> = ["compute", "results"].map(String::from).to_vec();
-    args.extend(net.node_args(BUYER));
-    args.extend([
-        job.to_string(),
-        "--out".into(),
-        fetched.to_string_lossy().into_owned(),
-    ]);
-    assert!(run(&args).status.success());
+    let fetched = net.results(job, "means");
     let got = result_values(&fetched);
     assert_eq!(got.len(), COLS);
     for (g, t) in got.iter().zip(&means) {
@@ -385,15 +391,7 @@ async fn five_providers_average_solve_survive_a_kill_and_outvote_a_liar() {
     assert!(out.status.success());
     let job = job_id(&String::from_utf8_lossy(&out.stdout));
     assert!(outcomes(&net, job).await.iter().all(|(_, o)| *o == "paid"));
-    let fetched = net.dir.path().join("lstsq");
-    let mut args: Vec<String> = ["compute", "results"].map(String::from).to_vec();
-    args.extend(net.node_args(BUYER));
-    args.extend([
-        job.to_string(),
-        "--out".into(),
-        fetched.to_string_lossy().into_owned(),
-    ]);
-    assert!(run(&args).status.success());
+    let fetched = net.results(job, "lstsq");
     let got = result_values(&fetched);
     assert_eq!(got.len(), COLS - 1);
     for (g, t) in got.iter().zip(&beta) {
@@ -491,15 +489,7 @@ async fn five_providers_average_solve_survive_a_kill_and_outvote_a_liar() {
         before - collateral + share(price) + share(collateral),
         "the killed provider keeps its checkpoints and nothing else"
     );
-    let fetched = net.dir.path().join("survivors");
-    let mut args: Vec<String> = ["compute", "results"].map(String::from).to_vec();
-    args.extend(net.node_args(BUYER));
-    args.extend([
-        job.to_string(),
-        "--out".into(),
-        fetched.to_string_lossy().into_owned(),
-    ]);
-    assert!(run(&args).status.success());
+    let fetched = net.results(job, "survivors");
     // Node i holds shard i, node i being the provider at slot i.
     let victim_node = escrow
         .providers_of(job)
