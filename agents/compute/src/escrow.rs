@@ -241,11 +241,11 @@ impl<P: Provider + Clone> Escrow<P> {
         ))
     }
 
-    /// The highest checkpoint each provider reported for the job (`CheckpointReported`).
-    pub async fn checkpoints_reported(
+    /// Every checkpoint reported for the job (`CheckpointReported`): provider, index, state.
+    pub async fn checkpoint_reports(
         &self,
         job_id: u64,
-    ) -> Result<Vec<(Address, u64)>, EscrowError> {
+    ) -> Result<Vec<(Address, u64, B256)>, EscrowError> {
         let filter = self
             .escrow
             .CheckpointReported_filter()
@@ -254,15 +254,10 @@ impl<P: Provider + Clone> Escrow<P> {
         let logs = self
             .scan::<JobEscrow::CheckpointReported>(filter, 0, None)
             .await?;
-        let mut highest: Vec<(Address, u64)> = Vec::new();
-        for (e, _) in logs {
-            let index: u64 = e.index.to();
-            match highest.iter_mut().find(|(p, _)| *p == e.provider) {
-                Some((_, k)) => *k = (*k).max(index),
-                None => highest.push((e.provider, index)),
-            }
-        }
-        Ok(highest)
+        Ok(logs
+            .into_iter()
+            .map(|(e, _)| (e.provider, e.index.to(), e.stateHash))
+            .collect())
     }
 
     /// The providers holding slots (or bids) in the job, in order of arrival: a cooperative job's

@@ -191,10 +191,17 @@ class Client:
             raise DacError("protocol", "average answered with no alive node")
         return outcome
 
-    def agree(self, values: Sequence[float]) -> Agreed:
-        """``values`` rounded to the job's decimals the way every honest node rounds them."""
+    def agree(self, values: Sequence[float], bound: Optional[float] = None) -> Agreed:
+        """``values`` rounded to the job's decimals the way every honest node rounds them.
+
+        ``bound``: how far ``values`` may lie from the consensus value (the residual bound of the
+        operation that produced them); honest nodes then agree even when their values differ by
+        more than a rounding step."""
         values = _finite(values)
-        j = self._call("POST", "/v1/agree", {"values": values})
+        body = {"values": values}
+        if bound is not None and math.isfinite(bound) and bound >= 0:
+            body["bound"] = float(bound)
+        j = self._call("POST", "/v1/agree", body)
         try:
             agreed = Agreed(
                 values=[float(v) for v in j["values"]],
@@ -495,6 +502,6 @@ def lstsq(a: Sequence[Sequence[float]], b: Sequence[float]) -> Solution:
     return _client().lstsq(a, b)
 
 
-def agree(values: Sequence[float]) -> Agreed:
+def agree(values: Sequence[float], bound: Optional[float] = None) -> Agreed:
     """:meth:`Client.agree` on the default client."""
-    return _client().agree(values)
+    return _client().agree(values, bound)

@@ -28,7 +28,7 @@ def main() -> int:
         mv = dac.matvec(shard["m"], shard["x"])
         mean = dac.mean_rows(shard["rows"])
         fit = dac.lstsq(shard["la"], shard["lb"])
-        agreed = dac.agree(mean.value)
+        agreed = dac.agree(mean.value, mean.residual_bound)
     except dac.DacError as e:
         print(json.dumps({"error": e.code, "message": e.message}))
         return 3

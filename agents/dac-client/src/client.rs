@@ -92,6 +92,12 @@ struct Values<'a> {
     values: &'a [f64],
 }
 
+#[derive(Serialize)]
+struct Bounded<'a> {
+    values: &'a [f64],
+    bound: f64,
+}
+
 #[derive(Deserialize)]
 struct ErrorBody {
     code: String,
@@ -171,8 +177,20 @@ impl Client {
     /// where it is within one unit of the last decimal of this node's: honest nodes end up with
     /// identical vectors (call it last, on what is written out).
     pub fn agree(&self, values: &[f64]) -> Result<Agreed> {
+        self.agree_within(values, None)
+    }
+
+    /// [`Client::agree`] for values known to lie within `bound` of the consensus value (the
+    /// residual bound of the operation that produced them): a node then adopts the flooded
+    /// rounding whenever it lies within 10^-decimals / 2 + 2·bound of its own value, so honest
+    /// nodes agree even when their values differ by more than a rounding step.
+    pub fn agree_within(&self, values: &[f64], bound: Option<f64>) -> Result<Agreed> {
         check_finite(values)?;
-        let body = serde_json::to_vec(&Values { values }).expect("a vector of finite f64");
+        let body = match bound.filter(|b| b.is_finite() && *b >= 0.0) {
+            Some(bound) => serde_json::to_vec(&Bounded { values, bound }),
+            None => serde_json::to_vec(&Values { values }),
+        }
+        .expect("a vector of finite f64");
         let agreed: Agreed = self.call("POST", "/v1/agree", Some(&body))?;
         if agreed.values.len() != values.len() {
             return Err(Error::Protocol(format!(

@@ -65,6 +65,7 @@ async fn message_rtt() -> f64 {
             round,
             values: vec![0.5; DIM],
             source: 0,
+            source_signature: Default::default(),
         })
         .unwrap();
         let t = Instant::now();

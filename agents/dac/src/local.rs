@@ -4,7 +4,7 @@
 //!
 //! - `GET /v1/node` → `{job, node, nodes, alive, topology, decimals}`
 //! - `POST /v1/average` `{"values": [f64], "tolerance"?: f64}` → [`Outcome`](crate::session::Outcome)
-//! - `POST /v1/agree` `{"values": [f64]}` → [`Agreed`](crate::session::Agreed)
+//! - `POST /v1/agree` `{"values": [f64], "bound"?: f64}` → [`Agreed`](crate::session::Agreed)
 //!
 //! Errors: `{"code", "message"}` with 400 `bad_request`, 410 `dropped`, 409 `isolated`,
 //! 503 `closed`.
@@ -35,6 +35,9 @@ struct AverageRequest {
 #[serde(deny_unknown_fields)]
 struct AgreeRequest {
     values: Vec<f64>,
+    /// How far `values` may be from the consensus value (the caller's residual bound).
+    #[serde(default)]
+    bound: Option<f64>,
 }
 
 /// The local API's router over one session.
@@ -122,7 +125,7 @@ async fn agree(
         Ok(axum::Json(r)) => r,
         Err(e) => return failure(DacError::BadRequest(e.body_text())),
     };
-    match s.agree(&req.values).await {
+    match s.agree(&req.values, req.bound).await {
         Ok(a) => axum::Json(a).into_response(),
         Err(e) => failure(e),
     }

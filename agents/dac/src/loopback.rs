@@ -31,7 +31,7 @@ pub async fn cluster(
     let mut peers = Vec::new();
     for i in 0..nodes {
         let key = RequestKey::new([i as u8 + 1; 32]).expect("a valid test key");
-        let relay = Relay::new(key);
+        let relay = Relay::new(key, true);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         peers.push(Peer {
             address: relay.address(),

@@ -41,6 +41,41 @@ pub struct Message {
     /// For [`Phase::Agree`]: the node whose rounded result `values` is.
     #[serde(default)]
     pub source: u32,
+    /// For [`Phase::Agree`]: node `source`'s own signature of its candidate
+    /// ([`candidate_digest`]), so that no forwarder can put words in its mouth.
+    #[serde(default)]
+    pub source_signature: alloy_primitives::Bytes,
+}
+
+/// What node `source` signs for its rounded candidate of operation `op` in epoch `dropped`.
+pub fn candidate_digest(
+    job: u64,
+    op: u32,
+    dropped: u64,
+    source: u32,
+    values: &[f64],
+) -> alloy_primitives::B256 {
+    let mut bytes = Vec::with_capacity(40 + 8 * values.len());
+    bytes.extend_from_slice(b"peerflow.dac.agree.v1");
+    bytes.extend_from_slice(&job.to_be_bytes());
+    bytes.extend_from_slice(&op.to_be_bytes());
+    bytes.extend_from_slice(&dropped.to_be_bytes());
+    bytes.extend_from_slice(&source.to_be_bytes());
+    for v in values {
+        bytes.extend_from_slice(&v.to_bits().to_be_bytes());
+    }
+    keccak256(bytes)
+}
+
+/// Whether `signature` is `signer`'s over `digest`.
+pub fn signed_by(
+    signature: &[u8],
+    digest: alloy_primitives::B256,
+    signer: alloy_primitives::Address,
+) -> bool {
+    peerflow_protocol::signature::Signature::from_bytes(signature)
+        .and_then(|s| s.recover(digest))
+        .is_ok_and(|a| a == signer)
 }
 
 /// The path a message for `job` is signed over, given its body.

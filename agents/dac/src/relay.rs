@@ -29,6 +29,19 @@ use crate::session::{DacError, Outbox, Peer, Session, SessionConfig};
 /// Closed sessions kept for their progress view.
 const KEPT_CLOSED: usize = 32;
 
+/// Whether `url` may be a peer's endpoint: an http(s) origin (no path, query or fragment: the
+/// relay appends its own paths), public unless `allow_private`.
+pub fn valid_endpoint(url: &str, allow_private: bool) -> bool {
+    let Ok(parsed) = reqwest::Url::parse(url) else {
+        return false;
+    };
+    peerflow_protocol::netguard::check_url(&parsed, allow_private).is_ok()
+        && matches!(parsed.path(), "" | "/")
+        && parsed.query().is_none()
+        && parsed.fragment().is_none()
+        && parsed.username().is_empty()
+}
+
 /// The sessions of one provider, and its relay to the others.
 pub struct Relay {
     key: RequestKey,
@@ -45,15 +58,21 @@ impl std::fmt::Debug for Relay {
 }
 
 impl Relay {
-    /// A relay signing with `key` (the provider's account key).
-    pub fn new(key: RequestKey) -> Arc<Self> {
+    /// A relay signing with `key` (the provider's account key). Peers' URLs are others' choice:
+    /// requests follow no redirect, use no proxy and, unless `allow_private` (a devnet), reach
+    /// public addresses only ([`peerflow_protocol::netguard`]).
+    pub fn new(key: RequestKey, allow_private: bool) -> Arc<Self> {
         Arc::new(Self {
             key,
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(10))
-                .pool_max_idle_per_host(64)
-                .build()
-                .expect("an http client builds"),
+            http: peerflow_protocol::netguard::guarded_client(
+                allow_private,
+                Duration::from_secs(5),
+            )
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(10))
+            .pool_max_idle_per_host(64)
+            .build()
+            .expect("an http client builds"),
             sessions: Mutex::new(HashMap::new()),
         })
     }
@@ -168,6 +187,10 @@ impl Outbox for Relay {
                 pause = (pause * 2).min(Duration::from_millis(500));
             }
         })
+    }
+
+    fn sign(&self, digest: alloy_primitives::B256) -> alloy_primitives::Bytes {
+        self.key.sign_digest(digest).to_bytes().to_vec().into()
     }
 
     fn alive(

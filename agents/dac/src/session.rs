@@ -40,6 +40,19 @@ const PROGRESS_ROUNDS: usize = 20_000;
 /// Operations whose progress is kept.
 const PROGRESS_OPS: usize = 4;
 
+/// Peer timeouts a neighbour may stay silent while its provider says it still runs the node;
+/// then it is dropped as stalled.
+pub const MAX_SILENT_PROBES: u32 = 6;
+
+/// Most messages from one peer waiting in a node's inbox.
+pub const MAX_INBOX_PER_PEER: usize = 16;
+
+/// Smallest tolerance `average` takes (relative: about ten ulps).
+pub const MIN_TOLERANCE: f64 = 1e-15;
+
+/// Most values kept per operation for the progress view.
+const PROGRESS_VALUES: usize = 1 << 20;
+
 /// Most messages waiting in a node's inbox (a peer runs at most a round ahead of its neighbours,
 /// so honest peers never come near it); beyond it messages are refused.
 pub const MAX_INBOX: usize = 4096;
@@ -151,6 +164,9 @@ pub trait Outbox: Send + Sync + 'static {
         patience: Duration,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<u64, ()>> + Send>>;
 
+    /// This provider's signature of `digest` (65 bytes).
+    fn sign(&self, digest: alloy_primitives::B256) -> alloy_primitives::Bytes;
+
     /// Whether `peer`'s provider still runs `node` of `job`.
     fn alive(
         &self,
@@ -161,6 +177,9 @@ pub trait Outbox: Send + Sync + 'static {
 }
 
 type Key = (u32, u64, Phase, u32, u32);
+
+/// The signature field of messages that carry none.
+static NO_SIGNATURE: alloy_primitives::Bytes = alloy_primitives::Bytes::new();
 
 /// Where a round is: operation, epoch (dropped set), phase and round number.
 #[derive(Debug, Clone, Copy)]
@@ -173,12 +192,16 @@ struct At {
 
 struct State {
     dropped: u64,
+    /// The operation this node runs (messages of earlier ones are stale).
+    op: u32,
     inbox: HashMap<Key, Message>,
     progress: VecDeque<OpProgress>,
     stats: Stats,
     closed: bool,
-    /// keccak256 of each completed operation's answer (JSON), in order.
-    digests: Vec<alloy_primitives::B256>,
+    /// The dropped set each completed operation ended in, in order.
+    epochs: Vec<u64>,
+    /// The last agreement's answer.
+    agreed: Option<Agreed>,
 }
 
 /// One node of one job.
@@ -230,11 +253,13 @@ impl Session {
             outbox,
             state: Mutex::new(State {
                 dropped,
+                op: 0,
                 inbox: HashMap::new(),
                 progress: VecDeque::new(),
                 stats: Stats::default(),
                 closed: false,
-                digests: Vec::new(),
+                epochs: Vec::new(),
+                agreed: None,
             }),
             changed: Notify::new(),
             next_op: tokio::sync::Mutex::new(0),
@@ -269,19 +294,31 @@ impl Session {
         !s.closed && s.dropped & bit(self.cfg.me) == 0
     }
 
+    /// The last agreement this node reached (what a cooperative job's provider commits).
+    pub fn agreed(&self) -> Option<Agreed> {
+        self.state().agreed.clone()
+    }
+
     /// Watches the number of operations completed (a provider reports them as checkpoints).
     pub fn completed(&self) -> tokio::sync::watch::Receiver<u32> {
         self.completed.subscribe()
     }
 
-    /// keccak256 of completed operation `k`'s answer (0-based).
-    pub fn digest(&self, k: u32) -> Option<alloy_primitives::B256> {
-        self.state().digests.get(k as usize).copied()
+    /// The checkpoint state of completed operation `k` (0-based): see [`checkpoint_state`].
+    pub fn checkpoint(&self, k: u32) -> Option<alloy_primitives::B256> {
+        let mask = *self.state().epochs.get(k as usize)?;
+        Some(checkpoint_state(k, mask))
     }
 
-    fn complete<T: Serialize>(&self, answer: &T) {
-        let json = serde_json::to_vec(answer).expect("an answer serializes");
-        self.state().digests.push(alloy_primitives::keccak256(json));
+    /// Starts operation `op`: earlier operations' messages are dropped.
+    fn begin(&self, op: u32) {
+        let mut s = self.state();
+        s.op = op;
+        s.inbox.retain(|k, _| k.0 >= op);
+    }
+
+    fn complete(&self, mask: u64) {
+        self.state().epochs.push(mask);
         self.completed.send_modify(|n| *n += 1);
     }
 
@@ -331,8 +368,16 @@ impl Session {
         if msg.dropped != s.dropped || msg.phase == Phase::Notice {
             return true;
         }
+        // A peer runs at most one operation ahead; earlier operations are over.
+        if msg.op < s.op {
+            return true;
+        }
         let key = (msg.op, msg.dropped, msg.phase, msg.round, msg.from);
-        if s.inbox.len() >= MAX_INBOX && !s.inbox.contains_key(&key) {
+        let from_peer = s.inbox.keys().filter(|k| k.4 == msg.from).count();
+        if msg.op > s.op + 1
+            || (!s.inbox.contains_key(&key)
+                && (s.inbox.len() >= MAX_INBOX || from_peer >= MAX_INBOX_PER_PEER))
+        {
             return false;
         }
         s.inbox.insert(key, msg);
@@ -373,6 +418,7 @@ impl Session {
                 round: 0,
                 values: Vec::new(),
                 source: 0,
+                source_signature: Default::default(),
             };
             self.spawn_send(msg);
         }
@@ -406,6 +452,7 @@ impl Session {
     async fn recv(self: &Arc<Self>, key: Key) -> Result<Message, Interrupt> {
         let from = key.4;
         let mut deadline = Instant::now() + self.cfg.peer_timeout;
+        let mut probes = 0;
         loop {
             let notified = self.changed.notified();
             tokio::pin!(notified);
@@ -428,7 +475,8 @@ impl Session {
             let wait = deadline.saturating_duration_since(Instant::now());
             if tokio::time::timeout(wait, notified).await.is_err() {
                 let peer = self.cfg.peers[from as usize].clone();
-                if self.outbox.alive(self.cfg.job, peer, from).await {
+                probes += 1;
+                if probes < MAX_SILENT_PROBES && self.outbox.alive(self.cfg.job, peer, from).await {
                     tracing::debug!(
                         job = self.cfg.job,
                         node = self.cfg.me,
@@ -449,7 +497,7 @@ impl Session {
         at: At,
         nbrs: &[u32],
         values: &[f64],
-        source: u32,
+        source: (u32, &alloy_primitives::Bytes),
     ) -> Result<Vec<Message>, Interrupt> {
         let At {
             op,
@@ -466,7 +514,8 @@ impl Session {
                 phase,
                 round,
                 values: values.to_vec(),
-                source,
+                source: source.0,
+                source_signature: source.1.clone(),
             });
         }
         let mut got = Vec::with_capacity(nbrs.len());
@@ -518,17 +567,20 @@ impl Session {
     ) -> Result<Outcome, DacError> {
         check_input(input)?;
         let tolerance = tolerance.unwrap_or(DEFAULT_TOLERANCE);
-        if !(tolerance > 0.0 && tolerance < 1.0) {
-            return Err(DacError::BadRequest("tolerance must be in (0, 1)".into()));
+        if !(MIN_TOLERANCE..1.0).contains(&tolerance) {
+            return Err(DacError::BadRequest(format!(
+                "tolerance must be in [{MIN_TOLERANCE:e}, 1)"
+            )));
         }
         let mut ops = self.next_op.lock().await;
         let op = *ops;
         *ops += 1;
+        self.begin(op);
         loop {
             let (mask, graph) = self.epoch()?;
             match self.run_average(op, mask, &graph, input, tolerance).await {
                 Ok(o) => {
-                    self.complete(&o);
+                    self.complete(mask);
                     return Ok(o);
                 }
                 Err(Interrupt::Restart) => continue,
@@ -576,7 +628,7 @@ impl Session {
         let mut ext: Vec<f64> = input.iter().chain(input.iter()).copied().collect();
         for round in 0..diameter {
             for m in self
-                .exchange(at(Phase::Extremes, round), &nbrs, &ext, 0)
+                .exchange(at(Phase::Extremes, round), &nbrs, &ext, (0, &NO_SIGNATURE))
                 .await?
             {
                 for c in 0..d {
@@ -587,6 +639,10 @@ impl Session {
         }
         let spread = (0..d).map(|c| ext[d + c] - ext[c]).fold(0.0, f64::max);
         let scale = ext.iter().map(|v| v.abs()).fold(0.0, f64::max);
+        if !(spread * (n as f64)).is_finite() {
+            // Values this large overflow the averaging itself.
+            return Err(DacError::BadRequest("values too large to average".into()).into());
+        }
         // 2. Averaging.
         let rate = graph.rate();
         let sqrt_n = (n as f64).sqrt();
@@ -608,7 +664,7 @@ impl Session {
         self.record(op, epoch, None, &x);
         for round in 0..rounds {
             let got = self
-                .exchange(at(Phase::Average, round), &nbrs, &x, 0)
+                .exchange(at(Phase::Average, round), &nbrs, &x, (0, &NO_SIGNATURE))
                 .await?;
             let mut next: Vec<f64> = x.iter().map(|v| own * v).collect();
             for (m, w) in got.iter().zip(&weights) {
@@ -656,30 +712,50 @@ impl Session {
         }
         if let Some(p) = s.progress.back_mut()
             && p.rounds.len() < PROGRESS_ROUNDS
+            && (p.rounds.len() + 1) * x.len() <= PROGRESS_VALUES
         {
             p.rounds.push(x.to_vec());
         }
     }
 
     /// Rounds `values` to the job's decimals and agrees on one rounding: the lowest-index alive
-    /// node's rounded vector is flooded; a node adopts it when each component is within
-    /// 10^-decimals of its own value, else keeps its own rounding.
-    pub async fn agree(self: &Arc<Self>, values: &[f64]) -> Result<Agreed, DacError> {
+    /// node's rounded vector, signed by that node's provider, is flooded; a node adopts it when
+    /// each component is within `max(10^-decimals, 10^-decimals / 2 + 2·bound)` of its own
+    /// value (`bound`: how far these values may be from the consensus value, which the caller
+    /// knows from the operations that produced them), else keeps its own rounding. Candidates
+    /// whose signature is not their source's are ignored.
+    pub async fn agree(
+        self: &Arc<Self>,
+        values: &[f64],
+        bound: Option<f64>,
+    ) -> Result<Agreed, DacError> {
         check_input(values)?;
+        let bound = bound.unwrap_or(0.0);
+        if !(bound >= 0.0 && bound.is_finite()) {
+            return Err(DacError::BadRequest(
+                "bound must be finite and not negative".into(),
+            ));
+        }
         let decimals = self.cfg.decimals;
         let quantum = 10f64.powi(-i32::from(decimals));
+        let within = quantum.max(quantum / 2.0 + 2.0 * bound) * (1.0 + 1e-9);
         let rounded: Vec<f64> = values.iter().map(|v| round_to(*v, decimals)).collect();
+        if rounded.iter().any(|v| !v.is_finite()) {
+            return Err(DacError::BadRequest("values too large to round".into()));
+        }
         let mut ops = self.next_op.lock().await;
         let op = *ops;
         *ops += 1;
+        self.begin(op);
         loop {
             let (mask, graph) = self.epoch()?;
             match self.run_agree(op, mask, &graph, &rounded).await {
                 Ok((source, candidate)) => {
+                    self.complete(mask);
                     let close = candidate
                         .iter()
                         .zip(values)
-                        .all(|(c, v)| (c - v).abs() <= quantum * (1.0 + 1e-9));
+                        .all(|(c, v)| (c - v).abs() <= within);
                     let agreed = if close {
                         Agreed {
                             values: candidate,
@@ -699,7 +775,7 @@ impl Session {
                             source: self.cfg.me,
                         }
                     };
-                    self.complete(&agreed);
+                    self.state().agreed = Some(agreed.clone());
                     return Ok(agreed);
                 }
                 Err(Interrupt::Restart) => continue,
@@ -716,7 +792,9 @@ impl Session {
         rounded: &[f64],
     ) -> Result<(u32, Vec<f64>), Interrupt> {
         let me = self.cfg.me;
-        let mut best = (me, rounded.to_vec());
+        let job = self.cfg.job;
+        let own = crate::message::candidate_digest(job, op, mask, me, rounded);
+        let mut best = (me, rounded.to_vec(), self.outbox.sign(own));
         let at = |phase, round| At {
             op,
             mask,
@@ -724,22 +802,59 @@ impl Session {
             round,
         };
         if graph.nodes().len() == 1 {
-            return Ok(best);
+            return Ok((best.0, best.1));
         }
         let nbrs = graph.neighbors(me);
         let diameter = graph.diameter().ok_or(DacError::Isolated)?;
         for round in 0..diameter {
             let got = self
-                .exchange(at(Phase::Agree, round), &nbrs, &best.1, best.0)
+                .exchange(at(Phase::Agree, round), &nbrs, &best.1, (best.0, &best.2))
                 .await?;
             for m in got {
-                if m.source < best.0 && mask & bit(m.source) == 0 {
-                    best = (m.source, m.values);
+                if m.source >= best.0 || mask & bit(m.source) != 0 {
+                    continue;
+                }
+                let digest = crate::message::candidate_digest(job, op, mask, m.source, &m.values);
+                let signer = self.cfg.peers[m.source as usize].address;
+                if crate::message::signed_by(&m.source_signature, digest, signer) {
+                    best = (m.source, m.values, m.source_signature);
+                } else {
+                    tracing::warn!(
+                        job,
+                        node = me,
+                        from = m.from,
+                        source = m.source,
+                        "a candidate not signed by its source; ignored"
+                    );
                 }
             }
         }
-        Ok(best)
+        Ok((best.0, best.1))
     }
+}
+
+/// What a provider reports as the state of checkpoint `op + 1`: the operation's number and the
+/// dropped set it completed in (`"dac1"`, op as 4 bytes, the set as 8 bytes, big-endian, then
+/// zeros). Every node that completed the operation in the same epoch reports the same state, so
+/// the buyer pays a checkpoint only to nodes whose state a majority reported and that the state
+/// does not list as dropped.
+pub fn checkpoint_state(op: u32, dropped: u64) -> alloy_primitives::B256 {
+    let mut b = [0u8; 32];
+    b[..4].copy_from_slice(b"dac1");
+    b[4..8].copy_from_slice(&op.to_be_bytes());
+    b[8..16].copy_from_slice(&dropped.to_be_bytes());
+    alloy_primitives::B256::from(b)
+}
+
+/// The (operation, dropped set) a checkpoint state names, if it is one.
+pub fn parse_checkpoint_state(state: alloy_primitives::B256) -> Option<(u32, u64)> {
+    let b = state.as_slice();
+    if &b[..4] != b"dac1" || b[16..].iter().any(|x| *x != 0) {
+        return None;
+    }
+    let op = u32::from_be_bytes(b[4..8].try_into().ok()?);
+    let dropped = u64::from_be_bytes(b[8..16].try_into().ok()?);
+    Some((op, dropped))
 }
 
 /// `v` rounded to `decimals` places, half away from zero.

@@ -97,7 +97,7 @@ async fn agreement_gives_every_node_the_same_rounding() {
         .zip(inputs)
         .map(|(s, x)| {
             let s = Arc::clone(s);
-            tokio::spawn(async move { s.agree(&[x, 2.0]).await.unwrap() })
+            tokio::spawn(async move { s.agree(&[x, 2.0], None).await.unwrap() })
         })
         .collect();
     let mut got = Vec::new();
@@ -151,6 +151,7 @@ async fn a_message_signed_by_another_provider_is_refused() {
         round: 0,
         values: vec![1e9],
         source: 0,
+        source_signature: Default::default(),
     })
     .unwrap();
     let http = reqwest::Client::new();
@@ -244,4 +245,72 @@ async fn the_local_api_answers_bad_input_with_a_code_and_good_input_with_the_con
         over_socket(&sockets[1], "POST", "/v1/average", r#"{"values": [1.0]}"#).await;
     assert_eq!(status, 503, "{body}");
     assert!(body.contains(r#""code":"closed""#), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_cannot_forward_a_forged_rounding_in_another_nodes_name() {
+    // Ring of four: node 2 hears node 0's rounding only through 1 or 3. Node 3 is the attacker:
+    // in the agreement's first round it tells node 2 that node 0's rounding is one quantum off.
+    let c = cluster(4, TopologyKind::Ring, Duration::from_secs(10)).await;
+    let value = 0.123_456_789_4;
+    let honest: Vec<_> = [0usize, 1, 2]
+        .into_iter()
+        .map(|i| {
+            let s = Arc::clone(&c.sessions[i]);
+            tokio::spawn(async move { s.agree(&[value], None).await.unwrap() })
+        })
+        .collect();
+    let attacker = RequestKey::new([4; 32]).unwrap();
+    let url = c.sessions[0].config().peers[2].url.clone();
+    let forged = peerflow_dac::session::round_to(value, 9) + 1e-9;
+    let body = serde_json::to_vec(&peerflow_dac::message::Message {
+        from: 3,
+        to: 2,
+        op: 0,
+        dropped: 0,
+        phase: peerflow_dac::message::Phase::Agree,
+        round: 0,
+        values: vec![forged],
+        source: 0,
+        // Signed, but by the attacker, not by node 0's provider.
+        source_signature: attacker
+            .sign_digest(peerflow_dac::message::candidate_digest(
+                7,
+                0,
+                0,
+                0,
+                &[forged],
+            ))
+            .to_bytes()
+            .to_vec()
+            .into(),
+    })
+    .unwrap();
+    let sent = reqwest::Client::new()
+        .post(format!("{url}/v1/dac/7/messages"))
+        .header(
+            peerflow_dac::message::AUTH_HEADER,
+            peerflow_dac::message::authorize(&attacker, 7, &body),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 202);
+    // Node 3's own session then plays along honestly for the rest.
+    let s3 = Arc::clone(&c.sessions[3]);
+    let node3 = tokio::spawn(async move { s3.agree(&[value], None).await });
+    let mut got = Vec::new();
+    for t in honest {
+        got.push(t.await.unwrap());
+    }
+    for a in &got {
+        assert_eq!(a.source, 0, "{a:?}");
+        assert_eq!(
+            a.values, got[0].values,
+            "the honest nodes agree on node 0's rounding"
+        );
+        assert_ne!(a.values, vec![forged]);
+    }
+    node3.await.unwrap().unwrap();
 }

@@ -49,7 +49,8 @@ pub struct TermsArgs {
     #[arg(long, default_value_t = 0)]
     pub min_completed: u32,
     /// Partial releases of price and collateral the buyer may make while the job runs
-    /// (`peerflow compute release`), each 1/(N+1).
+    /// (`peerflow compute release`), each 1/(N+1). A cooperative job's are its consensus
+    /// operations, released by `submit` as a majority of its nodes reach them.
     #[arg(long, default_value_t = 0)]
     pub checkpoints: u8,
     /// Sealed-bid auction: providers commit bids for this long, then reveal for as long; the
@@ -590,7 +591,7 @@ async fn compute_submit(s: &ComputeSubmit) -> Result<()> {
     let terms = terms(&terms_args, s.timeout, &c, &escrow).await?;
     let (job, uri) = submit(&escrow, &blobs, store, &spec, &terms).await?;
     println!("job {job} created: spec {uri}");
-    follow(&escrow, job, s.terms.detach).await
+    follow(&escrow, job, s.terms.detach, spec.cooperative.is_some()).await
 }
 
 /// `spec` made cooperative by `plan`, each shard file's blob from `blob(local file)` (in node
@@ -662,7 +663,7 @@ async fn vod_submit(s: &VodSubmit) -> Result<()> {
         "job {job} created with {} replicas; fetch later with `peerflow vod fetch {job} --out DIR`",
         terms.replicas
     );
-    follow(&escrow, job, s.terms.detach).await
+    follow(&escrow, job, s.terms.detach, false).await
 }
 
 fn with_rav1e(ladder: &str) -> String {
@@ -680,7 +681,14 @@ fn with_rav1e(ladder: &str) -> String {
 }
 
 /// Prints each change of the job's slots until it is finalized, finalizing it once allowed.
-async fn follow(escrow: &Escrow<DynProvider>, job: u64, detach: bool) -> Result<()> {
+/// Follows the job until it settles (unless `detach`), finalizing it when the escrow allows and,
+/// for a `cooperative` job, releasing the checkpoints its nodes reached.
+async fn follow(
+    escrow: &Escrow<DynProvider>,
+    job: u64,
+    detach: bool,
+    cooperative: bool,
+) -> Result<()> {
     if detach {
         return Ok(());
     }
@@ -697,7 +705,8 @@ async fn follow(escrow: &Escrow<DynProvider>, job: u64, detach: bool) -> Result<
         if codes::job_ended(state.status) {
             break;
         }
-        if state.params.checkpoints > 0
+        if cooperative
+            && state.params.checkpoints > 0
             && let Err(e) = release_reached(escrow, job, state.params.replicas).await
         {
             eprintln!("  checkpoint release not done yet: {e}");
@@ -711,26 +720,48 @@ async fn follow(escrow: &Escrow<DynProvider>, job: u64, detach: bool) -> Result<
     status(escrow, job).await
 }
 
-/// Pays as the job goes: releases each provider's reported checkpoints once a majority of the
-/// job's replicas reported at least as far (a cooperative job's checkpoints are its consensus
-/// operations, which the nodes complete together, so one provider reporting ahead of the others
-/// is not paid for it).
+/// Pays a cooperative job as it goes. Its checkpoints are its consensus operations, and a
+/// provider reports each with the operation and the dropped set it completed in
+/// ([`peerflow_dac::session::checkpoint_state`]): checkpoint k is released to a provider only when
+/// a majority of the replicas reported the same state for k, the provider reported that state
+/// too, and the state does not list its node as dropped. A provider reporting ahead of the others,
+/// a state of its own, or work after it was dropped is not paid for it.
 async fn release_reached(escrow: &Escrow<DynProvider>, job: u64, replicas: u8) -> Result<()> {
-    let reported = escrow.checkpoints_reported(job).await?;
+    let reports = escrow.checkpoint_reports(job).await?;
+    let nodes = escrow.providers_of(job).await?;
     let majority = usize::from(replicas) / 2 + 1;
-    let reached = |k: u64| reported.iter().filter(|(_, r)| *r >= k).count() >= majority;
+    let agreed = |k: u64| {
+        reports
+            .iter()
+            .filter(|(_, i, _)| *i == k)
+            .map(|(_, _, state)| *state)
+            .find(|state| {
+                reports
+                    .iter()
+                    .filter(|(_, i, s)| *i == k && s == state)
+                    .count()
+                    >= majority
+            })
+    };
     for (provider, slot) in escrow.slots(job).await? {
         if slot.status != codes::SLOT_ACCEPTED && slot.status != codes::SLOT_COMMITTED {
             continue;
         }
-        let own = reported
-            .iter()
-            .find(|(p, _)| *p == provider)
-            .map_or(0, |(_, k)| *k);
+        let Some(node) = nodes.iter().position(|p| *p == provider) else {
+            continue;
+        };
         let mut released = u64::from(slot.checkpointsReleased);
-        while released < own && reached(released + 1) {
+        loop {
+            let k = released + 1;
+            let Some(state) = agreed(k) else { break };
+            let dropped = peerflow_dac::session::parse_checkpoint_state(state)
+                .map_or(u64::MAX, |(_, dropped)| dropped);
+            let reported = reports.contains(&(provider, k, state));
+            if !reported || node >= 64 || dropped & (1 << node) != 0 {
+                break;
+            }
             escrow.release_checkpoint(job, provider).await?;
-            released += 1;
+            released = k;
             println!("  checkpoint {released} released to {provider}");
         }
     }
@@ -842,8 +873,11 @@ async fn consensus_progress(c: &Connected, escrow: &Escrow<DynProvider>, job: u6
     if !cooperative && endpoints.is_empty() {
         return Ok(());
     }
+    // Endpoints are the providers' choice: no redirects, and the body read to a bound.
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
         .build()?;
     let mut nodes: Vec<NodeProgress> = Vec::new();
     for (i, provider) in escrow.providers_of(job).await?.into_iter().enumerate() {
@@ -855,23 +889,15 @@ async fn consensus_progress(c: &Connected, escrow: &Escrow<DynProvider>, job: u6
             Some(url) => Some(url),
             None => provider_url(c, escrow, job, provider).await,
         };
-        let Some(url) = url else {
+        // The progress view is public: nothing is signed for a URL a provider chose.
+        let Some(url) = url.filter(|u| peerflow_dac::relay::valid_endpoint(u, true)) else {
             println!("  (node {i}: unreachable)");
             continue;
         };
         let progress_url = format!("{}/v1/dac/{job}/progress", url.trim_end_matches('/'));
-        let fetched = async {
-            let r = blobs
-                .signed(http.get(&progress_url), "GET", &progress_url)
-                .send()
-                .await?
-                .error_for_status()?;
-            r.json::<NodeProgress>().await
-        }
-        .await;
-        match fetched {
-            Ok(p) => nodes.push(p),
-            Err(_) => println!("  (node {i}: unreachable)"),
+        match fetch_bounded(&http, &progress_url, MAX_PROGRESS_BYTES).await {
+            Some(p) => nodes.push(p),
+            None => println!("  (node {i}: unreachable)"),
         }
     }
     let rounds = disagreement(&nodes);
@@ -885,6 +911,26 @@ async fn consensus_progress(c: &Connected, escrow: &Escrow<DynProvider>, job: u6
         );
     }
     Ok(())
+}
+
+/// Largest progress view read from one provider.
+const MAX_PROGRESS_BYTES: usize = 64 << 20;
+
+/// GETs `url` and parses its JSON, reading at most `limit` bytes.
+async fn fetch_bounded<T: serde::de::DeserializeOwned>(
+    http: &reqwest::Client,
+    url: &str,
+    limit: usize,
+) -> Option<T> {
+    let mut r = http.get(url).send().await.ok()?.error_for_status().ok()?;
+    let mut body = Vec::new();
+    while let Some(chunk) = r.chunk().await.ok()? {
+        if body.len() + chunk.len() > limit {
+            return None;
+        }
+        body.extend_from_slice(&chunk);
+    }
+    serde_json::from_slice(&body).ok()
 }
 
 async fn logs(node: &NodeOpts, job: u64) -> Result<()> {

@@ -119,34 +119,12 @@ pub struct ProviderOpts {
     #[arg(skip)]
     #[serde(skip)]
     pub lease_cpu_overreport: Option<f64>,
-    /// A dishonest provider changing one digit of each container job's first output before it
-    /// commits the result, for the tests of the escrow's majority rule; not an option of the binary.
+    /// A dishonest provider changing one digit of each result's first file before it commits it
+    /// ([`ProviderConfig::tamper_results`]), for the tests of the escrow's majority rule; not an
+    /// option of the binary.
     #[arg(skip)]
     #[serde(skip)]
     pub tamper_results: Option<bool>,
-}
-
-/// Runs container jobs honestly, then alters the first digit of the first output file: a wrong
-/// value reported (see [`ProviderOpts::tamper_results`]).
-struct Tampering(ContainerExecutor);
-
-impl peerflow_provider::Executor for Tampering {
-    fn execute<'a>(
-        &'a self,
-        job: &'a peerflow_provider::JobContext,
-    ) -> peerflow_provider::executor::ExecFuture<'a> {
-        Box::pin(async move {
-            let mut x = self.0.execute(job).await?;
-            if let Some(d) = x
-                .outputs
-                .first_mut()
-                .and_then(|(_, bytes)| bytes.iter_mut().find(|b| b.is_ascii_digit()))
-            {
-                *d = b'0' + (*d - b'0' + 1) % 10;
-            }
-            Ok(x)
-        })
-    }
 }
 
 fn ether(s: Option<&str>, default: &str, what: &str) -> Result<alloy::primitives::U256> {
@@ -253,12 +231,7 @@ pub async fn start_provider(
                     tracing::info!(?rates, r_squared = cal.fit.r_squared, "rates calibrated");
                 }
                 let prefix = format!("{me:x}");
-                let exec = ContainerExecutor::new(runner, &prefix[..8]);
-                executors.container = Some(if o.tamper_results.unwrap_or(false) {
-                    Arc::new(Tampering(exec))
-                } else {
-                    Arc::new(exec)
-                });
+                executors.container = Some(Arc::new(ContainerExecutor::new(runner, &prefix[..8])));
             }
             Err(e) if !require_docker => {
                 tracing::warn!(error = %e, "no Docker engine: offering VOD jobs only");
@@ -308,6 +281,7 @@ pub async fn start_provider(
         request_key: Some(
             peerflow_protocol::blobauth::RequestKey::new(key).context("the provider's key")?,
         ),
+        tamper_results: o.tamper_results.unwrap_or(false),
     };
     let url = cfg.public_url.clone();
     let offer = cfg.offer;

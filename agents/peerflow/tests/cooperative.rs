@@ -274,7 +274,7 @@ fn job_id(out: &str) -> u64 {
 
 fn result_values(dir: &Path) -> Vec<f64> {
     let json: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("result.json")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(dir.join("agreed.json")).unwrap()).unwrap();
     json["values"]
         .as_array()
         .unwrap()
@@ -435,8 +435,11 @@ async fn five_providers_average_solve_survive_a_kill_and_outvote_a_liar() {
             Instant::now() < deadline,
             "the victim never reported a checkpoint"
         );
-        let reported = escrow.checkpoints_reported(job).await.unwrap_or_default();
-        if reported.iter().any(|(p, k)| *p == victim_addr && *k >= 1) {
+        let reported = escrow.checkpoint_reports(job).await.unwrap_or_default();
+        if reported
+            .iter()
+            .any(|(p, k, _)| *p == victim_addr && *k >= 1)
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

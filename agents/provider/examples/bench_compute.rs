@@ -102,6 +102,7 @@ async fn main() {
         allow_network_jobs: false,
         allow_private_urls: true,
         request_key: Some(RequestKey::new(chain.secret_key(2)).unwrap()),
+        tamper_results: false,
     };
     let executor = Recording(
         ContainerExecutor::new(Runner::new(engine.clone()), "bench"),

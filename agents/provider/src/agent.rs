@@ -65,6 +65,10 @@ pub struct ProviderConfig {
     /// This provider's key, signing its requests to other blob stores (which let only signed
     /// readers fetch a job's spec and inputs). `None`: unsigned requests.
     pub request_key: Option<peerflow_protocol::blobauth::RequestKey>,
+    /// A dishonest provider, for the tests of the escrow's majority rule: one digit of each
+    /// result's first file is changed before it is published and committed. Never set by the
+    /// binary's options.
+    pub tamper_results: bool,
 }
 
 /// Errors of one tick (the loop logs them and goes on).
@@ -125,7 +129,10 @@ impl<P: Provider + Clone + 'static> Agent<P> {
         let blobs = BlobStore::open(cfg.data_dir.join("blobs"))?;
         let metrics = Arc::new(Metrics::new());
         metrics::init(&metrics);
-        let cfg_relay = cfg.request_key.clone().map(peerflow_dac::Relay::new);
+        let cfg_relay = cfg
+            .request_key
+            .clone()
+            .map(|key| peerflow_dac::Relay::new(key, cfg.allow_private_urls));
         let client = match &cfg.request_key {
             Some(key) => BlobClient::guarded(cfg.allow_private_urls).with_key(key.clone()),
             None => BlobClient::guarded(cfg.allow_private_urls),
@@ -422,8 +429,20 @@ impl<P: Provider + Clone + 'static> Agent<P> {
         } else {
             now
         };
-        if starts + spec.timeout_secs >= p.deadline {
+        // A cooperative job may first wait for its peers up to its join timeout.
+        let join = spec
+            .cooperative
+            .as_ref()
+            .map_or(0, |c| u64::from(c.join_timeout_secs));
+        if starts + join + spec.timeout_secs >= p.deadline {
             return self.skip(id, "deadline_too_close");
+        }
+        if spec
+            .cooperative
+            .as_ref()
+            .is_some_and(|c| c.nodes != p.replicas)
+        {
+            return self.skip(id, "cooperative_nodes_mismatch");
         }
         let supported = match spec.workload {
             Workload::Container { .. } => self.executors.container.is_some(),
@@ -435,7 +454,10 @@ impl<P: Provider + Clone + 'static> Agent<P> {
         if spec.cooperative.is_some() && self.relay.is_none() {
             return self.skip(id, "cooperative_not_offered");
         }
-        for blob in spec.blobs() {
+        // Every blob the job names, a cooperative job's shards included: which node this provider
+        // will be is known only once the slots are taken, and a shard that cannot be fetched
+        // after accepting would cost the collateral.
+        for blob in spec.named_blobs() {
             if self.blobs.contains(blob.sha256) {
                 continue;
             }
@@ -635,7 +657,7 @@ impl<P: Provider + Clone + 'static> Agent<P> {
                     .map_err(|e| AgentError::Other(e.to_string()))?;
                 // A cooperative job's node joins its peers first; it leaves when `joined` drops.
                 let joined = match &spec.cooperative {
-                    Some(coop) => Some(self.join_group(id, coop).await?),
+                    Some(coop) => Some(self.join_group(id, coop, spec.timeout_secs).await?),
                     None => None,
                 };
                 let ctx = JobContext {
@@ -655,7 +677,21 @@ impl<P: Provider + Clone + 'static> Agent<P> {
                 };
                 let started = Instant::now();
                 let running = metrics::Running::start(&self.metrics);
-                let executed = executor.execute(&ctx).await;
+                let mut executed = executor.execute(&ctx).await;
+                if let (Some(j), Ok(x)) = (&joined, &mut executed) {
+                    // A cooperative node commits its agreement, not the container's files.
+                    match j.result() {
+                        Some(file) => {
+                            x.outputs = vec![file];
+                            x.exit_code = 0;
+                        }
+                        None => {
+                            executed = Err(crate::executor::ExecError::Failed(
+                                "the node reached no agreement".into(),
+                            ))
+                        }
+                    }
+                }
                 drop(joined);
                 drop(running);
                 metrics::job_seconds(&self.metrics, workload, started.elapsed().as_secs_f64());
@@ -732,6 +768,15 @@ impl<P: Provider + Clone + 'static> Agent<P> {
         x: Execution,
         price: U256,
     ) -> Result<(Digest, Digest), AgentError> {
+        let mut x = x;
+        if self.cfg.tamper_results
+            && let Some(d) = x
+                .outputs
+                .first_mut()
+                .and_then(|(_, bytes)| bytes.iter_mut().find(|b| b.is_ascii_digit()))
+        {
+            *d = b'0' + (*d - b'0' + 1) % 10;
+        }
         let mut files = Vec::with_capacity(x.outputs.len());
         for (path, bytes) in &x.outputs {
             let sha256 = self.blobs.put(bytes)?;

@@ -30,10 +30,23 @@ use crate::executor::NodeContext;
 /// A joined node: closed, and its socket removed, when dropped.
 pub(crate) struct Joined {
     pub(crate) ctx: NodeContext,
+    session: Arc<Session>,
     relay: Arc<Relay>,
     job: u64,
     server: JoinHandle<()>,
     reporter: JoinHandle<()>,
+}
+
+impl Joined {
+    /// The node's result: its last agreement as `agreed.json` (compact JSON `{"values",
+    /// "decimals"}`), whatever the container wrote. The buyer's code decides what is agreed, but
+    /// not what one node commits: it cannot have one honest node outvoted by writing something
+    /// else there. `None` when the node never agreed.
+    pub(crate) fn result(&self) -> Option<(String, Vec<u8>)> {
+        let agreed = self.session.agreed()?;
+        let json = serde_json::json!({"values": agreed.values, "decimals": agreed.decimals});
+        Some(("agreed.json".into(), json.to_string().into_bytes()))
+    }
 }
 
 impl Drop for Joined {
@@ -85,6 +98,7 @@ impl<P: Provider + Clone + 'static> Agent<P> {
         &self,
         job: u64,
         coop: &Cooperative,
+        timeout_secs: u64,
     ) -> Result<Joined, AgentError> {
         let relay = self.relay().cloned().ok_or_else(|| {
             AgentError::Other("cooperative job without a signing key for the relay".into())
@@ -92,9 +106,13 @@ impl<P: Provider + Clone + 'static> Agent<P> {
         let me = self.config().address;
         let started = Instant::now();
         let join_timeout = Duration::from_secs(u64::from(coop.join_timeout_secs));
+        let allow_private = self.config().allow_private_urls;
         let (holders, endpoints) = loop {
             self.announce(job).await?;
             let state = self.escrow().job(job).await?;
+            // Never wait past the moment the run must start to finish by the deadline.
+            let (_, now) = self.escrow().chain_time().await?;
+            let latest_start = state.params.deadline.saturating_sub(timeout_secs + 30);
             let holders: Vec<Address> = self
                 .escrow()
                 .slots(job)
@@ -103,14 +121,21 @@ impl<P: Provider + Clone + 'static> Agent<P> {
                 .filter(|(_, s)| holds_slot(s.status))
                 .map(|(p, _)| p)
                 .collect();
-            let endpoints = self.escrow().endpoints(job).await?;
+            // An endpoint that is not a plain public http(s) origin counts as never announced.
+            let endpoints: Vec<(Address, String)> = self
+                .escrow()
+                .endpoints(job)
+                .await?
+                .into_iter()
+                .filter(|(_, url)| peerflow_dac::relay::valid_endpoint(url, allow_private))
+                .collect();
             let announced = holders
                 .iter()
                 .filter(|h| endpoints.iter().any(|(p, _)| p == *h))
                 .count();
             let full = state.filled == state.params.replicas
                 && announced == usize::from(state.params.replicas);
-            if full || started.elapsed() >= join_timeout {
+            if full || started.elapsed() >= join_timeout || now >= latest_start {
                 break (holders, endpoints);
             }
             if state.status != codes::JOB_OPEN {
@@ -170,10 +195,29 @@ impl<P: Provider + Clone + 'static> Agent<P> {
             })
             .map_err(|e| AgentError::Other(e.to_string()))?;
         let socket = self.socket_path(job);
-        let server = peerflow_dac::local::serve(Arc::clone(&session), &socket)
-            .await
-            .map_err(|e| AgentError::Other(format!("consensus socket: {e}")))?;
-        let checkpoints = self.escrow().job(job).await?.params.checkpoints;
+        // Until the node is handed over, a failure closes the session (a session left open would
+        // answer its peers' probes as alive and stall them).
+        let started = async {
+            let server = peerflow_dac::local::serve(Arc::clone(&session), &socket)
+                .await
+                .map_err(|e| AgentError::Other(format!("consensus socket: {e}")))?;
+            let checkpoints = match self.escrow().job(job).await {
+                Ok(j) => j.params.checkpoints,
+                Err(e) => {
+                    server.abort();
+                    return Err(e.into());
+                }
+            };
+            Ok::<_, AgentError>((server, checkpoints))
+        }
+        .await;
+        let (server, checkpoints) = match started {
+            Ok(x) => x,
+            Err(e) => {
+                relay.close(job, index as u32);
+                return Err(e);
+            }
+        };
         let reporter = tokio::spawn(report_checkpoints(
             self.escrow().clone(),
             job,
@@ -188,6 +232,7 @@ impl<P: Provider + Clone + 'static> Agent<P> {
                 shard,
                 socket,
             },
+            session,
             relay,
             job,
             server,
@@ -204,7 +249,8 @@ impl<P: Provider + Clone + 'static> Agent<P> {
 }
 
 /// Reports each completed operation of `session` as checkpoint 1, 2, … of `job` (up to
-/// `checkpoints`), with the operation's answer digest as the state hash.
+/// `checkpoints`), with the operation and the dropped set it completed in as the state
+/// ([`peerflow_dac::session::checkpoint_state`]).
 async fn report_checkpoints<P: Provider + Clone + 'static>(
     escrow: Escrow<P>,
     job: u64,
@@ -219,8 +265,10 @@ async fn report_checkpoints<P: Provider + Clone + 'static>(
         }
         let completed = u64::from(*done.borrow());
         while reported < completed.min(checkpoints) {
-            let digest = session.digest(reported as u32).unwrap_or_default();
-            match escrow.report_checkpoint(job, reported + 1, digest).await {
+            let Some(state) = session.checkpoint(reported as u32) else {
+                break;
+            };
+            match escrow.report_checkpoint(job, reported + 1, state).await {
                 Ok(()) => {
                     reported += 1;
                     tracing::info!(job, checkpoint = reported, "checkpoint reported");

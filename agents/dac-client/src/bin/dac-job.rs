@@ -161,7 +161,7 @@ fn run(args: &Args) -> Result<(), Failure> {
         "dac-job: {} over nodes {alive:?}: residual bound {bound:e} after {rounds} rounds (epoch {epoch})",
         args.op.name()
     );
-    let agreed = client.agree(&values)?;
+    let agreed = client.agree_within(&values, Some(bound))?;
     let mut written = agreed.values;
     if args.lie {
         written.iter_mut().for_each(|v| *v += 1.0);

@@ -106,6 +106,7 @@ impl Market {
                 allow_network_jobs: false,
                 allow_private_urls: true,
                 request_key: Some(RequestKey::new(chain.secret_key(i)).unwrap()),
+                tamper_results: false,
             };
             adjust(k, &mut cfg);
             let escrow = Escrow::new(d.job_escrow, d.work_token, wallet(&chain, i));
