@@ -437,7 +437,7 @@ impl Fetch {
 /// Reads `resp`'s body, chunk by chunk, stopping as soon as it passes `limit` bytes (a chunked
 /// body declares no length) or the source sends nothing for `idle`; so neither a huge
 /// nor a trickling source can hold the provider's memory or its job.
-async fn read_bounded(
+pub async fn read_bounded(
     mut resp: reqwest::Response,
     limit: u64,
     idle: Duration,

@@ -922,14 +922,10 @@ async fn fetch_bounded<T: serde::de::DeserializeOwned>(
     url: &str,
     limit: usize,
 ) -> Option<T> {
-    let mut r = http.get(url).send().await.ok()?.error_for_status().ok()?;
-    let mut body = Vec::new();
-    while let Some(chunk) = r.chunk().await.ok()? {
-        if body.len() + chunk.len() > limit {
-            return None;
-        }
-        body.extend_from_slice(&chunk);
-    }
+    let r = http.get(url).send().await.ok()?.error_for_status().ok()?;
+    let body = peerflow_compute::blob::read_bounded(r, limit as u64, Duration::from_secs(5))
+        .await
+        .ok()?;
     serde_json::from_slice(&body).ok()
 }
 
