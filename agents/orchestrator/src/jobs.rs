@@ -19,7 +19,8 @@ pub struct Job {
     pub pixels: u64,
 }
 
-/// One rendition a transcoder produced, with the output pixels it encoded (frames × width × height).
+/// One rendition a transcoder produced, with the output pixels it is charged for (frames the
+/// orchestrator counted × the profile's width × height; 0 until the orchestrator sets it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RenditionResult {
     pub name: String,

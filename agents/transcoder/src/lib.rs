@@ -1,6 +1,6 @@
 //! A transcoder: it pulls work from its orchestrator (so it can sit behind NAT), encodes every
-//! requested profile with its [`peerflow_media::Transcoder`], measures the output pixels of each
-//! rendition from the rendition itself, and posts the renditions back. It takes up to
+//! requested profile with its [`peerflow_media::Transcoder`] and posts the renditions back (the
+//! orchestrator charges the pixels it counted itself; nothing is probed here). It takes up to
 //! [`PullConfig::slots`] jobs at once and reports itself ([`metrics`]).
 
 pub mod metrics;
@@ -8,9 +8,9 @@ pub mod metrics;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use peerflow_media::{InputFormat, Profile, Transcoder, VideoCodec, probe_packets_bytes};
+use peerflow_media::{InputFormat, Profile, Transcoder, VideoCodec};
 use peerflow_orchestrator::http::{
-    JOB_ERROR_HEADER, JOB_HEADER, JOB_SECRET_HEADER, JobHeader, PIXELS_HEADER, TRANSCODER_HEADER,
+    JOB_ERROR_HEADER, JOB_HEADER, JOB_SECRET_HEADER, JobHeader, TRANSCODER_HEADER,
     TRANSCODER_PIXELS_HEADER, TRANSCODER_SLOTS_HEADER,
 };
 use peerflow_protocol::api::{ProfileSpec, RENDITION_HEADER};
@@ -211,7 +211,8 @@ enum JobFailure {
     Failed(String),
 }
 
-/// Encodes the segment to every profile; each part carries its output pixels (frames × w × h).
+/// Encodes the segment to every profile, a part each. Nothing is probed here: the orchestrator
+/// charges the pixels it counted itself, and the broadcaster checks every rendition.
 fn encode(
     transcoder: &dyn Transcoder,
     format: &str,
@@ -237,18 +238,12 @@ fn encode(
                 JobFailure::Failed(e.to_string())
             }
         })?;
-    renditions
+    Ok(renditions
         .into_iter()
         .map(|r| {
-            // Our own output: its packets are its frames (nothing to decode).
-            let info = probe_packets_bytes(&r.bytes)
-                .map_err(|e| JobFailure::Failed(format!("probing our own output: {e}")))?;
-            let pixels = info.frames * u64::from(info.width) * u64::from(info.height);
-            Ok(Part::new(r.container.mime_type(), r.bytes)
-                .with_header(RENDITION_HEADER, r.profile)
-                .with_header(PIXELS_HEADER, pixels.to_string()))
+            Part::new(r.container.mime_type(), r.bytes).with_header(RENDITION_HEADER, r.profile)
         })
-        .collect()
+        .collect())
 }
 
 fn profile(spec: &ProfileSpec) -> Result<Profile, JobFailure> {

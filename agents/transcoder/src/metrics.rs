@@ -4,7 +4,7 @@
 //! | Name | Kind | Labels | |
 //! |---|---|---|---|
 //! | `peerflow_transcoder_segments_total` | counter | `outcome` | jobs answered: `transcoded`, `bad_segment`, `failed` |
-//! | `peerflow_transcoder_transcode_seconds` | histogram | | time to encode (and probe) one job's renditions |
+//! | `peerflow_transcoder_transcode_seconds` | histogram | | time to encode one job's renditions |
 //! | `peerflow_transcoder_load` | gauge | | jobs in flight |
 //! | `peerflow_transcoder_capacity` | gauge | | jobs taken at once (slots) |
 //! | `peerflow_transcoder_pull_errors_total` | counter | | failed pulls (retried with backoff) |
@@ -26,7 +26,7 @@ pub fn job_done(m: &Metrics, outcome: &str, seconds: f64) {
     );
     m.observe(
         TRANSCODE_SECONDS,
-        "Time to encode and probe one job's renditions.",
+        "Time to encode one job's renditions.",
         LATENCY_BUCKETS,
         &[],
         seconds,
