@@ -40,5 +40,5 @@ pub use profile::{
     LadderError, Profile, VideoCodec, default_ladder, ladder_pixels, validate_ladder,
 };
 pub use rav1e_transcoder::Rav1eTranscoder;
-pub use tool::{ToolLimits, tool_limits, with_tool_limits};
+pub use tool::{BACKGROUND_NICENESS, ToolLimits, in_background, tool_limits, with_tool_limits};
 pub use transcode::{Rendition, Transcoder};

@@ -73,6 +73,46 @@ pub fn tool_limits() -> ToolLimits {
     LIMITS.with(Cell::get)
 }
 
+/// How much lower than this process the tools started in [`in_background`] are scheduled
+/// (`nice` 10: on a busy machine they get about a tenth of the CPU a normal process gets).
+pub const BACKGROUND_NICENESS: i32 = 10;
+
+thread_local! {
+    static BACKGROUND: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` with every tool run it makes on this thread at a lower CPU priority
+/// ([`BACKGROUND_NICENESS`]): for work whose answer is needed only later, such as a probe run
+/// beside a transcode whose result it checks. On a machine the transcode shares, it then takes
+/// the CPU the transcode leaves instead of slowing it down; on an idle one it runs as fast.
+pub fn in_background<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            BACKGROUND.with(|b| b.set(self.0));
+        }
+    }
+    let _restore = Restore(BACKGROUND.with(|b| b.replace(true)));
+    f()
+}
+
+/// Lowers a started tool's CPU priority. Done from here, not between fork and exec: the tool has
+/// not got far by then (it is still linking its libraries), and a failure only costs speed.
+fn lower_priority(child: &std::process::Child) {
+    // SAFETY: setpriority reads only its integer arguments; a pid this process spawned and has
+    // not reaped is its child's (at worst the call fails, and the tool runs at normal priority).
+    let lowered = unsafe {
+        libc::setpriority(
+            libc::PRIO_PROCESS,
+            child.id(),
+            BACKGROUND_NICENESS + libc::getpriority(libc::PRIO_PROCESS, 0),
+        )
+    };
+    if lowered != 0 {
+        tracing::debug!(error = %std::io::Error::last_os_error(), "lowering a tool's priority");
+    }
+}
+
 /// The external programs this crate drives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Tool {
@@ -167,6 +207,9 @@ where
         ErrorKind::NotFound => MediaError::ToolMissing { tool: tool.name() },
         _ => MediaError::io(format!("starting {}", tool.name()), e),
     })?;
+    if BACKGROUND.with(Cell::get) {
+        lower_priority(&child);
+    }
     let (tx, rx) = mpsc::channel();
     let stdout = child.stdout.take().expect("piped");
     let stderr = child.stderr.take().expect("piped");
@@ -298,6 +341,69 @@ pub(crate) fn stderr_tail(stderr: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The niceness of each child of this process named `name`, from `/proc`.
+    fn children_niceness(name: &str) -> Vec<i64> {
+        let me = std::process::id().to_string();
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|e| std::fs::read_to_string(e.ok()?.path().join("stat")).ok())
+            .filter_map(|stat| {
+                let (head, rest) = stat.rsplit_once(") ")?;
+                let comm = head.split_once(" (")?.1;
+                // After the command: state, ppid, …; niceness is the 19th field of the line.
+                let fields: Vec<&str> = rest.split(' ').collect();
+                (comm == name && fields[1] == me).then(|| fields[16].parse().unwrap())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn tools_run_in_the_background_get_a_lower_cpu_priority() {
+        let ours = unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) } as i64;
+        // A second of real-time decoding, long enough to be seen running.
+        let args = [
+            "-hide_banner",
+            "-nostdin",
+            "-re",
+            "-f",
+            "lavfi",
+            "-i",
+            "nullsrc=s=16x16:d=1",
+            "-f",
+            "null",
+            "-",
+        ];
+        let seen = |background: bool| {
+            let runner = std::thread::spawn(move || {
+                let run = || {
+                    run(Tool::Ffmpeg, args)
+                        .unwrap()
+                        .check(Tool::Ffmpeg)
+                        .unwrap()
+                };
+                if background {
+                    in_background(run)
+                } else {
+                    run()
+                }
+            });
+            let mut niceness = Vec::new();
+            while niceness.is_empty() && !runner.is_finished() {
+                niceness = children_niceness("ffmpeg");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            runner.join().unwrap();
+            niceness
+        };
+        assert_eq!(seen(false), [ours]);
+        assert_eq!(
+            seen(true),
+            [(ours + i64::from(BACKGROUND_NICENESS)).min(19)]
+        );
+        // Only within `in_background`.
+        assert_eq!(seen(false), [ours]);
+    }
 
     #[test]
     fn tail_drops_svt_banner_and_keeps_last_lines() {

@@ -16,6 +16,13 @@
 //! A stream is let go once it has missed about three segments at its pace (three times the gap
 //! between its last two served segments, or its first segment's duration until it has had two; at
 //! least [`MIN_HOLD`]), and [`Admission::idle`] after its last served segment in any case.
+//!
+//! A held stream's segment may start transcoding before its probe ends ([`Admission::start_early`]):
+//! its frames are counted, its admission checked and its work charged while it runs, and it is
+//! stopped if any of that fails. So that this gives no free work, a stream may do so only once a
+//! segment of it was served, one segment at a time, and loses it on the first segment that
+//! started early and was not served, until one of its segments is served again: at most one
+//! unpaid transcode per paid one.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -70,6 +77,11 @@ struct Held {
     /// The time between its last two served segments once it has had two; before that, its first
     /// segment's duration.
     gap: Option<Duration>,
+    /// Its next segment may start before its probe ends: granted by a served segment, lost by a
+    /// segment that started early and was not served.
+    early: bool,
+    /// A segment of it that started early runs now.
+    early_running: bool,
 }
 
 /// The least a stream that has shown its pace is held without a segment.
@@ -154,6 +166,8 @@ impl Seat<'_> {
             served: false,
             in_flight: 1,
             gap: None,
+            early: false,
+            early_running: false,
         });
         h.gap = Some(if h.served {
             now.duration_since(h.last_served)
@@ -163,7 +177,36 @@ impl Seat<'_> {
         h.demand = self.demand;
         h.last_served = now;
         h.served = true;
+        h.early = true;
         h.in_flight = h.in_flight.saturating_sub(1);
+    }
+}
+
+/// A held stream's segment that started before its probe ended ([`Admission::start_early`]).
+/// Dropped without [`Early::served`], its stream loses the right to start early until one of its
+/// segments is served again.
+pub struct Early<'a> {
+    admission: &'a Admission,
+    key: Key,
+    served: bool,
+}
+
+impl Early<'_> {
+    /// The segment was served (and its place kept with [`Seat::keep`]).
+    pub fn served(mut self) {
+        self.served = true;
+    }
+}
+
+impl Drop for Early<'_> {
+    fn drop(&mut self) {
+        let mut held = self.admission.held.lock().expect("admission");
+        if let Some(h) = held.get_mut(&self.key) {
+            h.early_running = false;
+            if !self.served {
+                h.early = false;
+            }
+        }
     }
 }
 
@@ -214,6 +257,28 @@ impl Admission {
         )
     }
 
+    /// Whether a segment of `stream` from `broadcaster` may start before its probe ends: the
+    /// stream is held, a segment of it was served, no segment of it that started early runs now
+    /// and none failed since its last served one. The segment is still checked ([`check`],
+    /// [`admit`]) once it is counted, and stopped if it does not pass.
+    ///
+    /// [`check`]: Admission::check
+    /// [`admit`]: Admission::admit
+    pub fn start_early(&self, broadcaster: Address, stream: &str) -> Option<Early<'_>> {
+        let key = (broadcaster, stream.to_owned());
+        let mut held = self.held.lock().expect("admission");
+        let h = held.get_mut(&key)?;
+        if !(h.live(Instant::now(), self.idle) && h.served && h.early) || h.early_running {
+            return None;
+        }
+        h.early_running = true;
+        Some(Early {
+            admission: self,
+            key,
+            served: false,
+        })
+    }
+
     /// Admits a paid segment of `stream`: a new stream takes its place now (given back if the
     /// segment is not served).
     pub fn admit(
@@ -233,6 +298,8 @@ impl Admission {
             served: false,
             in_flight: 0,
             gap: None,
+            early: false,
+            early_running: false,
         });
         h.in_flight += 1;
         // It grew by more than a quarter and that fitted: the growth is its new baseline.
@@ -457,5 +524,28 @@ mod tests {
         );
         assert_eq!(demand(1_000, 60, f64::NAN), 60_000);
         assert_eq!(demand(u64::MAX, u64::MAX, 1.0), u64::MAX);
+    }
+
+    #[test]
+    fn only_a_served_stream_starts_early_one_segment_at_a_time_until_one_fails() {
+        let a = Admission::default();
+        assert!(a.start_early(B, "s").is_none(), "a stream never seen");
+        let seat = a.admit(B, "s", 40, 100).unwrap();
+        assert!(a.start_early(B, "s").is_none(), "admitted, not served yet");
+        seat.keep(Duration::from_secs(2));
+        let early = a.start_early(B, "s").expect("served once");
+        assert!(a.start_early(B, "s").is_none(), "one at a time");
+        assert!(a.start_early(B, "other").is_none());
+        early.served();
+        let failed = a
+            .start_early(B, "s")
+            .expect("the last early one was served");
+        drop(failed);
+        assert!(a.start_early(B, "s").is_none(), "lost with a failed one");
+        serve(&a, "s", 40, 100).unwrap();
+        assert!(
+            a.start_early(B, "s").is_some(),
+            "back once a segment is served"
+        );
     }
 }

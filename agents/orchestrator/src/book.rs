@@ -6,7 +6,9 @@
 //! (the batch is checked in order against what it has booked itself).
 //!
 //! Under light load a batch holds a single payment and costs what a transaction per payment did;
-//! the more payments arrive while a commit is on disk, the more the next one carries.
+//! the more payments arrive while a commit is on disk, the more the next one carries. The thread
+//! keeps each signer's next nonce, each sender's credit and pending winners in memory while no
+//! other connection writes the database, so a batch mostly only writes.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -16,7 +18,7 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-use crate::store::{Acceptance, Booked, PaymentStore, StoreError};
+use crate::store::{Acceptance, BookCache, Booked, PaymentStore, StoreError};
 
 /// The most tickets booked in one transaction: a bound on how long one commit holds the
 /// database (other writers, the redeemer say, wait for it).
@@ -82,6 +84,9 @@ impl TicketBook {
 }
 
 fn run(mut store: PaymentStore, queue: mpsc::Receiver<Request>, commits: &AtomicU64) {
+    // This connection only books: what it read and booked stays valid until another connection
+    // writes (see `BookCache`).
+    let mut cache = BookCache::default();
     let mut busy = false;
     while let Ok(first) = queue.recv() {
         let mut size = first.tickets.len();
@@ -101,7 +106,7 @@ fn run(mut store: PaymentStore, queue: mpsc::Receiver<Request>, commits: &Atomic
         busy = batch.len() >= BUSY;
         let (groups, replies): (Vec<_>, Vec<_>) =
             batch.into_iter().map(|r| (r.tickets, r.reply)).unzip();
-        match store.accept_batch(&groups) {
+        match store.accept_batch_with(&groups, &mut cache) {
             Ok(outcomes) => {
                 if outcomes.iter().any(|o| o.booked > 0) {
                     commits.fetch_add(1, Ordering::Relaxed);

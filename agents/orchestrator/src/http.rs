@@ -218,14 +218,25 @@ async fn paid_segment<P: Provider + Clone>(
         .authorize_request(payment.sender, &auth, &request, &body)
         .await?;
     stages.lap("auth");
-    // A new stream that does not fit is refused before its payment is booked.
-    let admitted = node.admit(payment.sender, &request, &body).await?;
-    stages.lap("probe");
-    node.accept_payment(&payment).await?;
-    stages.lap("pay");
-    let done = node
-        .transcode(payment.sender, &params, request, body.to_vec(), admitted)
-        .await?;
+    let done = match node.start_early(payment.sender, &request.stream) {
+        // A held stream's segment is probed (its frames counted, admitted, charged) while it is
+        // transcoded: the probe is part of its `transcode` stage.
+        Some(early) => {
+            node.accept_payment(&payment).await?;
+            stages.lap("pay");
+            node.transcode_early(payment.sender, &params, request, body.to_vec(), early)
+                .await?
+        }
+        None => {
+            // A new stream that does not fit is refused before its payment is booked.
+            let admitted = node.admit(payment.sender, &request, &body).await?;
+            stages.lap("probe");
+            node.accept_payment(&payment).await?;
+            stages.lap("pay");
+            node.transcode(payment.sender, &params, request, body.to_vec(), admitted)
+                .await?
+        }
+    };
     stages.add("queue", done.times.queued);
     stages.add("transcode", done.times.transcoding);
     let signature = alloy::primitives::hex::encode_prefixed(done.signature.to_bytes());

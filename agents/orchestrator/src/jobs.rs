@@ -2,8 +2,8 @@
 //! behind NAT): each takes a job, transcodes it and posts the renditions back to the waiting request.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use peerflow_protocol::api::SegmentRequest;
@@ -16,7 +16,31 @@ pub struct Job {
     pub request: SegmentRequest,
     pub segment: Vec<u8>,
     /// The output pixels it asks for (its profiles over the segment's frames).
-    pub pixels: u64,
+    pub pixels: Pixels,
+}
+
+/// The output pixels a job asks for, as the orchestrator counts them. A held stream's segment
+/// starts before its probe ends (see [`crate::admission::Admission::start_early`]): its count is
+/// 0 until then, and set while the job runs; whoever keeps a clone reads the count set.
+#[derive(Debug, Clone, Default)]
+pub struct Pixels(Arc<AtomicU64>);
+
+impl Pixels {
+    /// The count (0 while unknown).
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// Sets the count, for every clone.
+    pub fn set(&self, pixels: u64) {
+        self.0.store(pixels, Ordering::Relaxed);
+    }
+}
+
+impl From<u64> for Pixels {
+    fn from(pixels: u64) -> Self {
+        Pixels(Arc::new(AtomicU64::new(pixels)))
+    }
 }
 
 /// One rendition a transcoder produced, with the output pixels it is charged for (frames the
@@ -92,7 +116,7 @@ impl JobQueue {
         &self,
         request: SegmentRequest,
         segment: Vec<u8>,
-        pixels: u64,
+        pixels: impl Into<Pixels>,
         timeout: Duration,
     ) -> Outcome {
         self.run_timed(request, segment, pixels, timeout).await.0
@@ -103,7 +127,7 @@ impl JobQueue {
         &self,
         request: SegmentRequest,
         segment: Vec<u8>,
-        pixels: u64,
+        pixels: impl Into<Pixels>,
         timeout: Duration,
     ) -> (Outcome, JobTimes) {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
@@ -121,7 +145,7 @@ impl JobQueue {
             id,
             request,
             segment,
-            pixels,
+            pixels: pixels.into(),
         });
         self.available.notify_one();
         // A request dropped while it waits (its client gone) takes its job with it: nobody

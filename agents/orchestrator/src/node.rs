@@ -19,7 +19,7 @@ use crate::admission::{Admission, Full};
 use crate::book::TicketBook;
 use crate::chain_view::{ChainView, ChainViewError};
 use crate::earnings::EarningsReader;
-use crate::jobs::{JobError, JobQueue, JobTimes, RenditionResult};
+use crate::jobs::{JobError, JobQueue, JobTimes, Pixels, RenditionResult};
 use crate::limits::{Limits, RateLimiter};
 use crate::params::{ParamsPolicy, TicketParams};
 use crate::store::{PaymentStore, StoreError};
@@ -662,8 +662,20 @@ impl<P: Provider + Clone> Node<P> {
         request: &SegmentRequest,
         segment: &[u8],
     ) -> Result<Admitted, NodeError> {
+        self.admit_probed(sender, request, segment, false).await
+    }
+
+    /// [`Node::admit`], probing `in_background` (see [`peerflow_media::in_background`]) when the
+    /// segment is already being transcoded.
+    async fn admit_probed(
+        &self,
+        sender: Address,
+        request: &SegmentRequest,
+        segment: &[u8],
+        in_background: bool,
+    ) -> Result<Admitted, NodeError> {
         self.check_request(request)?;
-        let info = probe(segment).await?;
+        let info = probe(segment, in_background).await?;
         let per_frame: u64 = request
             .profiles
             .iter()
@@ -724,11 +736,93 @@ impl<P: Provider + Clone> Node<P> {
         admitted: Admitted,
     ) -> Result<Transcoded, NodeError> {
         self.serving()?;
-        let frames = admitted.frames;
+        let charge = self.charge(sender, params, &request, &admitted)?;
+        let (renditions, times) = self
+            .jobs
+            .run_timed(
+                request.clone(),
+                segment.clone(),
+                charge.pixels,
+                self.config.job_timeout,
+            )
+            .await;
+        self.finish(
+            sender,
+            &request,
+            &segment,
+            renditions?,
+            times,
+            charge,
+            &admitted,
+        )
+    }
+
+    /// [`Node::transcode`] for a segment of a held stream that may start before its probe ends
+    /// (see [`Admission::start_early`]): its job is queued at once and the segment probed,
+    /// admitted and charged while it runs, as [`Node::admit`] and [`Node::transcode`] would
+    /// before. If any of that fails the job is dropped (a transcoder that took it is not
+    /// answered), nothing is charged, and the stream loses the right to start early until one of
+    /// its segments is served again.
+    pub async fn transcode_early(
+        &self,
+        sender: Address,
+        params: &TicketParams,
+        request: SegmentRequest,
+        segment: Vec<u8>,
+        early: crate::admission::Early<'_>,
+    ) -> Result<Transcoded, NodeError> {
+        self.serving()?;
+        self.check_request(&request)?;
+        let pixels = Pixels::default();
+        let job = self.jobs.run_timed(
+            request.clone(),
+            segment.clone(),
+            pixels.clone(),
+            self.config.job_timeout,
+        );
+        // The probe's answer is needed once the transcode is done: it takes the CPU the
+        // transcode leaves.
+        let admit = self.admit_probed(sender, &request, &segment, true);
+        tokio::pin!(job, admit);
+        let mut answered = None;
+        let admitted = loop {
+            tokio::select! {
+                admitted = &mut admit => break admitted?,
+                outcome = &mut job, if answered.is_none() => answered = Some(outcome),
+            }
+        };
+        let charge = self.charge(sender, params, &request, &admitted)?;
+        pixels.set(charge.pixels);
+        let (renditions, times) = match answered {
+            Some(outcome) => outcome,
+            None => job.await,
+        };
+        let done = self.finish(
+            sender,
+            &request,
+            &segment,
+            renditions?,
+            times,
+            charge,
+            &admitted,
+        )?;
+        early.served();
+        Ok(done)
+    }
+
+    /// Reserves the cost of an admitted segment from `sender`'s credit and takes its stream's
+    /// place (see [`Node::transcode`]).
+    fn charge(
+        &self,
+        sender: Address,
+        params: &TicketParams,
+        request: &SegmentRequest,
+        admitted: &Admitted,
+    ) -> Result<Charge<'_>, NodeError> {
         let per_profile: Vec<u64> = request
             .profiles
             .iter()
-            .map(|p| u64::from(p.width) * u64::from(p.height) * frames)
+            .map(|p| u64::from(p.width) * u64::from(p.height) * admitted.frames)
             .collect();
         let pixels: u64 = per_profile.iter().sum();
         let cost = params.price_per_pixel * U256::from(pixels);
@@ -756,21 +850,32 @@ impl<P: Provider + Clone> Node<P> {
         let seat =
             self.admission
                 .admit(sender, &request.stream, admitted.demand, self.capacity())?;
-        let (renditions, times) = self
-            .jobs
-            .run_timed(
-                request.clone(),
-                segment.clone(),
-                pixels,
-                self.config.job_timeout,
-            )
-            .await;
-        let renditions = renditions?;
+        Ok(Charge {
+            reservation,
+            seat,
+            per_profile,
+            pixels,
+            cost,
+        })
+    }
+
+    /// Signs the renditions of a charged segment and commits its charge and its stream's place.
+    #[allow(clippy::too_many_arguments)]
+    fn finish(
+        &self,
+        sender: Address,
+        request: &SegmentRequest,
+        segment: &[u8],
+        renditions: Vec<RenditionResult>,
+        times: JobTimes,
+        charge: Charge<'_>,
+        admitted: &Admitted,
+    ) -> Result<Transcoded, NodeError> {
         let (result, order) = SegmentResult::from_named(
             self.recipient(),
             sender,
-            &request,
-            &segment,
+            request,
+            segment,
             renditions
                 .iter()
                 .map(|r| (r.name.as_str(), r.bytes.as_slice())),
@@ -779,7 +884,7 @@ impl<P: Provider + Clone> Node<P> {
         let mut slots: Vec<Option<RenditionResult>> = renditions.into_iter().map(Some).collect();
         let renditions: Vec<RenditionResult> = order
             .into_iter()
-            .zip(&per_profile)
+            .zip(&charge.per_profile)
             .map(|(i, &pixels)| RenditionResult {
                 pixels,
                 ..slots[i].take().expect("each index once")
@@ -789,20 +894,40 @@ impl<P: Provider + Clone> Node<P> {
         // result signed with this one; the reservation is refunded instead of charged.
         self.serving()?;
         let signature = self.signer.sign(&result)?;
-        reservation.commit();
-        seat.keep(admitted.lasted);
+        charge.reservation.commit();
+        charge.seat.keep(admitted.lasted);
         let balance = self.store().balance(sender)?;
         self.streams
-            .served(sender, &request.stream, request.seq, pixels);
+            .served(sender, &request.stream, request.seq, charge.pixels);
         tracing::debug!(stream = %request.stream, seq = request.seq, digest = %result.digest(&self.signer.domain), "segment result signed");
         Ok(Transcoded {
             renditions,
-            charged: cost,
+            charged: charge.cost,
             balance,
             signature,
             times,
         })
     }
+
+    /// Whether a segment of `sender`'s `stream` may start before its probe ends (see
+    /// [`Admission::start_early`]).
+    pub fn start_early(
+        &self,
+        sender: Address,
+        stream: &str,
+    ) -> Option<crate::admission::Early<'_>> {
+        self.admission.start_early(sender, stream)
+    }
+}
+
+/// A segment's cost reserved and its stream's place taken, until the segment is served.
+struct Charge<'a> {
+    reservation: Reservation<'a>,
+    seat: crate::admission::Seat<'a>,
+    /// Output pixels charged, per requested profile.
+    per_profile: Vec<u64>,
+    pixels: u64,
+    cost: U256,
 }
 
 /// The largest width or height a profile may ask for.
@@ -813,12 +938,22 @@ pub const MAX_DIMENSION: u32 = 8192;
 /// [`peerflow_media::probe_packets_bytes`]: the transcoder decodes it anyway, and a segment that
 /// yields no rendition fails there, its reservation given back): its frames are its video
 /// packets, as the broadcaster counts them when it pays.
-async fn probe(segment: &[u8]) -> Result<peerflow_media::MediaInfo, NodeError> {
+async fn probe(
+    segment: &[u8],
+    in_background: bool,
+) -> Result<peerflow_media::MediaInfo, NodeError> {
     let bytes = segment.to_vec();
-    let info = tokio::task::spawn_blocking(move || peerflow_media::probe_packets_bytes(&bytes))
-        .await
-        .map_err(|e| JobError::Failed(format!("probe task: {e}")))?
-        .map_err(|e| JobError::BadSegment(format!("unreadable segment: {e}")))?;
+    let info = tokio::task::spawn_blocking(move || {
+        let probe = || peerflow_media::probe_packets_bytes(&bytes);
+        if in_background {
+            peerflow_media::in_background(probe)
+        } else {
+            probe()
+        }
+    })
+    .await
+    .map_err(|e| JobError::Failed(format!("probe task: {e}")))?
+    .map_err(|e| JobError::BadSegment(format!("unreadable segment: {e}")))?;
     if info.frames == 0 {
         return Err(JobError::BadSegment("segment without video frames".into()).into());
     }

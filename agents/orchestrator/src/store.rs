@@ -189,6 +189,60 @@ pub struct PaymentStore {
 /// The most parameters [`PaymentStore`] keeps in memory (emptied when full).
 const PARAMS_CACHE: usize = 4096;
 
+/// What [`PaymentStore::accept_batch_with`] read and booked: each signer's next nonce, each
+/// sender's credit and the face value of its pending winners, as the database holds them while
+/// no other connection has written it since (SQLite's `data_version` unchanged). It never
+/// outlives a write by anyone else: the next batch finds the version changed and reads again.
+#[derive(Debug, Default)]
+pub struct BookCache {
+    version: Option<i64>,
+    next_nonce: HashMap<Address, u64>,
+    balance: HashMap<Address, U256>,
+    pending: HashMap<Address, U256>,
+}
+
+/// The most signers or senders a [`BookCache`] holds (emptied when full).
+const BOOK_CACHE: usize = 65_536;
+
+impl BookCache {
+    /// Empties the cache unless the database is at `version`, the data version it was filled
+    /// at (another connection wrote in between otherwise).
+    fn validate(&mut self, version: i64) {
+        if self.version != Some(version) {
+            *self = BookCache {
+                version: Some(version),
+                ..BookCache::default()
+            };
+        }
+    }
+
+    /// Keeps what a batch read or committed (its own writes leave the data version as it is).
+    fn keep(
+        &mut self,
+        next_nonce: HashMap<Address, u64>,
+        balance: HashMap<Address, U256>,
+        pending: HashMap<Address, U256>,
+    ) {
+        self.next_nonce.extend(next_nonce);
+        self.balance.extend(balance);
+        self.pending.extend(pending);
+        if [
+            &self.next_nonce.len(),
+            &self.balance.len(),
+            &self.pending.len(),
+        ]
+        .iter()
+        .any(|&&n| n > BOOK_CACHE)
+        {
+            let version = self.version;
+            *self = BookCache {
+                version,
+                ..BookCache::default()
+            };
+        }
+    }
+}
+
 impl PaymentStore {
     /// Opens (creating if needed) the database at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
@@ -283,9 +337,24 @@ impl PaymentStore {
     /// funds spoken for), which ends its group only; each later group sees what the earlier ones
     /// booked. On an error of the database itself nothing is booked.
     pub fn accept_batch(&mut self, groups: &[Vec<Acceptance>]) -> Result<Vec<Booked>, StoreError> {
+        self.accept_batch_with(groups, &mut BookCache::default())
+    }
+
+    /// [`PaymentStore::accept_batch`], reading the nonces, credit and pending winners it needs
+    /// from `cache` where it holds them, and keeping there what it read and booked. For a
+    /// connection that does nothing but book (the [`crate::TicketBook`]'s): the cache is emptied
+    /// whenever another connection has written the database since (its data version changed).
+    pub fn accept_batch_with(
+        &mut self,
+        groups: &[Vec<Acceptance>],
+        cache: &mut BookCache,
+    ) -> Result<Vec<Booked>, StoreError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Read inside the write transaction: nobody else writes until it ends.
+        let version: i64 = tx.query_row("PRAGMA data_version", [], |r| r.get(0))?;
+        cache.validate(version);
         let mut next_nonce: HashMap<Address, u64> = HashMap::new();
         let mut credit: HashMap<Address, U256> = HashMap::new();
         let mut spoken_for: HashMap<Address, U256> = HashMap::new();
@@ -302,7 +371,10 @@ impl PaymentStore {
             for a in group {
                 let next = match next_nonce.entry(a.signer) {
                     Entry::Occupied(e) => e.into_mut(),
-                    Entry::Vacant(e) => e.insert(next_nonce_in(&tx, a.signer)?),
+                    Entry::Vacant(e) => e.insert(match cache.next_nonce.get(&a.signer) {
+                        Some(&n) => n,
+                        None => next_nonce_in(&tx, a.signer)?,
+                    }),
                 };
                 // A ticket that takes its parameters once (a lease interval's) needs a nonce never
                 // used, not one above every other: its payer may resend it after a later one.
@@ -329,7 +401,10 @@ impl PaymentStore {
                 }
                 let pending = match spoken_for.entry(a.sender) {
                     Entry::Occupied(e) => e.into_mut(),
-                    Entry::Vacant(e) => e.insert(pending_face_value_in(&tx, a.sender)?),
+                    Entry::Vacant(e) => e.insert(match cache.pending.get(&a.sender) {
+                        Some(&p) => p,
+                        None => pending_face_value_in(&tx, a.sender)?,
+                    }),
                 };
                 if a.deposit.saturating_sub(*pending) < a.face_value {
                     booked.refused = Some(StoreError::FundsSpokenFor {
@@ -352,7 +427,10 @@ impl PaymentStore {
                 }
                 let sender_credit = match credit.entry(a.sender) {
                     Entry::Occupied(e) => e.into_mut(),
-                    Entry::Vacant(e) => e.insert(balance_in(&tx, a.sender)?),
+                    Entry::Vacant(e) => e.insert(match cache.balance.get(&a.sender) {
+                        Some(&c) => c,
+                        None => balance_in(&tx, a.sender)?,
+                    }),
                 };
                 *sender_credit += a.credit;
                 booked.booked += 1;
@@ -361,6 +439,7 @@ impl PaymentStore {
         }
         // Nothing booked (replays, say): nothing to write, and no commit to wait for.
         if booked_signers.is_empty() {
+            cache.keep(next_nonce, HashMap::new(), spoken_for);
             return Ok(outcomes);
         }
         {
@@ -401,6 +480,7 @@ impl PaymentStore {
             )?;
         }
         tx.commit()?;
+        cache.keep(next_nonce, credit, spoken_for);
         Ok(outcomes)
     }
 

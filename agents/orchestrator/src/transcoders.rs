@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-use crate::jobs::JobQueue;
+use crate::jobs::{JobQueue, Pixels};
 
 /// How long a transcoder counts as connected after its last request.
 pub const LINGER: Duration = Duration::from_secs(10);
@@ -81,7 +81,7 @@ pub struct TranscoderStatus {
 pub struct Transcoders {
     entries: Mutex<HashMap<String, Entry>>,
     /// Job id → the transcoder that took it, when, and the output pixels it asks for.
-    jobs: Mutex<HashMap<u64, (String, Instant, u64)>>,
+    jobs: Mutex<HashMap<u64, (String, Instant, Pixels)>>,
 }
 
 /// An open long poll; closing it (the request ends or its connection drops) is noted on drop.
@@ -134,12 +134,13 @@ impl Transcoders {
         }
     }
 
-    /// `name` took job `job`, which asks for `pixels` output pixels.
-    pub fn took(&self, name: &str, job: u64, pixels: u64) {
+    /// `name` took job `job`, which asks for `pixels` output pixels (read when it is answered:
+    /// a job may be taken before its segment's frames are counted).
+    pub fn took(&self, name: &str, job: u64, pixels: impl Into<Pixels>) {
         self.jobs
             .lock()
             .expect("transcoder jobs")
-            .insert(job, (name.to_owned(), Instant::now(), pixels));
+            .insert(job, (name.to_owned(), Instant::now(), pixels.into()));
     }
 
     /// Job `job`'s answer came back; `delivered`: a request still waited for it; `succeeded`:
@@ -152,6 +153,7 @@ impl Transcoders {
         if let Some(e) = self.entries.lock().expect("transcoders").get_mut(&name) {
             e.completed += u64::from(delivered);
             let seconds = taken.elapsed().as_secs_f64();
+            let pixels = pixels.get();
             if delivered && succeeded && pixels > 0 && seconds > 0.0 {
                 let rate = pixels as f64 / seconds;
                 e.observed = Some(

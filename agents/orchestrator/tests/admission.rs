@@ -187,3 +187,120 @@ async fn streams_beyond_the_capacity_are_refused_and_the_held_ones_go_on() {
     }
     t1.abort();
 }
+
+/// The stage names of a segment's `Server-Timing` header.
+fn stage_names(r: &reqwest::Response) -> Vec<String> {
+    peerflow_protocol::timing::parse_server_timing(r.headers()["server-timing"].to_str().unwrap())
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect()
+}
+
+fn charged(r: &reqwest::Response) -> U256 {
+    r.headers()["x-peerflow-charged"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// A held stream's segment starts transcoding at once and is probed, admitted and charged while it
+/// runs (no `probe` stage of its own), for what a stream's first segment is charged. A segment
+/// that started so and was not served (unreadable, or not paid for) is refused and charged
+/// nothing, and its stream's next segment waits for its probe again until one is served: a
+/// broadcaster gets at most one unpaid transcode per paid one.
+#[tokio::test]
+async fn a_held_streams_segment_is_probed_while_it_runs_until_one_fails() {
+    // A ticket (0.001 FLOW) pays for about sixteen segments of the test ladder at this price.
+    let net = start_full(
+        Limits {
+            info_sender_per_second: 1000.0,
+            info_sender_burst: 1000.0,
+            ..Limits::default()
+        },
+        ParamsPolicy {
+            price_per_pixel: U256::from(10_000_000u64),
+            face_value: parse_ether("0.01").unwrap(),
+            win_prob: U256::MAX / U256::from(10u64),
+            lifetime_blocks: 20,
+        },
+    )
+    .await;
+    let t = transcoder(&net, "t1", 1_000_000_000_000);
+    let b = net.chain.address(2);
+    let serial = |r: &reqwest::Response| stage_names(r).contains(&"probe".to_string());
+
+    let first = push(&net, "s", 0).await;
+    assert_eq!(first.status(), 200);
+    assert!(
+        serial(&first),
+        "a new stream is probed first: {:?}",
+        stage_names(&first)
+    );
+    let second = push(&net, "s", 1).await;
+    assert_eq!(second.status(), 200);
+    assert_eq!(
+        stage_names(&second),
+        ["auth", "pay", "queue", "transcode", "sign"],
+        "a held stream's segment is probed while it runs"
+    );
+    assert_eq!(charged(&second), charged(&first), "charged alike");
+
+    // An unreadable segment that started early: refused, nothing charged.
+    let before = net.node.store().balance(b).unwrap();
+    let info = net.info(b).await;
+    let held = SegmentRequest {
+        stream: "s".into(),
+        ..request()
+    };
+    let garbage = vec![0x47u8; 188 * 40];
+    let auth = net.auth(&info, b, &held, &garbage);
+    let r = net
+        .post(&held, &net.payment(2, &info, 2, 1), Some(&auth), &garbage)
+        .await;
+    assert_ne!(r.status(), 200, "{:?}", stage_names(&r));
+    let (status, body) = error_of(r).await;
+    assert_eq!((status, body.code.as_str()), (400, "bad_segment"));
+    let credited = net.node.store().balance(b).unwrap() - before;
+    assert!(!credited.is_zero(), "its ticket is booked as credit");
+    // The next one waits for its probe; once served, the one after starts early again.
+    let r = push(&net, "s", 3).await;
+    assert_eq!(r.status(), 200);
+    assert!(serial(&r), "{:?}", stage_names(&r));
+    let r = push(&net, "s", 4).await;
+    assert_eq!(r.status(), 200);
+    assert!(!serial(&r), "{:?}", stage_names(&r));
+
+    // A segment that started early and that its credit does not cover (a profile of 8192x8192,
+    // some 650 times the test ladder's): refused, nothing charged, and the next one is probed
+    // first again.
+    let before = net.node.store().balance(b).unwrap();
+    let info = net.info(b).await;
+    let mut larger = held.clone();
+    larger.profiles[0].width = 8192;
+    larger.profiles[0].height = 8192;
+    let auth = net.auth(&info, b, &larger, &net.segment);
+    let r = net
+        .post(
+            &larger,
+            &net.payment(2, &info, 5, 1),
+            Some(&auth),
+            &net.segment,
+        )
+        .await;
+    let (status, body) = error_of(r).await;
+    assert_eq!(
+        (status, body.code.as_str()),
+        (402, "insufficient_balance"),
+        "{}",
+        body.message
+    );
+    assert!(
+        net.node.store().balance(b).unwrap() > before,
+        "nothing charged, its ticket credited"
+    );
+    let r = push(&net, "s", 6).await;
+    assert_eq!(r.status(), 200);
+    assert!(serial(&r), "{:?}", stage_names(&r));
+    t.abort();
+}

@@ -497,6 +497,77 @@ fn one_batch_books_each_nonce_once_and_counts_each_winner_against_the_deposit() 
     );
 }
 
+/// The ticket book keeps each signer's next nonce, each sender's credit and pending winners in
+/// memory between its batches ([`PaymentStore::accept_batch_with`]). Whatever another connection
+/// writes in between is seen by the next batch: a nonce booked elsewhere is not booked again
+/// (no double acceptance), a debit made elsewhere is not undone by the next credit, and a winner
+/// redeemed elsewhere frees its share of the deposit.
+#[test]
+fn a_cached_batch_sees_what_other_connections_wrote_in_between() {
+    use peerflow_orchestrator::store::{Acceptance, BookCache};
+    let mut s = setup(U256::MAX); // every ticket wins
+    let face = s.params.face_value;
+    let value = s.params.ticket_value();
+    let funds = SenderFunds {
+        available: face * U256::from(2u64), // room for two winners
+        ..funded()
+    };
+    let accepted = |s: &Setup, nonce: u64| -> Acceptance {
+        let t = ticket(s, nonce);
+        let sig = signed(&s.validator, &t, &SENDER_KEY);
+        s.validator
+            .check(&s.params, &t, &sig, &funds, BLOCK)
+            .unwrap()
+            .1
+    };
+    let mut book = PaymentStore::open(&s.db).unwrap();
+    let mut cache = BookCache::default();
+    let mut batch = |s: &Setup, nonce: u64| {
+        book.accept_batch_with(&[vec![accepted(s, nonce)]], &mut cache)
+            .unwrap()
+            .pop()
+            .unwrap()
+    };
+    assert_eq!(batch(&s, 0).booked, 1);
+    // Meanwhile another connection books nonce 1 and takes some credit.
+    s.store.accept(&accepted(&s, 1)).unwrap();
+    s.store.debit(s.sender, value / U256::from(2u64)).unwrap();
+    let again = batch(&s, 1);
+    assert!(
+        matches!(
+            again.refused,
+            Some(StoreError::NonceReplayed {
+                nonce: 1,
+                next: 2,
+                ..
+            })
+        ),
+        "{again:?}"
+    );
+    // Two winners wait here: the deposit is spoken for.
+    let full = batch(&s, 2);
+    assert!(
+        matches!(full.refused, Some(StoreError::FundsSpokenFor { .. })),
+        "{full:?}"
+    );
+    // One is redeemed elsewhere: its share is free again.
+    let first = s
+        .store
+        .winning_tickets(WinningTicketStatus::Pending)
+        .unwrap()[0]
+        .id;
+    s.store
+        .record_attempt(first, WinningTicketStatus::Redeemed, None, None)
+        .unwrap();
+    assert_eq!(batch(&s, 2).booked, 1);
+    assert_eq!(
+        s.store.balance(s.sender).unwrap(),
+        value * U256::from(3u64) - value / U256::from(2u64),
+        "three tickets credited, the debit kept"
+    );
+    assert_eq!(s.store.next_nonce(s.sender).unwrap(), 3);
+}
+
 /// The booking thread ([`TicketBook`]) under racing payments: sixteen payments of the same
 /// ticket at once are booked once; eight winners of eight signers of one sender at once, with
 /// room in the deposit for three, are booked three.

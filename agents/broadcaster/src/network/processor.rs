@@ -173,7 +173,10 @@ impl Decoded {
     fn start(bytes: Bytes) -> Self {
         let (tx, rx) = tokio::sync::watch::channel(None);
         tokio::task::spawn_blocking(move || {
-            let probed = peerflow_media::probe_bytes(&bytes).map_err(|e| ProbeFailed {
+            // Needed once the renditions are back: it takes the CPU the rest leaves (on a
+            // machine shared with the transcoder, it does not slow the transcode down).
+            let probed = peerflow_media::in_background(|| peerflow_media::probe_bytes(&bytes));
+            let probed = probed.map_err(|e| ProbeFailed {
                 bad: e.is_bad_segment(),
                 reason: e.to_string(),
             });
