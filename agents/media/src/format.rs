@@ -92,4 +92,100 @@ impl Container {
             Container::Mp4 => "video/mp4",
         }
     }
+
+    /// Whether `bytes` are framed as this container throughout, without reading the media: an
+    /// MPEG-TS file is whole 188-byte packets, each starting with the sync byte; an MP4 file is a
+    /// chain of boxes that ends exactly at the end, starting with `ftyp`. What a transcoder checks
+    /// of its own output before it is signed and charged for (an empty, cut or garbled file).
+    pub fn frames(self, bytes: &[u8]) -> Result<(), String> {
+        match self {
+            Container::MpegTs => {
+                if bytes.is_empty() || !bytes.len().is_multiple_of(188) {
+                    return Err(format!("{} bytes are not whole TS packets", bytes.len()));
+                }
+                match bytes.chunks(188).position(|p| p[0] != 0x47) {
+                    Some(i) => Err(format!("TS packet {i} has no sync byte")),
+                    None => Ok(()),
+                }
+            }
+            Container::Mp4 => {
+                if bytes.get(4..8) != Some(b"ftyp".as_slice()) {
+                    return Err("the file does not start with an ftyp box".into());
+                }
+                let mut at = 0usize;
+                while at < bytes.len() {
+                    let size = match bytes.get(at..at + 8) {
+                        Some(h) => u32::from_be_bytes([h[0], h[1], h[2], h[3]]) as usize,
+                        None => return Err(format!("a box header is cut at byte {at}")),
+                    };
+                    let size = match size {
+                        // A 64-bit size follows the type.
+                        1 => match bytes.get(at + 8..at + 16) {
+                            Some(l) => {
+                                usize::try_from(u64::from_be_bytes(l.try_into().expect("8 bytes")))
+                                    .unwrap_or(usize::MAX)
+                            }
+                            None => return Err(format!("a box size is cut at byte {at}")),
+                        },
+                        // The last box, to the end of the file.
+                        0 => bytes.len() - at,
+                        n => n,
+                    };
+                    if size < 8 || size > bytes.len() - at {
+                        return Err(format!("a box at byte {at} claims {size} bytes"));
+                    }
+                    at += size;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mp4_box(kind: &[u8; 4], body: usize) -> Vec<u8> {
+        let mut b = ((8 + body) as u32).to_be_bytes().to_vec();
+        b.extend_from_slice(kind);
+        b.resize(8 + body, 0);
+        b
+    }
+
+    #[test]
+    fn framing_is_whole_ts_packets_or_a_chain_of_boxes_from_ftyp_to_the_end() {
+        let mut ts = vec![0u8; 188 * 3];
+        for p in ts.chunks_mut(188) {
+            p[0] = 0x47;
+        }
+        assert_eq!(Container::MpegTs.frames(&ts), Ok(()));
+        assert!(Container::MpegTs.frames(&[]).is_err(), "empty");
+        assert!(Container::MpegTs.frames(&ts[..500]).is_err(), "cut");
+        ts[188 * 2] = 0;
+        assert!(Container::MpegTs.frames(&ts).is_err(), "lost sync");
+
+        let mp4 = [
+            mp4_box(b"ftyp", 16),
+            mp4_box(b"moov", 40),
+            mp4_box(b"mdat", 100),
+        ]
+        .concat();
+        assert_eq!(Container::Mp4.frames(&mp4), Ok(()));
+        assert!(Container::Mp4.frames(&mp4[..mp4.len() - 1]).is_err(), "cut");
+        assert!(
+            Container::Mp4.frames(&mp4[..mp4.len() - 100]).is_err(),
+            "cut box"
+        );
+        assert!(Container::Mp4.frames(&mp4[24..]).is_err(), "no ftyp first");
+        assert!(Container::Mp4.frames(&[]).is_err(), "empty");
+        // A last box of size 0 runs to the end of the file.
+        let mut open_ended = mp4.clone();
+        open_ended[24 + 48..24 + 48 + 4].copy_from_slice(&0u32.to_be_bytes());
+        assert_eq!(Container::Mp4.frames(&open_ended), Ok(()));
+        // A box claiming less than its header.
+        let mut tiny = mp4.clone();
+        tiny[24..28].copy_from_slice(&4u32.to_be_bytes());
+        assert!(Container::Mp4.frames(&tiny).is_err());
+    }
 }

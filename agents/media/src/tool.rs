@@ -96,20 +96,19 @@ pub fn in_background<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
-/// Lowers a started tool's CPU priority. Done from here, not between fork and exec: the tool has
-/// not got far by then (it is still linking its libraries), and a failure only costs speed.
-fn lower_priority(child: &std::process::Child) {
-    // SAFETY: setpriority reads only its integer arguments; a pid this process spawned and has
-    // not reaped is its child's (at worst the call fails, and the tool runs at normal priority).
-    let lowered = unsafe {
-        libc::setpriority(
-            libc::PRIO_PROCESS,
-            child.id(),
-            BACKGROUND_NICENESS + libc::getpriority(libc::PRIO_PROCESS, 0),
-        )
-    };
-    if lowered != 0 {
-        tracing::debug!(error = %std::io::Error::last_os_error(), "lowering a tool's priority");
+/// Makes `command` start at a lower CPU priority ([`BACKGROUND_NICENESS`] above this process's).
+/// Set in the child before it runs the tool, so that every thread the tool starts inherits it.
+fn lower_priority(command: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the hook runs in the forked child before exec, where only async-signal-safe work
+    // is allowed: getpriority and setpriority are single system calls that allocate nothing and
+    // take no lock. A failure leaves the tool at normal priority (only speed is at stake).
+    unsafe {
+        command.pre_exec(|| {
+            let ours = libc::getpriority(libc::PRIO_PROCESS, 0);
+            libc::setpriority(libc::PRIO_PROCESS, 0, ours + BACKGROUND_NICENESS);
+            Ok(())
+        });
     }
 }
 
@@ -202,14 +201,14 @@ where
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    if BACKGROUND.with(Cell::get) {
+        lower_priority(&mut command);
+    }
     tracing::trace!(command = ?command, "running");
     let mut child = command.spawn().map_err(|e| match e.kind() {
         ErrorKind::NotFound => MediaError::ToolMissing { tool: tool.name() },
         _ => MediaError::io(format!("starting {}", tool.name()), e),
     })?;
-    if BACKGROUND.with(Cell::get) {
-        lower_priority(&child);
-    }
     let (tx, rx) = mpsc::channel();
     let stdout = child.stdout.take().expect("piped");
     let stderr = child.stderr.take().expect("piped");

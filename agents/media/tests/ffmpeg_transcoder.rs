@@ -26,6 +26,7 @@ fn default_ladder_renditions_match_their_profiles_across_ten_segments() {
         {
             assert_eq!(rendition.profile, profile.name);
             assert_eq!(rendition.container, Container::MpegTs);
+            assert_eq!(rendition.container.frames(&rendition.bytes), Ok(()));
             let info = probe_of(&rendition.bytes);
             let what = format!("segment {i} {}", profile.name);
             assert_eq!(info.format, "mpegts", "{what}");
@@ -59,6 +60,12 @@ fn svt_av1_profiles_yield_fragmented_mp4_av1_with_audio_and_source_timestamps() 
 
     assert_eq!(renditions[0].container, Container::Mp4);
     assert_eq!(&renditions[0].bytes[4..8], b"ftyp");
+    // What the transcoder checks of its own output before it posts it.
+    for r in &renditions {
+        assert_eq!(r.container.frames(&r.bytes), Ok(()));
+        let cut = &r.bytes[..r.bytes.len() - 100];
+        assert!(r.container.frames(cut).is_err(), "{}: cut", r.profile);
+    }
     assert!(
         renditions[0].bytes.windows(4).any(|w| w == b"moof"),
         "fragmented"

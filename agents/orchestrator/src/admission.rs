@@ -20,9 +20,10 @@
 //! A held stream's segment may start transcoding before its probe ends ([`Admission::start_early`]):
 //! its frames are counted, its admission checked and its work charged while it runs, and it is
 //! stopped if any of that fails. So that this gives no free work, a stream may do so only once a
-//! segment of it was served, one segment at a time, and loses it on the first segment that
-//! started early and was not served, until one of its segments is served again: at most one
-//! unpaid transcode per paid one.
+//! segment of it was served, one segment at a time, for a segment no larger than that one (its
+//! pixels a frame, twice its bytes), and loses it on the first segment that started early and was
+//! not served, until one of its segments is served again: at most one unpaid transcode, of about
+//! the size of a paid one, per paid one.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -82,6 +83,25 @@ struct Held {
     early: bool,
     /// A segment of it that started early runs now.
     early_running: bool,
+    /// Its last served segment's shape: a segment starts early only if it is no larger.
+    last_shape: Shape,
+}
+
+/// How large a segment is before it is probed: what its profiles ask of each frame, and its size.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Shape {
+    /// Output pixels per frame, over every profile asked for.
+    pub pixels_per_frame: u64,
+    pub bytes: u64,
+}
+
+impl Shape {
+    /// Whether a segment of this shape is no larger than one of `served`'s might be: no more
+    /// pixels a frame, and at most twice the bytes (segments of a live stream vary a little).
+    fn within(self, served: Shape) -> bool {
+        self.pixels_per_frame <= served.pixels_per_frame
+            && self.bytes <= served.bytes.saturating_mul(2)
+    }
 }
 
 /// The least a stream that has shown its pace is held without a segment.
@@ -100,8 +120,9 @@ impl Held {
             .map_or(idle, |gap| (gap * 3).clamp(MIN_HOLD.min(idle), idle));
         let waited = now.duration_since(self.last_served);
         if self.served {
-            // A segment still running keeps it too (bounded by the job timeout).
-            waited < hold || self.in_flight > 0
+            // A segment still running keeps it too (bounded by the job timeout), one that started
+            // early included.
+            waited < hold || self.in_flight > 0 || self.early_running
         } else {
             self.in_flight > 0 && waited < idle
         }
@@ -152,8 +173,9 @@ pub struct Seat<'a> {
 impl Seat<'_> {
     /// The segment was served: its stream keeps its place, with this segment's demand. `lasted`
     /// is the segment's duration (as [`segment_seconds`] counts it): the stream's pace until it
-    /// has shown its own.
-    pub fn keep(mut self, lasted: Duration) {
+    /// has shown its own. `shape` is the segment's: the largest a segment of the stream may be
+    /// to start early.
+    pub fn keep(mut self, lasted: Duration, shape: Shape) {
         self.kept = true;
         let admission = self.admission;
         let mut held = admission.held.lock().expect("admission");
@@ -168,6 +190,7 @@ impl Seat<'_> {
             gap: None,
             early: false,
             early_running: false,
+            last_shape: Shape::default(),
         });
         h.gap = Some(if h.served {
             now.duration_since(h.last_served)
@@ -178,6 +201,7 @@ impl Seat<'_> {
         h.last_served = now;
         h.served = true;
         h.early = true;
+        h.last_shape = shape;
         h.in_flight = h.in_flight.saturating_sub(1);
     }
 }
@@ -257,18 +281,27 @@ impl Admission {
         )
     }
 
-    /// Whether a segment of `stream` from `broadcaster` may start before its probe ends: the
-    /// stream is held, a segment of it was served, no segment of it that started early runs now
-    /// and none failed since its last served one. The segment is still checked ([`check`],
+    /// Whether a segment of `stream` from `broadcaster`, of `shape`, may start before its probe
+    /// ends: the stream is held, a segment of it was served, this one is no larger than that
+    /// ([`Shape`]: no more pixels a frame, at most twice the bytes), no segment of it that started
+    /// early runs now (one keeps the stream held) and none failed since its last served one. The segment is still checked ([`check`],
     /// [`admit`]) once it is counted, and stopped if it does not pass.
     ///
     /// [`check`]: Admission::check
     /// [`admit`]: Admission::admit
-    pub fn start_early(&self, broadcaster: Address, stream: &str) -> Option<Early<'_>> {
+    pub fn start_early(
+        &self,
+        broadcaster: Address,
+        stream: &str,
+        shape: Shape,
+    ) -> Option<Early<'_>> {
         let key = (broadcaster, stream.to_owned());
         let mut held = self.held.lock().expect("admission");
         let h = held.get_mut(&key)?;
         if !(h.live(Instant::now(), self.idle) && h.served && h.early) || h.early_running {
+            return None;
+        }
+        if !shape.within(h.last_shape) {
             return None;
         }
         h.early_running = true;
@@ -300,6 +333,7 @@ impl Admission {
             gap: None,
             early: false,
             early_running: false,
+            last_shape: Shape::default(),
         });
         h.in_flight += 1;
         // It grew by more than a quarter and that fitted: the growth is its new baseline.
@@ -366,11 +400,15 @@ mod tests {
     use super::*;
 
     const B: Address = Address::repeat_byte(0xb);
+    const SHAPE: Shape = Shape {
+        pixels_per_frame: 1_000,
+        bytes: 100_000,
+    };
 
     fn serve(a: &Admission, stream: &str, demand: u64, capacity: u64) -> Result<(), Full> {
         a.check(B, stream, demand, capacity)?;
         a.admit(B, stream, demand, capacity)?
-            .keep(Duration::from_secs(2));
+            .keep(Duration::from_secs(2), SHAPE);
         Ok(())
     }
 
@@ -437,7 +475,7 @@ mod tests {
         let a = Admission::new(Duration::from_secs(60));
         let seat = a.admit(B, "probe", 60, 100).unwrap();
         // A single segment of a second: held 3 s, which MIN_HOLD (4 s) raises.
-        seat.keep(Duration::from_secs(1));
+        seat.keep(Duration::from_secs(1), SHAPE);
         assert!(a.check(B, "next", 60, 100).is_err(), "held");
         std::thread::sleep(MIN_HOLD + Duration::from_millis(200));
         serve(&a, "next", 60, 100).unwrap();
@@ -451,7 +489,7 @@ mod tests {
         let running = a.admit(B, "slow", 60, 100).unwrap();
         std::thread::sleep(Duration::from_millis(300));
         assert!(a.check(B, "other", 60, 100).is_err(), "still held");
-        running.keep(Duration::from_secs(2));
+        running.keep(Duration::from_secs(2), SHAPE);
         assert_eq!(a.load().streams, 1);
     }
 
@@ -482,7 +520,7 @@ mod tests {
         let second = a.admit(B, "one", 60, 100).unwrap();
         drop(seat);
         assert_eq!(a.load().streams, 1, "still running");
-        second.keep(Duration::from_secs(2));
+        second.keep(Duration::from_secs(2), SHAPE);
         assert_eq!(a.load().streams, 1);
 
         let b = Admission::default();
@@ -527,25 +565,57 @@ mod tests {
     }
 
     #[test]
-    fn only_a_served_stream_starts_early_one_segment_at_a_time_until_one_fails() {
+    fn only_a_served_stream_starts_early_one_segment_no_larger_at_a_time_until_one_fails() {
         let a = Admission::default();
-        assert!(a.start_early(B, "s").is_none(), "a stream never seen");
+        assert!(
+            a.start_early(B, "s", SHAPE).is_none(),
+            "a stream never seen"
+        );
         let seat = a.admit(B, "s", 40, 100).unwrap();
-        assert!(a.start_early(B, "s").is_none(), "admitted, not served yet");
-        seat.keep(Duration::from_secs(2));
-        let early = a.start_early(B, "s").expect("served once");
-        assert!(a.start_early(B, "s").is_none(), "one at a time");
-        assert!(a.start_early(B, "other").is_none());
+        assert!(
+            a.start_early(B, "s", SHAPE).is_none(),
+            "admitted, not served yet"
+        );
+        seat.keep(Duration::from_secs(2), SHAPE);
+        // No more pixels a frame, at most twice the bytes of the segment served.
+        let larger = |pixels_per_frame, bytes| Shape {
+            pixels_per_frame,
+            bytes,
+        };
+        assert!(a.start_early(B, "s", larger(1_001, 100_000)).is_none());
+        assert!(a.start_early(B, "s", larger(1_000, 200_001)).is_none());
+        let early = a
+            .start_early(B, "s", larger(1_000, 200_000))
+            .expect("served once");
+        assert!(a.start_early(B, "s", SHAPE).is_none(), "one at a time");
+        assert!(a.start_early(B, "other", SHAPE).is_none());
         early.served();
         let failed = a
-            .start_early(B, "s")
+            .start_early(B, "s", SHAPE)
             .expect("the last early one was served");
         drop(failed);
-        assert!(a.start_early(B, "s").is_none(), "lost with a failed one");
+        assert!(
+            a.start_early(B, "s", SHAPE).is_none(),
+            "lost with a failed one"
+        );
         serve(&a, "s", 40, 100).unwrap();
         assert!(
-            a.start_early(B, "s").is_some(),
+            a.start_early(B, "s", SHAPE).is_some(),
             "back once a segment is served"
         );
+    }
+
+    #[test]
+    fn a_segment_running_early_keeps_its_stream_held() {
+        let a = Admission::new(Duration::from_millis(50));
+        serve(&a, "s", 40, 100).unwrap();
+        let early = a.start_early(B, "s", SHAPE).unwrap();
+        std::thread::sleep(Duration::from_millis(80));
+        // Past the idle time, the stream is still held while its early segment runs: another
+        // stream that would not fit beside it is refused, and no second one starts early.
+        assert!(a.check(B, "other", 90, 100).is_err());
+        assert!(a.start_early(B, "s", SHAPE).is_none());
+        drop(early);
+        assert!(a.check(B, "other", 90, 100).is_ok());
     }
 }

@@ -218,7 +218,7 @@ async fn paid_segment<P: Provider + Clone>(
         .authorize_request(payment.sender, &auth, &request, &body)
         .await?;
     stages.lap("auth");
-    let done = match node.start_early(payment.sender, &request.stream) {
+    let done = match node.start_early(payment.sender, &request, &body) {
         // A held stream's segment is probed (its frames counted, admitted, charged) while it is
         // transcoded: the probe is part of its `transcode` stage.
         Some(early) => {

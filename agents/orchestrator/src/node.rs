@@ -894,9 +894,10 @@ impl<P: Provider + Clone> Node<P> {
         // result signed with this one; the reservation is refunded instead of charged.
         self.serving()?;
         let signature = self.signer.sign(&result)?;
-        charge.reservation.commit();
-        charge.seat.keep(admitted.lasted);
+        // Read before the charge is committed: past that point nothing may fail the request.
         let balance = self.store().balance(sender)?;
+        charge.reservation.commit();
+        charge.seat.keep(admitted.lasted, shape(request, segment));
         self.streams
             .served(sender, &request.stream, request.seq, charge.pixels);
         tracing::debug!(stream = %request.stream, seq = request.seq, digest = %result.digest(&self.signer.domain), "segment result signed");
@@ -909,14 +910,16 @@ impl<P: Provider + Clone> Node<P> {
         })
     }
 
-    /// Whether a segment of `sender`'s `stream` may start before its probe ends (see
+    /// Whether `sender`'s segment of `request` may start before its probe ends (see
     /// [`Admission::start_early`]).
     pub fn start_early(
         &self,
         sender: Address,
-        stream: &str,
+        request: &SegmentRequest,
+        segment: &[u8],
     ) -> Option<crate::admission::Early<'_>> {
-        self.admission.start_early(sender, stream)
+        self.admission
+            .start_early(sender, &request.stream, shape(request, segment))
     }
 }
 
@@ -928,6 +931,18 @@ struct Charge<'a> {
     per_profile: Vec<u64>,
     pixels: u64,
     cost: U256,
+}
+
+/// How large a segment of `request` is before it is probed (see [`crate::admission::Shape`]).
+fn shape(request: &SegmentRequest, segment: &[u8]) -> crate::admission::Shape {
+    crate::admission::Shape {
+        pixels_per_frame: request
+            .profiles
+            .iter()
+            .map(|p| u64::from(p.width) * u64::from(p.height))
+            .fold(0, u64::saturating_add),
+        bytes: segment.len() as u64,
+    }
 }
 
 /// The largest width or height a profile may ask for.

@@ -208,10 +208,11 @@ fn charged(r: &reqwest::Response) -> U256 {
 /// runs (no `probe` stage of its own), for what a stream's first segment is charged. A segment
 /// that started so and was not served (unreadable, or not paid for) is refused and charged
 /// nothing, and its stream's next segment waits for its probe again until one is served: a
-/// broadcaster gets at most one unpaid transcode per paid one.
+/// broadcaster gets at most one unpaid transcode per paid one. A segment larger than the last
+/// one served (more pixels a frame) waits for its probe too.
 #[tokio::test]
 async fn a_held_streams_segment_is_probed_while_it_runs_until_one_fails() {
-    // A ticket (0.001 FLOW) pays for about sixteen segments of the test ladder at this price.
+    // A ticket (0.001 FLOW) pays for 1.2 segments of the test ladder at this price.
     let net = start_full(
         Limits {
             info_sender_per_second: 1000.0,
@@ -219,7 +220,7 @@ async fn a_held_streams_segment_is_probed_while_it_runs_until_one_fails() {
             ..Limits::default()
         },
         ParamsPolicy {
-            price_per_pixel: U256::from(10_000_000u64),
+            price_per_pixel: U256::from(800_000_000u64),
             face_value: parse_ether("0.01").unwrap(),
             win_prob: U256::MAX / U256::from(10u64),
             lifetime_blocks: 20,
@@ -229,15 +230,31 @@ async fn a_held_streams_segment_is_probed_while_it_runs_until_one_fails() {
     let t = transcoder(&net, "t1", 1_000_000_000_000);
     let b = net.chain.address(2);
     let serial = |r: &reqwest::Response| stage_names(r).contains(&"probe".to_string());
+    let held = SegmentRequest {
+        stream: "s".into(),
+        ..request()
+    };
+    // A segment of the stream, paid with `tickets` tickets from `nonce`.
+    let send = async |request: &SegmentRequest, segment: &[u8], nonce: u64, tickets: u64| {
+        let info = net.info(b).await;
+        let auth = net.auth(&info, b, request, segment);
+        net.post(
+            request,
+            &net.payment(2, &info, nonce, tickets),
+            Some(&auth),
+            segment,
+        )
+        .await
+    };
 
-    let first = push(&net, "s", 0).await;
+    let first = send(&held, &net.segment, 0, 1).await;
     assert_eq!(first.status(), 200);
     assert!(
         serial(&first),
         "a new stream is probed first: {:?}",
         stage_names(&first)
     );
-    let second = push(&net, "s", 1).await;
+    let second = send(&held, &net.segment, 1, 1).await;
     assert_eq!(second.status(), 200);
     assert_eq!(
         stage_names(&second),
@@ -246,48 +263,27 @@ async fn a_held_streams_segment_is_probed_while_it_runs_until_one_fails() {
     );
     assert_eq!(charged(&second), charged(&first), "charged alike");
 
-    // An unreadable segment that started early: refused, nothing charged.
+    // An unreadable segment (no larger) that started early: refused, nothing charged.
     let before = net.node.store().balance(b).unwrap();
-    let info = net.info(b).await;
-    let held = SegmentRequest {
-        stream: "s".into(),
-        ..request()
-    };
     let garbage = vec![0x47u8; 188 * 40];
-    let auth = net.auth(&info, b, &held, &garbage);
-    let r = net
-        .post(&held, &net.payment(2, &info, 2, 1), Some(&auth), &garbage)
-        .await;
+    let r = send(&held, &garbage, 2, 0).await;
     assert_ne!(r.status(), 200, "{:?}", stage_names(&r));
     let (status, body) = error_of(r).await;
     assert_eq!((status, body.code.as_str()), (400, "bad_segment"));
-    let credited = net.node.store().balance(b).unwrap() - before;
-    assert!(!credited.is_zero(), "its ticket is booked as credit");
+    assert_eq!(net.node.store().balance(b).unwrap(), before);
     // The next one waits for its probe; once served, the one after starts early again.
-    let r = push(&net, "s", 3).await;
+    let r = send(&held, &net.segment, 2, 1).await;
     assert_eq!(r.status(), 200);
     assert!(serial(&r), "{:?}", stage_names(&r));
-    let r = push(&net, "s", 4).await;
+    let r = send(&held, &net.segment, 3, 1).await;
     assert_eq!(r.status(), 200);
     assert!(!serial(&r), "{:?}", stage_names(&r));
 
-    // A segment that started early and that its credit does not cover (a profile of 8192x8192,
-    // some 650 times the test ladder's): refused, nothing charged, and the next one is probed
-    // first again.
+    // One that started early and that its credit does not cover (no ticket, and less than a
+    // segment's worth left): refused, nothing charged, and the next one is probed first again.
     let before = net.node.store().balance(b).unwrap();
-    let info = net.info(b).await;
-    let mut larger = held.clone();
-    larger.profiles[0].width = 8192;
-    larger.profiles[0].height = 8192;
-    let auth = net.auth(&info, b, &larger, &net.segment);
-    let r = net
-        .post(
-            &larger,
-            &net.payment(2, &info, 5, 1),
-            Some(&auth),
-            &net.segment,
-        )
-        .await;
+    assert!(before < charged(&first), "{before}");
+    let r = send(&held, &net.segment, 4, 0).await;
     let (status, body) = error_of(r).await;
     assert_eq!(
         (status, body.code.as_str()),
@@ -295,11 +291,20 @@ async fn a_held_streams_segment_is_probed_while_it_runs_until_one_fails() {
         "{}",
         body.message
     );
-    assert!(
-        net.node.store().balance(b).unwrap() > before,
-        "nothing charged, its ticket credited"
+    assert_eq!(
+        net.node.store().balance(b).unwrap(),
+        before,
+        "nothing charged"
     );
-    let r = push(&net, "s", 6).await;
+    let r = send(&held, &net.segment, 4, 1).await;
+    assert_eq!(r.status(), 200);
+    assert!(serial(&r), "{:?}", stage_names(&r));
+
+    // A larger segment (more pixels a frame than the one served) is probed before it starts.
+    let mut larger = held.clone();
+    larger.profiles[0].width = 480;
+    larger.profiles[0].height = 270;
+    let r = send(&larger, &net.segment, 5, 2).await;
     assert_eq!(r.status(), 200);
     assert!(serial(&r), "{:?}", stage_names(&r));
     t.abort();

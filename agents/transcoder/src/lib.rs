@@ -211,8 +211,9 @@ enum JobFailure {
     Failed(String),
 }
 
-/// Encodes the segment to every profile, a part each. Nothing is probed here: the orchestrator
-/// charges the pixels it counted itself, and the broadcaster checks every rendition.
+/// Encodes the segment to every profile, a part each. Nothing is probed here (the orchestrator
+/// charges the pixels it counted itself, and the broadcaster checks every rendition); each output
+/// must be framed as its container throughout ([`peerflow_media::Container::frames`]).
 fn encode(
     transcoder: &dyn Transcoder,
     format: &str,
@@ -238,12 +239,20 @@ fn encode(
                 JobFailure::Failed(e.to_string())
             }
         })?;
-    Ok(renditions
+    renditions
         .into_iter()
         .map(|r| {
-            Part::new(r.container.mime_type(), r.bytes).with_header(RENDITION_HEADER, r.profile)
+            // A cut or garbled output fails the job (its reservation is refunded) rather than
+            // being signed, charged and then found out by the broadcaster.
+            r.container
+                .frames(&r.bytes)
+                .map_err(|e| JobFailure::Failed(format!("our rendition {}: {e}", r.profile)))?;
+            Ok(
+                Part::new(r.container.mime_type(), r.bytes)
+                    .with_header(RENDITION_HEADER, r.profile),
+            )
         })
-        .collect())
+        .collect()
 }
 
 fn profile(spec: &ProfileSpec) -> Result<Profile, JobFailure> {
