@@ -58,13 +58,23 @@ thread_local! {
 /// [`ToolLimits::DEFAULT`]). Everything in this crate runs its tools on the calling thread, so
 /// `with_tool_limits(l, || transcoder.transcode(..))` bounds that transcode.
 pub fn with_tool_limits<R>(limits: ToolLimits, f: impl FnOnce() -> R) -> R {
-    struct Restore(ToolLimits);
-    impl Drop for Restore {
+    with_local(&LIMITS, limits, f)
+}
+
+/// Runs `f` with this thread's `cell` set to `value`, and its old value back afterwards (also
+/// when `f` panics).
+fn with_local<T: Copy + 'static, R>(
+    cell: &'static std::thread::LocalKey<Cell<T>>,
+    value: T,
+    f: impl FnOnce() -> R,
+) -> R {
+    struct Restore<T: Copy + 'static>(&'static std::thread::LocalKey<Cell<T>>, T);
+    impl<T: Copy + 'static> Drop for Restore<T> {
         fn drop(&mut self) {
-            LIMITS.with(|l| l.set(self.0));
+            self.0.with(|c| c.set(self.1));
         }
     }
-    let _restore = Restore(LIMITS.with(|l| l.replace(limits)));
+    let _restore = Restore(cell, cell.with(|c| c.replace(value)));
     f()
 }
 
@@ -86,14 +96,7 @@ thread_local! {
 /// beside a transcode whose result it checks. On a machine the transcode shares, it then takes
 /// the CPU the transcode leaves instead of slowing it down; on an idle one it runs as fast.
 pub fn in_background<R>(f: impl FnOnce() -> R) -> R {
-    struct Restore(bool);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            BACKGROUND.with(|b| b.set(self.0));
-        }
-    }
-    let _restore = Restore(BACKGROUND.with(|b| b.replace(true)));
-    f()
+    with_local(&BACKGROUND, true, f)
 }
 
 /// Makes `command` start at a lower CPU priority ([`BACKGROUND_NICENESS`] above this process's).

@@ -74,6 +74,16 @@ fn ticket(s: &Setup, nonce: u64) -> Ticket {
     }
 }
 
+/// The sender's ticket of `nonce`, checked against `funds`: what booking it takes.
+fn checked(s: &Setup, nonce: u64, funds: &SenderFunds) -> peerflow_orchestrator::store::Acceptance {
+    let t = ticket(s, nonce);
+    let sig = signed(&s.validator, &t, &SENDER_KEY);
+    s.validator
+        .check(&s.params, &t, &sig, funds, BLOCK)
+        .unwrap()
+        .1
+}
+
 fn signed(v: &Validator, t: &Ticket, key: &[u8; 32]) -> Signature {
     Signature::sign(key, t.hash(&v.domain())).unwrap()
 }
@@ -428,7 +438,6 @@ fn concurrent_connections_wait_for_each_other_instead_of_failing() {
 /// part-way keeps the tickets before the refusal and takes nothing from the payments after it.
 #[test]
 fn one_batch_books_each_nonce_once_and_counts_each_winner_against_the_deposit() {
-    use peerflow_orchestrator::store::Acceptance;
     let mut s = setup(U256::MAX); // every ticket wins
     let face = s.params.face_value;
     let funds = SenderFunds {
@@ -436,14 +445,7 @@ fn one_batch_books_each_nonce_once_and_counts_each_winner_against_the_deposit() 
         available: face * U256::from(7u64) / U256::from(2u64),
         ..funded()
     };
-    let accepted = |s: &Setup, nonce: u64| -> Acceptance {
-        let t = ticket(s, nonce);
-        let sig = signed(&s.validator, &t, &SENDER_KEY);
-        s.validator
-            .check(&s.params, &t, &sig, &funds, BLOCK)
-            .unwrap()
-            .1
-    };
+    let accepted = |s: &Setup, nonce: u64| checked(s, nonce, &funds);
     let groups = vec![
         vec![accepted(&s, 0)],
         vec![accepted(&s, 0)], // the same ticket again, in the same batch
@@ -504,7 +506,7 @@ fn one_batch_books_each_nonce_once_and_counts_each_winner_against_the_deposit() 
 /// redeemed elsewhere frees its share of the deposit.
 #[test]
 fn a_cached_batch_sees_what_other_connections_wrote_in_between() {
-    use peerflow_orchestrator::store::{Acceptance, BookCache};
+    use peerflow_orchestrator::store::BookCache;
     let mut s = setup(U256::MAX); // every ticket wins
     let face = s.params.face_value;
     let value = s.params.ticket_value();
@@ -512,14 +514,7 @@ fn a_cached_batch_sees_what_other_connections_wrote_in_between() {
         available: face * U256::from(2u64), // room for two winners
         ..funded()
     };
-    let accepted = |s: &Setup, nonce: u64| -> Acceptance {
-        let t = ticket(s, nonce);
-        let sig = signed(&s.validator, &t, &SENDER_KEY);
-        s.validator
-            .check(&s.params, &t, &sig, &funds, BLOCK)
-            .unwrap()
-            .1
-    };
+    let accepted = |s: &Setup, nonce: u64| checked(s, nonce, &funds);
     let mut book = PaymentStore::open(&s.db).unwrap();
     let mut cache = BookCache::default();
     let mut batch = |s: &Setup, nonce: u64| {
