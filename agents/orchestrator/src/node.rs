@@ -676,11 +676,7 @@ impl<P: Provider + Clone> Node<P> {
     ) -> Result<Admitted, NodeError> {
         self.check_request(request)?;
         let info = probe(segment, in_background).await?;
-        let per_frame: u64 = request
-            .profiles
-            .iter()
-            .map(|p| u64::from(p.width) * u64::from(p.height))
-            .sum();
+        let per_frame = shape(request, segment).pixels_per_frame;
         let seconds = if info.duration_s > 0.0 {
             info.duration_s
         } else {
